@@ -1,0 +1,93 @@
+// The user actor: one per account, living on the node that owns the account's shard.
+// It owns the account's contact list (persisted in KV), the session attached to it, and
+// its undelivered mail (through the node's store actor). Activated on its first message
+// by loading its state from KV; requests that arrive meanwhile wait.
+//
+// Delivery (DESIGN.md §6.1): deliver -> store (durable) -> reply accepted -> push to the
+// session; the session's ack -> store deletes -> a `delivered` receipt is routed to the
+// sender, where it is itself mail.
+#pragma once
+
+#include <caf/actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <chrono>
+#include <functional>
+
+#include "cluster/entity.hpp"
+#include "cluster/kv_actor.hpp"
+#include "cluster/router.hpp"
+#include "persistence/store_actor.hpp"
+#include "protocol/messages.hpp"
+
+namespace kinbox {
+
+/// Operations of entity requests addressed to a user. Owner operations are accepted only
+/// when the caller is the account itself; the others come from other users' actors.
+enum class user_op : uint8_t {
+  deliver = 1,         ///< store mail from `caller`; body: kind u8, id[16], payload blob
+  friend_request = 2,  ///< `caller` asks to be friends
+  friend_accepted = 3, ///< `caller` accepted our request
+  friend_declined = 4, ///< `caller` declined our request
+  add_friend = 10,     ///< owner: body target_request
+  accept_friend = 11,  ///< owner: body target_request
+  decline_friend = 12, ///< owner: body target_request
+  list_contacts = 13,  ///< owner: reply contact_list
+  get_key = 14,        ///< owner: body target_request, reply key_reply (friends only)
+  get_status = 15,     ///< owner: body target_request, reply status_reply (friends only)
+  ack = 16,            ///< owner: body ack_request
+};
+
+/// Body of a `deliver` request.
+struct deliver_body {
+  mail_kind kind;
+  message_id id;
+  bytes payload;
+};
+bytes encode_deliver(const deliver_body& x);
+bool decode_deliver(std::span<const uint8_t> in, deliver_body& x);
+
+using attach_atom = caf::atom_constant<caf::atom("attach")>;
+using detach_atom = caf::atom_constant<caf::atom("detach")>;
+using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using idle_atom = caf::atom_constant<caf::atom("idle")>;
+/// Sent to a session: a piece of mail to push to the device.
+using push_atom = caf::atom_constant<caf::atom("push")>;
+/// Sent to a session: close with this reason (an errc number).
+using kick_atom = caf::atom_constant<caf::atom("kick")>;
+
+// clang-format off
+using user_actor = caf::typed_actor<
+  caf::replies_to<entity_request>::with<entity_reply>,
+  /// Attaches a session (a broker that understands push/kick); a session attached before
+  /// is kicked with session_replaced. Answers with the account; not_found if unknown.
+  caf::replies_to<attach_atom, caf::actor, uint64_t>::with<account_info>,
+  /// Detaches the session with this id (if it is still the attached one).
+  caf::reacts_to<detach_atom, uint64_t>,
+  /// Internal: refresh presence while a session is attached.
+  caf::reacts_to<tick_atom>,
+  /// Internal: passivate if still unknown.
+  caf::reacts_to<idle_atom>>;
+// clang-format on
+
+/// What a user actor needs from its node. Injected so tests can replace each part.
+struct user_deps {
+  store_actor store;
+  kv_actor kv;
+  entity_actor router;
+  std::function<uint64_t()> now_ms;
+  std::chrono::milliseconds mail_ttl{std::chrono::hours(24 * 15)};
+  std::string node_id;
+  size_t drain_limit = 10000; ///< stored mail pushed at once when a session attaches
+};
+
+user_actor spawn_user(caf::actor_system& sys, account_id id, user_deps deps);
+
+/// Wall-clock milliseconds since the epoch, for production deps.
+uint64_t system_now_ms();
+
+} // namespace kinbox
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::account_info)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::mail_push)

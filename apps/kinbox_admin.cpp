@@ -1,0 +1,1 @@
+int kinbox_placeholder_kinbox_admin();

@@ -1,0 +1,106 @@
+#include "cluster/embedded_nats.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "config/log.hpp"
+
+namespace kinbox {
+
+uint16_t pick_free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  uint16_t port = 0;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+    port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
+}
+
+bool port_accepts(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  ::close(fd);
+  return ok;
+}
+
+result<std::unique_ptr<embedded_nats>> embedded_nats::start(const std::string& binary,
+                                                            const std::string& store_dir,
+                                                            const std::string& name) {
+  if (::mkdir(store_dir.c_str(), 0700) != 0 && errno != EEXIST)
+    return failure{errc::unavailable, "cannot create '" + store_dir + "': " + std::strerror(errno)};
+  auto port = pick_free_port();
+  if (port == 0)
+    return failure{errc::unavailable, "no free loopback port for nats-server"};
+  auto port_text = std::to_string(port);
+  auto log_file = store_dir + "/nats-server.log";
+  pid_t parent = ::getpid();
+  pid_t pid = ::fork();
+  if (pid < 0)
+    return failure{errc::unavailable, std::string{"fork: "} + std::strerror(errno)};
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (::getppid() != parent)
+      ::_exit(1);
+    ::execlp(binary.c_str(), binary.c_str(), "-js", "-a", "127.0.0.1", "-p", port_text.c_str(),
+             "-sd", store_dir.c_str(), "-n", name.c_str(), "-l", log_file.c_str(), nullptr);
+    ::_exit(127);
+  }
+  std::unique_ptr<embedded_nats> server{new embedded_nats};
+  server->pid_ = pid;
+  server->url_ = "nats://127.0.0.1:" + port_text;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (!port_accepts(port)) {
+    int status = 0;
+    if (::waitpid(pid, &status, WNOHANG) == pid) {
+      server->pid_ = -1;
+      return failure{errc::unavailable, "nats-server '" + binary + "' exited at start (status " +
+                                            std::to_string(status) + "); see " + log_file};
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      return failure{errc::unavailable, "nats-server did not start listening within 15 s"};
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  log::get("cluster")->info("event=embedded_nats_started pid={} url={} store={}", pid,
+                            server->url_, store_dir);
+  return server;
+}
+
+embedded_nats::~embedded_nats() {
+  if (pid_ <= 0)
+    return;
+  ::kill(pid_, SIGTERM);
+  for (int i = 0; i < 1000; ++i) {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      log::get("cluster")->info("event=embedded_nats_stopped pid={}", pid_);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid_, SIGKILL);
+  ::waitpid(pid_, nullptr, 0);
+  log::get("cluster")->warn("event=embedded_nats_killed pid={}", pid_);
+}
+
+} // namespace kinbox

@@ -1,0 +1,68 @@
+#include "cluster/kv_actor.hpp"
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include "config/caf_error.hpp"
+
+namespace kinbox {
+
+result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std::string& cluster) {
+  static const char* names[kv_space_count] = {"accounts", "contacts", "presence", "last_seen"};
+  auto out = std::make_shared<kv_buckets>();
+  for (size_t i = 0; i < kv_space_count; ++i) {
+    bucket_options opts;
+    opts.name = "kinbox_" + cluster + "_" + names[i];
+    if (static_cast<kv_space>(i) == kv_space::presence)
+      opts.ttl_ns = presence_ttl_ms * 1'000'000;
+    auto bucket = link.open_bucket(opts);
+    if (!bucket)
+      return bucket.error();
+    out->spaces[i] = std::move(*bucket);
+  }
+  return out;
+}
+
+namespace {
+
+kv_actor::behavior_type kv_behavior(kv_actor::pointer, std::shared_ptr<kv_buckets> buckets) {
+  auto bucket = [buckets](kv_space s) -> kv_bucket& {
+    return *buckets->spaces[static_cast<size_t>(s)];
+  };
+  return {
+    [=](kv_get_atom, kv_space s, const std::string& key) -> caf::result<kv_lookup> {
+      auto res = bucket(s).get(key);
+      if (!res)
+        return make_error(res.error());
+      if (!*res)
+        return kv_lookup{};
+      return kv_lookup{true, std::move((*res)->value)};
+    },
+    [=](kv_put_atom, kv_space s, const std::string& key, const bytes& value) -> caf::result<bool> {
+      auto res = bucket(s).put(key, value);
+      if (!res)
+        return make_error(res.error());
+      return true;
+    },
+    [=](kv_create_atom, kv_space s, const std::string& key,
+        const bytes& value) -> caf::result<bool> {
+      auto res = bucket(s).create(key, value);
+      if (!res)
+        return make_error(res.error());
+      return *res;
+    },
+    [=](kv_delete_atom, kv_space s, const std::string& key) -> caf::result<bool> {
+      auto res = bucket(s).erase(key);
+      if (!res)
+        return make_error(res.error());
+      return true;
+    },
+  };
+}
+
+} // namespace
+
+kv_actor spawn_kv(caf::actor_system& sys, std::shared_ptr<kv_buckets> buckets) {
+  return sys.spawn<caf::detached>(kv_behavior, std::move(buckets));
+}
+
+} // namespace kinbox

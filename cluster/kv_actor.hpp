@@ -1,0 +1,66 @@
+// The kv actor: the one place where actors reach the cluster's JetStream KV buckets.
+// KV calls block on a round trip to NATS, so it runs detached (its own thread) and the
+// scheduler threads never wait on the network.
+#pragma once
+
+#include <caf/actor_system.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <memory>
+#include <string>
+
+#include "cluster/nats_link.hpp"
+
+namespace kinbox {
+
+/// The buckets of a cluster (named kinbox_<cluster>_<space>).
+enum class kv_space : uint8_t {
+  accounts = 0,  ///< account id -> profile and public keys (JSON)
+  contacts = 1,  ///< account id -> contact list (JSON)
+  presence = 2,  ///< account id -> online record, bucket TTL; deleted on detach
+  last_seen = 3, ///< account id -> last detach time (ms), kept until account deletion
+};
+
+constexpr size_t kv_space_count = 4;
+
+/// How long a presence entry lives without a refresh; sessions refresh a third as often.
+constexpr int64_t presence_ttl_ms = 90'000;
+
+struct kv_lookup {
+  bool found = false;
+  bytes value;
+};
+
+using kv_get_atom = caf::atom_constant<caf::atom("kv_get")>;
+using kv_put_atom = caf::atom_constant<caf::atom("kv_put")>;
+using kv_create_atom = caf::atom_constant<caf::atom("kv_create")>;
+using kv_delete_atom = caf::atom_constant<caf::atom("kv_delete")>;
+
+// clang-format off
+using kv_actor = caf::typed_actor<
+  /// Reads a key; `found` is false for a missing or deleted key.
+  caf::replies_to<kv_get_atom, kv_space, std::string>::with<kv_lookup>,
+  /// Writes a key unconditionally.
+  caf::replies_to<kv_put_atom, kv_space, std::string, bytes>::with<bool>,
+  /// Writes a key only if it does not exist; false if it does.
+  caf::replies_to<kv_create_atom, kv_space, std::string, bytes>::with<bool>,
+  /// Deletes a key.
+  caf::replies_to<kv_delete_atom, kv_space, std::string>::with<bool>>;
+// clang-format on
+
+/// The cluster's buckets, opened (and created if missing) over one NATS link.
+struct kv_buckets {
+  std::unique_ptr<kv_bucket> spaces[kv_space_count];
+
+  [[nodiscard]] static result<std::shared_ptr<kv_buckets>> open(nats_link& link,
+                                                                const std::string& cluster);
+};
+
+kv_actor spawn_kv(caf::actor_system& sys, std::shared_ptr<kv_buckets> buckets);
+
+} // namespace kinbox
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::kv_space)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::kv_lookup)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::bytes)

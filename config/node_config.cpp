@@ -1,0 +1,272 @@
+#include "config/node_config.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace kinbox {
+
+namespace {
+
+failure bad_option(const std::string& option, const std::string& why) {
+  return failure{errc::invalid_argument, "invalid value for --" + option + ": " + why};
+}
+
+bool is_name(const std::string& x) {
+  return !x.empty() && x.size() <= 32 && std::all_of(x.begin(), x.end(), [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+po::options_description make_options() {
+  po::options_description desc{"kinbox-node options"};
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help and exit")
+    ("config", po::value<std::string>(),
+     "config file of option=value lines (same names as the long options)")
+    ("cluster", po::value<std::string>()->default_value("dev"),
+     "cluster name: nodes with the same name and NATS form one cluster [a-z0-9_-]{1,32}")
+    ("node-id", po::value<std::string>()->default_value("node1"),
+     "this node's id, unique in the cluster [a-z0-9_-]{1,32}")
+    ("data-dir", po::value<std::string>()->default_value("kinbox-data"),
+     "directory of the mailbox (LMDB), the dev key and the embedded nats-server's data")
+    ("listen", po::value<std::string>()->default_value("127.0.0.1:7420"),
+     "gateway listen address host:port (port 0 picks a free port)")
+    ("nats", po::value<std::vector<std::string>>()->multitoken()->composing(),
+     "NATS server URL(s), comma-separated or repeated; none: start an embedded nats-server -js")
+    ("nats-server-bin", po::value<std::string>()->default_value("nats-server"),
+     "nats-server executable used when no --nats is given")
+    ("key-file", po::value<std::string>(),
+     "the cluster's long-term key file (same on every node); default: <data-dir>/cluster.key, "
+     "made on first start")
+    ("mail-ttl", po::value<std::string>()->default_value("15d"),
+     "how long undelivered mail is kept (e.g. 15d, 12h, 30s); at least 1s")
+    ("sweep-interval", po::value<std::string>()->default_value("60s"),
+     "how often expired mail is deleted; between 100ms and 1h")
+    ("max-frame-size", po::value<std::string>()->default_value("64KiB"),
+     "largest record a client may send, between 1KiB and 16MiB")
+    ("max-outbound", po::value<std::string>()->default_value("4MiB"),
+     "unsent bytes per connection before it is cut off as a slow consumer, at least 64KiB")
+    ("mailbox-initial-size", po::value<std::string>()->default_value("64MiB"),
+     "initial LMDB map size of the mailbox")
+    ("mailbox-max-size", po::value<std::string>()->default_value("16GiB"),
+     "largest LMDB map size; past it new mail is refused with a retryable error")
+    ("shards", po::value<uint32_t>()->default_value(256),
+     "number of shards of the cluster, 1..65536 (must be the same on every node)")
+    ("local-shortcut", po::value<bool>()->default_value(true),
+     "hand requests for locally owned shards straight to the local actor instead of via NATS")
+    ("log-level", po::value<std::string>()->default_value("info"),
+     "trace, debug, info, warn, error or off");
+  // clang-format on
+  return desc;
+}
+
+template <class T>
+T get(const po::variables_map& vm, const char* name) {
+  return vm[name].as<T>();
+}
+
+result<node_config> build(const po::variables_map& vm) {
+  node_config cfg;
+  cfg.cluster = get<std::string>(vm, "cluster");
+  if (!is_name(cfg.cluster))
+    return bad_option("cluster", "use 1 to 32 of a-z, 0-9, '-' and '_'");
+  cfg.node_id = get<std::string>(vm, "node-id");
+  if (!is_name(cfg.node_id))
+    return bad_option("node-id", "use 1 to 32 of a-z, 0-9, '-' and '_'");
+  cfg.data_dir = get<std::string>(vm, "data-dir");
+  if (cfg.data_dir.empty())
+    return bad_option("data-dir", "must not be empty");
+  auto listen = parse_listen_address(get<std::string>(vm, "listen"));
+  if (!listen)
+    return bad_option("listen", listen.error().message);
+  cfg.gateway = *listen;
+  if (vm.count("nats")) {
+    for (auto& item : get<std::vector<std::string>>(vm, "nats")) {
+      std::stringstream in{item};
+      std::string url;
+      while (std::getline(in, url, ','))
+        if (!url.empty()) {
+          if (url.rfind("nats://", 0) != 0 && url.rfind("tls://", 0) != 0)
+            return bad_option("nats", "'" + url + "' is not a nats:// or tls:// URL");
+          cfg.nats_urls.push_back(url);
+        }
+    }
+  }
+  cfg.nats_server_binary = get<std::string>(vm, "nats-server-bin");
+  if (vm.count("key-file")) {
+    cfg.key_file = get<std::string>(vm, "key-file");
+    if (cfg.key_file.empty())
+      return bad_option("key-file", "must not be empty");
+  }
+  auto ttl = parse_duration(get<std::string>(vm, "mail-ttl"));
+  if (!ttl)
+    return bad_option("mail-ttl", ttl.error().message);
+  if (*ttl < std::chrono::seconds(1))
+    return bad_option("mail-ttl", "must be at least 1s");
+  cfg.mail_ttl = *ttl;
+  auto sweep = parse_duration(get<std::string>(vm, "sweep-interval"));
+  if (!sweep)
+    return bad_option("sweep-interval", sweep.error().message);
+  if (*sweep < std::chrono::milliseconds(100) || *sweep > std::chrono::hours(1))
+    return bad_option("sweep-interval", "must be between 100ms and 1h");
+  cfg.sweep_interval = *sweep;
+  auto frame = parse_size(get<std::string>(vm, "max-frame-size"));
+  if (!frame)
+    return bad_option("max-frame-size", frame.error().message);
+  if (*frame < 1024 || *frame > (16u << 20))
+    return bad_option("max-frame-size", "must be between 1KiB and 16MiB");
+  cfg.max_frame_size = *frame;
+  auto outbound = parse_size(get<std::string>(vm, "max-outbound"));
+  if (!outbound)
+    return bad_option("max-outbound", outbound.error().message);
+  if (*outbound < (64u << 10))
+    return bad_option("max-outbound", "must be at least 64KiB");
+  cfg.max_outbound_bytes = *outbound;
+  auto initial = parse_size(get<std::string>(vm, "mailbox-initial-size"));
+  if (!initial)
+    return bad_option("mailbox-initial-size", initial.error().message);
+  if (*initial < (1u << 20))
+    return bad_option("mailbox-initial-size", "must be at least 1MiB");
+  cfg.mailbox_initial_size = *initial;
+  auto max = parse_size(get<std::string>(vm, "mailbox-max-size"));
+  if (!max)
+    return bad_option("mailbox-max-size", max.error().message);
+  if (*max < cfg.mailbox_initial_size)
+    return bad_option("mailbox-max-size", "must not be below --mailbox-initial-size");
+  cfg.mailbox_max_size = *max;
+  cfg.shards = get<uint32_t>(vm, "shards");
+  if (cfg.shards < 1 || cfg.shards > 65536)
+    return bad_option("shards", "must be between 1 and 65536");
+  cfg.local_shortcut = get<bool>(vm, "local-shortcut");
+  cfg.log_level = get<std::string>(vm, "log-level");
+  static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
+  if (std::find(std::begin(levels), std::end(levels), cfg.log_level) == std::end(levels))
+    return bad_option("log-level", "use trace, debug, info, warn, error or off");
+  return cfg;
+}
+
+} // namespace
+
+std::string node_config::effective_key_file() const {
+  return key_file.empty() ? data_dir + "/cluster.key" : key_file;
+}
+
+result<std::chrono::milliseconds> parse_duration(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])))
+    ++digits;
+  if (digits == 0 || digits > 12)
+    return failure{errc::invalid_argument, "'" + text + "' is not a duration like 15d or 30s"};
+  auto n = std::stoull(text.substr(0, digits));
+  auto unit = text.substr(digits);
+  using namespace std::chrono;
+  if (unit == "ms")
+    return milliseconds(n);
+  if (unit == "s")
+    return duration_cast<milliseconds>(seconds(n));
+  if (unit == "m")
+    return duration_cast<milliseconds>(minutes(n));
+  if (unit == "h")
+    return duration_cast<milliseconds>(hours(n));
+  if (unit == "d")
+    return duration_cast<milliseconds>(hours(24 * n));
+  return failure{errc::invalid_argument,
+                 "'" + text + "' has no unit; use ms, s, m, h or d (e.g. 15d)"};
+}
+
+result<uint64_t> parse_size(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits])))
+    ++digits;
+  if (digits == 0 || digits > 15)
+    return failure{errc::invalid_argument, "'" + text + "' is not a size like 64KiB"};
+  uint64_t n = std::stoull(text.substr(0, digits));
+  auto unit = text.substr(digits);
+  if (unit.empty() || unit == "B")
+    return n;
+  if (unit == "K" || unit == "KiB")
+    return n << 10;
+  if (unit == "M" || unit == "MiB")
+    return n << 20;
+  if (unit == "G" || unit == "GiB")
+    return n << 30;
+  return failure{errc::invalid_argument, "'" + text + "' has an unknown unit; use KiB, MiB, GiB"};
+}
+
+result<listen_address> parse_listen_address(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return failure{errc::invalid_argument, "'" + text + "' is not host:port"};
+  auto port_text = text.substr(colon + 1);
+  if (port_text.size() > 5 ||
+      !std::all_of(port_text.begin(), port_text.end(),
+                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    return failure{errc::invalid_argument, "'" + port_text + "' is not a port number"};
+  auto port = std::stoul(port_text);
+  if (port > 65535)
+    return failure{errc::invalid_argument, "port " + port_text + " is above 65535"};
+  return listen_address{text.substr(0, colon), static_cast<uint16_t>(port)};
+}
+
+config_outcome parse_node_config(int argc, const char* const* argv, const char* const* environ) {
+  auto desc = make_options();
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    if (vm.count("help")) {
+      std::ostringstream out;
+      out << "usage: kinbox-node [options]\n\nEvery option can also be set in the config file "
+             "(name=value) or as KINBOX_<NAME> in the environment (e.g. KINBOX_DATA_DIR); the "
+             "command line wins over the file, the file over the environment.\n\n"
+          << desc;
+      return help_request{out.str()};
+    }
+    if (vm.count("config")) {
+      auto path = vm["config"].as<std::string>();
+      std::ifstream file{path};
+      if (!file)
+        return failure{errc::invalid_argument,
+                       "invalid value for --config: cannot read '" + path + "'"};
+      po::store(po::parse_config_file(file, desc), vm);
+    }
+    std::vector<std::string> env_vars;
+    for (auto p = environ; p != nullptr && *p != nullptr; ++p)
+      env_vars.emplace_back(*p);
+    // Boost's parse_environment reads the global environ; parse our copy the same way.
+    po::parsed_options from_env{&desc};
+    for (auto& var : env_vars) {
+      auto eq = var.find('=');
+      if (eq == std::string::npos || var.rfind("KINBOX_", 0) != 0)
+        continue;
+      auto name = var.substr(7, eq - 7);
+      std::transform(name.begin(), name.end(), name.begin(), [](char c) {
+        return c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      });
+      if (name == "config" || name == "help" || !desc.find_nothrow(name, false))
+        continue;
+      po::option opt;
+      opt.string_key = name;
+      opt.value.push_back(var.substr(eq + 1));
+      opt.original_tokens = {name, var.substr(eq + 1)};
+      from_env.options.push_back(opt);
+    }
+    po::store(from_env, vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return failure{errc::invalid_argument, e.what()};
+  }
+  auto cfg = build(vm);
+  if (!cfg)
+    return cfg.error();
+  return *cfg;
+}
+
+} // namespace kinbox

@@ -1,0 +1,63 @@
+// Node configuration: command line, then a config file (--config), then KINBOX_*
+// environment variables, in that order of precedence. Every value is validated here;
+// the rest of the node trusts a `node_config`.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "protocol/types.hpp"
+
+namespace kinbox {
+
+struct listen_address {
+  std::string host;
+  uint16_t port = 0;
+};
+
+struct node_config {
+  std::string cluster = "dev";
+  std::string node_id = "node1";
+  std::string data_dir = "kinbox-data";
+  listen_address gateway{"127.0.0.1", 7420};
+  std::vector<std::string> nats_urls; ///< empty: start an embedded nats-server
+  std::string nats_server_binary = "nats-server";
+  std::string key_file; ///< empty: <data_dir>/cluster.key, made if missing
+  std::chrono::milliseconds mail_ttl = std::chrono::hours(24 * 15);
+  std::chrono::milliseconds sweep_interval = std::chrono::seconds(60);
+  size_t max_frame_size = 64 * 1024;
+  size_t max_outbound_bytes = 4 * 1024 * 1024;
+  uint64_t mailbox_initial_size = 64ull << 20;
+  uint64_t mailbox_max_size = 16ull << 30;
+  uint32_t shards = 256;
+  bool local_shortcut = true;
+  std::string log_level = "info";
+
+  /// The key file the node uses: the configured one or the default in the data dir.
+  std::string effective_key_file() const;
+  /// Whether the node must make the key file when it is missing (only the default one).
+  bool may_create_key_file() const { return key_file.empty(); }
+};
+
+/// What parsing produced: a configuration, or a text to print and exit 0 (--help).
+struct help_request {
+  std::string text;
+};
+using config_outcome = std::variant<node_config, help_request, failure>;
+
+/// Parses `argv`, the file named by --config, and `environ` (KINBOX_* variables).
+config_outcome parse_node_config(int argc, const char* const* argv, const char* const* environ);
+
+/// Parses durations such as "15d", "36h", "90m", "30s", "250ms".
+result<std::chrono::milliseconds> parse_duration(const std::string& text);
+
+/// Parses sizes such as "65536", "64KiB", "16MiB", "1GiB" (also K, M, G).
+result<uint64_t> parse_size(const std::string& text);
+
+/// Parses "host:port".
+result<listen_address> parse_listen_address(const std::string& text);
+
+} // namespace kinbox

@@ -1,0 +1,198 @@
+#include "crypto/crypto.hpp"
+
+#include <cstring>
+
+#include "protocol/frame.hpp"
+#include "protocol/wire.hpp"
+
+namespace kinbox::crypto {
+
+namespace {
+
+constexpr std::string_view login_context = "kinbox-login-v1";
+
+/// Hashes direction label, both kx results and the transcript into one key.
+void derive(secret<32>& out, std::string_view label, const uint8_t* static_part,
+            const uint8_t* ephemeral_part, const std::array<uint8_t, 32>& transcript) {
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, 32);
+  crypto_generichash_update(&st, reinterpret_cast<const uint8_t*>(label.data()), label.size());
+  crypto_generichash_update(&st, static_part, 32);
+  crypto_generichash_update(&st, ephemeral_part, 32);
+  crypto_generichash_update(&st, transcript.data(), transcript.size());
+  crypto_generichash_final(&st, out.data(), 32);
+  sodium_memzero(&st, sizeof(st));
+}
+
+std::array<uint8_t, 32> transcript_of(const public_key& client_ephemeral,
+                                      const public_key& cluster_key,
+                                      const public_key& server_ephemeral) {
+  std::array<uint8_t, 32> out;
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, nullptr, 0, out.size());
+  crypto_generichash_update(&st, client_ephemeral.data(), client_ephemeral.size());
+  crypto_generichash_update(&st, cluster_key.data(), cluster_key.size());
+  crypto_generichash_update(&st, server_ephemeral.data(), server_ephemeral.size());
+  crypto_generichash_final(&st, out.data(), out.size());
+  return out;
+}
+
+void counter_nonce(uint8_t* nonce, uint64_t counter) {
+  std::fill(nonce, nonce + crypto_aead_chacha20poly1305_ietf_NPUBBYTES, 0);
+  for (int i = 0; i < 8; ++i)
+    nonce[4 + i] = static_cast<uint8_t>(counter >> (8 * i));
+}
+
+} // namespace
+
+bool init() { return sodium_init() >= 0; }
+
+sign_keypair sign_keypair::generate() {
+  sign_keypair kp;
+  crypto_sign_keypair(kp.pk.data(), kp.sk.data());
+  return kp;
+}
+
+box_keypair box_keypair::generate() {
+  box_keypair kp;
+  crypto_box_keypair(kp.pk.data(), kp.sk.data());
+  return kp;
+}
+
+kx_keypair kx_keypair::generate() {
+  kx_keypair kp;
+  crypto_kx_keypair(kp.pk.data(), kp.sk.data());
+  return kp;
+}
+
+void random_fill(std::span<uint8_t> out) { randombytes_buf(out.data(), out.size()); }
+
+message_id random_message_id() {
+  message_id id;
+  random_fill(id);
+  return id;
+}
+
+signature sign(std::span<const uint8_t> message, const sign_keypair& key) {
+  signature sig;
+  crypto_sign_detached(sig.data(), nullptr, message.data(), message.size(), key.sk.data());
+  return sig;
+}
+
+bool verify(std::span<const uint8_t> message, const signature& sig, const public_key& signer) {
+  return crypto_sign_verify_detached(sig.data(), message.data(), message.size(), signer.data()) ==
+         0;
+}
+
+bytes box_seal(std::span<const uint8_t> plain, const public_key& recipient,
+               const box_keypair& sender) {
+  bytes out(crypto_box_NONCEBYTES + crypto_box_MACBYTES + plain.size());
+  randombytes_buf(out.data(), crypto_box_NONCEBYTES);
+  if (crypto_box_easy(out.data() + crypto_box_NONCEBYTES, plain.data(), plain.size(), out.data(),
+                      recipient.data(), sender.sk.data()) != 0)
+    return {};
+  return out;
+}
+
+std::optional<bytes> box_open(std::span<const uint8_t> sealed, const public_key& sender,
+                              const box_keypair& recipient) {
+  if (sealed.size() < crypto_box_NONCEBYTES + crypto_box_MACBYTES)
+    return std::nullopt;
+  bytes plain(sealed.size() - crypto_box_NONCEBYTES - crypto_box_MACBYTES);
+  if (crypto_box_open_easy(plain.data(), sealed.data() + crypto_box_NONCEBYTES,
+                           sealed.size() - crypto_box_NONCEBYTES, sealed.data(), sender.data(),
+                           recipient.sk.data()) != 0)
+    return std::nullopt;
+  return plain;
+}
+
+std::optional<session_keys> client_session(const kx_keypair& client_ephemeral,
+                                           const public_key& cluster_key,
+                                           const public_key& server_ephemeral) {
+  secret<32> rx_static, tx_static, rx_eph, tx_eph;
+  if (crypto_kx_client_session_keys(rx_static.data(), tx_static.data(), client_ephemeral.pk.data(),
+                                    client_ephemeral.sk.data(), cluster_key.data()) != 0 ||
+      crypto_kx_client_session_keys(rx_eph.data(), tx_eph.data(), client_ephemeral.pk.data(),
+                                    client_ephemeral.sk.data(), server_ephemeral.data()) != 0)
+    return std::nullopt;
+  session_keys keys;
+  keys.transcript = transcript_of(client_ephemeral.pk, cluster_key, server_ephemeral);
+  derive(keys.rx, "s2c", rx_static.data(), rx_eph.data(), keys.transcript);
+  derive(keys.tx, "c2s", tx_static.data(), tx_eph.data(), keys.transcript);
+  return keys;
+}
+
+std::optional<session_keys> server_session(const kx_keypair& cluster,
+                                           const kx_keypair& server_ephemeral,
+                                           const public_key& client_ephemeral) {
+  secret<32> rx_static, tx_static, rx_eph, tx_eph;
+  if (crypto_kx_server_session_keys(rx_static.data(), tx_static.data(), cluster.pk.data(),
+                                    cluster.sk.data(), client_ephemeral.data()) != 0 ||
+      crypto_kx_server_session_keys(rx_eph.data(), tx_eph.data(), server_ephemeral.pk.data(),
+                                    server_ephemeral.sk.data(), client_ephemeral.data()) != 0)
+    return std::nullopt;
+  session_keys keys;
+  keys.transcript = transcript_of(client_ephemeral, cluster.pk, server_ephemeral.pk);
+  derive(keys.rx, "c2s", rx_static.data(), rx_eph.data(), keys.transcript);
+  derive(keys.tx, "s2c", tx_static.data(), tx_eph.data(), keys.transcript);
+  return keys;
+}
+
+bytes login_message(const std::array<uint8_t, 32>& transcript, account_id id) {
+  bytes out(login_context.size());
+  std::memcpy(out.data(), login_context.data(), login_context.size());
+  wire::writer{out}.fixed(transcript).u64(id);
+  return out;
+}
+
+void record_channel::seal(bytes& out, std::span<const uint8_t> plain) {
+  auto sealed_size = plain.size() + overhead;
+  auto start = out.size();
+  append_length_prefix(out, sealed_size);
+  out.resize(start + length_prefix_size + sealed_size);
+  uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+  counter_nonce(nonce, tx_counter_++);
+  unsigned long long written = 0;
+  crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + start + length_prefix_size, &written,
+                                            plain.data(), plain.size(), out.data() + start,
+                                            length_prefix_size, nullptr, nonce, tx_.data());
+}
+
+std::optional<bytes> record_channel::open(std::span<const uint8_t> prefix,
+                                          std::span<const uint8_t> sealed) {
+  if (sealed.size() < overhead)
+    return std::nullopt;
+  bytes plain(sealed.size() - overhead);
+  uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+  counter_nonce(nonce, rx_counter_);
+  unsigned long long written = 0;
+  if (crypto_aead_chacha20poly1305_ietf_decrypt(plain.data(), &written, nullptr, sealed.data(),
+                                                sealed.size(), prefix.data(), prefix.size(),
+                                                nonce, rx_.data()) != 0)
+    return std::nullopt;
+  ++rx_counter_;
+  return plain;
+}
+
+std::string to_hex(std::span<const uint8_t> data) {
+  std::string out(data.size() * 2 + 1, '\0');
+  sodium_bin2hex(out.data(), out.size(), data.data(), data.size());
+  out.pop_back();
+  return out;
+}
+
+bool from_hex(std::string_view hex, std::span<uint8_t> out) {
+  size_t len = 0;
+  const char* end = nullptr;
+  return hex.size() == out.size() * 2 &&
+         sodium_hex2bin(out.data(), out.size(), hex.data(), hex.size(), nullptr, &len, &end) == 0 &&
+         len == out.size() && end == hex.data() + hex.size();
+}
+
+std::string fingerprint(const public_key& key) {
+  std::array<uint8_t, 8> digest;
+  crypto_generichash(digest.data(), digest.size(), key.data(), key.size(), nullptr, 0);
+  return to_hex(digest);
+}
+
+} // namespace kinbox::crypto

@@ -1,0 +1,131 @@
+// Thin libsodium wrappers shared by server and client: key pairs with wiped secrets,
+// signatures, end-to-end boxes, and the transport handshake plus its AEAD record channel.
+// Call `crypto::init()` once before any thread starts.
+#pragma once
+
+#include <sodium.h>
+
+#include <array>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "protocol/types.hpp"
+
+namespace kinbox::crypto {
+
+/// Initializes libsodium; false if the library cannot be used.
+[[nodiscard]] bool init();
+
+/// A fixed-size secret that is wiped when it goes away. Not copyable by accident.
+template <size_t N>
+class secret {
+public:
+  secret() { data_.fill(0); }
+  secret(const secret& other) : data_(other.data_) {}
+  secret& operator=(const secret& other) {
+    data_ = other.data_;
+    return *this;
+  }
+  ~secret() { sodium_memzero(data_.data(), N); }
+
+  uint8_t* data() { return data_.data(); }
+  const uint8_t* data() const { return data_.data(); }
+  static constexpr size_t size() { return N; }
+
+private:
+  std::array<uint8_t, N> data_;
+};
+
+struct sign_keypair {
+  public_key pk;
+  secret<crypto_sign_SECRETKEYBYTES> sk;
+  static sign_keypair generate();
+};
+
+struct box_keypair {
+  public_key pk;
+  secret<crypto_box_SECRETKEYBYTES> sk;
+  static box_keypair generate();
+};
+
+struct kx_keypair {
+  public_key pk;
+  secret<crypto_kx_SECRETKEYBYTES> sk;
+  static kx_keypair generate();
+};
+
+void random_fill(std::span<uint8_t> out);
+
+message_id random_message_id();
+
+[[nodiscard]] signature sign(std::span<const uint8_t> message, const sign_keypair& key);
+
+[[nodiscard]] bool verify(std::span<const uint8_t> message, const signature& sig,
+                          const public_key& signer);
+
+/// Encrypts and authenticates `plain` from `sender` to `recipient` (crypto_box):
+/// returns nonce || ciphertext.
+[[nodiscard]] bytes box_seal(std::span<const uint8_t> plain, const public_key& recipient,
+                             const box_keypair& sender);
+
+/// Opens what `box_seal` made; nullopt if it was not made by `sender` for `recipient`.
+[[nodiscard]] std::optional<bytes> box_open(std::span<const uint8_t> sealed,
+                                            const public_key& sender,
+                                            const box_keypair& recipient);
+
+/// Symmetric keys of one transport session plus the hash of its handshake transcript,
+/// which login signatures cover so that a signature is good for one connection only.
+struct session_keys {
+  secret<32> rx;
+  secret<32> tx;
+  std::array<uint8_t, 32> transcript;
+};
+
+/// Client side: combines kx with the server's long-term key (authenticates the server)
+/// and with its ephemeral key (forward secrecy). nullopt for a malformed peer key.
+[[nodiscard]] std::optional<session_keys>
+client_session(const kx_keypair& client_ephemeral, const public_key& cluster_key,
+               const public_key& server_ephemeral);
+
+/// Server side of `client_session`.
+[[nodiscard]] std::optional<session_keys>
+server_session(const kx_keypair& cluster, const kx_keypair& server_ephemeral,
+               const public_key& client_ephemeral);
+
+/// The bytes a login signature covers.
+bytes login_message(const std::array<uint8_t, 32>& transcript, account_id id);
+
+/// Authenticated encryption of records in one direction each way (ChaCha20-Poly1305 IETF).
+/// Nonces are implicit per-direction counters, so a dropped, replayed or reordered record
+/// fails to open. The length prefix is authenticated data.
+class record_channel {
+public:
+  static constexpr size_t overhead = crypto_aead_chacha20poly1305_ietf_ABYTES;
+
+  explicit record_channel(const session_keys& keys) : rx_(keys.rx), tx_(keys.tx) {}
+
+  /// Appends one sealed record (length prefix included) carrying `plain` to `out`.
+  void seal(bytes& out, std::span<const uint8_t> plain);
+
+  /// Opens one received record; nullopt if it does not authenticate.
+  [[nodiscard]] std::optional<bytes> open(std::span<const uint8_t> prefix,
+                                          std::span<const uint8_t> sealed);
+
+private:
+  secret<32> rx_;
+  secret<32> tx_;
+  uint64_t rx_counter_ = 0;
+  uint64_t tx_counter_ = 0;
+};
+
+std::string to_hex(std::span<const uint8_t> data);
+
+/// Decodes exactly `out.size()` bytes of hex; false on any other input.
+[[nodiscard]] bool from_hex(std::string_view hex, std::span<uint8_t> out);
+
+/// Short human-checkable fingerprint of a public key (first 8 bytes of its hash, hex).
+std::string fingerprint(const public_key& key);
+
+} // namespace kinbox::crypto

@@ -1,0 +1,100 @@
+// The node's mailbox of undelivered mail in LMDB. Only undelivered mail is stored: an
+// envelope is deleted when its recipient acks it or when it expires.
+//
+// Guarantees: `write` returns only after its one transaction is committed and synced, so
+// everything it reports as stored survives a crash of the process or the machine. A full
+// map is grown (doubling, up to `max_size`) and the whole transaction retried; at the
+// limit the batch fails with the retryable `mailbox_full` and nothing of it is stored.
+// Thread safety: one thread uses a mailbox (the store actor); never fork() while open.
+#pragma once
+
+#include <lmdb.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/messages.hpp"
+
+namespace kinbox {
+
+/// One stored piece of mail. For receipts `id` is the id of the message they are about.
+struct envelope {
+  account_id recipient = 0;
+  mail_kind kind = mail_kind::message;
+  message_id id{};
+  account_id sender = 0;
+  uint64_t stored_at_ms = 0;
+  uint64_t expires_at_ms = 0;
+  bytes payload;
+};
+
+/// Names one envelope: (recipient, kind, id) is unique in the mailbox.
+struct mail_ref {
+  account_id recipient;
+  mail_key key;
+};
+
+struct write_batch {
+  std::vector<envelope> puts;
+  std::vector<mail_ref> acks;
+  bool empty() const { return puts.empty() && acks.empty(); }
+};
+
+struct write_outcome {
+  std::vector<bool> stored;    ///< per put: true if new, false if already there (a no-op)
+  std::vector<envelope> acked; ///< the envelopes the acks removed, payloads left out
+};
+
+class mailbox {
+public:
+  struct options {
+    std::string dir;
+    uint64_t initial_size = 64ull << 20;
+    uint64_t max_size = 16ull << 30;
+  };
+
+  /// Opens (creating if needed) the mailbox in `opts.dir`.
+  [[nodiscard]] static result<std::unique_ptr<mailbox>> open(const options& opts);
+
+  ~mailbox();
+  mailbox(const mailbox&) = delete;
+  mailbox& operator=(const mailbox&) = delete;
+
+  /// Stores puts (idempotent on recipient, kind, id) and removes acked mail in one
+  /// durable transaction.
+  [[nodiscard]] result<write_outcome> write(const write_batch& batch);
+
+  /// Up to `limit` envelopes of `recipient`, oldest first.
+  [[nodiscard]] result<std::vector<envelope>> pending(account_id recipient, size_t limit);
+
+  /// Removes up to `limit` envelopes whose expiry is at or before `now_ms`, and returns
+  /// them without payloads, so that senders can be told.
+  [[nodiscard]] result<std::vector<envelope>> expire(uint64_t now_ms, size_t limit);
+
+  /// Number of stored envelopes.
+  [[nodiscard]] result<uint64_t> count();
+
+  /// Current map size in bytes.
+  uint64_t map_size() const { return map_size_; }
+
+private:
+  mailbox() = default;
+
+  template <class F>
+  result<bool> with_write_txn(F&& body);
+
+  bool grow();
+
+  MDB_env* env_ = nullptr;
+  MDB_dbi mail_db_ = 0;   // recipient|seq -> envelope
+  MDB_dbi index_db_ = 0;  // recipient|kind|id -> seq|expires_at
+  MDB_dbi expiry_db_ = 0; // expires_at|recipient|seq -> ""
+  MDB_dbi meta_db_ = 0;   // "next_seq" -> u64
+  uint64_t next_seq_ = 1;
+  uint64_t map_size_ = 0;
+  uint64_t max_size_ = 0;
+};
+
+} // namespace kinbox

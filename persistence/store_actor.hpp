@@ -1,0 +1,53 @@
+// The store actor: the only writer of the node's LMDB mailbox. It runs detached (on its
+// own thread) because commits block on fsync, and it batches every put and ack that
+// arrived while it was busy into one transaction per tick (group commit), so durability
+// costs one fsync per batch, not per message. Replies go out only after the commit.
+#pragma once
+
+#include <caf/typed_actor.hpp>
+#include <caf/actor_system.hpp>
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/replies_to.hpp>
+
+#include <memory>
+#include <vector>
+
+#include "persistence/mailbox.hpp"
+
+namespace kinbox {
+
+using put_atom = caf::atom_constant<caf::atom("put")>;
+using ack_atom = caf::atom_constant<caf::atom("ack")>;
+using pending_atom = caf::atom_constant<caf::atom("pending")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using count_atom = caf::atom_constant<caf::atom("count")>;
+using flush_atom = caf::atom_constant<caf::atom("flush")>;
+
+/// Most envelopes one put/ack batch commits; more waiting mail goes into the next batch.
+constexpr size_t max_batch_size = 4096;
+
+// clang-format off
+using store_actor = caf::typed_actor<
+  /// Stores an envelope durably; true if new, false if it was already stored (no-op).
+  /// Fails with mailbox_full (retryable) or storage_failure; nothing is stored then.
+  caf::replies_to<put_atom, envelope>::with<bool>,
+  /// Deletes acked mail durably; answers with what was removed (payloads left out).
+  caf::replies_to<ack_atom, std::vector<mail_ref>>::with<std::vector<envelope>>,
+  /// Up to `limit` stored envelopes of a recipient, oldest first.
+  caf::replies_to<pending_atom, account_id, uint64_t>::with<std::vector<envelope>>,
+  /// Deletes mail expired at the given time (ms since epoch); answers with what went.
+  caf::replies_to<expire_atom, uint64_t>::with<std::vector<envelope>>,
+  /// Number of stored envelopes.
+  caf::replies_to<count_atom>::with<uint64_t>,
+  /// Internal: commits the batch collected so far.
+  caf::reacts_to<flush_atom>>;
+// clang-format on
+
+/// Spawns the store actor, detached, owning `box`.
+store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box);
+
+} // namespace kinbox
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::envelope)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::envelope>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::mail_ref>)

@@ -1,0 +1,121 @@
+#include "protocol/frame.hpp"
+
+#include "protocol/wire.hpp"
+
+namespace kinbox {
+
+bool is_known_frame_type(uint8_t value) {
+  switch (static_cast<frame_type>(value)) {
+    case frame_type::client_hello:
+    case frame_type::server_hello:
+    case frame_type::error:
+    case frame_type::ok:
+    case frame_type::bye:
+    case frame_type::register_account:
+    case frame_type::register_ok:
+    case frame_type::login:
+    case frame_type::login_ok:
+    case frame_type::whoami:
+    case frame_type::friend_add:
+    case frame_type::friend_accept:
+    case frame_type::friend_decline:
+    case frame_type::friend_list:
+    case frame_type::friend_list_result:
+    case frame_type::key_get:
+    case frame_type::key_result:
+    case frame_type::status_get:
+    case frame_type::status_result:
+    case frame_type::send:
+    case frame_type::accepted:
+    case frame_type::ack:
+    case frame_type::mail:
+      return true;
+  }
+  return false;
+}
+
+std::string_view frame_type_name(frame_type type) {
+  switch (type) {
+    case frame_type::client_hello: return "client_hello";
+    case frame_type::server_hello: return "server_hello";
+    case frame_type::error: return "error";
+    case frame_type::ok: return "ok";
+    case frame_type::bye: return "bye";
+    case frame_type::register_account: return "register";
+    case frame_type::register_ok: return "register_ok";
+    case frame_type::login: return "login";
+    case frame_type::login_ok: return "login_ok";
+    case frame_type::whoami: return "whoami";
+    case frame_type::friend_add: return "friend_add";
+    case frame_type::friend_accept: return "friend_accept";
+    case frame_type::friend_decline: return "friend_decline";
+    case frame_type::friend_list: return "friend_list";
+    case frame_type::friend_list_result: return "friend_list_result";
+    case frame_type::key_get: return "key_get";
+    case frame_type::key_result: return "key_result";
+    case frame_type::status_get: return "status_get";
+    case frame_type::status_result: return "status_result";
+    case frame_type::send: return "send";
+    case frame_type::accepted: return "accepted";
+    case frame_type::ack: return "ack";
+    case frame_type::mail: return "mail";
+  }
+  return "unknown";
+}
+
+bytes encode_frame(const frame& f) {
+  bytes out;
+  out.reserve(frame_header_size + f.body.size());
+  wire::writer w{out};
+  w.u8(protocol_version).u8(static_cast<uint8_t>(f.type)).u32(f.request_id);
+  out.insert(out.end(), f.body.begin(), f.body.end());
+  return out;
+}
+
+result<frame> decode_frame(std::span<const uint8_t> data) {
+  if (data.size() < frame_header_size)
+    return failure{errc::malformed_frame, "frame shorter than its header"};
+  if (data[0] != protocol_version)
+    return failure{errc::unsupported_version,
+                   "protocol version " + std::to_string(data[0]) + " is not supported"};
+  if (!is_known_frame_type(data[1]))
+    return failure{errc::unknown_type, "frame type " + std::to_string(data[1]) + " is unknown"};
+  frame f{static_cast<frame_type>(data[1]), wire::get_u32_be(data.data() + 2), {}};
+  f.body.assign(data.begin() + frame_header_size, data.end());
+  return f;
+}
+
+void record_reader::append(std::span<const uint8_t> data) {
+  if (read_pos_ > 0) {
+    buffer_.erase(buffer_.begin(), buffer_.begin() + static_cast<ptrdiff_t>(read_pos_));
+    read_pos_ = 0;
+  }
+  buffer_.insert(buffer_.end(), data.begin(), data.end());
+}
+
+result<std::optional<record>> record_reader::next() {
+  auto available = buffer_.size() - read_pos_;
+  if (available < length_prefix_size)
+    return std::optional<record>{};
+  auto* start = buffer_.data() + read_pos_;
+  auto len = wire::get_u32_be(start);
+  if (len == 0)
+    return failure{errc::malformed_frame, "record of length 0"};
+  if (len > max_record_size_)
+    return failure{errc::frame_too_large, "record of " + std::to_string(len) +
+                                              " bytes exceeds the maximum of " +
+                                              std::to_string(max_record_size_)};
+  if (available < length_prefix_size + len)
+    return std::optional<record>{};
+  read_pos_ += length_prefix_size + len;
+  return std::optional<record>{
+    record{{start, length_prefix_size}, {start + length_prefix_size, len}}};
+}
+
+void append_length_prefix(bytes& out, size_t payload_size) {
+  uint8_t prefix[length_prefix_size];
+  wire::put_u32_be(prefix, static_cast<uint32_t>(payload_size));
+  out.insert(out.end(), prefix, prefix + length_prefix_size);
+}
+
+} // namespace kinbox

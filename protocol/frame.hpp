@@ -1,0 +1,96 @@
+// The kinbox wire format (docs/protocol.md is the contract): length-prefixed records; each
+// record holds one frame = version, type, request id, body. Before the handshake completes
+// records carry frames in the clear; after it, each record is one AEAD ciphertext of a frame.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "protocol/types.hpp"
+
+namespace kinbox {
+
+constexpr uint8_t protocol_version = 1;
+constexpr size_t length_prefix_size = 4;
+constexpr size_t frame_header_size = 6; // version u8, type u8, request id u32
+constexpr size_t default_max_frame_size = 64 * 1024;
+constexpr size_t min_max_frame_size = 1024;
+constexpr size_t max_max_frame_size = 16 * 1024 * 1024;
+constexpr size_t max_name_length = 64;
+constexpr size_t max_text_length = 1024;
+
+enum class frame_type : uint8_t {
+  client_hello = 0x01,
+  server_hello = 0x02,
+  error = 0x03,
+  ok = 0x04,
+  bye = 0x05,
+  register_account = 0x10,
+  register_ok = 0x11,
+  login = 0x12,
+  login_ok = 0x13,
+  whoami = 0x14,
+  friend_add = 0x20,
+  friend_accept = 0x21,
+  friend_decline = 0x22,
+  friend_list = 0x23,
+  friend_list_result = 0x24,
+  key_get = 0x25,
+  key_result = 0x26,
+  status_get = 0x27,
+  status_result = 0x28,
+  send = 0x30,
+  accepted = 0x31,
+  ack = 0x32,
+  mail = 0x40,
+};
+
+bool is_known_frame_type(uint8_t value);
+
+std::string_view frame_type_name(frame_type type);
+
+struct frame {
+  frame_type type;
+  uint32_t request_id = 0;
+  bytes body;
+};
+
+/// Header and body of a frame, without the length prefix.
+bytes encode_frame(const frame& f);
+
+/// Decodes a frame; fails with unsupported_version, unknown_type or malformed_frame.
+result<frame> decode_frame(std::span<const uint8_t> data);
+
+/// One length-prefixed record cut from the byte stream.
+struct record {
+  std::span<const uint8_t> prefix;  ///< the 4 length bytes (authenticated data when sealed)
+  std::span<const uint8_t> payload; ///< the record's content
+};
+
+/// Cuts a TCP byte stream into records. A length of 0 or above the maximum frame size is
+/// refused as soon as its prefix arrives, before the payload is buffered.
+class record_reader {
+public:
+  explicit record_reader(size_t max_record_size) : max_record_size_(max_record_size) {}
+
+  void append(std::span<const uint8_t> data);
+
+  /// The next complete record, valid until the next `append`; nullopt if more bytes are needed.
+  result<std::optional<record>> next();
+
+  /// Bytes received but not yet returned as records.
+  size_t buffered() const { return buffer_.size() - read_pos_; }
+
+private:
+  size_t max_record_size_;
+  bytes buffer_;
+  size_t read_pos_ = 0;
+};
+
+/// Appends the 4-byte length prefix of a record of `payload_size` bytes.
+void append_length_prefix(bytes& out, size_t payload_size);
+
+} // namespace kinbox

@@ -1,0 +1,229 @@
+#include "protocol/messages.hpp"
+
+#include "protocol/wire.hpp"
+
+namespace kinbox {
+
+namespace {
+
+bool read_role(wire::reader& r, account_role& x) {
+  uint8_t raw = 0;
+  if (!r.u8(raw) || !is_valid_role(raw))
+    return false;
+  x = static_cast<account_role>(raw);
+  return true;
+}
+
+bool read_kind(wire::reader& r, mail_kind& x) {
+  uint8_t raw = 0;
+  if (!r.u8(raw) || !is_valid_mail_kind(raw))
+    return false;
+  x = static_cast<mail_kind>(raw);
+  return true;
+}
+
+bool read_state(wire::reader& r, contact_state& x) {
+  uint8_t raw = 0;
+  if (!r.u8(raw) || raw < 1 || raw > 5)
+    return false;
+  x = static_cast<contact_state>(raw);
+  return true;
+}
+
+} // namespace
+
+void write_body(bytes& out, const client_hello& x) { wire::writer{out}.fixed(x.ephemeral_key); }
+
+void write_body(bytes& out, const server_hello& x) {
+  wire::writer{out}.fixed(x.cluster_key).fixed(x.ephemeral_key);
+}
+
+void write_body(bytes& out, const error_body& x) {
+  wire::writer{out}.u16(static_cast<uint16_t>(x.code)).str(x.message);
+}
+
+void write_body(bytes& out, const register_request& x) {
+  wire::writer{out}
+    .str(x.name)
+    .str(x.birth_date)
+    .u8(static_cast<uint8_t>(x.role))
+    .fixed(x.sign_key)
+    .fixed(x.box_key);
+}
+
+void write_body(bytes& out, const register_reply& x) { wire::writer{out}.u64(x.id); }
+
+void write_body(bytes& out, const login_request& x) { wire::writer{out}.u64(x.id).fixed(x.proof); }
+
+void write_body(bytes& out, const account_info& x) {
+  wire::writer{out}.u64(x.id).str(x.name).u8(static_cast<uint8_t>(x.role));
+}
+
+void write_body(bytes& out, const target_request& x) { wire::writer{out}.u64(x.id); }
+
+void write_body(bytes& out, const contact_list& x) {
+  wire::writer w{out};
+  w.u32(static_cast<uint32_t>(x.entries.size()));
+  for (auto& e : x.entries)
+    w.u64(e.id).u8(static_cast<uint8_t>(e.state)).str(e.name);
+}
+
+void write_body(bytes& out, const key_reply& x) {
+  wire::writer{out}.u64(x.id).fixed(x.box_key).fixed(x.sign_key);
+}
+
+void write_body(bytes& out, const status_reply& x) {
+  wire::writer{out}.u64(x.id).u8(x.online ? 1 : 0).u64(x.last_seen_ms);
+}
+
+void write_body(bytes& out, const send_request& x) {
+  wire::writer{out}.u64(x.to).fixed(x.id).blob(x.payload);
+}
+
+void write_body(bytes& out, const accepted_reply& x) { wire::writer{out}.fixed(x.id); }
+
+void write_body(bytes& out, const ack_request& x) {
+  wire::writer w{out};
+  w.u16(static_cast<uint16_t>(x.keys.size()));
+  for (auto& k : x.keys)
+    w.u8(static_cast<uint8_t>(k.kind)).fixed(k.id);
+}
+
+void write_body(bytes& out, const mail_push& x) {
+  wire::writer{out}
+    .u8(static_cast<uint8_t>(x.kind))
+    .u64(x.from)
+    .fixed(x.id)
+    .u64(x.stored_at_ms)
+    .blob(x.payload);
+}
+
+bool read_body(std::span<const uint8_t> in, client_hello& x) {
+  wire::reader r{in};
+  r.fixed(x.ephemeral_key);
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, server_hello& x) {
+  wire::reader r{in};
+  r.fixed(x.cluster_key);
+  r.fixed(x.ephemeral_key);
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, error_body& x) {
+  wire::reader r{in};
+  uint16_t code = 0;
+  r.u16(code);
+  r.str(x.message, max_text_length);
+  x.code = static_cast<errc>(code);
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, register_request& x) {
+  wire::reader r{in};
+  r.str(x.name, max_name_length);
+  r.str(x.birth_date, 10);
+  read_role(r, x.role);
+  r.fixed(x.sign_key);
+  r.fixed(x.box_key);
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, register_reply& x) {
+  wire::reader r{in};
+  r.u64(x.id);
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, login_request& x) {
+  wire::reader r{in};
+  r.u64(x.id);
+  r.fixed(x.proof);
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, account_info& x) {
+  wire::reader r{in};
+  r.u64(x.id);
+  r.str(x.name, max_name_length);
+  read_role(r, x.role);
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, target_request& x) {
+  wire::reader r{in};
+  r.u64(x.id);
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, contact_list& x) {
+  wire::reader r{in};
+  uint32_t n = 0;
+  if (!r.u32(n) || n > in.size())
+    return false;
+  x.entries.resize(n);
+  for (auto& e : x.entries) {
+    r.u64(e.id);
+    read_state(r, e.state);
+    r.str(e.name, max_name_length);
+  }
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, key_reply& x) {
+  wire::reader r{in};
+  r.u64(x.id);
+  r.fixed(x.box_key);
+  r.fixed(x.sign_key);
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, status_reply& x) {
+  wire::reader r{in};
+  uint8_t online = 0;
+  r.u64(x.id);
+  r.u8(online);
+  r.u64(x.last_seen_ms);
+  x.online = online != 0;
+  return r.finished() && online <= 1;
+}
+
+bool read_body(std::span<const uint8_t> in, send_request& x) {
+  wire::reader r{in};
+  r.u64(x.to);
+  r.fixed(x.id);
+  r.blob(x.payload, max_payload_size);
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, accepted_reply& x) {
+  wire::reader r{in};
+  r.fixed(x.id);
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, ack_request& x) {
+  wire::reader r{in};
+  uint16_t n = 0;
+  if (!r.u16(n) || n > max_ack_keys)
+    return false;
+  x.keys.resize(n);
+  for (auto& k : x.keys) {
+    read_kind(r, k.kind);
+    r.fixed(k.id);
+  }
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, mail_push& x) {
+  wire::reader r{in};
+  read_kind(r, x.kind);
+  r.u64(x.from);
+  r.fixed(x.id);
+  r.u64(x.stored_at_ms);
+  r.blob(x.payload, max_payload_size);
+  return r.finished();
+}
+
+} // namespace kinbox

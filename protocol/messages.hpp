@@ -1,0 +1,162 @@
+// Typed bodies of the frames in frame.hpp. `encode_body` writes one; `decode_body<T>` reads
+// one and fails with malformed_frame on short, long or out-of-range input.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "protocol/frame.hpp"
+
+namespace kinbox {
+
+struct client_hello {
+  public_key ephemeral_key;
+};
+
+struct server_hello {
+  public_key cluster_key;   ///< the cluster's long-term key, pinned by the client
+  public_key ephemeral_key; ///< fresh per connection, gives forward secrecy
+};
+
+/// Body of `error` and `bye` frames.
+struct error_body {
+  errc code;
+  std::string message;
+};
+
+struct register_request {
+  std::string name;
+  std::string birth_date; ///< YYYY-MM-DD
+  account_role role;
+  public_key sign_key; ///< Ed25519, verifies login signatures
+  public_key box_key;  ///< X25519, friends encrypt to it
+};
+
+struct register_reply {
+  account_id id;
+};
+
+struct login_request {
+  account_id id;
+  signature proof; ///< Ed25519 over login_context || transcript hash || id
+};
+
+/// Body of `login_ok` and of the answer to `whoami`.
+struct account_info {
+  account_id id;
+  std::string name;
+  account_role role;
+};
+
+/// Body of requests that name one other account.
+struct target_request {
+  account_id id;
+};
+
+struct contact_entry {
+  account_id id;
+  contact_state state;
+  std::string name;
+};
+
+struct contact_list {
+  std::vector<contact_entry> entries;
+};
+
+struct key_reply {
+  account_id id;
+  public_key box_key;
+  public_key sign_key;
+};
+
+struct status_reply {
+  account_id id;
+  bool online;
+  uint64_t last_seen_ms; ///< 0 when never seen
+};
+
+struct send_request {
+  account_id to;
+  message_id id;
+  bytes payload; ///< end-to-end ciphertext, opaque to the server
+};
+
+struct accepted_reply {
+  message_id id;
+};
+
+struct mail_key {
+  mail_kind kind;
+  message_id id;
+  friend bool operator==(const mail_key&, const mail_key&) = default;
+};
+
+struct ack_request {
+  std::vector<mail_key> keys;
+};
+
+struct mail_push {
+  mail_kind kind;
+  account_id from; ///< the sender; for receipts, the recipient of the original message
+  message_id id;
+  uint64_t stored_at_ms;
+  bytes payload; ///< empty for receipts
+};
+
+constexpr size_t max_ack_keys = 1024;
+constexpr size_t max_payload_size = max_max_frame_size;
+
+void write_body(bytes& out, const client_hello& x);
+void write_body(bytes& out, const server_hello& x);
+void write_body(bytes& out, const error_body& x);
+void write_body(bytes& out, const register_request& x);
+void write_body(bytes& out, const register_reply& x);
+void write_body(bytes& out, const login_request& x);
+void write_body(bytes& out, const account_info& x);
+void write_body(bytes& out, const target_request& x);
+void write_body(bytes& out, const contact_list& x);
+void write_body(bytes& out, const key_reply& x);
+void write_body(bytes& out, const status_reply& x);
+void write_body(bytes& out, const send_request& x);
+void write_body(bytes& out, const accepted_reply& x);
+void write_body(bytes& out, const ack_request& x);
+void write_body(bytes& out, const mail_push& x);
+
+bool read_body(std::span<const uint8_t> in, client_hello& x);
+bool read_body(std::span<const uint8_t> in, server_hello& x);
+bool read_body(std::span<const uint8_t> in, error_body& x);
+bool read_body(std::span<const uint8_t> in, register_request& x);
+bool read_body(std::span<const uint8_t> in, register_reply& x);
+bool read_body(std::span<const uint8_t> in, login_request& x);
+bool read_body(std::span<const uint8_t> in, account_info& x);
+bool read_body(std::span<const uint8_t> in, target_request& x);
+bool read_body(std::span<const uint8_t> in, contact_list& x);
+bool read_body(std::span<const uint8_t> in, key_reply& x);
+bool read_body(std::span<const uint8_t> in, status_reply& x);
+bool read_body(std::span<const uint8_t> in, send_request& x);
+bool read_body(std::span<const uint8_t> in, accepted_reply& x);
+bool read_body(std::span<const uint8_t> in, ack_request& x);
+bool read_body(std::span<const uint8_t> in, mail_push& x);
+
+template <class T>
+bytes encode_body(const T& x) {
+  bytes out;
+  write_body(out, x);
+  return out;
+}
+
+template <class T>
+result<T> decode_body(std::span<const uint8_t> in) {
+  T x{};
+  if (!read_body(in, x))
+    return failure{errc::malformed_frame, "the frame body does not match its type"};
+  return x;
+}
+
+/// A frame of type `type` carrying `body`.
+template <class T>
+frame make_frame(frame_type type, uint32_t request_id, const T& body) {
+  return frame{type, request_id, encode_body(body)};
+}
+
+} // namespace kinbox

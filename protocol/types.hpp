@@ -1,0 +1,76 @@
+// Basic value types shared by the wire protocol, the client SDK and the server.
+#pragma once
+
+#include <array>
+#include <span>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "protocol/errc.hpp"
+
+namespace kinbox {
+
+using bytes = std::vector<uint8_t>;
+
+/// Numeric kinbox ID of an account (10 decimal digits, never 0).
+using account_id = uint64_t;
+
+/// Client-made 128-bit message id; unique per sender.
+using message_id = std::array<uint8_t, 16>;
+
+constexpr size_t public_key_size = 32;
+constexpr size_t signature_size = 64;
+using public_key = std::array<uint8_t, public_key_size>;
+using signature = std::array<uint8_t, signature_size>;
+
+enum class account_role : uint8_t { child = 1, parent = 2 };
+
+/// What a mailbox entry is: a message, or a receipt about a message the owner sent.
+enum class mail_kind : uint8_t {
+  message = 1,   ///< end-to-end encrypted envelope from a friend
+  delivered = 2, ///< receipt: the recipient's device acked the message
+  expired = 3,   ///< receipt: the message expired undelivered and was deleted
+};
+
+/// The state of one contact in an account's contact list. `awaiting_parent` is reserved
+/// for the parent-approval step (a child's request waits for the parent's PIN).
+enum class contact_state : uint8_t {
+  outgoing = 1,        ///< the owner asked; the other side has not answered
+  incoming = 2,        ///< the other side asked; the owner has not answered
+  friends = 3,         ///< both sides confirmed
+  blocked = 4,         ///< the owner blocked the other side
+  awaiting_parent = 5, ///< waiting for the owner's parent to approve
+};
+
+/// An error with its stable code and a human-readable message.
+struct failure {
+  errc code;
+  std::string message;
+};
+
+/// A value or a failure, for code that does not run inside CAF (codec, client SDK).
+template <class T>
+class result {
+public:
+  result(T value) : state_(std::move(value)) {}
+  result(failure err) : state_(std::move(err)) {}
+
+  explicit operator bool() const { return state_.index() == 0; }
+  T& operator*() { return std::get<0>(state_); }
+  const T& operator*() const { return std::get<0>(state_); }
+  T* operator->() { return &std::get<0>(state_); }
+  const T* operator->() const { return &std::get<0>(state_); }
+  const failure& error() const { return std::get<1>(state_); }
+
+private:
+  std::variant<T, failure> state_;
+};
+
+inline bool is_valid_role(uint8_t value) { return value == 1 || value == 2; }
+
+inline bool is_valid_mail_kind(uint8_t value) { return value >= 1 && value <= 3; }
+
+} // namespace kinbox
