@@ -24,7 +24,8 @@ user_actor activate(host_pointer self, account_id id) {
   if (auto i = users.find(id); i != users.end())
     return i->second;
   auto user = spawn_user(self->system(), id, self->state.deps);
-  self->monitor(user);
+  // Linked: when the host stops (node shutdown) its users stop with it.
+  self->link_to(user);
   users.emplace(id, user);
   return user;
 }
@@ -50,13 +51,14 @@ void forward(host_pointer self, entity_request req, caf::typed_response_promise<
 user_host_actor spawn_user_host(caf::actor_system& sys, user_deps deps) {
   auto behavior = [](host_pointer self, user_deps deps) -> user_host_actor::behavior_type {
     self->state.deps = std::move(deps);
-    self->set_down_handler([=](caf::down_msg& msg) {
+    self->set_exit_handler([=](caf::exit_msg& msg) {
       auto& users = self->state.users;
       for (auto i = users.begin(); i != users.end(); ++i)
         if (i->second.address() == msg.source) {
-          users.erase(i);
+          users.erase(i); // a user stopped (idle or failed): reactivate on next request
           return;
         }
+      self->quit(msg.reason);
     });
     return {
       [=](entity_request& req) -> caf::result<entity_reply> {

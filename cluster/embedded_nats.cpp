@@ -59,6 +59,9 @@ result<std::unique_ptr<embedded_nats>> embedded_nats::start(const std::string& b
   if (pid < 0)
     return failure{errc::unavailable, std::string{"fork: "} + std::strerror(errno)};
   if (pid == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr); // the node blocks SIGTERM for sigwait
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent)
       ::_exit(1);

@@ -1,1 +1,420 @@
-int kinbox_placeholder_session();
+#include "gateway/session.hpp"
+
+#include <caf/io/system_messages.hpp>
+
+#include <optional>
+
+#include "actors/contacts.hpp"
+#include "config/caf_error.hpp"
+#include "config/log.hpp"
+#include "protocol/messages.hpp"
+
+namespace kinbox {
+
+namespace {
+
+constexpr int max_id_attempts = 8;
+constexpr account_id min_account_id = 1'000'000'000ull;
+constexpr account_id account_id_span = 9'000'000'000ull;
+
+enum class phase { hello, auth, logging_in, ready, closing };
+
+} // namespace
+
+struct session_state {
+  std::shared_ptr<const gateway_context> ctx;
+  caf::io::connection_handle hdl;
+  uint64_t session_id = 0;
+  record_reader reader{default_max_frame_size};
+  phase current = phase::hello;
+  std::optional<crypto::record_channel> channel;
+  std::array<uint8_t, 32> transcript{};
+  account_id account = 0;
+  account_info info{};
+  user_actor user;
+  size_t in_flight = 0;
+  static inline const char* name = "kinbox.session";
+};
+
+namespace {
+
+using session_pointer = caf::io::stateful_broker<session_state>*;
+
+auto logger() { return log::get("gateway"); }
+
+void write_frame(session_pointer self, const frame& f) {
+  auto& st = self->state;
+  auto plain = encode_frame(f);
+  bytes out;
+  if (st.channel) {
+    st.channel->seal(out, plain);
+  } else {
+    append_length_prefix(out, plain.size());
+    out.insert(out.end(), plain.begin(), plain.end());
+  }
+  auto& buf = self->wr_buf(st.hdl);
+  buf.insert(buf.end(), out.begin(), out.end());
+  self->flush(st.hdl);
+}
+
+void close(session_pointer self) {
+  auto& st = self->state;
+  if (st.current == phase::closing)
+    return;
+  st.current = phase::closing;
+  if (st.user)
+    caf::anon_send(st.user, detach_atom::value, st.session_id);
+  self->close(st.hdl);
+  self->quit();
+}
+
+/// Sends an error (or bye) frame and closes the connection.
+void fail(session_pointer self, frame_type type, uint32_t request_id, errc code,
+          const std::string& message) {
+  logger()->info("event=session_closed session={} account={} code={} reason=\"{}\"",
+                 self->state.session_id, self->state.account, errc_name(code), message);
+  write_frame(self, make_frame(type, request_id, error_body{code, message}));
+  close(self);
+}
+
+void reply_error(session_pointer self, uint32_t request_id, const failure& f) {
+  write_frame(self, make_frame(frame_type::error, request_id, error_body{f.code, f.message}));
+}
+
+template <class Body>
+void reply(session_pointer self, frame_type type, uint32_t request_id, const Body& body) {
+  write_frame(self, make_frame(type, request_id, body));
+}
+
+void reply_ok(session_pointer self, uint32_t request_id) {
+  write_frame(self, frame{frame_type::ok, request_id, {}});
+}
+
+/// Sends an entity request through the router and answers the client when it returns.
+void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
+                 bytes body, std::function<void(entity_reply&)> on_ok) {
+  auto& st = self->state;
+  if (st.in_flight >= st.ctx->max_in_flight) {
+    reply_error(self, request_id, {errc::unavailable, "too many requests in flight"});
+    return;
+  }
+  ++st.in_flight;
+  entity_request req{entity_kind::user, target, static_cast<uint8_t>(op), st.account,
+                     std::move(body)};
+  self->request(st.ctx->router, caf::infinite, std::move(req))
+    .then(
+      [=](entity_reply& r) {
+        --self->state.in_flight;
+        if (self->state.current == phase::closing)
+          return;
+        if (!r.ok())
+          reply_error(self, request_id, {static_cast<errc>(r.status), r.message});
+        else
+          on_ok(r);
+      },
+      [=](caf::error& err) {
+        --self->state.in_flight;
+        if (self->state.current != phase::closing)
+          reply_error(self, request_id, to_failure(err));
+      });
+}
+
+void try_register(session_pointer self, uint32_t request_id, account_record record,
+                  int attempt) {
+  record.id = min_account_id + randombytes_uniform(1'000'000'000u) +
+              account_id_span / 9 * randombytes_uniform(9);
+  auto& st = self->state;
+  self->request(st.ctx->kv, caf::infinite, kv_create_atom::value, kv_space::accounts,
+                std::to_string(record.id), encode_account(record))
+    .then(
+      [=](bool created) {
+        if (self->state.current == phase::closing)
+          return;
+        if (created) {
+          logger()->info("event=account_registered account={} session={}", record.id,
+                         self->state.session_id);
+          reply(self, frame_type::register_ok, request_id, register_reply{record.id});
+        } else if (attempt + 1 < max_id_attempts) {
+          try_register(self, request_id, record, attempt + 1);
+        } else {
+          reply_error(self, request_id, {errc::unavailable, "could not allocate an id"});
+        }
+      },
+      [=](caf::error& err) {
+        if (self->state.current != phase::closing)
+          reply_error(self, request_id, to_failure(err));
+      });
+}
+
+void handle_register(session_pointer self, const frame& f) {
+  auto req = decode_body<register_request>(f.body);
+  if (!req)
+    return fail(self, frame_type::error, f.request_id, errc::malformed_frame,
+                req.error().message);
+  if (auto why = validate_registration(*req))
+    return reply_error(self, f.request_id, {errc::invalid_argument, *why});
+  account_record record;
+  record.name = req->name;
+  record.birth_date = req->birth_date;
+  record.role = req->role;
+  record.sign_key = req->sign_key;
+  record.box_key = req->box_key;
+  record.created_ms = self->state.ctx->now_ms();
+  try_register(self, f.request_id, std::move(record), 0);
+}
+
+void attach(session_pointer self, uint32_t request_id, account_id id) {
+  auto& st = self->state;
+  self->request(st.ctx->host, caf::infinite, lookup_atom::value, id)
+    .then(
+      [=](user_actor& user) {
+        self->request(user, caf::infinite, attach_atom::value, caf::actor{self},
+                      self->state.session_id)
+          .then(
+            [=](account_info& info) {
+              auto& st = self->state;
+              if (st.current == phase::closing) {
+                caf::anon_send(user, detach_atom::value, st.session_id);
+                return;
+              }
+              st.user = user;
+              st.info = info;
+              st.current = phase::ready;
+              logger()->info("event=login account={} session={}", id, st.session_id);
+              reply(self, frame_type::login_ok, request_id, info);
+            },
+            [=](caf::error& err) {
+              if (self->state.current != phase::closing)
+                fail(self, frame_type::error, request_id, to_failure(err).code,
+                     "login failed");
+            });
+      },
+      [=](caf::error& err) {
+        if (self->state.current != phase::closing)
+          fail(self, frame_type::error, request_id, to_failure(err).code, "login failed");
+      });
+}
+
+void handle_login(session_pointer self, const frame& f) {
+  auto req = decode_body<login_request>(f.body);
+  if (!req)
+    return fail(self, frame_type::error, f.request_id, errc::malformed_frame,
+                req.error().message);
+  auto& st = self->state;
+  st.current = phase::logging_in;
+  auto request_id = f.request_id;
+  auto id = req->id;
+  auto proof = req->proof;
+  self->request(st.ctx->kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
+                std::to_string(id))
+    .then(
+      [=](kv_lookup& acc) {
+        auto& st = self->state;
+        if (st.current == phase::closing)
+          return;
+        auto record = acc.found ? decode_account(acc.value) : std::nullopt;
+        // Unknown account and bad signature look the same to the client.
+        if (!record || !crypto::verify(crypto::login_message(st.transcript, id), proof,
+                                       record->sign_key))
+          return fail(self, frame_type::error, request_id, errc::auth_failed,
+                      "login failed for this account");
+        st.account = id;
+        attach(self, request_id, id);
+      },
+      [=](caf::error& err) {
+        if (self->state.current != phase::closing)
+          fail(self, frame_type::error, request_id, to_failure(err).code,
+               "account lookup failed");
+      });
+}
+
+std::optional<account_id> target_of(session_pointer self, const frame& f) {
+  auto t = decode_body<target_request>(f.body);
+  if (!t) {
+    fail(self, frame_type::error, f.request_id, errc::malformed_frame, t.error().message);
+    return std::nullopt;
+  }
+  return t->id;
+}
+
+void handle_ready(session_pointer self, const frame& f) {
+  auto& st = self->state;
+  auto rid = f.request_id;
+  auto own = st.account;
+  auto ok = [=](entity_reply&) { reply_ok(self, rid); };
+  switch (f.type) {
+    case frame_type::whoami:
+      return reply(self, frame_type::login_ok, rid, st.info);
+    case frame_type::friend_add:
+    case frame_type::friend_accept:
+    case frame_type::friend_decline: {
+      auto t = target_of(self, f);
+      if (!t)
+        return;
+      auto op = f.type == frame_type::friend_add      ? user_op::add_friend
+                : f.type == frame_type::friend_accept ? user_op::accept_friend
+                                                      : user_op::decline_friend;
+      return call_entity(self, rid, own, op, encode_body(target_request{*t}), ok);
+    }
+    case frame_type::friend_list:
+      return call_entity(self, rid, own, user_op::list_contacts, {}, [=](entity_reply& r) {
+        write_frame(self, frame{frame_type::friend_list_result, rid, std::move(r.body)});
+      });
+    case frame_type::key_get:
+    case frame_type::status_get: {
+      auto t = target_of(self, f);
+      if (!t)
+        return;
+      bool key = f.type == frame_type::key_get;
+      return call_entity(self, rid, own, key ? user_op::get_key : user_op::get_status,
+                         encode_body(target_request{*t}), [=](entity_reply& r) {
+                           write_frame(self, frame{key ? frame_type::key_result
+                                                       : frame_type::status_result,
+                                                   rid, std::move(r.body)});
+                         });
+    }
+    case frame_type::send: {
+      auto req = decode_body<send_request>(f.body);
+      if (!req)
+        return fail(self, frame_type::error, rid, errc::malformed_frame, req.error().message);
+      if (req->to == own)
+        return reply_error(self, rid, {errc::invalid_argument, "cannot send to yourself"});
+      auto id = req->id;
+      return call_entity(self, rid, req->to, user_op::deliver,
+                         encode_deliver({mail_kind::message, id, std::move(req->payload)}),
+                         [=](entity_reply&) {
+                           reply(self, frame_type::accepted, rid, accepted_reply{id});
+                         });
+    }
+    case frame_type::ack: {
+      auto req = decode_body<ack_request>(f.body);
+      if (!req)
+        return fail(self, frame_type::error, rid, errc::malformed_frame, req.error().message);
+      return call_entity(self, rid, own, user_op::ack, std::move(f.body), ok);
+    }
+    default:
+      return fail(self, frame_type::error, rid, errc::unexpected_frame,
+                  std::string{frame_type_name(f.type)} + " is not a client request");
+  }
+}
+
+void handle_frame(session_pointer self, frame&& f) {
+  auto& st = self->state;
+  switch (st.current) {
+    case phase::auth:
+      if (f.type == frame_type::register_account)
+        return handle_register(self, f);
+      if (f.type == frame_type::login)
+        return handle_login(self, f);
+      return fail(self, frame_type::error, f.request_id, errc::unexpected_frame,
+                  std::string{frame_type_name(f.type)} + " before login");
+    case phase::logging_in:
+      return fail(self, frame_type::error, f.request_id, errc::unexpected_frame,
+                  "request while the login is in progress");
+    case phase::ready:
+      if (f.type == frame_type::register_account || f.type == frame_type::login)
+        return fail(self, frame_type::error, f.request_id, errc::unexpected_frame,
+                    "already logged in");
+      return handle_ready(self, f);
+    default:
+      return;
+  }
+}
+
+void handle_hello(session_pointer self, std::span<const uint8_t> payload) {
+  auto& st = self->state;
+  auto f = decode_frame(payload);
+  if (!f)
+    return fail(self, frame_type::error, 0, f.error().code, f.error().message);
+  if (f->type != frame_type::client_hello)
+    return fail(self, frame_type::error, f->request_id, errc::unexpected_frame,
+                "the first frame must be client_hello");
+  auto hello = decode_body<client_hello>(f->body);
+  if (!hello)
+    return fail(self, frame_type::error, f->request_id, errc::malformed_frame,
+                hello.error().message);
+  auto ephemeral = crypto::kx_keypair::generate();
+  auto keys = crypto::server_session(st.ctx->cluster_key, ephemeral, hello->ephemeral_key);
+  if (!keys)
+    return fail(self, frame_type::error, f->request_id, errc::malformed_frame,
+                "invalid ephemeral key");
+  write_frame(self, make_frame(frame_type::server_hello, f->request_id,
+                               server_hello{st.ctx->cluster_key.pk, ephemeral.pk,
+                                            static_cast<uint32_t>(st.ctx->max_frame_size)}));
+  st.channel.emplace(*keys);
+  st.transcript = keys->transcript;
+  st.current = phase::auth;
+}
+
+void handle_data(session_pointer self, const std::vector<char>& data) {
+  auto& st = self->state;
+  st.reader.append({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+  while (st.current != phase::closing) {
+    auto next = st.reader.next();
+    if (!next)
+      return fail(self, frame_type::error, 0, next.error().code, next.error().message);
+    if (!*next)
+      return;
+    auto rec = **next;
+    if (st.current == phase::hello) {
+      handle_hello(self, rec.payload);
+      continue;
+    }
+    auto plain = st.channel->open(rec.prefix, rec.payload);
+    if (!plain)
+      return fail(self, frame_type::error, 0, errc::decrypt_failed,
+                  "record failed authentication");
+    auto f = decode_frame(*plain);
+    if (!f)
+      return fail(self, frame_type::error, 0, f.error().code, f.error().message);
+    handle_frame(self, std::move(*f));
+  }
+}
+
+caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
+                      std::shared_ptr<const gateway_context> ctx, uint64_t session_id) {
+  auto& st = self->state;
+  st.hdl = hdl;
+  st.session_id = session_id;
+  st.reader = record_reader{ctx->max_frame_size};
+  st.ctx = std::move(ctx);
+  self->configure_read(hdl, caf::io::receive_policy::at_most(4096));
+  self->ack_writes(hdl, true);
+  logger()->debug("event=session_opened session={}", session_id);
+  return {
+    [=](const caf::io::new_data_msg& msg) { handle_data(self, msg.buf); },
+    [=](const caf::io::data_transferred_msg& msg) {
+      if (msg.remaining > self->state.ctx->max_outbound_bytes &&
+          self->state.current != phase::closing) {
+        logger()->warn("event=slow_consumer session={} account={} unsent={}",
+                       self->state.session_id, self->state.account, msg.remaining);
+        fail(self, frame_type::bye, 0, errc::slow_consumer, "unsent data passed the limit");
+      }
+    },
+    [=](const caf::io::connection_closed_msg&) {
+      logger()->debug("event=connection_closed session={}", self->state.session_id);
+      close(self);
+    },
+    [=](push_atom, const mail_push& mail) {
+      if (self->state.current == phase::ready)
+        write_frame(self, make_frame(frame_type::mail, 0, mail));
+    },
+    [=](kick_atom, uint16_t code) {
+      fail(self, frame_type::bye, 0, static_cast<errc>(code),
+           std::string{errc_description(static_cast<errc>(code))});
+    },
+    [=](shutdown_atom) {
+      if (self->state.current != phase::closing)
+        fail(self, frame_type::bye, 0, errc::shutting_down, "the node is shutting down");
+    },
+  };
+}
+
+} // namespace
+
+caf::actor fork_session(caf::io::broker* acceptor, caf::io::connection_handle hdl,
+                        std::shared_ptr<const gateway_context> ctx, uint64_t session_id) {
+  return acceptor->fork(session, hdl, std::move(ctx), session_id);
+}
+
+} // namespace kinbox

@@ -35,7 +35,7 @@ bool read_state(wire::reader& r, contact_state& x) {
 void write_body(bytes& out, const client_hello& x) { wire::writer{out}.fixed(x.ephemeral_key); }
 
 void write_body(bytes& out, const server_hello& x) {
-  wire::writer{out}.fixed(x.cluster_key).fixed(x.ephemeral_key);
+  wire::writer{out}.fixed(x.cluster_key).fixed(x.ephemeral_key).u32(x.max_frame_size);
 }
 
 void write_body(bytes& out, const error_body& x) {
@@ -108,6 +108,7 @@ bool read_body(std::span<const uint8_t> in, server_hello& x) {
   wire::reader r{in};
   r.fixed(x.cluster_key);
   r.fixed(x.ephemeral_key);
+  r.u32(x.max_frame_size);
   return r.finished();
 }
 

@@ -16,6 +16,7 @@ struct client_hello {
 struct server_hello {
   public_key cluster_key;   ///< the cluster's long-term key, pinned by the client
   public_key ephemeral_key; ///< fresh per connection, gives forward secrecy
+  uint32_t max_frame_size;  ///< longest record the server accepts
 };
 
 /// Body of `error` and `bye` frames.

@@ -1,1 +1,0 @@
-int kinbox_placeholder_node();
