@@ -1,1 +1,369 @@
-int kinbox_placeholder_kinbox_cli();
+// kinbox: the command-line client. Every command connects, logs in (except register)
+// and does one thing. Secret keys stay in the profile directory.
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "client/client.hpp"
+
+using namespace kinbox;
+using namespace kinbox::client;
+using nlohmann::json;
+
+namespace {
+
+constexpr int exit_error = 1;
+constexpr int exit_usage = 2;
+
+const char* usage_text = R"(usage: kinbox [global options] COMMAND [ARGS]
+
+global options:
+  --profile DIR         profile directory (default: $KINBOX_PROFILE or ~/.kinbox)
+  --gateway HOST:PORT   gateway to use (default: the profile's, $KINBOX_GATEWAY, 127.0.0.1:7420)
+  --cluster-key HEX     pin this cluster key instead of trusting the first one seen
+  --json                print one JSON object per line
+
+commands:
+  register --name NAME --birth-date YYYY-MM-DD --role child|parent
+  login                 log in and print the account
+  whoami                print this profile's account
+  friend add ID         ask ID to be friends
+  friend accept ID      accept ID's request
+  friend decline ID     decline ID's request
+  friend list           list contacts and requests
+  send ID TEXT          send TEXT to friend ID (end-to-end encrypted)
+  recv [--wait SECONDS] print received mail and ack it (waits up to SECONDS, default 0)
+  status ID             online status and last seen of friend ID
+)";
+
+struct options {
+  std::string profile_dir;
+  std::string gateway;
+  std::string cluster_key;
+  bool json_output = false;
+  std::vector<std::string> args;
+};
+
+struct usage_error {
+  std::string message;
+};
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+options parse(int argc, char** argv) {
+  options o;
+  int i = 1;
+  auto value = [&](const std::string& flag) {
+    if (i + 1 >= argc)
+      throw usage_error{flag + " needs a value"};
+    return std::string{argv[++i]};
+  };
+  for (; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--profile")
+      o.profile_dir = value(a);
+    else if (a == "--gateway")
+      o.gateway = value(a);
+    else if (a == "--cluster-key")
+      o.cluster_key = value(a);
+    else if (a == "--json")
+      o.json_output = true;
+    else if (a == "--help" || a == "-h")
+      throw usage_error{};
+    else if (a.rfind("--", 0) == 0 && o.args.empty())
+      throw usage_error{"unknown option " + a};
+    else
+      o.args.push_back(a);
+  }
+  if (o.args.empty())
+    throw usage_error{"no command given"};
+  if (o.profile_dir.empty())
+    o.profile_dir = env_or("KINBOX_PROFILE", env_or("HOME", ".") + "/.kinbox");
+  return o;
+}
+
+account_id parse_id(const std::string& text) {
+  try {
+    size_t used = 0;
+    auto id = std::stoull(text, &used);
+    if (used == text.size() && id != 0)
+      return id;
+  } catch (const std::exception&) {
+  }
+  throw usage_error{"'" + text + "' is not a kinbox ID"};
+}
+
+const char* state_name(contact_state s) {
+  switch (s) {
+    case contact_state::outgoing: return "requested";
+    case contact_state::incoming: return "incoming";
+    case contact_state::friends: return "friend";
+    case contact_state::blocked: return "blocked";
+    case contact_state::awaiting_parent: return "awaiting_parent";
+  }
+  return "unknown";
+}
+
+class cli {
+public:
+  explicit cli(options o) : opts_(std::move(o)) {}
+
+  int run() {
+    auto& cmd = opts_.args[0];
+    if (cmd == "register")
+      return do_register();
+    if (cmd == "login" || cmd == "whoami")
+      return with_login([&](client::client& c, const account_info& me) {
+        (void)c;
+        print_account(me);
+        return 0;
+      });
+    if (cmd == "friend")
+      return do_friend();
+    if (cmd == "send")
+      return do_send();
+    if (cmd == "recv")
+      return do_recv();
+    if (cmd == "status")
+      return do_status();
+    throw usage_error{"unknown command '" + cmd + "'"};
+  }
+
+private:
+  int error(const failure& f) {
+    if (opts_.json_output)
+      std::cerr << json{{"error", std::string{errc_name(f.code)}}, {"code", static_cast<int>(f.code)},
+                        {"message", f.message}}.dump()
+                << "\n";
+    else
+      std::cerr << "kinbox: " << f.message << " (" << errc_name(f.code) << ")\n";
+    return exit_error;
+  }
+
+  void print(const json& j, const std::string& text) {
+    if (opts_.json_output)
+      std::cout << j.dump() << "\n";
+    else
+      std::cout << text << "\n";
+    std::cout.flush();
+  }
+
+  void print_account(const account_info& me) {
+    auto role = me.role == account_role::parent ? "parent" : "child";
+    print({{"id", me.id}, {"name", me.name}, {"role", role}},
+          std::to_string(me.id) + " " + me.name + " (" + role + ")");
+  }
+
+  result<profile> load_profile(bool must_exist) {
+    auto loaded = profile::load(opts_.profile_dir);
+    if (!loaded)
+      return loaded.error();
+    if (!*loaded) {
+      if (must_exist)
+        return failure{errc::invalid_argument, "no profile in '" + opts_.profile_dir +
+                                                   "'; run 'kinbox register' first"};
+      return profile::create(opts_.profile_dir);
+    }
+    return std::move(**loaded);
+  }
+
+  result<std::unique_ptr<client::client>> open(profile& prof) {
+    if (!opts_.gateway.empty())
+      prof.gateway = opts_.gateway;
+    if (prof.gateway.empty())
+      prof.gateway = env_or("KINBOX_GATEWAY", "127.0.0.1:7420");
+    if (!opts_.cluster_key.empty()) {
+      public_key k;
+      if (!crypto::from_hex(opts_.cluster_key, k))
+        throw usage_error{"--cluster-key must be 64 hex digits"};
+      if (prof.pinned_key && *prof.pinned_key != k)
+        return failure{errc::key_mismatch,
+                       "--cluster-key differs from the key pinned in the profile"};
+      prof.pinned_key = k;
+    }
+    auto hp = split_host_port(prof.gateway);
+    if (!hp)
+      return hp.error();
+    return client::client::connect(prof, hp->first, hp->second);
+  }
+
+  template <class F>
+  int with_login(F&& body) {
+    auto prof = load_profile(true);
+    if (!prof)
+      return error(prof.error());
+    if (prof->id == 0)
+      return error({errc::invalid_argument, "the profile has no account; run 'kinbox register'"});
+    auto c = open(*prof);
+    if (!c)
+      return error(c.error());
+    auto me = (*c)->login();
+    if (!me)
+      return error(me.error());
+    auto saved = prof->save();
+    if (!saved)
+      return error(saved.error());
+    return body(**c, *me);
+  }
+
+  std::string flag(const std::string& name) {
+    for (size_t i = 1; i + 1 < opts_.args.size(); ++i)
+      if (opts_.args[i] == name)
+        return opts_.args[i + 1];
+    return {};
+  }
+
+  int do_register() {
+    auto name = flag("--name");
+    auto birth = flag("--birth-date");
+    auto role_text = flag("--role");
+    if (name.empty() || birth.empty() || (role_text != "child" && role_text != "parent"))
+      throw usage_error{"register needs --name, --birth-date YYYY-MM-DD and --role child|parent"};
+    auto prof = load_profile(false);
+    if (!prof)
+      return error(prof.error());
+    if (prof->id != 0)
+      return error({errc::invalid_argument, "profile '" + opts_.profile_dir +
+                                                "' already holds account " +
+                                                std::to_string(prof->id)});
+    auto c = open(*prof);
+    if (!c)
+      return error(c.error());
+    auto role = role_text == "parent" ? account_role::parent : account_role::child;
+    auto id = (*c)->register_account(name, birth, role);
+    if (!id)
+      return error(id.error());
+    print({{"id", *id}, {"name", name}, {"role", role_text}},
+          "registered " + std::to_string(*id) + " " + name + " (" + role_text + ")");
+    return 0;
+  }
+
+  int do_friend() {
+    if (opts_.args.size() < 2)
+      throw usage_error{"friend needs add, accept, decline or list"};
+    auto sub = opts_.args[1];
+    if (sub == "list") {
+      if (opts_.args.size() != 2)
+        throw usage_error{"friend list takes no arguments"};
+      return with_login([&](client::client& c, const account_info&) {
+        auto list = c.friends();
+        if (!list)
+          return error(list.error());
+        for (auto& e : list->entries)
+          print({{"id", e.id}, {"name", e.name}, {"state", state_name(e.state)}},
+                std::to_string(e.id) + " " + e.name + " " + state_name(e.state));
+        return 0;
+      });
+    }
+    if (opts_.args.size() != 3)
+      throw usage_error{"friend " + sub + " needs one ID"};
+    auto id = parse_id(opts_.args[2]);
+    if (sub != "add" && sub != "accept" && sub != "decline")
+      throw usage_error{"unknown friend command '" + sub + "'"};
+    return with_login([&](client::client& c, const account_info&) {
+      auto done = sub == "add" ? c.friend_add(id) : sub == "accept" ? c.friend_accept(id)
+                                                                      : c.friend_decline(id);
+      if (!done)
+        return error(done.error());
+      print({{"ok", true}, {"friend", sub}, {"id", id}}, "ok");
+      return 0;
+    });
+  }
+
+  int do_send() {
+    if (opts_.args.size() != 3)
+      throw usage_error{"send needs ID and TEXT"};
+    auto id = parse_id(opts_.args[1]);
+    auto text = opts_.args[2];
+    return with_login([&](client::client& c, const account_info&) {
+      auto sent = c.send_text(id, text);
+      if (!sent)
+        return error(sent.error());
+      auto hex = crypto::to_hex(*sent);
+      print({{"accepted", hex}, {"to", id}}, "accepted " + hex);
+      return 0;
+    });
+  }
+
+  int do_recv() {
+    double wait_s = 0;
+    if (opts_.args.size() == 3 && opts_.args[1] == "--wait") {
+      try {
+        wait_s = std::stod(opts_.args[2]);
+      } catch (const std::exception&) {
+        throw usage_error{"--wait needs a number of seconds"};
+      }
+      if (wait_s < 0 || wait_s > 3600)
+        throw usage_error{"--wait must be between 0 and 3600"};
+    } else if (opts_.args.size() != 1) {
+      throw usage_error{"recv takes only --wait SECONDS"};
+    }
+    return with_login([&](client::client& c, const account_info&) {
+      auto got = c.receive(milliseconds(static_cast<int64_t>(wait_s * 1000) + 200));
+      if (!got)
+        return error(got.error());
+      for (auto& r : *got) {
+        auto hex = crypto::to_hex(r.id);
+        switch (r.kind) {
+          case received::what::text:
+            print({{"type", "message"}, {"from", r.from}, {"id", hex}, {"text", r.text},
+                   {"stored_at_ms", r.stored_at_ms}},
+                  "message from " + std::to_string(r.from) + ": " + r.text);
+            break;
+          case received::what::delivered:
+          case received::what::expired: {
+            auto kind = r.kind == received::what::delivered ? "delivered" : "expired";
+            print({{"type", kind}, {"to", r.from}, {"id", hex}},
+                  std::string{kind} + " " + hex + " (to " + std::to_string(r.from) + ")");
+            break;
+          }
+          case received::what::undecryptable:
+            print({{"type", "undecryptable"}, {"from", r.from}, {"id", hex}},
+                  "undecryptable message " + hex + " from " + std::to_string(r.from));
+            break;
+        }
+      }
+      return 0;
+    });
+  }
+
+  int do_status() {
+    if (opts_.args.size() != 2)
+      throw usage_error{"status needs one ID"};
+    auto id = parse_id(opts_.args[1]);
+    return with_login([&](client::client& c, const account_info&) {
+      auto s = c.status(id);
+      if (!s)
+        return error(s.error());
+      print({{"id", s->id}, {"online", s->online}, {"last_seen_ms", s->last_seen_ms}},
+            std::to_string(s->id) + (s->online ? " online" : " offline") +
+              (s->last_seen_ms ? ", last seen " + std::to_string(s->last_seen_ms) + " ms" : ""));
+      return 0;
+    });
+  }
+
+  options opts_;
+};
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (!crypto::init()) {
+    std::cerr << "kinbox: libsodium could not be initialized\n";
+    return exit_error;
+  }
+  try {
+    return cli{parse(argc, argv)}.run();
+  } catch (const usage_error& e) {
+    if (!e.message.empty())
+      std::cerr << "kinbox: " << e.message << "\n\n";
+    std::cerr << usage_text;
+    return e.message.empty() ? 0 : exit_usage;
+  }
+}

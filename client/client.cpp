@@ -1,1 +1,198 @@
-int kinbox_placeholder_client();
+#include "client/client.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace kinbox::client {
+
+namespace {
+
+constexpr uint8_t plaintext_version = 1;
+constexpr uint8_t content_text = 1;
+constexpr milliseconds drain_wait{50};
+
+} // namespace
+
+bytes encode_plaintext(std::string_view text) {
+  bytes out(2 + text.size());
+  out[0] = plaintext_version;
+  out[1] = content_text;
+  std::memcpy(out.data() + 2, text.data(), text.size());
+  return out;
+}
+
+std::optional<std::string> decode_plaintext(std::span<const uint8_t> plain) {
+  if (plain.size() < 2 || plain[0] != plaintext_version || plain[1] != content_text)
+    return std::nullopt;
+  return std::string(plain.begin() + 2, plain.end());
+}
+
+result<std::pair<std::string, uint16_t>> split_host_port(const std::string& text) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return failure{errc::invalid_argument, "'" + text + "' is not host:port"};
+  try {
+    auto port = std::stoul(text.substr(colon + 1));
+    if (port == 0 || port > 65535)
+      throw std::out_of_range{"port"};
+    return std::pair{text.substr(0, colon), static_cast<uint16_t>(port)};
+  } catch (const std::exception&) {
+    return failure{errc::invalid_argument, "'" + text + "' has no valid port"};
+  }
+}
+
+result<std::unique_ptr<client>> client::connect(profile& prof, const std::string& host,
+                                                uint16_t port) {
+  auto conn = connection::open(host, port, prof.pinned_key);
+  if (!conn)
+    return conn.error();
+  if (!prof.pinned_key)
+    prof.pinned_key = (*conn)->cluster_key();
+  return std::unique_ptr<client>{new client(prof, std::move(*conn))};
+}
+
+template <class Reply>
+result<Reply> client::call(frame_type type, bytes body) {
+  auto f = conn_->request(type, std::move(body));
+  if (!f)
+    return f.error();
+  return decode_body<Reply>(f->body);
+}
+
+result<account_id> client::register_account(const std::string& name,
+                                            const std::string& birth_date, account_role role) {
+  auto reply = call<register_reply>(
+    frame_type::register_account,
+    encode_body(register_request{name, birth_date, role, prof_.sign.pk, prof_.box.pk}));
+  if (!reply)
+    return reply.error();
+  prof_.id = reply->id;
+  prof_.name = name;
+  prof_.role = role;
+  auto saved = prof_.save();
+  if (!saved)
+    return saved.error();
+  return reply->id;
+}
+
+result<account_info> client::login() {
+  if (prof_.id == 0)
+    return failure{errc::invalid_argument, "this profile has no account yet; register first"};
+  auto proof = crypto::sign(crypto::login_message(conn_->transcript(), prof_.id), prof_.sign);
+  return call<account_info>(frame_type::login, encode_body(login_request{prof_.id, proof}));
+}
+
+result<account_info> client::whoami() { return call<account_info>(frame_type::whoami, {}); }
+
+result<bool> client::friend_add(account_id id) {
+  auto f = conn_->request(frame_type::friend_add, encode_body(target_request{id}));
+  if (!f)
+    return f.error();
+  return true;
+}
+
+result<bool> client::friend_accept(account_id id) {
+  auto f = conn_->request(frame_type::friend_accept, encode_body(target_request{id}));
+  if (!f)
+    return f.error();
+  return true;
+}
+
+result<bool> client::friend_decline(account_id id) {
+  auto f = conn_->request(frame_type::friend_decline, encode_body(target_request{id}));
+  if (!f)
+    return f.error();
+  return true;
+}
+
+result<contact_list> client::friends() { return call<contact_list>(frame_type::friend_list, {}); }
+
+result<key_reply> client::keys_of(account_id id) {
+  auto reply = call<key_reply>(frame_type::key_get, encode_body(target_request{id}));
+  if (reply)
+    box_keys_[id] = reply->box_key;
+  return reply;
+}
+
+result<status_reply> client::status(account_id id) {
+  return call<status_reply>(frame_type::status_get, encode_body(target_request{id}));
+}
+
+result<message_id> client::send_payload(account_id to, const message_id& id, bytes payload) {
+  auto reply = call<accepted_reply>(frame_type::send, encode_body(send_request{to, id, std::move(payload)}));
+  if (!reply)
+    return reply.error();
+  return reply->id;
+}
+
+result<message_id> client::send_text(account_id to, std::string_view text) {
+  auto key = box_keys_.find(to);
+  if (key == box_keys_.end()) {
+    auto fetched = keys_of(to);
+    if (!fetched)
+      return fetched.error();
+    key = box_keys_.find(to);
+  }
+  auto sealed = crypto::box_seal(encode_plaintext(text), key->second, prof_.box);
+  return send_payload(to, crypto::random_message_id(), std::move(sealed));
+}
+
+result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
+  std::vector<mail_push> mail;
+  auto first = conn_->next_push(wait);
+  if (!first)
+    return first.error();
+  if (*first) {
+    mail.push_back(std::move(**first));
+    while (mail.size() < max) {
+      auto more = conn_->next_push(drain_wait);
+      if (!more)
+        return more.error();
+      if (!*more)
+        break;
+      mail.push_back(std::move(**more));
+    }
+  }
+  std::vector<received> out;
+  ack_request acks;
+  for (auto& m : mail) {
+    acks.keys.push_back(mail_key{m.kind, m.id});
+    if (m.kind != mail_kind::message) {
+      out.push_back(received{m.kind == mail_kind::delivered ? received::what::delivered
+                                                            : received::what::expired,
+                             m.from, m.id, m.stored_at_ms, {}});
+      continue;
+    }
+    if (prof_.was_seen(m.id))
+      continue; // a duplicate: already handed to the app once
+    prof_.mark_seen(m.id);
+    received r{received::what::undecryptable, m.from, m.id, m.stored_at_ms, {}};
+    auto key = box_keys_.find(m.from);
+    if (key == box_keys_.end() && keys_of(m.from))
+      key = box_keys_.find(m.from);
+    if (key != box_keys_.end())
+      if (auto plain = crypto::box_open(m.payload, key->second, prof_.box))
+        if (auto text = decode_plaintext(*plain)) {
+          r.kind = received::what::text;
+          r.text = std::move(*text);
+        }
+    out.push_back(std::move(r));
+  }
+  if (!acks.keys.empty()) {
+    for (size_t i = 0; i < acks.keys.size(); i += max_ack_keys) {
+      ack_request part;
+      part.keys.assign(acks.keys.begin() + static_cast<ptrdiff_t>(i),
+                       acks.keys.begin() +
+                         static_cast<ptrdiff_t>(std::min(acks.keys.size(), i + max_ack_keys)));
+      auto done = conn_->request(frame_type::ack, encode_body(part));
+      if (!done)
+        return done.error();
+    }
+    auto saved = prof_.save();
+    if (!saved)
+      return saved.error();
+  }
+  return out;
+}
+
+} // namespace kinbox::client

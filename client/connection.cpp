@@ -1,1 +1,231 @@
-int kinbox_placeholder_connection();
+#include "client/connection.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace kinbox::client {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+int connect_tcp(const std::string& host, uint16_t port, std::string& error) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* res = nullptr;
+  auto port_text = std::to_string(port);
+  if (int rc = ::getaddrinfo(host.c_str(), port_text.c_str(), &hints, &res); rc != 0) {
+    error = gai_strerror(rc);
+    return -1;
+  }
+  int fd = -1;
+  for (auto* ai = res; ai != nullptr; ai = ai->ai_next) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0)
+      continue;
+    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+      break;
+    error = std::strerror(errno);
+    ::close(fd);
+    fd = -1;
+  }
+  ::freeaddrinfo(res);
+  if (fd >= 0) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  return fd;
+}
+
+} // namespace
+
+result<std::unique_ptr<connection>> connection::open(const std::string& host, uint16_t port,
+                                                     std::optional<public_key> pinned_key,
+                                                     milliseconds timeout) {
+  std::string error;
+  int fd = connect_tcp(host, port, error);
+  if (fd < 0)
+    return failure{errc::unavailable,
+                   "cannot connect to " + host + ":" + std::to_string(port) + ": " + error};
+  std::unique_ptr<connection> conn{new connection};
+  conn->fd_ = fd;
+  auto ephemeral = crypto::kx_keypair::generate();
+  if (!conn->write_frame(make_frame(frame_type::client_hello, 0, client_hello{ephemeral.pk})))
+    return failure{errc::unavailable, "connection closed during the handshake"};
+  auto answer = conn->read_one(timeout);
+  if (!answer)
+    return answer.error();
+  if (answer->type != frame_type::server_hello)
+    return failure{errc::unexpected_frame, "the gateway did not answer with server_hello"};
+  auto hello = decode_body<server_hello>(answer->body);
+  if (!hello)
+    return hello.error();
+  if (pinned_key && sodium_memcmp(pinned_key->data(), hello->cluster_key.data(),
+                                  public_key_size) != 0)
+    return failure{errc::key_mismatch,
+                   "the gateway presented cluster key " +
+                     crypto::fingerprint(hello->cluster_key) + " but " +
+                     crypto::fingerprint(*pinned_key) + " is pinned; refusing to talk to it"};
+  auto keys = crypto::client_session(ephemeral, hello->cluster_key, hello->ephemeral_key);
+  if (!keys)
+    return failure{errc::malformed_frame, "the gateway sent an invalid key"};
+  conn->cluster_key_ = hello->cluster_key;
+  conn->transcript_ = keys->transcript;
+  conn->channel_.emplace(*keys);
+  return conn;
+}
+
+connection::~connection() {
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+failure connection::close_with(failure f) {
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+  return f;
+}
+
+bool connection::write_raw(std::span<const uint8_t> data) {
+  size_t done = 0;
+  while (fd_ >= 0 && done < data.size()) {
+    auto n = ::send(fd_, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    done += static_cast<size_t>(n);
+  }
+  return fd_ >= 0;
+}
+
+bool connection::write_frame(const frame& f) {
+  auto plain = encode_frame(f);
+  bytes out;
+  if (channel_) {
+    channel_->seal(out, plain);
+  } else {
+    append_length_prefix(out, plain.size());
+    out.insert(out.end(), plain.begin(), plain.end());
+  }
+  return write_raw(out);
+}
+
+result<frame> connection::read_one(milliseconds timeout) {
+  auto deadline = clock::now() + timeout;
+  for (;;) {
+    if (fd_ < 0)
+      return failure{errc::unavailable, "the connection is closed"};
+    auto next = reader_.next();
+    if (!next)
+      return close_with(next.error());
+    if (*next) {
+      auto rec = **next;
+      bytes plain;
+      if (channel_) {
+        auto opened = channel_->open(rec.prefix, rec.payload);
+        if (!opened)
+          return close_with({errc::decrypt_failed, "a record from the gateway failed authentication"});
+        plain = std::move(*opened);
+      } else {
+        plain.assign(rec.payload.begin(), rec.payload.end());
+      }
+      return decode_frame(plain);
+    }
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
+    if (left.count() <= 0)
+      return failure{errc::timeout, "no answer from the gateway in time"};
+    pollfd p{fd_, POLLIN, 0};
+    int rc = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (rc < 0 && errno == EINTR)
+      continue;
+    if (rc == 0)
+      continue;
+    uint8_t buf[16384];
+    auto n = ::recv(fd_, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return close_with({errc::unavailable, "the gateway closed the connection"});
+    reader_.append({buf, static_cast<size_t>(n)});
+  }
+}
+
+result<frame> connection::read_frame(milliseconds timeout) { return read_one(timeout); }
+
+result<frame> connection::request(frame_type type, bytes body, milliseconds timeout) {
+  auto id = next_request_id();
+  if (!write_frame(frame{type, id, std::move(body)}))
+    return close_with({errc::unavailable, "the gateway closed the connection"});
+  auto deadline = clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
+    auto f = read_one(std::max(left, milliseconds(0)));
+    if (!f)
+      return f.error();
+    if (f->type == frame_type::mail) {
+      auto mail = decode_body<mail_push>(f->body);
+      if (mail)
+        pushes_.push_back(std::move(*mail));
+      continue;
+    }
+    if (f->type == frame_type::bye) {
+      auto why = decode_body<error_body>(f->body);
+      return close_with(why ? failure{why->code, why->message}
+                            : failure{errc::unavailable, "the gateway said bye"});
+    }
+    if (f->request_id != id)
+      continue;
+    if (f->type == frame_type::error) {
+      auto why = decode_body<error_body>(f->body);
+      if (!why)
+        return why.error();
+      return failure{why->code, why->message};
+    }
+    return f;
+  }
+}
+
+result<std::optional<mail_push>> connection::next_push(milliseconds timeout) {
+  if (!pushes_.empty()) {
+    auto m = std::move(pushes_.front());
+    pushes_.pop_front();
+    return std::optional<mail_push>{std::move(m)};
+  }
+  auto deadline = clock::now() + timeout;
+  for (;;) {
+    auto left = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
+    if (left.count() <= 0)
+      return std::optional<mail_push>{};
+    auto f = read_one(left);
+    if (!f) {
+      if (f.error().code == errc::timeout)
+        return std::optional<mail_push>{};
+      return f.error();
+    }
+    if (f->type == frame_type::bye) {
+      auto why = decode_body<error_body>(f->body);
+      return close_with(why ? failure{why->code, why->message}
+                            : failure{errc::unavailable, "the gateway said bye"});
+    }
+    if (f->type != frame_type::mail)
+      continue;
+    auto mail = decode_body<mail_push>(f->body);
+    if (!mail)
+      return mail.error();
+    return std::optional<mail_push>{std::move(*mail)};
+  }
+}
+
+} // namespace kinbox::client

@@ -1,0 +1,83 @@
+// The kinbox client SDK: what an app does, over one connection. Messages are encrypted
+// end to end here (crypto_box from our box key to the friend's); the gateway only ever
+// sees ciphertext. Received messages are decrypted, duplicates dropped (by message id,
+// remembered in the profile), and acked.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "client/connection.hpp"
+#include "client/profile.hpp"
+
+namespace kinbox::client {
+
+/// What `receive` hands the app.
+struct received {
+  enum class what { text, delivered, expired, undecryptable };
+  what kind;
+  account_id from; ///< sender of a text; for receipts the friend the message went to
+  message_id id;
+  uint64_t stored_at_ms;
+  std::string text;
+};
+
+/// Plaintext inside an E2E envelope: version u8 (1), content type u8 (1 = UTF-8 text), body.
+bytes encode_plaintext(std::string_view text);
+std::optional<std::string> decode_plaintext(std::span<const uint8_t> plain);
+
+class client {
+public:
+  /// Connects to host:port. If the profile has a pinned cluster key, a gateway with any
+  /// other key is refused; otherwise the presented key is pinned into the profile.
+  [[nodiscard]] static result<std::unique_ptr<client>>
+  connect(profile& prof, const std::string& host, uint16_t port);
+
+  /// Registers the profile's keys as a new account; stores the new id in the profile.
+  [[nodiscard]] result<account_id> register_account(const std::string& name,
+                                                    const std::string& birth_date,
+                                                    account_role role);
+
+  /// Logs in with the signed challenge of this connection.
+  [[nodiscard]] result<account_info> login();
+
+  [[nodiscard]] result<account_info> whoami();
+  [[nodiscard]] result<bool> friend_add(account_id id);
+  [[nodiscard]] result<bool> friend_accept(account_id id);
+  [[nodiscard]] result<bool> friend_decline(account_id id);
+  [[nodiscard]] result<contact_list> friends();
+  [[nodiscard]] result<key_reply> keys_of(account_id id);
+  [[nodiscard]] result<status_reply> status(account_id id);
+
+  /// Encrypts `text` to the friend and sends it; returns the message id once the server
+  /// has stored it durably (accepted).
+  [[nodiscard]] result<message_id> send_text(account_id to, std::string_view text);
+
+  /// Sends an already encrypted payload with a given id (retries reuse the id).
+  [[nodiscard]] result<message_id> send_payload(account_id to, const message_id& id,
+                                                bytes payload);
+
+  /// Waits up to `wait` for mail, then takes what else is there at once (up to `max`),
+  /// decrypts, drops duplicates, acks everything taken, and returns the new items.
+  [[nodiscard]] result<std::vector<received>> receive(milliseconds wait, size_t max = 1000);
+
+  connection& conn() { return *conn_; }
+  profile& prof() { return prof_; }
+
+private:
+  client(profile& prof, std::unique_ptr<connection> conn) : prof_(prof), conn_(std::move(conn)) {}
+
+  template <class Reply>
+  result<Reply> call(frame_type type, bytes body);
+
+  profile& prof_;
+  std::unique_ptr<connection> conn_;
+  std::map<account_id, public_key> box_keys_;
+};
+
+/// Parses "host:port".
+[[nodiscard]] result<std::pair<std::string, uint16_t>> split_host_port(const std::string& text);
+
+} // namespace kinbox::client

@@ -1,0 +1,73 @@
+// One encrypted connection to a kinbox gateway, blocking, for the client SDK, the CLI,
+// tests and benchmarks. Not thread-safe: one thread uses a connection.
+//
+// It performs the handshake (and refuses a gateway whose cluster key is not the pinned
+// one), seals every frame, numbers requests, and keeps pushed mail that arrives while a
+// request waits for its answer, so `request` and `next_push` can be mixed freely.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "crypto/crypto.hpp"
+#include "protocol/messages.hpp"
+
+namespace kinbox::client {
+
+using std::chrono::milliseconds;
+
+class connection {
+public:
+  /// Connects and runs the handshake. With `pinned_key`, a gateway presenting another
+  /// key is refused with key_mismatch; without, the presented key is accepted (and
+  /// available through `cluster_key()` for pinning).
+  [[nodiscard]] static result<std::unique_ptr<connection>>
+  open(const std::string& host, uint16_t port, std::optional<public_key> pinned_key,
+       milliseconds timeout = milliseconds(10000));
+
+  ~connection();
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  const public_key& cluster_key() const { return cluster_key_; }
+  const std::array<uint8_t, 32>& transcript() const { return transcript_; }
+
+  /// Sends a request and waits for its answer. An `error` answer becomes a failure; a
+  /// `bye` or a closed connection too (and the connection is unusable afterwards).
+  [[nodiscard]] result<frame> request(frame_type type, bytes body,
+                                      milliseconds timeout = milliseconds(10000));
+
+  /// The next pushed mail, waiting up to `timeout`; nullopt when none came.
+  [[nodiscard]] result<std::optional<mail_push>> next_push(milliseconds timeout);
+
+  /// Writes raw bytes to the socket (for protocol tests).
+  bool write_raw(std::span<const uint8_t> data);
+
+  /// Seals and writes one frame without waiting for an answer.
+  bool write_frame(const frame& f);
+
+  /// Reads the next frame of any kind (for protocol tests).
+  [[nodiscard]] result<frame> read_frame(milliseconds timeout);
+
+  bool closed() const { return fd_ < 0; }
+
+  uint32_t next_request_id() { return next_request_id_++; }
+
+private:
+  connection() = default;
+  result<frame> read_one(milliseconds timeout);
+  failure close_with(failure f);
+
+  int fd_ = -1;
+  public_key cluster_key_{};
+  std::array<uint8_t, 32> transcript_{};
+  std::optional<crypto::record_channel> channel_;
+  record_reader reader_{max_max_frame_size};
+  std::deque<mail_push> pushes_;
+  uint32_t next_request_id_ = 1;
+};
+
+} // namespace kinbox::client
