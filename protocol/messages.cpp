@@ -125,10 +125,10 @@ bool read_body(std::span<const uint8_t> in, register_request& x) {
   wire::reader r{in};
   r.str(x.name, max_name_length);
   r.str(x.birth_date, 10);
-  read_role(r, x.role);
+  bool valid = read_role(r, x.role);
   r.fixed(x.sign_key);
   r.fixed(x.box_key);
-  return r.finished();
+  return valid && r.finished();
 }
 
 bool read_body(std::span<const uint8_t> in, register_reply& x) {
@@ -148,8 +148,8 @@ bool read_body(std::span<const uint8_t> in, account_info& x) {
   wire::reader r{in};
   r.u64(x.id);
   r.str(x.name, max_name_length);
-  read_role(r, x.role);
-  return r.finished();
+  bool valid = read_role(r, x.role);
+  return valid && r.finished();
 }
 
 bool read_body(std::span<const uint8_t> in, target_request& x) {
@@ -164,12 +164,13 @@ bool read_body(std::span<const uint8_t> in, contact_list& x) {
   if (!r.u32(n) || n > in.size())
     return false;
   x.entries.resize(n);
+  bool valid = true;
   for (auto& e : x.entries) {
     r.u64(e.id);
-    read_state(r, e.state);
+    valid = read_state(r, e.state) && valid;
     r.str(e.name, max_name_length);
   }
-  return r.finished();
+  return valid && r.finished();
 }
 
 bool read_body(std::span<const uint8_t> in, key_reply& x) {
@@ -210,21 +211,22 @@ bool read_body(std::span<const uint8_t> in, ack_request& x) {
   if (!r.u16(n) || n > max_ack_keys)
     return false;
   x.keys.resize(n);
+  bool valid = true;
   for (auto& k : x.keys) {
-    read_kind(r, k.kind);
+    valid = read_kind(r, k.kind) && valid;
     r.fixed(k.id);
   }
-  return r.finished();
+  return valid && r.finished();
 }
 
 bool read_body(std::span<const uint8_t> in, mail_push& x) {
   wire::reader r{in};
-  read_kind(r, x.kind);
+  bool valid = read_kind(r, x.kind);
   r.u64(x.from);
   r.fixed(x.id);
   r.u64(x.stored_at_ms);
   r.blob(x.payload, max_payload_size);
-  return r.finished();
+  return valid && r.finished();
 }
 
 } // namespace kinbox

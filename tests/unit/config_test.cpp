@@ -1,0 +1,109 @@
+#define CAF_SUITE config
+#include <caf/test/unit_test.hpp>
+#include <caf/test/unit_test_impl.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "config/node_config.hpp"
+
+using namespace kinbox;
+
+namespace {
+
+config_outcome parse(std::vector<std::string> args, std::vector<std::string> env = {}) {
+  args.insert(args.begin(), "kinbox-node");
+  std::vector<const char*> argv;
+  for (auto& a : args)
+    argv.push_back(a.c_str());
+  std::vector<const char*> envp;
+  for (auto& e : env)
+    envp.push_back(e.c_str());
+  envp.push_back(nullptr);
+  return parse_node_config(static_cast<int>(argv.size()), argv.data(), envp.data());
+}
+
+node_config ok(const config_outcome& out) {
+  if (auto* err = std::get_if<failure>(&out))
+    CAF_FAIL("unexpected failure: " << err->message);
+  CAF_REQUIRE(std::holds_alternative<node_config>(out));
+  return std::get<node_config>(out);
+}
+
+std::string error_of(const config_outcome& out) {
+  auto* err = std::get_if<failure>(&out);
+  CAF_REQUIRE(err != nullptr);
+  return err->message;
+}
+
+} // namespace
+
+CAF_TEST(defaults are those of a local dev node) {
+  auto cfg = ok(parse({}));
+  CAF_CHECK_EQUAL(cfg.cluster, "dev");
+  CAF_CHECK(cfg.nats_urls.empty());
+  CAF_CHECK(cfg.mail_ttl == std::chrono::hours(24 * 15));
+  CAF_CHECK_EQUAL(cfg.max_frame_size, 65536u);
+  CAF_CHECK_EQUAL(cfg.gateway.port, 7420);
+  CAF_CHECK_EQUAL(cfg.effective_key_file(), "kinbox-data/cluster.key");
+}
+
+CAF_TEST(command line beats config file beats environment) {
+  auto file = std::filesystem::temp_directory_path() /
+              ("kinbox-config-" + std::to_string(::getpid()) + ".conf");
+  std::ofstream{file} << "cluster=fromfile\nnode-id=filenode\nmail-ttl=2h\n";
+  auto cfg = ok(parse({"--config", file.string(), "--cluster", "fromcli"},
+                      {"KINBOX_CLUSTER=fromenv", "KINBOX_NODE_ID=envnode",
+                       "KINBOX_MAIL_TTL=1h", "KINBOX_DATA_DIR=/tmp/envdir", "OTHER=x"}));
+  CAF_CHECK_EQUAL(cfg.cluster, "fromcli");
+  CAF_CHECK_EQUAL(cfg.node_id, "filenode");
+  CAF_CHECK(cfg.mail_ttl == std::chrono::hours(2));
+  CAF_CHECK_EQUAL(cfg.data_dir, "/tmp/envdir");
+  std::filesystem::remove(file);
+}
+
+CAF_TEST(several nats urls split on commas) {
+  auto cfg = ok(parse({"--nats", "nats://a:4222,nats://b:4222", "--nats", "nats://c:4222"}));
+  CAF_REQUIRE_EQUAL(cfg.nats_urls.size(), 3u);
+  CAF_CHECK_EQUAL(cfg.nats_urls[2], "nats://c:4222");
+}
+
+CAF_TEST(invalid values are refused naming the option) {
+  CAF_CHECK(error_of(parse({"--mail-ttl", "15"})).find("--mail-ttl") != std::string::npos);
+  CAF_CHECK(error_of(parse({"--mail-ttl", "0s"})).find("--mail-ttl") != std::string::npos);
+  CAF_CHECK(error_of(parse({"--max-frame-size", "100"})).find("--max-frame-size") !=
+            std::string::npos);
+  CAF_CHECK(error_of(parse({"--listen", "nohost"})).find("--listen") != std::string::npos);
+  CAF_CHECK(error_of(parse({"--listen", "h:70000"})).find("--listen") != std::string::npos);
+  CAF_CHECK(error_of(parse({"--cluster", "Bad Name"})).find("--cluster") != std::string::npos);
+  CAF_CHECK(error_of(parse({"--nats", "http://x"})).find("--nats") != std::string::npos);
+  CAF_CHECK(error_of(parse({"--shards", "abc"})).find("shards") != std::string::npos);
+  CAF_CHECK(error_of(parse({"--no-such-option"})).find("no-such-option") != std::string::npos);
+  CAF_CHECK(error_of(parse({}, {"KINBOX_SWEEP_INTERVAL=1ms"})).find("--sweep-interval") !=
+            std::string::npos);
+  CAF_CHECK(error_of(parse({"--config", "/nonexistent/kinbox.conf"})).find("--config") !=
+            std::string::npos);
+}
+
+CAF_TEST(help documents every option) {
+  auto out = parse({"--help"});
+  auto* help = std::get_if<help_request>(&out);
+  CAF_REQUIRE(help != nullptr);
+  for (auto opt : {"--cluster", "--node-id", "--data-dir", "--listen", "--nats", "--key-file",
+                   "--mail-ttl", "--max-frame-size", "--sweep-interval", "--log-level"})
+    CAF_CHECK(help->text.find(opt) != std::string::npos);
+}
+
+CAF_TEST(durations and sizes parse with units) {
+  CAF_CHECK(*parse_duration("250ms") == std::chrono::milliseconds(250));
+  CAF_CHECK(*parse_duration("15d") == std::chrono::hours(360));
+  CAF_CHECK(!parse_duration("d"));
+  CAF_CHECK(!parse_duration("5y"));
+  auto kib = parse_size("64KiB");
+  CAF_CHECK(kib && *kib == 65536u);
+  auto mib = parse_size("2M");
+  CAF_CHECK(mib && *mib == (2u << 20));
+  CAF_CHECK(!parse_size("12XB"));
+}

@@ -1,0 +1,150 @@
+#define CAF_SUITE crypto
+#include <caf/test/unit_test.hpp>
+#include <caf/test/unit_test_impl.hpp>
+
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "crypto/crypto.hpp"
+#include "crypto/key_file.hpp"
+#include "protocol/frame.hpp"
+
+using namespace kinbox;
+
+namespace {
+
+struct fixture {
+  fixture() { CAF_REQUIRE(crypto::init()); }
+};
+
+std::pair<crypto::session_keys, crypto::session_keys> handshake(const crypto::kx_keypair& cluster) {
+  auto client_eph = crypto::kx_keypair::generate();
+  auto server_eph = crypto::kx_keypair::generate();
+  auto c = crypto::client_session(client_eph, cluster.pk, server_eph.pk);
+  auto s = crypto::server_session(cluster, server_eph, client_eph.pk);
+  CAF_REQUIRE(c && s);
+  return {*c, *s};
+}
+
+bytes text(const char* s) { return bytes(s, s + std::strlen(s)); }
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(crypto_tests, fixture)
+
+CAF_TEST(both sides of the handshake derive matching keys and transcript) {
+  auto cluster = crypto::kx_keypair::generate();
+  auto [c, s] = handshake(cluster);
+  CAF_CHECK(sodium_memcmp(c.tx.data(), s.rx.data(), 32) == 0);
+  CAF_CHECK(sodium_memcmp(c.rx.data(), s.tx.data(), 32) == 0);
+  CAF_CHECK(c.transcript == s.transcript);
+  CAF_CHECK(sodium_memcmp(c.tx.data(), c.rx.data(), 32) != 0);
+}
+
+CAF_TEST(a client that assumes another cluster key gets different keys) {
+  auto cluster = crypto::kx_keypair::generate();
+  auto impostor = crypto::kx_keypair::generate();
+  auto client_eph = crypto::kx_keypair::generate();
+  auto server_eph = crypto::kx_keypair::generate();
+  auto c = crypto::client_session(client_eph, cluster.pk, server_eph.pk);
+  auto s = crypto::server_session(impostor, server_eph, client_eph.pk);
+  CAF_REQUIRE(c && s);
+  CAF_CHECK(sodium_memcmp(c->tx.data(), s->rx.data(), 32) != 0);
+}
+
+CAF_TEST(records open in order and fail when tampered replayed or reordered) {
+  auto cluster = crypto::kx_keypair::generate();
+  auto [c, s] = handshake(cluster);
+  crypto::record_channel client{c}, server{s};
+  bytes r1, r2;
+  client.seal(r1, text("first"));
+  client.seal(r2, text("second"));
+  auto open = [&](crypto::record_channel& ch, const bytes& rec) {
+    return ch.open({rec.data(), length_prefix_size},
+                   {rec.data() + length_prefix_size, rec.size() - length_prefix_size});
+  };
+  {
+    crypto::record_channel reordered{s};
+    CAF_CHECK(!open(reordered, r2));
+  }
+  {
+    crypto::record_channel tampered{s};
+    auto bad = r1;
+    bad.back() ^= 1;
+    CAF_CHECK(!open(tampered, bad));
+    auto bad_prefix = r1;
+    bad_prefix[3] ^= 1;
+    CAF_CHECK(!open(tampered, bad_prefix));
+  }
+  auto p1 = open(server, r1);
+  CAF_REQUIRE(p1);
+  CAF_CHECK(*p1 == text("first"));
+  CAF_CHECK(!open(server, r1)); // replay
+  auto p2 = open(server, r2);
+  CAF_REQUIRE(p2);
+  CAF_CHECK(*p2 == text("second"));
+}
+
+CAF_TEST(signatures verify only for the signed message and key) {
+  auto alice = crypto::sign_keypair::generate();
+  auto bob = crypto::sign_keypair::generate();
+  std::array<uint8_t, 32> transcript{};
+  auto msg = crypto::login_message(transcript, 1234567890);
+  auto sig = crypto::sign(msg, alice);
+  CAF_CHECK(crypto::verify(msg, sig, alice.pk));
+  CAF_CHECK(!crypto::verify(msg, sig, bob.pk));
+  transcript[0] = 1;
+  CAF_CHECK(!crypto::verify(crypto::login_message(transcript, 1234567890), sig, alice.pk));
+  CAF_CHECK(!crypto::verify(crypto::login_message({}, 1234567891), sig, alice.pk));
+}
+
+CAF_TEST(boxes open only for the right sender and recipient) {
+  auto alice = crypto::box_keypair::generate();
+  auto bob = crypto::box_keypair::generate();
+  auto eve = crypto::box_keypair::generate();
+  auto sealed = crypto::box_seal(text("secret"), bob.pk, alice);
+  auto opened = crypto::box_open(sealed, alice.pk, bob);
+  CAF_REQUIRE(opened);
+  CAF_CHECK(*opened == text("secret"));
+  CAF_CHECK(!crypto::box_open(sealed, alice.pk, eve));
+  CAF_CHECK(!crypto::box_open(sealed, eve.pk, bob));
+  sealed[30] ^= 1;
+  CAF_CHECK(!crypto::box_open(sealed, alice.pk, bob));
+  CAF_CHECK(!crypto::box_open(bytes(10, 0), alice.pk, bob));
+}
+
+CAF_TEST(hex round trips and rejects bad input) {
+  public_key k;
+  k.fill(0xab);
+  public_key back;
+  CAF_CHECK(crypto::from_hex(crypto::to_hex(k), back));
+  CAF_CHECK(back == k);
+  CAF_CHECK(!crypto::from_hex("abc", back));
+  CAF_CHECK(!crypto::from_hex(std::string(64, 'z'), back));
+}
+
+CAF_TEST(key files are made 0600 read back and refused when open to others) {
+  auto dir = std::filesystem::temp_directory_path() / ("kinbox-key-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto path = (dir / "cluster.key").string();
+  auto made = crypto::create_key_file(path);
+  CAF_REQUIRE(made);
+  struct stat st;
+  CAF_REQUIRE(::stat(path.c_str(), &st) == 0);
+  CAF_CHECK_EQUAL(st.st_mode & 0777, 0600u);
+  auto read = crypto::read_key_file(path);
+  CAF_REQUIRE(read);
+  CAF_CHECK(read->pk == made->pk);
+  CAF_CHECK(!crypto::create_key_file(path)); // never overwritten
+  ::chmod(path.c_str(), 0644);
+  CAF_CHECK(!crypto::read_key_file(path));
+  ::chmod(path.c_str(), 0600);
+  std::ofstream{path} << "garbage\n";
+  CAF_CHECK(!crypto::read_key_file(path));
+  std::filesystem::remove_all(dir);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

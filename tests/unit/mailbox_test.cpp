@@ -1,0 +1,181 @@
+#define CAF_SUITE mailbox
+#include <caf/test/unit_test.hpp>
+#include <caf/test/unit_test_impl.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "persistence/mailbox.hpp"
+
+using namespace kinbox;
+
+namespace {
+
+struct fixture {
+  std::filesystem::path dir;
+  std::unique_ptr<mailbox> box;
+
+  fixture() {
+    static int counter = 0;
+    dir = std::filesystem::temp_directory_path() /
+          ("kinbox-mailbox-" + std::to_string(::getpid()) + "-" + std::to_string(counter++));
+    std::filesystem::remove_all(dir);
+    reopen();
+  }
+
+  ~fixture() {
+    box.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  void reopen(uint64_t initial = 1 << 20, uint64_t max = 64 << 20) {
+    box.reset();
+    auto opened = mailbox::open({dir.string(), initial, max});
+    CAF_REQUIRE(opened);
+    box = std::move(*opened);
+  }
+
+  static envelope mail(account_id to, uint8_t tag, uint64_t expires = 1000,
+                       size_t payload = 16) {
+    envelope e;
+    e.recipient = to;
+    e.kind = mail_kind::message;
+    e.id.fill(tag);
+    e.sender = 77;
+    e.stored_at_ms = 1;
+    e.expires_at_ms = expires;
+    e.payload.assign(payload, tag);
+    return e;
+  }
+
+  write_outcome put(std::vector<envelope> puts) {
+    auto out = box->write({std::move(puts), {}});
+    CAF_REQUIRE(out);
+    return *out;
+  }
+
+  uint64_t count() {
+    auto n = box->count();
+    CAF_REQUIRE(n);
+    return *n;
+  }
+
+  std::vector<envelope> pending(account_id who) {
+    auto out = box->pending(who, 1000);
+    CAF_REQUIRE(out);
+    return *out;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(mailbox_tests, fixture)
+
+CAF_TEST(put stores mail per recipient in arrival order) {
+  auto out = put({mail(1, 3), mail(2, 1), mail(1, 2)});
+  CAF_CHECK(out.stored == (std::vector<bool>{true, true, true}));
+  auto mine = pending(1);
+  CAF_REQUIRE_EQUAL(mine.size(), 2u);
+  CAF_CHECK_EQUAL(mine[0].id[0], 3);
+  CAF_CHECK_EQUAL(mine[1].id[0], 2);
+  CAF_CHECK(mine[0].payload == bytes(16, 3));
+  CAF_CHECK_EQUAL(mine[0].sender, 77u);
+  CAF_CHECK_EQUAL(pending(2).size(), 1u);
+  CAF_CHECK_EQUAL(pending(3).size(), 0u);
+}
+
+CAF_TEST(storing the same id twice is a no-op) {
+  put({mail(1, 5)});
+  auto again = put({mail(1, 5), mail(1, 5)});
+  CAF_CHECK(again.stored == (std::vector<bool>{false, false}));
+  CAF_CHECK_EQUAL(pending(1).size(), 1u);
+  auto receipt = mail(1, 5);
+  receipt.kind = mail_kind::delivered;
+  CAF_CHECK(put({receipt}).stored == (std::vector<bool>{true})); // other kind, other key
+  CAF_CHECK(count() == 2u);
+}
+
+CAF_TEST(ack deletes the mail and returns what it removed) {
+  put({mail(1, 5), mail(1, 6)});
+  auto out = box->write({{}, {mail_ref{1, {mail_kind::message, mail(1, 5).id}},
+                              mail_ref{1, {mail_kind::message, mail(9, 9).id}}}});
+  CAF_REQUIRE(out);
+  CAF_REQUIRE_EQUAL(out->acked.size(), 1u);
+  CAF_CHECK_EQUAL(out->acked[0].sender, 77u);
+  CAF_CHECK(out->acked[0].payload.empty());
+  auto left = pending(1);
+  CAF_REQUIRE_EQUAL(left.size(), 1u);
+  CAF_CHECK_EQUAL(left[0].id[0], 6);
+  // After an ack the id may be stored again (a new message with a reused id).
+  CAF_CHECK(put({mail(1, 5)}).stored == (std::vector<bool>{true}));
+}
+
+CAF_TEST(expire removes exactly the mail due and keeps the rest) {
+  put({mail(1, 1, 100), mail(2, 2, 200), mail(1, 3, 300)});
+  auto gone = box->expire(200, 1000);
+  CAF_REQUIRE(gone);
+  CAF_REQUIRE_EQUAL(gone->size(), 2u);
+  CAF_CHECK_EQUAL((*gone)[0].id[0], 1);
+  CAF_CHECK_EQUAL((*gone)[1].recipient, 2u);
+  CAF_CHECK(count() == 1u);
+  CAF_CHECK_EQUAL(pending(1).size(), 1u);
+  auto none = box->expire(250, 1000);
+  CAF_REQUIRE(none);
+  CAF_CHECK(none->empty());
+  // An acked message leaves no expiry entry behind.
+  CAF_CHECK(box->write({{}, {mail_ref{1, {mail_kind::message, mail(1, 3).id}}}}));
+  CAF_CHECK(box->expire(1000, 1000)->empty());
+}
+
+CAF_TEST(expire honours its limit) {
+  std::vector<envelope> many;
+  for (uint8_t i = 0; i < 10; ++i)
+    many.push_back(mail(1, i, 10));
+  put(many);
+  CAF_CHECK_EQUAL(box->expire(10, 4)->size(), 4u);
+  CAF_CHECK(count() == 6u);
+}
+
+CAF_TEST(mail and dedup survive a reopen) {
+  put({mail(1, 1), mail(1, 2)});
+  reopen();
+  CAF_CHECK_EQUAL(pending(1).size(), 2u);
+  CAF_CHECK(put({mail(1, 1)}).stored == (std::vector<bool>{false}));
+  put({mail(1, 3)});
+  auto all = pending(1);
+  CAF_REQUIRE_EQUAL(all.size(), 3u);
+  CAF_CHECK_EQUAL(all[2].id[0], 3); // sequence continues after reopen
+}
+
+CAF_TEST(a full map grows and past the maximum refuses new mail keeping the old) {
+  reopen(1 << 20, 4 << 20);
+  uint8_t tag = 0;
+  bool refused = false;
+  std::vector<uint8_t> stored_tags;
+  while (!refused && tag < 250) {
+    std::vector<envelope> batch{mail(1, tag, 1000, 100 * 1024)};
+    auto out = box->write({batch, {}});
+    if (!out) {
+      CAF_CHECK(out.error().code == errc::mailbox_full);
+      refused = true;
+    } else {
+      stored_tags.push_back(tag);
+    }
+    ++tag;
+  }
+  CAF_REQUIRE(refused);
+  CAF_CHECK_GREATER(box->map_size(), uint64_t{1 << 20});
+  CAF_CHECK_GREATER(stored_tags.size(), 10u);
+  auto all = pending(1);
+  CAF_REQUIRE_EQUAL(all.size(), stored_tags.size());
+  for (size_t i = 0; i < all.size(); ++i)
+    CAF_CHECK(all[i].payload == bytes(100 * 1024, stored_tags[i]));
+  // Acks still work at the limit, and make room again.
+  auto acked = box->write({{}, {mail_ref{1, {mail_kind::message, all[0].id}}}});
+  CAF_CHECK(acked);
+  reopen(1 << 20, 4 << 20);
+  CAF_CHECK_EQUAL(pending(1).size(), stored_tags.size() - 1);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,336 @@
+#define CAF_SUITE user_actor
+#define FAIL(x) CAF_FAIL(x)
+#include <caf/test/dsl.hpp>
+#include <caf/test/unit_test_impl.hpp>
+
+#include <map>
+#include <tuple>
+
+#include "actors/contacts.hpp"
+#include "actors/user_actor.hpp"
+#include "config/caf_error.hpp"
+
+using namespace kinbox;
+
+namespace {
+
+constexpr account_id alice = 1111111111;
+constexpr account_id bob = 2222222222;
+constexpr account_id carol = 3333333333;
+constexpr account_id nobody = 9999999999;
+
+/// In-memory stand-ins for the store, the KV buckets and the router, so the user
+/// actor's rules run under CAF's deterministic test coordinator.
+struct world {
+  std::map<std::tuple<account_id, mail_kind, message_id>, envelope> mail;
+  std::map<std::pair<kv_space, std::string>, bytes> kv;
+  std::vector<entity_request> routed;
+  std::vector<mail_push> pushes;
+  std::vector<uint16_t> kicks;
+  uint64_t now = 1000;
+};
+
+store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<world> w) {
+  return {
+    [=](put_atom, envelope& e) -> bool {
+      auto key = std::make_tuple(e.recipient, e.kind, e.id);
+      return w->mail.emplace(key, e).second;
+    },
+    [=](ack_atom, std::vector<mail_ref>& refs) -> std::vector<envelope> {
+      std::vector<envelope> out;
+      for (auto& r : refs) {
+        auto i = w->mail.find(std::make_tuple(r.recipient, r.key.kind, r.key.id));
+        if (i != w->mail.end()) {
+          out.push_back(i->second);
+          w->mail.erase(i);
+        }
+      }
+      return out;
+    },
+    [=](pending_atom, account_id who, uint64_t) -> std::vector<envelope> {
+      std::vector<envelope> out;
+      for (auto& [key, e] : w->mail)
+        if (e.recipient == who)
+          out.push_back(e);
+      return out;
+    },
+    [=](expire_atom, uint64_t) -> std::vector<envelope> { return {}; },
+    [=](count_atom) -> uint64_t { return w->mail.size(); },
+    [=](flush_atom) {},
+  };
+}
+
+kv_actor::behavior_type fake_kv(kv_actor::pointer, std::shared_ptr<world> w) {
+  return {
+    [=](kv_get_atom, kv_space s, const std::string& key) -> kv_lookup {
+      auto i = w->kv.find({s, key});
+      if (i == w->kv.end())
+        return {};
+      return {true, i->second};
+    },
+    [=](kv_put_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
+      w->kv[{s, key}] = v;
+      return true;
+    },
+    [=](kv_create_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
+      return w->kv.emplace(std::make_pair(s, key), v).second;
+    },
+    [=](kv_delete_atom, kv_space s, const std::string& key) -> bool {
+      w->kv.erase({s, key});
+      return true;
+    },
+  };
+}
+
+entity_actor::behavior_type fake_router(entity_actor::pointer, std::shared_ptr<world> w) {
+  return {
+    [=](entity_request& req) -> entity_reply {
+      w->routed.push_back(req);
+      return ok_reply();
+    },
+  };
+}
+
+caf::behavior fake_session(caf::event_based_actor*, std::shared_ptr<world> w) {
+  return {
+    [=](push_atom, mail_push& m) { w->pushes.push_back(m); },
+    [=](kick_atom, uint16_t code) { w->kicks.push_back(code); },
+  };
+}
+
+message_id id_of(uint8_t tag) {
+  message_id id;
+  id.fill(tag);
+  return id;
+}
+
+struct fixture : test_coordinator_fixture<> {
+  std::shared_ptr<world> w = std::make_shared<world>();
+  user_deps deps;
+  std::vector<user_actor> users;
+
+  ~fixture() {
+    // An attached user refreshes its presence on a timer forever; stop users first so
+    // the base fixture's final run() ends.
+    for (auto& u : users)
+      caf::anon_send_exit(u, caf::exit_reason::user_shutdown);
+    consume_messages();
+  }
+
+  fixture() {
+    deps.store = sys.spawn(fake_store, w);
+    deps.kv = sys.spawn(fake_kv, w);
+    deps.router = sys.spawn(fake_router, w);
+    deps.now_ms = [w = w] { return w->now; };
+    deps.mail_ttl = std::chrono::milliseconds(5000);
+    deps.node_id = "test";
+    for (auto id : {alice, bob, carol}) {
+      account_record a;
+      a.id = id;
+      a.name = "user" + std::to_string(id % 10);
+      a.birth_date = "2015-01-01";
+      a.box_key.fill(static_cast<uint8_t>(id % 10));
+      w->kv[{kv_space::accounts, std::to_string(id)}] = encode_account(a);
+    }
+  }
+
+  void befriend(account_id owner, account_id other) {
+    contact_list_state list;
+    list.receive_request(other);
+    list.accept(other);
+    w->kv[{kv_space::contacts, std::to_string(owner)}] = list.encode();
+  }
+
+  entity_reply call(const user_actor& user, account_id caller, user_op op, bytes body = {}) {
+    entity_request req{entity_kind::user, 0, static_cast<uint8_t>(op), caller, std::move(body)};
+    auto pending = self->request(user, caf::infinite, std::move(req));
+    consume_messages();
+    entity_reply out = error_reply(errc::internal, "no reply");
+    pending.receive([&](entity_reply& r) { out = std::move(r); },
+                    [&](caf::error& err) { CAF_FAIL("unexpected error: " << sys.render(err)); });
+    return out;
+  }
+
+  user_actor spawn(account_id id) {
+    auto user = spawn_user(sys, id, deps);
+    users.push_back(user);
+    consume_messages();
+    return user;
+  }
+
+  caf::actor attach(const user_actor& user, uint64_t session_id) {
+    auto session = sys.spawn(fake_session, w);
+    auto pending = self->request(user, caf::infinite, attach_atom::value, session, session_id);
+    consume_messages();
+    pending.receive([](account_info&) {},
+                    [&](caf::error& err) { CAF_FAIL("attach failed: " << sys.render(err)); });
+    consume_messages();
+    return session;
+  }
+
+  std::optional<contact_state> stored_state(account_id owner, account_id other) {
+    auto i = w->kv.find({kv_space::contacts, std::to_string(owner)});
+    if (i == w->kv.end())
+      return std::nullopt;
+    return contact_list_state::decode(i->second)->state_of(other);
+  }
+};
+
+bytes target(account_id id) { return encode_body(target_request{id}); }
+
+bytes message(uint8_t tag) { return encode_deliver({mail_kind::message, id_of(tag), bytes{1, 2}}); }
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(user_actor_tests, fixture)
+
+CAF_TEST(a stranger cannot deliver and gets the same answer as for an unknown account) {
+  auto bob_actor = spawn(bob);
+  auto reply = call(bob_actor, alice, user_op::deliver, message(1));
+  CAF_CHECK_EQUAL(reply.status, static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK(w->mail.empty());
+  auto ghost = spawn(nobody);
+  auto ghost_reply = call(ghost, alice, user_op::deliver, message(1));
+  CAF_CHECK_EQUAL(ghost_reply.status, reply.status);
+}
+
+CAF_TEST(a friend request to anyone answers ok and tells the target) {
+  auto alice_actor = spawn(alice);
+  CAF_CHECK(call(alice_actor, alice, user_op::add_friend, target(bob)).ok());
+  CAF_CHECK(stored_state(alice, bob) == contact_state::outgoing);
+  CAF_REQUIRE_EQUAL(w->routed.size(), 1u);
+  CAF_CHECK_EQUAL(w->routed[0].id, bob);
+  CAF_CHECK_EQUAL(w->routed[0].op, static_cast<uint8_t>(user_op::friend_request));
+  CAF_CHECK_EQUAL(w->routed[0].caller, alice);
+  auto ghost = spawn(nobody);
+  CAF_CHECK(call(ghost, alice, user_op::friend_request).ok()); // no probing
+}
+
+CAF_TEST(the full friend handshake makes both sides friends) {
+  auto alice_actor = spawn(alice);
+  auto bob_actor = spawn(bob);
+  CAF_CHECK(call(alice_actor, alice, user_op::add_friend, target(bob)).ok());
+  CAF_CHECK(call(bob_actor, alice, user_op::friend_request).ok());
+  CAF_CHECK(stored_state(bob, alice) == contact_state::incoming);
+  // Accepting a request that does not exist fails; the real one works.
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::accept_friend, target(carol)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK(call(bob_actor, bob, user_op::accept_friend, target(alice)).ok());
+  CAF_CHECK(stored_state(bob, alice) == contact_state::friends);
+  CAF_CHECK_EQUAL(w->routed.back().op, static_cast<uint8_t>(user_op::friend_accepted));
+  CAF_CHECK(call(alice_actor, bob, user_op::friend_accepted).ok());
+  CAF_CHECK(stored_state(alice, bob) == contact_state::friends);
+  // An accept nobody asked for changes nothing.
+  CAF_CHECK(call(alice_actor, carol, user_op::friend_accepted).ok());
+  CAF_CHECK(!stored_state(alice, carol));
+}
+
+CAF_TEST(only the owner may use owner operations) {
+  befriend(alice, bob);
+  auto alice_actor = spawn(alice);
+  CAF_CHECK_EQUAL(call(alice_actor, bob, user_op::list_contacts).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(alice_actor, bob, user_op::get_key, target(bob)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(alice_actor, carol, user_op::add_friend, target(carol)).status,
+                  static_cast<uint16_t>(errc::not_found));
+}
+
+CAF_TEST(keys and status are for friends only) {
+  befriend(alice, bob);
+  auto alice_actor = spawn(alice);
+  auto key = call(alice_actor, alice, user_op::get_key, target(bob));
+  CAF_REQUIRE(key.ok());
+  auto decoded = decode_body<key_reply>(key.body);
+  CAF_REQUIRE(decoded);
+  CAF_CHECK_EQUAL(decoded->box_key[0], bob % 10);
+  CAF_CHECK_EQUAL(call(alice_actor, alice, user_op::get_key, target(carol)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(alice_actor, alice, user_op::get_status, target(carol)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  auto status = call(alice_actor, alice, user_op::get_status, target(bob));
+  CAF_REQUIRE(status.ok());
+  CAF_CHECK(!decode_body<status_reply>(status.body)->online);
+}
+
+CAF_TEST(mail from a friend is stored then pushed and an ack sends a delivered receipt) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, 1);
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(7)).ok());
+  CAF_REQUIRE_EQUAL(w->mail.size(), 1u);
+  auto& stored = w->mail.begin()->second;
+  CAF_CHECK_EQUAL(stored.sender, alice);
+  CAF_CHECK_EQUAL(stored.expires_at_ms, 1000u + 5000u);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 1u);
+  CAF_CHECK(w->pushes[0].id == id_of(7));
+  // The same id again: a no-op, no second push.
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(7)).ok());
+  consume_messages();
+  CAF_CHECK_EQUAL(w->pushes.size(), 1u);
+  w->routed.clear();
+  CAF_CHECK(call(bob_actor, bob, user_op::ack,
+                 encode_body(ack_request{{{mail_kind::message, id_of(7)}}}))
+              .ok());
+  CAF_CHECK(w->mail.empty());
+  CAF_REQUIRE_EQUAL(w->routed.size(), 1u);
+  CAF_CHECK_EQUAL(w->routed[0].id, alice);
+  deliver_body receipt;
+  CAF_REQUIRE(decode_deliver(w->routed[0].body, receipt));
+  CAF_CHECK(receipt.kind == mail_kind::delivered);
+  CAF_CHECK(receipt.id == id_of(7));
+}
+
+CAF_TEST(receipts are accepted from anyone and acking them sends nothing) {
+  auto alice_actor = spawn(alice);
+  CAF_CHECK(call(alice_actor, bob, user_op::deliver,
+                 encode_deliver({mail_kind::delivered, id_of(3), {}}))
+              .ok());
+  CAF_CHECK_EQUAL(w->mail.size(), 1u);
+  w->routed.clear();
+  CAF_CHECK(call(alice_actor, alice, user_op::ack,
+                 encode_body(ack_request{{{mail_kind::delivered, id_of(3)}}}))
+              .ok());
+  CAF_CHECK(w->mail.empty());
+  CAF_CHECK(w->routed.empty());
+}
+
+CAF_TEST(stored mail is drained when a session attaches and presence goes online) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(1)).ok());
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(2)).ok());
+  CAF_CHECK(w->pushes.empty());
+  attach(bob_actor, 1);
+  CAF_CHECK_EQUAL(w->pushes.size(), 2u);
+  CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 1);
+  caf::anon_send(bob_actor, detach_atom::value, uint64_t{1});
+  consume_messages();
+  CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 0);
+  CAF_CHECK(w->kv.count({kv_space::last_seen, std::to_string(bob)}) == 1);
+}
+
+CAF_TEST(a second session takes over and the first is told why) {
+  auto alice_actor = spawn(alice);
+  attach(alice_actor, 1);
+  attach(alice_actor, 2);
+  CAF_REQUIRE_EQUAL(w->kicks.size(), 1u);
+  CAF_CHECK_EQUAL(w->kicks[0], static_cast<uint16_t>(errc::session_replaced));
+  // A late detach of the replaced session leaves the new one online.
+  caf::anon_send(alice_actor, detach_atom::value, uint64_t{1});
+  consume_messages();
+  CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(alice)}) == 1);
+}
+
+CAF_TEST(malformed bodies are refused) {
+  auto alice_actor = spawn(alice);
+  CAF_CHECK_EQUAL(call(alice_actor, bob, user_op::deliver, bytes{1, 2, 3}).status,
+                  static_cast<uint16_t>(errc::invalid_argument));
+  CAF_CHECK_EQUAL(call(alice_actor, alice, user_op::add_friend, target(alice)).status,
+                  static_cast<uint16_t>(errc::invalid_argument));
+  CAF_CHECK_EQUAL(call(alice_actor, alice, static_cast<user_op>(99)).status,
+                  static_cast<uint16_t>(errc::invalid_argument));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
