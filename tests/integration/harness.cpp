@@ -1,1 +1,249 @@
+#include "tests/integration/harness.hpp"
 
+#include <caf/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <thread>
+
+#include "cluster/embedded_nats.hpp"
+
+namespace kinbox::testing {
+
+namespace {
+
+std::string unique_suffix() {
+  static std::mt19937_64 rng{std::random_device{}()};
+  return std::to_string(::getpid()) + "-" + std::to_string(rng() % 1000000000);
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
+
+std::string read_file(const std::filesystem::path& p) {
+  std::ifstream in{p, std::ios::binary};
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+} // namespace
+
+temp_dir::temp_dir(const std::string& prefix)
+  : path(std::filesystem::temp_directory_path() / (prefix + "-" + unique_suffix())) {
+  std::filesystem::create_directories(path);
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path, ec);
+}
+
+process::process(std::vector<std::string> argv, const std::string& log_file) {
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(a.data());
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+}
+
+process::~process() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    wait(10s);
+  }
+}
+
+void process::signal(int sig) {
+  if (running())
+    ::kill(pid_, sig);
+}
+
+bool process::running() {
+  if (status_ || pid_ <= 0)
+    return false;
+  int st = 0;
+  if (::waitpid(pid_, &st, WNOHANG) == pid_) {
+    status_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return false;
+  }
+  return true;
+}
+
+std::optional<int> process::wait(std::chrono::milliseconds timeout) {
+  wait_until([&] { return !running(); }, timeout);
+  return status_;
+}
+
+nats_server::nats_server() {
+  port_ = pick_free_port();
+  proc_ = std::make_unique<process>(
+    std::vector<std::string>{"nats-server", "-js", "-a", "127.0.0.1", "-p", std::to_string(port_),
+                             "-sd", dir_.str()},
+    (dir_.path / "server.log").string());
+  CAF_REQUIRE(wait_until([&] { return port_accepts(port_); }, 15s));
+}
+
+node::node(const nats_server* nats, std::vector<std::string> extra)
+  : nats_(nats), extra_(std::move(extra)) {
+  start();
+}
+
+node::~node() {
+  if (proc_ && proc_->running()) {
+    proc_->signal(SIGTERM);
+    if (!proc_->wait(15s))
+      proc_.reset();
+  }
+}
+
+void node::start() {
+  if (port_ == 0)
+    port_ = pick_free_port();
+  std::vector<std::string> argv{KINBOX_NODE_BIN,  "--data-dir", data_.str(),
+                                "--listen",       "127.0.0.1:" + std::to_string(port_),
+                                "--cluster",      "test",
+                                "--log-level",    "info"};
+  if (nats_ != nullptr) {
+    argv.push_back("--nats");
+    argv.push_back(nats_->url());
+  }
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
+  proc_ = std::make_unique<process>(argv, (data_.path / "node.log").string());
+  bool up = wait_until([&] { return port_accepts(port_) || !proc_->running(); }, 30s);
+  if (!up || !proc_->running())
+    CAF_FAIL("kinbox-node did not start; log:\n" << log());
+}
+
+int node::stop() {
+  proc_->signal(SIGTERM);
+  auto status = proc_->wait(30s);
+  CAF_REQUIRE(status);
+  return *status;
+}
+
+void node::kill9() {
+  proc_->signal(SIGKILL);
+  CAF_REQUIRE(proc_->wait(10s));
+}
+
+std::string node::log() const { return read_file(data_.path / "node.log"); }
+
+user make_user(const node& n, const std::string& name, account_role role) {
+  user u;
+  u.dir = std::make_unique<temp_dir>("kinbox-profile");
+  u.prof = client::profile::create(u.dir->str());
+  {
+    auto c = client::client::connect(u.prof, "127.0.0.1", n.port());
+    CAF_REQUIRE(c);
+    auto id = (*c)->register_account(name, "2015-06-01", role);
+    if (!id)
+      CAF_FAIL("register failed: " << id.error().message);
+    u.id = *id;
+  }
+  reconnect(u, n);
+  return u;
+}
+
+void reconnect(user& u, const node& n) {
+  u.conn.reset();
+  auto c = client::client::connect(u.prof, "127.0.0.1", n.port());
+  if (!c)
+    CAF_FAIL("connect failed: " << c.error().message);
+  u.conn = std::move(*c);
+  auto me = u.conn->login();
+  if (!me)
+    CAF_FAIL("login failed: " << me.error().message);
+}
+
+void befriend(user& a, user& b) {
+  CAF_REQUIRE(a->friend_add(b.id));
+  // The request travels to b's actor asynchronously; accept once it is there.
+  bool accepted = wait_until([&] { return static_cast<bool>(b->friend_accept(a.id)); }, 5s);
+  CAF_REQUIRE(accepted);
+  bool mutual = wait_until(
+    [&] {
+      auto list = a->friends();
+      if (!list)
+        return false;
+      for (auto& e : list->entries)
+        if (e.id == b.id && e.state == contact_state::friends)
+          return true;
+      return false;
+    },
+    5s);
+  CAF_REQUIRE(mutual);
+}
+
+std::vector<client::received> receive_n(user& u, size_t count, std::chrono::milliseconds timeout) {
+  std::vector<client::received> out;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+    auto got = u->receive(200ms);
+    if (!got)
+      CAF_FAIL("receive failed: " << got.error().message);
+    out.insert(out.end(), got->begin(), got->end());
+  }
+  return out;
+}
+
+bool file_contains(const std::filesystem::path& file, const std::string& needle) {
+  return read_file(file).find(needle) != std::string::npos;
+}
+
+std::vector<std::string> files_containing(const std::filesystem::path& dir,
+                                          const std::string& needle) {
+  std::vector<std::string> out;
+  for (auto& entry : std::filesystem::recursive_directory_iterator(dir))
+    if (entry.is_regular_file() && file_contains(entry.path(), needle))
+      out.push_back(entry.path().string());
+  return out;
+}
+
+command_result run_command(const std::vector<std::string>& argv) {
+  temp_dir tmp{"kinbox-cmd"};
+  auto out_file = (tmp.path / "out").string();
+  auto err_file = (tmp.path / "err").string();
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT, 0600);
+    int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT, 0600);
+    ::dup2(out, 1);
+    ::dup2(err, 2);
+    std::vector<char*> args;
+    for (auto& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    ::_exit(127);
+  }
+  int st = 0;
+  ::waitpid(pid, &st, 0);
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), read_file(out_file),
+          read_file(err_file)};
+}
+
+} // namespace kinbox::testing

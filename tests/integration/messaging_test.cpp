@@ -1,1 +1,224 @@
+// End-to-end messaging through real kinbox-node processes, a real nats-server, real TCP.
+#define CAF_SUITE messaging
+#include <caf/test/unit_test.hpp>
+#include <caf/test/unit_test_impl.hpp>
 
+#include <set>
+
+#include "tests/integration/harness.hpp"
+
+using namespace kinbox;
+using namespace kinbox::testing;
+
+namespace {
+
+struct fixture {
+  fixture() { CAF_REQUIRE(crypto::init()); }
+  nats_server nats;
+};
+
+void online_delivery_with_receipts(const node& n) {
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  auto sent = alice->send_text(bob.id, "hello bob");
+  CAF_REQUIRE(sent);
+  auto got = receive_n(bob, 1, 5s);
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK(got[0].kind == client::received::what::text);
+  CAF_CHECK_EQUAL(got[0].text, "hello bob");
+  CAF_CHECK_EQUAL(got[0].from, alice.id);
+  CAF_CHECK(got[0].id == *sent);
+  auto receipt = receive_n(alice, 1, 5s);
+  CAF_REQUIRE_EQUAL(receipt.size(), 1u);
+  CAF_CHECK(receipt[0].kind == client::received::what::delivered);
+  CAF_CHECK(receipt[0].id == *sent);
+  CAF_CHECK_EQUAL(receipt[0].from, bob.id);
+  // And back the other way.
+  CAF_REQUIRE(bob->send_text(alice.id, "hi alice"));
+  auto back = receive_n(alice, 1, 5s);
+  CAF_REQUIRE_EQUAL(back.size(), 1u);
+  CAF_CHECK_EQUAL(back[0].text, "hi alice");
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(messaging_tests, fixture)
+
+CAF_TEST(online delivery and receipts through the local shortcut) {
+  node n{&nats};
+  online_delivery_with_receipts(n);
+}
+
+CAF_TEST(online delivery and receipts through NATS subjects) {
+  node n{&nats, {"--local-shortcut", "false"}};
+  online_delivery_with_receipts(n);
+}
+
+CAF_TEST(offline mail is delivered in order when the recipient logs in) {
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  bob.conn.reset(); // bob goes offline
+  std::vector<message_id> ids;
+  for (int i = 0; i < 20; ++i) {
+    auto sent = alice->send_text(bob.id, "offline " + std::to_string(i));
+    CAF_REQUIRE(sent);
+    ids.push_back(*sent);
+  }
+  reconnect(bob, n);
+  auto got = receive_n(bob, 20, 10s);
+  CAF_REQUIRE_EQUAL(got.size(), 20u);
+  for (size_t i = 0; i < got.size(); ++i) {
+    CAF_CHECK(got[i].id == ids[i]);
+    CAF_CHECK_EQUAL(got[i].text, "offline " + std::to_string(i));
+  }
+  auto receipts = receive_n(alice, 20, 10s);
+  CAF_CHECK_EQUAL(receipts.size(), 20u);
+  // Acked mail is gone: a new login gets nothing.
+  reconnect(bob, n);
+  auto again = bob->receive(500ms);
+  CAF_REQUIRE(again);
+  CAF_CHECK(again->empty());
+}
+
+CAF_TEST(a receipt for an offline sender waits as mail) {
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  auto sent = alice->send_text(bob.id, "see you");
+  CAF_REQUIRE(sent);
+  alice.conn.reset();
+  CAF_CHECK_EQUAL(receive_n(bob, 1, 5s).size(), 1u);
+  reconnect(alice, n);
+  auto receipt = receive_n(alice, 1, 5s);
+  CAF_REQUIRE_EQUAL(receipt.size(), 1u);
+  CAF_CHECK(receipt[0].kind == client::received::what::delivered);
+  CAF_CHECK(receipt[0].id == *sent);
+}
+
+CAF_TEST(a stranger cannot send read keys or status and learns nothing) {
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  auto mallory = make_user(n, "Mallory");
+  befriend(alice, bob);
+  auto send = mallory->send_payload(bob.id, crypto::random_message_id(), bytes(64, 1));
+  CAF_REQUIRE(!send);
+  CAF_CHECK(send.error().code == errc::not_found);
+  auto key = mallory->keys_of(bob.id);
+  CAF_REQUIRE(!key);
+  CAF_CHECK(key.error().code == errc::not_found);
+  auto status = mallory->status(bob.id);
+  CAF_REQUIRE(!status);
+  CAF_CHECK(status.error().code == errc::not_found);
+  // An unknown id answers exactly like a real one.
+  auto unknown = mallory->send_payload(1000000001, crypto::random_message_id(), bytes(64, 1));
+  CAF_REQUIRE(!unknown);
+  CAF_CHECK(unknown.error().code == send.error().code);
+  CAF_CHECK_EQUAL(unknown.error().message, send.error().message);
+  CAF_CHECK(mallory->friend_add(1000000001));
+  CAF_CHECK(mallory->friend_add(bob.id));
+  // A pending request gives no access either.
+  CAF_CHECK(!mallory->keys_of(bob.id));
+  CAF_CHECK(bob->receive(300ms)->empty());
+}
+
+CAF_TEST(friend requests can be declined and cannot be accepted by the requester) {
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  CAF_REQUIRE(alice->friend_add(bob.id));
+  auto self_accept = alice->friend_accept(bob.id);
+  CAF_CHECK(!self_accept);
+  std::this_thread::sleep_for(200ms);
+  auto list = bob->friends();
+  CAF_REQUIRE(list);
+  CAF_REQUIRE_EQUAL(list->entries.size(), 1u);
+  CAF_CHECK(list->entries[0].state == contact_state::incoming);
+  CAF_CHECK_EQUAL(list->entries[0].name, "Alice");
+  CAF_REQUIRE(bob->friend_decline(alice.id));
+  std::this_thread::sleep_for(200ms);
+  CAF_CHECK(bob->friends()->entries.empty());
+  CAF_CHECK(alice->friends()->entries.empty());
+  CAF_CHECK(!alice->send_text(bob.id, "hi"));
+}
+
+CAF_TEST(presence is online while attached and last seen after) {
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  auto online = alice->status(bob.id);
+  CAF_REQUIRE(online);
+  CAF_CHECK(online->online);
+  bob.conn.reset();
+  std::this_thread::sleep_for(300ms);
+  auto offline = alice->status(bob.id);
+  CAF_REQUIRE(offline);
+  CAF_CHECK(!offline->online);
+  CAF_CHECK_GREATER(offline->last_seen_ms, 0u);
+}
+
+CAF_TEST(a second login takes over and the first connection is told why) {
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto first = std::move(alice.conn);
+  reconnect(alice, n);
+  auto bye = first->conn().next_push(3s);
+  CAF_REQUIRE(!bye);
+  CAF_CHECK(bye.error().code == errc::session_replaced);
+  CAF_CHECK(first->conn().closed());
+  CAF_CHECK(alice->whoami());
+}
+
+CAF_TEST(the CLI registers befriends sends and receives with json output) {
+  node n{&nats};
+  temp_dir a{"kinbox-cli-a"}, b{"kinbox-cli-b"};
+  auto gw = "127.0.0.1:" + std::to_string(n.port());
+  auto cli = [&](const temp_dir& p, std::vector<std::string> args) {
+    std::vector<std::string> argv{KINBOX_CLI_BIN, "--profile", p.str(), "--gateway", gw, "--json"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return run_command(argv);
+  };
+  auto ra = cli(a, {"register", "--name", "Ann", "--birth-date", "2014-01-01", "--role", "child"});
+  CAF_REQUIRE_EQUAL(ra.status, 0);
+  auto rb = cli(b, {"register", "--name", "Ben", "--birth-date", "2014-01-01", "--role", "child"});
+  CAF_REQUIRE_EQUAL(rb.status, 0);
+  auto id_of = [](const std::string& out) {
+    auto pos = out.find("\"id\":");
+    return out.substr(pos + 5, out.find_first_of(",}", pos) - pos - 5);
+  };
+  auto ann = id_of(ra.out), ben = id_of(rb.out);
+  CAF_CHECK_EQUAL(cli(a, {"friend", "add", ben}).status, 0);
+  std::this_thread::sleep_for(200ms);
+  CAF_CHECK_EQUAL(cli(b, {"friend", "accept", ann}).status, 0);
+  std::this_thread::sleep_for(200ms);
+  auto sent = cli(a, {"send", ben, "cli hello"});
+  CAF_CHECK_EQUAL(sent.status, 0);
+  CAF_CHECK(sent.out.find("\"accepted\"") != std::string::npos);
+  auto got = cli(b, {"recv", "--wait", "2"});
+  CAF_CHECK_EQUAL(got.status, 0);
+  CAF_CHECK(got.out.find("\"text\":\"cli hello\"") != std::string::npos);
+  auto whoami = cli(a, {"whoami"});
+  CAF_CHECK(whoami.out.find("\"name\":\"Ann\"") != std::string::npos);
+  auto stranger = cli(a, {"status", "1000000001"});
+  CAF_CHECK_NOT_EQUAL(stranger.status, 0);
+  CAF_CHECK(stranger.err.find("not_found") != std::string::npos);
+  auto usage = run_command({KINBOX_CLI_BIN, "bogus"});
+  CAF_CHECK_EQUAL(usage.status, 2);
+  // The profile keeps secrets to its owner.
+  CAF_CHECK_EQUAL(std::filesystem::status(a.path / "profile.json").permissions() &
+                    std::filesystem::perms::all,
+                  std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  // A gateway presenting another cluster key is refused.
+  node impostor{&nats};
+  auto refused = run_command({KINBOX_CLI_BIN, "--profile", a.str(), "--gateway",
+                              "127.0.0.1:" + std::to_string(impostor.port()), "whoami"});
+  CAF_CHECK_NOT_EQUAL(refused.status, 0);
+  CAF_CHECK(refused.err.find("key_mismatch") != std::string::npos);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

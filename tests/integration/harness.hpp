@@ -1,0 +1,118 @@
+// Test harness for integration suites: temp dirs, child processes, a real nats-server on
+// a free loopback port, kinbox-node processes, and users driven by the client SDK.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "client/client.hpp"
+
+namespace kinbox::testing {
+
+using namespace std::chrono_literals;
+
+struct temp_dir {
+  std::filesystem::path path;
+  explicit temp_dir(const std::string& prefix);
+  ~temp_dir();
+  std::string str() const { return path.string(); }
+};
+
+/// A child process; killed (SIGKILL) and reaped when it goes away.
+class process {
+public:
+  process(std::vector<std::string> argv, const std::string& log_file);
+  ~process();
+  pid_t pid() const { return pid_; }
+  void signal(int sig);
+  /// Exit status (or 128+signal) once it exits within `timeout`, nullopt otherwise.
+  std::optional<int> wait(std::chrono::milliseconds timeout);
+  bool running();
+
+private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+class nats_server {
+public:
+  nats_server();
+  std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
+  const temp_dir& dir() const { return dir_; }
+
+private:
+  temp_dir dir_{"kinbox-nats"};
+  uint16_t port_ = 0;
+  std::unique_ptr<process> proc_;
+};
+
+class node {
+public:
+  /// A node using `nats` (or an embedded nats-server when null), with extra options.
+  node(const nats_server* nats, std::vector<std::string> extra = {});
+  ~node();
+
+  void start();
+  /// SIGTERM and wait; returns the exit status.
+  int stop();
+  void kill9();
+  uint16_t port() const { return port_; }
+  std::string data_dir() const { return data_.str(); }
+  std::string log() const;
+  pid_t pid() const { return proc_ ? proc_->pid() : -1; }
+
+private:
+  const nats_server* nats_;
+  std::vector<std::string> extra_;
+  temp_dir data_{"kinbox-node"};
+  uint16_t port_ = 0;
+  std::unique_ptr<process> proc_;
+};
+
+/// One app user: a profile in a temp dir and a logged-in connection.
+struct user {
+  std::unique_ptr<temp_dir> dir;
+  client::profile prof;
+  std::unique_ptr<client::client> conn;
+  account_id id = 0;
+
+  client::client& operator*() { return *conn; }
+  client::client* operator->() { return conn.get(); }
+};
+
+/// Registers a new account on `n` and logs it in on a fresh connection.
+user make_user(const node& n, const std::string& name,
+               account_role role = account_role::child);
+
+/// Logs `u` in again on a fresh connection (its previous connection is dropped first).
+void reconnect(user& u, const node& n);
+
+/// Makes `a` and `b` friends (request and accept).
+void befriend(user& a, user& b);
+
+/// Receives until `count` items arrived or `timeout` passed.
+std::vector<client::received> receive_n(user& u, size_t count, std::chrono::milliseconds timeout);
+
+/// Whether the file contains `needle` anywhere.
+bool file_contains(const std::filesystem::path& file, const std::string& needle);
+
+/// Files under `dir` (recursively) that contain `needle`.
+std::vector<std::string> files_containing(const std::filesystem::path& dir,
+                                          const std::string& needle);
+
+/// Runs a command, returns exit status and its stdout (stderr appended when asked).
+struct command_result {
+  int status;
+  std::string out;
+  std::string err;
+};
+command_result run_command(const std::vector<std::string>& argv);
+
+} // namespace kinbox::testing
