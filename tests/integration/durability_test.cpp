@@ -1,1 +1,137 @@
+// Mail that must survive: expiry, kill -9, clean shutdown, and what is written to disk.
+#define CAF_SUITE durability
+#include <caf/test/unit_test.hpp>
+#include <caf/test/unit_test_impl.hpp>
 
+#include <signal.h>
+
+#include "tests/integration/harness.hpp"
+
+using namespace kinbox;
+using namespace kinbox::testing;
+
+namespace {
+
+struct fixture {
+  fixture() { CAF_REQUIRE(crypto::init()); }
+  nats_server nats;
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(durability_tests, fixture)
+
+CAF_TEST(undelivered mail expires and the sender gets an expired receipt) {
+  node n{&nats, {"--mail-ttl", "1s", "--sweep-interval", "200ms"}};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  bob.conn.reset();
+  auto sent = alice->send_text(bob.id, "too late");
+  CAF_REQUIRE(sent);
+  auto receipt = receive_n(alice, 1, 5s);
+  CAF_REQUIRE_EQUAL(receipt.size(), 1u);
+  CAF_CHECK(receipt[0].kind == client::received::what::expired);
+  CAF_CHECK(receipt[0].id == *sent);
+  CAF_CHECK_EQUAL(receipt[0].from, bob.id);
+  reconnect(bob, n);
+  auto got = bob->receive(500ms);
+  CAF_REQUIRE(got);
+  CAF_CHECK(got->empty());
+}
+
+CAF_TEST(mail accepted before a kill -9 is delivered after the restart) {
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  bob.conn.reset();
+  std::vector<message_id> ids;
+  for (int i = 0; i < 50; ++i) {
+    auto sent = alice->send_text(bob.id, "durable " + std::to_string(i));
+    CAF_REQUIRE(sent);
+    ids.push_back(*sent);
+  }
+  n.kill9();
+  alice.conn.reset();
+  n.start();
+  reconnect(bob, n);
+  auto got = receive_n(bob, 50, 10s);
+  CAF_REQUIRE_EQUAL(got.size(), 50u);
+  for (size_t i = 0; i < got.size(); ++i)
+    CAF_CHECK(got[i].id == ids[i]);
+  reconnect(alice, n);
+  CAF_CHECK_EQUAL(receive_n(alice, 50, 10s).size(), 50u);
+}
+
+CAF_TEST(sigterm says bye to sessions and stops cleanly keeping stored mail) {
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  bob.conn.reset();
+  CAF_REQUIRE(alice->send_text(bob.id, "across a restart"));
+  CAF_CHECK_EQUAL(n.stop(), 0);
+  auto bye = alice->conn().next_push(2s);
+  CAF_REQUIRE(!bye);
+  CAF_CHECK(bye.error().code == errc::shutting_down);
+  CAF_CHECK(n.log().find("event=stopped") != std::string::npos);
+  n.start();
+  reconnect(bob, n);
+  auto got = receive_n(bob, 1, 5s);
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK_EQUAL(got[0].text, "across a restart");
+}
+
+CAF_TEST(no plaintext of a message reaches the mailbox the KV store or the logs) {
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  bob.conn.reset();
+  const std::string marker = "PLAINTEXT-MARKER-7f3a9c";
+  for (int i = 0; i < 5; ++i)
+    CAF_REQUIRE(alice->send_text(bob.id, marker + " " + std::to_string(i)));
+  // Force JetStream to write out what it holds, then look everywhere.
+  CAF_CHECK_EQUAL(n.stop(), 0);
+  CAF_CHECK(std::filesystem::exists(std::filesystem::path{n.data_dir()} / "mailbox" / "data.mdb"));
+  CAF_CHECK(files_containing(n.data_dir(), marker).empty());
+  CAF_CHECK(files_containing(nats.dir().path, marker).empty());
+  CAF_CHECK(files_containing(alice.dir->path, marker).empty());
+  n.start();
+  reconnect(bob, n);
+  auto got = receive_n(bob, 5, 5s);
+  CAF_REQUIRE_EQUAL(got.size(), 5u);
+  CAF_CHECK_EQUAL(got[0].text, marker + " 0");
+  CAF_CHECK(files_containing(bob.dir->path, marker).empty());
+}
+
+CAF_TEST(a full mailbox refuses new mail with a retryable error and keeps the old) {
+  node n{&nats, {"--mailbox-initial-size", "1MiB", "--mailbox-max-size", "2MiB",
+                 "--max-frame-size", "256KiB"}};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  bob.conn.reset();
+  std::string big(200 * 1024, 'x');
+  int stored = 0;
+  std::optional<failure> refused;
+  for (int i = 0; i < 40 && !refused; ++i) {
+    auto sent = alice->send_text(bob.id, big + std::to_string(i));
+    if (sent)
+      ++stored;
+    else
+      refused = sent.error();
+  }
+  CAF_REQUIRE(refused);
+  CAF_CHECK(refused->code == errc::mailbox_full);
+  CAF_CHECK(errc_retryable(refused->code));
+  CAF_CHECK_GREATER(stored, 2);
+  reconnect(bob, n);
+  auto got = receive_n(bob, static_cast<size_t>(stored), 10s);
+  CAF_CHECK_EQUAL(got.size(), static_cast<size_t>(stored));
+  // Acked mail made room: sending works again.
+  CAF_CHECK(alice->send_text(bob.id, "room again"));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
