@@ -179,11 +179,15 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
     out.push_back(std::move(r));
   }
   if (!acks.keys.empty()) {
-    for (size_t i = 0; i < acks.keys.size(); i += max_ack_keys) {
+    // As many keys per ack frame as the gateway's frame size allows.
+    constexpr size_t key_size = 1 + sizeof(message_id);
+    auto room = conn_->max_frame_size() - frame_header_size - crypto::record_channel::overhead - 2;
+    auto per_frame = std::max<size_t>(1, std::min(max_ack_keys, room / key_size));
+    for (size_t i = 0; i < acks.keys.size(); i += per_frame) {
       ack_request part;
       part.keys.assign(acks.keys.begin() + static_cast<ptrdiff_t>(i),
                        acks.keys.begin() +
-                         static_cast<ptrdiff_t>(std::min(acks.keys.size(), i + max_ack_keys)));
+                         static_cast<ptrdiff_t>(std::min(acks.keys.size(), i + per_frame)));
       auto done = conn_->request(frame_type::ack, encode_body(part));
       if (!done)
         return done.error();

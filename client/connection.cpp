@@ -79,6 +79,7 @@ result<std::unique_ptr<connection>> connection::open(const std::string& host, ui
   if (!keys)
     return failure{errc::malformed_frame, "the gateway sent an invalid key"};
   conn->cluster_key_ = hello->cluster_key;
+  conn->max_frame_size_ = hello->max_frame_size;
   conn->transcript_ = keys->transcript;
   conn->channel_.emplace(*keys);
   return conn;
@@ -110,7 +111,7 @@ bool connection::write_raw(std::span<const uint8_t> data) {
   return fd_ >= 0;
 }
 
-bool connection::write_frame(const frame& f) {
+bytes connection::seal_frame(const frame& f) {
   auto plain = encode_frame(f);
   bytes out;
   if (channel_) {
@@ -119,8 +120,10 @@ bool connection::write_frame(const frame& f) {
     append_length_prefix(out, plain.size());
     out.insert(out.end(), plain.begin(), plain.end());
   }
-  return write_raw(out);
+  return out;
 }
+
+bool connection::write_frame(const frame& f) { return write_raw(seal_frame(f)); }
 
 result<frame> connection::read_one(milliseconds timeout) {
   auto deadline = clock::now() + timeout;

@@ -35,6 +35,9 @@ public:
   const public_key& cluster_key() const { return cluster_key_; }
   const std::array<uint8_t, 32>& transcript() const { return transcript_; }
 
+  /// The longest record the gateway accepts (from its hello).
+  size_t max_frame_size() const { return max_frame_size_; }
+
   /// Sends a request and waits for its answer. An `error` answer becomes a failure; a
   /// `bye` or a closed connection too (and the connection is unusable afterwards).
   [[nodiscard]] result<frame> request(frame_type type, bytes body,
@@ -48,6 +51,10 @@ public:
 
   /// Seals and writes one frame without waiting for an answer.
   bool write_frame(const frame& f);
+
+  /// The record `write_frame` would write (it advances the send counter), for callers
+  /// that batch records or, in protocol tests, corrupt or replay them.
+  bytes seal_frame(const frame& f);
 
   /// Reads the next frame of any kind (for protocol tests).
   [[nodiscard]] result<frame> read_frame(milliseconds timeout);
@@ -64,6 +71,7 @@ private:
   int fd_ = -1;
   public_key cluster_key_{};
   std::array<uint8_t, 32> transcript_{};
+  size_t max_frame_size_ = default_max_frame_size;
   std::optional<crypto::record_channel> channel_;
   record_reader reader_{max_max_frame_size};
   std::deque<mail_push> pushes_;

@@ -1,1 +1,267 @@
+// Bad input on the wire: every kind of broken frame gets an error frame and a closed
+// connection, and none of it disturbs a conversation going on at the same time.
+#define CAF_SUITE bad_input
+#include <caf/test/unit_test.hpp>
+#include <caf/test/unit_test_impl.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "protocol/wire.hpp"
+#include "tests/integration/harness.hpp"
+
+using namespace kinbox;
+using namespace kinbox::testing;
+
+namespace {
+
+struct fixture {
+  fixture() { CAF_REQUIRE(crypto::init()); }
+  nats_server nats;
+  node n{&nats, {"--max-frame-size", "4KiB"}};
+};
+
+/// A plain socket for writing raw bytes.
+class raw_socket {
+public:
+  explicit raw_socket(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(port);
+    CAF_REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  }
+  ~raw_socket() { ::close(fd_); }
+
+  void write(const bytes& data) { ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL); }
+
+  /// Everything the server sends until it closes (or `timeout` passes).
+  std::pair<bytes, bool> read_until_closed(std::chrono::milliseconds timeout) {
+    bytes out;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{fd_, POLLIN, 0};
+      if (::poll(&p, 1, 50) <= 0)
+        continue;
+      uint8_t buf[4096];
+      auto n = ::recv(fd_, buf, sizeof(buf), 0);
+      if (n <= 0)
+        return {out, true};
+      out.insert(out.end(), buf, buf + n);
+    }
+    return {out, false};
+  }
+
+private:
+  int fd_ = -1;
+};
+
+bytes plain_record(frame_type type, const bytes& body, uint8_t version = protocol_version) {
+  auto f = encode_frame(frame{type, 1, body});
+  f[0] = version;
+  bytes out;
+  append_length_prefix(out, f.size());
+  out.insert(out.end(), f.begin(), f.end());
+  return out;
+}
+
+/// The error code of the plaintext error frame the server sent before closing.
+errc plain_error_code(const bytes& received) {
+  record_reader reader{1 << 20};
+  reader.append(received);
+  auto rec = reader.next();
+  CAF_REQUIRE(rec && *rec);
+  auto f = decode_frame((*rec)->payload);
+  CAF_REQUIRE(f);
+  CAF_REQUIRE(f->type == frame_type::error);
+  auto body = decode_body<error_body>(f->body);
+  CAF_REQUIRE(body);
+  return body->code;
+}
+
+errc expect_plain_rejection(uint16_t port, const bytes& data) {
+  raw_socket s{port};
+  s.write(data);
+  auto [received, closed] = s.read_until_closed(5s);
+  CAF_CHECK(closed);
+  return plain_error_code(received);
+}
+
+/// After the handshake: sends one frame and expects an error frame then a close.
+errc expect_sealed_rejection(uint16_t port, const frame& f) {
+  auto conn = client::connection::open("127.0.0.1", port, std::nullopt);
+  CAF_REQUIRE(conn);
+  CAF_REQUIRE((*conn)->write_frame(f));
+  auto answer = (*conn)->read_frame(5s);
+  CAF_REQUIRE(answer);
+  CAF_REQUIRE(answer->type == frame_type::error);
+  auto body = decode_body<error_body>(answer->body);
+  CAF_REQUIRE(body);
+  auto after = (*conn)->read_frame(5s);
+  CAF_CHECK(!after);
+  CAF_CHECK((*conn)->closed());
+  return body->code;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(bad_input_tests, fixture)
+
+CAF_TEST(broken records before the handshake get an error frame and a close) {
+  auto port = n.port();
+  CAF_CHECK(expect_plain_rejection(port, bytes{0xff, 0xff, 0xff, 0xff, 1, 2, 3}) ==
+            errc::frame_too_large);
+  CAF_CHECK(expect_plain_rejection(port, bytes{0, 0, 0, 0}) == errc::malformed_frame);
+  CAF_CHECK(expect_plain_rejection(port, plain_record(frame_type::client_hello, bytes(32, 1), 7)) ==
+            errc::unsupported_version);
+  CAF_CHECK(expect_plain_rejection(port, plain_record(static_cast<frame_type>(0x7e), {})) ==
+            errc::unknown_type);
+  CAF_CHECK(expect_plain_rejection(port, plain_record(frame_type::login, bytes(72, 0))) ==
+            errc::unexpected_frame);
+  CAF_CHECK(expect_plain_rejection(port, plain_record(frame_type::client_hello, bytes(5, 1))) ==
+            errc::malformed_frame);
+}
+
+CAF_TEST(a truncated record is held until the client gives up) {
+  raw_socket s{n.port()};
+  auto rec = plain_record(frame_type::client_hello, bytes(32, 1));
+  s.write(bytes(rec.begin(), rec.begin() + 10));
+  auto [received, closed] = s.read_until_closed(300ms);
+  CAF_CHECK(received.empty());
+  CAF_CHECK(!closed);
+}
+
+CAF_TEST(broken frames after the handshake get an error frame and a close) {
+  auto port = n.port();
+  CAF_CHECK(expect_sealed_rejection(port, frame{frame_type::send, 3, bytes(40, 0)}) ==
+            errc::unexpected_frame); // before login
+  CAF_CHECK(expect_sealed_rejection(port, frame{frame_type::mail, 3, {}}) ==
+            errc::unexpected_frame);
+  CAF_CHECK(expect_sealed_rejection(port, frame{frame_type::register_account, 3, bytes(3, 0)}) ==
+            errc::malformed_frame);
+  CAF_CHECK(expect_sealed_rejection(port, frame{frame_type::client_hello, 3, bytes(32, 0)}) ==
+            errc::unexpected_frame);
+}
+
+CAF_TEST(a login with a wrong signature is refused) {
+  auto alice = make_user(n, "Alice");
+  auto conn = client::connection::open("127.0.0.1", n.port(), std::nullopt);
+  CAF_REQUIRE(conn);
+  signature forged{};
+  auto reply = (*conn)->request(frame_type::login, encode_body(login_request{alice.id, forged}));
+  CAF_REQUIRE(!reply);
+  CAF_CHECK(reply.error().code == errc::auth_failed);
+  // A signature made for another connection does not work on this one either.
+  auto other = client::connection::open("127.0.0.1", n.port(), std::nullopt);
+  CAF_REQUIRE(other);
+  auto proof = crypto::sign(crypto::login_message((*conn)->transcript(), alice.id), alice.prof.sign);
+  auto replayed = (*other)->request(frame_type::login, encode_body(login_request{alice.id, proof}));
+  CAF_REQUIRE(!replayed);
+  CAF_CHECK(replayed.error().code == errc::auth_failed);
+}
+
+CAF_TEST(tampered and replayed records close the connection) {
+  auto alice = make_user(n, "Alice");
+  auto expect_decrypt_failure = [](client::connection& conn, const bytes& record) {
+    CAF_REQUIRE(conn.write_raw(record));
+    auto answer = conn.read_frame(5s);
+    CAF_REQUIRE(answer);
+    CAF_REQUIRE(answer->type == frame_type::error);
+    CAF_CHECK(decode_body<error_body>(answer->body)->code == errc::decrypt_failed);
+    CAF_CHECK(!conn.read_frame(5s));
+    CAF_CHECK(conn.closed());
+  };
+  {
+    auto conn = client::connection::open("127.0.0.1", n.port(), std::nullopt);
+    CAF_REQUIRE(conn);
+    auto record = (*conn)->seal_frame(frame{frame_type::whoami, 1, {}});
+    record[record.size() / 2] ^= 0x01;
+    expect_decrypt_failure(**conn, record);
+  }
+  {
+    reconnect(alice, n);
+    auto& conn = alice->conn();
+    auto record = conn.seal_frame(frame{frame_type::whoami, 77, {}});
+    CAF_REQUIRE(conn.write_raw(record));
+    auto first = conn.read_frame(5s);
+    CAF_REQUIRE(first);
+    CAF_CHECK(first->type == frame_type::login_ok);
+    expect_decrypt_failure(conn, record); // the same record again
+  }
+}
+
+CAF_TEST(a malformed frame barrage does not lose one message of a conversation) {
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  constexpr int messages = 300;
+  std::atomic<bool> stop{false};
+  std::atomic<int> attacks{0};
+  std::thread attacker([&] {
+    std::mt19937 rng{42};
+    while (!stop && attacks < 400) {
+      raw_socket s{n.port()};
+      bytes junk;
+      switch (attacks % 4) {
+        case 0: // random bytes
+          for (int i = 0; i < 200; ++i)
+            junk.push_back(static_cast<uint8_t>(rng()));
+          break;
+        case 1: // oversize length
+          junk = {0x00, 0x10, 0x00, 0x00, 1, 1, 1};
+          break;
+        case 2: { // valid hello, then a truncated record, then close
+          junk = plain_record(frame_type::client_hello, bytes(32, 9));
+          junk.insert(junk.end(), {0, 0, 0, 50, 1, 2, 3});
+          break;
+        }
+        default: // a frame of the wrong kind first
+          junk = plain_record(frame_type::send, bytes(30, 0));
+      }
+      s.write(junk);
+      ++attacks;
+    }
+  });
+  std::set<message_id> sent_ids, received_ids;
+  std::optional<failure> receive_error;
+  std::thread receiver([&] {
+    auto deadline = std::chrono::steady_clock::now() + 60s;
+    while (received_ids.size() < messages && std::chrono::steady_clock::now() < deadline) {
+      auto got = bob->receive(200ms);
+      if (!got) {
+        receive_error = got.error();
+        return;
+      }
+      for (auto& r : *got)
+        if (r.kind == client::received::what::text)
+          received_ids.insert(r.id);
+    }
+  });
+  for (int i = 0; i < messages; ++i) {
+    auto sent = alice->send_text(bob.id, "under fire " + std::to_string(i));
+    CAF_REQUIRE(sent);
+    sent_ids.insert(*sent);
+  }
+  receiver.join();
+  stop = true;
+  attacker.join();
+  if (receive_error)
+    CAF_FAIL("bob's receive failed: " << receive_error->message);
+  CAF_CHECK_GREATER(attacks.load(), 10);
+  CAF_CHECK_EQUAL(received_ids.size(), static_cast<size_t>(messages));
+  CAF_CHECK(received_ids == sent_ids);
+  // The node is still serving newcomers.
+  auto carol = make_user(n, "Carol");
+  CAF_CHECK(carol->whoami());
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
