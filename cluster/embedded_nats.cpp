@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -17,6 +18,26 @@
 #include "config/log.hpp"
 
 namespace kinbox {
+
+std::string find_executable(const std::string& name) {
+  auto executable = [](const std::string& path) { return ::access(path.c_str(), X_OK) == 0; };
+  if (name.find('/') != std::string::npos)
+    return executable(name) ? name : std::string{};
+  const char* path_env = std::getenv("PATH");
+  std::string dirs = path_env != nullptr ? path_env : "";
+  size_t start = 0;
+  while (start <= dirs.size()) {
+    auto end = dirs.find(':', start);
+    if (end == std::string::npos)
+      end = dirs.size();
+    auto candidate = dirs.substr(start, end - start) + "/" + name;
+    if (end > start && executable(candidate))
+      return candidate;
+    start = end + 1;
+  }
+  auto fallback = "/usr/sbin/" + name;
+  return executable(fallback) ? fallback : std::string{};
+}
 
 uint16_t pick_free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -49,6 +70,11 @@ result<std::unique_ptr<embedded_nats>> embedded_nats::start(const std::string& b
                                                             const std::string& name) {
   if (::mkdir(store_dir.c_str(), 0700) != 0 && errno != EEXIST)
     return failure{errc::unavailable, "cannot create '" + store_dir + "': " + std::strerror(errno)};
+  auto path = find_executable(binary);
+  if (path.empty())
+    return failure{errc::unavailable, "nats-server executable '" + binary +
+                                        "' not found (install the nats-server package or set "
+                                        "--nats-server-bin, or give --nats)"};
   auto port = pick_free_port();
   if (port == 0)
     return failure{errc::unavailable, "no free loopback port for nats-server"};
@@ -65,7 +91,7 @@ result<std::unique_ptr<embedded_nats>> embedded_nats::start(const std::string& b
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent)
       ::_exit(1);
-    ::execlp(binary.c_str(), binary.c_str(), "-js", "-a", "127.0.0.1", "-p", port_text.c_str(),
+    ::execl(path.c_str(), path.c_str(), "-js", "-a", "127.0.0.1", "-p", port_text.c_str(),
              "-sd", store_dir.c_str(), "-n", name.c_str(), "-l", log_file.c_str(), nullptr);
     ::_exit(127);
   }

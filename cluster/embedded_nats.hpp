@@ -31,6 +31,11 @@ private:
   std::string url_;
 };
 
+/// The path of an executable: `name` itself if it holds a '/', else the first match in
+/// PATH, else /usr/sbin/name (where Debian installs nats-server, often not in a user's
+/// PATH). Empty if none exists.
+std::string find_executable(const std::string& name);
+
 /// A TCP port on 127.0.0.1 that was free a moment ago.
 uint16_t pick_free_port();
 

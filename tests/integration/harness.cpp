@@ -101,7 +101,7 @@ std::optional<int> process::wait(std::chrono::milliseconds timeout) {
 nats_server::nats_server() {
   port_ = pick_free_port();
   proc_ = std::make_unique<process>(
-    std::vector<std::string>{"nats-server", "-js", "-a", "127.0.0.1", "-p", std::to_string(port_),
+    std::vector<std::string>{find_executable("nats-server"), "-js", "-a", "127.0.0.1", "-p", std::to_string(port_),
                              "-sd", dir_.str()},
     (dir_.path / "server.log").string());
   CAF_REQUIRE(wait_until([&] { return port_accepts(port_); }, 15s));

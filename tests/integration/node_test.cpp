@@ -1,1 +1,112 @@
+// kinbox-node as a program: embedded nats-server, configuration errors, key files,
+// kinbox-admin.
+#define CAF_SUITE node
+#include <caf/test/unit_test.hpp>
+#include <caf/test/unit_test_impl.hpp>
 
+#include <signal.h>
+
+#include <fstream>
+
+#include "tests/integration/harness.hpp"
+
+using namespace kinbox;
+using namespace kinbox::testing;
+
+namespace {
+
+struct fixture {
+  fixture() { CAF_REQUIRE(crypto::init()); }
+};
+
+/// Whether any process has `needle` in its command line.
+bool process_with_arg(const std::string& needle) {
+  for (auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in{entry.path() / "cmdline", std::ios::binary};
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find(needle) != std::string::npos &&
+        cmdline.find("nats-server") != std::string::npos)
+      return true;
+  }
+  return false;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(node_tests, fixture)
+
+CAF_TEST(a node without nats runs its own nats-server and stops it) {
+  node n{nullptr};
+  auto nats_dir = n.data_dir() + "/nats";
+  CAF_CHECK(process_with_arg(nats_dir));
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  CAF_REQUIRE(alice->send_text(bob.id, "embedded"));
+  CAF_CHECK_EQUAL(receive_n(bob, 1, 5s).size(), 1u);
+  CAF_CHECK(n.log().find("gateway: 127.0.0.1:" + std::to_string(n.port())) != std::string::npos);
+  CAF_CHECK_EQUAL(n.stop(), 0);
+  CAF_CHECK(!process_with_arg(nats_dir));
+  // Its data survives: the accounts are still there after a restart.
+  n.start();
+  reconnect(alice, n);
+  CAF_CHECK(alice->whoami());
+}
+
+CAF_TEST(a killed node leaves no nats-server behind) {
+  node n{nullptr};
+  auto nats_dir = n.data_dir() + "/nats";
+  CAF_REQUIRE(process_with_arg(nats_dir));
+  n.kill9();
+  bool gone = false;
+  for (int i = 0; i < 100 && !gone; ++i) {
+    gone = !process_with_arg(nats_dir);
+    std::this_thread::sleep_for(50ms);
+  }
+  CAF_CHECK(gone);
+}
+
+CAF_TEST(invalid options are refused with the option named and exit code 2) {
+  auto bad_ttl = run_command({KINBOX_NODE_BIN, "--mail-ttl", "fortnight"});
+  CAF_CHECK_EQUAL(bad_ttl.status, 2);
+  CAF_CHECK(bad_ttl.err.find("--mail-ttl") != std::string::npos);
+  auto unknown = run_command({KINBOX_NODE_BIN, "--frobnicate"});
+  CAF_CHECK_EQUAL(unknown.status, 2);
+  auto help = run_command({KINBOX_NODE_BIN, "--help"});
+  CAF_CHECK_EQUAL(help.status, 0);
+  CAF_CHECK(help.out.find("--max-frame-size") != std::string::npos);
+}
+
+CAF_TEST(a configured key file must exist and every node with it presents the same key) {
+  nats_server nats;
+  temp_dir keys{"kinbox-keys"};
+  auto missing = run_command({KINBOX_NODE_BIN, "--nats", nats.url(), "--data-dir",
+                              (keys.path / "data").string(), "--key-file",
+                              (keys.path / "nope.key").string()});
+  CAF_CHECK_EQUAL(missing.status, 1);
+  CAF_CHECK(missing.err.find("nope.key") != std::string::npos);
+  node first{&nats};
+  auto key_file = first.data_dir() + "/cluster.key";
+  node second{&nats, {"--key-file", key_file, "--node-id", "node2"}};
+  auto a = client::connection::open("127.0.0.1", first.port(), std::nullopt);
+  auto b = client::connection::open("127.0.0.1", second.port(), std::nullopt);
+  CAF_REQUIRE(a && b);
+  CAF_CHECK((*a)->cluster_key() == (*b)->cluster_key());
+  // One cluster: an account made on one node logs in on the other.
+  auto alice = make_user(first, "Alice");
+  reconnect(alice, second);
+  CAF_CHECK(alice->whoami());
+}
+
+CAF_TEST(kinbox-admin reports the cluster status) {
+  nats_server nats;
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto status = run_command({KINBOX_ADMIN_BIN, "--nats", nats.url(), "--cluster", "test",
+                             "--json", "status"});
+  CAF_CHECK_EQUAL(status.status, 0);
+  CAF_CHECK(status.out.find("\"accounts\":1") != std::string::npos);
+  CAF_CHECK(status.out.find("\"online\":1") != std::string::npos);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
