@@ -1,6 +1,7 @@
 // kinbox: the command-line client. Every command connects, logs in (except register)
 // and does one thing. Secret keys stay in the profile directory.
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -97,6 +98,15 @@ account_id parse_id(const std::string& text) {
   } catch (const std::exception&) {
   }
   throw usage_error{"'" + text + "' is not a kinbox ID"};
+}
+
+std::string utc_time(uint64_t ms) {
+  auto secs = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
 }
 
 const char* state_name(contact_state s) {
@@ -343,7 +353,7 @@ private:
         return error(s.error());
       print({{"id", s->id}, {"online", s->online}, {"last_seen_ms", s->last_seen_ms}},
             std::to_string(s->id) + (s->online ? " online" : " offline") +
-              (s->last_seen_ms ? ", last seen " + std::to_string(s->last_seen_ms) + " ms" : ""));
+              (s->last_seen_ms ? ", last seen " + utc_time(s->last_seen_ms) : ""));
       return 0;
     });
   }
@@ -361,9 +371,11 @@ int main(int argc, char** argv) {
   try {
     return cli{parse(argc, argv)}.run();
   } catch (const usage_error& e) {
-    if (!e.message.empty())
-      std::cerr << "kinbox: " << e.message << "\n\n";
-    std::cerr << usage_text;
-    return e.message.empty() ? 0 : exit_usage;
+    if (e.message.empty()) {
+      std::cout << usage_text;
+      return 0;
+    }
+    std::cerr << "kinbox: " << e.message << "\n\n" << usage_text;
+    return exit_usage;
   }
 }

@@ -61,6 +61,9 @@ result<Reply> client::call(frame_type type, bytes body) {
 
 result<account_id> client::register_account(const std::string& name,
                                             const std::string& birth_date, account_role role) {
+  // Keys reach the disk before the server knows them: no account without its keys.
+  if (auto saved = prof_.save(); !saved)
+    return saved.error();
   auto reply = call<register_reply>(
     frame_type::register_account,
     encode_body(register_request{name, birth_date, role, prof_.sign.pk, prof_.box.pk}));

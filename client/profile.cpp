@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -78,8 +79,10 @@ profile profile::create(const std::string& dir) {
 }
 
 result<bool> profile::save() const {
-  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-    return profile_error(dir, std::strerror(errno));
+  std::error_code ec;
+  if (std::filesystem::create_directories(dir, ec); ec)
+    return profile_error(dir, ec.message());
+  ::chmod(dir.c_str(), 0700);
   json j{{"id", id},
          {"name", name},
          {"role", role == account_role::parent ? "parent" : "child"},
