@@ -285,10 +285,15 @@ void drain(user_pointer self) {
 }
 
 /// Dispatches an entity request; owner operations from anyone else get not_found.
-void handle(user_pointer self, entity_request& req, reply_promise rp) {
+/// If loading the state failed (KV unreachable), each request tries to load it once more.
+void handle(user_pointer self, entity_request& req, reply_promise rp, bool reloaded = false) {
   auto& st = self->state;
   if (st.load_failed) {
-    rp.deliver(error_reply(errc::unavailable, "account state could not be loaded"));
+    if (reloaded) {
+      rp.deliver(error_reply(errc::unavailable, "account state could not be loaded"));
+      return;
+    }
+    load(self, [=]() mutable { handle(self, req, rp, true); });
     return;
   }
   if (!st.account) {

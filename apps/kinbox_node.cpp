@@ -130,6 +130,7 @@ int run(const node_config& cfg) {
     ctx->kv = kv;
     ctx->max_frame_size = cfg.max_frame_size;
     ctx->max_outbound_bytes = cfg.max_outbound_bytes;
+    ctx->auth_timeout = cfg.auth_timeout;
     ctx->now_ms = system_now_ms;
     auto gateway = start_gateway(sys, cfg.gateway, ctx);
     if (!gateway) {

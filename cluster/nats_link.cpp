@@ -128,7 +128,7 @@ result<std::unique_ptr<nats_link>> nats_link::connect(const std::vector<std::str
     return nats_failure("nats_connect", s);
   jsOptions js_opts;
   jsOptions_Init(&js_opts);
-  js_opts.Wait = 5000;
+  js_opts.Wait = 2000; // KV calls answer or fail within 2 s; callers retry
   if (s = natsConnection_JetStream(&link->js_, link->conn_, &js_opts); s != NATS_OK)
     return nats_failure("jetstream", s);
   return link;

@@ -50,6 +50,8 @@ po::options_description make_options() {
      "how long undelivered mail is kept (e.g. 15d, 12h, 30s); at least 1s")
     ("sweep-interval", po::value<std::string>()->default_value("60s"),
      "how often expired mail is deleted; between 100ms and 1h")
+    ("auth-timeout", po::value<std::string>()->default_value("30s"),
+     "a connection that has not logged in within this time is closed; 1s to 10m")
     ("max-frame-size", po::value<std::string>()->default_value("64KiB"),
      "largest record a client may send, between 1KiB and 16MiB")
     ("max-outbound", po::value<std::string>()->default_value("4MiB"),
@@ -118,6 +120,12 @@ result<node_config> build(const po::variables_map& vm) {
   if (*sweep < std::chrono::milliseconds(100) || *sweep > std::chrono::hours(1))
     return bad_option("sweep-interval", "must be between 100ms and 1h");
   cfg.sweep_interval = *sweep;
+  auto auth = parse_duration(get<std::string>(vm, "auth-timeout"));
+  if (!auth)
+    return bad_option("auth-timeout", auth.error().message);
+  if (*auth < std::chrono::seconds(1) || *auth > std::chrono::minutes(10))
+    return bad_option("auth-timeout", "must be between 1s and 10m");
+  cfg.auth_timeout = *auth;
   auto frame = parse_size(get<std::string>(vm, "max-frame-size"));
   if (!frame)
     return bad_option("max-frame-size", frame.error().message);

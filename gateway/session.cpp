@@ -13,6 +13,8 @@ namespace kinbox {
 
 namespace {
 
+using auth_timeout_atom = caf::atom_constant<caf::atom("auth_tmo")>;
+
 constexpr int max_id_attempts = 8;
 constexpr account_id min_account_id = 1'000'000'000ull;
 constexpr account_id account_id_span = 9'000'000'000ull;
@@ -380,6 +382,7 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
   st.ctx = std::move(ctx);
   self->configure_read(hdl, caf::io::receive_policy::at_most(4096));
   self->ack_writes(hdl, true);
+  self->delayed_send(self, st.ctx->auth_timeout, auth_timeout_atom::value);
   logger()->debug("event=session_opened session={}", session_id);
   return {
     [=](const caf::io::new_data_msg& msg) { handle_data(self, msg.buf); },
@@ -402,6 +405,11 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
     [=](kick_atom, uint16_t code) {
       fail(self, frame_type::bye, 0, static_cast<errc>(code),
            std::string{errc_description(static_cast<errc>(code))});
+    },
+    [=](auth_timeout_atom) {
+      auto current = self->state.current;
+      if (current != phase::ready && current != phase::closing)
+        fail(self, frame_type::error, 0, errc::timeout, "no login in time");
     },
     [=](shutdown_atom) {
       if (self->state.current != phase::closing)

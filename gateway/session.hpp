@@ -10,6 +10,7 @@
 
 #include <caf/io/broker.hpp>
 
+#include <chrono>
 #include <functional>
 #include <memory>
 
@@ -31,6 +32,7 @@ struct gateway_context {
   size_t max_frame_size = 64 * 1024;
   size_t max_outbound_bytes = 4 * 1024 * 1024;
   size_t max_in_flight = 1024; ///< requests a connection may have open at once
+  std::chrono::milliseconds auth_timeout{30000}; ///< time to complete the login
   std::function<uint64_t()> now_ms;
 };
 

@@ -134,4 +134,43 @@ CAF_TEST(a full mailbox refuses new mail with a retryable error and keeps the ol
   CAF_CHECK(alice->send_text(bob.id, "room again"));
 }
 
+CAF_TEST(a NATS outage gives retryable errors and no crash and service resumes) {
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  CAF_REQUIRE(alice->keys_of(bob.id)); // the app has its friend's key cached
+  bob.conn.reset();
+  nats.stop();
+  // Mail between active accounts still lands in the mailbox; anything needing KV fails
+  // with a retryable error.
+  auto sent = alice->send_text(bob.id, "during the outage");
+  CAF_CHECK(sent);
+  auto status = alice->status(bob.id);
+  CAF_REQUIRE(!status);
+  CAF_CHECK(errc_retryable(status.error().code));
+  auto fresh = client::profile::create((alice.dir->path / "fresh").string());
+  auto c = client::client::connect(fresh, "127.0.0.1", n.port());
+  CAF_REQUIRE(c);
+  auto reg = (*c)->register_account("Dora", "2015-01-01", account_role::child);
+  CAF_REQUIRE(!reg);
+  CAF_CHECK(errc_retryable(reg.error().code));
+  CAF_CHECK(n.log().find("event=nats_disconnected") != std::string::npos);
+  nats.start();
+  bool registered = false;
+  for (int i = 0; i < 50 && !registered; ++i) {
+    auto again = client::client::connect(fresh, "127.0.0.1", n.port());
+    CAF_REQUIRE(again);
+    registered = static_cast<bool>((*again)->register_account("Dora", "2015-01-01",
+                                                              account_role::child));
+    if (!registered)
+      std::this_thread::sleep_for(200ms);
+  }
+  CAF_CHECK(registered);
+  reconnect(bob, n);
+  auto got = receive_n(bob, 1, 5s);
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK_EQUAL(got[0].text, "during the outage");
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -100,6 +100,15 @@ std::optional<int> process::wait(std::chrono::milliseconds timeout) {
 
 nats_server::nats_server() {
   port_ = pick_free_port();
+  start();
+}
+
+void nats_server::stop() {
+  proc_->signal(SIGTERM);
+  CAF_REQUIRE(proc_->wait(15s));
+}
+
+void nats_server::start() {
   proc_ = std::make_unique<process>(
     std::vector<std::string>{find_executable("nats-server"), "-js", "-a", "127.0.0.1", "-p", std::to_string(port_),
                              "-sd", dir_.str()},

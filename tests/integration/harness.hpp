@@ -44,6 +44,9 @@ private:
 class nats_server {
 public:
   nats_server();
+  /// Stops the server (SIGTERM); `start` brings it back on the same port and store.
+  void stop();
+  void start();
   std::string url() const { return "nats://127.0.0.1:" + std::to_string(port_); }
   const temp_dir& dir() const { return dir_; }
 
