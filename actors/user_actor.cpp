@@ -25,6 +25,10 @@ struct user_state {
   bool load_failed = false;
   caf::actor session;
   uint64_t session_id = 0;
+  uint64_t drain_cursor = 0; ///< sequence of the last stored envelope pushed
+  bool draining = false;     ///< a page request is in flight
+  bool drain_more = false;   ///< the last page was not empty: more may follow on ack
+  bool live_skipped = false; ///< new mail arrived while paging; fetch another page
   static inline const char* name = "kinbox.user";
 };
 
@@ -44,6 +48,8 @@ uint64_t read_last_seen(const bytes& value) {
   uint64_t ms = 0;
   return r.u64(ms) ? ms : 0;
 }
+
+void drain(user_pointer self);
 
 /// Loads account and contacts from KV; every other message waits (await) meanwhile.
 void load(user_pointer self, std::function<void()> then) {
@@ -161,7 +167,12 @@ void deliver(user_pointer self, account_id sender, deliver_body body, reply_prom
     .then(
       [=](bool stored) mutable {
         rp.deliver(ok_reply());
-        if (stored)
+        if (!stored)
+          return;
+        auto& st = self->state;
+        if (st.draining || st.drain_more)
+          st.live_skipped = true; // it has a later sequence: the pages will bring it
+        else
           push(self, e);
       },
       [=](caf::error& err) mutable {
@@ -182,6 +193,8 @@ void ack(user_pointer self, const ack_request& req, reply_promise rp) {
             send_entity(self, e.sender, user_op::deliver,
                         encode_deliver({mail_kind::delivered, e.id, {}}));
         rp.deliver(ok_reply());
+        if (self->state.drain_more || self->state.live_skipped)
+          drain(self);
       },
       [=](caf::error& err) mutable {
         auto f = to_failure(err);
@@ -266,19 +279,39 @@ void write_presence(user_pointer self) {
                  last_seen_value(st.deps.now_ms()));
 }
 
+/// Pushes the next page of stored mail after the drain cursor. Pages are bounded in count
+/// and bytes, and the next page goes out when the device acks, so a long offline backlog
+/// never floods the connection. While pages remain, new mail is not pushed live (it comes
+/// in its page, in order); once the last page is out, new mail is pushed as it arrives.
 void drain(user_pointer self) {
   auto& st = self->state;
+  if (st.draining || !st.session)
+    return;
+  st.draining = true;
   auto session_id = st.session_id;
-  self->request(st.deps.store, caf::infinite, pending_atom::value, st.id,
-                static_cast<uint64_t>(st.deps.drain_limit))
+  self->request(st.deps.store, caf::infinite, pending_atom::value, st.id, st.drain_cursor,
+                static_cast<uint64_t>(st.deps.drain_page_count),
+                static_cast<uint64_t>(st.deps.drain_page_bytes))
     .then(
-      [=](std::vector<envelope>& mail) {
-        if (self->state.session_id != session_id)
+      [=](mail_page& page) {
+        auto& st = self->state;
+        st.draining = false;
+        if (st.session_id != session_id) {
+          drain(self); // a new session attached meanwhile: start its drain
           return;
-        for (auto& e : mail)
+        }
+        for (auto& e : page.mail)
           push(self, e);
+        if (!page.mail.empty())
+          st.drain_cursor = page.mail.back().seq;
+        st.drain_more = page.more;
+        if (st.live_skipped) {
+          st.live_skipped = false;
+          drain(self);
+        }
       },
       [=](caf::error& err) {
+        self->state.draining = false;
         log::get("user")->warn("event=drain_failed id={} code={}", self->state.id,
                                errc_name(to_failure(err).code));
       });
@@ -407,6 +440,9 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id, user_d
         bool was_online = static_cast<bool>(st.session);
         st.session = session;
         st.session_id = session_id;
+        st.drain_cursor = 0;
+        st.drain_more = false;
+        st.live_skipped = false;
         write_presence(self);
         if (!was_online)
           self->delayed_send(self, presence_refresh, tick_atom::value);
@@ -424,6 +460,7 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id, user_d
       if (st.session_id != session_id || !st.session)
         return;
       st.session = nullptr;
+      st.drain_more = false;
       auto now = st.deps.now_ms();
       caf::anon_send(st.deps.kv, kv_delete_atom::value, kv_space::presence, key_of(st.id));
       caf::anon_send(st.deps.kv, kv_put_atom::value, kv_space::last_seen, key_of(st.id),

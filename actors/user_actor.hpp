@@ -79,7 +79,8 @@ struct user_deps {
   std::function<uint64_t()> now_ms;
   std::chrono::milliseconds mail_ttl{std::chrono::hours(24 * 15)};
   std::string node_id;
-  size_t drain_limit = 10000; ///< stored mail pushed at once when a session attaches
+  size_t drain_page_count = 1024;     ///< stored envelopes pushed per page
+  size_t drain_page_bytes = 1u << 20; ///< payload bytes pushed per page
 };
 
 user_actor spawn_user(caf::actor_system& sys, account_id id, user_deps deps);

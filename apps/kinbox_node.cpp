@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
 #include <iostream>
 #include <thread>
 
@@ -120,6 +121,8 @@ int run(const node_config& cfg) {
     rcfg.link = link->get();
     auto router = spawn_router(sys, rcfg);
     user_deps deps{store, kv, router, system_now_ms, cfg.mail_ttl, cfg.node_id};
+    // A drain page must fit in what a connection may have unsent.
+    deps.drain_page_bytes = std::min<size_t>(deps.drain_page_bytes, cfg.max_outbound_bytes / 2);
     auto host = spawn_user_host(sys, deps);
     caf::anon_send(router, serve_atom::value, entity_actor{host});
     auto sweeper = spawn_sweeper(sys, deps, cfg.sweep_interval);

@@ -9,7 +9,7 @@ namespace {
 
 constexpr uint8_t plaintext_version = 1;
 constexpr uint8_t content_text = 1;
-constexpr milliseconds drain_wait{50};
+constexpr milliseconds drain_wait{0}; // take what has arrived, do not wait for more
 
 } // namespace
 

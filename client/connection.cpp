@@ -146,15 +146,18 @@ result<frame> connection::read_one(milliseconds timeout) {
       }
       return decode_frame(plain);
     }
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
-    if (left.count() <= 0)
-      return failure{errc::timeout, "no answer from the gateway in time"};
+    // Poll at least once, so a zero timeout still takes what the socket already holds.
+    auto left = std::max(std::chrono::duration_cast<milliseconds>(deadline - clock::now()),
+                         milliseconds(0));
     pollfd p{fd_, POLLIN, 0};
     int rc = ::poll(&p, 1, static_cast<int>(left.count()));
     if (rc < 0 && errno == EINTR)
       continue;
-    if (rc == 0)
+    if (rc == 0) {
+      if (clock::now() >= deadline)
+        return failure{errc::timeout, "no answer from the gateway in time"};
       continue;
+    }
     uint8_t buf[16384];
     auto n = ::recv(fd_, buf, sizeof(buf), 0);
     if (n < 0 && errno == EINTR)
@@ -208,9 +211,8 @@ result<std::optional<mail_push>> connection::next_push(milliseconds timeout) {
   }
   auto deadline = clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<milliseconds>(deadline - clock::now());
-    if (left.count() <= 0)
-      return std::optional<mail_push>{};
+    auto left = std::max(std::chrono::duration_cast<milliseconds>(deadline - clock::now()),
+                         milliseconds(0));
     auto f = read_one(left);
     if (!f) {
       if (f.error().code == errc::timeout)

@@ -55,7 +55,8 @@ po::options_description make_options() {
     ("max-frame-size", po::value<std::string>()->default_value("64KiB"),
      "largest record a client may send, between 1KiB and 16MiB")
     ("max-outbound", po::value<std::string>()->default_value("4MiB"),
-     "unsent bytes per connection before it is cut off as a slow consumer, at least 64KiB")
+     "unsent bytes per connection before it is cut off as a slow consumer; at least 64KiB "
+     "and twice --max-frame-size")
     ("mailbox-initial-size", po::value<std::string>()->default_value("64MiB"),
      "initial LMDB map size of the mailbox")
     ("mailbox-max-size", po::value<std::string>()->default_value("16GiB"),
@@ -135,8 +136,8 @@ result<node_config> build(const po::variables_map& vm) {
   auto outbound = parse_size(get<std::string>(vm, "max-outbound"));
   if (!outbound)
     return bad_option("max-outbound", outbound.error().message);
-  if (*outbound < (64u << 10))
-    return bad_option("max-outbound", "must be at least 64KiB");
+  if (*outbound < (64u << 10) || *outbound < 2 * cfg.max_frame_size)
+    return bad_option("max-outbound", "must be at least 64KiB and twice --max-frame-size");
   cfg.max_outbound_bytes = *outbound;
   auto initial = parse_size(get<std::string>(vm, "mailbox-initial-size"));
   if (!initial)

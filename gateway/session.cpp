@@ -35,6 +35,8 @@ struct session_state {
   account_info info{};
   user_actor user;
   size_t in_flight = 0;
+  uint64_t bytes_queued = 0;  ///< written to the socket's buffer so far
+  uint64_t bytes_written = 0; ///< of those, handed to the kernel
   static inline const char* name = "kinbox.session";
 };
 
@@ -56,6 +58,7 @@ void write_frame(session_pointer self, const frame& f) {
   }
   auto& buf = self->wr_buf(st.hdl);
   buf.insert(buf.end(), out.begin(), out.end());
+  st.bytes_queued += out.size();
   self->flush(st.hdl);
 }
 
@@ -386,21 +389,24 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
   logger()->debug("event=session_opened session={}", session_id);
   return {
     [=](const caf::io::new_data_msg& msg) { handle_data(self, msg.buf); },
-    [=](const caf::io::data_transferred_msg& msg) {
-      if (msg.remaining > self->state.ctx->max_outbound_bytes &&
-          self->state.current != phase::closing) {
-        logger()->warn("event=slow_consumer session={} account={} unsent={}",
-                       self->state.session_id, self->state.account, msg.remaining);
-        fail(self, frame_type::bye, 0, errc::slow_consumer, "unsent data passed the limit");
-      }
-    },
+    [=](const caf::io::data_transferred_msg& msg) { self->state.bytes_written += msg.written; },
     [=](const caf::io::connection_closed_msg&) {
       logger()->debug("event=connection_closed session={}", self->state.session_id);
       close(self);
     },
     [=](push_atom, const mail_push& mail) {
-      if (self->state.current == phase::ready)
-        write_frame(self, make_frame(frame_type::mail, 0, mail));
+      auto& st = self->state;
+      if (st.current != phase::ready)
+        return;
+      // Pushes are the one output the client does not pace with requests: cut a
+      // connection that stopped reading. Its mail stays stored for the next login.
+      auto unsent = st.bytes_queued - st.bytes_written;
+      if (unsent > st.ctx->max_outbound_bytes) {
+        logger()->warn("event=slow_consumer session={} account={} unsent={}", st.session_id,
+                       st.account, unsent);
+        return fail(self, frame_type::bye, 0, errc::slow_consumer, "unsent data passed the limit");
+      }
+      write_frame(self, make_frame(frame_type::mail, 0, mail));
     },
     [=](kick_atom, uint16_t code) {
       fail(self, frame_type::bye, 0, static_cast<errc>(code),

@@ -284,8 +284,10 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
   return out;
 }
 
-result<std::vector<envelope>> mailbox::pending(account_id recipient, size_t limit) {
-  std::vector<envelope> out;
+result<mail_page> mailbox::pending(account_id recipient, uint64_t after_seq, size_t max_count,
+                                   size_t max_bytes) {
+  mail_page page;
+  auto& out = page.mail;
   txn_guard txn;
   int rc = txn.begin(env_, MDB_RDONLY);
   if (rc != 0)
@@ -293,19 +295,27 @@ result<std::vector<envelope>> mailbox::pending(account_id recipient, size_t limi
   cursor_guard cur;
   if ((rc = cur.open(txn.get(), mail_db_)) != 0)
     return lmdb_failure("mdb_cursor_open", rc);
-  mail_key_bytes start{recipient, 0};
+  mail_key_bytes start{recipient, after_seq + 1};
   MDB_val key = start.val(), val;
+  size_t bytes_taken = 0;
   rc = mdb_cursor_get(cur.get(), &key, &val, MDB_SET_RANGE);
-  while (rc == 0 && out.size() < limit && key.mv_size == 16 &&
+  while (rc == 0 && key.mv_size == 16 &&
          get_u64(static_cast<const uint8_t*>(key.mv_data)) == recipient) {
     envelope e;
-    if (decode_envelope(recipient, val, true, e))
+    if (decode_envelope(recipient, val, true, e)) {
+      if (out.size() >= max_count || (!out.empty() && bytes_taken + e.payload.size() > max_bytes)) {
+        page.more = true;
+        break;
+      }
+      bytes_taken += e.payload.size();
+      e.seq = get_u64(static_cast<const uint8_t*>(key.mv_data) + 8);
       out.push_back(std::move(e));
+    }
     rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT);
   }
   if (rc != 0 && rc != MDB_NOTFOUND)
     return lmdb_failure("mdb_cursor_get", rc);
-  return out;
+  return page;
 }
 
 result<std::vector<envelope>> mailbox::expire(uint64_t now_ms, size_t limit) {

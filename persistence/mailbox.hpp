@@ -28,6 +28,7 @@ struct envelope {
   uint64_t stored_at_ms = 0;
   uint64_t expires_at_ms = 0;
   bytes payload;
+  uint64_t seq = 0; ///< arrival order in the mailbox; set by `pending`
 };
 
 /// Names one envelope: (recipient, kind, id) is unique in the mailbox.
@@ -40,6 +41,12 @@ struct write_batch {
   std::vector<envelope> puts;
   std::vector<mail_ref> acks;
   bool empty() const { return puts.empty() && acks.empty(); }
+};
+
+/// A page of stored mail and whether more follows it.
+struct mail_page {
+  std::vector<envelope> mail;
+  bool more = false;
 };
 
 struct write_outcome {
@@ -66,8 +73,10 @@ public:
   /// durable transaction.
   [[nodiscard]] result<write_outcome> write(const write_batch& batch);
 
-  /// Up to `limit` envelopes of `recipient`, oldest first.
-  [[nodiscard]] result<std::vector<envelope>> pending(account_id recipient, size_t limit);
+  /// Envelopes of `recipient` stored after `after_seq`, oldest first: at most `max_count`,
+  /// and no more payload bytes than `max_bytes` (but at least one envelope).
+  [[nodiscard]] result<mail_page> pending(account_id recipient, uint64_t after_seq,
+                                          size_t max_count, size_t max_bytes);
 
   /// Removes up to `limit` envelopes whose expiry is at or before `now_ms`, and returns
   /// them without payloads, so that senders can be told.

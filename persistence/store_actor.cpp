@@ -95,8 +95,9 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
       schedule_flush(self);
       return rp;
     },
-    [=](pending_atom, account_id recipient, uint64_t limit) -> caf::result<std::vector<envelope>> {
-      auto res = self->state.box->pending(recipient, limit);
+    [=](pending_atom, account_id recipient, uint64_t after_seq, uint64_t max_count,
+        uint64_t max_bytes) -> caf::result<mail_page> {
+      auto res = self->state.box->pending(recipient, after_seq, max_count, max_bytes);
       if (!res)
         return make_error(res.error());
       return std::move(*res);

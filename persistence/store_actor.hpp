@@ -33,8 +33,9 @@ using store_actor = caf::typed_actor<
   caf::replies_to<put_atom, envelope>::with<bool>,
   /// Deletes acked mail durably; answers with what was removed (payloads left out).
   caf::replies_to<ack_atom, std::vector<mail_ref>>::with<std::vector<envelope>>,
-  /// Up to `limit` stored envelopes of a recipient, oldest first.
-  caf::replies_to<pending_atom, account_id, uint64_t>::with<std::vector<envelope>>,
+  /// A page of a recipient's stored envelopes after a sequence number, oldest first:
+  /// (recipient, after_seq, max_count, max_bytes).
+  caf::replies_to<pending_atom, account_id, uint64_t, uint64_t, uint64_t>::with<mail_page>,
   /// Deletes mail expired at the given time (ms since epoch); answers with what went.
   caf::replies_to<expire_atom, uint64_t>::with<std::vector<envelope>>,
   /// Number of stored envelopes.
@@ -49,5 +50,6 @@ store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box);
 } // namespace kinbox
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::envelope)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::mail_page)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::envelope>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::mail_ref>)

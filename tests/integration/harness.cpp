@@ -207,6 +207,26 @@ void befriend(user& a, user& b) {
   CAF_REQUIRE(mutual);
 }
 
+std::vector<message_id> send_pipelined(user& from, account_id to,
+                                       const std::vector<std::string>& texts) {
+  auto key = from->keys_of(to);
+  CAF_REQUIRE(key);
+  auto& conn = from->conn();
+  std::vector<message_id> ids;
+  for (auto& text : texts) {
+    ids.push_back(crypto::random_message_id());
+    auto payload = crypto::box_seal(client::encode_plaintext(text), key->box_key, from.prof.box);
+    CAF_REQUIRE(conn.write_frame(make_frame(frame_type::send, conn.next_request_id(),
+                                            send_request{to, ids.back(), payload})));
+  }
+  for (size_t accepted = 0; accepted < texts.size(); ++accepted) {
+    auto f = conn.read_frame(30s);
+    CAF_REQUIRE(f);
+    CAF_REQUIRE(f->type == frame_type::accepted);
+  }
+  return ids;
+}
+
 std::vector<client::received> receive_n(user& u, size_t count, std::chrono::milliseconds timeout) {
   std::vector<client::received> out;
   auto deadline = std::chrono::steady_clock::now() + timeout;

@@ -100,6 +100,11 @@ void reconnect(user& u, const node& n);
 /// Makes `a` and `b` friends (request and accept).
 void befriend(user& a, user& b);
 
+/// Sends all texts to friend `to` without waiting between them (pipelined requests), then
+/// waits for every `accepted`; returns the message ids in sending order.
+std::vector<message_id> send_pipelined(user& from, account_id to,
+                                       const std::vector<std::string>& texts);
+
 /// Receives until `count` items arrived or `timeout` passed.
 std::vector<client::received> receive_n(user& u, size_t count, std::chrono::milliseconds timeout);
 

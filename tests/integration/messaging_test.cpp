@@ -83,6 +83,43 @@ CAF_TEST(offline mail is delivered in order when the recipient logs in) {
   CAF_CHECK(again->empty());
 }
 
+CAF_TEST(a long offline backlog sent pipelined arrives complete and in order) {
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  bob.conn.reset();
+  constexpr size_t count = 2500; // more than two drain pages
+  std::vector<std::string> texts;
+  for (size_t i = 0; i < count; ++i)
+    texts.push_back("backlog " + std::to_string(i));
+  auto ids = send_pipelined(alice, bob.id, texts);
+  reconnect(bob, n);
+  auto got = receive_n(bob, count, 30s);
+  CAF_REQUIRE_EQUAL(got.size(), count);
+  for (size_t i = 0; i < count; ++i)
+    CAF_CHECK(got[i].id == ids[i]);
+  // Live mail flows again once the backlog is through.
+  CAF_REQUIRE(alice->send_text(bob.id, "live again"));
+  auto live = receive_n(bob, 1, 5s);
+  CAF_REQUIRE_EQUAL(live.size(), 1u);
+  CAF_CHECK_EQUAL(live[0].text, "live again");
+}
+
+CAF_TEST(a connection that stops reading is cut and its mail waits for the next login) {
+  node n{&nats, {"--max-outbound", "64KiB", "--max-frame-size", "16KiB"}};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  // Bob stays connected but never reads; alice sends far more than the socket buffers.
+  constexpr size_t sent = 1000;
+  send_pipelined(alice, bob.id, std::vector<std::string>(sent, std::string(8 * 1024, 'z')));
+  CAF_CHECK(n.log().find("event=slow_consumer") != std::string::npos);
+  reconnect(bob, n);
+  auto got = receive_n(bob, sent, 30s);
+  CAF_CHECK_EQUAL(got.size(), sent);
+}
+
 CAF_TEST(a receipt for an offline sender waits as mail) {
   node n{&nats};
   auto alice = make_user(n, "Alice");

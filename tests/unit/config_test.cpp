@@ -76,6 +76,8 @@ CAF_TEST(invalid values are refused naming the option) {
   CAF_CHECK(error_of(parse({"--max-frame-size", "100"})).find("--max-frame-size") !=
             std::string::npos);
   CAF_CHECK(error_of(parse({"--listen", "nohost"})).find("--listen") != std::string::npos);
+  CAF_CHECK(error_of(parse({"--max-outbound", "64KiB", "--max-frame-size", "64KiB"}))
+              .find("--max-outbound") != std::string::npos);
   CAF_CHECK(error_of(parse({"--listen", "h:70000"})).find("--listen") != std::string::npos);
   CAF_CHECK(error_of(parse({"--cluster", "Bad Name"})).find("--cluster") != std::string::npos);
   CAF_CHECK(error_of(parse({"--nats", "http://x"})).find("--nats") != std::string::npos);

@@ -62,9 +62,10 @@ struct fixture {
   }
 
   std::vector<envelope> pending(account_id who) {
-    auto out = box->pending(who, 1000);
+    auto out = box->pending(who, 0, 1000, 1 << 30);
     CAF_REQUIRE(out);
-    return *out;
+    CAF_CHECK(!out->more);
+    return out->mail;
   }
 };
 
@@ -135,6 +136,33 @@ CAF_TEST(expire honours its limit) {
   put(many);
   CAF_CHECK_EQUAL(box->expire(10, 4)->size(), 4u);
   CAF_CHECK(count() == 6u);
+}
+
+CAF_TEST(pending pages through the mail by sequence count and bytes) {
+  std::vector<envelope> many;
+  for (uint8_t i = 1; i <= 10; ++i)
+    many.push_back(mail(1, i, 1000, 100));
+  put(many);
+  auto first = box->pending(1, 0, 4, 1 << 20);
+  CAF_REQUIRE(first);
+  CAF_REQUIRE_EQUAL(first->mail.size(), 4u);
+  CAF_CHECK(first->more);
+  auto second = box->pending(1, first->mail.back().seq, 100, 250);
+  CAF_REQUIRE(second);
+  CAF_REQUIRE_EQUAL(second->mail.size(), 2u); // 250 bytes hold two 100-byte payloads
+  CAF_CHECK(second->more);
+  CAF_CHECK_EQUAL(second->mail[0].id[0], 5);
+  auto tiny = box->pending(1, 0, 100, 1);
+  CAF_REQUIRE(tiny);
+  CAF_CHECK_EQUAL(tiny->mail.size(), 1u); // always at least one
+  auto rest = box->pending(1, second->mail.back().seq, 100, 1 << 20);
+  CAF_REQUIRE(rest);
+  CAF_CHECK_EQUAL(rest->mail.size(), 4u);
+  CAF_CHECK(!rest->more);
+  auto none = box->pending(1, rest->mail.back().seq, 100, 1 << 20);
+  CAF_REQUIRE(none);
+  CAF_CHECK(none->mail.empty());
+  CAF_CHECK(!none->more);
 }
 
 CAF_TEST(mail and dedup survive a reopen) {

@@ -28,12 +28,14 @@ struct world {
   std::vector<mail_push> pushes;
   std::vector<uint16_t> kicks;
   uint64_t now = 1000;
+  uint64_t next_seq = 0;
 };
 
 store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<world> w) {
   return {
     [=](put_atom, envelope& e) -> bool {
       auto key = std::make_tuple(e.recipient, e.kind, e.id);
+      e.seq = ++w->next_seq;
       return w->mail.emplace(key, e).second;
     },
     [=](ack_atom, std::vector<mail_ref>& refs) -> std::vector<envelope> {
@@ -47,12 +49,19 @@ store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<worl
       }
       return out;
     },
-    [=](pending_atom, account_id who, uint64_t) -> std::vector<envelope> {
-      std::vector<envelope> out;
+    [=](pending_atom, account_id who, uint64_t after, uint64_t max_count,
+        uint64_t) -> mail_page {
+      mail_page page;
       for (auto& [key, e] : w->mail)
-        if (e.recipient == who)
-          out.push_back(e);
-      return out;
+        if (e.recipient == who && e.seq > after)
+          page.mail.push_back(e);
+      std::sort(page.mail.begin(), page.mail.end(),
+                [](const envelope& a, const envelope& b) { return a.seq < b.seq; });
+      if (page.mail.size() > max_count) {
+        page.mail.resize(max_count);
+        page.more = true;
+      }
+      return page;
     },
     [=](expire_atom, uint64_t) -> std::vector<envelope> { return {}; },
     [=](count_atom) -> uint64_t { return w->mail.size(); },
