@@ -305,7 +305,9 @@ void drain(user_pointer self) {
         if (!page.mail.empty())
           st.drain_cursor = page.mail.back().seq;
         st.drain_more = page.more;
-        if (st.live_skipped) {
+        // Mail that arrived while this page was read may be missing from it: at the end
+        // of the backlog, look once more (no wait for an ack, nothing else would come).
+        if (st.live_skipped && !page.more) {
           st.live_skipped = false;
           drain(self);
         }
