@@ -87,25 +87,23 @@ result<account_info> client::login() {
 
 result<account_info> client::whoami() { return call<account_info>(frame_type::whoami, {}); }
 
-result<bool> client::friend_add(account_id id) {
-  auto f = conn_->request(frame_type::friend_add, encode_body(target_request{id}));
+result<bool> client::expect_ok(frame_type type, bytes body) {
+  auto f = conn_->request(type, std::move(body));
   if (!f)
     return f.error();
   return true;
+}
+
+result<bool> client::friend_add(account_id id) {
+  return expect_ok(frame_type::friend_add, encode_body(target_request{id}));
 }
 
 result<bool> client::friend_accept(account_id id) {
-  auto f = conn_->request(frame_type::friend_accept, encode_body(target_request{id}));
-  if (!f)
-    return f.error();
-  return true;
+  return expect_ok(frame_type::friend_accept, encode_body(target_request{id}));
 }
 
 result<bool> client::friend_decline(account_id id) {
-  auto f = conn_->request(frame_type::friend_decline, encode_body(target_request{id}));
-  if (!f)
-    return f.error();
-  return true;
+  return expect_ok(frame_type::friend_decline, encode_body(target_request{id}));
 }
 
 result<contact_list> client::friends() { return call<contact_list>(frame_type::friend_list, {}); }

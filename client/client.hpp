@@ -72,6 +72,8 @@ private:
   template <class Reply>
   result<Reply> call(frame_type type, bytes body);
 
+  result<bool> expect_ok(frame_type type, bytes body);
+
   profile& prof_;
   std::unique_ptr<connection> conn_;
   std::map<account_id, public_key> box_keys_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 namespace po = boost::program_options;
@@ -109,47 +110,49 @@ result<node_config> build(const po::variables_map& vm) {
     if (cfg.key_file.empty())
       return bad_option("key-file", "must not be empty");
   }
-  auto ttl = parse_duration(get<std::string>(vm, "mail-ttl"));
-  if (!ttl)
-    return bad_option("mail-ttl", ttl.error().message);
-  if (*ttl < std::chrono::seconds(1))
-    return bad_option("mail-ttl", "must be at least 1s");
+  using std::chrono::milliseconds;
+  using namespace std::chrono_literals;
+  auto duration = [&](const char* name, milliseconds min, milliseconds max,
+                      const char* range) -> result<milliseconds> {
+    auto d = parse_duration(get<std::string>(vm, name));
+    if (!d)
+      return bad_option(name, d.error().message);
+    if (*d < min || *d > max)
+      return bad_option(name, std::string{"must be "} + range);
+    return *d;
+  };
+  auto size = [&](const char* name, uint64_t min, uint64_t max,
+                  const std::string& range) -> result<uint64_t> {
+    auto n = parse_size(get<std::string>(vm, name));
+    if (!n)
+      return bad_option(name, n.error().message);
+    if (*n < min || *n > max)
+      return bad_option(name, "must be " + range);
+    return *n;
+  };
+  constexpr auto forever = milliseconds::max();
+  constexpr auto unlimited = std::numeric_limits<uint64_t>::max();
+  auto ttl = duration("mail-ttl", 1s, forever, "at least 1s");
+  auto sweep = duration("sweep-interval", 100ms, 1h, "between 100ms and 1h");
+  auto auth = duration("auth-timeout", 1s, 10min, "between 1s and 10m");
+  auto frame = size("max-frame-size", 1024, 16u << 20, "between 1KiB and 16MiB");
+  if (!ttl || !sweep || !auth || !frame)
+    return (!ttl ? ttl.error() : !sweep ? sweep.error() : !auth ? auth.error() : frame.error());
   cfg.mail_ttl = *ttl;
-  auto sweep = parse_duration(get<std::string>(vm, "sweep-interval"));
-  if (!sweep)
-    return bad_option("sweep-interval", sweep.error().message);
-  if (*sweep < std::chrono::milliseconds(100) || *sweep > std::chrono::hours(1))
-    return bad_option("sweep-interval", "must be between 100ms and 1h");
   cfg.sweep_interval = *sweep;
-  auto auth = parse_duration(get<std::string>(vm, "auth-timeout"));
-  if (!auth)
-    return bad_option("auth-timeout", auth.error().message);
-  if (*auth < std::chrono::seconds(1) || *auth > std::chrono::minutes(10))
-    return bad_option("auth-timeout", "must be between 1s and 10m");
   cfg.auth_timeout = *auth;
-  auto frame = parse_size(get<std::string>(vm, "max-frame-size"));
-  if (!frame)
-    return bad_option("max-frame-size", frame.error().message);
-  if (*frame < 1024 || *frame > (16u << 20))
-    return bad_option("max-frame-size", "must be between 1KiB and 16MiB");
   cfg.max_frame_size = *frame;
-  auto outbound = parse_size(get<std::string>(vm, "max-outbound"));
-  if (!outbound)
-    return bad_option("max-outbound", outbound.error().message);
-  if (*outbound < (64u << 10) || *outbound < 2 * cfg.max_frame_size)
-    return bad_option("max-outbound", "must be at least 64KiB and twice --max-frame-size");
+  auto outbound = size("max-outbound", std::max<uint64_t>(64u << 10, 2 * cfg.max_frame_size),
+                       unlimited, "at least 64KiB and twice --max-frame-size");
+  auto initial = size("mailbox-initial-size", 1u << 20, unlimited, "at least 1MiB");
+  if (!outbound || !initial)
+    return !outbound ? outbound.error() : initial.error();
   cfg.max_outbound_bytes = *outbound;
-  auto initial = parse_size(get<std::string>(vm, "mailbox-initial-size"));
-  if (!initial)
-    return bad_option("mailbox-initial-size", initial.error().message);
-  if (*initial < (1u << 20))
-    return bad_option("mailbox-initial-size", "must be at least 1MiB");
   cfg.mailbox_initial_size = *initial;
-  auto max = parse_size(get<std::string>(vm, "mailbox-max-size"));
+  auto max = size("mailbox-max-size", cfg.mailbox_initial_size, unlimited,
+                  "at least --mailbox-initial-size");
   if (!max)
-    return bad_option("mailbox-max-size", max.error().message);
-  if (*max < cfg.mailbox_initial_size)
-    return bad_option("mailbox-max-size", "must not be below --mailbox-initial-size");
+    return max.error();
   cfg.mailbox_max_size = *max;
   cfg.shards = get<uint32_t>(vm, "shards");
   if (cfg.shards < 1 || cfg.shards > 65536)
