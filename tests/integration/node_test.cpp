@@ -109,4 +109,14 @@ CAF_TEST(kinbox-admin reports the cluster status) {
   CAF_CHECK(status.out.find("\"online\":1") != std::string::npos);
 }
 
+CAF_TEST(a client written from docs/protocol.md in another language works) {
+  nats_server nats;
+  node n{&nats};
+  auto run = run_command({"python3", std::string{KINBOX_SOURCE_DIR} + "/examples/python_client.py",
+                          "127.0.0.1:" + std::to_string(n.port())});
+  CAF_CHECK_EQUAL(run.status, 0);
+  if (run.status != 0)
+    CAF_MESSAGE("python client said: " << run.out << run.err);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
