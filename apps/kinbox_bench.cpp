@@ -1,0 +1,202 @@
+// kinbox-bench: the same 1:1 messaging workload against kinbox, MQTT (mosquitto) and raw
+// NATS, side by side, with kinbox's ratio to each. scripts/bench starts the servers and
+// runs it; docs/performance.md explains the figures.
+#include <boost/program_options.hpp>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+
+#include <unistd.h>
+
+#include <nats/nats.h>
+
+#include "bench/payload.hpp"
+#include "bench/report.hpp"
+#include "bench/runner.hpp"
+#include "client/client.hpp"
+#include "crypto/crypto.hpp"
+
+namespace po = boost::program_options;
+using namespace kinbox;
+using namespace kinbox::bench;
+
+namespace {
+
+std::vector<std::string> split(const std::string& text) {
+  std::vector<std::string> out;
+  std::stringstream in{text};
+  std::string item;
+  while (std::getline(in, item, ','))
+    if (!item.empty())
+      out.push_back(item);
+  return out;
+}
+
+run_result median_run(system_under_test& sys, const run_config& cfg, pid_t pid, int repeat) {
+  std::vector<run_result> runs;
+  bool tty = ::isatty(2) != 0;
+  for (int i = 0; i < repeat; ++i)
+    runs.push_back(run_workload(sys, cfg, pid, [tty](const std::string& line) {
+      std::cerr << (tty ? "\r" : "") << line << (tty ? "   " : "\n") << std::flush;
+    }));
+  if (tty)
+    std::cerr << "\r" << std::string(90, ' ') << "\r";
+  std::sort(runs.begin(), runs.end(),
+            [](const run_result& a, const run_result& b) { return a.throughput < b.throughput; });
+  return runs[runs.size() / 2];
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  po::options_description desc{"usage: kinbox-bench [options]\n\noptions"};
+  // clang-format off
+  desc.add_options()
+    ("help,h", "print this help")
+    ("kinbox", po::value<std::string>(), "kinbox gateway HOST:PORT")
+    ("kinbox-pid", po::value<pid_t>()->default_value(0), "kinbox-node pid (for CPU and RSS)")
+    ("mqtt", po::value<std::string>(), "mosquitto broker HOST:PORT (runs QoS 0 and QoS 1)")
+    ("mqtt-pid", po::value<pid_t>()->default_value(0), "mosquitto pid")
+    ("nats", po::value<std::string>(), "nats-server URL for the raw NATS run")
+    ("nats-pid", po::value<pid_t>()->default_value(0), "nats-server pid")
+    ("suite", po::value<std::string>()->default_value("closed,open,offline"),
+     "comma list of: closed, open, offline, density")
+    ("pairs", po::value<size_t>()->default_value(8), "sender/receiver pairs")
+    ("messages", po::value<uint64_t>()->default_value(200000), "messages per run, all pairs")
+    ("window", po::value<size_t>()->default_value(64), "closed loop: messages in flight per pair")
+    ("rate", po::value<double>()->default_value(0),
+     "open loop: total msgs/s; 0 = half of each system's closed-loop throughput")
+    ("repeat", po::value<int>()->default_value(1), "runs per figure; the median is reported")
+    ("offline-messages", po::value<size_t>()->default_value(100000), "offline mode backlog")
+    ("sessions", po::value<size_t>()->default_value(15000), "density mode idle sessions")
+    ("session-threads", po::value<size_t>()->default_value(4), "threads opening idle sessions")
+    ("work-dir", po::value<std::string>(), "where client profiles go (default: a temp dir)")
+    ("json", po::value<std::string>(), "write the results as JSON to this file")
+    ("png", po::value<std::string>(), "write a chart to this PNG file (needs gnuplot)");
+  // clang-format on
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    std::cerr << "kinbox-bench: " << e.what() << "\n" << desc;
+    return 2;
+  }
+  if (vm.count("help")) {
+    std::cout << desc;
+    return 0;
+  }
+  if (!crypto::init())
+    return 1;
+  auto suite = split(vm["suite"].as<std::string>());
+  auto has = [&](const char* s) { return std::find(suite.begin(), suite.end(), s) != suite.end(); };
+  auto work_dir = vm.count("work-dir")
+                    ? vm["work-dir"].as<std::string>()
+                    : (std::filesystem::temp_directory_path() /
+                       ("kinbox-bench-" + std::to_string(::getpid())))
+                        .string();
+  std::filesystem::create_directories(work_dir);
+
+  struct entry {
+    std::unique_ptr<system_under_test> sys;
+    pid_t pid;
+  };
+  std::vector<entry> systems;
+  std::string kinbox_host;
+  uint16_t kinbox_port = 0;
+  try {
+    if (vm.count("kinbox")) {
+      auto hp = client::split_host_port(vm["kinbox"].as<std::string>());
+      if (!hp)
+        throw std::runtime_error(hp.error().message);
+      kinbox_host = hp->first;
+      kinbox_port = hp->second;
+      systems.push_back({make_kinbox(kinbox_host, kinbox_port, work_dir + "/runs"),
+                         vm["kinbox-pid"].as<pid_t>()});
+    }
+    if (vm.count("mqtt")) {
+      auto hp = client::split_host_port(vm["mqtt"].as<std::string>());
+      if (!hp)
+        throw std::runtime_error(hp.error().message);
+      systems.push_back({make_mqtt(hp->first, hp->second, 0), vm["mqtt-pid"].as<pid_t>()});
+      systems.push_back({make_mqtt(hp->first, hp->second, 1), vm["mqtt-pid"].as<pid_t>()});
+    }
+    if (vm.count("nats"))
+      systems.push_back({make_nats(vm["nats"].as<std::string>()), vm["nats-pid"].as<pid_t>()});
+  } catch (const std::exception& e) {
+    std::cerr << "kinbox-bench: " << e.what() << "\n";
+    return 1;
+  }
+  if (systems.empty()) {
+    std::cerr << "kinbox-bench: give at least one of --kinbox, --mqtt, --nats\n";
+    return 2;
+  }
+
+  run_config cfg;
+  cfg.pairs = vm["pairs"].as<size_t>();
+  cfg.messages = vm["messages"].as<uint64_t>();
+  cfg.window = vm["window"].as<size_t>();
+  auto repeat = std::max(1, vm["repeat"].as<int>());
+  std::vector<run_result> results;
+  std::map<std::string, double> max_rate;
+  extra_figures extra;
+  try {
+    if (has("closed") || has("open"))
+      for (auto& e : systems) {
+        cfg.mode = load_mode::closed;
+        auto r = median_run(*e.sys, cfg, e.pid, repeat);
+        max_rate[r.system] = r.throughput;
+        if (has("closed"))
+          results.push_back(r);
+      }
+    if (has("open"))
+      for (auto& e : systems) {
+        cfg.mode = load_mode::open;
+        auto fixed = vm["rate"].as<double>();
+        cfg.rate = fixed > 0 ? fixed : std::max(100.0, max_rate[e.sys->name()] / 2);
+        results.push_back(median_run(*e.sys, cfg, e.pid, repeat));
+      }
+    if (has("offline") && kinbox_port != 0) {
+      auto n = vm["offline-messages"].as<size_t>();
+      auto secs = kinbox_offline_drain(kinbox_host, kinbox_port, work_dir + "/offline", n);
+      extra.offline_messages = n;
+      extra.offline_drain_rate = static_cast<double>(n) / secs;
+    }
+    if (has("density") && kinbox_port != 0) {
+      auto pid = vm["kinbox-pid"].as<pid_t>();
+      auto n = vm["sessions"].as<size_t>();
+      auto before = process_rss_bytes(pid);
+      auto sessions = kinbox_idle_sessions(kinbox_host, kinbox_port, work_dir + "/idle", n,
+                                           vm["session-threads"].as<size_t>());
+      auto after = process_rss_bytes(pid);
+      extra.idle_sessions = n;
+      extra.rss_per_session =
+        after > before ? static_cast<double>(after - before) / static_cast<double>(n) : 0;
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "kinbox-bench: " << e.what() << "\n";
+    return 1;
+  }
+
+  print_table(std::cout, results, extra);
+  nlohmann::json setup{{"pairs", cfg.pairs},
+                       {"messages", cfg.messages},
+                       {"window", cfg.window},
+                       {"repeat", repeat},
+                       {"payload_bytes", payload_size}};
+  if (vm.count("json")) {
+    std::ofstream out{vm["json"].as<std::string>()};
+    out << to_json(results, extra, setup).dump(2) << "\n";
+  }
+  if (vm.count("png") && !write_chart(results, vm["png"].as<std::string>()))
+    std::cerr << "kinbox-bench: no chart (gnuplot missing or failed)\n";
+  std::filesystem::remove_all(work_dir);
+  nats_Close();
+  for (auto& r : results)
+    if (r.lost > 0 || r.duplicates > 0)
+      return 3; // the figures stand, but a system lost or duplicated messages
+  return 0;
+}

@@ -1,0 +1,32 @@
+// Reports of a benchmark suite: a table on stdout with kinbox's ratio to each peer, a JSON
+// document, and a PNG chart (through gnuplot, when installed).
+#pragma once
+
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bench/runner.hpp"
+
+namespace kinbox::bench {
+
+struct extra_figures {
+  std::optional<double> offline_drain_rate; ///< messages per second
+  std::optional<size_t> offline_messages;
+  std::optional<size_t> idle_sessions;
+  std::optional<double> rss_per_session;    ///< bytes
+};
+
+void print_table(std::ostream& out, const std::vector<run_result>& results,
+                 const extra_figures& extra);
+
+nlohmann::json to_json(const std::vector<run_result>& results, const extra_figures& extra,
+                       const nlohmann::json& setup);
+
+/// Writes a PNG of throughput and latency percentiles per system; false without gnuplot.
+bool write_chart(const std::vector<run_result>& results, const std::string& png_path);
+
+} // namespace kinbox::bench

@@ -1,0 +1,196 @@
+#include "bench/runner.hpp"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "bench/payload.hpp"
+
+namespace kinbox::bench {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Senders stop queueing when this many messages of a pair are outstanding in open loop:
+/// past it the system is saturated and the latency figures already say so.
+constexpr uint64_t open_loop_backlog_cap = 200000;
+
+struct pair_state {
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> received{0};
+  std::atomic<bool> sender_done{false};
+  sequence_tracker tracker;
+  histogram latency;
+};
+
+void sleep_until_ns(uint64_t due) {
+  for (;;) {
+    auto now = now_ns();
+    if (now >= due)
+      return;
+    auto left = due - now;
+    if (left > 200'000)
+      std::this_thread::sleep_for(std::chrono::nanoseconds(left - 100'000));
+    else
+      std::this_thread::yield();
+  }
+}
+
+} // namespace
+
+double process_cpu_seconds(pid_t pid) {
+  if (pid <= 0)
+    return 0;
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  if (!std::getline(in, line))
+    return 0;
+  auto close = line.rfind(')');
+  std::istringstream fields{line.substr(close + 2)};
+  std::string skip;
+  // Fields after the command: state(3) ... utime is field 14, stime 15 (1-based).
+  for (int i = 3; i < 14; ++i)
+    fields >> skip;
+  double utime = 0, stime = 0;
+  fields >> utime >> stime;
+  return (utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+uint64_t process_rss_bytes(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string key;
+  while (in >> key) {
+    if (key == "VmRSS:") {
+      uint64_t kib = 0;
+      in >> kib;
+      return kib * 1024;
+    }
+    in.ignore(1 << 16, '\n');
+  }
+  return 0;
+}
+
+run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t server_pid,
+                        const progress_fn& progress) {
+  std::vector<pair_links> links;
+  for (size_t i = 0; i < cfg.pairs; ++i)
+    links.push_back(sys.connect_pair(i));
+  std::vector<pair_state> pairs(cfg.pairs);
+  auto per_pair = cfg.messages / cfg.pairs;
+  std::atomic<bool> broken{false};
+  auto cpu_before = process_cpu_seconds(server_pid);
+  auto start = now_ns();
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < cfg.pairs; ++i) {
+    threads.emplace_back([&, i] { // receiver
+      auto& st = pairs[i];
+      auto& rx = *links[i].receiver;
+      std::vector<payload_bytes> batch;
+      auto idle_since = now_ns();
+      while (st.received < per_pair) {
+        batch.clear();
+        if (!rx.receive(100ms, batch)) {
+          broken = true;
+          return;
+        }
+        auto now = now_ns();
+        for (auto& p : batch) {
+          auto s = read_payload(p);
+          if (!s)
+            continue;
+          if (st.tracker.record(s->seq)) {
+            st.latency.record(now > s->due_ns ? now - s->due_ns : 0);
+            ++st.received;
+          }
+        }
+        if (!batch.empty())
+          idle_since = now;
+        else if (st.sender_done &&
+                 now - idle_since > static_cast<uint64_t>(cfg.drain_timeout.count()) * 1'000'000'000)
+          return; // the rest is lost
+      }
+    });
+    threads.emplace_back([&, i] { // sender
+      auto& st = pairs[i];
+      auto& tx = *links[i].sender;
+      auto interval = cfg.mode == load_mode::open
+                        ? static_cast<uint64_t>(1e9 * static_cast<double>(cfg.pairs) / cfg.rate)
+                        : 0;
+      for (uint64_t seq = 0; seq < per_pair && !broken; ++seq) {
+        uint64_t due = 0;
+        if (cfg.mode == load_mode::closed) {
+          while (st.sent - st.received >= cfg.window && !broken) {
+            tx.pump();
+            std::this_thread::sleep_for(20us);
+          }
+          due = now_ns();
+        } else {
+          due = start + seq * interval;
+          sleep_until_ns(due);
+          if (st.sent - st.received > open_loop_backlog_cap)
+            break;
+        }
+        if (!tx.send(make_payload(stamp{static_cast<uint32_t>(i), seq, due}))) {
+          broken = true;
+          break;
+        }
+        ++st.sent;
+        if ((seq & 63) == 0)
+          tx.pump();
+      }
+      tx.finish();
+      st.sender_done = true;
+    });
+  }
+  std::atomic<bool> finished{false};
+  std::thread reporter([&] {
+    while (!finished) {
+      std::this_thread::sleep_for(1s);
+      uint64_t sent = 0, received = 0;
+      for (auto& p : pairs) {
+        sent += p.sent;
+        received += p.received;
+      }
+      auto secs = static_cast<double>(now_ns() - start) / 1e9;
+      char line[200];
+      std::snprintf(line, sizeof(line), "%-10s %-6s %6.1fs sent %10lu delivered %10lu (%.0f/s)",
+                    sys.name().c_str(), cfg.mode == load_mode::closed ? "closed" : "open", secs,
+                    static_cast<unsigned long>(sent), static_cast<unsigned long>(received),
+                    static_cast<double>(received) / secs);
+      if (!finished)
+        progress(line);
+    }
+  });
+  for (auto& t : threads)
+    t.join();
+  auto end = now_ns();
+  finished = true;
+  reporter.join();
+  run_result r;
+  r.system = sys.name();
+  r.mode = cfg.mode;
+  r.target_rate = cfg.mode == load_mode::open ? cfg.rate : 0;
+  for (auto& p : pairs) {
+    r.sent += p.sent;
+    r.delivered += p.tracker.unique();
+    r.duplicates += p.tracker.duplicates();
+    r.out_of_order += p.tracker.out_of_order();
+    r.latency.merge(p.latency);
+  }
+  r.lost = r.sent - r.delivered;
+  r.seconds = static_cast<double>(end - start) / 1e9;
+  r.throughput = static_cast<double>(r.delivered) / r.seconds;
+  r.server_cpu_seconds = process_cpu_seconds(server_pid) - cpu_before;
+  if (r.delivered > 0)
+    r.cpu_seconds_per_million = r.server_cpu_seconds / static_cast<double>(r.delivered) * 1e6;
+  links.clear();
+  return r;
+}
+
+} // namespace kinbox::bench

@@ -1,0 +1,470 @@
+#include "bench/systems.hpp"
+
+#include <mosquitto.h>
+#include <nats/nats.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include "bench/payload.hpp"
+#include "client/client.hpp"
+
+namespace kinbox::bench {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// Payloads handed over from a library's callback thread to the receiving thread.
+class payload_queue {
+public:
+  void push(payload_bytes p) {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      items_.push_back(std::move(p));
+    }
+    cv_.notify_one();
+  }
+
+  bool pop_all(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) {
+    std::unique_lock<std::mutex> lock{mtx_};
+    cv_.wait_for(lock, timeout, [&] { return !items_.empty(); });
+    while (!items_.empty()) {
+      out.push_back(std::move(items_.front()));
+      items_.pop_front();
+    }
+    return true;
+  }
+
+private:
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  std::deque<payload_bytes> items_;
+};
+
+// ---------------------------------------------------------------------------- kinbox
+
+struct kinbox_user {
+  std::string dir;
+  client::profile prof;
+  std::unique_ptr<client::client> conn;
+  account_id id = 0;
+};
+
+kinbox_user kinbox_register(const std::string& host, uint16_t port, const std::string& dir,
+                            const std::string& name) {
+  kinbox_user u;
+  u.dir = dir;
+  u.prof = client::profile::create(dir);
+  auto c = client::client::connect(u.prof, host, port);
+  if (!c)
+    throw std::runtime_error("kinbox connect: " + c.error().message);
+  auto id = (*c)->register_account(name, "2015-01-01", account_role::child);
+  if (!id)
+    throw std::runtime_error("kinbox register: " + id.error().message);
+  u.id = *id;
+  return u;
+}
+
+void kinbox_login(kinbox_user& u, const std::string& host, uint16_t port) {
+  auto c = client::client::connect(u.prof, host, port);
+  if (!c)
+    throw std::runtime_error("kinbox connect: " + c.error().message);
+  if (auto me = (*c)->login(); !me)
+    throw std::runtime_error("kinbox login: " + me.error().message);
+  u.conn = std::move(*c);
+}
+
+void kinbox_befriend(kinbox_user& a, kinbox_user& b) {
+  if (!a.conn->friend_add(b.id))
+    throw std::runtime_error("kinbox friend_add failed");
+  for (int i = 0; i < 100; ++i) {
+    if (b.conn->friend_accept(a.id)) {
+      for (int j = 0; j < 100; ++j) {
+        if (a.conn->keys_of(b.id) && b.conn->keys_of(a.id))
+          return;
+        std::this_thread::sleep_for(10ms);
+      }
+      break;
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  throw std::runtime_error("kinbox friendship did not complete");
+}
+
+class kinbox_sender : public link_sender {
+public:
+  kinbox_sender(kinbox_user user, public_key friend_box, account_id to)
+    : user_(std::move(user)), friend_box_(friend_box), to_(to) {}
+
+  bool send(const payload_bytes& payload) override {
+    auto sealed = crypto::box_seal(payload, friend_box_, user_.prof.box);
+    auto& conn = user_.conn->conn();
+    ++outstanding_;
+    return conn.write_frame(make_frame(frame_type::send, conn.next_request_id(),
+                                       send_request{to_, crypto::random_message_id(), sealed}));
+  }
+
+  void pump() override { drain(0ms); }
+
+  void finish() override {
+    auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (outstanding_ > 0 && std::chrono::steady_clock::now() < deadline)
+      drain(100ms);
+  }
+
+  ~kinbox_sender() override { drain(200ms); } // the last receipts
+
+private:
+  /// Counts acceptances and acks delivered receipts, as an app does.
+  void drain(std::chrono::milliseconds first_wait) {
+    auto& conn = user_.conn->conn();
+    auto wait = first_wait;
+    ack_request receipts;
+    for (;;) {
+      auto f = conn.read_frame(wait);
+      if (!f)
+        break;
+      if (f->type == frame_type::accepted || f->type == frame_type::error)
+        --outstanding_;
+      else if (f->type == frame_type::mail)
+        if (auto m = decode_body<mail_push>(f->body))
+          receipts.keys.push_back(mail_key{m->kind, m->id});
+      if (receipts.keys.size() == max_ack_keys)
+        ack(receipts);
+      wait = 0ms;
+    }
+    ack(receipts);
+  }
+
+  void ack(ack_request& receipts) {
+    if (receipts.keys.empty())
+      return;
+    auto& conn = user_.conn->conn();
+    conn.write_frame(make_frame(frame_type::ack, conn.next_request_id(), receipts));
+    receipts.keys.clear();
+  }
+
+  kinbox_user user_;
+  public_key friend_box_;
+  account_id to_;
+  int64_t outstanding_ = 0;
+};
+
+class kinbox_receiver : public link_receiver {
+public:
+  kinbox_receiver(kinbox_user user, public_key friend_box)
+    : user_(std::move(user)), friend_box_(friend_box) {}
+
+  bool receive(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) override {
+    auto& conn = user_.conn->conn();
+    ack_request acks;
+    auto wait = timeout;
+    for (;;) {
+      auto mail = conn.next_push(wait);
+      if (!mail)
+        return false;
+      if (!*mail)
+        break;
+      wait = 0ms;
+      acks.keys.push_back(mail_key{(*mail)->kind, (*mail)->id});
+      if ((*mail)->kind == mail_kind::message)
+        if (auto plain = crypto::box_open((*mail)->payload, friend_box_, user_.prof.box))
+          out.push_back(std::move(*plain));
+      if (acks.keys.size() == max_ack_keys)
+        flush_acks(acks);
+    }
+    flush_acks(acks);
+    return true;
+  }
+
+private:
+  void flush_acks(ack_request& acks) {
+    if (acks.keys.empty())
+      return;
+    auto& conn = user_.conn->conn();
+    conn.write_frame(make_frame(frame_type::ack, conn.next_request_id(), acks));
+    acks.keys.clear();
+  }
+
+  kinbox_user user_;
+  public_key friend_box_;
+};
+
+class kinbox_system : public system_under_test {
+public:
+  kinbox_system(std::string host, uint16_t port, std::string work_dir)
+    : host_(std::move(host)), port_(port), work_dir_(std::move(work_dir)) {}
+
+  std::string name() const override { return "kinbox"; }
+
+  pair_links connect_pair(size_t index) override {
+    auto base = work_dir_ + "/pair-" + std::to_string(index);
+    auto a = kinbox_register(host_, port_, base + "-a", "Sender" + std::to_string(index));
+    auto b = kinbox_register(host_, port_, base + "-b", "Receiver" + std::to_string(index));
+    kinbox_login(a, host_, port_);
+    kinbox_login(b, host_, port_);
+    kinbox_befriend(a, b);
+    auto a_box = a.prof.box.pk;
+    auto b_box = b.prof.box.pk;
+    auto to = b.id;
+    return {std::make_unique<kinbox_sender>(std::move(a), b_box, to),
+            std::make_unique<kinbox_receiver>(std::move(b), a_box)};
+  }
+
+private:
+  std::string host_;
+  uint16_t port_;
+  std::string work_dir_;
+};
+
+// ------------------------------------------------------------------------------ MQTT
+
+class mqtt_client {
+public:
+  mqtt_client(const std::string& id, const std::string& host, uint16_t port) {
+    mosq_ = mosquitto_new(id.c_str(), true, this);
+    if (!mosq_)
+      throw std::runtime_error("mosquitto_new failed");
+    mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
+    mosquitto_max_inflight_messages_set(mosq_, 0);
+    mosquitto_message_callback_set(mosq_, [](mosquitto*, void* self, const mosquitto_message* m) {
+      auto* client = static_cast<mqtt_client*>(self);
+      auto* data = static_cast<const uint8_t*>(m->payload);
+      client->queue.push(payload_bytes(data, data + m->payloadlen));
+    });
+    mosquitto_subscribe_callback_set(mosq_, [](mosquitto*, void* self, int, int, const int*) {
+      static_cast<mqtt_client*>(self)->subscribed = true;
+    });
+    if (mosquitto_connect(mosq_, host.c_str(), port, 60) != MOSQ_ERR_SUCCESS)
+      throw std::runtime_error("mosquitto_connect to " + host + ":" + std::to_string(port) +
+                               " failed");
+    mosquitto_loop_start(mosq_);
+  }
+
+  ~mqtt_client() {
+    mosquitto_disconnect(mosq_);
+    mosquitto_loop_stop(mosq_, false);
+    mosquitto_destroy(mosq_);
+  }
+
+  mosquitto* handle() { return mosq_; }
+  payload_queue queue;
+  std::atomic<bool> subscribed{false};
+
+private:
+  mosquitto* mosq_ = nullptr;
+};
+
+class mqtt_sender : public link_sender {
+public:
+  mqtt_sender(std::unique_ptr<mqtt_client> c, std::string topic, int qos)
+    : client_(std::move(c)), topic_(std::move(topic)), qos_(qos) {}
+  bool send(const payload_bytes& payload) override {
+    return mosquitto_publish(client_->handle(), nullptr, topic_.c_str(),
+                             static_cast<int>(payload.size()), payload.data(), qos_,
+                             false) == MOSQ_ERR_SUCCESS;
+  }
+
+private:
+  std::unique_ptr<mqtt_client> client_;
+  std::string topic_;
+  int qos_;
+};
+
+class mqtt_receiver : public link_receiver {
+public:
+  explicit mqtt_receiver(std::unique_ptr<mqtt_client> c) : client_(std::move(c)) {}
+  bool receive(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) override {
+    return client_->queue.pop_all(timeout, out);
+  }
+
+private:
+  std::unique_ptr<mqtt_client> client_;
+};
+
+class mqtt_system : public system_under_test {
+public:
+  mqtt_system(std::string host, uint16_t port, int qos)
+    : host_(std::move(host)), port_(port), qos_(qos) {
+    mosquitto_lib_init();
+  }
+
+  std::string name() const override { return "mqtt-qos" + std::to_string(qos_); }
+
+  pair_links connect_pair(size_t index) override {
+    auto tag = std::to_string(::getpid()) + "-" + std::to_string(index) + "-" +
+               std::to_string(run_++);
+    auto topic = "kinbox-bench/" + tag;
+    auto sub = std::make_unique<mqtt_client>("kb-sub-" + tag, host_, port_);
+    mosquitto_subscribe(sub->handle(), nullptr, topic.c_str(), qos_);
+    for (int i = 0; i < 500 && !sub->subscribed; ++i)
+      std::this_thread::sleep_for(10ms);
+    if (!sub->subscribed)
+      throw std::runtime_error("mosquitto subscribe did not complete");
+    auto pub = std::make_unique<mqtt_client>("kb-pub-" + tag, host_, port_);
+    return {std::make_unique<mqtt_sender>(std::move(pub), topic, qos_),
+            std::make_unique<mqtt_receiver>(std::move(sub))};
+  }
+
+private:
+  std::string host_;
+  uint16_t port_;
+  int qos_;
+  int run_ = 0;
+};
+
+// ------------------------------------------------------------------------------ NATS
+
+class nats_conn {
+public:
+  explicit nats_conn(const std::string& url) {
+    if (natsConnection_ConnectTo(&nc_, url.c_str()) != NATS_OK)
+      throw std::runtime_error("cannot connect to NATS at " + url);
+  }
+  ~nats_conn() {
+    if (sub_)
+      natsSubscription_Destroy(sub_);
+    natsConnection_Destroy(nc_);
+  }
+  natsConnection* nc_ = nullptr;
+  natsSubscription* sub_ = nullptr;
+  payload_queue queue;
+};
+
+class nats_sender : public link_sender {
+public:
+  nats_sender(std::unique_ptr<nats_conn> c, std::string subject)
+    : conn_(std::move(c)), subject_(std::move(subject)) {}
+  bool send(const payload_bytes& payload) override {
+    return natsConnection_Publish(conn_->nc_, subject_.c_str(), payload.data(),
+                                  static_cast<int>(payload.size())) == NATS_OK;
+  }
+  void finish() override { natsConnection_FlushTimeout(conn_->nc_, 10000); }
+
+private:
+  std::unique_ptr<nats_conn> conn_;
+  std::string subject_;
+};
+
+class nats_receiver : public link_receiver {
+public:
+  explicit nats_receiver(std::unique_ptr<nats_conn> c) : conn_(std::move(c)) {}
+  bool receive(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) override {
+    return conn_->queue.pop_all(timeout, out);
+  }
+
+private:
+  std::unique_ptr<nats_conn> conn_;
+};
+
+class nats_system : public system_under_test {
+public:
+  explicit nats_system(std::string url) : url_(std::move(url)) {}
+  std::string name() const override { return "nats"; }
+
+  pair_links connect_pair(size_t index) override {
+    auto subject = "kinbox-bench." + std::to_string(::getpid()) + "." + std::to_string(index) +
+                   "." + std::to_string(run_++);
+    auto sub = std::make_unique<nats_conn>(url_);
+    auto on_msg = [](natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+      auto* data = reinterpret_cast<const uint8_t*>(natsMsg_GetData(msg));
+      static_cast<nats_conn*>(closure)->queue.push(
+        payload_bytes(data, data + natsMsg_GetDataLength(msg)));
+      natsMsg_Destroy(msg);
+    };
+    if (natsConnection_Subscribe(&sub->sub_, sub->nc_, subject.c_str(), on_msg, sub.get()) !=
+        NATS_OK)
+      throw std::runtime_error("NATS subscribe failed");
+    natsSubscription_SetPendingLimits(sub->sub_, -1, -1);
+    natsConnection_Flush(sub->nc_);
+    auto pub = std::make_unique<nats_conn>(url_);
+    return {std::make_unique<nats_sender>(std::move(pub), subject),
+            std::make_unique<nats_receiver>(std::move(sub))};
+  }
+
+private:
+  std::string url_;
+  int run_ = 0;
+};
+
+} // namespace
+
+std::unique_ptr<system_under_test> make_kinbox(const std::string& host, uint16_t port,
+                                               const std::string& work_dir) {
+  return std::make_unique<kinbox_system>(host, port, work_dir);
+}
+
+std::unique_ptr<system_under_test> make_mqtt(const std::string& host, uint16_t port, int qos) {
+  return std::make_unique<mqtt_system>(host, port, qos);
+}
+
+std::unique_ptr<system_under_test> make_nats(const std::string& url) {
+  return std::make_unique<nats_system>(url);
+}
+
+double kinbox_offline_drain(const std::string& host, uint16_t port, const std::string& work_dir,
+                            size_t messages) {
+  auto a = kinbox_register(host, port, work_dir + "/offline-a", "OfflineSender");
+  auto b = kinbox_register(host, port, work_dir + "/offline-b", "OfflineReceiver");
+  kinbox_login(a, host, port);
+  kinbox_login(b, host, port);
+  kinbox_befriend(a, b);
+  b.conn.reset();
+  auto b_box = b.prof.box.pk;
+  auto a_box = a.prof.box.pk;
+  kinbox_sender sender{std::move(a), b_box, b.id};
+  for (size_t i = 0; i < messages; ++i) {
+    if (!sender.send(make_payload(stamp{0, i, now_ns()})))
+      throw std::runtime_error("offline send failed");
+    if (i % 256 == 0)
+      sender.pump();
+  }
+  sender.finish();
+  auto start = std::chrono::steady_clock::now();
+  kinbox_login(b, host, port);
+  kinbox_receiver receiver{std::move(b), a_box};
+  size_t got = 0;
+  std::vector<payload_bytes> batch;
+  while (got < messages) {
+    batch.clear();
+    if (!receiver.receive(5s, batch) || batch.empty())
+      throw std::runtime_error("offline drain stalled at " + std::to_string(got));
+    got += batch.size();
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+std::shared_ptr<void> kinbox_idle_sessions(const std::string& host, uint16_t port,
+                                           const std::string& work_dir, size_t sessions,
+                                           size_t threads) {
+  auto users = std::make_shared<std::vector<kinbox_user>>(sessions);
+  std::vector<std::thread> workers;
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  for (size_t t = 0; t < threads; ++t)
+    workers.emplace_back([&] {
+      for (size_t i = next++; i < sessions && !failed; i = next++) {
+        try {
+          auto dir = work_dir + "/idle-" + std::to_string(i);
+          (*users)[i] = kinbox_register(host, port, dir, "Idle" + std::to_string(i));
+          kinbox_login((*users)[i], host, port);
+        } catch (const std::exception&) {
+          failed = true;
+        }
+      }
+    });
+  for (auto& w : workers)
+    w.join();
+  if (failed)
+    throw std::runtime_error("could not open all idle sessions");
+  return users;
+}
+
+} // namespace kinbox::bench

@@ -1,0 +1,69 @@
+// The systems kinbox-bench drives with the same workload: kinbox through its real gateway
+// (transport encryption, end-to-end crypto_box envelopes, acks, as an app does), MQTT
+// through libmosquitto against a mosquitto broker (QoS 0 or 1), and raw NATS through
+// NATS.c (the floor of kinbox's cross-node path).
+//
+// Each pair is a sender and a receiver on their own connections. A sender is used by one
+// thread, a receiver by another.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace kinbox::bench {
+
+using payload_bytes = std::vector<uint8_t>;
+
+class link_sender {
+public:
+  virtual ~link_sender() = default;
+  /// Sends one payload without waiting for its delivery; false if the link broke.
+  virtual bool send(const payload_bytes& payload) = 0;
+  /// Handles whatever the server sent back to the sender (acceptances), without blocking.
+  virtual void pump() {}
+  /// Waits until everything sent has been taken by the server (accepted / flushed).
+  virtual void finish() {}
+};
+
+class link_receiver {
+public:
+  virtual ~link_receiver() = default;
+  /// Appends received payloads to `out`, waiting up to `timeout` for the first one;
+  /// acknowledges them as the system requires. False if the link broke.
+  virtual bool receive(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) = 0;
+};
+
+struct pair_links {
+  std::unique_ptr<link_sender> sender;
+  std::unique_ptr<link_receiver> receiver;
+};
+
+class system_under_test {
+public:
+  virtual ~system_under_test() = default;
+  /// Short name for tables ("kinbox", "mqtt-qos1", "nats").
+  virtual std::string name() const = 0;
+  /// Connects pair `index` (accounts, friendship or subscriptions included). Throws
+  /// std::runtime_error when it cannot.
+  virtual pair_links connect_pair(size_t index) = 0;
+};
+
+std::unique_ptr<system_under_test> make_kinbox(const std::string& host, uint16_t port,
+                                               const std::string& work_dir);
+std::unique_ptr<system_under_test> make_mqtt(const std::string& host, uint16_t port, int qos);
+std::unique_ptr<system_under_test> make_nats(const std::string& url);
+
+
+/// Queues `messages` for an offline user, then logs it in and times the drain (seconds).
+double kinbox_offline_drain(const std::string& host, uint16_t port, const std::string& work_dir,
+                            size_t messages);
+
+/// Opens `sessions` idle authenticated kinbox sessions (registering the accounts with
+/// `threads` threads); they stay open until the returned object goes away.
+std::shared_ptr<void> kinbox_idle_sessions(const std::string& host, uint16_t port,
+                                           const std::string& work_dir, size_t sessions,
+                                           size_t threads);
+
+} // namespace kinbox::bench
