@@ -149,6 +149,9 @@ void push(user_pointer self, const envelope& e) {
              mail_push{e.kind, e.sender, e.id, e.stored_at_ms, e.payload});
 }
 
+/// Stores mail and pushes it. With no backlog being paged, the push goes out at once,
+/// before the store commits: a device that acks within the store's commit window saves
+/// the disk write entirely. The sender hears `accepted` when the mail is durable or acked.
 void deliver(user_pointer self, account_id sender, deliver_body body, reply_promise rp) {
   auto& st = self->state;
   if (body.kind == mail_kind::message && !st.contacts.are_friends(sender)) {
@@ -163,17 +166,15 @@ void deliver(user_pointer self, account_id sender, deliver_body body, reply_prom
              now,
              now + static_cast<uint64_t>(st.deps.mail_ttl.count()),
              std::move(body.payload)};
+  bool paging = st.draining || st.drain_more;
+  if (!paging)
+    push(self, e);
   self->request(st.deps.store, caf::infinite, put_atom::value, e)
     .then(
       [=](bool stored) mutable {
         rp.deliver(ok_reply());
-        if (!stored)
-          return;
-        auto& st = self->state;
-        if (st.draining || st.drain_more)
-          st.live_skipped = true; // it has a later sequence: the pages will bring it
-        else
-          push(self, e);
+        if (stored && paging)
+          self->state.live_skipped = true; // after the cursor: a later page brings it
       },
       [=](caf::error& err) mutable {
         auto f = to_failure(err);

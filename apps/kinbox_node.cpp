@@ -111,7 +111,7 @@ int run(const node_config& cfg) {
     sys_cfg.load<caf::io::middleman>();
     add_kinbox_error_renderer(sys_cfg);
     caf::actor_system sys{sys_cfg};
-    auto store = spawn_store(sys, std::move(*box));
+    auto store = spawn_store(sys, std::move(*box), cfg.commit_window);
     auto kv = spawn_kv(sys, *buckets);
     router_config rcfg;
     rcfg.cluster = cfg.cluster;

@@ -53,6 +53,9 @@ po::options_description make_options() {
      "how often expired mail is deleted; between 100ms and 1h")
     ("auth-timeout", po::value<std::string>()->default_value("30s"),
      "a connection that has not logged in within this time is closed; 1s to 10m")
+    ("commit-window", po::value<std::string>()->default_value("1ms"),
+     "how long the mailbox gathers mail into one commit; mail acked within it is never "
+     "written; 0ms to 50ms")
     ("max-frame-size", po::value<std::string>()->default_value("64KiB"),
      "largest record a client may send, between 1KiB and 16MiB")
     ("max-outbound", po::value<std::string>()->default_value("4MiB"),
@@ -136,8 +139,14 @@ result<node_config> build(const po::variables_map& vm) {
   auto sweep = duration("sweep-interval", 100ms, 1h, "between 100ms and 1h");
   auto auth = duration("auth-timeout", 1s, 10min, "between 1s and 10m");
   auto frame = size("max-frame-size", 1024, 16u << 20, "between 1KiB and 16MiB");
-  if (!ttl || !sweep || !auth || !frame)
-    return (!ttl ? ttl.error() : !sweep ? sweep.error() : !auth ? auth.error() : frame.error());
+  auto window = duration("commit-window", 0ms, 50ms, "between 0ms and 50ms");
+  if (!ttl || !sweep || !auth || !frame || !window)
+    return (!ttl     ? ttl.error()
+            : !sweep ? sweep.error()
+            : !auth  ? auth.error()
+            : !frame ? frame.error()
+                     : window.error());
+  cfg.commit_window = *window;
   cfg.mail_ttl = *ttl;
   cfg.sweep_interval = *sweep;
   cfg.auth_timeout = *auth;

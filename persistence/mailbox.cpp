@@ -250,7 +250,9 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
       check(mdb_put(txn, expiry_db_, &ekey, &empty, 0), "mdb_put expiry");
       out.stored.push_back(true);
     }
-    for (auto& ack : batch.acks) {
+    out.acked.resize(batch.acks.size());
+    for (size_t a = 0; a < batch.acks.size(); ++a) {
+      auto& ack = batch.acks[a];
       index_key_bytes ik{ack.recipient, ack.key.kind, ack.key.id};
       MDB_val ikey = ik.val(), ival;
       if (mdb_get(txn, index_db_, &ikey, &ival) != 0 || ival.mv_size != 16)
@@ -263,7 +265,7 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
       envelope removed;
       if (mdb_get(txn, mail_db_, &mkey, &mval) == 0 &&
           decode_envelope(ack.recipient, mval, false, removed))
-        out.acked.push_back(std::move(removed));
+        out.acked[a] = std::move(removed);
       mdb_del(txn, mail_db_, &mkey, nullptr);
       check(mdb_del(txn, index_db_, &ikey, nullptr), "mdb_del index");
       expiry_key_bytes ek{expires_at, ack.recipient, this_seq};

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,8 @@ struct mail_page {
 
 struct write_outcome {
   std::vector<bool> stored;    ///< per put: true if new, false if already there (a no-op)
-  std::vector<envelope> acked; ///< the envelopes the acks removed, payloads left out
+  /// Per ack: the envelope it removed (payload left out), or nothing if none was stored.
+  std::vector<std::optional<envelope>> acked;
 };
 
 class mailbox {

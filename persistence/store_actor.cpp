@@ -1,7 +1,10 @@
 #include "persistence/store_actor.hpp"
 
-#include <caf/typed_event_based_actor.hpp>
 #include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <cstring>
+#include <unordered_map>
 
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
@@ -10,13 +13,42 @@ namespace kinbox {
 
 namespace {
 
+/// (recipient, kind, id) of a put waiting in the batch.
+struct pending_key {
+  account_id recipient;
+  mail_kind kind;
+  message_id id;
+  friend bool operator==(const pending_key&, const pending_key&) = default;
+};
+
+struct pending_key_hash {
+  size_t operator()(const pending_key& k) const {
+    uint64_t head = 0;
+    std::memcpy(&head, k.id.data(), sizeof(head));
+    return std::hash<uint64_t>{}(head ^ (k.recipient * 0x9e3779b97f4a7c15ull) ^
+                                 static_cast<uint64_t>(k.kind));
+  }
+};
+
+/// One ack request: its promise, the envelopes already removed from the pending batch,
+/// and the positions of its refs that still need the database.
+struct pending_ack {
+  caf::typed_response_promise<std::vector<envelope>> promise;
+  std::vector<envelope> removed;
+  size_t first_ref = 0; ///< index into batch.acks
+  size_t ref_count = 0;
+};
+
 struct store_state {
   std::shared_ptr<mailbox> box;
+  std::chrono::microseconds commit_window{1000};
   write_batch batch;
-  std::vector<caf::typed_response_promise<bool>> put_promises;
-  std::vector<caf::typed_response_promise<std::vector<envelope>>> ack_promises;
-  std::vector<size_t> ack_counts; // acks per promise, to split the removed envelopes
+  std::vector<caf::typed_response_promise<bool>> put_promises; // aligned with batch.puts
+  std::vector<bool> cancelled;                                 // aligned with batch.puts
+  std::unordered_map<pending_key, size_t, pending_key_hash> pending_puts;
+  std::vector<pending_ack> acks;
   bool flush_scheduled = false;
+  uint64_t cancelled_count = 0;
   static inline const char* name = "kinbox.store";
 };
 
@@ -27,39 +59,38 @@ void flush(store_pointer self) {
   st.flush_scheduled = false;
   if (st.batch.empty())
     return;
-  auto batch = std::move(st.batch);
-  auto put_promises = std::move(st.put_promises);
-  auto ack_promises = std::move(st.ack_promises);
-  auto ack_counts = std::move(st.ack_counts);
+  write_batch batch;
+  batch.acks = std::move(st.batch.acks);
+  std::vector<caf::typed_response_promise<bool>> put_promises;
+  for (size_t i = 0; i < st.batch.puts.size(); ++i)
+    if (!st.cancelled[i]) {
+      batch.puts.push_back(std::move(st.batch.puts[i]));
+      put_promises.push_back(st.put_promises[i]);
+    }
+  auto acks = std::move(st.acks);
   st.batch = {};
   st.put_promises.clear();
-  st.ack_promises.clear();
-  st.ack_counts.clear();
-  auto outcome = st.box->write(batch);
+  st.cancelled.clear();
+  st.pending_puts.clear();
+  st.acks.clear();
+  auto outcome = batch.empty() ? result<write_outcome>{write_outcome{}} : st.box->write(batch);
   if (!outcome) {
     auto err = make_error(outcome.error());
     log::get("store")->warn("event=batch_failed puts={} acks={} code={}", batch.puts.size(),
                             batch.acks.size(), errc_name(outcome.error().code));
     for (auto& p : put_promises)
       p.deliver(err);
-    for (auto& p : ack_promises)
-      p.deliver(err);
+    for (auto& a : acks)
+      a.promise.deliver(err);
     return;
   }
   for (size_t i = 0; i < put_promises.size(); ++i)
     put_promises[i].deliver(static_cast<bool>(outcome->stored[i]));
-  // Hand each ack request the envelopes that belong to its recipients' refs.
-  auto& removed = outcome->acked;
-  size_t ref_pos = 0;
-  for (size_t i = 0; i < ack_promises.size(); ++i) {
-    std::vector<envelope> mine;
-    for (size_t j = 0; j < ack_counts[i]; ++j, ++ref_pos) {
-      auto& ref = batch.acks[ref_pos];
-      for (auto& e : removed)
-        if (e.recipient == ref.recipient && e.kind == ref.key.kind && e.id == ref.key.id)
-          mine.push_back(e);
-    }
-    ack_promises[i].deliver(std::move(mine));
+  for (auto& a : acks) {
+    for (size_t r = a.first_ref; r < a.first_ref + a.ref_count; ++r)
+      if (outcome->acked[r])
+        a.removed.push_back(std::move(*outcome->acked[r]));
+    a.promise.deliver(std::move(a.removed));
   }
 }
 
@@ -71,27 +102,61 @@ void schedule_flush(store_pointer self) {
   }
   if (!st.flush_scheduled) {
     st.flush_scheduled = true;
-    // Queued behind every put/ack already in the mailbox: they all join this batch.
-    self->send(self, flush_atom::value);
+    self->delayed_send(self, st.commit_window, flush_atom::value);
   }
 }
 
-store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<mailbox> box) {
+/// An ack for a put still waiting in the batch: the put is answered as done (delivered
+/// and acked) and never written.
+bool cancel_pending_put(store_pointer self, const mail_ref& ref, std::vector<envelope>& removed) {
+  auto& st = self->state;
+  auto i = st.pending_puts.find(pending_key{ref.recipient, ref.key.kind, ref.key.id});
+  if (i == st.pending_puts.end())
+    return false;
+  auto index = i->second;
+  st.pending_puts.erase(i);
+  st.cancelled[index] = true;
+  ++st.cancelled_count;
+  auto e = st.batch.puts[index];
+  e.payload.clear();
+  removed.push_back(std::move(e));
+  st.put_promises[index].deliver(true);
+  return true;
+}
+
+store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<mailbox> box,
+                                          std::chrono::microseconds commit_window) {
   self->state.box = std::move(box);
+  self->state.commit_window = commit_window;
   return {
     [=](put_atom, envelope& e) -> caf::result<bool> {
+      auto& st = self->state;
+      pending_key key{e.recipient, e.kind, e.id};
+      if (st.pending_puts.count(key) != 0)
+        return false; // the same mail waits in this batch already
       auto rp = self->make_response_promise<bool>();
-      self->state.batch.puts.push_back(std::move(e));
-      self->state.put_promises.push_back(rp);
+      st.pending_puts.emplace(key, st.batch.puts.size());
+      st.batch.puts.push_back(std::move(e));
+      st.put_promises.push_back(rp);
+      st.cancelled.push_back(false);
       schedule_flush(self);
       return rp;
     },
     [=](ack_atom, std::vector<mail_ref>& refs) -> caf::result<std::vector<envelope>> {
-      auto rp = self->make_response_promise<std::vector<envelope>>();
-      self->state.ack_counts.push_back(refs.size());
+      auto& st = self->state;
+      pending_ack a{self->make_response_promise<std::vector<envelope>>(), {},
+                    st.batch.acks.size(), 0};
+      auto rp = a.promise;
       for (auto& r : refs)
-        self->state.batch.acks.push_back(r);
-      self->state.ack_promises.push_back(rp);
+        if (!cancel_pending_put(self, r, a.removed)) {
+          st.batch.acks.push_back(r);
+          ++a.ref_count;
+        }
+      if (a.ref_count == 0) {
+        rp.deliver(std::move(a.removed)); // all in memory: nothing to commit
+        return rp;
+      }
+      st.acks.push_back(std::move(a));
       schedule_flush(self);
       return rp;
     },
@@ -111,6 +176,7 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
       return std::move(*res);
     },
     [=](count_atom) -> caf::result<uint64_t> {
+      flush(self); // commit what waits first: the answer then covers it
       auto res = self->state.box->count();
       if (!res)
         return make_error(res.error());
@@ -122,8 +188,10 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
 
 } // namespace
 
-store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box) {
-  return sys.spawn<caf::detached>(store_behavior, std::shared_ptr<mailbox>{std::move(box)});
+store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box,
+                        std::chrono::microseconds commit_window) {
+  return sys.spawn<caf::detached>(store_behavior, std::shared_ptr<mailbox>{std::move(box)},
+                                  commit_window);
 }
 
 } // namespace kinbox

@@ -1,7 +1,11 @@
 // The store actor: the only writer of the node's LMDB mailbox. It runs detached (on its
-// own thread) because commits block on fsync, and it batches every put and ack that
-// arrived while it was busy into one transaction per tick (group commit), so durability
-// costs one fsync per batch, not per message. Replies go out only after the commit.
+// own thread) because commits block on fsync, and it batches the puts and acks of one
+// commit window into one transaction (group commit), so durability costs one fsync per
+// batch, not per message.
+//
+// A put is answered once it is durable, or once it is acked before its batch commits:
+// mail that was delivered and acked within the commit window never touches the disk (the
+// ack cancels the put). Either way the sender may forget the message.
 #pragma once
 
 #include <caf/typed_actor.hpp>
@@ -9,6 +13,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/replies_to.hpp>
 
+#include <chrono>
 #include <memory>
 #include <vector>
 
@@ -44,8 +49,10 @@ using store_actor = caf::typed_actor<
   caf::reacts_to<flush_atom>>;
 // clang-format on
 
-/// Spawns the store actor, detached, owning `box`.
-store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box);
+/// Spawns the store actor, detached, owning `box`. Puts wait up to `commit_window` for
+/// more puts and for acks that cancel them before the batch commits.
+store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box,
+                        std::chrono::microseconds commit_window = std::chrono::microseconds(1000));
 
 } // namespace kinbox
 

@@ -102,9 +102,11 @@ CAF_TEST(ack deletes the mail and returns what it removed) {
   auto out = box->write({{}, {mail_ref{1, {mail_kind::message, mail(1, 5).id}},
                               mail_ref{1, {mail_kind::message, mail(9, 9).id}}}});
   CAF_REQUIRE(out);
-  CAF_REQUIRE_EQUAL(out->acked.size(), 1u);
-  CAF_CHECK_EQUAL(out->acked[0].sender, 77u);
-  CAF_CHECK(out->acked[0].payload.empty());
+  CAF_REQUIRE_EQUAL(out->acked.size(), 2u);
+  CAF_REQUIRE(out->acked[0]);
+  CAF_CHECK_EQUAL(out->acked[0]->sender, 77u);
+  CAF_CHECK(out->acked[0]->payload.empty());
+  CAF_CHECK(!out->acked[1]); // nothing was stored under that id
   auto left = pending(1);
   CAF_REQUIRE_EQUAL(left.size(), 1u);
   CAF_CHECK_EQUAL(left[0].id[0], 6);

@@ -1,0 +1,103 @@
+#define CAF_SUITE store_actor
+#include <caf/test/unit_test.hpp>
+#include <caf/test/unit_test_impl.hpp>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "persistence/store_actor.hpp"
+
+using namespace kinbox;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() /
+                              ("kinbox-store-" + std::to_string(::getpid()));
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  store_actor store;
+
+  fixture() {
+    std::filesystem::remove_all(dir);
+    auto box = mailbox::open({dir.string(), 1 << 20, 64 << 20});
+    CAF_REQUIRE(box);
+    // A long commit window, so the test can ack before the batch commits.
+    store = spawn_store(sys, std::move(*box), std::chrono::microseconds(300'000));
+  }
+
+  ~fixture() {
+    caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+    std::filesystem::remove_all(dir);
+  }
+
+  static envelope mail(uint8_t tag) {
+    envelope e;
+    e.recipient = 42;
+    e.id.fill(tag);
+    e.sender = 7;
+    e.expires_at_ms = 1000;
+    e.payload.assign(10, tag);
+    return e;
+  }
+
+  uint64_t count() {
+    uint64_t n = 0;
+    self->request(store, 5s, count_atom::value)
+      .receive([&](uint64_t x) { n = x; }, [](caf::error&) { CAF_FAIL("count failed"); });
+    return n;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(store_actor_tests, fixture)
+
+CAF_TEST(mail acked before its batch commits is answered and never written) {
+  auto put = self->request(store, 5s, put_atom::value, mail(1));
+  std::vector<envelope> removed;
+  self->request(store, 5s, ack_atom::value, std::vector<mail_ref>{{42, {mail_kind::message, mail(1).id}}})
+    .receive([&](std::vector<envelope>& r) { removed = std::move(r); },
+             [](caf::error&) { CAF_FAIL("ack failed"); });
+  CAF_REQUIRE_EQUAL(removed.size(), 1u);
+  CAF_CHECK_EQUAL(removed[0].sender, 7u);
+  bool accepted = false;
+  put.receive([&](bool) { accepted = true; }, [](caf::error&) { CAF_FAIL("put failed"); });
+  CAF_CHECK(accepted);
+  CAF_CHECK_EQUAL(count(), 0u);
+}
+
+CAF_TEST(mail not acked in time is committed and acked from disk later) {
+  bool stored = false;
+  self->request(store, 5s, put_atom::value, mail(2))
+    .receive([&](bool s) { stored = s; }, [](caf::error&) { CAF_FAIL("put failed"); });
+  CAF_CHECK(stored);
+  CAF_CHECK_EQUAL(count(), 1u);
+  std::vector<envelope> removed;
+  self->request(store, 5s, ack_atom::value, std::vector<mail_ref>{{42, {mail_kind::message, mail(2).id}}})
+    .receive([&](std::vector<envelope>& r) { removed = std::move(r); },
+             [](caf::error&) { CAF_FAIL("ack failed"); });
+  CAF_CHECK_EQUAL(removed.size(), 1u);
+  CAF_CHECK_EQUAL(count(), 0u);
+}
+
+CAF_TEST(a second put of the same mail in one batch is a no-op) {
+  auto first = self->request(store, 5s, put_atom::value, mail(3));
+  auto second = self->request(store, 5s, put_atom::value, mail(3));
+  bool second_stored = true;
+  second.receive([&](bool s) { second_stored = s; }, [](caf::error&) { CAF_FAIL("put failed"); });
+  CAF_CHECK(!second_stored);
+  bool first_stored = false;
+  first.receive([&](bool s) { first_stored = s; }, [](caf::error&) { CAF_FAIL("put failed"); });
+  CAF_CHECK(first_stored);
+  CAF_CHECK_EQUAL(count(), 1u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
