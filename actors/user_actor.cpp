@@ -303,6 +303,8 @@ void drain(user_pointer self) {
         }
         for (auto& e : page.mail)
           push(self, e);
+        log::get("user")->debug("event=drain_page account={} after={} count={} more={}", st.id,
+                                st.drain_cursor, page.mail.size(), page.more);
         if (!page.mail.empty())
           st.drain_cursor = page.mail.back().seq;
         st.drain_more = page.more;

@@ -101,10 +101,13 @@ void kinbox_befriend(kinbox_user& a, kinbox_user& b) {
 class kinbox_sender : public link_sender {
 public:
   kinbox_sender(kinbox_user user, public_key friend_box, account_id to)
-    : user_(std::move(user)), friend_box_(friend_box), to_(to) {}
+    : user_(std::move(user)), channel_(friend_box, user_.prof.box), to_(to) {}
 
   bool send(const payload_bytes& payload) override {
-    auto sealed = crypto::box_seal(payload, friend_box_, user_.prof.box);
+    // Like an app, keep the requests in flight under the gateway's per-connection limit.
+    while (outstanding_ >= max_outstanding)
+      drain(100ms);
+    auto sealed = channel_.seal(payload);
     auto& conn = user_.conn->conn();
     ++outstanding_;
     return conn.write_frame(make_frame(frame_type::send, conn.next_request_id(),
@@ -119,7 +122,12 @@ public:
       drain(100ms);
   }
 
-  ~kinbox_sender() override { drain(200ms); } // the last receipts
+  ~kinbox_sender() override {
+    try {
+      drain(200ms); // the last receipts
+    } catch (const std::exception&) {
+    }
+  }
 
 private:
   /// Counts acceptances and acks delivered receipts, as an app does.
@@ -131,8 +139,13 @@ private:
       auto f = conn.read_frame(wait);
       if (!f)
         break;
-      if (f->type == frame_type::accepted || f->type == frame_type::error)
+      if (f->type == frame_type::accepted) {
         --outstanding_;
+      } else if (f->type == frame_type::error) {
+        --outstanding_;
+        throw std::runtime_error("kinbox refused a message: " +
+                                 decode_body<error_body>(f->body)->message);
+      }
       else if (f->type == frame_type::mail)
         if (auto m = decode_body<mail_push>(f->body))
           receipts.keys.push_back(mail_key{m->kind, m->id});
@@ -151,8 +164,10 @@ private:
     receipts.keys.clear();
   }
 
+  static constexpr int64_t max_outstanding = 512;
+
   kinbox_user user_;
-  public_key friend_box_;
+  crypto::box_channel channel_;
   account_id to_;
   int64_t outstanding_ = 0;
 };
@@ -160,7 +175,7 @@ private:
 class kinbox_receiver : public link_receiver {
 public:
   kinbox_receiver(kinbox_user user, public_key friend_box)
-    : user_(std::move(user)), friend_box_(friend_box) {}
+    : user_(std::move(user)), channel_(friend_box, user_.prof.box) {}
 
   bool receive(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) override {
     auto& conn = user_.conn->conn();
@@ -175,7 +190,7 @@ public:
       wait = 0ms;
       acks.keys.push_back(mail_key{(*mail)->kind, (*mail)->id});
       if ((*mail)->kind == mail_kind::message)
-        if (auto plain = crypto::box_open((*mail)->payload, friend_box_, user_.prof.box))
+        if (auto plain = channel_.open((*mail)->payload))
           out.push_back(std::move(*plain));
       if (acks.keys.size() == max_ack_keys)
         flush_acks(acks);
@@ -194,7 +209,7 @@ private:
   }
 
   kinbox_user user_;
-  public_key friend_box_;
+  crypto::box_channel channel_;
 };
 
 class kinbox_system : public system_under_test {

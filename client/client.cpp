@@ -111,8 +111,15 @@ result<contact_list> client::friends() { return call<contact_list>(frame_type::f
 result<key_reply> client::keys_of(account_id id) {
   auto reply = call<key_reply>(frame_type::key_get, encode_body(target_request{id}));
   if (reply)
-    box_keys_[id] = reply->box_key;
+    channels_.insert_or_assign(id, crypto::box_channel{reply->box_key, prof_.box});
   return reply;
+}
+
+const crypto::box_channel* client::channel_to(account_id id) {
+  auto i = channels_.find(id);
+  if (i == channels_.end() && keys_of(id))
+    i = channels_.find(id);
+  return i == channels_.end() ? nullptr : &i->second;
 }
 
 result<status_reply> client::status(account_id id) {
@@ -127,14 +134,10 @@ result<message_id> client::send_payload(account_id to, const message_id& id, byt
 }
 
 result<message_id> client::send_text(account_id to, std::string_view text) {
-  auto key = box_keys_.find(to);
-  if (key == box_keys_.end()) {
-    auto fetched = keys_of(to);
-    if (!fetched)
+  if (!channels_.count(to))
+    if (auto fetched = keys_of(to); !fetched)
       return fetched.error();
-    key = box_keys_.find(to);
-  }
-  auto sealed = crypto::box_seal(encode_plaintext(text), key->second, prof_.box);
+  auto sealed = channels_.at(to).seal(encode_plaintext(text));
   return send_payload(to, crypto::random_message_id(), std::move(sealed));
 }
 
@@ -168,11 +171,8 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
       continue; // a duplicate: already handed to the app once
     prof_.mark_seen(m.id);
     received r{received::what::undecryptable, m.from, m.id, m.stored_at_ms, {}};
-    auto key = box_keys_.find(m.from);
-    if (key == box_keys_.end() && keys_of(m.from))
-      key = box_keys_.find(m.from);
-    if (key != box_keys_.end())
-      if (auto plain = crypto::box_open(m.payload, key->second, prof_.box))
+    if (auto* channel = channel_to(m.from))
+      if (auto plain = channel->open(m.payload))
         if (auto text = decode_plaintext(*plain)) {
           r.kind = received::what::text;
           r.text = std::move(*text);

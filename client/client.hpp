@@ -76,7 +76,10 @@ private:
 
   profile& prof_;
   std::unique_ptr<connection> conn_;
-  std::map<account_id, public_key> box_keys_;
+  /// Per friend: the precomputed box key (fetched once with key_get).
+  std::map<account_id, crypto::box_channel> channels_;
+
+  const crypto::box_channel* channel_to(account_id id);
 };
 
 /// Parses "host:port".

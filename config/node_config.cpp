@@ -67,6 +67,8 @@ po::options_description make_options() {
      "largest LMDB map size; past it new mail is refused with a retryable error")
     ("shards", po::value<uint32_t>()->default_value(256),
      "number of shards of the cluster, 1..65536 (must be the same on every node)")
+    ("worker-threads", po::value<size_t>()->default_value(2),
+     "actor scheduler threads, 1..64 (network I/O runs on one more thread)")
     ("local-shortcut", po::value<bool>()->default_value(true),
      "hand requests for locally owned shards straight to the local actor instead of via NATS")
     ("log-level", po::value<std::string>()->default_value("info"),
@@ -166,6 +168,9 @@ result<node_config> build(const po::variables_map& vm) {
   cfg.shards = get<uint32_t>(vm, "shards");
   if (cfg.shards < 1 || cfg.shards > 65536)
     return bad_option("shards", "must be between 1 and 65536");
+  cfg.worker_threads = get<size_t>(vm, "worker-threads");
+  if (cfg.worker_threads < 1 || cfg.worker_threads > 64)
+    return bad_option("worker-threads", "must be between 1 and 64");
   cfg.local_shortcut = get<bool>(vm, "local-shortcut");
   cfg.log_level = get<std::string>(vm, "log-level");
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};

@@ -35,6 +35,7 @@ struct node_config {
   uint64_t mailbox_initial_size = 64ull << 20;
   uint64_t mailbox_max_size = 16ull << 30;
   uint32_t shards = 256;
+  size_t worker_threads = 2; ///< CAF scheduler threads (network I/O has its own thread)
   bool local_shortcut = true;
   std::string log_level = "info";
 

@@ -106,6 +106,30 @@ std::optional<bytes> box_open(std::span<const uint8_t> sealed, const public_key&
   return plain;
 }
 
+box_channel::box_channel(const public_key& peer, const box_keypair& own) {
+  if (crypto_box_beforenm(shared_.data(), peer.data(), own.sk.data()) != 0)
+    sodium_memzero(shared_.data(), shared_.size()); // a degenerate key opens nothing
+}
+
+bytes box_channel::seal(std::span<const uint8_t> plain) const {
+  bytes out(crypto_box_NONCEBYTES + crypto_box_MACBYTES + plain.size());
+  randombytes_buf(out.data(), crypto_box_NONCEBYTES);
+  crypto_box_easy_afternm(out.data() + crypto_box_NONCEBYTES, plain.data(), plain.size(),
+                          out.data(), shared_.data());
+  return out;
+}
+
+std::optional<bytes> box_channel::open(std::span<const uint8_t> sealed) const {
+  if (sealed.size() < crypto_box_NONCEBYTES + crypto_box_MACBYTES)
+    return std::nullopt;
+  bytes plain(sealed.size() - crypto_box_NONCEBYTES - crypto_box_MACBYTES);
+  if (crypto_box_open_easy_afternm(plain.data(), sealed.data() + crypto_box_NONCEBYTES,
+                                   sealed.size() - crypto_box_NONCEBYTES, sealed.data(),
+                                   shared_.data()) != 0)
+    return std::nullopt;
+  return plain;
+}
+
 std::optional<session_keys> client_session(const kx_keypair& client_ephemeral,
                                            const public_key& cluster_key,
                                            const public_key& server_ephemeral) {

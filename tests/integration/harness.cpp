@@ -212,18 +212,28 @@ std::vector<message_id> send_pipelined(user& from, account_id to,
   auto key = from->keys_of(to);
   CAF_REQUIRE(key);
   auto& conn = from->conn();
+  constexpr size_t max_in_flight = 512; // below the gateway's per-connection limit
   std::vector<message_id> ids;
+  size_t accepted = 0;
+  auto take_answer = [&] {
+    auto f = conn.read_frame(30s);
+    CAF_REQUIRE(f);
+    if (f->type == frame_type::mail)
+      return; // a receipt of earlier mail
+    if (f->type != frame_type::accepted)
+      CAF_FAIL("send refused: " << decode_body<error_body>(f->body)->message);
+    ++accepted;
+  };
   for (auto& text : texts) {
+    while (ids.size() - accepted >= max_in_flight)
+      take_answer();
     ids.push_back(crypto::random_message_id());
     auto payload = crypto::box_seal(client::encode_plaintext(text), key->box_key, from.prof.box);
     CAF_REQUIRE(conn.write_frame(make_frame(frame_type::send, conn.next_request_id(),
                                             send_request{to, ids.back(), payload})));
   }
-  for (size_t accepted = 0; accepted < texts.size(); ++accepted) {
-    auto f = conn.read_frame(30s);
-    CAF_REQUIRE(f);
-    CAF_REQUIRE(f->type == frame_type::accepted);
-  }
+  while (accepted < texts.size())
+    take_answer();
   return ids;
 }
 

@@ -116,6 +116,22 @@ CAF_TEST(boxes open only for the right sender and recipient) {
   CAF_CHECK(!crypto::box_open(bytes(10, 0), alice.pk, bob));
 }
 
+CAF_TEST(box channels interoperate with plain boxes both ways) {
+  auto alice = crypto::box_keypair::generate();
+  auto bob = crypto::box_keypair::generate();
+  crypto::box_channel a_to_b{bob.pk, alice};
+  crypto::box_channel b_to_a{alice.pk, bob};
+  auto sealed = a_to_b.seal(text("precomputed"));
+  auto opened = crypto::box_open(sealed, alice.pk, bob);
+  CAF_REQUIRE(opened);
+  CAF_CHECK(*opened == text("precomputed"));
+  auto back = b_to_a.open(crypto::box_seal(text("plain"), alice.pk, bob));
+  CAF_REQUIRE(back);
+  CAF_CHECK(*back == text("plain"));
+  sealed[40] ^= 1;
+  CAF_CHECK(!b_to_a.open(sealed));
+}
+
 CAF_TEST(hex round trips and rejects bad input) {
   public_key k;
   k.fill(0xab);
