@@ -16,6 +16,11 @@ namespace {
 using auth_timeout_atom = caf::atom_constant<caf::atom("auth_tmo")>;
 
 constexpr int max_id_attempts = 8;
+/// Bytes per socket read. CAF keeps a buffer of this size per connection even when it is
+/// idle: quiet connections read small chunks (memory per idle session), a connection whose
+/// reads fill the chunk switches to large ones (fewer reads and actor turns per frame).
+constexpr size_t small_read_chunk = 1024;
+constexpr size_t large_read_chunk = 16 * 1024;
 constexpr account_id min_account_id = 1'000'000'000ull;
 constexpr account_id account_id_span = 9'000'000'000ull;
 
@@ -37,6 +42,7 @@ struct session_state {
   size_t in_flight = 0;
   uint64_t bytes_queued = 0;  ///< written to the socket's buffer so far
   uint64_t bytes_written = 0; ///< of those, handed to the kernel
+  size_t read_chunk = 0;
   static inline const char* name = "kinbox.session";
 };
 
@@ -351,15 +357,31 @@ void handle_hello(session_pointer self, std::span<const uint8_t> payload) {
   st.current = phase::auth;
 }
 
+void adapt_read_chunk(session_pointer self, size_t bytes_read) {
+  auto& st = self->state;
+  auto wanted = st.read_chunk;
+  if (bytes_read == st.read_chunk)
+    wanted = large_read_chunk;
+  else if (bytes_read < small_read_chunk / 4)
+    wanted = small_read_chunk;
+  if (wanted != st.read_chunk) {
+    st.read_chunk = wanted;
+    self->configure_read(st.hdl, caf::io::receive_policy::at_most(wanted));
+  }
+}
+
 void handle_data(session_pointer self, const std::vector<char>& data) {
   auto& st = self->state;
+  adapt_read_chunk(self, data.size());
   st.reader.append({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
   while (st.current != phase::closing) {
     auto next = st.reader.next();
     if (!next)
       return fail(self, frame_type::error, 0, next.error().code, next.error().message);
-    if (!*next)
+    if (!*next) {
+      st.reader.release_if_idle();
       return;
+    }
     auto rec = **next;
     if (st.current == phase::hello) {
       handle_hello(self, rec.payload);
@@ -383,7 +405,8 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
   st.session_id = session_id;
   st.reader = record_reader{ctx->max_frame_size};
   st.ctx = std::move(ctx);
-  self->configure_read(hdl, caf::io::receive_policy::at_most(4096));
+  st.read_chunk = small_read_chunk;
+  self->configure_read(hdl, caf::io::receive_policy::at_most(small_read_chunk));
   self->ack_writes(hdl, true);
   self->delayed_send(self, st.ctx->auth_timeout, auth_timeout_atom::value);
   logger()->debug("event=session_opened session={}", session_id);

@@ -93,6 +93,13 @@ void record_reader::append(std::span<const uint8_t> data) {
   buffer_.insert(buffer_.end(), data.begin(), data.end());
 }
 
+void record_reader::release_if_idle() {
+  if (read_pos_ == buffer_.size() && buffer_.capacity() > idle_capacity) {
+    bytes{}.swap(buffer_);
+    read_pos_ = 0;
+  }
+}
+
 result<std::optional<record>> record_reader::next() {
   auto available = buffer_.size() - read_pos_;
   if (available < length_prefix_size)
@@ -108,6 +115,7 @@ result<std::optional<record>> record_reader::next() {
   if (available < length_prefix_size + len)
     return std::optional<record>{};
   read_pos_ += length_prefix_size + len;
+  // The record stays valid until the next append, which compacts the buffer then.
   return std::optional<record>{
     record{{start, length_prefix_size}, {start + length_prefix_size, len}}};
 }

@@ -84,6 +84,13 @@ public:
   /// Bytes received but not yet returned as records.
   size_t buffered() const { return buffer_.size() - read_pos_; }
 
+  /// Frees the buffer when every byte has been returned (an idle connection then holds no
+  /// buffer memory). Invalidates records returned before.
+  void release_if_idle();
+
+  /// Bytes of buffer capacity an idle reader may keep.
+  static constexpr size_t idle_capacity = 256;
+
 private:
   size_t max_record_size_;
   bytes buffer_;

@@ -141,6 +141,22 @@ CAF_TEST(the record reader cuts records across arbitrary splits) {
   CAF_CHECK_EQUAL(reader.buffered(), 0u);
 }
 
+CAF_TEST(an idle reader gives its buffer back and keeps working) {
+  record_reader reader{1 << 20};
+  auto big = with_prefix(bytes(64 * 1024, 7));
+  reader.append(big);
+  auto rec = reader.next();
+  CAF_REQUIRE(rec && *rec);
+  CAF_CHECK_EQUAL((*rec)->payload.size(), 64u * 1024);
+  reader.release_if_idle();
+  CAF_CHECK_EQUAL(reader.buffered(), 0u);
+  auto small = with_prefix(bytes(10, 3));
+  reader.append(small);
+  auto again = reader.next();
+  CAF_REQUIRE(again && *again);
+  CAF_CHECK((*again)->payload[0] == 3);
+}
+
 CAF_TEST(oversize and empty records are refused at the prefix) {
   record_reader reader{1024};
   bytes prefix;
