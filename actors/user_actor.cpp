@@ -166,15 +166,22 @@ void deliver(user_pointer self, account_id sender, deliver_body body, reply_prom
              now,
              now + static_cast<uint64_t>(st.deps.mail_ttl.count()),
              std::move(body.payload)};
-  bool paging = st.draining || st.drain_more;
-  if (!paging)
+  bool pushed_early = st.session && !st.draining && !st.drain_more;
+  if (pushed_early)
     push(self, e);
   self->request(st.deps.store, caf::infinite, put_atom::value, e)
     .then(
       [=](bool stored) mutable {
         rp.deliver(ok_reply());
-        if (stored && paging)
-          self->state.live_skipped = true; // after the cursor: a later page brings it
+        auto& st = self->state;
+        if (!stored || pushed_early || !st.session)
+          return;
+        // A session attached (or a backlog was paged) while this put waited: the page it
+        // read may or may not hold this mail, so let a page bring it or push it now.
+        if (st.draining || st.drain_more)
+          st.live_skipped = true;
+        else
+          push(self, e);
       },
       [=](caf::error& err) mutable {
         auto f = to_failure(err);

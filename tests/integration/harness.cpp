@@ -23,16 +23,6 @@ std::string unique_suffix() {
   return std::to_string(::getpid()) + "-" + std::to_string(rng() % 1000000000);
 }
 
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
-
 std::string read_file(const std::filesystem::path& p) {
   std::ifstream in{p, std::ios::binary};
   std::stringstream s;
@@ -41,6 +31,16 @@ std::string read_file(const std::filesystem::path& p) {
 }
 
 } // namespace
+
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred())
+      return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return pred();
+}
 
 temp_dir::temp_dir(const std::string& prefix)
   : path(std::filesystem::temp_directory_path() / (prefix + "-" + unique_suffix())) {
@@ -94,7 +94,7 @@ bool process::running() {
 }
 
 std::optional<int> process::wait(std::chrono::milliseconds timeout) {
-  wait_until([&] { return !running(); }, timeout);
+  eventually([&] { return !running(); }, timeout);
   return status_;
 }
 
@@ -113,7 +113,7 @@ void nats_server::start() {
     std::vector<std::string>{find_executable("nats-server"), "-js", "-a", "127.0.0.1", "-p", std::to_string(port_),
                              "-sd", dir_.str()},
     (dir_.path / "server.log").string());
-  CAF_REQUIRE(wait_until([&] { return port_accepts(port_); }, 15s));
+  CAF_REQUIRE(eventually([&] { return port_accepts(port_); }, 15s));
 }
 
 node::node(const nats_server* nats, std::vector<std::string> extra)
@@ -142,7 +142,7 @@ void node::start() {
   }
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   proc_ = std::make_unique<process>(argv, (data_.path / "node.log").string());
-  bool up = wait_until([&] { return port_accepts(port_) || !proc_->running(); }, 30s);
+  bool up = eventually([&] { return port_accepts(port_) || !proc_->running(); }, 30s);
   if (!up || !proc_->running())
     CAF_FAIL("kinbox-node did not start; log:\n" << log());
 }
@@ -191,9 +191,9 @@ void reconnect(user& u, const node& n) {
 void befriend(user& a, user& b) {
   CAF_REQUIRE(a->friend_add(b.id));
   // The request travels to b's actor asynchronously; accept once it is there.
-  bool accepted = wait_until([&] { return static_cast<bool>(b->friend_accept(a.id)); }, 5s);
+  bool accepted = eventually([&] { return static_cast<bool>(b->friend_accept(a.id)); }, 5s);
   CAF_REQUIRE(accepted);
-  bool mutual = wait_until(
+  bool mutual = eventually(
     [&] {
       auto list = a->friends();
       if (!list)

@@ -90,6 +90,11 @@ struct user {
   client::client* operator->() { return conn.get(); }
 };
 
+/// Polls `pred` until it holds or `timeout` passes; the result of the last poll. For
+/// effects that travel between actors asynchronously (a friend request reaching the other
+/// side), so tests never depend on a fixed sleep.
+bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s);
+
 /// Registers a new account on `n` and logs it in on a fresh connection.
 user make_user(const node& n, const std::string& name,
                account_role role = account_role::child);

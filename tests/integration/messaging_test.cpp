@@ -193,16 +193,15 @@ CAF_TEST(friend requests can be declined and cannot be accepted by the requester
   CAF_REQUIRE(alice->friend_add(bob.id));
   auto self_accept = alice->friend_accept(bob.id);
   CAF_CHECK(!self_accept);
-  std::this_thread::sleep_for(200ms);
+  CAF_REQUIRE(eventually([&] { return !bob->friends()->entries.empty(); }));
   auto list = bob->friends();
   CAF_REQUIRE(list);
   CAF_REQUIRE_EQUAL(list->entries.size(), 1u);
   CAF_CHECK(list->entries[0].state == contact_state::incoming);
   CAF_CHECK_EQUAL(list->entries[0].name, "Alice");
   CAF_REQUIRE(bob->friend_decline(alice.id));
-  std::this_thread::sleep_for(200ms);
   CAF_CHECK(bob->friends()->entries.empty());
-  CAF_CHECK(alice->friends()->entries.empty());
+  CAF_CHECK(eventually([&] { return alice->friends()->entries.empty(); }));
   CAF_CHECK(!alice->send_text(bob.id, "hi"));
 }
 
@@ -215,11 +214,10 @@ CAF_TEST(presence is online while attached and last seen after) {
   CAF_REQUIRE(online);
   CAF_CHECK(online->online);
   bob.conn.reset();
-  std::this_thread::sleep_for(300ms);
-  auto offline = alice->status(bob.id);
-  CAF_REQUIRE(offline);
-  CAF_CHECK(!offline->online);
-  CAF_CHECK_GREATER(offline->last_seen_ms, 0u);
+  CAF_CHECK(eventually([&] {
+    auto s = alice->status(bob.id);
+    return s && !s->online && s->last_seen_ms > 0;
+  }));
 }
 
 CAF_TEST(a second login takes over and the first connection is told why) {
@@ -253,9 +251,10 @@ CAF_TEST(the CLI registers befriends sends and receives with json output) {
   };
   auto ann = id_of(ra.out), ben = id_of(rb.out);
   CAF_CHECK_EQUAL(cli(a, {"friend", "add", ben}).status, 0);
-  std::this_thread::sleep_for(200ms);
-  CAF_CHECK_EQUAL(cli(b, {"friend", "accept", ann}).status, 0);
-  std::this_thread::sleep_for(200ms);
+  CAF_CHECK(eventually([&] { return cli(b, {"friend", "accept", ann}).status == 0; }));
+  CAF_CHECK(eventually([&] {
+    return cli(a, {"friend", "list"}).out.find("\"state\":\"friend\"") != std::string::npos;
+  }));
   auto sent = cli(a, {"send", ben, "cli hello"});
   CAF_CHECK_EQUAL(sent.status, 0);
   CAF_CHECK(sent.out.find("\"accepted\"") != std::string::npos);
