@@ -29,6 +29,7 @@ struct user_state {
   bool draining = false;     ///< a page request is in flight
   bool drain_more = false;   ///< the last page was not empty: more may follow on ack
   bool live_skipped = false; ///< new mail arrived while paging; fetch another page
+  size_t deferred = 0;       ///< mail waiting for its commit before it is pushed
   static inline const char* name = "kinbox.user";
 };
 
@@ -166,14 +167,19 @@ void deliver(user_pointer self, account_id sender, deliver_body body, reply_prom
              now,
              now + static_cast<uint64_t>(st.deps.mail_ttl.count()),
              std::move(body.payload)};
-  bool pushed_early = st.session && !st.draining && !st.drain_more;
+  // Early only when nothing older is still on its way to the device, to keep the order.
+  bool pushed_early = st.session && !st.draining && !st.drain_more && st.deferred == 0;
   if (pushed_early)
     push(self, e);
+  else
+    ++st.deferred;
   self->request(st.deps.store, caf::infinite, put_atom::value, e)
     .then(
       [=](bool stored) mutable {
         rp.deliver(ok_reply());
         auto& st = self->state;
+        if (!pushed_early)
+          --st.deferred;
         if (!stored || pushed_early || !st.session)
           return;
         // A session attached (or a backlog was paged) while this put waited: the page it
@@ -184,6 +190,8 @@ void deliver(user_pointer self, account_id sender, deliver_body body, reply_prom
           push(self, e);
       },
       [=](caf::error& err) mutable {
+        if (!pushed_early)
+          --self->state.deferred;
         auto f = to_failure(err);
         rp.deliver(error_reply(f.code, f.message));
       });

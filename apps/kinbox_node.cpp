@@ -139,6 +139,12 @@ int run(const node_config& cfg) {
     ctx->max_frame_size = cfg.max_frame_size;
     ctx->max_outbound_bytes = cfg.max_outbound_bytes;
     ctx->auth_timeout = cfg.auth_timeout;
+    if (cfg.local_shortcut) {
+      auto shards = std::make_shared<shard_map>(cfg.shards, std::vector<std::string>{cfg.node_id});
+      ctx->serves_locally = [shards, node = cfg.node_id](account_id id) {
+        return shards->owner(shards->shard_of(entity_kind::user, id)) == node;
+      };
+    }
     ctx->now_ms = system_now_ms;
     auto gateway = start_gateway(sys, cfg.gateway, ctx);
     if (!gateway) {

@@ -3,6 +3,7 @@
 #include <caf/io/system_messages.hpp>
 
 #include <optional>
+#include <unordered_map>
 
 #include "actors/contacts.hpp"
 #include "config/caf_error.hpp"
@@ -16,6 +17,7 @@ namespace {
 using auth_timeout_atom = caf::atom_constant<caf::atom("auth_tmo")>;
 
 constexpr int max_id_attempts = 8;
+constexpr size_t max_cached_users = 64;
 /// Bytes per socket read. CAF keeps a buffer of this size per connection even when it is
 /// idle: quiet connections read small chunks (memory per idle session), a connection whose
 /// reads fill the chunk switches to large ones (fewer reads and actor turns per frame).
@@ -39,6 +41,7 @@ struct session_state {
   account_id account = 0;
   account_info info{};
   user_actor user;
+  std::unordered_map<account_id, user_actor> users; ///< local user actors this session called
   size_t in_flight = 0;
   uint64_t bytes_queued = 0;  ///< written to the socket's buffer so far
   uint64_t bytes_written = 0; ///< of those, handed to the kernel
@@ -101,7 +104,71 @@ void reply_ok(session_pointer self, uint32_t request_id) {
   write_frame(self, frame{frame_type::ok, request_id, {}});
 }
 
-/// Sends an entity request through the router and answers the client when it returns.
+/// Answers the client once an entity request came back.
+void finish_call(session_pointer self, uint32_t request_id, entity_reply& r,
+                 const std::function<void(entity_reply&)>& on_ok) {
+  --self->state.in_flight;
+  if (self->state.current == phase::closing)
+    return;
+  if (!r.ok())
+    reply_error(self, request_id, {static_cast<errc>(r.status), r.message});
+  else
+    on_ok(r);
+}
+
+/// Sends an entity request through the router, which picks the NATS subject of the
+/// target's shard or the local host.
+void call_via_router(session_pointer self, uint32_t request_id, entity_request req,
+                     std::function<void(entity_reply&)> on_ok) {
+  self->request(self->state.ctx->router, caf::infinite, std::move(req))
+    .then([=](entity_reply& r) { finish_call(self, request_id, r, on_ok); },
+          [=](caf::error& err) {
+            auto f = to_failure(err);
+            auto reply = error_reply(f.code, f.message);
+            finish_call(self, request_id, reply, on_ok);
+          });
+}
+
+/// Sends an entity request straight to a user actor on this node: the same request and
+/// reply as through the router, two actor hops fewer per request. The handle comes from
+/// the host once and is cached; a user actor that stopped since is looked up again.
+void call_local_user(session_pointer self, uint32_t request_id, entity_request req,
+                     std::function<void(entity_reply&)> on_ok, bool fresh_lookup) {
+  auto& st = self->state;
+  auto cached = st.users.find(req.id);
+  if (cached == st.users.end() || fresh_lookup) {
+    auto id = req.id;
+    self->request(st.ctx->host, caf::infinite, lookup_atom::value, id)
+      .then(
+        [=](user_actor& user) mutable {
+          auto& users = self->state.users;
+          if (users.size() >= max_cached_users)
+            users.clear();
+          users[id] = user;
+          call_local_user(self, request_id, std::move(req), std::move(on_ok), false);
+        },
+        [=](caf::error& err) {
+          auto f = to_failure(err);
+          auto reply = error_reply(f.code, f.message);
+          finish_call(self, request_id, reply, on_ok);
+        });
+    return;
+  }
+  self->request(cached->second, caf::infinite, req)
+    .then([=](entity_reply& r) { finish_call(self, request_id, r, on_ok); },
+          [=](caf::error& err) mutable {
+            if (err == caf::sec::request_receiver_down && !fresh_lookup) {
+              self->state.users.erase(req.id);
+              call_local_user(self, request_id, std::move(req), std::move(on_ok), true);
+              return;
+            }
+            auto f = to_failure(err);
+            auto reply = error_reply(f.code, f.message);
+            finish_call(self, request_id, reply, on_ok);
+          });
+}
+
+/// Sends an entity request and answers the client when it returns.
 void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
                  bytes body, std::function<void(entity_reply&)> on_ok) {
   auto& st = self->state;
@@ -112,22 +179,10 @@ void call_entity(session_pointer self, uint32_t request_id, account_id target, u
   ++st.in_flight;
   entity_request req{entity_kind::user, target, static_cast<uint8_t>(op), st.account,
                      std::move(body)};
-  self->request(st.ctx->router, caf::infinite, std::move(req))
-    .then(
-      [=](entity_reply& r) {
-        --self->state.in_flight;
-        if (self->state.current == phase::closing)
-          return;
-        if (!r.ok())
-          reply_error(self, request_id, {static_cast<errc>(r.status), r.message});
-        else
-          on_ok(r);
-      },
-      [=](caf::error& err) {
-        --self->state.in_flight;
-        if (self->state.current != phase::closing)
-          reply_error(self, request_id, to_failure(err));
-      });
+  if (st.ctx->serves_locally && st.ctx->serves_locally(target))
+    call_local_user(self, request_id, std::move(req), std::move(on_ok), false);
+  else
+    call_via_router(self, request_id, std::move(req), std::move(on_ok));
 }
 
 void try_register(session_pointer self, uint32_t request_id, account_record record,
