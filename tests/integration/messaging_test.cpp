@@ -106,6 +106,22 @@ CAF_TEST(a long offline backlog sent pipelined arrives complete and in order) {
   CAF_CHECK_EQUAL(live[0].text, "live again");
 }
 
+CAF_TEST(pipelined messages to an online friend arrive in the order they were sent) {
+  node n{&nats};
+  auto alice = make_user(n, "Alice");
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  reconnect(alice, n); // a fresh session: its first requests race its actor lookups
+  std::vector<std::string> texts;
+  for (int i = 0; i < 300; ++i)
+    texts.push_back("in order " + std::to_string(i));
+  auto ids = send_pipelined(alice, bob.id, texts);
+  auto got = receive_n(bob, ids.size(), 10s);
+  CAF_REQUIRE_EQUAL(got.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i)
+    CAF_CHECK(got[i].id == ids[i]);
+}
+
 CAF_TEST(a connection that stops reading is cut and its mail waits for the next login) {
   node n{&nats, {"--max-outbound", "64KiB", "--max-frame-size", "16KiB"}};
   auto alice = make_user(n, "Alice");
