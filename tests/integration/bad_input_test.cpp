@@ -23,9 +23,7 @@ using namespace kinbox::testing;
 
 namespace {
 
-struct fixture {
-  fixture() { CAF_REQUIRE(crypto::init()); }
-  nats_server nats;
+struct fixture : nats_fixture {
   node n{&nats, {"--max-frame-size", "4KiB", "--auth-timeout", "1s"}};
 };
 
@@ -203,9 +201,7 @@ CAF_TEST(tampered and replayed records close the connection) {
 }
 
 CAF_TEST(a malformed frame barrage does not lose one message of a conversation) {
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   constexpr int messages = 300;
   std::atomic<bool> stop{false};
   std::atomic<int> attacks{0};

@@ -12,10 +12,7 @@ using namespace kinbox::testing;
 
 namespace {
 
-struct fixture {
-  fixture() { CAF_REQUIRE(crypto::init()); }
-  nats_server nats;
-};
+using fixture = nats_fixture;
 
 } // namespace
 
@@ -23,9 +20,7 @@ CAF_TEST_FIXTURE_SCOPE(durability_tests, fixture)
 
 CAF_TEST(undelivered mail expires and the sender gets an expired receipt) {
   node n{&nats, {"--mail-ttl", "1s", "--sweep-interval", "200ms"}};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   bob.conn.reset();
   auto sent = alice->send_text(bob.id, "too late");
   CAF_REQUIRE(sent);
@@ -42,9 +37,7 @@ CAF_TEST(undelivered mail expires and the sender gets an expired receipt) {
 
 CAF_TEST(mail accepted before a kill -9 is delivered after the restart) {
   node n{&nats};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   bob.conn.reset();
   std::vector<message_id> ids;
   for (int i = 0; i < 50; ++i) {
@@ -66,9 +59,7 @@ CAF_TEST(mail accepted before a kill -9 is delivered after the restart) {
 
 CAF_TEST(sigterm says bye to sessions and stops cleanly keeping stored mail) {
   node n{&nats};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   bob.conn.reset();
   CAF_REQUIRE(alice->send_text(bob.id, "across a restart"));
   CAF_CHECK_EQUAL(n.stop(), 0);
@@ -85,9 +76,7 @@ CAF_TEST(sigterm says bye to sessions and stops cleanly keeping stored mail) {
 
 CAF_TEST(no plaintext of a message reaches the mailbox the KV store or the logs) {
   node n{&nats};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   bob.conn.reset();
   const std::string marker = "PLAINTEXT-MARKER-7f3a9c";
   for (int i = 0; i < 5; ++i)
@@ -109,9 +98,7 @@ CAF_TEST(no plaintext of a message reaches the mailbox the KV store or the logs)
 CAF_TEST(a full mailbox refuses new mail with a retryable error and keeps the old) {
   node n{&nats, {"--mailbox-initial-size", "1MiB", "--mailbox-max-size", "2MiB",
                  "--max-frame-size", "256KiB"}};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   bob.conn.reset();
   std::string big(200 * 1024, 'x');
   int stored = 0;
@@ -136,9 +123,7 @@ CAF_TEST(a full mailbox refuses new mail with a retryable error and keeps the ol
 
 CAF_TEST(a NATS outage gives retryable errors and no crash and service resumes) {
   node n{&nats};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   CAF_REQUIRE(alice->keys_of(bob.id)); // the app has its friend's key cached
   bob.conn.reset();
   nats.stop();

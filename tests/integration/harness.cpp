@@ -177,6 +177,18 @@ user make_user(const node& n, const std::string& name, account_role role) {
   return u;
 }
 
+std::pair<user, user> make_friends(const node& n, const std::string& first,
+                                   const std::string& second) {
+  auto a = make_user(n, first);
+  auto b = make_user(n, second);
+  befriend(a, b);
+  return {std::move(a), std::move(b)};
+}
+
+nats_fixture::nats_fixture() {
+  CAF_REQUIRE(crypto::init());
+}
+
 void reconnect(user& u, const node& n) {
   u.conn.reset();
   auto c = client::client::connect(u.prof, "127.0.0.1", n.port());

@@ -99,6 +99,16 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
 user make_user(const node& n, const std::string& name,
                account_role role = account_role::child);
 
+/// Two new accounts on `n`, logged in and friends of each other.
+std::pair<user, user> make_friends(const node& n, const std::string& first = "Alice",
+                                   const std::string& second = "Bob");
+
+/// The fixture of the integration suites: libsodium ready, a fresh nats-server.
+struct nats_fixture {
+  nats_fixture();
+  nats_server nats;
+};
+
 /// Logs `u` in again on a fresh connection (its previous connection is dropped first).
 void reconnect(user& u, const node& n);
 

@@ -12,15 +12,10 @@ using namespace kinbox::testing;
 
 namespace {
 
-struct fixture {
-  fixture() { CAF_REQUIRE(crypto::init()); }
-  nats_server nats;
-};
+using fixture = nats_fixture;
 
 void online_delivery_with_receipts(const node& n) {
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   auto sent = alice->send_text(bob.id, "hello bob");
   CAF_REQUIRE(sent);
   auto got = receive_n(bob, 1, 5s);
@@ -57,9 +52,7 @@ CAF_TEST(online delivery and receipts through NATS subjects) {
 
 CAF_TEST(offline mail is delivered in order when the recipient logs in) {
   node n{&nats};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   bob.conn.reset(); // bob goes offline
   std::vector<message_id> ids;
   for (int i = 0; i < 20; ++i) {
@@ -85,9 +78,7 @@ CAF_TEST(offline mail is delivered in order when the recipient logs in) {
 
 CAF_TEST(a long offline backlog sent pipelined arrives complete and in order) {
   node n{&nats};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   bob.conn.reset();
   constexpr size_t count = 2500; // more than two drain pages
   std::vector<std::string> texts;
@@ -108,9 +99,7 @@ CAF_TEST(a long offline backlog sent pipelined arrives complete and in order) {
 
 CAF_TEST(pipelined messages to an online friend arrive in the order they were sent) {
   node n{&nats};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   reconnect(alice, n); // a fresh session: its first requests race its actor lookups
   std::vector<std::string> texts;
   for (int i = 0; i < 300; ++i)
@@ -124,9 +113,7 @@ CAF_TEST(pipelined messages to an online friend arrive in the order they were se
 
 CAF_TEST(a connection that stops reading is cut and its mail waits for the next login) {
   node n{&nats, {"--max-outbound", "64KiB", "--max-frame-size", "16KiB"}};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   // Bob stays connected but never reads; alice sends far more than the socket buffers.
   constexpr size_t sent = 1000;
   send_pipelined(alice, bob.id, std::vector<std::string>(sent, std::string(8 * 1024, 'z')));
@@ -138,9 +125,7 @@ CAF_TEST(a connection that stops reading is cut and its mail waits for the next 
 
 CAF_TEST(a receipt for an offline sender waits as mail) {
   node n{&nats};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   auto sent = alice->send_text(bob.id, "see you");
   CAF_REQUIRE(sent);
   alice.conn.reset();
@@ -154,9 +139,7 @@ CAF_TEST(a receipt for an offline sender waits as mail) {
 
 CAF_TEST(a message id seen before is dropped by the client even if stored again) {
   node n{&nats};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   auto key = alice->keys_of(bob.id);
   CAF_REQUIRE(key);
   auto id = crypto::random_message_id();
@@ -223,9 +206,7 @@ CAF_TEST(friend requests can be declined and cannot be accepted by the requester
 
 CAF_TEST(presence is online while attached and last seen after) {
   node n{&nats};
-  auto alice = make_user(n, "Alice");
-  auto bob = make_user(n, "Bob");
-  befriend(alice, bob);
+  auto [alice, bob] = make_friends(n);
   auto online = alice->status(bob.id);
   CAF_REQUIRE(online);
   CAF_CHECK(online->online);
