@@ -164,7 +164,7 @@ CAF_TEST(a login with a wrong signature is refused) {
   // A signature made for another connection does not work on this one either.
   auto other = client::connection::open("127.0.0.1", n.port(), std::nullopt);
   CAF_REQUIRE(other);
-  auto proof = crypto::sign(crypto::login_message((*conn)->transcript(), alice.id), alice.prof.sign);
+  auto proof = crypto::sign(crypto::login_message((*conn)->transcript(), alice.id), alice.prof->sign);
   auto replayed = (*other)->request(frame_type::login, encode_body(login_request{alice.id, proof}));
   CAF_REQUIRE(!replayed);
   CAF_CHECK(replayed.error().code == errc::auth_failed);

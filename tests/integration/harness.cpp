@@ -164,9 +164,9 @@ std::string node::log() const { return read_file(data_.path / "node.log"); }
 user make_user(const node& n, const std::string& name, account_role role) {
   user u;
   u.dir = std::make_unique<temp_dir>("kinbox-profile");
-  u.prof = client::profile::create(u.dir->str());
+  u.prof = std::make_unique<client::profile>(client::profile::create(u.dir->str()));
   {
-    auto c = client::client::connect(u.prof, "127.0.0.1", n.port());
+    auto c = client::client::connect(*u.prof, "127.0.0.1", n.port());
     CAF_REQUIRE(c);
     auto id = (*c)->register_account(name, "2015-06-01", role);
     if (!id)
@@ -191,7 +191,7 @@ nats_fixture::nats_fixture() {
 
 void reconnect(user& u, const node& n) {
   u.conn.reset();
-  auto c = client::client::connect(u.prof, "127.0.0.1", n.port());
+  auto c = client::client::connect(*u.prof, "127.0.0.1", n.port());
   if (!c)
     CAF_FAIL("connect failed: " << c.error().message);
   u.conn = std::move(*c);
@@ -240,7 +240,7 @@ std::vector<message_id> send_pipelined(user& from, account_id to,
     while (ids.size() - accepted >= max_in_flight)
       take_answer();
     ids.push_back(crypto::random_message_id());
-    auto payload = crypto::box_seal(client::encode_plaintext(text), key->box_key, from.prof.box);
+    auto payload = crypto::box_seal(client::encode_plaintext(text), key->box_key, from.prof->box);
     CAF_REQUIRE(conn.write_frame(make_frame(frame_type::send, conn.next_request_id(),
                                             send_request{to, ids.back(), payload})));
   }

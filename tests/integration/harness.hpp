@@ -79,10 +79,11 @@ private:
   std::unique_ptr<process> proc_;
 };
 
-/// One app user: a profile in a temp dir and a logged-in connection.
+/// One app user: a profile in a temp dir and a logged-in connection. The profile lives on
+/// the heap because the connection's client refers to it: a user can be moved.
 struct user {
   std::unique_ptr<temp_dir> dir;
-  client::profile prof;
+  std::unique_ptr<client::profile> prof;
   std::unique_ptr<client::client> conn;
   account_id id = 0;
 

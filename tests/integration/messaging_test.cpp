@@ -143,7 +143,7 @@ CAF_TEST(a message id seen before is dropped by the client even if stored again)
   auto key = alice->keys_of(bob.id);
   CAF_REQUIRE(key);
   auto id = crypto::random_message_id();
-  auto payload = crypto::box_seal(client::encode_plaintext("once"), key->box_key, alice.prof.box);
+  auto payload = crypto::box_seal(client::encode_plaintext("once"), key->box_key, alice.prof->box);
   CAF_REQUIRE(alice->send_payload(bob.id, id, payload));
   CAF_REQUIRE(alice->send_payload(bob.id, id, payload)); // a retry: stored once
   auto got = receive_n(bob, 1, 5s);
