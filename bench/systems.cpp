@@ -52,7 +52,7 @@ private:
 
 struct kinbox_user {
   std::string dir;
-  client::profile prof;
+  std::unique_ptr<client::profile> prof; // on the heap: the client refers to it
   std::unique_ptr<client::client> conn;
   account_id id = 0;
 };
@@ -61,8 +61,8 @@ kinbox_user kinbox_register(const std::string& host, uint16_t port, const std::s
                             const std::string& name) {
   kinbox_user u;
   u.dir = dir;
-  u.prof = client::profile::create(dir);
-  auto c = client::client::connect(u.prof, host, port);
+  u.prof = std::make_unique<client::profile>(client::profile::create(dir));
+  auto c = client::client::connect(*u.prof, host, port);
   if (!c)
     throw std::runtime_error("kinbox connect: " + c.error().message);
   auto id = (*c)->register_account(name, "2015-01-01", account_role::child);
@@ -73,7 +73,7 @@ kinbox_user kinbox_register(const std::string& host, uint16_t port, const std::s
 }
 
 void kinbox_login(kinbox_user& u, const std::string& host, uint16_t port) {
-  auto c = client::client::connect(u.prof, host, port);
+  auto c = client::client::connect(*u.prof, host, port);
   if (!c)
     throw std::runtime_error("kinbox connect: " + c.error().message);
   if (auto me = (*c)->login(); !me)
@@ -101,7 +101,7 @@ void kinbox_befriend(kinbox_user& a, kinbox_user& b) {
 class kinbox_sender : public link_sender {
 public:
   kinbox_sender(kinbox_user user, public_key friend_box, account_id to)
-    : user_(std::move(user)), channel_(friend_box, user_.prof.box), to_(to) {}
+    : user_(std::move(user)), channel_(friend_box, user_.prof->box), to_(to) {}
 
   bool send(const payload_bytes& payload) override {
     // Like an app, keep the requests in flight under the gateway's per-connection limit.
@@ -175,7 +175,7 @@ private:
 class kinbox_receiver : public link_receiver {
 public:
   kinbox_receiver(kinbox_user user, public_key friend_box)
-    : user_(std::move(user)), channel_(friend_box, user_.prof.box) {}
+    : user_(std::move(user)), channel_(friend_box, user_.prof->box) {}
 
   bool receive(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) override {
     auto& conn = user_.conn->conn();
@@ -226,8 +226,8 @@ public:
     kinbox_login(a, host_, port_);
     kinbox_login(b, host_, port_);
     kinbox_befriend(a, b);
-    auto a_box = a.prof.box.pk;
-    auto b_box = b.prof.box.pk;
+    auto a_box = a.prof->box.pk;
+    auto b_box = b.prof->box.pk;
     auto to = b.id;
     return {std::make_unique<kinbox_sender>(std::move(a), b_box, to),
             std::make_unique<kinbox_receiver>(std::move(b), a_box)};
@@ -432,8 +432,8 @@ double kinbox_offline_drain(const std::string& host, uint16_t port, const std::s
   kinbox_login(b, host, port);
   kinbox_befriend(a, b);
   b.conn.reset();
-  auto b_box = b.prof.box.pk;
-  auto a_box = a.prof.box.pk;
+  auto b_box = b.prof->box.pk;
+  auto a_box = a.prof->box.pk;
   kinbox_sender sender{std::move(a), b_box, b.id};
   for (size_t i = 0; i < messages; ++i) {
     if (!sender.send(make_payload(stamp{0, i, now_ns()})))

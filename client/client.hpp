@@ -32,6 +32,8 @@ class client {
 public:
   /// Connects to host:port. If the profile has a pinned cluster key, a gateway with any
   /// other key is refused; otherwise the presented key is pinned into the profile.
+  /// The client keeps a reference to `prof`: the profile must outlive the client and
+  /// must not move (keep it on the heap if its owner moves).
   [[nodiscard]] static result<std::unique_ptr<client>>
   connect(profile& prof, const std::string& host, uint16_t port);
 
