@@ -4,6 +4,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -53,11 +54,16 @@ temp_dir::~temp_dir() {
 }
 
 process::process(std::vector<std::string> argv, const std::string& log_file) {
+  pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    // A test binary that crashes must not leave servers behind.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() != parent)
+      ::_exit(1);
     int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
