@@ -5,7 +5,10 @@
 #include <caf/io/middleman.hpp>
 #include <caf/scoped_actor.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -49,6 +52,29 @@ result<crypto::kx_keypair> load_cluster_key(const node_config& cfg) {
   return crypto::read_key_file(path);
 }
 
+/// Holds an exclusive lock on the data dir for the node's lifetime: two nodes on one
+/// mailbox and one embedded NATS store would corrupt each other's view of both.
+class data_dir_lock {
+public:
+  ~data_dir_lock() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+  [[nodiscard]] result<bool> acquire(const std::string& dir) {
+    auto path = dir + "/node.lock";
+    fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0)
+      return failure{errc::unavailable, "cannot open " + path + ": " + std::strerror(errno)};
+    if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
+      return failure{errc::unavailable,
+                     "data dir '" + dir + "' is in use by another kinbox-node"};
+    return true;
+  }
+
+private:
+  int fd_ = -1;
+};
+
 result<std::unique_ptr<nats_link>> connect_nats(const std::vector<std::string>& urls,
                                                 const std::string& name) {
   // A NATS server that is still starting gets a few seconds.
@@ -82,6 +108,9 @@ int run(const node_config& cfg) {
   auto logger = log::get("node");
   if (::mkdir(cfg.data_dir.c_str(), 0700) != 0 && errno != EEXIST)
     return fail("cannot create data dir '" + cfg.data_dir + "': " + std::strerror(errno));
+  data_dir_lock lock;
+  if (auto locked = lock.acquire(cfg.data_dir); !locked)
+    return fail(locked.error().message);
   auto key = load_cluster_key(cfg);
   if (!key)
     return fail(key.error().message);

@@ -66,6 +66,22 @@ CAF_TEST(a killed node leaves no nats-server behind) {
   CAF_CHECK(gone);
 }
 
+CAF_TEST(a second node on the same data dir or port is refused with a clear message) {
+  nats_server nats;
+  node first{&nats};
+  auto same_dir = run_command({KINBOX_NODE_BIN, "--nats", nats.url(), "--data-dir",
+                               first.data_dir(), "--listen", "127.0.0.1:0"});
+  CAF_CHECK_EQUAL(same_dir.status, 1);
+  CAF_CHECK(same_dir.err.find("in use by another kinbox-node") != std::string::npos);
+  temp_dir other{"kinbox-node-other"};
+  auto same_port = run_command({KINBOX_NODE_BIN, "--nats", nats.url(), "--data-dir", other.str(),
+                                "--listen", "127.0.0.1:" + std::to_string(first.port())});
+  CAF_CHECK_EQUAL(same_port.status, 1);
+  CAF_CHECK(same_port.err.find("cannot listen") != std::string::npos);
+  auto alice = make_user(first, "Alice"); // the first node is unharmed
+  CAF_CHECK(alice->whoami());
+}
+
 CAF_TEST(invalid options are refused with the option named and exit code 2) {
   auto bad_ttl = run_command({KINBOX_NODE_BIN, "--mail-ttl", "fortnight"});
   CAF_CHECK_EQUAL(bad_ttl.status, 2);
