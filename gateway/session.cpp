@@ -216,8 +216,10 @@ void call_entity(session_pointer self, uint32_t request_id, account_id target, u
 
 void try_register(session_pointer self, uint32_t request_id, account_record record,
                   int attempt) {
-  record.id = min_account_id + randombytes_uniform(1'000'000'000u) +
-              account_id_span / 9 * randombytes_uniform(9);
+  // A random 10-digit id: ids are not enumerable, and a clash is retried.
+  uint64_t random = 0;
+  randombytes_buf(&random, sizeof(random));
+  record.id = min_account_id + random % account_id_span;
   auto& st = self->state;
   self->request(st.ctx->kv, caf::infinite, kv_create_atom::value, kv_space::accounts,
                 std::to_string(record.id), encode_account(record))
