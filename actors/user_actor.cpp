@@ -6,6 +6,7 @@
 #include <optional>
 
 #include "actors/contacts.hpp"
+#include "actors/local_calls.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
 #include "protocol/wire.hpp"
@@ -30,6 +31,7 @@ struct user_state {
   bool drain_more = false;   ///< the last page was not empty: more may follow on ack
   bool live_skipped = false; ///< new mail arrived while paging; fetch another page
   size_t deferred = 0;       ///< mail waiting for its commit before it is pushed
+  local_calls calls;         ///< direct calls to other user actors of this node
   static inline const char* name = "kinbox.user";
 };
 
@@ -96,9 +98,17 @@ void load(user_pointer self, std::function<void()> then) {
 }
 
 void send_entity(user_pointer self, account_id to, user_op op, bytes body) {
-  entity_request req{entity_kind::user, to, static_cast<uint8_t>(op), self->state.id,
-                     std::move(body)};
-  self->request(self->state.deps.router, caf::infinite, std::move(req))
+  auto& st = self->state;
+  entity_request req{entity_kind::user, to, static_cast<uint8_t>(op), st.id, std::move(body)};
+  if (st.deps.directory && st.deps.serves_locally && st.deps.serves_locally(to)) {
+    st.calls.call(self, st.deps.directory, std::move(req), [op](entity_reply& reply) {
+      if (!reply.ok())
+        log::get("user")->warn("event=notify_failed op={} code={}", static_cast<int>(op),
+                               reply.status);
+    });
+    return;
+  }
+  self->request(st.deps.router, caf::infinite, std::move(req))
     .then(
       [=](entity_reply& reply) {
         if (!reply.ok())

@@ -71,6 +71,12 @@ using user_actor = caf::typed_actor<
   caf::reacts_to<idle_atom>>;
 // clang-format on
 
+using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
+
+/// Where the user actors of this node are found (the node's user host).
+using user_directory =
+  caf::typed_actor<caf::replies_to<lookup_atom, account_id>::with<user_actor>>;
+
 /// What a user actor needs from its node. Injected so tests can replace each part.
 struct user_deps {
   store_actor store;
@@ -79,6 +85,9 @@ struct user_deps {
   std::function<uint64_t()> now_ms;
   std::chrono::milliseconds mail_ttl{std::chrono::hours(24 * 15)};
   std::string node_id;
+  user_directory directory; ///< set by the host: other local user actors
+  /// Whether an account's actor lives on this node (call it directly, not via the router).
+  std::function<bool(account_id)> serves_locally;
   size_t drain_page_count = 1024;     ///< stored envelopes pushed per page
   size_t drain_page_bytes = 1u << 20; ///< payload bytes pushed per page
 };

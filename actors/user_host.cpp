@@ -23,7 +23,9 @@ user_actor activate(host_pointer self, account_id id) {
   auto& users = self->state.users;
   if (auto i = users.find(id); i != users.end())
     return i->second;
-  auto user = spawn_user(self->system(), id, self->state.deps);
+  auto deps = self->state.deps;
+  deps.directory = caf::actor_cast<user_directory>(self);
+  auto user = spawn_user(self->system(), id, std::move(deps));
   // Linked: when the host stops (node shutdown) its users stop with it.
   self->link_to(user);
   users.emplace(id, user);

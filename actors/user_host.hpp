@@ -9,13 +9,9 @@
 
 namespace kinbox {
 
-using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
-
 // clang-format off
-using user_host_actor = caf::typed_actor<
-  caf::replies_to<entity_request>::with<entity_reply>,
-  /// The (activated) user actor of an account on this node.
-  caf::replies_to<lookup_atom, account_id>::with<user_actor>>;
+using user_host_actor = user_directory::extend<
+  caf::replies_to<entity_request>::with<entity_reply>>;
 // clang-format on
 
 user_host_actor spawn_user_host(caf::actor_system& sys, user_deps deps);

@@ -154,7 +154,21 @@ int run(const node_config& cfg) {
     rcfg.local_shortcut = cfg.local_shortcut;
     rcfg.link = link->get();
     auto router = spawn_router(sys, rcfg);
-    user_deps deps{store, kv, router, system_now_ms, cfg.mail_ttl, cfg.node_id};
+    std::function<bool(account_id)> serves_locally;
+    if (cfg.local_shortcut) {
+      auto shards = std::make_shared<shard_map>(cfg.shards, std::vector<std::string>{cfg.node_id});
+      serves_locally = [shards, node = cfg.node_id](account_id id) {
+        return shards->owner(shards->shard_of(entity_kind::user, id)) == node;
+      };
+    }
+    user_deps deps;
+    deps.store = store;
+    deps.kv = kv;
+    deps.router = router;
+    deps.now_ms = system_now_ms;
+    deps.mail_ttl = cfg.mail_ttl;
+    deps.node_id = cfg.node_id;
+    deps.serves_locally = serves_locally;
     // A drain page must fit in what a connection may have unsent.
     deps.drain_page_bytes = std::min<size_t>(deps.drain_page_bytes, cfg.max_outbound_bytes / 2);
     auto host = spawn_user_host(sys, deps);
@@ -168,12 +182,7 @@ int run(const node_config& cfg) {
     ctx->max_frame_size = cfg.max_frame_size;
     ctx->max_outbound_bytes = cfg.max_outbound_bytes;
     ctx->auth_timeout = cfg.auth_timeout;
-    if (cfg.local_shortcut) {
-      auto shards = std::make_shared<shard_map>(cfg.shards, std::vector<std::string>{cfg.node_id});
-      ctx->serves_locally = [shards, node = cfg.node_id](account_id id) {
-        return shards->owner(shards->shard_of(entity_kind::user, id)) == node;
-      };
-    }
+    ctx->serves_locally = serves_locally;
     ctx->now_ms = system_now_ms;
     auto gateway = start_gateway(sys, cfg.gateway, ctx);
     if (!gateway) {

@@ -3,9 +3,9 @@
 #include <caf/io/system_messages.hpp>
 
 #include <optional>
-#include <unordered_map>
 
 #include "actors/contacts.hpp"
+#include "actors/local_calls.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
 #include "protocol/messages.hpp"
@@ -17,7 +17,6 @@ namespace {
 using auth_timeout_atom = caf::atom_constant<caf::atom("auth_tmo")>;
 
 constexpr int max_id_attempts = 8;
-constexpr size_t max_cached_users = 64;
 /// Bytes per socket read. CAF keeps a buffer of this size per connection even when it is
 /// idle: quiet connections read small chunks (memory per idle session), a connection whose
 /// reads fill the chunk switches to large ones (fewer reads and actor turns per frame).
@@ -30,13 +29,6 @@ enum class phase { hello, auth, logging_in, ready, closing };
 
 } // namespace
 
-/// An entity request of the client, waiting for the lookup of its target's actor.
-struct queued_call {
-  uint32_t request_id;
-  entity_request req;
-  std::function<void(entity_reply&)> on_ok;
-};
-
 struct session_state {
   std::shared_ptr<const gateway_context> ctx;
   caf::io::connection_handle hdl;
@@ -48,8 +40,7 @@ struct session_state {
   account_id account = 0;
   account_info info{};
   user_actor user;
-  std::unordered_map<account_id, user_actor> users; ///< local user actors this session called
-  std::unordered_map<account_id, std::vector<queued_call>> lookups; ///< calls awaiting a lookup
+  local_calls calls; ///< direct calls to user actors of this node
   size_t in_flight = 0;
   uint64_t bytes_queued = 0;  ///< written to the socket's buffer so far
   uint64_t bytes_written = 0; ///< of those, handed to the kernel
@@ -137,66 +128,6 @@ void call_via_router(session_pointer self, uint32_t request_id, entity_request r
           });
 }
 
-void call_local_user(session_pointer self, queued_call call, bool fresh_lookup);
-
-/// Asks the host for a user actor; calls for that account made meanwhile wait behind the
-/// first, so requests reach the actor in the order the client sent them.
-void lookup_user(session_pointer self, queued_call call) {
-  auto& st = self->state;
-  auto id = call.req.id;
-  auto [waiting, first] = st.lookups.try_emplace(id);
-  waiting->second.push_back(std::move(call));
-  if (!first)
-    return;
-  self->request(st.ctx->host, caf::infinite, lookup_atom::value, id)
-    .then(
-      [=](user_actor& user) {
-        auto& st = self->state;
-        if (st.users.size() >= max_cached_users)
-          st.users.clear();
-        st.users[id] = user;
-        auto calls = std::move(st.lookups[id]);
-        st.lookups.erase(id);
-        for (auto& c : calls)
-          call_local_user(self, std::move(c), false);
-      },
-      [=](caf::error& err) {
-        auto calls = std::move(self->state.lookups[id]);
-        self->state.lookups.erase(id);
-        auto f = to_failure(err);
-        for (auto& c : calls) {
-          auto reply = error_reply(f.code, f.message);
-          finish_call(self, c.request_id, reply, c.on_ok);
-        }
-      });
-}
-
-/// Sends an entity request straight to a user actor on this node: the same request and
-/// reply as through the router, two actor hops fewer per request. The handle comes from
-/// the host once and is cached; a user actor that stopped since is looked up again.
-void call_local_user(session_pointer self, queued_call call, bool fresh_lookup) {
-  auto& st = self->state;
-  auto cached = st.users.find(call.req.id);
-  if (cached == st.users.end() || fresh_lookup || st.lookups.count(call.req.id) != 0) {
-    lookup_user(self, std::move(call));
-    return;
-  }
-  auto request_id = call.request_id;
-  auto on_ok = call.on_ok;
-  self->request(cached->second, caf::infinite, call.req)
-    .then([=](entity_reply& r) { finish_call(self, request_id, r, on_ok); },
-          [=](caf::error& err) mutable {
-            if (err == caf::sec::request_receiver_down && !fresh_lookup) {
-              self->state.users.erase(call.req.id);
-              call_local_user(self, std::move(call), true);
-              return;
-            }
-            auto f = to_failure(err);
-            auto reply = error_reply(f.code, f.message);
-            finish_call(self, request_id, reply, on_ok);
-          });
-}
-
 /// Sends an entity request and answers the client when it returns.
 void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
                  bytes body, std::function<void(entity_reply&)> on_ok) {
@@ -209,7 +140,8 @@ void call_entity(session_pointer self, uint32_t request_id, account_id target, u
   entity_request req{entity_kind::user, target, static_cast<uint8_t>(op), st.account,
                      std::move(body)};
   if (st.ctx->serves_locally && st.ctx->serves_locally(target))
-    call_local_user(self, queued_call{request_id, std::move(req), std::move(on_ok)}, false);
+    st.calls.call(self, st.ctx->host, std::move(req),
+                  [=](entity_reply& r) { finish_call(self, request_id, r, on_ok); });
   else
     call_via_router(self, request_id, std::move(req), std::move(on_ok));
 }
