@@ -159,11 +159,18 @@ int main(int argc, char** argv) {
         cfg.rate = fixed > 0 ? fixed : std::max(100.0, max_rate[e.sys->name()] / 2);
         results.push_back(median_run(*e.sys, cfg, e.pid, repeat));
       }
-    if (has("offline") && kinbox_port != 0) {
+    if (has("offline")) {
       auto n = vm["offline-messages"].as<size_t>();
-      auto secs = kinbox_offline_drain(kinbox_host, kinbox_port, work_dir + "/offline", n);
       extra.offline_messages = n;
-      extra.offline_drain_rate = static_cast<double>(n) / secs;
+      if (kinbox_port != 0) {
+        auto secs = kinbox_offline_drain(kinbox_host, kinbox_port, work_dir + "/offline", n);
+        extra.offline_drain_rate = static_cast<double>(n) / secs;
+      }
+      if (vm.count("mqtt")) {
+        auto hp = client::split_host_port(vm["mqtt"].as<std::string>());
+        extra.mqtt_offline_drain_rate =
+          static_cast<double>(n) / mqtt_offline_drain(hp->first, hp->second, n);
+      }
     }
     if (has("density") && kinbox_port != 0) {
       auto pid = vm["kinbox-pid"].as<pid_t>();
@@ -191,7 +198,7 @@ int main(int argc, char** argv) {
     std::ofstream out{vm["json"].as<std::string>()};
     out << to_json(results, extra, setup).dump(2) << "\n";
   }
-  if (vm.count("png") && !write_chart(results, vm["png"].as<std::string>()))
+  if (vm.count("png") && !results.empty() && !write_chart(results, vm["png"].as<std::string>()))
     std::cerr << "kinbox-bench: no chart (gnuplot missing or failed)\n";
   std::filesystem::remove_all(work_dir);
   nats_Close();

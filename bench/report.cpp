@@ -61,6 +61,14 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
   if (extra.offline_drain_rate)
     out << "\nkinbox offline drain: " << *extra.offline_messages << " messages at "
         << static_cast<uint64_t>(*extra.offline_drain_rate) << " msgs/s\n";
+  if (extra.mqtt_offline_drain_rate) {
+    out << "mosquitto persistent-session drain: " << *extra.offline_messages << " messages at "
+        << static_cast<uint64_t>(*extra.mqtt_offline_drain_rate) << " msgs/s";
+    if (extra.offline_drain_rate)
+      out << " (kinbox / mosquitto: " << *extra.offline_drain_rate / *extra.mqtt_offline_drain_rate
+          << "x)";
+    out << "\n";
+  }
   if (extra.rss_per_session)
     out << "kinbox idle sessions: " << *extra.idle_sessions << " sessions, "
         << static_cast<uint64_t>(*extra.rss_per_session) << " bytes of node RSS per session\n";
@@ -91,6 +99,9 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
   if (extra.offline_drain_rate)
     doc["offline_drain"] = {{"messages", *extra.offline_messages},
                             {"msgs_per_second", *extra.offline_drain_rate}};
+  if (extra.mqtt_offline_drain_rate)
+    doc["mqtt_offline_drain"] = {{"messages", *extra.offline_messages},
+                                 {"msgs_per_second", *extra.mqtt_offline_drain_rate}};
   if (extra.rss_per_session)
     doc["idle_sessions"] = {{"sessions", *extra.idle_sessions},
                             {"rss_bytes_per_session", *extra.rss_per_session}};

@@ -15,6 +15,7 @@ namespace kinbox::bench {
 
 struct extra_figures {
   std::optional<double> offline_drain_rate; ///< messages per second
+  std::optional<double> mqtt_offline_drain_rate;
   std::optional<size_t> offline_messages;
   std::optional<size_t> idle_sessions;
   std::optional<double> rss_per_session;    ///< bytes

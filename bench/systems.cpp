@@ -243,8 +243,9 @@ private:
 
 class mqtt_client {
 public:
-  mqtt_client(const std::string& id, const std::string& host, uint16_t port) {
-    mosq_ = mosquitto_new(id.c_str(), true, this);
+  mqtt_client(const std::string& id, const std::string& host, uint16_t port,
+              bool clean_session = true) {
+    mosq_ = mosquitto_new(id.c_str(), clean_session, this);
     if (!mosq_)
       throw std::runtime_error("mosquitto_new failed");
     mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V311);
@@ -256,6 +257,9 @@ public:
     });
     mosquitto_subscribe_callback_set(mosq_, [](mosquitto*, void* self, int, int, const int*) {
       static_cast<mqtt_client*>(self)->subscribed = true;
+    });
+    mosquitto_publish_callback_set(mosq_, [](mosquitto*, void* self, int) {
+      ++static_cast<mqtt_client*>(self)->published;
     });
     if (mosquitto_connect(mosq_, host.c_str(), port, 60) != MOSQ_ERR_SUCCESS)
       throw std::runtime_error("mosquitto_connect to " + host + ":" + std::to_string(port) +
@@ -272,6 +276,7 @@ public:
   mosquitto* handle() { return mosq_; }
   payload_queue queue;
   std::atomic<bool> subscribed{false};
+  std::atomic<uint64_t> published{0}; ///< PUBACKs received (QoS 1)
 
 private:
   mosquitto* mosq_ = nullptr;
@@ -451,6 +456,47 @@ double kinbox_offline_drain(const std::string& host, uint16_t port, const std::s
     batch.clear();
     if (!receiver.receive(5s, batch) || batch.empty())
       throw std::runtime_error("offline drain stalled at " + std::to_string(got));
+    got += batch.size();
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double mqtt_offline_drain(const std::string& host, uint16_t port, size_t messages) {
+  mosquitto_lib_init();
+  auto tag = std::to_string(::getpid());
+  auto topic = "kinbox-bench/offline/" + tag;
+  auto sub_id = "kb-offline-sub-" + tag;
+  {
+    // A persistent session (clean_session false) with a QoS 1 subscription, then offline.
+    mqtt_client sub{sub_id, host, port, false};
+    mosquitto_subscribe(sub.handle(), nullptr, topic.c_str(), 1);
+    for (int i = 0; i < 500 && !sub.subscribed; ++i)
+      std::this_thread::sleep_for(10ms);
+    if (!sub.subscribed)
+      throw std::runtime_error("mosquitto subscribe did not complete");
+  }
+  mqtt_client pub{"kb-offline-pub-" + tag, host, port};
+  for (size_t i = 0; i < messages; ++i) {
+    auto payload = make_payload(stamp{0, i, now_ns()});
+    while (mosquitto_publish(pub.handle(), nullptr, topic.c_str(),
+                             static_cast<int>(payload.size()), payload.data(), 1,
+                             false) != MOSQ_ERR_SUCCESS)
+      std::this_thread::sleep_for(1ms);
+  }
+  auto deadline = std::chrono::steady_clock::now() + 60s;
+  while (pub.published < messages && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  if (pub.published < messages)
+    throw std::runtime_error("mosquitto did not acknowledge every queued message");
+  auto start = std::chrono::steady_clock::now();
+  mqtt_client sub{sub_id, host, port, false};
+  size_t got = 0;
+  std::vector<payload_bytes> batch;
+  while (got < messages) {
+    batch.clear();
+    sub.queue.pop_all(5s, batch);
+    if (batch.empty())
+      throw std::runtime_error("mosquitto offline drain stalled at " + std::to_string(got));
     got += batch.size();
   }
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

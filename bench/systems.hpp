@@ -60,6 +60,11 @@ std::unique_ptr<system_under_test> make_nats(const std::string& url);
 double kinbox_offline_drain(const std::string& host, uint16_t port, const std::string& work_dir,
                             size_t messages);
 
+/// The same for MQTT: a persistent session (QoS 1 subscription, clean_session false) is
+/// offline while `messages` are published and acked by the broker; then it reconnects
+/// and the drain is timed (seconds).
+double mqtt_offline_drain(const std::string& host, uint16_t port, size_t messages);
+
 /// Opens `sessions` idle authenticated kinbox sessions (registering the accounts with
 /// `threads` threads); they stay open until the returned object goes away.
 std::shared_ptr<void> kinbox_idle_sessions(const std::string& host, uint16_t port,
