@@ -13,7 +13,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string key_hex(const public_key& k) { return crypto::to_hex(k); }
+std::string key_hex(const public_key& k) {
+  return crypto::to_hex(k);
+}
 
 bool hex_key(const json& j, const char* field, public_key& out) {
   return j.contains(field) && j[field].is_string() &&
@@ -43,8 +45,8 @@ std::optional<account_record> decode_account(std::span<const uint8_t> data) {
     a.id = j.at("id").get<account_id>();
     a.name = j.at("name").get<std::string>();
     a.birth_date = j.at("birth_date").get<std::string>();
-    a.role = j.at("role").get<std::string>() == "parent" ? account_role::parent
-                                                          : account_role::child;
+    a.role =
+        j.at("role").get<std::string>() == "parent" ? account_role::parent : account_role::child;
     a.created_ms = j.value("created_ms", uint64_t{0});
   } catch (const json::exception&) {
     return std::nullopt;
@@ -67,7 +69,8 @@ std::optional<std::string> validate_registration(const register_request& req) {
     if (d[i] < '0' || d[i] > '9')
       return "birth date must be YYYY-MM-DD";
   using namespace std::chrono;
-  year_month_day ymd{year{std::stoi(d.substr(0, 4))}, month{static_cast<unsigned>(std::stoi(d.substr(5, 2)))},
+  year_month_day ymd{year{std::stoi(d.substr(0, 4))},
+                     month{static_cast<unsigned>(std::stoi(d.substr(5, 2)))},
                      day{static_cast<unsigned>(std::stoi(d.substr(8, 2)))}};
   if (!ymd.ok() || ymd.year() < year{1900})
     return "birth date is not a real date";
@@ -90,13 +93,13 @@ contact_effect contact_list_state::add(account_id other) {
     return contact_effect::notify_request;
   }
   switch (*state) {
-    case contact_state::incoming:
-      entries_[other] = contact_state::friends;
-      return contact_effect::notify_accept;
-    case contact_state::outgoing:
-      return contact_effect::notify_request; // ask again: the first may have been lost
-    default:
-      return contact_effect::none;
+  case contact_state::incoming:
+    entries_[other] = contact_state::friends;
+    return contact_effect::notify_accept;
+  case contact_state::outgoing:
+    return contact_effect::notify_request; // ask again: the first may have been lost
+  default:
+    return contact_effect::none;
   }
 }
 

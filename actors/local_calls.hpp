@@ -49,15 +49,15 @@ private:
     }
     auto req = p.req;
     self->request(cached->second, caf::infinite, std::move(req))
-      .then([p](entity_reply& r) mutable { p.done(r); },
-            [=, this](caf::error& err) mutable {
-              if (err == caf::sec::request_receiver_down && !fresh) {
-                users_.erase(id);
-                call(self, directory, std::move(p), true);
-                return;
-              }
-              fail(p, err);
-            });
+        .then([p](entity_reply& r) mutable { p.done(r); },
+              [=, this](caf::error& err) mutable {
+                if (err == caf::sec::request_receiver_down && !fresh) {
+                  users_.erase(id);
+                  call(self, directory, std::move(p), true);
+                  return;
+                }
+                fail(p, err);
+              });
   }
 
   template <class Self>
@@ -68,22 +68,22 @@ private:
     if (!first)
       return;
     self->request(directory, caf::infinite, lookup_atom::value, id)
-      .then(
-        [=, this](user_actor& user) {
-          if (users_.size() >= max_cached)
-            users_.clear();
-          users_[id] = user;
-          auto calls = std::move(waiting_[id]);
-          waiting_.erase(id);
-          for (auto& c : calls)
-            call(self, directory, std::move(c), false);
-        },
-        [=, this](caf::error& err) {
-          auto calls = std::move(waiting_[id]);
-          waiting_.erase(id);
-          for (auto& c : calls)
-            fail(c, err);
-        });
+        .then(
+            [=, this](user_actor& user) {
+              if (users_.size() >= max_cached)
+                users_.clear();
+              users_[id] = user;
+              auto calls = std::move(waiting_[id]);
+              waiting_.erase(id);
+              for (auto& c : calls)
+                call(self, directory, std::move(c), false);
+            },
+            [=, this](caf::error& err) {
+              auto calls = std::move(waiting_[id]);
+              waiting_.erase(id);
+              for (auto& c : calls)
+                fail(c, err);
+            });
   }
 
   std::unordered_map<account_id, user_actor> users_;

@@ -38,7 +38,9 @@ struct user_state {
 using user_pointer = user_actor::stateful_pointer<user_state>;
 using reply_promise = caf::typed_response_promise<entity_reply>;
 
-std::string key_of(account_id id) { return std::to_string(id); }
+std::string key_of(account_id id) {
+  return std::to_string(id);
+}
 
 bytes last_seen_value(uint64_t ms) {
   bytes out;
@@ -59,42 +61,43 @@ void load(user_pointer self, std::function<void()> then) {
   auto kv = self->state.deps.kv;
   auto key = key_of(self->state.id);
   self->request(kv, caf::infinite, kv_get_atom::value, kv_space::accounts, key)
-    .await(
-      [=](kv_lookup& acc) {
-        if (!acc.found) {
-          self->state.account.reset();
-          then();
-          return;
-        }
-        self->state.account = decode_account(acc.value);
-        if (!self->state.account) {
-          log::get("user")->error("event=bad_account_record id={}", self->state.id);
-          self->state.load_failed = true;
-          then();
-          return;
-        }
-        self->request(kv, caf::infinite, kv_get_atom::value, kv_space::contacts, key)
-          .await(
-            [=](kv_lookup& list) {
-              if (list.found) {
-                auto decoded = contact_list_state::decode(list.value);
-                if (!decoded)
-                  log::get("user")->error("event=bad_contacts_record id={}", self->state.id);
-                else
-                  self->state.contacts = std::move(*decoded);
-              }
-              self->state.load_failed = false;
+      .await(
+          [=](kv_lookup& acc) {
+            if (!acc.found) {
+              self->state.account.reset();
               then();
-            },
-            [=](caf::error&) {
+              return;
+            }
+            self->state.account = decode_account(acc.value);
+            if (!self->state.account) {
+              log::get("user")->error("event=bad_account_record id={}", self->state.id);
               self->state.load_failed = true;
               then();
-            });
-      },
-      [=](caf::error&) {
-        self->state.load_failed = true;
-        then();
-      });
+              return;
+            }
+            self->request(kv, caf::infinite, kv_get_atom::value, kv_space::contacts, key)
+                .await(
+                    [=](kv_lookup& list) {
+                      if (list.found) {
+                        auto decoded = contact_list_state::decode(list.value);
+                        if (!decoded)
+                          log::get("user")->error("event=bad_contacts_record id={}",
+                                                  self->state.id);
+                        else
+                          self->state.contacts = std::move(*decoded);
+                      }
+                      self->state.load_failed = false;
+                      then();
+                    },
+                    [=](caf::error&) {
+                      self->state.load_failed = true;
+                      then();
+                    });
+          },
+          [=](caf::error&) {
+            self->state.load_failed = true;
+            then();
+          });
 }
 
 void send_entity(user_pointer self, account_id to, user_op op, bytes body) {
@@ -109,15 +112,15 @@ void send_entity(user_pointer self, account_id to, user_op op, bytes body) {
     return;
   }
   self->request(st.deps.router, caf::infinite, std::move(req))
-    .then(
-      [=](entity_reply& reply) {
-        if (!reply.ok())
-          log::get("user")->warn("event=notify_failed op={} code={}", static_cast<int>(op),
-                                 reply.status);
-      },
-      [=](caf::error&) {
-        log::get("user")->warn("event=notify_failed op={}", static_cast<int>(op));
-      });
+      .then(
+          [=](entity_reply& reply) {
+            if (!reply.ok())
+              log::get("user")->warn("event=notify_failed op={} code={}", static_cast<int>(op),
+                                     reply.status);
+          },
+          [=](caf::error&) {
+            log::get("user")->warn("event=notify_failed op={}", static_cast<int>(op));
+          });
 }
 
 /// Persists the contact list, then answers `rp` and tells `other` what the effect asks.
@@ -128,36 +131,36 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
     return;
   }
   auto& st = self->state;
-  self->request(st.deps.kv, caf::infinite, kv_put_atom::value, kv_space::contacts,
-                key_of(st.id), st.contacts.encode())
-    .then(
-      [=](bool) mutable {
-        switch (effect) {
-          case contact_effect::notify_request:
-            send_entity(self, other, user_op::friend_request, {});
-            break;
-          case contact_effect::notify_accept:
-            send_entity(self, other, user_op::friend_accepted, {});
-            break;
-          case contact_effect::notify_decline:
-            send_entity(self, other, user_op::friend_declined, {});
-            break;
-          default:
-            break;
-        }
-        rp.deliver(ok_reply());
-      },
-      [=](caf::error& err) mutable {
-        auto f = to_failure(err);
-        rp.deliver(error_reply(f.code, f.message));
-      });
+  self->request(st.deps.kv, caf::infinite, kv_put_atom::value, kv_space::contacts, key_of(st.id),
+                st.contacts.encode())
+      .then(
+          [=](bool) mutable {
+            switch (effect) {
+            case contact_effect::notify_request:
+              send_entity(self, other, user_op::friend_request, {});
+              break;
+            case contact_effect::notify_accept:
+              send_entity(self, other, user_op::friend_accepted, {});
+              break;
+            case contact_effect::notify_decline:
+              send_entity(self, other, user_op::friend_declined, {});
+              break;
+            default:
+              break;
+            }
+            rp.deliver(ok_reply());
+          },
+          [=](caf::error& err) mutable {
+            auto f = to_failure(err);
+            rp.deliver(error_reply(f.code, f.message));
+          });
 }
 
 void push(user_pointer self, const envelope& e) {
   if (!self->state.session)
     return;
   caf::anon_send(self->state.session, push_atom::value,
-             mail_push{e.kind, e.sender, e.id, e.stored_at_ms, e.payload});
+                 mail_push{e.kind, e.sender, e.id, e.stored_at_ms, e.payload});
 }
 
 /// Stores mail and pushes it. With no backlog being paged, the push goes out at once,
@@ -184,27 +187,27 @@ void deliver(user_pointer self, account_id sender, deliver_body body, reply_prom
   else
     ++st.deferred;
   self->request(st.deps.store, caf::infinite, put_atom::value, e)
-    .then(
-      [=](bool stored) mutable {
-        rp.deliver(ok_reply());
-        auto& st = self->state;
-        if (!pushed_early)
-          --st.deferred;
-        if (!stored || pushed_early || !st.session)
-          return;
-        // A session attached (or a backlog was paged) while this put waited: the page it
-        // read may or may not hold this mail, so let a page bring it or push it now.
-        if (st.draining || st.drain_more)
-          st.live_skipped = true;
-        else
-          push(self, e);
-      },
-      [=](caf::error& err) mutable {
-        if (!pushed_early)
-          --self->state.deferred;
-        auto f = to_failure(err);
-        rp.deliver(error_reply(f.code, f.message));
-      });
+      .then(
+          [=](bool stored) mutable {
+            rp.deliver(ok_reply());
+            auto& st = self->state;
+            if (!pushed_early)
+              --st.deferred;
+            if (!stored || pushed_early || !st.session)
+              return;
+            // A session attached (or a backlog was paged) while this put waited: the page it
+            // read may or may not hold this mail, so let a page bring it or push it now.
+            if (st.draining || st.drain_more)
+              st.live_skipped = true;
+            else
+              push(self, e);
+          },
+          [=](caf::error& err) mutable {
+            if (!pushed_early)
+              --self->state.deferred;
+            auto f = to_failure(err);
+            rp.deliver(error_reply(f.code, f.message));
+          });
 }
 
 void ack(user_pointer self, const ack_request& req, reply_promise rp) {
@@ -212,20 +215,20 @@ void ack(user_pointer self, const ack_request& req, reply_promise rp) {
   for (auto& k : req.keys)
     refs.push_back(mail_ref{self->state.id, k});
   self->request(self->state.deps.store, caf::infinite, ack_atom::value, std::move(refs))
-    .then(
-      [=](std::vector<envelope>& removed) mutable {
-        for (auto& e : removed)
-          if (e.kind == mail_kind::message)
-            send_entity(self, e.sender, user_op::deliver,
-                        encode_deliver({mail_kind::delivered, e.id, {}}));
-        rp.deliver(ok_reply());
-        if (self->state.drain_more || self->state.live_skipped)
-          drain(self);
-      },
-      [=](caf::error& err) mutable {
-        auto f = to_failure(err);
-        rp.deliver(error_reply(f.code, f.message));
-      });
+      .then(
+          [=](std::vector<envelope>& removed) mutable {
+            for (auto& e : removed)
+              if (e.kind == mail_kind::message)
+                send_entity(self, e.sender, user_op::deliver,
+                            encode_deliver({mail_kind::delivered, e.id, {}}));
+            rp.deliver(ok_reply());
+            if (self->state.drain_more || self->state.live_skipped)
+              drain(self);
+          },
+          [=](caf::error& err) mutable {
+            auto f = to_failure(err);
+            rp.deliver(error_reply(f.code, f.message));
+          });
 }
 
 void list_contacts(user_pointer self, reply_promise rp) {
@@ -246,14 +249,14 @@ void list_contacts(user_pointer self, reply_promise rp) {
     };
     self->request(self->state.deps.kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
                   key_of(result->entries[i].id))
-      .then(
-        [=](kv_lookup& acc) mutable {
-          if (acc.found)
-            if (auto a = decode_account(acc.value))
-              result->entries[i].name = a->name;
-          finish();
-        },
-        [=](caf::error&) mutable { finish(); });
+        .then(
+            [=](kv_lookup& acc) mutable {
+              if (acc.found)
+                if (auto a = decode_account(acc.value))
+                  result->entries[i].name = a->name;
+              finish();
+            },
+            [=](caf::error&) mutable { finish(); });
   }
 }
 
@@ -264,16 +267,16 @@ void get_key(user_pointer self, account_id target, reply_promise rp) {
   }
   self->request(self->state.deps.kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
                 key_of(target))
-    .then(
-      [=](kv_lookup& acc) mutable {
-        auto a = acc.found ? decode_account(acc.value) : std::nullopt;
-        if (!a) {
-          rp.deliver(error_reply(errc::not_found));
-          return;
-        }
-        rp.deliver(ok_reply(encode_body(key_reply{target, a->box_key, a->sign_key})));
-      },
-      [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err).code)); });
+      .then(
+          [=](kv_lookup& acc) mutable {
+            auto a = acc.found ? decode_account(acc.value) : std::nullopt;
+            if (!a) {
+              rp.deliver(error_reply(errc::not_found));
+              return;
+            }
+            rp.deliver(ok_reply(encode_body(key_reply{target, a->box_key, a->sign_key})));
+          },
+          [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err).code)); });
 }
 
 void get_status(user_pointer self, account_id target, reply_promise rp) {
@@ -284,19 +287,22 @@ void get_status(user_pointer self, account_id target, reply_promise rp) {
   auto kv = self->state.deps.kv;
   auto now = self->state.deps.now_ms();
   self->request(kv, caf::infinite, kv_get_atom::value, kv_space::presence, key_of(target))
-    .then(
-      [=](kv_lookup& presence) mutable {
-        // A presence entry not refreshed for a TTL is stale (its node died): offline.
-        bool online = presence.found && read_last_seen(presence.value) + presence_ttl_ms >= now;
-        self->request(kv, caf::infinite, kv_get_atom::value, kv_space::last_seen, key_of(target))
-          .then(
-            [=](kv_lookup& seen) mutable {
-              auto last = seen.found ? read_last_seen(seen.value) : 0;
-              rp.deliver(ok_reply(encode_body(status_reply{target, online, last})));
-            },
-            [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err).code)); });
-      },
-      [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err).code)); });
+      .then(
+          [=](kv_lookup& presence) mutable {
+            // A presence entry not refreshed for a TTL is stale (its node died): offline.
+            bool online = presence.found && read_last_seen(presence.value) + presence_ttl_ms >= now;
+            self->request(kv, caf::infinite, kv_get_atom::value, kv_space::last_seen,
+                          key_of(target))
+                .then(
+                    [=](kv_lookup& seen) mutable {
+                      auto last = seen.found ? read_last_seen(seen.value) : 0;
+                      rp.deliver(ok_reply(encode_body(status_reply{target, online, last})));
+                    },
+                    [=](caf::error& err) mutable {
+                      rp.deliver(error_reply(to_failure(err).code));
+                    });
+          },
+          [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err).code)); });
 }
 
 void write_presence(user_pointer self) {
@@ -318,33 +324,33 @@ void drain(user_pointer self) {
   self->request(st.deps.store, caf::infinite, pending_atom::value, st.id, st.drain_cursor,
                 static_cast<uint64_t>(st.deps.drain_page_count),
                 static_cast<uint64_t>(st.deps.drain_page_bytes))
-    .then(
-      [=](mail_page& page) {
-        auto& st = self->state;
-        st.draining = false;
-        if (st.session_id != session_id) {
-          drain(self); // a new session attached meanwhile: start its drain
-          return;
-        }
-        for (auto& e : page.mail)
-          push(self, e);
-        log::get("user")->debug("event=drain_page account={} after={} count={} more={}", st.id,
-                                st.drain_cursor, page.mail.size(), page.more);
-        if (!page.mail.empty())
-          st.drain_cursor = page.mail.back().seq;
-        st.drain_more = page.more;
-        // Mail that arrived while this page was read may be missing from it: at the end
-        // of the backlog, look once more (no wait for an ack, nothing else would come).
-        if (st.live_skipped && !page.more) {
-          st.live_skipped = false;
-          drain(self);
-        }
-      },
-      [=](caf::error& err) {
-        self->state.draining = false;
-        log::get("user")->warn("event=drain_failed id={} code={}", self->state.id,
-                               errc_name(to_failure(err).code));
-      });
+      .then(
+          [=](mail_page& page) {
+            auto& st = self->state;
+            st.draining = false;
+            if (st.session_id != session_id) {
+              drain(self); // a new session attached meanwhile: start its drain
+              return;
+            }
+            for (auto& e : page.mail)
+              push(self, e);
+            log::get("user")->debug("event=drain_page account={} after={} count={} more={}", st.id,
+                                    st.drain_cursor, page.mail.size(), page.more);
+            if (!page.mail.empty())
+              st.drain_cursor = page.mail.back().seq;
+            st.drain_more = page.more;
+            // Mail that arrived while this page was read may be missing from it: at the end
+            // of the backlog, look once more (no wait for an ack, nothing else would come).
+            if (st.live_skipped && !page.more) {
+              st.live_skipped = false;
+              drain(self);
+            }
+          },
+          [=](caf::error& err) {
+            self->state.draining = false;
+            log::get("user")->warn("event=drain_failed id={} code={}", self->state.id,
+                                   errc_name(to_failure(err).code));
+          });
 }
 
 /// Dispatches an entity request; owner operations from anyone else get not_found.
@@ -376,68 +382,67 @@ void handle(user_pointer self, entity_request& req, reply_promise rp, bool reloa
   };
   auto bad = [&](const char* why) { rp.deliver(error_reply(errc::invalid_argument, why)); };
   switch (static_cast<user_op>(req.op)) {
-    case user_op::deliver: {
-      deliver_body body;
-      if (!decode_deliver(req.body, body))
-        return bad("malformed deliver body");
-      return deliver(self, req.caller, std::move(body), rp);
-    }
-    case user_op::friend_request:
-      return apply_contact_effect(self, st.contacts.receive_request(req.caller), req.caller, rp);
-    case user_op::friend_accepted:
-      return apply_contact_effect(self, st.contacts.receive_accept(req.caller), req.caller, rp);
-    case user_op::friend_declined:
-      return apply_contact_effect(self, st.contacts.receive_decline(req.caller), req.caller, rp);
-    default:
-      break;
+  case user_op::deliver: {
+    deliver_body body;
+    if (!decode_deliver(req.body, body))
+      return bad("malformed deliver body");
+    return deliver(self, req.caller, std::move(body), rp);
+  }
+  case user_op::friend_request:
+    return apply_contact_effect(self, st.contacts.receive_request(req.caller), req.caller, rp);
+  case user_op::friend_accepted:
+    return apply_contact_effect(self, st.contacts.receive_accept(req.caller), req.caller, rp);
+  case user_op::friend_declined:
+    return apply_contact_effect(self, st.contacts.receive_decline(req.caller), req.caller, rp);
+  default:
+    break;
   }
   if (!owner) {
     rp.deliver(error_reply(errc::not_found));
     return;
   }
   switch (static_cast<user_op>(req.op)) {
-    case user_op::add_friend: {
-      auto t = target();
-      if (!t)
-        return bad("friend id must be another account");
-      return apply_contact_effect(self, st.contacts.add(*t), *t, rp);
+  case user_op::add_friend: {
+    auto t = target();
+    if (!t)
+      return bad("friend id must be another account");
+    return apply_contact_effect(self, st.contacts.add(*t), *t, rp);
+  }
+  case user_op::accept_friend:
+  case user_op::decline_friend: {
+    auto t = target();
+    if (!t)
+      return bad("friend id must be another account");
+    auto effect = static_cast<user_op>(req.op) == user_op::accept_friend ? st.contacts.accept(*t)
+                                                                         : st.contacts.decline(*t);
+    if (!effect) {
+      rp.deliver(error_reply(errc::not_found, "no friend request from this account"));
+      return;
     }
-    case user_op::accept_friend:
-    case user_op::decline_friend: {
-      auto t = target();
-      if (!t)
-        return bad("friend id must be another account");
-      auto effect = static_cast<user_op>(req.op) == user_op::accept_friend
-                      ? st.contacts.accept(*t)
-                      : st.contacts.decline(*t);
-      if (!effect) {
-        rp.deliver(error_reply(errc::not_found, "no friend request from this account"));
-        return;
-      }
-      return apply_contact_effect(self, *effect, *t, rp);
-    }
-    case user_op::list_contacts:
-      return list_contacts(self, rp);
-    case user_op::get_key: {
-      auto t = target();
-      if (!t)
-        return bad("id must be another account");
-      return get_key(self, *t, rp);
-    }
-    case user_op::get_status: {
-      auto t = target();
-      if (!t)
-        return bad("id must be another account");
-      return get_status(self, *t, rp);
-    }
-    case user_op::ack: {
-      auto body = decode_body<ack_request>(req.body);
-      if (!body)
-        return bad("malformed ack body");
-      return ack(self, *body, rp);
-    }
-    default:
-      rp.deliver(error_reply(errc::invalid_argument, "unknown user operation"));
+    return apply_contact_effect(self, *effect, *t, rp);
+  }
+  case user_op::list_contacts:
+    return list_contacts(self, rp);
+  case user_op::get_key: {
+    auto t = target();
+    if (!t)
+      return bad("id must be another account");
+    return get_key(self, *t, rp);
+  }
+  case user_op::get_status: {
+    auto t = target();
+    if (!t)
+      return bad("id must be another account");
+    return get_status(self, *t, rp);
+  }
+  case user_op::ack: {
+    auto body = decode_body<ack_request>(req.body);
+    if (!body)
+      return bad("malformed ack body");
+    return ack(self, *body, rp);
+  }
+  default:
+    rp.deliver(error_reply(errc::invalid_argument, "unknown user operation"));
   }
 }
 
@@ -451,61 +456,61 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id, user_d
   self->state.deps = std::move(deps);
   load(self, [=] { after_load(self); });
   return {
-    [=](entity_request& req) -> caf::result<entity_reply> {
-      auto rp = self->make_response_promise<entity_reply>();
-      handle(self, req, rp);
-      return rp;
-    },
-    [=](attach_atom, caf::actor session, uint64_t session_id) -> caf::result<account_info> {
-      auto rp = self->make_response_promise<account_info>();
-      auto attach = [=]() mutable {
+      [=](entity_request& req) -> caf::result<entity_reply> {
+        auto rp = self->make_response_promise<entity_reply>();
+        handle(self, req, rp);
+        return rp;
+      },
+      [=](attach_atom, caf::actor session, uint64_t session_id) -> caf::result<account_info> {
+        auto rp = self->make_response_promise<account_info>();
+        auto attach = [=]() mutable {
+          auto& st = self->state;
+          if (!st.account || st.load_failed) {
+            rp.deliver(make_error(st.load_failed ? errc::unavailable : errc::not_found));
+            return;
+          }
+          if (st.session && st.session_id != session_id)
+            caf::anon_send(st.session, kick_atom::value,
+                           static_cast<uint16_t>(errc::session_replaced));
+          bool was_online = static_cast<bool>(st.session);
+          st.session = session;
+          st.session_id = session_id;
+          st.drain_cursor = 0;
+          st.drain_more = false;
+          st.live_skipped = false;
+          write_presence(self);
+          if (!was_online)
+            self->delayed_send(self, presence_refresh, tick_atom::value);
+          rp.deliver(account_info{st.id, st.account->name, st.account->role});
+          drain(self);
+        };
+        if (self->state.account && !self->state.load_failed)
+          attach();
+        else
+          load(self, attach); // registered since activation, or KV was down
+        return rp;
+      },
+      [=](detach_atom, uint64_t session_id) {
         auto& st = self->state;
-        if (!st.account || st.load_failed) {
-          rp.deliver(make_error(st.load_failed ? errc::unavailable : errc::not_found));
+        if (st.session_id != session_id || !st.session)
           return;
-        }
-        if (st.session && st.session_id != session_id)
-          caf::anon_send(st.session, kick_atom::value,
-                         static_cast<uint16_t>(errc::session_replaced));
-        bool was_online = static_cast<bool>(st.session);
-        st.session = session;
-        st.session_id = session_id;
-        st.drain_cursor = 0;
+        st.session = nullptr;
         st.drain_more = false;
-        st.live_skipped = false;
+        auto now = st.deps.now_ms();
+        caf::anon_send(st.deps.kv, kv_delete_atom::value, kv_space::presence, key_of(st.id));
+        caf::anon_send(st.deps.kv, kv_put_atom::value, kv_space::last_seen, key_of(st.id),
+                       last_seen_value(now));
+      },
+      [=](tick_atom) {
+        if (!self->state.session)
+          return;
         write_presence(self);
-        if (!was_online)
-          self->delayed_send(self, presence_refresh, tick_atom::value);
-        rp.deliver(account_info{st.id, st.account->name, st.account->role});
-        drain(self);
-      };
-      if (self->state.account && !self->state.load_failed)
-        attach();
-      else
-        load(self, attach); // registered since activation, or KV was down
-      return rp;
-    },
-    [=](detach_atom, uint64_t session_id) {
-      auto& st = self->state;
-      if (st.session_id != session_id || !st.session)
-        return;
-      st.session = nullptr;
-      st.drain_more = false;
-      auto now = st.deps.now_ms();
-      caf::anon_send(st.deps.kv, kv_delete_atom::value, kv_space::presence, key_of(st.id));
-      caf::anon_send(st.deps.kv, kv_put_atom::value, kv_space::last_seen, key_of(st.id),
-                     last_seen_value(now));
-    },
-    [=](tick_atom) {
-      if (!self->state.session)
-        return;
-      write_presence(self);
-      self->delayed_send(self, presence_refresh, tick_atom::value);
-    },
-    [=](idle_atom) {
-      if (!self->state.account && !self->state.session)
-        self->quit();
-    },
+        self->delayed_send(self, presence_refresh, tick_atom::value);
+      },
+      [=](idle_atom) {
+        if (!self->state.account && !self->state.session)
+          self->quit();
+      },
   };
 }
 
@@ -534,7 +539,7 @@ user_actor spawn_user(caf::actor_system& sys, account_id id, user_deps deps) {
 uint64_t system_now_ms() {
   using namespace std::chrono;
   return static_cast<uint64_t>(
-    duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
 }
 
 } // namespace kinbox

@@ -74,8 +74,7 @@ using user_actor = caf::typed_actor<
 using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 
 /// Where the user actors of this node are found (the node's user host).
-using user_directory =
-  caf::typed_actor<caf::replies_to<lookup_atom, account_id>::with<user_actor>>;
+using user_directory = caf::typed_actor<caf::replies_to<lookup_atom, account_id>::with<user_actor>>;
 
 /// What a user actor needs from its node. Injected so tests can replace each part.
 struct user_deps {

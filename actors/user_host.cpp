@@ -36,16 +36,16 @@ void forward(host_pointer self, entity_request req, caf::typed_response_promise<
              bool may_retry) {
   auto user = activate(self, req.id);
   self->request(user, caf::infinite, req)
-    .then([rp](entity_reply& reply) mutable { rp.deliver(std::move(reply)); },
-          [=](caf::error& err) mutable {
-            if (may_retry && err == caf::sec::request_receiver_down) {
-              self->state.users.erase(req.id);
-              forward(self, req, rp, false);
-              return;
-            }
-            auto f = to_failure(err);
-            rp.deliver(error_reply(f.code, f.message));
-          });
+      .then([rp](entity_reply& reply) mutable { rp.deliver(std::move(reply)); },
+            [=](caf::error& err) mutable {
+              if (may_retry && err == caf::sec::request_receiver_down) {
+                self->state.users.erase(req.id);
+                forward(self, req, rp, false);
+                return;
+              }
+              auto f = to_failure(err);
+              rp.deliver(error_reply(f.code, f.message));
+            });
 }
 
 } // namespace
@@ -63,12 +63,12 @@ user_host_actor spawn_user_host(caf::actor_system& sys, user_deps deps) {
       self->quit(msg.reason);
     });
     return {
-      [=](entity_request& req) -> caf::result<entity_reply> {
-        auto rp = self->make_response_promise<entity_reply>();
-        forward(self, std::move(req), rp, true);
-        return rp;
-      },
-      [=](lookup_atom, account_id id) -> user_actor { return activate(self, id); },
+        [=](entity_request& req) -> caf::result<entity_reply> {
+          auto rp = self->make_response_promise<entity_reply>();
+          forward(self, std::move(req), rp, true);
+          return rp;
+        },
+        [=](lookup_atom, account_id id) -> user_actor { return activate(self, id); },
     };
   };
   return sys.spawn(behavior, std::move(deps));

@@ -63,7 +63,7 @@ int main(int argc, char** argv) {
     std::cout << nlohmann::json{{"cluster", cluster},
                                 {"accounts", accounts->size()},
                                 {"online", online->size()}}
-                   .dump()
+                     .dump()
               << "\n";
   else
     std::cout << "cluster " << cluster << ": " << accounts->size() << " accounts, "

@@ -93,11 +93,10 @@ int main(int argc, char** argv) {
     return 1;
   auto suite = split(vm["suite"].as<std::string>());
   auto has = [&](const char* s) { return std::find(suite.begin(), suite.end(), s) != suite.end(); };
-  auto work_dir = vm.count("work-dir")
-                    ? vm["work-dir"].as<std::string>()
-                    : (std::filesystem::temp_directory_path() /
-                       ("kinbox-bench-" + std::to_string(::getpid())))
-                        .string();
+  auto work_dir = vm.count("work-dir") ? vm["work-dir"].as<std::string>()
+                                       : (std::filesystem::temp_directory_path() /
+                                          ("kinbox-bench-" + std::to_string(::getpid())))
+                                             .string();
   std::filesystem::create_directories(work_dir);
 
   struct entry {
@@ -169,7 +168,7 @@ int main(int argc, char** argv) {
       if (vm.count("mqtt")) {
         auto hp = client::split_host_port(vm["mqtt"].as<std::string>());
         extra.mqtt_offline_drain_rate =
-          static_cast<double>(n) / mqtt_offline_drain(hp->first, hp->second, n);
+            static_cast<double>(n) / mqtt_offline_drain(hp->first, hp->second, n);
       }
     }
     if (has("density") && kinbox_port != 0) {
@@ -181,7 +180,7 @@ int main(int argc, char** argv) {
       auto after = process_rss_bytes(pid);
       extra.idle_sessions = n;
       extra.rss_per_session =
-        after > before ? static_cast<double>(after - before) / static_cast<double>(n) : 0;
+          after > before ? static_cast<double>(after - before) / static_cast<double>(n) : 0;
     }
   } catch (const std::exception& e) {
     std::cerr << "kinbox-bench: " << e.what() << "\n";

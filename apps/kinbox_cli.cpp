@@ -111,11 +111,16 @@ std::string utc_time(uint64_t ms) {
 
 const char* state_name(contact_state s) {
   switch (s) {
-    case contact_state::outgoing: return "requested";
-    case contact_state::incoming: return "incoming";
-    case contact_state::friends: return "friend";
-    case contact_state::blocked: return "blocked";
-    case contact_state::awaiting_parent: return "awaiting_parent";
+  case contact_state::outgoing:
+    return "requested";
+  case contact_state::incoming:
+    return "incoming";
+  case contact_state::friends:
+    return "friend";
+  case contact_state::blocked:
+    return "blocked";
+  case contact_state::awaiting_parent:
+    return "awaiting_parent";
   }
   return "unknown";
 }
@@ -148,8 +153,10 @@ public:
 private:
   int error(const failure& f) {
     if (opts_.json_output)
-      std::cerr << json{{"error", std::string{errc_name(f.code)}}, {"code", static_cast<int>(f.code)},
-                        {"message", f.message}}.dump()
+      std::cerr << json{{"error", std::string{errc_name(f.code)}},
+                        {"code", static_cast<int>(f.code)},
+                        {"message", f.message}}
+                       .dump()
                 << "\n";
     else
       std::cerr << "kinbox: " << f.message << " (" << errc_name(f.code) << ")\n";
@@ -176,8 +183,8 @@ private:
       return loaded.error();
     if (!*loaded) {
       if (must_exist)
-        return failure{errc::invalid_argument, "no profile in '" + opts_.profile_dir +
-                                                   "'; run 'kinbox register' first"};
+        return failure{errc::invalid_argument,
+                       "no profile in '" + opts_.profile_dir + "'; run 'kinbox register' first"};
       return profile::create(opts_.profile_dir);
     }
     return std::move(**loaded);
@@ -277,8 +284,9 @@ private:
     if (sub != "add" && sub != "accept" && sub != "decline")
       throw usage_error{"unknown friend command '" + sub + "'"};
     return with_login([&](client::client& c, const account_info&) {
-      auto done = sub == "add" ? c.friend_add(id) : sub == "accept" ? c.friend_accept(id)
-                                                                      : c.friend_decline(id);
+      auto done = sub == "add"      ? c.friend_add(id)
+                  : sub == "accept" ? c.friend_accept(id)
+                                    : c.friend_decline(id);
       if (!done)
         return error(done.error());
       print({{"ok", true}, {"friend", sub}, {"id", id}}, "ok");
@@ -321,22 +329,25 @@ private:
       for (auto& r : *got) {
         auto hex = crypto::to_hex(r.id);
         switch (r.kind) {
-          case received::what::text:
-            print({{"type", "message"}, {"from", r.from}, {"id", hex}, {"text", r.text},
-                   {"stored_at_ms", r.stored_at_ms}},
-                  "message from " + std::to_string(r.from) + ": " + r.text);
-            break;
-          case received::what::delivered:
-          case received::what::expired: {
-            auto kind = r.kind == received::what::delivered ? "delivered" : "expired";
-            print({{"type", kind}, {"to", r.from}, {"id", hex}},
-                  std::string{kind} + " " + hex + " (to " + std::to_string(r.from) + ")");
-            break;
-          }
-          case received::what::undecryptable:
-            print({{"type", "undecryptable"}, {"from", r.from}, {"id", hex}},
-                  "undecryptable message " + hex + " from " + std::to_string(r.from));
-            break;
+        case received::what::text:
+          print({{"type", "message"},
+                 {"from", r.from},
+                 {"id", hex},
+                 {"text", r.text},
+                 {"stored_at_ms", r.stored_at_ms}},
+                "message from " + std::to_string(r.from) + ": " + r.text);
+          break;
+        case received::what::delivered:
+        case received::what::expired: {
+          auto kind = r.kind == received::what::delivered ? "delivered" : "expired";
+          print({{"type", kind}, {"to", r.from}, {"id", hex}},
+                std::string{kind} + " " + hex + " (to " + std::to_string(r.from) + ")");
+          break;
+        }
+        case received::what::undecryptable:
+          print({{"type", "undecryptable"}, {"from", r.from}, {"id", hex}},
+                "undecryptable message " + hex + " from " + std::to_string(r.from));
+          break;
         }
       }
       return 0;
@@ -353,7 +364,7 @@ private:
         return error(s.error());
       print({{"id", s->id}, {"online", s->online}, {"last_seen_ms", s->last_seen_ms}},
             std::to_string(s->id) + (s->online ? " online" : " offline") +
-              (s->last_seen_ms ? ", last seen " + utc_time(s->last_seen_ms) : ""));
+                (s->last_seen_ms ? ", last seen " + utc_time(s->last_seen_ms) : ""));
       return 0;
     });
   }

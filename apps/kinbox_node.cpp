@@ -8,12 +8,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <iostream>
 #include <thread>
 
@@ -66,8 +66,7 @@ public:
     if (fd_ < 0)
       return failure{errc::unavailable, "cannot open " + path + ": " + std::strerror(errno)};
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
-      return failure{errc::unavailable,
-                     "data dir '" + dir + "' is in use by another kinbox-node"};
+      return failure{errc::unavailable, "data dir '" + dir + "' is in use by another kinbox-node"};
     return true;
   }
 
@@ -92,15 +91,15 @@ void stop_actors(caf::actor_system& sys, const gateway_handle& gateway, const st
   caf::scoped_actor self{sys};
   self->monitor(gateway.acceptor);
   caf::anon_send(gateway.acceptor, shutdown_atom::value);
-  self->receive([](const caf::down_msg&) {},
-                caf::after(std::chrono::seconds(5)) >> [&] {
-                  caf::anon_send_exit(gateway.acceptor, caf::exit_reason::user_shutdown);
-                });
+  self->receive(
+      [](const caf::down_msg&) {},
+      caf::after(std::chrono::seconds(5)) >>
+          [&] { caf::anon_send_exit(gateway.acceptor, caf::exit_reason::user_shutdown); });
   for (auto& a : others)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   // Answered only after every put and ack queued before it has been committed.
   self->request(store, std::chrono::seconds(30), count_atom::value)
-    .receive([](uint64_t) {}, [](caf::error&) {});
+      .receive([](uint64_t) {}, [](caf::error&) {});
   caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
 }
 
@@ -131,8 +130,8 @@ int run(const node_config& cfg) {
   auto buckets = kv_buckets::open(**link, cfg.cluster);
   if (!buckets)
     return fail("cannot open the KV buckets: " + buckets.error().message);
-  auto box = mailbox::open({cfg.data_dir + "/mailbox", cfg.mailbox_initial_size,
-                            cfg.mailbox_max_size});
+  auto box =
+      mailbox::open({cfg.data_dir + "/mailbox", cfg.mailbox_initial_size, cfg.mailbox_max_size});
   if (!box)
     return fail("cannot open the mailbox: " + box.error().message);
   {
@@ -186,11 +185,10 @@ int run(const node_config& cfg) {
     ctx->now_ms = system_now_ms;
     auto gateway = start_gateway(sys, cfg.gateway, ctx);
     if (!gateway) {
-      for (auto a : std::vector<caf::actor>{caf::actor_cast<caf::actor>(sweeper),
-                                            caf::actor_cast<caf::actor>(host),
-                                            caf::actor_cast<caf::actor>(router),
-                                            caf::actor_cast<caf::actor>(kv),
-                                            caf::actor_cast<caf::actor>(store)})
+      for (auto a : std::vector<caf::actor>{
+               caf::actor_cast<caf::actor>(sweeper), caf::actor_cast<caf::actor>(host),
+               caf::actor_cast<caf::actor>(router), caf::actor_cast<caf::actor>(kv),
+               caf::actor_cast<caf::actor>(store)})
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
       return fail(gateway.error().message);
     }
@@ -199,8 +197,8 @@ int run(const node_config& cfg) {
                  crypto::fingerprint(key->pk));
     std::cout << "kinbox-node " << cfg.node_id << " of cluster " << cfg.cluster
               << " ready\n  gateway: " << cfg.gateway.host << ":" << gateway->port
-              << "\n  cluster key: " << crypto::to_hex(key->pk)
-              << "\n  nats: " << urls.front() << std::endl;
+              << "\n  cluster key: " << crypto::to_hex(key->pk) << "\n  nats: " << urls.front()
+              << std::endl;
 
     sigset_t signals;
     sigemptyset(&signals);

@@ -13,8 +13,8 @@ constexpr uint32_t magic = 0x6b62656e; // "kben"
 
 uint64_t now_ns() {
   return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch())
-                                 .count());
+                                   std::chrono::steady_clock::now().time_since_epoch())
+                                   .count());
 }
 
 std::vector<uint8_t> make_payload(const stamp& s) {

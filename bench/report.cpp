@@ -10,27 +10,30 @@ namespace kinbox::bench {
 
 namespace {
 
-const char* mode_name(load_mode m) { return m == load_mode::closed ? "closed" : "open"; }
+const char* mode_name(load_mode m) {
+  return m == load_mode::closed ? "closed" : "open";
+}
 
-double us(uint64_t ns) { return static_cast<double>(ns) / 1000.0; }
+double us(uint64_t ns) {
+  return static_cast<double>(ns) / 1000.0;
+}
 
 } // namespace
 
 void print_table(std::ostream& out, const std::vector<run_result>& results,
                  const extra_figures& extra) {
   char line[256];
-  std::snprintf(line, sizeof(line), "%-10s %-6s %10s %11s %9s %9s %9s %6s %5s %5s %9s\n",
-                "system", "load", "rate", "msgs/s", "p50 us", "p99 us", "p99.9 us", "lost",
-                "dup", "ooo", "cpu s/1M");
+  std::snprintf(line, sizeof(line), "%-10s %-6s %10s %11s %9s %9s %9s %6s %5s %5s %9s\n", "system",
+                "load", "rate", "msgs/s", "p50 us", "p99 us", "p99.9 us", "lost", "dup", "ooo",
+                "cpu s/1M");
   out << line;
   for (auto& r : results) {
-    std::snprintf(line, sizeof(line),
-                  "%-10s %-6s %10.0f %11.0f %9.1f %9.1f %9.1f %6lu %5lu %5lu %9.2f\n",
-                  r.system.c_str(), mode_name(r.mode), r.target_rate, r.throughput,
-                  us(r.latency.percentile(50)), us(r.latency.percentile(99)),
-                  us(r.latency.percentile(99.9)), static_cast<unsigned long>(r.lost),
-                  static_cast<unsigned long>(r.duplicates),
-                  static_cast<unsigned long>(r.out_of_order), r.cpu_seconds_per_million);
+    std::snprintf(
+        line, sizeof(line), "%-10s %-6s %10.0f %11.0f %9.1f %9.1f %9.1f %6lu %5lu %5lu %9.2f\n",
+        r.system.c_str(), mode_name(r.mode), r.target_rate, r.throughput,
+        us(r.latency.percentile(50)), us(r.latency.percentile(99)), us(r.latency.percentile(99.9)),
+        static_cast<unsigned long>(r.lost), static_cast<unsigned long>(r.duplicates),
+        static_cast<unsigned long>(r.out_of_order), r.cpu_seconds_per_million);
     out << line;
   }
   // kinbox against each peer, same load mode.
@@ -45,8 +48,8 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
       continue;
     if (!header) {
       out << "\nkinbox / peer (same load mode; >1 means kinbox is higher)\n";
-      std::snprintf(line, sizeof(line), "%-10s %-6s %11s %11s %11s\n", "peer", "load",
-                    "throughput", "p99", "cpu/msg");
+      std::snprintf(line, sizeof(line), "%-10s %-6s %11s %11s %11s\n", "peer", "load", "throughput",
+                    "p99", "cpu/msg");
       out << line;
       header = true;
     }
@@ -111,7 +114,8 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
 bool write_chart(const std::vector<run_result>& results, const std::string& png_path) {
   if (std::system("command -v gnuplot >/dev/null 2>&1") != 0)
     return false;
-  auto dir = std::filesystem::temp_directory_path() / ("kinbox-bench-chart-" + std::to_string(::getpid()));
+  auto dir =
+      std::filesystem::temp_directory_path() / ("kinbox-bench-chart-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto data = (dir / "data.txt").string();
   {

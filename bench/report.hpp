@@ -18,7 +18,7 @@ struct extra_figures {
   std::optional<double> mqtt_offline_drain_rate;
   std::optional<size_t> offline_messages;
   std::optional<size_t> idle_sessions;
-  std::optional<double> rss_per_session;    ///< bytes
+  std::optional<double> rss_per_session; ///< bytes
 };
 
 void print_table(std::ostream& out, const std::vector<run_result>& results,

@@ -112,7 +112,8 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
         if (!batch.empty())
           idle_since = now;
         else if (st.sender_done &&
-                 now - idle_since > static_cast<uint64_t>(cfg.drain_timeout.count()) * 1'000'000'000)
+                 now - idle_since >
+                     static_cast<uint64_t>(cfg.drain_timeout.count()) * 1'000'000'000)
           return; // the rest is lost
       }
     });
@@ -120,8 +121,8 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
       auto& st = pairs[i];
       auto& tx = *links[i].sender;
       auto interval = cfg.mode == load_mode::open
-                        ? static_cast<uint64_t>(1e9 * static_cast<double>(cfg.pairs) / cfg.rate)
-                        : 0;
+                          ? static_cast<uint64_t>(1e9 * static_cast<double>(cfg.pairs) / cfg.rate)
+                          : 0;
       for (uint64_t seq = 0; seq < per_pair && !broken; ++seq) {
         uint64_t due = 0;
         if (cfg.mode == load_mode::closed) {

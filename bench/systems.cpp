@@ -101,7 +101,7 @@ void kinbox_befriend(kinbox_user& a, kinbox_user& b) {
 class kinbox_sender : public link_sender {
 public:
   kinbox_sender(kinbox_user user, public_key friend_box, account_id to)
-    : user_(std::move(user)), channel_(friend_box, user_.prof->box), to_(to) {}
+      : user_(std::move(user)), channel_(friend_box, user_.prof->box), to_(to) {}
 
   bool send(const payload_bytes& payload) override {
     // Like an app, keep the requests in flight under the gateway's per-connection limit.
@@ -145,8 +145,7 @@ private:
         --outstanding_;
         throw std::runtime_error("kinbox refused a message: " +
                                  decode_body<error_body>(f->body)->message);
-      }
-      else if (f->type == frame_type::mail)
+      } else if (f->type == frame_type::mail)
         if (auto m = decode_body<mail_push>(f->body))
           receipts.keys.push_back(mail_key{m->kind, m->id});
       if (receipts.keys.size() == max_ack_keys)
@@ -175,7 +174,7 @@ private:
 class kinbox_receiver : public link_receiver {
 public:
   kinbox_receiver(kinbox_user user, public_key friend_box)
-    : user_(std::move(user)), channel_(friend_box, user_.prof->box) {}
+      : user_(std::move(user)), channel_(friend_box, user_.prof->box) {}
 
   bool receive(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) override {
     auto& conn = user_.conn->conn();
@@ -215,7 +214,7 @@ private:
 class kinbox_system : public system_under_test {
 public:
   kinbox_system(std::string host, uint16_t port, std::string work_dir)
-    : host_(std::move(host)), port_(port), work_dir_(std::move(work_dir)) {}
+      : host_(std::move(host)), port_(port), work_dir_(std::move(work_dir)) {}
 
   std::string name() const override { return "kinbox"; }
 
@@ -258,9 +257,8 @@ public:
     mosquitto_subscribe_callback_set(mosq_, [](mosquitto*, void* self, int, int, const int*) {
       static_cast<mqtt_client*>(self)->subscribed = true;
     });
-    mosquitto_publish_callback_set(mosq_, [](mosquitto*, void* self, int) {
-      ++static_cast<mqtt_client*>(self)->published;
-    });
+    mosquitto_publish_callback_set(
+        mosq_, [](mosquitto*, void* self, int) { ++static_cast<mqtt_client*>(self)->published; });
     if (mosquitto_connect(mosq_, host.c_str(), port, 60) != MOSQ_ERR_SUCCESS)
       throw std::runtime_error("mosquitto_connect to " + host + ":" + std::to_string(port) +
                                " failed");
@@ -285,7 +283,7 @@ private:
 class mqtt_sender : public link_sender {
 public:
   mqtt_sender(std::unique_ptr<mqtt_client> c, std::string topic, int qos)
-    : client_(std::move(c)), topic_(std::move(topic)), qos_(qos) {}
+      : client_(std::move(c)), topic_(std::move(topic)), qos_(qos) {}
   bool send(const payload_bytes& payload) override {
     return mosquitto_publish(client_->handle(), nullptr, topic_.c_str(),
                              static_cast<int>(payload.size()), payload.data(), qos_,
@@ -312,15 +310,15 @@ private:
 class mqtt_system : public system_under_test {
 public:
   mqtt_system(std::string host, uint16_t port, int qos)
-    : host_(std::move(host)), port_(port), qos_(qos) {
+      : host_(std::move(host)), port_(port), qos_(qos) {
     mosquitto_lib_init();
   }
 
   std::string name() const override { return "mqtt-qos" + std::to_string(qos_); }
 
   pair_links connect_pair(size_t index) override {
-    auto tag = std::to_string(::getpid()) + "-" + std::to_string(index) + "-" +
-               std::to_string(run_++);
+    auto tag =
+        std::to_string(::getpid()) + "-" + std::to_string(index) + "-" + std::to_string(run_++);
     auto topic = "kinbox-bench/" + tag;
     auto sub = std::make_unique<mqtt_client>("kb-sub-" + tag, host_, port_);
     mosquitto_subscribe(sub->handle(), nullptr, topic.c_str(), qos_);
@@ -361,7 +359,7 @@ public:
 class nats_sender : public link_sender {
 public:
   nats_sender(std::unique_ptr<nats_conn> c, std::string subject)
-    : conn_(std::move(c)), subject_(std::move(subject)) {}
+      : conn_(std::move(c)), subject_(std::move(subject)) {}
   bool send(const payload_bytes& payload) override {
     return natsConnection_Publish(conn_->nc_, subject_.c_str(), payload.data(),
                                   static_cast<int>(payload.size())) == NATS_OK;
@@ -396,7 +394,7 @@ public:
     auto on_msg = [](natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
       auto* data = reinterpret_cast<const uint8_t*>(natsMsg_GetData(msg));
       static_cast<nats_conn*>(closure)->queue.push(
-        payload_bytes(data, data + natsMsg_GetDataLength(msg)));
+          payload_bytes(data, data + natsMsg_GetDataLength(msg)));
       natsMsg_Destroy(msg);
     };
     if (natsConnection_Subscribe(&sub->sub_, sub->nc_, subject.c_str(), on_msg, sub.get()) !=
@@ -478,9 +476,8 @@ double mqtt_offline_drain(const std::string& host, uint16_t port, size_t message
   mqtt_client pub{"kb-offline-pub-" + tag, host, port};
   for (size_t i = 0; i < messages; ++i) {
     auto payload = make_payload(stamp{0, i, now_ns()});
-    while (mosquitto_publish(pub.handle(), nullptr, topic.c_str(),
-                             static_cast<int>(payload.size()), payload.data(), 1,
-                             false) != MOSQ_ERR_SUCCESS)
+    while (mosquitto_publish(pub.handle(), nullptr, topic.c_str(), static_cast<int>(payload.size()),
+                             payload.data(), 1, false) != MOSQ_ERR_SUCCESS)
       std::this_thread::sleep_for(1ms);
   }
   auto deadline = std::chrono::steady_clock::now() + 60s;

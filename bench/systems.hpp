@@ -55,7 +55,6 @@ std::unique_ptr<system_under_test> make_kinbox(const std::string& host, uint16_t
 std::unique_ptr<system_under_test> make_mqtt(const std::string& host, uint16_t port, int qos);
 std::unique_ptr<system_under_test> make_nats(const std::string& url);
 
-
 /// Queues `messages` for an offline user, then logs it in and times the drain (seconds).
 double kinbox_offline_drain(const std::string& host, uint16_t port, const std::string& work_dir,
                             size_t messages);

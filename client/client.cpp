@@ -59,14 +59,14 @@ result<Reply> client::call(frame_type type, bytes body) {
   return decode_body<Reply>(f->body);
 }
 
-result<account_id> client::register_account(const std::string& name,
-                                            const std::string& birth_date, account_role role) {
+result<account_id> client::register_account(const std::string& name, const std::string& birth_date,
+                                            account_role role) {
   // Keys reach the disk before the server knows them: no account without its keys.
   if (auto saved = prof_.save(); !saved)
     return saved.error();
   auto reply = call<register_reply>(
-    frame_type::register_account,
-    encode_body(register_request{name, birth_date, role, prof_.sign.pk, prof_.box.pk}));
+      frame_type::register_account,
+      encode_body(register_request{name, birth_date, role, prof_.sign.pk, prof_.box.pk}));
   if (!reply)
     return reply.error();
   prof_.id = reply->id;
@@ -85,7 +85,9 @@ result<account_info> client::login() {
   return call<account_info>(frame_type::login, encode_body(login_request{prof_.id, proof}));
 }
 
-result<account_info> client::whoami() { return call<account_info>(frame_type::whoami, {}); }
+result<account_info> client::whoami() {
+  return call<account_info>(frame_type::whoami, {});
+}
 
 result<bool> client::expect_ok(frame_type type, bytes body) {
   auto f = conn_->request(type, std::move(body));
@@ -106,7 +108,9 @@ result<bool> client::friend_decline(account_id id) {
   return expect_ok(frame_type::friend_decline, encode_body(target_request{id}));
 }
 
-result<contact_list> client::friends() { return call<contact_list>(frame_type::friend_list, {}); }
+result<contact_list> client::friends() {
+  return call<contact_list>(frame_type::friend_list, {});
+}
 
 result<key_reply> client::keys_of(account_id id) {
   auto reply = call<key_reply>(frame_type::key_get, encode_body(target_request{id}));
@@ -127,7 +131,8 @@ result<status_reply> client::status(account_id id) {
 }
 
 result<message_id> client::send_payload(account_id to, const message_id& id, bytes payload) {
-  auto reply = call<accepted_reply>(frame_type::send, encode_body(send_request{to, id, std::move(payload)}));
+  auto reply =
+      call<accepted_reply>(frame_type::send, encode_body(send_request{to, id, std::move(payload)}));
   if (!reply)
     return reply.error();
   return reply->id;
@@ -164,7 +169,10 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
     if (m.kind != mail_kind::message) {
       out.push_back(received{m.kind == mail_kind::delivered ? received::what::delivered
                                                             : received::what::expired,
-                             m.from, m.id, m.stored_at_ms, {}});
+                             m.from,
+                             m.id,
+                             m.stored_at_ms,
+                             {}});
       continue;
     }
     if (prof_.was_seen(m.id))
@@ -188,7 +196,7 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
       ack_request part;
       part.keys.assign(acks.keys.begin() + static_cast<ptrdiff_t>(i),
                        acks.keys.begin() +
-                         static_cast<ptrdiff_t>(std::min(acks.keys.size(), i + per_frame)));
+                           static_cast<ptrdiff_t>(std::min(acks.keys.size(), i + per_frame)));
       auto done = conn_->request(frame_type::ack, encode_body(part));
       if (!done)
         return done.error();

@@ -38,9 +38,8 @@ public:
   connect(profile& prof, const std::string& host, uint16_t port);
 
   /// Registers the profile's keys as a new account; stores the new id in the profile.
-  [[nodiscard]] result<account_id> register_account(const std::string& name,
-                                                    const std::string& birth_date,
-                                                    account_role role);
+  [[nodiscard]] result<account_id>
+  register_account(const std::string& name, const std::string& birth_date, account_role role);
 
   /// Logs in with the signed challenge of this connection.
   [[nodiscard]] result<account_info> login();
@@ -58,8 +57,7 @@ public:
   [[nodiscard]] result<message_id> send_text(account_id to, std::string_view text);
 
   /// Sends an already encrypted payload with a given id (retries reuse the id).
-  [[nodiscard]] result<message_id> send_payload(account_id to, const message_id& id,
-                                                bytes payload);
+  [[nodiscard]] result<message_id> send_payload(account_id to, const message_id& id, bytes payload);
 
   /// Waits up to `wait` for mail, then takes what else is there at once (up to `max`),
   /// decrypts, drops duplicates, acks everything taken, and returns the new items.

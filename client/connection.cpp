@@ -69,12 +69,12 @@ result<std::unique_ptr<connection>> connection::open(const std::string& host, ui
   auto hello = decode_body<server_hello>(answer->body);
   if (!hello)
     return hello.error();
-  if (pinned_key && sodium_memcmp(pinned_key->data(), hello->cluster_key.data(),
-                                  public_key_size) != 0)
-    return failure{errc::key_mismatch,
-                   "the gateway presented cluster key " +
-                     crypto::fingerprint(hello->cluster_key) + " but " +
-                     crypto::fingerprint(*pinned_key) + " is pinned; refusing to talk to it"};
+  if (pinned_key &&
+      sodium_memcmp(pinned_key->data(), hello->cluster_key.data(), public_key_size) != 0)
+    return failure{errc::key_mismatch, "the gateway presented cluster key " +
+                                           crypto::fingerprint(hello->cluster_key) + " but " +
+                                           crypto::fingerprint(*pinned_key) +
+                                           " is pinned; refusing to talk to it"};
   auto keys = crypto::client_session(ephemeral, hello->cluster_key, hello->ephemeral_key);
   if (!keys)
     return failure{errc::malformed_frame, "the gateway sent an invalid key"};
@@ -123,7 +123,9 @@ bytes connection::seal_frame(const frame& f) {
   return out;
 }
 
-bool connection::write_frame(const frame& f) { return write_raw(seal_frame(f)); }
+bool connection::write_frame(const frame& f) {
+  return write_raw(seal_frame(f));
+}
 
 result<frame> connection::read_one(milliseconds timeout) {
   auto deadline = clock::now() + timeout;
@@ -139,7 +141,8 @@ result<frame> connection::read_one(milliseconds timeout) {
       if (channel_) {
         auto opened = channel_->open(rec.prefix, rec.payload);
         if (!opened)
-          return close_with({errc::decrypt_failed, "a record from the gateway failed authentication"});
+          return close_with(
+              {errc::decrypt_failed, "a record from the gateway failed authentication"});
         plain = std::move(*opened);
       } else {
         plain.assign(rec.payload.begin(), rec.payload.end());
@@ -168,7 +171,9 @@ result<frame> connection::read_one(milliseconds timeout) {
   }
 }
 
-result<frame> connection::read_frame(milliseconds timeout) { return read_one(timeout); }
+result<frame> connection::read_frame(milliseconds timeout) {
+  return read_one(timeout);
+}
 
 result<frame> connection::request(frame_type type, bytes body, milliseconds timeout) {
   auto id = next_request_id();

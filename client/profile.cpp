@@ -5,9 +5,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <filesystem>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -19,7 +19,9 @@ using nlohmann::json;
 
 namespace {
 
-std::string file_of(const std::string& dir) { return dir + "/profile.json"; }
+std::string file_of(const std::string& dir) {
+  return dir + "/profile.json";
+}
 
 failure profile_error(const std::string& dir, const std::string& why) {
   return failure{errc::invalid_argument, "profile '" + dir + "': " + why};

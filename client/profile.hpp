@@ -19,7 +19,7 @@ struct profile {
   account_role role = account_role::child;
   crypto::sign_keypair sign;
   crypto::box_keypair box;
-  std::string gateway;                   ///< host:port, empty if never set
+  std::string gateway;                  ///< host:port, empty if never set
   std::optional<public_key> pinned_key; ///< the cluster key, pinned on first use
   std::deque<message_id> seen;          ///< most recent received message ids
 

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdlib>
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <thread>
 
@@ -73,8 +73,8 @@ result<std::unique_ptr<embedded_nats>> embedded_nats::start(const std::string& b
   auto path = find_executable(binary);
   if (path.empty())
     return failure{errc::unavailable, "nats-server executable '" + binary +
-                                        "' not found (install the nats-server package or set "
-                                        "--nats-server-bin, or give --nats)"};
+                                          "' not found (install the nats-server package or set "
+                                          "--nats-server-bin, or give --nats)"};
   auto port = pick_free_port();
   if (port == 0)
     return failure{errc::unavailable, "no free loopback port for nats-server"};
@@ -91,8 +91,8 @@ result<std::unique_ptr<embedded_nats>> embedded_nats::start(const std::string& b
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent)
       ::_exit(1);
-    ::execl(path.c_str(), path.c_str(), "-js", "-a", "127.0.0.1", "-p", port_text.c_str(),
-             "-sd", store_dir.c_str(), "-n", name.c_str(), "-l", log_file.c_str(), nullptr);
+    ::execl(path.c_str(), path.c_str(), "-js", "-a", "127.0.0.1", "-p", port_text.c_str(), "-sd",
+            store_dir.c_str(), "-n", name.c_str(), "-l", log_file.c_str(), nullptr);
     ::_exit(127);
   }
   std::unique_ptr<embedded_nats> server{new embedded_nats};
@@ -110,8 +110,8 @@ result<std::unique_ptr<embedded_nats>> embedded_nats::start(const std::string& b
       return failure{errc::unavailable, "nats-server did not start listening within 15 s"};
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  log::get("cluster")->info("event=embedded_nats_started pid={} url={} store={}", pid,
-                            server->url_, store_dir);
+  log::get("cluster")->info("event=embedded_nats_started pid={} url={} store={}", pid, server->url_,
+                            store_dir);
   return server;
 }
 

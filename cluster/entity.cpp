@@ -7,12 +7,7 @@ namespace kinbox {
 
 bytes encode_entity_request(const entity_request& x) {
   bytes out;
-  wire::writer{out}
-    .u8(static_cast<uint8_t>(x.kind))
-    .u64(x.id)
-    .u8(x.op)
-    .u64(x.caller)
-    .blob(x.body);
+  wire::writer{out}.u8(static_cast<uint8_t>(x.kind)).u64(x.id).u8(x.op).u64(x.caller).blob(x.body);
   return out;
 }
 

@@ -16,9 +16,9 @@ namespace kinbox {
 
 struct entity_request {
   entity_kind kind = entity_kind::user;
-  uint64_t id = 0;         ///< the entity addressed
-  uint8_t op = 0;          ///< operation, defined by the entity (e.g. user_op)
-  account_id caller = 0;   ///< the authenticated account on whose behalf the request runs
+  uint64_t id = 0;       ///< the entity addressed
+  uint8_t op = 0;        ///< operation, defined by the entity (e.g. user_op)
+  account_id caller = 0; ///< the authenticated account on whose behalf the request runs
   bytes body;
 };
 
@@ -30,7 +30,9 @@ struct entity_reply {
   bool ok() const { return status == 0; }
 };
 
-inline entity_reply ok_reply(bytes body = {}) { return entity_reply{0, {}, std::move(body)}; }
+inline entity_reply ok_reply(bytes body = {}) {
+  return entity_reply{0, {}, std::move(body)};
+}
 
 inline entity_reply error_reply(errc code, std::string message = {}) {
   if (message.empty())

@@ -29,33 +29,34 @@ kv_actor::behavior_type kv_behavior(kv_actor::pointer, std::shared_ptr<kv_bucket
     return *buckets->spaces[static_cast<size_t>(s)];
   };
   return {
-    [=](kv_get_atom, kv_space s, const std::string& key) -> caf::result<kv_lookup> {
-      auto res = bucket(s).get(key);
-      if (!res)
-        return make_error(res.error());
-      if (!*res)
-        return kv_lookup{};
-      return kv_lookup{true, std::move((*res)->value)};
-    },
-    [=](kv_put_atom, kv_space s, const std::string& key, const bytes& value) -> caf::result<bool> {
-      auto res = bucket(s).put(key, value);
-      if (!res)
-        return make_error(res.error());
-      return true;
-    },
-    [=](kv_create_atom, kv_space s, const std::string& key,
-        const bytes& value) -> caf::result<bool> {
-      auto res = bucket(s).create(key, value);
-      if (!res)
-        return make_error(res.error());
-      return *res;
-    },
-    [=](kv_delete_atom, kv_space s, const std::string& key) -> caf::result<bool> {
-      auto res = bucket(s).erase(key);
-      if (!res)
-        return make_error(res.error());
-      return true;
-    },
+      [=](kv_get_atom, kv_space s, const std::string& key) -> caf::result<kv_lookup> {
+        auto res = bucket(s).get(key);
+        if (!res)
+          return make_error(res.error());
+        if (!*res)
+          return kv_lookup{};
+        return kv_lookup{true, std::move((*res)->value)};
+      },
+      [=](kv_put_atom, kv_space s, const std::string& key,
+          const bytes& value) -> caf::result<bool> {
+        auto res = bucket(s).put(key, value);
+        if (!res)
+          return make_error(res.error());
+        return true;
+      },
+      [=](kv_create_atom, kv_space s, const std::string& key,
+          const bytes& value) -> caf::result<bool> {
+        auto res = bucket(s).create(key, value);
+        if (!res)
+          return make_error(res.error());
+        return *res;
+      },
+      [=](kv_delete_atom, kv_space s, const std::string& key) -> caf::result<bool> {
+        auto res = bucket(s).erase(key);
+        if (!res)
+          return make_error(res.error());
+        return true;
+      },
   };
 }
 

@@ -28,7 +28,9 @@ void on_disconnected(natsConnection*, void*) {
   log::get("cluster")->warn("event=nats_disconnected");
 }
 
-void on_reconnected(natsConnection*, void*) { log::get("cluster")->info("event=nats_reconnected"); }
+void on_reconnected(natsConnection*, void*) {
+  log::get("cluster")->info("event=nats_reconnected");
+}
 
 } // namespace
 
@@ -40,7 +42,9 @@ std::string nats_error_text(natsStatus s) {
   return text;
 }
 
-kv_bucket::~kv_bucket() { kvStore_Destroy(kv_); }
+kv_bucket::~kv_bucket() {
+  kvStore_Destroy(kv_);
+}
 
 result<std::optional<kv_value>> kv_bucket::get(const std::string& key) {
   kvEntry* e = nullptr;
@@ -74,8 +78,8 @@ result<bool> kv_bucket::create(const std::string& key, std::span<const uint8_t> 
   if (s == NATS_ERR) {
     natsStatus last = NATS_OK;
     const char* detail = nats_GetLastError(&last);
-    if (detail != nullptr && std::string_view{detail}.find("wrong last sequence") !=
-                               std::string_view::npos)
+    if (detail != nullptr &&
+        std::string_view{detail}.find("wrong last sequence") != std::string_view::npos)
       return false;
   }
   return nats_failure("kv_create", s);
@@ -161,8 +165,8 @@ bool nats_link::publish(const std::string& subject, std::span<const uint8_t> dat
 result<bool> nats_link::subscribe(const std::string& subject, nats_handler handler) {
   auto entry = std::make_unique<subscription_entry>();
   entry->handler = std::move(handler);
-  auto s = natsConnection_Subscribe(&entry->sub, conn_, subject.c_str(), on_message,
-                                    &entry->handler);
+  auto s =
+      natsConnection_Subscribe(&entry->sub, conn_, subject.c_str(), on_message, &entry->handler);
   if (s != NATS_OK)
     return nats_failure("nats_subscribe", s);
   natsSubscription_SetPendingLimits(entry->sub, -1, -1);
@@ -191,7 +195,9 @@ bool nats_link::flush(int64_t timeout_ms) {
   return natsConnection_FlushTimeout(conn_, timeout_ms) == NATS_OK;
 }
 
-bool nats_link::connected() const { return natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED; }
+bool nats_link::connected() const {
+  return natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED;
+}
 
 std::string nats_link::new_inbox() {
   natsInbox* inbox = nullptr;

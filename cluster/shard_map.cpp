@@ -22,7 +22,7 @@ uint64_t fnv1a(const std::string& s) {
 } // namespace
 
 shard_map::shard_map(uint32_t shards, std::vector<std::string> nodes)
-  : shards_(shards), nodes_(std::move(nodes)) {
+    : shards_(shards), nodes_(std::move(nodes)) {
   for (auto& n : nodes_)
     node_hashes_.push_back(fnv1a(n));
 }

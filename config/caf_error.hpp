@@ -20,7 +20,9 @@ inline caf::error make_error(errc code, std::string message = {}) {
                     caf::make_message(std::move(message))};
 }
 
-inline caf::error make_error(const failure& f) { return make_error(f.code, f.message); }
+inline caf::error make_error(const failure& f) {
+  return make_error(f.code, f.message);
+}
 
 /// The kinbox code of a CAF error: its own code for kinbox errors, `timeout` for CAF's
 /// request timeouts, `unavailable` for dead actors, `internal` for anything else.

@@ -17,7 +17,7 @@ spdlog::sink_ptr sink() {
   if (!shared_sink) {
     shared_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     shared_sink->set_formatter(std::make_unique<spdlog::pattern_formatter>(
-      "%Y-%m-%dT%H:%M:%S.%eZ %l [%n] %v", spdlog::pattern_time_type::utc));
+        "%Y-%m-%dT%H:%M:%S.%eZ %l [%n] %v", spdlog::pattern_time_type::utc));
   }
   return shared_sink;
 }

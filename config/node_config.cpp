@@ -232,9 +232,9 @@ result<listen_address> parse_listen_address(const std::string& text) {
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
     return failure{errc::invalid_argument, "'" + text + "' is not host:port"};
   auto port_text = text.substr(colon + 1);
-  if (port_text.size() > 5 ||
-      !std::all_of(port_text.begin(), port_text.end(),
-                   [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+  if (port_text.size() > 5 || !std::all_of(port_text.begin(), port_text.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c));
+      }))
     return failure{errc::invalid_argument, "'" + port_text + "' is not a port number"};
   auto port = std::stoul(port_text);
   if (port > 65535)

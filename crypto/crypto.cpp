@@ -45,7 +45,9 @@ void counter_nonce(uint8_t* nonce, uint64_t counter) {
 
 } // namespace
 
-bool init() { return sodium_init() >= 0; }
+bool init() {
+  return sodium_init() >= 0;
+}
 
 sign_keypair sign_keypair::generate() {
   sign_keypair kp;
@@ -65,7 +67,9 @@ kx_keypair kx_keypair::generate() {
   return kp;
 }
 
-void random_fill(std::span<uint8_t> out) { randombytes_buf(out.data(), out.size()); }
+void random_fill(std::span<uint8_t> out) {
+  randombytes_buf(out.data(), out.size());
+}
 
 message_id random_message_id() {
   message_id id;
@@ -191,8 +195,8 @@ std::optional<bytes> record_channel::open(std::span<const uint8_t> prefix,
   counter_nonce(nonce, rx_counter_);
   unsigned long long written = 0;
   if (crypto_aead_chacha20poly1305_ietf_decrypt(plain.data(), &written, nullptr, sealed.data(),
-                                                sealed.size(), prefix.data(), prefix.size(),
-                                                nonce, rx_.data()) != 0)
+                                                sealed.size(), prefix.data(), prefix.size(), nonce,
+                                                rx_.data()) != 0)
     return std::nullopt;
   ++rx_counter_;
   return plain;

@@ -72,8 +72,7 @@ message_id random_message_id();
 
 /// Opens what `box_seal` made; nullopt if it was not made by `sender` for `recipient`.
 [[nodiscard]] std::optional<bytes> box_open(std::span<const uint8_t> sealed,
-                                            const public_key& sender,
-                                            const box_keypair& recipient);
+                                            const public_key& sender, const box_keypair& recipient);
 
 /// `box_seal`/`box_open` with the X25519 shared key computed once (crypto_box_beforenm):
 /// the same wire format, without a scalar multiplication per message. One per friend.
@@ -97,14 +96,14 @@ struct session_keys {
 
 /// Client side: combines kx with the server's long-term key (authenticates the server)
 /// and with its ephemeral key (forward secrecy). nullopt for a malformed peer key.
-[[nodiscard]] std::optional<session_keys>
-client_session(const kx_keypair& client_ephemeral, const public_key& cluster_key,
-               const public_key& server_ephemeral);
+[[nodiscard]] std::optional<session_keys> client_session(const kx_keypair& client_ephemeral,
+                                                         const public_key& cluster_key,
+                                                         const public_key& server_ephemeral);
 
 /// Server side of `client_session`.
-[[nodiscard]] std::optional<session_keys>
-server_session(const kx_keypair& cluster, const kx_keypair& server_ephemeral,
-               const public_key& client_ephemeral);
+[[nodiscard]] std::optional<session_keys> server_session(const kx_keypair& cluster,
+                                                         const kx_keypair& server_ephemeral,
+                                                         const public_key& client_ephemeral);
 
 /// The bytes a login signature covers.
 bytes login_message(const std::array<uint8_t, 32>& transcript, account_id id);

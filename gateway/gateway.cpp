@@ -31,33 +31,33 @@ caf::behavior acceptor(caf::io::stateful_broker<acceptor_state>* self,
       self->quit();
   });
   return {
-    [=](bind_atom, const std::string& host, uint16_t port) -> caf::result<uint16_t> {
-      auto res = self->add_tcp_doorman(port, host.c_str(), true);
-      if (!res)
-        return res.error();
-      return res->second;
-    },
-    [=](const caf::io::new_connection_msg& msg) {
-      auto& st = self->state;
-      if (st.stopping) {
-        self->close(msg.handle);
-        return;
-      }
-      auto child = fork_session(self, msg.handle, st.ctx, st.next_session_id++);
-      self->monitor(child);
-      st.sessions.insert(child.address());
-    },
-    [=](const caf::io::acceptor_closed_msg&) {},
-    [=](shutdown_atom) {
-      auto& st = self->state;
-      st.stopping = true;
-      self->close_all(); // closes the doorman: no new connections
-      log::get("gateway")->info("event=gateway_stopping sessions={}", st.sessions.size());
-      for (auto& addr : st.sessions)
-        caf::anon_send(caf::actor_cast<caf::actor>(addr), shutdown_atom::value);
-      if (st.sessions.empty())
-        self->quit();
-    },
+      [=](bind_atom, const std::string& host, uint16_t port) -> caf::result<uint16_t> {
+        auto res = self->add_tcp_doorman(port, host.c_str(), true);
+        if (!res)
+          return res.error();
+        return res->second;
+      },
+      [=](const caf::io::new_connection_msg& msg) {
+        auto& st = self->state;
+        if (st.stopping) {
+          self->close(msg.handle);
+          return;
+        }
+        auto child = fork_session(self, msg.handle, st.ctx, st.next_session_id++);
+        self->monitor(child);
+        st.sessions.insert(child.address());
+      },
+      [=](const caf::io::acceptor_closed_msg&) {},
+      [=](shutdown_atom) {
+        auto& st = self->state;
+        st.stopping = true;
+        self->close_all(); // closes the doorman: no new connections
+        log::get("gateway")->info("event=gateway_stopping sessions={}", st.sessions.size());
+        for (auto& addr : st.sessions)
+          caf::anon_send(caf::actor_cast<caf::actor>(addr), shutdown_atom::value);
+        if (st.sessions.empty())
+          self->quit();
+      },
   };
 }
 
@@ -69,12 +69,15 @@ result<gateway_handle> start_gateway(caf::actor_system& sys, const listen_addres
   caf::scoped_actor self{sys};
   result<gateway_handle> out = failure{errc::internal, "gateway did not answer"};
   self->request(broker, std::chrono::seconds(10), bind_atom::value, addr.host, addr.port)
-    .receive([&](uint16_t port) { out = gateway_handle{broker, port}; },
-             [&](caf::error& err) {
-               out = failure{errc::unavailable, "cannot listen on " + addr.host + ":" +
-                                                    std::to_string(addr.port) + ": " +
-                                                    sys.render(err)};
-             });
+      .receive(
+          [&](uint16_t port) {
+            out = gateway_handle{broker, port};
+          },
+          [&](caf::error& err) {
+            out =
+                failure{errc::unavailable, "cannot listen on " + addr.host + ":" +
+                                               std::to_string(addr.port) + ": " + sys.render(err)};
+          });
   if (!out)
     caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);
   return out;

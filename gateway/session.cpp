@@ -52,7 +52,9 @@ namespace {
 
 using session_pointer = caf::io::stateful_broker<session_state>*;
 
-auto logger() { return log::get("gateway"); }
+auto logger() {
+  return log::get("gateway");
+}
 
 void write_frame(session_pointer self, const frame& f) {
   auto& st = self->state;
@@ -120,12 +122,12 @@ void finish_call(session_pointer self, uint32_t request_id, entity_reply& r,
 void call_via_router(session_pointer self, uint32_t request_id, entity_request req,
                      std::function<void(entity_reply&)> on_ok) {
   self->request(self->state.ctx->router, caf::infinite, std::move(req))
-    .then([=](entity_reply& r) { finish_call(self, request_id, r, on_ok); },
-          [=](caf::error& err) {
-            auto f = to_failure(err);
-            auto reply = error_reply(f.code, f.message);
-            finish_call(self, request_id, reply, on_ok);
-          });
+      .then([=](entity_reply& r) { finish_call(self, request_id, r, on_ok); },
+            [=](caf::error& err) {
+              auto f = to_failure(err);
+              auto reply = error_reply(f.code, f.message);
+              finish_call(self, request_id, reply, on_ok);
+            });
 }
 
 /// Sends an entity request and answers the client when it returns.
@@ -146,8 +148,7 @@ void call_entity(session_pointer self, uint32_t request_id, account_id target, u
     call_via_router(self, request_id, std::move(req), std::move(on_ok));
 }
 
-void try_register(session_pointer self, uint32_t request_id, account_record record,
-                  int attempt) {
+void try_register(session_pointer self, uint32_t request_id, account_record record, int attempt) {
   // A random 10-digit id: ids are not enumerable, and a clash is retried.
   uint64_t random = 0;
   randombytes_buf(&random, sizeof(random));
@@ -155,31 +156,30 @@ void try_register(session_pointer self, uint32_t request_id, account_record reco
   auto& st = self->state;
   self->request(st.ctx->kv, caf::infinite, kv_create_atom::value, kv_space::accounts,
                 std::to_string(record.id), encode_account(record))
-    .then(
-      [=](bool created) {
-        if (self->state.current == phase::closing)
-          return;
-        if (created) {
-          logger()->info("event=account_registered account={} session={}", record.id,
-                         self->state.session_id);
-          reply(self, frame_type::register_ok, request_id, register_reply{record.id});
-        } else if (attempt + 1 < max_id_attempts) {
-          try_register(self, request_id, record, attempt + 1);
-        } else {
-          reply_error(self, request_id, {errc::unavailable, "could not allocate an id"});
-        }
-      },
-      [=](caf::error& err) {
-        if (self->state.current != phase::closing)
-          reply_error(self, request_id, to_failure(err));
-      });
+      .then(
+          [=](bool created) {
+            if (self->state.current == phase::closing)
+              return;
+            if (created) {
+              logger()->info("event=account_registered account={} session={}", record.id,
+                             self->state.session_id);
+              reply(self, frame_type::register_ok, request_id, register_reply{record.id});
+            } else if (attempt + 1 < max_id_attempts) {
+              try_register(self, request_id, record, attempt + 1);
+            } else {
+              reply_error(self, request_id, {errc::unavailable, "could not allocate an id"});
+            }
+          },
+          [=](caf::error& err) {
+            if (self->state.current != phase::closing)
+              reply_error(self, request_id, to_failure(err));
+          });
 }
 
 void handle_register(session_pointer self, const frame& f) {
   auto req = decode_body<register_request>(f.body);
   if (!req)
-    return fail(self, frame_type::error, f.request_id, errc::malformed_frame,
-                req.error().message);
+    return fail(self, frame_type::error, f.request_id, errc::malformed_frame, req.error().message);
   if (auto why = validate_registration(*req))
     return reply_error(self, f.request_id, {errc::invalid_argument, *why});
   account_record record;
@@ -195,40 +195,39 @@ void handle_register(session_pointer self, const frame& f) {
 void attach(session_pointer self, uint32_t request_id, account_id id) {
   auto& st = self->state;
   self->request(st.ctx->host, caf::infinite, lookup_atom::value, id)
-    .then(
-      [=](user_actor& user) {
-        self->request(user, caf::infinite, attach_atom::value, caf::actor{self},
-                      self->state.session_id)
-          .then(
-            [=](account_info& info) {
-              auto& st = self->state;
-              if (st.current == phase::closing) {
-                caf::anon_send(user, detach_atom::value, st.session_id);
-                return;
-              }
-              st.user = user;
-              st.info = info;
-              st.current = phase::ready;
-              logger()->info("event=login account={} session={}", id, st.session_id);
-              reply(self, frame_type::login_ok, request_id, info);
-            },
-            [=](caf::error& err) {
-              if (self->state.current != phase::closing)
-                fail(self, frame_type::error, request_id, to_failure(err).code,
-                     "login failed");
-            });
-      },
-      [=](caf::error& err) {
-        if (self->state.current != phase::closing)
-          fail(self, frame_type::error, request_id, to_failure(err).code, "login failed");
-      });
+      .then(
+          [=](user_actor& user) {
+            self->request(user, caf::infinite, attach_atom::value, caf::actor{self},
+                          self->state.session_id)
+                .then(
+                    [=](account_info& info) {
+                      auto& st = self->state;
+                      if (st.current == phase::closing) {
+                        caf::anon_send(user, detach_atom::value, st.session_id);
+                        return;
+                      }
+                      st.user = user;
+                      st.info = info;
+                      st.current = phase::ready;
+                      logger()->info("event=login account={} session={}", id, st.session_id);
+                      reply(self, frame_type::login_ok, request_id, info);
+                    },
+                    [=](caf::error& err) {
+                      if (self->state.current != phase::closing)
+                        fail(self, frame_type::error, request_id, to_failure(err).code,
+                             "login failed");
+                    });
+          },
+          [=](caf::error& err) {
+            if (self->state.current != phase::closing)
+              fail(self, frame_type::error, request_id, to_failure(err).code, "login failed");
+          });
 }
 
 void handle_login(session_pointer self, const frame& f) {
   auto req = decode_body<login_request>(f.body);
   if (!req)
-    return fail(self, frame_type::error, f.request_id, errc::malformed_frame,
-                req.error().message);
+    return fail(self, frame_type::error, f.request_id, errc::malformed_frame, req.error().message);
   auto& st = self->state;
   st.current = phase::logging_in;
   auto request_id = f.request_id;
@@ -236,25 +235,25 @@ void handle_login(session_pointer self, const frame& f) {
   auto proof = req->proof;
   self->request(st.ctx->kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
                 std::to_string(id))
-    .then(
-      [=](kv_lookup& acc) {
-        auto& st = self->state;
-        if (st.current == phase::closing)
-          return;
-        auto record = acc.found ? decode_account(acc.value) : std::nullopt;
-        // Unknown account and bad signature look the same to the client.
-        if (!record || !crypto::verify(crypto::login_message(st.transcript, id), proof,
-                                       record->sign_key))
-          return fail(self, frame_type::error, request_id, errc::auth_failed,
-                      "login failed for this account");
-        st.account = id;
-        attach(self, request_id, id);
-      },
-      [=](caf::error& err) {
-        if (self->state.current != phase::closing)
-          fail(self, frame_type::error, request_id, to_failure(err).code,
-               "account lookup failed");
-      });
+      .then(
+          [=](kv_lookup& acc) {
+            auto& st = self->state;
+            if (st.current == phase::closing)
+              return;
+            auto record = acc.found ? decode_account(acc.value) : std::nullopt;
+            // Unknown account and bad signature look the same to the client.
+            if (!record ||
+                !crypto::verify(crypto::login_message(st.transcript, id), proof, record->sign_key))
+              return fail(self, frame_type::error, request_id, errc::auth_failed,
+                          "login failed for this account");
+            st.account = id;
+            attach(self, request_id, id);
+          },
+          [=](caf::error& err) {
+            if (self->state.current != phase::closing)
+              fail(self, frame_type::error, request_id, to_failure(err).code,
+                   "account lookup failed");
+          });
 }
 
 std::optional<account_id> target_of(session_pointer self, const frame& f) {
@@ -272,81 +271,80 @@ void handle_ready(session_pointer self, const frame& f) {
   auto own = st.account;
   auto ok = [=](entity_reply&) { reply_ok(self, rid); };
   switch (f.type) {
-    case frame_type::whoami:
-      return reply(self, frame_type::login_ok, rid, st.info);
-    case frame_type::friend_add:
-    case frame_type::friend_accept:
-    case frame_type::friend_decline: {
-      auto t = target_of(self, f);
-      if (!t)
-        return;
-      auto op = f.type == frame_type::friend_add      ? user_op::add_friend
-                : f.type == frame_type::friend_accept ? user_op::accept_friend
-                                                      : user_op::decline_friend;
-      return call_entity(self, rid, own, op, encode_body(target_request{*t}), ok);
-    }
-    case frame_type::friend_list:
-      return call_entity(self, rid, own, user_op::list_contacts, {}, [=](entity_reply& r) {
-        write_frame(self, frame{frame_type::friend_list_result, rid, std::move(r.body)});
-      });
-    case frame_type::key_get:
-    case frame_type::status_get: {
-      auto t = target_of(self, f);
-      if (!t)
-        return;
-      bool key = f.type == frame_type::key_get;
-      return call_entity(self, rid, own, key ? user_op::get_key : user_op::get_status,
-                         encode_body(target_request{*t}), [=](entity_reply& r) {
-                           write_frame(self, frame{key ? frame_type::key_result
-                                                       : frame_type::status_result,
-                                                   rid, std::move(r.body)});
-                         });
-    }
-    case frame_type::send: {
-      auto req = decode_body<send_request>(f.body);
-      if (!req)
-        return fail(self, frame_type::error, rid, errc::malformed_frame, req.error().message);
-      if (req->to == own)
-        return reply_error(self, rid, {errc::invalid_argument, "cannot send to yourself"});
-      auto id = req->id;
-      return call_entity(self, rid, req->to, user_op::deliver,
-                         encode_deliver({mail_kind::message, id, std::move(req->payload)}),
-                         [=](entity_reply&) {
-                           reply(self, frame_type::accepted, rid, accepted_reply{id});
-                         });
-    }
-    case frame_type::ack: {
-      auto req = decode_body<ack_request>(f.body);
-      if (!req)
-        return fail(self, frame_type::error, rid, errc::malformed_frame, req.error().message);
-      return call_entity(self, rid, own, user_op::ack, std::move(f.body), ok);
-    }
-    default:
-      return fail(self, frame_type::error, rid, errc::unexpected_frame,
-                  std::string{frame_type_name(f.type)} + " is not a client request");
+  case frame_type::whoami:
+    return reply(self, frame_type::login_ok, rid, st.info);
+  case frame_type::friend_add:
+  case frame_type::friend_accept:
+  case frame_type::friend_decline: {
+    auto t = target_of(self, f);
+    if (!t)
+      return;
+    auto op = f.type == frame_type::friend_add      ? user_op::add_friend
+              : f.type == frame_type::friend_accept ? user_op::accept_friend
+                                                    : user_op::decline_friend;
+    return call_entity(self, rid, own, op, encode_body(target_request{*t}), ok);
+  }
+  case frame_type::friend_list:
+    return call_entity(self, rid, own, user_op::list_contacts, {}, [=](entity_reply& r) {
+      write_frame(self, frame{frame_type::friend_list_result, rid, std::move(r.body)});
+    });
+  case frame_type::key_get:
+  case frame_type::status_get: {
+    auto t = target_of(self, f);
+    if (!t)
+      return;
+    bool key = f.type == frame_type::key_get;
+    return call_entity(self, rid, own, key ? user_op::get_key : user_op::get_status,
+                       encode_body(target_request{*t}), [=](entity_reply& r) {
+                         write_frame(self,
+                                     frame{key ? frame_type::key_result : frame_type::status_result,
+                                           rid, std::move(r.body)});
+                       });
+  }
+  case frame_type::send: {
+    auto req = decode_body<send_request>(f.body);
+    if (!req)
+      return fail(self, frame_type::error, rid, errc::malformed_frame, req.error().message);
+    if (req->to == own)
+      return reply_error(self, rid, {errc::invalid_argument, "cannot send to yourself"});
+    auto id = req->id;
+    return call_entity(
+        self, rid, req->to, user_op::deliver,
+        encode_deliver({mail_kind::message, id, std::move(req->payload)}),
+        [=](entity_reply&) { reply(self, frame_type::accepted, rid, accepted_reply{id}); });
+  }
+  case frame_type::ack: {
+    auto req = decode_body<ack_request>(f.body);
+    if (!req)
+      return fail(self, frame_type::error, rid, errc::malformed_frame, req.error().message);
+    return call_entity(self, rid, own, user_op::ack, std::move(f.body), ok);
+  }
+  default:
+    return fail(self, frame_type::error, rid, errc::unexpected_frame,
+                std::string{frame_type_name(f.type)} + " is not a client request");
   }
 }
 
 void handle_frame(session_pointer self, frame&& f) {
   auto& st = self->state;
   switch (st.current) {
-    case phase::auth:
-      if (f.type == frame_type::register_account)
-        return handle_register(self, f);
-      if (f.type == frame_type::login)
-        return handle_login(self, f);
+  case phase::auth:
+    if (f.type == frame_type::register_account)
+      return handle_register(self, f);
+    if (f.type == frame_type::login)
+      return handle_login(self, f);
+    return fail(self, frame_type::error, f.request_id, errc::unexpected_frame,
+                std::string{frame_type_name(f.type)} + " before login");
+  case phase::logging_in:
+    return fail(self, frame_type::error, f.request_id, errc::unexpected_frame,
+                "request while the login is in progress");
+  case phase::ready:
+    if (f.type == frame_type::register_account || f.type == frame_type::login)
       return fail(self, frame_type::error, f.request_id, errc::unexpected_frame,
-                  std::string{frame_type_name(f.type)} + " before login");
-    case phase::logging_in:
-      return fail(self, frame_type::error, f.request_id, errc::unexpected_frame,
-                  "request while the login is in progress");
-    case phase::ready:
-      if (f.type == frame_type::register_account || f.type == frame_type::login)
-        return fail(self, frame_type::error, f.request_id, errc::unexpected_frame,
-                    "already logged in");
-      return handle_ready(self, f);
-    default:
-      return;
+                  "already logged in");
+    return handle_ready(self, f);
+  default:
+    return;
   }
 }
 
@@ -407,8 +405,7 @@ void handle_data(session_pointer self, const std::vector<char>& data) {
     }
     auto plain = st.channel->open(rec.prefix, rec.payload);
     if (!plain)
-      return fail(self, frame_type::error, 0, errc::decrypt_failed,
-                  "record failed authentication");
+      return fail(self, frame_type::error, 0, errc::decrypt_failed, "record failed authentication");
     auto f = decode_frame(*plain);
     if (!f)
       return fail(self, frame_type::error, 0, f.error().code, f.error().message);
@@ -429,39 +426,40 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
   self->delayed_send(self, st.ctx->auth_timeout, auth_timeout_atom::value);
   logger()->debug("event=session_opened session={}", session_id);
   return {
-    [=](const caf::io::new_data_msg& msg) { handle_data(self, msg.buf); },
-    [=](const caf::io::data_transferred_msg& msg) { self->state.bytes_written += msg.written; },
-    [=](const caf::io::connection_closed_msg&) {
-      logger()->debug("event=connection_closed session={}", self->state.session_id);
-      close(self);
-    },
-    [=](push_atom, const mail_push& mail) {
-      auto& st = self->state;
-      if (st.current != phase::ready)
-        return;
-      // Pushes are the one output the client does not pace with requests: cut a
-      // connection that stopped reading. Its mail stays stored for the next login.
-      auto unsent = st.bytes_queued - st.bytes_written;
-      if (unsent > st.ctx->max_outbound_bytes) {
-        logger()->warn("event=slow_consumer session={} account={} unsent={}", st.session_id,
-                       st.account, unsent);
-        return fail(self, frame_type::bye, 0, errc::slow_consumer, "unsent data passed the limit");
-      }
-      write_frame(self, make_frame(frame_type::mail, 0, mail));
-    },
-    [=](kick_atom, uint16_t code) {
-      fail(self, frame_type::bye, 0, static_cast<errc>(code),
-           std::string{errc_description(static_cast<errc>(code))});
-    },
-    [=](auth_timeout_atom) {
-      auto current = self->state.current;
-      if (current != phase::ready && current != phase::closing)
-        fail(self, frame_type::error, 0, errc::timeout, "no login in time");
-    },
-    [=](shutdown_atom) {
-      if (self->state.current != phase::closing)
-        fail(self, frame_type::bye, 0, errc::shutting_down, "the node is shutting down");
-    },
+      [=](const caf::io::new_data_msg& msg) { handle_data(self, msg.buf); },
+      [=](const caf::io::data_transferred_msg& msg) { self->state.bytes_written += msg.written; },
+      [=](const caf::io::connection_closed_msg&) {
+        logger()->debug("event=connection_closed session={}", self->state.session_id);
+        close(self);
+      },
+      [=](push_atom, const mail_push& mail) {
+        auto& st = self->state;
+        if (st.current != phase::ready)
+          return;
+        // Pushes are the one output the client does not pace with requests: cut a
+        // connection that stopped reading. Its mail stays stored for the next login.
+        auto unsent = st.bytes_queued - st.bytes_written;
+        if (unsent > st.ctx->max_outbound_bytes) {
+          logger()->warn("event=slow_consumer session={} account={} unsent={}", st.session_id,
+                         st.account, unsent);
+          return fail(self, frame_type::bye, 0, errc::slow_consumer,
+                      "unsent data passed the limit");
+        }
+        write_frame(self, make_frame(frame_type::mail, 0, mail));
+      },
+      [=](kick_atom, uint16_t code) {
+        fail(self, frame_type::bye, 0, static_cast<errc>(code),
+             std::string{errc_description(static_cast<errc>(code))});
+      },
+      [=](auth_timeout_atom) {
+        auto current = self->state.current;
+        if (current != phase::ready && current != phase::closing)
+          fail(self, frame_type::error, 0, errc::timeout, "no login in time");
+      },
+      [=](shutdown_atom) {
+        if (self->state.current != phase::closing)
+          fail(self, frame_type::bye, 0, errc::shutting_down, "the node is shutting down");
+      },
   };
 }
 

@@ -31,7 +31,7 @@ struct gateway_context {
   kv_actor kv;
   size_t max_frame_size = 64 * 1024;
   size_t max_outbound_bytes = 4 * 1024 * 1024;
-  size_t max_in_flight = 1024; ///< requests a connection may have open at once
+  size_t max_in_flight = 1024;                   ///< requests a connection may have open at once
   std::chrono::milliseconds auth_timeout{30000}; ///< time to complete the login
   /// Whether an account's user actor lives on this node and may be called directly
   /// (the router's local shortcut, without the router); empty: always use the router.

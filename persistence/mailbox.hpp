@@ -51,7 +51,7 @@ struct mail_page {
 };
 
 struct write_outcome {
-  std::vector<bool> stored;    ///< per put: true if new, false if already there (a no-op)
+  std::vector<bool> stored; ///< per put: true if new, false if already there (a no-op)
   /// Per ack: the envelope it removed (payload left out), or nothing if none was stored.
   std::vector<std::optional<envelope>> acked;
 };

@@ -129,60 +129,60 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
   self->state.box = std::move(box);
   self->state.commit_window = commit_window;
   return {
-    [=](put_atom, envelope& e) -> caf::result<bool> {
-      auto& st = self->state;
-      pending_key key{e.recipient, e.kind, e.id};
-      if (st.pending_puts.count(key) != 0)
-        return false; // the same mail waits in this batch already
-      auto rp = self->make_response_promise<bool>();
-      st.pending_puts.emplace(key, st.batch.puts.size());
-      st.batch.puts.push_back(std::move(e));
-      st.put_promises.push_back(rp);
-      st.cancelled.push_back(false);
-      schedule_flush(self);
-      return rp;
-    },
-    [=](ack_atom, std::vector<mail_ref>& refs) -> caf::result<std::vector<envelope>> {
-      auto& st = self->state;
-      pending_ack a{self->make_response_promise<std::vector<envelope>>(), {},
-                    st.batch.acks.size(), 0};
-      auto rp = a.promise;
-      for (auto& r : refs)
-        if (!cancel_pending_put(self, r, a.removed)) {
-          st.batch.acks.push_back(r);
-          ++a.ref_count;
-        }
-      if (a.ref_count == 0) {
-        rp.deliver(std::move(a.removed)); // all in memory: nothing to commit
+      [=](put_atom, envelope& e) -> caf::result<bool> {
+        auto& st = self->state;
+        pending_key key{e.recipient, e.kind, e.id};
+        if (st.pending_puts.count(key) != 0)
+          return false; // the same mail waits in this batch already
+        auto rp = self->make_response_promise<bool>();
+        st.pending_puts.emplace(key, st.batch.puts.size());
+        st.batch.puts.push_back(std::move(e));
+        st.put_promises.push_back(rp);
+        st.cancelled.push_back(false);
+        schedule_flush(self);
         return rp;
-      }
-      st.acks.push_back(std::move(a));
-      schedule_flush(self);
-      return rp;
-    },
-    [=](pending_atom, account_id recipient, uint64_t after_seq, uint64_t max_count,
-        uint64_t max_bytes) -> caf::result<mail_page> {
-      auto res = self->state.box->pending(recipient, after_seq, max_count, max_bytes);
-      if (!res)
-        return make_error(res.error());
-      return std::move(*res);
-    },
-    [=](expire_atom, uint64_t now_ms) -> caf::result<std::vector<envelope>> {
-      auto res = self->state.box->expire(now_ms, max_batch_size);
-      if (!res)
-        return make_error(res.error());
-      if (!res->empty())
-        log::get("store")->info("event=mail_expired count={}", res->size());
-      return std::move(*res);
-    },
-    [=](count_atom) -> caf::result<uint64_t> {
-      flush(self); // commit what waits first: the answer then covers it
-      auto res = self->state.box->count();
-      if (!res)
-        return make_error(res.error());
-      return *res;
-    },
-    [=](flush_atom) { flush(self); },
+      },
+      [=](ack_atom, std::vector<mail_ref>& refs) -> caf::result<std::vector<envelope>> {
+        auto& st = self->state;
+        pending_ack a{
+            self->make_response_promise<std::vector<envelope>>(), {}, st.batch.acks.size(), 0};
+        auto rp = a.promise;
+        for (auto& r : refs)
+          if (!cancel_pending_put(self, r, a.removed)) {
+            st.batch.acks.push_back(r);
+            ++a.ref_count;
+          }
+        if (a.ref_count == 0) {
+          rp.deliver(std::move(a.removed)); // all in memory: nothing to commit
+          return rp;
+        }
+        st.acks.push_back(std::move(a));
+        schedule_flush(self);
+        return rp;
+      },
+      [=](pending_atom, account_id recipient, uint64_t after_seq, uint64_t max_count,
+          uint64_t max_bytes) -> caf::result<mail_page> {
+        auto res = self->state.box->pending(recipient, after_seq, max_count, max_bytes);
+        if (!res)
+          return make_error(res.error());
+        return std::move(*res);
+      },
+      [=](expire_atom, uint64_t now_ms) -> caf::result<std::vector<envelope>> {
+        auto res = self->state.box->expire(now_ms, max_batch_size);
+        if (!res)
+          return make_error(res.error());
+        if (!res->empty())
+          log::get("store")->info("event=mail_expired count={}", res->size());
+        return std::move(*res);
+      },
+      [=](count_atom) -> caf::result<uint64_t> {
+        flush(self); // commit what waits first: the answer then covers it
+        auto res = self->state.box->count();
+        if (!res)
+          return make_error(res.error());
+        return *res;
+      },
+      [=](flush_atom) { flush(self); },
   };
 }
 

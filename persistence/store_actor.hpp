@@ -8,10 +8,10 @@
 // ack cancels the put). Either way the sender may forget the message.
 #pragma once
 
-#include <caf/typed_actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
 
 #include <chrono>
 #include <memory>

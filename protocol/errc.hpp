@@ -9,23 +9,23 @@ namespace kinbox {
 
 // X(name, number, retryable, description)
 #define KINBOX_ERRC_TABLE(X)                                                                       \
-  X(malformed_frame, 1, false, "the frame could not be decoded")                                  \
-  X(frame_too_large, 2, false, "the frame is longer than the maximum frame size")                 \
-  X(unsupported_version, 3, false, "the protocol version is not supported")                       \
-  X(unexpected_frame, 4, false, "the frame is not allowed in the connection's current state")     \
-  X(unknown_type, 5, false, "the frame type is unknown")                                          \
-  X(decrypt_failed, 6, false, "a frame failed authentication (tampered, replayed or reordered)")  \
-  X(auth_failed, 7, false, "the login signature did not verify for this account")                 \
-  X(invalid_argument, 8, false, "a field of the request is out of range")                         \
-  X(not_found, 9, false, "no such account, or it is not a friend of the caller")                  \
-  X(mailbox_full, 10, true, "the recipient's mailbox storage is full; retry later")               \
-  X(unavailable, 11, true, "the cluster could not serve the request now; retry later")            \
-  X(internal, 12, false, "an internal server error; the server logged the details")               \
-  X(session_replaced, 13, false, "the account logged in on another connection")                   \
-  X(shutting_down, 14, true, "the node is shutting down; reconnect to another node or later")     \
-  X(slow_consumer, 15, true, "the connection did not read its data fast enough")                  \
-  X(timeout, 16, true, "the request did not complete in time; retry")                             \
-  X(key_mismatch, 17, false, "the gateway presented a key other than the pinned one")             \
+  X(malformed_frame, 1, false, "the frame could not be decoded")                                   \
+  X(frame_too_large, 2, false, "the frame is longer than the maximum frame size")                  \
+  X(unsupported_version, 3, false, "the protocol version is not supported")                        \
+  X(unexpected_frame, 4, false, "the frame is not allowed in the connection's current state")      \
+  X(unknown_type, 5, false, "the frame type is unknown")                                           \
+  X(decrypt_failed, 6, false, "a frame failed authentication (tampered, replayed or reordered)")   \
+  X(auth_failed, 7, false, "the login signature did not verify for this account")                  \
+  X(invalid_argument, 8, false, "a field of the request is out of range")                          \
+  X(not_found, 9, false, "no such account, or it is not a friend of the caller")                   \
+  X(mailbox_full, 10, true, "the recipient's mailbox storage is full; retry later")                \
+  X(unavailable, 11, true, "the cluster could not serve the request now; retry later")             \
+  X(internal, 12, false, "an internal server error; the server logged the details")                \
+  X(session_replaced, 13, false, "the account logged in on another connection")                    \
+  X(shutting_down, 14, true, "the node is shutting down; reconnect to another node or later")      \
+  X(slow_consumer, 15, true, "the connection did not read its data fast enough")                   \
+  X(timeout, 16, true, "the request did not complete in time; retry")                              \
+  X(key_mismatch, 17, false, "the gateway presented a key other than the pinned one")              \
   X(storage_failure, 18, true, "the mailbox store failed; the mail was not stored; retry")
 
 enum class errc : uint16_t {

@@ -32,7 +32,9 @@ bool read_state(wire::reader& r, contact_state& x) {
 
 } // namespace
 
-void write_body(bytes& out, const client_hello& x) { wire::writer{out}.fixed(x.ephemeral_key); }
+void write_body(bytes& out, const client_hello& x) {
+  wire::writer{out}.fixed(x.ephemeral_key);
+}
 
 void write_body(bytes& out, const server_hello& x) {
   wire::writer{out}.fixed(x.cluster_key).fixed(x.ephemeral_key).u32(x.max_frame_size);
@@ -44,22 +46,28 @@ void write_body(bytes& out, const error_body& x) {
 
 void write_body(bytes& out, const register_request& x) {
   wire::writer{out}
-    .str(x.name)
-    .str(x.birth_date)
-    .u8(static_cast<uint8_t>(x.role))
-    .fixed(x.sign_key)
-    .fixed(x.box_key);
+      .str(x.name)
+      .str(x.birth_date)
+      .u8(static_cast<uint8_t>(x.role))
+      .fixed(x.sign_key)
+      .fixed(x.box_key);
 }
 
-void write_body(bytes& out, const register_reply& x) { wire::writer{out}.u64(x.id); }
+void write_body(bytes& out, const register_reply& x) {
+  wire::writer{out}.u64(x.id);
+}
 
-void write_body(bytes& out, const login_request& x) { wire::writer{out}.u64(x.id).fixed(x.proof); }
+void write_body(bytes& out, const login_request& x) {
+  wire::writer{out}.u64(x.id).fixed(x.proof);
+}
 
 void write_body(bytes& out, const account_info& x) {
   wire::writer{out}.u64(x.id).str(x.name).u8(static_cast<uint8_t>(x.role));
 }
 
-void write_body(bytes& out, const target_request& x) { wire::writer{out}.u64(x.id); }
+void write_body(bytes& out, const target_request& x) {
+  wire::writer{out}.u64(x.id);
+}
 
 void write_body(bytes& out, const contact_list& x) {
   wire::writer w{out};
@@ -80,7 +88,9 @@ void write_body(bytes& out, const send_request& x) {
   wire::writer{out}.u64(x.to).fixed(x.id).blob(x.payload);
 }
 
-void write_body(bytes& out, const accepted_reply& x) { wire::writer{out}.fixed(x.id); }
+void write_body(bytes& out, const accepted_reply& x) {
+  wire::writer{out}.fixed(x.id);
+}
 
 void write_body(bytes& out, const ack_request& x) {
   wire::writer w{out};
@@ -91,11 +101,11 @@ void write_body(bytes& out, const ack_request& x) {
 
 void write_body(bytes& out, const mail_push& x) {
   wire::writer{out}
-    .u8(static_cast<uint8_t>(x.kind))
-    .u64(x.from)
-    .fixed(x.id)
-    .u64(x.stored_at_ms)
-    .blob(x.payload);
+      .u8(static_cast<uint8_t>(x.kind))
+      .u64(x.from)
+      .fixed(x.id)
+      .u64(x.stored_at_ms)
+      .blob(x.payload);
 }
 
 bool read_body(std::span<const uint8_t> in, client_hello& x) {

@@ -2,8 +2,8 @@
 #pragma once
 
 #include <array>
-#include <span>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <utility>
 #include <variant>
@@ -69,8 +69,12 @@ private:
   std::variant<T, failure> state_;
 };
 
-inline bool is_valid_role(uint8_t value) { return value == 1 || value == 2; }
+inline bool is_valid_role(uint8_t value) {
+  return value == 1 || value == 2;
+}
 
-inline bool is_valid_mail_kind(uint8_t value) { return value >= 1 && value <= 3; }
+inline bool is_valid_mail_kind(uint8_t value) {
+  return value >= 1 && value <= 3;
+}
 
 } // namespace kinbox

@@ -164,7 +164,8 @@ CAF_TEST(a login with a wrong signature is refused) {
   // A signature made for another connection does not work on this one either.
   auto other = client::connection::open("127.0.0.1", n.port(), std::nullopt);
   CAF_REQUIRE(other);
-  auto proof = crypto::sign(crypto::login_message((*conn)->transcript(), alice.id), alice.prof->sign);
+  auto proof =
+      crypto::sign(crypto::login_message((*conn)->transcript(), alice.id), alice.prof->sign);
   auto replayed = (*other)->request(frame_type::login, encode_body(login_request{alice.id, proof}));
   CAF_REQUIRE(!replayed);
   CAF_CHECK(replayed.error().code == errc::auth_failed);
@@ -211,20 +212,20 @@ CAF_TEST(a malformed frame barrage does not lose one message of a conversation) 
       raw_socket s{n.port()};
       bytes junk;
       switch (attacks % 4) {
-        case 0: // random bytes
-          for (int i = 0; i < 200; ++i)
-            junk.push_back(static_cast<uint8_t>(rng()));
-          break;
-        case 1: // oversize length
-          junk = {0x00, 0x10, 0x00, 0x00, 1, 1, 1};
-          break;
-        case 2: { // valid hello, then a truncated record, then close
-          junk = plain_record(frame_type::client_hello, bytes(32, 9));
-          junk.insert(junk.end(), {0, 0, 0, 50, 1, 2, 3});
-          break;
-        }
-        default: // a frame of the wrong kind first
-          junk = plain_record(frame_type::send, bytes(30, 0));
+      case 0: // random bytes
+        for (int i = 0; i < 200; ++i)
+          junk.push_back(static_cast<uint8_t>(rng()));
+        break;
+      case 1: // oversize length
+        junk = {0x00, 0x10, 0x00, 0x00, 1, 1, 1};
+        break;
+      case 2: { // valid hello, then a truncated record, then close
+        junk = plain_record(frame_type::client_hello, bytes(32, 9));
+        junk.insert(junk.end(), {0, 0, 0, 50, 1, 2, 3});
+        break;
+      }
+      default: // a frame of the wrong kind first
+        junk = plain_record(frame_type::send, bytes(30, 0));
       }
       s.write(junk);
       ++attacks;

@@ -35,7 +35,7 @@ CAF_TEST(undelivered mail expires and the sender gets an expired receipt) {
   CAF_CHECK(got->empty());
 }
 
-CAF_TEST(mail accepted before a kill -9 is delivered after the restart) {
+CAF_TEST(mail accepted before a kill - 9 is delivered after the restart) {
   node n{&nats};
   auto [alice, bob] = make_friends(n);
   bob.conn.reset();
@@ -96,8 +96,9 @@ CAF_TEST(no plaintext of a message reaches the mailbox the KV store or the logs)
 }
 
 CAF_TEST(a full mailbox refuses new mail with a retryable error and keeps the old) {
-  node n{&nats, {"--mailbox-initial-size", "1MiB", "--mailbox-max-size", "2MiB",
-                 "--max-frame-size", "256KiB"}};
+  node n{&nats,
+         {"--mailbox-initial-size", "1MiB", "--mailbox-max-size", "2MiB", "--max-frame-size",
+          "256KiB"}};
   auto [alice, bob] = make_friends(n);
   bob.conn.reset();
   std::string big(200 * 1024, 'x');
@@ -146,8 +147,8 @@ CAF_TEST(a NATS outage gives retryable errors and no crash and service resumes) 
   for (int i = 0; i < 50 && !registered; ++i) {
     auto again = client::client::connect(fresh, "127.0.0.1", n.port());
     CAF_REQUIRE(again);
-    registered = static_cast<bool>((*again)->register_account("Dora", "2015-01-01",
-                                                              account_role::child));
+    registered =
+        static_cast<bool>((*again)->register_account("Dora", "2015-01-01", account_role::child));
     if (!registered)
       std::this_thread::sleep_for(200ms);
   }

@@ -44,7 +44,7 @@ bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds tim
 }
 
 temp_dir::temp_dir(const std::string& prefix)
-  : path(std::filesystem::temp_directory_path() / (prefix + "-" + unique_suffix())) {
+    : path(std::filesystem::temp_directory_path() / (prefix + "-" + unique_suffix())) {
   std::filesystem::create_directories(path);
 }
 
@@ -116,14 +116,14 @@ void nats_server::stop() {
 
 void nats_server::start() {
   proc_ = std::make_unique<process>(
-    std::vector<std::string>{find_executable("nats-server"), "-js", "-a", "127.0.0.1", "-p", std::to_string(port_),
-                             "-sd", dir_.str()},
-    (dir_.path / "server.log").string());
+      std::vector<std::string>{find_executable("nats-server"), "-js", "-a", "127.0.0.1", "-p",
+                               std::to_string(port_), "-sd", dir_.str()},
+      (dir_.path / "server.log").string());
   CAF_REQUIRE(eventually([&] { return port_accepts(port_); }, 15s));
 }
 
 node::node(const nats_server* nats, std::vector<std::string> extra)
-  : nats_(nats), extra_(std::move(extra)) {
+    : nats_(nats), extra_(std::move(extra)) {
   start();
 }
 
@@ -138,10 +138,15 @@ node::~node() {
 void node::start() {
   if (port_ == 0)
     port_ = pick_free_port();
-  std::vector<std::string> argv{KINBOX_NODE_BIN,  "--data-dir", data_.str(),
-                                "--listen",       "127.0.0.1:" + std::to_string(port_),
-                                "--cluster",      "test",
-                                "--log-level",    "info"};
+  std::vector<std::string> argv{KINBOX_NODE_BIN,
+                                "--data-dir",
+                                data_.str(),
+                                "--listen",
+                                "127.0.0.1:" + std::to_string(port_),
+                                "--cluster",
+                                "test",
+                                "--log-level",
+                                "info"};
   if (nats_ != nullptr) {
     argv.push_back("--nats");
     argv.push_back(nats_->url());
@@ -165,7 +170,9 @@ void node::kill9() {
   CAF_REQUIRE(proc_->wait(10s));
 }
 
-std::string node::log() const { return read_file(data_.path / "node.log"); }
+std::string node::log() const {
+  return read_file(data_.path / "node.log");
+}
 
 user make_user(const node& n, const std::string& name, account_role role) {
   user u;
@@ -212,16 +219,16 @@ void befriend(user& a, user& b) {
   bool accepted = eventually([&] { return static_cast<bool>(b->friend_accept(a.id)); }, 5s);
   CAF_REQUIRE(accepted);
   bool mutual = eventually(
-    [&] {
-      auto list = a->friends();
-      if (!list)
+      [&] {
+        auto list = a->friends();
+        if (!list)
+          return false;
+        for (auto& e : list->entries)
+          if (e.id == b.id && e.state == contact_state::friends)
+            return true;
         return false;
-      for (auto& e : list->entries)
-        if (e.id == b.id && e.state == contact_state::friends)
-          return true;
-      return false;
-    },
-    5s);
+      },
+      5s);
   CAF_REQUIRE(mutual);
 }
 

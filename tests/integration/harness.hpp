@@ -97,8 +97,7 @@ struct user {
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s);
 
 /// Registers a new account on `n` and logs it in on a fresh connection.
-user make_user(const node& n, const std::string& name,
-               account_role role = account_role::child);
+user make_user(const node& n, const std::string& name, account_role role = account_role::child);
 
 /// Two new accounts on `n`, logged in and friends of each other.
 std::pair<user, user> make_friends(const node& n, const std::string& first = "Alice",

@@ -267,7 +267,7 @@ CAF_TEST(the CLI registers befriends sends and receives with json output) {
   CAF_CHECK_EQUAL(usage.status, 2);
   // The profile keeps secrets to its owner.
   CAF_CHECK_EQUAL(std::filesystem::status(a.path / "profile.json").permissions() &
-                    std::filesystem::perms::all,
+                      std::filesystem::perms::all,
                   std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   // A gateway presenting another cluster key is refused.
   node impostor{&nats};

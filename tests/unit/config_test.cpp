@@ -55,8 +55,8 @@ CAF_TEST(command line beats config file beats environment) {
               ("kinbox-config-" + std::to_string(::getpid()) + ".conf");
   std::ofstream{file} << "cluster=fromfile\nnode-id=filenode\nmail-ttl=2h\n";
   auto cfg = ok(parse({"--config", file.string(), "--cluster", "fromcli"},
-                      {"KINBOX_CLUSTER=fromenv", "KINBOX_NODE_ID=envnode",
-                       "KINBOX_MAIL_TTL=1h", "KINBOX_DATA_DIR=/tmp/envdir", "OTHER=x"}));
+                      {"KINBOX_CLUSTER=fromenv", "KINBOX_NODE_ID=envnode", "KINBOX_MAIL_TTL=1h",
+                       "KINBOX_DATA_DIR=/tmp/envdir", "OTHER=x"}));
   CAF_CHECK_EQUAL(cfg.cluster, "fromcli");
   CAF_CHECK_EQUAL(cfg.node_id, "filenode");
   CAF_CHECK(cfg.mail_ttl == std::chrono::hours(2));
@@ -77,7 +77,7 @@ CAF_TEST(invalid values are refused naming the option) {
             std::string::npos);
   CAF_CHECK(error_of(parse({"--listen", "nohost"})).find("--listen") != std::string::npos);
   CAF_CHECK(error_of(parse({"--max-outbound", "64KiB", "--max-frame-size", "64KiB"}))
-              .find("--max-outbound") != std::string::npos);
+                .find("--max-outbound") != std::string::npos);
   CAF_CHECK(error_of(parse({"--listen", "h:70000"})).find("--listen") != std::string::npos);
   CAF_CHECK(error_of(parse({"--cluster", "Bad Name"})).find("--cluster") != std::string::npos);
   CAF_CHECK(error_of(parse({"--nats", "http://x"})).find("--nats") != std::string::npos);

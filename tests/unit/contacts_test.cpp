@@ -48,8 +48,8 @@ CAF_TEST(two crossing requests make friends) {
 
 CAF_TEST(blocked contacts stay blocked) {
   auto decoded = contact_list_state::decode(
-    bytes{'{', '"', 'c', 'o', 'n', 't', 'a', 'c', 't', 's', '"', ':', '[', '{', '"', 'i', 'd', '"',
-          ':', '9', ',', '"', 's', 't', 'a', 't', 'e', '"', ':', '4', '}', ']', '}'});
+      bytes{'{', '"', 'c', 'o', 'n', 't', 'a', 'c', 't', 's', '"', ':', '[', '{', '"', 'i', 'd',
+            '"', ':', '9', ',', '"', 's', 't', 'a', 't', 'e', '"', ':', '4', '}', ']', '}'});
   CAF_REQUIRE(decoded);
   CAF_CHECK(decoded->state_of(9) == contact_state::blocked);
   CAF_CHECK(decoded->receive_request(9) == contact_effect::none);

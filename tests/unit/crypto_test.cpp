@@ -29,7 +29,9 @@ std::pair<crypto::session_keys, crypto::session_keys> handshake(const crypto::kx
   return {*c, *s};
 }
 
-bytes text(const char* s) { return bytes(s, s + std::strlen(s)); }
+bytes text(const char* s) {
+  return bytes(s, s + std::strlen(s));
+}
 
 } // namespace
 

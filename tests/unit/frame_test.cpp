@@ -101,8 +101,8 @@ CAF_TEST(bodies that are truncated padded or out of range are rejected) {
   auto reg = encode_body(register_request{"A", "2015-01-01", account_role::child, k, k});
   reg[4 + 1 + 4 + 10] = 9; // role byte after name and birth date
   CAF_CHECK(!decode_body<register_request>(reg));
-  auto long_name = encode_body(register_request{std::string(65, 'x'), "2015-01-01",
-                                                account_role::child, k, k});
+  auto long_name =
+      encode_body(register_request{std::string(65, 'x'), "2015-01-01", account_role::child, k, k});
   CAF_CHECK(!decode_body<register_request>(long_name));
   bytes huge_count;
   wire::writer{huge_count}.u16(static_cast<uint16_t>(max_ack_keys + 1));

@@ -36,8 +36,7 @@ struct fixture {
     box = std::move(*opened);
   }
 
-  static envelope mail(account_id to, uint8_t tag, uint64_t expires = 1000,
-                       size_t payload = 16) {
+  static envelope mail(account_id to, uint8_t tag, uint64_t expires = 1000, size_t payload = 16) {
     envelope e;
     e.recipient = to;
     e.kind = mail_kind::message;
@@ -86,7 +85,7 @@ CAF_TEST(put stores mail per recipient in arrival order) {
   CAF_CHECK_EQUAL(pending(3).size(), 0u);
 }
 
-CAF_TEST(storing the same id twice is a no-op) {
+CAF_TEST(storing the same id twice is a no - op) {
   put({mail(1, 5)});
   auto again = put({mail(1, 5), mail(1, 5)});
   CAF_CHECK(again.stored == (std::vector<bool>{false, false}));
@@ -99,8 +98,9 @@ CAF_TEST(storing the same id twice is a no-op) {
 
 CAF_TEST(ack deletes the mail and returns what it removed) {
   put({mail(1, 5), mail(1, 6)});
-  auto out = box->write({{}, {mail_ref{1, {mail_kind::message, mail(1, 5).id}},
-                              mail_ref{1, {mail_kind::message, mail(9, 9).id}}}});
+  auto out = box->write({{},
+                         {mail_ref{1, {mail_kind::message, mail(1, 5).id}},
+                          mail_ref{1, {mail_kind::message, mail(9, 9).id}}}});
   CAF_REQUIRE(out);
   CAF_REQUIRE_EQUAL(out->acked.size(), 2u);
   CAF_REQUIRE(out->acked[0]);

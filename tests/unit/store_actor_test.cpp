@@ -18,8 +18,8 @@ using namespace std::chrono_literals;
 namespace {
 
 struct fixture {
-  std::filesystem::path dir = std::filesystem::temp_directory_path() /
-                              ("kinbox-store-" + std::to_string(::getpid()));
+  std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("kinbox-store-" + std::to_string(::getpid()));
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
@@ -51,7 +51,7 @@ struct fixture {
   uint64_t count() {
     uint64_t n = 0;
     self->request(store, 5s, count_atom::value)
-      .receive([&](uint64_t x) { n = x; }, [](caf::error&) { CAF_FAIL("count failed"); });
+        .receive([&](uint64_t x) { n = x; }, [](caf::error&) { CAF_FAIL("count failed"); });
     return n;
   }
 };
@@ -63,9 +63,10 @@ CAF_TEST_FIXTURE_SCOPE(store_actor_tests, fixture)
 CAF_TEST(mail acked before its batch commits is answered and never written) {
   auto put = self->request(store, 5s, put_atom::value, mail(1));
   std::vector<envelope> removed;
-  self->request(store, 5s, ack_atom::value, std::vector<mail_ref>{{42, {mail_kind::message, mail(1).id}}})
-    .receive([&](std::vector<envelope>& r) { removed = std::move(r); },
-             [](caf::error&) { CAF_FAIL("ack failed"); });
+  self->request(store, 5s, ack_atom::value,
+                std::vector<mail_ref>{{42, {mail_kind::message, mail(1).id}}})
+      .receive([&](std::vector<envelope>& r) { removed = std::move(r); },
+               [](caf::error&) { CAF_FAIL("ack failed"); });
   CAF_REQUIRE_EQUAL(removed.size(), 1u);
   CAF_CHECK_EQUAL(removed[0].sender, 7u);
   bool accepted = false;
@@ -77,18 +78,19 @@ CAF_TEST(mail acked before its batch commits is answered and never written) {
 CAF_TEST(mail not acked in time is committed and acked from disk later) {
   bool stored = false;
   self->request(store, 5s, put_atom::value, mail(2))
-    .receive([&](bool s) { stored = s; }, [](caf::error&) { CAF_FAIL("put failed"); });
+      .receive([&](bool s) { stored = s; }, [](caf::error&) { CAF_FAIL("put failed"); });
   CAF_CHECK(stored);
   CAF_CHECK_EQUAL(count(), 1u);
   std::vector<envelope> removed;
-  self->request(store, 5s, ack_atom::value, std::vector<mail_ref>{{42, {mail_kind::message, mail(2).id}}})
-    .receive([&](std::vector<envelope>& r) { removed = std::move(r); },
-             [](caf::error&) { CAF_FAIL("ack failed"); });
+  self->request(store, 5s, ack_atom::value,
+                std::vector<mail_ref>{{42, {mail_kind::message, mail(2).id}}})
+      .receive([&](std::vector<envelope>& r) { removed = std::move(r); },
+               [](caf::error&) { CAF_FAIL("ack failed"); });
   CAF_CHECK_EQUAL(removed.size(), 1u);
   CAF_CHECK_EQUAL(count(), 0u);
 }
 
-CAF_TEST(a second put of the same mail in one batch is a no-op) {
+CAF_TEST(a second put of the same mail in one batch is a no - op) {
   auto first = self->request(store, 5s, put_atom::value, mail(3));
   auto second = self->request(store, 5s, put_atom::value, mail(3));
   bool second_stored = true;

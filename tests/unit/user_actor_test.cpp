@@ -33,77 +33,76 @@ struct world {
 
 store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<world> w) {
   return {
-    [=](put_atom, envelope& e) -> bool {
-      auto key = std::make_tuple(e.recipient, e.kind, e.id);
-      e.seq = ++w->next_seq;
-      return w->mail.emplace(key, e).second;
-    },
-    [=](ack_atom, std::vector<mail_ref>& refs) -> std::vector<envelope> {
-      std::vector<envelope> out;
-      for (auto& r : refs) {
-        auto i = w->mail.find(std::make_tuple(r.recipient, r.key.kind, r.key.id));
-        if (i != w->mail.end()) {
-          out.push_back(i->second);
-          w->mail.erase(i);
+      [=](put_atom, envelope& e) -> bool {
+        auto key = std::make_tuple(e.recipient, e.kind, e.id);
+        e.seq = ++w->next_seq;
+        return w->mail.emplace(key, e).second;
+      },
+      [=](ack_atom, std::vector<mail_ref>& refs) -> std::vector<envelope> {
+        std::vector<envelope> out;
+        for (auto& r : refs) {
+          auto i = w->mail.find(std::make_tuple(r.recipient, r.key.kind, r.key.id));
+          if (i != w->mail.end()) {
+            out.push_back(i->second);
+            w->mail.erase(i);
+          }
         }
-      }
-      return out;
-    },
-    [=](pending_atom, account_id who, uint64_t after, uint64_t max_count,
-        uint64_t) -> mail_page {
-      mail_page page;
-      for (auto& [key, e] : w->mail)
-        if (e.recipient == who && e.seq > after)
-          page.mail.push_back(e);
-      std::sort(page.mail.begin(), page.mail.end(),
-                [](const envelope& a, const envelope& b) { return a.seq < b.seq; });
-      if (page.mail.size() > max_count) {
-        page.mail.resize(max_count);
-        page.more = true;
-      }
-      return page;
-    },
-    [=](expire_atom, uint64_t) -> std::vector<envelope> { return {}; },
-    [=](count_atom) -> uint64_t { return w->mail.size(); },
-    [=](flush_atom) {},
+        return out;
+      },
+      [=](pending_atom, account_id who, uint64_t after, uint64_t max_count, uint64_t) -> mail_page {
+        mail_page page;
+        for (auto& [key, e] : w->mail)
+          if (e.recipient == who && e.seq > after)
+            page.mail.push_back(e);
+        std::sort(page.mail.begin(), page.mail.end(),
+                  [](const envelope& a, const envelope& b) { return a.seq < b.seq; });
+        if (page.mail.size() > max_count) {
+          page.mail.resize(max_count);
+          page.more = true;
+        }
+        return page;
+      },
+      [=](expire_atom, uint64_t) -> std::vector<envelope> { return {}; },
+      [=](count_atom) -> uint64_t { return w->mail.size(); },
+      [=](flush_atom) {},
   };
 }
 
 kv_actor::behavior_type fake_kv(kv_actor::pointer, std::shared_ptr<world> w) {
   return {
-    [=](kv_get_atom, kv_space s, const std::string& key) -> kv_lookup {
-      auto i = w->kv.find({s, key});
-      if (i == w->kv.end())
-        return {};
-      return {true, i->second};
-    },
-    [=](kv_put_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
-      w->kv[{s, key}] = v;
-      return true;
-    },
-    [=](kv_create_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
-      return w->kv.emplace(std::make_pair(s, key), v).second;
-    },
-    [=](kv_delete_atom, kv_space s, const std::string& key) -> bool {
-      w->kv.erase({s, key});
-      return true;
-    },
+      [=](kv_get_atom, kv_space s, const std::string& key) -> kv_lookup {
+        auto i = w->kv.find({s, key});
+        if (i == w->kv.end())
+          return {};
+        return {true, i->second};
+      },
+      [=](kv_put_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
+        w->kv[{s, key}] = v;
+        return true;
+      },
+      [=](kv_create_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
+        return w->kv.emplace(std::make_pair(s, key), v).second;
+      },
+      [=](kv_delete_atom, kv_space s, const std::string& key) -> bool {
+        w->kv.erase({s, key});
+        return true;
+      },
   };
 }
 
 entity_actor::behavior_type fake_router(entity_actor::pointer, std::shared_ptr<world> w) {
   return {
-    [=](entity_request& req) -> entity_reply {
-      w->routed.push_back(req);
-      return ok_reply();
-    },
+      [=](entity_request& req) -> entity_reply {
+        w->routed.push_back(req);
+        return ok_reply();
+      },
   };
 }
 
 caf::behavior fake_session(caf::event_based_actor*, std::shared_ptr<world> w) {
   return {
-    [=](push_atom, mail_push& m) { w->pushes.push_back(m); },
-    [=](kick_atom, uint16_t code) { w->kicks.push_back(code); },
+      [=](push_atom, mail_push& m) { w->pushes.push_back(m); },
+      [=](kick_atom, uint16_t code) { w->kicks.push_back(code); },
   };
 }
 
@@ -185,9 +184,13 @@ struct fixture : test_coordinator_fixture<> {
   }
 };
 
-bytes target(account_id id) { return encode_body(target_request{id}); }
+bytes target(account_id id) {
+  return encode_body(target_request{id});
+}
 
-bytes message(uint8_t tag) { return encode_deliver({mail_kind::message, id_of(tag), bytes{1, 2}}); }
+bytes message(uint8_t tag) {
+  return encode_deliver({mail_kind::message, id_of(tag), bytes{1, 2}});
+}
 
 } // namespace
 
@@ -279,9 +282,9 @@ CAF_TEST(mail from a friend is stored then pushed and an ack sends a delivered r
   consume_messages();
   CAF_CHECK_EQUAL(w->mail.size(), 1u);
   w->routed.clear();
-  CAF_CHECK(call(bob_actor, bob, user_op::ack,
-                 encode_body(ack_request{{{mail_kind::message, id_of(7)}}}))
-              .ok());
+  CAF_CHECK(
+      call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, id_of(7)}}}))
+          .ok());
   CAF_CHECK(w->mail.empty());
   CAF_REQUIRE_EQUAL(w->routed.size(), 1u);
   CAF_CHECK_EQUAL(w->routed[0].id, alice);
@@ -293,14 +296,14 @@ CAF_TEST(mail from a friend is stored then pushed and an ack sends a delivered r
 
 CAF_TEST(receipts are accepted from anyone and acking them sends nothing) {
   auto alice_actor = spawn(alice);
-  CAF_CHECK(call(alice_actor, bob, user_op::deliver,
-                 encode_deliver({mail_kind::delivered, id_of(3), {}}))
-              .ok());
+  CAF_CHECK(
+      call(alice_actor, bob, user_op::deliver, encode_deliver({mail_kind::delivered, id_of(3), {}}))
+          .ok());
   CAF_CHECK_EQUAL(w->mail.size(), 1u);
   w->routed.clear();
   CAF_CHECK(call(alice_actor, alice, user_op::ack,
                  encode_body(ack_request{{{mail_kind::delivered, id_of(3)}}}))
-              .ok());
+                .ok());
   CAF_CHECK(w->mail.empty());
   CAF_CHECK(w->routed.empty());
 }
