@@ -35,7 +35,7 @@ CAF_TEST(undelivered mail expires and the sender gets an expired receipt) {
   CAF_CHECK(got->empty());
 }
 
-CAF_TEST(mail accepted before a kill - 9 is delivered after the restart) {
+CAF_TEST(mail accepted before a kill -9 is delivered after the restart) {
   node n{&nats};
   auto [alice, bob] = make_friends(n);
   bob.conn.reset();

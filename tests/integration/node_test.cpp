@@ -35,7 +35,7 @@ bool process_with_arg(const std::string& needle) {
 
 CAF_TEST_FIXTURE_SCOPE(node_tests, fixture)
 
-CAF_TEST(a node without nats runs its own nats - server and stops it) {
+CAF_TEST(a node without nats runs its own nats-server and stops it) {
   node n{nullptr};
   auto nats_dir = n.data_dir() + "/nats";
   CAF_CHECK(process_with_arg(nats_dir));
@@ -53,7 +53,7 @@ CAF_TEST(a node without nats runs its own nats - server and stops it) {
   CAF_CHECK(alice->whoami());
 }
 
-CAF_TEST(a killed node leaves no nats - server behind) {
+CAF_TEST(a killed node leaves no nats-server behind) {
   node n{nullptr};
   auto nats_dir = n.data_dir() + "/nats";
   CAF_REQUIRE(process_with_arg(nats_dir));
@@ -114,7 +114,7 @@ CAF_TEST(a configured key file must exist and every node with it presents the sa
   CAF_CHECK(alice->whoami());
 }
 
-CAF_TEST(kinbox - admin reports the cluster status) {
+CAF_TEST(kinbox-admin reports the cluster status) {
   nats_server nats;
   node n{&nats};
   auto alice = make_user(n, "Alice");
@@ -125,7 +125,7 @@ CAF_TEST(kinbox - admin reports the cluster status) {
   CAF_CHECK(status.out.find("\"online\":1") != std::string::npos);
 }
 
-CAF_TEST(a client written from docs / protocol.md in another language works) {
+CAF_TEST(a client written from docs/protocol.md in another language works) {
   nats_server nats;
   node n{&nats};
   auto run = run_command({"python3", std::string{KINBOX_SOURCE_DIR} + "/examples/python_client.py",

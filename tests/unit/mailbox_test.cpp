@@ -85,7 +85,7 @@ CAF_TEST(put stores mail per recipient in arrival order) {
   CAF_CHECK_EQUAL(pending(3).size(), 0u);
 }
 
-CAF_TEST(storing the same id twice is a no - op) {
+CAF_TEST(storing the same id twice is a no-op) {
   put({mail(1, 5)});
   auto again = put({mail(1, 5), mail(1, 5)});
   CAF_CHECK(again.stored == (std::vector<bool>{false, false}));

@@ -90,7 +90,7 @@ CAF_TEST(mail not acked in time is committed and acked from disk later) {
   CAF_CHECK_EQUAL(count(), 0u);
 }
 
-CAF_TEST(a second put of the same mail in one batch is a no - op) {
+CAF_TEST(a second put of the same mail in one batch is a no-op) {
   auto first = self->request(store, 5s, put_atom::value, mail(3));
   auto second = self->request(store, 5s, put_atom::value, mail(3));
   bool second_stored = true;
