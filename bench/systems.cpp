@@ -272,6 +272,16 @@ public:
   }
 
   mosquitto* handle() { return mosq_; }
+
+  /// Subscribes and waits for the broker's SUBACK.
+  void subscribe(const std::string& topic, int qos) {
+    mosquitto_subscribe(mosq_, nullptr, topic.c_str(), qos);
+    for (int i = 0; i < 500 && !subscribed; ++i)
+      std::this_thread::sleep_for(10ms);
+    if (!subscribed)
+      throw std::runtime_error("mosquitto subscribe did not complete");
+  }
+
   payload_queue queue;
   std::atomic<bool> subscribed{false};
   std::atomic<uint64_t> published{0}; ///< PUBACKs received (QoS 1)
@@ -296,15 +306,17 @@ private:
   int qos_;
 };
 
-class mqtt_receiver : public link_receiver {
+/// A receiver whose client's library callbacks fill a payload queue (MQTT, NATS).
+template <class Client>
+class queue_receiver : public link_receiver {
 public:
-  explicit mqtt_receiver(std::unique_ptr<mqtt_client> c) : client_(std::move(c)) {}
+  explicit queue_receiver(std::unique_ptr<Client> c) : client_(std::move(c)) {}
   bool receive(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) override {
     return client_->queue.pop_all(timeout, out);
   }
 
 private:
-  std::unique_ptr<mqtt_client> client_;
+  std::unique_ptr<Client> client_;
 };
 
 class mqtt_system : public system_under_test {
@@ -321,14 +333,10 @@ public:
         std::to_string(::getpid()) + "-" + std::to_string(index) + "-" + std::to_string(run_++);
     auto topic = "kinbox-bench/" + tag;
     auto sub = std::make_unique<mqtt_client>("kb-sub-" + tag, host_, port_);
-    mosquitto_subscribe(sub->handle(), nullptr, topic.c_str(), qos_);
-    for (int i = 0; i < 500 && !sub->subscribed; ++i)
-      std::this_thread::sleep_for(10ms);
-    if (!sub->subscribed)
-      throw std::runtime_error("mosquitto subscribe did not complete");
+    sub->subscribe(topic, qos_);
     auto pub = std::make_unique<mqtt_client>("kb-pub-" + tag, host_, port_);
     return {std::make_unique<mqtt_sender>(std::move(pub), topic, qos_),
-            std::make_unique<mqtt_receiver>(std::move(sub))};
+            std::make_unique<queue_receiver<mqtt_client>>(std::move(sub))};
   }
 
 private:
@@ -371,17 +379,6 @@ private:
   std::string subject_;
 };
 
-class nats_receiver : public link_receiver {
-public:
-  explicit nats_receiver(std::unique_ptr<nats_conn> c) : conn_(std::move(c)) {}
-  bool receive(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) override {
-    return conn_->queue.pop_all(timeout, out);
-  }
-
-private:
-  std::unique_ptr<nats_conn> conn_;
-};
-
 class nats_system : public system_under_test {
 public:
   explicit nats_system(std::string url) : url_(std::move(url)) {}
@@ -404,7 +401,7 @@ public:
     natsConnection_Flush(sub->nc_);
     auto pub = std::make_unique<nats_conn>(url_);
     return {std::make_unique<nats_sender>(std::move(pub), subject),
-            std::make_unique<nats_receiver>(std::move(sub))};
+            std::make_unique<queue_receiver<nats_conn>>(std::move(sub))};
   }
 
 private:
@@ -467,11 +464,7 @@ double mqtt_offline_drain(const std::string& host, uint16_t port, size_t message
   {
     // A persistent session (clean_session false) with a QoS 1 subscription, then offline.
     mqtt_client sub{sub_id, host, port, false};
-    mosquitto_subscribe(sub.handle(), nullptr, topic.c_str(), 1);
-    for (int i = 0; i < 500 && !sub.subscribed; ++i)
-      std::this_thread::sleep_for(10ms);
-    if (!sub.subscribed)
-      throw std::runtime_error("mosquitto subscribe did not complete");
+    sub.subscribe(topic, 1);
   }
   mqtt_client pub{"kb-offline-pub-" + tag, host, port};
   for (size_t i = 0; i < messages; ++i) {

@@ -48,6 +48,15 @@ struct fixture {
     return e;
   }
 
+  std::vector<envelope> ack(uint8_t tag) {
+    std::vector<envelope> removed;
+    self->request(store, 5s, ack_atom::value,
+                  std::vector<mail_ref>{{42, {mail_kind::message, mail(tag).id}}})
+        .receive([&](std::vector<envelope>& r) { removed = std::move(r); },
+                 [](caf::error&) { CAF_FAIL("ack failed"); });
+    return removed;
+  }
+
   uint64_t count() {
     uint64_t n = 0;
     self->request(store, 5s, count_atom::value)
@@ -62,11 +71,7 @@ CAF_TEST_FIXTURE_SCOPE(store_actor_tests, fixture)
 
 CAF_TEST(mail acked before its batch commits is answered and never written) {
   auto put = self->request(store, 5s, put_atom::value, mail(1));
-  std::vector<envelope> removed;
-  self->request(store, 5s, ack_atom::value,
-                std::vector<mail_ref>{{42, {mail_kind::message, mail(1).id}}})
-      .receive([&](std::vector<envelope>& r) { removed = std::move(r); },
-               [](caf::error&) { CAF_FAIL("ack failed"); });
+  auto removed = ack(1);
   CAF_REQUIRE_EQUAL(removed.size(), 1u);
   CAF_CHECK_EQUAL(removed[0].sender, 7u);
   bool accepted = false;
@@ -81,12 +86,7 @@ CAF_TEST(mail not acked in time is committed and acked from disk later) {
       .receive([&](bool s) { stored = s; }, [](caf::error&) { CAF_FAIL("put failed"); });
   CAF_CHECK(stored);
   CAF_CHECK_EQUAL(count(), 1u);
-  std::vector<envelope> removed;
-  self->request(store, 5s, ack_atom::value,
-                std::vector<mail_ref>{{42, {mail_kind::message, mail(2).id}}})
-      .receive([&](std::vector<envelope>& r) { removed = std::move(r); },
-               [](caf::error&) { CAF_FAIL("ack failed"); });
-  CAF_CHECK_EQUAL(removed.size(), 1u);
+  CAF_CHECK_EQUAL(ack(2).size(), 1u);
   CAF_CHECK_EQUAL(count(), 0u);
 }
 
