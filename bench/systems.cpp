@@ -51,7 +51,6 @@ private:
 // ---------------------------------------------------------------------------- kinbox
 
 struct kinbox_user {
-  std::string dir;
   std::unique_ptr<client::profile> prof; // on the heap: the client refers to it
   std::unique_ptr<client::client> conn;
   account_id id = 0;
@@ -60,7 +59,6 @@ struct kinbox_user {
 kinbox_user kinbox_register(const std::string& host, uint16_t port, const std::string& dir,
                             const std::string& name) {
   kinbox_user u;
-  u.dir = dir;
   u.prof = std::make_unique<client::profile>(client::profile::create(dir));
   auto c = client::client::connect(*u.prof, host, port);
   if (!c)

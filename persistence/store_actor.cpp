@@ -48,7 +48,6 @@ struct store_state {
   std::unordered_map<pending_key, size_t, pending_key_hash> pending_puts;
   std::vector<pending_ack> acks;
   bool flush_scheduled = false;
-  uint64_t cancelled_count = 0;
   static inline const char* name = "kinbox.store";
 };
 
@@ -116,7 +115,6 @@ bool cancel_pending_put(store_pointer self, const mail_ref& ref, std::vector<env
   auto index = i->second;
   st.pending_puts.erase(i);
   st.cancelled[index] = true;
-  ++st.cancelled_count;
   auto e = st.batch.puts[index];
   e.payload.clear();
   removed.push_back(std::move(e));
