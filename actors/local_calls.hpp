@@ -1,8 +1,9 @@
 // Direct calls to user actors of this node: the same entity requests and replies as
-// through the router, without the router and host hops. The handle of a user actor is
-// looked up once from the node's user directory and cached; calls for an account whose
-// lookup is still on its way wait behind it, so requests reach the actor in the order
-// they were made. A cached actor that stopped (passivated) is looked up again.
+// through the router, without the router and host hops, and many requests per actor
+// message. The handle of a user actor is looked up once from the node's user directory
+// and cached; calls for an account whose lookup is still on its way wait behind it, so
+// requests reach the actor in the order they were made. A cached actor that stopped
+// (passivated) is looked up again.
 #pragma once
 
 #include <functional>
@@ -16,44 +17,45 @@ namespace kinbox {
 
 class local_calls {
 public:
-  using done_fn = std::function<void(entity_reply&)>;
+  using done_fn = std::function<void(std::vector<entity_reply>&)>;
 
-  /// Sends `req` to the user actor of `req.id` on behalf of `self`; `done` runs in `self`
-  /// with the reply (errors of the call itself become error replies).
+  /// Sends `reqs`, all addressed to the user actor of account `to`, in one message on
+  /// behalf of `self`; `done` runs in `self` with one reply per request, in order (an
+  /// error of the call itself becomes an error reply for each).
   template <class Self>
-  void call(Self* self, const user_directory& directory, entity_request req, done_fn done) {
-    call(self, directory, pending{std::move(req), std::move(done)}, false);
+  void call(Self* self, const user_directory& directory, account_id to,
+            std::vector<entity_request> reqs, done_fn done) {
+    call(self, directory, to, pending{std::move(reqs), std::move(done)}, false);
   }
 
 private:
   static constexpr size_t max_cached = 64;
 
   struct pending {
-    entity_request req;
+    std::vector<entity_request> reqs;
     done_fn done;
   };
 
   static void fail(pending& p, const caf::error& err) {
     auto f = to_failure(err);
-    auto reply = error_reply(f.code, f.message);
-    p.done(reply);
+    std::vector<entity_reply> replies(p.reqs.size(), error_reply(f.code, f.message));
+    p.done(replies);
   }
 
   template <class Self>
-  void call(Self* self, const user_directory& directory, pending p, bool fresh) {
-    auto id = p.req.id;
-    auto cached = users_.find(id);
-    if (cached == users_.end() || fresh || waiting_.count(id) != 0) {
-      lookup(self, directory, std::move(p));
+  void call(Self* self, const user_directory& directory, account_id to, pending p, bool fresh) {
+    auto cached = users_.find(to);
+    if (cached == users_.end() || fresh || waiting_.count(to) != 0) {
+      lookup(self, directory, to, std::move(p));
       return;
     }
-    auto req = p.req;
-    self->request(cached->second, caf::infinite, std::move(req))
-        .then([p](entity_reply& r) mutable { p.done(r); },
+    auto reqs = p.reqs;
+    self->request(cached->second, caf::infinite, std::move(reqs))
+        .then([p](std::vector<entity_reply>& r) mutable { p.done(r); },
               [=, this](caf::error& err) mutable {
                 if (err == caf::sec::request_receiver_down && !fresh) {
-                  users_.erase(id);
-                  call(self, directory, std::move(p), true);
+                  users_.erase(to);
+                  call(self, directory, to, std::move(p), true);
                   return;
                 }
                 fail(p, err);
@@ -61,26 +63,25 @@ private:
   }
 
   template <class Self>
-  void lookup(Self* self, const user_directory& directory, pending p) {
-    auto id = p.req.id;
-    auto [waiting, first] = waiting_.try_emplace(id);
+  void lookup(Self* self, const user_directory& directory, account_id to, pending p) {
+    auto [waiting, first] = waiting_.try_emplace(to);
     waiting->second.push_back(std::move(p));
     if (!first)
       return;
-    self->request(directory, caf::infinite, lookup_atom::value, id)
+    self->request(directory, caf::infinite, lookup_atom::value, to)
         .then(
             [=, this](user_actor& user) {
               if (users_.size() >= max_cached)
                 users_.clear();
-              users_[id] = user;
-              auto calls = std::move(waiting_[id]);
-              waiting_.erase(id);
+              users_[to] = user;
+              auto calls = std::move(waiting_[to]);
+              waiting_.erase(to);
               for (auto& c : calls)
-                call(self, directory, std::move(c), false);
+                call(self, directory, to, std::move(c), false);
             },
             [=, this](caf::error& err) {
-              auto calls = std::move(waiting_[id]);
-              waiting_.erase(id);
+              auto calls = std::move(waiting_[to]);
+              waiting_.erase(to);
               for (auto& c : calls)
                 fail(c, err);
             });

@@ -3,7 +3,10 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <memory>
 #include <optional>
+#include <unordered_map>
+#include <vector>
 
 #include "actors/contacts.hpp"
 #include "actors/local_calls.hpp"
@@ -18,6 +21,44 @@ namespace {
 constexpr auto unknown_idle_time = std::chrono::seconds(5);
 constexpr auto presence_refresh = std::chrono::milliseconds(presence_ttl_ms / 3);
 
+/// Where the reply to one entity request goes: its own promise, or its slot in the one
+/// reply to a batch of requests (delivered when the last slot is filled).
+class reply_to {
+public:
+  struct batch {
+    caf::typed_response_promise<std::vector<entity_reply>> promise;
+    std::vector<entity_reply> replies;
+    size_t open = 0;
+  };
+
+  explicit reply_to(caf::typed_response_promise<entity_reply> single)
+      : single_(std::move(single)) {}
+  reply_to(std::shared_ptr<batch> b, size_t index) : batch_(std::move(b)), index_(index) {}
+
+  void deliver(entity_reply r) {
+    if (!batch_) {
+      single_.deliver(std::move(r));
+      return;
+    }
+    batch_->replies[index_] = std::move(r);
+    if (--batch_->open == 0)
+      batch_->promise.deliver(std::move(batch_->replies));
+  }
+
+private:
+  caf::typed_response_promise<entity_reply> single_;
+  std::shared_ptr<batch> batch_;
+  size_t index_ = 0;
+};
+
+/// Mail handed to this user by a deliver request, stored together with the rest of its
+/// batch.
+struct incoming_mail {
+  account_id sender;
+  deliver_body body;
+  reply_to rp;
+};
+
 struct user_state {
   account_id id = 0;
   user_deps deps;
@@ -31,12 +72,12 @@ struct user_state {
   bool drain_more = false;   ///< the last page was not empty: more may follow on ack
   bool live_skipped = false; ///< new mail arrived while paging; fetch another page
   size_t deferred = 0;       ///< mail waiting for its commit before it is pushed
+  std::vector<incoming_mail> incoming; ///< delivers of the requests being handled
   local_calls calls;         ///< direct calls to other user actors of this node
   static inline const char* name = "kinbox.user";
 };
 
 using user_pointer = user_actor::stateful_pointer<user_state>;
-using reply_promise = caf::typed_response_promise<entity_reply>;
 
 std::string key_of(account_id id) {
   return std::to_string(id);
@@ -100,32 +141,41 @@ void load(user_pointer self, std::function<void()> then) {
           });
 }
 
-void send_entity(user_pointer self, account_id to, user_op op, bytes body) {
+/// Sends requests to another user's actor (in one message if it lives on this node) and
+/// logs what fails: notifications and receipts have no one to answer.
+void send_entities(user_pointer self, account_id to, std::vector<entity_request> reqs) {
   auto& st = self->state;
-  entity_request req{entity_kind::user, to, static_cast<uint8_t>(op), st.id, std::move(body)};
   if (st.deps.directory && st.deps.serves_locally && st.deps.serves_locally(to)) {
-    st.calls.call(self, st.deps.directory, std::move(req), [op](entity_reply& reply) {
-      if (!reply.ok())
-        log::get("user")->warn("event=notify_failed op={} code={}", static_cast<int>(op),
-                               reply.status);
-    });
+    st.calls.call(self, st.deps.directory, to, std::move(reqs),
+                  [](std::vector<entity_reply>& replies) {
+                    for (auto& reply : replies)
+                      if (!reply.ok())
+                        log::get("user")->warn("event=notify_failed code={}", reply.status);
+                  });
     return;
   }
-  self->request(st.deps.router, caf::infinite, std::move(req))
-      .then(
-          [=](entity_reply& reply) {
-            if (!reply.ok())
-              log::get("user")->warn("event=notify_failed op={} code={}", static_cast<int>(op),
-                                     reply.status);
-          },
-          [=](caf::error&) {
-            log::get("user")->warn("event=notify_failed op={}", static_cast<int>(op));
-          });
+  for (auto& req : reqs) {
+    auto op = req.op;
+    self->request(st.deps.router, caf::infinite, std::move(req))
+        .then(
+            [=](entity_reply& reply) {
+              if (!reply.ok())
+                log::get("user")->warn("event=notify_failed op={} code={}", op, reply.status);
+            },
+            [=](caf::error&) { log::get("user")->warn("event=notify_failed op={}", op); });
+  }
+}
+
+void send_entity(user_pointer self, account_id to, user_op op, bytes body) {
+  std::vector<entity_request> reqs;
+  reqs.push_back(
+      {entity_kind::user, to, static_cast<uint8_t>(op), self->state.id, std::move(body)});
+  send_entities(self, to, std::move(reqs));
 }
 
 /// Persists the contact list, then answers `rp` and tells `other` what the effect asks.
 void apply_contact_effect(user_pointer self, contact_effect effect, account_id other,
-                          reply_promise rp) {
+                          reply_to rp) {
   if (effect == contact_effect::none) {
     rp.deliver(ok_reply());
     return;
@@ -156,71 +206,98 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
           });
 }
 
-void push(user_pointer self, const envelope& e) {
-  if (!self->state.session)
-    return;
-  caf::anon_send(self->state.session, push_atom::value,
-                 mail_push{e.kind, e.sender, e.id, e.stored_at_ms, e.payload});
+mail_push to_push(const envelope& e) {
+  return mail_push{e.kind, e.sender, e.id, e.stored_at_ms, e.payload};
 }
 
-/// Stores mail and pushes it. With no backlog being paged, the push goes out at once,
-/// before the store commits: a device that acks within the store's commit window saves
-/// the disk write entirely. The sender hears `accepted` when the mail is durable or acked.
-void deliver(user_pointer self, account_id sender, deliver_body body, reply_promise rp) {
+void push(user_pointer self, std::vector<mail_push> mail) {
+  if (self->state.session && !mail.empty())
+    caf::anon_send(self->state.session, push_atom::value, std::move(mail));
+}
+
+/// Stores the mail of the delivers just handled, in one put, and pushes it. With no
+/// backlog being paged, the push goes out at once, before the store commits: a device that
+/// acks within the store's commit window saves the disk write entirely. Each sender hears
+/// `accepted` when its mail is durable or acked.
+void store_incoming(user_pointer self) {
   auto& st = self->state;
-  if (body.kind == mail_kind::message && !st.contacts.are_friends(sender)) {
-    rp.deliver(error_reply(errc::not_found));
+  if (st.incoming.empty())
     return;
-  }
+  auto incoming = std::move(st.incoming);
+  st.incoming.clear();
   auto now = st.deps.now_ms();
-  envelope e{st.id,
-             body.kind,
-             body.id,
-             sender,
-             now,
-             now + static_cast<uint64_t>(st.deps.mail_ttl.count()),
-             std::move(body.payload)};
-  // Early only when nothing older is still on its way to the device, to keep the order.
-  bool pushed_early = st.session && !st.draining && !st.drain_more && st.deferred == 0;
-  if (pushed_early)
-    push(self, e);
-  else
-    ++st.deferred;
-  self->request(st.deps.store, caf::infinite, put_atom::value, e)
+  auto expires = now + static_cast<uint64_t>(st.deps.mail_ttl.count());
+  std::vector<envelope> mail;
+  std::vector<reply_to> replies;
+  std::vector<mail_push> early;
+  // Mail pushed only once committed, with its position in `mail`.
+  auto later = std::make_shared<std::vector<std::pair<size_t, envelope>>>();
+  for (auto& in : incoming) {
+    if (in.body.kind == mail_kind::message && !st.contacts.are_friends(in.sender)) {
+      in.rp.deliver(error_reply(errc::not_found));
+      continue;
+    }
+    mail.push_back(
+        envelope{st.id, in.body.kind, in.body.id, in.sender, now, expires, std::move(in.body.payload)});
+    replies.push_back(std::move(in.rp));
+    // Early only when nothing older is still on its way to the device, to keep the order.
+    if (st.session && !st.draining && !st.drain_more && st.deferred == 0)
+      early.push_back(to_push(mail.back()));
+    else {
+      later->emplace_back(mail.size() - 1, mail.back());
+      ++st.deferred;
+    }
+  }
+  push(self, std::move(early));
+  if (mail.empty())
+    return;
+  self->request(st.deps.store, caf::infinite, put_atom::value, std::move(mail))
       .then(
-          [=](bool stored) mutable {
-            rp.deliver(ok_reply());
+          [=](std::vector<bool>& stored) mutable {
+            for (auto& rp : replies)
+              rp.deliver(ok_reply());
             auto& st = self->state;
-            if (!pushed_early)
-              --st.deferred;
-            if (!stored || pushed_early || !st.session)
+            st.deferred -= later->size();
+            if (!st.session)
               return;
-            // A session attached (or a backlog was paged) while this put waited: the page it
-            // read may or may not hold this mail, so let a page bring it or push it now.
-            if (st.draining || st.drain_more)
-              st.live_skipped = true;
-            else
-              push(self, e);
+            // A session attached (or a backlog was paged) while these puts waited: the page
+            // it read may or may not hold this mail, so let a page bring it or push it now.
+            std::vector<mail_push> now_committed;
+            for (auto& [index, e] : *later) {
+              if (!stored[index])
+                continue;
+              if (st.draining || st.drain_more)
+                st.live_skipped = true;
+              else
+                now_committed.push_back(to_push(e));
+            }
+            push(self, std::move(now_committed));
           },
           [=](caf::error& err) mutable {
-            if (!pushed_early)
-              --self->state.deferred;
+            self->state.deferred -= later->size();
             auto f = to_failure(err);
-            rp.deliver(error_reply(f.code, f.message));
+            for (auto& rp : replies)
+              rp.deliver(error_reply(f.code, f.message));
           });
 }
 
-void ack(user_pointer self, const ack_request& req, reply_promise rp) {
+void ack(user_pointer self, const ack_request& req, reply_to rp) {
   std::vector<mail_ref> refs;
   for (auto& k : req.keys)
     refs.push_back(mail_ref{self->state.id, k});
   self->request(self->state.deps.store, caf::infinite, ack_atom::value, std::move(refs))
       .then(
           [=](std::vector<envelope>& removed) mutable {
+            // One batch of `delivered` receipts per sender.
+            std::unordered_map<account_id, std::vector<entity_request>> receipts;
             for (auto& e : removed)
               if (e.kind == mail_kind::message)
-                send_entity(self, e.sender, user_op::deliver,
-                            encode_deliver({mail_kind::delivered, e.id, {}}));
+                receipts[e.sender].push_back({entity_kind::user, e.sender,
+                                              static_cast<uint8_t>(user_op::deliver),
+                                              self->state.id,
+                                              encode_deliver({mail_kind::delivered, e.id, {}})});
+            for (auto& [sender, reqs] : receipts)
+              send_entities(self, sender, std::move(reqs));
             rp.deliver(ok_reply());
             if (self->state.drain_more || self->state.live_skipped)
               drain(self);
@@ -231,7 +308,7 @@ void ack(user_pointer self, const ack_request& req, reply_promise rp) {
           });
 }
 
-void list_contacts(user_pointer self, reply_promise rp) {
+void list_contacts(user_pointer self, reply_to rp) {
   auto entries = self->state.contacts.entries();
   auto result = std::make_shared<contact_list>();
   auto remaining = std::make_shared<size_t>(entries.size());
@@ -260,7 +337,7 @@ void list_contacts(user_pointer self, reply_promise rp) {
   }
 }
 
-void get_key(user_pointer self, account_id target, reply_promise rp) {
+void get_key(user_pointer self, account_id target, reply_to rp) {
   if (!self->state.contacts.are_friends(target)) {
     rp.deliver(error_reply(errc::not_found));
     return;
@@ -279,7 +356,7 @@ void get_key(user_pointer self, account_id target, reply_promise rp) {
           [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err).code)); });
 }
 
-void get_status(user_pointer self, account_id target, reply_promise rp) {
+void get_status(user_pointer self, account_id target, reply_to rp) {
   if (!self->state.contacts.are_friends(target)) {
     rp.deliver(error_reply(errc::not_found));
     return;
@@ -332,8 +409,11 @@ void drain(user_pointer self) {
               drain(self); // a new session attached meanwhile: start its drain
               return;
             }
+            std::vector<mail_push> pushes;
+            pushes.reserve(page.mail.size());
             for (auto& e : page.mail)
-              push(self, e);
+              pushes.push_back(to_push(e));
+            push(self, std::move(pushes));
             log::get("user")->debug("event=drain_page account={} after={} count={} more={}", st.id,
                                     st.drain_cursor, page.mail.size(), page.more);
             if (!page.mail.empty())
@@ -354,17 +434,9 @@ void drain(user_pointer self) {
 }
 
 /// Dispatches an entity request; owner operations from anyone else get not_found.
-/// If loading the state failed (KV unreachable), each request tries to load it once more.
-void handle(user_pointer self, entity_request& req, reply_promise rp, bool reloaded = false) {
+/// Delivers are collected in `incoming` for `store_incoming`.
+void handle(user_pointer self, entity_request& req, reply_to rp) {
   auto& st = self->state;
-  if (st.load_failed) {
-    if (reloaded) {
-      rp.deliver(error_reply(errc::unavailable, "account state could not be loaded"));
-      return;
-    }
-    load(self, [=]() mutable { handle(self, req, rp, true); });
-    return;
-  }
   if (!st.account) {
     // Unknown accounts answer like everyone else would: no probing of who exists.
     auto op = static_cast<user_op>(req.op);
@@ -386,7 +458,8 @@ void handle(user_pointer self, entity_request& req, reply_promise rp, bool reloa
     deliver_body body;
     if (!decode_deliver(req.body, body))
       return bad("malformed deliver body");
-    return deliver(self, req.caller, std::move(body), rp);
+    st.incoming.push_back({req.caller, std::move(body), std::move(rp)});
+    return;
   }
   case user_op::friend_request:
     return apply_contact_effect(self, st.contacts.receive_request(req.caller), req.caller, rp);
@@ -446,6 +519,24 @@ void handle(user_pointer self, entity_request& req, reply_promise rp, bool reloa
   }
 }
 
+/// Handles requests in order, then stores the mail they delivered in one put. If loading
+/// the state failed (KV unreachable), it is loaded once more first.
+void handle_all(user_pointer self, std::vector<entity_request> reqs,
+                std::vector<reply_to> replies, bool reloaded = false) {
+  if (self->state.load_failed) {
+    if (reloaded) {
+      for (auto& rp : replies)
+        rp.deliver(error_reply(errc::unavailable, "account state could not be loaded"));
+      return;
+    }
+    load(self, [=]() mutable { handle_all(self, std::move(reqs), std::move(replies), true); });
+    return;
+  }
+  for (size_t i = 0; i < reqs.size(); ++i)
+    handle(self, reqs[i], std::move(replies[i]));
+  store_incoming(self);
+}
+
 void after_load(user_pointer self) {
   if (!self->state.account)
     self->delayed_send(self, unknown_idle_time, idle_atom::value);
@@ -458,7 +549,26 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id, user_d
   return {
       [=](entity_request& req) -> caf::result<entity_reply> {
         auto rp = self->make_response_promise<entity_reply>();
-        handle(self, req, rp);
+        std::vector<entity_request> reqs;
+        reqs.push_back(std::move(req));
+        handle_all(self, std::move(reqs), {reply_to{rp}});
+        return rp;
+      },
+      [=](std::vector<entity_request>& reqs) -> caf::result<std::vector<entity_reply>> {
+        auto batch = std::make_shared<reply_to::batch>();
+        batch->promise = self->make_response_promise<std::vector<entity_reply>>();
+        batch->replies.resize(reqs.size());
+        batch->open = reqs.size();
+        auto rp = batch->promise;
+        if (reqs.empty()) {
+          rp.deliver(std::vector<entity_reply>{});
+          return rp;
+        }
+        std::vector<reply_to> replies;
+        replies.reserve(reqs.size());
+        for (size_t i = 0; i < reqs.size(); ++i)
+          replies.emplace_back(batch, i);
+        handle_all(self, std::move(reqs), std::move(replies));
         return rp;
       },
       [=](attach_atom, caf::actor session, uint64_t session_id) -> caf::result<account_info> {

@@ -52,7 +52,7 @@ using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using detach_atom = caf::atom_constant<caf::atom("detach")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
-/// Sent to a session: a piece of mail to push to the device.
+/// Sent to a session: mail to push to the device (std::vector<mail_push>, oldest first).
 using push_atom = caf::atom_constant<caf::atom("push")>;
 /// Sent to a session: close with this reason (an errc number).
 using kick_atom = caf::atom_constant<caf::atom("kick")>;
@@ -60,6 +60,9 @@ using kick_atom = caf::atom_constant<caf::atom("kick")>;
 // clang-format off
 using user_actor = caf::typed_actor<
   caf::replies_to<entity_request>::with<entity_reply>,
+  /// Requests handled in order and answered together, in order: one actor message per
+  /// batch (e.g. all frames of one socket read for this user) instead of one per frame.
+  caf::replies_to<std::vector<entity_request>>::with<std::vector<entity_reply>>,
   /// Attaches a session (a broker that understands push/kick); a session attached before
   /// is kicked with session_replaced. Answers with the account; not_found if unknown.
   caf::replies_to<attach_atom, caf::actor, uint64_t>::with<account_info>,
@@ -99,4 +102,4 @@ uint64_t system_now_ms();
 } // namespace kinbox
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::account_info)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::mail_push)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::mail_push>)

@@ -8,6 +8,7 @@
 
 #include <span>
 #include <string>
+#include <vector>
 
 #include "cluster/shard_map.hpp"
 #include "protocol/types.hpp"
@@ -52,3 +53,5 @@ using entity_actor = caf::typed_actor<caf::replies_to<entity_request>::with<enti
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::entity_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::entity_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::entity_request>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::entity_reply>)

@@ -2,6 +2,7 @@
 
 #include <caf/io/system_messages.hpp>
 
+#include <algorithm>
 #include <optional>
 
 #include "actors/contacts.hpp"
@@ -29,6 +30,13 @@ enum class phase { hello, auth, logging_in, ready, closing };
 
 } // namespace
 
+/// A request for a user actor of this node, waiting for the end of the socket read.
+struct local_call {
+  uint32_t request_id;
+  entity_request req;
+  std::function<void(entity_reply&)> on_ok;
+};
+
 struct session_state {
   std::shared_ptr<const gateway_context> ctx;
   caf::io::connection_handle hdl;
@@ -41,6 +49,9 @@ struct session_state {
   account_info info{};
   user_actor user;
   local_calls calls; ///< direct calls to user actors of this node
+  /// Local calls made by the frames of the current read, sent at its end in one message
+  /// per destination.
+  std::vector<local_call> outbox;
   size_t in_flight = 0;
   uint64_t bytes_queued = 0;  ///< written to the socket's buffer so far
   uint64_t bytes_written = 0; ///< of those, handed to the kernel
@@ -56,7 +67,8 @@ auto logger() {
   return log::get("gateway");
 }
 
-void write_frame(session_pointer self, const frame& f) {
+/// Seals `f` into the socket's write buffer; `flush` hands it to the multiplexer.
+void queue_frame(session_pointer self, const frame& f) {
   auto& st = self->state;
   auto plain = encode_frame(f);
   bytes out;
@@ -69,7 +81,11 @@ void write_frame(session_pointer self, const frame& f) {
   auto& buf = self->wr_buf(st.hdl);
   buf.insert(buf.end(), out.begin(), out.end());
   st.bytes_queued += out.size();
-  self->flush(st.hdl);
+}
+
+void write_frame(session_pointer self, const frame& f) {
+  queue_frame(self, f);
+  self->flush(self->state.hdl);
 }
 
 void close(session_pointer self) {
@@ -130,6 +146,31 @@ void call_via_router(session_pointer self, uint32_t request_id, entity_request r
             });
 }
 
+/// Sends the local calls of the read that just ended: one message per destination with
+/// its requests in the order they came.
+void send_outbox(session_pointer self) {
+  auto& st = self->state;
+  auto calls = std::move(st.outbox);
+  st.outbox.clear();
+  if (st.current == phase::closing)
+    return;
+  std::stable_sort(calls.begin(), calls.end(),
+                   [](const local_call& a, const local_call& b) { return a.req.id < b.req.id; });
+  for (size_t first = 0; first < calls.size();) {
+    auto to = calls[first].req.id;
+    std::vector<entity_request> reqs;
+    auto handlers = std::make_shared<std::vector<local_call>>();
+    for (; first < calls.size() && calls[first].req.id == to; ++first) {
+      reqs.push_back(std::move(calls[first].req));
+      handlers->push_back(std::move(calls[first]));
+    }
+    st.calls.call(self, st.ctx->host, to, std::move(reqs), [=](std::vector<entity_reply>& replies) {
+      for (size_t i = 0; i < replies.size(); ++i)
+        finish_call(self, (*handlers)[i].request_id, replies[i], (*handlers)[i].on_ok);
+    });
+  }
+}
+
 /// Sends an entity request and answers the client when it returns.
 void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
                  bytes body, std::function<void(entity_reply&)> on_ok) {
@@ -142,8 +183,7 @@ void call_entity(session_pointer self, uint32_t request_id, account_id target, u
   entity_request req{entity_kind::user, target, static_cast<uint8_t>(op), st.account,
                      std::move(body)};
   if (st.ctx->serves_locally && st.ctx->serves_locally(target))
-    st.calls.call(self, st.ctx->host, std::move(req),
-                  [=](entity_reply& r) { finish_call(self, request_id, r, on_ok); });
+    st.outbox.push_back({request_id, std::move(req), std::move(on_ok)});
   else
     call_via_router(self, request_id, std::move(req), std::move(on_ok));
 }
@@ -396,7 +436,7 @@ void handle_data(session_pointer self, const std::vector<char>& data) {
       return fail(self, frame_type::error, 0, next.error().code, next.error().message);
     if (!*next) {
       st.reader.release_if_idle();
-      return;
+      return send_outbox(self);
     }
     auto rec = **next;
     if (st.current == phase::hello) {
@@ -432,7 +472,7 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
         logger()->debug("event=connection_closed session={}", self->state.session_id);
         close(self);
       },
-      [=](push_atom, const mail_push& mail) {
+      [=](push_atom, const std::vector<mail_push>& mail) {
         auto& st = self->state;
         if (st.current != phase::ready)
           return;
@@ -445,7 +485,9 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
           return fail(self, frame_type::bye, 0, errc::slow_consumer,
                       "unsent data passed the limit");
         }
-        write_frame(self, make_frame(frame_type::mail, 0, mail));
+        for (auto& m : mail)
+          queue_frame(self, make_frame(frame_type::mail, 0, m));
+        self->flush(st.hdl);
       },
       [=](kick_atom, uint16_t code) {
         fail(self, frame_type::bye, 0, static_cast<errc>(code),

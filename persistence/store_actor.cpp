@@ -30,6 +30,20 @@ struct pending_key_hash {
   }
 };
 
+/// One put request: its promise and what became of each of its envelopes so far.
+struct put_group {
+  caf::typed_response_promise<std::vector<bool>> promise;
+  std::vector<bool> stored; ///< per envelope: new (true) or already stored (false)
+  size_t open = 0;          ///< envelopes still waiting for the commit
+};
+
+/// Where a put of the batch came from, and whether an ack cancelled it.
+struct put_slot {
+  size_t group;
+  size_t index;
+  bool cancelled = false;
+};
+
 /// One ack request: its promise, the envelopes already removed from the pending batch,
 /// and the positions of its refs that still need the database.
 struct pending_ack {
@@ -43,8 +57,8 @@ struct store_state {
   std::shared_ptr<mailbox> box;
   std::chrono::microseconds commit_window{1000};
   write_batch batch;
-  std::vector<caf::typed_response_promise<bool>> put_promises; // aligned with batch.puts
-  std::vector<bool> cancelled;                                 // aligned with batch.puts
+  std::vector<put_slot> slots; // aligned with batch.puts
+  std::vector<put_group> groups;
   std::unordered_map<pending_key, size_t, pending_key_hash> pending_puts;
   std::vector<pending_ack> acks;
   bool flush_scheduled = false;
@@ -53,6 +67,12 @@ struct store_state {
 
 using store_pointer = store_actor::stateful_pointer<store_state>;
 
+void settle(put_group& group, size_t index, bool stored) {
+  group.stored[index] = stored;
+  if (--group.open == 0)
+    group.promise.deliver(std::move(group.stored));
+}
+
 void flush(store_pointer self) {
   auto& st = self->state;
   st.flush_scheduled = false;
@@ -60,16 +80,17 @@ void flush(store_pointer self) {
     return;
   write_batch batch;
   batch.acks = std::move(st.batch.acks);
-  std::vector<caf::typed_response_promise<bool>> put_promises;
+  std::vector<put_slot> slots;
   for (size_t i = 0; i < st.batch.puts.size(); ++i)
-    if (!st.cancelled[i]) {
+    if (!st.slots[i].cancelled) {
       batch.puts.push_back(std::move(st.batch.puts[i]));
-      put_promises.push_back(st.put_promises[i]);
+      slots.push_back(st.slots[i]);
     }
+  auto groups = std::move(st.groups);
   auto acks = std::move(st.acks);
   st.batch = {};
-  st.put_promises.clear();
-  st.cancelled.clear();
+  st.slots.clear();
+  st.groups.clear();
   st.pending_puts.clear();
   st.acks.clear();
   auto outcome = batch.empty() ? result<write_outcome>{write_outcome{}} : st.box->write(batch);
@@ -77,14 +98,15 @@ void flush(store_pointer self) {
     auto err = make_error(outcome.error());
     log::get("store")->warn("event=batch_failed puts={} acks={} code={}", batch.puts.size(),
                             batch.acks.size(), errc_name(outcome.error().code));
-    for (auto& p : put_promises)
-      p.deliver(err);
+    for (auto& g : groups)
+      if (g.open > 0)
+        g.promise.deliver(err);
     for (auto& a : acks)
       a.promise.deliver(err);
     return;
   }
-  for (size_t i = 0; i < put_promises.size(); ++i)
-    put_promises[i].deliver(static_cast<bool>(outcome->stored[i]));
+  for (size_t i = 0; i < slots.size(); ++i)
+    settle(groups[slots[i].group], slots[i].index, outcome->stored[i]);
   for (auto& a : acks) {
     for (size_t r = a.first_ref; r < a.first_ref + a.ref_count; ++r)
       if (outcome->acked[r])
@@ -114,11 +136,12 @@ bool cancel_pending_put(store_pointer self, const mail_ref& ref, std::vector<env
     return false;
   auto index = i->second;
   st.pending_puts.erase(i);
-  st.cancelled[index] = true;
-  auto e = st.batch.puts[index];
-  e.payload.clear();
-  removed.push_back(std::move(e));
-  st.put_promises[index].deliver(true);
+  auto& slot = st.slots[index];
+  slot.cancelled = true;
+  auto& e = st.batch.puts[index];
+  removed.push_back(envelope{e.recipient, e.kind, e.id, e.sender, e.stored_at_ms, e.expires_at_ms,
+                             {}, e.seq});
+  settle(st.groups[slot.group], slot.index, true);
   return true;
 }
 
@@ -127,17 +150,25 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
   self->state.box = std::move(box);
   self->state.commit_window = commit_window;
   return {
-      [=](put_atom, envelope& e) -> caf::result<bool> {
+      [=](put_atom, std::vector<envelope>& mail) -> caf::result<std::vector<bool>> {
         auto& st = self->state;
-        pending_key key{e.recipient, e.kind, e.id};
-        if (st.pending_puts.count(key) != 0)
-          return false; // the same mail waits in this batch already
-        auto rp = self->make_response_promise<bool>();
-        st.pending_puts.emplace(key, st.batch.puts.size());
-        st.batch.puts.push_back(std::move(e));
-        st.put_promises.push_back(rp);
-        st.cancelled.push_back(false);
-        schedule_flush(self);
+        auto g = st.groups.size();
+        st.groups.push_back(
+            {self->make_response_promise<std::vector<bool>>(), std::vector<bool>(mail.size()), 0});
+        auto& group = st.groups.back();
+        for (size_t i = 0; i < mail.size(); ++i) {
+          pending_key key{mail[i].recipient, mail[i].kind, mail[i].id};
+          if (!st.pending_puts.emplace(key, st.batch.puts.size()).second)
+            continue; // the same mail waits in this batch already: not new
+          st.batch.puts.push_back(std::move(mail[i]));
+          st.slots.push_back({g, i});
+          ++group.open;
+        }
+        auto rp = group.promise;
+        if (group.open == 0)
+          rp.deliver(std::move(group.stored));
+        else
+          schedule_flush(self);
         return rp;
       },
       [=](ack_atom, std::vector<mail_ref>& refs) -> caf::result<std::vector<envelope>> {

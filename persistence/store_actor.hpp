@@ -33,9 +33,10 @@ constexpr size_t max_batch_size = 4096;
 
 // clang-format off
 using store_actor = caf::typed_actor<
-  /// Stores an envelope durably; true if new, false if it was already stored (no-op).
-  /// Fails with mailbox_full (retryable) or storage_failure; nothing is stored then.
-  caf::replies_to<put_atom, envelope>::with<bool>,
+  /// Stores envelopes durably; per envelope true if new, false if it was already stored
+  /// (a no-op). Fails with mailbox_full (retryable) or storage_failure; then none of them
+  /// is stored except those their recipient acked meanwhile.
+  caf::replies_to<put_atom, std::vector<envelope>>::with<std::vector<bool>>,
   /// Deletes acked mail durably; answers with what was removed (payloads left out).
   caf::replies_to<ack_atom, std::vector<mail_ref>>::with<std::vector<envelope>>,
   /// A page of a recipient's stored envelopes after a sequence number, oldest first:

@@ -57,6 +57,22 @@ struct fixture {
     return removed;
   }
 
+  /// Puts the mail of these tags in one request; the reply arrives with `receive`.
+  auto put(std::initializer_list<uint8_t> tags) {
+    std::vector<envelope> batch;
+    for (auto t : tags)
+      batch.push_back(mail(t));
+    return self->request(store, 5s, put_atom::value, std::move(batch));
+  }
+
+  template <class Handle>
+  static std::vector<bool> stored_flags(Handle& handle) {
+    std::vector<bool> flags;
+    handle.receive([&](std::vector<bool>& r) { flags = std::move(r); },
+                   [](caf::error&) { CAF_FAIL("put failed"); });
+    return flags;
+  }
+
   uint64_t count() {
     uint64_t n = 0;
     self->request(store, 5s, count_atom::value)
@@ -70,36 +86,39 @@ struct fixture {
 CAF_TEST_FIXTURE_SCOPE(store_actor_tests, fixture)
 
 CAF_TEST(mail acked before its batch commits is answered and never written) {
-  auto put = self->request(store, 5s, put_atom::value, mail(1));
+  auto handle = put({1});
   auto removed = ack(1);
   CAF_REQUIRE_EQUAL(removed.size(), 1u);
   CAF_CHECK_EQUAL(removed[0].sender, 7u);
-  bool accepted = false;
-  put.receive([&](bool) { accepted = true; }, [](caf::error&) { CAF_FAIL("put failed"); });
-  CAF_CHECK(accepted);
+  CAF_CHECK(removed[0].payload.empty());
+  CAF_CHECK_EQUAL(stored_flags(handle), std::vector<bool>{true});
   CAF_CHECK_EQUAL(count(), 0u);
 }
 
 CAF_TEST(mail not acked in time is committed and acked from disk later) {
-  bool stored = false;
-  self->request(store, 5s, put_atom::value, mail(2))
-      .receive([&](bool s) { stored = s; }, [](caf::error&) { CAF_FAIL("put failed"); });
-  CAF_CHECK(stored);
+  auto handle = put({2});
+  CAF_CHECK_EQUAL(stored_flags(handle), std::vector<bool>{true});
   CAF_CHECK_EQUAL(count(), 1u);
   CAF_CHECK_EQUAL(ack(2).size(), 1u);
   CAF_CHECK_EQUAL(count(), 0u);
 }
 
 CAF_TEST(a second put of the same mail in one batch is a no-op) {
-  auto first = self->request(store, 5s, put_atom::value, mail(3));
-  auto second = self->request(store, 5s, put_atom::value, mail(3));
-  bool second_stored = true;
-  second.receive([&](bool s) { second_stored = s; }, [](caf::error&) { CAF_FAIL("put failed"); });
-  CAF_CHECK(!second_stored);
-  bool first_stored = false;
-  first.receive([&](bool s) { first_stored = s; }, [](caf::error&) { CAF_FAIL("put failed"); });
-  CAF_CHECK(first_stored);
+  auto first = put({3});
+  auto second = put({3});
+  CAF_CHECK_EQUAL(stored_flags(second), std::vector<bool>{false});
+  CAF_CHECK_EQUAL(stored_flags(first), std::vector<bool>{true});
   CAF_CHECK_EQUAL(count(), 1u);
+}
+
+CAF_TEST(a put of several envelopes commits those not acked meanwhile) {
+  auto handle = put({4, 5, 6, 5});
+  CAF_CHECK_EQUAL(ack(5).size(), 1u);
+  CAF_CHECK_EQUAL(stored_flags(handle), (std::vector<bool>{true, true, true, false}));
+  CAF_CHECK_EQUAL(count(), 2u);
+  CAF_CHECK_EQUAL(ack(4).size(), 1u);
+  CAF_CHECK_EQUAL(ack(6).size(), 1u);
+  CAF_CHECK_EQUAL(count(), 0u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

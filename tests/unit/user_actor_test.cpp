@@ -33,10 +33,14 @@ struct world {
 
 store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<world> w) {
   return {
-      [=](put_atom, envelope& e) -> bool {
-        auto key = std::make_tuple(e.recipient, e.kind, e.id);
-        e.seq = ++w->next_seq;
-        return w->mail.emplace(key, e).second;
+      [=](put_atom, std::vector<envelope>& batch) -> std::vector<bool> {
+        std::vector<bool> stored;
+        for (auto& e : batch) {
+          auto key = std::make_tuple(e.recipient, e.kind, e.id);
+          e.seq = ++w->next_seq;
+          stored.push_back(w->mail.emplace(key, e).second);
+        }
+        return stored;
       },
       [=](ack_atom, std::vector<mail_ref>& refs) -> std::vector<envelope> {
         std::vector<envelope> out;
@@ -101,7 +105,9 @@ entity_actor::behavior_type fake_router(entity_actor::pointer, std::shared_ptr<w
 
 caf::behavior fake_session(caf::event_based_actor*, std::shared_ptr<world> w) {
   return {
-      [=](push_atom, mail_push& m) { w->pushes.push_back(m); },
+      [=](push_atom, std::vector<mail_push>& mail) {
+        w->pushes.insert(w->pushes.end(), mail.begin(), mail.end());
+      },
       [=](kick_atom, uint16_t code) { w->kicks.push_back(code); },
   };
 }
