@@ -3,6 +3,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -19,6 +20,9 @@ namespace kinbox {
 namespace {
 
 constexpr auto unknown_idle_time = std::chrono::seconds(5);
+/// Backlog pages pushed and not yet fully acked: the device works on one while the next
+/// is read and sent.
+constexpr size_t pages_in_flight = 2;
 constexpr auto presence_refresh = std::chrono::milliseconds(presence_ttl_ms / 3);
 
 /// Where the reply to one entity request goes: its own promise, or its slot in the one
@@ -71,6 +75,7 @@ struct user_state {
   bool draining = false;     ///< a page request is in flight
   bool drain_more = false;   ///< the last page was not empty: more may follow on ack
   bool live_skipped = false; ///< new mail arrived while paging; fetch another page
+  std::deque<size_t> unacked_pages; ///< per page in flight, its envelopes not yet acked
   size_t deferred = 0;       ///< mail waiting for its commit before it is pushed
   std::vector<incoming_mail> incoming; ///< delivers of the requests being handled
   local_calls calls;         ///< direct calls to other user actors of this node
@@ -281,7 +286,23 @@ void store_incoming(user_pointer self) {
           });
 }
 
+/// Counts acked keys against the backlog pages in flight, oldest first.
+void credit_pages(user_pointer self, size_t acked) {
+  auto& pages = self->state.unacked_pages;
+  while (acked > 0 && !pages.empty()) {
+    auto taken = std::min(acked, pages.front());
+    pages.front() -= taken;
+    acked -= taken;
+    if (pages.front() == 0)
+      pages.pop_front();
+  }
+}
+
 void ack(user_pointer self, const ack_request& req, reply_to rp) {
+  // The next page can be read while this ack commits: pages follow the drain cursor.
+  credit_pages(self, req.keys.size());
+  if (self->state.drain_more)
+    drain(self);
   std::vector<mail_ref> refs;
   for (auto& k : req.keys)
     refs.push_back(mail_ref{self->state.id, k});
@@ -389,12 +410,12 @@ void write_presence(user_pointer self) {
 }
 
 /// Pushes the next page of stored mail after the drain cursor. Pages are bounded in count
-/// and bytes, and the next page goes out when the device acks, so a long offline backlog
+/// and bytes, and at most `pages_in_flight` are out unacked, so a long offline backlog
 /// never floods the connection. While pages remain, new mail is not pushed live (it comes
 /// in its page, in order); once the last page is out, new mail is pushed as it arrives.
 void drain(user_pointer self) {
   auto& st = self->state;
-  if (st.draining || !st.session)
+  if (st.draining || !st.session || st.unacked_pages.size() >= pages_in_flight)
     return;
   st.draining = true;
   auto session_id = st.session_id;
@@ -416,12 +437,18 @@ void drain(user_pointer self) {
             push(self, std::move(pushes));
             log::get("user")->debug("event=drain_page account={} after={} count={} more={}", st.id,
                                     st.drain_cursor, page.mail.size(), page.more);
-            if (!page.mail.empty())
+            if (!page.mail.empty()) {
               st.drain_cursor = page.mail.back().seq;
+              st.unacked_pages.push_back(page.mail.size());
+            }
             st.drain_more = page.more;
+            if (page.more) {
+              drain(self);
+              return;
+            }
             // Mail that arrived while this page was read may be missing from it: at the end
             // of the backlog, look once more (no wait for an ack, nothing else would come).
-            if (st.live_skipped && !page.more) {
+            if (st.live_skipped) {
               st.live_skipped = false;
               drain(self);
             }
@@ -588,6 +615,7 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id, user_d
           st.drain_cursor = 0;
           st.drain_more = false;
           st.live_skipped = false;
+          st.unacked_pages.clear();
           write_presence(self);
           if (!was_online)
             self->delayed_send(self, presence_refresh, tick_atom::value);
@@ -606,6 +634,7 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id, user_d
           return;
         st.session = nullptr;
         st.drain_more = false;
+        st.unacked_pages.clear();
         auto now = st.deps.now_ms();
         caf::anon_send(st.deps.kv, kv_delete_atom::value, kv_space::presence, key_of(st.id));
         caf::anon_send(st.deps.kv, kv_put_atom::value, kv_space::last_seen, key_of(st.id),

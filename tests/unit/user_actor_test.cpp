@@ -329,18 +329,18 @@ CAF_TEST(stored mail is drained when a session attaches and presence goes online
   CAF_CHECK(w->kv.count({kv_space::last_seen, std::to_string(bob)}) == 1);
 }
 
-CAF_TEST(a backlog is pushed page by page as the device acks and new mail waits its turn) {
+CAF_TEST(a backlog is pushed two pages ahead of the acks and new mail waits its turn) {
   befriend(bob, alice);
   deps.drain_page_count = 2;
   auto bob_actor = spawn(bob);
-  for (uint8_t i = 1; i <= 5; ++i)
+  for (uint8_t i = 1; i <= 7; ++i)
     CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(i)).ok());
   attach(bob_actor, 1);
-  CAF_REQUIRE_EQUAL(w->pushes.size(), 2u);
-  CAF_CHECK(w->pushes[1].id == id_of(2));
-  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(6)).ok());
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 4u);
+  CAF_CHECK(w->pushes[3].id == id_of(4));
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(8)).ok());
   consume_messages();
-  CAF_CHECK_EQUAL(w->pushes.size(), 2u); // not overtaking the backlog
+  CAF_CHECK_EQUAL(w->pushes.size(), 4u); // not overtaking the backlog
   auto ack = [&](std::initializer_list<uint8_t> tags) {
     ack_request req;
     for (auto t : tags)
@@ -348,18 +348,20 @@ CAF_TEST(a backlog is pushed page by page as the device acks and new mail waits 
     CAF_CHECK(call(bob_actor, bob, user_op::ack, encode_body(req)).ok());
     consume_messages();
   };
-  ack({1, 2});
-  CAF_REQUIRE_EQUAL(w->pushes.size(), 4u);
-  CAF_CHECK(w->pushes[3].id == id_of(4));
-  ack({3, 4});
+  ack({1});
+  CAF_CHECK_EQUAL(w->pushes.size(), 4u); // the first page is not through yet
+  ack({2});
   CAF_REQUIRE_EQUAL(w->pushes.size(), 6u);
   CAF_CHECK(w->pushes[5].id == id_of(6));
-  ack({5, 6});
+  ack({3, 4});
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 8u);
+  CAF_CHECK(w->pushes[7].id == id_of(8));
+  ack({5, 6, 7, 8});
   // The backlog is through: new mail is pushed at once.
-  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(7)).ok());
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(9)).ok());
   consume_messages();
-  CAF_REQUIRE_EQUAL(w->pushes.size(), 7u);
-  CAF_CHECK(w->pushes[6].id == id_of(7));
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 9u);
+  CAF_CHECK(w->pushes[8].id == id_of(9));
 }
 
 CAF_TEST(a second session takes over and the first is told why) {
