@@ -16,8 +16,8 @@ sweeper_actor spawn_sweeper(caf::actor_system& sys, user_deps deps,
         [=](sweep_atom) {
           self->request(deps.store, caf::infinite, expire_atom::value, deps.now_ms())
               .then(
-                  [=](std::vector<envelope>& expired) {
-                    for (auto& e : expired) {
+                  [=](expired_mail& expired) {
+                    for (auto& e : expired.mail) {
                       if (e.kind != mail_kind::message)
                         continue;
                       entity_request req{entity_kind::user, e.sender,
@@ -29,8 +29,8 @@ sweeper_actor spawn_sweeper(caf::actor_system& sys, user_deps deps,
                                   log::get("sweeper")->warn("event=expired_receipt_failed");
                                 });
                     }
-                    // A full batch means more may be waiting: sweep again at once.
-                    if (expired.size() >= max_batch_size)
+                    // The pass goes on at once, one bounded step per store message.
+                    if (expired.more)
                       self->send(self, sweep_atom::value);
                     else
                       self->delayed_send(self, interval, sweep_atom::value);

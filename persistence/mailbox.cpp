@@ -13,6 +13,11 @@ namespace {
 
 constexpr size_t envelope_header_size = 1 + 16 + 8 + 8 + 8;
 constexpr char next_seq_key[] = "next_seq";
+constexpr char format_key[] = "format";
+/// 1: index values seq|expires_at and an `expiry` DB; 2: index values seq|sender and no
+/// expiry DB (expiry scans each recipient's range, whose front expires first).
+constexpr uint64_t current_format = 2;
+constexpr size_t index_value_size = 16;
 
 void put_u64(uint8_t* out, uint64_t x) {
   for (int i = 7; i >= 0; --i) {
@@ -43,16 +48,6 @@ struct index_key_bytes {
     put_u64(data, recipient);
     data[8] = static_cast<uint8_t>(kind);
     std::memcpy(data + 9, id.data(), id.size());
-  }
-  MDB_val val() { return {sizeof(data), data}; }
-};
-
-struct expiry_key_bytes {
-  uint8_t data[24];
-  expiry_key_bytes(uint64_t expires_at, account_id recipient, uint64_t seq) {
-    put_u64(data, expires_at);
-    put_u64(data + 8, recipient);
-    put_u64(data + 16, seq);
   }
   MDB_val val() { return {sizeof(data), data}; }
 };
@@ -147,7 +142,7 @@ result<std::unique_ptr<mailbox>> mailbox::open(const options& opts) {
   int rc = mdb_env_create(&mb->env_);
   if (rc != 0)
     return lmdb_failure("mdb_env_create", rc);
-  mdb_env_set_maxdbs(mb->env_, 4);
+  mdb_env_set_maxdbs(mb->env_, 4); // mail, index, meta; and expiry of format 1
   mdb_env_set_mapsize(mb->env_, opts.initial_size);
   rc = mdb_env_open(mb->env_, opts.dir.c_str(), MDB_NOTLS, 0600);
   if (rc != 0)
@@ -162,15 +157,69 @@ result<std::unique_ptr<mailbox>> mailbox::open(const options& opts) {
     return lmdb_failure("mdb_txn_begin", rc);
   if ((rc = mdb_dbi_open(txn.get(), "mail", MDB_CREATE, &mb->mail_db_)) != 0 ||
       (rc = mdb_dbi_open(txn.get(), "index", MDB_CREATE, &mb->index_db_)) != 0 ||
-      (rc = mdb_dbi_open(txn.get(), "expiry", MDB_CREATE, &mb->expiry_db_)) != 0 ||
       (rc = mdb_dbi_open(txn.get(), "meta", MDB_CREATE, &mb->meta_db_)) != 0)
     return lmdb_failure("mdb_dbi_open", rc);
   MDB_val key{sizeof(next_seq_key), const_cast<char*>(next_seq_key)}, val;
   if (mdb_get(txn.get(), mb->meta_db_, &key, &val) == 0 && val.mv_size == 8)
     mb->next_seq_ = get_u64(static_cast<const uint8_t*>(val.mv_data));
+  MDB_val fkey{sizeof(format_key), const_cast<char*>(format_key)};
+  uint64_t format = 1;
+  if (mdb_get(txn.get(), mb->meta_db_, &fkey, &val) == 0 && val.mv_size == 8)
+    format = get_u64(static_cast<const uint8_t*>(val.mv_data));
+  if (format > current_format)
+    return failure{errc::storage_failure, "mailbox in '" + opts.dir + "' has format " +
+                                              std::to_string(format) + ", newer than this node's " +
+                                              std::to_string(current_format)};
+  if (format < current_format) {
+    if ((rc = mb->upgrade(txn.get())) != 0)
+      return lmdb_failure("mailbox upgrade", rc);
+    uint8_t format_bytes[8];
+    put_u64(format_bytes, current_format);
+    MDB_val fval{sizeof(format_bytes), format_bytes};
+    if ((rc = mdb_put(txn.get(), mb->meta_db_, &fkey, &fval, 0)) != 0)
+      return lmdb_failure("mdb_put format", rc);
+  }
   if ((rc = txn.commit()) != 0)
     return lmdb_failure("mdb_txn_commit", rc);
   return mb;
+}
+
+int mailbox::upgrade(MDB_txn* txn) {
+  // Format 1 kept seq|expires_at in the index and an expiry DB: rewrite the index values
+  // as seq|sender and drop the expiry DB.
+  cursor_guard cur;
+  int rc = cur.open(txn, index_db_);
+  if (rc != 0)
+    return rc;
+  MDB_val key, val;
+  size_t upgraded = 0;
+  for (rc = mdb_cursor_get(cur.get(), &key, &val, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT)) {
+    if (key.mv_size != 25 || val.mv_size != index_value_size)
+      continue;
+    auto recipient = get_u64(static_cast<const uint8_t*>(key.mv_data));
+    auto seq = get_u64(static_cast<const uint8_t*>(val.mv_data));
+    mail_key_bytes mk{recipient, seq};
+    MDB_val mkey = mk.val(), mval;
+    envelope e;
+    if (mdb_get(txn, mail_db_, &mkey, &mval) != 0 || !decode_envelope(recipient, mval, false, e))
+      continue;
+    uint8_t value[index_value_size];
+    put_u64(value, seq);
+    put_u64(value + 8, e.sender);
+    MDB_val nval{sizeof(value), value};
+    if ((rc = mdb_cursor_put(cur.get(), &key, &nval, MDB_CURRENT)) != 0)
+      return rc;
+    ++upgraded;
+  }
+  if (rc != MDB_NOTFOUND)
+    return rc;
+  MDB_dbi expiry = 0;
+  if (mdb_dbi_open(txn, "expiry", 0, &expiry) == 0 && (rc = mdb_drop(txn, expiry, 1)) != 0)
+    return rc;
+  log::get("store")->info("event=mailbox_upgraded format={} envelopes={}", current_format,
+                          upgraded);
+  return 0;
 }
 
 mailbox::~mailbox() {
@@ -230,47 +279,44 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
     seq = next_seq_;
     for (auto& e : batch.puts) {
       index_key_bytes ik{e.recipient, e.kind, e.id};
-      MDB_val ikey = ik.val(), existing;
-      if (mdb_get(txn, index_db_, &ikey, &existing) == 0) {
+      uint8_t index_value[index_value_size];
+      put_u64(index_value, seq);
+      put_u64(index_value + 8, e.sender);
+      MDB_val ikey = ik.val(), ival{sizeof(index_value), index_value};
+      auto rc = mdb_put(txn, index_db_, &ikey, &ival, MDB_NOOVERWRITE);
+      if (rc == MDB_KEYEXIST) {
         out.stored.push_back(false);
         continue;
       }
-      auto this_seq = seq++;
-      mail_key_bytes mk{e.recipient, this_seq};
+      check(rc, "mdb_put index");
+      mail_key_bytes mk{e.recipient, seq++};
       auto value = encode_envelope(e);
       MDB_val mkey = mk.val(), mval{value.size(), value.data()};
       check(mdb_put(txn, mail_db_, &mkey, &mval, 0), "mdb_put mail");
-      uint8_t index_value[16];
-      put_u64(index_value, this_seq);
-      put_u64(index_value + 8, e.expires_at_ms);
-      MDB_val ival{sizeof(index_value), index_value};
-      check(mdb_put(txn, index_db_, &ikey, &ival, 0), "mdb_put index");
-      expiry_key_bytes ek{e.expires_at_ms, e.recipient, this_seq};
-      MDB_val ekey = ek.val(), empty{0, nullptr};
-      check(mdb_put(txn, expiry_db_, &ekey, &empty, 0), "mdb_put expiry");
       out.stored.push_back(true);
     }
     out.acked.resize(batch.acks.size());
+    cursor_guard index;
+    check(index.open(txn, index_db_), "mdb_cursor_open");
     for (size_t a = 0; a < batch.acks.size(); ++a) {
       auto& ack = batch.acks[a];
       index_key_bytes ik{ack.recipient, ack.key.kind, ack.key.id};
       MDB_val ikey = ik.val(), ival;
-      if (mdb_get(txn, index_db_, &ikey, &ival) != 0 || ival.mv_size != 16)
+      if (mdb_cursor_get(index.get(), &ikey, &ival, MDB_SET_KEY) != 0 ||
+          ival.mv_size != index_value_size)
         continue;
       auto* iv = static_cast<const uint8_t*>(ival.mv_data);
-      auto this_seq = get_u64(iv);
-      auto expires_at = get_u64(iv + 8);
-      mail_key_bytes mk{ack.recipient, this_seq};
-      MDB_val mkey = mk.val(), mval;
+      mail_key_bytes mk{ack.recipient, get_u64(iv)};
       envelope removed;
-      if (mdb_get(txn, mail_db_, &mkey, &mval) == 0 &&
-          decode_envelope(ack.recipient, mval, false, removed))
-        out.acked[a] = std::move(removed);
+      removed.recipient = ack.recipient;
+      removed.kind = ack.key.kind;
+      removed.id = ack.key.id;
+      removed.sender = get_u64(iv + 8);
+      removed.seq = get_u64(iv);
+      check(mdb_cursor_del(index.get(), 0), "mdb_cursor_del index");
+      MDB_val mkey = mk.val();
       mdb_del(txn, mail_db_, &mkey, nullptr);
-      check(mdb_del(txn, index_db_, &ikey, nullptr), "mdb_del index");
-      expiry_key_bytes ek{expires_at, ack.recipient, this_seq};
-      MDB_val ekey = ek.val();
-      mdb_del(txn, expiry_db_, &ekey, nullptr);
+      out.acked[a] = std::move(removed);
     }
     if (seq != next_seq_) {
       uint8_t seq_bytes[8];
@@ -320,37 +366,51 @@ result<mail_page> mailbox::pending(account_id recipient, uint64_t after_seq, siz
   return page;
 }
 
-result<std::vector<envelope>> mailbox::expire(uint64_t now_ms, size_t limit) {
-  std::vector<envelope> out;
+result<expired_mail> mailbox::expire(uint64_t now_ms, size_t limit) {
+  expired_mail out;
+  auto resume = expire_from_;
   auto ok = with_write_txn([&](MDB_txn* txn) {
-    out.clear();
+    out = expired_mail{};
+    resume = expire_from_;
     cursor_guard cur;
-    check(cur.open(txn, expiry_db_), "mdb_cursor_open");
-    MDB_val key, val;
-    int rc = mdb_cursor_get(cur.get(), &key, &val, MDB_FIRST);
-    while (rc == 0 && out.size() < limit && key.mv_size == 24) {
-      auto* k = static_cast<const uint8_t*>(key.mv_data);
-      if (get_u64(k) > now_ms)
-        break;
-      auto recipient = get_u64(k + 8);
-      mail_key_bytes mk{recipient, get_u64(k + 16)};
-      MDB_val mkey = mk.val(), mval;
+    check(cur.open(txn, mail_db_), "mdb_cursor_open");
+    // A recipient's mail is in arrival order, so what expired is the front of its range:
+    // take that front, then jump to the next recipient.
+    size_t visited = 0;
+    mail_key_bytes start{resume, 0};
+    MDB_val key = start.val(), val;
+    int rc = mdb_cursor_get(cur.get(), &key, &val, MDB_SET_RANGE);
+    while (rc == 0 && visited < limit) {
+      ++visited;
+      auto recipient = get_u64(static_cast<const uint8_t*>(key.mv_data));
       envelope e;
-      if (mdb_get(txn, mail_db_, &mkey, &mval) == 0 && decode_envelope(recipient, mval, false, e)) {
+      if (key.mv_size == 16 && decode_envelope(recipient, val, false, e) &&
+          e.expires_at_ms <= now_ms) {
         index_key_bytes ik{recipient, e.kind, e.id};
         MDB_val ikey = ik.val();
         mdb_del(txn, index_db_, &ikey, nullptr);
-        check(mdb_del(txn, mail_db_, &mkey, nullptr), "mdb_del mail");
-        out.push_back(std::move(e));
+        check(mdb_cursor_del(cur.get(), 0), "mdb_cursor_del");
+        out.mail.push_back(std::move(e));
+        rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT); // the entry after the deleted one
+        continue;
       }
-      check(mdb_cursor_del(cur.get(), 0), "mdb_cursor_del");
-      rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT);
+      if (recipient == UINT64_MAX) {
+        rc = MDB_NOTFOUND;
+        break;
+      }
+      mail_key_bytes next{recipient + 1, 0};
+      key = next.val();
+      rc = mdb_cursor_get(cur.get(), &key, &val, MDB_SET_RANGE);
     }
     if (rc != 0 && rc != MDB_NOTFOUND)
       check(rc, "mdb_cursor_get");
+    out.more = rc == 0;
+    if (out.more)
+      resume = get_u64(static_cast<const uint8_t*>(key.mv_data));
   });
   if (!ok)
     return ok.error();
+  expire_from_ = out.more ? resume : 0;
   return out;
 }
 

@@ -50,9 +50,16 @@ struct mail_page {
   bool more = false;
 };
 
+/// Mail removed by one step of an expiry pass, and whether the pass goes on.
+struct expired_mail {
+  std::vector<envelope> mail; ///< payloads left out
+  bool more = false;          ///< call again to continue the pass where this step stopped
+};
+
 struct write_outcome {
   std::vector<bool> stored; ///< per put: true if new, false if already there (a no-op)
-  /// Per ack: the envelope it removed (payload left out), or nothing if none was stored.
+  /// Per ack: what it removed (recipient, kind, id, sender and seq), or nothing if none
+  /// was stored.
   std::vector<std::optional<envelope>> acked;
 };
 
@@ -80,9 +87,12 @@ public:
   [[nodiscard]] result<mail_page> pending(account_id recipient, uint64_t after_seq,
                                           size_t max_count, size_t max_bytes);
 
-  /// Removes up to `limit` envelopes whose expiry is at or before `now_ms`, and returns
-  /// them without payloads, so that senders can be told.
-  [[nodiscard]] result<std::vector<envelope>> expire(uint64_t now_ms, size_t limit);
+  /// One step of an expiry pass over all recipients: removes envelopes whose expiry is at
+  /// or before `now_ms`, visiting at most `limit` envelopes and recipients, and returns
+  /// them without payloads, so that senders can be told. A recipient's mail is expected to
+  /// expire in arrival order (one TTL per node): the pass takes the expired front of each
+  /// recipient's mail.
+  [[nodiscard]] result<expired_mail> expire(uint64_t now_ms, size_t limit);
 
   /// Number of stored envelopes.
   [[nodiscard]] result<uint64_t> count();
@@ -97,13 +107,14 @@ private:
   result<bool> with_write_txn(F&& body);
 
   bool grow();
+  int upgrade(MDB_txn* txn);
 
   MDB_env* env_ = nullptr;
-  MDB_dbi mail_db_ = 0;   // recipient|seq -> envelope
-  MDB_dbi index_db_ = 0;  // recipient|kind|id -> seq|expires_at
-  MDB_dbi expiry_db_ = 0; // expires_at|recipient|seq -> ""
-  MDB_dbi meta_db_ = 0;   // "next_seq" -> u64
+  MDB_dbi mail_db_ = 0;  // recipient|seq -> envelope
+  MDB_dbi index_db_ = 0; // recipient|kind|id -> seq|sender
+  MDB_dbi meta_db_ = 0;  // "next_seq" -> u64, "format" -> u64
   uint64_t next_seq_ = 1;
+  account_id expire_from_ = 0; // where the current expiry pass goes on
   uint64_t map_size_ = 0;
   uint64_t max_size_ = 0;
 };

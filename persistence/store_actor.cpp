@@ -196,12 +196,12 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
           return make_error(res.error());
         return std::move(*res);
       },
-      [=](expire_atom, uint64_t now_ms) -> caf::result<std::vector<envelope>> {
+      [=](expire_atom, uint64_t now_ms) -> caf::result<expired_mail> {
         auto res = self->state.box->expire(now_ms, max_batch_size);
         if (!res)
           return make_error(res.error());
-        if (!res->empty())
-          log::get("store")->info("event=mail_expired count={}", res->size());
+        if (!res->mail.empty())
+          log::get("store")->info("event=mail_expired count={}", res->mail.size());
         return std::move(*res);
       },
       [=](count_atom) -> caf::result<uint64_t> {

@@ -42,8 +42,9 @@ using store_actor = caf::typed_actor<
   /// A page of a recipient's stored envelopes after a sequence number, oldest first:
   /// (recipient, after_seq, max_count, max_bytes).
   caf::replies_to<pending_atom, account_id, uint64_t, uint64_t, uint64_t>::with<mail_page>,
-  /// Deletes mail expired at the given time (ms since epoch); answers with what went.
-  caf::replies_to<expire_atom, uint64_t>::with<std::vector<envelope>>,
+  /// One step of the expiry pass at the given time (ms since epoch): deletes expired mail
+  /// and answers with what went and whether the pass goes on.
+  caf::replies_to<expire_atom, uint64_t>::with<expired_mail>,
   /// Number of stored envelopes.
   caf::replies_to<count_atom>::with<uint64_t>,
   /// Internal: commits the batch collected so far.
@@ -59,5 +60,6 @@ store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box,
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::envelope)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::mail_page)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::expired_mail)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::envelope>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::mail_ref>)

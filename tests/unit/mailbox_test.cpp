@@ -118,26 +118,45 @@ CAF_TEST(expire removes exactly the mail due and keeps the rest) {
   put({mail(1, 1, 100), mail(2, 2, 200), mail(1, 3, 300)});
   auto gone = box->expire(200, 1000);
   CAF_REQUIRE(gone);
-  CAF_REQUIRE_EQUAL(gone->size(), 2u);
-  CAF_CHECK_EQUAL((*gone)[0].id[0], 1);
-  CAF_CHECK_EQUAL((*gone)[1].recipient, 2u);
+  CAF_CHECK(!gone->more);
+  CAF_REQUIRE_EQUAL(gone->mail.size(), 2u);
+  CAF_CHECK_EQUAL(gone->mail[0].id[0], 1);
+  CAF_CHECK_EQUAL(gone->mail[0].sender, 77u);
+  CAF_CHECK_EQUAL(gone->mail[1].recipient, 2u);
   CAF_CHECK(count() == 1u);
   CAF_CHECK_EQUAL(pending(1).size(), 1u);
   auto none = box->expire(250, 1000);
   CAF_REQUIRE(none);
-  CAF_CHECK(none->empty());
-  // An acked message leaves no expiry entry behind.
+  CAF_CHECK(none->mail.empty());
+  // An expired id may be stored again: its index entry went with it.
+  CAF_CHECK(put({mail(1, 1, 5000)}).stored == (std::vector<bool>{true}));
   CAF_CHECK(box->write({{}, {mail_ref{1, {mail_kind::message, mail(1, 3).id}}}}));
-  CAF_CHECK(box->expire(1000, 1000)->empty());
+  auto last = box->expire(1000, 1000);
+  CAF_REQUIRE(last);
+  CAF_CHECK(last->mail.empty());
+  CAF_CHECK(count() == 1u);
 }
 
-CAF_TEST(expire honours its limit) {
+CAF_TEST(an expiry pass goes on in bounded steps across recipients) {
   std::vector<envelope> many;
   for (uint8_t i = 0; i < 10; ++i)
     many.push_back(mail(1, i, 10));
+  for (account_id r = 2; r <= 8; ++r)
+    many.push_back(mail(r, static_cast<uint8_t>(r + 20), 10));
   put(many);
-  CAF_CHECK_EQUAL(box->expire(10, 4)->size(), 4u);
-  CAF_CHECK(count() == 6u);
+  size_t removed = 0;
+  int steps = 0;
+  for (bool more = true; more; ++steps) {
+    auto step = box->expire(10, 4);
+    CAF_REQUIRE(step);
+    CAF_CHECK_LESS_OR_EQUAL(step->mail.size(), 4u);
+    removed += step->mail.size();
+    more = step->more;
+    CAF_REQUIRE_LESS(steps, 10);
+  }
+  CAF_CHECK_EQUAL(removed, 17u);
+  CAF_CHECK_GREATER(steps, 4);
+  CAF_CHECK(count() == 0u);
 }
 
 CAF_TEST(pending pages through the mail by sequence count and bytes) {
@@ -206,6 +225,72 @@ CAF_TEST(a full map grows and past the maximum refuses new mail keeping the old)
   CAF_CHECK(acked);
   reopen(1 << 20, 4 << 20);
   CAF_CHECK_EQUAL(pending(1).size(), stored_tags.size() - 1);
+}
+
+CAF_TEST(a format 1 mailbox is upgraded in place) {
+  box.reset();
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  {
+    // Format 1, written by hand: index values seq|expires_at, an expiry DB, no format key.
+    MDB_env* env = nullptr;
+    CAF_REQUIRE_EQUAL(mdb_env_create(&env), 0);
+    mdb_env_set_maxdbs(env, 4);
+    CAF_REQUIRE_EQUAL(mdb_env_open(env, dir.c_str(), 0, 0600), 0);
+    MDB_txn* txn = nullptr;
+    CAF_REQUIRE_EQUAL(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    MDB_dbi mail_db, index_db, expiry_db, meta_db;
+    mdb_dbi_open(txn, "mail", MDB_CREATE, &mail_db);
+    mdb_dbi_open(txn, "index", MDB_CREATE, &index_db);
+    mdb_dbi_open(txn, "expiry", MDB_CREATE, &expiry_db);
+    mdb_dbi_open(txn, "meta", MDB_CREATE, &meta_db);
+    auto be = [](bytes& out, uint64_t x) {
+      for (int i = 7; i >= 0; --i)
+        out.push_back(static_cast<uint8_t>(x >> (8 * i)));
+    };
+    auto put_raw = [&](MDB_dbi db, bytes k, bytes v) {
+      MDB_val key{k.size(), k.data()}, val{v.size(), v.data()};
+      CAF_REQUIRE_EQUAL(mdb_put(txn, db, &key, &val, 0), 0);
+    };
+    auto e = mail(1, 4, 500);
+    bytes mail_key, value{static_cast<uint8_t>(e.kind)}, index_key, index_value, expiry_key;
+    be(mail_key, 1);
+    be(mail_key, 1);
+    value.insert(value.end(), e.id.begin(), e.id.end());
+    be(value, e.sender);
+    be(value, e.stored_at_ms);
+    be(value, e.expires_at_ms);
+    value.insert(value.end(), e.payload.begin(), e.payload.end());
+    be(index_key, 1);
+    index_key.push_back(static_cast<uint8_t>(e.kind));
+    index_key.insert(index_key.end(), e.id.begin(), e.id.end());
+    be(index_value, 1);
+    be(index_value, e.expires_at_ms);
+    be(expiry_key, e.expires_at_ms);
+    be(expiry_key, 1);
+    be(expiry_key, 1);
+    put_raw(mail_db, mail_key, value);
+    put_raw(index_db, index_key, index_value);
+    put_raw(expiry_db, expiry_key, {});
+    bytes next_seq;
+    be(next_seq, 2);
+    std::string seq_name = "next_seq";
+    put_raw(meta_db, bytes(seq_name.c_str(), seq_name.c_str() + seq_name.size() + 1), next_seq);
+    CAF_REQUIRE_EQUAL(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  reopen();
+  auto stored = pending(1);
+  CAF_REQUIRE_EQUAL(stored.size(), 1u);
+  CAF_CHECK(stored[0].payload == mail(1, 4).payload);
+  CAF_CHECK(put({mail(1, 4)}).stored == (std::vector<bool>{false}));
+  auto acked = box->write({{}, {mail_ref{1, {mail_kind::message, mail(1, 4).id}}}});
+  CAF_REQUIRE(acked);
+  CAF_REQUIRE(acked->acked[0]);
+  CAF_CHECK_EQUAL(acked->acked[0]->sender, 77u);
+  CAF_CHECK(count() == 0u);
+  put({mail(1, 5)});
+  CAF_CHECK_EQUAL(pending(1).front().seq, 2u); // the sequence goes on
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -66,7 +66,7 @@ store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<worl
         }
         return page;
       },
-      [=](expire_atom, uint64_t) -> std::vector<envelope> { return {}; },
+      [=](expire_atom, uint64_t) -> expired_mail { return {}; },
       [=](count_atom) -> uint64_t { return w->mail.size(); },
       [=](flush_atom) {},
   };
