@@ -109,7 +109,7 @@ public:
     auto& conn = user_.conn->conn();
     ++outstanding_;
     return conn.write_frame(make_frame(frame_type::send, conn.next_request_id(),
-                                       send_request{to_, crypto::random_message_id(), sealed}));
+                                       send_request{to_, crypto::new_message_id(), sealed}));
   }
 
   void pump() override { drain(0ms); }

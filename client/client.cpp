@@ -143,7 +143,7 @@ result<message_id> client::send_text(account_id to, std::string_view text) {
     if (auto fetched = keys_of(to); !fetched)
       return fetched.error();
   auto sealed = channels_.at(to).seal(encode_plaintext(text));
-  return send_payload(to, crypto::random_message_id(), std::move(sealed));
+  return send_payload(to, crypto::new_message_id(), std::move(sealed));
 }
 
 result<std::vector<received>> client::receive(milliseconds wait, size_t max) {

@@ -1,5 +1,7 @@
 #include "crypto/crypto.hpp"
 
+#include <chrono>
+
 #include <cstring>
 
 #include "protocol/frame.hpp"
@@ -71,9 +73,14 @@ void random_fill(std::span<uint8_t> out) {
   randombytes_buf(out.data(), out.size());
 }
 
-message_id random_message_id() {
+message_id new_message_id() {
+  using namespace std::chrono;
+  auto ms = static_cast<uint64_t>(
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
   message_id id;
-  random_fill(id);
+  for (size_t i = 0; i < 6; ++i)
+    id[i] = static_cast<uint8_t>(ms >> (8 * (5 - i)));
+  random_fill(std::span<uint8_t>{id}.subspan(6));
   return id;
 }
 

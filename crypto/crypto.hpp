@@ -58,7 +58,9 @@ struct kx_keypair {
 
 void random_fill(std::span<uint8_t> out);
 
-message_id random_message_id();
+/// A fresh message id: 48 bits of milliseconds since the epoch (big-endian), then 80
+/// random bits. Ids that grow with time keep the node's mailbox index writes local.
+message_id new_message_id();
 
 [[nodiscard]] signature sign(std::span<const uint8_t> message, const sign_keypair& key);
 

@@ -222,7 +222,7 @@ def main():
     time.sleep(0.1)
     _, key_body = ann.conn.request(0x25, struct.pack(">Q", bo.id))
     bo_box = key_body[8:40]
-    msgid = os.urandom(16)
+    msgid = struct.pack(">Q", int(time.time() * 1000))[2:] + os.urandom(10)
     plaintext = b"\x01\x01" + "hello from python".encode()
     rtype, body = ann.conn.request(0x30, struct.pack(">Q", bo.id) + msgid +
                                    blob(box(plaintext, bo_box, ann.box_sk)))

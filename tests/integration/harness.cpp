@@ -252,7 +252,7 @@ std::vector<message_id> send_pipelined(user& from, account_id to,
   for (auto& text : texts) {
     while (ids.size() - accepted >= max_in_flight)
       take_answer();
-    ids.push_back(crypto::random_message_id());
+    ids.push_back(crypto::new_message_id());
     auto payload = crypto::box_seal(client::encode_plaintext(text), key->box_key, from.prof->box);
     CAF_REQUIRE(conn.write_frame(make_frame(frame_type::send, conn.next_request_id(),
                                             send_request{to, ids.back(), payload})));

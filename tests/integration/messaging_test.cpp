@@ -142,7 +142,7 @@ CAF_TEST(a message id seen before is dropped by the client even if stored again)
   auto [alice, bob] = make_friends(n);
   auto key = alice->keys_of(bob.id);
   CAF_REQUIRE(key);
-  auto id = crypto::random_message_id();
+  auto id = crypto::new_message_id();
   auto payload = crypto::box_seal(client::encode_plaintext("once"), key->box_key, alice.prof->box);
   CAF_REQUIRE(alice->send_payload(bob.id, id, payload));
   CAF_REQUIRE(alice->send_payload(bob.id, id, payload)); // a retry: stored once
@@ -164,7 +164,7 @@ CAF_TEST(a stranger cannot send read keys or status and learns nothing) {
   auto bob = make_user(n, "Bob");
   auto mallory = make_user(n, "Mallory");
   befriend(alice, bob);
-  auto send = mallory->send_payload(bob.id, crypto::random_message_id(), bytes(64, 1));
+  auto send = mallory->send_payload(bob.id, crypto::new_message_id(), bytes(64, 1));
   CAF_REQUIRE(!send);
   CAF_CHECK(send.error().code == errc::not_found);
   auto key = mallory->keys_of(bob.id);
@@ -174,7 +174,7 @@ CAF_TEST(a stranger cannot send read keys or status and learns nothing) {
   CAF_REQUIRE(!status);
   CAF_CHECK(status.error().code == errc::not_found);
   // An unknown id answers exactly like a real one.
-  auto unknown = mallory->send_payload(1000000001, crypto::random_message_id(), bytes(64, 1));
+  auto unknown = mallory->send_payload(1000000001, crypto::new_message_id(), bytes(64, 1));
   CAF_REQUIRE(!unknown);
   CAF_CHECK(unknown.error().code == send.error().code);
   CAF_CHECK_EQUAL(unknown.error().message, send.error().message);
