@@ -4,9 +4,12 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "crypto/crypto.hpp"
 #include "crypto/key_file.hpp"
@@ -163,6 +166,24 @@ CAF_TEST(key files are made 0600 read back and refused when open to others) {
   std::ofstream{path} << "garbage\n";
   CAF_CHECK(!crypto::read_key_file(path));
   std::filesystem::remove_all(dir);
+}
+
+CAF_TEST(message ids start with the time and differ in their random part) {
+  auto first = crypto::new_message_id();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  auto second = crypto::new_message_id();
+  auto third = crypto::new_message_id();
+  CAF_CHECK(std::lexicographical_compare(first.begin(), first.begin() + 6, second.begin(),
+                                         second.begin() + 6));
+  CAF_CHECK(second != third);
+  uint64_t ms = 0;
+  for (size_t i = 0; i < 6; ++i)
+    ms = (ms << 8) | second[i];
+  auto now = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count());
+  CAF_CHECK_LESS_OR_EQUAL(ms, now);
+  CAF_CHECK_GREATER(ms + 1000, now);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
