@@ -180,32 +180,45 @@ bytes login_message(const std::array<uint8_t, 32>& transcript, account_id id) {
   return out;
 }
 
-void record_channel::seal(bytes& out, std::span<const uint8_t> plain) {
-  auto sealed_size = plain.size() + overhead;
-  auto start = out.size();
-  append_length_prefix(out, sealed_size);
-  out.resize(start + length_prefix_size + sealed_size);
+static_assert(record_channel::sealed_size(0) == length_prefix_size + record_channel::overhead);
+
+void record_channel::seal(std::span<uint8_t> out, std::span<const uint8_t> plain) {
+  wire::put_u32_be(out.data(), static_cast<uint32_t>(plain.size() + overhead));
   uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
   counter_nonce(nonce, tx_counter_++);
   unsigned long long written = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + start + length_prefix_size, &written,
-                                            plain.data(), plain.size(), out.data() + start,
-                                            length_prefix_size, nullptr, nonce, tx_.data());
+  crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + length_prefix_size, &written, plain.data(),
+                                            plain.size(), out.data(), length_prefix_size, nullptr,
+                                            nonce, tx_.data());
 }
 
-std::optional<bytes> record_channel::open(std::span<const uint8_t> prefix,
-                                          std::span<const uint8_t> sealed) {
+void record_channel::seal(bytes& out, std::span<const uint8_t> plain) {
+  auto start = out.size();
+  out.resize(start + sealed_size(plain.size()));
+  seal(std::span<uint8_t>{out}.subspan(start), plain);
+}
+
+bool record_channel::open(std::span<const uint8_t> prefix, std::span<const uint8_t> sealed,
+                          bytes& plain) {
   if (sealed.size() < overhead)
-    return std::nullopt;
-  bytes plain(sealed.size() - overhead);
+    return false;
+  plain.resize(sealed.size() - overhead);
   uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
   counter_nonce(nonce, rx_counter_);
   unsigned long long written = 0;
   if (crypto_aead_chacha20poly1305_ietf_decrypt(plain.data(), &written, nullptr, sealed.data(),
                                                 sealed.size(), prefix.data(), prefix.size(), nonce,
                                                 rx_.data()) != 0)
-    return std::nullopt;
+    return false;
   ++rx_counter_;
+  return true;
+}
+
+std::optional<bytes> record_channel::open(std::span<const uint8_t> prefix,
+                                          std::span<const uint8_t> sealed) {
+  bytes plain;
+  if (!open(prefix, sealed, plain))
+    return std::nullopt;
   return plain;
 }
 

@@ -119,8 +119,21 @@ public:
 
   explicit record_channel(const session_keys& keys) : rx_(keys.rx), tx_(keys.tx) {}
 
+  /// Bytes of the sealed record (length prefix included) that carries `plain_size` bytes.
+  static constexpr size_t sealed_size(size_t plain_size) {
+    return 4 + plain_size + overhead;
+  }
+
+  /// Writes one sealed record carrying `plain` to `out`, which has `sealed_size` bytes.
+  void seal(std::span<uint8_t> out, std::span<const uint8_t> plain);
+
   /// Appends one sealed record (length prefix included) carrying `plain` to `out`.
   void seal(bytes& out, std::span<const uint8_t> plain);
+
+  /// Opens one received record into `plain` (resized to fit); false if it does not
+  /// authenticate.
+  [[nodiscard]] bool open(std::span<const uint8_t> prefix, std::span<const uint8_t> sealed,
+                          bytes& plain);
 
   /// Opens one received record; nullopt if it does not authenticate.
   [[nodiscard]] std::optional<bytes> open(std::span<const uint8_t> prefix,

@@ -56,6 +56,7 @@ struct session_state {
   uint64_t bytes_queued = 0;  ///< written to the socket's buffer so far
   uint64_t bytes_written = 0; ///< of those, handed to the kernel
   size_t read_chunk = 0;
+  bytes plain; ///< the frame being sealed or opened (reused: no allocation per frame)
   static inline const char* name = "kinbox.session";
 };
 
@@ -67,20 +68,41 @@ auto logger() {
   return log::get("gateway");
 }
 
-/// Seals `f` into the socket's write buffer; `flush` hands it to the multiplexer.
-void queue_frame(session_pointer self, const frame& f) {
+/// Seals the frame built in `plain` into the socket's write buffer; `flush` hands it to
+/// the multiplexer.
+void queue_plain(session_pointer self) {
   auto& st = self->state;
-  auto plain = encode_frame(f);
-  bytes out;
-  if (st.channel) {
-    st.channel->seal(out, plain);
-  } else {
-    append_length_prefix(out, plain.size());
-    out.insert(out.end(), plain.begin(), plain.end());
-  }
   auto& buf = self->wr_buf(st.hdl);
-  buf.insert(buf.end(), out.begin(), out.end());
-  st.bytes_queued += out.size();
+  auto start = buf.size();
+  if (st.channel) {
+    auto size = crypto::record_channel::sealed_size(st.plain.size());
+    buf.resize(start + size);
+    st.channel->seal({reinterpret_cast<uint8_t*>(buf.data()) + start, size}, st.plain);
+  } else {
+    bytes prefix;
+    append_length_prefix(prefix, st.plain.size());
+    buf.insert(buf.end(), prefix.begin(), prefix.end());
+    buf.insert(buf.end(), st.plain.begin(), st.plain.end());
+  }
+  st.bytes_queued += buf.size() - start;
+}
+
+/// Queues a frame whose body is encoded straight into the session's plaintext buffer.
+template <class Body>
+void queue_frame(session_pointer self, frame_type type, uint32_t request_id, const Body& body) {
+  auto& plain = self->state.plain;
+  plain.clear();
+  write_frame_header(plain, type, request_id);
+  write_body(plain, body);
+  queue_plain(self);
+}
+
+void queue_frame(session_pointer self, const frame& f) {
+  auto& plain = self->state.plain;
+  plain.clear();
+  write_frame_header(plain, f.type, f.request_id);
+  plain.insert(plain.end(), f.body.begin(), f.body.end());
+  queue_plain(self);
 }
 
 void write_frame(session_pointer self, const frame& f) {
@@ -114,7 +136,8 @@ void reply_error(session_pointer self, uint32_t request_id, const failure& f) {
 
 template <class Body>
 void reply(session_pointer self, frame_type type, uint32_t request_id, const Body& body) {
-  write_frame(self, make_frame(type, request_id, body));
+  queue_frame(self, type, request_id, body);
+  self->flush(self->state.hdl);
 }
 
 void reply_ok(session_pointer self, uint32_t request_id) {
@@ -443,10 +466,9 @@ void handle_data(session_pointer self, const std::vector<char>& data) {
       handle_hello(self, rec.payload);
       continue;
     }
-    auto plain = st.channel->open(rec.prefix, rec.payload);
-    if (!plain)
+    if (!st.channel->open(rec.prefix, rec.payload, st.plain))
       return fail(self, frame_type::error, 0, errc::decrypt_failed, "record failed authentication");
-    auto f = decode_frame(*plain);
+    auto f = decode_frame(st.plain);
     if (!f)
       return fail(self, frame_type::error, 0, f.error().code, f.error().message);
     handle_frame(self, std::move(*f));
@@ -486,7 +508,7 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
                       "unsent data passed the limit");
         }
         for (auto& m : mail)
-          queue_frame(self, make_frame(frame_type::mail, 0, m));
+          queue_frame(self, frame_type::mail, 0, m);
         self->flush(st.hdl);
       },
       [=](kick_atom, uint16_t code) {

@@ -86,11 +86,14 @@ std::string_view frame_type_name(frame_type type) {
   return "unknown";
 }
 
+void write_frame_header(bytes& out, frame_type type, uint32_t request_id) {
+  wire::writer{out}.u8(protocol_version).u8(static_cast<uint8_t>(type)).u32(request_id);
+}
+
 bytes encode_frame(const frame& f) {
   bytes out;
   out.reserve(frame_header_size + f.body.size());
-  wire::writer w{out};
-  w.u8(protocol_version).u8(static_cast<uint8_t>(f.type)).u32(f.request_id);
+  write_frame_header(out, f.type, f.request_id);
   out.insert(out.end(), f.body.begin(), f.body.end());
   return out;
 }

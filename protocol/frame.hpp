@@ -59,6 +59,9 @@ struct frame {
 };
 
 /// Header and body of a frame, without the length prefix.
+/// Appends the header of a frame (version, type, request id) to `out`; its body follows.
+void write_frame_header(bytes& out, frame_type type, uint32_t request_id);
+
 bytes encode_frame(const frame& f);
 
 /// Decodes a frame; fails with unsupported_version, unknown_type or malformed_frame.
