@@ -1,5 +1,7 @@
 #include "client/connection.hpp"
 
+#include <algorithm>
+
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -59,7 +61,9 @@ result<std::unique_ptr<connection>> connection::open(const std::string& host, ui
   std::unique_ptr<connection> conn{new connection};
   conn->fd_ = fd;
   auto ephemeral = crypto::kx_keypair::generate();
-  if (!conn->write_frame(make_frame(frame_type::client_hello, 0, client_hello{ephemeral.pk})))
+  auto ciphers = crypto::supported_ciphers();
+  if (!conn->write_frame(
+          make_frame(frame_type::client_hello, 0, client_hello{ephemeral.pk, ciphers})))
     return failure{errc::unavailable, "connection closed during the handshake"};
   auto answer = conn->read_one(timeout);
   if (!answer)
@@ -75,13 +79,15 @@ result<std::unique_ptr<connection>> connection::open(const std::string& host, ui
                                            crypto::fingerprint(hello->cluster_key) + " but " +
                                            crypto::fingerprint(*pinned_key) +
                                            " is pinned; refusing to talk to it"};
+  if (std::find(ciphers.begin(), ciphers.end(), hello->cipher) == ciphers.end())
+    return failure{errc::malformed_frame, "the gateway picked a record cipher not offered"};
   auto keys = crypto::client_session(ephemeral, hello->cluster_key, hello->ephemeral_key);
   if (!keys)
     return failure{errc::malformed_frame, "the gateway sent an invalid key"};
   conn->cluster_key_ = hello->cluster_key;
   conn->max_frame_size_ = hello->max_frame_size;
   conn->transcript_ = keys->transcript;
-  conn->channel_.emplace(*keys);
+  conn->channel_.emplace(*keys, hello->cipher);
   return conn;
 }
 

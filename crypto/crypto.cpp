@@ -1,5 +1,6 @@
 #include "crypto/crypto.hpp"
 
+#include <algorithm>
 #include <chrono>
 
 #include <cstring>
@@ -181,15 +182,55 @@ bytes login_message(const std::array<uint8_t, 32>& transcript, account_id id) {
 }
 
 static_assert(record_channel::sealed_size(0) == length_prefix_size + record_channel::overhead);
+static_assert(crypto_aead_aes256gcm_ABYTES == record_channel::overhead);
+static_assert(crypto_aead_aes256gcm_NPUBBYTES == crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
+
+std::vector<record_cipher> supported_ciphers() {
+  if (crypto_aead_aes256gcm_is_available() != 0)
+    return {record_cipher::aes256_gcm, record_cipher::chacha20_poly1305};
+  return {record_cipher::chacha20_poly1305};
+}
+
+std::optional<record_cipher> pick_cipher(std::span<const record_cipher> offered) {
+  auto ours = supported_ciphers();
+  for (auto c : offered)
+    if (std::find(ours.begin(), ours.end(), c) != ours.end())
+      return c;
+  return std::nullopt;
+}
+
+struct record_channel::aes_keys {
+  crypto_aead_aes256gcm_state rx;
+  crypto_aead_aes256gcm_state tx;
+  ~aes_keys() { sodium_memzero(this, sizeof(*this)); }
+};
+
+record_channel::record_channel(const session_keys& keys, record_cipher cipher)
+    : cipher_(cipher), rx_(keys.rx), tx_(keys.tx) {
+  if (cipher_ == record_cipher::aes256_gcm) {
+    aes_ = std::make_unique<aes_keys>();
+    crypto_aead_aes256gcm_beforenm(&aes_->rx, rx_.data());
+    crypto_aead_aes256gcm_beforenm(&aes_->tx, tx_.data());
+  }
+}
+
+record_channel::~record_channel() = default;
+record_channel::record_channel(record_channel&&) noexcept = default;
+record_channel& record_channel::operator=(record_channel&&) noexcept = default;
 
 void record_channel::seal(std::span<uint8_t> out, std::span<const uint8_t> plain) {
   wire::put_u32_be(out.data(), static_cast<uint32_t>(plain.size() + overhead));
   uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
   counter_nonce(nonce, tx_counter_++);
   unsigned long long written = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt(out.data() + length_prefix_size, &written, plain.data(),
-                                            plain.size(), out.data(), length_prefix_size, nullptr,
-                                            nonce, tx_.data());
+  auto* sealed = out.data() + length_prefix_size;
+  if (aes_)
+    crypto_aead_aes256gcm_encrypt_afternm(sealed, &written, plain.data(), plain.size(), out.data(),
+                                          length_prefix_size, nullptr, nonce, &aes_->tx);
+  else
+    crypto_aead_chacha20poly1305_ietf_encrypt(sealed, &written, plain.data(), plain.size(),
+                                              out.data(), length_prefix_size, nullptr, nonce,
+                                              tx_.data());
 }
 
 void record_channel::seal(bytes& out, std::span<const uint8_t> plain) {
@@ -206,9 +247,14 @@ bool record_channel::open(std::span<const uint8_t> prefix, std::span<const uint8
   uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
   counter_nonce(nonce, rx_counter_);
   unsigned long long written = 0;
-  if (crypto_aead_chacha20poly1305_ietf_decrypt(plain.data(), &written, nullptr, sealed.data(),
-                                                sealed.size(), prefix.data(), prefix.size(), nonce,
-                                                rx_.data()) != 0)
+  auto rc = aes_ ? crypto_aead_aes256gcm_decrypt_afternm(plain.data(), &written, nullptr,
+                                                         sealed.data(), sealed.size(), prefix.data(),
+                                                         prefix.size(), nonce, &aes_->rx)
+                 : crypto_aead_chacha20poly1305_ietf_decrypt(plain.data(), &written, nullptr,
+                                                             sealed.data(), sealed.size(),
+                                                             prefix.data(), prefix.size(), nonce,
+                                                             rx_.data());
+  if (rc != 0)
     return false;
   ++rx_counter_;
   return true;

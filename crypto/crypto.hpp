@@ -6,10 +6,12 @@
 #include <sodium.h>
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "protocol/types.hpp"
 
@@ -110,14 +112,26 @@ struct session_keys {
 /// The bytes a login signature covers.
 bytes login_message(const std::array<uint8_t, 32>& transcript, account_id id);
 
-/// Authenticated encryption of records in one direction each way (ChaCha20-Poly1305 IETF).
-/// Nonces are implicit per-direction counters, so a dropped, replayed or reordered record
-/// fails to open. The length prefix is authenticated data.
+/// The record ciphers this machine can run, most preferred first (AES-256-GCM first where
+/// the CPU has AES-NI: about 2.5x faster than ChaCha20-Poly1305 on short records).
+std::vector<record_cipher> supported_ciphers();
+
+/// The first of `offered` that this machine supports; nullopt if none.
+std::optional<record_cipher> pick_cipher(std::span<const record_cipher> offered);
+
+/// Authenticated encryption of records, one key per direction, with ChaCha20-Poly1305 (IETF)
+/// or AES-256-GCM (both 12-byte nonces, 16-byte tags). Nonces are implicit per-direction
+/// counters, so a dropped, replayed or reordered record fails to open. The length prefix
+/// is authenticated data.
 class record_channel {
 public:
   static constexpr size_t overhead = crypto_aead_chacha20poly1305_ietf_ABYTES;
 
-  explicit record_channel(const session_keys& keys) : rx_(keys.rx), tx_(keys.tx) {}
+  /// `cipher` must be one of `supported_ciphers()`.
+  record_channel(const session_keys& keys, record_cipher cipher);
+  ~record_channel();
+  record_channel(record_channel&&) noexcept;
+  record_channel& operator=(record_channel&&) noexcept;
 
   /// Bytes of the sealed record (length prefix included) that carries `plain_size` bytes.
   static constexpr size_t sealed_size(size_t plain_size) {
@@ -139,9 +153,15 @@ public:
   [[nodiscard]] std::optional<bytes> open(std::span<const uint8_t> prefix,
                                           std::span<const uint8_t> sealed);
 
+  record_cipher cipher() const { return cipher_; }
+
 private:
+  struct aes_keys; // expanded AES keys (crypto_aead_aes256gcm_state), wiped on destruction
+
+  record_cipher cipher_;
   secret<32> rx_;
   secret<32> tx_;
+  std::unique_ptr<aes_keys> aes_;
   uint64_t rx_counter_ = 0;
   uint64_t tx_counter_ = 0;
 };

@@ -80,11 +80,19 @@ class Connection:
         self.next_id = 1
         self.pushes = []
         ce_pk, ce_sk = kx_keypair()
-        self._write_record(self._frame(0x01, 0, ce_pk))
+        # Record ciphers, most preferred first: AES-256-GCM (2) where the CPU has AES-NI,
+        # ChaCha20-Poly1305 (1) always.
+        offered = [2, 1] if sodium.crypto_aead_aes256gcm_is_available() else [1]
+        self._write_record(self._frame(0x01, 0, ce_pk + bytes([len(offered)] + offered)))
         ftype, _, body = self._parse(self._read_record())
         assert ftype == 0x02, "expected server_hello"
         cluster, se_pk = body[:32], body[32:64]
         (self.max_frame,) = struct.unpack(">I", body[64:68])
+        cipher = body[68]
+        assert cipher in offered, "the server picked a cipher we did not offer"
+        name = "aes256gcm" if cipher == 2 else "chacha20poly1305_ietf"
+        self._encrypt = getattr(sodium, "crypto_aead_%s_encrypt" % name)
+        self._decrypt = getattr(sodium, "crypto_aead_%s_decrypt" % name)
         self.transcript = blake2b(ce_pk + cluster + se_pk)
         rx1, tx1, rx2, tx2 = buf(32), buf(32), buf(32), buf(32)
         assert sodium.crypto_kx_client_session_keys(rx1, tx1, ce_pk, ce_sk, cluster) == 0
@@ -133,7 +141,7 @@ class Connection:
         prefix = struct.pack(">I", len(plain) + 16)
         out = buf(len(plain) + 16)
         out_len = ctypes.c_ulonglong(0)
-        sodium.crypto_aead_chacha20poly1305_ietf_encrypt(
+        self._encrypt(
             out, ctypes.byref(out_len), plain, ctypes.c_ulonglong(len(plain)), prefix,
             ctypes.c_ulonglong(4), None, self._nonce(self.tx_counter), self.k_c2s)
         self.tx_counter += 1
@@ -146,7 +154,7 @@ class Connection:
         prefix = struct.pack(">I", length)
         plain = buf(length - 16)
         plain_len = ctypes.c_ulonglong(0)
-        rc = sodium.crypto_aead_chacha20poly1305_ietf_decrypt(
+        rc = self._decrypt(
             plain, ctypes.byref(plain_len), None, sealed, ctypes.c_ulonglong(length), prefix,
             ctypes.c_ulonglong(4), self._nonce(self.rx_counter), self.k_s2c)
         assert rc == 0, "a server record failed to open"

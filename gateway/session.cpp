@@ -423,6 +423,10 @@ void handle_hello(session_pointer self, std::span<const uint8_t> payload) {
   if (!hello)
     return fail(self, frame_type::error, f->request_id, errc::malformed_frame,
                 hello.error().message);
+  auto cipher = crypto::pick_cipher(hello->ciphers);
+  if (!cipher)
+    return fail(self, frame_type::error, f->request_id, errc::unsupported_version,
+                "none of the offered record ciphers is supported");
   auto ephemeral = crypto::kx_keypair::generate();
   auto keys = crypto::server_session(st.ctx->cluster_key, ephemeral, hello->ephemeral_key);
   if (!keys)
@@ -430,8 +434,9 @@ void handle_hello(session_pointer self, std::span<const uint8_t> payload) {
                 "invalid ephemeral key");
   write_frame(self, make_frame(frame_type::server_hello, f->request_id,
                                server_hello{st.ctx->cluster_key.pk, ephemeral.pk,
-                                            static_cast<uint32_t>(st.ctx->max_frame_size)}));
-  st.channel.emplace(*keys);
+                                            static_cast<uint32_t>(st.ctx->max_frame_size),
+                                            *cipher}));
+  st.channel.emplace(*keys, *cipher);
   st.transcript = keys->transcript;
   st.current = phase::auth;
 }

@@ -33,11 +33,18 @@ bool read_state(wire::reader& r, contact_state& x) {
 } // namespace
 
 void write_body(bytes& out, const client_hello& x) {
-  wire::writer{out}.fixed(x.ephemeral_key);
+  wire::writer w{out};
+  w.fixed(x.ephemeral_key).u8(static_cast<uint8_t>(x.ciphers.size()));
+  for (auto c : x.ciphers)
+    w.u8(static_cast<uint8_t>(c));
 }
 
 void write_body(bytes& out, const server_hello& x) {
-  wire::writer{out}.fixed(x.cluster_key).fixed(x.ephemeral_key).u32(x.max_frame_size);
+  wire::writer{out}
+      .fixed(x.cluster_key)
+      .fixed(x.ephemeral_key)
+      .u32(x.max_frame_size)
+      .u8(static_cast<uint8_t>(x.cipher));
 }
 
 void write_body(bytes& out, const error_body& x) {
@@ -111,6 +118,15 @@ void write_body(bytes& out, const mail_push& x) {
 bool read_body(std::span<const uint8_t> in, client_hello& x) {
   wire::reader r{in};
   r.fixed(x.ephemeral_key);
+  uint8_t n = 0;
+  if (!r.u8(n) || n == 0 || n > max_offered_ciphers)
+    return false;
+  x.ciphers.clear();
+  for (uint8_t i = 0; i < n; ++i) {
+    uint8_t c = 0;
+    r.u8(c);
+    x.ciphers.push_back(static_cast<record_cipher>(c)); // unknown values are skipped by the server
+  }
   return r.finished();
 }
 
@@ -119,6 +135,9 @@ bool read_body(std::span<const uint8_t> in, server_hello& x) {
   r.fixed(x.cluster_key);
   r.fixed(x.ephemeral_key);
   r.u32(x.max_frame_size);
+  uint8_t c = 0;
+  r.u8(c);
+  x.cipher = static_cast<record_cipher>(c);
   return r.finished();
 }
 

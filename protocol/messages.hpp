@@ -9,14 +9,19 @@
 
 namespace kinbox {
 
+/// Most ciphers a client_hello may offer.
+constexpr size_t max_offered_ciphers = 8;
+
 struct client_hello {
   public_key ephemeral_key;
+  std::vector<record_cipher> ciphers; ///< offered, most preferred first (1..8)
 };
 
 struct server_hello {
   public_key cluster_key;   ///< the cluster's long-term key, pinned by the client
   public_key ephemeral_key; ///< fresh per connection, gives forward secrecy
   uint32_t max_frame_size;  ///< longest record the server accepts
+  record_cipher cipher;     ///< the offered cipher the server picked
 };
 
 /// Body of `error` and `bye` frames.

@@ -28,6 +28,12 @@ using signature = std::array<uint8_t, signature_size>;
 
 enum class account_role : uint8_t { child = 1, parent = 2 };
 
+/// AEAD of the sealed records, chosen in the handshake (client offers, server picks).
+enum class record_cipher : uint8_t {
+  chacha20_poly1305 = 1, ///< ChaCha20-Poly1305 (IETF); every peer has it
+  aes256_gcm = 2,        ///< AES-256-GCM; only where the CPU has AES-NI (much faster there)
+};
+
 /// What a mailbox entry is: a message, or a receipt about a message the owner sent.
 enum class mail_kind : uint8_t {
   message = 1,   ///< end-to-end encrypted envelope from a friend

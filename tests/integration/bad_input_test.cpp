@@ -112,6 +112,13 @@ errc expect_sealed_rejection(uint16_t port, const frame& f) {
 
 } // namespace
 
+/// A client_hello body that offers `cipher` with a key of all `fill` bytes.
+bytes hello_body(uint8_t fill, record_cipher cipher = record_cipher::chacha20_poly1305) {
+  public_key key;
+  key.fill(fill);
+  return encode_body(client_hello{key, {cipher}});
+}
+
 CAF_TEST_FIXTURE_SCOPE(bad_input_tests, fixture)
 
 CAF_TEST(broken records before the handshake get an error frame and a close) {
@@ -127,11 +134,16 @@ CAF_TEST(broken records before the handshake get an error frame and a close) {
             errc::unexpected_frame);
   CAF_CHECK(expect_plain_rejection(port, plain_record(frame_type::client_hello, bytes(5, 1))) ==
             errc::malformed_frame);
+  CAF_CHECK(expect_plain_rejection(port, plain_record(frame_type::client_hello, bytes(32, 1))) ==
+            errc::malformed_frame); // no cipher list
+  CAF_CHECK(expect_plain_rejection(port, plain_record(frame_type::client_hello,
+                                                      hello_body(1, static_cast<record_cipher>(99)))) ==
+            errc::unsupported_version);
 }
 
 CAF_TEST(a truncated record waits for the rest until the auth timeout closes it) {
   raw_socket s{n.port()};
-  auto rec = plain_record(frame_type::client_hello, bytes(32, 1));
+  auto rec = plain_record(frame_type::client_hello, hello_body(1));
   s.write(bytes(rec.begin(), rec.begin() + 10));
   auto [early, closed_early] = s.read_until_closed(300ms);
   CAF_CHECK(early.empty());
@@ -220,7 +232,7 @@ CAF_TEST(a malformed frame barrage does not lose one message of a conversation) 
         junk = {0x00, 0x10, 0x00, 0x00, 1, 1, 1};
         break;
       case 2: { // valid hello, then a truncated record, then close
-        junk = plain_record(frame_type::client_hello, bytes(32, 9));
+        junk = plain_record(frame_type::client_hello, hello_body(9));
         junk.insert(junk.end(), {0, 0, 0, 50, 1, 2, 3});
         break;
       }

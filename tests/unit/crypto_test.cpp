@@ -63,34 +63,56 @@ CAF_TEST(a client that assumes another cluster key gets different keys) {
 CAF_TEST(records open in order and fail when tampered replayed or reordered) {
   auto cluster = crypto::kx_keypair::generate();
   auto [c, s] = handshake(cluster);
-  crypto::record_channel client{c}, server{s};
-  bytes r1, r2;
-  client.seal(r1, text("first"));
-  client.seal(r2, text("second"));
   auto open = [&](crypto::record_channel& ch, const bytes& rec) {
     return ch.open({rec.data(), length_prefix_size},
                    {rec.data() + length_prefix_size, rec.size() - length_prefix_size});
   };
-  {
-    crypto::record_channel reordered{s};
-    CAF_CHECK(!open(reordered, r2));
+  auto ciphers = crypto::supported_ciphers();
+  CAF_REQUIRE(!ciphers.empty());
+  CAF_CHECK(ciphers.back() == record_cipher::chacha20_poly1305);
+  for (auto cipher : ciphers) {
+    CAF_MESSAGE("cipher " << static_cast<int>(cipher));
+    crypto::record_channel client{c, cipher}, server{s, cipher};
+    bytes r1, r2;
+    client.seal(r1, text("first"));
+    client.seal(r2, text("second"));
+    CAF_CHECK_EQUAL(r1.size(), crypto::record_channel::sealed_size(5));
+    {
+      crypto::record_channel reordered{s, cipher};
+      CAF_CHECK(!open(reordered, r2));
+    }
+    {
+      crypto::record_channel tampered{s, cipher};
+      auto bad = r1;
+      bad.back() ^= 1;
+      CAF_CHECK(!open(tampered, bad));
+      auto bad_prefix = r1;
+      bad_prefix[3] ^= 1;
+      CAF_CHECK(!open(tampered, bad_prefix));
+    }
+    for (auto other : ciphers)
+      if (other != cipher) {
+        crypto::record_channel mismatched{s, other};
+        CAF_CHECK(!open(mismatched, r1));
+      }
+    auto p1 = open(server, r1);
+    CAF_REQUIRE(p1);
+    CAF_CHECK(*p1 == text("first"));
+    CAF_CHECK(!open(server, r1)); // replay
+    auto p2 = open(server, r2);
+    CAF_REQUIRE(p2);
+    CAF_CHECK(*p2 == text("second"));
   }
-  {
-    crypto::record_channel tampered{s};
-    auto bad = r1;
-    bad.back() ^= 1;
-    CAF_CHECK(!open(tampered, bad));
-    auto bad_prefix = r1;
-    bad_prefix[3] ^= 1;
-    CAF_CHECK(!open(tampered, bad_prefix));
-  }
-  auto p1 = open(server, r1);
-  CAF_REQUIRE(p1);
-  CAF_CHECK(*p1 == text("first"));
-  CAF_CHECK(!open(server, r1)); // replay
-  auto p2 = open(server, r2);
-  CAF_REQUIRE(p2);
-  CAF_CHECK(*p2 == text("second"));
+}
+
+CAF_TEST(the server picks the first offered cipher it supports) {
+  using rc = record_cipher;
+  CAF_CHECK(crypto::pick_cipher(std::vector<rc>{rc::chacha20_poly1305, rc::aes256_gcm}) ==
+            rc::chacha20_poly1305);
+  CAF_CHECK(crypto::pick_cipher(std::vector<rc>{static_cast<rc>(77), rc::chacha20_poly1305}) ==
+            rc::chacha20_poly1305);
+  CAF_CHECK(!crypto::pick_cipher(std::vector<rc>{static_cast<rc>(77)}));
+  CAF_CHECK(crypto::pick_cipher(crypto::supported_ciphers()) == crypto::supported_ciphers()[0]);
 }
 
 CAF_TEST(signatures verify only for the signed message and key) {
