@@ -2,8 +2,11 @@
 // through the router, without the router and host hops, and many requests per actor
 // message. The handle of a user actor is looked up once from the node's user directory
 // and cached; calls for an account whose lookup is still on its way wait behind it, so
-// requests reach the actor in the order they were made. A cached actor that stopped
-// (passivated) is looked up again.
+// requests reach the actor in the order they were made. A call that finds its cached
+// actor stopped (passivated) fails with the retryable `unavailable` and drops the actor
+// from the cache, so the next call looks up a fresh one. (Keeping a copy of every batch
+// to resend it would cost an allocation per request for a rare event: only actors of
+// unknown accounts passivate.)
 #pragma once
 
 #include <functional>
@@ -25,7 +28,7 @@ public:
   template <class Self>
   void call(Self* self, const user_directory& directory, account_id to,
             std::vector<entity_request> reqs, done_fn done) {
-    call(self, directory, to, pending{std::move(reqs), std::move(done)}, false);
+    call(self, directory, to, pending{std::move(reqs), std::move(done)});
   }
 
 private:
@@ -36,29 +39,30 @@ private:
     done_fn done;
   };
 
-  static void fail(pending& p, const caf::error& err) {
-    auto f = to_failure(err);
-    std::vector<entity_reply> replies(p.reqs.size(), error_reply(f.code, f.message));
-    p.done(replies);
+  /// Answers each of `count` requests with the same error.
+  static void fail(size_t count, const done_fn& done, const failure& f) {
+    std::vector<entity_reply> replies(count, error_reply(f.code, f.message));
+    done(replies);
   }
 
   template <class Self>
-  void call(Self* self, const user_directory& directory, account_id to, pending p, bool fresh) {
+  void call(Self* self, const user_directory& directory, account_id to, pending p) {
     auto cached = users_.find(to);
-    if (cached == users_.end() || fresh || waiting_.count(to) != 0) {
+    if (cached == users_.end() || waiting_.count(to) != 0) {
       lookup(self, directory, to, std::move(p));
       return;
     }
-    auto reqs = p.reqs;
-    self->request(cached->second, caf::infinite, std::move(reqs))
-        .then([p](std::vector<entity_reply>& r) mutable { p.done(r); },
-              [=, this](caf::error& err) mutable {
-                if (err == caf::sec::request_receiver_down && !fresh) {
+    auto count = p.reqs.size();
+    auto done = std::move(p.done);
+    self->request(cached->second, caf::infinite, std::move(p.reqs))
+        .then([done](std::vector<entity_reply>& r) { done(r); },
+              [=, this](caf::error& err) {
+                if (err == caf::sec::request_receiver_down) {
                   users_.erase(to);
-                  call(self, directory, to, std::move(p), true);
+                  fail(count, done, {errc::unavailable, "the account was busy; retry"});
                   return;
                 }
-                fail(p, err);
+                fail(count, done, to_failure(err));
               });
   }
 
@@ -77,13 +81,13 @@ private:
               auto calls = std::move(waiting_[to]);
               waiting_.erase(to);
               for (auto& c : calls)
-                call(self, directory, to, std::move(c), false);
+                call(self, directory, to, std::move(c));
             },
             [=, this](caf::error& err) {
               auto calls = std::move(waiting_[to]);
               waiting_.erase(to);
               for (auto& c : calls)
-                fail(c, err);
+                fail(c.reqs.size(), c.done, to_failure(err));
             });
   }
 
