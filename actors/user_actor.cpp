@@ -3,7 +3,6 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <deque>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -20,9 +19,6 @@ namespace kinbox {
 namespace {
 
 constexpr auto unknown_idle_time = std::chrono::seconds(5);
-/// Backlog pages pushed and not yet fully acked: the device works on one while the next
-/// is read and sent.
-constexpr size_t pages_in_flight = 2;
 constexpr auto presence_refresh = std::chrono::milliseconds(presence_ttl_ms / 3);
 
 /// Where the reply to one entity request goes: its own promise, or its slot in the one
@@ -75,7 +71,7 @@ struct user_state {
   bool draining = false;     ///< a page request is in flight
   bool drain_more = false;   ///< the last page was not empty: more may follow on ack
   bool live_skipped = false; ///< new mail arrived while paging; fetch another page
-  std::deque<size_t> unacked_pages; ///< per page in flight, its envelopes not yet acked
+  std::vector<size_t> unacked_pages; ///< per page in flight, its envelopes not yet acked
   size_t deferred = 0;       ///< mail waiting for its commit before it is pushed
   std::vector<incoming_mail> incoming; ///< delivers of the requests being handled
   local_calls calls;         ///< direct calls to other user actors of this node
@@ -294,7 +290,7 @@ void credit_pages(user_pointer self, size_t acked) {
     pages.front() -= taken;
     acked -= taken;
     if (pages.front() == 0)
-      pages.pop_front();
+      pages.erase(pages.begin());
   }
 }
 
@@ -410,12 +406,12 @@ void write_presence(user_pointer self) {
 }
 
 /// Pushes the next page of stored mail after the drain cursor. Pages are bounded in count
-/// and bytes, and at most `pages_in_flight` are out unacked, so a long offline backlog
+/// and bytes, and at most `drain_pages_in_flight` are out unacked, so a long offline backlog
 /// never floods the connection. While pages remain, new mail is not pushed live (it comes
 /// in its page, in order); once the last page is out, new mail is pushed as it arrives.
 void drain(user_pointer self) {
   auto& st = self->state;
-  if (st.draining || !st.session || st.unacked_pages.size() >= pages_in_flight)
+  if (st.draining || !st.session || st.unacked_pages.size() >= st.deps.drain_pages_in_flight)
     return;
   st.draining = true;
   auto session_id = st.session_id;

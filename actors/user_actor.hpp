@@ -92,6 +92,9 @@ struct user_deps {
   std::function<bool(account_id)> serves_locally;
   size_t drain_page_count = 1024;     ///< stored envelopes pushed per page
   size_t drain_page_bytes = 1u << 20; ///< payload bytes pushed per page
+  /// Backlog pages pushed and not yet fully acked: the device works on one while the next
+  /// is read and sent.
+  size_t drain_pages_in_flight = 2;
 };
 
 user_actor spawn_user(caf::actor_system& sys, account_id id, user_deps deps);

@@ -169,7 +169,9 @@ int run(const node_config& cfg) {
     deps.node_id = cfg.node_id;
     deps.serves_locally = serves_locally;
     // A drain page must fit in what a connection may have unsent.
-    deps.drain_page_bytes = std::min<size_t>(deps.drain_page_bytes, cfg.max_outbound_bytes / 2);
+    // The pages in flight together stay within half of the slow-consumer limit.
+    deps.drain_page_bytes = std::min<size_t>(
+        deps.drain_page_bytes, cfg.max_outbound_bytes / (2 * deps.drain_pages_in_flight));
     auto host = spawn_user_host(sys, deps);
     caf::anon_send(router, serve_atom::value, entity_actor{host});
     auto sweeper = spawn_sweeper(sys, deps, cfg.sweep_interval);
