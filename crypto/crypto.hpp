@@ -128,10 +128,8 @@ public:
   static constexpr size_t overhead = crypto_aead_chacha20poly1305_ietf_ABYTES;
 
   /// `cipher` must be one of `supported_ciphers()`.
-  record_channel(const session_keys& keys, record_cipher cipher);
-  ~record_channel();
-  record_channel(record_channel&&) noexcept;
-  record_channel& operator=(record_channel&&) noexcept;
+  record_channel(const session_keys& keys, record_cipher cipher)
+      : cipher_(cipher), rx_(keys.rx), tx_(keys.tx) {}
 
   /// Bytes of the sealed record (length prefix included) that carries `plain_size` bytes.
   static constexpr size_t sealed_size(size_t plain_size) {
@@ -156,12 +154,9 @@ public:
   record_cipher cipher() const { return cipher_; }
 
 private:
-  struct aes_keys; // expanded AES keys (crypto_aead_aes256gcm_state), wiped on destruction
-
   record_cipher cipher_;
   secret<32> rx_;
   secret<32> tx_;
-  std::unique_ptr<aes_keys> aes_;
   uint64_t rx_counter_ = 0;
   uint64_t tx_counter_ = 0;
 };

@@ -68,6 +68,14 @@ auto logger() {
   return log::get("gateway");
 }
 
+/// An idle session keeps no large buffer: one big frame must not cost memory for the rest
+/// of the connection.
+void release_large_plain(session_state& st) {
+  constexpr size_t keep = 2048;
+  if (st.plain.capacity() > keep)
+    bytes{}.swap(st.plain);
+}
+
 /// Seals the frame built in `plain` into the socket's write buffer; `flush` hands it to
 /// the multiplexer.
 void queue_plain(session_pointer self) {
@@ -85,6 +93,7 @@ void queue_plain(session_pointer self) {
     buf.insert(buf.end(), st.plain.begin(), st.plain.end());
   }
   st.bytes_queued += buf.size() - start;
+  release_large_plain(st);
 }
 
 /// Queues a frame whose body is encoded straight into the session's plaintext buffer.
@@ -464,6 +473,7 @@ void handle_data(session_pointer self, const std::vector<char>& data) {
       return fail(self, frame_type::error, 0, next.error().code, next.error().message);
     if (!*next) {
       st.reader.release_if_idle();
+      release_large_plain(st);
       return send_outbox(self);
     }
     auto rec = **next;
