@@ -57,10 +57,10 @@ struct kinbox_user {
 };
 
 kinbox_user kinbox_register(const std::string& host, uint16_t port, const std::string& dir,
-                            const std::string& name) {
+                            const std::string& name, const std::string& source = {}) {
   kinbox_user u;
   u.prof = std::make_unique<client::profile>(client::profile::create(dir));
-  auto c = client::client::connect(*u.prof, host, port);
+  auto c = client::client::connect(*u.prof, host, port, source);
   if (!c)
     throw std::runtime_error("kinbox connect: " + c.error().message);
   auto id = (*c)->register_account(name, "2015-01-01", account_role::child);
@@ -70,8 +70,9 @@ kinbox_user kinbox_register(const std::string& host, uint16_t port, const std::s
   return u;
 }
 
-void kinbox_login(kinbox_user& u, const std::string& host, uint16_t port) {
-  auto c = client::client::connect(*u.prof, host, port);
+void kinbox_login(kinbox_user& u, const std::string& host, uint16_t port,
+                  const std::string& source = {}) {
+  auto c = client::client::connect(*u.prof, host, port, source);
   if (!c)
     throw std::runtime_error("kinbox connect: " + c.error().message);
   if (auto me = (*c)->login(); !me)
@@ -490,6 +491,15 @@ double mqtt_offline_drain(const std::string& host, uint16_t port, size_t message
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+/// Loopback has about 28k ephemeral ports per (source, destination) pair: past 20k idle
+/// sessions to a 127.x gateway, each further 20k come from the next 127.0.0.x address.
+std::string idle_source_address(const std::string& host, size_t index) {
+  constexpr size_t per_address = 20000;
+  if (index < per_address || host.rfind("127.", 0) != 0)
+    return {};
+  return "127.0.0." + std::to_string(1 + index / per_address);
+}
+
 std::shared_ptr<void> kinbox_idle_sessions(const std::string& host, uint16_t port,
                                            const std::string& work_dir, size_t sessions,
                                            size_t threads) {
@@ -502,8 +512,9 @@ std::shared_ptr<void> kinbox_idle_sessions(const std::string& host, uint16_t por
       for (size_t i = next++; i < sessions && !failed; i = next++) {
         try {
           auto dir = work_dir + "/idle-" + std::to_string(i);
-          (*users)[i] = kinbox_register(host, port, dir, "Idle" + std::to_string(i));
-          kinbox_login((*users)[i], host, port);
+          auto source = idle_source_address(host, i);
+          (*users)[i] = kinbox_register(host, port, dir, "Idle" + std::to_string(i), source);
+          kinbox_login((*users)[i], host, port, source);
         } catch (const std::exception&) {
           failed = true;
         }

@@ -42,8 +42,8 @@ result<std::pair<std::string, uint16_t>> split_host_port(const std::string& text
 }
 
 result<std::unique_ptr<client>> client::connect(profile& prof, const std::string& host,
-                                                uint16_t port) {
-  auto conn = connection::open(host, port, prof.pinned_key);
+                                                uint16_t port, const std::string& source) {
+  auto conn = connection::open(host, port, prof.pinned_key, milliseconds(10000), source);
   if (!conn)
     return conn.error();
   if (!prof.pinned_key)

@@ -35,7 +35,7 @@ public:
   /// The client keeps a reference to `prof`: the profile must outlive the client and
   /// must not move (keep it on the heap if its owner moves).
   [[nodiscard]] static result<std::unique_ptr<client>>
-  connect(profile& prof, const std::string& host, uint16_t port);
+  connect(profile& prof, const std::string& host, uint16_t port, const std::string& source = {});
 
   /// Registers the profile's keys as a new account; stores the new id in the profile.
   [[nodiscard]] result<account_id>

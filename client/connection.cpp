@@ -19,7 +19,38 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 
-int connect_tcp(const std::string& host, uint16_t port, std::string& error) {
+/// Binds `fd` to `source` (an IP address; the kernel picks the port at connect time).
+bool bind_source(int fd, int family, const std::string& source, std::string& error) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+  sockaddr_storage addr{};
+  socklen_t len = 0;
+  if (family == AF_INET) {
+    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
+    v4->sin_family = AF_INET;
+    len = sizeof(*v4);
+    if (::inet_pton(AF_INET, source.c_str(), &v4->sin_addr) != 1) {
+      error = "bad source address " + source;
+      return false;
+    }
+  } else {
+    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
+    v6->sin6_family = AF_INET6;
+    len = sizeof(*v6);
+    if (::inet_pton(AF_INET6, source.c_str(), &v6->sin6_addr) != 1) {
+      error = "bad source address " + source;
+      return false;
+    }
+  }
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
+    error = "bind " + source + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
+}
+
+int connect_tcp(const std::string& host, uint16_t port, const std::string& source,
+                std::string& error) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -34,9 +65,11 @@ int connect_tcp(const std::string& host, uint16_t port, std::string& error) {
     fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
     if (fd < 0)
       continue;
-    if (::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+    if ((source.empty() || bind_source(fd, ai->ai_family, source, error)) &&
+        ::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
       break;
-    error = std::strerror(errno);
+    if (error.empty())
+      error = std::strerror(errno);
     ::close(fd);
     fd = -1;
   }
@@ -52,9 +85,10 @@ int connect_tcp(const std::string& host, uint16_t port, std::string& error) {
 
 result<std::unique_ptr<connection>> connection::open(const std::string& host, uint16_t port,
                                                      std::optional<public_key> pinned_key,
-                                                     milliseconds timeout) {
+                                                     milliseconds timeout,
+                                                     const std::string& source) {
   std::string error;
-  int fd = connect_tcp(host, port, error);
+  int fd = connect_tcp(host, port, source, error);
   if (fd < 0)
     return failure{errc::unavailable,
                    "cannot connect to " + host + ":" + std::to_string(port) + ": " + error};

@@ -23,10 +23,11 @@ class connection {
 public:
   /// Connects and runs the handshake. With `pinned_key`, a gateway presenting another
   /// key is refused with key_mismatch; without, the presented key is accepted (and
-  /// available through `cluster_key()` for pinning).
+  /// available through `cluster_key()` for pinning). A non-empty `source` binds the local
+  /// end to that IP address (more than one address's worth of ports to one gateway).
   [[nodiscard]] static result<std::unique_ptr<connection>>
   open(const std::string& host, uint16_t port, std::optional<public_key> pinned_key,
-       milliseconds timeout = milliseconds(10000));
+       milliseconds timeout = milliseconds(10000), const std::string& source = {});
 
   ~connection();
   connection(const connection&) = delete;
