@@ -165,6 +165,16 @@ CAF_TEST(broken frames after the handshake get an error frame and a close) {
             errc::unexpected_frame);
 }
 
+CAF_TEST(a client may connect from another loopback address and a bad one is refused) {
+  auto other = client::connection::open("127.0.0.1", n.port(), std::nullopt, 5s, "127.0.0.2");
+  CAF_REQUIRE(other);
+  CAF_CHECK(!(*other)->closed());
+  auto bad = client::connection::open("127.0.0.1", n.port(), std::nullopt, 5s, "not-an-ip");
+  CAF_REQUIRE(!bad);
+  CAF_CHECK(bad.error().code == errc::unavailable);
+  CAF_CHECK(bad.error().message.find("bad source address") != std::string::npos);
+}
+
 CAF_TEST(a login with a wrong signature is refused) {
   auto alice = make_user(n, "Alice");
   auto conn = client::connection::open("127.0.0.1", n.port(), std::nullopt);
