@@ -21,7 +21,7 @@ constexpr int max_id_attempts = 8;
 /// Bytes per socket read. CAF keeps a buffer of this size per connection even when it is
 /// idle: quiet connections read small chunks (memory per idle session), a connection whose
 /// reads fill the chunk switches to large ones (fewer reads and actor turns per frame).
-constexpr size_t small_read_chunk = 1024;
+constexpr size_t small_read_chunk = 512;
 constexpr size_t large_read_chunk = 16 * 1024;
 constexpr account_id min_account_id = 1'000'000'000ull;
 constexpr account_id account_id_span = 9'000'000'000ull;
@@ -56,7 +56,7 @@ struct session_state {
   uint64_t bytes_queued = 0;  ///< written to the socket's buffer so far
   uint64_t bytes_written = 0; ///< of those, handed to the kernel
   size_t read_chunk = 0;
-  bytes plain; ///< the frame being sealed or opened (reused: no allocation per frame)
+  bytes plain; ///< the frame being sealed or opened, reused within a read or a batch
   static inline const char* name = "kinbox.session";
 };
 
@@ -68,12 +68,11 @@ auto logger() {
   return log::get("gateway");
 }
 
-/// An idle session keeps no large buffer: one big frame must not cost memory for the rest
-/// of the connection.
-void release_large_plain(session_state& st) {
-  constexpr size_t keep = 2048;
-  if (st.plain.capacity() > keep)
-    bytes{}.swap(st.plain);
+/// Frees the plaintext buffer: an idle session keeps none (it is cheap to make again for
+/// the next read or push batch), and one big frame must not cost memory for the rest of
+/// the connection.
+void release_plain(session_state& st) {
+  bytes{}.swap(st.plain);
 }
 
 /// Seals the frame built in `plain` into the socket's write buffer; `flush` hands it to
@@ -93,7 +92,6 @@ void queue_plain(session_pointer self) {
     buf.insert(buf.end(), st.plain.begin(), st.plain.end());
   }
   st.bytes_queued += buf.size() - start;
-  release_large_plain(st);
 }
 
 /// Queues a frame whose body is encoded straight into the session's plaintext buffer.
@@ -199,6 +197,7 @@ void send_outbox(session_pointer self) {
     st.calls.call(self, st.ctx->host, to, std::move(reqs), [=](std::vector<entity_reply>& replies) {
       for (size_t i = 0; i < replies.size(); ++i)
         finish_call(self, (*handlers)[i].request_id, replies[i], (*handlers)[i].on_ok);
+      release_plain(self->state);
     });
   }
 }
@@ -473,7 +472,7 @@ void handle_data(session_pointer self, const std::vector<char>& data) {
       return fail(self, frame_type::error, 0, next.error().code, next.error().message);
     if (!*next) {
       st.reader.release_if_idle();
-      release_large_plain(st);
+      release_plain(st);
       return send_outbox(self);
     }
     auto rec = **next;
@@ -525,6 +524,7 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
         for (auto& m : mail)
           queue_frame(self, frame_type::mail, 0, m);
         self->flush(st.hdl);
+        release_plain(st);
       },
       [=](kick_atom, uint16_t code) {
         fail(self, frame_type::bye, 0, static_cast<errc>(code),
