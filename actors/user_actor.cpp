@@ -67,14 +67,14 @@ struct user_state {
   bool load_failed = false;
   caf::actor session;
   uint64_t session_id = 0;
-  uint64_t drain_cursor = 0; ///< sequence of the last stored envelope pushed
-  bool draining = false;     ///< a page request is in flight
-  bool drain_more = false;   ///< the last page was not empty: more may follow on ack
-  bool live_skipped = false; ///< new mail arrived while paging; fetch another page
-  std::vector<size_t> unacked_pages; ///< per page in flight, its envelopes not yet acked
-  size_t deferred = 0;       ///< mail waiting for its commit before it is pushed
+  uint64_t drain_cursor = 0;           ///< sequence of the last stored envelope pushed
+  bool draining = false;               ///< a page request is in flight
+  bool drain_more = false;             ///< the last page was not empty: more may follow on ack
+  bool live_skipped = false;           ///< new mail arrived while paging; fetch another page
+  std::vector<size_t> unacked_pages;   ///< per page in flight, its envelopes not yet acked
+  size_t deferred = 0;                 ///< mail waiting for its commit before it is pushed
   std::vector<incoming_mail> incoming; ///< delivers of the requests being handled
-  local_calls calls;         ///< direct calls to other user actors of this node
+  local_calls calls;                   ///< direct calls to other user actors of this node
   static inline const char* name = "kinbox.user";
 };
 
@@ -175,8 +175,7 @@ void send_entity(user_pointer self, account_id to, user_op op, bytes body) {
 }
 
 /// Persists the contact list, then answers `rp` and tells `other` what the effect asks.
-void apply_contact_effect(user_pointer self, contact_effect effect, account_id other,
-                          reply_to rp) {
+void apply_contact_effect(user_pointer self, contact_effect effect, account_id other, reply_to rp) {
   if (effect == contact_effect::none) {
     rp.deliver(ok_reply());
     return;
@@ -238,8 +237,8 @@ void store_incoming(user_pointer self) {
       in.rp.deliver(error_reply(errc::not_found));
       continue;
     }
-    mail.push_back(
-        envelope{st.id, in.body.kind, in.body.id, in.sender, now, expires, std::move(in.body.payload)});
+    mail.push_back(envelope{st.id, in.body.kind, in.body.id, in.sender, now, expires,
+                            std::move(in.body.payload)});
     replies.push_back(std::move(in.rp));
     // Early only when nothing older is still on its way to the device, to keep the order.
     if (st.session && !st.draining && !st.drain_more && st.deferred == 0)
@@ -309,10 +308,9 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
             std::unordered_map<account_id, std::vector<entity_request>> receipts;
             for (auto& e : removed)
               if (e.kind == mail_kind::message)
-                receipts[e.sender].push_back({entity_kind::user, e.sender,
-                                              static_cast<uint8_t>(user_op::deliver),
-                                              self->state.id,
-                                              encode_deliver({mail_kind::delivered, e.id, {}})});
+                receipts[e.sender].push_back(
+                    {entity_kind::user, e.sender, static_cast<uint8_t>(user_op::deliver),
+                     self->state.id, encode_deliver({mail_kind::delivered, e.id, {}})});
             for (auto& [sender, reqs] : receipts)
               send_entities(self, sender, std::move(reqs));
             rp.deliver(ok_reply());
@@ -544,8 +542,8 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
 
 /// Handles requests in order, then stores the mail they delivered in one put. If loading
 /// the state failed (KV unreachable), it is loaded once more first.
-void handle_all(user_pointer self, std::vector<entity_request> reqs,
-                std::vector<reply_to> replies, bool reloaded = false) {
+void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector<reply_to> replies,
+                bool reloaded = false) {
   if (self->state.load_failed) {
     if (reloaded) {
       for (auto& rp : replies)

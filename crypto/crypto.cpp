@@ -234,10 +234,9 @@ bool record_channel::open(std::span<const uint8_t> prefix, std::span<const uint8
                 ? crypto_aead_aes256gcm_decrypt(plain.data(), &written, nullptr, sealed.data(),
                                                 sealed.size(), prefix.data(), prefix.size(), nonce,
                                                 rx_.data())
-                : crypto_aead_chacha20poly1305_ietf_decrypt(plain.data(), &written, nullptr,
-                                                            sealed.data(), sealed.size(),
-                                                            prefix.data(), prefix.size(), nonce,
-                                                            rx_.data());
+                : crypto_aead_chacha20poly1305_ietf_decrypt(
+                      plain.data(), &written, nullptr, sealed.data(), sealed.size(), prefix.data(),
+                      prefix.size(), nonce, rx_.data());
   if (rc != 0)
     return false;
   ++rx_counter_;

@@ -132,9 +132,7 @@ public:
       : cipher_(cipher), rx_(keys.rx), tx_(keys.tx) {}
 
   /// Bytes of the sealed record (length prefix included) that carries `plain_size` bytes.
-  static constexpr size_t sealed_size(size_t plain_size) {
-    return 4 + plain_size + overhead;
-  }
+  static constexpr size_t sealed_size(size_t plain_size) { return 4 + plain_size + overhead; }
 
   /// Writes one sealed record carrying `plain` to `out`, which has `sealed_size` bytes.
   void seal(std::span<uint8_t> out, std::span<const uint8_t> plain);

@@ -440,10 +440,10 @@ void handle_hello(session_pointer self, std::span<const uint8_t> payload) {
   if (!keys)
     return fail(self, frame_type::error, f->request_id, errc::malformed_frame,
                 "invalid ephemeral key");
-  write_frame(self, make_frame(frame_type::server_hello, f->request_id,
-                               server_hello{st.ctx->cluster_key.pk, ephemeral.pk,
-                                            static_cast<uint32_t>(st.ctx->max_frame_size),
-                                            *cipher}));
+  write_frame(self,
+              make_frame(frame_type::server_hello, f->request_id,
+                         server_hello{st.ctx->cluster_key.pk, ephemeral.pk,
+                                      static_cast<uint32_t>(st.ctx->max_frame_size), *cipher}));
   st.channel.emplace(*keys, *cipher);
   st.transcript = keys->transcript;
   st.current = phase::auth;

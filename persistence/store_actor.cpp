@@ -139,8 +139,8 @@ bool cancel_pending_put(store_pointer self, const mail_ref& ref, std::vector<env
   auto& slot = st.slots[index];
   slot.cancelled = true;
   auto& e = st.batch.puts[index];
-  removed.push_back(envelope{e.recipient, e.kind, e.id, e.sender, e.stored_at_ms, e.expires_at_ms,
-                             {}, e.seq});
+  removed.push_back(
+      envelope{e.recipient, e.kind, e.id, e.sender, e.stored_at_ms, e.expires_at_ms, {}, e.seq});
   settle(st.groups[slot.group], slot.index, true);
   return true;
 }

@@ -136,9 +136,10 @@ CAF_TEST(broken records before the handshake get an error frame and a close) {
             errc::malformed_frame);
   CAF_CHECK(expect_plain_rejection(port, plain_record(frame_type::client_hello, bytes(32, 1))) ==
             errc::malformed_frame); // no cipher list
-  CAF_CHECK(expect_plain_rejection(port, plain_record(frame_type::client_hello,
-                                                      hello_body(1, static_cast<record_cipher>(99)))) ==
-            errc::unsupported_version);
+  CAF_CHECK(
+      expect_plain_rejection(port, plain_record(frame_type::client_hello,
+                                                hello_body(1, static_cast<record_cipher>(99)))) ==
+      errc::unsupported_version);
 }
 
 CAF_TEST(a truncated record waits for the rest until the auth timeout closes it) {

@@ -70,12 +70,11 @@ CAF_TEST(bodies round trip) {
   auto h = round_trip(server_hello{k, k, 65536, record_cipher::aes256_gcm});
   CAF_CHECK_EQUAL(h.max_frame_size, 65536u);
   CAF_CHECK(h.cipher == record_cipher::aes256_gcm);
-  auto ch = round_trip(
-      client_hello{k, {record_cipher::aes256_gcm, record_cipher::chacha20_poly1305}});
-  CAF_CHECK(ch.ciphers ==
-            (std::vector<record_cipher>{record_cipher::aes256_gcm,
-                                        record_cipher::chacha20_poly1305}));
-  CAF_CHECK(!decode_body<client_hello>(bytes(32, 1)));                  // no cipher list
+  auto ch =
+      round_trip(client_hello{k, {record_cipher::aes256_gcm, record_cipher::chacha20_poly1305}});
+  CAF_CHECK(ch.ciphers == (std::vector<record_cipher>{record_cipher::aes256_gcm,
+                                                      record_cipher::chacha20_poly1305}));
+  CAF_CHECK(!decode_body<client_hello>(bytes(32, 1)));                     // no cipher list
   CAF_CHECK(!decode_body<client_hello>(encode_body(client_hello{k, {}}))); // an empty one
   CAF_CHECK(!decode_body<client_hello>(
       encode_body(client_hello{k, std::vector<record_cipher>(9, record_cipher::aes256_gcm)})));
