@@ -215,10 +215,54 @@ void push(user_pointer self, std::vector<mail_push> mail) {
     caf::anon_send(self->state.session, push_atom::value, std::move(mail));
 }
 
-/// Stores the mail of the delivers just handled, in one put, and pushes it. With no
-/// backlog being paged, the push goes out at once, before the store commits: a device that
-/// acks within the store's commit window saves the disk write entirely. Each sender hears
-/// `accepted` when its mail is durable or acked.
+/// Stores mail and answers its senders when it is durable or acked. Mail not pushed yet
+/// (`pushed` false) is pushed once committed, or left to the backlog pages.
+void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_to> replies,
+              bool pushed) {
+  auto& st = self->state;
+  // Mail pushed only once committed.
+  std::shared_ptr<std::vector<envelope>> later;
+  if (!pushed) {
+    later = std::make_shared<std::vector<envelope>>(mail);
+    st.deferred += mail.size();
+  }
+  self->request(st.deps.store, caf::infinite, put_atom::value, std::move(mail), pushed)
+      .then(
+          [=](std::vector<bool>& stored) mutable {
+            for (auto& rp : replies)
+              rp.deliver(ok_reply());
+            if (!later)
+              return;
+            auto& st = self->state;
+            st.deferred -= later->size();
+            if (!st.session)
+              return;
+            // A session attached (or a backlog was paged) while these puts waited: the page
+            // it read may or may not hold this mail, so let a page bring it or push it now.
+            std::vector<mail_push> now_committed;
+            for (size_t i = 0; i < later->size(); ++i) {
+              if (!stored[i])
+                continue;
+              if (st.draining || st.drain_more)
+                st.live_skipped = true;
+              else
+                now_committed.push_back(to_push((*later)[i]));
+            }
+            push(self, std::move(now_committed));
+          },
+          [=](caf::error& err) mutable {
+            if (later)
+              self->state.deferred -= later->size();
+            auto f = to_failure(err);
+            for (auto& rp : replies)
+              rp.deliver(error_reply(f.code, f.message));
+          });
+}
+
+/// Stores the mail of the delivers just handled and pushes it. With no backlog being
+/// paged, the push goes out at once, before the store commits, and the put waits in the
+/// store for the device's ack (the ack window): a device that acks in time saves the disk
+/// write entirely. Each sender hears `accepted` when its mail is durable or acked.
 void store_incoming(user_pointer self) {
   auto& st = self->state;
   if (st.incoming.empty())
@@ -227,58 +271,35 @@ void store_incoming(user_pointer self) {
   st.incoming.clear();
   auto now = st.deps.now_ms();
   auto expires = now + static_cast<uint64_t>(st.deps.mail_ttl.count());
-  std::vector<envelope> mail;
-  std::vector<reply_to> replies;
+  // Mail pushed at once waits in the store for its ack; the rest is pushed once committed.
+  std::vector<envelope> pushed;
+  std::vector<reply_to> pushed_replies;
   std::vector<mail_push> early;
-  // Mail pushed only once committed, with its position in `mail`.
-  auto later = std::make_shared<std::vector<std::pair<size_t, envelope>>>();
+  std::vector<envelope> held_back;
+  std::vector<reply_to> held_back_replies;
+  // Early only when nothing older is still on its way to the device, to keep the order.
+  bool push_now = st.session && !st.draining && !st.drain_more && st.deferred == 0;
   for (auto& in : incoming) {
     if (in.body.kind == mail_kind::message && !st.contacts.are_friends(in.sender)) {
       in.rp.deliver(error_reply(errc::not_found));
       continue;
     }
-    mail.push_back(envelope{st.id, in.body.kind, in.body.id, in.sender, now, expires,
-                            std::move(in.body.payload)});
-    replies.push_back(std::move(in.rp));
-    // Early only when nothing older is still on its way to the device, to keep the order.
-    if (st.session && !st.draining && !st.drain_more && st.deferred == 0)
-      early.push_back(to_push(mail.back()));
-    else {
-      later->emplace_back(mail.size() - 1, mail.back());
-      ++st.deferred;
+    envelope e{
+        st.id, in.body.kind, in.body.id, in.sender, now, expires, std::move(in.body.payload)};
+    if (push_now) {
+      early.push_back(to_push(e));
+      pushed.push_back(std::move(e));
+      pushed_replies.push_back(std::move(in.rp));
+    } else {
+      held_back.push_back(std::move(e));
+      held_back_replies.push_back(std::move(in.rp));
     }
   }
   push(self, std::move(early));
-  if (mail.empty())
-    return;
-  self->request(st.deps.store, caf::infinite, put_atom::value, std::move(mail))
-      .then(
-          [=](std::vector<bool>& stored) mutable {
-            for (auto& rp : replies)
-              rp.deliver(ok_reply());
-            auto& st = self->state;
-            st.deferred -= later->size();
-            if (!st.session)
-              return;
-            // A session attached (or a backlog was paged) while these puts waited: the page
-            // it read may or may not hold this mail, so let a page bring it or push it now.
-            std::vector<mail_push> now_committed;
-            for (auto& [index, e] : *later) {
-              if (!stored[index])
-                continue;
-              if (st.draining || st.drain_more)
-                st.live_skipped = true;
-              else
-                now_committed.push_back(to_push(e));
-            }
-            push(self, std::move(now_committed));
-          },
-          [=](caf::error& err) mutable {
-            self->state.deferred -= later->size();
-            auto f = to_failure(err);
-            for (auto& rp : replies)
-              rp.deliver(error_reply(f.code, f.message));
-          });
+  if (!pushed.empty())
+    put_mail(self, std::move(pushed), std::move(pushed_replies), true);
+  if (!held_back.empty())
+    put_mail(self, std::move(held_back), std::move(held_back_replies), false);
 }
 
 /// Counts acked keys against the backlog pages in flight, oldest first.

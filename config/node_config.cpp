@@ -56,6 +56,10 @@ po::options_description make_options() {
     ("commit-window", po::value<std::string>()->default_value("1ms"),
      "how long the mailbox gathers mail into one commit; mail acked within it is never "
      "written; 0ms to 50ms")
+    ("ack-window", po::value<std::string>()->default_value("50ms"),
+     "how long mail already pushed to its recipient waits for the ack before it is "
+     "written (the sender hears accepted at the ack); 0ms to 1s, at most the commit window "
+     "turns it off")
     ("max-frame-size", po::value<std::string>()->default_value("64KiB"),
      "largest record a client may send, between 1KiB and 16MiB")
     ("max-outbound", po::value<std::string>()->default_value("4MiB"),
@@ -142,13 +146,16 @@ result<node_config> build(const po::variables_map& vm) {
   auto auth = duration("auth-timeout", 1s, 10min, "between 1s and 10m");
   auto frame = size("max-frame-size", 1024, 16u << 20, "between 1KiB and 16MiB");
   auto window = duration("commit-window", 0ms, 50ms, "between 0ms and 50ms");
-  if (!ttl || !sweep || !auth || !frame || !window)
-    return (!ttl     ? ttl.error()
-            : !sweep ? sweep.error()
-            : !auth  ? auth.error()
-            : !frame ? frame.error()
-                     : window.error());
+  auto ack_window = duration("ack-window", 0ms, 1s, "between 0ms and 1s");
+  if (!ttl || !sweep || !auth || !frame || !window || !ack_window)
+    return (!ttl      ? ttl.error()
+            : !sweep  ? sweep.error()
+            : !auth   ? auth.error()
+            : !frame  ? frame.error()
+            : !window ? window.error()
+                      : ack_window.error());
   cfg.commit_window = *window;
+  cfg.ack_window = *ack_window;
   cfg.mail_ttl = *ttl;
   cfg.sweep_interval = *sweep;
   cfg.auth_timeout = *auth;

@@ -30,6 +30,7 @@ struct node_config {
   std::chrono::milliseconds sweep_interval = std::chrono::seconds(60);
   std::chrono::milliseconds auth_timeout = std::chrono::seconds(30);
   std::chrono::milliseconds commit_window = std::chrono::milliseconds(1);
+  std::chrono::milliseconds ack_window = std::chrono::milliseconds(50);
   size_t max_frame_size = 64 * 1024;
   size_t max_outbound_bytes = 4 * 1024 * 1024;
   uint64_t mailbox_initial_size = 64ull << 20;

@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "config/log.hpp"
@@ -278,9 +279,10 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
     out = write_outcome{};
     seq = next_seq_;
     for (auto& e : batch.puts) {
+      auto this_seq = e.seq != 0 ? e.seq : seq;
       index_key_bytes ik{e.recipient, e.kind, e.id};
       uint8_t index_value[index_value_size];
-      put_u64(index_value, seq);
+      put_u64(index_value, this_seq);
       put_u64(index_value + 8, e.sender);
       MDB_val ikey = ik.val(), ival{sizeof(index_value), index_value};
       auto rc = mdb_put(txn, index_db_, &ikey, &ival, MDB_NOOVERWRITE);
@@ -289,7 +291,9 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
         continue;
       }
       check(rc, "mdb_put index");
-      mail_key_bytes mk{e.recipient, seq++};
+      if (e.seq == 0)
+        ++seq;
+      mail_key_bytes mk{e.recipient, this_seq};
       auto value = encode_envelope(e);
       MDB_val mkey = mk.val(), mval{value.size(), value.data()};
       check(mdb_put(txn, mail_db_, &mkey, &mval, 0), "mdb_put mail");
@@ -318,7 +322,8 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
       mdb_del(txn, mail_db_, &mkey, nullptr);
       out.acked[a] = std::move(removed);
     }
-    if (seq != next_seq_) {
+    // Persist what is handed out next (reserved sequences included) once a put is stored.
+    if (std::find(out.stored.begin(), out.stored.end(), true) != out.stored.end()) {
       uint8_t seq_bytes[8];
       put_u64(seq_bytes, seq);
       MDB_val key{sizeof(next_seq_key), const_cast<char*>(next_seq_key)};

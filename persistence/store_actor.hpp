@@ -30,13 +30,27 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 /// Most envelopes one put/ack batch commits; more waiting mail goes into the next batch.
 constexpr size_t max_batch_size = 4096;
+/// Most delivered puts that wait for their ack; past it everything waiting commits.
+constexpr size_t max_held = 65536;
+
+/// When the store commits.
+struct store_timing {
+  /// Puts and acks wait this long for more, then commit together (one fsync).
+  std::chrono::microseconds commit_window{1000};
+  /// Puts of mail already pushed to its recipient wait up to this long for the
+  /// recipient's ack, which cancels them (no disk write at all); the sender hears
+  /// `accepted` at the ack or when the put commits after this window.
+  std::chrono::microseconds ack_window{50000};
+};
 
 // clang-format off
 using store_actor = caf::typed_actor<
   /// Stores envelopes durably; per envelope true if new, false if it was already stored
-  /// (a no-op). Fails with mailbox_full (retryable) or storage_failure; then none of them
-  /// is stored except those their recipient acked meanwhile.
-  caf::replies_to<put_atom, std::vector<envelope>>::with<std::vector<bool>>,
+  /// (a no-op). With `delivered` (the recipient was sent this mail already) the puts wait
+  /// up to the ack window for the recipient's ack. Envelopes get their sequence in the
+  /// order they arrive. Fails with mailbox_full (retryable) or storage_failure; then none
+  /// of them is stored except those their recipient acked meanwhile.
+  caf::replies_to<put_atom, std::vector<envelope>, bool>::with<std::vector<bool>>,
   /// Deletes acked mail durably; answers with what was removed (payloads left out).
   caf::replies_to<ack_atom, std::vector<mail_ref>>::with<std::vector<envelope>>,
   /// A page of a recipient's stored envelopes after a sequence number, oldest first:
@@ -51,10 +65,9 @@ using store_actor = caf::typed_actor<
   caf::reacts_to<flush_atom>>;
 // clang-format on
 
-/// Spawns the store actor, detached, owning `box`. Puts wait up to `commit_window` for
-/// more puts and for acks that cancel them before the batch commits.
+/// Spawns the store actor, detached, owning `box`.
 store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box,
-                        std::chrono::microseconds commit_window = std::chrono::microseconds(1000));
+                        store_timing timing = {});
 
 } // namespace kinbox
 

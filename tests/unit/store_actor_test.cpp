@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <thread>
 
 #include "persistence/store_actor.hpp"
 
@@ -30,7 +31,8 @@ struct fixture {
     auto box = mailbox::open({dir.string(), 1 << 20, 64 << 20});
     CAF_REQUIRE(box);
     // A long commit window, so the test can ack before the batch commits.
-    store = spawn_store(sys, std::move(*box), std::chrono::microseconds(300'000));
+    store = spawn_store(sys, std::move(*box),
+                        {std::chrono::microseconds(300'000), std::chrono::microseconds(600'000)});
   }
 
   ~fixture() {
@@ -57,12 +59,26 @@ struct fixture {
     return removed;
   }
 
-  /// Puts the mail of these tags in one request; the reply arrives with `receive`.
-  auto put(std::initializer_list<uint8_t> tags) {
+  /// Puts the mail of these tags in one request (`delivered`: the recipient has it
+  /// already); the reply arrives with `receive`.
+  auto put(std::initializer_list<uint8_t> tags, bool delivered = false) {
     std::vector<envelope> batch;
     for (auto t : tags)
       batch.push_back(mail(t));
-    return self->request(store, 5s, put_atom::value, std::move(batch));
+    return self->request(store, 5s, put_atom::value, std::move(batch), delivered);
+  }
+
+  std::vector<uint8_t> pending_tags() {
+    std::vector<uint8_t> tags;
+    self->request(store, 5s, pending_atom::value, account_id{42}, uint64_t{0}, uint64_t{100},
+                  uint64_t{1} << 20)
+        .receive(
+            [&](mail_page& page) {
+              for (auto& e : page.mail)
+                tags.push_back(e.id[0]);
+            },
+            [](caf::error&) { CAF_FAIL("pending failed"); });
+    return tags;
   }
 
   template <class Handle>
@@ -119,6 +135,29 @@ CAF_TEST(a put of several envelopes commits those not acked meanwhile) {
   CAF_CHECK_EQUAL(ack(4).size(), 1u);
   CAF_CHECK_EQUAL(ack(6).size(), 1u);
   CAF_CHECK_EQUAL(count(), 0u);
+}
+
+CAF_TEST(delivered mail waits past the commit window for its ack) {
+  auto handle = put({7}, true);
+  std::this_thread::sleep_for(400ms); // past the commit window, within the ack window
+  CAF_CHECK_EQUAL(ack(7).size(), 1u);
+  CAF_CHECK_EQUAL(stored_flags(handle), std::vector<bool>{true});
+  CAF_CHECK_EQUAL(count(), 0u);
+}
+
+CAF_TEST(delivered mail not acked in time is committed on its own) {
+  auto handle = put({8}, true);
+  CAF_CHECK_EQUAL(stored_flags(handle), std::vector<bool>{true}); // after the ack window
+  CAF_CHECK_EQUAL(count(), 1u);
+}
+
+CAF_TEST(mail committed out of arrival order is paged in arrival order) {
+  auto delivered = put({10}, true);
+  auto later = put({11});
+  CAF_CHECK_EQUAL(stored_flags(later), std::vector<bool>{true}); // committed first
+  // A page read commits the recipient's waiting mail first (the next session's drain).
+  CAF_CHECK_EQUAL(pending_tags(), (std::vector<uint8_t>{10, 11}));
+  CAF_CHECK_EQUAL(stored_flags(delivered), std::vector<bool>{true});
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -26,6 +26,7 @@ struct world {
   std::map<std::pair<kv_space, std::string>, bytes> kv;
   std::vector<entity_request> routed;
   std::vector<mail_push> pushes;
+  std::vector<bool> put_delivered; ///< per put request: was its mail pushed already?
   std::vector<uint16_t> kicks;
   uint64_t now = 1000;
   uint64_t next_seq = 0;
@@ -33,7 +34,8 @@ struct world {
 
 store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<world> w) {
   return {
-      [=](put_atom, std::vector<envelope>& batch) -> std::vector<bool> {
+      [=](put_atom, std::vector<envelope>& batch, bool delivered) -> std::vector<bool> {
+        w->put_delivered.push_back(delivered);
         std::vector<bool> stored;
         for (auto& e : batch) {
           auto key = std::make_tuple(e.recipient, e.kind, e.id);
@@ -283,6 +285,8 @@ CAF_TEST(mail from a friend is stored then pushed and an ack sends a delivered r
   consume_messages();
   CAF_REQUIRE_EQUAL(w->pushes.size(), 1u);
   CAF_CHECK(w->pushes[0].id == id_of(7));
+  // Pushed before its put: the store may wait for the ack instead of writing it.
+  CAF_CHECK_EQUAL(w->put_delivered, std::vector<bool>{true});
   // The same id again (a sender's retry): stored once; the device drops the second push.
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(7)).ok());
   consume_messages();
@@ -341,6 +345,7 @@ CAF_TEST(a backlog is pushed two pages ahead of the acks and new mail waits its 
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(8)).ok());
   consume_messages();
   CAF_CHECK_EQUAL(w->pushes.size(), 4u); // not overtaking the backlog
+  CAF_CHECK(!w->put_delivered.back());   // so the store must not wait for its ack
   auto ack = [&](std::initializer_list<uint8_t> tags) {
     ack_request req;
     for (auto t : tags)
