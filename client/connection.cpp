@@ -23,30 +23,20 @@ using clock = std::chrono::steady_clock;
 bool bind_source(int fd, int family, const std::string& source, std::string& error) {
   int one = 1;
   ::setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
-  sockaddr_storage addr{};
-  socklen_t len = 0;
-  if (family == AF_INET) {
-    auto* v4 = reinterpret_cast<sockaddr_in*>(&addr);
-    v4->sin_family = AF_INET;
-    len = sizeof(*v4);
-    if (::inet_pton(AF_INET, source.c_str(), &v4->sin_addr) != 1) {
-      error = "bad source address " + source;
-      return false;
-    }
-  } else {
-    auto* v6 = reinterpret_cast<sockaddr_in6*>(&addr);
-    v6->sin6_family = AF_INET6;
-    len = sizeof(*v6);
-    if (::inet_pton(AF_INET6, source.c_str(), &v6->sin6_addr) != 1) {
-      error = "bad source address " + source;
-      return false;
-    }
-  }
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0) {
-    error = "bind " + source + ": " + std::strerror(errno);
+  addrinfo hints{};
+  hints.ai_family = family;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICHOST;
+  addrinfo* res = nullptr;
+  if (::getaddrinfo(source.c_str(), nullptr, &hints, &res) != 0) {
+    error = "bad source address " + source;
     return false;
   }
-  return true;
+  bool bound = ::bind(fd, res->ai_addr, res->ai_addrlen) == 0;
+  if (!bound)
+    error = "bind " + source + ": " + std::strerror(errno);
+  ::freeaddrinfo(res);
+  return bound;
 }
 
 int connect_tcp(const std::string& host, uint16_t port, const std::string& source,
