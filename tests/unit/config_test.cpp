@@ -48,6 +48,9 @@ CAF_TEST(defaults are those of a local dev node) {
   CAF_CHECK_EQUAL(cfg.max_frame_size, 65536u);
   CAF_CHECK_EQUAL(cfg.gateway.port, 7420);
   CAF_CHECK_EQUAL(cfg.effective_key_file(), "kinbox-data/cluster.key");
+  CAF_CHECK(cfg.commit_window == std::chrono::milliseconds(1));
+  CAF_CHECK(cfg.ack_window == std::chrono::milliseconds(50));
+  CAF_CHECK(ok(parse({"--ack-window", "0ms"})).ack_window == std::chrono::milliseconds(0));
 }
 
 CAF_TEST(command line beats config file beats environment) {
@@ -87,14 +90,16 @@ CAF_TEST(invalid values are refused naming the option) {
             std::string::npos);
   CAF_CHECK(error_of(parse({"--config", "/nonexistent/kinbox.conf"})).find("--config") !=
             std::string::npos);
+  CAF_CHECK(error_of(parse({"--ack-window", "2s"})).find("--ack-window") != std::string::npos);
 }
 
 CAF_TEST(help documents every option) {
   auto out = parse({"--help"});
   auto* help = std::get_if<help_request>(&out);
   CAF_REQUIRE(help != nullptr);
-  for (auto opt : {"--cluster", "--node-id", "--data-dir", "--listen", "--nats", "--key-file",
-                   "--mail-ttl", "--max-frame-size", "--sweep-interval", "--log-level"})
+  for (auto opt :
+       {"--cluster", "--node-id", "--data-dir", "--listen", "--nats", "--key-file", "--mail-ttl",
+        "--max-frame-size", "--sweep-interval", "--log-level", "--commit-window", "--ack-window"})
     CAF_CHECK(help->text.find(opt) != std::string::npos);
 }
 
