@@ -23,6 +23,10 @@ constexpr int max_id_attempts = 8;
 /// reads fill the chunk switches to large ones (fewer reads and actor turns per frame).
 constexpr size_t small_read_chunk = 512;
 constexpr size_t large_read_chunk = 16 * 1024;
+/// Records in one read or one batch of pushes or replies that make a connection busy:
+/// busy connections keep their AES key schedule (1 KiB), quiet ones expand the keys for
+/// each record.
+constexpr size_t busy_batch = 4;
 constexpr account_id min_account_id = 1'000'000'000ull;
 constexpr account_id account_id_span = 9'000'000'000ull;
 
@@ -56,7 +60,8 @@ struct session_state {
   uint64_t bytes_queued = 0;  ///< written to the socket's buffer so far
   uint64_t bytes_written = 0; ///< of those, handed to the kernel
   size_t read_chunk = 0;
-  bytes plain; ///< the frame being sealed or opened, reused within a read or a batch
+  bytes plain;       ///< the frame being sealed or opened, reused within a read or a batch
+  bool busy = false; ///< a busy batch went out or came in since the last read ended
   static inline const char* name = "kinbox.session";
 };
 
@@ -66,6 +71,22 @@ using session_pointer = caf::io::stateful_broker<session_state>*;
 
 auto logger() {
   return log::get("gateway");
+}
+
+/// Counts a batch of `records` sealed or opened: a busy one keeps the key schedule.
+void note_batch(session_state& st, size_t records) {
+  if (records >= busy_batch && st.channel) {
+    st.busy = true;
+    st.channel->keep_keys_expanded(true);
+  }
+}
+
+/// At the end of a read: a connection with no busy batch since the last read goes quiet.
+void end_of_read(session_state& st, size_t records) {
+  note_batch(st, records);
+  if (!st.busy && st.channel)
+    st.channel->keep_keys_expanded(false);
+  st.busy = false;
 }
 
 /// Frees the plaintext buffer: an idle session keeps none (it is cheap to make again for
@@ -195,6 +216,7 @@ void send_outbox(session_pointer self) {
       handlers->push_back(std::move(calls[first]));
     }
     st.calls.call(self, st.ctx->host, to, std::move(reqs), [=](std::vector<entity_reply>& replies) {
+      note_batch(self->state, replies.size());
       for (size_t i = 0; i < replies.size(); ++i)
         finish_call(self, (*handlers)[i].request_id, replies[i], (*handlers)[i].on_ok);
       release_plain(self->state);
@@ -466,6 +488,7 @@ void handle_data(session_pointer self, const std::vector<char>& data) {
   auto& st = self->state;
   adapt_read_chunk(self, data.size());
   st.reader.append({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
+  size_t records = 0;
   while (st.current != phase::closing) {
     auto next = st.reader.next();
     if (!next)
@@ -473,8 +496,10 @@ void handle_data(session_pointer self, const std::vector<char>& data) {
     if (!*next) {
       st.reader.release_if_idle();
       release_plain(st);
+      end_of_read(st, records);
       return send_outbox(self);
     }
+    ++records;
     auto rec = **next;
     if (st.current == phase::hello) {
       handle_hello(self, rec.payload);
@@ -521,6 +546,7 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
           return fail(self, frame_type::bye, 0, errc::slow_consumer,
                       "unsent data passed the limit");
         }
+        note_batch(st, mail.size());
         for (auto& m : mail)
           queue_frame(self, frame_type::mail, 0, m);
         self->flush(st.hdl);
