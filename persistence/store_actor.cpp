@@ -89,11 +89,12 @@ struct pending_ack {
 
 struct store_state {
   std::shared_ptr<mailbox> box;
-  store_timing timing;
+  store_options options;
   put_queue due;  ///< committed at the next flush
   put_queue held; ///< mail its recipient has, waiting for the ack (deadlines in order)
   size_t due_count = 0;
   size_t held_count = 0;
+  size_t held_bytes = 0; ///< payload bytes of the held puts
   std::unordered_map<account_id, size_t> held_per_recipient;
   std::unordered_map<pending_key, put_place, pending_key_hash> pending_puts;
   std::unordered_map<uint64_t, put_group> groups;
@@ -131,6 +132,7 @@ void release(store_state& st, queued_put& p, bool held) {
     return;
   }
   --st.held_count;
+  st.held_bytes -= p.mail.payload.size();
   auto r = st.held_per_recipient.find(p.mail.recipient);
   if (--r->second == 0)
     st.held_per_recipient.erase(r);
@@ -206,7 +208,7 @@ void flush(store_pointer self, bool everything = false, account_id recipient = 0
 /// Asks for a flush within `delay`, or at once when the batch is full.
 void schedule_flush(store_pointer self, clock::duration delay) {
   auto& st = self->state;
-  if (st.held_count >= max_held) {
+  if (st.held_count >= max_held || st.held_bytes >= st.options.max_held_bytes) {
     flush(self, true);
     return;
   }
@@ -241,9 +243,9 @@ bool cancel_pending_put(store_pointer self, const mail_ref& ref, std::vector<env
 }
 
 store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<mailbox> box,
-                                          store_timing timing) {
+                                          store_options options) {
   self->state.box = std::move(box);
-  self->state.timing = timing;
+  self->state.options = options;
   return {
       [=](put_atom, std::vector<envelope>& mail, bool delivered) -> caf::result<std::vector<bool>> {
         auto& st = self->state;
@@ -251,8 +253,8 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
         auto& group = st.groups[id];
         group.promise = self->make_response_promise<std::vector<bool>>();
         group.stored.resize(mail.size());
-        bool hold = delivered && st.timing.ack_window > st.timing.commit_window;
-        auto held_until = clock::now() + st.timing.ack_window;
+        bool hold = delivered && st.options.ack_window > st.options.commit_window;
+        auto held_until = clock::now() + st.options.ack_window;
         for (size_t i = 0; i < mail.size(); ++i) {
           auto key = key_of(mail[i]);
           if (st.pending_puts.count(key) != 0)
@@ -261,6 +263,7 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
           queued_put p{std::move(mail[i]), id, i, held_until};
           if (hold) {
             ++st.held_count;
+            st.held_bytes += p.mail.payload.size();
             ++st.held_per_recipient[key.recipient];
             st.pending_puts.emplace(key, put_place{true, st.held.push(std::move(p))});
           } else {
@@ -274,7 +277,7 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
           rp.deliver(std::move(group.stored));
           st.groups.erase(id);
         } else {
-          schedule_flush(self, hold ? st.timing.ack_window : st.timing.commit_window);
+          schedule_flush(self, hold ? st.options.ack_window : st.options.commit_window);
         }
         return rp;
       },
@@ -293,7 +296,7 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
           return rp;
         }
         st.acks.push_back(std::move(a));
-        schedule_flush(self, st.timing.commit_window);
+        schedule_flush(self, st.options.commit_window);
         return rp;
       },
       [=](pending_atom, account_id recipient, uint64_t after_seq, uint64_t max_count,
@@ -328,8 +331,10 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
 
 } // namespace
 
-store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box, store_timing timing) {
-  return sys.spawn<caf::detached>(store_behavior, std::shared_ptr<mailbox>{std::move(box)}, timing);
+store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box,
+                        store_options options) {
+  return sys.spawn<caf::detached>(store_behavior, std::shared_ptr<mailbox>{std::move(box)},
+                                  options);
 }
 
 } // namespace kinbox

@@ -33,14 +33,17 @@ constexpr size_t max_batch_size = 4096;
 /// Most delivered puts that wait for their ack; past it everything waiting commits.
 constexpr size_t max_held = 65536;
 
-/// When the store commits.
-struct store_timing {
+/// When the store commits, and how much it holds back meanwhile.
+struct store_options {
   /// Puts and acks wait this long for more, then commit together (one fsync).
   std::chrono::microseconds commit_window{1000};
   /// Puts of mail already pushed to its recipient wait up to this long for the
   /// recipient's ack, which cancels them (no disk write at all); the sender hears
   /// `accepted` at the ack or when the put commits after this window.
   std::chrono::microseconds ack_window{50000};
+  /// Payload bytes of delivered puts that may wait for their ack; past it everything
+  /// waiting commits (memory stays bounded whatever devices do).
+  size_t max_held_bytes = 64u << 20;
 };
 
 // clang-format off
@@ -67,7 +70,7 @@ using store_actor = caf::typed_actor<
 
 /// Spawns the store actor, detached, owning `box`.
 store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box,
-                        store_timing timing = {});
+                        store_options options = {});
 
 } // namespace kinbox
 

@@ -151,6 +151,21 @@ CAF_TEST(delivered mail not acked in time is committed on its own) {
   CAF_CHECK_EQUAL(count(), 1u);
 }
 
+CAF_TEST(held mail past its byte bound commits at once) {
+  caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+  self->wait_for(store);
+  auto box = mailbox::open({dir.string(), 1 << 20, 64 << 20});
+  CAF_REQUIRE(box);
+  store =
+      spawn_store(sys, std::move(*box), {std::chrono::seconds(10), std::chrono::seconds(50), 25});
+  auto small = put({12}, true); // 10 payload bytes: held
+  // 30 bytes held in all, past the bound: answered at once, not after the 10 s windows
+  // (the replies would time out first).
+  auto over = put({13, 14}, true);
+  CAF_CHECK_EQUAL(stored_flags(over), (std::vector<bool>{true, true}));
+  CAF_CHECK_EQUAL(stored_flags(small), std::vector<bool>{true});
+}
+
 CAF_TEST(mail committed out of arrival order is paged in arrival order) {
   auto delivered = put({10}, true);
   auto later = put({11});
