@@ -232,33 +232,44 @@ void befriend(user& a, user& b) {
   CAF_REQUIRE(mutual);
 }
 
+namespace {
+
+/// Reads one answer to a send: true for `accepted`, false for a receipt of earlier mail.
+bool take_answer(client::connection& conn) {
+  auto f = conn.read_frame(30s);
+  CAF_REQUIRE(f);
+  if (f->type == frame_type::mail)
+    return false;
+  if (f->type != frame_type::accepted)
+    CAF_FAIL("send refused: " << decode_body<error_body>(f->body)->message);
+  return true;
+}
+
+} // namespace
+
+void await_accepted(user& from, size_t count) {
+  for (size_t accepted = 0; accepted < count;)
+    accepted += take_answer(from->conn()) ? 1 : 0;
+}
+
 std::vector<message_id> send_pipelined(user& from, account_id to,
-                                       const std::vector<std::string>& texts) {
+                                       const std::vector<std::string>& texts, bool wait) {
   auto key = from->keys_of(to);
   CAF_REQUIRE(key);
   auto& conn = from->conn();
   constexpr size_t max_in_flight = 512; // below the gateway's per-connection limit
   std::vector<message_id> ids;
   size_t accepted = 0;
-  auto take_answer = [&] {
-    auto f = conn.read_frame(30s);
-    CAF_REQUIRE(f);
-    if (f->type == frame_type::mail)
-      return; // a receipt of earlier mail
-    if (f->type != frame_type::accepted)
-      CAF_FAIL("send refused: " << decode_body<error_body>(f->body)->message);
-    ++accepted;
-  };
   for (auto& text : texts) {
     while (ids.size() - accepted >= max_in_flight)
-      take_answer();
+      accepted += take_answer(conn) ? 1 : 0;
     ids.push_back(crypto::new_message_id());
     auto payload = crypto::box_seal(client::encode_plaintext(text), key->box_key, from.prof->box);
     CAF_REQUIRE(conn.write_frame(make_frame(frame_type::send, conn.next_request_id(),
                                             send_request{to, ids.back(), payload})));
   }
-  while (accepted < texts.size())
-    take_answer();
+  if (wait)
+    await_accepted(from, texts.size() - accepted);
   return ids;
 }
 

@@ -116,9 +116,14 @@ void reconnect(user& u, const node& n);
 void befriend(user& a, user& b);
 
 /// Sends all texts to friend `to` without waiting between them (pipelined requests), then
-/// waits for every `accepted`; returns the message ids in sending order.
+/// waits for every `accepted` unless `wait` is false (then `await_accepted` collects
+/// them); returns the message ids in sending order.
 std::vector<message_id> send_pipelined(user& from, account_id to,
-                                       const std::vector<std::string>& texts);
+                                       const std::vector<std::string>& texts, bool wait = true);
+
+/// Reads `from`'s connection until `count` more `accepted` answers came (receipts that
+/// arrive meanwhile are skipped); fails the test on a refusal.
+void await_accepted(user& from, size_t count);
 
 /// Receives until `count` items arrived or `timeout` passed.
 std::vector<client::received> receive_n(user& u, size_t count, std::chrono::milliseconds timeout);

@@ -123,6 +123,29 @@ CAF_TEST(a connection that stops reading is cut and its mail waits for the next 
   CAF_CHECK_EQUAL(got.size(), sent);
 }
 
+CAF_TEST(mail pushed to a session that went away unacked reaches the next one in order) {
+  // A long ack window: the unacked mail is still held in memory when bob comes back.
+  node n{&nats, {"--ack-window", "1s"}};
+  auto [alice, bob] = make_friends(n);
+  std::vector<std::string> texts{"one", "two", "three", "four", "five"};
+  // Pushed to bob, whose app reads them but never acks: no commits, no accepted yet.
+  auto ids = send_pipelined(alice, bob.id, texts, false);
+  for (size_t pushed = 0; pushed < texts.size();) {
+    auto f = bob->conn().read_frame(5s);
+    CAF_REQUIRE(f);
+    pushed += f->type == frame_type::mail ? 1 : 0;
+  }
+  reconnect(bob, n);
+  await_accepted(alice, texts.size());
+  auto more = alice->send_text(bob.id, "six");
+  CAF_REQUIRE(more);
+  ids.push_back(*more);
+  auto got = receive_n(bob, ids.size(), 10s);
+  CAF_REQUIRE_EQUAL(got.size(), ids.size());
+  for (size_t i = 0; i < ids.size(); ++i)
+    CAF_CHECK(got[i].id == ids[i]);
+}
+
 CAF_TEST(a receipt for an offline sender waits as mail) {
   node n{&nats};
   auto [alice, bob] = make_friends(n);
