@@ -676,6 +676,22 @@ bytes encode_deliver(const deliver_body& x) {
   return out;
 }
 
+std::optional<bytes> deliver_from_send(std::span<const uint8_t> send_body, account_id& to,
+                                       message_id& id) {
+  wire::reader r{send_body};
+  r.u64(to);
+  r.fixed(id);
+  if (!r.skip_blob(max_payload_size) || !r.finished())
+    return std::nullopt;
+  // A send body after `to` is `id payload:blob`, which is a deliver body after its kind.
+  constexpr size_t to_size = 8;
+  bytes out;
+  out.reserve(1 + send_body.size() - to_size);
+  out.push_back(static_cast<uint8_t>(mail_kind::message));
+  out.insert(out.end(), send_body.begin() + to_size, send_body.end());
+  return out;
+}
+
 bool decode_deliver(std::span<const uint8_t> in, deliver_body& x) {
   wire::reader r{in};
   uint8_t kind = 0;

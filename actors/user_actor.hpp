@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 
 #include "cluster/entity.hpp"
 #include "cluster/kv_actor.hpp"
@@ -47,6 +48,11 @@ struct deliver_body {
 };
 bytes encode_deliver(const deliver_body& x);
 bool decode_deliver(std::span<const uint8_t> in, deliver_body& x);
+
+/// The deliver body of a message from a client's `send` body (`to:u64 id payload:blob`)
+/// in one copy, with `to` and `id` read out; nullopt if the send body is malformed.
+std::optional<bytes> deliver_from_send(std::span<const uint8_t> send_body, account_id& to,
+                                       message_id& id);
 
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using detach_atom = caf::atom_constant<caf::atom("detach")>;

@@ -34,11 +34,18 @@ enum class phase { hello, auth, logging_in, ready, closing };
 
 } // namespace
 
+/// What the client hears when an entity request succeeds: `ok`, `accepted` with the
+/// message id, or a result frame of this type carrying the reply's body.
+struct on_success {
+  frame_type type = frame_type::ok;
+  message_id id{}; ///< for `accepted`
+};
+
 /// A request for a user actor of this node, waiting for the end of the socket read.
 struct local_call {
   uint32_t request_id;
   entity_request req;
-  std::function<void(entity_reply&)> on_ok;
+  on_success answer;
 };
 
 struct session_state {
@@ -174,26 +181,32 @@ void reply_ok(session_pointer self, uint32_t request_id) {
 
 /// Answers the client once an entity request came back.
 void finish_call(session_pointer self, uint32_t request_id, entity_reply& r,
-                 const std::function<void(entity_reply&)>& on_ok) {
+                 const on_success& answer) {
   --self->state.in_flight;
   if (self->state.current == phase::closing)
     return;
   if (!r.ok())
-    reply_error(self, request_id, {static_cast<errc>(r.status), r.message});
-  else
-    on_ok(r);
+    return reply_error(self, request_id, {static_cast<errc>(r.status), r.message});
+  switch (answer.type) {
+  case frame_type::ok:
+    return reply_ok(self, request_id);
+  case frame_type::accepted:
+    return reply(self, frame_type::accepted, request_id, accepted_reply{answer.id});
+  default:
+    write_frame(self, frame{answer.type, request_id, std::move(r.body)});
+  }
 }
 
 /// Sends an entity request through the router, which picks the NATS subject of the
 /// target's shard or the local host.
 void call_via_router(session_pointer self, uint32_t request_id, entity_request req,
-                     std::function<void(entity_reply&)> on_ok) {
+                     on_success answer) {
   self->request(self->state.ctx->router, caf::infinite, std::move(req))
-      .then([=](entity_reply& r) { finish_call(self, request_id, r, on_ok); },
+      .then([=](entity_reply& r) { finish_call(self, request_id, r, answer); },
             [=](caf::error& err) {
               auto f = to_failure(err);
               auto reply = error_reply(f.code, f.message);
-              finish_call(self, request_id, reply, on_ok);
+              finish_call(self, request_id, reply, answer);
             });
 }
 
@@ -218,7 +231,7 @@ void send_outbox(session_pointer self) {
     st.calls.call(self, st.ctx->host, to, std::move(reqs), [=](std::vector<entity_reply>& replies) {
       note_batch(self->state, replies.size());
       for (size_t i = 0; i < replies.size(); ++i)
-        finish_call(self, (*handlers)[i].request_id, replies[i], (*handlers)[i].on_ok);
+        finish_call(self, (*handlers)[i].request_id, replies[i], (*handlers)[i].answer);
       release_plain(self->state);
     });
   }
@@ -226,7 +239,7 @@ void send_outbox(session_pointer self) {
 
 /// Sends an entity request and answers the client when it returns.
 void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
-                 bytes body, std::function<void(entity_reply&)> on_ok) {
+                 bytes body, on_success answer = {}) {
   auto& st = self->state;
   if (st.in_flight >= st.ctx->max_in_flight) {
     reply_error(self, request_id, {errc::unavailable, "too many requests in flight"});
@@ -236,9 +249,9 @@ void call_entity(session_pointer self, uint32_t request_id, account_id target, u
   entity_request req{entity_kind::user, target, static_cast<uint8_t>(op), st.account,
                      std::move(body)};
   if (st.ctx->serves_locally && st.ctx->serves_locally(target))
-    st.outbox.push_back({request_id, std::move(req), std::move(on_ok)});
+    st.outbox.push_back({request_id, std::move(req), answer});
   else
-    call_via_router(self, request_id, std::move(req), std::move(on_ok));
+    call_via_router(self, request_id, std::move(req), answer);
 }
 
 void try_register(session_pointer self, uint32_t request_id, account_record record, int attempt) {
@@ -362,7 +375,6 @@ void handle_ready(session_pointer self, const frame& f) {
   auto& st = self->state;
   auto rid = f.request_id;
   auto own = st.account;
-  auto ok = [=](entity_reply&) { reply_ok(self, rid); };
   switch (f.type) {
   case frame_type::whoami:
     return reply(self, frame_type::login_ok, rid, st.info);
@@ -375,12 +387,11 @@ void handle_ready(session_pointer self, const frame& f) {
     auto op = f.type == frame_type::friend_add      ? user_op::add_friend
               : f.type == frame_type::friend_accept ? user_op::accept_friend
                                                     : user_op::decline_friend;
-    return call_entity(self, rid, own, op, encode_body(target_request{*t}), ok);
+    return call_entity(self, rid, own, op, encode_body(target_request{*t}));
   }
   case frame_type::friend_list:
-    return call_entity(self, rid, own, user_op::list_contacts, {}, [=](entity_reply& r) {
-      write_frame(self, frame{frame_type::friend_list_result, rid, std::move(r.body)});
-    });
+    return call_entity(self, rid, own, user_op::list_contacts, {},
+                       {frame_type::friend_list_result});
   case frame_type::key_get:
   case frame_type::status_get: {
     auto t = target_of(self, f);
@@ -388,29 +399,26 @@ void handle_ready(session_pointer self, const frame& f) {
       return;
     bool key = f.type == frame_type::key_get;
     return call_entity(self, rid, own, key ? user_op::get_key : user_op::get_status,
-                       encode_body(target_request{*t}), [=](entity_reply& r) {
-                         write_frame(self,
-                                     frame{key ? frame_type::key_result : frame_type::status_result,
-                                           rid, std::move(r.body)});
-                       });
+                       encode_body(target_request{*t}),
+                       {key ? frame_type::key_result : frame_type::status_result});
   }
   case frame_type::send: {
-    auto req = decode_body<send_request>(f.body);
-    if (!req)
-      return fail(self, frame_type::error, rid, errc::malformed_frame, req.error().message);
-    if (req->to == own)
+    account_id to = 0;
+    message_id id{};
+    auto body = deliver_from_send(f.body, to, id);
+    if (!body)
+      return fail(self, frame_type::error, rid, errc::malformed_frame,
+                  "the frame body does not match its type");
+    if (to == own)
       return reply_error(self, rid, {errc::invalid_argument, "cannot send to yourself"});
-    auto id = req->id;
-    return call_entity(
-        self, rid, req->to, user_op::deliver,
-        encode_deliver({mail_kind::message, id, std::move(req->payload)}),
-        [=](entity_reply&) { reply(self, frame_type::accepted, rid, accepted_reply{id}); });
+    return call_entity(self, rid, to, user_op::deliver, std::move(*body),
+                       {frame_type::accepted, id});
   }
   case frame_type::ack: {
     auto req = decode_body<ack_request>(f.body);
     if (!req)
       return fail(self, frame_type::error, rid, errc::malformed_frame, req.error().message);
-    return call_entity(self, rid, own, user_op::ack, std::move(f.body), ok);
+    return call_entity(self, rid, own, user_op::ack, std::move(f.body));
   }
   default:
     return fail(self, frame_type::error, rid, errc::unexpected_frame,

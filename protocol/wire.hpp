@@ -80,6 +80,14 @@ public:
     return true;
   }
 
+  /// Checks a blob of at most `max_len` bytes and steps over it without copying.
+  bool skip_blob(size_t max_len) {
+    uint32_t len = 0;
+    if (!u32(len) || len > max_len || !take(len))
+      return fail();
+    return true;
+  }
+
   bool str(std::string& x, size_t max_len) {
     uint32_t len = 0;
     if (!u32(len) || len > max_len || !take(len))

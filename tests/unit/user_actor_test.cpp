@@ -381,6 +381,29 @@ CAF_TEST(a second session takes over and the first is told why) {
   CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(alice)}) == 1);
 }
 
+CAF_TEST(a send body becomes a deliver body in one step and malformed ones are refused) {
+  auto body = encode_body(send_request{bob, id_of(9), bytes{7, 8, 9}});
+  account_id to = 0;
+  message_id id{};
+  auto deliver = deliver_from_send(body, to, id);
+  CAF_REQUIRE(deliver);
+  CAF_CHECK_EQUAL(to, bob);
+  CAF_CHECK(id == id_of(9));
+  deliver_body decoded;
+  CAF_REQUIRE(decode_deliver(*deliver, decoded));
+  CAF_CHECK(decoded.kind == mail_kind::message);
+  CAF_CHECK(decoded.id == id_of(9));
+  CAF_CHECK(decoded.payload == (bytes{7, 8, 9}));
+  auto truncated = body;
+  truncated.pop_back();
+  CAF_CHECK(!deliver_from_send(truncated, to, id));
+  auto trailing = body;
+  trailing.push_back(0);
+  CAF_CHECK(!deliver_from_send(trailing, to, id));
+  auto oversize = encode_body(send_request{bob, id_of(9), bytes(max_payload_size + 1, 1)});
+  CAF_CHECK(!deliver_from_send(oversize, to, id));
+}
+
 CAF_TEST(malformed bodies are refused) {
   auto alice_actor = spawn(alice);
   CAF_CHECK_EQUAL(call(alice_actor, bob, user_op::deliver, bytes{1, 2, 3}).status,
