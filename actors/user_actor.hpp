@@ -3,9 +3,10 @@
 // its undelivered mail (through the node's store actor). Activated on its first message
 // by loading its state from KV; requests that arrive meanwhile wait.
 //
-// Delivery (DESIGN.md §6.1): deliver -> store (durable) -> reply accepted -> push to the
-// session; the session's ack -> store deletes -> a `delivered` receipt is routed to the
-// sender, where it is itself mail.
+// Delivery (DESIGN.md §6.1): deliver -> push to the session if nothing older waits ->
+// store (durable, or cancelled by the ack within the ack window) -> reply accepted; the
+// session's ack -> store deletes -> a `delivered` receipt goes to the sender, where it is
+// itself mail. Requests may come one by one or in batches (one per socket read).
 #pragma once
 
 #include <caf/actor.hpp>

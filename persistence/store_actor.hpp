@@ -4,8 +4,9 @@
 // batch, not per message.
 //
 // A put is answered once it is durable, or once it is acked before its batch commits:
-// mail that was delivered and acked within the commit window never touches the disk (the
-// ack cancels the put). Either way the sender may forget the message.
+// mail that was delivered and acked in time never touches the disk (the ack cancels the
+// put). Mail its recipient was already sent may wait for that ack longer than the commit
+// window (the ack window). Either way the sender may forget the message.
 #pragma once
 
 #include <caf/actor_system.hpp>
