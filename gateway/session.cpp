@@ -67,7 +67,8 @@ struct session_state {
   uint64_t bytes_queued = 0;  ///< written to the socket's buffer so far
   uint64_t bytes_written = 0; ///< of those, handed to the kernel
   size_t read_chunk = 0;
-  bytes plain;       ///< the frame being sealed or opened, reused within a read or a batch
+  bytes plain;       ///< the frame being sealed, reused within a batch
+  bytes opened;      ///< the frame just opened; handlers read its body in place
   bool busy = false; ///< a busy batch went out or came in since the last read ended
   static inline const char* name = "kinbox.session";
 };
@@ -96,11 +97,12 @@ void end_of_read(session_state& st, size_t records) {
   st.busy = false;
 }
 
-/// Frees the plaintext buffer: an idle session keeps none (it is cheap to make again for
+/// Frees the plaintext buffers: an idle session keeps none (it is cheap to make again for
 /// the next read or push batch), and one big frame must not cost memory for the rest of
 /// the connection.
 void release_plain(session_state& st) {
   bytes{}.swap(st.plain);
+  bytes{}.swap(st.opened);
 }
 
 /// Seals the frame built in `plain` into the socket's write buffer; `flush` hands it to
@@ -282,7 +284,7 @@ void try_register(session_pointer self, uint32_t request_id, account_record reco
           });
 }
 
-void handle_register(session_pointer self, const frame& f) {
+void handle_register(session_pointer self, const frame_view& f) {
   auto req = decode_body<register_request>(f.body);
   if (!req)
     return fail(self, frame_type::error, f.request_id, errc::malformed_frame, req.error().message);
@@ -330,7 +332,7 @@ void attach(session_pointer self, uint32_t request_id, account_id id) {
           });
 }
 
-void handle_login(session_pointer self, const frame& f) {
+void handle_login(session_pointer self, const frame_view& f) {
   auto req = decode_body<login_request>(f.body);
   if (!req)
     return fail(self, frame_type::error, f.request_id, errc::malformed_frame, req.error().message);
@@ -362,7 +364,7 @@ void handle_login(session_pointer self, const frame& f) {
           });
 }
 
-std::optional<account_id> target_of(session_pointer self, const frame& f) {
+std::optional<account_id> target_of(session_pointer self, const frame_view& f) {
   auto t = decode_body<target_request>(f.body);
   if (!t) {
     fail(self, frame_type::error, f.request_id, errc::malformed_frame, t.error().message);
@@ -371,7 +373,7 @@ std::optional<account_id> target_of(session_pointer self, const frame& f) {
   return t->id;
 }
 
-void handle_ready(session_pointer self, const frame& f) {
+void handle_ready(session_pointer self, const frame_view& f) {
   auto& st = self->state;
   auto rid = f.request_id;
   auto own = st.account;
@@ -418,7 +420,7 @@ void handle_ready(session_pointer self, const frame& f) {
     auto req = decode_body<ack_request>(f.body);
     if (!req)
       return fail(self, frame_type::error, rid, errc::malformed_frame, req.error().message);
-    return call_entity(self, rid, own, user_op::ack, std::move(f.body));
+    return call_entity(self, rid, own, user_op::ack, bytes(f.body.begin(), f.body.end()));
   }
   default:
     return fail(self, frame_type::error, rid, errc::unexpected_frame,
@@ -426,7 +428,7 @@ void handle_ready(session_pointer self, const frame& f) {
   }
 }
 
-void handle_frame(session_pointer self, frame&& f) {
+void handle_frame(session_pointer self, const frame_view& f) {
   auto& st = self->state;
   switch (st.current) {
   case phase::auth:
@@ -513,12 +515,12 @@ void handle_data(session_pointer self, const std::vector<char>& data) {
       handle_hello(self, rec.payload);
       continue;
     }
-    if (!st.channel->open(rec.prefix, rec.payload, st.plain))
+    if (!st.channel->open(rec.prefix, rec.payload, st.opened))
       return fail(self, frame_type::error, 0, errc::decrypt_failed, "record failed authentication");
-    auto f = decode_frame(st.plain);
+    auto f = decode_frame_view(st.opened);
     if (!f)
       return fail(self, frame_type::error, 0, f.error().code, f.error().message);
-    handle_frame(self, std::move(*f));
+    handle_frame(self, *f);
   }
 }
 

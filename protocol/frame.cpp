@@ -98,7 +98,7 @@ bytes encode_frame(const frame& f) {
   return out;
 }
 
-result<frame> decode_frame(std::span<const uint8_t> data) {
+result<frame_view> decode_frame_view(std::span<const uint8_t> data) {
   if (data.size() < frame_header_size)
     return failure{errc::malformed_frame, "frame shorter than its header"};
   if (data[0] != protocol_version)
@@ -106,9 +106,15 @@ result<frame> decode_frame(std::span<const uint8_t> data) {
                    "protocol version " + std::to_string(data[0]) + " is not supported"};
   if (!is_known_frame_type(data[1]))
     return failure{errc::unknown_type, "frame type " + std::to_string(data[1]) + " is unknown"};
-  frame f{static_cast<frame_type>(data[1]), wire::get_u32_be(data.data() + 2), {}};
-  f.body.assign(data.begin() + frame_header_size, data.end());
-  return f;
+  return frame_view{static_cast<frame_type>(data[1]), wire::get_u32_be(data.data() + 2),
+                    data.subspan(frame_header_size)};
+}
+
+result<frame> decode_frame(std::span<const uint8_t> data) {
+  auto v = decode_frame_view(data);
+  if (!v)
+    return v.error();
+  return frame{v->type, v->request_id, bytes(v->body.begin(), v->body.end())};
 }
 
 void record_reader::append(std::span<const uint8_t> data) {

@@ -58,14 +58,24 @@ struct frame {
   bytes body;
 };
 
-/// Header and body of a frame, without the length prefix.
+/// A decoded frame whose body still lies in the buffer it was decoded from.
+struct frame_view {
+  frame_type type;
+  uint32_t request_id = 0;
+  std::span<const uint8_t> body;
+};
+
 /// Appends the header of a frame (version, type, request id) to `out`; its body follows.
 void write_frame_header(bytes& out, frame_type type, uint32_t request_id);
 
+/// Header and body of a frame, without the length prefix.
 bytes encode_frame(const frame& f);
 
 /// Decodes a frame; fails with unsupported_version, unknown_type or malformed_frame.
 result<frame> decode_frame(std::span<const uint8_t> data);
+
+/// `decode_frame` without copying the body out of `data`.
+result<frame_view> decode_frame_view(std::span<const uint8_t> data);
 
 /// One length-prefixed record cut from the byte stream.
 struct record {
