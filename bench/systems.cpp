@@ -56,6 +56,15 @@ struct kinbox_user {
   account_id id = 0;
 };
 
+/// Sends the keys gathered so far in one ack frame, as an app does, and clears them.
+void send_acks(kinbox_user& u, ack_request& acks) {
+  if (acks.keys.empty())
+    return;
+  auto& conn = u.conn->conn();
+  conn.write_frame(make_frame(frame_type::ack, conn.next_request_id(), acks));
+  acks.keys.clear();
+}
+
 kinbox_user kinbox_register(const std::string& host, uint16_t port, const std::string& dir,
                             const std::string& name, const std::string& source = {}) {
   kinbox_user u;
@@ -148,18 +157,10 @@ private:
         if (auto m = decode_body<mail_push>(f->body))
           receipts.keys.push_back(mail_key{m->kind, m->id});
       if (receipts.keys.size() == max_ack_keys)
-        ack(receipts);
+        send_acks(user_, receipts);
       wait = 0ms;
     }
-    ack(receipts);
-  }
-
-  void ack(ack_request& receipts) {
-    if (receipts.keys.empty())
-      return;
-    auto& conn = user_.conn->conn();
-    conn.write_frame(make_frame(frame_type::ack, conn.next_request_id(), receipts));
-    receipts.keys.clear();
+    send_acks(user_, receipts);
   }
 
   static constexpr int64_t max_outstanding = 512;
@@ -191,21 +192,13 @@ public:
         if (auto plain = channel_.open((*mail)->payload))
           out.push_back(std::move(*plain));
       if (acks.keys.size() == max_ack_keys)
-        flush_acks(acks);
+        send_acks(user_, acks);
     }
-    flush_acks(acks);
+    send_acks(user_, acks);
     return true;
   }
 
 private:
-  void flush_acks(ack_request& acks) {
-    if (acks.keys.empty())
-      return;
-    auto& conn = user_.conn->conn();
-    conn.write_frame(make_frame(frame_type::ack, conn.next_request_id(), acks));
-    acks.keys.clear();
-  }
-
   kinbox_user user_;
   crypto::box_channel channel_;
 };
