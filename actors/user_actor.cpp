@@ -271,35 +271,27 @@ void store_incoming(user_pointer self) {
   st.incoming.clear();
   auto now = st.deps.now_ms();
   auto expires = now + static_cast<uint64_t>(st.deps.mail_ttl.count());
-  // Mail pushed at once waits in the store for its ack; the rest is pushed once committed.
-  std::vector<envelope> pushed;
-  std::vector<reply_to> pushed_replies;
-  std::vector<mail_push> early;
-  std::vector<envelope> held_back;
-  std::vector<reply_to> held_back_replies;
   // Early only when nothing older is still on its way to the device, to keep the order.
+  // Mail pushed at once waits in the store for its ack; otherwise it is pushed once
+  // committed (or brought by a backlog page).
   bool push_now = st.session && !st.draining && !st.drain_more && st.deferred == 0;
+  std::vector<envelope> mail;
+  std::vector<reply_to> replies;
+  std::vector<mail_push> early;
   for (auto& in : incoming) {
     if (in.body.kind == mail_kind::message && !st.contacts.are_friends(in.sender)) {
       in.rp.deliver(error_reply(errc::not_found));
       continue;
     }
-    envelope e{
-        st.id, in.body.kind, in.body.id, in.sender, now, expires, std::move(in.body.payload)};
-    if (push_now) {
-      early.push_back(to_push(e));
-      pushed.push_back(std::move(e));
-      pushed_replies.push_back(std::move(in.rp));
-    } else {
-      held_back.push_back(std::move(e));
-      held_back_replies.push_back(std::move(in.rp));
-    }
+    mail.push_back(envelope{st.id, in.body.kind, in.body.id, in.sender, now, expires,
+                            std::move(in.body.payload)});
+    replies.push_back(std::move(in.rp));
+    if (push_now)
+      early.push_back(to_push(mail.back()));
   }
   push(self, std::move(early));
-  if (!pushed.empty())
-    put_mail(self, std::move(pushed), std::move(pushed_replies), true);
-  if (!held_back.empty())
-    put_mail(self, std::move(held_back), std::move(held_back_replies), false);
+  if (!mail.empty())
+    put_mail(self, std::move(mail), std::move(replies), push_now);
 }
 
 /// Counts acked keys against the backlog pages in flight, oldest first.
