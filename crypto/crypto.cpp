@@ -71,7 +71,22 @@ kx_keypair kx_keypair::generate() {
 }
 
 void random_fill(std::span<uint8_t> out) {
-  randombytes_buf(out.data(), out.size());
+  struct pool {
+    std::array<uint8_t, 4096> bytes;
+    size_t used = bytes.size();
+  };
+  thread_local pool p;
+  while (!out.empty()) {
+    if (p.used == p.bytes.size()) {
+      randombytes_buf(p.bytes.data(), p.bytes.size());
+      p.used = 0;
+    }
+    auto n = std::min(out.size(), p.bytes.size() - p.used);
+    std::memcpy(out.data(), p.bytes.data() + p.used, n);
+    sodium_memzero(p.bytes.data() + p.used, n);
+    p.used += n;
+    out = out.subspan(n);
+  }
 }
 
 message_id new_message_id() {
@@ -99,7 +114,7 @@ bool verify(std::span<const uint8_t> message, const signature& sig, const public
 bytes box_seal(std::span<const uint8_t> plain, const public_key& recipient,
                const box_keypair& sender) {
   bytes out(crypto_box_NONCEBYTES + crypto_box_MACBYTES + plain.size());
-  randombytes_buf(out.data(), crypto_box_NONCEBYTES);
+  random_fill(std::span<uint8_t>{out.data(), crypto_box_NONCEBYTES});
   if (crypto_box_easy(out.data() + crypto_box_NONCEBYTES, plain.data(), plain.size(), out.data(),
                       recipient.data(), sender.sk.data()) != 0)
     return {};
@@ -125,7 +140,7 @@ box_channel::box_channel(const public_key& peer, const box_keypair& own) {
 
 bytes box_channel::seal(std::span<const uint8_t> plain) const {
   bytes out(crypto_box_NONCEBYTES + crypto_box_MACBYTES + plain.size());
-  randombytes_buf(out.data(), crypto_box_NONCEBYTES);
+  random_fill(std::span<uint8_t>{out.data(), crypto_box_NONCEBYTES});
   crypto_box_easy_afternm(out.data() + crypto_box_NONCEBYTES, plain.data(), plain.size(),
                           out.data(), shared_.data());
   return out;

@@ -58,6 +58,11 @@ struct kx_keypair {
   static kx_keypair generate();
 };
 
+/// Random bytes for nonces and message ids, never for keys: served from a per-thread pool
+/// that the system CSPRNG refills 4 KiB at a time, so a message costs no getrandom call
+/// of its own. Nonces and ids are public; they only have to be unique and unpredictable
+/// to others. A process must not fork after drawing from the pool (the child would repeat
+/// the parent's remaining bytes).
 void random_fill(std::span<uint8_t> out);
 
 /// A fresh message id: 48 bits of milliseconds since the epoch (big-endian), then 80

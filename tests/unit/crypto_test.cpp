@@ -9,7 +9,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include "crypto/crypto.hpp"
 #include "crypto/key_file.hpp"
@@ -224,6 +226,23 @@ CAF_TEST(message ids start with the time and differ in their random part) {
                                        .count());
   CAF_CHECK_LESS_OR_EQUAL(ms, now);
   CAF_CHECK_GREATER(ms + 1000, now);
+}
+
+CAF_TEST(pooled random bytes never repeat across refills) {
+  std::set<std::array<uint8_t, crypto_box_NONCEBYTES>> nonces;
+  for (int i = 0; i < 2000; ++i) { // about twelve refills of the pool
+    std::array<uint8_t, crypto_box_NONCEBYTES> n{};
+    crypto::random_fill(n);
+    nonces.insert(n);
+  }
+  CAF_CHECK_EQUAL(nonces.size(), 2000u);
+  std::vector<uint8_t> big(10000); // larger than the pool: filled over several refills
+  crypto::random_fill(big);
+  std::set<std::vector<uint8_t>> pieces;
+  for (size_t at = 0; at + 32 <= big.size(); at += 32)
+    pieces.emplace(big.begin() + static_cast<std::ptrdiff_t>(at),
+                   big.begin() + static_cast<std::ptrdiff_t>(at + 32));
+  CAF_CHECK_EQUAL(pieces.size(), big.size() / 32);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
