@@ -137,7 +137,10 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
           if (st.sent - st.received > open_loop_backlog_cap)
             break;
         }
-        if (!tx.send(make_payload(stamp{static_cast<uint32_t>(i), seq, due}))) {
+        // Closed loop: another message follows at once while the window has room.
+        bool more = cfg.mode == load_mode::closed && seq + 1 < per_pair &&
+                    st.sent + 1 - st.received < cfg.window;
+        if (!tx.send(make_payload(stamp{static_cast<uint32_t>(i), seq, due}), more)) {
           broken = true;
           break;
         }

@@ -111,15 +111,16 @@ public:
   kinbox_sender(kinbox_user user, public_key friend_box, account_id to)
       : user_(std::move(user)), channel_(friend_box, user_.prof->box), to_(to) {}
 
-  bool send(const payload_bytes& payload) override {
+  bool send(const payload_bytes& payload, bool more) override {
     // Like an app, keep the requests in flight under the gateway's per-connection limit.
     while (outstanding_ >= max_outstanding)
       drain(100ms);
     auto sealed = channel_.seal(payload);
     auto& conn = user_.conn->conn();
     ++outstanding_;
-    return conn.write_frame(make_frame(frame_type::send, conn.next_request_id(),
-                                       send_request{to_, crypto::new_message_id(), sealed}));
+    conn.queue_frame(make_frame(frame_type::send, conn.next_request_id(),
+                                send_request{to_, crypto::new_message_id(), sealed}));
+    return more || conn.flush();
   }
 
   void pump() override { drain(0ms); }
@@ -141,6 +142,7 @@ private:
   /// Counts acceptances and acks delivered receipts, as an app does.
   void drain(std::chrono::milliseconds first_wait) {
     auto& conn = user_.conn->conn();
+    conn.flush();
     auto wait = first_wait;
     ack_request receipts;
     for (;;) {
@@ -286,7 +288,7 @@ class mqtt_sender : public link_sender {
 public:
   mqtt_sender(std::unique_ptr<mqtt_client> c, std::string topic, int qos)
       : client_(std::move(c)), topic_(std::move(topic)), qos_(qos) {}
-  bool send(const payload_bytes& payload) override {
+  bool send(const payload_bytes& payload, bool) override {
     return mosquitto_publish(client_->handle(), nullptr, topic_.c_str(),
                              static_cast<int>(payload.size()), payload.data(), qos_,
                              false) == MOSQ_ERR_SUCCESS;
@@ -360,7 +362,7 @@ class nats_sender : public link_sender {
 public:
   nats_sender(std::unique_ptr<nats_conn> c, std::string subject)
       : conn_(std::move(c)), subject_(std::move(subject)) {}
-  bool send(const payload_bytes& payload) override {
+  bool send(const payload_bytes& payload, bool) override {
     return natsConnection_Publish(conn_->nc_, subject_.c_str(), payload.data(),
                                   static_cast<int>(payload.size())) == NATS_OK;
   }
@@ -428,7 +430,7 @@ double kinbox_offline_drain(const std::string& host, uint16_t port, const std::s
   auto a_box = a.prof->box.pk;
   kinbox_sender sender{std::move(a), b_box, b.id};
   for (size_t i = 0; i < messages; ++i) {
-    if (!sender.send(make_payload(stamp{0, i, now_ns()})))
+    if (!sender.send(make_payload(stamp{0, i, now_ns()}), i + 1 < messages))
       throw std::runtime_error("offline send failed");
     if (i % 256 == 0)
       sender.pump();

@@ -19,8 +19,10 @@ using payload_bytes = std::vector<uint8_t>;
 class link_sender {
 public:
   virtual ~link_sender() = default;
-  /// Sends one payload without waiting for its delivery; false if the link broke.
-  virtual bool send(const payload_bytes& payload) = 0;
+  /// Sends one payload without waiting for its delivery; false if the link broke. `more`
+  /// says another send follows at once: a sender may hold this one back to write both
+  /// together (kinbox does; libmosquitto writes each publish, NATS.c's flusher batches).
+  virtual bool send(const payload_bytes& payload, bool more) = 0;
   /// Handles whatever the server sent back to the sender (acceptances), without blocking.
   virtual void pump() {}
   /// Waits until everything sent has been taken by the server (accepted / flushed).

@@ -144,20 +144,41 @@ bool connection::write_raw(std::span<const uint8_t> data) {
   return fd_ >= 0;
 }
 
-bytes connection::seal_frame(const frame& f) {
+namespace {
+
+void append_sealed(std::optional<crypto::record_channel>& channel, bytes& out, const frame& f) {
   auto plain = encode_frame(f);
-  bytes out;
-  if (channel_) {
-    channel_->seal(out, plain);
+  if (channel) {
+    channel->seal(out, plain);
   } else {
     append_length_prefix(out, plain.size());
     out.insert(out.end(), plain.begin(), plain.end());
   }
+}
+
+} // namespace
+
+bytes connection::seal_frame(const frame& f) {
+  bytes out;
+  append_sealed(channel_, out, f);
   return out;
 }
 
+void connection::queue_frame(const frame& f) {
+  append_sealed(channel_, out_, f);
+}
+
+bool connection::flush() {
+  if (out_.empty())
+    return fd_ >= 0;
+  auto ok = write_raw(out_);
+  out_.clear();
+  return ok;
+}
+
 bool connection::write_frame(const frame& f) {
-  return write_raw(seal_frame(f));
+  queue_frame(f);
+  return flush();
 }
 
 result<frame> connection::read_one(milliseconds timeout) {
@@ -182,25 +203,24 @@ result<frame> connection::read_one(milliseconds timeout) {
       }
       return decode_frame(plain);
     }
-    // Poll at least once, so a zero timeout still takes what the socket already holds.
-    auto left = std::max(std::chrono::duration_cast<milliseconds>(deadline - clock::now()),
-                         milliseconds(0));
-    pollfd p{fd_, POLLIN, 0};
-    int rc = ::poll(&p, 1, static_cast<int>(left.count()));
-    if (rc < 0 && errno == EINTR)
-      continue;
-    if (rc == 0) {
-      if (clock::now() >= deadline)
-        return failure{errc::timeout, "no answer from the gateway in time"};
+    if (!flush())
+      return close_with({errc::unavailable, "the gateway closed the connection"});
+    // Take what the socket already holds; wait only when it holds nothing.
+    uint8_t buf[16384];
+    auto n = ::recv(fd_, buf, sizeof(buf), MSG_DONTWAIT);
+    if (n > 0) {
+      reader_.append({buf, static_cast<size_t>(n)});
       continue;
     }
-    uint8_t buf[16384];
-    auto n = ::recv(fd_, buf, sizeof(buf), 0);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n <= 0)
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK))
       return close_with({errc::unavailable, "the gateway closed the connection"});
-    reader_.append({buf, static_cast<size_t>(n)});
+    auto now = clock::now();
+    if (now >= deadline)
+      return failure{errc::timeout, "no answer from the gateway in time"};
+    pollfd p{fd_, POLLIN, 0};
+    ::poll(&p, 1, static_cast<int>(std::chrono::ceil<milliseconds>(deadline - now).count()));
   }
 }
 

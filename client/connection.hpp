@@ -50,8 +50,16 @@ public:
   /// Writes raw bytes to the socket (for protocol tests).
   bool write_raw(std::span<const uint8_t> data);
 
-  /// Seals and writes one frame without waiting for an answer.
+  /// Seals and writes one frame (after any queued ones) without waiting for an answer.
   bool write_frame(const frame& f);
+
+  /// Seals one frame into the output buffer without writing it, so frames sent back to
+  /// back leave in one write: at the next `flush` or `write_frame`, or before the
+  /// connection waits for input.
+  void queue_frame(const frame& f);
+
+  /// Writes the queued frames; false if the connection is closed.
+  bool flush();
 
   /// The record `write_frame` would write (it advances the send counter), for callers
   /// that batch records or, in protocol tests, corrupt or replay them.
@@ -75,6 +83,7 @@ private:
   size_t max_frame_size_ = default_max_frame_size;
   std::optional<crypto::record_channel> channel_;
   record_reader reader_{max_max_frame_size};
+  bytes out_; ///< sealed records queued, not written yet
   std::deque<mail_push> pushes_;
   uint32_t next_request_id_ = 1;
 };

@@ -265,9 +265,11 @@ std::vector<message_id> send_pipelined(user& from, account_id to,
       accepted += take_answer(conn) ? 1 : 0;
     ids.push_back(crypto::new_message_id());
     auto payload = crypto::box_seal(client::encode_plaintext(text), key->box_key, from.prof->box);
-    CAF_REQUIRE(conn.write_frame(make_frame(frame_type::send, conn.next_request_id(),
-                                            send_request{to, ids.back(), payload})));
+    // Queued: they leave in a few large writes, the rest when take_answer waits.
+    conn.queue_frame(make_frame(frame_type::send, conn.next_request_id(),
+                                send_request{to, ids.back(), payload}));
   }
+  CAF_REQUIRE(conn.flush());
   if (wait)
     await_accepted(from, texts.size() - accepted);
   return ids;
