@@ -3,6 +3,8 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <cstring>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -59,6 +61,22 @@ struct incoming_mail {
   reply_to rp;
 };
 
+struct mail_key_hash {
+  size_t operator()(const mail_key& k) const {
+    uint64_t tail = 0; // the random half of the id (its head is a timestamp)
+    std::memcpy(&tail, k.id.data() + 8, sizeof(tail));
+    return std::hash<uint64_t>{}(tail ^ static_cast<uint64_t>(k.kind));
+  }
+};
+
+/// Mail pushed to the attached device and held here until its ack or its window's end.
+struct held_mail {
+  envelope mail;
+  reply_to rp;
+  caf::actor_clock::time_point until;
+  bool done = false; ///< acked or stored; popped from the front
+};
+
 struct user_state {
   account_id id = 0;
   user_deps deps;
@@ -74,7 +92,11 @@ struct user_state {
   std::vector<size_t> unacked_pages;   ///< per page in flight, its envelopes not yet acked
   size_t deferred = 0;                 ///< mail waiting for its commit before it is pushed
   std::vector<incoming_mail> incoming; ///< delivers of the requests being handled
-  local_calls calls;                   ///< direct calls to other user actors of this node
+  std::deque<held_mail> held;          ///< pushed, waiting for the ack, oldest first
+  uint64_t held_base = 0;              ///< position of `held.front()` since activation
+  std::unordered_map<mail_key, uint64_t, mail_key_hash> held_at; ///< position per held key
+  bool held_timer = false;                                       ///< a held_atom is on its way
+  local_calls calls; ///< direct calls to other user actors of this node
   static inline const char* name = "kinbox.user";
 };
 
@@ -226,7 +248,7 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
     later = std::make_shared<std::vector<envelope>>(mail);
     st.deferred += mail.size();
   }
-  self->request(st.deps.store, caf::infinite, put_atom::value, std::move(mail), pushed)
+  self->request(st.deps.store, caf::infinite, put_atom::value, std::move(mail))
       .then(
           [=](std::vector<bool>& stored) mutable {
             for (auto& rp : replies)
@@ -259,10 +281,84 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
           });
 }
 
+/// Forgets a held envelope (acked, or handed to the store) and returns its bytes.
+void release_held(user_state& st, held_mail& h) {
+  h.done = true;
+  st.held_at.erase(mail_key{h.mail.kind, h.mail.id});
+  st.deps.held->give(h.mail.payload.size());
+}
+
+void pop_released(user_state& st) {
+  while (!st.held.empty() && st.held.front().done) {
+    st.held.pop_front();
+    ++st.held_base;
+  }
+}
+
+/// Stores held mail: all of it, or only what waited its whole ack window. Held mail is
+/// older than any mail stored or paged after it, so every other put and every page
+/// request of this user comes after `store_held(self, true)`.
+void store_held(user_pointer self, bool all) {
+  auto& st = self->state;
+  if (st.held_at.empty())
+    return;
+  auto now = self->clock().now();
+  std::vector<envelope> mail;
+  std::vector<reply_to> replies;
+  for (auto& h : st.held) {
+    if (h.done)
+      continue;
+    if (!all && h.until > now)
+      break; // deadlines grow along the queue
+    release_held(st, h);
+    mail.push_back(std::move(h.mail));
+    replies.push_back(std::move(h.rp));
+  }
+  pop_released(st);
+  if (!mail.empty())
+    put_mail(self, std::move(mail), std::move(replies), true);
+}
+
+void arm_held_timer(user_pointer self) {
+  auto& st = self->state;
+  if (st.held_timer || st.held.empty())
+    return;
+  st.held_timer = true;
+  auto wait = st.held.front().until - self->clock().now();
+  self->delayed_send(self, std::max(wait, decltype(wait)::zero()), held_atom::value);
+}
+
+/// Holds mail just pushed to the device until its ack (the ack window), so mail acked in
+/// time never reaches the store. All or nothing: false, holding nothing, when the window
+/// is off or the user's or the node's bound would be passed.
+bool hold(user_pointer self, std::vector<envelope>& mail, std::vector<reply_to>& replies) {
+  auto& st = self->state;
+  if (st.deps.ack_window.count() == 0 ||
+      st.held_at.size() + mail.size() > st.deps.max_held_per_user)
+    return false;
+  size_t bytes = 0;
+  for (auto& e : mail)
+    bytes += e.payload.size();
+  if (!st.deps.held->take(bytes))
+    return false;
+  auto until = self->clock().now() + st.deps.ack_window;
+  for (size_t i = 0; i < mail.size(); ++i) {
+    auto position = st.held_base + st.held.size();
+    if (!st.held_at.emplace(mail_key{mail[i].kind, mail[i].id}, position).second) {
+      st.deps.held->give(mail[i].payload.size()); // held already: a sender's retry
+      replies[i].deliver(ok_reply());
+      continue;
+    }
+    st.held.push_back(held_mail{std::move(mail[i]), std::move(replies[i]), until});
+  }
+  arm_held_timer(self);
+  return true;
+}
+
 /// Stores the mail of the delivers just handled and pushes it. With no backlog being
-/// paged, the push goes out at once, before the store commits, and the put waits in the
-/// store for the device's ack (the ack window): a device that acks in time saves the disk
-/// write entirely. Each sender hears `accepted` when its mail is durable or acked.
+/// paged, the push goes out at once and the mail is held here for the device's ack (the
+/// ack window): mail acked in time never reaches the store. Each sender hears `accepted`
+/// when its mail is acked or durable.
 void store_incoming(user_pointer self) {
   auto& st = self->state;
   if (st.incoming.empty())
@@ -272,8 +368,8 @@ void store_incoming(user_pointer self) {
   auto now = st.deps.now_ms();
   auto expires = now + static_cast<uint64_t>(st.deps.mail_ttl.count());
   // Early only when nothing older is still on its way to the device, to keep the order.
-  // Mail pushed at once waits in the store for its ack; otherwise it is pushed once
-  // committed (or brought by a backlog page).
+  // Mail pushed at once is held for its ack; otherwise it is pushed once committed (or
+  // brought by a backlog page).
   bool push_now = st.session && !st.draining && !st.drain_more && st.deferred == 0;
   std::vector<envelope> mail;
   std::vector<reply_to> replies;
@@ -290,8 +386,10 @@ void store_incoming(user_pointer self) {
       early.push_back(to_push(mail.back()));
   }
   push(self, std::move(early));
-  if (!mail.empty())
-    put_mail(self, std::move(mail), std::move(replies), push_now);
+  if (mail.empty() || (push_now && hold(self, mail, replies)))
+    return;
+  store_held(self, true);
+  put_mail(self, std::move(mail), std::move(replies), push_now);
 }
 
 /// Counts acked keys against the backlog pages in flight, oldest first.
@@ -306,26 +404,55 @@ void credit_pages(user_pointer self, size_t acked) {
   }
 }
 
+/// `delivered` receipts to the senders of messages, one batch per sender.
+using receipt_batches = std::unordered_map<account_id, std::vector<entity_request>>;
+
+void add_receipt(receipt_batches& out, account_id self_id, const envelope& e) {
+  if (e.kind == mail_kind::message)
+    out[e.sender].push_back({entity_kind::user, e.sender, static_cast<uint8_t>(user_op::deliver),
+                             self_id, encode_deliver({mail_kind::delivered, e.id, {}})});
+}
+
+void send_receipts(user_pointer self, receipt_batches& batches) {
+  for (auto& [sender, reqs] : batches)
+    send_entities(self, sender, std::move(reqs));
+}
+
 void ack(user_pointer self, const ack_request& req, reply_to rp) {
+  auto& st = self->state;
   // The next page can be read while this ack commits: pages follow the drain cursor.
   credit_pages(self, req.keys.size());
-  if (self->state.drain_more)
+  if (st.drain_more)
     drain(self);
+  // Held mail is done with here: its sender hears accepted, nothing is written.
+  receipt_batches receipts;
   std::vector<mail_ref> refs;
-  for (auto& k : req.keys)
-    refs.push_back(mail_ref{self->state.id, k});
-  self->request(self->state.deps.store, caf::infinite, ack_atom::value, std::move(refs))
+  for (auto& k : req.keys) {
+    auto i = st.held_at.find(k);
+    if (i == st.held_at.end()) {
+      refs.push_back(mail_ref{st.id, k});
+      continue;
+    }
+    auto& h = st.held[i->second - st.held_base];
+    h.rp.deliver(ok_reply());
+    add_receipt(receipts, st.id, h.mail);
+    release_held(st, h);
+  }
+  pop_released(st);
+  send_receipts(self, receipts);
+  if (refs.empty()) {
+    rp.deliver(ok_reply());
+    if (st.live_skipped)
+      drain(self);
+    return;
+  }
+  self->request(st.deps.store, caf::infinite, ack_atom::value, std::move(refs))
       .then(
           [=](std::vector<envelope>& removed) mutable {
-            // One batch of `delivered` receipts per sender.
-            std::unordered_map<account_id, std::vector<entity_request>> receipts;
+            receipt_batches receipts;
             for (auto& e : removed)
-              if (e.kind == mail_kind::message)
-                receipts[e.sender].push_back(
-                    {entity_kind::user, e.sender, static_cast<uint8_t>(user_op::deliver),
-                     self->state.id, encode_deliver({mail_kind::delivered, e.id, {}})});
-            for (auto& [sender, reqs] : receipts)
-              send_entities(self, sender, std::move(reqs));
+              add_receipt(receipts, self->state.id, e);
+            send_receipts(self, receipts);
             rp.deliver(ok_reply());
             if (self->state.drain_more || self->state.live_skipped)
               drain(self);
@@ -426,6 +553,7 @@ void drain(user_pointer self) {
     return;
   st.draining = true;
   auto session_id = st.session_id;
+  store_held(self, true); // pushed to an earlier session, or never acked: page it in order
   self->request(st.deps.store, caf::infinite, pending_atom::value, st.id, st.drain_cursor,
                 static_cast<uint64_t>(st.deps.drain_page_count),
                 static_cast<uint64_t>(st.deps.drain_page_bytes))
@@ -642,10 +770,20 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id, user_d
         st.session = nullptr;
         st.drain_more = false;
         st.unacked_pages.clear();
+        store_held(self, true); // no ack can come now
         auto now = st.deps.now_ms();
         caf::anon_send(st.deps.kv, kv_delete_atom::value, kv_space::presence, key_of(st.id));
         caf::anon_send(st.deps.kv, kv_put_atom::value, kv_space::last_seen, key_of(st.id),
                        last_seen_value(now));
+      },
+      [=](flush_atom) {
+        store_held(self, true);
+        return true;
+      },
+      [=](held_atom) {
+        self->state.held_timer = false;
+        store_held(self, false);
+        arm_held_timer(self);
       },
       [=](tick_atom) {
         if (!self->state.session)

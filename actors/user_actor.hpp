@@ -3,18 +3,22 @@
 // its undelivered mail (through the node's store actor). Activated on its first message
 // by loading its state from KV; requests that arrive meanwhile wait.
 //
-// Delivery (DESIGN.md §6.1): deliver -> push to the session if nothing older waits ->
-// store (durable, or cancelled by the ack within the ack window) -> reply accepted; the
-// session's ack -> store deletes -> a `delivered` receipt goes to the sender, where it is
-// itself mail. Requests may come one by one or in batches (one per socket read).
+// Delivery (DESIGN.md §6.1): deliver -> push to the session if nothing older waits, and
+// hold it here for the device's ack (the ack window), else store it -> reply accepted at
+// the ack or once durable; the session's ack -> held mail is forgotten, stored mail is
+// deleted -> a `delivered` receipt goes to the sender, where it is itself mail. Held mail
+// whose ack does not come in time is stored. Requests may come one by one or in batches
+// (one per socket read).
 #pragma once
 
 #include <caf/actor.hpp>
 #include <caf/actor_system.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <optional>
 
 #include "cluster/entity.hpp"
@@ -58,6 +62,7 @@ std::optional<bytes> deliver_from_send(std::span<const uint8_t> send_body, accou
 using attach_atom = caf::atom_constant<caf::atom("attach")>;
 using detach_atom = caf::atom_constant<caf::atom("detach")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
+using held_atom = caf::atom_constant<caf::atom("held")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 /// Sent to a session: mail to push to the device (std::vector<mail_push>, oldest first).
 using push_atom = caf::atom_constant<caf::atom("push")>;
@@ -75,8 +80,13 @@ using user_actor = caf::typed_actor<
   caf::replies_to<attach_atom, caf::actor, uint64_t>::with<account_info>,
   /// Detaches the session with this id (if it is still the attached one).
   caf::reacts_to<detach_atom, uint64_t>,
+  /// Writes all mail held for its ack to the store; answers once the put is sent (node
+  /// shutdown: a store request sent after the answer comes after the put).
+  caf::replies_to<flush_atom>::with<bool>,
   /// Internal: refresh presence while a session is attached.
   caf::reacts_to<tick_atom>,
+  /// Internal: store held mail whose ack window is over.
+  caf::reacts_to<held_atom>,
   /// Internal: passivate if still unknown.
   caf::reacts_to<idle_atom>>;
 // clang-format on
@@ -85,6 +95,28 @@ using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
 
 /// Where the user actors of this node are found (the node's user host).
 using user_directory = caf::typed_actor<caf::replies_to<lookup_atom, account_id>::with<user_actor>>;
+
+/// Payload bytes of pushed mail that the node's user actors hold in memory for its ack.
+/// Shared by all of them: past `max`, pushed mail is stored at once like any other.
+class held_budget {
+public:
+  explicit held_budget(size_t max) : max_(max) {}
+  /// Takes `n` bytes if they fit.
+  bool take(size_t n) {
+    auto used = used_.load(std::memory_order_relaxed);
+    do {
+      if (used + n > max_)
+        return false;
+    } while (!used_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
+    return true;
+  }
+  void give(size_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+  size_t used() const { return used_.load(std::memory_order_relaxed); }
+
+private:
+  std::atomic<size_t> used_{0};
+  size_t max_;
+};
 
 /// What a user actor needs from its node. Injected so tests can replace each part.
 struct user_deps {
@@ -102,6 +134,13 @@ struct user_deps {
   /// Backlog pages pushed and not yet fully acked: the device works on one while the next
   /// is read and sent.
   size_t drain_pages_in_flight = 2;
+  /// How long mail pushed to the attached device waits here for its ack before it is
+  /// stored; mail acked in time never reaches the store. Zero stores all mail at once.
+  std::chrono::milliseconds ack_window{50};
+  /// Most envelopes one user holds that way; past it the held mail is stored.
+  size_t max_held_per_user = 4096;
+  /// The node-wide bound on held payload bytes (one budget shared by all user actors).
+  std::shared_ptr<held_budget> held = std::make_shared<held_budget>(64u << 20);
 };
 
 user_actor spawn_user(caf::actor_system& sys, account_id id, user_deps deps);

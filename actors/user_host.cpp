@@ -3,6 +3,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <memory>
 #include <unordered_map>
 
 #include "config/caf_error.hpp"
@@ -69,6 +70,21 @@ user_host_actor spawn_user_host(caf::actor_system& sys, user_deps deps) {
           return rp;
         },
         [=](lookup_atom, account_id id) -> user_actor { return activate(self, id); },
+        [=](flush_atom) -> caf::result<bool> {
+          auto rp = self->make_response_promise<bool>();
+          auto& users = self->state.users;
+          auto open = std::make_shared<size_t>(users.size());
+          if (users.empty())
+            rp.deliver(true);
+          auto done = [=]() mutable {
+            if (--*open == 0)
+              rp.deliver(true);
+          };
+          for (auto& [id, user] : users)
+            self->request(user, std::chrono::seconds(10), flush_atom::value)
+                .then([=](bool) mutable { done(); }, [=](caf::error&) mutable { done(); });
+          return rp;
+        },
     };
   };
   return sys.spawn(behavior, std::move(deps));

@@ -11,7 +11,10 @@ namespace kinbox {
 
 // clang-format off
 using user_host_actor = user_directory::extend<
-  caf::replies_to<entity_request>::with<entity_reply>>;
+  caf::replies_to<entity_request>::with<entity_reply>,
+  /// Has every user actor store the mail it holds for an ack (node shutdown); answers
+  /// when all have sent their puts.
+  caf::replies_to<flush_atom>::with<bool>>;
 // clang-format on
 
 user_host_actor spawn_user_host(caf::actor_system& sys, user_deps deps);

@@ -86,8 +86,8 @@ result<std::unique_ptr<nats_link>> connect_nats(const std::vector<std::string>& 
 }
 
 /// Stops every actor in order; the store commits what it holds before it goes.
-void stop_actors(caf::actor_system& sys, const gateway_handle& gateway, const store_actor& store,
-                 const std::vector<caf::actor>& others) {
+void stop_actors(caf::actor_system& sys, const gateway_handle& gateway, const user_host_actor& host,
+                 const store_actor& store, const std::vector<caf::actor>& others) {
   caf::scoped_actor self{sys};
   self->monitor(gateway.acceptor);
   caf::anon_send(gateway.acceptor, shutdown_atom::value);
@@ -95,6 +95,10 @@ void stop_actors(caf::actor_system& sys, const gateway_handle& gateway, const st
       [](const caf::down_msg&) {},
       caf::after(std::chrono::seconds(5)) >>
           [&] { caf::anon_send_exit(gateway.acceptor, caf::exit_reason::user_shutdown); });
+  // Mail held for an ack goes to the store before the store's last commit below.
+  self->request(host, std::chrono::seconds(30), flush_atom::value)
+      .receive([](bool) {}, [](caf::error&) {});
+  caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
   for (auto& a : others)
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   // Answered only after every put and ack queued before it has been committed.
@@ -144,7 +148,7 @@ int run(const node_config& cfg) {
     sys_cfg.set("work-stealing.moderate-poll-attempts", size_t{50});
     add_kinbox_error_renderer(sys_cfg);
     caf::actor_system sys{sys_cfg};
-    auto store = spawn_store(sys, std::move(*box), {cfg.commit_window, cfg.ack_window});
+    auto store = spawn_store(sys, std::move(*box), {cfg.commit_window});
     auto kv = spawn_kv(sys, *buckets);
     router_config rcfg;
     rcfg.cluster = cfg.cluster;
@@ -166,6 +170,7 @@ int run(const node_config& cfg) {
     deps.router = router;
     deps.now_ms = system_now_ms;
     deps.mail_ttl = cfg.mail_ttl;
+    deps.ack_window = cfg.ack_window;
     deps.node_id = cfg.node_id;
     deps.serves_locally = serves_locally;
     // A drain page must fit in what a connection may have unsent.
@@ -209,9 +214,9 @@ int run(const node_config& cfg) {
     int sig = 0;
     sigwait(&signals, &sig);
     logger->info("event=stopping signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    stop_actors(sys, *gateway, store,
-                {caf::actor_cast<caf::actor>(sweeper), caf::actor_cast<caf::actor>(host),
-                 caf::actor_cast<caf::actor>(router), caf::actor_cast<caf::actor>(kv)});
+    stop_actors(sys, *gateway, host, store,
+                {caf::actor_cast<caf::actor>(sweeper), caf::actor_cast<caf::actor>(router),
+                 caf::actor_cast<caf::actor>(kv)});
     sys.await_all_actors_done();
   }
   link->reset();

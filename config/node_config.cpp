@@ -57,9 +57,8 @@ po::options_description make_options() {
      "how long the mailbox gathers mail into one commit; mail acked within it is never "
      "written; 0ms to 50ms")
     ("ack-window", po::value<std::string>()->default_value("50ms"),
-     "how long mail already pushed to its recipient waits for the ack before it is "
-     "written (the sender hears accepted at the ack); 0ms to 1s, at most the commit window "
-     "turns it off")
+     "how long mail already pushed to its recipient waits in memory for the ack before "
+     "it is written (the sender hears accepted at the ack); 0ms to 1s, 0ms turns it off")
     ("max-frame-size", po::value<std::string>()->default_value("64KiB"),
      "largest record a client may send, between 1KiB and 16MiB")
     ("max-outbound", po::value<std::string>()->default_value("4MiB"),

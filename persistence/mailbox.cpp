@@ -279,7 +279,7 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
     out = write_outcome{};
     seq = next_seq_;
     for (auto& e : batch.puts) {
-      auto this_seq = e.seq != 0 ? e.seq : seq;
+      auto this_seq = seq;
       index_key_bytes ik{e.recipient, e.kind, e.id};
       uint8_t index_value[index_value_size];
       put_u64(index_value, this_seq);
@@ -291,8 +291,7 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
         continue;
       }
       check(rc, "mdb_put index");
-      if (e.seq == 0)
-        ++seq;
+      ++seq;
       mail_key_bytes mk{e.recipient, this_seq};
       auto value = encode_envelope(e);
       MDB_val mkey = mk.val(), mval{value.size(), value.data()};

@@ -79,8 +79,7 @@ public:
   mailbox& operator=(const mailbox&) = delete;
 
   /// Stores puts (idempotent on recipient, kind, id) and removes acked mail in one
-  /// durable transaction. A put with `seq` 0 gets the next sequence number; a put may also
-  /// carry one from `reserve_seq` (so that mail committed later keeps its arrival order).
+  /// durable transaction. Each new put gets the next sequence number, in batch order.
   [[nodiscard]] result<write_outcome> write(const write_batch& batch);
 
   /// Envelopes of `recipient` stored after `after_seq`, oldest first: at most `max_count`,
@@ -97,9 +96,6 @@ public:
 
   /// Number of stored envelopes.
   [[nodiscard]] result<uint64_t> count();
-
-  /// The next sequence number, taken now for a put that commits later.
-  uint64_t reserve_seq() { return next_seq_++; }
 
   /// Current map size in bytes.
   uint64_t map_size() const { return map_size_; }

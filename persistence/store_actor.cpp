@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <cstring>
-#include <deque>
-#include <optional>
 #include <unordered_map>
 
 #include "config/caf_error.hpp"
@@ -40,42 +38,12 @@ struct put_group {
   size_t open = 0;          ///< envelopes still waiting for the commit
 };
 
-using clock = std::chrono::steady_clock;
-
 /// A put waiting for the commit, and which request it came from.
 struct queued_put {
   envelope mail;
   uint64_t group;
   size_t index;
-  clock::time_point held_until; ///< for mail its recipient has: how long to wait for the ack
-  bool done = false;            ///< committed or cancelled; popped from the queue front
-};
-
-/// Puts in arrival order, addressed by a stable id (ids grow; the front is popped).
-class put_queue {
-public:
-  uint64_t push(queued_put p) {
-    items_.push_back(std::move(p));
-    return base_ + items_.size() - 1;
-  }
-  queued_put& at(uint64_t id) { return items_[id - base_]; }
-  void pop_done() {
-    while (!items_.empty() && items_.front().done) {
-      items_.pop_front();
-      ++base_;
-    }
-  }
-  std::deque<queued_put>& items() { return items_; }
-
-private:
-  std::deque<queued_put> items_;
-  uint64_t base_ = 0;
-};
-
-/// Where a waiting put is: which queue, and its id there.
-struct put_place {
-  bool held;
-  uint64_t id;
+  bool done = false; ///< cancelled by its ack; skipped at the commit
 };
 
 /// One ack request: its promise, the envelopes already removed from the pending batch,
@@ -90,18 +58,14 @@ struct pending_ack {
 struct store_state {
   std::shared_ptr<mailbox> box;
   store_options options;
-  put_queue due;  ///< committed at the next flush
-  put_queue held; ///< mail its recipient has, waiting for the ack (deadlines in order)
-  size_t due_count = 0;
-  size_t held_count = 0;
-  size_t held_bytes = 0; ///< payload bytes of the held puts
-  std::unordered_map<account_id, size_t> held_per_recipient;
-  std::unordered_map<pending_key, put_place, pending_key_hash> pending_puts;
+  std::vector<queued_put> puts; ///< committed at the next flush, in arrival order
+  size_t open_puts = 0;         ///< puts not cancelled
+  std::unordered_map<pending_key, size_t, pending_key_hash> pending_puts; ///< index in `puts`
   std::unordered_map<uint64_t, put_group> groups;
   uint64_t next_group = 0;
   std::vector<mail_ref> acks_batch;
   std::vector<pending_ack> acks;
-  std::optional<clock::time_point> flush_at; ///< the earliest flush scheduled
+  bool flush_scheduled = false;
   static inline const char* name = "kinbox.store";
 };
 
@@ -123,104 +87,62 @@ void settle(std::unordered_map<uint64_t, put_group>& groups, uint64_t id, size_t
   }
 }
 
-/// Marks a put as leaving the queues (committed now, or cancelled by its ack).
-void release(store_state& st, queued_put& p, bool held) {
-  p.done = true;
-  st.pending_puts.erase(key_of(p.mail));
-  if (!held) {
-    --st.due_count;
-    return;
-  }
-  --st.held_count;
-  st.held_bytes -= p.mail.payload.size();
-  auto r = st.held_per_recipient.find(p.mail.recipient);
-  if (--r->second == 0)
-    st.held_per_recipient.erase(r);
-}
-
-/// Commits the acks and the puts that are due: puts of mail its recipient has wait in
-/// `held` until the ack comes or their time is up, unless `everything`, or unless they
-/// are for `recipient` (non-zero).
-void flush(store_pointer self, bool everything = false, account_id recipient = 0) {
+/// Commits the puts and acks collected so far in one transaction.
+void flush(store_pointer self) {
   auto& st = self->state;
-  auto now = clock::now();
+  st.flush_scheduled = false;
   write_batch batch;
   batch.acks = std::move(st.acks_batch);
   st.acks_batch.clear();
   std::vector<std::pair<uint64_t, size_t>> origin; // (group, index) per put of `batch`
-  auto take = [&](queued_put& p, bool held) {
-    release(st, p, held);
-    origin.emplace_back(p.group, p.index);
-    batch.puts.push_back(std::move(p.mail));
-  };
-  for (auto& p : st.due.items())
-    if (!p.done)
-      take(p, false);
-  st.due.pop_done();
-  auto& held = st.held.items();
-  for (auto& p : held) {
+  for (auto& p : st.puts) {
     if (p.done)
       continue;
-    if (!everything && p.held_until > now)
-      break; // deadlines grow along the queue
-    take(p, true);
+    origin.emplace_back(p.group, p.index);
+    batch.puts.push_back(std::move(p.mail));
   }
-  if (recipient != 0 && st.held_per_recipient.count(recipient) != 0)
-    for (auto& p : held)
-      if (!p.done && p.mail.recipient == recipient)
-        take(p, true);
-  st.held.pop_done();
+  st.puts.clear();
+  st.open_puts = 0;
+  st.pending_puts.clear();
   auto acks = std::move(st.acks);
   st.acks.clear();
-  if (!batch.empty()) {
-    auto outcome = st.box->write(batch);
-    if (!outcome) {
-      auto err = make_error(outcome.error());
-      log::get("store")->warn("event=batch_failed puts={} acks={} code={}", batch.puts.size(),
-                              batch.acks.size(), errc_name(outcome.error().code));
-      for (auto& [group, index] : origin)
-        if (auto g = st.groups.find(group); g != st.groups.end()) {
-          g->second.promise.deliver(err);
-          st.groups.erase(g);
-        }
-      for (auto& a : acks)
-        a.promise.deliver(err);
-    } else {
-      for (size_t i = 0; i < origin.size(); ++i)
-        settle(st.groups, origin[i].first, origin[i].second, outcome->stored[i]);
-      for (auto& a : acks) {
-        for (size_t r = a.first_ref; r < a.first_ref + a.ref_count; ++r)
-          if (outcome->acked[r])
-            a.removed.push_back(std::move(*outcome->acked[r]));
-        a.promise.deliver(std::move(a.removed));
+  if (batch.empty())
+    return;
+  auto outcome = st.box->write(batch);
+  if (!outcome) {
+    auto err = make_error(outcome.error());
+    log::get("store")->warn("event=batch_failed puts={} acks={} code={}", batch.puts.size(),
+                            batch.acks.size(), errc_name(outcome.error().code));
+    for (auto& [group, index] : origin)
+      if (auto g = st.groups.find(group); g != st.groups.end()) {
+        g->second.promise.deliver(err);
+        st.groups.erase(g);
       }
-    }
+    for (auto& a : acks)
+      a.promise.deliver(err);
+    return;
   }
-  // What still waits for its ack gets a flush when the first of it is due.
-  st.flush_at.reset();
-  if (st.held_count > 0) {
-    auto next = st.held.items().front().held_until;
-    st.flush_at = next;
-    self->delayed_send(self, std::max(clock::duration::zero(), next - now), flush_atom::value);
+  for (size_t i = 0; i < origin.size(); ++i)
+    settle(st.groups, origin[i].first, origin[i].second, outcome->stored[i]);
+  for (auto& a : acks) {
+    for (size_t r = a.first_ref; r < a.first_ref + a.ref_count; ++r)
+      if (outcome->acked[r])
+        a.removed.push_back(std::move(*outcome->acked[r]));
+    a.promise.deliver(std::move(a.removed));
   }
 }
 
-/// Asks for a flush within `delay`, or at once when the batch is full.
-void schedule_flush(store_pointer self, clock::duration delay) {
+/// Commits within the commit window, or at once when the batch is full.
+void schedule_flush(store_pointer self) {
   auto& st = self->state;
-  if (st.held_count >= max_held || st.held_bytes >= st.options.max_held_bytes) {
-    flush(self, true);
-    return;
-  }
-  if (st.due_count + st.acks_batch.size() >= max_batch_size) {
+  if (st.open_puts + st.acks_batch.size() >= max_batch_size) {
     flush(self);
     return;
   }
-  auto at = clock::now() + delay;
-  if (st.flush_at && *st.flush_at <= at)
+  if (st.flush_scheduled)
     return;
-  st.flush_at = at;
-  self->delayed_send(self, delay, flush_atom::value);
+  st.flush_scheduled = true;
+  self->delayed_send(self, st.options.commit_window, flush_atom::value);
 }
 
 /// An ack for a put still waiting: the put is answered as done (delivered and acked) and
@@ -230,15 +152,14 @@ bool cancel_pending_put(store_pointer self, const mail_ref& ref, std::vector<env
   auto i = st.pending_puts.find(pending_key{ref.recipient, ref.key.kind, ref.key.id});
   if (i == st.pending_puts.end())
     return false;
-  auto place = i->second;
-  auto& p = (place.held ? st.held : st.due).at(place.id);
+  auto& p = st.puts[i->second];
+  st.pending_puts.erase(i);
   auto& e = p.mail;
   removed.push_back(
       envelope{e.recipient, e.kind, e.id, e.sender, e.stored_at_ms, e.expires_at_ms, {}, e.seq});
-  release(st, p, place.held);
+  p.done = true;
+  --st.open_puts;
   settle(st.groups, p.group, p.index, true);
-  if (place.held)
-    st.held.pop_done();
   return true;
 }
 
@@ -247,29 +168,18 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
   self->state.box = std::move(box);
   self->state.options = options;
   return {
-      [=](put_atom, std::vector<envelope>& mail, bool delivered) -> caf::result<std::vector<bool>> {
+      [=](put_atom, std::vector<envelope>& mail) -> caf::result<std::vector<bool>> {
         auto& st = self->state;
         auto id = st.next_group++;
         auto& group = st.groups[id];
         group.promise = self->make_response_promise<std::vector<bool>>();
         group.stored.resize(mail.size());
-        bool hold = delivered && st.options.ack_window > st.options.commit_window;
-        auto held_until = clock::now() + st.options.ack_window;
         for (size_t i = 0; i < mail.size(); ++i) {
           auto key = key_of(mail[i]);
-          if (st.pending_puts.count(key) != 0)
-            continue;                          // the same mail waits already: not new
-          mail[i].seq = st.box->reserve_seq(); // arrival order, whenever it commits
-          queued_put p{std::move(mail[i]), id, i, held_until};
-          if (hold) {
-            ++st.held_count;
-            st.held_bytes += p.mail.payload.size();
-            ++st.held_per_recipient[key.recipient];
-            st.pending_puts.emplace(key, put_place{true, st.held.push(std::move(p))});
-          } else {
-            ++st.due_count;
-            st.pending_puts.emplace(key, put_place{false, st.due.push(std::move(p))});
-          }
+          if (!st.pending_puts.emplace(key, st.puts.size()).second)
+            continue; // the same mail waits already: not new
+          st.puts.push_back(queued_put{std::move(mail[i]), id, i});
+          ++st.open_puts;
           ++group.open;
         }
         auto rp = group.promise;
@@ -277,7 +187,7 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
           rp.deliver(std::move(group.stored));
           st.groups.erase(id);
         } else {
-          schedule_flush(self, hold ? st.options.ack_window : st.options.commit_window);
+          schedule_flush(self);
         }
         return rp;
       },
@@ -296,15 +206,14 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
           return rp;
         }
         st.acks.push_back(std::move(a));
-        schedule_flush(self, st.options.commit_window);
+        schedule_flush(self);
         return rp;
       },
       [=](pending_atom, account_id recipient, uint64_t after_seq, uint64_t max_count,
           uint64_t max_bytes) -> caf::result<mail_page> {
-        // Mail pushed to an earlier session and still waiting for its ack belongs in the
-        // pages of the next one: commit it first.
-        if (self->state.held_per_recipient.count(recipient) != 0)
-          flush(self, false, recipient);
+        // A page holds every put that came before it: commit what waits first.
+        if (self->state.open_puts > 0)
+          flush(self);
         auto res = self->state.box->pending(recipient, after_seq, max_count, max_bytes);
         if (!res)
           return make_error(res.error());
@@ -319,7 +228,7 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
         return std::move(*res);
       },
       [=](count_atom) -> caf::result<uint64_t> {
-        flush(self, true); // commit what waits first: the answer then covers it
+        flush(self); // commit what waits first: the answer then covers it
         auto res = self->state.box->count();
         if (!res)
           return make_error(res.error());

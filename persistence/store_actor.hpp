@@ -3,10 +3,10 @@
 // commit window into one transaction (group commit), so durability costs one fsync per
 // batch, not per message.
 //
-// A put is answered once it is durable, or once it is acked before its batch commits:
-// mail that was delivered and acked in time never touches the disk (the ack cancels the
-// put). Mail its recipient was already sent may wait for that ack longer than the commit
-// window (the ack window). Either way the sender may forget the message.
+// A put is answered once it is durable, or once it is acked before its batch commits (the
+// ack cancels the put, which is never written). Either way the sender may forget the
+// message. Mail pushed to an online device waits for its ack in the user actor (the ack
+// window) and reaches the store only if the ack does not come in time.
 #pragma once
 
 #include <caf/actor_system.hpp>
@@ -31,34 +31,25 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 
 /// Most envelopes one put/ack batch commits; more waiting mail goes into the next batch.
 constexpr size_t max_batch_size = 4096;
-/// Most delivered puts that wait for their ack; past it everything waiting commits.
-constexpr size_t max_held = 65536;
 
-/// When the store commits, and how much it holds back meanwhile.
+/// When the store commits.
 struct store_options {
   /// Puts and acks wait this long for more, then commit together (one fsync).
   std::chrono::microseconds commit_window{1000};
-  /// Puts of mail already pushed to its recipient wait up to this long for the
-  /// recipient's ack, which cancels them (no disk write at all); the sender hears
-  /// `accepted` at the ack or when the put commits after this window.
-  std::chrono::microseconds ack_window{50000};
-  /// Payload bytes of delivered puts that may wait for their ack; past it everything
-  /// waiting commits (memory stays bounded whatever devices do).
-  size_t max_held_bytes = 64u << 20;
 };
 
 // clang-format off
 using store_actor = caf::typed_actor<
   /// Stores envelopes durably; per envelope true if new, false if it was already stored
-  /// (a no-op). With `delivered` (the recipient was sent this mail already) the puts wait
-  /// up to the ack window for the recipient's ack. Envelopes get their sequence in the
-  /// order they arrive. Fails with mailbox_full (retryable) or storage_failure; then none
-  /// of them is stored except those their recipient acked meanwhile.
-  caf::replies_to<put_atom, std::vector<envelope>, bool>::with<std::vector<bool>>,
+  /// (a no-op). Envelopes get their sequence in the order they arrive. Fails with
+  /// mailbox_full (retryable) or storage_failure; then none of them is stored except
+  /// those their recipient acked meanwhile.
+  caf::replies_to<put_atom, std::vector<envelope>>::with<std::vector<bool>>,
   /// Deletes acked mail durably; answers with what was removed (payloads left out).
   caf::replies_to<ack_atom, std::vector<mail_ref>>::with<std::vector<envelope>>,
   /// A page of a recipient's stored envelopes after a sequence number, oldest first:
-  /// (recipient, after_seq, max_count, max_bytes).
+  /// (recipient, after_seq, max_count, max_bytes). Puts that came before it are committed
+  /// first, so the page holds them.
   caf::replies_to<pending_atom, account_id, uint64_t, uint64_t, uint64_t>::with<mail_page>,
   /// One step of the expiry pass at the given time (ms since epoch): deletes expired mail
   /// and answers with what went and whether the pass goes on.

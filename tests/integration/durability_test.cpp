@@ -74,6 +74,26 @@ CAF_TEST(sigterm says bye to sessions and stops cleanly keeping stored mail) {
   CAF_CHECK_EQUAL(got[0].text, "across a restart");
 }
 
+CAF_TEST(mail pushed but not acked when the node stops is delivered after the restart) {
+  node n{&nats, {"--ack-window", "1s"}}; // still held in memory when the node stops
+  auto [alice, bob] = make_friends(n);
+  std::vector<std::string> texts;
+  for (int i = 0; i < 20; ++i)
+    texts.push_back("unacked " + std::to_string(i));
+  auto ids = send_pipelined(alice, bob.id, texts, false);
+  for (size_t i = 0; i < ids.size(); ++i) { // pushed to bob, who never acks them
+    auto push = bob->conn().next_push(5s);
+    CAF_REQUIRE(push && *push);
+  }
+  CAF_CHECK_EQUAL(n.stop(), 0);
+  n.start();
+  reconnect(bob, n);
+  auto got = receive_n(bob, ids.size(), 10s);
+  CAF_REQUIRE_EQUAL(got.size(), ids.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    CAF_CHECK(got[i].id == ids[i]);
+}
+
 CAF_TEST(no plaintext of a message reaches the mailbox the KV store or the logs) {
   node n{&nats};
   auto [alice, bob] = make_friends(n);

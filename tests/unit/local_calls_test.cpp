@@ -22,7 +22,9 @@ user_actor::behavior_type tagged_user(user_actor::pointer, uint8_t tag) {
         return make_error(errc::not_found);
       },
       [=](detach_atom, uint64_t) {},
+      [=](flush_atom) { return true; },
       [=](tick_atom) {},
+      [=](held_atom) {},
       [=](idle_atom) {},
   };
 }

@@ -3,7 +3,9 @@
 #include <caf/test/dsl.hpp>
 #include <caf/test/unit_test_impl.hpp>
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <tuple>
 
 #include "actors/contacts.hpp"
@@ -26,7 +28,7 @@ struct world {
   std::map<std::pair<kv_space, std::string>, bytes> kv;
   std::vector<entity_request> routed;
   std::vector<mail_push> pushes;
-  std::vector<bool> put_delivered; ///< per put request: was its mail pushed already?
+  size_t puts = 0; ///< put requests the store got
   std::vector<uint16_t> kicks;
   uint64_t now = 1000;
   uint64_t next_seq = 0;
@@ -34,8 +36,8 @@ struct world {
 
 store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<world> w) {
   return {
-      [=](put_atom, std::vector<envelope>& batch, bool delivered) -> std::vector<bool> {
-        w->put_delivered.push_back(delivered);
+      [=](put_atom, std::vector<envelope>& batch) -> std::vector<bool> {
+        ++w->puts;
         std::vector<bool> stored;
         for (auto& e : batch) {
           auto key = std::make_tuple(e.recipient, e.kind, e.id);
@@ -167,6 +169,25 @@ struct fixture : test_coordinator_fixture<> {
     return out;
   }
 
+  /// Sends a request whose reply may come later (held mail is answered at its ack): the
+  /// reply lands in the returned slot once it comes.
+  std::shared_ptr<std::optional<entity_reply>> call_later(const user_actor& user, account_id caller,
+                                                          user_op op, bytes body = {}) {
+    auto out = std::make_shared<std::optional<entity_reply>>();
+    entity_request req{entity_kind::user, 0, static_cast<uint8_t>(op), caller, std::move(body)};
+    sys.spawn([=](caf::event_based_actor* a) {
+      a->request(user, caf::infinite, req)
+          .then([=](entity_reply& r) { *out = std::move(r); },
+                [=](caf::error&) { *out = error_reply(errc::internal, "request failed"); });
+    });
+    consume_messages();
+    return out;
+  }
+
+  bool stored(account_id recipient, uint8_t tag) const {
+    return w->mail.count(std::make_tuple(recipient, mail_kind::message, id_of(tag))) == 1;
+  }
+
   user_actor spawn(account_id id) {
     auto user = spawn_user(sys, id, deps);
     users.push_back(user);
@@ -273,28 +294,24 @@ CAF_TEST(keys and status are for friends only) {
   CAF_CHECK(!decode_body<status_reply>(status.body)->online);
 }
 
-CAF_TEST(mail from a friend is stored then pushed and an ack sends a delivered receipt) {
+CAF_TEST(mail to an online friend is pushed and held for the ack and never stored) {
   befriend(bob, alice);
   auto bob_actor = spawn(bob);
   attach(bob_actor, 1);
-  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(7)).ok());
-  CAF_REQUIRE_EQUAL(w->mail.size(), 1u);
-  auto& stored = w->mail.begin()->second;
-  CAF_CHECK_EQUAL(stored.sender, alice);
-  CAF_CHECK_EQUAL(stored.expires_at_ms, 1000u + 5000u);
-  consume_messages();
+  auto accepted = call_later(bob_actor, alice, user_op::deliver, message(7));
   CAF_REQUIRE_EQUAL(w->pushes.size(), 1u);
   CAF_CHECK(w->pushes[0].id == id_of(7));
-  // Pushed before its put: the store may wait for the ack instead of writing it.
-  CAF_CHECK_EQUAL(w->put_delivered, std::vector<bool>{true});
-  // The same id again (a sender's retry): stored once; the device drops the second push.
+  CAF_CHECK_EQUAL(w->pushes[0].from, alice);
+  CAF_CHECK(!*accepted); // accepted only at the ack (or once stored)
+  // The same id again (a sender's retry) is answered at once; the device drops the push.
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(7)).ok());
-  consume_messages();
-  CAF_CHECK_EQUAL(w->mail.size(), 1u);
   w->routed.clear();
   CAF_CHECK(
       call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, id_of(7)}}}))
           .ok());
+  CAF_REQUIRE(*accepted);
+  CAF_CHECK((*accepted)->ok());
+  CAF_CHECK_EQUAL(w->puts, 0u);
   CAF_CHECK(w->mail.empty());
   CAF_REQUIRE_EQUAL(w->routed.size(), 1u);
   CAF_CHECK_EQUAL(w->routed[0].id, alice);
@@ -302,6 +319,99 @@ CAF_TEST(mail from a friend is stored then pushed and an ack sends a delivered r
   CAF_REQUIRE(decode_deliver(w->routed[0].body, receipt));
   CAF_CHECK(receipt.kind == mail_kind::delivered);
   CAF_CHECK(receipt.id == id_of(7));
+}
+
+CAF_TEST(held mail not acked within the window is stored and acked from the store later) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, 1);
+  auto accepted = call_later(bob_actor, alice, user_op::deliver, message(5));
+  CAF_CHECK(!*accepted);
+  sched.advance_time(deps.ack_window);
+  consume_messages();
+  CAF_CHECK(stored(bob, 5));
+  CAF_REQUIRE(*accepted);
+  CAF_CHECK((*accepted)->ok());
+  CAF_CHECK_EQUAL(w->pushes.size(), 1u); // not pushed again once stored
+  w->routed.clear();
+  CAF_CHECK(
+      call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, id_of(5)}}}))
+          .ok());
+  CAF_CHECK(w->mail.empty());
+  CAF_CHECK_EQUAL(w->routed.size(), 1u); // the receipt
+}
+
+CAF_TEST(held mail is stored when its session goes and paged to the next in order) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, 1);
+  auto first = call_later(bob_actor, alice, user_op::deliver, message(1));
+  auto second = call_later(bob_actor, alice, user_op::deliver, message(2));
+  caf::anon_send(bob_actor, detach_atom::value, uint64_t{1});
+  consume_messages();
+  CAF_CHECK(stored(bob, 1) && stored(bob, 2)); // no ack can come now: stored at once
+  CAF_CHECK(*first && *second);
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(3)).ok()); // offline: stored
+  w->pushes.clear();
+  attach(bob_actor, 2);
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 3u);
+  for (uint8_t i = 0; i < 3; ++i)
+    CAF_CHECK(w->pushes[i].id == id_of(static_cast<uint8_t>(i + 1)));
+}
+
+CAF_TEST(a new session gets held mail paged before newer mail) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, 1);
+  auto held = call_later(bob_actor, alice, user_op::deliver, message(1));
+  w->pushes.clear();
+  attach(bob_actor, 2); // takes over without a detach first
+  CAF_CHECK(stored(bob, 1));
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 1u);
+  CAF_CHECK(w->pushes[0].id == id_of(1));
+  CAF_CHECK(*held);
+}
+
+CAF_TEST(past the held bounds mail is stored at once and in order) {
+  befriend(bob, alice);
+  deps.max_held_per_user = 2;
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, 1);
+  auto one = call_later(bob_actor, alice, user_op::deliver, message(1));
+  auto two = call_later(bob_actor, alice, user_op::deliver, message(2));
+  CAF_CHECK(!*one && !*two);
+  // A third would pass the user's bound: the held two are stored first, then it.
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(3)).ok());
+  CAF_CHECK(*one && *two);
+  CAF_REQUIRE_EQUAL(w->mail.size(), 3u);
+  std::vector<std::pair<uint64_t, uint8_t>> by_seq;
+  for (auto& [key, e] : w->mail)
+    by_seq.emplace_back(e.seq, e.id[0]);
+  std::sort(by_seq.begin(), by_seq.end());
+  CAF_CHECK_EQUAL(by_seq[0].second, 1);
+  CAF_CHECK_EQUAL(by_seq[1].second, 2);
+  CAF_CHECK_EQUAL(by_seq[2].second, 3);
+  CAF_CHECK_EQUAL(w->pushes.size(), 3u); // all pushed at once all the same
+  // The node-wide byte budget: nothing fits, so mail is stored at once.
+  deps.held = std::make_shared<held_budget>(1);
+  befriend(carol, alice);
+  auto carol_actor = spawn(carol);
+  attach(carol_actor, 3);
+  CAF_CHECK(call(carol_actor, alice, user_op::deliver, message(4)).ok());
+  CAF_CHECK(stored(carol, 4));
+  CAF_CHECK_EQUAL(deps.held->used(), 0u);
+}
+
+CAF_TEST(a flush stores all held mail) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, 1);
+  auto held = call_later(bob_actor, alice, user_op::deliver, message(6));
+  auto done = self->request(bob_actor, caf::infinite, flush_atom::value);
+  consume_messages();
+  done.receive([](bool) {}, [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  CAF_CHECK(stored(bob, 6));
+  CAF_CHECK(*held);
 }
 
 CAF_TEST(receipts are accepted from anyone and acking them sends nothing) {
@@ -345,7 +455,7 @@ CAF_TEST(a backlog is pushed two pages ahead of the acks and new mail waits its 
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(8)).ok());
   consume_messages();
   CAF_CHECK_EQUAL(w->pushes.size(), 4u); // not overtaking the backlog
-  CAF_CHECK(!w->put_delivered.back());   // so the store must not wait for its ack
+  CAF_CHECK(stored(bob, 8));             // so it is stored, not held
   auto ack = [&](std::initializer_list<uint8_t> tags) {
     ack_request req;
     for (auto t : tags)
@@ -362,11 +472,13 @@ CAF_TEST(a backlog is pushed two pages ahead of the acks and new mail waits its 
   CAF_REQUIRE_EQUAL(w->pushes.size(), 8u);
   CAF_CHECK(w->pushes[7].id == id_of(8));
   ack({5, 6, 7, 8});
-  // The backlog is through: new mail is pushed at once.
-  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(9)).ok());
-  consume_messages();
+  // The backlog is through: new mail is pushed at once (and held for its ack).
+  auto accepted = call_later(bob_actor, alice, user_op::deliver, message(9));
   CAF_REQUIRE_EQUAL(w->pushes.size(), 9u);
   CAF_CHECK(w->pushes[8].id == id_of(9));
+  CAF_CHECK(!stored(bob, 9));
+  ack({9});
+  CAF_CHECK(*accepted);
 }
 
 CAF_TEST(a second session takes over and the first is told why) {
