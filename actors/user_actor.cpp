@@ -4,7 +4,6 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <cstring>
-#include <deque>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -79,7 +78,7 @@ struct held_mail {
 
 struct user_state {
   account_id id = 0;
-  user_deps deps;
+  std::shared_ptr<const user_deps> deps; ///< one for all user actors of the node
   std::optional<account_record> account;
   contact_list_state contacts;
   bool load_failed = false;
@@ -92,8 +91,11 @@ struct user_state {
   std::vector<size_t> unacked_pages;   ///< per page in flight, its envelopes not yet acked
   size_t deferred = 0;                 ///< mail waiting for its commit before it is pushed
   std::vector<incoming_mail> incoming; ///< delivers of the requests being handled
-  std::deque<held_mail> held;          ///< pushed, waiting for the ack, oldest first
-  uint64_t held_base = 0;              ///< position of `held.front()` since activation
+  /// Pushed, waiting for the ack, oldest first, from `held_head` on. A vector, not a
+  /// deque: an idle user holds nothing and must not cost a deque's first chunk.
+  std::vector<held_mail> held;
+  size_t held_head = 0;   ///< entries before it are done
+  uint64_t held_base = 0; ///< position of `held[0]` since activation
   std::unordered_map<mail_key, uint64_t, mail_key_hash> held_at; ///< position per held key
   bool held_timer = false;                                       ///< a held_atom is on its way
   local_calls calls; ///< direct calls to other user actors of this node
@@ -122,7 +124,7 @@ void drain(user_pointer self);
 
 /// Loads account and contacts from KV; every other message waits (await) meanwhile.
 void load(user_pointer self, std::function<void()> then) {
-  auto kv = self->state.deps.kv;
+  auto kv = self->state.deps->kv;
   auto key = key_of(self->state.id);
   self->request(kv, caf::infinite, kv_get_atom::value, kv_space::accounts, key)
       .await(
@@ -168,8 +170,8 @@ void load(user_pointer self, std::function<void()> then) {
 /// logs what fails: notifications and receipts have no one to answer.
 void send_entities(user_pointer self, account_id to, std::vector<entity_request> reqs) {
   auto& st = self->state;
-  if (st.deps.directory && st.deps.serves_locally && st.deps.serves_locally(to)) {
-    st.calls.call(self, st.deps.directory, to, std::move(reqs),
+  if (st.deps->directory && st.deps->serves_locally && st.deps->serves_locally(to)) {
+    st.calls.call(self, st.deps->directory, to, std::move(reqs),
                   [](std::vector<entity_reply>& replies) {
                     for (auto& reply : replies)
                       if (!reply.ok())
@@ -179,7 +181,7 @@ void send_entities(user_pointer self, account_id to, std::vector<entity_request>
   }
   for (auto& req : reqs) {
     auto op = req.op;
-    self->request(st.deps.router, caf::infinite, std::move(req))
+    self->request(st.deps->router, caf::infinite, std::move(req))
         .then(
             [=](entity_reply& reply) {
               if (!reply.ok())
@@ -203,7 +205,7 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
     return;
   }
   auto& st = self->state;
-  self->request(st.deps.kv, caf::infinite, kv_put_atom::value, kv_space::contacts, key_of(st.id),
+  self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::contacts, key_of(st.id),
                 st.contacts.encode())
       .then(
           [=](bool) mutable {
@@ -248,7 +250,7 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
     later = std::make_shared<std::vector<envelope>>(mail);
     st.deferred += mail.size();
   }
-  self->request(st.deps.store, caf::infinite, put_atom::value, std::move(mail))
+  self->request(st.deps->store, caf::infinite, put_atom::value, std::move(mail))
       .then(
           [=](std::vector<bool>& stored) mutable {
             for (auto& rp : replies)
@@ -285,13 +287,25 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
 void release_held(user_state& st, held_mail& h) {
   h.done = true;
   st.held_at.erase(mail_key{h.mail.kind, h.mail.id});
-  st.deps.held->give(h.mail.payload.size());
+  st.deps->held->give(h.mail.payload.size());
 }
 
+/// Drops the done entries at the front (memory too, once nothing is held).
 void pop_released(user_state& st) {
-  while (!st.held.empty() && st.held.front().done) {
-    st.held.pop_front();
-    ++st.held_base;
+  auto& held = st.held;
+  while (st.held_head < held.size() && held[st.held_head].done)
+    ++st.held_head;
+  if (st.held_head == held.size()) {
+    st.held_base += held.size();
+    st.held_head = 0;
+    if (held.capacity() > 16)
+      std::vector<held_mail>{}.swap(held);
+    else
+      held.clear();
+  } else if (st.held_head >= 1024 && 2 * st.held_head >= held.size()) {
+    held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(st.held_head));
+    st.held_base += st.held_head;
+    st.held_head = 0;
   }
 }
 
@@ -305,7 +319,8 @@ void store_held(user_pointer self, bool all) {
   auto now = self->clock().now();
   std::vector<envelope> mail;
   std::vector<reply_to> replies;
-  for (auto& h : st.held) {
+  for (size_t i = st.held_head; i < st.held.size(); ++i) {
+    auto& h = st.held[i];
     if (h.done)
       continue;
     if (!all && h.until > now)
@@ -321,10 +336,10 @@ void store_held(user_pointer self, bool all) {
 
 void arm_held_timer(user_pointer self) {
   auto& st = self->state;
-  if (st.held_timer || st.held.empty())
+  if (st.held_timer || st.held_head == st.held.size())
     return;
   st.held_timer = true;
-  auto wait = st.held.front().until - self->clock().now();
+  auto wait = st.held[st.held_head].until - self->clock().now();
   self->delayed_send(self, std::max(wait, decltype(wait)::zero()), held_atom::value);
 }
 
@@ -333,19 +348,19 @@ void arm_held_timer(user_pointer self) {
 /// is off or the user's or the node's bound would be passed.
 bool hold(user_pointer self, std::vector<envelope>& mail, std::vector<reply_to>& replies) {
   auto& st = self->state;
-  if (st.deps.ack_window.count() == 0 ||
-      st.held_at.size() + mail.size() > st.deps.max_held_per_user)
+  if (st.deps->ack_window.count() == 0 ||
+      st.held_at.size() + mail.size() > st.deps->max_held_per_user)
     return false;
   size_t bytes = 0;
   for (auto& e : mail)
     bytes += e.payload.size();
-  if (!st.deps.held->take(bytes))
+  if (!st.deps->held->take(bytes))
     return false;
-  auto until = self->clock().now() + st.deps.ack_window;
+  auto until = self->clock().now() + st.deps->ack_window;
   for (size_t i = 0; i < mail.size(); ++i) {
     auto position = st.held_base + st.held.size();
     if (!st.held_at.emplace(mail_key{mail[i].kind, mail[i].id}, position).second) {
-      st.deps.held->give(mail[i].payload.size()); // held already: a sender's retry
+      st.deps->held->give(mail[i].payload.size()); // held already: a sender's retry
       replies[i].deliver(ok_reply());
       continue;
     }
@@ -365,8 +380,8 @@ void store_incoming(user_pointer self) {
     return;
   auto incoming = std::move(st.incoming);
   st.incoming.clear();
-  auto now = st.deps.now_ms();
-  auto expires = now + static_cast<uint64_t>(st.deps.mail_ttl.count());
+  auto now = st.deps->now_ms();
+  auto expires = now + static_cast<uint64_t>(st.deps->mail_ttl.count());
   // Early only when nothing older is still on its way to the device, to keep the order.
   // Mail pushed at once is held for its ack; otherwise it is pushed once committed (or
   // brought by a backlog page).
@@ -446,7 +461,7 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
       drain(self);
     return;
   }
-  self->request(st.deps.store, caf::infinite, ack_atom::value, std::move(refs))
+  self->request(st.deps->store, caf::infinite, ack_atom::value, std::move(refs))
       .then(
           [=](std::vector<envelope>& removed) mutable {
             receipt_batches receipts;
@@ -479,7 +494,7 @@ void list_contacts(user_pointer self, reply_to rp) {
       if (--*remaining == 0)
         rp.deliver(ok_reply(encode_body(*result)));
     };
-    self->request(self->state.deps.kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
+    self->request(self->state.deps->kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
                   key_of(result->entries[i].id))
         .then(
             [=](kv_lookup& acc) mutable {
@@ -497,7 +512,7 @@ void get_key(user_pointer self, account_id target, reply_to rp) {
     rp.deliver(error_reply(errc::not_found));
     return;
   }
-  self->request(self->state.deps.kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
+  self->request(self->state.deps->kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
                 key_of(target))
       .then(
           [=](kv_lookup& acc) mutable {
@@ -516,8 +531,8 @@ void get_status(user_pointer self, account_id target, reply_to rp) {
     rp.deliver(error_reply(errc::not_found));
     return;
   }
-  auto kv = self->state.deps.kv;
-  auto now = self->state.deps.now_ms();
+  auto kv = self->state.deps->kv;
+  auto now = self->state.deps->now_ms();
   self->request(kv, caf::infinite, kv_get_atom::value, kv_space::presence, key_of(target))
       .then(
           [=](kv_lookup& presence) mutable {
@@ -539,8 +554,8 @@ void get_status(user_pointer self, account_id target, reply_to rp) {
 
 void write_presence(user_pointer self) {
   auto& st = self->state;
-  caf::anon_send(st.deps.kv, kv_put_atom::value, kv_space::presence, key_of(st.id),
-                 last_seen_value(st.deps.now_ms()));
+  caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::presence, key_of(st.id),
+                 last_seen_value(st.deps->now_ms()));
 }
 
 /// Pushes the next page of stored mail after the drain cursor. Pages are bounded in count
@@ -549,14 +564,14 @@ void write_presence(user_pointer self) {
 /// in its page, in order); once the last page is out, new mail is pushed as it arrives.
 void drain(user_pointer self) {
   auto& st = self->state;
-  if (st.draining || !st.session || st.unacked_pages.size() >= st.deps.drain_pages_in_flight)
+  if (st.draining || !st.session || st.unacked_pages.size() >= st.deps->drain_pages_in_flight)
     return;
   st.draining = true;
   auto session_id = st.session_id;
   store_held(self, true); // pushed to an earlier session, or never acked: page it in order
-  self->request(st.deps.store, caf::infinite, pending_atom::value, st.id, st.drain_cursor,
-                static_cast<uint64_t>(st.deps.drain_page_count),
-                static_cast<uint64_t>(st.deps.drain_page_bytes))
+  self->request(st.deps->store, caf::infinite, pending_atom::value, st.id, st.drain_cursor,
+                static_cast<uint64_t>(st.deps->drain_page_count),
+                static_cast<uint64_t>(st.deps->drain_page_bytes))
       .then(
           [=](mail_page& page) {
             auto& st = self->state;
@@ -704,7 +719,8 @@ void after_load(user_pointer self) {
     self->delayed_send(self, unknown_idle_time, idle_atom::value);
 }
 
-user_actor::behavior_type user_behavior(user_pointer self, account_id id, user_deps deps) {
+user_actor::behavior_type user_behavior(user_pointer self, account_id id,
+                                        std::shared_ptr<const user_deps> deps) {
   self->state.id = id;
   self->state.deps = std::move(deps);
   load(self, [=] { after_load(self); });
@@ -771,9 +787,9 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id, user_d
         st.drain_more = false;
         st.unacked_pages.clear();
         store_held(self, true); // no ack can come now
-        auto now = st.deps.now_ms();
-        caf::anon_send(st.deps.kv, kv_delete_atom::value, kv_space::presence, key_of(st.id));
-        caf::anon_send(st.deps.kv, kv_put_atom::value, kv_space::last_seen, key_of(st.id),
+        auto now = st.deps->now_ms();
+        caf::anon_send(st.deps->kv, kv_delete_atom::value, kv_space::presence, key_of(st.id));
+        caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::last_seen, key_of(st.id),
                        last_seen_value(now));
       },
       [=](flush_atom) {
@@ -832,7 +848,8 @@ bool decode_deliver(std::span<const uint8_t> in, deliver_body& x) {
   return r.finished() && is_valid_mail_kind(kind);
 }
 
-user_actor spawn_user(caf::actor_system& sys, account_id id, user_deps deps) {
+user_actor spawn_user(caf::actor_system& sys, account_id id,
+                      std::shared_ptr<const user_deps> deps) {
   return sys.spawn(user_behavior, id, std::move(deps));
 }
 

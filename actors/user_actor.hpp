@@ -143,7 +143,8 @@ struct user_deps {
   std::shared_ptr<held_budget> held = std::make_shared<held_budget>(64u << 20);
 };
 
-user_actor spawn_user(caf::actor_system& sys, account_id id, user_deps deps);
+/// Spawns the user actor of `id`. `deps` is shared: one per node, not one per account.
+user_actor spawn_user(caf::actor_system& sys, account_id id, std::shared_ptr<const user_deps> deps);
 
 /// Wall-clock milliseconds since the epoch, for production deps.
 uint64_t system_now_ms();

@@ -13,7 +13,7 @@ namespace kinbox {
 namespace {
 
 struct host_state {
-  user_deps deps;
+  std::shared_ptr<const user_deps> deps; ///< what every user actor gets (shared)
   std::unordered_map<account_id, user_actor> users;
   static inline const char* name = "kinbox.user_host";
 };
@@ -24,9 +24,7 @@ user_actor activate(host_pointer self, account_id id) {
   auto& users = self->state.users;
   if (auto i = users.find(id); i != users.end())
     return i->second;
-  auto deps = self->state.deps;
-  deps.directory = caf::actor_cast<user_directory>(self);
-  auto user = spawn_user(self->system(), id, std::move(deps));
+  auto user = spawn_user(self->system(), id, self->state.deps);
   // Linked: when the host stops (node shutdown) its users stop with it.
   self->link_to(user);
   users.emplace(id, user);
@@ -53,7 +51,8 @@ void forward(host_pointer self, entity_request req, caf::typed_response_promise<
 
 user_host_actor spawn_user_host(caf::actor_system& sys, user_deps deps) {
   auto behavior = [](host_pointer self, user_deps deps) -> user_host_actor::behavior_type {
-    self->state.deps = std::move(deps);
+    deps.directory = caf::actor_cast<user_directory>(self);
+    self->state.deps = std::make_shared<const user_deps>(std::move(deps));
     self->set_exit_handler([=](caf::exit_msg& msg) {
       auto& users = self->state.users;
       for (auto i = users.begin(); i != users.end(); ++i)

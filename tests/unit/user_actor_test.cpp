@@ -189,7 +189,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   user_actor spawn(account_id id) {
-    auto user = spawn_user(sys, id, deps);
+    auto user = spawn_user(sys, id, std::make_shared<const user_deps>(deps));
     users.push_back(user);
     consume_messages();
     return user;
@@ -399,6 +399,47 @@ CAF_TEST(past the held bounds mail is stored at once and in order) {
   attach(carol_actor, 3);
   CAF_CHECK(call(carol_actor, alice, user_op::deliver, message(4)).ok());
   CAF_CHECK(stored(carol, 4));
+  CAF_CHECK_EQUAL(deps.held->used(), 0u);
+}
+
+CAF_TEST(acks in any order find their held mail across compactions) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, 1);
+  constexpr size_t count = 1200;
+  auto id_at = [](size_t i) {
+    message_id id{};
+    id[0] = static_cast<uint8_t>(i >> 8);
+    id[1] = static_cast<uint8_t>(i);
+    id[15] = 0x5a;
+    return id;
+  };
+  std::vector<std::shared_ptr<std::optional<entity_reply>>> accepted;
+  for (size_t i = 0; i < count; ++i)
+    accepted.push_back(call_later(bob_actor, alice, user_op::deliver,
+                                  encode_deliver({mail_kind::message, id_at(i), bytes{1}})));
+  auto ack = [&](size_t i) {
+    CAF_CHECK(call(bob_actor, bob, user_op::ack,
+                   encode_body(ack_request{{{mail_kind::message, id_at(i)}}}))
+                  .ok());
+  };
+  w->routed.clear();
+  for (size_t i = 0; i < 1100; ++i) // past 1024 done at the front: the front is dropped
+    ack(i);
+  for (size_t i = count; i-- > 1100;) // the rest newest first
+    ack(i);
+  consume_messages();
+  size_t ok = 0;
+  for (auto& a : accepted)
+    ok += *a && (*a)->ok() ? 1 : 0;
+  CAF_CHECK_EQUAL(ok, count);
+  CAF_CHECK_EQUAL(w->puts, 0u);
+  CAF_REQUIRE_EQUAL(w->routed.size(), count);
+  for (size_t i = 0; i < count; ++i) { // one receipt per ack, for the acked message
+    deliver_body receipt;
+    CAF_REQUIRE(decode_deliver(w->routed[i].body, receipt));
+    CAF_CHECK(receipt.id == id_at(i < 1100 ? i : count - 1 - (i - 1100)));
+  }
   CAF_CHECK_EQUAL(deps.held->used(), 0u);
 }
 
