@@ -1,5 +1,7 @@
 #include "bench/runner.hpp"
 
+#include <sys/prctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -29,16 +31,12 @@ struct pair_state {
   histogram latency;
 };
 
+/// Sleeps until `due` (steady clock, ns) without spinning: all threads of the load
+/// generator share its core, and a spinning sender would take it from the receivers.
+/// Senders run with a 1 µs timer slack, so they wake on time.
 void sleep_until_ns(uint64_t due) {
-  for (;;) {
-    auto now = now_ns();
-    if (now >= due)
-      return;
-    auto left = due - now;
-    if (left > 200'000)
-      std::this_thread::sleep_for(std::chrono::nanoseconds(left - 100'000));
-    else
-      std::this_thread::yield();
+  timespec ts{static_cast<time_t>(due / 1'000'000'000), static_cast<long>(due % 1'000'000'000)};
+  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
   }
 }
 
@@ -123,6 +121,8 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
       auto interval = cfg.mode == load_mode::open
                           ? static_cast<uint64_t>(1e9 * static_cast<double>(cfg.pairs) / cfg.rate)
                           : 0;
+      if (cfg.mode == load_mode::open)
+        ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
       for (uint64_t seq = 0; seq < per_pair && !broken; ++seq) {
         uint64_t due = 0;
         if (cfg.mode == load_mode::closed) {
@@ -137,9 +137,12 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
           if (st.sent - st.received > open_loop_backlog_cap)
             break;
         }
-        // Closed loop: another message follows at once while the window has room.
-        bool more = cfg.mode == load_mode::closed && seq + 1 < per_pair &&
-                    st.sent + 1 - st.received < cfg.window;
+        // Another message follows at once: in closed loop while the window has room, in
+        // open loop when the next one is due already (a late sender catches up in one
+        // write, as an app with several messages queued would).
+        bool more = seq + 1 < per_pair &&
+                    (cfg.mode == load_mode::closed ? st.sent + 1 - st.received < cfg.window
+                                                   : start + (seq + 1) * interval <= now_ns());
         if (!tx.send(make_payload(stamp{static_cast<uint32_t>(i), seq, due}), more)) {
           broken = true;
           break;
