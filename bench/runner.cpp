@@ -1,7 +1,5 @@
 #include "bench/runner.hpp"
 
-#include <sys/prctl.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -31,12 +29,18 @@ struct pair_state {
   histogram latency;
 };
 
-/// Sleeps until `due` (steady clock, ns) without spinning: all threads of the load
-/// generator share its core, and a spinning sender would take it from the receivers.
-/// Senders run with a 1 µs timer slack, so they wake on time.
+/// Waits until `due` (steady clock, ns): sleeps while it is far, then yields. A sleep per
+/// message would cost the load generator's core more than the wait at high rates.
 void sleep_until_ns(uint64_t due) {
-  timespec ts{static_cast<time_t>(due / 1'000'000'000), static_cast<long>(due % 1'000'000'000)};
-  while (::clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
+  for (;;) {
+    auto now = now_ns();
+    if (now >= due)
+      return;
+    auto left = due - now;
+    if (left > 200'000)
+      std::this_thread::sleep_for(std::chrono::nanoseconds(left - 100'000));
+    else
+      std::this_thread::yield();
   }
 }
 
@@ -121,8 +125,6 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
       auto interval = cfg.mode == load_mode::open
                           ? static_cast<uint64_t>(1e9 * static_cast<double>(cfg.pairs) / cfg.rate)
                           : 0;
-      if (cfg.mode == load_mode::open)
-        ::prctl(PR_SET_TIMERSLACK, 1000UL, 0UL, 0UL, 0UL);
       for (uint64_t seq = 0; seq < per_pair && !broken; ++seq) {
         uint64_t due = 0;
         if (cfg.mode == load_mode::closed) {
