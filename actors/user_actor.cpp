@@ -98,7 +98,7 @@ struct user_state {
   uint64_t held_base = 0; ///< position of `held[0]` since activation
   std::unordered_map<mail_key, uint64_t, mail_key_hash> held_at; ///< position per held key
   bool held_timer = false;                                       ///< a held_atom is on its way
-  local_calls calls; ///< direct calls to other user actors of this node
+  std::unique_ptr<local_calls> calls; ///< calls to other local user actors, made on first use
   static inline const char* name = "kinbox.user";
 };
 
@@ -171,12 +171,14 @@ void load(user_pointer self, std::function<void()> then) {
 void send_entities(user_pointer self, account_id to, std::vector<entity_request> reqs) {
   auto& st = self->state;
   if (st.deps->directory && st.deps->serves_locally && st.deps->serves_locally(to)) {
-    st.calls.call(self, st.deps->directory, to, std::move(reqs),
-                  [](std::vector<entity_reply>& replies) {
-                    for (auto& reply : replies)
-                      if (!reply.ok())
-                        log::get("user")->warn("event=notify_failed code={}", reply.status);
-                  });
+    if (!st.calls)
+      st.calls = std::make_unique<local_calls>();
+    st.calls->call(self, st.deps->directory, to, std::move(reqs),
+                   [](std::vector<entity_reply>& replies) {
+                     for (auto& reply : replies)
+                       if (!reply.ok())
+                         log::get("user")->warn("event=notify_failed code={}", reply.status);
+                   });
     return;
   }
   for (auto& req : reqs) {

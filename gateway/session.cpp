@@ -3,6 +3,7 @@
 #include <caf/io/system_messages.hpp>
 
 #include <algorithm>
+#include <memory>
 #include <optional>
 
 #include "actors/contacts.hpp"
@@ -59,7 +60,9 @@ struct session_state {
   account_id account = 0;
   account_info info{};
   user_actor user;
-  local_calls calls; ///< direct calls to user actors of this node
+  /// Direct calls to user actors of this node; made on the first call (an idle session
+  /// makes none and should not pay for its maps).
+  std::unique_ptr<local_calls> calls;
   /// Local calls made by the frames of the current read, sent at its end in one message
   /// per destination.
   std::vector<local_call> outbox;
@@ -230,12 +233,15 @@ void send_outbox(session_pointer self) {
       reqs.push_back(std::move(calls[first].req));
       handlers->push_back(std::move(calls[first]));
     }
-    st.calls.call(self, st.ctx->host, to, std::move(reqs), [=](std::vector<entity_reply>& replies) {
-      note_batch(self->state, replies.size());
-      for (size_t i = 0; i < replies.size(); ++i)
-        finish_call(self, (*handlers)[i].request_id, replies[i], (*handlers)[i].answer);
-      release_plain(self->state);
-    });
+    if (!st.calls)
+      st.calls = std::make_unique<local_calls>();
+    st.calls->call(
+        self, st.ctx->host, to, std::move(reqs), [=](std::vector<entity_reply>& replies) {
+          note_batch(self->state, replies.size());
+          for (size_t i = 0; i < replies.size(); ++i)
+            finish_call(self, (*handlers)[i].request_id, replies[i], (*handlers)[i].answer);
+          release_plain(self->state);
+        });
   }
 }
 
