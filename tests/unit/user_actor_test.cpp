@@ -443,6 +443,17 @@ CAF_TEST(acks in any order find their held mail across compactions) {
   CAF_CHECK_EQUAL(deps.held->used(), 0u);
 }
 
+CAF_TEST(with the ack window off pushed mail is stored at once) {
+  befriend(bob, alice);
+  deps.ack_window = std::chrono::milliseconds(0);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, 1);
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(8)).ok());
+  CAF_CHECK(stored(bob, 8));
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 1u); // pushed before its commit all the same
+  CAF_CHECK(w->pushes[0].id == id_of(8));
+}
+
 CAF_TEST(a flush stores all held mail) {
   befriend(bob, alice);
   auto bob_actor = spawn(bob);
