@@ -3,7 +3,6 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <unordered_map>
@@ -58,14 +57,6 @@ struct incoming_mail {
   account_id sender;
   deliver_body body;
   reply_to rp;
-};
-
-struct mail_key_hash {
-  size_t operator()(const mail_key& k) const {
-    uint64_t tail = 0; // the random half of the id (its head is a timestamp)
-    std::memcpy(&tail, k.id.data() + 8, sizeof(tail));
-    return std::hash<uint64_t>{}(tail ^ static_cast<uint64_t>(k.kind));
-  }
 };
 
 /// Mail pushed to the attached device and held here until its ack or its window's end.

@@ -148,7 +148,7 @@ int run(const node_config& cfg) {
     sys_cfg.set("work-stealing.moderate-poll-attempts", size_t{50});
     add_kinbox_error_renderer(sys_cfg);
     caf::actor_system sys{sys_cfg};
-    auto store = spawn_store(sys, std::move(*box), {cfg.commit_window});
+    auto store = spawn_store(sys, std::move(*box), cfg.commit_window);
     auto kv = spawn_kv(sys, *buckets);
     router_config rcfg;
     rcfg.cluster = cfg.cluster;

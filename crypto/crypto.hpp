@@ -160,8 +160,6 @@ public:
   [[nodiscard]] std::optional<bytes> open(std::span<const uint8_t> prefix,
                                           std::span<const uint8_t> sealed);
 
-  record_cipher cipher() const { return cipher_; }
-
 private:
   struct aes_keys; // expanded AES keys, wiped when dropped
 

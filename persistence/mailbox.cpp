@@ -279,10 +279,9 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
     out = write_outcome{};
     seq = next_seq_;
     for (auto& e : batch.puts) {
-      auto this_seq = seq;
       index_key_bytes ik{e.recipient, e.kind, e.id};
       uint8_t index_value[index_value_size];
-      put_u64(index_value, this_seq);
+      put_u64(index_value, seq);
       put_u64(index_value + 8, e.sender);
       MDB_val ikey = ik.val(), ival{sizeof(index_value), index_value};
       auto rc = mdb_put(txn, index_db_, &ikey, &ival, MDB_NOOVERWRITE);
@@ -291,8 +290,7 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
         continue;
       }
       check(rc, "mdb_put index");
-      ++seq;
-      mail_key_bytes mk{e.recipient, this_seq};
+      mail_key_bytes mk{e.recipient, seq++};
       auto value = encode_envelope(e);
       MDB_val mkey = mk.val(), mval{value.size(), value.data()};
       check(mdb_put(txn, mail_db_, &mkey, &mval, 0), "mdb_put mail");

@@ -3,8 +3,6 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <algorithm>
-#include <cstring>
 #include <unordered_map>
 
 #include "config/caf_error.hpp"
@@ -24,10 +22,7 @@ struct pending_key {
 
 struct pending_key_hash {
   size_t operator()(const pending_key& k) const {
-    uint64_t tail = 0; // the random half of the id (its head is a timestamp)
-    std::memcpy(&tail, k.id.data() + 8, sizeof(tail));
-    return std::hash<uint64_t>{}(tail ^ (k.recipient * 0x9e3779b97f4a7c15ull) ^
-                                 static_cast<uint64_t>(k.kind));
+    return mail_key_hash{}({k.kind, k.id}) ^ (k.recipient * 0x9e3779b97f4a7c15ull);
   }
 };
 
@@ -57,10 +52,10 @@ struct pending_ack {
 
 struct store_state {
   std::shared_ptr<mailbox> box;
-  store_options options;
+  std::chrono::microseconds commit_window{1000};
   std::vector<queued_put> puts; ///< committed at the next flush, in arrival order
-  size_t open_puts = 0;         ///< puts not cancelled
-  std::unordered_map<pending_key, size_t, pending_key_hash> pending_puts; ///< index in `puts`
+  /// The puts not cancelled, by key: their index in `puts`.
+  std::unordered_map<pending_key, size_t, pending_key_hash> pending_puts;
   std::unordered_map<uint64_t, put_group> groups;
   uint64_t next_group = 0;
   std::vector<mail_ref> acks_batch;
@@ -102,7 +97,6 @@ void flush(store_pointer self) {
     batch.puts.push_back(std::move(p.mail));
   }
   st.puts.clear();
-  st.open_puts = 0;
   st.pending_puts.clear();
   auto acks = std::move(st.acks);
   st.acks.clear();
@@ -135,14 +129,14 @@ void flush(store_pointer self) {
 /// Commits within the commit window, or at once when the batch is full.
 void schedule_flush(store_pointer self) {
   auto& st = self->state;
-  if (st.open_puts + st.acks_batch.size() >= max_batch_size) {
+  if (st.pending_puts.size() + st.acks_batch.size() >= max_batch_size) {
     flush(self);
     return;
   }
   if (st.flush_scheduled)
     return;
   st.flush_scheduled = true;
-  self->delayed_send(self, st.options.commit_window, flush_atom::value);
+  self->delayed_send(self, st.commit_window, flush_atom::value);
 }
 
 /// An ack for a put still waiting: the put is answered as done (delivered and acked) and
@@ -158,15 +152,14 @@ bool cancel_pending_put(store_pointer self, const mail_ref& ref, std::vector<env
   removed.push_back(
       envelope{e.recipient, e.kind, e.id, e.sender, e.stored_at_ms, e.expires_at_ms, {}, e.seq});
   p.done = true;
-  --st.open_puts;
   settle(st.groups, p.group, p.index, true);
   return true;
 }
 
 store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<mailbox> box,
-                                          store_options options) {
+                                          std::chrono::microseconds commit_window) {
   self->state.box = std::move(box);
-  self->state.options = options;
+  self->state.commit_window = commit_window;
   return {
       [=](put_atom, std::vector<envelope>& mail) -> caf::result<std::vector<bool>> {
         auto& st = self->state;
@@ -179,7 +172,6 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
           if (!st.pending_puts.emplace(key, st.puts.size()).second)
             continue; // the same mail waits already: not new
           st.puts.push_back(queued_put{std::move(mail[i]), id, i});
-          ++st.open_puts;
           ++group.open;
         }
         auto rp = group.promise;
@@ -212,7 +204,7 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
       [=](pending_atom, account_id recipient, uint64_t after_seq, uint64_t max_count,
           uint64_t max_bytes) -> caf::result<mail_page> {
         // A page holds every put that came before it: commit what waits first.
-        if (self->state.open_puts > 0)
+        if (!self->state.pending_puts.empty())
           flush(self);
         auto res = self->state.box->pending(recipient, after_seq, max_count, max_bytes);
         if (!res)
@@ -241,9 +233,9 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
 } // namespace
 
 store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box,
-                        store_options options) {
+                        std::chrono::microseconds commit_window) {
   return sys.spawn<caf::detached>(store_behavior, std::shared_ptr<mailbox>{std::move(box)},
-                                  options);
+                                  commit_window);
 }
 
 } // namespace kinbox

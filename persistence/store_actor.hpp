@@ -32,12 +32,6 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 /// Most envelopes one put/ack batch commits; more waiting mail goes into the next batch.
 constexpr size_t max_batch_size = 4096;
 
-/// When the store commits.
-struct store_options {
-  /// Puts and acks wait this long for more, then commit together (one fsync).
-  std::chrono::microseconds commit_window{1000};
-};
-
 // clang-format off
 using store_actor = caf::typed_actor<
   /// Stores envelopes durably; per envelope true if new, false if it was already stored
@@ -60,9 +54,10 @@ using store_actor = caf::typed_actor<
   caf::reacts_to<flush_atom>>;
 // clang-format on
 
-/// Spawns the store actor, detached, owning `box`.
+/// Spawns the store actor, detached, owning `box`. Puts and acks wait up to
+/// `commit_window` for more, then commit together (one fsync).
 store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box,
-                        store_options options = {});
+                        std::chrono::microseconds commit_window = std::chrono::microseconds(1000));
 
 } // namespace kinbox
 

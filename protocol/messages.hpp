@@ -2,6 +2,8 @@
 // one and fails with malformed_frame on short, long or out-of-range input.
 #pragma once
 
+#include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -95,6 +97,15 @@ struct mail_key {
   mail_kind kind;
   message_id id;
   friend bool operator==(const mail_key&, const mail_key&) = default;
+};
+
+/// Hashes the random half of the id (its head is a timestamp, alike for a whole batch).
+struct mail_key_hash {
+  size_t operator()(const mail_key& k) const {
+    uint64_t tail = 0;
+    std::memcpy(&tail, k.id.data() + 8, sizeof(tail));
+    return std::hash<uint64_t>{}(tail ^ static_cast<uint64_t>(k.kind));
+  }
 };
 
 struct ack_request {

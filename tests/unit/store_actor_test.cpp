@@ -30,7 +30,7 @@ struct fixture {
     auto box = mailbox::open({dir.string(), 1 << 20, 64 << 20});
     CAF_REQUIRE(box);
     // A long commit window, so the test can ack before the batch commits.
-    store = spawn_store(sys, std::move(*box), {std::chrono::microseconds(300'000)});
+    store = spawn_store(sys, std::move(*box), std::chrono::microseconds(300'000));
   }
 
   ~fixture() {
