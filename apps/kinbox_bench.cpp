@@ -62,6 +62,9 @@ int main(int argc, char** argv) {
     ("mqtt-pid", po::value<pid_t>()->default_value(0), "mosquitto pid")
     ("nats", po::value<std::string>(), "nats-server URL for the raw NATS run")
     ("nats-pid", po::value<pid_t>()->default_value(0), "nats-server pid")
+    ("relay", po::value<std::string>(),
+     "kinbox-bench-relay HOST:PORT (the loopback floor: bytes in, bytes out)")
+    ("relay-pid", po::value<pid_t>()->default_value(0), "kinbox-bench-relay pid")
     ("suite", po::value<std::string>()->default_value("closed,open,offline"),
      "comma list of: closed, open, offline, density")
     ("pairs", po::value<size_t>()->default_value(8), "sender/receiver pairs")
@@ -125,12 +128,18 @@ int main(int argc, char** argv) {
     }
     if (vm.count("nats"))
       systems.push_back({make_nats(vm["nats"].as<std::string>()), vm["nats-pid"].as<pid_t>()});
+    if (vm.count("relay")) {
+      auto hp = client::split_host_port(vm["relay"].as<std::string>());
+      if (!hp)
+        throw std::runtime_error(hp.error().message);
+      systems.push_back({make_relay(hp->first, hp->second), vm["relay-pid"].as<pid_t>()});
+    }
   } catch (const std::exception& e) {
     std::cerr << "kinbox-bench: " << e.what() << "\n";
     return 1;
   }
   if (systems.empty()) {
-    std::cerr << "kinbox-bench: give at least one of --kinbox, --mqtt, --nats\n";
+    std::cerr << "kinbox-bench: give at least one of --kinbox, --mqtt, --nats, --relay\n";
     return 2;
   }
 

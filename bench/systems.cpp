@@ -2,13 +2,18 @@
 
 #include <mosquitto.h>
 #include <nats/nats.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <span>
 #include <stdexcept>
 #include <thread>
 
@@ -403,6 +408,111 @@ private:
   int run_ = 0;
 };
 
+// ----------------------------------------------------------------------------- relay
+
+/// A socket of kinbox-bench-relay, closed with the object.
+class relay_socket {
+public:
+  relay_socket(const std::string& host, uint16_t port, uint8_t role, uint32_t pair) {
+    std::string error;
+    fd_ = client::connect_tcp(host, port, {}, error);
+    if (fd_ < 0)
+      throw std::runtime_error("cannot connect to the relay at " + host + ":" +
+                               std::to_string(port) + ": " + error);
+    uint8_t hello[5] = {role};
+    std::memcpy(hello + 1, &pair, sizeof(pair));
+    if (!write_all(hello))
+      throw std::runtime_error("the relay closed the connection");
+  }
+  ~relay_socket() { ::close(fd_); }
+  relay_socket(const relay_socket&) = delete;
+  relay_socket& operator=(const relay_socket&) = delete;
+
+  bool write_all(std::span<const uint8_t> data) {
+    while (!data.empty()) {
+      auto n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return false;
+      data = data.subspan(static_cast<size_t>(n));
+    }
+    return true;
+  }
+  int fd() const { return fd_; }
+
+private:
+  int fd_ = -1;
+};
+
+class relay_sender : public link_sender {
+public:
+  explicit relay_sender(std::unique_ptr<relay_socket> s) : socket_(std::move(s)) {}
+  bool send(const payload_bytes& payload, bool more) override {
+    out_.insert(out_.end(), payload.begin(), payload.end());
+    if (more)
+      return true;
+    auto ok = socket_->write_all(out_);
+    out_.clear();
+    return ok;
+  }
+
+private:
+  std::unique_ptr<relay_socket> socket_;
+  payload_bytes out_;
+};
+
+/// Splits the relayed byte stream back into the fixed-size payloads.
+class relay_receiver : public link_receiver {
+public:
+  explicit relay_receiver(std::unique_ptr<relay_socket> s) : socket_(std::move(s)) {
+    uint8_t registered = 0;
+    if (::recv(socket_->fd(), &registered, 1, MSG_WAITALL) != 1)
+      throw std::runtime_error("the relay did not register the receiver");
+  }
+  bool receive(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) override {
+    pollfd p{socket_->fd(), POLLIN, 0};
+    auto ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+    if (ready <= 0)
+      return ready == 0 || errno == EINTR;
+    uint8_t buf[16384];
+    auto n = ::recv(socket_->fd(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n <= 0)
+      return n < 0 && (errno == EAGAIN || errno == EINTR);
+    pending_.insert(pending_.end(), buf, buf + n);
+    size_t whole = pending_.size() / payload_size * payload_size;
+    for (size_t at = 0; at < whole; at += payload_size)
+      out.emplace_back(pending_.begin() + static_cast<ptrdiff_t>(at),
+                       pending_.begin() + static_cast<ptrdiff_t>(at + payload_size));
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(whole));
+    return true;
+  }
+
+private:
+  std::unique_ptr<relay_socket> socket_;
+  payload_bytes pending_;
+};
+
+class relay_system : public system_under_test {
+public:
+  relay_system(std::string host, uint16_t port) : host_(std::move(host)), port_(port) {}
+  std::string name() const override { return "relay"; }
+
+  pair_links connect_pair(size_t) override {
+    auto pair = next_pair_++;
+    auto receiver = std::make_unique<relay_receiver>(
+        std::make_unique<relay_socket>(host_, port_, uint8_t{1}, pair));
+    return {std::make_unique<relay_sender>(
+                std::make_unique<relay_socket>(host_, port_, uint8_t{0}, pair)),
+            std::move(receiver)};
+  }
+
+private:
+  std::string host_;
+  uint16_t port_;
+  uint32_t next_pair_ = 0;
+};
+
 } // namespace
 
 std::unique_ptr<system_under_test> make_kinbox(const std::string& host, uint16_t port,
@@ -416,6 +526,10 @@ std::unique_ptr<system_under_test> make_mqtt(const std::string& host, uint16_t p
 
 std::unique_ptr<system_under_test> make_nats(const std::string& url) {
   return std::make_unique<nats_system>(url);
+}
+
+std::unique_ptr<system_under_test> make_relay(const std::string& host, uint16_t port) {
+  return std::make_unique<relay_system>(host, port);
 }
 
 double kinbox_offline_drain(const std::string& host, uint16_t port, const std::string& work_dir,

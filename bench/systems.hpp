@@ -1,7 +1,8 @@
 // The systems kinbox-bench drives with the same workload: kinbox through its real gateway
 // (transport encryption, end-to-end crypto_box envelopes, acks, as an app does), MQTT
-// through libmosquitto against a mosquitto broker (QoS 0 or 1), and raw NATS through
-// NATS.c (the floor of kinbox's cross-node path).
+// through libmosquitto against a mosquitto broker (QoS 0 or 1), raw NATS through NATS.c
+// (the floor of kinbox's cross-node path), and kinbox-bench-relay (the floor of any
+// server on this machine: bytes in, bytes out, nothing else).
 //
 // Each pair is a sender and a receiver on their own connections. A sender is used by one
 // thread, a receiver by another.
@@ -56,6 +57,9 @@ std::unique_ptr<system_under_test> make_kinbox(const std::string& host, uint16_t
                                                const std::string& work_dir);
 std::unique_ptr<system_under_test> make_mqtt(const std::string& host, uint16_t port, int qos);
 std::unique_ptr<system_under_test> make_nats(const std::string& url);
+/// kinbox-bench-relay: one epoll thread copying each sender's bytes to its receiver, the
+/// cost of moving a message in and out of any server on this machine.
+std::unique_ptr<system_under_test> make_relay(const std::string& host, uint16_t port);
 
 /// Queues `messages` for an offline user, then logs it in and times the drain (seconds).
 double kinbox_offline_drain(const std::string& host, uint16_t port, const std::string& work_dir,

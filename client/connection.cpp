@@ -39,6 +39,8 @@ bool bind_source(int fd, int family, const std::string& source, std::string& err
   return bound;
 }
 
+} // namespace
+
 int connect_tcp(const std::string& host, uint16_t port, const std::string& source,
                 std::string& error) {
   addrinfo hints{};
@@ -70,8 +72,6 @@ int connect_tcp(const std::string& host, uint16_t port, const std::string& sourc
   }
   return fd;
 }
-
-} // namespace
 
 result<std::unique_ptr<connection>> connection::open(const std::string& host, uint16_t port,
                                                      std::optional<public_key> pinned_key,

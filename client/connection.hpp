@@ -19,6 +19,11 @@ namespace kinbox::client {
 
 using std::chrono::milliseconds;
 
+/// A blocking TCP connection with TCP_NODELAY, bound to `source` when it is not empty;
+/// -1 with `error` set when none of the host's addresses answers.
+int connect_tcp(const std::string& host, uint16_t port, const std::string& source,
+                std::string& error);
+
 class connection {
 public:
   /// Connects and runs the handshake. With `pinned_key`, a gateway presenting another
