@@ -197,10 +197,10 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
       part.keys.assign(acks.keys.begin() + static_cast<ptrdiff_t>(i),
                        acks.keys.begin() +
                            static_cast<ptrdiff_t>(std::min(acks.keys.size(), i + per_frame)));
-      auto done = conn_->request(frame_type::ack, encode_body(part));
-      if (!done)
-        return done.error();
+      conn_->queue_frame(make_frame(frame_type::ack, conn_->next_request_id(), part));
     }
+    if (!conn_->flush())
+      return failure{errc::unavailable, "the gateway closed the connection"};
     auto saved = prof_.save();
     if (!saved)
       return saved.error();
