@@ -6,9 +6,9 @@
 //   kinbox-bench-relay HOST:PORT
 //
 // A connection first sends 5 bytes: role (0 sender, 1 receiver) and the pair as a
-// little-endian u32. A receiver hears one byte once it is registered and connects before
-// its sender; bytes for a pair without a receiver are dropped. Writes to receivers block: the
-// bench's receivers always read.
+// little-endian u32. A receiver connects before its sender and hears one byte once it is
+// registered; bytes for a pair without a receiver are dropped. Writes to receivers block:
+// the bench's receivers always read.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -52,24 +52,26 @@ bool write_all(int fd, const uint8_t* data, size_t size) {
   return true;
 }
 
-int listen_on(const std::string& host_port) {
+/// A listening socket, or -1 with `error` set.
+int listen_on(const std::string& host_port, std::string& error) {
   auto colon = host_port.rfind(':');
-  if (colon == std::string::npos)
-    return -1;
   char* end = nullptr;
-  auto port = std::strtoul(host_port.c_str() + colon + 1, &end, 10);
-  if (*end != '\0' || port > 65535)
-    return -1;
+  auto port =
+      colon == std::string::npos ? 0 : std::strtoul(host_port.c_str() + colon + 1, &end, 10);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  if (::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1)
+  if (colon == std::string::npos || *end != '\0' || port == 0 || port > 65535 ||
+      ::inet_pton(AF_INET, host_port.substr(0, colon).c_str(), &addr.sin_addr) != 1) {
+    error = "expected IPV4-ADDRESS:PORT";
     return -1;
+  }
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   int one = 1;
   ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       ::listen(fd, 1024) != 0) {
+    error = std::strerror(errno);
     ::close(fd);
     return -1;
   }
@@ -83,13 +85,17 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: kinbox-bench-relay HOST:PORT\n");
     return 2;
   }
-  int listener = listen_on(argv[1]);
+  std::string error;
+  int listener = listen_on(argv[1], error);
   if (listener < 0) {
-    std::fprintf(stderr, "kinbox-bench-relay: cannot listen on %s: %s\n", argv[1],
-                 std::strerror(errno));
+    std::fprintf(stderr, "kinbox-bench-relay: cannot listen on %s: %s\n", argv[1], error.c_str());
     return 1;
   }
   int ep = ::epoll_create1(0);
+  if (ep < 0) {
+    std::fprintf(stderr, "kinbox-bench-relay: epoll_create1: %s\n", std::strerror(errno));
+    return 1;
+  }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.fd = listener;
@@ -126,6 +132,9 @@ int main(int argc, char** argv) {
         }
         continue;
       }
+      auto it = conns.find(fd);
+      if (it == conns.end())
+        continue; // dropped earlier in this round
       auto got = ::recv(fd, buf.data(), buf.size(), 0);
       if (got < 0 && (errno == EAGAIN || errno == EINTR))
         continue;
@@ -133,7 +142,7 @@ int main(int argc, char** argv) {
         drop(fd);
         continue;
       }
-      auto& c = conns[fd];
+      auto& c = it->second;
       const uint8_t* data = buf.data();
       auto size = static_cast<size_t>(got);
       if (!c.ready()) {
