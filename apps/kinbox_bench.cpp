@@ -66,13 +66,17 @@ int main(int argc, char** argv) {
      "kinbox-bench-relay HOST:PORT (the loopback floor: bytes in, bytes out)")
     ("relay-pid", po::value<pid_t>()->default_value(0), "kinbox-bench-relay pid")
     ("suite", po::value<std::string>()->default_value("closed,open,offline"),
-     "comma list of: closed, open, offline, density")
+     "comma list of: closed, open, sweep, offline, density")
     ("pairs", po::value<size_t>()->default_value(8), "sender/receiver pairs")
     ("messages", po::value<uint64_t>()->default_value(200000), "messages per run, all pairs")
     ("window", po::value<size_t>()->default_value(64), "closed loop: messages in flight per pair")
     ("rate", po::value<double>()->default_value(0),
      "open loop: total msgs/s; 0 = half of each system's closed-loop throughput")
-    ("repeat", po::value<int>()->default_value(1), "runs per figure; the median is reported")
+    ("sweep-rates", po::value<std::string>()->default_value("5000,20000,60000,110000"),
+     "sweep: total msgs/s of each open-loop run, the same for every system")
+    ("sweep-seconds", po::value<double>()->default_value(8), "sweep: seconds per rate")
+    ("repeat", po::value<int>()->default_value(1),
+     "runs per closed and open figure; the median is reported (the sweep runs once)")
     ("offline-messages", po::value<size_t>()->default_value(100000), "offline mode backlog")
     ("sessions", po::value<size_t>()->default_value(15000), "density mode idle sessions")
     ("session-threads", po::value<size_t>()->default_value(4), "threads opening idle sessions")
@@ -96,6 +100,17 @@ int main(int argc, char** argv) {
     return 1;
   auto suite = split(vm["suite"].as<std::string>());
   auto has = [&](const char* s) { return std::find(suite.begin(), suite.end(), s) != suite.end(); };
+  std::vector<double> sweep_rates;
+  if (has("sweep"))
+    for (auto& text : split(vm["sweep-rates"].as<std::string>())) {
+      char* end = nullptr;
+      auto rate = std::strtod(text.c_str(), &end);
+      if (end == text.c_str() || *end != '\0' || !(rate > 0)) {
+        std::cerr << "kinbox-bench: --sweep-rates: " << text << " is not a positive rate\n";
+        return 2;
+      }
+      sweep_rates.push_back(rate);
+    }
   auto work_dir = vm.count("work-dir") ? vm["work-dir"].as<std::string>()
                                        : (std::filesystem::temp_directory_path() /
                                           ("kinbox-bench-" + std::to_string(::getpid())))
@@ -167,6 +182,15 @@ int main(int argc, char** argv) {
         cfg.rate = fixed > 0 ? fixed : std::max(100.0, max_rate[e.sys->name()] / 2);
         results.push_back(median_run(*e.sys, cfg, e.pid, repeat));
       }
+    for (auto rate : sweep_rates) {
+      auto sweep = cfg;
+      sweep.mode = load_mode::sweep;
+      sweep.rate = rate;
+      auto messages = rate * vm["sweep-seconds"].as<double>();
+      sweep.messages = std::max<uint64_t>(cfg.pairs, static_cast<uint64_t>(messages));
+      for (auto& e : systems)
+        results.push_back(median_run(*e.sys, sweep, e.pid, 1));
+    }
     if (has("offline")) {
       auto n = vm["offline-messages"].as<size_t>();
       extra.offline_messages = n;

@@ -1,5 +1,6 @@
 #include "bench/report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -10,12 +11,56 @@ namespace kinbox::bench {
 
 namespace {
 
-const char* mode_name(load_mode m) {
-  return m == load_mode::closed ? "closed" : "open";
-}
-
 double us(uint64_t ns) {
   return static_cast<double>(ns) / 1000.0;
+}
+
+/// The sweep's runs as rate -> system -> run, systems in the order they ran.
+struct sweep_grid {
+  std::vector<std::string> systems;
+  std::map<double, std::map<std::string, const run_result*>> by_rate;
+};
+
+sweep_grid sweep_of(const std::vector<run_result>& results) {
+  sweep_grid g;
+  for (auto& r : results) {
+    if (r.mode != load_mode::sweep)
+      continue;
+    if (std::find(g.systems.begin(), g.systems.end(), r.system) == g.systems.end())
+      g.systems.push_back(r.system);
+    g.by_rate[r.target_rate][r.system] = &r;
+  }
+  return g;
+}
+
+/// Latency against load: p99 and server CPU per message of every system at each rate.
+void print_sweep(std::ostream& out, const std::vector<run_result>& results) {
+  auto g = sweep_of(results);
+  if (g.by_rate.empty())
+    return;
+  out << "\nlatency against load (open loop at each rate): p99 us / server cpu s per 1M\n";
+  char cell[64];
+  std::snprintf(cell, sizeof(cell), "%-10s", "rate");
+  out << cell;
+  for (auto& name : g.systems) {
+    std::snprintf(cell, sizeof(cell), " %20s", name.c_str());
+    out << cell;
+  }
+  out << "\n";
+  for (auto& [rate, runs] : g.by_rate) {
+    std::snprintf(cell, sizeof(cell), "%-10.0f", rate);
+    out << cell;
+    for (auto& name : g.systems) {
+      auto it = runs.find(name);
+      if (it == runs.end())
+        std::snprintf(cell, sizeof(cell), " %20s", "-");
+      else
+        std::snprintf(cell, sizeof(cell), " %11.0f / %6.1f", us(it->second->latency.percentile(99)),
+                      it->second->cpu_seconds_per_million);
+      out << cell;
+    }
+    out << "\n";
+  }
 }
 
 } // namespace
@@ -36,7 +81,7 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
         static_cast<unsigned long>(r.out_of_order), r.cpu_seconds_per_million);
     out << line;
   }
-  // kinbox against each peer, same load mode.
+  // kinbox against each peer, same load mode (the sweep has its own table).
   std::map<std::string, const run_result*> kinbox_by_mode;
   for (auto& r : results)
     if (r.system == "kinbox")
@@ -44,7 +89,7 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
   bool header = false;
   for (auto& r : results) {
     auto k = kinbox_by_mode.find(mode_name(r.mode));
-    if (r.system == "kinbox" || k == kinbox_by_mode.end())
+    if (r.system == "kinbox" || r.mode == load_mode::sweep || k == kinbox_by_mode.end())
       continue;
     if (!header) {
       out << "\nkinbox / peer (same load mode; >1 means kinbox is higher)\n";
@@ -61,6 +106,7 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
                   ratio(k->second->cpu_seconds_per_million, r.cpu_seconds_per_million));
     out << line;
   }
+  print_sweep(out, results);
   if (extra.offline_drain_rate)
     out << "\nkinbox offline drain: " << *extra.offline_messages << " messages at "
         << static_cast<uint64_t>(*extra.offline_drain_rate) << " msgs/s\n";
@@ -121,24 +167,45 @@ bool write_chart(const std::vector<run_result>& results, const std::string& png_
   {
     std::ofstream out{data};
     for (auto& r : results)
-      out << '"' << r.system << " " << mode_name(r.mode) << "\" " << r.throughput << " "
-          << us(r.latency.percentile(50)) << " " << us(r.latency.percentile(99)) << " "
-          << us(r.latency.percentile(99.9)) << "\n";
+      if (r.mode != load_mode::sweep)
+        out << '"' << r.system << " " << mode_name(r.mode) << "\" " << r.throughput << " "
+            << us(r.latency.percentile(50)) << " " << us(r.latency.percentile(99)) << " "
+            << us(r.latency.percentile(99.9)) << "\n";
   }
+  // One block per system: rate and p99, for the latency-against-load panel.
+  auto grid = sweep_of(results);
+  auto sweep_data = (dir / "sweep.txt").string();
+  {
+    std::ofstream out{sweep_data};
+    for (auto& name : grid.systems) {
+      out << "\"" << name << "\"\n";
+      for (auto& [rate, runs] : grid.by_rate)
+        if (auto it = runs.find(name); it != runs.end())
+          out << rate << " " << us(it->second->latency.percentile(99)) << "\n";
+      out << "\n\n";
+    }
+  }
+  bool has_sweep = !grid.systems.empty();
   auto script = (dir / "chart.gp").string();
   {
     std::ofstream gp{script};
-    gp << "set terminal pngcairo size 1200,900 noenhanced\n"
+    gp << "set terminal pngcairo size 1200," << (has_sweep ? 1350 : 900) << " noenhanced\n"
        << "set output '" << png_path << "'\n"
-       << "set multiplot layout 2,1 title 'kinbox-bench'\n"
+       << "set multiplot layout " << (has_sweep ? 3 : 2) << ",1 title 'kinbox-bench'\n"
        << "set style data histograms\nset style fill solid 0.8 border -1\n"
        << "set xtics rotate by -30\nset grid ytics\n"
        << "set title 'delivered messages per second'\n"
        << "plot '" << data << "' using 2:xtic(1) title 'msgs/s'\n"
        << "set title 'latency percentiles (microseconds, log scale)'\nset logscale y\n"
        << "plot '" << data << "' using 3:xtic(1) title 'p50', '' using 4 title 'p99', "
-       << "'' using 5 title 'p99.9'\n"
-       << "unset multiplot\n";
+       << "'' using 5 title 'p99.9'\n";
+    if (has_sweep)
+      gp << "set title 'p99 latency against load (microseconds, open loop)'\n"
+         << "set style data linespoints\nset xtics norotate\nset logscale x\n"
+         << "set xlabel 'messages per second'\nset key left top\n"
+         << "plot for [i=0:" << grid.systems.size() - 1 << "] '" << sweep_data
+         << "' index i using 1:2 title columnheader(1)\n";
+    gp << "unset multiplot\n";
   }
   auto ok = std::system(("gnuplot '" + script + "' 2>/dev/null").c_str()) == 0;
   std::filesystem::remove_all(dir);

@@ -46,6 +46,18 @@ void sleep_until_ns(uint64_t due) {
 
 } // namespace
 
+const char* mode_name(load_mode m) {
+  switch (m) {
+  case load_mode::closed:
+    return "closed";
+  case load_mode::open:
+    return "open";
+  case load_mode::sweep:
+    return "sweep";
+  }
+  return "?";
+}
+
 double process_cpu_seconds(pid_t pid) {
   if (pid <= 0)
     return 0;
@@ -122,9 +134,9 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
     threads.emplace_back([&, i] { // sender
       auto& st = pairs[i];
       auto& tx = *links[i].sender;
-      auto interval = cfg.mode == load_mode::open
-                          ? static_cast<uint64_t>(1e9 * static_cast<double>(cfg.pairs) / cfg.rate)
-                          : 0;
+      auto interval = cfg.mode == load_mode::closed
+                          ? 0
+                          : static_cast<uint64_t>(1e9 * static_cast<double>(cfg.pairs) / cfg.rate);
       for (uint64_t seq = 0; seq < per_pair && !broken; ++seq) {
         uint64_t due = 0;
         if (cfg.mode == load_mode::closed) {
@@ -169,9 +181,8 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
       auto secs = static_cast<double>(now_ns() - start) / 1e9;
       char line[200];
       std::snprintf(line, sizeof(line), "%-10s %-6s %6.1fs sent %10lu delivered %10lu (%.0f/s)",
-                    sys.name().c_str(), cfg.mode == load_mode::closed ? "closed" : "open", secs,
-                    static_cast<unsigned long>(sent), static_cast<unsigned long>(received),
-                    static_cast<double>(received) / secs);
+                    sys.name().c_str(), mode_name(cfg.mode), secs, static_cast<unsigned long>(sent),
+                    static_cast<unsigned long>(received), static_cast<double>(received) / secs);
       if (!finished)
         progress(line);
     }
@@ -184,7 +195,7 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
   run_result r;
   r.system = sys.name();
   r.mode = cfg.mode;
-  r.target_rate = cfg.mode == load_mode::open ? cfg.rate : 0;
+  r.target_rate = cfg.mode == load_mode::closed ? 0 : cfg.rate;
   for (auto& p : pairs) {
     r.sent += p.sent;
     r.delivered += p.tracker.unique();

@@ -15,14 +15,20 @@
 
 namespace kinbox::bench {
 
-enum class load_mode { closed, open };
+/// closed: a window in flight per pair; open: a fixed rate (by default half of the
+/// system's closed-loop throughput); sweep: open loop at each of a list of rates that
+/// every system runs alike (latency against load).
+enum class load_mode { closed, open, sweep };
+
+/// "closed", "open" or "sweep".
+const char* mode_name(load_mode m);
 
 struct run_config {
   load_mode mode = load_mode::closed;
   size_t pairs = 8;
   uint64_t messages = 100000; ///< in total, over all pairs
   size_t window = 64;         ///< closed loop: in flight per pair
-  double rate = 10000;        ///< open loop: messages per second in total
+  double rate = 10000;        ///< open loop and sweep: messages per second in total
   std::chrono::seconds drain_timeout{10};
 };
 
