@@ -164,13 +164,16 @@ bool write_chart(const std::vector<run_result>& results, const std::string& png_
       std::filesystem::temp_directory_path() / ("kinbox-bench-chart-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   auto data = (dir / "data.txt").string();
+  bool has_bars = false;
   {
     std::ofstream out{data};
     for (auto& r : results)
-      if (r.mode != load_mode::sweep)
+      if (r.mode != load_mode::sweep) {
+        has_bars = true;
         out << '"' << r.system << " " << mode_name(r.mode) << "\" " << r.throughput << " "
             << us(r.latency.percentile(50)) << " " << us(r.latency.percentile(99)) << " "
             << us(r.latency.percentile(99.9)) << "\n";
+      }
   }
   // One block per system: rate and p99, for the latency-against-load panel.
   auto grid = sweep_of(results);
@@ -189,22 +192,33 @@ bool write_chart(const std::vector<run_result>& results, const std::string& png_
   auto script = (dir / "chart.gp").string();
   {
     std::ofstream gp{script};
-    gp << "set terminal pngcairo size 1200," << (has_sweep ? 1350 : 900) << " noenhanced\n"
+    int panels = (has_bars ? 2 : 0) + (has_sweep ? 1 : 0);
+    gp << "set terminal pngcairo size 1200," << 450 * panels << " noenhanced\n"
        << "set output '" << png_path << "'\n"
-       << "set multiplot layout " << (has_sweep ? 3 : 2) << ",1 title 'kinbox-bench'\n"
-       << "set style data histograms\nset style fill solid 0.8 border -1\n"
-       << "set xtics rotate by -30\nset grid ytics\n"
-       << "set title 'delivered messages per second'\n"
-       << "plot '" << data << "' using 2:xtic(1) title 'msgs/s'\n"
-       << "set title 'latency percentiles (microseconds, log scale)'\nset logscale y\n"
-       << "plot '" << data << "' using 3:xtic(1) title 'p50', '' using 4 title 'p99', "
-       << "'' using 5 title 'p99.9'\n";
-    if (has_sweep)
+       << "set multiplot layout " << panels << ",1 title 'kinbox-bench'\n"
+       << "set grid ytics\n";
+    if (has_bars)
+      gp << "set style data histograms\nset style fill solid 0.8 border -1\n"
+         << "set xtics rotate by -30\n"
+         << "set title 'delivered messages per second'\n"
+         << "plot '" << data << "' using 2:xtic(1) title 'msgs/s'\n"
+         << "set title 'latency percentiles (microseconds, log scale)'\nset logscale y\n"
+         << "plot '" << data << "' using 3:xtic(1) title 'p50', '' using 4 title 'p99', "
+         << "'' using 5 title 'p99.9'\n";
+    if (has_sweep) {
       gp << "set title 'p99 latency against load (microseconds, open loop)'\n"
-         << "set style data linespoints\nset xtics norotate\nset logscale x\n"
-         << "set xlabel 'messages per second'\nset key left top\n"
+         << "set logscale y\nset style data linespoints\nset xtics norotate\nset logscale x\n"
+         << "set xrange [" << grid.by_rate.begin()->first / 2 << ":"
+         << grid.by_rate.rbegin()->first * 2 << "]\nset format x '%.0f'\nset xtics (";
+      const char* separator = "";
+      for (auto& entry : grid.by_rate) {
+        gp << separator << entry.first;
+        separator = ", ";
+      }
+      gp << ")\nset xlabel 'messages per second'\nset key left top\n"
          << "plot for [i=0:" << grid.systems.size() - 1 << "] '" << sweep_data
          << "' index i using 1:2 title columnheader(1)\n";
+    }
     gp << "unset multiplot\n";
   }
   auto ok = std::system(("gnuplot '" + script + "' 2>/dev/null").c_str()) == 0;

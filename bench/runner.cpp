@@ -17,9 +17,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// Senders stop queueing when this many messages of a pair are outstanding in open loop:
-/// past it the system is saturated and the latency figures already say so.
+/// Open-loop senders stop when this many messages of a pair are outstanding, or when they
+/// are this far behind their schedule (a system whose client blocks while it falls
+/// behind): past either the system is saturated and the latency figures already say so.
 constexpr uint64_t open_loop_backlog_cap = 200000;
+constexpr uint64_t open_loop_max_lag_ns = 5'000'000'000;
 
 struct pair_state {
   std::atomic<uint64_t> sent{0};
@@ -148,7 +150,8 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
         } else {
           due = start + seq * interval;
           sleep_until_ns(due);
-          if (st.sent - st.received > open_loop_backlog_cap)
+          if (st.sent - st.received > open_loop_backlog_cap ||
+              now_ns() - due > open_loop_max_lag_ns)
             break;
         }
         // Another message follows at once: in closed loop while the window has room, in

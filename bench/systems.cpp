@@ -421,8 +421,10 @@ public:
                                std::to_string(port) + ": " + error);
     uint8_t hello[5] = {role};
     std::memcpy(hello + 1, &pair, sizeof(pair));
-    if (!write_all(hello))
+    if (!write_all(hello)) {
+      ::close(fd_);
       throw std::runtime_error("the relay closed the connection");
+    }
   }
   ~relay_socket() { ::close(fd_); }
   relay_socket(const relay_socket&) = delete;
