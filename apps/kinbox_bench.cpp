@@ -1,6 +1,6 @@
-// kinbox-bench: the same 1:1 messaging workload against kinbox, MQTT (mosquitto) and raw
-// NATS, side by side, with kinbox's ratio to each. scripts/bench starts the servers and
-// runs it; docs/performance.md explains the figures.
+// kinbox-bench: the same 1:1 messaging workload against kinbox, MQTT (mosquitto), raw NATS
+// and kinbox-bench-relay (the loopback floor), side by side, with kinbox's ratio to each.
+// scripts/bench starts the servers and runs it; docs/performance.md explains the figures.
 #include <boost/program_options.hpp>
 
 #include <algorithm>
