@@ -66,8 +66,8 @@ public:
   /// Writes the queued frames; false if the connection is closed.
   bool flush();
 
-  /// The record `write_frame` would write (it advances the send counter), for callers
-  /// that batch records or, in protocol tests, corrupt or replay them.
+  /// The record `write_frame` would write (it advances the send counter), for protocol
+  /// tests that corrupt or replay records; frames sent together go through `queue_frame`.
   bytes seal_frame(const frame& f);
 
   /// Reads the next frame of any kind (for protocol tests).
