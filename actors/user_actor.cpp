@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "actors/contacts.hpp"
-#include "actors/local_calls.hpp"
+#include "cluster/entity_client.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
 #include "protocol/wire.hpp"
@@ -19,7 +19,7 @@ namespace kinbox {
 namespace {
 
 constexpr auto unknown_idle_time = std::chrono::seconds(5);
-constexpr auto presence_refresh = std::chrono::milliseconds(presence_ttl_ms / 3);
+constexpr uint8_t presence_format = 1;
 
 /// Where the reply to one entity request goes: its own promise, or its slot in the one
 /// reply to a batch of requests (delivered when the last slot is filled).
@@ -67,14 +67,19 @@ struct held_mail {
   bool done = false; ///< acked or stored; popped from the front
 };
 
+/// What a notification or receipt to another entity was, for the log if it fails.
+struct notice {
+  uint8_t op;
+};
+
 struct user_state {
   account_id id = 0;
   std::shared_ptr<const user_deps> deps; ///< one for all user actors of the node
   std::optional<account_record> account;
   contact_list_state contacts;
   bool load_failed = false;
-  caf::actor session;
-  uint64_t session_id = 0;
+  std::optional<endpoint> session; ///< the attached session, on whichever node
+  uint64_t attachment = 0;         ///< counts attaches: a page read for an earlier one is stale
   uint64_t drain_cursor = 0;           ///< sequence of the last stored envelope pushed
   bool draining = false;               ///< a page request is in flight
   bool drain_more = false;             ///< the last page was not empty: more may follow on ack
@@ -89,7 +94,14 @@ struct user_state {
   uint64_t held_base = 0; ///< position of `held[0]` since activation
   std::unordered_map<mail_key, uint64_t, mail_key_hash> held_at; ///< position per held key
   bool held_timer = false;                                       ///< a held_atom is on its way
-  std::unique_ptr<local_calls> calls; ///< calls to other local user actors, made on first use
+  /// Notifications and receipts to other entities; made on first use (an idle user makes
+  /// none and should not pay for its maps).
+  std::unique_ptr<entity_client<notice>> client;
+  size_t store_calls = 0; ///< store requests not answered yet
+  /// Set by `release`: the shard moves, the actor answers `moved` and stops once its
+  /// store calls and outgoing requests are done.
+  std::optional<caf::typed_response_promise<bool>> leaving;
+  bool stopped = false; ///< the release was answered; the actor is quitting
   static inline const char* name = "kinbox.user";
 };
 
@@ -157,38 +169,43 @@ void load(user_pointer self, std::function<void()> then) {
           });
 }
 
-/// Sends requests to another user's actor (in one message if it lives on this node) and
-/// logs what fails: notifications and receipts have no one to answer.
-void send_entities(user_pointer self, account_id to, std::vector<entity_request> reqs) {
+void finish_leaving(user_pointer self);
+
+/// Sends requests to other entities through the entity service (one message per local
+/// entity or remote node) and logs what fails: notifications and receipts have no one to
+/// answer.
+void send_entities(user_pointer self, std::vector<entity_request> reqs) {
   auto& st = self->state;
-  if (st.deps->directory && st.deps->serves_locally && st.deps->serves_locally(to)) {
-    if (!st.calls)
-      st.calls = std::make_unique<local_calls>();
-    st.calls->call(self, st.deps->directory, to, std::move(reqs),
-                   [](std::vector<entity_reply>& replies) {
-                     for (auto& reply : replies)
-                       if (!reply.ok())
-                         log::get("user")->warn("event=notify_failed code={}", reply.status);
-                   });
-    return;
-  }
+  if (!st.client)
+    st.client = std::make_unique<entity_client<notice>>(
+        st.deps->service, [self](notice& n, entity_reply& reply) {
+          if (!reply.ok())
+            log::get("user")->warn("event=notify_failed account={} op={} code={}",
+                                   self->state.id, n.op, errc_name(static_cast<errc>(reply.status)));
+          finish_leaving(self);
+        });
   for (auto& req : reqs) {
     auto op = req.op;
-    self->request(st.deps->router, caf::infinite, std::move(req))
-        .then(
-            [=](entity_reply& reply) {
-              if (!reply.ok())
-                log::get("user")->warn("event=notify_failed op={} code={}", op, reply.status);
-            },
-            [=](caf::error&) { log::get("user")->warn("event=notify_failed op={}", op); });
+    st.client->call(std::move(req), notice{op});
   }
+  st.client->flush(self);
 }
 
-void send_entity(user_pointer self, account_id to, user_op op, bytes body) {
+void send_entity(user_pointer self, account_id to, user_op op, bytes body = {}) {
   std::vector<entity_request> reqs;
-  reqs.push_back(
-      {entity_kind::user, to, static_cast<uint8_t>(op), self->state.id, std::move(body)});
-  send_entities(self, to, std::move(reqs));
+  reqs.push_back({user_kind, to, static_cast<uint8_t>(op), self->state.id, std::move(body)});
+  send_entities(self, std::move(reqs));
+}
+
+/// A handler of a store reply of type T that counts the call as answered: a leaving actor
+/// waits for its store calls (counted up where they are made).
+template <class T, class F>
+auto store_reply(user_pointer self, F f) {
+  return [self, f = std::move(f)](T& x) mutable {
+    --self->state.store_calls;
+    f(x);
+    finish_leaving(self);
+  };
 }
 
 /// Persists the contact list, then answers `rp` and tells `other` what the effect asks.
@@ -204,13 +221,13 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
           [=](bool) mutable {
             switch (effect) {
             case contact_effect::notify_request:
-              send_entity(self, other, user_op::friend_request, {});
+              send_entity(self, other, user_op::friend_request);
               break;
             case contact_effect::notify_accept:
-              send_entity(self, other, user_op::friend_accepted, {});
+              send_entity(self, other, user_op::friend_accepted);
               break;
             case contact_effect::notify_decline:
-              send_entity(self, other, user_op::friend_declined, {});
+              send_entity(self, other, user_op::friend_declined);
               break;
             default:
               break;
@@ -228,8 +245,10 @@ mail_push to_push(const envelope& e) {
 }
 
 void push(user_pointer self, std::vector<mail_push> mail) {
-  if (self->state.session && !mail.empty())
-    caf::anon_send(self->state.session, push_atom::value, std::move(mail));
+  auto& st = self->state;
+  if (st.session && !mail.empty())
+    st.deps->service->push(*st.session, user_kind,
+                           caf::make_message(push_atom::value, st.id, std::move(mail)));
 }
 
 /// Stores mail and answers its senders when it is durable or acked. Mail not pushed yet
@@ -243,9 +262,10 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
     later = std::make_shared<std::vector<envelope>>(mail);
     st.deferred += mail.size();
   }
+  ++st.store_calls;
   self->request(st.deps->store, caf::infinite, put_atom::value, std::move(mail))
       .then(
-          [=](std::vector<bool>& stored) mutable {
+          store_reply<std::vector<bool>>(self, [=](std::vector<bool>& stored) mutable {
             for (auto& rp : replies)
               rp.deliver(ok_reply());
             if (!later)
@@ -266,14 +286,14 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
                 now_committed.push_back(to_push((*later)[i]));
             }
             push(self, std::move(now_committed));
-          },
-          [=](caf::error& err) mutable {
+          }),
+          store_reply<caf::error>(self, [=](caf::error& err) mutable {
             if (later)
               self->state.deferred -= later->size();
             auto f = to_failure(err);
             for (auto& rp : replies)
               rp.deliver(error_reply(f.code, f.message));
-          });
+          }));
 }
 
 /// Forgets a held envelope (acked, or handed to the store) and returns its bytes.
@@ -412,18 +432,11 @@ void credit_pages(user_pointer self, size_t acked) {
   }
 }
 
-/// `delivered` receipts to the senders of messages, one batch per sender.
-using receipt_batches = std::unordered_map<account_id, std::vector<entity_request>>;
-
-void add_receipt(receipt_batches& out, account_id self_id, const envelope& e) {
+/// Adds the `delivered` receipt of `e` for its sender, if `e` is a message.
+void add_receipt(std::vector<entity_request>& out, account_id self_id, const envelope& e) {
   if (e.kind == mail_kind::message)
-    out[e.sender].push_back({entity_kind::user, e.sender, static_cast<uint8_t>(user_op::deliver),
-                             self_id, encode_deliver({mail_kind::delivered, e.id, {}})});
-}
-
-void send_receipts(user_pointer self, receipt_batches& batches) {
-  for (auto& [sender, reqs] : batches)
-    send_entities(self, sender, std::move(reqs));
+    out.push_back({user_kind, e.sender, static_cast<uint8_t>(user_op::deliver), self_id,
+                   encode_deliver({mail_kind::delivered, e.id, {}})});
 }
 
 void ack(user_pointer self, const ack_request& req, reply_to rp) {
@@ -433,7 +446,7 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
   if (st.drain_more)
     drain(self);
   // Held mail is done with here: its sender hears accepted, nothing is written.
-  receipt_batches receipts;
+  std::vector<entity_request> receipts;
   std::vector<mail_ref> refs;
   for (auto& k : req.keys) {
     auto i = st.held_at.find(k);
@@ -447,28 +460,32 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
     release_held(st, h);
   }
   pop_released(st);
-  send_receipts(self, receipts);
+  if (!receipts.empty())
+    send_entities(self, std::move(receipts));
   if (refs.empty()) {
     rp.deliver(ok_reply());
     if (st.live_skipped)
       drain(self);
     return;
   }
+  ++st.store_calls;
   self->request(st.deps->store, caf::infinite, ack_atom::value, std::move(refs))
-      .then(
-          [=](std::vector<envelope>& removed) mutable {
-            receipt_batches receipts;
-            for (auto& e : removed)
-              add_receipt(receipts, self->state.id, e);
-            send_receipts(self, receipts);
-            rp.deliver(ok_reply());
-            if (self->state.drain_more || self->state.live_skipped)
-              drain(self);
-          },
-          [=](caf::error& err) mutable {
-            auto f = to_failure(err);
-            rp.deliver(error_reply(f.code, f.message));
-          });
+      .then(store_reply<std::vector<envelope>>(self,
+                                               [=](std::vector<envelope>& removed) mutable {
+                                                 std::vector<entity_request> receipts;
+                                                 for (auto& e : removed)
+                                                   add_receipt(receipts, self->state.id, e);
+                                                 if (!receipts.empty())
+                                                   send_entities(self, std::move(receipts));
+                                                 rp.deliver(ok_reply());
+                                                 if (self->state.drain_more ||
+                                                     self->state.live_skipped)
+                                                   drain(self);
+                                               }),
+            store_reply<caf::error>(self, [=](caf::error& err) mutable {
+              auto f = to_failure(err);
+              rp.deliver(error_reply(f.code, f.message));
+            }));
 }
 
 void list_contacts(user_pointer self, reply_to rp) {
@@ -525,17 +542,26 @@ void get_status(user_pointer self, account_id target, reply_to rp) {
     return;
   }
   auto kv = self->state.deps->kv;
-  auto now = self->state.deps->now_ms();
+  auto service = self->state.deps->service;
   self->request(kv, caf::infinite, kv_get_atom::value, kv_space::presence, key_of(target))
       .then(
           [=](kv_lookup& presence) mutable {
-            // A presence entry not refreshed for a TTL is stale (its node died): offline.
-            bool online = presence.found && read_last_seen(presence.value) + presence_ttl_ms >= now;
+            auto attached = presence.found ? decode_presence(presence.value) : std::nullopt;
+            // Online while the node holding the session lives: its heartbeat stands for
+            // its sessions. A session on a node that died is offline, last seen at the
+            // node's last heartbeat (or the attach, if this node never saw it go).
+            auto view = service->view();
+            bool online = attached && view->is_live(attached->node, attached->incarnation);
+            uint64_t seen_when_gone = 0;
+            if (attached && !online)
+              seen_when_gone =
+                  view->departed_at(attached->node, attached->incarnation).value_or(attached->since_ms);
             self->request(kv, caf::infinite, kv_get_atom::value, kv_space::last_seen,
                           key_of(target))
                 .then(
                     [=](kv_lookup& seen) mutable {
                       auto last = seen.found ? read_last_seen(seen.value) : 0;
+                      last = std::max(last, seen_when_gone);
                       rp.deliver(ok_reply(encode_body(status_reply{target, online, last})));
                     },
                     [=](caf::error& err) mutable {
@@ -545,10 +571,41 @@ void get_status(user_pointer self, account_id target, reply_to rp) {
           [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err).code)); });
 }
 
-void write_presence(user_pointer self) {
+/// Presence is written once per attach and deleted at the detach: the attached session's
+/// node heartbeats for it.
+void write_presence(user_pointer self, const endpoint& session) {
   auto& st = self->state;
   caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::presence, key_of(st.id),
-                 last_seen_value(st.deps->now_ms()));
+                 encode_presence({session.node, session.incarnation, st.deps->now_ms()}));
+}
+
+/// Forgets the attached session and records when the account was last seen.
+void detach_session(user_pointer self, uint64_t last_seen_ms) {
+  auto& st = self->state;
+  st.session.reset();
+  st.drain_more = false;
+  st.unacked_pages.clear();
+  store_held(self, true); // no ack can come now
+  caf::anon_send(st.deps->kv, kv_delete_atom::value, kv_space::presence, key_of(st.id));
+  caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::last_seen, key_of(st.id),
+                 last_seen_value(last_seen_ms));
+}
+
+void attach(user_pointer self, const endpoint& session, reply_to rp) {
+  auto& st = self->state;
+  if (st.session && !(*st.session == session))
+    st.deps->service->push(*st.session, user_kind,
+                           caf::make_message(kick_atom::value, st.id,
+                                             static_cast<uint16_t>(errc::session_replaced)));
+  st.session = session;
+  ++st.attachment;
+  st.drain_cursor = 0;
+  st.drain_more = false;
+  st.live_skipped = false;
+  st.unacked_pages.clear();
+  write_presence(self, session);
+  rp.deliver(ok_reply(encode_body(account_info{st.id, st.account->name, st.account->role})));
+  drain(self);
 }
 
 /// Pushes the next page of stored mail after the drain cursor. Pages are bounded in count
@@ -560,16 +617,17 @@ void drain(user_pointer self) {
   if (st.draining || !st.session || st.unacked_pages.size() >= st.deps->drain_pages_in_flight)
     return;
   st.draining = true;
-  auto session_id = st.session_id;
+  auto attachment = st.attachment;
   store_held(self, true); // pushed to an earlier session, or never acked: page it in order
+  ++st.store_calls;
   self->request(st.deps->store, caf::infinite, pending_atom::value, st.id, st.drain_cursor,
                 static_cast<uint64_t>(st.deps->drain_page_count),
                 static_cast<uint64_t>(st.deps->drain_page_bytes))
       .then(
-          [=](mail_page& page) {
+          store_reply<mail_page>(self, [=](mail_page& page) {
             auto& st = self->state;
             st.draining = false;
-            if (st.session_id != session_id) {
+            if (st.attachment != attachment || !st.session) {
               drain(self); // a new session attached meanwhile: start its drain
               return;
             }
@@ -595,12 +653,12 @@ void drain(user_pointer self) {
               st.live_skipped = false;
               drain(self);
             }
-          },
-          [=](caf::error& err) {
+          }),
+          store_reply<caf::error>(self, [=](caf::error& err) {
             self->state.draining = false;
             log::get("user")->warn("event=drain_failed id={} code={}", self->state.id,
                                    errc_name(to_failure(err).code));
-          });
+          }));
 }
 
 /// Dispatches an entity request; owner operations from anyone else get not_found.
@@ -684,16 +742,48 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
       return bad("malformed ack body");
     return ack(self, *body, rp);
   }
+  case user_op::attach: {
+    auto session = decode_endpoint(req.body);
+    if (!session)
+      return bad("malformed endpoint");
+    return attach(self, *session, rp);
+  }
+  case user_op::detach: {
+    auto session = decode_endpoint(req.body);
+    if (!session)
+      return bad("malformed endpoint");
+    if (st.session && *st.session == *session)
+      detach_session(self, st.deps->now_ms());
+    return rp.deliver(ok_reply());
+  }
   default:
     rp.deliver(error_reply(errc::invalid_argument, "unknown user operation"));
   }
+}
+
+/// Whether a batch attaches a session (then an account unknown at activation is read
+/// again: it may have registered since).
+bool attaches(const std::vector<entity_request>& reqs) {
+  return std::any_of(reqs.begin(), reqs.end(), [](const entity_request& r) {
+    return r.op == static_cast<uint8_t>(user_op::attach);
+  });
 }
 
 /// Handles requests in order, then stores the mail they delivered in one put. If loading
 /// the state failed (KV unreachable), it is loaded once more first.
 void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector<reply_to> replies,
                 bool reloaded = false) {
-  if (self->state.load_failed) {
+  auto& st = self->state;
+  if (st.leaving) {
+    for (size_t i = 0; i < reqs.size(); ++i)
+      replies[i].deliver(moved_reply(std::move(reqs[i].body)));
+    return;
+  }
+  if (!st.load_failed && !st.account && !reloaded && attaches(reqs)) {
+    load(self, [=]() mutable { handle_all(self, std::move(reqs), std::move(replies), true); });
+    return;
+  }
+  if (st.load_failed) {
     if (reloaded) {
       for (auto& rp : replies)
         rp.deliver(error_reply(errc::unavailable, "account state could not be loaded"));
@@ -742,48 +832,29 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
         handle_all(self, std::move(reqs), std::move(replies));
         return rp;
       },
-      [=](attach_atom, caf::actor session, uint64_t session_id) -> caf::result<account_info> {
-        auto rp = self->make_response_promise<account_info>();
-        auto attach = [=]() mutable {
-          auto& st = self->state;
-          if (!st.account || st.load_failed) {
-            rp.deliver(make_error(st.load_failed ? errc::unavailable : errc::not_found));
-            return;
-          }
-          if (st.session && st.session_id != session_id)
-            caf::anon_send(st.session, kick_atom::value,
-                           static_cast<uint16_t>(errc::session_replaced));
-          bool was_online = static_cast<bool>(st.session);
-          st.session = session;
-          st.session_id = session_id;
-          st.drain_cursor = 0;
-          st.drain_more = false;
-          st.live_skipped = false;
-          st.unacked_pages.clear();
-          write_presence(self);
-          if (!was_online)
-            self->delayed_send(self, presence_refresh, tick_atom::value);
-          rp.deliver(account_info{st.id, st.account->name, st.account->role});
-          drain(self);
-        };
-        if (self->state.account && !self->state.load_failed)
-          attach();
-        else
-          load(self, attach); // registered since activation, or KV was down
+      [=](release_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise<bool>();
+        st.leaving = rp;
+        store_held(self, true);
+        // The session stays online: it attaches again, to the shard's next owner.
+        if (st.session)
+          st.deps->service->push(*st.session, user_kind,
+                                 caf::make_message(reattach_atom::value, st.id));
+        st.session.reset();
+        finish_leaving(self);
         return rp;
       },
-      [=](detach_atom, uint64_t session_id) {
+      [=](node_down_atom, const std::string& node, uint64_t incarnation, uint64_t last_heartbeat) {
         auto& st = self->state;
-        if (st.session_id != session_id || !st.session)
-          return;
-        st.session = nullptr;
-        st.drain_more = false;
-        st.unacked_pages.clear();
-        store_held(self, true); // no ack can come now
-        auto now = st.deps->now_ms();
-        caf::anon_send(st.deps->kv, kv_delete_atom::value, kv_space::presence, key_of(st.id));
-        caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::last_seen, key_of(st.id),
-                       last_seen_value(now));
+        if (st.session && st.session->node == node && st.session->incarnation == incarnation)
+          detach_session(self, last_heartbeat);
+      },
+      [=](stored_atom) {
+        auto& st = self->state;
+        st.live_skipped = true; // mail handed over from another node: page it in
+        if (st.session && !st.drain_more)
+          drain(self);
       },
       [=](flush_atom) {
         store_held(self, true);
@@ -794,17 +865,26 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
         store_held(self, false);
         arm_held_timer(self);
       },
-      [=](tick_atom) {
-        if (!self->state.session)
-          return;
-        write_presence(self);
-        self->delayed_send(self, presence_refresh, tick_atom::value);
-      },
       [=](idle_atom) {
-        if (!self->state.account && !self->state.session)
+        auto& st = self->state;
+        if (!st.account && !st.session && st.store_calls == 0 && (!st.client || st.client->idle()))
           self->quit();
       },
+      [=](entity_retry_atom) {
+        if (self->state.client)
+          self->state.client->retry(self);
+      },
   };
+}
+
+/// A leaving actor answers its release and stops once nothing it started is open.
+void finish_leaving(user_pointer self) {
+  auto& st = self->state;
+  if (!st.leaving || st.stopped || st.store_calls > 0 || (st.client && !st.client->idle()))
+    return;
+  st.stopped = true;
+  st.leaving->deliver(true);
+  self->quit();
 }
 
 } // namespace
@@ -829,6 +909,93 @@ std::optional<bytes> deliver_from_send(std::span<const uint8_t> send_body, accou
   out.push_back(static_cast<uint8_t>(mail_kind::message));
   out.insert(out.end(), send_body.begin() + to_size, send_body.end());
   return out;
+}
+
+namespace {
+
+enum class push_tag : uint8_t { mail = 1, kick = 2, reattach = 3 };
+
+bytes encode_user_push(const caf::message& msg) {
+  bytes out;
+  wire::writer w{out};
+  if (msg.match_elements<push_atom, account_id, std::vector<mail_push>>()) {
+    auto& mail = msg.get_as<std::vector<mail_push>>(2);
+    w.u8(static_cast<uint8_t>(push_tag::mail)).u64(msg.get_as<account_id>(1));
+    w.u32(static_cast<uint32_t>(mail.size()));
+    for (auto& m : mail) {
+      bytes body;
+      write_body(body, m);
+      w.blob(body);
+    }
+  } else if (msg.match_elements<kick_atom, account_id, uint16_t>()) {
+    w.u8(static_cast<uint8_t>(push_tag::kick))
+        .u64(msg.get_as<account_id>(1))
+        .u16(msg.get_as<uint16_t>(2));
+  } else if (msg.match_elements<reattach_atom, account_id>()) {
+    w.u8(static_cast<uint8_t>(push_tag::reattach)).u64(msg.get_as<account_id>(1));
+  }
+  return out;
+}
+
+std::optional<caf::message> decode_user_push(std::span<const uint8_t> in) {
+  wire::reader r{in};
+  uint8_t tag = 0;
+  account_id account = 0;
+  r.u8(tag);
+  r.u64(account);
+  switch (static_cast<push_tag>(tag)) {
+  case push_tag::mail: {
+    uint32_t count = 0;
+    if (!r.u32(count) || count > max_bus_batch)
+      return std::nullopt;
+    std::vector<mail_push> mail(count);
+    for (auto& m : mail) {
+      bytes body;
+      if (!r.blob(body, max_max_frame_size) || !read_body(body, m))
+        return std::nullopt;
+    }
+    if (!r.finished())
+      return std::nullopt;
+    return caf::make_message(push_atom::value, account, std::move(mail));
+  }
+  case push_tag::kick: {
+    uint16_t code = 0;
+    r.u16(code);
+    if (!r.finished())
+      return std::nullopt;
+    return caf::make_message(kick_atom::value, account, code);
+  }
+  case push_tag::reattach:
+    if (!r.finished())
+      return std::nullopt;
+    return caf::make_message(reattach_atom::value, account);
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+push_codec user_push_codec() {
+  return {encode_user_push, decode_user_push};
+}
+
+bytes encode_presence(const presence_record& p) {
+  bytes out;
+  wire::writer{out}.u8(presence_format).str(p.node).u64(p.incarnation).u64(p.since_ms);
+  return out;
+}
+
+std::optional<presence_record> decode_presence(std::span<const uint8_t> data) {
+  wire::reader r{data};
+  uint8_t format = 0;
+  presence_record p;
+  r.u8(format);
+  r.str(p.node, 64);
+  r.u64(p.incarnation);
+  r.u64(p.since_ms);
+  if (!r.finished() || format != presence_format)
+    return std::nullopt;
+  return p;
 }
 
 bool decode_deliver(std::span<const uint8_t> in, deliver_body& x) {

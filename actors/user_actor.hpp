@@ -1,14 +1,20 @@
 // The user actor: one per account, living on the node that owns the account's shard.
-// It owns the account's contact list (persisted in KV), the session attached to it, and
-// its undelivered mail (through the node's store actor). Activated on its first message
-// by loading its state from KV; requests that arrive meanwhile wait.
+// It owns the account's contact list (persisted in KV), the session attached to it (an
+// endpoint on any node), and its undelivered mail (through the node's store actor).
+// Activated on its first request by loading its state from KV; requests that arrive
+// meanwhile wait. It reaches other entities only through the entity service.
 //
 // Delivery (DESIGN.md §6.1): deliver -> push to the session if nothing older waits, and
 // hold it here for the device's ack (the ack window), else store it -> reply accepted at
 // the ack or once durable; the session's ack -> held mail is forgotten, stored mail is
 // deleted -> a `delivered` receipt goes to the sender, where it is itself mail. Held mail
-// whose ack does not come in time is stored. Requests may come one by one or in batches
-// (one per socket read).
+// whose ack does not come in time is stored. Requests come in batches (one per socket
+// read of a session, or per bus message from another node).
+//
+// Moves: when its shard is handed off, the host sends `release`: the actor stores the
+// mail it holds, tells its session to attach again (to the new owner), answers `moved`
+// to every request after that, waits for its store calls and outgoing requests, answers
+// and stops.
 #pragma once
 
 #include <caf/actor.hpp>
@@ -21,13 +27,15 @@
 #include <memory>
 #include <optional>
 
-#include "cluster/entity.hpp"
+#include "cluster/entity_service.hpp"
 #include "cluster/kv_actor.hpp"
-#include "cluster/router.hpp"
 #include "persistence/store_actor.hpp"
 #include "protocol/messages.hpp"
 
 namespace kinbox {
+
+/// The entity kind of accounts.
+constexpr entity_kind user_kind = 1;
 
 /// Operations of entity requests addressed to a user. Owner operations are accepted only
 /// when the caller is the account itself; the others come from other users' actors.
@@ -43,6 +51,8 @@ enum class user_op : uint8_t {
   get_key = 14,        ///< owner: body target_request, reply key_reply (friends only)
   get_status = 15,     ///< owner: body target_request, reply status_reply (friends only)
   ack = 16,            ///< owner: body ack_request
+  attach = 20,         ///< owner: body endpoint; reply account_info. Kicks a previous one.
+  detach = 21,         ///< owner: body endpoint (if it is still the attached one)
 };
 
 /// Body of a `deliver` request.
@@ -59,15 +69,22 @@ bool decode_deliver(std::span<const uint8_t> in, deliver_body& x);
 std::optional<bytes> deliver_from_send(std::span<const uint8_t> send_body, account_id& to,
                                        message_id& id);
 
-using attach_atom = caf::atom_constant<caf::atom("attach")>;
-using detach_atom = caf::atom_constant<caf::atom("detach")>;
-using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using held_atom = caf::atom_constant<caf::atom("held")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
-/// Sent to a session: mail to push to the device (std::vector<mail_push>, oldest first).
+/// From the host: stored mail arrived for this account from another node.
+using stored_atom = caf::atom_constant<caf::atom("stored")>;
+
+// What a user actor pushes to its session (through the entity service, so the session may
+// be on another node). Each names the account, which the session checks.
+/// Mail to push to the device: (account, std::vector<mail_push>), oldest first.
 using push_atom = caf::atom_constant<caf::atom("push")>;
-/// Sent to a session: close with this reason (an errc number).
+/// Close with this reason: (account, errc number).
 using kick_atom = caf::atom_constant<caf::atom("kick")>;
+/// The account moved to another node: attach again (account).
+using reattach_atom = caf::atom_constant<caf::atom("reattach")>;
+
+/// How user pushes cross nodes.
+push_codec user_push_codec();
 
 // clang-format off
 using user_actor = caf::typed_actor<
@@ -75,26 +92,21 @@ using user_actor = caf::typed_actor<
   /// Requests handled in order and answered together, in order: one actor message per
   /// batch (e.g. all frames of one socket read for this user) instead of one per frame.
   caf::replies_to<std::vector<entity_request>>::with<std::vector<entity_reply>>,
-  /// Attaches a session (a broker that understands push/kick); a session attached before
-  /// is kicked with session_replaced. Answers with the account; not_found if unknown.
-  caf::replies_to<attach_atom, caf::actor, uint64_t>::with<account_info>,
-  /// Detaches the session with this id (if it is still the attached one).
-  caf::reacts_to<detach_atom, uint64_t>,
+  /// From the host: the shard moves; answers once the actor's state is safe, then stops.
+  caf::replies_to<release_atom>::with<bool>,
+  /// From the host: a node incarnation went away with its sessions (node, incarnation,
+  /// its last heartbeat in ms).
+  caf::reacts_to<node_down_atom, std::string, uint64_t, uint64_t>,
+  caf::reacts_to<stored_atom>,
   /// Writes all mail held for its ack to the store; answers once the put is sent (node
   /// shutdown: a store request sent after the answer comes after the put).
   caf::replies_to<flush_atom>::with<bool>,
-  /// Internal: refresh presence while a session is attached.
-  caf::reacts_to<tick_atom>,
   /// Internal: store held mail whose ack window is over.
   caf::reacts_to<held_atom>,
   /// Internal: passivate if still unknown.
-  caf::reacts_to<idle_atom>>;
+  caf::reacts_to<idle_atom>,
+  caf::reacts_to<entity_retry_atom>>;
 // clang-format on
-
-using lookup_atom = caf::atom_constant<caf::atom("lookup")>;
-
-/// Where the user actors of this node are found (the node's user host).
-using user_directory = caf::typed_actor<caf::replies_to<lookup_atom, account_id>::with<user_actor>>;
 
 /// Payload bytes of pushed mail that the node's user actors hold in memory for its ack.
 /// Shared by all of them: past `max`, pushed mail is stored at once like any other.
@@ -122,13 +134,9 @@ private:
 struct user_deps {
   store_actor store;
   kv_actor kv;
-  entity_actor router;
+  std::shared_ptr<entity_service> service; ///< the only way to other entities and sessions
   std::function<uint64_t()> now_ms;
   std::chrono::milliseconds mail_ttl{std::chrono::hours(24 * 15)};
-  std::string node_id;
-  user_directory directory; ///< set by the host: other local user actors
-  /// Whether an account's actor lives on this node (call it directly, not via the router).
-  std::function<bool(account_id)> serves_locally;
   size_t drain_page_count = 1024;     ///< stored envelopes pushed per page
   size_t drain_page_bytes = 1u << 20; ///< payload bytes pushed per page
   /// Backlog pages pushed and not yet fully acked: the device works on one while the next
@@ -148,6 +156,15 @@ user_actor spawn_user(caf::actor_system& sys, account_id id, std::shared_ptr<con
 
 /// Wall-clock milliseconds since the epoch, for production deps.
 uint64_t system_now_ms();
+
+/// Where an account's session is attached, as kept in the presence bucket.
+struct presence_record {
+  std::string node;
+  uint64_t incarnation = 0;
+  uint64_t since_ms = 0;
+};
+bytes encode_presence(const presence_record& p);
+std::optional<presence_record> decode_presence(std::span<const uint8_t> data);
 
 } // namespace kinbox
 

@@ -43,12 +43,12 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto cluster = vm["cluster"].as<std::string>();
-  auto link = nats_link::connect({vm["nats"].as<std::string>()}, "kinbox-admin");
+  auto link = nats_link::connect({vm["nats"].as<std::string>()}, "kinbox-admin", std::nullopt);
   if (!link) {
     std::cerr << "kinbox-admin: " << link.error().message << "\n";
     return 1;
   }
-  auto buckets = kv_buckets::open(**link, cluster);
+  auto buckets = kv_buckets::open(**link, cluster, 1, std::chrono::seconds(6));
   if (!buckets) {
     std::cerr << "kinbox-admin: " << buckets.error().message << "\n";
     return 1;

@@ -15,14 +15,18 @@
 #include <cerrno>
 #include <cstring>
 #include <iostream>
+#include <optional>
 #include <thread>
+
+#include <sodium.h>
 
 #include "actors/caf_setup.hpp"
 #include "actors/sweeper.hpp"
 #include "actors/user_host.hpp"
 #include "cluster/embedded_nats.hpp"
+#include "cluster/entity_service.hpp"
 #include "cluster/kv_actor.hpp"
-#include "cluster/router.hpp"
+#include "cluster/membership_actor.hpp"
 #include "config/log.hpp"
 #include "config/node_config.hpp"
 #include "crypto/key_file.hpp"
@@ -75,36 +79,72 @@ private:
 };
 
 result<std::unique_ptr<nats_link>> connect_nats(const std::vector<std::string>& urls,
-                                                const std::string& name) {
+                                                const std::string& name,
+                                                const std::optional<nats_credentials>& creds) {
   // A NATS server that is still starting gets a few seconds.
   for (int attempt = 0;; ++attempt) {
-    auto link = nats_link::connect(urls, name);
+    auto link = nats_link::connect(urls, name, creds);
     if (link || attempt >= 20)
       return link;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
 
-/// Stops every actor in order; the store commits what it holds before it goes.
-void stop_actors(caf::actor_system& sys, const gateway_handle& gateway, const user_host_actor& host,
-                 const store_actor& store, const std::vector<caf::actor>& others) {
+/// Waits for SIGTERM or SIGINT.
+int wait_for_signal() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  return sig;
+}
+
+struct node_actors {
+  gateway_handle gateway;
+  user_host_actor host;
+  store_actor store;
+  membership_actor membership;
+  std::vector<caf::actor> others;
+};
+
+/// Leaves the cluster: hands every shard to the other nodes (bounded by the drain
+/// timeout), redirects the apps to their gateways, has the user actors store the mail
+/// they hold, deletes the node's record, and stops every actor; the store commits what it
+/// holds before it goes.
+void leave_cluster(caf::actor_system& sys, const node_config& cfg, const entity_service& svc,
+                   const node_actors& a) {
+  auto logger = log::get("node");
   caf::scoped_actor self{sys};
-  self->monitor(gateway.acceptor);
-  caf::anon_send(gateway.acceptor, shutdown_atom::value);
+  self->request(a.membership, cfg.drain_timeout, drain_atom::value)
+      .receive([&](bool drained) { logger->info("event=drained complete={}", drained); },
+               [&](caf::error&) { logger->warn("event=drain_timeout"); });
+  self->monitor(a.gateway.acceptor);
+  caf::anon_send(a.gateway.acceptor, shutdown_atom::value, svc.view()->other_gateways());
   self->receive(
       [](const caf::down_msg&) {},
       caf::after(std::chrono::seconds(5)) >>
-          [&] { caf::anon_send_exit(gateway.acceptor, caf::exit_reason::user_shutdown); });
+          [&] { caf::anon_send_exit(a.gateway.acceptor, caf::exit_reason::user_shutdown); });
   // Mail held for an ack goes to the store before the store's last commit below.
-  self->request(host, std::chrono::seconds(30), flush_atom::value)
+  self->request(a.host, std::chrono::seconds(30), flush_atom::value)
       .receive([](bool) {}, [](caf::error&) {});
-  caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
-  for (auto& a : others)
-    caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  self->request(a.membership, std::chrono::seconds(5), leave_atom::value)
+      .receive([](bool) {}, [](caf::error&) {});
+  caf::anon_send_exit(a.host, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(a.membership, caf::exit_reason::user_shutdown);
+  for (auto& other : a.others)
+    caf::anon_send_exit(other, caf::exit_reason::user_shutdown);
   // Answered only after every put and ack queued before it has been committed.
-  self->request(store, std::chrono::seconds(30), count_atom::value)
+  self->request(a.store, std::chrono::seconds(30), count_atom::value)
       .receive([](uint64_t) {}, [](caf::error&) {});
-  caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(a.store, caf::exit_reason::user_shutdown);
+}
+
+uint64_t random_u64() {
+  uint64_t x = 0;
+  randombytes_buf(&x, sizeof(x));
+  return x;
 }
 
 int run(const node_config& cfg) {
@@ -119,25 +159,43 @@ int run(const node_config& cfg) {
     return fail(key.error().message);
 
   std::unique_ptr<embedded_nats> embedded;
+  std::optional<nats_credentials> creds;
   auto urls = cfg.nats_urls;
   if (urls.empty()) {
+    auto made = load_or_make_credentials(cfg.data_dir + "/nats-credentials");
+    if (!made)
+      return fail(made.error().message);
+    creds = *made;
     auto started = embedded_nats::start(cfg.nats_server_binary, cfg.data_dir + "/nats",
-                                        "kinbox-" + cfg.cluster + "-" + cfg.node_id);
+                                        "kinbox-" + cfg.cluster + "-" + cfg.node_id, *creds);
     if (!started)
       return fail(started.error().message);
     embedded = std::move(*started);
     urls.push_back(embedded->url());
+  } else if (!cfg.nats_credentials.empty()) {
+    auto read = read_nats_credentials(cfg.nats_credentials);
+    if (!read)
+      return fail(read.error().message);
+    creds = *read;
+  } else {
+    logger->warn("event=nats_without_credentials reason=\"no --nats-credentials given\"");
   }
-  auto link = connect_nats(urls, "kinbox-node-" + cfg.node_id);
+  auto link = connect_nats(urls, "kinbox-node-" + cfg.node_id, creds);
   if (!link)
     return fail("cannot connect to NATS: " + link.error().message);
-  auto buckets = kv_buckets::open(**link, cfg.cluster);
+  auto servers = (*link)->known_servers();
+  auto replicas = cfg.kv_replicas != 0 ? cfg.kv_replicas : servers >= 3 ? 3 : 1;
+  auto buckets = kv_buckets::open(**link, cfg.cluster, replicas, cfg.lease);
   if (!buckets)
     return fail("cannot open the KV buckets: " + buckets.error().message);
+  auto initial = load_or_create_placement(*(*buckets)->cluster, cfg.node_id, cfg.shards);
+  if (!initial)
+    return fail(initial.error().message);
   auto box =
       mailbox::open({cfg.data_dir + "/mailbox", cfg.mailbox_initial_size, cfg.mailbox_max_size});
   if (!box)
     return fail("cannot open the mailbox: " + box.error().message);
+  auto incarnation = random_u64();
   {
     caf::actor_system_config sys_cfg;
     sys_cfg.load<caf::io::middleman>();
@@ -150,73 +208,77 @@ int run(const node_config& cfg) {
     caf::actor_system sys{sys_cfg};
     auto store = spawn_store(sys, std::move(*box), cfg.commit_window);
     auto kv = spawn_kv(sys, *buckets);
-    router_config rcfg;
-    rcfg.cluster = cfg.cluster;
-    rcfg.node_id = cfg.node_id;
-    rcfg.shards = cfg.shards;
-    rcfg.local_shortcut = cfg.local_shortcut;
-    rcfg.link = link->get();
-    auto router = spawn_router(sys, rcfg);
-    std::function<bool(account_id)> serves_locally;
-    if (cfg.local_shortcut) {
-      auto shards = std::make_shared<shard_map>(cfg.shards, std::vector<std::string>{cfg.node_id});
-      serves_locally = [shards, node = cfg.node_id](account_id id) {
-        return shards->owner(shards->shard_of(entity_kind::user, id)) == node;
-      };
-    }
+    entity_service_config scfg;
+    scfg.cluster = cfg.cluster;
+    scfg.node_id = cfg.node_id;
+    scfg.incarnation = incarnation;
+    scfg.bus = link->get();
+    scfg.local_shortcut = cfg.local_shortcut;
+    auto svc = std::make_shared<entity_service>(scfg);
     user_deps deps;
     deps.store = store;
     deps.kv = kv;
-    deps.router = router;
+    deps.service = svc;
     deps.now_ms = system_now_ms;
     deps.mail_ttl = cfg.mail_ttl;
     deps.ack_window = cfg.ack_window;
-    deps.node_id = cfg.node_id;
-    deps.serves_locally = serves_locally;
     // A drain page must fit in what a connection may have unsent.
     // The pages in flight together stay within half of the slow-consumer limit.
     deps.drain_page_bytes = std::min<size_t>(
         deps.drain_page_bytes, cfg.max_outbound_bytes / (2 * deps.drain_pages_in_flight));
     auto host = spawn_user_host(sys, deps);
-    caf::anon_send(router, serve_atom::value, entity_actor{host});
+    svc->register_kind(user_kind, host, user_push_codec());
+    auto service = spawn_entity_service(sys, svc);
+    if (!service)
+      return fail("cannot subscribe to the node's subjects: " + service.error().message);
     auto sweeper = spawn_sweeper(sys, deps, cfg.sweep_interval);
     auto ctx = std::make_shared<gateway_context>();
     ctx->cluster_key = *key;
-    ctx->router = router;
-    ctx->host = host;
+    ctx->service = svc;
     ctx->kv = kv;
     ctx->max_frame_size = cfg.max_frame_size;
     ctx->max_outbound_bytes = cfg.max_outbound_bytes;
     ctx->auth_timeout = cfg.auth_timeout;
-    ctx->serves_locally = serves_locally;
     ctx->now_ms = system_now_ms;
+    auto others = std::vector<caf::actor>{caf::actor_cast<caf::actor>(sweeper),
+                                          caf::actor_cast<caf::actor>(*service),
+                                          caf::actor_cast<caf::actor>(kv)};
     auto gateway = start_gateway(sys, cfg.gateway, ctx);
     if (!gateway) {
-      for (auto a : std::vector<caf::actor>{
-               caf::actor_cast<caf::actor>(sweeper), caf::actor_cast<caf::actor>(host),
-               caf::actor_cast<caf::actor>(router), caf::actor_cast<caf::actor>(kv),
-               caf::actor_cast<caf::actor>(store)})
+      for (auto& a : others)
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
       return fail(gateway.error().message);
     }
-    logger->info("event=node_ready cluster={} node={} gateway={}:{} nats={} key={}", cfg.cluster,
-                 cfg.node_id, cfg.gateway.host, gateway->port, urls.front(),
+    auto advertised = !cfg.advertise.empty()
+                          ? cfg.advertise
+                          : cfg.gateway.host + ":" + std::to_string(gateway->port);
+    membership_config mcfg;
+    mcfg.node_id = cfg.node_id;
+    mcfg.incarnation = incarnation;
+    mcfg.gateway = advertised;
+    mcfg.started_ms = system_now_ms();
+    mcfg.lease = cfg.lease;
+    mcfg.moving_shards = cfg.moving_shards;
+    mcfg.now_ms = system_now_ms;
+    auto membership = spawn_membership(
+        sys, mcfg, membership_deps{(*buckets)->nodes, (*buckets)->cluster, svc, store},
+        std::move(*initial));
+    // kinbox-admin drain takes the same path as SIGTERM.
+    svc->on_drain_request([] { ::kill(::getpid(), SIGTERM); });
+    logger->info("event=node_ready cluster={} node={} gateway={} nats={} servers={} replicas={} "
+                 "key={}",
+                 cfg.cluster, cfg.node_id, advertised, urls.front(), servers, replicas,
                  crypto::fingerprint(key->pk));
     std::cout << "kinbox-node " << cfg.node_id << " of cluster " << cfg.cluster
-              << " ready\n  gateway: " << cfg.gateway.host << ":" << gateway->port
+              << " ready\n  gateway: " << advertised
               << "\n  cluster key: " << crypto::to_hex(key->pk) << "\n  nats: " << urls.front()
               << std::endl;
 
-    sigset_t signals;
-    sigemptyset(&signals);
-    sigaddset(&signals, SIGTERM);
-    sigaddset(&signals, SIGINT);
-    int sig = 0;
-    sigwait(&signals, &sig);
+    auto sig = wait_for_signal();
     logger->info("event=stopping signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    stop_actors(sys, *gateway, host, store,
-                {caf::actor_cast<caf::actor>(sweeper), caf::actor_cast<caf::actor>(router),
-                 caf::actor_cast<caf::actor>(kv)});
+    leave_cluster(sys, cfg, *svc, node_actors{*gateway, host, store, membership, others});
     sys.await_all_actors_done();
   }
   link->reset();

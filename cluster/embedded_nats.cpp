@@ -15,7 +15,12 @@
 #include <cstring>
 #include <thread>
 
+#include <fcntl.h>
+
+#include <sodium.h>
+
 #include "config/log.hpp"
+#include "crypto/crypto.hpp"
 
 namespace kinbox {
 
@@ -65,9 +70,57 @@ bool port_accepts(uint16_t port) {
   return ok;
 }
 
+result<nats_credentials> load_or_make_credentials(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0 && errno == ENOENT) {
+    uint8_t secret[24];
+    randombytes_buf(secret, sizeof(secret));
+    nats_credentials creds{"kinbox", crypto::to_hex(std::span<const uint8_t>{secret})};
+    sodium_memzero(secret, sizeof(secret));
+    if (auto written = write_nats_credentials(path, creds); !written)
+      return written.error();
+    log::get("cluster")->info("event=nats_credentials_created file={}", path);
+    return creds;
+  }
+  return read_nats_credentials(path);
+}
+
+namespace {
+
+/// The server's configuration: loopback only, JetStream in `store_dir`, one user.
+result<std::string> write_server_config(const std::string& store_dir, const std::string& name,
+                                        uint16_t port, const nats_credentials& creds) {
+  auto path = store_dir + "/server.conf";
+  auto quote = [](const std::string& x) {
+    std::string out = "\"";
+    for (char c : x) {
+      if (c == '"' || c == '\\')
+        out += '\\';
+      out += c;
+    }
+    return out + "\"";
+  };
+  auto text = "server_name: " + quote(name) + "\nlisten: \"127.0.0.1:" + std::to_string(port) +
+              "\"\njetstream { store_dir: " + quote(store_dir) + " }\nlog_file: " +
+              quote(store_dir + "/nats-server.log") + "\nauthorization { user: " +
+              quote(creds.user) + ", password: " + quote(creds.password) + " }\n";
+  ::unlink(path.c_str());
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return failure{errc::unavailable, "cannot write '" + path + "': " + std::strerror(errno)};
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ::close(fd);
+  if (!ok)
+    return failure{errc::unavailable, "cannot write '" + path + "'"};
+  return path;
+}
+
+} // namespace
+
 result<std::unique_ptr<embedded_nats>> embedded_nats::start(const std::string& binary,
                                                             const std::string& store_dir,
-                                                            const std::string& name) {
+                                                            const std::string& name,
+                                                            const nats_credentials& creds) {
   if (::mkdir(store_dir.c_str(), 0700) != 0 && errno != EEXIST)
     return failure{errc::unavailable, "cannot create '" + store_dir + "': " + std::strerror(errno)};
   auto path = find_executable(binary);
@@ -80,6 +133,9 @@ result<std::unique_ptr<embedded_nats>> embedded_nats::start(const std::string& b
     return failure{errc::unavailable, "no free loopback port for nats-server"};
   auto port_text = std::to_string(port);
   auto log_file = store_dir + "/nats-server.log";
+  auto config = write_server_config(store_dir, name, port, creds);
+  if (!config)
+    return config.error();
   pid_t parent = ::getpid();
   pid_t pid = ::fork();
   if (pid < 0)
@@ -91,8 +147,7 @@ result<std::unique_ptr<embedded_nats>> embedded_nats::start(const std::string& b
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent)
       ::_exit(1);
-    ::execl(path.c_str(), path.c_str(), "-js", "-a", "127.0.0.1", "-p", port_text.c_str(), "-sd",
-            store_dir.c_str(), "-n", name.c_str(), "-l", log_file.c_str(), nullptr);
+    ::execl(path.c_str(), path.c_str(), "-c", config->c_str(), nullptr);
     ::_exit(127);
   }
   std::unique_ptr<embedded_nats> server{new embedded_nats};

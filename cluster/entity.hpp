@@ -1,11 +1,14 @@
 // Requests to sharded entities and their replies, in one form for both paths: handed to
-// the local host actor directly, or encoded and sent through NATS to the shard's owner.
+// the local entity actor, or encoded in a batch and sent through NATS to the inbox of the
+// node that owns the entity's shard. Also the endpoints that entities push to (the
+// sessions of the gateways), and the codec of everything that crosses nodes.
 #pragma once
 
 #include <caf/allowed_unsafe_message_type.hpp>
-#include <caf/replies_to.hpp>
-#include <caf/typed_actor.hpp>
+#include <caf/message.hpp>
 
+#include <functional>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -16,9 +19,9 @@
 namespace kinbox {
 
 struct entity_request {
-  entity_kind kind = entity_kind::user;
+  entity_kind kind = 0;
   uint64_t id = 0;       ///< the entity addressed
-  uint8_t op = 0;        ///< operation, defined by the entity (e.g. user_op)
+  uint8_t op = 0;        ///< operation, defined by the entity's kind
   account_id caller = 0; ///< the authenticated account on whose behalf the request runs
   bytes body;
 };
@@ -29,10 +32,19 @@ struct entity_reply {
   bytes body;
 
   bool ok() const { return status == 0; }
+  /// The entity is not served where the request went: the caller routes it again. A
+  /// `moved` reply carries the request's body back, so callers keep no copy of it.
+  bool moved() const { return status == static_cast<uint16_t>(errc::moved); }
 };
 
 inline entity_reply ok_reply(bytes body = {}) {
   return entity_reply{0, {}, std::move(body)};
+}
+
+/// The answer of a node or actor that does not serve the entity (now): the request's body
+/// goes back with it.
+inline entity_reply moved_reply(bytes body) {
+  return entity_reply{static_cast<uint16_t>(errc::moved), {}, std::move(body)};
 }
 
 inline entity_reply error_reply(errc code, std::string message = {}) {
@@ -41,17 +53,74 @@ inline entity_reply error_reply(errc code, std::string message = {}) {
   return entity_reply{static_cast<uint16_t>(code), std::move(message), {}};
 }
 
-bytes encode_entity_request(const entity_request& x);
-bool decode_entity_request(std::span<const uint8_t> in, entity_request& x);
-bytes encode_entity_reply(const entity_reply& x);
-bool decode_entity_reply(std::span<const uint8_t> in, entity_reply& x);
+/// Where an entity pushes to: a session of a gateway, named by its node, the node's
+/// incarnation (a restarted node is another one) and an id unique on that node.
+struct endpoint {
+  std::string node;
+  uint64_t incarnation = 0;
+  uint64_t id = 0;
+  friend bool operator==(const endpoint&, const endpoint&) = default;
+};
 
-/// Anything that serves entity requests: the node's entity host, or the router.
-using entity_actor = caf::typed_actor<caf::replies_to<entity_request>::with<entity_reply>>;
+bytes encode_endpoint(const endpoint& x);
+std::optional<endpoint> decode_endpoint(std::span<const uint8_t> in);
+
+/// How the pushes of one entity kind cross nodes: an entity pushes a caf::message to an
+/// endpoint; on another node it travels as bytes. `decode` returns nullopt on bad input.
+struct push_codec {
+  std::function<bytes(const caf::message&)> encode;
+  std::function<std::optional<caf::message>(std::span<const uint8_t>)> decode;
+};
+
+// What travels between the nodes' inboxes (kinbox.<cluster>.node.<id>), first byte the
+// type. Requests carry the sender's placement epoch; replies come in request order.
+enum class bus_type : uint8_t {
+  requests = 1, ///< epoch u64, n u32, n x request; answered by `replies`
+  replies = 2,  ///< n u32, n x reply
+  push = 3,     ///< incarnation u64, endpoint u64, kind u8, body blob; no answer
+  handoff = 4,  ///< kind u8, shard u32, body blob; answered by `handoff_ok` or `replies`
+  handoff_ok = 5,
+  admin = 6, ///< op u8; answered by `replies`
+};
+
+/// Operations of `bus_type::admin`.
+enum class admin_op : uint8_t {
+  drain = 1, ///< hand off every shard, redirect the sessions, and stop
+};
+
+bytes encode_request_batch(uint64_t epoch, std::span<const entity_request> reqs);
+bytes encode_reply_batch(std::span<const entity_reply> replies);
+bytes encode_push(uint64_t incarnation, uint64_t endpoint_id, entity_kind kind,
+                  std::span<const uint8_t> body);
+bytes encode_handoff(entity_kind kind, uint32_t shard, std::span<const uint8_t> body);
+bytes encode_admin(admin_op op);
+
+/// One decoded inbox message; which fields are set depends on `type`.
+struct bus_message {
+  bus_type type = bus_type::requests;
+  uint64_t epoch = 0;
+  std::vector<entity_request> requests;
+  std::vector<entity_reply> replies;
+  uint64_t incarnation = 0;
+  uint64_t endpoint_id = 0;
+  entity_kind kind = 0;
+  uint32_t shard = 0;
+  admin_op op = admin_op::drain;
+  bytes body;
+};
+
+/// Decodes an inbox message; nullopt if it is malformed. Entity bodies are bounded by the
+/// largest frame, batches by `max_bus_batch`.
+std::optional<bus_message> decode_bus_message(std::span<const uint8_t> in);
+
+/// Most requests in one batch on the bus.
+constexpr size_t max_bus_batch = 65536;
 
 } // namespace kinbox
 
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::bytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::entity_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::entity_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::endpoint)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::entity_request>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::entity_reply>)

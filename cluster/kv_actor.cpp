@@ -6,19 +6,38 @@
 
 namespace kinbox {
 
-result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std::string& cluster) {
+result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std::string& cluster,
+                                                     int replicas, std::chrono::milliseconds lease) {
   static const char* names[kv_space_count] = {"accounts", "contacts", "presence", "last_seen"};
+  auto name = [&](const char* space) { return "kinbox_" + cluster + "_" + space; };
   auto out = std::make_shared<kv_buckets>();
   for (size_t i = 0; i < kv_space_count; ++i) {
     bucket_options opts;
-    opts.name = "kinbox_" + cluster + "_" + names[i];
-    if (static_cast<kv_space>(i) == kv_space::presence)
-      opts.ttl_ns = presence_ttl_ms * 1'000'000;
+    opts.name = name(names[i]);
+    opts.replicas = replicas;
+    // Presence had a TTL when sessions refreshed it; it is soft state, made anew.
+    opts.remake_on_ttl_change = static_cast<kv_space>(i) == kv_space::presence;
     auto bucket = link.open_bucket(opts);
     if (!bucket)
       return bucket.error();
     out->spaces[i] = std::move(*bucket);
   }
+  bucket_options nodes;
+  nodes.name = name("nodes");
+  nodes.replicas = replicas;
+  nodes.ttl_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(lease).count();
+  nodes.remake_on_ttl_change = true;
+  auto nodes_bucket = link.open_bucket(nodes);
+  if (!nodes_bucket)
+    return nodes_bucket.error();
+  out->nodes = std::move(*nodes_bucket);
+  bucket_options placement;
+  placement.name = name("cluster");
+  placement.replicas = replicas;
+  auto cluster_bucket = link.open_bucket(placement);
+  if (!cluster_bucket)
+    return cluster_bucket.error();
+  out->cluster = std::move(*cluster_bucket);
   return out;
 }
 

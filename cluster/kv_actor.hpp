@@ -7,25 +7,24 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
+#include "cluster/entity.hpp"
 #include "cluster/nats_link.hpp"
 
 namespace kinbox {
 
-/// The buckets of a cluster (named kinbox_<cluster>_<space>).
+/// The buckets the kv actor serves (named kinbox_<cluster>_<space>).
 enum class kv_space : uint8_t {
   accounts = 0,  ///< account id -> profile and public keys (JSON)
   contacts = 1,  ///< account id -> contact list (JSON)
-  presence = 2,  ///< account id -> online record, bucket TTL; deleted on detach
+  presence = 2,  ///< account id -> the node (and incarnation) of its session; deleted on detach
   last_seen = 3, ///< account id -> last detach time (ms), kept until account deletion
 };
 
 constexpr size_t kv_space_count = 4;
-
-/// How long a presence entry lives without a refresh; sessions refresh a third as often.
-constexpr int64_t presence_ttl_ms = 90'000;
 
 struct kv_lookup {
   bool found = false;
@@ -52,9 +51,12 @@ using kv_actor = caf::typed_actor<
 /// The cluster's buckets, opened (and created if missing) over one NATS link.
 struct kv_buckets {
   std::unique_ptr<kv_bucket> spaces[kv_space_count];
+  std::shared_ptr<kv_bucket> nodes;   ///< node records, TTL = the membership lease
+  std::shared_ptr<kv_bucket> cluster; ///< the placement
 
-  [[nodiscard]] static result<std::shared_ptr<kv_buckets>> open(nats_link& link,
-                                                                const std::string& cluster);
+  /// `replicas`: copies of each bucket on the NATS servers (3 on a 3-server cluster).
+  [[nodiscard]] static result<std::shared_ptr<kv_buckets>>
+  open(nats_link& link, const std::string& cluster, int replicas, std::chrono::milliseconds lease);
 };
 
 kv_actor spawn_kv(caf::actor_system& sys, std::shared_ptr<kv_buckets> buckets);
@@ -63,4 +65,3 @@ kv_actor spawn_kv(caf::actor_system& sys, std::shared_ptr<kv_buckets> buckets);
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::kv_space)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::kv_lookup)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::bytes)

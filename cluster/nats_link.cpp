@@ -1,5 +1,15 @@
 #include "cluster/nats_link.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <sstream>
+#include <string_view>
+
 #include "config/log.hpp"
 
 namespace kinbox {
@@ -22,6 +32,17 @@ void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure)
   m.no_responders = natsMsg_IsNoResponders(msg);
   natsMsg_Destroy(msg);
   (*static_cast<nats_handler*>(closure))(std::move(m));
+}
+
+/// JetStream answers "wrong last sequence" when a create finds the key, or an update
+/// finds a newer revision.
+bool is_wrong_last_sequence(natsStatus s) {
+  if (s != NATS_ERR)
+    return false;
+  natsStatus last = NATS_OK;
+  const char* detail = nats_GetLastError(&last);
+  return detail != nullptr &&
+         std::string_view{detail}.find("wrong last sequence") != std::string_view::npos;
 }
 
 void on_disconnected(natsConnection*, void*) {
@@ -74,15 +95,22 @@ result<bool> kv_bucket::create(const std::string& key, std::span<const uint8_t> 
   auto s = kvStore_Create(&rev, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
   if (s == NATS_OK)
     return true;
-  // JetStream answers "wrong last sequence" when the key exists.
-  if (s == NATS_ERR) {
-    natsStatus last = NATS_OK;
-    const char* detail = nats_GetLastError(&last);
-    if (detail != nullptr &&
-        std::string_view{detail}.find("wrong last sequence") != std::string_view::npos)
-      return false;
-  }
+  if (is_wrong_last_sequence(s))
+    return false;
   return nats_failure("kv_create", s);
+}
+
+result<std::optional<uint64_t>> kv_bucket::update(const std::string& key,
+                                                   std::span<const uint8_t> value,
+                                                   uint64_t last) {
+  uint64_t rev = 0;
+  auto s = kvStore_Update(&rev, kv_, key.c_str(), value.data(), static_cast<int>(value.size()),
+                          last);
+  if (s == NATS_OK)
+    return std::optional<uint64_t>{rev};
+  if (is_wrong_last_sequence(s))
+    return std::optional<uint64_t>{};
+  return nats_failure("kv_update", s);
 }
 
 result<bool> kv_bucket::erase(const std::string& key) {
@@ -109,8 +137,123 @@ result<std::vector<std::string>> kv_bucket::keys() {
   return out;
 }
 
+kv_watch::kv_watch(kv_bucket& bucket, std::function<void(kv_change&&)> handler)
+    : bucket_(bucket), handler_(std::move(handler)) {
+  thread_ = std::thread{[this] { run(); }};
+}
+
+kv_watch::~kv_watch() {
+  stop_ = true;
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    if (current_ != nullptr)
+      kvWatcher_Stop(current_);
+  }
+  thread_.join();
+}
+
+void kv_watch::run() {
+  constexpr int64_t poll_ms = 250;
+  while (!stop_) {
+    kvWatcher* w = nullptr;
+    if (auto s = kvStore_WatchAll(&w, bucket_.handle(), nullptr); s != NATS_OK) {
+      log::get("cluster")->warn("event=kv_watch_failed bucket={} status=\"{}\"",
+                                kvStore_Bucket(bucket_.handle()), nats_error_text(s));
+      std::this_thread::sleep_for(std::chrono::milliseconds(poll_ms));
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      current_ = w;
+    }
+    while (!stop_) {
+      kvEntry* e = nullptr;
+      auto s = kvWatcher_Next(&e, w, poll_ms);
+      if (s == NATS_TIMEOUT)
+        continue;
+      if (s != NATS_OK)
+        break; // stopped, or the watcher broke: make a new one (it replays the values)
+      kv_change change;
+      if (e == nullptr) {
+        change.caught_up = true;
+      } else {
+        change.key = kvEntry_Key(e);
+        auto* data = static_cast<const uint8_t*>(kvEntry_Value(e));
+        change.value.assign(data, data + kvEntry_ValueLen(e));
+        change.revision = kvEntry_Revision(e);
+        change.deleted = kvEntry_Operation(e) != kvOp_Put;
+        kvEntry_Destroy(e);
+      }
+      handler_(std::move(change));
+    }
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      current_ = nullptr;
+    }
+    kvWatcher_Destroy(w);
+  }
+}
+
+result<nats_credentials> read_nats_credentials(const std::string& path) {
+  auto bad = [&](const std::string& why) {
+    return failure{errc::invalid_argument, "NATS credentials file '" + path + "': " + why};
+  };
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return bad(std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return bad("not a regular file");
+  }
+  if (st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
+    ::close(fd);
+    return bad("must be owned by this user and readable by no one else (chmod 600)");
+  }
+  std::string text;
+  char buf[512];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0 && text.size() < 4096;)
+    text.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  nats_credentials creds;
+  std::istringstream in{text};
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#')
+      continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos)
+      return bad("lines must be user=... or password=...");
+    auto key = line.substr(0, eq);
+    auto value = line.substr(eq + 1);
+    if (key == "user")
+      creds.user = value;
+    else if (key == "password")
+      creds.password = value;
+    else
+      return bad("unknown key '" + key + "'");
+  }
+  if (creds.user.empty() || creds.password.empty())
+    return bad("needs both user= and password=");
+  return creds;
+}
+
+result<bool> write_nats_credentials(const std::string& path, const nats_credentials& creds) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return failure{errc::unavailable, "cannot create '" + path + "': " + std::strerror(errno)};
+  auto text = "# NATS credentials of a kinbox cluster\nuser=" + creds.user +
+              "\npassword=" + creds.password + "\n";
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  ok = ::fsync(fd) == 0 && ok;
+  ::close(fd);
+  if (!ok)
+    return failure{errc::unavailable, "cannot write '" + path + "'"};
+  return true;
+}
+
 result<std::unique_ptr<nats_link>> nats_link::connect(const std::vector<std::string>& urls,
-                                                      const std::string& client_name) {
+                                                      const std::string& client_name,
+                                                      const std::optional<nats_credentials>& creds) {
   natsOptions* opts = nullptr;
   if (auto s = natsOptions_Create(&opts); s != NATS_OK)
     return nats_failure("nats_options", s);
@@ -119,7 +262,10 @@ result<std::unique_ptr<nats_link>> nats_link::connect(const std::vector<std::str
     servers.push_back(u.c_str());
   natsOptions_SetServers(opts, servers.data(), static_cast<int>(servers.size()));
   natsOptions_SetName(opts, client_name.c_str());
+  if (creds)
+    natsOptions_SetUserInfo(opts, creds->user.c_str(), creds->password.c_str());
   natsOptions_UseGlobalMessageDelivery(opts, true);
+  natsOptions_SetSendAsap(opts, true);
   natsOptions_SetMaxReconnect(opts, -1);
   natsOptions_SetReconnectWait(opts, 250);
   natsOptions_SetTimeout(opts, 2000);
@@ -175,19 +321,71 @@ result<bool> nats_link::subscribe(const std::string& subject, nats_handler handl
   return true;
 }
 
+namespace {
+
+/// Raises the replicas of an existing bucket's stream (a NATS cluster that grew). Only
+/// logs on failure: the bucket works with fewer copies.
+void raise_replicas(jsCtx* js, const std::string& bucket, int replicas) {
+  auto stream = "KV_" + bucket;
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr{};
+  if (js_GetStreamInfo(&si, js, stream.c_str(), nullptr, &jerr) != NATS_OK)
+    return;
+  if (si->Config->Replicas < replicas) {
+    auto from = si->Config->Replicas;
+    si->Config->Replicas = replicas;
+    jsStreamInfo* updated = nullptr;
+    auto s = js_UpdateStream(&updated, js, si->Config, nullptr, &jerr);
+    if (s == NATS_OK) {
+      log::get("cluster")->info("event=kv_replicas_raised bucket={} from={} to={}", bucket, from,
+                                replicas);
+      jsStreamInfo_Destroy(updated);
+    } else {
+      log::get("cluster")->warn("event=kv_replicas_not_raised bucket={} replicas={} status=\"{}\"",
+                                bucket, from, nats_error_text(s));
+    }
+  }
+  jsStreamInfo_Destroy(si);
+}
+
+} // namespace
+
 result<std::unique_ptr<kv_bucket>> nats_link::open_bucket(const bucket_options& opts) {
   kvStore* kv = nullptr;
   auto s = js_KeyValue(&kv, js_, opts.name.c_str());
-  if (s == NATS_OK)
+  if (s == NATS_OK && opts.remake_on_ttl_change) {
+    kvStatus* status = nullptr;
+    if (kvStore_Status(&status, kv) == NATS_OK) {
+      auto ttl = kvStatus_TTL(status);
+      kvStatus_Destroy(status);
+      if (ttl != opts.ttl_ns) {
+        log::get("cluster")->info("event=kv_bucket_remade bucket={} ttl_ns={} was={}", opts.name,
+                                  opts.ttl_ns, ttl);
+        kvStore_Destroy(kv);
+        kv = nullptr;
+        js_DeleteKeyValue(js_, opts.name.c_str());
+        s = NATS_NOT_FOUND;
+      }
+    }
+  }
+  if (s == NATS_OK) {
+    if (opts.replicas > 1)
+      raise_replicas(js_, opts.name, opts.replicas);
     return std::make_unique<kv_bucket>(kv);
+  }
   kvConfig cfg;
   kvConfig_Init(&cfg);
   cfg.Bucket = opts.name.c_str();
   cfg.History = opts.history;
   cfg.TTL = opts.ttl_ns;
   cfg.StorageType = js_FileStorage;
-  if (s = js_CreateKeyValue(&kv, js_, &cfg); s != NATS_OK)
+  cfg.Replicas = opts.replicas;
+  if (s = js_CreateKeyValue(&kv, js_, &cfg); s != NATS_OK) {
+    // Another node may have made it a moment ago.
+    if (js_KeyValue(&kv, js_, opts.name.c_str()) == NATS_OK)
+      return std::make_unique<kv_bucket>(kv);
     return nats_failure("kv_create_bucket", s);
+  }
   return std::make_unique<kv_bucket>(kv);
 }
 
@@ -199,12 +397,15 @@ bool nats_link::connected() const {
   return natsConnection_Status(conn_) == NATS_CONN_STATUS_CONNECTED;
 }
 
-std::string nats_link::new_inbox() {
-  natsInbox* inbox = nullptr;
-  natsInbox_Create(&inbox);
-  std::string out = inbox;
-  natsInbox_Destroy(inbox);
-  return out;
+size_t nats_link::known_servers() const {
+  char** servers = nullptr;
+  int count = 0;
+  if (natsConnection_GetServers(conn_, &servers, &count) != NATS_OK)
+    return 1;
+  for (int i = 0; i < count; ++i)
+    free(servers[i]);
+  free(servers);
+  return static_cast<size_t>(count);
 }
 
 } // namespace kinbox

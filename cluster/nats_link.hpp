@@ -1,21 +1,23 @@
-// The node's link to NATS (NATS.c): one connection, subscriptions whose callbacks run on
-// NATS.c's shared delivery pool, and JetStream KV buckets. RAII around every C handle;
-// raw natsStatus codes never leave this file.
+// The node's link to NATS (NATS.c): one authenticated connection, subscriptions whose
+// callbacks run on NATS.c's shared delivery pool, JetStream KV buckets and their
+// watchers. RAII around every C handle; raw natsStatus codes never leave this file.
 //
 // Threading: publish and KV calls are thread-safe. KV calls block on a round trip to the
-// server, so actors reach KV only through the kv actor (kv_actor.hpp). Subscription
-// handlers run on a NATS.c thread: they must copy what they need, hand it to an actor with
-// `anon_send`, and return at once.
+// server, so actors reach KV only through detached actors (kv_actor.hpp, the membership
+// actor). Subscription handlers and watcher handlers run on threads that are not CAF's:
+// they must copy what they need, hand it to an actor with `anon_send`, and return at once.
 #pragma once
 
 #include <nats/nats.h>
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "protocol/types.hpp"
@@ -32,9 +34,33 @@ struct nats_message {
 
 using nats_handler = std::function<void(nats_message&&)>;
 
+/// Subject-based messaging as the entity service uses it: NATS in a node, an in-memory
+/// bus in deterministic tests.
+class message_bus {
+public:
+  virtual ~message_bus() = default;
+  /// Queues a message; with `reply`, a request whose answer (or the server's "no
+  /// responders" status) goes to that subject. False if the link is closed.
+  virtual bool publish(const std::string& subject, std::span<const uint8_t> data,
+                       const std::string& reply = {}) = 0;
+  /// Subscribes `handler` to `subject` (a trailing `.*` or `.>` wildcard allowed).
+  [[nodiscard]] virtual result<bool> subscribe(const std::string& subject,
+                                               nats_handler handler) = 0;
+};
+
 struct kv_value {
   bytes value;
   uint64_t revision = 0;
+};
+
+/// One change seen by a watcher. `key` empty and `caught_up` set: the watcher has
+/// replayed every current value and what follows is live.
+struct kv_change {
+  std::string key;
+  bytes value;
+  uint64_t revision = 0;
+  bool deleted = false; ///< a delete or purge of `key`
+  bool caught_up = false;
 };
 
 class kv_bucket {
@@ -50,37 +76,82 @@ public:
   [[nodiscard]] result<uint64_t> put(const std::string& key, std::span<const uint8_t> value);
   /// Writes only if the key does not exist; false if it does.
   [[nodiscard]] result<bool> create(const std::string& key, std::span<const uint8_t> value);
+  /// Compare-and-set: writes only if the key's revision is still `last`; returns the new
+  /// revision, or nullopt when another write came first.
+  [[nodiscard]] result<std::optional<uint64_t>> update(const std::string& key,
+                                                       std::span<const uint8_t> value,
+                                                       uint64_t last);
   /// Deletes the key (a no-op if missing).
   [[nodiscard]] result<bool> erase(const std::string& key);
   /// All live keys of the bucket.
   [[nodiscard]] result<std::vector<std::string>> keys();
 
+  kvStore* handle() const { return kv_; }
+
 private:
   kvStore* kv_;
+};
+
+/// Watches every key of a bucket on a thread of its own and hands each change to
+/// `handler` (on that thread). A watcher that fails (the server went away) is made anew,
+/// which replays the current values again. Stops and joins in its destructor.
+class kv_watch {
+public:
+  kv_watch(kv_bucket& bucket, std::function<void(kv_change&&)> handler);
+  ~kv_watch();
+  kv_watch(const kv_watch&) = delete;
+  kv_watch& operator=(const kv_watch&) = delete;
+
+private:
+  void run();
+  kv_bucket& bucket_;
+  std::function<void(kv_change&&)> handler_;
+  std::atomic<bool> stop_{false};
+  std::mutex mtx_;
+  kvWatcher* current_ = nullptr;
+  std::thread thread_;
 };
 
 struct bucket_options {
   std::string name;
   int64_t ttl_ns = 0; ///< 0: keep forever. Applies to every key of the bucket.
   uint8_t history = 1;
+  int replicas = 1; ///< copies on the NATS servers; an existing bucket with fewer is raised
+  /// Soft state only: an existing bucket with another TTL is deleted and made anew.
+  bool remake_on_ttl_change = false;
 };
 
-class nats_link {
+/// A NATS user and password (the form nats-server's `authorization` block takes).
+struct nats_credentials {
+  std::string user;
+  std::string password;
+};
+
+/// Reads a credentials file of `user=...` and `password=...` lines. The file must be a
+/// regular file (not a symlink) owned by this user and readable by no one else.
+[[nodiscard]] result<nats_credentials> read_nats_credentials(const std::string& path);
+
+/// Writes a credentials file, mode 0600 (fails if it exists).
+[[nodiscard]] result<bool> write_nats_credentials(const std::string& path,
+                                                  const nats_credentials& creds);
+
+class nats_link : public message_bus {
 public:
   /// Connects to the first reachable URL; reconnects forever after that.
   [[nodiscard]] static result<std::unique_ptr<nats_link>>
-  connect(const std::vector<std::string>& urls, const std::string& client_name);
+  connect(const std::vector<std::string>& urls, const std::string& client_name,
+          const std::optional<nats_credentials>& creds);
 
-  ~nats_link();
+  ~nats_link() override;
   nats_link(const nats_link&) = delete;
   nats_link& operator=(const nats_link&) = delete;
 
-  /// Queues a message for sending (NATS.c's flusher sends it); false if the link is closed.
+  /// Writes at once (no flusher delay): the node publishes one message per batch of
+  /// requests, not per frame, so each costs one write and no added latency.
   bool publish(const std::string& subject, std::span<const uint8_t> data,
-               const std::string& reply = {});
+               const std::string& reply = {}) override;
 
-  /// Subscribes `handler` to `subject` (wildcards allowed) until the link goes away.
-  [[nodiscard]] result<bool> subscribe(const std::string& subject, nats_handler handler);
+  [[nodiscard]] result<bool> subscribe(const std::string& subject, nats_handler handler) override;
 
   /// Opens the bucket, creating it with `opts` if it does not exist.
   [[nodiscard]] result<std::unique_ptr<kv_bucket>> open_bucket(const bucket_options& opts);
@@ -91,8 +162,8 @@ public:
   /// Whether the connection is up right now.
   bool connected() const;
 
-  /// A fresh unique inbox prefix for replies.
-  std::string new_inbox();
+  /// Servers the link knows of (given and discovered): the size of the NATS cluster.
+  size_t known_servers() const;
 
 private:
   nats_link() = default;

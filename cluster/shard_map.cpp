@@ -1,8 +1,15 @@
 #include "cluster/shard_map.hpp"
 
+#include <algorithm>
+#include <map>
+
+#include "protocol/wire.hpp"
+
 namespace kinbox {
 
 namespace {
+
+constexpr uint8_t placement_format = 1;
 
 uint64_t mix(uint64_t x) {
   // splitmix64 finalizer: stable across builds and platforms.
@@ -21,35 +28,121 @@ uint64_t fnv1a(const std::string& s) {
 
 } // namespace
 
-shard_map::shard_map(uint32_t shards, std::vector<std::string> nodes)
-    : shards_(shards), nodes_(std::move(nodes)) {
-  for (auto& n : nodes_)
-    node_hashes_.push_back(fnv1a(n));
+uint32_t shard_of(uint32_t shards, entity_kind kind, uint64_t id) {
+  return static_cast<uint32_t>(mix(id ^ (uint64_t{kind} << 56)) % shards);
 }
 
-uint32_t shard_map::shard_of(entity_kind kind, uint64_t id) const {
-  return static_cast<uint32_t>(mix(id ^ (uint64_t{static_cast<uint8_t>(kind)} << 56)) % shards_);
-}
-
-const std::string& shard_map::owner(uint32_t shard) const {
-  size_t best = 0;
-  uint64_t best_weight = 0;
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    auto weight = mix(node_hashes_[i] ^ mix(shard));
-    if (i == 0 || weight > best_weight) {
-      best = i;
-      best_weight = weight;
+std::vector<uint16_t> rendezvous_targets(uint32_t shards, const std::vector<std::string>& nodes) {
+  std::vector<uint16_t> out;
+  if (nodes.empty())
+    return out;
+  std::vector<uint64_t> hashes;
+  hashes.reserve(nodes.size());
+  for (auto& n : nodes)
+    hashes.push_back(mix(fnv1a(n)));
+  out.resize(shards);
+  for (uint32_t s = 0; s < shards; ++s) {
+    auto shard_hash = mix(s);
+    uint16_t best = 0;
+    uint64_t best_weight = 0;
+    for (size_t i = 0; i < hashes.size(); ++i) {
+      auto weight = mix(hashes[i] ^ shard_hash);
+      if (i == 0 || weight > best_weight) {
+        best = static_cast<uint16_t>(i);
+        best_weight = weight;
+      }
     }
+    out[s] = best;
   }
-  return nodes_[best];
+  return out;
 }
 
-std::vector<uint32_t> shard_map::owned_by(const std::string& node) const {
-  std::vector<uint32_t> out;
-  for (uint32_t s = 0; s < shards_; ++s)
-    if (owner(s) == node)
-      out.push_back(s);
+placement placement::initial(uint32_t shards, const std::vector<std::string>& owner_nodes) {
+  placement p;
+  p.epoch = 1;
+  p.shards = shards;
+  p.nodes = owner_nodes;
+  std::sort(p.nodes.begin(), p.nodes.end());
+  p.nodes.erase(std::unique(p.nodes.begin(), p.nodes.end()), p.nodes.end());
+  p.owners = rendezvous_targets(shards, p.nodes);
+  if (p.owners.empty())
+    p.owners.assign(shards, no_owner);
+  return p;
+}
+
+const std::string* placement::owner(uint32_t shard) const {
+  if (shard >= owners.size() || owners[shard] == no_owner || owners[shard] >= nodes.size())
+    return nullptr;
+  return &nodes[owners[shard]];
+}
+
+size_t placement::owned_by(const std::string& node) const {
+  auto i = std::lower_bound(nodes.begin(), nodes.end(), node);
+  if (i == nodes.end() || *i != node)
+    return 0;
+  auto index = static_cast<uint16_t>(i - nodes.begin());
+  return static_cast<size_t>(std::count(owners.begin(), owners.end(), index));
+}
+
+placement placement::with_owners(const std::vector<std::pair<uint32_t, std::string>>& changes) const {
+  std::vector<const std::string*> by_shard(shards, nullptr);
+  for (uint32_t s = 0; s < shards; ++s)
+    by_shard[s] = owner(s);
+  for (auto& [shard, node] : changes)
+    if (shard < shards)
+      by_shard[shard] = &node;
+  placement next;
+  next.epoch = epoch + 1;
+  next.shards = shards;
+  for (auto* n : by_shard)
+    if (n != nullptr)
+      next.nodes.push_back(*n);
+  std::sort(next.nodes.begin(), next.nodes.end());
+  next.nodes.erase(std::unique(next.nodes.begin(), next.nodes.end()), next.nodes.end());
+  next.owners.assign(shards, no_owner);
+  for (uint32_t s = 0; s < shards; ++s)
+    if (by_shard[s] != nullptr)
+      next.owners[s] = static_cast<uint16_t>(
+          std::lower_bound(next.nodes.begin(), next.nodes.end(), *by_shard[s]) -
+          next.nodes.begin());
+  return next;
+}
+
+bytes placement::encode() const {
+  bytes out;
+  wire::writer w{out};
+  w.u8(placement_format).u64(epoch).u32(shards).u16(static_cast<uint16_t>(nodes.size()));
+  for (auto& n : nodes)
+    w.str(n);
+  for (auto o : owners)
+    w.u16(o);
   return out;
+}
+
+std::optional<placement> placement::decode(std::span<const uint8_t> data) {
+  wire::reader r{data};
+  uint8_t format = 0;
+  uint16_t count = 0;
+  placement p;
+  r.u8(format);
+  r.u64(p.epoch);
+  r.u32(p.shards);
+  r.u16(count);
+  if (!r.ok() || format != placement_format || p.shards == 0 || p.shards > (1u << 16) ||
+      count > max_nodes)
+    return std::nullopt;
+  p.nodes.resize(count);
+  for (auto& n : p.nodes)
+    r.str(n, 64);
+  p.owners.resize(p.shards);
+  for (auto& o : p.owners)
+    r.u16(o);
+  if (!r.finished() || !std::is_sorted(p.nodes.begin(), p.nodes.end()))
+    return std::nullopt;
+  for (auto o : p.owners)
+    if (o != no_owner && o >= count)
+      return std::nullopt;
+  return p;
 }
 
 } // namespace kinbox

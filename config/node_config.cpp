@@ -42,8 +42,14 @@ po::options_description make_options() {
      "gateway listen address host:port (port 0 picks a free port)")
     ("nats", po::value<std::vector<std::string>>()->multitoken()->composing(),
      "NATS server URL(s), comma-separated or repeated; none: start an embedded nats-server -js")
+    ("nats-credentials", po::value<std::string>(),
+     "file with the NATS user= and password= lines (mode 0600); an embedded nats-server "
+     "makes its own in the data dir")
     ("nats-server-bin", po::value<std::string>()->default_value("nats-server"),
      "nats-server executable used when no --nats is given")
+    ("advertise", po::value<std::string>(),
+     "host:port of this gateway as apps reach it (sent to apps redirected here); default: "
+     "the listen address")
     ("key-file", po::value<std::string>(),
      "the cluster's long-term key file (same on every node); default: <data-dir>/cluster.key, "
      "made on first start")
@@ -68,8 +74,20 @@ po::options_description make_options() {
      "initial LMDB map size of the mailbox")
     ("mailbox-max-size", po::value<std::string>()->default_value("16GiB"),
      "largest LMDB map size; past it new mail is refused with a retryable error")
-    ("shards", po::value<uint32_t>()->default_value(256),
-     "number of shards of the cluster, 1..65536 (must be the same on every node)")
+    ("shards", po::value<uint32_t>()->default_value(0),
+     "number of shards of a new cluster, 1..65536; 0 (default): the cluster's, or 4096 "
+     "for a new one. A node whose value differs from its cluster's is refused")
+    ("lease", po::value<std::string>()->default_value("6s"),
+     "membership lease, the same on every node: a node unheard of for this long is gone, "
+     "and one cut off from NATS for half of it stops serving; 2s to 60s")
+    ("moving-shards", po::value<size_t>()->default_value(4),
+     "shards this node hands off at once when the cluster rebalances, 1..256")
+    ("kv-replicas", po::value<int>()->default_value(0),
+     "copies of each KV bucket on the NATS servers, 1..5; 0: 3 when NATS has 3 or more "
+     "servers, else 1")
+    ("drain-timeout", po::value<std::string>()->default_value("60s"),
+     "how long a stopping node (SIGTERM, kinbox-admin drain) waits for its shards to move "
+     "before it stops anyway; 1s to 1h")
     ("worker-threads", po::value<size_t>()->default_value(2),
      "actor scheduler threads, 1..64 (network I/O runs on one more thread)")
     ("local-shortcut", po::value<bool>()->default_value(true),
@@ -113,6 +131,17 @@ result<node_config> build(const po::variables_map& vm) {
     }
   }
   cfg.nats_server_binary = get<std::string>(vm, "nats-server-bin");
+  if (vm.count("nats-credentials")) {
+    cfg.nats_credentials = get<std::string>(vm, "nats-credentials");
+    if (cfg.nats_credentials.empty())
+      return bad_option("nats-credentials", "must not be empty");
+  }
+  if (vm.count("advertise")) {
+    cfg.advertise = get<std::string>(vm, "advertise");
+    auto a = parse_listen_address(cfg.advertise);
+    if (!a || a->port == 0)
+      return bad_option("advertise", "'" + cfg.advertise + "' is not host:port");
+  }
   if (vm.count("key-file")) {
     cfg.key_file = get<std::string>(vm, "key-file");
     if (cfg.key_file.empty())
@@ -172,8 +201,20 @@ result<node_config> build(const po::variables_map& vm) {
     return max.error();
   cfg.mailbox_max_size = *max;
   cfg.shards = get<uint32_t>(vm, "shards");
-  if (cfg.shards < 1 || cfg.shards > 65536)
-    return bad_option("shards", "must be between 1 and 65536");
+  if (cfg.shards > 65536)
+    return bad_option("shards", "must be between 1 and 65536, or 0");
+  auto lease = duration("lease", 2s, 60s, "between 2s and 60s");
+  auto drain = duration("drain-timeout", 1s, 1h, "between 1s and 1h");
+  if (!lease || !drain)
+    return !lease ? lease.error() : drain.error();
+  cfg.lease = *lease;
+  cfg.drain_timeout = *drain;
+  cfg.moving_shards = get<size_t>(vm, "moving-shards");
+  if (cfg.moving_shards < 1 || cfg.moving_shards > 256)
+    return bad_option("moving-shards", "must be between 1 and 256");
+  cfg.kv_replicas = get<int>(vm, "kv-replicas");
+  if (cfg.kv_replicas < 0 || cfg.kv_replicas > 5)
+    return bad_option("kv-replicas", "must be between 0 and 5");
   cfg.worker_threads = get<size_t>(vm, "worker-threads");
   if (cfg.worker_threads < 1 || cfg.worker_threads > 64)
     return bad_option("worker-threads", "must be between 1 and 64");

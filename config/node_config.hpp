@@ -24,7 +24,13 @@ struct node_config {
   std::string data_dir = "kinbox-data";
   listen_address gateway{"127.0.0.1", 7420};
   std::vector<std::string> nats_urls; ///< empty: start an embedded nats-server
+  /// File with the NATS user and password (never the secret itself on the command line);
+  /// an embedded nats-server makes its own in the data dir.
+  std::string nats_credentials;
   std::string nats_server_binary = "nats-server";
+  /// host:port apps are sent to when another node redirects them here; empty: the
+  /// listen address with its bound port.
+  std::string advertise;
   std::string key_file; ///< empty: <data_dir>/cluster.key, made if missing
   std::chrono::milliseconds mail_ttl = std::chrono::hours(24 * 15);
   std::chrono::milliseconds sweep_interval = std::chrono::seconds(60);
@@ -35,7 +41,11 @@ struct node_config {
   size_t max_outbound_bytes = 4 * 1024 * 1024;
   uint64_t mailbox_initial_size = 64ull << 20;
   uint64_t mailbox_max_size = 16ull << 30;
-  uint32_t shards = 256;
+  uint32_t shards = 0; ///< 0: the cluster's (4096 for a new cluster)
+  std::chrono::milliseconds lease = std::chrono::seconds(6); ///< membership lease (cluster-wide)
+  size_t moving_shards = 4;                                  ///< handoffs at once
+  int kv_replicas = 0; ///< 0: 3 when NATS has 3 or more servers, else 1
+  std::chrono::milliseconds drain_timeout = std::chrono::seconds(60);
   size_t worker_threads = 2; ///< CAF scheduler threads (network I/O has its own thread)
   bool local_shortcut = true;
   std::string log_level = "info";

@@ -16,7 +16,6 @@ using bind_atom = caf::atom_constant<caf::atom("bind")>;
 
 struct acceptor_state {
   std::shared_ptr<const gateway_context> ctx;
-  uint64_t next_session_id = 1;
   std::set<caf::actor_addr> sessions;
   bool stopping = false;
   static inline const char* name = "kinbox.gateway";
@@ -43,18 +42,19 @@ caf::behavior acceptor(caf::io::stateful_broker<acceptor_state>* self,
           self->close(msg.handle);
           return;
         }
-        auto child = fork_session(self, msg.handle, st.ctx, st.next_session_id++);
+        auto child = fork_session(self, msg.handle, st.ctx);
         self->monitor(child);
         st.sessions.insert(child.address());
       },
       [=](const caf::io::acceptor_closed_msg&) {},
-      [=](shutdown_atom) {
+      [=](shutdown_atom, const std::vector<std::string>& gateways) {
         auto& st = self->state;
         st.stopping = true;
         self->close_all(); // closes the doorman: no new connections
-        log::get("gateway")->info("event=gateway_stopping sessions={}", st.sessions.size());
+        log::get("gateway")->info("event=gateway_stopping sessions={} redirect_to={}",
+                                  st.sessions.size(), gateways.size());
         for (auto& addr : st.sessions)
-          caf::anon_send(caf::actor_cast<caf::actor>(addr), shutdown_atom::value);
+          caf::anon_send(caf::actor_cast<caf::actor>(addr), shutdown_atom::value, gateways);
         if (st.sessions.empty())
           self->quit();
       },

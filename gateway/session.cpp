@@ -7,7 +7,7 @@
 #include <optional>
 
 #include "actors/contacts.hpp"
-#include "actors/local_calls.hpp"
+#include "cluster/entity_client.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
 #include "protocol/messages.hpp"
@@ -42,10 +42,15 @@ struct on_success {
   message_id id{}; ///< for `accepted`
 };
 
-/// A request for a user actor of this node, waiting for the end of the socket read.
-struct local_call {
-  uint32_t request_id;
-  entity_request req;
+/// What an entity request of the session was for, to answer it when it returns.
+struct session_call {
+  enum class what : uint8_t {
+    request,  ///< a client request: answer the client
+    attach,   ///< the login's attach: log in on success
+    reattach, ///< attach again after the account moved to another node
+  };
+  what kind = what::request;
+  uint32_t request_id = 0;
   on_success answer;
 };
 
@@ -59,13 +64,10 @@ struct session_state {
   std::array<uint8_t, 32> transcript{};
   account_id account = 0;
   account_info info{};
-  user_actor user;
-  /// Direct calls to user actors of this node; made on the first call (an idle session
-  /// makes none and should not pay for its maps).
-  std::unique_ptr<local_calls> calls;
-  /// Local calls made by the frames of the current read, sent at its end in one message
-  /// per destination.
-  std::vector<local_call> outbox;
+  bool attached = false; ///< the account's user actor has this session as its endpoint
+  /// Requests to entities; the frames of one read leave together at its end, one message
+  /// per destination. Made on the first request (an idle session pays for no maps).
+  std::unique_ptr<entity_client<session_call>> client;
   size_t in_flight = 0;
   uint64_t bytes_queued = 0;  ///< written to the socket's buffer so far
   uint64_t bytes_written = 0; ///< of those, handed to the kernel
@@ -150,13 +152,24 @@ void write_frame(session_pointer self, const frame& f) {
   self->flush(self->state.hdl);
 }
 
+endpoint own_endpoint(const session_state& st) {
+  return endpoint{st.ctx->service->node_id(), st.ctx->service->incarnation(), st.session_id};
+}
+
 void close(session_pointer self) {
   auto& st = self->state;
   if (st.current == phase::closing)
     return;
   st.current = phase::closing;
-  if (st.user)
-    caf::anon_send(st.user, detach_atom::value, st.session_id);
+  if (st.account != 0) {
+    st.ctx->service->remove_endpoint(st.session_id);
+    // The service delivers the detach even if the account moves meanwhile: this session
+    // is gone before the answer comes.
+    if (st.attached)
+      caf::anon_send(st.ctx->service->actor(), notify_atom::value,
+                     entity_request{user_kind, st.account, static_cast<uint8_t>(user_op::detach),
+                                    st.account, encode_endpoint(own_endpoint(st))});
+  }
   self->close(st.hdl);
   self->quit();
 }
@@ -202,50 +215,44 @@ void finish_call(session_pointer self, uint32_t request_id, entity_reply& r,
   }
 }
 
-/// Sends an entity request through the router, which picks the NATS subject of the
-/// target's shard or the local host.
-void call_via_router(session_pointer self, uint32_t request_id, entity_request req,
-                     on_success answer) {
-  self->request(self->state.ctx->router, caf::infinite, std::move(req))
-      .then([=](entity_reply& r) { finish_call(self, request_id, r, answer); },
-            [=](caf::error& err) {
-              auto f = to_failure(err);
-              auto reply = error_reply(f.code, f.message);
-              finish_call(self, request_id, reply, answer);
-            });
-}
+void attached(session_pointer self, uint32_t request_id, entity_reply& r);
 
-/// Sends the local calls of the read that just ended: one message per destination with
-/// its requests in the order they came.
-void send_outbox(session_pointer self) {
-  auto& st = self->state;
-  auto calls = std::move(st.outbox);
-  st.outbox.clear();
-  if (st.current == phase::closing)
+/// What came back for an entity request of this session.
+void on_reply(session_pointer self, session_call& call, entity_reply& r) {
+  switch (call.kind) {
+  case session_call::what::request:
+    return finish_call(self, call.request_id, r, call.answer);
+  case session_call::what::attach:
+    return attached(self, call.request_id, r);
+  case session_call::what::reattach:
+    if (!r.ok() && self->state.current == phase::ready)
+      fail(self, frame_type::bye, 0, static_cast<errc>(r.status),
+           "the account could not be attached again; reconnect");
     return;
-  std::stable_sort(calls.begin(), calls.end(),
-                   [](const local_call& a, const local_call& b) { return a.req.id < b.req.id; });
-  for (size_t first = 0; first < calls.size();) {
-    auto to = calls[first].req.id;
-    std::vector<entity_request> reqs;
-    auto handlers = std::make_shared<std::vector<local_call>>();
-    for (; first < calls.size() && calls[first].req.id == to; ++first) {
-      reqs.push_back(std::move(calls[first].req));
-      handlers->push_back(std::move(calls[first]));
-    }
-    if (!st.calls)
-      st.calls = std::make_unique<local_calls>();
-    st.calls->call(
-        self, st.ctx->host, to, std::move(reqs), [=](std::vector<entity_reply>& replies) {
-          note_batch(self->state, replies.size());
-          for (size_t i = 0; i < replies.size(); ++i)
-            finish_call(self, (*handlers)[i].request_id, replies[i], (*handlers)[i].answer);
-          release_plain(self->state);
-        });
   }
 }
 
-/// Sends an entity request and answers the client when it returns.
+entity_client<session_call>& client_of(session_pointer self) {
+  auto& st = self->state;
+  if (!st.client)
+    st.client = std::make_unique<entity_client<session_call>>(
+        st.ctx->service, [self](session_call& c, entity_reply& r) {
+          note_batch(self->state, 1);
+          on_reply(self, c, r);
+        });
+  return *st.client;
+}
+
+/// Sends the requests of the read that just ended: one message per destination entity
+/// (or node) with its requests in the order they came.
+void send_outbox(session_pointer self) {
+  auto& st = self->state;
+  if (st.client && st.current != phase::closing)
+    st.client->flush(self);
+}
+
+/// Queues an entity request; it leaves at the end of the read, and the client hears the
+/// answer when it returns.
 void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
                  bytes body, on_success answer = {}) {
   auto& st = self->state;
@@ -254,12 +261,9 @@ void call_entity(session_pointer self, uint32_t request_id, account_id target, u
     return;
   }
   ++st.in_flight;
-  entity_request req{entity_kind::user, target, static_cast<uint8_t>(op), st.account,
-                     std::move(body)};
-  if (st.ctx->serves_locally && st.ctx->serves_locally(target))
-    st.outbox.push_back({request_id, std::move(req), answer});
-  else
-    call_via_router(self, request_id, std::move(req), answer);
+  client_of(self).call(
+      entity_request{user_kind, target, static_cast<uint8_t>(op), st.account, std::move(body)},
+      session_call{session_call::what::request, request_id, answer});
 }
 
 void try_register(session_pointer self, uint32_t request_id, account_record record, int attempt) {
@@ -306,36 +310,32 @@ void handle_register(session_pointer self, const frame_view& f) {
   try_register(self, f.request_id, std::move(record), 0);
 }
 
-void attach(session_pointer self, uint32_t request_id, account_id id) {
+/// Attaches this session to its account's user actor, wherever it lives.
+void attach(session_pointer self, session_call::what kind, uint32_t request_id) {
   auto& st = self->state;
-  self->request(st.ctx->host, caf::infinite, lookup_atom::value, id)
-      .then(
-          [=](user_actor& user) {
-            self->request(user, caf::infinite, attach_atom::value, caf::actor{self},
-                          self->state.session_id)
-                .then(
-                    [=](account_info& info) {
-                      auto& st = self->state;
-                      if (st.current == phase::closing) {
-                        caf::anon_send(user, detach_atom::value, st.session_id);
-                        return;
-                      }
-                      st.user = user;
-                      st.info = info;
-                      st.current = phase::ready;
-                      logger()->info("event=login account={} session={}", id, st.session_id);
-                      reply(self, frame_type::login_ok, request_id, info);
-                    },
-                    [=](caf::error& err) {
-                      if (self->state.current != phase::closing)
-                        fail(self, frame_type::error, request_id, to_failure(err).code,
-                             "login failed");
-                    });
-          },
-          [=](caf::error& err) {
-            if (self->state.current != phase::closing)
-              fail(self, frame_type::error, request_id, to_failure(err).code, "login failed");
-          });
+  st.ctx->service->add_endpoint(st.session_id, caf::actor_cast<caf::actor>(self));
+  auto& client = client_of(self);
+  client.call(entity_request{user_kind, st.account, static_cast<uint8_t>(user_op::attach),
+                             st.account, encode_endpoint(own_endpoint(st))},
+              session_call{kind, request_id, {}});
+  client.flush(self);
+}
+
+void attached(session_pointer self, uint32_t request_id, entity_reply& r) {
+  auto& st = self->state;
+  if (st.current == phase::closing)
+    return;
+  auto info = r.ok() ? decode_body<account_info>(r.body) : result<account_info>{failure{
+                                                               static_cast<errc>(r.status), r.message}};
+  if (!info) {
+    auto code = info.error().code == errc::not_found ? errc::auth_failed : info.error().code;
+    return fail(self, frame_type::error, request_id, code, "login failed");
+  }
+  st.attached = true;
+  st.info = *info;
+  st.current = phase::ready;
+  logger()->info("event=login account={} session={}", st.account, st.session_id);
+  reply(self, frame_type::login_ok, request_id, st.info);
 }
 
 void handle_login(session_pointer self, const frame_view& f) {
@@ -361,7 +361,7 @@ void handle_login(session_pointer self, const frame_view& f) {
               return fail(self, frame_type::error, request_id, errc::auth_failed,
                           "login failed for this account");
             st.account = id;
-            attach(self, request_id, id);
+            attach(self, session_call::what::attach, request_id);
           },
           [=](caf::error& err) {
             if (self->state.current != phase::closing)
@@ -530,18 +530,34 @@ void handle_data(session_pointer self, const std::vector<char>& data) {
   }
 }
 
+/// Sends `redirect` with other gateways, or `bye` when there are none, and closes.
+void leave(session_pointer self, const std::vector<std::string>& gateways) {
+  if (self->state.current == phase::closing)
+    return;
+  if (gateways.empty() || self->state.current != phase::ready)
+    return fail(self, frame_type::bye, 0, errc::shutting_down, "the node is shutting down");
+  logger()->info("event=session_redirected session={} account={} gateways={}",
+                 self->state.session_id, self->state.account, gateways.size());
+  write_frame(self, make_frame(frame_type::redirect, 0,
+                               redirect_body{errc::shutting_down,
+                                             "the node is leaving; reconnect to another gateway",
+                                             gateways}));
+  close(self);
+}
+
 caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
-                      std::shared_ptr<const gateway_context> ctx, uint64_t session_id) {
+                      std::shared_ptr<const gateway_context> ctx) {
   auto& st = self->state;
   st.hdl = hdl;
-  st.session_id = session_id;
+  // An endpoint id that no other session of this node, in any of its runs, has had.
+  randombytes_buf(&st.session_id, sizeof(st.session_id));
   st.reader = record_reader{ctx->max_frame_size};
   st.ctx = std::move(ctx);
   st.read_chunk = small_read_chunk;
   self->configure_read(hdl, caf::io::receive_policy::at_most(small_read_chunk));
   self->ack_writes(hdl, true);
   self->delayed_send(self, st.ctx->auth_timeout, auth_timeout_atom::value);
-  logger()->debug("event=session_opened session={}", session_id);
+  logger()->debug("event=session_opened session={}", st.session_id);
   return {
       [=](const caf::io::new_data_msg& msg) { handle_data(self, msg.buf); },
       [=](const caf::io::data_transferred_msg& msg) { self->state.bytes_written += msg.written; },
@@ -549,9 +565,9 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
         logger()->debug("event=connection_closed session={}", self->state.session_id);
         close(self);
       },
-      [=](push_atom, const std::vector<mail_push>& mail) {
+      [=](push_atom, account_id account, const std::vector<mail_push>& mail) {
         auto& st = self->state;
-        if (st.current != phase::ready)
+        if (st.current != phase::ready || account != st.account)
           return;
         // Pushes are the one output the client does not pace with requests: cut a
         // connection that stopped reading. Its mail stays stored for the next login.
@@ -568,27 +584,38 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
         self->flush(st.hdl);
         release_plain(st);
       },
-      [=](kick_atom, uint16_t code) {
+      [=](kick_atom, account_id account, uint16_t code) {
+        if (account != self->state.account)
+          return;
+        self->state.attached = false; // replaced: the user actor has another endpoint
         fail(self, frame_type::bye, 0, static_cast<errc>(code),
              std::string{errc_description(static_cast<errc>(code))});
+      },
+      [=](reattach_atom, account_id account) {
+        auto& st = self->state;
+        if (account != st.account || st.current != phase::ready)
+          return;
+        logger()->debug("event=reattach session={} account={}", st.session_id, st.account);
+        attach(self, session_call::what::reattach, 0);
+      },
+      [=](entity_retry_atom) {
+        if (self->state.client)
+          self->state.client->retry(self);
       },
       [=](auth_timeout_atom) {
         auto current = self->state.current;
         if (current != phase::ready && current != phase::closing)
           fail(self, frame_type::error, 0, errc::timeout, "no login in time");
       },
-      [=](shutdown_atom) {
-        if (self->state.current != phase::closing)
-          fail(self, frame_type::bye, 0, errc::shutting_down, "the node is shutting down");
-      },
+      [=](shutdown_atom, const std::vector<std::string>& gateways) { leave(self, gateways); },
   };
 }
 
 } // namespace
 
 caf::actor fork_session(caf::io::broker* acceptor, caf::io::connection_handle hdl,
-                        std::shared_ptr<const gateway_context> ctx, uint64_t session_id) {
-  return acceptor->fork(session, hdl, std::move(ctx), session_id);
+                        std::shared_ptr<const gateway_context> ctx) {
+  return acceptor->fork(session, hdl, std::move(ctx));
 }
 
 } // namespace kinbox

@@ -416,6 +416,80 @@ result<expired_mail> mailbox::expire(uint64_t now_ms, size_t limit) {
   return out;
 }
 
+result<std::vector<account_id>> mailbox::recipients(account_id after, size_t limit) {
+  std::vector<account_id> out;
+  if (after == UINT64_MAX)
+    return out;
+  txn_guard txn;
+  int rc = txn.begin(env_, MDB_RDONLY);
+  if (rc != 0)
+    return lmdb_failure("mdb_txn_begin", rc);
+  cursor_guard cur;
+  if ((rc = cur.open(txn.get(), mail_db_)) != 0)
+    return lmdb_failure("mdb_cursor_open", rc);
+  mail_key_bytes start{after + 1, 0};
+  MDB_val key = start.val(), val;
+  rc = mdb_cursor_get(cur.get(), &key, &val, MDB_SET_RANGE);
+  while (rc == 0 && out.size() < limit) {
+    auto recipient = get_u64(static_cast<const uint8_t*>(key.mv_data));
+    out.push_back(recipient);
+    if (recipient == UINT64_MAX)
+      break;
+    mail_key_bytes next{recipient + 1, 0};
+    key = next.val();
+    rc = mdb_cursor_get(cur.get(), &key, &val, MDB_SET_RANGE);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND)
+    return lmdb_failure("mdb_cursor_get", rc);
+  return out;
+}
+
+bytes encode_envelopes(std::span<const envelope> mail) {
+  bytes out;
+  size_t size = 4;
+  for (auto& e : mail)
+    size += 12 + envelope_header_size + e.payload.size();
+  out.reserve(size);
+  uint8_t count[4];
+  wire::put_u32_be(count, static_cast<uint32_t>(mail.size()));
+  out.insert(out.end(), count, count + 4);
+  for (auto& e : mail) {
+    auto stored = encode_envelope(e);
+    uint8_t head[12];
+    put_u64(head, e.recipient);
+    wire::put_u32_be(head + 8, static_cast<uint32_t>(stored.size()));
+    out.insert(out.end(), head, head + 12);
+    out.insert(out.end(), stored.begin(), stored.end());
+  }
+  return out;
+}
+
+std::optional<std::vector<envelope>> decode_envelopes(std::span<const uint8_t> data) {
+  if (data.size() < 4)
+    return std::nullopt;
+  auto count = wire::get_u32_be(data.data());
+  size_t pos = 4;
+  std::vector<envelope> out;
+  for (uint32_t i = 0; i < count; ++i) {
+    if (data.size() - pos < 12)
+      return std::nullopt;
+    auto recipient = get_u64(data.data() + pos);
+    auto len = wire::get_u32_be(data.data() + pos + 8);
+    pos += 12;
+    if (data.size() - pos < len)
+      return std::nullopt;
+    MDB_val v{len, const_cast<uint8_t*>(data.data() + pos)};
+    envelope e;
+    if (!decode_envelope(recipient, v, true, e))
+      return std::nullopt;
+    out.push_back(std::move(e));
+    pos += len;
+  }
+  if (pos != data.size())
+    return std::nullopt;
+  return out;
+}
+
 result<uint64_t> mailbox::count() {
   txn_guard txn;
   int rc = txn.begin(env_, MDB_RDONLY);

@@ -63,6 +63,11 @@ struct write_outcome {
   std::vector<std::optional<envelope>> acked;
 };
 
+/// Envelopes as they travel between nodes in a handoff (the stored form, with the
+/// recipient; sequence numbers stay behind: the receiving mailbox numbers them anew).
+bytes encode_envelopes(std::span<const envelope> mail);
+[[nodiscard]] std::optional<std::vector<envelope>> decode_envelopes(std::span<const uint8_t> data);
+
 class mailbox {
 public:
   struct options {
@@ -96,6 +101,10 @@ public:
 
   /// Number of stored envelopes.
   [[nodiscard]] result<uint64_t> count();
+
+  /// Recipients with stored mail, in id order, after `after` (at most `limit`): how a
+  /// handoff finds the mail of a shard.
+  [[nodiscard]] result<std::vector<account_id>> recipients(account_id after, size_t limit);
 
   /// Current map size in bytes.
   uint64_t map_size() const { return map_size_; }

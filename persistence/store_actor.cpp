@@ -226,6 +226,15 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
           return make_error(res.error());
         return *res;
       },
+      [=](recipients_atom, account_id after,
+          uint64_t max_count) -> caf::result<std::vector<account_id>> {
+        if (!self->state.pending_puts.empty())
+          flush(self);
+        auto res = self->state.box->recipients(after, max_count);
+        if (!res)
+          return make_error(res.error());
+        return std::move(*res);
+      },
       [=](flush_atom) { flush(self); },
   };
 }

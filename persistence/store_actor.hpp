@@ -28,6 +28,7 @@ using pending_atom = caf::atom_constant<caf::atom("pending")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using count_atom = caf::atom_constant<caf::atom("count")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
+using recipients_atom = caf::atom_constant<caf::atom("recipients")>;
 
 /// Most envelopes one put/ack batch commits; more waiting mail goes into the next batch.
 constexpr size_t max_batch_size = 4096;
@@ -50,6 +51,9 @@ using store_actor = caf::typed_actor<
   caf::replies_to<expire_atom, uint64_t>::with<expired_mail>,
   /// Number of stored envelopes.
   caf::replies_to<count_atom>::with<uint64_t>,
+  /// Recipients with stored mail after an id, in order (after, max_count). Puts that
+  /// came before it are committed first.
+  caf::replies_to<recipients_atom, account_id, uint64_t>::with<std::vector<account_id>>,
   /// Internal: commits the batch collected so far.
   caf::reacts_to<flush_atom>>;
 // clang-format on
@@ -66,3 +70,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::mail_page)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::expired_mail)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::envelope>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::mail_ref>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::account_id>)

@@ -11,6 +11,7 @@ bool is_known_frame_type(uint8_t value) {
   case frame_type::error:
   case frame_type::ok:
   case frame_type::bye:
+  case frame_type::redirect:
   case frame_type::register_account:
   case frame_type::register_ok:
   case frame_type::login:
@@ -46,6 +47,8 @@ std::string_view frame_type_name(frame_type type) {
     return "ok";
   case frame_type::bye:
     return "bye";
+  case frame_type::redirect:
+    return "redirect";
   case frame_type::register_account:
     return "register";
   case frame_type::register_ok:

@@ -28,6 +28,7 @@ enum class frame_type : uint8_t {
   error = 0x03,
   ok = 0x04,
   bye = 0x05,
+  redirect = 0x06,
   register_account = 0x10,
   register_ok = 0x11,
   login = 0x12,

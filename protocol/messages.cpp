@@ -1,5 +1,7 @@
 #include "protocol/messages.hpp"
 
+#include <algorithm>
+
 #include "protocol/wire.hpp"
 
 namespace kinbox {
@@ -49,6 +51,15 @@ void write_body(bytes& out, const server_hello& x) {
 
 void write_body(bytes& out, const error_body& x) {
   wire::writer{out}.u16(static_cast<uint16_t>(x.code)).str(x.message);
+}
+
+void write_body(bytes& out, const redirect_body& x) {
+  wire::writer w{out};
+  w.u16(static_cast<uint16_t>(x.code)).str(x.message);
+  auto count = std::min(x.gateways.size(), max_redirect_gateways);
+  w.u8(static_cast<uint8_t>(count));
+  for (size_t i = 0; i < count; ++i)
+    w.str(x.gateways[i]);
 }
 
 void write_body(bytes& out, const register_request& x) {
@@ -146,6 +157,22 @@ bool read_body(std::span<const uint8_t> in, error_body& x) {
   uint16_t code = 0;
   r.u16(code);
   r.str(x.message, max_text_length);
+  x.code = static_cast<errc>(code);
+  return r.finished();
+}
+
+bool read_body(std::span<const uint8_t> in, redirect_body& x) {
+  wire::reader r{in};
+  uint16_t code = 0;
+  uint8_t count = 0;
+  r.u16(code);
+  r.str(x.message, max_text_length);
+  r.u8(count);
+  if (count > max_redirect_gateways)
+    return false;
+  x.gateways.resize(count);
+  for (auto& g : x.gateways)
+    r.str(g, max_gateway_length);
   x.code = static_cast<errc>(code);
   return r.finished();
 }

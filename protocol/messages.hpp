@@ -32,6 +32,17 @@ struct error_body {
   std::string message;
 };
 
+/// Most gateways a `redirect` names, and the longest address.
+constexpr size_t max_redirect_gateways = 16;
+constexpr size_t max_gateway_length = 255;
+
+/// Body of `redirect`: the node is leaving; the app reconnects to one of `gateways`.
+struct redirect_body {
+  errc code;
+  std::string message;
+  std::vector<std::string> gateways; ///< host:port, in no particular order
+};
+
 struct register_request {
   std::string name;
   std::string birth_date; ///< YYYY-MM-DD
@@ -126,6 +137,7 @@ constexpr size_t max_payload_size = max_max_frame_size;
 void write_body(bytes& out, const client_hello& x);
 void write_body(bytes& out, const server_hello& x);
 void write_body(bytes& out, const error_body& x);
+void write_body(bytes& out, const redirect_body& x);
 void write_body(bytes& out, const register_request& x);
 void write_body(bytes& out, const register_reply& x);
 void write_body(bytes& out, const login_request& x);
@@ -142,6 +154,7 @@ void write_body(bytes& out, const mail_push& x);
 bool read_body(std::span<const uint8_t> in, client_hello& x);
 bool read_body(std::span<const uint8_t> in, server_hello& x);
 bool read_body(std::span<const uint8_t> in, error_body& x);
+bool read_body(std::span<const uint8_t> in, redirect_body& x);
 bool read_body(std::span<const uint8_t> in, register_request& x);
 bool read_body(std::span<const uint8_t> in, register_reply& x);
 bool read_body(std::span<const uint8_t> in, login_request& x);

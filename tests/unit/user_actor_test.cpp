@@ -30,6 +30,7 @@ struct world {
   std::vector<mail_push> pushes;
   size_t puts = 0; ///< put requests the store got
   std::vector<uint16_t> kicks;
+  size_t reattaches = 0;
   uint64_t now = 1000;
   uint64_t next_seq = 0;
 };
@@ -72,6 +73,13 @@ store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<worl
       },
       [=](expire_atom, uint64_t) -> expired_mail { return {}; },
       [=](count_atom) -> uint64_t { return w->mail.size(); },
+      [=](recipients_atom, account_id after, uint64_t) {
+        std::vector<account_id> out;
+        for (auto& [key, e] : w->mail)
+          if (e.recipient > after && (out.empty() || out.back() != e.recipient))
+            out.push_back(e.recipient);
+        return out;
+      },
       [=](flush_atom) {},
   };
 }
@@ -98,23 +106,47 @@ kv_actor::behavior_type fake_kv(kv_actor::pointer, std::shared_ptr<world> w) {
   };
 }
 
-entity_actor::behavior_type fake_router(entity_actor::pointer, std::shared_ptr<world> w) {
+/// Every other entity: records what reaches it and answers ok.
+caf::behavior fake_entity(caf::event_based_actor*, std::shared_ptr<world> w) {
   return {
-      [=](entity_request& req) -> entity_reply {
-        w->routed.push_back(req);
-        return ok_reply();
+      [=](std::vector<entity_request>& reqs) {
+        w->routed.insert(w->routed.end(), reqs.begin(), reqs.end());
+        return std::vector<entity_reply>(reqs.size(), ok_reply());
       },
+  };
+}
+
+/// The user kind's host as the entity service sees it: every lookup finds the recorder.
+entity_host::behavior_type fake_host(entity_host::pointer self, std::shared_ptr<world> w) {
+  auto entity = self->spawn(fake_entity, w);
+  return {
+      [=](lookup_atom, uint64_t) { return entity; },
+      [=](release_atom, uint32_t, std::string&) { return true; },
+      [=](handoff_atom, uint32_t, bytes&) { return true; },
+      [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
+      [=](view_atom) {},
   };
 }
 
 caf::behavior fake_session(caf::event_based_actor*, std::shared_ptr<world> w) {
   return {
-      [=](push_atom, std::vector<mail_push>& mail) {
+      [=](push_atom, account_id, std::vector<mail_push>& mail) {
         w->pushes.insert(w->pushes.end(), mail.begin(), mail.end());
       },
-      [=](kick_atom, uint16_t code) { w->kicks.push_back(code); },
+      [=](kick_atom, account_id, uint16_t code) { w->kicks.push_back(code); },
+      [=](reattach_atom, account_id) { ++w->reattaches; },
   };
 }
+
+/// Nothing in these tests leaves the node.
+class no_bus : public message_bus {
+public:
+  bool publish(const std::string&, std::span<const uint8_t>, const std::string&) override {
+    CAF_FAIL("unexpected publish");
+    return false;
+  }
+  result<bool> subscribe(const std::string&, nats_handler) override { return true; }
+};
 
 message_id id_of(uint8_t tag) {
   message_id id;
@@ -122,26 +154,42 @@ message_id id_of(uint8_t tag) {
   return id;
 }
 
+constexpr uint64_t incarnation = 7;
+
 struct fixture : test_coordinator_fixture<> {
   std::shared_ptr<world> w = std::make_shared<world>();
+  no_bus bus;
+  std::shared_ptr<entity_service> service;
   user_deps deps;
   std::vector<user_actor> users;
+  std::vector<caf::actor> sessions;
 
   ~fixture() {
-    // An attached user refreshes its presence on a timer forever; stop users first so
-    // the base fixture's final run() ends.
     for (auto& u : users)
       caf::anon_send_exit(u, caf::exit_reason::user_shutdown);
     consume_messages();
   }
 
   fixture() {
+    entity_service_config cfg;
+    cfg.cluster = "test";
+    cfg.node_id = "test";
+    cfg.incarnation = incarnation;
+    cfg.bus = &bus;
+    service = std::make_shared<entity_service>(cfg);
+    auto view = std::make_shared<cluster_view>();
+    view->me = "test";
+    view->incarnation = incarnation;
+    view->map = std::make_shared<const placement>(placement::initial(16, {"test"}));
+    view->lease_until = std::chrono::steady_clock::time_point::max();
+    view->nodes = {live_node{"test", incarnation, "127.0.0.1:1", false}};
+    service->publish_view(view);
+    service->register_kind(user_kind, sys.spawn(fake_host, w), user_push_codec());
     deps.store = sys.spawn(fake_store, w);
     deps.kv = sys.spawn(fake_kv, w);
-    deps.router = sys.spawn(fake_router, w);
+    deps.service = service;
     deps.now_ms = [w = w] { return w->now; };
     deps.mail_ttl = std::chrono::milliseconds(5000);
-    deps.node_id = "test";
     for (auto id : {alice, bob, carol}) {
       account_record a;
       a.id = id;
@@ -160,7 +208,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   entity_reply call(const user_actor& user, account_id caller, user_op op, bytes body = {}) {
-    entity_request req{entity_kind::user, 0, static_cast<uint8_t>(op), caller, std::move(body)};
+    entity_request req{user_kind, 0, static_cast<uint8_t>(op), caller, std::move(body)};
     auto pending = self->request(user, caf::infinite, std::move(req));
     consume_messages();
     entity_reply out = error_reply(errc::internal, "no reply");
@@ -174,7 +222,7 @@ struct fixture : test_coordinator_fixture<> {
   std::shared_ptr<std::optional<entity_reply>> call_later(const user_actor& user, account_id caller,
                                                           user_op op, bytes body = {}) {
     auto out = std::make_shared<std::optional<entity_reply>>();
-    entity_request req{entity_kind::user, 0, static_cast<uint8_t>(op), caller, std::move(body)};
+    entity_request req{user_kind, 0, static_cast<uint8_t>(op), caller, std::move(body)};
     sys.spawn([=](caf::event_based_actor* a) {
       a->request(user, caf::infinite, req)
           .then([=](entity_reply& r) { *out = std::move(r); },
@@ -195,14 +243,25 @@ struct fixture : test_coordinator_fixture<> {
     return user;
   }
 
-  caf::actor attach(const user_actor& user, uint64_t session_id) {
+  static bytes session_endpoint(uint64_t session_id) {
+    return encode_endpoint({"test", incarnation, session_id});
+  }
+
+  /// Attaches a new session of `owner` (as its gateway would, through an entity request).
+  void attach(const user_actor& user, account_id owner, uint64_t session_id) {
     auto session = sys.spawn(fake_session, w);
-    auto pending = self->request(user, caf::infinite, attach_atom::value, session, session_id);
+    sessions.push_back(session);
+    service->add_endpoint(session_id, session);
+    auto reply = call(user, owner, user_op::attach, session_endpoint(session_id));
+    if (!reply.ok())
+      CAF_FAIL("attach failed: " << reply.message);
+    CAF_CHECK(decode_body<account_info>(reply.body));
     consume_messages();
-    pending.receive([](account_info&) {},
-                    [&](caf::error& err) { CAF_FAIL("attach failed: " << sys.render(err)); });
+  }
+
+  void detach(const user_actor& user, account_id owner, uint64_t session_id) {
+    CAF_CHECK(call(user, owner, user_op::detach, session_endpoint(session_id)).ok());
     consume_messages();
-    return session;
   }
 
   std::optional<contact_state> stored_state(account_id owner, account_id other) {
@@ -297,7 +356,7 @@ CAF_TEST(keys and status are for friends only) {
 CAF_TEST(mail to an online friend is pushed and held for the ack and never stored) {
   befriend(bob, alice);
   auto bob_actor = spawn(bob);
-  attach(bob_actor, 1);
+  attach(bob_actor, bob, 1);
   auto accepted = call_later(bob_actor, alice, user_op::deliver, message(7));
   CAF_REQUIRE_EQUAL(w->pushes.size(), 1u);
   CAF_CHECK(w->pushes[0].id == id_of(7));
@@ -324,7 +383,7 @@ CAF_TEST(mail to an online friend is pushed and held for the ack and never store
 CAF_TEST(held mail not acked within the window is stored and acked from the store later) {
   befriend(bob, alice);
   auto bob_actor = spawn(bob);
-  attach(bob_actor, 1);
+  attach(bob_actor, bob, 1);
   auto accepted = call_later(bob_actor, alice, user_op::deliver, message(5));
   CAF_CHECK(!*accepted);
   sched.advance_time(deps.ack_window);
@@ -344,16 +403,15 @@ CAF_TEST(held mail not acked within the window is stored and acked from the stor
 CAF_TEST(held mail is stored when its session goes and paged to the next in order) {
   befriend(bob, alice);
   auto bob_actor = spawn(bob);
-  attach(bob_actor, 1);
+  attach(bob_actor, bob, 1);
   auto first = call_later(bob_actor, alice, user_op::deliver, message(1));
   auto second = call_later(bob_actor, alice, user_op::deliver, message(2));
-  caf::anon_send(bob_actor, detach_atom::value, uint64_t{1});
-  consume_messages();
+  detach(bob_actor, bob, 1);
   CAF_CHECK(stored(bob, 1) && stored(bob, 2)); // no ack can come now: stored at once
   CAF_CHECK(*first && *second);
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(3)).ok()); // offline: stored
   w->pushes.clear();
-  attach(bob_actor, 2);
+  attach(bob_actor, bob, 2);
   CAF_REQUIRE_EQUAL(w->pushes.size(), 3u);
   for (uint8_t i = 0; i < 3; ++i)
     CAF_CHECK(w->pushes[i].id == id_of(static_cast<uint8_t>(i + 1)));
@@ -362,10 +420,10 @@ CAF_TEST(held mail is stored when its session goes and paged to the next in orde
 CAF_TEST(a new session gets held mail paged before newer mail) {
   befriend(bob, alice);
   auto bob_actor = spawn(bob);
-  attach(bob_actor, 1);
+  attach(bob_actor, bob, 1);
   auto held = call_later(bob_actor, alice, user_op::deliver, message(1));
   w->pushes.clear();
-  attach(bob_actor, 2); // takes over without a detach first
+  attach(bob_actor, bob, 2); // takes over without a detach first
   CAF_CHECK(stored(bob, 1));
   CAF_REQUIRE_EQUAL(w->pushes.size(), 1u);
   CAF_CHECK(w->pushes[0].id == id_of(1));
@@ -376,7 +434,7 @@ CAF_TEST(past the held bounds mail is stored at once and in order) {
   befriend(bob, alice);
   deps.max_held_per_user = 2;
   auto bob_actor = spawn(bob);
-  attach(bob_actor, 1);
+  attach(bob_actor, bob, 1);
   auto one = call_later(bob_actor, alice, user_op::deliver, message(1));
   auto two = call_later(bob_actor, alice, user_op::deliver, message(2));
   CAF_CHECK(!*one && !*two);
@@ -396,7 +454,7 @@ CAF_TEST(past the held bounds mail is stored at once and in order) {
   deps.held = std::make_shared<held_budget>(1);
   befriend(carol, alice);
   auto carol_actor = spawn(carol);
-  attach(carol_actor, 3);
+  attach(carol_actor, carol, 3);
   CAF_CHECK(call(carol_actor, alice, user_op::deliver, message(4)).ok());
   CAF_CHECK(stored(carol, 4));
   CAF_CHECK_EQUAL(deps.held->used(), 0u);
@@ -405,7 +463,7 @@ CAF_TEST(past the held bounds mail is stored at once and in order) {
 CAF_TEST(acks in any order find their held mail across compactions) {
   befriend(bob, alice);
   auto bob_actor = spawn(bob);
-  attach(bob_actor, 1);
+  attach(bob_actor, bob, 1);
   constexpr size_t count = 1200;
   auto id_at = [](size_t i) {
     message_id id{};
@@ -447,7 +505,7 @@ CAF_TEST(with the ack window off pushed mail is stored at once) {
   befriend(bob, alice);
   deps.ack_window = std::chrono::milliseconds(0);
   auto bob_actor = spawn(bob);
-  attach(bob_actor, 1);
+  attach(bob_actor, bob, 1);
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(8)).ok());
   CAF_CHECK(stored(bob, 8));
   CAF_REQUIRE_EQUAL(w->pushes.size(), 1u); // pushed before its commit all the same
@@ -457,7 +515,7 @@ CAF_TEST(with the ack window off pushed mail is stored at once) {
 CAF_TEST(a flush stores all held mail) {
   befriend(bob, alice);
   auto bob_actor = spawn(bob);
-  attach(bob_actor, 1);
+  attach(bob_actor, bob, 1);
   auto held = call_later(bob_actor, alice, user_op::deliver, message(6));
   auto done = self->request(bob_actor, caf::infinite, flush_atom::value);
   consume_messages();
@@ -486,11 +544,10 @@ CAF_TEST(stored mail is drained when a session attaches and presence goes online
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(1)).ok());
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(2)).ok());
   CAF_CHECK(w->pushes.empty());
-  attach(bob_actor, 1);
+  attach(bob_actor, bob, 1);
   CAF_CHECK_EQUAL(w->pushes.size(), 2u);
   CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 1);
-  caf::anon_send(bob_actor, detach_atom::value, uint64_t{1});
-  consume_messages();
+  detach(bob_actor, bob, 1);
   CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 0);
   CAF_CHECK(w->kv.count({kv_space::last_seen, std::to_string(bob)}) == 1);
 }
@@ -501,7 +558,7 @@ CAF_TEST(a backlog is pushed two pages ahead of the acks and new mail waits its 
   auto bob_actor = spawn(bob);
   for (uint8_t i = 1; i <= 7; ++i)
     CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(i)).ok());
-  attach(bob_actor, 1);
+  attach(bob_actor, bob, 1);
   CAF_REQUIRE_EQUAL(w->pushes.size(), 4u);
   CAF_CHECK(w->pushes[3].id == id_of(4));
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(8)).ok());
@@ -535,13 +592,12 @@ CAF_TEST(a backlog is pushed two pages ahead of the acks and new mail waits its 
 
 CAF_TEST(a second session takes over and the first is told why) {
   auto alice_actor = spawn(alice);
-  attach(alice_actor, 1);
-  attach(alice_actor, 2);
+  attach(alice_actor, alice, 1);
+  attach(alice_actor, alice, 2);
   CAF_REQUIRE_EQUAL(w->kicks.size(), 1u);
   CAF_CHECK_EQUAL(w->kicks[0], static_cast<uint16_t>(errc::session_replaced));
   // A late detach of the replaced session leaves the new one online.
-  caf::anon_send(alice_actor, detach_atom::value, uint64_t{1});
-  consume_messages();
+  detach(alice_actor, alice, 1);
   CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(alice)}) == 1);
 }
 

@@ -1,0 +1,443 @@
+// The caller's side of the entity service: an actor makes requests to entities through
+// one `entity_client` and never learns where they live.
+//
+// * Batching: `call` queues; `flush` sends what one turn of the actor made (the frames of
+//   one socket read, the receipts of one ack) as one actor message per local entity and
+//   one bus message per remote node. Replies come back per request, to the handler, in the
+//   actor's own thread.
+// * The local shortcut: an entity of a shard this node serves gets the batch straight from
+//   the caller (its actor handle is looked up once from the kind's host and cached);
+//   everything else goes through the service actor to the owner's inbox.
+// * Order: requests from one client to one entity are answered in the order they were
+//   made, also across a move. While requests to an entity are unanswered, later ones wait
+//   unless they take the same route; what comes back `moved` is sent again, first, once the
+//   entity's earlier requests are all answered.
+// * Moves: `moved` answers (the shard is being handed off, the node does not own it, no
+//   node answered) are retried with backoff on a fresh view, until the service's retry
+//   limit, then answered `unavailable`. A local entity actor that stopped before it read
+//   the batch (a passivation race) loses the bodies it held: requests with small bodies
+//   (receipts, notifications) are kept and retried; others get the retryable
+//   `unavailable`, and their senders (apps) retry with the same id.
+//
+// The owning actor forwards `entity_retry_atom` to `retry`. Not thread-safe: one actor.
+#pragma once
+
+#include <caf/actor_clock.hpp>
+#include <caf/event_based_actor.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/entity_service.hpp"
+#include "config/caf_error.hpp"
+
+namespace kinbox {
+
+template <class Token>
+class entity_client {
+public:
+  using reply_handler = std::function<void(Token&, entity_reply&)>;
+
+  /// How a client treats entities that are not served where it looked.
+  enum class mode {
+    route, ///< find them wherever they are, retrying across moves
+    serve, ///< the service actor serving another node: local entities only, `moved` is
+           ///< an answer for the caller
+  };
+
+  entity_client(std::shared_ptr<entity_service> service, reply_handler on_reply,
+                mode m = mode::route)
+      : service_(std::move(service)), on_reply_(std::move(on_reply)), mode_(m) {}
+
+  /// Queues a request; it leaves at the next `flush`.
+  void call(entity_request req, Token token) {
+    queued_.push_back(pending{std::move(req), std::move(token), {}, false, {}});
+  }
+
+  /// Sends what was queued: one actor message per local entity, one per remote node.
+  template <class Self>
+  void flush(Self* self) {
+    if (queued_.empty())
+      return;
+    auto view = service_->view();
+    auto now = self->clock().now();
+    auto batch = std::move(queued_);
+    queued_.clear();
+    outbox out;
+    for (auto& p : batch) {
+      ++open_;
+      p.first_try = now;
+      p.resendable = p.req.body.size() <= max_kept_body;
+      if (p.resendable)
+        p.kept = p.req.body;
+      auto k = key{p.req.kind, p.req.id};
+      auto& t = targets_[k];
+      if (!t.waiting.empty() || t.looking_up) {
+        t.waiting.push_back(std::move(p));
+        continue;
+      }
+      auto r = resolve(*view, k);
+      if (t.outstanding > 0 && !(r == t.sent_to)) {
+        t.waiting.push_back(std::move(p)); // after the earlier ones, wherever they went
+        continue;
+      }
+      t.waiting.push_back(std::move(p));
+      dispatch(self, k, t, r, out);
+    }
+    send(self, out);
+    prune();
+  }
+
+  /// Sends the requests that waited for a retry and are due.
+  template <class Self>
+  void retry(Self* self) {
+    timer_armed_ = false;
+    auto view = service_->view();
+    auto now = self->clock().now();
+    outbox out;
+    std::optional<caf::actor_clock::time_point> next;
+    for (auto& [k, t] : targets_) {
+      if (!t.retry_at)
+        continue;
+      if (*t.retry_at > now) {
+        next = next ? std::min(*next, *t.retry_at) : *t.retry_at;
+        continue;
+      }
+      t.retry_at.reset();
+      if (t.outstanding == 0 && !t.looking_up)
+        dispatch(self, k, t, resolve(*view, k), out);
+    }
+    send(self, out);
+    if (next)
+      arm(self, *next - now);
+  }
+
+  /// Nothing queued, waiting or unanswered.
+  bool idle() const { return queued_.empty() && open_ == 0; }
+
+private:
+  static constexpr size_t max_kept_body = 256;
+  static constexpr size_t max_idle_targets = 64;
+  static constexpr auto first_backoff = std::chrono::milliseconds(2);
+  static constexpr auto max_backoff = std::chrono::milliseconds(250);
+
+  struct pending {
+    entity_request req; ///< its body travels with the request and comes back if moved
+    Token token;
+    caf::actor_clock::time_point first_try;
+    bool resendable = false; ///< small enough to keep a copy of its body
+    bytes kept;              ///< that copy, for a batch lost with a stopped actor
+  };
+
+  struct key {
+    entity_kind kind;
+    uint64_t id;
+    friend bool operator==(const key&, const key&) = default;
+  };
+
+  struct key_hash {
+    size_t operator()(const key& k) const {
+      return std::hash<uint64_t>{}(k.id * 0x9e3779b97f4a7c15ull ^ k.kind);
+    }
+  };
+
+  enum class route_kind : uint8_t { none, local, remote };
+
+  struct route {
+    route_kind kind = route_kind::none;
+    std::string node; ///< for remote
+    friend bool operator==(const route&, const route&) = default;
+  };
+
+  struct target {
+    caf::actor local; ///< the entity's actor on this node, once looked up
+    route sent_to;    ///< where the unanswered requests went
+    size_t outstanding = 0;
+    bool looking_up = false;
+    std::vector<pending> waiting; ///< not sent yet, oldest first
+    size_t bounced_front = 0;     ///< of those, the first ones came back `moved`
+    unsigned bounces = 0;         ///< moves met in a row: the backoff
+    std::optional<caf::actor_clock::time_point> retry_at;
+  };
+
+  /// The requests of one flush, by destination.
+  struct group {
+    route to;
+    key entity{}; ///< for local groups: the one entity
+    caf::actor actor;
+    std::vector<entity_request> reqs;
+    std::vector<pending> meta; ///< per request, its token (bodies travel in `reqs`)
+  };
+
+  struct outbox {
+    std::vector<group> groups;
+    std::unordered_map<std::string, size_t> remote_index;
+  };
+
+  route resolve(const cluster_view& view, const key& k) const {
+    if (!view.map)
+      return {};
+    auto shard = view.shard_of(k.kind, k.id);
+    auto* owner = view.owner(shard);
+    if (owner == nullptr)
+      return {};
+    if (*owner == view.me) {
+      if (!view.serves(shard, std::chrono::steady_clock::now()))
+        return {};
+      if (view.local_shortcut || mode_ == mode::serve)
+        return {route_kind::local, {}};
+    }
+    if (mode_ == mode::serve)
+      return {};
+    return {route_kind::remote, *owner};
+  }
+
+  /// Sends every waiting request of `t` by route `r`, or arranges for them to go later.
+  template <class Self>
+  void dispatch(Self* self, const key& k, target& t, const route& r, outbox& out) {
+    if (t.waiting.empty())
+      return;
+    if (r.kind == route_kind::none) {
+      if (mode_ == mode::serve) {
+        answer_all_moved(t);
+        return;
+      }
+      back_off(self, t);
+      return;
+    }
+    if (r.kind == route_kind::local && !t.local) {
+      lookup(self, k);
+      return;
+    }
+    group* g = nullptr;
+    if (r.kind == route_kind::local) {
+      out.groups.push_back(group{r, k, t.local, {}, {}});
+      g = &out.groups.back();
+    } else {
+      auto [i, fresh] = out.remote_index.try_emplace(r.node, out.groups.size());
+      if (fresh)
+        out.groups.push_back(group{r, {}, {}, {}, {}});
+      g = &out.groups[i->second];
+    }
+    t.sent_to = r;
+    for (auto& p : t.waiting) {
+      g->reqs.push_back(
+          entity_request{p.req.kind, p.req.id, p.req.op, p.req.caller, std::move(p.req.body)});
+      g->meta.push_back(std::move(p));
+      ++t.outstanding;
+    }
+    t.waiting.clear();
+  }
+
+  template <class Self>
+  void send(Self* self, outbox& out) {
+    for (auto& g : out.groups) {
+      auto meta = std::make_shared<std::vector<pending>>(std::move(g.meta));
+      auto on_error = [=, this](caf::error& err) { failed(self, *meta, err); };
+      if (g.to.kind == route_kind::local) {
+        self->request(g.actor, caf::infinite, std::move(g.reqs))
+            .then([=, this](std::vector<entity_reply>& r) { answered(self, *meta, r); }, on_error);
+      } else {
+        self->request(service_->actor(), caf::infinite, remote_atom::value, g.to.node,
+                      std::move(g.reqs))
+            .then([=, this](std::vector<entity_reply>& r) { answered(self, *meta, r); }, on_error);
+      }
+    }
+  }
+
+  template <class Self>
+  void lookup(Self* self, const key& k) {
+    auto* entry = service_->kind(k.kind);
+    auto& t = targets_[k];
+    if (entry == nullptr) {
+      for (auto& p : t.waiting)
+        finish(p, error_reply(errc::internal, "no host for this entity kind"));
+      t.waiting.clear();
+      return;
+    }
+    t.looking_up = true;
+    self->request(entry->host, caf::infinite, lookup_atom::value, k.id)
+        .then(
+            [=, this](caf::actor& a) {
+              auto& t = targets_[k];
+              t.looking_up = false;
+              t.local = std::move(a);
+              outbox out;
+              dispatch(self, k, t, resolve(*service_->view(), k), out);
+              send(self, out);
+            },
+            [=, this](caf::error&) {
+              auto& t = targets_[k];
+              t.looking_up = false;
+              if (mode_ == mode::serve)
+                answer_all_moved(t);
+              else
+                back_off(self, t);
+            });
+  }
+
+  template <class Self>
+  void answered(Self* self, std::vector<pending>& meta, std::vector<entity_reply>& replies) {
+    if (replies.size() != meta.size()) {
+      caf::error err = make_error(errc::internal, "reply batch of the wrong size");
+      failed(self, meta, err);
+      return;
+    }
+    auto keys = keys_of(meta);
+    for (size_t i = 0; i < meta.size(); ++i) {
+      auto& p = meta[i];
+      auto& t = targets_[key{p.req.kind, p.req.id}];
+      --t.outstanding;
+      if (replies[i].moved() && mode_ == mode::route) {
+        p.req.body = std::move(replies[i].body);
+        bounce(t, std::move(p));
+        continue;
+      }
+      t.bounces = 0;
+      finish(p, replies[i]);
+    }
+    settle(self, keys);
+  }
+
+  template <class Self>
+  void failed(Self* self, std::vector<pending>& meta, caf::error& err) {
+    bool stopped = err == caf::sec::request_receiver_down;
+    auto f = to_failure(err);
+    auto keys = keys_of(meta);
+    for (auto& p : meta) {
+      auto& t = targets_[key{p.req.kind, p.req.id}];
+      --t.outstanding;
+      if (!stopped) {
+        finish(p, error_reply(f.code, f.message));
+        continue;
+      }
+      t.local = nullptr; // the actor stopped: look up its successor
+      if (!p.resendable) {
+        finish(p, error_reply(errc::unavailable, "the entity was busy; retry"));
+      } else if (mode_ == mode::serve) {
+        finish(p, moved_reply(p.kept));
+      } else {
+        p.req.body = p.kept;
+        bounce(t, std::move(p));
+      }
+    }
+    settle(self, keys);
+  }
+
+  static std::vector<key> keys_of(const std::vector<pending>& meta) {
+    std::vector<key> keys;
+    for (auto& p : meta) {
+      key k{p.req.kind, p.req.id};
+      if (std::find(keys.begin(), keys.end(), k) == keys.end())
+        keys.push_back(k);
+    }
+    return keys;
+  }
+
+  /// Puts a request that came back `moved` in front of those waiting, after the others
+  /// that came back before it.
+  void bounce(target& t, pending p) {
+    t.waiting.insert(t.waiting.begin() + static_cast<std::ptrdiff_t>(t.bounced_front),
+                     std::move(p));
+    ++t.bounced_front;
+  }
+
+  /// After a batch's replies: an entity with nothing unanswered sends what waits, after a
+  /// backoff if some of it came back `moved`.
+  template <class Self>
+  void settle(Self* self, const std::vector<key>& keys) {
+    auto view = service_->view();
+    outbox out;
+    for (auto& k : keys) {
+      auto& t = targets_[k];
+      if (t.outstanding > 0 || t.looking_up || t.waiting.empty() || t.retry_at)
+        continue;
+      if (t.bounced_front > 0) {
+        t.bounced_front = 0;
+        t.local = nullptr;
+        back_off(self, t);
+        continue;
+      }
+      dispatch(self, k, t, resolve(*view, k), out);
+    }
+    send(self, out);
+  }
+
+  /// Schedules the next try of `t`'s waiting requests, or gives up on those that have
+  /// waited past the retry limit.
+  template <class Self>
+  void back_off(Self* self, target& t) {
+    auto now = self->clock().now();
+    auto limit = service_->config().retry_limit;
+    auto expired = std::stable_partition(t.waiting.begin(), t.waiting.end(), [&](const pending& p) {
+      return now - p.first_try < limit;
+    });
+    if (expired != t.waiting.end()) {
+      std::vector<pending> gone(std::make_move_iterator(expired),
+                                std::make_move_iterator(t.waiting.end()));
+      t.waiting.erase(expired, t.waiting.end());
+      for (auto& p : gone)
+        finish(p, error_reply(errc::unavailable, "the entity could not be reached in time; retry"));
+    }
+    if (t.waiting.empty())
+      return;
+    auto delay = std::min<caf::actor_clock::duration_type>(first_backoff * (1u << std::min(t.bounces, 8u)),
+                                                      max_backoff);
+    ++t.bounces;
+    t.retry_at = now + delay;
+    arm(self, delay);
+  }
+
+  template <class Self>
+  void arm(Self* self, caf::actor_clock::duration_type delay) {
+    auto at = self->clock().now() + delay;
+    if (timer_armed_ && timer_at_ <= at)
+      return;
+    timer_armed_ = true;
+    timer_at_ = at;
+    self->delayed_send(self, delay, entity_retry_atom::value);
+  }
+
+  /// In `serve` mode: what cannot be served here goes back to the caller as `moved`.
+  void answer_all_moved(target& t) {
+    for (auto& p : t.waiting)
+      finish(p, moved_reply(std::move(p.req.body)));
+    t.waiting.clear();
+  }
+
+  void finish(pending& p, entity_reply&& reply) { finish(p, reply); }
+
+  void finish(pending& p, entity_reply& reply) {
+    --open_;
+    on_reply_(p.token, reply);
+  }
+
+  /// Forgets idle targets once there are many (their cached handles with them).
+  void prune() {
+    if (targets_.size() <= max_idle_targets)
+      return;
+    for (auto i = targets_.begin(); i != targets_.end();) {
+      auto& t = i->second;
+      if (t.outstanding == 0 && !t.looking_up && t.waiting.empty() && !t.retry_at)
+        i = targets_.erase(i);
+      else
+        ++i;
+    }
+  }
+
+  std::shared_ptr<entity_service> service_;
+  reply_handler on_reply_;
+  mode mode_;
+  std::vector<pending> queued_;
+  std::unordered_map<key, target, key_hash> targets_;
+  size_t open_ = 0; ///< requests flushed and not yet answered
+  bool timer_armed_ = false;
+  caf::actor_clock::time_point timer_at_{};
+};
+
+} // namespace kinbox

@@ -1,0 +1,516 @@
+#include "cluster/entity_service.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "cluster/entity_client.hpp"
+#include "config/caf_error.hpp"
+#include "config/log.hpp"
+
+namespace kinbox {
+
+// -- the view ---------------------------------------------------------------------------
+
+bool cluster_view::serves(uint32_t shard, std::chrono::steady_clock::time_point now) const {
+  auto* o = owner(shard);
+  return o != nullptr && *o == me && now < lease_until &&
+         (shard >= releasing.size() || releasing[shard] == 0);
+}
+
+const live_node* cluster_view::node(const std::string& id) const {
+  auto i = std::lower_bound(nodes.begin(), nodes.end(), id,
+                            [](const live_node& n, const std::string& x) { return n.id < x; });
+  return i != nodes.end() && i->id == id ? &*i : nullptr;
+}
+
+bool cluster_view::is_live(const std::string& id, uint64_t inc) const {
+  auto* n = node(id);
+  return n != nullptr && n->incarnation == inc;
+}
+
+std::optional<uint64_t> cluster_view::departed_at(const std::string& id, uint64_t inc) const {
+  for (auto i = departed.rbegin(); i != departed.rend(); ++i)
+    if (i->id == id && i->incarnation == inc)
+      return i->last_heartbeat_ms;
+  return std::nullopt;
+}
+
+std::vector<std::string> cluster_view::other_gateways() const {
+  std::vector<std::string> out;
+  for (auto& n : nodes)
+    if (n.id != me && !n.draining && !n.gateway.empty())
+      out.push_back(n.gateway);
+  return out;
+}
+
+// -- the shared service -----------------------------------------------------------------
+
+entity_service::entity_service(entity_service_config cfg) : cfg_(std::move(cfg)) {
+  auto v = std::make_shared<cluster_view>();
+  v->me = cfg_.node_id;
+  v->incarnation = cfg_.incarnation;
+  v->local_shortcut = cfg_.local_shortcut;
+  view_ = std::move(v);
+}
+
+std::shared_ptr<const cluster_view> entity_service::view() const {
+  std::lock_guard<std::mutex> guard{view_mtx_};
+  return view_;
+}
+
+void entity_service::publish_view(std::shared_ptr<const cluster_view> v) {
+  std::lock_guard<std::mutex> guard{view_mtx_};
+  view_ = std::move(v);
+}
+
+void entity_service::register_kind(entity_kind kind, entity_host host, push_codec codec) {
+  kinds_[kind] = kind_entry{std::move(host), std::move(codec)};
+}
+
+const kind_entry* entity_service::kind(entity_kind kind) const {
+  auto i = kinds_.find(kind);
+  return i == kinds_.end() ? nullptr : &i->second;
+}
+
+void entity_service::add_endpoint(uint64_t id, caf::actor session) {
+  std::lock_guard<std::mutex> guard{endpoints_mtx_};
+  endpoints_[id] = std::move(session);
+}
+
+void entity_service::remove_endpoint(uint64_t id) {
+  std::lock_guard<std::mutex> guard{endpoints_mtx_};
+  endpoints_.erase(id);
+}
+
+size_t entity_service::endpoint_count() const {
+  std::lock_guard<std::mutex> guard{endpoints_mtx_};
+  return endpoints_.size();
+}
+
+void entity_service::deliver_to_endpoint(uint64_t id, caf::message msg) {
+  caf::actor session;
+  {
+    std::lock_guard<std::mutex> guard{endpoints_mtx_};
+    if (auto i = endpoints_.find(id); i != endpoints_.end())
+      session = i->second;
+  }
+  if (session)
+    caf::anon_send(session, std::move(msg));
+}
+
+void entity_service::push(const endpoint& to, entity_kind kind, caf::message msg) {
+  if (to.node == cfg_.node_id && to.incarnation == cfg_.incarnation && cfg_.local_shortcut) {
+    deliver_to_endpoint(to.id, std::move(msg));
+    return;
+  }
+  auto* entry = this->kind(kind);
+  if (entry == nullptr)
+    return;
+  auto body = entry->codec.encode(msg);
+  if (!cfg_.bus->publish(node_subject(to.node), encode_push(to.incarnation, to.id, kind, body)))
+    log::get("cluster")->warn("event=push_not_sent node={}", to.node);
+}
+
+std::string entity_service::node_subject(const std::string& node) const {
+  return "kinbox." + cfg_.cluster + ".node." + node;
+}
+
+std::string entity_service::reply_prefix() const {
+  return "kinbox." + cfg_.cluster + ".reply." + cfg_.node_id;
+}
+
+// -- the service actor ------------------------------------------------------------------
+
+namespace {
+
+/// A request of ours to another node, waiting for its answer.
+struct outgoing {
+  enum class what { requests, handoff } type = what::requests;
+  caf::typed_response_promise<std::vector<entity_reply>> replies;
+  caf::typed_response_promise<bool> handoff;
+  bytes sent; ///< what went out: the bodies of requests that found no responder
+};
+
+/// Requests from another node being served here.
+struct incoming_batch {
+  std::string reply_to;
+  std::vector<entity_reply> replies;
+  size_t open = 0;
+};
+
+struct serve_token {
+  uint64_t batch;
+  uint32_t index;
+};
+
+struct notify_token {
+  entity_kind kind;
+  uint64_t id;
+  uint8_t op;
+};
+
+struct service_state {
+  std::shared_ptr<entity_service> svc;
+  uint64_t next_corr = 1;
+  std::unordered_map<uint64_t, outgoing> waiting;
+  uint64_t next_batch = 1;
+  std::unordered_map<uint64_t, incoming_batch> serving;
+  std::unique_ptr<entity_client<serve_token>> serve;
+  std::unique_ptr<entity_client<notify_token>> notify;
+  std::vector<uint8_t> releasing; ///< per shard, this node is handing it off
+  membership_update members;      ///< the last one heard
+  std::vector<departed_node> departed;
+  static inline const char* name = "kinbox.entity_service";
+};
+
+using service_pointer = entity_service_actor::stateful_pointer<service_state>;
+
+constexpr size_t max_departed = 256;
+
+auto logger() {
+  return log::get("cluster");
+}
+
+/// Makes and publishes the view from the membership and the shards being released.
+void publish(service_pointer self) {
+  auto& st = self->state;
+  auto v = std::make_shared<cluster_view>();
+  v->me = st.svc->node_id();
+  v->incarnation = st.svc->incarnation();
+  v->local_shortcut = st.svc->config().local_shortcut;
+  v->map = st.members.map;
+  v->releasing = st.releasing;
+  v->lease_until = st.members.lease_until;
+  v->nodes = st.members.nodes;
+  v->departed = st.departed;
+  st.svc->publish_view(std::move(v));
+}
+
+void publish_replies(service_pointer self, incoming_batch& b) {
+  self->state.svc->bus().publish(b.reply_to, encode_reply_batch(b.replies));
+}
+
+/// Serves requests that arrived in this node's inbox: those of shards this node serves go
+/// to their entities, the others go back `moved`.
+void serve_requests(service_pointer self, const std::string& reply_to, bus_message& m) {
+  auto& st = self->state;
+  if (reply_to.empty())
+    return;
+  auto view = st.svc->view();
+  auto id = st.next_batch++;
+  auto& b = st.serving[id];
+  b.reply_to = reply_to;
+  b.replies.resize(m.requests.size());
+  auto now = std::chrono::steady_clock::now();
+  // A requester whose placement is newer knows of a change this node has not seen yet.
+  bool behind = m.epoch > view->epoch();
+  for (uint32_t i = 0; i < m.requests.size(); ++i) {
+    auto& req = m.requests[i];
+    if (behind || !view->serves(view->shard_of(req.kind, req.id), now)) {
+      b.replies[i] = moved_reply(std::move(req.body));
+      continue;
+    }
+    ++b.open;
+    st.serve->call(std::move(req), serve_token{id, i});
+  }
+  if (b.open == 0) {
+    publish_replies(self, b);
+    st.serving.erase(id);
+    return;
+  }
+  st.serve->flush(self);
+}
+
+void answer_outgoing(service_pointer self, uint64_t corr, nats_message& msg) {
+  auto& st = self->state;
+  auto i = st.waiting.find(corr);
+  if (i == st.waiting.end())
+    return; // timed out already
+  auto out = std::move(i->second);
+  st.waiting.erase(i);
+  if (out.type == outgoing::what::handoff) {
+    auto m = msg.no_responders ? std::nullopt : decode_bus_message(msg.data);
+    out.handoff.deliver(m && m->type == bus_type::handoff_ok);
+    return;
+  }
+  if (msg.no_responders) {
+    // Nobody reads that node's inbox (it died, or is starting): every request moved.
+    auto sent = decode_bus_message(out.sent);
+    std::vector<entity_reply> replies;
+    if (sent)
+      for (auto& req : sent->requests)
+        replies.push_back(moved_reply(std::move(req.body)));
+    out.replies.deliver(std::move(replies));
+    return;
+  }
+  auto m = decode_bus_message(msg.data);
+  if (!m || m->type != bus_type::replies) {
+    logger()->warn("event=bad_bus_reply subject={}", msg.subject);
+    auto sent = decode_bus_message(out.sent);
+    std::vector<entity_reply> replies(sent ? sent->requests.size() : 0,
+                                      error_reply(errc::internal, "malformed reply from a node"));
+    out.replies.deliver(std::move(replies));
+    return;
+  }
+  out.replies.deliver(std::move(m->replies));
+}
+
+void handle_push(service_pointer self, bus_message& m) {
+  auto& svc = *self->state.svc;
+  if (m.incarnation != svc.incarnation())
+    return; // for a session of this node's previous run
+  auto* entry = svc.kind(m.kind);
+  if (entry == nullptr)
+    return;
+  auto msg = entry->codec.decode(m.body);
+  if (!msg) {
+    logger()->warn("event=bad_push kind={}", m.kind);
+    return;
+  }
+  svc.deliver_to_endpoint(m.endpoint_id, std::move(*msg));
+}
+
+void handle_handoff(service_pointer self, const std::string& reply_to, bus_message& m) {
+  auto& svc = *self->state.svc;
+  auto* entry = svc.kind(m.kind);
+  auto answer = [self, reply_to](bool ok) {
+    if (reply_to.empty())
+      return;
+    auto out = ok ? bytes{static_cast<uint8_t>(bus_type::handoff_ok)} : encode_reply_batch({});
+    self->state.svc->bus().publish(reply_to, out);
+  };
+  if (entry == nullptr) {
+    answer(false);
+    return;
+  }
+  self->request(entry->host, caf::infinite, handoff_atom::value, m.shard, std::move(m.body))
+      .then([=](bool ok) { answer(ok); },
+            [=](caf::error& err) {
+              logger()->warn("event=handoff_in_failed shard={} code={}", m.shard,
+                             errc_name(to_failure(err).code));
+              answer(false);
+            });
+}
+
+void handle_bus(service_pointer self, nats_message& msg) {
+  auto& st = self->state;
+  auto prefix = st.svc->reply_prefix();
+  if (msg.subject.size() > prefix.size() + 1 && msg.subject.compare(0, prefix.size(), prefix) == 0) {
+    uint64_t corr = 0;
+    try {
+      corr = std::stoull(msg.subject.substr(prefix.size() + 1));
+    } catch (...) {
+      return;
+    }
+    answer_outgoing(self, corr, msg);
+    return;
+  }
+  auto m = decode_bus_message(msg.data);
+  if (!m) {
+    logger()->warn("event=bad_bus_message subject={} bytes={}", msg.subject, msg.data.size());
+    return;
+  }
+  switch (m->type) {
+  case bus_type::requests:
+    return serve_requests(self, msg.reply, *m);
+  case bus_type::push:
+    return handle_push(self, *m);
+  case bus_type::handoff:
+    return handle_handoff(self, msg.reply, *m);
+  case bus_type::admin:
+    logger()->info("event=drain_requested");
+    st.svc->drain_requested();
+    if (!msg.reply.empty())
+      st.svc->bus().publish(msg.reply, encode_reply_batch(std::vector<entity_reply>{ok_reply()}));
+    return;
+  default:
+    logger()->warn("event=unexpected_bus_message subject={} type={}", msg.subject,
+                   static_cast<int>(m->type));
+  }
+}
+
+/// Sends `data` to `node`'s inbox as a request; the answer goes to `out`'s promise.
+void send_outgoing(service_pointer self, const std::string& node, bytes data, outgoing out) {
+  auto& st = self->state;
+  auto corr = st.next_corr++;
+  auto reply = st.svc->reply_prefix() + "." + std::to_string(corr);
+  if (!st.svc->bus().publish(st.svc->node_subject(node), data, reply)) {
+    nats_message none;
+    none.no_responders = true;
+    out.sent = std::move(data);
+    st.waiting.emplace(corr, std::move(out));
+    answer_outgoing(self, corr, none);
+    return;
+  }
+  out.sent = std::move(data);
+  st.waiting.emplace(corr, std::move(out));
+  self->delayed_send(self, st.svc->config().request_timeout, bus_timeout_atom::value, corr);
+}
+
+void on_members(service_pointer self, membership_update& update) {
+  auto& st = self->state;
+  bool placement_changed = !st.members.map || !update.map || st.members.map->epoch != update.map->epoch;
+  if (update.map && st.releasing.size() != update.map->shards)
+    st.releasing.assign(update.map->shards, 0);
+  // A shard handed off is released for good once the placement names its new owner.
+  if (update.map)
+    for (uint32_t s = 0; s < st.releasing.size(); ++s)
+      if (st.releasing[s] != 0) {
+        auto* owner = update.map->owner(s);
+        if (owner == nullptr || *owner != st.svc->node_id())
+          st.releasing[s] = 0;
+      }
+  auto gone = std::move(update.departed);
+  st.members = std::move(update);
+  for (auto& d : gone) {
+    st.departed.push_back(d);
+    if (st.departed.size() > max_departed)
+      st.departed.erase(st.departed.begin());
+  }
+  publish(self);
+  for (auto& [kind, entry] : st.svc->kinds()) {
+    for (auto& d : gone)
+      caf::anon_send(entry.host, node_down_atom::value, d.id, d.incarnation, d.last_heartbeat_ms);
+    if (placement_changed)
+      caf::anon_send(entry.host, view_atom::value);
+  }
+}
+
+entity_service_actor::behavior_type service_behavior(service_pointer self,
+                                                     std::shared_ptr<entity_service> svc) {
+  auto& st = self->state;
+  st.svc = svc;
+  st.serve = std::make_unique<entity_client<serve_token>>(
+      svc,
+      [self](serve_token& t, entity_reply& r) {
+        auto& st = self->state;
+        auto i = st.serving.find(t.batch);
+        if (i == st.serving.end())
+          return;
+        i->second.replies[t.index] = std::move(r);
+        if (--i->second.open == 0) {
+          publish_replies(self, i->second);
+          st.serving.erase(i);
+        }
+      },
+      entity_client<serve_token>::mode::serve);
+  st.notify = std::make_unique<entity_client<notify_token>>(
+      svc, [](notify_token& t, entity_reply& r) {
+        if (!r.ok())
+          logger()->warn("event=notify_failed kind={} id={} op={} code={}", t.kind, t.id, t.op,
+                         errc_name(static_cast<errc>(r.status)));
+      });
+  return {
+      [=](remote_atom, const std::string& node,
+          std::vector<entity_request>& reqs) -> caf::result<std::vector<entity_reply>> {
+        auto& st = self->state;
+        outgoing out;
+        out.replies = self->make_response_promise<std::vector<entity_reply>>();
+        auto rp = out.replies;
+        send_outgoing(self, node, encode_request_batch(st.svc->view()->epoch(), reqs),
+                      std::move(out));
+        return rp;
+      },
+      [=](notify_atom, entity_request& req) {
+        auto& st = self->state;
+        notify_token t{req.kind, req.id, req.op};
+        st.notify->call(std::move(req), t);
+        st.notify->flush(self);
+      },
+      [=](handoff_atom, const std::string& node, entity_kind kind, uint32_t shard,
+          bytes& body) -> caf::result<bool> {
+        outgoing out;
+        out.type = outgoing::what::handoff;
+        out.handoff = self->make_response_promise<bool>();
+        auto rp = out.handoff;
+        send_outgoing(self, node, encode_handoff(kind, shard, body), std::move(out));
+        return rp;
+      },
+      [=](release_atom, uint32_t shard, const std::string& to) -> caf::result<bool> {
+        auto& st = self->state;
+        auto rp = self->make_response_promise<bool>();
+        if (shard >= st.releasing.size()) {
+          rp.deliver(false);
+          return rp;
+        }
+        st.releasing[shard] = 1;
+        publish(self);
+        auto kinds = st.svc->kinds();
+        auto open = std::make_shared<size_t>(kinds.size());
+        auto all_ok = std::make_shared<bool>(true);
+        auto done = [=](bool ok) mutable {
+          *all_ok = *all_ok && ok;
+          if (--*open > 0)
+            return;
+          if (!*all_ok) {
+            self->state.releasing[shard] = 0;
+            publish(self);
+          }
+          rp.deliver(*all_ok);
+        };
+        if (kinds.empty())
+          rp.deliver(true);
+        for (auto& [kind, entry] : kinds)
+          self->request(entry.host, caf::infinite, release_atom::value, shard, to)
+              .then([=](bool ok) mutable { done(ok); },
+                    [=](caf::error& err) mutable {
+                      logger()->warn("event=release_failed shard={} code={}", shard,
+                                     errc_name(to_failure(err).code));
+                      done(false);
+                    });
+        return rp;
+      },
+      [=](resume_atom, uint32_t shard) {
+        auto& st = self->state;
+        if (shard < st.releasing.size() && st.releasing[shard] != 0) {
+          st.releasing[shard] = 0;
+          publish(self);
+        }
+      },
+      [=](members_atom, membership_update& update) { on_members(self, update); },
+      [=](bus_in_atom, nats_message& msg) { handle_bus(self, msg); },
+      [=](bus_timeout_atom, uint64_t corr) {
+        auto& st = self->state;
+        auto i = st.waiting.find(corr);
+        if (i == st.waiting.end())
+          return;
+        auto out = std::move(i->second);
+        st.waiting.erase(i);
+        logger()->warn("event=bus_request_timeout corr={}", corr);
+        if (out.type == outgoing::what::handoff) {
+          out.handoff.deliver(false);
+          return;
+        }
+        auto sent = decode_bus_message(out.sent);
+        std::vector<entity_reply> replies(sent ? sent->requests.size() : 0,
+                                          error_reply(errc::timeout));
+        out.replies.deliver(std::move(replies));
+      },
+      [=](entity_retry_atom) {
+        self->state.serve->retry(self);
+        self->state.notify->retry(self);
+      },
+  };
+}
+
+} // namespace
+
+result<entity_service_actor> spawn_entity_service(caf::actor_system& sys,
+                                                  std::shared_ptr<entity_service> svc) {
+  auto actor = sys.spawn(service_behavior, svc);
+  svc->set_actor(actor);
+  auto forward = [actor](nats_message&& m) {
+    caf::anon_send(actor, bus_in_atom::value, std::move(m));
+  };
+  auto& bus = svc->bus();
+  if (auto sub = bus.subscribe(svc->node_subject(svc->node_id()), forward); !sub)
+    return sub.error();
+  if (auto sub = bus.subscribe(svc->reply_prefix() + ".*", forward); !sub)
+    return sub.error();
+  return actor;
+}
+
+} // namespace kinbox
