@@ -11,6 +11,7 @@
 #include "actors/contacts.hpp"
 #include "actors/user_actor.hpp"
 #include "config/caf_error.hpp"
+#include "protocol/wire.hpp"
 
 using namespace kinbox;
 
@@ -599,6 +600,87 @@ CAF_TEST(a second session takes over and the first is told why) {
   // A late detach of the replaced session leaves the new one online.
   detach(alice_actor, alice, 1);
   CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(alice)}) == 1);
+}
+
+CAF_TEST(a released user stores its held mail sends its session to the next owner and stops) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, bob, 1);
+  auto held = call_later(bob_actor, alice, user_op::deliver, message(1));
+  CAF_CHECK(!*held);
+  auto released = self->request(bob_actor, caf::infinite, release_atom::value);
+  // Arrives while the held mail's put is on its way: moved, with its body for the retry.
+  auto late = call_later(bob_actor, alice, user_op::deliver, message(2));
+  CAF_CHECK(stored(bob, 1));
+  CAF_REQUIRE(*held);
+  CAF_CHECK((*held)->ok());
+  CAF_REQUIRE(*late);
+  CAF_CHECK((*late)->moved());
+  CAF_CHECK((*late)->body == message(2));
+  CAF_CHECK(!stored(bob, 2));
+  CAF_CHECK_EQUAL(w->reattaches, 1u);
+  released.receive([](bool ok) { CAF_CHECK(ok); },
+                   [&](caf::error& err) { CAF_FAIL(sys.render(err)); });
+  // The session stays online: the next owner's actor attaches it.
+  CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 1);
+}
+
+CAF_TEST(a session on a node that went away is detached with last seen at its last heartbeat) {
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, bob, 1);
+  auto presence = decode_presence(w->kv[{kv_space::presence, std::to_string(bob)}]);
+  CAF_REQUIRE(presence);
+  CAF_CHECK_EQUAL(presence->node, "test");
+  CAF_CHECK_EQUAL(presence->incarnation, incarnation);
+  caf::anon_send(bob_actor, node_down_atom::value, std::string{"other"}, incarnation,
+                 uint64_t{555});
+  consume_messages();
+  CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 1); // not its node
+  caf::anon_send(bob_actor, node_down_atom::value, std::string{"test"}, incarnation,
+                 uint64_t{555});
+  consume_messages();
+  CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 0);
+  auto seen = w->kv[{kv_space::last_seen, std::to_string(bob)}];
+  wire::reader r{seen};
+  uint64_t ms = 0;
+  CAF_REQUIRE(r.u64(ms));
+  CAF_CHECK_EQUAL(ms, 555u);
+}
+
+CAF_TEST(a friend on a live node is online and one on a node that went away is not) {
+  befriend(alice, bob);
+  auto alice_actor = spawn(alice);
+  auto status_of_bob = [&] {
+    auto reply = call(alice_actor, alice, user_op::get_status, target(bob));
+    CAF_REQUIRE(reply.ok());
+    return *decode_body<status_reply>(reply.body);
+  };
+  w->kv[{kv_space::presence, std::to_string(bob)}] = encode_presence({"test", incarnation, 100});
+  CAF_CHECK(status_of_bob().online);
+  auto view = std::make_shared<cluster_view>(*service->view());
+  view->departed.push_back(departed_node{"gone", 3, 900});
+  service->publish_view(view);
+  w->kv[{kv_space::presence, std::to_string(bob)}] = encode_presence({"gone", 3, 100});
+  auto gone = status_of_bob();
+  CAF_CHECK(!gone.online);
+  CAF_CHECK_EQUAL(gone.last_seen_ms, 900u);
+  // A node this one never saw go: last seen falls back to the attach time.
+  w->kv[{kv_space::presence, std::to_string(bob)}] = encode_presence({"unknown", 4, 100});
+  CAF_CHECK_EQUAL(status_of_bob().last_seen_ms, 100u);
+}
+
+CAF_TEST(mail handed over from another node is paged to the attached session) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, bob, 1);
+  CAF_CHECK(w->pushes.empty());
+  // What the host stores from a handoff batch, then tells the actor.
+  envelope e{bob, mail_kind::message, id_of(4), alice, 1, 9999, {1}, ++w->next_seq};
+  w->mail.emplace(std::make_tuple(bob, mail_kind::message, id_of(4)), e);
+  caf::anon_send(bob_actor, stored_atom::value);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 1u);
+  CAF_CHECK(w->pushes[0].id == id_of(4));
 }
 
 CAF_TEST(a send body becomes a deliver body in one step and malformed ones are refused) {

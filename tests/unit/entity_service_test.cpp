@@ -1,0 +1,407 @@
+#define CAF_SUITE entity_service
+#define FAIL(x) CAF_FAIL(x)
+#include <caf/test/dsl.hpp>
+#include <caf/test/unit_test_impl.hpp>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "cluster/entity_client.hpp"
+#include "cluster/entity_service.hpp"
+#include "config/caf_error.hpp"
+#include "protocol/wire.hpp"
+
+using namespace kinbox;
+
+namespace {
+
+constexpr entity_kind test_kind = 9;
+constexpr uint32_t shards = 8;
+
+/// NATS as the service uses it, in memory: exact subjects and `prefix.*` wildcards, and the
+/// server's "no responders" answer to a request nobody subscribes to.
+class memory_bus : public message_bus {
+public:
+  bool publish(const std::string& subject, std::span<const uint8_t> data,
+               const std::string& reply) override {
+    ++published[subject];
+    auto* handler = find(subject);
+    if (handler == nullptr) {
+      if (!reply.empty())
+        if (auto* back = find(reply))
+          (*back)(nats_message{reply, {}, {}, true});
+      return true;
+    }
+    (*handler)(nats_message{subject, reply, bytes(data.begin(), data.end()), false});
+    return true;
+  }
+
+  result<bool> subscribe(const std::string& subject, nats_handler handler) override {
+    subs.emplace_back(subject, std::move(handler));
+    return true;
+  }
+
+  void unsubscribe_all(const std::string& prefix) {
+    std::erase_if(subs, [&](auto& s) { return s.first.rfind(prefix, 0) == 0; });
+  }
+
+  std::map<std::string, size_t> published;
+
+private:
+  nats_handler* find(const std::string& subject) {
+    for (auto& [pattern, handler] : subs) {
+      if (pattern == subject)
+        return &handler;
+      if (pattern.size() > 2 && pattern.substr(pattern.size() - 2) == ".*") {
+        auto prefix = pattern.substr(0, pattern.size() - 1);
+        if (subject.rfind(prefix, 0) == 0 && subject.find('.', prefix.size()) == std::string::npos)
+          return &handler;
+      }
+    }
+    return nullptr;
+  }
+
+  std::vector<std::pair<std::string, nats_handler>> subs;
+};
+
+/// What the test entities saw: (node, entity id, request tag) in arrival order.
+struct served {
+  std::string node;
+  uint64_t id;
+  uint8_t tag;
+};
+
+using log_ptr = std::shared_ptr<std::vector<served>>;
+
+/// A test entity: logs every request and answers with its node's name.
+caf::behavior test_entity(caf::event_based_actor*, std::string node, uint64_t id, log_ptr log) {
+  return {
+      [=](std::vector<entity_request>& reqs) {
+        std::vector<entity_reply> out;
+        for (auto& r : reqs) {
+          log->push_back({node, id, r.body.empty() ? uint8_t{0} : r.body[0]});
+          out.push_back(ok_reply(bytes(node.begin(), node.end())));
+        }
+        return out;
+      },
+  };
+}
+
+struct host_state {
+  std::map<uint64_t, caf::actor> entities;
+};
+
+/// The test kind's host on one node: activates entities of the shards the node serves.
+entity_host::behavior_type test_host(entity_host::stateful_pointer<host_state> self,
+                                     std::shared_ptr<entity_service> svc, log_ptr log) {
+  return {
+      [=](lookup_atom, uint64_t id) -> caf::result<caf::actor> {
+        auto view = svc->view();
+        if (!view->serves(view->shard_of(test_kind, id), std::chrono::steady_clock::now()))
+          return make_error(errc::moved);
+        auto& e = self->state.entities[id];
+        if (!e)
+          e = self->spawn(test_entity, svc->node_id(), id, log);
+        return e;
+      },
+      [=](release_atom, uint32_t shard, std::string&) {
+        auto view = svc->view();
+        for (auto i = self->state.entities.begin(); i != self->state.entities.end();) {
+          if (view->shard_of(test_kind, i->first) == shard) {
+            caf::anon_send_exit(i->second, caf::exit_reason::user_shutdown);
+            i = self->state.entities.erase(i);
+          } else {
+            ++i;
+          }
+        }
+        return true;
+      },
+      [=](handoff_atom, uint32_t, bytes&) { return true; },
+      [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
+      [=](view_atom) {},
+  };
+}
+
+using call_atom = caf::atom_constant<caf::atom("call")>;
+
+struct caller_state {
+  std::unique_ptr<entity_client<uint8_t>> client;
+  std::vector<std::pair<uint8_t, entity_reply>> replies;
+};
+
+/// Calls through an entity_client: each (id, tag) becomes one request, all flushed
+/// together; replies are kept in the order they came.
+caf::behavior caller(caf::stateful_actor<caller_state>* self, std::shared_ptr<entity_service> svc) {
+  self->state.client = std::make_unique<entity_client<uint8_t>>(
+      svc, [self](uint8_t& tag, entity_reply& r) { self->state.replies.emplace_back(tag, r); });
+  return {
+      [=](call_atom, std::vector<std::pair<uint64_t, uint8_t>>& calls) {
+        for (auto& [id, tag] : calls)
+          self->state.client->call(entity_request{test_kind, id, 1, 42, bytes{tag}}, tag);
+        self->state.client->flush(self);
+      },
+      [=](entity_retry_atom) { self->state.client->retry(self); },
+  };
+}
+
+struct node {
+  std::shared_ptr<entity_service> svc;
+  entity_service_actor actor;
+  caf::actor host;
+};
+
+struct fixture : test_coordinator_fixture<> {
+  memory_bus bus;
+  log_ptr log = std::make_shared<std::vector<served>>();
+  std::map<std::string, node> nodes;
+
+  ~fixture() {
+    // A service and its actor refer to each other: stop them as a node does.
+    for (auto& [id, n] : nodes) {
+      caf::anon_send_exit(n.actor, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(n.host, caf::exit_reason::user_shutdown);
+    }
+    consume_messages();
+  }
+
+  node& start(const std::string& id, bool shortcut = true) {
+    entity_service_config cfg;
+    cfg.cluster = "t";
+    cfg.node_id = id;
+    cfg.incarnation = 1;
+    cfg.bus = &bus;
+    cfg.local_shortcut = shortcut;
+    cfg.retry_limit = std::chrono::seconds(2);
+    auto svc = std::make_shared<entity_service>(cfg);
+    auto host = sys.spawn(test_host, svc, log);
+    svc->register_kind(test_kind, host, push_codec{});
+    auto actor = spawn_entity_service(sys, svc);
+    CAF_REQUIRE(actor);
+    nodes[id] = node{svc, *actor, caf::actor_cast<caf::actor>(host)};
+    return nodes[id];
+  }
+
+  /// Tells `id`'s service the placement (and that every started node is live).
+  void show(const std::string& id, const placement& p) {
+    membership_update u;
+    u.map = std::make_shared<const placement>(p);
+    for (auto& [n, _] : nodes)
+      u.nodes.push_back(live_node{n, 1, n + ":7420", false});
+    u.lease_until = std::chrono::steady_clock::time_point::max();
+    caf::anon_send(nodes[id].actor, members_atom::value, std::move(u));
+    consume_messages();
+  }
+
+  void show_all(const placement& p) {
+    for (auto& [n, _] : nodes)
+      show(n, p);
+  }
+
+  /// An entity id whose shard `p` gives to `owner`, the n-th such.
+  uint64_t entity_on(const placement& p, const std::string& owner, int nth = 0) {
+    for (uint64_t id = 1;; ++id)
+      if (*p.owner(shard_of(shards, test_kind, id)) == owner && nth-- == 0)
+        return id;
+  }
+
+  caf::actor spawn_caller(const std::string& on) { return sys.spawn(caller, nodes[on].svc); }
+
+  void call(const caf::actor& c, std::vector<std::pair<uint64_t, uint8_t>> calls) {
+    caf::anon_send(c, call_atom::value, std::move(calls));
+    consume_messages();
+  }
+
+  std::vector<std::pair<uint8_t, entity_reply>>& replies(const caf::actor& c) {
+    return deref<caf::stateful_actor<caller_state>>(c).state.replies;
+  }
+
+  std::vector<uint8_t> tags_at(const std::string& node, uint64_t id) {
+    std::vector<uint8_t> out;
+    for (auto& s : *log)
+      if (s.node == node && s.id == id)
+        out.push_back(s.tag);
+    return out;
+  }
+
+  size_t inbox_messages(const std::string& node) { return bus.published["kinbox.t.node." + node]; }
+
+  /// Runs the retry timers of the callers until nothing is due.
+  void run_timers(std::chrono::milliseconds total) {
+    for (auto t = std::chrono::milliseconds(0); t < total; t += std::chrono::milliseconds(10)) {
+      sched.advance_time(std::chrono::milliseconds(10));
+      consume_messages();
+    }
+  }
+};
+
+placement two_nodes() {
+  return placement::initial(shards, {"a", "b"});
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(entity_service_tests, fixture)
+
+CAF_TEST(a local entity gets its requests straight from the caller and in order) {
+  start("a");
+  start("b");
+  auto p = two_nodes();
+  show_all(p);
+  auto e = entity_on(p, "a");
+  auto c = spawn_caller("a");
+  call(c, {{e, 1}, {e, 2}, {e, 3}});
+  CAF_CHECK(tags_at("a", e) == (std::vector<uint8_t>{1, 2, 3}));
+  CAF_REQUIRE_EQUAL(replies(c).size(), 3u);
+  for (auto& [tag, r] : replies(c))
+    CAF_CHECK(r.ok() && r.body == bytes({'a'}));
+  CAF_CHECK_EQUAL(inbox_messages("a") + inbox_messages("b"), 0u);
+}
+
+CAF_TEST(requests for entities on another node go in one bus message and come back in order) {
+  start("a");
+  start("b");
+  auto p = two_nodes();
+  show_all(p);
+  auto e1 = entity_on(p, "b", 0);
+  auto e2 = entity_on(p, "b", 1);
+  auto local = entity_on(p, "a");
+  auto c = spawn_caller("a");
+  call(c, {{e1, 1}, {e2, 2}, {e1, 3}, {local, 4}, {e2, 5}});
+  CAF_CHECK_EQUAL(inbox_messages("b"), 1u); // one batch for node b
+  CAF_CHECK(tags_at("b", e1) == (std::vector<uint8_t>{1, 3}));
+  CAF_CHECK(tags_at("b", e2) == (std::vector<uint8_t>{2, 5}));
+  CAF_CHECK(tags_at("a", local) == (std::vector<uint8_t>{4}));
+  CAF_REQUIRE_EQUAL(replies(c).size(), 5u);
+  for (auto& [tag, r] : replies(c))
+    CAF_CHECK(r.ok() && r.body == (tag == 4 ? bytes{'a'} : bytes{'b'}));
+}
+
+CAF_TEST(without the local shortcut the same requests take the node inbox) {
+  start("a", false);
+  start("b");
+  auto p = two_nodes();
+  show_all(p);
+  auto e = entity_on(p, "a");
+  auto c = spawn_caller("a");
+  call(c, {{e, 1}, {e, 2}});
+  CAF_CHECK_EQUAL(inbox_messages("a"), 1u);
+  CAF_CHECK(tags_at("a", e) == (std::vector<uint8_t>{1, 2}));
+  CAF_CHECK_EQUAL(replies(c).size(), 2u);
+}
+
+CAF_TEST(a request that meets a move is retried at the new owner after the earlier ones) {
+  start("a");
+  start("b");
+  auto p = two_nodes();
+  show_all(p);
+  auto e = entity_on(p, "a");
+  auto shard = shard_of(shards, test_kind, e);
+  auto c = spawn_caller("a");
+  call(c, {{e, 1}});
+  // Node a hands the shard off: from now on it does not serve it.
+  auto released = self->request(nodes["a"].actor, caf::infinite, release_atom::value, shard,
+                                std::string{"b"});
+  consume_messages();
+  released.receive([](bool ok) { CAF_CHECK(ok); },
+                   [](caf::error&) { CAF_FAIL("release failed"); });
+  call(c, {{e, 2}, {e, 3}}); // meets the move: nobody serves the shard yet
+  CAF_CHECK_EQUAL(replies(c).size(), 1u);
+  run_timers(std::chrono::milliseconds(50));
+  CAF_CHECK_EQUAL(replies(c).size(), 1u); // still waiting, not failed
+  auto moved = p.with_owners({{shard, "b"}});
+  show_all(moved);
+  run_timers(std::chrono::milliseconds(300));
+  CAF_CHECK(tags_at("a", e) == (std::vector<uint8_t>{1}));
+  CAF_CHECK(tags_at("b", e) == (std::vector<uint8_t>{2, 3}));
+  CAF_REQUIRE_EQUAL(replies(c).size(), 3u);
+  CAF_CHECK_EQUAL(replies(c)[1].first, 2);
+  CAF_CHECK(replies(c)[2].second.ok() && replies(c)[2].second.body == bytes({'b'}));
+}
+
+CAF_TEST(a node whose placement is older than the callers answers moved until it catches up) {
+  start("a");
+  start("b");
+  auto p = two_nodes();
+  auto e = entity_on(p, "a");
+  auto shard = shard_of(shards, test_kind, e);
+  auto newer = p.with_owners({{shard, "b"}});
+  show("a", newer); // a knows the shard went to b
+  show("b", p);     // b does not know yet: it must not serve on its old view
+  auto c = spawn_caller("a");
+  call(c, {{e, 1}});
+  CAF_CHECK(tags_at("b", e).empty());
+  CAF_CHECK(replies(c).empty());
+  show("b", newer);
+  run_timers(std::chrono::milliseconds(300));
+  CAF_CHECK(tags_at("b", e) == (std::vector<uint8_t>{1}));
+  CAF_REQUIRE_EQUAL(replies(c).size(), 1u);
+  CAF_CHECK(replies(c)[0].second.ok());
+}
+
+CAF_TEST(a request stamped with an old epoch is answered moved by the node that gave the shard away) {
+  start("a");
+  start("b");
+  auto p = two_nodes();
+  auto e = entity_on(p, "b");
+  auto shard = shard_of(shards, test_kind, e);
+  show("a", p);                              // a still thinks b owns it
+  show("b", p.with_owners({{shard, "a"}})); // b gave it to a
+  auto c = spawn_caller("a");
+  call(c, {{e, 1}});
+  CAF_CHECK(tags_at("b", e).empty()); // refused by b, not served on a stale stamp
+  show("a", p.with_owners({{shard, "a"}}));
+  run_timers(std::chrono::milliseconds(300));
+  CAF_CHECK(tags_at("a", e) == (std::vector<uint8_t>{1}));
+  CAF_REQUIRE_EQUAL(replies(c).size(), 1u);
+  CAF_CHECK(replies(c)[0].second.ok());
+}
+
+CAF_TEST(an owner nobody answers for gives a retryable error within the retry limit) {
+  start("a");
+  auto p = placement::initial(shards, {"a", "gone"});
+  show("a", p);
+  auto e = entity_on(p, "gone");
+  auto c = spawn_caller("a");
+  call(c, {{e, 1}});
+  CAF_CHECK(replies(c).empty());
+  run_timers(std::chrono::milliseconds(2500));
+  CAF_REQUIRE_EQUAL(replies(c).size(), 1u);
+  CAF_CHECK_EQUAL(replies(c)[0].second.status, static_cast<uint16_t>(errc::unavailable));
+}
+
+CAF_TEST(pushes reach an endpoint on another node through its codec) {
+  start("a");
+  start("b");
+  show_all(two_nodes());
+  auto got = std::make_shared<std::vector<uint64_t>>();
+  auto session = sys.spawn([=](caf::event_based_actor*) -> caf::behavior {
+    return {[=](uint64_t x) { got->push_back(x); }};
+  });
+  nodes["b"].svc->add_endpoint(77, session);
+  // A codec of one u64, registered for the kind on both nodes.
+  push_codec codec{[](const caf::message& m) {
+                     bytes out;
+                     wire::writer{out}.u64(m.get_as<uint64_t>(0));
+                     return out;
+                   },
+                   [](std::span<const uint8_t> in) -> std::optional<caf::message> {
+                     wire::reader r{in};
+                     uint64_t x = 0;
+                     if (!r.u64(x) || !r.finished())
+                       return std::nullopt;
+                     return caf::make_message(x);
+                   }};
+  for (auto& [n, nd] : nodes)
+    nd.svc->register_kind(test_kind, caf::actor_cast<entity_host>(nd.host), codec);
+  nodes["a"].svc->push(endpoint{"b", 1, 77}, test_kind, caf::make_message(uint64_t{5}));
+  nodes["b"].svc->push(endpoint{"b", 1, 77}, test_kind, caf::make_message(uint64_t{6}));
+  nodes["a"].svc->push(endpoint{"b", 0, 77}, test_kind, caf::make_message(uint64_t{7})); // old run
+  consume_messages();
+  std::sort(got->begin(), got->end()); // two senders: no order between them
+  CAF_CHECK(*got == (std::vector<uint64_t>{5, 6})); // the one for b's previous run is dropped
+  CAF_CHECK_EQUAL(inbox_messages("b"), 2u);          // b's own push took no bus message
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
