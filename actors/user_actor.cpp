@@ -604,7 +604,9 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
   st.live_skipped = false;
   st.unacked_pages.clear();
   write_presence(self, session);
-  rp.deliver(ok_reply(encode_body(account_info{st.id, st.account->name, st.account->role})));
+  rp.deliver(ok_reply(encode_attach_reply({{st.id, st.account->name, st.account->role},
+                                            st.deps->service->node_id(),
+                                            st.deps->service->incarnation()})));
   drain(self);
 }
 
@@ -977,6 +979,28 @@ std::optional<caf::message> decode_user_push(std::span<const uint8_t> in) {
 
 push_codec user_push_codec() {
   return {encode_user_push, decode_user_push};
+}
+
+bytes encode_attach_reply(const attach_reply& x) {
+  bytes out;
+  wire::writer{out}.str(x.node).u64(x.incarnation);
+  write_body(out, x.account);
+  return out;
+}
+
+std::optional<attach_reply> decode_attach_reply(std::span<const uint8_t> in) {
+  // node:str incarnation:u64, then the account as login_ok carries it.
+  wire::reader r{in};
+  attach_reply x;
+  r.str(x.node, 64);
+  r.u64(x.incarnation);
+  if (!r.ok())
+    return std::nullopt;
+  auto info = decode_body<account_info>(in.subspan(4 + x.node.size() + 8));
+  if (!info)
+    return std::nullopt;
+  x.account = *info;
+  return x;
 }
 
 bytes encode_presence(const presence_record& p) {

@@ -51,9 +51,19 @@ enum class user_op : uint8_t {
   get_key = 14,        ///< owner: body target_request, reply key_reply (friends only)
   get_status = 15,     ///< owner: body target_request, reply status_reply (friends only)
   ack = 16,            ///< owner: body ack_request
-  attach = 20,         ///< owner: body endpoint; reply account_info. Kicks a previous one.
+  attach = 20,         ///< owner: body endpoint; reply attach_reply. Kicks a previous one.
   detach = 21,         ///< owner: body endpoint (if it is still the attached one)
 };
+
+/// What an attach answers: the account, and where its actor lives (a session attaches
+/// again when that node goes away).
+struct attach_reply {
+  account_info account;
+  std::string node;
+  uint64_t incarnation = 0;
+};
+bytes encode_attach_reply(const attach_reply& x);
+std::optional<attach_reply> decode_attach_reply(std::span<const uint8_t> in);
 
 /// Body of a `deliver` request.
 struct deliver_body {

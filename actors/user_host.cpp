@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 #include <memory>
+#include <set>
 #include <unordered_map>
 
 #include "config/caf_error.hpp"
@@ -295,6 +296,28 @@ user_host_actor spawn_user_host(caf::actor_system& sys, user_deps deps) {
             caf::anon_send(user, node_down_atom::value, node, incarnation, last_seen);
         },
         [=](view_atom) { stray_pass(self); },
+        [=](lost_atom, const std::vector<uint32_t>& shards) {
+          // Claimed by others while this node was cut off: the actors stop as in a
+          // release (held mail stored, sessions sent on), and what they stored moves
+          // to the new owners as strays.
+          auto view = self->state.deps->service->view();
+          std::set<uint32_t> lost(shards.begin(), shards.end());
+          auto open = std::make_shared<size_t>(0);
+          for (auto& [id, user] : self->state.users)
+            if (lost.count(view->shard_of(user_kind, id)) != 0) {
+              ++*open;
+              self->request(user, std::chrono::seconds(60), release_atom::value)
+                  .then(
+                      [=](bool) {
+                        if (--*open == 0)
+                          stray_pass(self);
+                      },
+                      [=](caf::error&) {
+                        if (--*open == 0)
+                          stray_pass(self);
+                      });
+            }
+        },
         [=](flush_atom) -> caf::result<bool> {
           auto rp = self->make_response_promise<bool>();
           auto& users = self->state.users;

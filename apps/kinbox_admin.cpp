@@ -1,74 +1,305 @@
-// kinbox-admin: operator's view of a cluster. For now: `status`, read from the cluster's
-// KV buckets in NATS (accounts registered, accounts online).
+// kinbox-admin: the operator's tool. `status` shows the cluster as its KV buckets hold it
+// (nodes, placement, shards in motion, accounts); `drain NODE` has a node hand its shards
+// to the others, redirect its apps and stop.
 #include <boost/program_options.hpp>
 
+#include <chrono>
+#include <fstream>
+#include <cstdlib>
+#include <iomanip>
 #include <iostream>
+#include <map>
+#include <sstream>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "cluster/entity.hpp"
 #include "cluster/kv_actor.hpp"
+#include "cluster/membership.hpp"
+#include "cluster/membership_actor.hpp"
 #include "cluster/nats_link.hpp"
+#include "config/node_config.hpp"
 
 namespace po = boost::program_options;
 using namespace kinbox;
+using nlohmann::json;
+
+namespace {
+
+constexpr int exit_error = 1;
+constexpr int exit_usage = 2;
+
+const char* usage = R"(usage: kinbox-admin [options] COMMAND
+
+commands:
+  status          nodes, shards, sessions, stored mail, the placement epoch, shards in motion
+  drain NODE      NODE hands its shards to the other nodes, redirects its apps to their
+                  gateways and stops; waits until it is gone (--no-wait: returns at once)
+
+options)";
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+uint64_t now_ms() {
+  using namespace std::chrono;
+  return static_cast<uint64_t>(
+      duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count());
+}
+
+std::string age(uint64_t since_ms) {
+  auto s = since_ms == 0 || since_ms > now_ms() ? 0 : (now_ms() - since_ms) / 1000;
+  std::ostringstream out;
+  if (s >= 3600)
+    out << s / 3600 << "h" << (s % 3600) / 60 << "m";
+  else if (s >= 60)
+    out << s / 60 << "m" << s % 60 << "s";
+  else
+    out << s << "s";
+  return out.str();
+}
+
+int fail(const std::string& why) {
+  std::cerr << "kinbox-admin: " << why << "\n";
+  return exit_error;
+}
+
+struct cluster_state {
+  std::vector<node_record> nodes;
+  std::optional<placement> map;
+  size_t accounts = 0;
+  size_t online = 0;
+};
+
+result<cluster_state> read_state(kv_buckets& b) {
+  cluster_state out;
+  auto keys = b.nodes->keys();
+  if (!keys)
+    return keys.error();
+  for (auto& k : *keys) {
+    auto v = b.nodes->get(k);
+    if (!v)
+      return v.error();
+    if (*v)
+      if (auto r = node_record::decode((*v)->value))
+        out.nodes.push_back(std::move(*r));
+  }
+  auto p = b.cluster->get(placement_key);
+  if (!p)
+    return p.error();
+  if (*p)
+    out.map = placement::decode((*p)->value);
+  auto accounts = b.spaces[static_cast<size_t>(kv_space::accounts)]->keys();
+  auto online = b.spaces[static_cast<size_t>(kv_space::presence)]->keys();
+  if (!accounts || !online)
+    return !accounts ? accounts.error() : online.error();
+  out.accounts = accounts->size();
+  out.online = online->size();
+  return out;
+}
+
+/// Shards whose owner is not their rendezvous target among the live nodes that take
+/// shards: what the cluster is still moving.
+size_t shards_to_move(const cluster_state& st) {
+  if (!st.map)
+    return 0;
+  std::vector<std::string> targets;
+  for (auto& n : st.nodes)
+    if (!n.draining)
+      targets.push_back(n.id);
+  std::sort(targets.begin(), targets.end());
+  if (targets.empty())
+    return 0;
+  auto t = rendezvous_targets(st.map->shards, targets);
+  size_t out = 0;
+  for (uint32_t s = 0; s < st.map->shards; ++s) {
+    auto* owner = st.map->owner(s);
+    if (owner == nullptr || *owner != targets[t[s]])
+      ++out;
+  }
+  return out;
+}
+
+int status(kv_buckets& b, const std::string& cluster, bool as_json) {
+  auto st = read_state(b);
+  if (!st)
+    return fail("cannot read the cluster's buckets: " + st.error().message);
+  auto shards_of = [&](const std::string& id) { return st->map ? st->map->owned_by(id) : 0; };
+  auto pending = shards_to_move(*st);
+  if (as_json) {
+    json nodes = json::array();
+    json moving = json::array();
+    for (auto& n : st->nodes) {
+      nodes.push_back({{"id", n.id},
+                       {"gateway", n.gateway},
+                       {"incarnation", n.incarnation},
+                       {"started_ms", n.started_ms},
+                       {"heartbeat_ms", n.heartbeat_ms},
+                       {"age_s", n.started_ms ? (now_ms() - n.started_ms) / 1000 : 0},
+                       {"shards", shards_of(n.id)},
+                       {"sessions", n.sessions},
+                       {"stored_mail", n.stored_mail},
+                       {"draining", n.draining},
+                       {"epoch", n.epoch}});
+      for (auto& [shard, to] : n.moving)
+        moving.push_back({{"shard", shard}, {"from", n.id}, {"to", to}});
+    }
+    std::cout << json{{"cluster", cluster},
+                      {"epoch", st->map ? st->map->epoch : 0},
+                      {"shards", st->map ? st->map->shards : 0},
+                      {"accounts", st->accounts},
+                      {"online", st->online},
+                      {"nodes", nodes},
+                      {"moving", moving},
+                      {"shards_to_move", pending}}
+                     .dump()
+              << "\n";
+    return 0;
+  }
+  std::cout << "cluster " << cluster << ": epoch " << (st->map ? st->map->epoch : 0) << ", "
+            << (st->map ? st->map->shards : 0) << " shards, " << st->nodes.size() << " nodes, "
+            << st->accounts << " accounts, " << st->online << " online\n";
+  std::cout << std::left << std::setw(16) << "NODE" << std::setw(24) << "GATEWAY" << std::setw(9)
+            << "AGE" << std::setw(8) << "SHARDS" << std::setw(10) << "SESSIONS" << std::setw(8)
+            << "STORED"
+            << "STATE\n";
+  for (auto& n : st->nodes)
+    std::cout << std::left << std::setw(16) << n.id << std::setw(24) << n.gateway << std::setw(9)
+              << age(n.started_ms) << std::setw(8) << shards_of(n.id) << std::setw(10)
+              << n.sessions << std::setw(8) << n.stored_mail
+              << (n.draining ? "draining" : "serving") << "\n";
+  size_t moving = 0;
+  for (auto& n : st->nodes)
+    for (auto& [shard, to] : n.moving) {
+      if (moving++ == 0)
+        std::cout << "in motion:\n";
+      std::cout << "  shard " << shard << ": " << n.id << " -> " << to << "\n";
+    }
+  if (pending > 0)
+    std::cout << pending << " shards still to move to their targets\n";
+  return 0;
+}
+
+int drain(nats_link& link, kv_buckets& b, const std::string& cluster, const std::string& node,
+          bool wait, bool as_json) {
+  auto subject = "kinbox." + cluster + ".node." + node;
+  auto answer = link.request(subject, encode_admin(admin_op::drain), 5000);
+  if (!answer)
+    return fail("node " + node + " did not take the drain request: " + answer.error().message);
+  if (!as_json)
+    std::cout << "node " << node << " is draining\n";
+  if (!wait)
+    return 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(10);
+  size_t last_shards = SIZE_MAX;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto st = read_state(b);
+    if (st) {
+      auto i = std::find_if(st->nodes.begin(), st->nodes.end(),
+                            [&](const node_record& r) { return r.id == node; });
+      if (i == st->nodes.end()) {
+        if (as_json)
+          std::cout << json{{"node", node}, {"drained", true}}.dump() << "\n";
+        else
+          std::cout << "node " << node << " has left the cluster\n";
+        return 0;
+      }
+      auto left = st->map ? st->map->owned_by(node) : 0;
+      if (left != last_shards && !as_json)
+        std::cout << "  " << left << " shards left, " << i->sessions << " sessions\n";
+      last_shards = left;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return fail("node " + node + " has not left within 10 minutes");
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
-  po::options_description desc{"usage: kinbox-admin [options] status\n\noptions"};
+  po::options_description desc{usage};
   // clang-format off
   desc.add_options()
     ("help,h", "print this help")
-    ("nats", po::value<std::string>()->default_value("nats://127.0.0.1:4222"),
-     "NATS URL of the cluster (a dev node prints its embedded server's URL at start)")
-    ("cluster", po::value<std::string>()->default_value("dev"), "cluster name")
-    ("json", "print one JSON object")
-    ("command", po::value<std::string>()->default_value("status"), "status");
+    ("nats", po::value<std::string>(),
+     "NATS URL(s) of the cluster, comma-separated (default: $KINBOX_NATS, or the dev node's "
+     "with --data-dir, or nats://127.0.0.1:4222)")
+    ("nats-credentials", po::value<std::string>(),
+     "file with the NATS user= and password= lines (default: $KINBOX_NATS_CREDENTIALS, or "
+     "the dev node's with --data-dir)")
+    ("data-dir", po::value<std::string>(),
+     "a dev node's data dir: use its embedded nats-server and credentials")
+    ("cluster", po::value<std::string>()->default_value(env_or("KINBOX_CLUSTER", "dev")),
+     "cluster name")
+    ("json", "print JSON (one object) instead of text")
+    ("no-wait", "drain: return once the node took the request")
+    ("command", po::value<std::vector<std::string>>(), "status | drain NODE");
   // clang-format on
   po::positional_options_description pos;
-  pos.add("command", 1);
+  pos.add("command", -1);
   po::variables_map vm;
   try {
     po::store(po::command_line_parser(argc, argv).options(desc).positional(pos).run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
     std::cerr << "kinbox-admin: " << e.what() << "\n" << desc;
-    return 2;
+    return exit_usage;
   }
   if (vm.count("help")) {
     std::cout << desc;
     return 0;
   }
-  if (vm["command"].as<std::string>() != "status") {
-    std::cerr << "kinbox-admin: unknown command '" << vm["command"].as<std::string>() << "'\n"
-              << desc;
-    return 2;
+  auto command = vm.count("command") ? vm["command"].as<std::vector<std::string>>()
+                                     : std::vector<std::string>{"status"};
+  bool is_status = command.size() == 1 && command[0] == "status";
+  bool is_drain = command.size() == 2 && command[0] == "drain";
+  if (!is_status && !is_drain) {
+    std::cerr << "kinbox-admin: unknown command '" << command[0] << "'\n" << desc;
+    return exit_usage;
+  }
+  std::string url = env_or("KINBOX_NATS", "nats://127.0.0.1:4222");
+  std::string creds_file = env_or("KINBOX_NATS_CREDENTIALS", "");
+  if (vm.count("data-dir")) {
+    auto dir = vm["data-dir"].as<std::string>();
+    creds_file = dir + "/nats-credentials";
+    std::ifstream in{dir + "/nats-url"};
+    if (!(in >> url))
+      return fail("no embedded nats-server URL in '" + dir + "/nats-url' (is the node running?)");
+  }
+  if (vm.count("nats"))
+    url = vm["nats"].as<std::string>();
+  if (vm.count("nats-credentials"))
+    creds_file = vm["nats-credentials"].as<std::string>();
+  std::vector<std::string> urls;
+  std::stringstream list{url};
+  for (std::string u; std::getline(list, u, ',');)
+    if (!u.empty())
+      urls.push_back(u);
+  std::optional<nats_credentials> creds;
+  if (!creds_file.empty()) {
+    auto read = read_nats_credentials(creds_file);
+    if (!read)
+      return fail(read.error().message);
+    creds = *read;
   }
   auto cluster = vm["cluster"].as<std::string>();
-  auto link = nats_link::connect({vm["nats"].as<std::string>()}, "kinbox-admin", std::nullopt);
-  if (!link) {
-    std::cerr << "kinbox-admin: " << link.error().message << "\n";
-    return 1;
-  }
-  auto buckets = kv_buckets::open(**link, cluster, 1, std::chrono::seconds(6));
-  if (!buckets) {
-    std::cerr << "kinbox-admin: " << buckets.error().message << "\n";
-    return 1;
-  }
-  auto accounts = (*buckets)->spaces[static_cast<size_t>(kv_space::accounts)]->keys();
-  auto online = (*buckets)->spaces[static_cast<size_t>(kv_space::presence)]->keys();
-  if (!accounts || !online) {
-    std::cerr << "kinbox-admin: cannot read the cluster's buckets\n";
-    return 1;
-  }
-  if (vm.count("json"))
-    std::cout << nlohmann::json{{"cluster", cluster},
-                                {"accounts", accounts->size()},
-                                {"online", online->size()}}
-                     .dump()
-              << "\n";
-  else
-    std::cout << "cluster " << cluster << ": " << accounts->size() << " accounts, "
-              << online->size() << " online\n";
+  auto link = nats_link::connect(urls, "kinbox-admin", creds);
+  if (!link)
+    return fail(link.error().message);
+  auto buckets = kv_buckets::existing(**link, cluster);
+  if (!buckets)
+    return fail(buckets.error().code == errc::not_found
+                    ? "no cluster '" + cluster + "' on this NATS (" + buckets.error().message +
+                          "); check --cluster"
+                    : buckets.error().message);
+  int rc = is_status ? status(**buckets, cluster, vm.count("json") != 0)
+                     : drain(**link, **buckets, cluster, command[1], vm.count("no-wait") == 0,
+                             vm.count("json") != 0);
+  buckets->reset();
   link->reset();
   nats_Close();
-  return 0;
+  return rc;
 }

@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <iostream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,9 @@ const char* usage_text = R"(usage: kinbox [global options] COMMAND [ARGS]
 
 global options:
   --profile DIR         profile directory (default: $KINBOX_PROFILE or ~/.kinbox)
-  --gateway HOST:PORT   gateway to use (default: the profile's, $KINBOX_GATEWAY, 127.0.0.1:7420)
+  --gateway HOST:PORT[,HOST:PORT...]
+                        gateways to use, the first that answers; the others take over when
+                        it goes away (default: the profile's, $KINBOX_GATEWAY, 127.0.0.1:7420)
   --cluster-key HEX     pin this cluster key instead of trusting the first one seen
   --json                print one JSON object per line
 
@@ -204,10 +207,14 @@ private:
                        "--cluster-key differs from the key pinned in the profile"};
       prof.pinned_key = k;
     }
-    auto hp = split_host_port(prof.gateway);
-    if (!hp)
-      return hp.error();
-    return client::client::connect(prof, hp->first, hp->second);
+    // A comma-separated list: the first that answers; the others (and any a leaving
+    // node redirects to) take over when it goes away.
+    std::vector<std::string> gateways;
+    std::stringstream list{prof.gateway};
+    for (std::string g; std::getline(list, g, ',');)
+      if (!g.empty())
+        gateways.push_back(g);
+    return client::client::connect_any(prof, gateways);
   }
 
   template <class F>

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -172,6 +173,8 @@ int run(const node_config& cfg) {
       return fail(started.error().message);
     embedded = std::move(*started);
     urls.push_back(embedded->url());
+    // For kinbox-admin --data-dir: the URL changes with every start.
+    std::ofstream{cfg.data_dir + "/nats-url"} << embedded->url() << "\n";
   } else if (!cfg.nats_credentials.empty()) {
     auto read = read_nats_credentials(cfg.nats_credentials);
     if (!read)
@@ -185,7 +188,12 @@ int run(const node_config& cfg) {
     return fail("cannot connect to NATS: " + link.error().message);
   auto servers = (*link)->known_servers();
   auto replicas = cfg.kv_replicas != 0 ? cfg.kv_replicas : servers >= 3 ? 3 : 1;
+  // A NATS cluster that just started needs a few seconds to elect its JetStream leader.
   auto buckets = kv_buckets::open(**link, cfg.cluster, replicas, cfg.lease);
+  for (int attempt = 0; !buckets && attempt < 30; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    buckets = kv_buckets::open(**link, cfg.cluster, replicas, cfg.lease);
+  }
   if (!buckets)
     return fail("cannot open the KV buckets: " + buckets.error().message);
   auto initial = load_or_create_placement(*(*buckets)->cluster, cfg.node_id, cfg.shards);

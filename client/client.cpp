@@ -1,7 +1,9 @@
 #include "client/client.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 namespace kinbox::client {
 
@@ -10,6 +12,7 @@ namespace {
 constexpr uint8_t plaintext_version = 1;
 constexpr uint8_t content_text = 1;
 constexpr milliseconds drain_wait{0}; // take what has arrived, do not wait for more
+constexpr auto send_retry_limit = std::chrono::seconds(30);
 
 } // namespace
 
@@ -51,9 +54,64 @@ result<std::unique_ptr<client>> client::connect(profile& prof, const std::string
   return std::unique_ptr<client>{new client(prof, std::move(*conn))};
 }
 
+result<std::unique_ptr<client>> client::connect_any(profile& prof,
+                                                    const std::vector<std::string>& gateways,
+                                                    const std::string& source) {
+  failure last{errc::invalid_argument, "no gateway given"};
+  for (auto& g : gateways) {
+    auto hp = split_host_port(g);
+    if (!hp) {
+      last = hp.error();
+      continue;
+    }
+    auto c = connect(prof, hp->first, hp->second, source);
+    if (c) {
+      (*c)->gateways_ = gateways;
+      (*c)->source_ = source;
+      return c;
+    }
+    last = c.error();
+  }
+  return last;
+}
+
+bool client::should_resume(const failure& f) const {
+  return logged_in_ && conn_->closed() && errc_retryable(f.code);
+}
+
+result<account_info> client::resume() {
+  auto candidates = conn_->redirected_to();
+  candidates.insert(candidates.end(), gateways_.begin(), gateways_.end());
+  failure last{errc::unavailable, "no gateway to resume on"};
+  for (auto& g : candidates) {
+    auto hp = split_host_port(g);
+    if (!hp)
+      continue;
+    auto conn = connection::open(hp->first, hp->second, prof_.pinned_key, milliseconds(10000),
+                                 source_);
+    if (!conn) {
+      last = conn.error();
+      continue;
+    }
+    conn_ = std::move(*conn);
+    auto me = login();
+    if (me)
+      return me;
+    last = me.error();
+  }
+  return last;
+}
+
+result<frame> client::request(frame_type type, const bytes& body) {
+  auto f = conn_->request(type, body);
+  if (!f && should_resume(f.error()) && resume())
+    f = conn_->request(type, body);
+  return f;
+}
+
 template <class Reply>
 result<Reply> client::call(frame_type type, bytes body) {
-  auto f = conn_->request(type, std::move(body));
+  auto f = request(type, body);
   if (!f)
     return f.error();
   return decode_body<Reply>(f->body);
@@ -82,7 +140,12 @@ result<account_info> client::login() {
   if (prof_.id == 0)
     return failure{errc::invalid_argument, "this profile has no account yet; register first"};
   auto proof = crypto::sign(crypto::login_message(conn_->transcript(), prof_.id), prof_.sign);
-  return call<account_info>(frame_type::login, encode_body(login_request{prof_.id, proof}));
+  auto f = conn_->request(frame_type::login, encode_body(login_request{prof_.id, proof}));
+  if (!f)
+    return f.error();
+  auto me = decode_body<account_info>(f->body);
+  logged_in_ = static_cast<bool>(me);
+  return me;
 }
 
 result<account_info> client::whoami() {
@@ -90,7 +153,7 @@ result<account_info> client::whoami() {
 }
 
 result<bool> client::expect_ok(frame_type type, bytes body) {
-  auto f = conn_->request(type, std::move(body));
+  auto f = request(type, body);
   if (!f)
     return f.error();
   return true;
@@ -131,11 +194,23 @@ result<status_reply> client::status(account_id id) {
 }
 
 result<message_id> client::send_payload(account_id to, const message_id& id, bytes payload) {
-  auto reply =
-      call<accepted_reply>(frame_type::send, encode_body(send_request{to, id, std::move(payload)}));
-  if (!reply)
-    return reply.error();
-  return reply->id;
+  // A retryable refusal (a shard on the move, a node restarting) is tried again with the
+  // same id, which the server stores once, for a bounded time.
+  auto body = encode_body(send_request{to, id, std::move(payload)});
+  auto deadline = std::chrono::steady_clock::now() + send_retry_limit;
+  auto backoff = milliseconds(50);
+  for (;;) {
+    auto reply = call<accepted_reply>(frame_type::send, body);
+    if (reply)
+      return reply->id;
+    if (!errc_retryable(reply.error().code) || std::chrono::steady_clock::now() + backoff > deadline)
+      return reply.error();
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, milliseconds(1000));
+    if (conn_->closed())
+      if (auto resumed = resume(); !resumed)
+        return resumed.error();
+  }
 }
 
 result<message_id> client::send_text(account_id to, std::string_view text) {
@@ -149,6 +224,12 @@ result<message_id> client::send_text(account_id to, std::string_view text) {
 result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
   std::vector<mail_push> mail;
   auto first = conn_->next_push(wait);
+  if (!first && should_resume(first.error())) {
+    // The gateway went away: the mail waits for this account on the cluster.
+    if (auto resumed = resume(); !resumed)
+      return resumed.error();
+    first = conn_->next_push(wait);
+  }
   if (!first)
     return first.error();
   if (*first) {

@@ -37,6 +37,19 @@ public:
   [[nodiscard]] static result<std::unique_ptr<client>>
   connect(profile& prof, const std::string& host, uint16_t port, const std::string& source = {});
 
+  /// Connects to the first of `gateways` (host:port) that answers. After a login, the
+  /// client resumes on another of them (or on those a leaving node redirects it to) when
+  /// its gateway goes away: see `resume`.
+  [[nodiscard]] static result<std::unique_ptr<client>>
+  connect_any(profile& prof, const std::vector<std::string>& gateways,
+              const std::string& source = {});
+
+  /// Connects again and logs in: first to the gateways a leaving node named, then to the
+  /// configured ones. Requests and `receive` call it themselves when the connection goes
+  /// with a retryable reason (the node left, restarted or shed the connection); a send
+  /// is then repeated with the same message id, which the server stores once.
+  [[nodiscard]] result<account_info> resume();
+
   /// Registers the profile's keys as a new account; stores the new id in the profile.
   [[nodiscard]] result<account_id>
   register_account(const std::string& name, const std::string& birth_date, account_role role);
@@ -56,7 +69,8 @@ public:
   /// has stored it durably (accepted).
   [[nodiscard]] result<message_id> send_text(account_id to, std::string_view text);
 
-  /// Sends an already encrypted payload with a given id (retries reuse the id).
+  /// Sends an already encrypted payload with a given id. A retryable refusal is tried
+  /// again with the same id for up to 30 s (the server stores an id once).
   [[nodiscard]] result<message_id> send_payload(account_id to, const message_id& id, bytes payload);
 
   /// Waits up to `wait` for mail, then takes what else is there at once (up to `max`),
@@ -74,8 +88,17 @@ private:
 
   result<bool> expect_ok(frame_type type, bytes body);
 
+  /// A request, repeated once on a fresh connection if the gateway went away under it.
+  result<frame> request(frame_type type, const bytes& body);
+
+  /// Whether a failure means: connect elsewhere and go on.
+  bool should_resume(const failure& f) const;
+
   profile& prof_;
   std::unique_ptr<connection> conn_;
+  std::vector<std::string> gateways_;
+  std::string source_;
+  bool logged_in_ = false;
   /// Per friend: the precomputed box key (fetched once with key_get).
   std::map<account_id, crypto::box_channel> channels_;
 

@@ -224,6 +224,19 @@ result<frame> connection::read_one(milliseconds timeout) {
   }
 }
 
+failure connection::goodbye(const frame& f) {
+  if (f.type == frame_type::redirect) {
+    auto r = decode_body<redirect_body>(f.body);
+    if (!r)
+      return close_with({errc::unavailable, "the gateway is leaving"});
+    redirected_to_ = r->gateways;
+    return close_with({r->code, r->message});
+  }
+  auto why = decode_body<error_body>(f.body);
+  return close_with(why ? failure{why->code, why->message}
+                        : failure{errc::unavailable, "the gateway said bye"});
+}
+
 result<frame> connection::read_frame(milliseconds timeout) {
   return read_one(timeout);
 }
@@ -244,11 +257,8 @@ result<frame> connection::request(frame_type type, bytes body, milliseconds time
         pushes_.push_back(std::move(*mail));
       continue;
     }
-    if (f->type == frame_type::bye) {
-      auto why = decode_body<error_body>(f->body);
-      return close_with(why ? failure{why->code, why->message}
-                            : failure{errc::unavailable, "the gateway said bye"});
-    }
+    if (f->type == frame_type::bye || f->type == frame_type::redirect)
+      return goodbye(*f);
     if (f->request_id != id)
       continue;
     if (f->type == frame_type::error) {
@@ -277,11 +287,8 @@ result<std::optional<mail_push>> connection::next_push(milliseconds timeout) {
         return std::optional<mail_push>{};
       return f.error();
     }
-    if (f->type == frame_type::bye) {
-      auto why = decode_body<error_body>(f->body);
-      return close_with(why ? failure{why->code, why->message}
-                            : failure{errc::unavailable, "the gateway said bye"});
-    }
+    if (f->type == frame_type::bye || f->type == frame_type::redirect)
+      return goodbye(*f);
     if (f->type != frame_type::mail)
       continue;
     auto mail = decode_body<mail_push>(f->body);

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "crypto/crypto.hpp"
 #include "protocol/messages.hpp"
@@ -75,12 +76,17 @@ public:
 
   bool closed() const { return fd_ < 0; }
 
+  /// The gateways a `redirect` from the gateway named (the node is leaving), if it sent one.
+  const std::vector<std::string>& redirected_to() const { return redirected_to_; }
+
   uint32_t next_request_id() { return next_request_id_++; }
 
 private:
   connection() = default;
   result<frame> read_one(milliseconds timeout);
   failure close_with(failure f);
+  /// Closes after a `bye` or `redirect` and says why.
+  failure goodbye(const frame& f);
 
   int fd_ = -1;
   public_key cluster_key_{};
@@ -90,6 +96,7 @@ private:
   record_reader reader_{max_max_frame_size};
   bytes out_; ///< sealed records queued, not written yet
   std::deque<mail_push> pushes_;
+  std::vector<std::string> redirected_to_;
   uint32_t next_request_id_ = 1;
 };
 

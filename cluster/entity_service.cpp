@@ -77,7 +77,25 @@ const kind_entry* entity_service::kind(entity_kind kind) const {
 
 void entity_service::add_endpoint(uint64_t id, caf::actor session) {
   std::lock_guard<std::mutex> guard{endpoints_mtx_};
-  endpoints_[id] = std::move(session);
+  endpoints_[id] = endpoint_entry{std::move(session), {}, 0};
+}
+
+void entity_service::endpoint_attached(uint64_t id, std::string node, uint64_t incarnation) {
+  std::lock_guard<std::mutex> guard{endpoints_mtx_};
+  if (auto i = endpoints_.find(id); i != endpoints_.end()) {
+    i->second.host_node = std::move(node);
+    i->second.host_incarnation = incarnation;
+  }
+}
+
+std::vector<caf::actor> entity_service::endpoints_attached_to(const std::string& node,
+                                                              uint64_t incarnation) const {
+  std::vector<caf::actor> out;
+  std::lock_guard<std::mutex> guard{endpoints_mtx_};
+  for (auto& [id, e] : endpoints_)
+    if (e.host_node == node && e.host_incarnation == incarnation)
+      out.push_back(e.session);
+  return out;
 }
 
 void entity_service::remove_endpoint(uint64_t id) {
@@ -95,7 +113,7 @@ void entity_service::deliver_to_endpoint(uint64_t id, caf::message msg) {
   {
     std::lock_guard<std::mutex> guard{endpoints_mtx_};
     if (auto i = endpoints_.find(id); i != endpoints_.end())
-      session = i->second;
+      session = i->second.session;
   }
   if (session)
     caf::anon_send(session, std::move(msg));
@@ -353,6 +371,21 @@ void send_outgoing(service_pointer self, const std::string& node, bytes data, ou
 void on_members(service_pointer self, membership_update& update) {
   auto& st = self->state;
   bool placement_changed = !st.members.map || !update.map || st.members.map->epoch != update.map->epoch;
+  // Shards that left this node without a release of its own (claimed by others while
+  // this node was cut off): their entities here must stop.
+  std::vector<uint32_t> lost;
+  if (placement_changed && st.members.map && update.map &&
+      st.members.map->shards == update.map->shards)
+    for (uint32_t s = 0; s < update.map->shards; ++s) {
+      auto* before = st.members.map->owner(s);
+      auto* after = update.map->owner(s);
+      bool was_mine = before != nullptr && *before == st.svc->node_id();
+      bool is_mine = after != nullptr && *after == st.svc->node_id();
+      if (was_mine && !is_mine && (s >= st.releasing.size() || st.releasing[s] == 0))
+        lost.push_back(s);
+    }
+  if (!lost.empty())
+    logger()->warn("event=shards_lost count={} reason=\"claimed by other nodes\"", lost.size());
   if (update.map && st.releasing.size() != update.map->shards)
     st.releasing.assign(update.map->shards, 0);
   // A shard handed off is released for good once the placement names its new owner.
@@ -371,7 +404,12 @@ void on_members(service_pointer self, membership_update& update) {
       st.departed.erase(st.departed.begin());
   }
   publish(self);
+  for (auto& d : gone)
+    for (auto& session : st.svc->endpoints_attached_to(d.id, d.incarnation))
+      caf::anon_send(session, host_gone_atom::value);
   for (auto& [kind, entry] : st.svc->kinds()) {
+    if (!lost.empty())
+      caf::anon_send(entry.host, lost_atom::value, lost);
     for (auto& d : gone)
       caf::anon_send(entry.host, node_down_atom::value, d.id, d.incarnation, d.last_heartbeat_ms);
     if (placement_changed)

@@ -42,6 +42,7 @@ using release_atom = caf::atom_constant<caf::atom("release")>;
 using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
 using node_down_atom = caf::atom_constant<caf::atom("node_down")>;
 using view_atom = caf::atom_constant<caf::atom("view")>;
+using lost_atom = caf::atom_constant<caf::atom("lost")>;
 using remote_atom = caf::atom_constant<caf::atom("remote")>;
 using notify_atom = caf::atom_constant<caf::atom("notify")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
@@ -50,6 +51,9 @@ using bus_in_atom = caf::atom_constant<caf::atom("bus_in")>;
 using bus_timeout_atom = caf::atom_constant<caf::atom("bus_tmo")>;
 /// Sent by an entity_client to its owning actor when requests are due for another try.
 using entity_retry_atom = caf::atom_constant<caf::atom("ent_retry")>;
+/// Sent to an endpoint whose entity lived on a node that went away: attach again (the
+/// entity comes back on the node that claims its shard).
+using host_gone_atom = caf::atom_constant<caf::atom("host_gone")>;
 
 // clang-format off
 /// What a node offers for each entity kind it hosts.
@@ -68,7 +72,10 @@ using entity_host = caf::typed_actor<
   /// endpoints on it are gone.
   caf::reacts_to<node_down_atom, std::string, uint64_t, uint64_t>,
   /// The placement changed: hand off durable state kept for shards this node does not own.
-  caf::reacts_to<view_atom>>;
+  caf::reacts_to<view_atom>,
+  /// Shards this node owned went to other nodes without a handoff (claimed while this
+  /// node was cut off): stop their entities; their durable state goes over as strays.
+  caf::reacts_to<lost_atom, std::vector<uint32_t>>>;
 // clang-format on
 
 /// A node of the cluster as the membership sees it.
@@ -190,6 +197,10 @@ public:
   void add_endpoint(uint64_t id, caf::actor session);
   void remove_endpoint(uint64_t id);
   size_t endpoint_count() const;
+  /// Records where the entity that endpoint `id` is attached to lives.
+  void endpoint_attached(uint64_t id, std::string node, uint64_t incarnation);
+  /// The endpoints attached to entities on a node incarnation (which went away).
+  std::vector<caf::actor> endpoints_attached_to(const std::string& node, uint64_t incarnation) const;
 
   /// Delivers `msg` from an entity of `kind` to an endpoint wherever it is: straight to a
   /// session of this node, else through the inbox of the endpoint's node (encoded by the
@@ -220,8 +231,13 @@ private:
   mutable std::mutex view_mtx_;
   std::shared_ptr<const cluster_view> view_;
   std::map<entity_kind, kind_entry> kinds_;
+  struct endpoint_entry {
+    caf::actor session;
+    std::string host_node; ///< where the entity it is attached to lives
+    uint64_t host_incarnation = 0;
+  };
   mutable std::mutex endpoints_mtx_;
-  std::unordered_map<uint64_t, caf::actor> endpoints_;
+  std::unordered_map<uint64_t, endpoint_entry> endpoints_;
   entity_service_actor actor_;
   std::function<void()> drain_request_;
 };

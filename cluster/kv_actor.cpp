@@ -41,6 +41,26 @@ result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std:
   return out;
 }
 
+result<std::shared_ptr<kv_buckets>> kv_buckets::existing(nats_link& link,
+                                                         const std::string& cluster) {
+  static const char* names[kv_space_count] = {"accounts", "contacts", "presence", "last_seen"};
+  auto name = [&](const char* space) { return "kinbox_" + cluster + "_" + space; };
+  auto out = std::make_shared<kv_buckets>();
+  for (size_t i = 0; i < kv_space_count; ++i) {
+    auto bucket = link.existing_bucket(name(names[i]));
+    if (!bucket)
+      return bucket.error();
+    out->spaces[i] = std::move(*bucket);
+  }
+  auto nodes = link.existing_bucket(name("nodes"));
+  auto placement = link.existing_bucket(name("cluster"));
+  if (!nodes || !placement)
+    return !nodes ? nodes.error() : placement.error();
+  out->nodes = std::move(*nodes);
+  out->cluster = std::move(*placement);
+  return out;
+}
+
 namespace {
 
 kv_actor::behavior_type kv_behavior(kv_actor::pointer, std::shared_ptr<kv_buckets> buckets) {

@@ -57,6 +57,10 @@ struct kv_buckets {
   /// `replicas`: copies of each bucket on the NATS servers (3 on a 3-server cluster).
   [[nodiscard]] static result<std::shared_ptr<kv_buckets>>
   open(nats_link& link, const std::string& cluster, int replicas, std::chrono::milliseconds lease);
+
+  /// Opens the buckets of a running cluster without making or changing any (tools).
+  [[nodiscard]] static result<std::shared_ptr<kv_buckets>> existing(nats_link& link,
+                                                                    const std::string& cluster);
 };
 
 kv_actor spawn_kv(caf::actor_system& sys, std::shared_ptr<kv_buckets> buckets);

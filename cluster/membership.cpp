@@ -86,6 +86,11 @@ std::vector<departed_node> membership_view::expire(clock::time_point now) {
   return out;
 }
 
+void membership_view::heard_all(clock::time_point now) {
+  for (auto& [id, e] : nodes_)
+    e.changed = now;
+}
+
 std::vector<live_node> membership_view::live() const {
   std::vector<live_node> out;
   for (auto& [id, e] : nodes_)

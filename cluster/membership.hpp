@@ -54,6 +54,10 @@ public:
   /// Forgets the nodes whose record has not changed for a lease, and returns them.
   std::vector<departed_node> expire(clock::time_point now);
 
+  /// Counts every known node as just heard of: after this node could not see the bucket
+  /// (its own heartbeats did not come back), silence meant nothing about the others.
+  void heard_all(clock::time_point now);
+
   /// Live nodes, sorted by id.
   std::vector<live_node> live() const;
 

@@ -68,6 +68,7 @@ struct membership_state {
   bool nodes_caught_up = false;
   uint64_t own_revision = 0;             ///< of this node's last heartbeat write
   std::optional<clock::time_point> own_seen; ///< when the watch last showed it
+  bool watch_healthy = false;                ///< own heartbeats came back lately
   clock::time_point lease_until{};
   bool draining = false;
   bool left = false;
@@ -298,8 +299,14 @@ void heartbeat(membership_pointer self) {
   self->request(st.deps.store, std::chrono::seconds(5), count_atom::value)
       .then([=](uint64_t n) { self->state.stored_mail = n; }, [](caf::error&) {});
   auto now = clock::now();
-  // Peers are judged only while this node's own heartbeats come back through its watch.
-  if (st.own_seen && now - *st.own_seen < st.cfg.lease / 2) {
+  // Peers are judged only while this node's own heartbeats come back through its watch,
+  // and a whole lease after it saw them again: when JetStream elects a new leader for the
+  // bucket (a NATS server died), every node's writes fail for seconds, and none is gone.
+  bool healthy = st.own_seen && now - *st.own_seen < st.cfg.lease / 2;
+  if (healthy && !st.watch_healthy)
+    st.view.heard_all(now);
+  st.watch_healthy = healthy;
+  if (healthy) {
     for (auto& d : st.view.expire(now)) {
       logger()->warn("event=node_gone node={} reason=lease_expired", d.id);
       st.departed.push_back(d);

@@ -350,6 +350,16 @@ void raise_replicas(jsCtx* js, const std::string& bucket, int replicas) {
 
 } // namespace
 
+result<std::unique_ptr<kv_bucket>> nats_link::existing_bucket(const std::string& name) {
+  kvStore* kv = nullptr;
+  auto s = js_KeyValue(&kv, js_, name.c_str());
+  if (s == NATS_NOT_FOUND)
+    return failure{errc::not_found, "no KV bucket " + name};
+  if (s != NATS_OK)
+    return nats_failure("kv_open_bucket", s);
+  return std::make_unique<kv_bucket>(kv);
+}
+
 result<std::unique_ptr<kv_bucket>> nats_link::open_bucket(const bucket_options& opts) {
   kvStore* kv = nullptr;
   auto s = js_KeyValue(&kv, js_, opts.name.c_str());
@@ -387,6 +397,23 @@ result<std::unique_ptr<kv_bucket>> nats_link::open_bucket(const bucket_options& 
     return nats_failure("kv_create_bucket", s);
   }
   return std::make_unique<kv_bucket>(kv);
+}
+
+result<bytes> nats_link::request(const std::string& subject, std::span<const uint8_t> data,
+                                 int64_t timeout_ms) {
+  natsMsg* reply = nullptr;
+  auto s = natsConnection_Request(&reply, conn_, subject.c_str(), data.data(),
+                                  static_cast<int>(data.size()), timeout_ms);
+  if (s == NATS_NO_RESPONDERS)
+    return failure{errc::unavailable, "nobody serves " + subject};
+  if (s == NATS_TIMEOUT)
+    return failure{errc::timeout, "no answer on " + subject};
+  if (s != NATS_OK)
+    return nats_failure("nats_request", s);
+  auto* p = reinterpret_cast<const uint8_t*>(natsMsg_GetData(reply));
+  bytes out(p, p + natsMsg_GetDataLength(reply));
+  natsMsg_Destroy(reply);
+  return out;
 }
 
 bool nats_link::flush(int64_t timeout_ms) {

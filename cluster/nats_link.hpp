@@ -156,8 +156,16 @@ public:
   /// Opens the bucket, creating it with `opts` if it does not exist.
   [[nodiscard]] result<std::unique_ptr<kv_bucket>> open_bucket(const bucket_options& opts);
 
+  /// Opens a bucket that exists (tools: they never make or change one); not_found if not.
+  [[nodiscard]] result<std::unique_ptr<kv_bucket>> existing_bucket(const std::string& name);
+
   /// Round trip to the server: true once everything published so far was processed.
   bool flush(int64_t timeout_ms);
+
+  /// A blocking request (for tools, never in an actor): the answer's data, or a failure
+  /// (`unavailable` when nobody serves the subject, `timeout`).
+  [[nodiscard]] result<bytes> request(const std::string& subject, std::span<const uint8_t> data,
+                                      int64_t timeout_ms);
 
   /// Whether the connection is up right now.
   bool connected() const;

@@ -225,8 +225,13 @@ void on_reply(session_pointer self, session_call& call, entity_reply& r) {
   case session_call::what::attach:
     return attached(self, call.request_id, r);
   case session_call::what::reattach:
-    if (!r.ok() && self->state.current == phase::ready)
-      fail(self, frame_type::bye, 0, static_cast<errc>(r.status),
+    if (self->state.current != phase::ready)
+      return;
+    if (auto reply = r.ok() ? decode_attach_reply(r.body) : std::nullopt)
+      self->state.ctx->service->endpoint_attached(self->state.session_id, reply->node,
+                                                  reply->incarnation);
+    else
+      fail(self, frame_type::bye, 0, r.ok() ? errc::internal : static_cast<errc>(r.status),
            "the account could not be attached again; reconnect");
     return;
   }
@@ -325,14 +330,17 @@ void attached(session_pointer self, uint32_t request_id, entity_reply& r) {
   auto& st = self->state;
   if (st.current == phase::closing)
     return;
-  auto info = r.ok() ? decode_body<account_info>(r.body) : result<account_info>{failure{
-                                                               static_cast<errc>(r.status), r.message}};
-  if (!info) {
-    auto code = info.error().code == errc::not_found ? errc::auth_failed : info.error().code;
-    return fail(self, frame_type::error, request_id, code, "login failed");
+  if (!r.ok()) {
+    auto code = static_cast<errc>(r.status);
+    return fail(self, frame_type::error, request_id,
+                code == errc::not_found ? errc::auth_failed : code, "login failed");
   }
+  auto answer = decode_attach_reply(r.body);
+  if (!answer)
+    return fail(self, frame_type::error, request_id, errc::internal, "login failed");
+  st.ctx->service->endpoint_attached(st.session_id, answer->node, answer->incarnation);
   st.attached = true;
-  st.info = *info;
+  st.info = answer->account;
   st.current = phase::ready;
   logger()->info("event=login account={} session={}", st.account, st.session_id);
   reply(self, frame_type::login_ok, request_id, st.info);
@@ -596,6 +604,14 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
         if (account != st.account || st.current != phase::ready)
           return;
         logger()->debug("event=reattach session={} account={}", st.session_id, st.account);
+        attach(self, session_call::what::reattach, 0);
+      },
+      [=](host_gone_atom) {
+        auto& st = self->state;
+        if (st.current != phase::ready)
+          return;
+        logger()->info("event=reattach session={} account={} reason=host_gone", st.session_id,
+                       st.account);
         attach(self, session_call::what::reattach, 0);
       },
       [=](entity_retry_atom) {

@@ -8,12 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <thread>
 
 #include "cluster/embedded_nats.hpp"
+#include "cluster/membership_actor.hpp"
+#include "crypto/key_file.hpp"
 
 namespace kinbox::testing {
 
@@ -49,6 +52,8 @@ temp_dir::temp_dir(const std::string& prefix)
 }
 
 temp_dir::~temp_dir() {
+  if (std::getenv("KINBOX_KEEP_TEST_DIRS") != nullptr)
+    return; // for a look at the logs of a failed run
   std::error_code ec;
   std::filesystem::remove_all(path, ec);
 }
@@ -122,8 +127,143 @@ void nats_server::start() {
   CAF_REQUIRE(eventually([&] { return port_accepts(port_); }, 15s));
 }
 
+nats_cluster::nats_cluster(size_t size) {
+  for (size_t i = 0; i < size; ++i) {
+    ports_.push_back(pick_free_port());
+    route_ports_.push_back(pick_free_port());
+  }
+  credentials_ = (dir_.path / "nats-credentials").string();
+  CAF_REQUIRE(write_nats_credentials(credentials_, {"kinbox", "test-secret-" + unique_suffix()}));
+  key_file_ = (dir_.path / "cluster.key").string();
+  {
+    auto key = crypto::create_key_file(key_file_);
+    CAF_REQUIRE(key);
+  }
+  procs_.resize(size);
+  for (size_t i = 0; i < size; ++i)
+    start(i);
+}
+
+std::string nats_cluster::urls() const {
+  std::string out;
+  for (size_t i = 0; i < ports_.size(); ++i)
+    out += (i ? "," : "") + url(i);
+  return out;
+}
+
+void nats_cluster::start(size_t i) {
+  auto creds = read_nats_credentials(credentials_);
+  CAF_REQUIRE(creds);
+  auto name = "s" + std::to_string(i + 1);
+  auto store = dir_.path / name;
+  std::filesystem::create_directories(store);
+  std::string routes;
+  for (size_t j = 0; j < ports_.size(); ++j)
+    if (j != i)
+      routes += std::string{routes.empty() ? "" : ", "} + "nats-route://route:route-secret@127.0.0.1:" +
+                std::to_string(route_ports_[j]);
+  auto conf = dir_.path / (name + ".conf");
+  {
+    std::ofstream out{conf};
+    out << "server_name: " << name << "\nlisten: 127.0.0.1:" << ports_[i]
+        << "\njetstream { store_dir: \"" << store.string() << "\" }\n"
+        << "authorization { user: " << creds->user << ", password: \"" << creds->password
+        << "\" }\ncluster {\n  name: kinbox-test\n  listen: 127.0.0.1:" << route_ports_[i]
+        << "\n  authorization { user: route, password: route-secret }\n  routes: [" << routes
+        << "]\n}\n";
+  }
+  procs_[i] = std::make_unique<process>(
+      std::vector<std::string>{find_executable("nats-server"), "-c", conf.string()},
+      (dir_.path / (name + ".log")).string());
+  auto port = ports_[i];
+  CAF_REQUIRE(eventually([&] { return port_accepts(port); }, 15s));
+}
+
+void nats_cluster::kill(size_t i) {
+  procs_[i]->signal(SIGKILL);
+  CAF_REQUIRE(procs_[i]->wait(10s));
+}
+
+cluster_probe::cluster_probe(const nats_cluster& nats) {
+  auto creds = read_nats_credentials(nats.credentials_file());
+  CAF_REQUIRE(creds);
+  std::vector<std::string> urls;
+  for (size_t i = 0; i < nats.size(); ++i)
+    urls.push_back(nats.url(i));
+  auto link = nats_link::connect(urls, "kinbox-test-probe", *creds);
+  CAF_REQUIRE(link);
+  link_ = std::move(*link);
+  CAF_REQUIRE(eventually(
+      [&] {
+        auto b = kv_buckets::existing(*link_, "test");
+        if (b)
+          buckets_ = *b;
+        return static_cast<bool>(b);
+      },
+      30s));
+}
+
+cluster_probe::~cluster_probe() {
+  buckets_.reset();
+  link_.reset();
+}
+
+std::optional<placement> cluster_probe::placement_now() {
+  auto got = buckets_->cluster->get(placement_key);
+  if (!got || !*got)
+    return std::nullopt;
+  return placement::decode((*got)->value);
+}
+
+std::vector<node_record> cluster_probe::nodes_now() {
+  std::vector<node_record> out;
+  auto keys = buckets_->nodes->keys();
+  if (!keys)
+    return out;
+  for (auto& k : *keys)
+    if (auto v = buckets_->nodes->get(k); v && *v)
+      if (auto r = node_record::decode((*v)->value))
+        out.push_back(*r);
+  return out;
+}
+
+std::string cluster_probe::owner_of(account_id id) {
+  auto p = placement_now();
+  CAF_REQUIRE(p);
+  auto* owner = p->owner(shard_of(p->shards, 1, id));
+  return owner ? *owner : std::string{};
+}
+
+bool cluster_probe::settled(size_t count) {
+  auto nodes = nodes_now();
+  auto p = placement_now();
+  if (!p || nodes.size() != count)
+    return false;
+  std::vector<std::string> targets;
+  for (auto& n : nodes) {
+    if (!n.moving.empty())
+      return false;
+    if (!n.draining)
+      targets.push_back(n.id);
+  }
+  std::sort(targets.begin(), targets.end());
+  auto t = rendezvous_targets(p->shards, targets);
+  for (uint32_t s = 0; s < p->shards; ++s)
+    if (p->owner(s) == nullptr || *p->owner(s) != targets[t[s]])
+      return false;
+  return true;
+}
+
 node::node(const nats_server* nats, std::vector<std::string> extra)
     : nats_(nats), extra_(std::move(extra)) {
+  start();
+}
+
+node::node(const nats_cluster& nats, const std::string& id, std::vector<std::string> extra)
+    : id_(id) {
+  extra_ = {"--nats",     nats.urls(),     "--nats-credentials", nats.credentials_file(),
+            "--key-file", nats.key_file(), "--lease",            "3s"};
+  extra_.insert(extra_.end(), extra.begin(), extra.end());
   start();
 }
 
@@ -145,6 +285,8 @@ void node::start() {
                                 "127.0.0.1:" + std::to_string(port_),
                                 "--cluster",
                                 "test",
+                                "--node-id",
+                                id_,
                                 "--log-level",
                                 "info"};
   if (nats_ != nullptr) {
@@ -211,6 +353,24 @@ void reconnect(user& u, const node& n) {
   auto me = u.conn->login();
   if (!me)
     CAF_FAIL("login failed: " << me.error().message);
+}
+
+void connect_any(user& u, const std::vector<std::string>& gateways) {
+  u.conn.reset();
+  auto c = client::client::connect_any(*u.prof, gateways);
+  if (!c)
+    CAF_FAIL("connect failed: " << c.error().message);
+  u.conn = std::move(*c);
+  auto me = u.conn->login();
+  if (!me)
+    CAF_FAIL("login failed: " << me.error().message);
+}
+
+user make_user_on(const node& n, const std::string& name,
+                  const std::vector<std::string>& gateways) {
+  auto u = make_user(n, name);
+  connect_any(u, gateways);
+  return u;
 }
 
 void befriend(user& a, user& b) {

@@ -13,11 +13,15 @@
 #include <vector>
 
 #include "client/client.hpp"
+#include "cluster/kv_actor.hpp"
+#include "cluster/membership.hpp"
 
 namespace kinbox::testing {
 
 using namespace std::chrono_literals;
 
+/// A directory removed with everything in it when it goes (kept when the environment has
+/// KINBOX_KEEP_TEST_DIRS, to read the logs of a failed run).
 struct temp_dir {
   std::filesystem::path path;
   explicit temp_dir(const std::string& prefix);
@@ -56,10 +60,55 @@ private:
   std::unique_ptr<process> proc_;
 };
 
+/// A NATS cluster of `size` servers on loopback, with JetStream, routes and one user
+/// (everything the servers accept must log in), and the files its kinbox nodes share: the
+/// NATS credentials and the cluster key. A server can be killed and started again on its
+/// ports and store.
+class nats_cluster {
+public:
+  explicit nats_cluster(size_t size = 3);
+  size_t size() const { return ports_.size(); }
+  std::string url(size_t i) const { return "nats://127.0.0.1:" + std::to_string(ports_[i]); }
+  /// Every server's URL, comma-separated.
+  std::string urls() const;
+  const std::string& credentials_file() const { return credentials_; }
+  const std::string& key_file() const { return key_file_; }
+  void kill(size_t i);
+  void start(size_t i);
+
+private:
+  temp_dir dir_{"kinbox-natsc"};
+  std::vector<uint16_t> ports_;
+  std::vector<uint16_t> route_ports_;
+  std::vector<std::unique_ptr<process>> procs_;
+  std::string credentials_;
+  std::string key_file_;
+};
+
+/// Reads what a cluster keeps in KV (placement, node records) over its own NATS link.
+class cluster_probe {
+public:
+  explicit cluster_probe(const nats_cluster& nats);
+  ~cluster_probe();
+  std::optional<placement> placement_now();
+  std::vector<node_record> nodes_now();
+  /// The node that owns the shard of account `id` now.
+  std::string owner_of(account_id id);
+  /// True once `count` nodes are live, none moves a shard, and every shard is at its
+  /// rendezvous target.
+  bool settled(size_t count);
+
+private:
+  std::unique_ptr<nats_link> link_;
+  std::shared_ptr<kv_buckets> buckets_;
+};
+
 class node {
 public:
   /// A node using `nats` (or an embedded nats-server when null), with extra options.
   node(const nats_server* nats, std::vector<std::string> extra = {});
+  /// Node `id` of a cluster on `nats` (its credentials and key file), with extra options.
+  node(const nats_cluster& nats, const std::string& id, std::vector<std::string> extra = {});
   ~node();
 
   void start();
@@ -67,12 +116,15 @@ public:
   int stop();
   void kill9();
   uint16_t port() const { return port_; }
+  std::string gateway() const { return "127.0.0.1:" + std::to_string(port_); }
+  const std::string& id() const { return id_; }
   std::string data_dir() const { return data_.str(); }
   std::string log() const;
   pid_t pid() const { return proc_ ? proc_->pid() : -1; }
 
 private:
-  const nats_server* nats_;
+  const nats_server* nats_ = nullptr;
+  std::string id_ = "node1";
   std::vector<std::string> extra_;
   temp_dir data_{"kinbox-node"};
   uint16_t port_ = 0;
@@ -111,6 +163,13 @@ struct nats_fixture {
 
 /// Logs `u` in again on a fresh connection (its previous connection is dropped first).
 void reconnect(user& u, const node& n);
+
+/// Logs `u` in on the first of `gateways` that answers; the client resumes on the others
+/// (and where a leaving node redirects it) when its gateway goes away.
+void connect_any(user& u, const std::vector<std::string>& gateways);
+
+/// Registers a new account through `n` and logs it in through the first of `gateways`.
+user make_user_on(const node& n, const std::string& name, const std::vector<std::string>& gateways);
 
 /// Makes `a` and `b` friends (request and accept).
 void befriend(user& a, user& b);

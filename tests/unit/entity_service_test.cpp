@@ -121,6 +121,7 @@ entity_host::behavior_type test_host(entity_host::stateful_pointer<host_state> s
       [=](handoff_atom, uint32_t, bytes&) { return true; },
       [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
       [=](view_atom) {},
+      [=](lost_atom, std::vector<uint32_t>&) {},
   };
 }
 

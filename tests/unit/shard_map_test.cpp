@@ -169,15 +169,19 @@ CAF_TEST(a node is live while its record changes and gone a lease after) {
   CAF_REQUIRE_EQUAL(gone.size(), 1u);
   CAF_CHECK_EQUAL(gone[0].id, "b");
   CAF_CHECK(view.is_live("a") && !view.is_live("b"));
+  // After this node could not see the bucket, silence says nothing: a fresh lease for all.
+  view.heard_all(t0 + 10s);
+  CAF_CHECK(view.expire(t0 + 15s).empty());
+  CAF_CHECK(view.is_live("a"));
   // A restart within the lease: the old incarnation departs, the new one is live.
   node_record a2 = a;
   a2.incarnation = 2;
-  auto replaced = view.saw(a2, 4, t0 + 7s);
+  auto replaced = view.saw(a2, 4, t0 + 15s);
   CAF_REQUIRE(replaced);
   CAF_CHECK_EQUAL(replaced->incarnation, 1u);
   // A draining node is live but takes no shards; a deleted record is a clean leave.
   node_record c{"c", 1, "127.0.0.1:3", 0, 0, true, 0, 0, 0, {}};
-  view.saw(c, 5, t0 + 7s);
+  view.saw(c, 5, t0 + 15s);
   CAF_CHECK(view.targets() == std::vector<std::string>{"a"});
   CAF_CHECK(view.gone("c"));
   CAF_CHECK(!view.is_live("c"));

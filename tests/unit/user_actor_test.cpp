@@ -126,6 +126,7 @@ entity_host::behavior_type fake_host(entity_host::pointer self, std::shared_ptr<
       [=](handoff_atom, uint32_t, bytes&) { return true; },
       [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
       [=](view_atom) {},
+      [=](lost_atom, std::vector<uint32_t>&) {},
   };
 }
 
@@ -256,7 +257,10 @@ struct fixture : test_coordinator_fixture<> {
     auto reply = call(user, owner, user_op::attach, session_endpoint(session_id));
     if (!reply.ok())
       CAF_FAIL("attach failed: " << reply.message);
-    CAF_CHECK(decode_body<account_info>(reply.body));
+    auto attached = decode_attach_reply(reply.body);
+    CAF_REQUIRE(attached);
+    CAF_CHECK_EQUAL(attached->account.id, owner);
+    CAF_CHECK_EQUAL(attached->node, "test");
     consume_messages();
   }
 
