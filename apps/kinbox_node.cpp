@@ -188,7 +188,7 @@ int run(const node_config& cfg) {
     return fail("cannot connect to NATS: " + link.error().message);
   auto servers = (*link)->known_servers();
   auto replicas = cfg.kv_replicas != 0 ? cfg.kv_replicas : servers >= 3 ? 3 : 1;
-  // A NATS cluster that just started needs a few seconds to elect its JetStream leader.
+  // A NATS cluster that just started needs a few seconds to elect its JetStream leaders.
   auto buckets = kv_buckets::open(**link, cfg.cluster, replicas, cfg.lease);
   for (int attempt = 0; !buckets && attempt < 30; ++attempt) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -197,6 +197,11 @@ int run(const node_config& cfg) {
   if (!buckets)
     return fail("cannot open the KV buckets: " + buckets.error().message);
   auto initial = load_or_create_placement(*(*buckets)->cluster, cfg.node_id, cfg.shards);
+  for (int attempt = 0; !initial && initial.error().code == errc::unavailable && attempt < 30;
+       ++attempt) {
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    initial = load_or_create_placement(*(*buckets)->cluster, cfg.node_id, cfg.shards);
+  }
   if (!initial)
     return fail(initial.error().message);
   auto box =

@@ -75,6 +75,13 @@ result<std::unique_ptr<client>> client::connect_any(profile& prof,
   return last;
 }
 
+bool is_transient(errc code) {
+  // The cluster is moving or restarting something: the same request succeeds soon. A full
+  // or failing mailbox is the app's to decide about.
+  return code == errc::unavailable || code == errc::timeout || code == errc::shutting_down ||
+         code == errc::moved || code == errc::slow_consumer;
+}
+
 bool client::should_resume(const failure& f) const {
   return logged_in_ && conn_->closed() && errc_retryable(f.code);
 }
@@ -203,7 +210,7 @@ result<message_id> client::send_payload(account_id to, const message_id& id, byt
     auto reply = call<accepted_reply>(frame_type::send, body);
     if (reply)
       return reply->id;
-    if (!errc_retryable(reply.error().code) || std::chrono::steady_clock::now() + backoff > deadline)
+    if (!is_transient(reply.error().code) || std::chrono::steady_clock::now() + backoff > deadline)
       return reply.error();
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, milliseconds(1000));

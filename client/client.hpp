@@ -69,8 +69,9 @@ public:
   /// has stored it durably (accepted).
   [[nodiscard]] result<message_id> send_text(account_id to, std::string_view text);
 
-  /// Sends an already encrypted payload with a given id. A retryable refusal is tried
-  /// again with the same id for up to 30 s (the server stores an id once).
+  /// Sends an already encrypted payload with a given id. A refusal that is transient (see
+  /// `is_transient`) is tried again with the same id for up to 30 s (the server stores an
+  /// id once); others, like `mailbox_full`, are the caller's.
   [[nodiscard]] result<message_id> send_payload(account_id to, const message_id& id, bytes payload);
 
   /// Waits up to `wait` for mail, then takes what else is there at once (up to `max`),
@@ -104,6 +105,10 @@ private:
 
   const crypto::box_channel* channel_to(account_id id);
 };
+
+/// Whether a refusal comes from the cluster moving or restarting something (a shard in
+/// motion, a node leaving or cut off from NATS): the same request succeeds soon.
+bool is_transient(errc code);
 
 /// Parses "host:port".
 [[nodiscard]] result<std::pair<std::string, uint16_t>> split_host_port(const std::string& text);

@@ -314,6 +314,15 @@ void heartbeat(membership_pointer self) {
   }
   if (!st.released.empty() && !st.commit_due)
     commit_released(self); // a commit that met a NATS outage
+  if (st.draining && clock::now() >= st.lease_until && !st.drain_waiters.empty()) {
+    // Cut off from NATS: no shard can move now; the node stops with its mail on disk,
+    // and hands it off when it comes back (or the others claim its shards).
+    logger()->warn("event=drain_incomplete reason=\"no NATS\" owned={}",
+                   st.map ? st.map->owned_by(st.cfg.node_id) : 0);
+    for (auto& rp : st.drain_waiters)
+      rp.deliver(false);
+    st.drain_waiters.clear();
+  }
   plan(self);
   send_update(self);
   self->delayed_send(self, heartbeat_interval(st.cfg), heartbeat_atom::value);

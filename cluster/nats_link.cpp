@@ -45,8 +45,9 @@ bool is_wrong_last_sequence(natsStatus s) {
          std::string_view{detail}.find("wrong last sequence") != std::string_view::npos;
 }
 
-void on_disconnected(natsConnection*, void*) {
-  log::get("cluster")->warn("event=nats_disconnected");
+void on_disconnected(natsConnection*, void* closure) {
+  if (!static_cast<std::atomic<bool>*>(closure)->load())
+    log::get("cluster")->warn("event=nats_disconnected");
 }
 
 void on_reconnected(natsConnection*, void*) {
@@ -269,9 +270,9 @@ result<std::unique_ptr<nats_link>> nats_link::connect(const std::vector<std::str
   natsOptions_SetMaxReconnect(opts, -1);
   natsOptions_SetReconnectWait(opts, 250);
   natsOptions_SetTimeout(opts, 2000);
-  natsOptions_SetDisconnectedCB(opts, on_disconnected, nullptr);
-  natsOptions_SetReconnectedCB(opts, on_reconnected, nullptr);
   std::unique_ptr<nats_link> link{new nats_link};
+  natsOptions_SetDisconnectedCB(opts, on_disconnected, &link->closing_);
+  natsOptions_SetReconnectedCB(opts, on_reconnected, nullptr);
   auto s = natsConnection_Connect(&link->conn_, opts);
   natsOptions_Destroy(opts);
   if (s != NATS_OK)
@@ -285,6 +286,7 @@ result<std::unique_ptr<nats_link>> nats_link::connect(const std::vector<std::str
 }
 
 nats_link::~nats_link() {
+  closing_ = true; // the disconnect that follows is ours: no warning
   for (auto& entry : subscriptions_)
     natsSubscription_Unsubscribe(entry->sub);
   if (js_)

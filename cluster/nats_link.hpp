@@ -183,6 +183,7 @@ private:
 
   natsConnection* conn_ = nullptr;
   jsCtx* js_ = nullptr;
+  std::atomic<bool> closing_{false};
   std::mutex mtx_;
   std::vector<std::unique_ptr<subscription_entry>> subscriptions_;
 };

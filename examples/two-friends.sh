@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
 # Demo: two children register, become friends, exchange an end-to-end encrypted message,
-# and see the delivery receipt. Needs a running node.
-# Environment: KINBOX (path of the kinbox CLI), GATEWAY (host:port), PROFILES (a dir).
+# and see the delivery receipt. Needs a running node (or cluster).
+# Environment: KINBOX (path of the kinbox CLI), GATEWAY (host:port), PROFILES (a dir);
+# GATEWAY_MIA and GATEWAY_LEO put the two apps on different nodes of a cluster.
 set -euo pipefail
 KINBOX=${KINBOX:-kinbox}
 GATEWAY=${GATEWAY:-127.0.0.1:7420}
+GATEWAY_MIA=${GATEWAY_MIA:-$GATEWAY}
+GATEWAY_LEO=${GATEWAY_LEO:-$GATEWAY}
 PROFILES=${PROFILES:-$(mktemp -d)}
 rm -rf "$PROFILES/mia" "$PROFILES/leo"
 
-k() { local who=$1; shift; "$KINBOX" --profile "$PROFILES/$who" --gateway "$GATEWAY" "$@"; }
+k() {
+  local who=$1; shift
+  local gateway=$GATEWAY_MIA
+  [ "$who" = leo ] && gateway=$GATEWAY_LEO
+  "$KINBOX" --profile "$PROFILES/$who" --gateway "$gateway" "$@"
+}
+if [ "$GATEWAY_MIA" != "$GATEWAY_LEO" ]; then
+  echo "== Mia's app uses the gateway $GATEWAY_MIA, Leo's $GATEWAY_LEO"
+fi
 id_of() { k "$1" --json whoami | sed -E 's/.*"id":([0-9]+).*/\1/'; }
 
 echo "== Mia and Leo register"

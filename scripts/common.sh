@@ -28,3 +28,75 @@ kinbox_build() {
   cmake -S "$KINBOX_ROOT" -B "$KINBOX_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DKINBOX_WERROR=ON
   cmake --build "$KINBOX_BUILD" -j "$(nproc)"
 }
+
+kinbox_random_hex() { head -c "$1" /dev/urandom | od -An -tx1 | tr -d ' \n'; }
+
+# A local NATS cluster of 3 servers (JetStream, routes, one user) in "$1", client ports
+# from "$2" (default 14222), and the files its kinbox nodes share: nats-credentials and
+# cluster.key. Made once; started again from the same files. Sets KINBOX_NATS_URLS and
+# KINBOX_NATS_PIDS.
+kinbox_start_nats_cluster() {
+  local dir=$1 base=${2:-14222}
+  mkdir -p "$dir"
+  chmod 700 "$dir"
+  if [ ! -f "$dir/nats-credentials" ]; then
+    (umask 077; printf 'user=kinbox\npassword=%s\n' "$(kinbox_random_hex 24)" > "$dir/nats-credentials")
+    (umask 077; kinbox_random_hex 24 > "$dir/route-password")
+  fi
+  if [ ! -f "$dir/cluster.key" ]; then
+    (umask 077; printf 'kinbox-cluster-key-v1 %s\n' "$(kinbox_random_hex 32)" > "$dir/cluster.key")
+  fi
+  local password route_password
+  password=$(sed -n 's/^password=//p' "$dir/nats-credentials")
+  route_password=$(cat "$dir/route-password")
+  KINBOX_NATS_URLS=""
+  KINBOX_NATS_PIDS=""
+  local i j
+  for i in 1 2 3; do
+    local routes=""
+    for j in 1 2 3; do
+      [ "$i" = "$j" ] && continue
+      routes="$routes${routes:+, }\"nats-route://route:$route_password@127.0.0.1:$((base + 2000 + j - 1))\""
+    done
+    (umask 077; cat > "$dir/nats$i.conf" <<CONF
+server_name: nats$i
+listen: 127.0.0.1:$((base + i - 1))
+jetstream { store_dir: "$dir/nats$i" }
+authorization { user: kinbox, password: "$password" }
+cluster {
+  name: kinbox-dev
+  listen: 127.0.0.1:$((base + 2000 + i - 1))
+  authorization { user: route, password: "$route_password" }
+  routes: [$routes]
+}
+CONF
+    )
+    # Its own session: a Ctrl-C in the terminal stops the nodes first, and they still
+    # reach NATS while they leave.
+    setsid "$(command -v nats-server || echo /usr/sbin/nats-server)" -c "$dir/nats$i.conf" \
+      >>"$dir/nats$i.log" 2>&1 &
+    KINBOX_NATS_PIDS="$KINBOX_NATS_PIDS $!"
+    KINBOX_NATS_URLS="$KINBOX_NATS_URLS${KINBOX_NATS_URLS:+,}nats://127.0.0.1:$((base + i - 1))"
+  done
+}
+
+# Starts kinbox-node "$2" of the cluster in "$1" (made by kinbox_start_nats_cluster) with its
+# gateway on "$3", in the background. Appends its pid to KINBOX_NODE_PIDS.
+kinbox_start_node() {
+  local dir=$1 id=$2 listen=$3
+  "$KINBOX_BUILD/kinbox-node" --node-id "$id" --data-dir "$dir/$id" --listen "$listen" \
+    --nats "$KINBOX_NATS_URLS" --nats-credentials "$dir/nats-credentials" \
+    --key-file "$dir/cluster.key" >>"$dir/$id.log" 2>&1 &
+  KINBOX_NODE_PIDS="${KINBOX_NODE_PIDS:-} $!"
+}
+
+# Waits until something accepts connections on host:port "$1" (at most 30 s).
+kinbox_wait_port() {
+  local i
+  for i in $(seq 1 300); do
+    (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on $1" >&2
+  return 1
+}

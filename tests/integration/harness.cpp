@@ -254,8 +254,8 @@ bool cluster_probe::settled(size_t count) {
   return true;
 }
 
-node::node(const nats_server* nats, std::vector<std::string> extra)
-    : nats_(nats), extra_(std::move(extra)) {
+node::node(const nats_server* nats, std::vector<std::string> extra, std::string id)
+    : nats_(nats), id_(std::move(id)), extra_(std::move(extra)) {
   start();
 }
 

@@ -105,8 +105,8 @@ private:
 
 class node {
 public:
-  /// A node using `nats` (or an embedded nats-server when null), with extra options.
-  node(const nats_server* nats, std::vector<std::string> extra = {});
+  /// Node `id` using `nats` (or an embedded nats-server when null), with extra options.
+  node(const nats_server* nats, std::vector<std::string> extra = {}, std::string id = "node1");
   /// Node `id` of a cluster on `nats` (its credentials and key file), with extra options.
   node(const nats_cluster& nats, const std::string& id, std::vector<std::string> extra = {});
   ~node();

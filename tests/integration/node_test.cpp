@@ -103,7 +103,7 @@ CAF_TEST(a configured key file must exist and every node with it presents the sa
   CAF_CHECK(missing.err.find("nope.key") != std::string::npos);
   node first{&nats};
   auto key_file = first.data_dir() + "/cluster.key";
-  node second{&nats, {"--key-file", key_file, "--node-id", "node2"}};
+  node second{&nats, {"--key-file", key_file}, "node2"};
   auto a = client::connection::open("127.0.0.1", first.port(), std::nullopt);
   auto b = client::connection::open("127.0.0.1", second.port(), std::nullopt);
   CAF_REQUIRE(a && b);
