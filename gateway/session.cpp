@@ -65,6 +65,10 @@ struct session_state {
   account_id account = 0;
   account_info info{};
   bool attached = false; ///< the account's user actor has this session as its endpoint
+  /// Mail pushed while the login's attach was still on its way back (it comes from
+  /// another node by another path), written right after login_ok.
+  std::vector<mail_push> early;
+  bool reattach_after_login = false; ///< the account moved while the login attached
   /// Requests to entities; the frames of one read leave together at its end, one message
   /// per destination. Made on the first request (an idle session pays for no maps).
   std::unique_ptr<entity_client<session_call>> client;
@@ -216,6 +220,40 @@ void finish_call(session_pointer self, uint32_t request_id, entity_reply& r,
 }
 
 void attached(session_pointer self, uint32_t request_id, entity_reply& r);
+void attach(session_pointer self, session_call::what kind, uint32_t request_id);
+
+/// Attaches again: the account's user actor moved, or its node went away. One that comes
+/// while the login's own attach is on its way waits for it.
+void reattach(session_pointer self, const char* why) {
+  auto& st = self->state;
+  if (st.current == phase::logging_in) {
+    st.reattach_after_login = true;
+    return;
+  }
+  if (st.current != phase::ready)
+    return;
+  logger()->debug("event=reattach session={} account={} reason={}", st.session_id, st.account,
+                  why);
+  attach(self, session_call::what::reattach, 0);
+}
+
+/// Writes pushed mail to the device. Pushes are the one output the client does not pace
+/// with requests: a connection that stopped reading is cut; its mail stays stored for the
+/// next login.
+void write_pushes(session_pointer self, const std::vector<mail_push>& mail) {
+  auto& st = self->state;
+  auto unsent = st.bytes_queued - st.bytes_written;
+  if (unsent > st.ctx->max_outbound_bytes) {
+    logger()->warn("event=slow_consumer session={} account={} unsent={}", st.session_id,
+                   st.account, unsent);
+    return fail(self, frame_type::bye, 0, errc::slow_consumer, "unsent data passed the limit");
+  }
+  note_batch(st, mail.size());
+  for (auto& m : mail)
+    queue_frame(self, frame_type::mail, 0, m);
+  self->flush(st.hdl);
+  release_plain(st);
+}
 
 /// What came back for an entity request of this session.
 void on_reply(session_pointer self, session_call& call, entity_reply& r) {
@@ -344,6 +382,15 @@ void attached(session_pointer self, uint32_t request_id, entity_reply& r) {
   st.current = phase::ready;
   logger()->info("event=login account={} session={}", st.account, st.session_id);
   reply(self, frame_type::login_ok, request_id, st.info);
+  if (!st.early.empty()) {
+    auto early = std::move(st.early);
+    st.early.clear();
+    write_pushes(self, early);
+  }
+  if (st.reattach_after_login) {
+    st.reattach_after_login = false;
+    reattach(self, "moved during the login");
+  }
 }
 
 void handle_login(session_pointer self, const frame_view& f) {
@@ -573,24 +620,19 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
         logger()->debug("event=connection_closed session={}", self->state.session_id);
         close(self);
       },
-      [=](push_atom, account_id account, const std::vector<mail_push>& mail) {
+      [=](push_atom, account_id account, std::vector<mail_push>& mail) {
         auto& st = self->state;
-        if (st.current != phase::ready || account != st.account)
+        if (account != st.account)
           return;
-        // Pushes are the one output the client does not pace with requests: cut a
-        // connection that stopped reading. Its mail stays stored for the next login.
-        auto unsent = st.bytes_queued - st.bytes_written;
-        if (unsent > st.ctx->max_outbound_bytes) {
-          logger()->warn("event=slow_consumer session={} account={} unsent={}", st.session_id,
-                         st.account, unsent);
-          return fail(self, frame_type::bye, 0, errc::slow_consumer,
-                      "unsent data passed the limit");
+        if (st.current == phase::logging_in) {
+          // From a user actor on another node, a push may overtake the attach's answer:
+          // it waits for login_ok.
+          st.early.insert(st.early.end(), std::make_move_iterator(mail.begin()),
+                          std::make_move_iterator(mail.end()));
+          return;
         }
-        note_batch(st, mail.size());
-        for (auto& m : mail)
-          queue_frame(self, frame_type::mail, 0, m);
-        self->flush(st.hdl);
-        release_plain(st);
+        if (st.current == phase::ready)
+          write_pushes(self, mail);
       },
       [=](kick_atom, account_id account, uint16_t code) {
         if (account != self->state.account)
@@ -600,20 +642,10 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
              std::string{errc_description(static_cast<errc>(code))});
       },
       [=](reattach_atom, account_id account) {
-        auto& st = self->state;
-        if (account != st.account || st.current != phase::ready)
-          return;
-        logger()->debug("event=reattach session={} account={}", st.session_id, st.account);
-        attach(self, session_call::what::reattach, 0);
+        if (account == self->state.account)
+          reattach(self, "moved");
       },
-      [=](host_gone_atom) {
-        auto& st = self->state;
-        if (st.current != phase::ready)
-          return;
-        logger()->info("event=reattach session={} account={} reason=host_gone", st.session_id,
-                       st.account);
-        attach(self, session_call::what::reattach, 0);
-      },
+      [=](host_gone_atom) { reattach(self, "host_gone"); },
       [=](entity_retry_atom) {
         if (self->state.client)
           self->state.client->retry(self);

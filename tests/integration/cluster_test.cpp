@@ -143,6 +143,16 @@ CAF_TEST(apps on different nodes get messages receipts presence and their backlo
   auto ids = send_n(alice, bob.id, 40, "backlog");
   connect_any(bob, gateways({&n3}));
   check_exactly_once(ids, receive_all(bob, ids));
+  // Short visits through a node other than his actor's: the first backlog page races the
+  // login's answer across the cluster and must not be lost to it.
+  auto home = probe.owner_of(bob.id);
+  const node* away = home == "node1" ? &n2 : &n1;
+  for (int visit = 0; visit < 10; ++visit) {
+    bob.conn.reset();
+    auto few = send_n(alice, bob.id, 3, "visit " + std::to_string(visit));
+    connect_any(bob, gateways({away}));
+    check_exactly_once(few, receive_all(bob, few, 5s));
+  }
 }
 
 CAF_TEST(a fourth node joins under traffic and every accepted message arrives once) {
