@@ -230,6 +230,8 @@ int main(int argc, char** argv) {
     ("nats-credentials", po::value<std::string>(),
      "file with the NATS user= and password= lines (default: $KINBOX_NATS_CREDENTIALS, or "
      "the dev node's with --data-dir)")
+    ("nats-ca", po::value<std::string>(),
+     "PEM file of the CA of the NATS servers' certificates (TLS; default: $KINBOX_NATS_CA)")
     ("data-dir", po::value<std::string>(),
      "a dev node's data dir: use its embedded nats-server and credentials")
     ("cluster", po::value<std::string>()->default_value(env_or("KINBOX_CLUSTER", "dev")),
@@ -286,7 +288,8 @@ int main(int argc, char** argv) {
     creds = *read;
   }
   auto cluster = vm["cluster"].as<std::string>();
-  auto link = nats_link::connect(urls, "kinbox-admin", creds);
+  auto ca = vm.count("nats-ca") ? vm["nats-ca"].as<std::string>() : env_or("KINBOX_NATS_CA", "");
+  auto link = nats_link::connect(urls, "kinbox-admin", creds, ca);
   if (!link)
     return fail(link.error().message);
   auto buckets = kv_buckets::existing(**link, cluster);

@@ -81,10 +81,11 @@ private:
 
 result<std::unique_ptr<nats_link>> connect_nats(const std::vector<std::string>& urls,
                                                 const std::string& name,
-                                                const std::optional<nats_credentials>& creds) {
+                                                const std::optional<nats_credentials>& creds,
+                                                const std::string& ca_file) {
   // A NATS server that is still starting gets a few seconds.
   for (int attempt = 0;; ++attempt) {
-    auto link = nats_link::connect(urls, name, creds);
+    auto link = nats_link::connect(urls, name, creds, ca_file);
     if (link || attempt >= 20)
       return link;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -183,7 +184,7 @@ int run(const node_config& cfg) {
   } else {
     logger->warn("event=nats_without_credentials reason=\"no --nats-credentials given\"");
   }
-  auto link = connect_nats(urls, "kinbox-node-" + cfg.node_id, creds);
+  auto link = connect_nats(urls, "kinbox-node-" + cfg.node_id, creds, cfg.nats_ca);
   if (!link)
     return fail("cannot connect to NATS: " + link.error().message);
   auto servers = (*link)->known_servers();

@@ -254,7 +254,8 @@ result<bool> write_nats_credentials(const std::string& path, const nats_credenti
 
 result<std::unique_ptr<nats_link>> nats_link::connect(const std::vector<std::string>& urls,
                                                       const std::string& client_name,
-                                                      const std::optional<nats_credentials>& creds) {
+                                                      const std::optional<nats_credentials>& creds,
+                                                      const std::string& ca_file) {
   natsOptions* opts = nullptr;
   if (auto s = natsOptions_Create(&opts); s != NATS_OK)
     return nats_failure("nats_options", s);
@@ -265,6 +266,13 @@ result<std::unique_ptr<nats_link>> nats_link::connect(const std::vector<std::str
   natsOptions_SetName(opts, client_name.c_str());
   if (creds)
     natsOptions_SetUserInfo(opts, creds->user.c_str(), creds->password.c_str());
+  if (!ca_file.empty()) {
+    natsOptions_SetSecure(opts, true);
+    if (auto s = natsOptions_LoadCATrustedCertificates(opts, ca_file.c_str()); s != NATS_OK) {
+      natsOptions_Destroy(opts);
+      return nats_failure("nats_tls_ca", s);
+    }
+  }
   natsOptions_UseGlobalMessageDelivery(opts, true);
   natsOptions_SetSendAsap(opts, true);
   natsOptions_SetMaxReconnect(opts, -1);

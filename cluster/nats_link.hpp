@@ -137,10 +137,11 @@ struct nats_credentials {
 
 class nats_link : public message_bus {
 public:
-  /// Connects to the first reachable URL; reconnects forever after that.
+  /// Connects to the first reachable URL; reconnects forever after that. With `ca_file`
+  /// (PEM), the connection is TLS and the servers' certificates must chain to it.
   [[nodiscard]] static result<std::unique_ptr<nats_link>>
   connect(const std::vector<std::string>& urls, const std::string& client_name,
-          const std::optional<nats_credentials>& creds);
+          const std::optional<nats_credentials>& creds, const std::string& ca_file = {});
 
   ~nats_link() override;
   nats_link(const nats_link&) = delete;

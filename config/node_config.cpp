@@ -45,6 +45,8 @@ po::options_description make_options() {
     ("nats-credentials", po::value<std::string>(),
      "file with the NATS user= and password= lines (mode 0600); an embedded nats-server "
      "makes its own in the data dir")
+    ("nats-ca", po::value<std::string>(),
+     "PEM file of the CA that signed the NATS servers' certificates: connect with TLS")
     ("nats-server-bin", po::value<std::string>()->default_value("nats-server"),
      "nats-server executable used when no --nats is given")
     ("advertise", po::value<std::string>(),
@@ -135,6 +137,11 @@ result<node_config> build(const po::variables_map& vm) {
     cfg.nats_credentials = get<std::string>(vm, "nats-credentials");
     if (cfg.nats_credentials.empty())
       return bad_option("nats-credentials", "must not be empty");
+  }
+  if (vm.count("nats-ca")) {
+    cfg.nats_ca = get<std::string>(vm, "nats-ca");
+    if (cfg.nats_ca.empty())
+      return bad_option("nats-ca", "must not be empty");
   }
   if (vm.count("advertise")) {
     cfg.advertise = get<std::string>(vm, "advertise");

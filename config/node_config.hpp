@@ -27,6 +27,7 @@ struct node_config {
   /// File with the NATS user and password (never the secret itself on the command line);
   /// an embedded nats-server makes its own in the data dir.
   std::string nats_credentials;
+  std::string nats_ca; ///< PEM file of the CA of the NATS servers' certificates: TLS
   std::string nats_server_binary = "nats-server";
   /// host:port apps are sent to when another node redirects them here; empty: the
   /// listen address with its bound port.
