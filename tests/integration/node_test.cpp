@@ -20,12 +20,13 @@ struct fixture {
 };
 
 /// Whether any process has `needle` in its command line.
-bool process_with_arg(const std::string& needle) {
+/// Whether a running process (a nats-server, unless `any`) has `needle` on its command line.
+bool process_with_arg(const std::string& needle, bool any = false) {
   for (auto& entry : std::filesystem::directory_iterator("/proc")) {
     std::ifstream in{entry.path() / "cmdline", std::ios::binary};
     std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (cmdline.find(needle) != std::string::npos &&
-        cmdline.find("nats-server") != std::string::npos)
+        (any || cmdline.find("nats-server") != std::string::npos))
       return true;
   }
   return false;
@@ -51,6 +52,30 @@ CAF_TEST(a node without nats runs its own nats-server and stops it) {
   n.start();
   reconnect(alice, n);
   CAF_CHECK(alice->whoami());
+}
+
+CAF_TEST(the embedded nats-server takes only the credentials its node made and listens on loopback) {
+  node n{nullptr};
+  auto creds_file = n.data_dir() + "/nats-credentials";
+  auto mode = std::filesystem::status(creds_file).permissions();
+  CAF_CHECK((mode & std::filesystem::perms::group_all) == std::filesystem::perms::none);
+  CAF_CHECK((mode & std::filesystem::perms::others_all) == std::filesystem::perms::none);
+  auto conf_mode = std::filesystem::status(n.data_dir() + "/nats/server.conf").permissions();
+  CAF_CHECK((conf_mode & std::filesystem::perms::others_all) == std::filesystem::perms::none);
+  std::ifstream url_file{n.data_dir() + "/nats-url"};
+  std::string url;
+  CAF_REQUIRE(url_file >> url);
+  CAF_CHECK(url.rfind("nats://127.0.0.1:", 0) == 0);
+  CAF_CHECK(!nats_link::connect({url}, "anonymous", std::nullopt));
+  auto creds = read_nats_credentials(creds_file);
+  CAF_REQUIRE(creds);
+  CAF_CHECK(nats_link::connect({url}, "with-credentials", *creds));
+  // The password appears on no command line.
+  CAF_CHECK(!process_with_arg(creds->password, true));
+  auto admin = run_command({KINBOX_ADMIN_BIN, "--data-dir", n.data_dir(), "--cluster", "test",
+                            "--json", "status"});
+  CAF_CHECK_EQUAL(admin.status, 0);
+  CAF_CHECK(admin.out.find("\"nodes\":[{") != std::string::npos);
 }
 
 CAF_TEST(a killed node leaves no nats-server behind) {
