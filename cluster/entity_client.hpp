@@ -14,7 +14,9 @@
 //   entity's earlier requests are all answered.
 // * Moves: `moved` answers (the shard is being handed off, the node does not own it, no
 //   node answered) are retried with backoff on a fresh view, until the service's retry
-//   limit, then answered `unavailable`. A local entity actor that stopped before it read
+//   limit, then answered `unavailable`. A retry is marked (`attempt`): a node that refused
+//   a request refuses the caller's later first tries for that entity until the retry comes,
+//   so a later request in flight cannot overtake a refused one. A local entity actor that stopped before it read
 //   the batch (a passivation race) loses the bodies it held: requests with small bodies
 //   (receipts, notifications) are kept and retried; others get the retryable
 //   `unavailable`, and their senders (apps) retry with the same id.
@@ -226,8 +228,8 @@ private:
     }
     t.sent_to = r;
     for (auto& p : t.waiting) {
-      g->reqs.push_back(
-          entity_request{p.req.kind, p.req.id, p.req.op, p.req.caller, std::move(p.req.body)});
+      g->reqs.push_back(entity_request{p.req.kind, p.req.id, p.req.op, p.req.caller,
+                                       std::move(p.req.body), p.req.attempt});
       g->meta.push_back(std::move(p));
       ++t.outstanding;
     }
@@ -342,6 +344,8 @@ private:
   /// Puts a request that came back `moved` in front of those waiting, after the others
   /// that came back before it.
   void bounce(target& t, pending p) {
+    if (p.req.attempt < UINT8_MAX)
+      ++p.req.attempt; // marks it a retry: the node that refused it takes it again
     t.waiting.insert(t.waiting.begin() + static_cast<std::ptrdiff_t>(t.bounced_front),
                      std::move(p));
     ++t.bounced_front;

@@ -162,6 +162,23 @@ struct incoming_batch {
 struct serve_token {
   uint64_t batch;
   uint32_t index;
+  account_id caller;
+  entity_kind kind;
+  uint64_t id;
+};
+
+/// An entity this node refused to a caller (answered `moved`).
+struct refusal {
+  account_id caller;
+  entity_kind kind;
+  uint64_t id;
+  friend bool operator==(const refusal&, const refusal&) = default;
+};
+
+struct refusal_hash {
+  size_t operator()(const refusal& r) const {
+    return std::hash<uint64_t>{}((r.id * 0x9e3779b97f4a7c15ull) ^ r.caller ^ r.kind);
+  }
 };
 
 struct notify_token {
@@ -179,6 +196,9 @@ struct service_state {
   std::unique_ptr<entity_client<serve_token>> serve;
   std::unique_ptr<entity_client<notify_token>> notify;
   std::vector<uint8_t> releasing; ///< per shard, this node is handing it off
+  /// Entities refused to callers: their first tries are refused too until a retry comes,
+  /// so that no later request overtakes a refused one. Forgotten after a while.
+  std::unordered_map<refusal, std::chrono::steady_clock::time_point, refusal_hash> refused;
   membership_update members;      ///< the last one heard
   std::vector<departed_node> departed;
   static inline const char* name = "kinbox.entity_service";
@@ -227,12 +247,21 @@ void serve_requests(service_pointer self, const std::string& reply_to, bus_messa
   bool behind = m.epoch > view->epoch();
   for (uint32_t i = 0; i < m.requests.size(); ++i) {
     auto& req = m.requests[i];
+    refusal key{req.caller, req.kind, req.id};
+    if (auto r = st.refused.find(key); r != st.refused.end()) {
+      if (req.attempt == 0) {
+        b.replies[i] = moved_reply(std::move(req.body)); // a refused one comes first
+        continue;
+      }
+      st.refused.erase(r);
+    }
     if (behind || !view->serves(view->shard_of(req.kind, req.id), now)) {
+      st.refused[key] = now;
       b.replies[i] = moved_reply(std::move(req.body));
       continue;
     }
     ++b.open;
-    st.serve->call(std::move(req), serve_token{id, i});
+    st.serve->call(std::move(req), serve_token{id, i, req.caller, req.kind, req.id});
   }
   if (b.open == 0) {
     publish_replies(self, b);
@@ -368,8 +397,13 @@ void send_outgoing(service_pointer self, const std::string& node, bytes data, ou
   self->delayed_send(self, st.svc->config().request_timeout, bus_timeout_atom::value, corr);
 }
 
+constexpr auto refusal_memory = std::chrono::seconds(60);
+
 void on_members(service_pointer self, membership_update& update) {
   auto& st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  for (auto i = st.refused.begin(); i != st.refused.end();)
+    i = now - i->second > refusal_memory ? st.refused.erase(i) : std::next(i);
   bool placement_changed = !st.members.map || !update.map || st.members.map->epoch != update.map->epoch;
   // Shards that left this node without a release of its own (claimed by others while
   // this node was cut off): their entities here must stop.
@@ -425,6 +459,8 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
       svc,
       [self](serve_token& t, entity_reply& r) {
         auto& st = self->state;
+        if (r.moved())
+          st.refused[refusal{t.caller, t.kind, t.id}] = std::chrono::steady_clock::now();
         auto i = st.serving.find(t.batch);
         if (i == st.serving.end())
           return;

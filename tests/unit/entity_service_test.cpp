@@ -359,6 +359,42 @@ CAF_TEST(a request stamped with an old epoch is answered moved by the node that 
   CAF_CHECK(replies(c)[0].second.ok());
 }
 
+CAF_TEST(a first try cannot overtake a request the node refused to the same caller) {
+  start("b");
+  auto p = placement::initial(shards, {"b"});
+  auto e = entity_on(p, "b");
+  auto newer = p.with_owners({}); // epoch 2, the same owners
+  show("b", p);
+  // Requests straight into b's inbox, as node a's service would send them; the answers
+  // come back to a subject of the test.
+  std::vector<std::vector<entity_reply>> answers;
+  CAF_REQUIRE(bus.subscribe("test.replies", [&](nats_message&& m) {
+    auto decoded = decode_bus_message(m.data);
+    CAF_REQUIRE(decoded);
+    answers.push_back(decoded->replies);
+  }));
+  auto send = [&](uint64_t epoch, std::vector<entity_request> reqs) {
+    bus.publish("kinbox.t.node.b", encode_request_batch(epoch, reqs), "test.replies");
+    consume_messages();
+  };
+  auto req = [&](account_id caller, uint8_t tag, uint8_t attempt) {
+    return entity_request{test_kind, e, 1, caller, bytes{tag}, attempt};
+  };
+  send(newer.epoch, {req(42, 1, 0)}); // b is behind the caller: refused
+  CAF_REQUIRE_EQUAL(answers.size(), 1u);
+  CAF_CHECK(answers[0][0].moved());
+  show("b", newer);
+  send(newer.epoch, {req(42, 2, 0)}); // a later first try, sent before the refusal came back
+  CAF_REQUIRE_EQUAL(answers.size(), 2u);
+  CAF_CHECK(answers[1][0].moved());
+  CAF_CHECK(answers[1][0].body == bytes{2}); // the body goes back for the retry
+  send(newer.epoch, {req(7, 9, 0)}); // another caller is not held up
+  CAF_CHECK(answers[2][0].ok());
+  send(newer.epoch, {req(42, 1, 1), req(42, 2, 1)}); // the retries, in order
+  CAF_CHECK(answers[3][0].ok() && answers[3][1].ok());
+  CAF_CHECK(tags_at("b", e) == (std::vector<uint8_t>{9, 1, 2}));
+}
+
 CAF_TEST(an owner nobody answers for gives a retryable error within the retry limit) {
   start("a");
   auto p = placement::initial(shards, {"a", "gone"});
