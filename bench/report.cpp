@@ -63,24 +63,101 @@ void print_sweep(std::ostream& out, const std::vector<run_result>& results) {
   }
 }
 
+/// Peers of the single-node kinbox in the ratio table (kinbox across nodes and its NATS
+/// floor have a table of their own).
+bool is_single_node_peer(const run_result& r) {
+  return r.system.rfind("kinbox", 0) != 0 && r.system != "nats-rr" &&
+         r.mode != load_mode::sweep && r.mode != load_mode::timeline;
+}
+
+const run_result* find_run(const std::vector<run_result>& results, const std::string& system,
+                           load_mode mode) {
+  for (auto& r : results)
+    if (r.system == system && r.mode == mode)
+      return &r;
+  return nullptr;
+}
+
+double ratio(double a, double b) {
+  return b > 0 ? a / b : 0.0;
+}
+
+void print_cross(std::ostream& out, const std::vector<run_result>& results) {
+  auto* cross_closed = find_run(results, "kinbox-2n", load_mode::closed);
+  auto* single_closed = find_run(results, "kinbox", load_mode::closed);
+  auto* cross_open = find_run(results, "kinbox-2n", load_mode::open);
+  auto* rr_open = find_run(results, "nats-rr", load_mode::open);
+  if (cross_closed == nullptr)
+    return;
+  out << "\nacross nodes (senders on one node, recipients on another)\n";
+  char line[256];
+  if (single_closed != nullptr) {
+    std::snprintf(line, sizeof(line),
+                  "  closed loop: kinbox-2n / kinbox throughput %.2fx (target >= 0.5), server "
+                  "cpu per message %.2fx, servers busy %.0f%% / %.0f%%\n",
+                  ratio(cross_closed->throughput, single_closed->throughput),
+                  ratio(cross_closed->cpu_seconds_per_million, single_closed->cpu_seconds_per_million),
+                  100 * cross_closed->server_cores, 100 * single_closed->server_cores);
+    out << line;
+  }
+  if (cross_open != nullptr && rr_open != nullptr) {
+    std::snprintf(line, sizeof(line),
+                  "  open loop at %.0f msgs/s: p99 kinbox-2n %.0f us, NATS request/reply %.0f us: "
+                  "%.2fx (target <= 2)\n",
+                  cross_open->target_rate, us(cross_open->latency.percentile(99)),
+                  us(rr_open->latency.percentile(99)),
+                  ratio(static_cast<double>(cross_open->latency.percentile(99)),
+                        static_cast<double>(rr_open->latency.percentile(99))));
+    out << line;
+  }
+}
+
+void print_timeline(std::ostream& out, const std::vector<run_result>& results) {
+  for (auto& r : results) {
+    if (r.mode != load_mode::timeline)
+      continue;
+    out << "\ntimeline: " << r.system << " at " << static_cast<uint64_t>(r.target_rate)
+        << " msgs/s, delivered per second:\n";
+    for (size_t s = 0; s < r.per_second.size(); ++s) {
+      out << (s % 10 == 0 ? (s ? "\n  " : "  ") : " ");
+      char cell[32];
+      std::snprintf(cell, sizeof(cell), "%6lu", static_cast<unsigned long>(r.per_second[s]));
+      out << cell;
+    }
+    out << "\n  worst second: " << worst_second(r) << "; refused for a moment and sent again: "
+        << r.resent << "; out of order: " << r.out_of_order << "\n";
+    for (auto& e : r.events) {
+      auto back = recovery_seconds(r, e);
+      out << "  " << e.label << " at " << e.at_seconds << " s: worst second after it "
+          << worst_second(r, e.at_seconds) << ", back within 10% of the rate "
+          << (back < 0 ? std::string{"never"} : std::to_string(static_cast<int>(back)) + " s")
+          << " later\n";
+    }
+  }
+}
+
 } // namespace
 
 void print_table(std::ostream& out, const std::vector<run_result>& results,
                  const extra_figures& extra) {
   char line[256];
-  std::snprintf(line, sizeof(line), "%-10s %-6s %10s %11s %9s %9s %9s %6s %5s %5s %9s\n", "system",
-                "load", "rate", "msgs/s", "p50 us", "p99 us", "p99.9 us", "lost", "dup", "ooo",
-                "cpu s/1M");
+  std::snprintf(line, sizeof(line),
+                "%-11s %-8s %10s %11s %9s %9s %9s %6s %5s %5s %9s %6s\n", "system", "load", "rate",
+                "msgs/s", "p50 us", "p99 us", "p99.9 us", "lost", "dup", "ooo", "cpu s/1M",
+                "srv%");
   out << line;
   for (auto& r : results) {
-    std::snprintf(
-        line, sizeof(line), "%-10s %-6s %10.0f %11.0f %9.1f %9.1f %9.1f %6lu %5lu %5lu %9.2f\n",
-        r.system.c_str(), mode_name(r.mode), r.target_rate, r.throughput,
-        us(r.latency.percentile(50)), us(r.latency.percentile(99)), us(r.latency.percentile(99.9)),
-        static_cast<unsigned long>(r.lost), static_cast<unsigned long>(r.duplicates),
-        static_cast<unsigned long>(r.out_of_order), r.cpu_seconds_per_million);
+    std::snprintf(line, sizeof(line),
+                  "%-11s %-8s %10.0f %11.0f %9.1f %9.1f %9.1f %6lu %5lu %5lu %9.2f %5.0f%%\n",
+                  r.system.c_str(), mode_name(r.mode), r.target_rate, r.throughput,
+                  us(r.latency.percentile(50)), us(r.latency.percentile(99)),
+                  us(r.latency.percentile(99.9)), static_cast<unsigned long>(r.lost),
+                  static_cast<unsigned long>(r.duplicates),
+                  static_cast<unsigned long>(r.out_of_order), r.cpu_seconds_per_million,
+                  100 * r.server_cores);
     out << line;
   }
+  out << "(srv%: the servers' CPU over the run, 100% = one core)\n";
   // kinbox against each peer, same load mode (the sweep has its own table).
   std::map<std::string, const run_result*> kinbox_by_mode;
   for (auto& r : results)
@@ -89,24 +166,30 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
   bool header = false;
   for (auto& r : results) {
     auto k = kinbox_by_mode.find(mode_name(r.mode));
-    if (r.system == "kinbox" || r.mode == load_mode::sweep || k == kinbox_by_mode.end())
+    if (!is_single_node_peer(r) || k == kinbox_by_mode.end())
       continue;
     if (!header) {
-      out << "\nkinbox / peer (same load mode; >1 means kinbox is higher)\n";
-      std::snprintf(line, sizeof(line), "%-10s %-6s %11s %11s %11s\n", "peer", "load", "throughput",
-                    "p99", "cpu/msg");
+      out << "\nkinbox / peer (same load mode; >1 means kinbox is higher). A throughput ratio\n"
+             "compares servers only when both were at least 90% busy; otherwise the load\n"
+             "generator bounded the run and the CPU per message is the figure that counts.\n";
+      std::snprintf(line, sizeof(line), "%-10s %-6s %11s %11s %11s  %s\n", "peer", "load",
+                    "throughput", "p99", "cpu/msg", "bound by");
       out << line;
       header = true;
     }
-    auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-    std::snprintf(line, sizeof(line), "%-10s %-6s %10.2fx %10.2fx %10.2fx\n", r.system.c_str(),
+    bool servers = k->second->server_cores >= server_bound_share &&
+                   r.server_cores >= server_bound_share;
+    std::snprintf(line, sizeof(line), "%-10s %-6s %10.2fx %10.2fx %10.2fx  %s\n", r.system.c_str(),
                   mode_name(r.mode), ratio(k->second->throughput, r.throughput),
                   ratio(static_cast<double>(k->second->latency.percentile(99)),
                         static_cast<double>(r.latency.percentile(99))),
-                  ratio(k->second->cpu_seconds_per_million, r.cpu_seconds_per_million));
+                  ratio(k->second->cpu_seconds_per_million, r.cpu_seconds_per_million),
+                  servers ? "servers" : "client (compare cpu/msg)");
     out << line;
   }
+  print_cross(out, results);
   print_sweep(out, results);
+  print_timeline(out, results);
   if (extra.offline_drain_rate)
     out << "\nkinbox offline drain: " << *extra.offline_messages << " messages at "
         << static_cast<uint64_t>(*extra.offline_drain_rate) << " msgs/s\n";
@@ -121,6 +204,19 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
   if (extra.rss_per_session)
     out << "kinbox idle sessions: " << *extra.idle_sessions << " sessions, "
         << static_cast<uint64_t>(*extra.rss_per_session) << " bytes of node RSS per session\n";
+  if (extra.idle_node_cores_per_10k) {
+    char idle[200];
+    std::snprintf(idle, sizeof(idle),
+                  "idle cost per 10,000 sessions held %.0f s: kinbox-node %.2f%% of a core",
+                  *extra.idle_seconds, 100 * *extra.idle_node_cores_per_10k);
+    out << idle;
+    if (extra.idle_nats_cores_per_10k) {
+      std::snprintf(idle, sizeof(idle), ", its nats-server %.2f%%",
+                    100 * *extra.idle_nats_cores_per_10k);
+      out << idle;
+    }
+    out << "\n";
+  }
 }
 
 nlohmann::json to_json(const std::vector<run_result>& results, const extra_figures& extra,
@@ -135,6 +231,7 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
                     {"lost", r.lost},
                     {"duplicates", r.duplicates},
                     {"out_of_order", r.out_of_order},
+                    {"resent", r.resent},
                     {"seconds", r.seconds},
                     {"throughput", r.throughput},
                     {"latency_us",
@@ -143,7 +240,15 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
                       {"p99_9", us(r.latency.percentile(99.9))},
                       {"max", us(r.latency.max())}}},
                     {"server_cpu_seconds", r.server_cpu_seconds},
-                    {"server_cpu_seconds_per_million", r.cpu_seconds_per_million}});
+                    {"server_cpu_seconds_per_million", r.cpu_seconds_per_million},
+                    {"server_cores", r.server_cores},
+                    {"per_second", r.per_second}});
+  for (size_t i = 0; i < results.size(); ++i)
+    for (auto& e : results[i].events)
+      runs[i]["events"].push_back({{"at_seconds", e.at_seconds},
+                                   {"label", e.label},
+                                   {"worst_second_after", worst_second(results[i], e.at_seconds)},
+                                   {"recovery_seconds", recovery_seconds(results[i], e)}});
   nlohmann::json doc{{"setup", setup}, {"runs", runs}};
   if (extra.offline_drain_rate)
     doc["offline_drain"] = {{"messages", *extra.offline_messages},
@@ -154,6 +259,12 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
   if (extra.rss_per_session)
     doc["idle_sessions"] = {{"sessions", *extra.idle_sessions},
                             {"rss_bytes_per_session", *extra.rss_per_session}};
+  if (extra.idle_node_cores_per_10k) {
+    doc["idle_sessions"]["held_seconds"] = *extra.idle_seconds;
+    doc["idle_sessions"]["node_cores_per_10k"] = *extra.idle_node_cores_per_10k;
+    if (extra.idle_nats_cores_per_10k)
+      doc["idle_sessions"]["nats_cores_per_10k"] = *extra.idle_nats_cores_per_10k;
+  }
   return doc;
 }
 
@@ -168,7 +279,7 @@ bool write_chart(const std::vector<run_result>& results, const std::string& png_
   {
     std::ofstream out{data};
     for (auto& r : results)
-      if (r.mode != load_mode::sweep) {
+      if (r.mode != load_mode::sweep && r.mode != load_mode::timeline) {
         has_bars = true;
         out << '"' << r.system << " " << mode_name(r.mode) << "\" " << r.throughput << " "
             << us(r.latency.percentile(50)) << " " << us(r.latency.percentile(99)) << " "

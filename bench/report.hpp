@@ -19,6 +19,10 @@ struct extra_figures {
   std::optional<size_t> offline_messages;
   std::optional<size_t> idle_sessions;
   std::optional<double> rss_per_session; ///< bytes
+  std::optional<double> idle_seconds;
+  /// CPU (cores) of kinbox-node and of its nats-server per 10,000 idle sessions.
+  std::optional<double> idle_node_cores_per_10k;
+  std::optional<double> idle_nats_cores_per_10k;
 };
 
 void print_table(std::ostream& out, const std::vector<run_result>& results,

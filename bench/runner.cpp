@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstdio>
 #include <fstream>
 #include <mutex>
@@ -56,9 +58,38 @@ const char* mode_name(load_mode m) {
     return "open";
   case load_mode::sweep:
     return "sweep";
+  case load_mode::timeline:
+    return "timeline";
   }
   return "?";
 }
+
+double recovery_seconds(const run_result& r, const timed_event& e) {
+  auto floor = static_cast<uint64_t>(0.9 * r.target_rate);
+  auto first = static_cast<size_t>(e.at_seconds);
+  for (size_t s = first; s + 3 <= r.per_second.size(); ++s)
+    if (r.per_second[s] >= floor && r.per_second[s + 1] >= floor && r.per_second[s + 2] >= floor)
+      return static_cast<double>(s) - e.at_seconds;
+  return -1;
+}
+
+uint64_t worst_second(const run_result& r, double from_seconds) {
+  uint64_t worst = UINT64_MAX;
+  for (size_t s = static_cast<size_t>(from_seconds); s < r.per_second.size(); ++s)
+    worst = std::min(worst, r.per_second[s]);
+  return worst == UINT64_MAX ? 0 : worst;
+}
+
+namespace {
+
+double cpu_of(const std::vector<pid_t>& pids) {
+  double total = 0;
+  for (auto pid : pids)
+    total += process_cpu_seconds(pid);
+  return total;
+}
+
+} // namespace
 
 double process_cpu_seconds(pid_t pid) {
   if (pid <= 0)
@@ -92,15 +123,15 @@ uint64_t process_rss_bytes(pid_t pid) {
   return 0;
 }
 
-run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t server_pid,
-                        const progress_fn& progress) {
+run_result run_workload(system_under_test& sys, const run_config& cfg,
+                        const std::vector<pid_t>& server_pids, const progress_fn& progress) {
   std::vector<pair_links> links;
   for (size_t i = 0; i < cfg.pairs; ++i)
     links.push_back(sys.connect_pair(i));
   std::vector<pair_state> pairs(cfg.pairs);
   auto per_pair = cfg.messages / cfg.pairs;
   std::atomic<bool> broken{false};
-  auto cpu_before = process_cpu_seconds(server_pid);
+  auto cpu_before = cpu_of(server_pids);
   auto start = now_ns();
   std::vector<std::thread> threads;
   for (size_t i = 0; i < cfg.pairs; ++i) {
@@ -173,14 +204,24 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
     });
   }
   std::atomic<bool> finished{false};
+  std::vector<uint64_t> delivered_at; // delivered in all, at the end of each second
+  std::vector<std::thread> event_threads;
+  for (auto& e : cfg.events)
+    event_threads.emplace_back([&, e] {
+      sleep_until_ns(start + static_cast<uint64_t>(e.at_seconds * 1e9));
+      progress("event at " + std::to_string(static_cast<int>(e.at_seconds)) + "s: " + e.label);
+      if (std::system(e.command.c_str()) != 0)
+        progress("event '" + e.label + "' failed");
+    });
   std::thread reporter([&] {
-    while (!finished) {
-      std::this_thread::sleep_for(1s);
+    for (uint64_t second = 1; !finished; ++second) {
+      sleep_until_ns(start + second * 1'000'000'000);
       uint64_t sent = 0, received = 0;
       for (auto& p : pairs) {
         sent += p.sent;
         received += p.received;
       }
+      delivered_at.push_back(received);
       auto secs = static_cast<double>(now_ns() - start) / 1e9;
       char line[200];
       std::snprintf(line, sizeof(line), "%-10s %-6s %6.1fs sent %10lu delivered %10lu (%.0f/s)",
@@ -195,6 +236,8 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
   auto end = now_ns();
   finished = true;
   reporter.join();
+  for (auto& t : event_threads)
+    t.join();
   run_result r;
   r.system = sys.name();
   r.mode = cfg.mode;
@@ -207,11 +250,21 @@ run_result run_workload(system_under_test& sys, const run_config& cfg, pid_t ser
     r.latency.merge(p.latency);
   }
   r.lost = r.sent - r.delivered;
+  for (auto& l : links)
+    r.resent += l.sender->resent();
   r.seconds = static_cast<double>(end - start) / 1e9;
   r.throughput = static_cast<double>(r.delivered) / r.seconds;
-  r.server_cpu_seconds = process_cpu_seconds(server_pid) - cpu_before;
+  r.server_cpu_seconds = cpu_of(server_pids) - cpu_before;
+  r.server_cores = r.seconds > 0 ? r.server_cpu_seconds / r.seconds : 0;
   if (r.delivered > 0)
     r.cpu_seconds_per_million = r.server_cpu_seconds / static_cast<double>(r.delivered) * 1e6;
+  uint64_t previous = 0;
+  auto whole_seconds = static_cast<size_t>(r.seconds);
+  for (size_t s = 0; s < delivered_at.size() && s < whole_seconds; ++s) {
+    r.per_second.push_back(delivered_at[s] - previous);
+    previous = delivered_at[s];
+  }
+  r.events = cfg.events;
   links.clear();
   return r;
 }

@@ -16,6 +16,7 @@
 #include <span>
 #include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
 #include "bench/payload.hpp"
 #include "client/client.hpp"
@@ -97,9 +98,10 @@ void kinbox_login(kinbox_user& u, const std::string& host, uint16_t port,
 void kinbox_befriend(kinbox_user& a, kinbox_user& b) {
   if (!a.conn->friend_add(b.id))
     throw std::runtime_error("kinbox friend_add failed");
-  for (int i = 0; i < 100; ++i) {
+  // The request travels to b's actor (on another node, perhaps one that is busy).
+  for (int i = 0; i < 1000; ++i) {
     if (b.conn->friend_accept(a.id)) {
-      for (int j = 0; j < 100; ++j) {
+      for (int j = 0; j < 1000; ++j) {
         if (a.conn->keys_of(b.id) && b.conn->keys_of(a.id))
           return;
         std::this_thread::sleep_for(10ms);
@@ -113,8 +115,10 @@ void kinbox_befriend(kinbox_user& a, kinbox_user& b) {
 
 class kinbox_sender : public link_sender {
 public:
-  kinbox_sender(kinbox_user user, public_key friend_box, account_id to)
-      : user_(std::move(user)), channel_(friend_box, user_.prof->box), to_(to) {}
+  /// `resend`: keep each message until it is accepted and send it again (same id) when
+  /// the cluster refuses it for a moment, as an app does; off, a refusal ends the run.
+  kinbox_sender(kinbox_user user, public_key friend_box, account_id to, bool resend)
+      : user_(std::move(user)), channel_(friend_box, user_.prof->box), to_(to), resend_(resend) {}
 
   bool send(const payload_bytes& payload, bool more) override {
     // Like an app, keep the requests in flight under the gateway's per-connection limit.
@@ -123,12 +127,17 @@ public:
     auto sealed = channel_.seal(payload);
     auto& conn = user_.conn->conn();
     ++outstanding_;
-    conn.queue_frame(make_frame(frame_type::send, conn.next_request_id(),
-                                send_request{to_, crypto::new_message_id(), sealed}));
+    auto f = make_frame(frame_type::send, conn.next_request_id(),
+                        send_request{to_, crypto::new_message_id(), sealed});
+    if (resend_)
+      unaccepted_.emplace(f.request_id, f.body);
+    conn.queue_frame(f);
     return more || conn.flush();
   }
 
   void pump() override { drain(0ms); }
+
+  uint64_t resent() const override { return resent_; }
 
   void finish() override {
     auto deadline = std::chrono::steady_clock::now() + 30s;
@@ -156,10 +165,22 @@ private:
         break;
       if (f->type == frame_type::accepted) {
         --outstanding_;
+        unaccepted_.erase(f->request_id);
       } else if (f->type == frame_type::error) {
-        --outstanding_;
-        throw std::runtime_error("kinbox refused a message: " +
-                                 decode_body<error_body>(f->body)->message);
+        auto why = decode_body<error_body>(f->body);
+        auto kept = unaccepted_.find(f->request_id);
+        if (why && client::is_transient(why->code) && kept != unaccepted_.end()) {
+          auto body = std::move(kept->second);
+          unaccepted_.erase(kept);
+          auto again = frame{frame_type::send, conn.next_request_id(), std::move(body)};
+          unaccepted_.emplace(again.request_id, again.body);
+          conn.queue_frame(again);
+          ++resent_;
+        } else {
+          --outstanding_;
+          throw std::runtime_error("kinbox refused a message: " +
+                                   (why ? why->message : std::string{"?"}));
+        }
       } else if (f->type == frame_type::mail)
         if (auto m = decode_body<mail_push>(f->body))
           receipts.keys.push_back(mail_key{m->kind, m->id});
@@ -175,7 +196,10 @@ private:
   kinbox_user user_;
   crypto::box_channel channel_;
   account_id to_;
+  bool resend_;
   int64_t outstanding_ = 0;
+  std::unordered_map<uint32_t, bytes> unaccepted_; ///< send bodies by request id (resend)
+  uint64_t resent_ = 0;
 };
 
 class kinbox_receiver : public link_receiver {
@@ -212,29 +236,40 @@ private:
 
 class kinbox_system : public system_under_test {
 public:
-  kinbox_system(std::string host, uint16_t port, std::string work_dir)
-      : host_(std::move(host)), port_(port), work_dir_(std::move(work_dir)) {}
+  kinbox_system(std::string name, std::string a_host, uint16_t a_port, std::string b_host,
+                uint16_t b_port, std::string work_dir, bool resend)
+      : name_(std::move(name)), a_host_(std::move(a_host)), a_port_(a_port),
+        b_host_(std::move(b_host)), b_port_(b_port), work_dir_(std::move(work_dir)),
+        resend_(resend) {}
 
-  std::string name() const override { return "kinbox"; }
+  std::string name() const override { return name_; }
 
   pair_links connect_pair(size_t index) override {
-    auto base = work_dir_ + "/pair-" + std::to_string(index);
-    auto a = kinbox_register(host_, port_, base + "-a", "Sender" + std::to_string(index));
-    auto b = kinbox_register(host_, port_, base + "-b", "Receiver" + std::to_string(index));
-    kinbox_login(a, host_, port_);
-    kinbox_login(b, host_, port_);
+    auto base = work_dir_ + "/" + name_ + "-" + std::to_string(run_) + "-pair-" +
+                std::to_string(index);
+    if (index == 0)
+      ++run_;
+    auto a = kinbox_register(a_host_, a_port_, base + "-a", "Sender" + std::to_string(index));
+    auto b = kinbox_register(b_host_, b_port_, base + "-b", "Receiver" + std::to_string(index));
+    kinbox_login(a, a_host_, a_port_);
+    kinbox_login(b, b_host_, b_port_);
     kinbox_befriend(a, b);
     auto a_box = a.prof->box.pk;
     auto b_box = b.prof->box.pk;
     auto to = b.id;
-    return {std::make_unique<kinbox_sender>(std::move(a), b_box, to),
+    return {std::make_unique<kinbox_sender>(std::move(a), b_box, to, resend_),
             std::make_unique<kinbox_receiver>(std::move(b), a_box)};
   }
 
 private:
-  std::string host_;
-  uint16_t port_;
+  std::string name_;
+  std::string a_host_;
+  uint16_t a_port_;
+  std::string b_host_;
+  uint16_t b_port_;
   std::string work_dir_;
+  bool resend_;
+  int run_ = 0;
 };
 
 // ------------------------------------------------------------------------------ MQTT
@@ -408,6 +443,84 @@ private:
   int run_ = 0;
 };
 
+/// The sender publishes requests; a responder's callback echoes each to its reply subject,
+/// the receiver's inbox: one request/reply round trip per message.
+class nats_rr_system : public system_under_test {
+public:
+  explicit nats_rr_system(std::string url) : url_(std::move(url)) {}
+  std::string name() const override { return "nats-rr"; }
+
+  pair_links connect_pair(size_t index) override {
+    auto base = "kinbox-bench-rr." + std::to_string(::getpid()) + "." + std::to_string(index) +
+                "." + std::to_string(run_);
+    if (index == 0)
+      ++run_;
+    auto responder = std::make_unique<nats_conn>(url_);
+    auto echo = [](natsConnection* nc, natsSubscription*, natsMsg* msg, void*) {
+      if (auto* reply = natsMsg_GetReply(msg))
+        natsConnection_Publish(nc, reply, natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+      natsMsg_Destroy(msg);
+    };
+    auto request_subject = base + ".request";
+    if (natsConnection_Subscribe(&responder->sub_, responder->nc_, request_subject.c_str(), echo,
+                                 nullptr) != NATS_OK)
+      throw std::runtime_error("NATS subscribe failed");
+    natsSubscription_SetPendingLimits(responder->sub_, -1, -1);
+    natsConnection_Flush(responder->nc_);
+    auto inbox = std::make_unique<nats_conn>(url_);
+    auto reply_subject = base + ".reply";
+    auto on_reply = [](natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+      auto* data = reinterpret_cast<const uint8_t*>(natsMsg_GetData(msg));
+      static_cast<nats_conn*>(closure)->queue.push(
+          payload_bytes(data, data + natsMsg_GetDataLength(msg)));
+      natsMsg_Destroy(msg);
+    };
+    if (natsConnection_Subscribe(&inbox->sub_, inbox->nc_, reply_subject.c_str(), on_reply,
+                                 inbox.get()) != NATS_OK)
+      throw std::runtime_error("NATS subscribe failed");
+    natsSubscription_SetPendingLimits(inbox->sub_, -1, -1);
+    natsConnection_Flush(inbox->nc_);
+    auto pub = std::make_unique<nats_conn>(url_);
+    return {std::make_unique<nats_request_sender>(std::move(pub), request_subject, reply_subject),
+            std::make_unique<reply_receiver>(std::move(inbox), std::move(responder))};
+  }
+
+private:
+  /// The sender's inbox of replies; it also keeps the pair's responder alive.
+  class reply_receiver : public link_receiver {
+  public:
+    reply_receiver(std::unique_ptr<nats_conn> inbox, std::unique_ptr<nats_conn> responder)
+        : inbox_(std::move(inbox)), responder_(std::move(responder)) {}
+    bool receive(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) override {
+      return inbox_->queue.pop_all(timeout, out);
+    }
+
+  private:
+    std::unique_ptr<nats_conn> inbox_;
+    std::unique_ptr<nats_conn> responder_;
+  };
+
+  class nats_request_sender : public link_sender {
+  public:
+    nats_request_sender(std::unique_ptr<nats_conn> c, std::string subject, std::string reply)
+        : conn_(std::move(c)), subject_(std::move(subject)), reply_(std::move(reply)) {}
+    bool send(const payload_bytes& payload, bool) override {
+      return natsConnection_PublishRequest(conn_->nc_, subject_.c_str(), reply_.c_str(),
+                                           payload.data(),
+                                           static_cast<int>(payload.size())) == NATS_OK;
+    }
+    void finish() override { natsConnection_FlushTimeout(conn_->nc_, 10000); }
+
+  private:
+    std::unique_ptr<nats_conn> conn_;
+    std::string subject_;
+    std::string reply_;
+  };
+
+  std::string url_;
+  int run_ = 0;
+};
+
 // ----------------------------------------------------------------------------- relay
 
 /// A socket of kinbox-bench-relay, closed with the object.
@@ -517,9 +630,20 @@ private:
 
 } // namespace
 
+std::unique_ptr<system_under_test> make_kinbox_cross(const std::string& a_host, uint16_t a_port,
+                                                     const std::string& b_host, uint16_t b_port,
+                                                     const std::string& work_dir,
+                                                     const std::string& name, bool resend) {
+  return std::make_unique<kinbox_system>(name, a_host, a_port, b_host, b_port, work_dir, resend);
+}
+
+std::unique_ptr<system_under_test> make_nats_request_reply(const std::string& url) {
+  return std::make_unique<nats_rr_system>(url);
+}
+
 std::unique_ptr<system_under_test> make_kinbox(const std::string& host, uint16_t port,
                                                const std::string& work_dir) {
-  return std::make_unique<kinbox_system>(host, port, work_dir);
+  return std::make_unique<kinbox_system>("kinbox", host, port, host, port, work_dir, false);
 }
 
 std::unique_ptr<system_under_test> make_mqtt(const std::string& host, uint16_t port, int qos) {
@@ -544,7 +668,7 @@ double kinbox_offline_drain(const std::string& host, uint16_t port, const std::s
   b.conn.reset();
   auto b_box = b.prof->box.pk;
   auto a_box = a.prof->box.pk;
-  kinbox_sender sender{std::move(a), b_box, b.id};
+  kinbox_sender sender{std::move(a), b_box, b.id, false};
   for (size_t i = 0; i < messages; ++i) {
     if (!sender.send(make_payload(stamp{0, i, now_ns()}), i + 1 < messages))
       throw std::runtime_error("offline send failed");

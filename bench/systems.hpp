@@ -28,6 +28,8 @@ public:
   virtual void pump() {}
   /// Waits until everything sent has been taken by the server (accepted / flushed).
   virtual void finish() {}
+  /// Messages the system refused for a moment and the sender sent again (same id).
+  virtual uint64_t resent() const { return 0; }
 };
 
 class link_receiver {
@@ -55,8 +57,18 @@ public:
 
 std::unique_ptr<system_under_test> make_kinbox(const std::string& host, uint16_t port,
                                                const std::string& work_dir);
+/// kinbox across nodes: every sender's app on the gateway `a`, its recipient's app on the
+/// gateway `b` of another node of the same cluster. With `resend`, a message the cluster
+/// refuses for a moment (a shard in motion) is sent again with its id, as an app does.
+std::unique_ptr<system_under_test> make_kinbox_cross(const std::string& a_host, uint16_t a_port,
+                                                     const std::string& b_host, uint16_t b_port,
+                                                     const std::string& work_dir,
+                                                     const std::string& name, bool resend);
 std::unique_ptr<system_under_test> make_mqtt(const std::string& host, uint16_t port, int qos);
 std::unique_ptr<system_under_test> make_nats(const std::string& url);
+/// Raw NATS request/reply ("nats-rr"): the sender requests, a responder echoes, the reply
+/// comes back to the sender's inbox: the floor of one kinbox cross-node request.
+std::unique_ptr<system_under_test> make_nats_request_reply(const std::string& url);
 /// kinbox-bench-relay: one epoll thread copying each sender's bytes to its receiver, the
 /// cost of moving a message in and out of any server on this machine.
 std::unique_ptr<system_under_test> make_relay(const std::string& host, uint16_t port);
