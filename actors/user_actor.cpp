@@ -19,6 +19,9 @@ namespace kinbox {
 namespace {
 
 constexpr auto unknown_idle_time = std::chrono::seconds(5);
+/// How long a released actor stays after its release, answering `moved` (with the
+/// bodies) to batches sent by clients that still had its handle.
+constexpr auto moved_linger = std::chrono::seconds(2);
 constexpr uint8_t presence_format = 1;
 
 /// Where the reply to one entity request goes: its own promise, or its slot in the one
@@ -869,7 +872,8 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
       },
       [=](idle_atom) {
         auto& st = self->state;
-        if (!st.account && !st.session && st.store_calls == 0 && (!st.client || st.client->idle()))
+        if (st.stopped ||
+            (!st.account && !st.session && st.store_calls == 0 && (!st.client || st.client->idle())))
           self->quit();
       },
       [=](entity_retry_atom) {
@@ -886,7 +890,7 @@ void finish_leaving(user_pointer self) {
     return;
   st.stopped = true;
   st.leaving->deliver(true);
-  self->quit();
+  self->delayed_send(self, moved_linger, idle_atom::value);
 }
 
 } // namespace

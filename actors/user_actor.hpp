@@ -13,8 +13,8 @@
 //
 // Moves: when its shard is handed off, the host sends `release`: the actor stores the
 // mail it holds, tells its session to attach again (to the new owner), answers `moved`
-// to every request after that, waits for its store calls and outgoing requests, answers
-// and stops.
+// to every request after that, waits for its store calls and outgoing requests, answers,
+// and stops two seconds later (still answering `moved` to late batches).
 #pragma once
 
 #include <caf/actor.hpp>

@@ -50,6 +50,24 @@ auto logger() {
   return log::get("user");
 }
 
+/// Takes the user actors of `shards` out of the directory (a lookup makes a fresh one if
+/// the shard comes back) and returns them: they stop on their own after a release.
+std::vector<user_actor> forget_shard(host_pointer self, const cluster_view& view,
+                                     const std::set<uint32_t>& shards) {
+  std::vector<user_actor> out;
+  auto& users = self->state.users;
+  for (auto i = users.begin(); i != users.end();) {
+    if (shards.count(view.shard_of(user_kind, i->first)) != 0) {
+      self->unlink_from(i->second);
+      out.push_back(i->second);
+      i = users.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
 user_actor activate(host_pointer self, account_id id) {
   auto& users = self->state.users;
   if (auto i = users.find(id); i != users.end())
@@ -152,10 +170,7 @@ void release(host_pointer self, uint32_t shard, std::string to,
              caf::typed_response_promise<bool> rp) {
   auto& st = self->state;
   auto view = st.deps->service->view();
-  std::vector<user_actor> leaving;
-  for (auto& [id, user] : st.users)
-    if (view->shard_of(user_kind, id) == shard)
-      leaving.push_back(user);
+  auto leaving = forget_shard(self, *view, {shard});
   auto open = std::make_shared<size_t>(leaving.size());
   auto move_mail = [=]() mutable {
     auto job = std::make_shared<mail_move>();
@@ -301,22 +316,20 @@ user_host_actor spawn_user_host(caf::actor_system& sys, user_deps deps) {
           // release (held mail stored, sessions sent on), and what they stored moves
           // to the new owners as strays.
           auto view = self->state.deps->service->view();
-          std::set<uint32_t> lost(shards.begin(), shards.end());
-          auto open = std::make_shared<size_t>(0);
-          for (auto& [id, user] : self->state.users)
-            if (lost.count(view->shard_of(user_kind, id)) != 0) {
-              ++*open;
-              self->request(user, std::chrono::seconds(60), release_atom::value)
-                  .then(
-                      [=](bool) {
-                        if (--*open == 0)
-                          stray_pass(self);
-                      },
-                      [=](caf::error&) {
-                        if (--*open == 0)
-                          stray_pass(self);
-                      });
-            }
+          auto leaving =
+              forget_shard(self, *view, std::set<uint32_t>(shards.begin(), shards.end()));
+          auto open = std::make_shared<size_t>(leaving.size());
+          for (auto& user : leaving)
+            self->request(user, std::chrono::seconds(60), release_atom::value)
+                .then(
+                    [=](bool) {
+                      if (--*open == 0)
+                        stray_pass(self);
+                    },
+                    [=](caf::error&) {
+                      if (--*open == 0)
+                        stray_pass(self);
+                    });
         },
         [=](flush_atom) -> caf::result<bool> {
           auto rp = self->make_response_promise<bool>();

@@ -14,20 +14,23 @@
 //   entity's earlier requests are all answered.
 // * Moves: `moved` answers (the shard is being handed off, the node does not own it, no
 //   node answered) are retried with backoff on a fresh view, until the service's retry
-//   limit, then answered `unavailable`. A retry is marked (`attempt`): a node that refused
+//   limit, then answered `unavailable`. A `moved` answer carries the request's body back,
+//   so the client keeps no copy of it. A retry is marked (`attempt`): a node that refused
 //   a request refuses the caller's later first tries for that entity until the retry comes,
-//   so a later request in flight cannot overtake a refused one. A local entity actor that stopped before it read
-//   the batch (a passivation race) loses the bodies it held: requests with small bodies
-//   (receipts, notifications) are kept and retried; others get the retryable
-//   `unavailable`, and their senders (apps) retry with the same id.
+//   so a later request in flight cannot overtake a refused one. A batch that reaches an
+//   actor after it stopped is answered `unavailable` (retryable): a moving actor lingers,
+//   answering `moved`, long after any client could still have its old handle in use.
 //
-// The owning actor forwards `entity_retry_atom` to `retry`. Not thread-safe: one actor.
+// The bookkeeping is per entity and batch, not per request: the hot path of a session or
+// a user actor is a few hash lookups per socket read. The owning actor forwards
+// `entity_retry_atom` to `retry`. Not thread-safe: one actor.
 #pragma once
 
 #include <caf/actor_clock.hpp>
 #include <caf/event_based_actor.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -58,7 +61,7 @@ public:
 
   /// Queues a request; it leaves at the next `flush`.
   void call(entity_request req, Token token) {
-    queued_.push_back(pending{std::move(req), std::move(token), {}, false, {}});
+    queued_.push_back(pending{std::move(req), std::move(token), {}});
   }
 
   /// Sends what was queued: one actor message per local entity, one per remote node.
@@ -66,32 +69,27 @@ public:
   void flush(Self* self) {
     if (queued_.empty())
       return;
-    auto view = service_->view();
-    auto now = self->clock().now();
+    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}};
     auto batch = std::move(queued_);
     queued_.clear();
-    outbox out;
     for (auto& p : batch) {
       ++open_;
-      p.first_try = now;
-      p.resendable = p.req.body.size() <= max_kept_body;
-      if (p.resendable)
-        p.kept = p.req.body;
-      auto k = key{p.req.kind, p.req.id};
-      auto& t = targets_[k];
-      if (!t.waiting.empty() || t.looking_up) {
-        t.waiting.push_back(std::move(p));
-        continue;
-      }
-      auto r = resolve(*view, k);
-      if (t.outstanding > 0 && !(r == t.sent_to)) {
+      p.first_try = tn.now;
+      auto& e = entry_of(tn, key{p.req.kind, p.req.id});
+      auto& t = *e.t;
+      if (!t.waiting.empty() || t.looking_up ||
+          (t.outstanding > 0 && !(e.r == t.sent_to))) {
         t.waiting.push_back(std::move(p)); // after the earlier ones, wherever they went
         continue;
       }
-      t.waiting.push_back(std::move(p));
-      dispatch(self, k, t, r, out);
+      if (e.r.kind == route_kind::none || (e.r.kind == route_kind::local && !t.local)) {
+        t.waiting.push_back(std::move(p));
+        hold(self, e.k, t, e.r);
+        continue;
+      }
+      add_to_group(tn, e, std::move(p));
     }
-    send(self, out);
+    send(self, tn);
     prune();
   }
 
@@ -99,31 +97,28 @@ public:
   template <class Self>
   void retry(Self* self) {
     timer_armed_ = false;
-    auto view = service_->view();
-    auto now = self->clock().now();
-    outbox out;
+    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}};
     std::optional<caf::actor_clock::time_point> next;
     for (auto& [k, t] : targets_) {
       if (!t.retry_at)
         continue;
-      if (*t.retry_at > now) {
+      if (*t.retry_at > tn.now) {
         next = next ? std::min(*next, *t.retry_at) : *t.retry_at;
         continue;
       }
       t.retry_at.reset();
       if (t.outstanding == 0 && !t.looking_up)
-        dispatch(self, k, t, resolve(*view, k), out);
+        dispatch(self, tn, k, t);
     }
-    send(self, out);
+    send(self, tn);
     if (next)
-      arm(self, *next - now);
+      arm(self, *next - tn.now);
   }
 
   /// Nothing queued, waiting or unanswered.
   bool idle() const { return queued_.empty() && open_ == 0; }
 
 private:
-  static constexpr size_t max_kept_body = 256;
   static constexpr size_t max_idle_targets = 64;
   static constexpr auto first_backoff = std::chrono::milliseconds(2);
   static constexpr auto max_backoff = std::chrono::milliseconds(250);
@@ -132,8 +127,6 @@ private:
     entity_request req; ///< its body travels with the request and comes back if moved
     Token token;
     caf::actor_clock::time_point first_try;
-    bool resendable = false; ///< small enough to keep a copy of its body
-    bytes kept;              ///< that copy, for a batch lost with a stopped actor
   };
 
   struct key {
@@ -167,21 +160,43 @@ private:
     std::optional<caf::actor_clock::time_point> retry_at;
   };
 
-  /// The requests of one flush, by destination.
+  /// The requests of one flush, by destination: a local entity, or a remote node.
   struct group {
     route to;
-    key entity{}; ///< for local groups: the one entity
-    caf::actor actor;
-    std::vector<entity_request> reqs;
-    std::vector<pending> meta; ///< per request, its token (bodies travel in `reqs`)
+    caf::actor actor;                  ///< for local groups
+    std::vector<entity_request> reqs;  ///< what is sent
+    std::vector<pending> meta;         ///< per request: header and token (bodies in `reqs`)
   };
 
-  struct outbox {
+  /// An entity met in this turn: its target and route, looked up once.
+  struct entry {
+    key k;
+    target* t;
+    route r;
+    int local_group = -1; ///< its group, if sent locally in this turn
+  };
+
+  /// What one flush, retry or reply batch works with: one view, one clock reading, the
+  /// entities met so far (a batch names a handful: linear search beats hashing).
+  struct turn {
+    std::shared_ptr<const cluster_view> view;
+    caf::actor_clock::time_point now;
+    std::chrono::steady_clock::time_point steady;
+    std::vector<entry> entries;
     std::vector<group> groups;
-    std::unordered_map<std::string, size_t> remote_index;
   };
 
-  route resolve(const cluster_view& view, const key& k) const {
+  entry& entry_of(turn& tn, const key& k) {
+    for (auto& e : tn.entries)
+      if (e.k == k)
+        return e;
+    auto& t = targets_[k];
+    tn.entries.push_back(entry{k, &t, resolve(*tn.view, tn.steady, k), -1});
+    return tn.entries.back();
+  }
+
+  route resolve(const cluster_view& view, std::chrono::steady_clock::time_point now,
+                const key& k) const {
     if (!view.map)
       return {};
     auto shard = view.shard_of(k.kind, k.id);
@@ -189,7 +204,7 @@ private:
     if (owner == nullptr)
       return {};
     if (*owner == view.me) {
-      if (!view.serves(shard, std::chrono::steady_clock::now()))
+      if (!view.serves(shard, now))
         return {};
       if (view.local_shortcut || mode_ == mode::serve)
         return {route_kind::local, {}};
@@ -199,79 +214,100 @@ private:
     return {route_kind::remote, *owner};
   }
 
-  /// Sends every waiting request of `t` by route `r`, or arranges for them to go later.
+  /// Appends one request to the group of its route in this turn.
+  void add_to_group(turn& tn, entry& e, pending&& p) {
+    auto& t = *e.t;
+    group* g = nullptr;
+    if (e.r.kind == route_kind::local) {
+      if (e.local_group < 0) {
+        e.local_group = static_cast<int>(tn.groups.size());
+        tn.groups.push_back(group{e.r, t.local, {}, {}});
+      }
+      g = &tn.groups[static_cast<size_t>(e.local_group)];
+    } else {
+      for (auto& candidate : tn.groups)
+        if (candidate.to == e.r)
+          g = &candidate;
+      if (g == nullptr) {
+        tn.groups.push_back(group{e.r, {}, {}, {}});
+        g = &tn.groups.back();
+      }
+    }
+    t.sent_to = e.r;
+    ++t.outstanding;
+    g->reqs.push_back(entity_request{p.req.kind, p.req.id, p.req.op, p.req.caller,
+                                     std::move(p.req.body), p.req.attempt});
+    g->meta.push_back(std::move(p));
+  }
+
+  /// `t`'s waiting requests cannot go now: look the actor up, or retry later.
   template <class Self>
-  void dispatch(Self* self, const key& k, target& t, const route& r, outbox& out) {
+  void hold(Self* self, const key& k, target& t, const route& r) {
+    if (r.kind == route_kind::local) {
+      lookup(self, k);
+    } else if (mode_ == mode::serve) {
+      answer_all_moved(t);
+    } else {
+      back_off(self, t);
+    }
+  }
+
+  /// Sends every waiting request of `t` by its route now, or arranges for them to go later.
+  template <class Self>
+  void dispatch(Self* self, turn& tn, const key& k, target& t) {
     if (t.waiting.empty())
       return;
-    if (r.kind == route_kind::none) {
-      if (mode_ == mode::serve) {
-        answer_all_moved(t);
-        return;
-      }
-      back_off(self, t);
+    auto& e = entry_of(tn, k);
+    if (e.r.kind == route_kind::none || (e.r.kind == route_kind::local && !t.local)) {
+      hold(self, k, t, e.r);
       return;
     }
-    if (r.kind == route_kind::local && !t.local) {
-      lookup(self, k);
-      return;
-    }
-    group* g = nullptr;
-    if (r.kind == route_kind::local) {
-      out.groups.push_back(group{r, k, t.local, {}, {}});
-      g = &out.groups.back();
-    } else {
-      auto [i, fresh] = out.remote_index.try_emplace(r.node, out.groups.size());
-      if (fresh)
-        out.groups.push_back(group{r, {}, {}, {}, {}});
-      g = &out.groups[i->second];
-    }
-    t.sent_to = r;
-    for (auto& p : t.waiting) {
-      g->reqs.push_back(entity_request{p.req.kind, p.req.id, p.req.op, p.req.caller,
-                                       std::move(p.req.body), p.req.attempt});
-      g->meta.push_back(std::move(p));
-      ++t.outstanding;
-    }
+    auto waiting = std::move(t.waiting);
     t.waiting.clear();
+    t.bounced_front = 0;
+    for (auto& p : waiting)
+      add_to_group(tn, e, std::move(p));
   }
 
   template <class Self>
-  void send(Self* self, outbox& out) {
-    for (auto& g : out.groups) {
+  void send(Self* self, turn& tn) {
+    for (auto& g : tn.groups) {
       auto meta = std::make_shared<std::vector<pending>>(std::move(g.meta));
       auto on_error = [=, this](caf::error& err) { failed(self, *meta, err); };
-      if (g.to.kind == route_kind::local) {
-        self->request(g.actor, caf::infinite, std::move(g.reqs))
-            .then([=, this](std::vector<entity_reply>& r) { answered(self, *meta, r); }, on_error);
-      } else {
+      auto on_replies = [=, this](std::vector<entity_reply>& r) { answered(self, *meta, r); };
+      if (g.to.kind == route_kind::local)
+        self->request(g.actor, caf::infinite, std::move(g.reqs)).then(on_replies, on_error);
+      else
         self->request(service_->actor(), caf::infinite, remote_atom::value, g.to.node,
                       std::move(g.reqs))
-            .then([=, this](std::vector<entity_reply>& r) { answered(self, *meta, r); }, on_error);
-      }
+            .then(on_replies, on_error);
     }
+    tn.groups.clear();
   }
 
   template <class Self>
   void lookup(Self* self, const key& k) {
-    auto* entry = service_->kind(k.kind);
+    auto* kind = service_->kind(k.kind);
     auto& t = targets_[k];
-    if (entry == nullptr) {
+    if (kind == nullptr) {
       for (auto& p : t.waiting)
         finish(p, error_reply(errc::internal, "no host for this entity kind"));
       t.waiting.clear();
       return;
     }
+    if (t.looking_up)
+      return;
     t.looking_up = true;
-    self->request(entry->host, caf::infinite, lookup_atom::value, k.id)
+    self->request(kind->host, caf::infinite, lookup_atom::value, k.id)
         .then(
             [=, this](caf::actor& a) {
               auto& t = targets_[k];
               t.looking_up = false;
               t.local = std::move(a);
-              outbox out;
-              dispatch(self, k, t, resolve(*service_->view(), k), out);
-              send(self, out);
+              turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(),
+                      {}, {}};
+              dispatch(self, tn, k, t);
+              send(self, tn);
             },
             [=, this](caf::error&) {
               auto& t = targets_[k];
@@ -290,10 +326,10 @@ private:
       failed(self, meta, err);
       return;
     }
-    auto keys = keys_of(meta);
+    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}};
     for (size_t i = 0; i < meta.size(); ++i) {
       auto& p = meta[i];
-      auto& t = targets_[key{p.req.kind, p.req.id}];
+      auto& t = *entry_of(tn, key{p.req.kind, p.req.id}).t;
       --t.outstanding;
       if (replies[i].moved() && mode_ == mode::route) {
         p.req.body = std::move(replies[i].body);
@@ -303,42 +339,25 @@ private:
       t.bounces = 0;
       finish(p, replies[i]);
     }
-    settle(self, keys);
+    settle(self, tn);
   }
 
   template <class Self>
   void failed(Self* self, std::vector<pending>& meta, caf::error& err) {
     bool stopped = err == caf::sec::request_receiver_down;
     auto f = to_failure(err);
-    auto keys = keys_of(meta);
+    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}};
     for (auto& p : meta) {
-      auto& t = targets_[key{p.req.kind, p.req.id}];
+      auto& t = *entry_of(tn, key{p.req.kind, p.req.id}).t;
       --t.outstanding;
-      if (!stopped) {
-        finish(p, error_reply(f.code, f.message));
-        continue;
-      }
-      t.local = nullptr; // the actor stopped: look up its successor
-      if (!p.resendable) {
+      if (stopped) {
+        t.local = nullptr; // the actor stopped: look up its successor next time
         finish(p, error_reply(errc::unavailable, "the entity was busy; retry"));
-      } else if (mode_ == mode::serve) {
-        finish(p, moved_reply(p.kept));
       } else {
-        p.req.body = p.kept;
-        bounce(t, std::move(p));
+        finish(p, error_reply(f.code, f.message));
       }
     }
-    settle(self, keys);
-  }
-
-  static std::vector<key> keys_of(const std::vector<pending>& meta) {
-    std::vector<key> keys;
-    for (auto& p : meta) {
-      key k{p.req.kind, p.req.id};
-      if (std::find(keys.begin(), keys.end(), k) == keys.end())
-        keys.push_back(k);
-    }
-    return keys;
+    settle(self, tn);
   }
 
   /// Puts a request that came back `moved` in front of those waiting, after the others
@@ -354,11 +373,10 @@ private:
   /// After a batch's replies: an entity with nothing unanswered sends what waits, after a
   /// backoff if some of it came back `moved`.
   template <class Self>
-  void settle(Self* self, const std::vector<key>& keys) {
-    auto view = service_->view();
-    outbox out;
-    for (auto& k : keys) {
-      auto& t = targets_[k];
+  void settle(Self* self, turn& tn) {
+    for (size_t i = 0; i < tn.entries.size(); ++i) {
+      auto k = tn.entries[i].k;
+      auto& t = *tn.entries[i].t;
       if (t.outstanding > 0 || t.looking_up || t.waiting.empty() || t.retry_at)
         continue;
       if (t.bounced_front > 0) {
@@ -367,9 +385,9 @@ private:
         back_off(self, t);
         continue;
       }
-      dispatch(self, k, t, resolve(*view, k), out);
+      dispatch(self, tn, k, t);
     }
-    send(self, out);
+    send(self, tn);
   }
 
   /// Schedules the next try of `t`'s waiting requests, or gives up on those that have
@@ -385,13 +403,14 @@ private:
       std::vector<pending> gone(std::make_move_iterator(expired),
                                 std::make_move_iterator(t.waiting.end()));
       t.waiting.erase(expired, t.waiting.end());
+      t.bounced_front = std::min(t.bounced_front, t.waiting.size());
       for (auto& p : gone)
         finish(p, error_reply(errc::unavailable, "the entity could not be reached in time; retry"));
     }
     if (t.waiting.empty())
       return;
-    auto delay = std::min<caf::actor_clock::duration_type>(first_backoff * (1u << std::min(t.bounces, 8u)),
-                                                      max_backoff);
+    auto delay = std::min<caf::actor_clock::duration_type>(
+        first_backoff * (1u << std::min(t.bounces, 8u)), max_backoff);
     ++t.bounces;
     t.retry_at = now + delay;
     arm(self, delay);
@@ -409,9 +428,10 @@ private:
 
   /// In `serve` mode: what cannot be served here goes back to the caller as `moved`.
   void answer_all_moved(target& t) {
-    for (auto& p : t.waiting)
-      finish(p, moved_reply(std::move(p.req.body)));
+    auto waiting = std::move(t.waiting);
     t.waiting.clear();
+    for (auto& p : waiting)
+      finish(p, moved_reply(std::move(p.req.body)));
   }
 
   void finish(pending& p, entity_reply&& reply) { finish(p, reply); }
