@@ -4,6 +4,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 
 #include "cluster/entity_client.hpp"
@@ -150,7 +151,12 @@ struct outgoing {
   caf::typed_response_promise<std::vector<entity_reply>> replies;
   caf::typed_response_promise<bool> handoff;
   bytes sent; ///< what went out: the bodies of requests that found no responder
+  caf::actor_clock::time_point deadline;
 };
+
+/// How often requests to other nodes are checked for their timeout (one timer for all,
+/// not one per request).
+constexpr auto timeout_sweep = std::chrono::milliseconds(250);
 
 /// Requests from another node being served here.
 struct incoming_batch {
@@ -190,7 +196,8 @@ struct notify_token {
 struct service_state {
   std::shared_ptr<entity_service> svc;
   uint64_t next_corr = 1;
-  std::unordered_map<uint64_t, outgoing> waiting;
+  std::map<uint64_t, outgoing> waiting; ///< by correlation id, so oldest first
+  bool sweep_armed = false;
   uint64_t next_batch = 1;
   std::unordered_map<uint64_t, incoming_batch> serving;
   std::unique_ptr<entity_client<serve_token>> serve;
@@ -393,8 +400,37 @@ void send_outgoing(service_pointer self, const std::string& node, bytes data, ou
     return;
   }
   out.sent = std::move(data);
+  out.deadline = self->clock().now() + st.svc->config().request_timeout;
   st.waiting.emplace(corr, std::move(out));
-  self->delayed_send(self, st.svc->config().request_timeout, bus_timeout_atom::value, corr);
+  if (!st.sweep_armed) {
+    st.sweep_armed = true;
+    self->delayed_send(self, timeout_sweep, bus_timeout_atom::value);
+  }
+}
+
+/// Fails the requests to other nodes that got no answer in time (all have one timeout,
+/// so the expired ones are the oldest).
+void sweep_timeouts(service_pointer self) {
+  auto& st = self->state;
+  st.sweep_armed = false;
+  auto now = self->clock().now();
+  while (!st.waiting.empty() && st.waiting.begin()->second.deadline <= now) {
+    auto out = std::move(st.waiting.begin()->second);
+    auto corr = st.waiting.begin()->first;
+    st.waiting.erase(st.waiting.begin());
+    logger()->warn("event=bus_request_timeout corr={}", corr);
+    if (out.type == outgoing::what::handoff) {
+      out.handoff.deliver(false);
+      continue;
+    }
+    auto sent = decode_bus_message(out.sent);
+    std::vector<entity_reply> replies(sent ? sent->requests.size() : 0, error_reply(errc::timeout));
+    out.replies.deliver(std::move(replies));
+  }
+  if (!st.waiting.empty()) {
+    st.sweep_armed = true;
+    self->delayed_send(self, timeout_sweep, bus_timeout_atom::value);
+  }
 }
 
 constexpr auto refusal_memory = std::chrono::seconds(60);
@@ -546,23 +582,7 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
       },
       [=](members_atom, membership_update& update) { on_members(self, update); },
       [=](bus_in_atom, nats_message& msg) { handle_bus(self, msg); },
-      [=](bus_timeout_atom, uint64_t corr) {
-        auto& st = self->state;
-        auto i = st.waiting.find(corr);
-        if (i == st.waiting.end())
-          return;
-        auto out = std::move(i->second);
-        st.waiting.erase(i);
-        logger()->warn("event=bus_request_timeout corr={}", corr);
-        if (out.type == outgoing::what::handoff) {
-          out.handoff.deliver(false);
-          return;
-        }
-        auto sent = decode_bus_message(out.sent);
-        std::vector<entity_reply> replies(sent ? sent->requests.size() : 0,
-                                          error_reply(errc::timeout));
-        out.replies.deliver(std::move(replies));
-      },
+      [=](bus_timeout_atom) { sweep_timeouts(self); },
       [=](entity_retry_atom) {
         self->state.serve->retry(self);
         self->state.notify->retry(self);

@@ -156,8 +156,8 @@ using entity_service_actor = caf::typed_actor<
   caf::reacts_to<members_atom, membership_update>,
   /// Internal: a message arrived in this node's inbox or reply subjects.
   caf::reacts_to<bus_in_atom, nats_message>,
-  /// Internal: a request to another node ran out of time.
-  caf::reacts_to<bus_timeout_atom, uint64_t>,
+  /// Internal: time to fail the requests to other nodes that ran out of time.
+  caf::reacts_to<bus_timeout_atom>,
   caf::reacts_to<entity_retry_atom>>;
 // clang-format on
 
