@@ -82,6 +82,7 @@ struct user_state {
   contact_list_state contacts;
   bool load_failed = false;
   std::optional<endpoint> session; ///< the attached session, on whichever node
+  std::vector<endpoint> gone;      ///< sessions that closed lately (their detach came)
   uint64_t attachment = 0;         ///< counts attaches: a page read for an earlier one is stale
   uint64_t drain_cursor = 0;           ///< sequence of the last stored envelope pushed
   bool draining = false;               ///< a page request is in flight
@@ -100,7 +101,7 @@ struct user_state {
   /// Notifications and receipts to other entities; made on first use (an idle user makes
   /// none and should not pay for its maps).
   std::unique_ptr<entity_client<notice>> client;
-  size_t store_calls = 0; ///< store requests not answered yet
+  size_t store_calls = 0; ///< store and KV writes not answered yet
   /// Set by `release`: the shard moves, the actor answers `moved` and stops once its
   /// store calls and outgoing requests are done.
   std::optional<caf::typed_response_promise<bool>> leaving;
@@ -200,8 +201,8 @@ void send_entity(user_pointer self, account_id to, user_op op, bytes body = {}) 
   send_entities(self, std::move(reqs));
 }
 
-/// A handler of a store reply of type T that counts the call as answered: a leaving actor
-/// waits for its store calls (counted up where they are made).
+/// A handler of a store (or KV write) reply of type T that counts the call as answered: a
+/// leaving actor waits for its writes (counted up where they are made).
 template <class T, class F>
 auto store_reply(user_pointer self, F f) {
   return [self, f = std::move(f)](T& x) mutable {
@@ -218,10 +219,11 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
     return;
   }
   auto& st = self->state;
+  ++st.store_calls; // a moving actor waits for it: the next owner reads the list from KV
   self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::contacts, key_of(st.id),
                 st.contacts.encode())
       .then(
-          [=](bool) mutable {
+          store_reply<bool>(self, [=](bool) mutable {
             switch (effect) {
             case contact_effect::notify_request:
               send_entity(self, other, user_op::friend_request);
@@ -236,11 +238,11 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
               break;
             }
             rp.deliver(ok_reply());
-          },
-          [=](caf::error& err) mutable {
+          }),
+          store_reply<caf::error>(self, [=](caf::error& err) mutable {
             auto f = to_failure(err);
             rp.deliver(error_reply(f.code, f.message));
-          });
+          }));
 }
 
 mail_push to_push(const envelope& e) {
@@ -594,8 +596,21 @@ void detach_session(user_pointer self, uint64_t last_seen_ms) {
                  last_seen_value(last_seen_ms));
 }
 
+/// Keeps the last few closed endpoints: an attach that arrives after its session's detach
+/// (they come by different paths) must not make the account look online.
+void remember_gone(user_state& st, const endpoint& session) {
+  constexpr size_t keep = 4;
+  if (st.gone.size() == keep)
+    st.gone.erase(st.gone.begin());
+  st.gone.push_back(session);
+}
+
 void attach(user_pointer self, const endpoint& session, reply_to rp) {
   auto& st = self->state;
+  if (std::find(st.gone.begin(), st.gone.end(), session) != st.gone.end()) {
+    rp.deliver(error_reply(errc::unavailable, "the session is gone"));
+    return;
+  }
   if (st.session && !(*st.session == session))
     st.deps->service->push(*st.session, user_kind,
                            caf::make_message(kick_atom::value, st.id,
@@ -757,7 +772,10 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     auto session = decode_endpoint(req.body);
     if (!session)
       return bad("malformed endpoint");
-    if (st.session && *st.session == *session)
+    // A session that closed: it may have gone while its attach was on the way, or while
+    // the account moved (then the attach, or nothing, reaches this actor after it).
+    remember_gone(st, *session);
+    if (!st.session || *st.session == *session)
       detach_session(self, st.deps->now_ms());
     return rp.deliver(ok_reply());
   }
@@ -779,7 +797,11 @@ bool attaches(const std::vector<entity_request>& reqs) {
 void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector<reply_to> replies,
                 bool reloaded = false) {
   auto& st = self->state;
-  if (st.leaving) {
+  auto view = st.deps->service->view();
+  // Also when requests waited in the mailbox past this node's lease (a paused node), or
+  // beyond the release: another node may serve the account now.
+  if (st.leaving ||
+      !view->serves(view->shard_of(user_kind, st.id), std::chrono::steady_clock::now())) {
     for (size_t i = 0; i < reqs.size(); ++i)
       replies[i].deliver(moved_reply(std::move(reqs[i].body)));
     return;
@@ -872,8 +894,10 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
       },
       [=](idle_atom) {
         auto& st = self->state;
-        if (st.stopped ||
-            (!st.account && !st.session && st.store_calls == 0 && (!st.client || st.client->idle())))
+        bool quiet = st.store_calls == 0 && (!st.client || st.client->idle());
+        if (st.stopped && !quiet)
+          self->delayed_send(self, moved_linger, idle_atom::value); // a notification retries
+        else if (quiet && (st.stopped || (!st.account && !st.session)))
           self->quit();
       },
       [=](entity_retry_atom) {

@@ -265,7 +265,11 @@ user_host_actor spawn_user_host(caf::actor_system& sys, user_deps deps) {
           users.erase(i); // a user stopped (moved, idle or failed): reactivate on next lookup
           return;
         }
-      self->quit(msg.reason);
+      // The node's own stop (an exit addressed to the host) ends the host; the exit of a
+      // user actor it already forgot (it moved and was unlinked) does not.
+      if (msg.source == self->address() || msg.reason == caf::exit_reason::user_shutdown ||
+          msg.reason == caf::exit_reason::kill)
+        self->quit(msg.reason);
     });
     return {
         [=](lookup_atom, uint64_t id) -> caf::result<caf::actor> {
@@ -279,7 +283,12 @@ user_host_actor spawn_user_host(caf::actor_system& sys, user_deps deps) {
           release(self, shard, std::move(to), rp);
           return rp;
         },
-        [=](handoff_atom, uint32_t, bytes& body) -> caf::result<bool> {
+        [=](handoff_atom, uint32_t shard, bytes& body) -> caf::result<bool> {
+          // Not while this node hands the same shard off itself: the batch would be
+          // deleted with the mail it moves (the sender keeps it and tries again).
+          auto view = self->state.deps->service->view();
+          if (shard < view->releasing.size() && view->releasing[shard] != 0)
+            return false;
           auto mail = decode_envelopes(body);
           if (!mail) {
             logger()->warn("event=bad_handoff_batch bytes={}", body.size());

@@ -187,6 +187,12 @@ int run(const node_config& cfg) {
   auto link = connect_nats(urls, "kinbox-node-" + cfg.node_id, creds, cfg.nats_ca);
   if (!link)
     return fail("cannot connect to NATS: " + link.error().message);
+  // A request, a push and a handoff batch each cross nodes as one NATS message.
+  if (cfg.max_frame_size > (*link)->max_payload() / 2)
+    return fail("--max-frame-size " + std::to_string(cfg.max_frame_size) +
+                " is more than half of the NATS servers' max_payload (" +
+                std::to_string((*link)->max_payload()) +
+                "): raise max_payload on the NATS servers or lower --max-frame-size");
   auto servers = (*link)->known_servers();
   auto replicas = cfg.kv_replicas != 0 ? cfg.kv_replicas : servers >= 3 ? 3 : 1;
   // A NATS cluster that just started needs a few seconds to elect its JetStream leaders.

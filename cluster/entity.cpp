@@ -10,7 +10,7 @@ namespace {
 constexpr size_t max_node_name = 64;
 
 void write_request(wire::writer& w, const entity_request& x) {
-  w.u8(x.kind).u64(x.id).u8(x.op).u64(x.caller).u8(x.attempt).blob(x.body);
+  w.u8(x.kind).u64(x.id).u8(x.op).u64(x.caller).u8(x.attempt).u64(x.client).blob(x.body);
 }
 
 void read_request(wire::reader& r, entity_request& x) {
@@ -19,6 +19,7 @@ void read_request(wire::reader& r, entity_request& x) {
   r.u8(x.op);
   r.u64(x.caller);
   r.u8(x.attempt);
+  r.u64(x.client);
   r.blob(x.body, max_max_frame_size);
 }
 
@@ -45,7 +46,7 @@ bytes encode_request_batch(uint64_t epoch, std::span<const entity_request> reqs)
   bytes out;
   size_t size = 13;
   for (auto& r : reqs)
-    size += 23 + r.body.size();
+    size += 31 + r.body.size();
   out.reserve(size);
   wire::writer w{out};
   w.u8(static_cast<uint8_t>(bus_type::requests)).u64(epoch).u32(static_cast<uint32_t>(reqs.size()));

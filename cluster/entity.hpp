@@ -25,9 +25,12 @@ struct entity_request {
   account_id caller = 0; ///< the authenticated account on whose behalf the request runs
   bytes body;
   /// 0 on the first try; counts the tries of a request that came back `moved`. A node that
-  /// answered `moved` for an entity keeps refusing the caller's first tries for it until a
-  /// retry comes: the caller's bounced requests then arrive first, and keep their order.
+  /// answered `moved` for an entity keeps refusing the client's first tries for it until a
+  /// retry comes: the client's bounced requests then arrive first, and keep their order.
   uint8_t attempt = 0;
+  /// The entity_client that sent it (random per client): order is kept per client and
+  /// entity, and one account may have several (its session, its user actor).
+  uint64_t client = 0;
 };
 
 struct entity_reply {
@@ -79,7 +82,8 @@ struct push_codec {
 // What travels between the nodes' inboxes (kinbox.<cluster>.node.<id>), first byte the
 // type. Requests carry the sender's placement epoch; replies come in request order.
 enum class bus_type : uint8_t {
-  requests = 1, ///< epoch u64, n u32, n x (kind u8 id u64 op u8 caller u64 attempt u8 body blob)
+  requests = 1, ///< epoch u64, n u32, n x (kind u8 id u64 op u8 caller u64 attempt u8
+                ///< client u64 body blob); answered by `replies`
   replies = 2,  ///< n u32, n x reply
   push = 3,     ///< incarnation u64, endpoint u64, kind u8, body blob; no answer
   handoff = 4,  ///< kind u8, shard u32, body blob; answered by `handoff_ok` or `replies`

@@ -38,6 +38,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <sodium.h>
+
 #include "cluster/entity_service.hpp"
 #include "config/caf_error.hpp"
 
@@ -57,7 +59,9 @@ public:
 
   entity_client(std::shared_ptr<entity_service> service, reply_handler on_reply,
                 mode m = mode::route)
-      : service_(std::move(service)), on_reply_(std::move(on_reply)), mode_(m) {}
+      : service_(std::move(service)), on_reply_(std::move(on_reply)), mode_(m) {
+    randombytes_buf(&id_, sizeof(id_));
+  }
 
   /// Queues a request; it leaves at the next `flush`.
   void call(entity_request req, Token token) {
@@ -166,6 +170,7 @@ private:
     caf::actor actor;                  ///< for local groups
     std::vector<entity_request> reqs;  ///< what is sent
     std::vector<pending> meta;         ///< per request: header and token (bodies in `reqs`)
+    size_t bytes = 0;                  ///< of the bodies, for remote groups
   };
 
   /// An entity met in this turn: its target and route, looked up once.
@@ -191,7 +196,10 @@ private:
       if (e.k == k)
         return e;
     auto& t = targets_[k];
-    tn.entries.push_back(entry{k, &t, resolve(*tn.view, tn.steady, k), -1});
+    auto r = resolve(*tn.view, tn.steady, k);
+    if (r.kind != route_kind::local)
+      t.local = nullptr; // it moved away: a handle kept would be stale when it comes back
+    tn.entries.push_back(entry{k, &t, std::move(r), -1});
     return tn.entries.back();
   }
 
@@ -221,22 +229,27 @@ private:
     if (e.r.kind == route_kind::local) {
       if (e.local_group < 0) {
         e.local_group = static_cast<int>(tn.groups.size());
-        tn.groups.push_back(group{e.r, t.local, {}, {}});
+        tn.groups.push_back(group{e.r, t.local, {}, {}, 0});
       }
       g = &tn.groups[static_cast<size_t>(e.local_group)];
     } else {
+      // One bus message per node, split where it would pass half of what the bus carries.
+      auto limit = service_->bus().max_payload() / 2;
       for (auto& candidate : tn.groups)
-        if (candidate.to == e.r)
+        if (candidate.to == e.r && candidate.bytes + p.req.body.size() <= limit)
           g = &candidate;
       if (g == nullptr) {
-        tn.groups.push_back(group{e.r, {}, {}, {}});
+        tn.groups.push_back(group{e.r, {}, {}, {}, 0});
         g = &tn.groups.back();
       }
+      g->bytes += p.req.body.size() + 32;
     }
     t.sent_to = e.r;
     ++t.outstanding;
+    // A request the serve mode passes on keeps its client: the order is the caller's.
+    auto client = mode_ == mode::serve ? p.req.client : id_;
     g->reqs.push_back(entity_request{p.req.kind, p.req.id, p.req.op, p.req.caller,
-                                     std::move(p.req.body), p.req.attempt});
+                                     std::move(p.req.body), p.req.attempt, client});
     g->meta.push_back(std::move(p));
   }
 
@@ -459,6 +472,7 @@ private:
   mode mode_;
   std::vector<pending> queued_;
   std::unordered_map<key, target, key_hash> targets_;
+  uint64_t id_ = 0; ///< stamped on every request (`entity_request::client`)
   size_t open_ = 0; ///< requests flushed and not yet answered
   bool timer_armed_ = false;
   caf::actor_clock::time_point timer_at_{};

@@ -168,14 +168,14 @@ struct incoming_batch {
 struct serve_token {
   uint64_t batch;
   uint32_t index;
-  account_id caller;
+  uint64_t client;
   entity_kind kind;
   uint64_t id;
 };
 
-/// An entity this node refused to a caller (answered `moved`).
+/// An entity this node refused to a client (answered `moved`).
 struct refusal {
-  account_id caller;
+  uint64_t client;
   entity_kind kind;
   uint64_t id;
   friend bool operator==(const refusal&, const refusal&) = default;
@@ -183,7 +183,7 @@ struct refusal {
 
 struct refusal_hash {
   size_t operator()(const refusal& r) const {
-    return std::hash<uint64_t>{}((r.id * 0x9e3779b97f4a7c15ull) ^ r.caller ^ r.kind);
+    return std::hash<uint64_t>{}((r.id * 0x9e3779b97f4a7c15ull) ^ r.client ^ r.kind);
   }
 };
 
@@ -203,7 +203,7 @@ struct service_state {
   std::unique_ptr<entity_client<serve_token>> serve;
   std::unique_ptr<entity_client<notify_token>> notify;
   std::vector<uint8_t> releasing; ///< per shard, this node is handing it off
-  /// Entities refused to callers: their first tries are refused too until a retry comes,
+  /// Entities refused to clients: their first tries are refused too until a retry comes,
   /// so that no later request overtakes a refused one. Forgotten after a while.
   std::unordered_map<refusal, std::chrono::steady_clock::time_point, refusal_hash> refused;
   membership_update members;      ///< the last one heard
@@ -254,7 +254,7 @@ void serve_requests(service_pointer self, const std::string& reply_to, bus_messa
   bool behind = m.epoch > view->epoch();
   for (uint32_t i = 0; i < m.requests.size(); ++i) {
     auto& req = m.requests[i];
-    refusal key{req.caller, req.kind, req.id};
+    refusal key{req.client, req.kind, req.id};
     if (auto r = st.refused.find(key); r != st.refused.end()) {
       if (req.attempt == 0) {
         b.replies[i] = moved_reply(std::move(req.body)); // a refused one comes first
@@ -268,7 +268,7 @@ void serve_requests(service_pointer self, const std::string& reply_to, bus_messa
       continue;
     }
     ++b.open;
-    st.serve->call(std::move(req), serve_token{id, i, req.caller, req.kind, req.id});
+    st.serve->call(std::move(req), serve_token{id, i, req.client, req.kind, req.id});
   }
   if (b.open == 0) {
     publish_replies(self, b);
@@ -496,7 +496,7 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
       [self](serve_token& t, entity_reply& r) {
         auto& st = self->state;
         if (r.moved())
-          st.refused[refusal{t.caller, t.kind, t.id}] = std::chrono::steady_clock::now();
+          st.refused[refusal{t.client, t.kind, t.id}] = std::chrono::steady_clock::now();
         auto i = st.serving.find(t.batch);
         if (i == st.serving.end())
           return;

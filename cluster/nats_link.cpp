@@ -426,6 +426,11 @@ result<bytes> nats_link::request(const std::string& subject, std::span<const uin
   return out;
 }
 
+size_t nats_link::max_payload() const {
+  auto n = natsConnection_GetMaxPayload(conn_);
+  return n > 0 ? static_cast<size_t>(n) : 1u << 20;
+}
+
 bool nats_link::flush(int64_t timeout_ms) {
   return natsConnection_FlushTimeout(conn_, timeout_ms) == NATS_OK;
 }

@@ -46,6 +46,8 @@ public:
   /// Subscribes `handler` to `subject` (a trailing `.*` or `.>` wildcard allowed).
   [[nodiscard]] virtual result<bool> subscribe(const std::string& subject,
                                                nats_handler handler) = 0;
+  /// The largest message the bus carries.
+  virtual size_t max_payload() const = 0;
 };
 
 struct kv_value {
@@ -153,6 +155,9 @@ public:
                const std::string& reply = {}) override;
 
   [[nodiscard]] result<bool> subscribe(const std::string& subject, nats_handler handler) override;
+
+  /// The servers' `max_payload` (1 MiB unless configured).
+  size_t max_payload() const override;
 
   /// Opens the bucket, creating it with `opts` if it does not exist.
   [[nodiscard]] result<std::unique_ptr<kv_bucket>> open_bucket(const bucket_options& opts);

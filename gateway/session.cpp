@@ -65,6 +65,7 @@ struct session_state {
   account_id account = 0;
   account_info info{};
   bool attached = false; ///< the account's user actor has this session as its endpoint
+  bool attach_sent = false; ///< an attach left for the account's user actor
   /// Mail pushed while the login's attach was still on its way back (it comes from
   /// another node by another path), written right after login_ok.
   std::vector<mail_push> early;
@@ -168,8 +169,8 @@ void close(session_pointer self) {
   if (st.account != 0) {
     st.ctx->service->remove_endpoint(st.session_id);
     // The service delivers the detach even if the account moves meanwhile: this session
-    // is gone before the answer comes.
-    if (st.attached)
+    // is gone before the answer comes. Also when the attach is still on its way.
+    if (st.attach_sent)
       caf::anon_send(st.ctx->service->actor(), notify_atom::value,
                      entity_request{user_kind, st.account, static_cast<uint8_t>(user_op::detach),
                                     st.account, encode_endpoint(own_endpoint(st))});
@@ -357,6 +358,7 @@ void handle_register(session_pointer self, const frame_view& f) {
 void attach(session_pointer self, session_call::what kind, uint32_t request_id) {
   auto& st = self->state;
   st.ctx->service->add_endpoint(st.session_id, caf::actor_cast<caf::actor>(self));
+  st.attach_sent = true;
   auto& client = client_of(self);
   client.call(entity_request{user_kind, st.account, static_cast<uint8_t>(user_op::attach),
                              st.account, encode_endpoint(own_endpoint(st))},

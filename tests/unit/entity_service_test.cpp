@@ -43,6 +43,8 @@ public:
     return true;
   }
 
+  size_t max_payload() const override { return 1u << 20; }
+
   void unsubscribe_all(const std::string& prefix) {
     std::erase_if(subs, [&](auto& s) { return s.first.rfind(prefix, 0) == 0; });
   }
@@ -359,7 +361,7 @@ CAF_TEST(a request stamped with an old epoch is answered moved by the node that 
   CAF_CHECK(replies(c)[0].second.ok());
 }
 
-CAF_TEST(a first try cannot overtake a request the node refused to the same caller) {
+CAF_TEST(a first try cannot overtake a request the node refused to the same client) {
   start("b");
   auto p = placement::initial(shards, {"b"});
   auto e = entity_on(p, "b");
@@ -377,8 +379,8 @@ CAF_TEST(a first try cannot overtake a request the node refused to the same call
     bus.publish("kinbox.t.node.b", encode_request_batch(epoch, reqs), "test.replies");
     consume_messages();
   };
-  auto req = [&](account_id caller, uint8_t tag, uint8_t attempt) {
-    return entity_request{test_kind, e, 1, caller, bytes{tag}, attempt};
+  auto req = [&](uint64_t client, uint8_t tag, uint8_t attempt) {
+    return entity_request{test_kind, e, 1, 42, bytes{tag}, attempt, client};
   };
   send(newer.epoch, {req(42, 1, 0)}); // b is behind the caller: refused
   CAF_REQUIRE_EQUAL(answers.size(), 1u);
@@ -388,7 +390,7 @@ CAF_TEST(a first try cannot overtake a request the node refused to the same call
   CAF_REQUIRE_EQUAL(answers.size(), 2u);
   CAF_CHECK(answers[1][0].moved());
   CAF_CHECK(answers[1][0].body == bytes{2}); // the body goes back for the retry
-  send(newer.epoch, {req(7, 9, 0)}); // another caller is not held up
+  send(newer.epoch, {req(7, 9, 0)}); // another client (of the same account) is not held up
   CAF_CHECK(answers[2][0].ok());
   send(newer.epoch, {req(42, 1, 1), req(42, 2, 1)}); // the retries, in order
   CAF_CHECK(answers[3][0].ok() && answers[3][1].ok());

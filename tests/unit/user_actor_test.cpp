@@ -148,6 +148,7 @@ public:
     return false;
   }
   result<bool> subscribe(const std::string&, nats_handler) override { return true; }
+  size_t max_payload() const override { return 1u << 20; }
 };
 
 message_id id_of(uint8_t tag) {
@@ -671,6 +672,19 @@ CAF_TEST(a friend on a live node is online and one on a node that went away is n
   // A node this one never saw go: last seen falls back to the attach time.
   w->kv[{kv_space::presence, std::to_string(bob)}] = encode_presence({"unknown", 4, 100});
   CAF_CHECK_EQUAL(status_of_bob().last_seen_ms, 100u);
+}
+
+CAF_TEST(a detach that overtakes its attach leaves the account offline) {
+  auto bob_actor = spawn(bob);
+  w->kv[{kv_space::presence, std::to_string(bob)}] = encode_presence({"test", incarnation, 1});
+  detach(bob_actor, bob, 5); // the session closed; its attach is still on the way
+  CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 0);
+  CAF_CHECK(w->kv.count({kv_space::last_seen, std::to_string(bob)}) == 1);
+  auto late = call(bob_actor, bob, user_op::attach, session_endpoint(5));
+  CAF_CHECK(!late.ok());
+  CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 0);
+  attach(bob_actor, bob, 6); // a new session of the account works as ever
+  CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 1);
 }
 
 CAF_TEST(mail handed over from another node is paged to the attached session) {
