@@ -65,7 +65,7 @@ public:
 
   /// Queues a request; it leaves at the next `flush`.
   void call(entity_request req, Token token) {
-    queued_.push_back(pending{std::move(req), std::move(token), {}});
+    queued_.push_back(pending{std::move(req), std::move(token), {}, ++made_});
   }
 
   /// Sends what was queued: one actor message per local entity, one per remote node.
@@ -131,6 +131,7 @@ private:
     entity_request req; ///< its body travels with the request and comes back if moved
     Token token;
     caf::actor_clock::time_point first_try;
+    uint64_t made = 0; ///< counts the client's calls: the order to keep
   };
 
   struct key {
@@ -373,13 +374,16 @@ private:
     settle(self, tn);
   }
 
-  /// Puts a request that came back `moved` in front of those waiting, after the others
-  /// that came back before it.
+  /// Puts a request that came back `moved` in front of those waiting, in the order the
+  /// requests were made: batches may come back out of order (one refused by a node at
+  /// once, an earlier one by the entity's actor after it).
   void bounce(target& t, pending p) {
     if (p.req.attempt < UINT8_MAX)
       ++p.req.attempt; // marks it a retry: the node that refused it takes it again
-    t.waiting.insert(t.waiting.begin() + static_cast<std::ptrdiff_t>(t.bounced_front),
-                     std::move(p));
+    auto front_end = t.waiting.begin() + static_cast<std::ptrdiff_t>(t.bounced_front);
+    auto at = std::upper_bound(t.waiting.begin(), front_end, p.made,
+                               [](uint64_t made, const pending& q) { return made < q.made; });
+    t.waiting.insert(at, std::move(p));
     ++t.bounced_front;
   }
 
@@ -472,7 +476,8 @@ private:
   mode mode_;
   std::vector<pending> queued_;
   std::unordered_map<key, target, key_hash> targets_;
-  uint64_t id_ = 0; ///< stamped on every request (`entity_request::client`)
+  uint64_t id_ = 0;   ///< stamped on every request (`entity_request::client`)
+  uint64_t made_ = 0; ///< calls made so far
   size_t open_ = 0; ///< requests flushed and not yet answered
   bool timer_armed_ = false;
   caf::actor_clock::time_point timer_at_{};

@@ -91,13 +91,39 @@ caf::behavior test_entity(caf::event_based_actor*, std::string node, uint64_t id
   };
 }
 
+using open_atom = caf::atom_constant<caf::atom("open")>;
+
+/// An entity that holds its answers until it is opened, then answers `moved` (an actor
+/// that started leaving after it took the batch).
+caf::behavior gated_entity(caf::event_based_actor* self) {
+  auto held = std::make_shared<
+      std::vector<std::pair<caf::response_promise, std::vector<entity_request>>>>();
+  return {
+      [=](std::vector<entity_request>& reqs) {
+        held->emplace_back(self->make_response_promise(), std::move(reqs));
+        return held->back().first;
+      },
+      [=](open_atom) {
+        for (auto& [rp, reqs] : *held) {
+          std::vector<entity_reply> out;
+          for (auto& r : reqs)
+            out.push_back(moved_reply(std::move(r.body)));
+          rp.deliver(std::move(out));
+        }
+        held->clear();
+      },
+  };
+}
+
 struct host_state {
   std::map<uint64_t, caf::actor> entities;
 };
 
-/// The test kind's host on one node: activates entities of the shards the node serves.
+/// The test kind's host on one node: activates entities of the shards the node serves
+/// (gated ones, if `gated`).
 entity_host::behavior_type test_host(entity_host::stateful_pointer<host_state> self,
-                                     std::shared_ptr<entity_service> svc, log_ptr log) {
+                                     std::shared_ptr<entity_service> svc, log_ptr log,
+                                     bool gated) {
   return {
       [=](lookup_atom, uint64_t id) -> caf::result<caf::actor> {
         auto view = svc->view();
@@ -105,7 +131,7 @@ entity_host::behavior_type test_host(entity_host::stateful_pointer<host_state> s
           return make_error(errc::moved);
         auto& e = self->state.entities[id];
         if (!e)
-          e = self->spawn(test_entity, svc->node_id(), id, log);
+          e = gated ? self->spawn(gated_entity) : self->spawn(test_entity, svc->node_id(), id, log);
         return e;
       },
       [=](release_atom, uint32_t shard, std::string&) {
@@ -169,7 +195,7 @@ struct fixture : test_coordinator_fixture<> {
     consume_messages();
   }
 
-  node& start(const std::string& id, bool shortcut = true) {
+  node& start(const std::string& id, bool shortcut = true, bool gated = false) {
     entity_service_config cfg;
     cfg.cluster = "t";
     cfg.node_id = id;
@@ -178,7 +204,7 @@ struct fixture : test_coordinator_fixture<> {
     cfg.local_shortcut = shortcut;
     cfg.retry_limit = std::chrono::seconds(2);
     auto svc = std::make_shared<entity_service>(cfg);
-    auto host = sys.spawn(test_host, svc, log);
+    auto host = sys.spawn(test_host, svc, log, gated);
     svc->register_kind(test_kind, host, push_codec{});
     auto actor = spawn_entity_service(sys, svc);
     CAF_REQUIRE(actor);
@@ -321,6 +347,27 @@ CAF_TEST(a request that meets a move is retried at the new owner after the earli
   CAF_REQUIRE_EQUAL(replies(c).size(), 3u);
   CAF_CHECK_EQUAL(replies(c)[1].first, 2);
   CAF_CHECK(replies(c)[2].second.ok() && replies(c)[2].second.body == bytes({'b'}));
+}
+
+CAF_TEST(requests that come back moved out of order are sent again in the order they were made) {
+  start("a");
+  start("b", true, true); // b's entities hold their answers, then answer moved
+  auto p = two_nodes();
+  show_all(p);
+  auto e = entity_on(p, "b");
+  auto shard = shard_of(shards, test_kind, e);
+  auto c = spawn_caller("a");
+  call(c, {{e, 1}}); // taken by the entity on b, answered later
+  auto gone = p.with_owners({{shard, "a"}});
+  show("b", gone);  // b gave the shard away; a does not know yet
+  call(c, {{e, 2}}); // refused by b at once: comes back first
+  auto& gate = deref<entity_host::stateful_base<host_state>>(nodes["b"].host).state.entities[e];
+  caf::anon_send(gate, open_atom::value); // now the first one comes back
+  consume_messages();
+  show("a", gone);
+  run_timers(std::chrono::milliseconds(300));
+  CAF_CHECK(tags_at("a", e) == (std::vector<uint8_t>{1, 2}));
+  CAF_CHECK_EQUAL(replies(c).size(), 2u);
 }
 
 CAF_TEST(a node whose placement is older than the callers answers moved until it catches up) {
