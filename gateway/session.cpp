@@ -152,9 +152,26 @@ void queue_frame(session_pointer self, const frame& f) {
   queue_plain(self);
 }
 
+void fail(session_pointer self, frame_type type, uint32_t request_id, errc code,
+          const std::string& message);
+
+/// Hands what was queued to the multiplexer. Every byte the node writes counts against
+/// the outbound limit (replies and errors as well as pushes): a client that does not read
+/// what it asked for is cut, and its stored mail stays stored.
+void flush_out(session_pointer self) {
+  auto& st = self->state;
+  self->flush(st.hdl);
+  auto unsent = st.bytes_queued - st.bytes_written;
+  if (unsent > st.ctx->max_outbound_bytes && st.current != phase::closing) {
+    logger()->warn("event=slow_consumer session={} account={} unsent={}", st.session_id,
+                   st.account, unsent);
+    fail(self, frame_type::bye, 0, errc::slow_consumer, "unsent data passed the limit");
+  }
+}
+
 void write_frame(session_pointer self, const frame& f) {
   queue_frame(self, f);
-  self->flush(self->state.hdl);
+  flush_out(self);
 }
 
 endpoint own_endpoint(const session_state& st) {
@@ -184,7 +201,8 @@ void fail(session_pointer self, frame_type type, uint32_t request_id, errc code,
           const std::string& message) {
   logger()->info("event=session_closed session={} account={} code={} reason=\"{}\"",
                  self->state.session_id, self->state.account, errc_name(code), message);
-  write_frame(self, make_frame(type, request_id, error_body{code, message}));
+  queue_frame(self, make_frame(type, request_id, error_body{code, message}));
+  self->flush(self->state.hdl);
   close(self);
 }
 
@@ -195,7 +213,7 @@ void reply_error(session_pointer self, uint32_t request_id, const failure& f) {
 template <class Body>
 void reply(session_pointer self, frame_type type, uint32_t request_id, const Body& body) {
   queue_frame(self, type, request_id, body);
-  self->flush(self->state.hdl);
+  flush_out(self);
 }
 
 void reply_ok(session_pointer self, uint32_t request_id) {
@@ -243,17 +261,11 @@ void reattach(session_pointer self, const char* why) {
 /// next login.
 void write_pushes(session_pointer self, const std::vector<mail_push>& mail) {
   auto& st = self->state;
-  auto unsent = st.bytes_queued - st.bytes_written;
-  if (unsent > st.ctx->max_outbound_bytes) {
-    logger()->warn("event=slow_consumer session={} account={} unsent={}", st.session_id,
-                   st.account, unsent);
-    return fail(self, frame_type::bye, 0, errc::slow_consumer, "unsent data passed the limit");
-  }
   note_batch(st, mail.size());
   for (auto& m : mail)
     queue_frame(self, frame_type::mail, 0, m);
-  self->flush(st.hdl);
   release_plain(st);
+  flush_out(self);
 }
 
 /// What came back for an entity request of this session.
@@ -297,14 +309,23 @@ void send_outbox(session_pointer self) {
 
 /// Queues an entity request; it leaves at the end of the read, and the client hears the
 /// answer when it returns.
-void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
-                 bytes body, on_success answer = {}) {
+/// Counts a request that is answered later against the in-flight limit; false (and the
+/// client told) when the connection has too many open.
+bool begin_request(session_pointer self, uint32_t request_id) {
   auto& st = self->state;
   if (st.in_flight >= st.ctx->max_in_flight) {
     reply_error(self, request_id, {errc::unavailable, "too many requests in flight"});
-    return;
+    return false;
   }
   ++st.in_flight;
+  return true;
+}
+
+void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
+                 bytes body, on_success answer = {}) {
+  auto& st = self->state;
+  if (!begin_request(self, request_id))
+    return;
   client_of(self).call(
       entity_request{user_kind, target, static_cast<uint8_t>(op), st.account, std::move(body)},
       session_call{session_call::what::request, request_id, answer});
@@ -322,17 +343,19 @@ void try_register(session_pointer self, uint32_t request_id, account_record reco
           [=](bool created) {
             if (self->state.current == phase::closing)
               return;
+            if (!created && attempt + 1 < max_id_attempts)
+              return try_register(self, request_id, record, attempt + 1);
+            --self->state.in_flight;
             if (created) {
               logger()->info("event=account_registered account={} session={}", record.id,
                              self->state.session_id);
               reply(self, frame_type::register_ok, request_id, register_reply{record.id});
-            } else if (attempt + 1 < max_id_attempts) {
-              try_register(self, request_id, record, attempt + 1);
             } else {
               reply_error(self, request_id, {errc::unavailable, "could not allocate an id"});
             }
           },
           [=](caf::error& err) {
+            --self->state.in_flight;
             if (self->state.current != phase::closing)
               reply_error(self, request_id, to_failure(err));
           });
@@ -351,6 +374,8 @@ void handle_register(session_pointer self, const frame_view& f) {
   record.sign_key = req->sign_key;
   record.box_key = req->box_key;
   record.created_ms = self->state.ctx->now_ms();
+  if (!begin_request(self, f.request_id))
+    return;
   try_register(self, f.request_id, std::move(record), 0);
 }
 

@@ -460,6 +460,12 @@ std::vector<std::string> files_containing(const std::filesystem::path& dir,
   return out;
 }
 
+uint64_t peak_rss(pid_t pid) {
+  auto status = read_file("/proc/" + std::to_string(pid) + "/status");
+  auto at = status.find("VmHWM:");
+  return at == std::string::npos ? 0 : std::stoull(status.substr(at + 6)) * 1024;
+}
+
 command_result run_command(const std::vector<std::string>& argv) {
   temp_dir tmp{"kinbox-cmd"};
   auto out_file = (tmp.path / "out").string();

@@ -195,6 +195,9 @@ std::vector<std::string> files_containing(const std::filesystem::path& dir,
                                           const std::string& needle);
 
 /// Runs a command, returns exit status and its stdout (stderr appended when asked).
+/// The most resident memory process `pid` has had (VmHWM), in bytes.
+uint64_t peak_rss(pid_t pid);
+
 struct command_result {
   int status;
   std::string out;

@@ -111,6 +111,25 @@ CAF_TEST(pipelined messages to an online friend arrive in the order they were se
     CAF_CHECK(got[i].id == ids[i]);
 }
 
+CAF_TEST(a client that pipelines requests and never reads is cut before it grows the node) {
+  node n{&nats, {"--max-outbound", "256KiB"}};
+  auto u = make_user(n, "Pipe");
+  auto before = peak_rss(n.pid());
+  auto& conn = u->conn();
+  // 2M whoami (about 60 MB of answers) if the node never cut the connection.
+  bool cut = false;
+  for (int batch = 0; batch < 2000 && !cut; ++batch) {
+    for (int i = 0; i < 1000; ++i)
+      conn.queue_frame(frame{frame_type::whoami, conn.next_request_id(), {}});
+    cut = !conn.flush();
+  }
+  CAF_CHECK(cut);
+  CAF_CHECK(eventually([&] { return n.log().find("event=slow_consumer") != std::string::npos; }));
+  auto growth = peak_rss(n.pid()) - before;
+  CAF_MESSAGE("node peak RSS grew by " << growth / 1024 << " KiB");
+  CAF_CHECK_LESS(growth, 32u << 20);
+}
+
 CAF_TEST(a connection that stops reading is cut and its mail waits for the next login) {
   node n{&nats, {"--max-outbound", "64KiB", "--max-frame-size", "16KiB"}};
   auto [alice, bob] = make_friends(n);
