@@ -76,6 +76,10 @@ std::optional<std::string> validate_registration(const register_request& req) {
     return "birth date is not a real date";
   if (sys_days{ymd} > floor<days>(system_clock::now()))
     return "birth date is in the future";
+  if (!crypto::is_valid_sign_key(req.sign_key))
+    return "sign key is not a valid Ed25519 public key";
+  if (!crypto::is_valid_box_key(req.box_key))
+    return "box key is not a valid X25519 public key";
   return std::nullopt;
 }
 

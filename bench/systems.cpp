@@ -118,7 +118,7 @@ public:
   /// `resend`: keep each message until it is accepted and send it again (same id) when
   /// the cluster refuses it for a moment, as an app does; off, a refusal ends the run.
   kinbox_sender(kinbox_user user, public_key friend_box, account_id to, bool resend)
-      : user_(std::move(user)), channel_(friend_box, user_.prof->box), to_(to), resend_(resend) {}
+      : user_(std::move(user)), channel_(*crypto::box_channel::make(friend_box, user_.prof->box)), to_(to), resend_(resend) {}
 
   bool send(const payload_bytes& payload, bool more) override {
     // Like an app, keep the requests in flight under the gateway's per-connection limit.
@@ -205,7 +205,7 @@ private:
 class kinbox_receiver : public link_receiver {
 public:
   kinbox_receiver(kinbox_user user, public_key friend_box)
-      : user_(std::move(user)), channel_(friend_box, user_.prof->box) {}
+      : user_(std::move(user)), channel_(*crypto::box_channel::make(friend_box, user_.prof->box)) {}
 
   bool receive(std::chrono::milliseconds timeout, std::vector<payload_bytes>& out) override {
     auto& conn = user_.conn->conn();

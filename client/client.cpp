@@ -184,8 +184,13 @@ result<contact_list> client::friends() {
 
 result<key_reply> client::keys_of(account_id id) {
   auto reply = call<key_reply>(frame_type::key_get, encode_body(target_request{id}));
-  if (reply)
-    channels_.insert_or_assign(id, crypto::box_channel{reply->box_key, prof_.box});
+  if (!reply)
+    return reply;
+  auto channel = crypto::box_channel::make(reply->box_key, prof_.box);
+  if (!channel)
+    return failure{errc::invalid_argument,
+                   "account " + std::to_string(id) + " has a box key that cannot be used"};
+  channels_.insert_or_assign(id, std::move(*channel));
   return reply;
 }
 

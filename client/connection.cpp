@@ -109,6 +109,12 @@ result<std::unique_ptr<connection>> connection::open(const std::string& host, ui
   if (!keys)
     return failure{errc::malformed_frame, "the gateway sent an invalid key"};
   conn->cluster_key_ = hello->cluster_key;
+  // Below the smallest the protocol allows, a login or a send would not fit; above the
+  // largest, a gateway could make the client buffer without bound.
+  if (hello->max_frame_size < min_max_frame_size || hello->max_frame_size > max_max_frame_size)
+    return failure{errc::malformed_frame, "the gateway announced a maximum frame size of " +
+                                              std::to_string(hello->max_frame_size) +
+                                              ", outside 1 KiB to 16 MiB"};
   conn->max_frame_size_ = hello->max_frame_size;
   conn->transcript_ = keys->transcript;
   conn->channel_.emplace(*keys, hello->cipher);

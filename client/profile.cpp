@@ -8,10 +8,10 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "crypto/key_file.hpp"
 
 namespace kinbox::client {
 
@@ -30,12 +30,13 @@ failure profile_error(const std::string& dir, const std::string& why) {
 } // namespace
 
 result<std::optional<profile>> profile::load(const std::string& dir) {
-  std::ifstream in{file_of(dir)};
-  if (!in)
+  auto text = crypto::read_secret_file(file_of(dir), "profile", 1 << 20);
+  if (!text && text.error().code == errc::not_found)
     return std::optional<profile>{};
-  std::stringstream text;
-  text << in.rdbuf();
-  auto j = json::parse(text.str(), nullptr, false);
+  if (!text)
+    return text.error();
+  auto j = json::parse(*text, nullptr, false);
+  sodium_memzero(text->data(), text->size());
   if (j.is_discarded() || !j.is_object())
     return profile_error(dir, "profile.json is not valid JSON");
   profile p;
@@ -99,7 +100,7 @@ result<bool> profile::save() const {
   j["seen"] = seen_ids;
   auto text = j.dump(2) + "\n";
   auto tmp = file_of(dir) + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
     return profile_error(dir, std::strerror(errno));
   ::fchmod(fd, 0600);

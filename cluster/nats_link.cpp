@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "config/log.hpp"
+#include "crypto/key_file.hpp"
 
 namespace kinbox {
 
@@ -199,25 +200,12 @@ result<nats_credentials> read_nats_credentials(const std::string& path) {
   auto bad = [&](const std::string& why) {
     return failure{errc::invalid_argument, "NATS credentials file '" + path + "': " + why};
   };
-  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return bad(std::strerror(errno));
-  struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return bad("not a regular file");
-  }
-  if (st.st_uid != ::geteuid() || (st.st_mode & 077) != 0) {
-    ::close(fd);
-    return bad("must be owned by this user and readable by no one else (chmod 600)");
-  }
-  std::string text;
-  char buf[512];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0 && text.size() < 4096;)
-    text.append(buf, static_cast<size_t>(n));
-  ::close(fd);
+  auto text = crypto::read_secret_file(path, "NATS credentials file", 4096);
+  if (!text)
+    return text.error();
   nats_credentials creds;
-  std::istringstream in{text};
+  std::istringstream in{*text};
+  sodium_memzero(text->data(), text->size());
   for (std::string line; std::getline(in, line);) {
     if (line.empty() || line[0] == '#')
       continue;

@@ -133,9 +133,27 @@ std::optional<bytes> box_open(std::span<const uint8_t> sealed, const public_key&
   return plain;
 }
 
-box_channel::box_channel(const public_key& peer, const box_keypair& own) {
-  if (crypto_box_beforenm(shared_.data(), peer.data(), own.sk.data()) != 0)
-    sodium_memzero(shared_.data(), shared_.size()); // a degenerate key opens nothing
+std::optional<box_channel> box_channel::make(const public_key& peer, const box_keypair& own) {
+  box_channel out;
+  if (crypto_box_beforenm(out.shared_.data(), peer.data(), own.sk.data()) != 0)
+    return std::nullopt; // libsodium refuses a shared point of all zeros
+  return out;
+}
+
+bool is_valid_box_key(const public_key& pk) {
+  // Any clamped scalar times a low-order point gives the all-zero point, which
+  // crypto_scalarmult refuses.
+  static const std::array<uint8_t, 32> scalar = [] {
+    std::array<uint8_t, 32> s{};
+    s.fill(0x5a);
+    return s;
+  }();
+  std::array<uint8_t, 32> out{};
+  return crypto_scalarmult(out.data(), scalar.data(), pk.data()) == 0;
+}
+
+bool is_valid_sign_key(const public_key& pk) {
+  return crypto_core_ed25519_is_valid_point(pk.data()) == 1;
 }
 
 bytes box_channel::seal(std::span<const uint8_t> plain) const {

@@ -87,13 +87,24 @@ message_id new_message_id();
 /// the same wire format, without a scalar multiplication per message. One per friend.
 class box_channel {
 public:
-  box_channel(const public_key& peer, const box_keypair& own);
+  /// The channel to `peer`; nullopt when `peer` is not a usable X25519 key (a low-order
+  /// point, whose shared key would be all zeros and known to anyone).
+  [[nodiscard]] static std::optional<box_channel> make(const public_key& peer,
+                                                       const box_keypair& own);
   [[nodiscard]] bytes seal(std::span<const uint8_t> plain) const;
   [[nodiscard]] std::optional<bytes> open(std::span<const uint8_t> sealed) const;
 
 private:
+  box_channel() = default;
   secret<crypto_box_BEFORENMBYTES> shared_;
 };
+
+/// Whether `pk` is an X25519 public key that gives a shared secret (not a low-order point).
+[[nodiscard]] bool is_valid_box_key(const public_key& pk);
+
+/// Whether `pk` is an Ed25519 public key: a point on the curve, in the main subgroup, not
+/// of small order.
+[[nodiscard]] bool is_valid_sign_key(const public_key& pk);
 
 /// Symmetric keys of one transport session plus the hash of its handshake transcript,
 /// which login signatures cover so that a signature is good for one connection only.

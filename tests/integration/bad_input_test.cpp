@@ -287,4 +287,48 @@ CAF_TEST(a malformed frame barrage does not lose one message of a conversation) 
   CAF_CHECK(carol->whoami());
 }
 
+CAF_TEST(registrations with keys that are not usable points are refused) {
+  auto conn = client::connection::open("127.0.0.1", n.port(), std::nullopt);
+  CAF_REQUIRE(conn);
+  auto sign = crypto::sign_keypair::generate().pk;
+  public_key low_order{}; // the all-zero X25519 point
+  auto answer = (*conn)->request(
+      frame_type::register_account,
+      encode_body(register_request{"Mallory", "2015-01-01", account_role::child, sign, low_order}));
+  CAF_REQUIRE(!answer);
+  CAF_CHECK(answer.error().code == errc::invalid_argument);
+  CAF_CHECK(!(*conn)->closed()); // a bad field is an error, not a dead session
+}
+
+CAF_TEST(the SDK refuses a gateway that announces a frame size below the smallest frame) {
+  int listener = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CAF_REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0);
+  CAF_REQUIRE(::listen(listener, 1) == 0);
+  socklen_t len = sizeof(addr);
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len);
+  std::thread gateway{[listener] {
+    int fd = ::accept(listener, nullptr, nullptr);
+    uint8_t buf[512];
+    CAF_CHECK(::recv(fd, buf, sizeof(buf), 0) > 0); // the client_hello
+    auto cluster = crypto::kx_keypair::generate();
+    auto ephemeral = crypto::kx_keypair::generate();
+    auto hello = plain_record(frame_type::server_hello,
+                              encode_body(server_hello{cluster.pk, ephemeral.pk, 16,
+                                                       crypto::supported_ciphers().front()}));
+    ::send(fd, hello.data(), hello.size(), MSG_NOSIGNAL);
+    ::recv(fd, buf, sizeof(buf), 0); // until the client closes
+    ::close(fd);
+  }};
+  auto conn = client::connection::open("127.0.0.1", ntohs(addr.sin_port), std::nullopt, 5s);
+  CAF_CHECK(!conn);
+  if (!conn)
+    CAF_CHECK(conn.error().code == errc::malformed_frame);
+  conn = failure{errc::internal, "closed"}; // closes the socket the thread waits on
+  gateway.join();
+  ::close(listener);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -3,6 +3,7 @@
 #include <caf/test/unit_test_impl.hpp>
 
 #include "actors/contacts.hpp"
+#include "crypto/crypto.hpp"
 
 using namespace kinbox;
 
@@ -80,9 +81,10 @@ CAF_TEST(contact lists and accounts round trip through their KV encoding) {
 }
 
 CAF_TEST(registrations are validated) {
-  public_key k{};
+  auto sign = crypto::sign_keypair::generate().pk;
+  auto box = crypto::box_keypair::generate().pk;
   auto req = [&](std::string name, std::string date) {
-    return register_request{std::move(name), std::move(date), account_role::child, k, k};
+    return register_request{std::move(name), std::move(date), account_role::child, sign, box};
   };
   CAF_CHECK(!validate_registration(req("Alice", "2016-02-29")));
   CAF_CHECK(validate_registration(req("", "2016-02-29")));
@@ -91,4 +93,12 @@ CAF_TEST(registrations are validated) {
   CAF_CHECK(validate_registration(req("Alice", "2016/02/29")));
   CAF_CHECK(validate_registration(req("Alice", "2999-01-01")));
   CAF_CHECK(validate_registration(req("Alice", "1800-01-01")));
+  // Keys that are not usable points: the all-zero X25519 key and the Ed25519 identity.
+  auto with_keys = [&](public_key s, public_key b) {
+    return register_request{"Alice", "2016-02-29", account_role::child, s, b};
+  };
+  public_key zero{}, identity{};
+  identity[0] = 1;
+  CAF_CHECK(validate_registration(with_keys(sign, zero)));
+  CAF_CHECK(validate_registration(with_keys(identity, box)));
 }

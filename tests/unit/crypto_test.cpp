@@ -3,6 +3,7 @@
 #include <caf/test/unit_test_impl.hpp>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -166,8 +167,8 @@ CAF_TEST(boxes open only for the right sender and recipient) {
 CAF_TEST(box channels interoperate with plain boxes both ways) {
   auto alice = crypto::box_keypair::generate();
   auto bob = crypto::box_keypair::generate();
-  crypto::box_channel a_to_b{bob.pk, alice};
-  crypto::box_channel b_to_a{alice.pk, bob};
+  auto a_to_b = *crypto::box_channel::make(bob.pk, alice);
+  auto b_to_a = *crypto::box_channel::make(alice.pk, bob);
   auto sealed = a_to_b.seal(text("precomputed"));
   auto opened = crypto::box_open(sealed, alice.pk, bob);
   CAF_REQUIRE(opened);
@@ -205,6 +206,21 @@ CAF_TEST(key files are made 0600 read back and refused when open to others) {
   ::chmod(path.c_str(), 0644);
   CAF_CHECK(!crypto::read_key_file(path));
   ::chmod(path.c_str(), 0600);
+  // A symlink to a good key file is refused: whoever can write the directory could point
+  // it at another file.
+  auto link = (dir / "link.key").string();
+  std::filesystem::create_symlink(path, link);
+  auto linked = crypto::read_key_file(link);
+  CAF_REQUIRE(!linked);
+  CAF_CHECK(linked.error().message.find("symbolic link") != std::string::npos);
+  if (::geteuid() == 0) { // only root can give a file away
+    CAF_REQUIRE(::chown(path.c_str(), 65534, 65534) == 0);
+    auto foreign = crypto::read_key_file(path);
+    CAF_REQUIRE(!foreign);
+    CAF_CHECK(foreign.error().message.find("owned by this user") != std::string::npos);
+    CAF_REQUIRE(::chown(path.c_str(), 0, 0) == 0);
+  }
+  CAF_CHECK(crypto::read_key_file(path));
   std::ofstream{path} << "garbage\n";
   CAF_CHECK(!crypto::read_key_file(path));
   std::filesystem::remove_all(dir);
@@ -246,3 +262,24 @@ CAF_TEST(pooled random bytes never repeat across refills) {
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
+
+CAF_TEST(keys that are not usable points are refused) {
+  auto own = crypto::box_keypair::generate();
+  // Low-order points of Curve25519 (0, 1 and one of order 8) and of Ed25519 (the identity).
+  public_key zero{};
+  public_key one{};
+  one[0] = 1;
+  public_key order8{};
+  CAF_REQUIRE(crypto::from_hex("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+                               {order8.data(), order8.size()}));
+  for (auto& bad : {zero, one, order8}) {
+    CAF_CHECK(!crypto::is_valid_box_key(bad));
+    CAF_CHECK(!crypto::box_channel::make(bad, own));
+  }
+  CAF_CHECK(crypto::is_valid_box_key(own.pk));
+  CAF_CHECK(crypto::box_channel::make(own.pk, crypto::box_keypair::generate()));
+  auto signer = crypto::sign_keypair::generate();
+  CAF_CHECK(crypto::is_valid_sign_key(signer.pk));
+  CAF_CHECK(!crypto::is_valid_sign_key(one)); // the identity point, of order 1
+  CAF_CHECK(!crypto::is_valid_sign_key(zero));
+}
