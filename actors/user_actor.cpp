@@ -304,7 +304,7 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
 /// Forgets a held envelope (acked, or handed to the store) and returns its bytes.
 void release_held(user_state& st, held_mail& h) {
   h.done = true;
-  st.held_at.erase(mail_key{h.mail.kind, h.mail.id});
+  st.held_at.erase(mail_key{h.mail.kind, h.mail.sender, h.mail.id});
   st.deps->held->give(h.mail.payload.size());
 }
 
@@ -377,7 +377,7 @@ bool hold(user_pointer self, std::vector<envelope>& mail, std::vector<reply_to>&
   auto until = self->clock().now() + st.deps->ack_window;
   for (size_t i = 0; i < mail.size(); ++i) {
     auto position = st.held_base + st.held.size();
-    if (!st.held_at.emplace(mail_key{mail[i].kind, mail[i].id}, position).second) {
+    if (!st.held_at.emplace(mail_key{mail[i].kind, mail[i].sender, mail[i].id}, position).second) {
       st.deps->held->give(mail[i].payload.size()); // held already: a sender's retry
       replies[i].deliver(ok_reply());
       continue;

@@ -119,7 +119,7 @@ void move_next(host_pointer self, std::shared_ptr<mail_move> job) {
             std::vector<mail_ref> refs;
             refs.reserve(page.mail.size());
             for (auto& e : page.mail)
-              refs.push_back(mail_ref{e.recipient, mail_key{e.kind, e.id}});
+              refs.push_back(mail_ref{e.recipient, mail_key{e.kind, e.sender, e.id}});
             auto count = page.mail.size();
             auto service = self->state.deps->service->actor();
             self->request(service, caf::infinite, handoff_atom::value, node, user_kind, shard,

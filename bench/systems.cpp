@@ -183,7 +183,7 @@ private:
         }
       } else if (f->type == frame_type::mail)
         if (auto m = decode_body<mail_push>(f->body))
-          receipts.keys.push_back(mail_key{m->kind, m->id});
+          receipts.keys.push_back(mail_key{m->kind, m->from, m->id});
       if (receipts.keys.size() == max_ack_keys)
         send_acks(user_, receipts);
       wait = 0ms;
@@ -218,7 +218,7 @@ public:
       if (!*mail)
         break;
       wait = 0ms;
-      acks.keys.push_back(mail_key{(*mail)->kind, (*mail)->id});
+      acks.keys.push_back(mail_key{(*mail)->kind, (*mail)->from, (*mail)->id});
       if ((*mail)->kind == mail_kind::message)
         if (auto plain = channel_.open((*mail)->payload))
           out.push_back(std::move(*plain));

@@ -258,7 +258,7 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
   std::vector<received> out;
   ack_request acks;
   for (auto& m : mail) {
-    acks.keys.push_back(mail_key{m.kind, m.id});
+    acks.keys.push_back(mail_key{m.kind, m.from, m.id});
     if (m.kind != mail_kind::message) {
       out.push_back(received{m.kind == mail_kind::delivered ? received::what::delivered
                                                             : received::what::expired,
@@ -268,9 +268,9 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
                              {}});
       continue;
     }
-    if (prof_.was_seen(m.id))
+    if (prof_.was_seen({m.from, m.id}))
       continue; // a duplicate: already handed to the app once
-    prof_.mark_seen(m.id);
+    prof_.mark_seen({m.from, m.id});
     received r{received::what::undecryptable, m.from, m.id, m.stored_at_ms, {}};
     if (auto* channel = channel_to(m.from))
       if (auto plain = channel->open(m.payload))
@@ -282,7 +282,7 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
   }
   if (!acks.keys.empty()) {
     // As many keys per ack frame as the gateway's frame size allows.
-    constexpr size_t key_size = 1 + sizeof(message_id);
+    constexpr size_t key_size = 1 + sizeof(account_id) + sizeof(message_id);
     auto room = conn_->max_frame_size() - frame_header_size - crypto::record_channel::overhead - 2;
     auto per_frame = std::max<size_t>(1, std::min(max_ack_keys, room / key_size));
     for (size_t i = 0; i < acks.keys.size(); i += per_frame) {

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -63,9 +64,14 @@ result<std::optional<profile>> profile::load(const std::string& dir) {
       p.pinned_key = k;
     }
     for (auto& s : j.value("seen", json::array())) {
-      message_id id;
-      if (s.is_string() && crypto::from_hex(s.get<std::string>(), id))
-        p.seen.push_back(id);
+      // "<sender>:<id in hex>"
+      auto text = s.is_string() ? s.get<std::string>() : std::string{};
+      auto colon = text.find(':');
+      seen_message m;
+      if (colon != std::string::npos &&
+          std::from_chars(text.data(), text.data() + colon, m.from).ec == std::errc{} &&
+          crypto::from_hex(std::string_view{text}.substr(colon + 1), m.id))
+        p.seen.push_back(m);
     }
   } catch (const json::exception& e) {
     return profile_error(dir, e.what());
@@ -96,7 +102,7 @@ result<bool> profile::save() const {
     j["cluster_key"] = crypto::to_hex(*pinned_key);
   json seen_ids = json::array();
   for (auto& s : seen)
-    seen_ids.push_back(crypto::to_hex(s));
+    seen_ids.push_back(std::to_string(s.from) + ":" + crypto::to_hex(s.id));
   j["seen"] = seen_ids;
   auto text = j.dump(2) + "\n";
   auto tmp = file_of(dir) + ".tmp";
@@ -113,14 +119,14 @@ result<bool> profile::save() const {
   return true;
 }
 
-bool profile::was_seen(const message_id& id) const {
-  return std::find(seen.begin(), seen.end(), id) != seen.end();
+bool profile::was_seen(const seen_message& m) const {
+  return std::find(seen.begin(), seen.end(), m) != seen.end();
 }
 
-void profile::mark_seen(const message_id& id) {
-  if (was_seen(id))
+void profile::mark_seen(const seen_message& m) {
+  if (was_seen(m))
     return;
-  seen.push_back(id);
+  seen.push_back(m);
   while (seen.size() > max_seen)
     seen.pop_front();
 }

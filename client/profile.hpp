@@ -12,6 +12,13 @@
 
 namespace kinbox::client {
 
+/// A message the app was given: the same id from another sender is another message.
+struct seen_message {
+  account_id from = 0;
+  message_id id{};
+  friend bool operator==(const seen_message&, const seen_message&) = default;
+};
+
 struct profile {
   std::string dir;
   account_id id = 0; ///< 0 until registered
@@ -21,7 +28,7 @@ struct profile {
   crypto::box_keypair box;
   std::string gateway;                  ///< host:port, empty if never set
   std::optional<public_key> pinned_key; ///< the cluster key, pinned on first use
-  std::deque<message_id> seen;          ///< most recent received message ids
+  std::deque<seen_message> seen;        ///< most recent received messages
 
   static constexpr size_t max_seen = 4096;
 
@@ -34,8 +41,8 @@ struct profile {
   /// Writes the profile atomically (temp file + rename), mode 0600.
   [[nodiscard]] result<bool> save() const;
 
-  bool was_seen(const message_id& id) const;
-  void mark_seen(const message_id& id);
+  bool was_seen(const seen_message& m) const;
+  void mark_seen(const seen_message& m);
 };
 
 } // namespace kinbox::client

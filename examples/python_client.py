@@ -240,10 +240,10 @@ def main():
     _, ann_key_body = bo.conn.request(0x25, struct.pack(">Q", ann.id))
     opened = box_open(payload, ann_key_body[8:40], bo.box_sk)
     assert opened == plaintext, "could not open the message"
-    bo.conn.request(0x32, struct.pack(">H", 1) + b"\x01" + msgid)
+    bo.conn.request(0x32, struct.pack(">HBQ", 1, 1, ann.id) + msgid)
     kind, sender, got_id, _, _ = ann.conn.next_mail()
     assert kind == 2 and sender == bo.id and got_id == msgid, "expected a delivered receipt"
-    ann.conn.request(0x32, struct.pack(">H", 1) + b"\x02" + msgid)
+    ann.conn.request(0x32, struct.pack(">HBQ", 1, 2, bo.id) + msgid)
     print("python client: registered, befriended, sent, received, acked, got the receipt")
 
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 
 #include "config/log.hpp"
@@ -16,8 +17,11 @@ constexpr size_t envelope_header_size = 1 + 16 + 8 + 8 + 8;
 constexpr char next_seq_key[] = "next_seq";
 constexpr char format_key[] = "format";
 /// 1: index values seq|expires_at and an `expiry` DB; 2: index values seq|sender and no
-/// expiry DB (expiry scans each recipient's range, whose front expires first).
-constexpr uint64_t current_format = 2;
+/// expiry DB (expiry scans each recipient's range, whose front expires first); 3: the
+/// sender in the index key too (the same id from two senders is two envelopes).
+constexpr uint64_t current_format = 3;
+constexpr size_t index_key_size = 33;
+constexpr size_t format2_index_key_size = 25;
 constexpr size_t index_value_size = 16;
 
 void put_u64(uint8_t* out, uint64_t x) {
@@ -43,12 +47,14 @@ struct mail_key_bytes {
   MDB_val val() { return {sizeof(data), data}; }
 };
 
+/// recipient | kind | id | sender: one recipient's entries are in id (time) order.
 struct index_key_bytes {
-  uint8_t data[25];
-  index_key_bytes(account_id recipient, mail_kind kind, const message_id& id) {
+  uint8_t data[index_key_size];
+  index_key_bytes(account_id recipient, mail_kind kind, const message_id& id, account_id sender) {
     put_u64(data, recipient);
     data[8] = static_cast<uint8_t>(kind);
     std::memcpy(data + 9, id.data(), id.size());
+    put_u64(data + 25, sender);
   }
   MDB_val val() { return {sizeof(data), data}; }
 };
@@ -172,7 +178,7 @@ result<std::unique_ptr<mailbox>> mailbox::open(const options& opts) {
                                               std::to_string(format) + ", newer than this node's " +
                                               std::to_string(current_format)};
   if (format < current_format) {
-    if ((rc = mb->upgrade(txn.get())) != 0)
+    if ((rc = mb->upgrade(txn.get(), format)) != 0)
       return lmdb_failure("mailbox upgrade", rc);
     uint8_t format_bytes[8];
     put_u64(format_bytes, current_format);
@@ -185,7 +191,19 @@ result<std::unique_ptr<mailbox>> mailbox::open(const options& opts) {
   return mb;
 }
 
-int mailbox::upgrade(MDB_txn* txn) {
+int mailbox::upgrade(MDB_txn* txn, uint64_t format) {
+  int rc = 0;
+  size_t upgraded = 0;
+  if (format < 2 && (rc = upgrade_values(txn, upgraded)) != 0)
+    return rc;
+  if ((rc = upgrade_keys(txn, upgraded)) != 0)
+    return rc;
+  log::get("store")->info("event=mailbox_upgraded format={} envelopes={}", current_format,
+                          upgraded);
+  return 0;
+}
+
+int mailbox::upgrade_values(MDB_txn* txn, size_t& upgraded) {
   // Format 1 kept seq|expires_at in the index and an expiry DB: rewrite the index values
   // as seq|sender and drop the expiry DB.
   cursor_guard cur;
@@ -193,10 +211,9 @@ int mailbox::upgrade(MDB_txn* txn) {
   if (rc != 0)
     return rc;
   MDB_val key, val;
-  size_t upgraded = 0;
   for (rc = mdb_cursor_get(cur.get(), &key, &val, MDB_FIRST); rc == 0;
        rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT)) {
-    if (key.mv_size != 25 || val.mv_size != index_value_size)
+    if (key.mv_size != format2_index_key_size || val.mv_size != index_value_size)
       continue;
     auto recipient = get_u64(static_cast<const uint8_t*>(key.mv_data));
     auto seq = get_u64(static_cast<const uint8_t*>(val.mv_data));
@@ -218,8 +235,44 @@ int mailbox::upgrade(MDB_txn* txn) {
   MDB_dbi expiry = 0;
   if (mdb_dbi_open(txn, "expiry", 0, &expiry) == 0 && (rc = mdb_drop(txn, expiry, 1)) != 0)
     return rc;
-  log::get("store")->info("event=mailbox_upgraded format={} envelopes={}", current_format,
-                          upgraded);
+  return 0;
+}
+
+int mailbox::upgrade_keys(MDB_txn* txn, size_t& upgraded) {
+  // Format 2 keyed the index recipient|kind|id: append the sender (from the value). The
+  // entries are collected first, as new keys would land among those still to visit.
+  std::vector<std::pair<std::array<uint8_t, format2_index_key_size>, std::array<uint8_t, 16>>>
+      old;
+  {
+    cursor_guard cur;
+    int rc = cur.open(txn, index_db_);
+    if (rc != 0)
+      return rc;
+    MDB_val key, val;
+    for (rc = mdb_cursor_get(cur.get(), &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT)) {
+      if (key.mv_size != format2_index_key_size || val.mv_size != index_value_size)
+        continue;
+      auto& entry = old.emplace_back();
+      std::memcpy(entry.first.data(), key.mv_data, key.mv_size);
+      std::memcpy(entry.second.data(), val.mv_data, val.mv_size);
+    }
+    if (rc != MDB_NOTFOUND)
+      return rc;
+  }
+  for (auto& [key, value] : old) {
+    MDB_val okey{key.size(), key.data()};
+    int rc = mdb_del(txn, index_db_, &okey, nullptr);
+    if (rc != 0)
+      return rc;
+    uint8_t nkey[index_key_size];
+    std::memcpy(nkey, key.data(), key.size());
+    std::memcpy(nkey + format2_index_key_size, value.data() + 8, 8);
+    MDB_val k{sizeof(nkey), nkey}, v{value.size(), value.data()};
+    if ((rc = mdb_put(txn, index_db_, &k, &v, 0)) != 0)
+      return rc;
+  }
+  upgraded = std::max(upgraded, old.size());
   return 0;
 }
 
@@ -279,7 +332,7 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
     out = write_outcome{};
     seq = next_seq_;
     for (auto& e : batch.puts) {
-      index_key_bytes ik{e.recipient, e.kind, e.id};
+      index_key_bytes ik{e.recipient, e.kind, e.id, e.sender};
       uint8_t index_value[index_value_size];
       put_u64(index_value, seq);
       put_u64(index_value + 8, e.sender);
@@ -301,7 +354,7 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
     check(index.open(txn, index_db_), "mdb_cursor_open");
     for (size_t a = 0; a < batch.acks.size(); ++a) {
       auto& ack = batch.acks[a];
-      index_key_bytes ik{ack.recipient, ack.key.kind, ack.key.id};
+      index_key_bytes ik{ack.recipient, ack.key.kind, ack.key.id, ack.key.sender};
       MDB_val ikey = ik.val(), ival;
       if (mdb_cursor_get(index.get(), &ikey, &ival, MDB_SET_KEY) != 0 ||
           ival.mv_size != index_value_size)
@@ -388,7 +441,7 @@ result<expired_mail> mailbox::expire(uint64_t now_ms, size_t limit) {
       envelope e;
       if (key.mv_size == 16 && decode_envelope(recipient, val, false, e) &&
           e.expires_at_ms <= now_ms) {
-        index_key_bytes ik{recipient, e.kind, e.id};
+        index_key_bytes ik{recipient, e.kind, e.id, e.sender};
         MDB_val ikey = ik.val();
         mdb_del(txn, index_db_, &ikey, nullptr);
         check(mdb_cursor_del(cur.get(), 0), "mdb_cursor_del");

@@ -32,7 +32,7 @@ struct envelope {
   uint64_t seq = 0; ///< arrival order in the mailbox; set by `pending`
 };
 
-/// Names one envelope: (recipient, kind, id) is unique in the mailbox.
+/// Names one envelope: (recipient, kind, sender, id) is unique in the mailbox.
 struct mail_ref {
   account_id recipient;
   mail_key key;
@@ -83,7 +83,7 @@ public:
   mailbox(const mailbox&) = delete;
   mailbox& operator=(const mailbox&) = delete;
 
-  /// Stores puts (idempotent on recipient, kind, id) and removes acked mail in one
+  /// Stores puts (idempotent on recipient, kind, sender, id) and removes acked mail in one
   /// durable transaction. Each new put gets the next sequence number, in batch order.
   [[nodiscard]] result<write_outcome> write(const write_batch& batch);
 
@@ -116,11 +116,13 @@ private:
   result<bool> with_write_txn(F&& body);
 
   bool grow();
-  int upgrade(MDB_txn* txn);
+  int upgrade(MDB_txn* txn, uint64_t format);
+  int upgrade_values(MDB_txn* txn, size_t& upgraded);
+  int upgrade_keys(MDB_txn* txn, size_t& upgraded);
 
   MDB_env* env_ = nullptr;
   MDB_dbi mail_db_ = 0;  // recipient|seq -> envelope
-  MDB_dbi index_db_ = 0; // recipient|kind|id -> seq|sender
+  MDB_dbi index_db_ = 0; // recipient|kind|id|sender -> seq|sender
   MDB_dbi meta_db_ = 0;  // "next_seq" -> u64, "format" -> u64
   uint64_t next_seq_ = 1;
   account_id expire_from_ = 0; // where the current expiry pass goes on

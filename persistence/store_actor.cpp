@@ -12,17 +12,16 @@ namespace kinbox {
 
 namespace {
 
-/// (recipient, kind, id) of a put waiting in the batch.
+/// (recipient, kind, sender, id) of a put waiting in the batch.
 struct pending_key {
   account_id recipient;
-  mail_kind kind;
-  message_id id;
+  mail_key key;
   friend bool operator==(const pending_key&, const pending_key&) = default;
 };
 
 struct pending_key_hash {
   size_t operator()(const pending_key& k) const {
-    return mail_key_hash{}({k.kind, k.id}) ^ (k.recipient * 0x9e3779b97f4a7c15ull);
+    return mail_key_hash{}(k.key) ^ (k.recipient * 0xc2b2ae3d27d4eb4full);
   }
 };
 
@@ -67,7 +66,7 @@ struct store_state {
 using store_pointer = store_actor::stateful_pointer<store_state>;
 
 pending_key key_of(const envelope& e) {
-  return {e.recipient, e.kind, e.id};
+  return {e.recipient, {e.kind, e.sender, e.id}};
 }
 
 void settle(std::unordered_map<uint64_t, put_group>& groups, uint64_t id, size_t index,
@@ -143,7 +142,7 @@ void schedule_flush(store_pointer self) {
 /// never written.
 bool cancel_pending_put(store_pointer self, const mail_ref& ref, std::vector<envelope>& removed) {
   auto& st = self->state;
-  auto i = st.pending_puts.find(pending_key{ref.recipient, ref.key.kind, ref.key.id});
+  auto i = st.pending_puts.find(pending_key{ref.recipient, ref.key});
   if (i == st.pending_puts.end())
     return false;
   auto& p = st.puts[i->second];

@@ -114,7 +114,7 @@ void write_body(bytes& out, const ack_request& x) {
   wire::writer w{out};
   w.u16(static_cast<uint16_t>(x.keys.size()));
   for (auto& k : x.keys)
-    w.u8(static_cast<uint8_t>(k.kind)).fixed(k.id);
+    w.u8(static_cast<uint8_t>(k.kind)).u64(k.sender).fixed(k.id);
 }
 
 void write_body(bytes& out, const mail_push& x) {
@@ -270,6 +270,7 @@ bool read_body(std::span<const uint8_t> in, ack_request& x) {
   bool valid = true;
   for (auto& k : x.keys) {
     valid = read_kind(r, k.kind) && valid;
+    r.u64(k.sender);
     r.fixed(k.id);
   }
   return valid && r.finished();

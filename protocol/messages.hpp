@@ -104,8 +104,11 @@ struct accepted_reply {
   message_id id;
 };
 
+/// Names one piece of mail in a recipient's mailbox. Message ids are chosen by senders, so
+/// the same id from two senders is two messages: the sender is part of the key.
 struct mail_key {
   mail_kind kind;
+  account_id sender;
   message_id id;
   friend bool operator==(const mail_key&, const mail_key&) = default;
 };
@@ -115,7 +118,8 @@ struct mail_key_hash {
   size_t operator()(const mail_key& k) const {
     uint64_t tail = 0;
     std::memcpy(&tail, k.id.data() + 8, sizeof(tail));
-    return std::hash<uint64_t>{}(tail ^ static_cast<uint64_t>(k.kind));
+    return std::hash<uint64_t>{}(tail ^ static_cast<uint64_t>(k.kind) ^
+                                 (k.sender * 0x9e3779b97f4a7c15ull));
   }
 };
 

@@ -111,6 +111,38 @@ CAF_TEST(pipelined messages to an online friend arrive in the order they were se
     CAF_CHECK(got[i].id == ids[i]);
 }
 
+CAF_TEST(the same message id from two senders is two messages) {
+  node n{&nats};
+  auto [alice, bob] = make_friends(n);
+  auto carol = make_user(n, "Carol");
+  befriend(carol, bob);
+  auto send_both = [&](const message_id& id) {
+    for (auto* from : {&alice, &carol}) {
+      auto key = (*from)->keys_of(bob.id);
+      CAF_REQUIRE(key);
+      auto text = "from " + std::to_string(from->id);
+      auto sent = (*from)->send_payload(
+          bob.id, id, crypto::box_seal(client::encode_plaintext(text), key->box_key,
+                                       from->prof->box));
+      CAF_REQUIRE(sent);
+    }
+  };
+  auto texts_of = [](const std::vector<client::received>& got) {
+    std::set<std::string> out;
+    for (auto& r : got)
+      out.insert(r.text);
+    return out;
+  };
+  std::set<std::string> expected{"from " + std::to_string(alice.id),
+                                 "from " + std::to_string(carol.id)};
+  send_both(crypto::new_message_id()); // bob online: held for his ack
+  CAF_CHECK(texts_of(receive_n(bob, 2, 10s)) == expected);
+  bob.conn.reset();
+  send_both(crypto::new_message_id()); // bob offline: stored
+  reconnect(bob, n);
+  CAF_CHECK(texts_of(receive_n(bob, 2, 10s)) == expected);
+}
+
 CAF_TEST(a client that pipelines requests and never reads is cut before it grows the node) {
   node n{&nats, {"--max-outbound", "256KiB"}};
   auto u = make_user(n, "Pipe");

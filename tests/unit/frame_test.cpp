@@ -63,8 +63,9 @@ CAF_TEST(bodies round trip) {
   auto l = round_trip(list);
   CAF_REQUIRE_EQUAL(l.entries.size(), 2u);
   CAF_CHECK_EQUAL(l.entries[1].name, "B");
-  auto a = round_trip(ack_request{{{mail_kind::message, some_id()}}});
+  auto a = round_trip(ack_request{{{mail_kind::message, 77, some_id()}}});
   CAF_REQUIRE_EQUAL(a.keys.size(), 1u);
+  CAF_CHECK_EQUAL(a.keys[0].sender, 77u);
   auto st = round_trip(status_reply{5, true, 1234});
   CAF_CHECK(st.online);
   auto h = round_trip(server_hello{k, k, 65536, record_cipher::aes256_gcm});
@@ -117,7 +118,7 @@ CAF_TEST(bodies that are truncated padded or out of range are rejected) {
   wire::writer{huge_count}.u16(static_cast<uint16_t>(max_ack_keys + 1));
   CAF_CHECK(!decode_body<ack_request>(huge_count));
   bytes bad_kind;
-  wire::writer{bad_kind}.u16(1).u8(9).fixed(some_id());
+  wire::writer{bad_kind}.u16(1).u8(9).u64(1).fixed(some_id());
   CAF_CHECK(!decode_body<ack_request>(bad_kind));
   auto push = encode_body(mail_push{mail_kind::message, 1, some_id(), 2, {}});
   push[0] = 0;

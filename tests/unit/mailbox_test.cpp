@@ -96,11 +96,29 @@ CAF_TEST(storing the same id twice is a no-op) {
   CAF_CHECK(count() == 2u);
 }
 
+CAF_TEST(the same id from two senders is two envelopes) {
+  auto first = mail(1, 5);
+  auto second = mail(1, 5);
+  second.sender = 78;
+  second.payload = bytes(16, 0xee);
+  CAF_CHECK(put({first, second}).stored == (std::vector<bool>{true, true}));
+  CAF_CHECK(put({second}).stored == (std::vector<bool>{false})); // a retry of one of them
+  CAF_CHECK_EQUAL(pending(1).size(), 2u);
+  auto out = box->write({{}, {mail_ref{1, {mail_kind::message, 78, second.id}}}});
+  CAF_REQUIRE(out);
+  CAF_REQUIRE(out->acked[0]);
+  CAF_CHECK_EQUAL(out->acked[0]->sender, 78u);
+  auto left = pending(1);
+  CAF_REQUIRE_EQUAL(left.size(), 1u);
+  CAF_CHECK_EQUAL(left[0].sender, 77u);
+  CAF_CHECK(left[0].payload == first.payload);
+}
+
 CAF_TEST(ack deletes the mail and returns what it removed) {
   put({mail(1, 5), mail(1, 6)});
   auto out = box->write({{},
-                         {mail_ref{1, {mail_kind::message, mail(1, 5).id}},
-                          mail_ref{1, {mail_kind::message, mail(9, 9).id}}}});
+                         {mail_ref{1, {mail_kind::message, 77, mail(1, 5).id}},
+                          mail_ref{1, {mail_kind::message, 77, mail(9, 9).id}}}});
   CAF_REQUIRE(out);
   CAF_REQUIRE_EQUAL(out->acked.size(), 2u);
   CAF_REQUIRE(out->acked[0]);
@@ -130,7 +148,7 @@ CAF_TEST(expire removes exactly the mail due and keeps the rest) {
   CAF_CHECK(none->mail.empty());
   // An expired id may be stored again: its index entry went with it.
   CAF_CHECK(put({mail(1, 1, 5000)}).stored == (std::vector<bool>{true}));
-  CAF_CHECK(box->write({{}, {mail_ref{1, {mail_kind::message, mail(1, 3).id}}}}));
+  CAF_CHECK(box->write({{}, {mail_ref{1, {mail_kind::message, 77, mail(1, 3).id}}}}));
   auto last = box->expire(1000, 1000);
   CAF_REQUIRE(last);
   CAF_CHECK(last->mail.empty());
@@ -221,7 +239,7 @@ CAF_TEST(a full map grows and past the maximum refuses new mail keeping the old)
   for (size_t i = 0; i < all.size(); ++i)
     CAF_CHECK(all[i].payload == bytes(100 * 1024, stored_tags[i]));
   // Acks still work at the limit, and make room again.
-  auto acked = box->write({{}, {mail_ref{1, {mail_kind::message, all[0].id}}}});
+  auto acked = box->write({{}, {mail_ref{1, {mail_kind::message, 77, all[0].id}}}});
   CAF_CHECK(acked);
   reopen(1 << 20, 4 << 20);
   CAF_CHECK_EQUAL(pending(1).size(), stored_tags.size() - 1);
@@ -284,7 +302,7 @@ CAF_TEST(a format 1 mailbox is upgraded in place) {
   CAF_REQUIRE_EQUAL(stored.size(), 1u);
   CAF_CHECK(stored[0].payload == mail(1, 4).payload);
   CAF_CHECK(put({mail(1, 4)}).stored == (std::vector<bool>{false}));
-  auto acked = box->write({{}, {mail_ref{1, {mail_kind::message, mail(1, 4).id}}}});
+  auto acked = box->write({{}, {mail_ref{1, {mail_kind::message, 77, mail(1, 4).id}}}});
   CAF_REQUIRE(acked);
   CAF_REQUIRE(acked->acked[0]);
   CAF_CHECK_EQUAL(acked->acked[0]->sender, 77u);

@@ -51,7 +51,7 @@ struct fixture {
   std::vector<envelope> ack(uint8_t tag) {
     std::vector<envelope> removed;
     self->request(store, 5s, ack_atom::value,
-                  std::vector<mail_ref>{{42, {mail_kind::message, mail(tag).id}}})
+                  std::vector<mail_ref>{{42, {mail_kind::message, 7, mail(tag).id}}})
         .receive([&](std::vector<envelope>& r) { removed = std::move(r); },
                  [](caf::error&) { CAF_FAIL("ack failed"); });
     return removed;

@@ -372,7 +372,7 @@ CAF_TEST(mail to an online friend is pushed and held for the ack and never store
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(7)).ok());
   w->routed.clear();
   CAF_CHECK(
-      call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, id_of(7)}}}))
+      call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, alice, id_of(7)}}}))
           .ok());
   CAF_REQUIRE(*accepted);
   CAF_CHECK((*accepted)->ok());
@@ -400,7 +400,7 @@ CAF_TEST(held mail not acked within the window is stored and acked from the stor
   CAF_CHECK_EQUAL(w->pushes.size(), 1u); // not pushed again once stored
   w->routed.clear();
   CAF_CHECK(
-      call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, id_of(5)}}}))
+      call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, alice, id_of(5)}}}))
           .ok());
   CAF_CHECK(w->mail.empty());
   CAF_CHECK_EQUAL(w->routed.size(), 1u); // the receipt
@@ -484,7 +484,7 @@ CAF_TEST(acks in any order find their held mail across compactions) {
                                   encode_deliver({mail_kind::message, id_at(i), bytes{1}})));
   auto ack = [&](size_t i) {
     CAF_CHECK(call(bob_actor, bob, user_op::ack,
-                   encode_body(ack_request{{{mail_kind::message, id_at(i)}}}))
+                   encode_body(ack_request{{{mail_kind::message, alice, id_at(i)}}}))
                   .ok());
   };
   w->routed.clear();
@@ -538,7 +538,7 @@ CAF_TEST(receipts are accepted from anyone and acking them sends nothing) {
   CAF_CHECK_EQUAL(w->mail.size(), 1u);
   w->routed.clear();
   CAF_CHECK(call(alice_actor, alice, user_op::ack,
-                 encode_body(ack_request{{{mail_kind::delivered, id_of(3)}}}))
+                 encode_body(ack_request{{{mail_kind::delivered, bob, id_of(3)}}}))
                 .ok());
   CAF_CHECK(w->mail.empty());
   CAF_CHECK(w->routed.empty());
@@ -574,7 +574,7 @@ CAF_TEST(a backlog is pushed two pages ahead of the acks and new mail waits its 
   auto ack = [&](std::initializer_list<uint8_t> tags) {
     ack_request req;
     for (auto t : tags)
-      req.keys.push_back({mail_kind::message, id_of(t)});
+      req.keys.push_back({mail_kind::message, alice, id_of(t)});
     CAF_CHECK(call(bob_actor, bob, user_op::ack, encode_body(req)).ok());
     consume_messages();
   };
