@@ -268,11 +268,14 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
     st.deferred += mail.size();
   }
   ++st.store_calls;
-  self->request(st.deps->store, caf::infinite, put_atom::value, std::move(mail))
+  self->request(st.deps->store, caf::infinite, put_atom::value, std::move(mail), true)
       .then(
-          store_reply<std::vector<bool>>(self, [=](std::vector<bool>& stored) mutable {
-            for (auto& rp : replies)
-              rp.deliver(ok_reply());
+          store_reply<std::vector<put_result>>(self, [=](std::vector<put_result>& stored) mutable {
+            for (size_t i = 0; i < replies.size(); ++i)
+              replies[i].deliver(stored[i] == put_result::over_cap
+                                     ? error_reply(errc::mailbox_cap,
+                                                   "the recipient has too much undelivered mail")
+                                     : ok_reply());
             if (!later)
               return;
             auto& st = self->state;
@@ -283,7 +286,7 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
             // it read may or may not hold this mail, so let a page bring it or push it now.
             std::vector<mail_push> now_committed;
             for (size_t i = 0; i < later->size(); ++i) {
-              if (!stored[i])
+              if (stored[i] != put_result::stored)
                 continue;
               if (st.draining || st.drain_more)
                 st.live_skipped = true;

@@ -299,10 +299,11 @@ user_host_actor spawn_user_host(caf::actor_system& sys, user_deps deps) {
             if (recipients.empty() || recipients.back() != e.recipient)
               recipients.push_back(e.recipient);
           auto rp = self->make_response_promise<bool>();
+          // Accepted mail moving between nodes: no cap refuses it.
           self->request(self->state.deps->store, caf::infinite, put_atom::value,
-                        std::move(*mail))
+                        std::move(*mail), false)
               .then(
-                  [=](std::vector<bool>&) mutable {
+                  [=](std::vector<put_result>&) mutable {
                     for (auto r : recipients)
                       if (auto i = self->state.users.find(r); i != self->state.users.end())
                         caf::anon_send(i->second, stored_atom::value);

@@ -212,7 +212,8 @@ int run(const node_config& cfg) {
   if (!initial)
     return fail(initial.error().message);
   auto box =
-      mailbox::open({cfg.data_dir + "/mailbox", cfg.mailbox_initial_size, cfg.mailbox_max_size});
+      mailbox::open({cfg.data_dir + "/mailbox", cfg.mailbox_initial_size, cfg.mailbox_max_size,
+                     cfg.mailbox_cap_count, cfg.mailbox_cap_bytes});
   if (!box)
     return fail("cannot open the mailbox: " + box.error().message);
   auto incarnation = random_u64();

@@ -76,6 +76,11 @@ po::options_description make_options() {
      "initial LMDB map size of the mailbox")
     ("mailbox-max-size", po::value<std::string>()->default_value("16GiB"),
      "largest LMDB map size; past it new mail is refused with a retryable error")
+    ("mailbox-cap-count", po::value<uint64_t>()->default_value(10000),
+     "most undelivered envelopes one account may have stored; past it its senders are "
+     "refused with mailbox_cap (retryable) and older mail stays; 1 to 1000000")
+    ("mailbox-cap-bytes", po::value<std::string>()->default_value("64MiB"),
+     "most undelivered payload bytes one account may have stored; at least --max-frame-size")
     ("shards", po::value<uint32_t>()->default_value(0),
      "number of shards of a new cluster, 1..65536; 0 (default): the cluster's, or 4096 "
      "for a new one. A node whose value differs from its cluster's is refused")
@@ -207,6 +212,14 @@ result<node_config> build(const po::variables_map& vm) {
   if (!max)
     return max.error();
   cfg.mailbox_max_size = *max;
+  cfg.mailbox_cap_count = get<uint64_t>(vm, "mailbox-cap-count");
+  if (cfg.mailbox_cap_count < 1 || cfg.mailbox_cap_count > 1'000'000)
+    return bad_option("mailbox-cap-count", "must be between 1 and 1000000");
+  auto cap_bytes = size("mailbox-cap-bytes", cfg.max_frame_size, unlimited,
+                        "at least --max-frame-size");
+  if (!cap_bytes)
+    return cap_bytes.error();
+  cfg.mailbox_cap_bytes = *cap_bytes;
   cfg.shards = get<uint32_t>(vm, "shards");
   if (cfg.shards > 65536)
     return bad_option("shards", "must be between 1 and 65536, or 0");

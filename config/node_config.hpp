@@ -42,6 +42,8 @@ struct node_config {
   size_t max_outbound_bytes = 4 * 1024 * 1024;
   uint64_t mailbox_initial_size = 64ull << 20;
   uint64_t mailbox_max_size = 16ull << 30;
+  uint64_t mailbox_cap_count = 10'000;     ///< undelivered envelopes stored per account
+  uint64_t mailbox_cap_bytes = 64ull << 20; ///< undelivered payload bytes stored per account
   uint32_t shards = 0; ///< 0: the cluster's (4096 for a new cluster)
   std::chrono::milliseconds lease = std::chrono::seconds(6); ///< membership lease (cluster-wide)
   size_t moving_shards = 4;                                  ///< handoffs at once

@@ -1,10 +1,13 @@
 #include "persistence/mailbox.hpp"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <map>
+#include <unordered_map>
 
 #include "config/log.hpp"
 #include "protocol/wire.hpp"
@@ -138,6 +141,61 @@ void check(int rc, const char* what) {
     throw lmdb_abort{rc, what};
 }
 
+/// The map kept free for acks and expiry once it cannot grow: they delete, but deleting
+/// copies pages too.
+uint64_t reserve_of(uint64_t map_size) {
+  return std::clamp<uint64_t>(map_size / 16, 256 << 10, 64 << 20);
+}
+
+/// Each recipient's usage as a transaction changes it; written back at its end.
+class usage_table {
+public:
+  usage_table(MDB_txn* txn, MDB_dbi db) : txn_(txn), db_(db) {}
+
+  mail_usage& of(account_id recipient) {
+    auto [i, fresh] = rows_.try_emplace(recipient);
+    if (fresh) {
+      uint8_t key[8];
+      put_u64(key, recipient);
+      MDB_val k{sizeof(key), key}, v;
+      if (mdb_get(txn_, db_, &k, &v) == 0 && v.mv_size == 16) {
+        auto* p = static_cast<const uint8_t*>(v.mv_data);
+        i->second = mail_usage{get_u64(p), get_u64(p + 8)};
+      }
+    }
+    return i->second;
+  }
+
+  void remove(account_id recipient, uint64_t payload_bytes) {
+    auto& u = of(recipient);
+    u.count -= std::min<uint64_t>(u.count, 1);
+    u.bytes -= std::min(u.bytes, payload_bytes);
+  }
+
+  void write() {
+    for (auto& [recipient, u] : rows_) {
+      uint8_t key[8], value[16];
+      put_u64(key, recipient);
+      MDB_val k{sizeof(key), key};
+      if (u.count == 0) {
+        auto rc = mdb_del(txn_, db_, &k, nullptr);
+        if (rc != MDB_NOTFOUND)
+          check(rc, "mdb_del usage");
+        continue;
+      }
+      put_u64(value, u.count);
+      put_u64(value + 8, u.bytes);
+      MDB_val v{sizeof(value), value};
+      check(mdb_put(txn_, db_, &k, &v, 0), "mdb_put usage");
+    }
+  }
+
+private:
+  MDB_txn* txn_;
+  MDB_dbi db_;
+  std::unordered_map<account_id, mail_usage> rows_;
+};
+
 } // namespace
 
 result<std::unique_ptr<mailbox>> mailbox::open(const options& opts) {
@@ -146,10 +204,12 @@ result<std::unique_ptr<mailbox>> mailbox::open(const options& opts) {
                    "cannot create mailbox dir '" + opts.dir + "': " + std::strerror(errno)};
   std::unique_ptr<mailbox> mb{new mailbox};
   mb->max_size_ = opts.max_size;
+  mb->cap_count_ = opts.cap_count;
+  mb->cap_bytes_ = opts.cap_bytes;
   int rc = mdb_env_create(&mb->env_);
   if (rc != 0)
     return lmdb_failure("mdb_env_create", rc);
-  mdb_env_set_maxdbs(mb->env_, 4); // mail, index, meta; and expiry of format 1
+  mdb_env_set_maxdbs(mb->env_, 5); // mail, index, meta, usage; and expiry of format 1
   mdb_env_set_mapsize(mb->env_, opts.initial_size);
   rc = mdb_env_open(mb->env_, opts.dir.c_str(), MDB_NOTLS, 0600);
   if (rc != 0)
@@ -164,7 +224,8 @@ result<std::unique_ptr<mailbox>> mailbox::open(const options& opts) {
     return lmdb_failure("mdb_txn_begin", rc);
   if ((rc = mdb_dbi_open(txn.get(), "mail", MDB_CREATE, &mb->mail_db_)) != 0 ||
       (rc = mdb_dbi_open(txn.get(), "index", MDB_CREATE, &mb->index_db_)) != 0 ||
-      (rc = mdb_dbi_open(txn.get(), "meta", MDB_CREATE, &mb->meta_db_)) != 0)
+      (rc = mdb_dbi_open(txn.get(), "meta", MDB_CREATE, &mb->meta_db_)) != 0 ||
+      (rc = mdb_dbi_open(txn.get(), "usage", MDB_CREATE, &mb->usage_db_)) != 0)
     return lmdb_failure("mdb_dbi_open", rc);
   MDB_val key{sizeof(next_seq_key), const_cast<char*>(next_seq_key)}, val;
   if (mdb_get(txn.get(), mb->meta_db_, &key, &val) == 0 && val.mv_size == 8)
@@ -188,6 +249,8 @@ result<std::unique_ptr<mailbox>> mailbox::open(const options& opts) {
   }
   if ((rc = txn.commit()) != 0)
     return lmdb_failure("mdb_txn_commit", rc);
+  if (!mb->allocate_disk(mb->map_size_))
+    mb->disk_full_ = true;
   return mb;
 }
 
@@ -196,7 +259,7 @@ int mailbox::upgrade(MDB_txn* txn, uint64_t format) {
   size_t upgraded = 0;
   if (format < 2 && (rc = upgrade_values(txn, upgraded)) != 0)
     return rc;
-  if ((rc = upgrade_keys(txn, upgraded)) != 0)
+  if ((rc = upgrade_keys(txn, upgraded)) != 0 || (rc = count_usage(txn)) != 0)
     return rc;
   log::get("store")->info("event=mailbox_upgraded format={} envelopes={}", current_format,
                           upgraded);
@@ -276,16 +339,59 @@ int mailbox::upgrade_keys(MDB_txn* txn, size_t& upgraded) {
   return 0;
 }
 
+int mailbox::count_usage(MDB_txn* txn) {
+  // Format 2 had no usage table: count every recipient's stored mail.
+  std::map<account_id, mail_usage> usage;
+  cursor_guard cur;
+  int rc = cur.open(txn, mail_db_);
+  if (rc != 0)
+    return rc;
+  MDB_val key, val;
+  for (rc = mdb_cursor_get(cur.get(), &key, &val, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT)) {
+    if (key.mv_size != 16 || val.mv_size < envelope_header_size)
+      continue;
+    auto& u = usage[get_u64(static_cast<const uint8_t*>(key.mv_data))];
+    ++u.count;
+    u.bytes += val.mv_size - envelope_header_size;
+  }
+  if (rc != MDB_NOTFOUND)
+    return rc;
+  for (auto& [recipient, u] : usage) {
+    uint8_t k[8], v[16];
+    put_u64(k, recipient);
+    put_u64(v, u.count);
+    put_u64(v + 8, u.bytes);
+    MDB_val kv{sizeof(k), k}, vv{sizeof(v), v};
+    if ((rc = mdb_put(txn, usage_db_, &kv, &vv, 0)) != 0)
+      return rc;
+  }
+  return 0;
+}
+
 mailbox::~mailbox() {
   if (env_)
     mdb_env_close(env_);
+}
+
+bool mailbox::allocate_disk(uint64_t size) {
+  int fd = -1;
+  if (mdb_env_get_fd(env_, &fd) != 0)
+    return false;
+  int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
+  if (rc != 0) {
+    log::get("store")->error("event=disk_full size={} msg=\"{}\"", size, std::strerror(rc));
+    return false;
+  }
+  return true;
 }
 
 bool mailbox::grow() {
   if (map_size_ >= max_size_)
     return false;
   auto next = std::min(map_size_ * 2, max_size_);
-  if (mdb_env_set_mapsize(env_, next) != 0)
+  disk_full_ = !allocate_disk(next);
+  if (disk_full_ || mdb_env_set_mapsize(env_, next) != 0)
     return false;
   MDB_envinfo info;
   mdb_env_info(env_, &info);
@@ -318,6 +424,8 @@ result<bool> mailbox::with_write_txn(F&& body) {
     if (rc == MDB_MAP_FULL) {
       if (grow())
         continue;
+      if (disk_full_)
+        return failure{errc::storage_failure, "no disk space for more mail"};
       log::get("store")->error("event=mailbox_full map_size={} max={}", map_size_, max_size_);
       return failure{errc::mailbox_full, "mailbox storage reached its maximum size"};
     }
@@ -325,13 +433,57 @@ result<bool> mailbox::with_write_txn(F&& body) {
   }
 }
 
+bool mailbox::room_for_puts() {
+  if (map_size_ < max_size_ && (!disk_full_ || grow()))
+    return true; // the map can grow (again, once the disk has room)
+  MDB_envinfo info;
+  MDB_stat stat;
+  txn_guard txn;
+  if (mdb_env_info(env_, &info) != 0 || mdb_env_stat(env_, &stat) != 0 ||
+      txn.begin(env_, MDB_RDONLY) != 0)
+    return false;
+  uint64_t free_pages = map_size_ / stat.ms_psize - (info.me_last_pgno + 1);
+  // Pages freed by earlier transactions: each record of the free DB (0) lists some.
+  cursor_guard cur;
+  if (cur.open(txn.get(), 0) == 0) {
+    MDB_val key, val;
+    for (int rc = mdb_cursor_get(cur.get(), &key, &val, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT))
+      if (val.mv_size >= sizeof(size_t))
+        free_pages += *static_cast<const size_t*>(val.mv_data);
+  }
+  return free_pages * stat.ms_psize > reserve_of(map_size_);
+}
+
 result<write_outcome> mailbox::write(const write_batch& batch) {
+  auto out = write_txn(batch, !batch.puts.empty());
+  if (out || batch.puts.empty())
+    return out;
+  // The puts could not be stored: the acks go on without them.
+  log::get("store")->warn("event=puts_refused puts={} acks={} code={}", batch.puts.size(),
+                          batch.acks.size(), errc_name(out.error().code));
+  auto acks = write_txn(batch, false);
+  if (!acks)
+    return acks.error();
+  acks->puts_failed = out.error();
+  return acks;
+}
+
+result<write_outcome> mailbox::write_txn(const write_batch& batch, bool with_puts) {
+  if (with_puts && !room_for_puts()) {
+    if (disk_full_)
+      return failure{errc::storage_failure, "no disk space for more mail"};
+    log::get("store")->error("event=mailbox_full map_size={} max={}", map_size_, max_size_);
+    return failure{errc::mailbox_full, "mailbox storage reached its maximum size"};
+  }
   write_outcome out;
   uint64_t seq = 0;
   auto ok = with_write_txn([&](MDB_txn* txn) {
     out = write_outcome{};
     seq = next_seq_;
-    for (auto& e : batch.puts) {
+    usage_table usage{txn, usage_db_};
+    for (size_t p = 0; with_puts && p < batch.puts.size(); ++p) {
+      auto& e = batch.puts[p];
       index_key_bytes ik{e.recipient, e.kind, e.id, e.sender};
       uint8_t index_value[index_value_size];
       put_u64(index_value, seq);
@@ -339,15 +491,25 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
       MDB_val ikey = ik.val(), ival{sizeof(index_value), index_value};
       auto rc = mdb_put(txn, index_db_, &ikey, &ival, MDB_NOOVERWRITE);
       if (rc == MDB_KEYEXIST) {
-        out.stored.push_back(false);
+        out.stored.push_back(put_result::duplicate);
         continue;
       }
       check(rc, "mdb_put index");
+      auto& u = usage.of(e.recipient);
+      bool capped = p < batch.capped.size() && batch.capped[p];
+      if (capped && ((cap_count_ != 0 && u.count + 1 > cap_count_) ||
+                     (cap_bytes_ != 0 && u.bytes + e.payload.size() > cap_bytes_))) {
+        check(mdb_del(txn, index_db_, &ikey, nullptr), "mdb_del index");
+        out.stored.push_back(put_result::over_cap);
+        continue;
+      }
+      ++u.count;
+      u.bytes += e.payload.size();
       mail_key_bytes mk{e.recipient, seq++};
       auto value = encode_envelope(e);
       MDB_val mkey = mk.val(), mval{value.size(), value.data()};
       check(mdb_put(txn, mail_db_, &mkey, &mval, 0), "mdb_put mail");
-      out.stored.push_back(true);
+      out.stored.push_back(put_result::stored);
     }
     out.acked.resize(batch.acks.size());
     cursor_guard index;
@@ -368,12 +530,16 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
       removed.sender = get_u64(iv + 8);
       removed.seq = get_u64(iv);
       check(mdb_cursor_del(index.get(), 0), "mdb_cursor_del index");
-      MDB_val mkey = mk.val();
-      mdb_del(txn, mail_db_, &mkey, nullptr);
+      MDB_val mkey = mk.val(), mval;
+      if (mdb_get(txn, mail_db_, &mkey, &mval) == 0) {
+        usage.remove(ack.recipient, mval.mv_size - std::min(mval.mv_size, envelope_header_size));
+        check(mdb_del(txn, mail_db_, &mkey, nullptr), "mdb_del mail");
+      }
       out.acked[a] = std::move(removed);
     }
+    usage.write();
     // Persist what is handed out next (reserved sequences included) once a put is stored.
-    if (std::find(out.stored.begin(), out.stored.end(), true) != out.stored.end()) {
+    if (std::find(out.stored.begin(), out.stored.end(), put_result::stored) != out.stored.end()) {
       uint8_t seq_bytes[8];
       put_u64(seq_bytes, seq);
       MDB_val key{sizeof(next_seq_key), const_cast<char*>(next_seq_key)};
@@ -427,6 +593,7 @@ result<expired_mail> mailbox::expire(uint64_t now_ms, size_t limit) {
   auto ok = with_write_txn([&](MDB_txn* txn) {
     out = expired_mail{};
     resume = expire_from_;
+    usage_table usage{txn, usage_db_};
     cursor_guard cur;
     check(cur.open(txn, mail_db_), "mdb_cursor_open");
     // A recipient's mail is in arrival order, so what expired is the front of its range:
@@ -444,6 +611,7 @@ result<expired_mail> mailbox::expire(uint64_t now_ms, size_t limit) {
         index_key_bytes ik{recipient, e.kind, e.id, e.sender};
         MDB_val ikey = ik.val();
         mdb_del(txn, index_db_, &ikey, nullptr);
+        usage.remove(recipient, val.mv_size - envelope_header_size);
         check(mdb_cursor_del(cur.get(), 0), "mdb_cursor_del");
         out.mail.push_back(std::move(e));
         rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT); // the entry after the deleted one
@@ -462,6 +630,7 @@ result<expired_mail> mailbox::expire(uint64_t now_ms, size_t limit) {
     out.more = rc == 0;
     if (out.more)
       resume = get_u64(static_cast<const uint8_t*>(key.mv_data));
+    usage.write();
   });
   if (!ok)
     return ok.error();
@@ -541,6 +710,25 @@ std::optional<std::vector<envelope>> decode_envelopes(std::span<const uint8_t> d
   if (pos != data.size())
     return std::nullopt;
   return out;
+}
+
+result<mail_usage> mailbox::usage(account_id recipient) {
+  txn_guard txn;
+  int rc = txn.begin(env_, MDB_RDONLY);
+  if (rc != 0)
+    return lmdb_failure("mdb_txn_begin", rc);
+  uint8_t key[8];
+  put_u64(key, recipient);
+  MDB_val k{sizeof(key), key}, v;
+  rc = mdb_get(txn.get(), usage_db_, &k, &v);
+  if (rc == MDB_NOTFOUND)
+    return mail_usage{};
+  if (rc != 0)
+    return lmdb_failure("mdb_get usage", rc);
+  if (v.mv_size != 16)
+    return failure{errc::storage_failure, "malformed usage record"};
+  auto* p = static_cast<const uint8_t*>(v.mv_data);
+  return mail_usage{get_u64(p), get_u64(p + 8)};
 }
 
 result<uint64_t> mailbox::count() {

@@ -3,8 +3,11 @@
 //
 // Guarantees: `write` returns only after its one transaction is committed and synced, so
 // everything it reports as stored survives a crash of the process or the machine. A full
-// map is grown (doubling, up to `max_size`) and the whole transaction retried; at the
-// limit the batch fails with the retryable `mailbox_full` and nothing of it is stored.
+// map is grown (doubling, up to `max_size`, with the disk space allocated at once) and the
+// transaction retried. Acks never fail because puts did: when the puts cannot be stored
+// (the map at its limit, the disk full) the acks are committed alone and the puts fail
+// with a retryable error, and a reserve of the map is kept for acks and expiry. Each
+// recipient's stored mail is capped in count and bytes.
 // Thread safety: one thread uses a mailbox (the store actor); never fork() while open.
 #pragma once
 
@@ -41,7 +44,23 @@ struct mail_ref {
 struct write_batch {
   std::vector<envelope> puts;
   std::vector<mail_ref> acks;
+  /// Per put: whether its recipient's cap applies (new mail from a sender), or not (mail
+  /// accepted already, moving between nodes). Empty: the cap applies to none.
+  std::vector<bool> capped{};
   bool empty() const { return puts.empty() && acks.empty(); }
+};
+
+/// What became of one put.
+enum class put_result : uint8_t {
+  stored,    ///< new, now durable
+  duplicate, ///< stored before (a no-op)
+  over_cap,  ///< refused: its recipient holds as much mail as the cap allows
+};
+
+/// A recipient's stored mail.
+struct mail_usage {
+  uint64_t count = 0;
+  uint64_t bytes = 0; ///< payload bytes
 };
 
 /// A page of stored mail and whether more follows it.
@@ -57,7 +76,9 @@ struct expired_mail {
 };
 
 struct write_outcome {
-  std::vector<bool> stored; ///< per put: true if new, false if already there (a no-op)
+  std::vector<put_result> stored; ///< per put, when `puts_failed` is empty
+  /// Why none of the puts was stored (map at its limit, disk full); the acks were.
+  std::optional<failure> puts_failed;
   /// Per ack: what it removed (recipient, kind, id, sender and seq), or nothing if none
   /// was stored.
   std::vector<std::optional<envelope>> acked;
@@ -74,6 +95,8 @@ public:
     std::string dir;
     uint64_t initial_size = 64ull << 20;
     uint64_t max_size = 16ull << 30;
+    uint64_t cap_count = 10'000; ///< most envelopes stored per recipient (0: no cap)
+    uint64_t cap_bytes = 64ull << 20; ///< most payload bytes stored per recipient (0: no cap)
   };
 
   /// Opens (creating if needed) the mailbox in `opts.dir`.
@@ -102,6 +125,9 @@ public:
   /// Number of stored envelopes.
   [[nodiscard]] result<uint64_t> count();
 
+  /// What `recipient` has stored.
+  [[nodiscard]] result<mail_usage> usage(account_id recipient);
+
   /// Recipients with stored mail, in id order, after `after` (at most `limit`): how a
   /// handoff finds the mail of a shard.
   [[nodiscard]] result<std::vector<account_id>> recipients(account_id after, size_t limit);
@@ -114,20 +140,31 @@ private:
 
   template <class F>
   result<bool> with_write_txn(F&& body);
+  result<write_outcome> write_txn(const write_batch& batch, bool with_puts);
+  /// Whether puts may use the map: it can grow, or its free pages exceed the reserve.
+  bool room_for_puts();
 
   bool grow();
+  /// Allocates the disk space of the whole map, so that pages already mapped never meet
+  /// a full disk.
+  bool allocate_disk(uint64_t size);
   int upgrade(MDB_txn* txn, uint64_t format);
   int upgrade_values(MDB_txn* txn, size_t& upgraded);
   int upgrade_keys(MDB_txn* txn, size_t& upgraded);
+  int count_usage(MDB_txn* txn);
 
   MDB_env* env_ = nullptr;
   MDB_dbi mail_db_ = 0;  // recipient|seq -> envelope
   MDB_dbi index_db_ = 0; // recipient|kind|id|sender -> seq|sender
   MDB_dbi meta_db_ = 0;  // "next_seq" -> u64, "format" -> u64
+  MDB_dbi usage_db_ = 0; // recipient -> count u64 | bytes u64
   uint64_t next_seq_ = 1;
   account_id expire_from_ = 0; // where the current expiry pass goes on
   uint64_t map_size_ = 0;
   uint64_t max_size_ = 0;
+  uint64_t cap_count_ = 0;
+  uint64_t cap_bytes_ = 0;
+  bool disk_full_ = false; ///< the last grow found no disk space
 };
 
 } // namespace kinbox

@@ -27,14 +27,15 @@ struct pending_key_hash {
 
 /// One put request: its promise and what became of each of its envelopes so far.
 struct put_group {
-  caf::typed_response_promise<std::vector<bool>> promise;
-  std::vector<bool> stored; ///< per envelope: new (true) or already stored (false)
+  caf::typed_response_promise<std::vector<put_result>> promise;
+  std::vector<put_result> stored; ///< per envelope
   size_t open = 0;          ///< envelopes still waiting for the commit
 };
 
 /// A put waiting for the commit, and which request it came from.
 struct queued_put {
   envelope mail;
+  bool capped = false;
   uint64_t group;
   size_t index;
   bool done = false; ///< cancelled by its ack; skipped at the commit
@@ -70,7 +71,7 @@ pending_key key_of(const envelope& e) {
 }
 
 void settle(std::unordered_map<uint64_t, put_group>& groups, uint64_t id, size_t index,
-            bool stored) {
+            put_result stored) {
   auto g = groups.find(id);
   if (g == groups.end())
     return;
@@ -94,6 +95,7 @@ void flush(store_pointer self) {
       continue;
     origin.emplace_back(p.group, p.index);
     batch.puts.push_back(std::move(p.mail));
+    batch.capped.push_back(p.capped);
   }
   st.puts.clear();
   st.pending_puts.clear();
@@ -102,20 +104,26 @@ void flush(store_pointer self) {
   if (batch.empty())
     return;
   auto outcome = st.box->write(batch);
-  if (!outcome) {
-    auto err = make_error(outcome.error());
-    log::get("store")->warn("event=batch_failed puts={} acks={} code={}", batch.puts.size(),
-                            batch.acks.size(), errc_name(outcome.error().code));
+  auto fail_puts = [&](const failure& f) {
+    auto err = make_error(f);
     for (auto& [group, index] : origin)
       if (auto g = st.groups.find(group); g != st.groups.end()) {
         g->second.promise.deliver(err);
         st.groups.erase(g);
       }
+  };
+  if (!outcome) {
+    log::get("store")->warn("event=batch_failed puts={} acks={} code={}", batch.puts.size(),
+                            batch.acks.size(), errc_name(outcome.error().code));
+    fail_puts(outcome.error());
+    auto err = make_error(outcome.error());
     for (auto& a : acks)
       a.promise.deliver(err);
     return;
   }
-  for (size_t i = 0; i < origin.size(); ++i)
+  if (outcome->puts_failed)
+    fail_puts(*outcome->puts_failed);
+  for (size_t i = 0; i < outcome->stored.size(); ++i)
     settle(st.groups, origin[i].first, origin[i].second, outcome->stored[i]);
   for (auto& a : acks) {
     for (size_t r = a.first_ref; r < a.first_ref + a.ref_count; ++r)
@@ -151,7 +159,7 @@ bool cancel_pending_put(store_pointer self, const mail_ref& ref, std::vector<env
   removed.push_back(
       envelope{e.recipient, e.kind, e.id, e.sender, e.stored_at_ms, e.expires_at_ms, {}, e.seq});
   p.done = true;
-  settle(st.groups, p.group, p.index, true);
+  settle(st.groups, p.group, p.index, put_result::stored);
   return true;
 }
 
@@ -160,17 +168,18 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
   self->state.box = std::move(box);
   self->state.commit_window = commit_window;
   return {
-      [=](put_atom, std::vector<envelope>& mail) -> caf::result<std::vector<bool>> {
+      [=](put_atom, std::vector<envelope>& mail,
+          bool capped) -> caf::result<std::vector<put_result>> {
         auto& st = self->state;
         auto id = st.next_group++;
         auto& group = st.groups[id];
-        group.promise = self->make_response_promise<std::vector<bool>>();
-        group.stored.resize(mail.size());
+        group.promise = self->make_response_promise<std::vector<put_result>>();
+        group.stored.resize(mail.size(), put_result::duplicate);
         for (size_t i = 0; i < mail.size(); ++i) {
           auto key = key_of(mail[i]);
           if (!st.pending_puts.emplace(key, st.puts.size()).second)
             continue; // the same mail waits already: not new
-          st.puts.push_back(queued_put{std::move(mail[i]), id, i});
+          st.puts.push_back(queued_put{std::move(mail[i]), capped, id, i});
           ++group.open;
         }
         auto rp = group.promise;

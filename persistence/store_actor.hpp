@@ -35,11 +35,12 @@ constexpr size_t max_batch_size = 4096;
 
 // clang-format off
 using store_actor = caf::typed_actor<
-  /// Stores envelopes durably; per envelope true if new, false if it was already stored
-  /// (a no-op). Envelopes get their sequence in the order they arrive. Fails with
-  /// mailbox_full (retryable) or storage_failure; then none of them is stored except
-  /// those their recipient acked meanwhile.
-  caf::replies_to<put_atom, std::vector<envelope>>::with<std::vector<bool>>,
+  /// Stores envelopes durably, with their recipients' caps (`capped`: new mail) or
+  /// without (mail accepted already, moving between nodes); what became of each.
+  /// Envelopes get their sequence in the order they arrive. Fails with mailbox_full or
+  /// storage_failure (both retryable); then none of them is stored except those their
+  /// recipient acked meanwhile. Acks in the same commit are not affected.
+  caf::replies_to<put_atom, std::vector<envelope>, bool>::with<std::vector<put_result>>,
   /// Deletes acked mail durably; answers with what was removed (payloads left out).
   caf::replies_to<ack_atom, std::vector<mail_ref>>::with<std::vector<envelope>>,
   /// A page of a recipient's stored envelopes after a sequence number, oldest first:
@@ -66,6 +67,7 @@ store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box,
 } // namespace kinbox
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::envelope)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::put_result>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::mail_page)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::expired_mail)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::envelope>)

@@ -142,6 +142,38 @@ CAF_TEST(a full mailbox refuses new mail with a retryable error and keeps the ol
   CAF_CHECK(alice->send_text(bob.id, "room again"));
 }
 
+CAF_TEST(an account filled to its cap refuses its senders while others get mail) {
+  node n{&nats, {"--mailbox-cap-count", "40"}};
+  auto [alice, bob] = make_friends(n);
+  auto carol = make_user(n, "Carol");
+  befriend(alice, carol);
+  bob.conn.reset();
+  carol.conn.reset();
+  size_t stored = 0;
+  std::optional<failure> refused;
+  for (int i = 0; i < 60 && !refused; ++i) {
+    auto sent = alice->send_text(bob.id, "to bob " + std::to_string(i));
+    if (sent)
+      ++stored;
+    else
+      refused = sent.error();
+  }
+  CAF_REQUIRE(refused);
+  CAF_CHECK(refused->code == errc::mailbox_cap);
+  CAF_CHECK(errc_retryable(refused->code));
+  CAF_CHECK_EQUAL(stored, 40u);
+  CAF_CHECK(alice->send_text(carol.id, "carol is not full")); // others still get mail
+  reconnect(carol, n);
+  CAF_CHECK_EQUAL(receive_n(carol, 1, 10s).size(), 1u);
+  reconnect(bob, n);
+  auto got = receive_n(bob, stored, 10s);
+  CAF_REQUIRE_EQUAL(got.size(), stored);
+  CAF_CHECK_EQUAL(got.front().text, "to bob 0"); // the oldest mail was kept
+  // His acks made room again (once they are committed: the cap is retryable).
+  bob.conn.reset();
+  CAF_CHECK(eventually([&] { return static_cast<bool>(alice->send_text(bob.id, "room again")); }));
+}
+
 CAF_TEST(a NATS outage gives retryable errors and no crash and service resumes) {
   node n{&nats};
   auto [alice, bob] = make_friends(n);

@@ -2,8 +2,11 @@
 #include <caf/test/unit_test.hpp>
 #include <caf/test/unit_test_impl.hpp>
 
+#include <lmdb.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 
 #include "persistence/mailbox.hpp"
@@ -29,9 +32,10 @@ struct fixture {
     std::filesystem::remove_all(dir);
   }
 
-  void reopen(uint64_t initial = 1 << 20, uint64_t max = 64 << 20) {
+  void reopen(uint64_t initial = 1 << 20, uint64_t max = 64 << 20, uint64_t cap_count = 10'000,
+              uint64_t cap_bytes = 64 << 20) {
     box.reset();
-    auto opened = mailbox::open({dir.string(), initial, max});
+    auto opened = mailbox::open({dir.string(), initial, max, cap_count, cap_bytes});
     CAF_REQUIRE(opened);
     box = std::move(*opened);
   }
@@ -48,10 +52,25 @@ struct fixture {
     return e;
   }
 
-  write_outcome put(std::vector<envelope> puts) {
+  /// What came of the puts: per put, whether it was new.
+  struct put_flags {
+    std::vector<bool> stored;
+  };
+
+  put_flags put(std::vector<envelope> puts) {
     auto out = box->write({std::move(puts), {}});
     CAF_REQUIRE(out);
-    return *out;
+    CAF_REQUIRE(!out->puts_failed);
+    put_flags flags;
+    for (auto r : out->stored)
+      flags.stored.push_back(r == put_result::stored);
+    return flags;
+  }
+
+  mail_usage usage_of(account_id recipient) {
+    auto u = box->usage(recipient);
+    CAF_REQUIRE(u);
+    return *u;
   }
 
   uint64_t count() {
@@ -218,31 +237,109 @@ CAF_TEST(mail and dedup survive a reopen) {
 CAF_TEST(a full map grows and past the maximum refuses new mail keeping the old) {
   reopen(1 << 20, 4 << 20);
   uint8_t tag = 0;
-  bool refused = false;
+  std::optional<failure> refused;
   std::vector<uint8_t> stored_tags;
   while (!refused && tag < 250) {
     std::vector<envelope> batch{mail(1, tag, 1000, 100 * 1024)};
     auto out = box->write({batch, {}});
-    if (!out) {
-      CAF_CHECK(out.error().code == errc::mailbox_full);
-      refused = true;
-    } else {
+    CAF_REQUIRE(out);
+    if (out->puts_failed)
+      refused = out->puts_failed;
+    else
       stored_tags.push_back(tag);
-    }
     ++tag;
   }
   CAF_REQUIRE(refused);
+  CAF_CHECK(refused->code == errc::mailbox_full);
   CAF_CHECK_GREATER(box->map_size(), uint64_t{1 << 20});
   CAF_CHECK_GREATER(stored_tags.size(), 10u);
   auto all = pending(1);
   CAF_REQUIRE_EQUAL(all.size(), stored_tags.size());
   for (size_t i = 0; i < all.size(); ++i)
     CAF_CHECK(all[i].payload == bytes(100 * 1024, stored_tags[i]));
-  // Acks still work at the limit, and make room again.
-  auto acked = box->write({{}, {mail_ref{1, {mail_kind::message, 77, all[0].id}}}});
+  // A put that cannot be stored does not fail the acks committed with it.
+  auto mixed = box->write({{mail(1, 251, 1000, 100 * 1024)},
+                           {mail_ref{1, {mail_kind::message, 77, all[0].id}}}});
+  CAF_REQUIRE(mixed);
+  CAF_CHECK(mixed->puts_failed);
+  CAF_REQUIRE_EQUAL(mixed->acked.size(), 1u);
+  CAF_CHECK(mixed->acked[0]);
+  // Acks go on at the limit; expiry too.
+  auto acked = box->write({{}, {mail_ref{1, {mail_kind::message, 77, all[1].id}}}});
   CAF_CHECK(acked);
+  CAF_CHECK(box->expire(2000, 1000));
   reopen(1 << 20, 4 << 20);
-  CAF_CHECK_EQUAL(pending(1).size(), stored_tags.size() - 1);
+  CAF_CHECK_EQUAL(pending(1).size(), 0u);
+}
+
+CAF_TEST(the mail of each recipient is capped in count and bytes and older mail stays) {
+  reopen(1 << 20, 64 << 20, 3, 1000);
+  auto capped = [&](std::vector<envelope> mail) {
+    write_batch b{std::move(mail), {}};
+    b.capped.assign(b.puts.size(), true);
+    auto out = box->write(b);
+    CAF_REQUIRE(out);
+    return out->stored;
+  };
+  using r = put_result;
+  CAF_CHECK(capped({mail(1, 1), mail(1, 2), mail(1, 3), mail(1, 4)}) ==
+            (std::vector<r>{r::stored, r::stored, r::stored, r::over_cap}));
+  CAF_CHECK(capped({mail(2, 1)}) == (std::vector<r>{r::stored})); // others are not affected
+  CAF_CHECK(capped({mail(1, 1)}) == (std::vector<r>{r::duplicate}));
+  CAF_CHECK_EQUAL(usage_of(1).count, 3u);
+  CAF_CHECK_EQUAL(usage_of(1).bytes, 48u);
+  // Mail accepted already (moving between nodes) is stored past the cap.
+  CAF_CHECK(put({mail(1, 5)}).stored == (std::vector<bool>{true}));
+  CAF_CHECK_EQUAL(pending(1).size(), 4u);
+  // An ack makes room; the byte cap counts too.
+  CAF_CHECK(box->write({{}, {mail_ref{1, {mail_kind::message, 77, mail(1, 1).id}},
+                             mail_ref{1, {mail_kind::message, 77, mail(1, 2).id}}}}));
+  CAF_CHECK(capped({mail(1, 6, 1000, 2000)}) == (std::vector<r>{r::over_cap}));
+  CAF_CHECK(capped({mail(1, 7, 1000, 100)}) == (std::vector<r>{r::stored}));
+  // The usage survives a reopen and follows expiry.
+  reopen(1 << 20, 64 << 20, 3, 1000);
+  CAF_CHECK_EQUAL(usage_of(1).count, 3u);
+  CAF_CHECK(box->expire(5000, 1000));
+  CAF_CHECK_EQUAL(usage_of(1).count, 0u);
+  CAF_CHECK_EQUAL(usage_of(1).bytes, 0u);
+}
+
+CAF_TEST(a full disk refuses new mail while acks go on and recovers when space returns) {
+  reopen(1 << 20, 64 << 20);
+  auto data = dir / "data.mdb";
+  CAF_REQUIRE_EQUAL(std::filesystem::file_size(data), uint64_t{1} << 20); // allocated
+  // The disk "fills": no file of this process may grow past what the map has now.
+  ::signal(SIGXFSZ, SIG_IGN);
+  rlimit old{};
+  ::getrlimit(RLIMIT_FSIZE, &old);
+  rlimit full{1 << 20, old.rlim_max};
+  CAF_REQUIRE_EQUAL(::setrlimit(RLIMIT_FSIZE, &full), 0);
+  std::optional<failure> refused;
+  std::vector<message_id> stored;
+  for (uint8_t tag = 0; tag < 40 && !refused; ++tag) {
+    auto out = box->write({{mail(1, tag, 1000, 64 * 1024)}, {}});
+    CAF_REQUIRE(out);
+    if (out->puts_failed)
+      refused = out->puts_failed;
+    else
+      stored.push_back(mail(1, tag).id);
+  }
+  CAF_REQUIRE(refused);
+  CAF_CHECK(refused->code == errc::storage_failure);
+  CAF_CHECK(errc_retryable(refused->code));
+  CAF_REQUIRE_GREATER(stored.size(), 2u);
+  auto acked = box->write({{}, {mail_ref{1, {mail_kind::message, 77, stored[0]}}}});
+  CAF_CHECK(acked && acked->acked[0]);
+  CAF_CHECK_EQUAL(pending(1).size(), stored.size() - 1);
+  // Space returns: the next put grows the map and is stored, without a restart.
+  CAF_REQUIRE_EQUAL(::setrlimit(RLIMIT_FSIZE, &old), 0);
+  for (uint8_t tag = 100; tag < 120; ++tag) {
+    auto out = box->write({{mail(1, tag, 1000, 64 * 1024)}, {}});
+    CAF_REQUIRE(out);
+    CAF_CHECK(!out->puts_failed);
+  }
+  CAF_CHECK_GREATER(box->map_size(), uint64_t{1} << 20);
+  CAF_CHECK_EQUAL(pending(1).size(), stored.size() - 1 + 20);
 }
 
 CAF_TEST(a format 1 mailbox is upgraded in place) {
@@ -301,6 +398,8 @@ CAF_TEST(a format 1 mailbox is upgraded in place) {
   auto stored = pending(1);
   CAF_REQUIRE_EQUAL(stored.size(), 1u);
   CAF_CHECK(stored[0].payload == mail(1, 4).payload);
+  CAF_CHECK_EQUAL(usage_of(1).count, 1u); // counted in the upgrade
+  CAF_CHECK_EQUAL(usage_of(1).bytes, 16u);
   CAF_CHECK(put({mail(1, 4)}).stored == (std::vector<bool>{false}));
   auto acked = box->write({{}, {mail_ref{1, {mail_kind::message, 77, mail(1, 4).id}}}});
   CAF_REQUIRE(acked);

@@ -62,7 +62,7 @@ struct fixture {
     std::vector<envelope> batch;
     for (auto t : tags)
       batch.push_back(mail(t));
-    return self->request(store, 5s, put_atom::value, std::move(batch));
+    return self->request(store, 5s, put_atom::value, std::move(batch), true);
   }
 
   std::vector<uint8_t> pending_tags() {
@@ -81,7 +81,11 @@ struct fixture {
   template <class Handle>
   static std::vector<bool> stored_flags(Handle& handle) {
     std::vector<bool> flags;
-    handle.receive([&](std::vector<bool>& r) { flags = std::move(r); },
+    handle.receive(
+        [&](std::vector<put_result>& r) {
+          for (auto x : r)
+            flags.push_back(x == put_result::stored);
+        },
                    [](caf::error&) { CAF_FAIL("put failed"); });
     return flags;
   }

@@ -38,13 +38,14 @@ struct world {
 
 store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<world> w) {
   return {
-      [=](put_atom, std::vector<envelope>& batch) -> std::vector<bool> {
+      [=](put_atom, std::vector<envelope>& batch, bool) -> std::vector<put_result> {
         ++w->puts;
-        std::vector<bool> stored;
+        std::vector<put_result> stored;
         for (auto& e : batch) {
           auto key = std::make_tuple(e.recipient, e.kind, e.id);
           e.seq = ++w->next_seq;
-          stored.push_back(w->mail.emplace(key, e).second);
+          stored.push_back(w->mail.emplace(key, e).second ? put_result::stored
+                                                          : put_result::duplicate);
         }
         return stored;
       },
