@@ -260,6 +260,7 @@ int run(const node_config& cfg) {
     ctx->max_frame_size = cfg.max_frame_size;
     ctx->max_outbound_bytes = cfg.max_outbound_bytes;
     ctx->auth_timeout = cfg.auth_timeout;
+    ctx->limits = std::make_shared<gateway_limits>(cfg.limits);
     ctx->now_ms = system_now_ms;
     auto others = std::vector<caf::actor>{caf::actor_cast<caf::actor>(sweeper),
                                           caf::actor_cast<caf::actor>(*service),

@@ -92,6 +92,11 @@ result<std::unique_ptr<connection>> connection::open(const std::string& host, ui
   auto answer = conn->read_one(timeout);
   if (!answer)
     return answer.error();
+  if (answer->type == frame_type::error) { // refused before the handshake (a limit)
+    auto why = decode_body<error_body>(answer->body);
+    if (why)
+      return failure{why->code, why->message, why->retry_after_ms};
+  }
   if (answer->type != frame_type::server_hello)
     return failure{errc::unexpected_frame, "the gateway did not answer with server_hello"};
   auto hello = decode_body<server_hello>(answer->body);
@@ -271,7 +276,7 @@ result<frame> connection::request(frame_type type, bytes body, milliseconds time
       auto why = decode_body<error_body>(f->body);
       if (!why)
         return why.error();
-      return failure{why->code, why->message};
+      return failure{why->code, why->message, why->retry_after_ms};
     }
     return f;
   }

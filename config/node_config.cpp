@@ -81,6 +81,22 @@ po::options_description make_options() {
      "refused with mailbox_cap (retryable) and older mail stays; 1 to 1000000")
     ("mailbox-cap-bytes", po::value<std::string>()->default_value("64MiB"),
      "most undelivered payload bytes one account may have stored; at least --max-frame-size")
+    ("limit-requests", po::value<double>()->default_value(1000),
+     "requests per second one connection, and one account, may make (bursts of ten times "
+     "that); past it `rate_limited` with a retry-after; 0: no limit")
+    ("limit-registrations-per-address", po::value<double>()->default_value(30),
+     "registrations per hour from one IP address (bursts of as many); 0: no limit")
+    ("limit-registrations", po::value<double>()->default_value(20),
+     "registrations per second across the node (bursts of five times that); 0: no limit")
+    ("limit-handshakes-per-address", po::value<double>()->default_value(50),
+     "transport handshakes per second from one IP address (bursts of four times that); "
+     "0: no limit")
+    ("limit-connections-per-address", po::value<size_t>()->default_value(1024),
+     "open connections from one IP address")
+    ("limit-connections", po::value<size_t>()->default_value(100000),
+     "open connections on the node")
+    ("limit-unauthenticated-per-address", po::value<size_t>()->default_value(128),
+     "connections from one IP address not logged in yet")
     ("shards", po::value<uint32_t>()->default_value(0),
      "number of shards of a new cluster, 1..65536; 0 (default): the cluster's, or 4096 "
      "for a new one. A node whose value differs from its cluster's is refused")
@@ -220,6 +236,26 @@ result<node_config> build(const po::variables_map& vm) {
   if (!cap_bytes)
     return cap_bytes.error();
   cfg.mailbox_cap_bytes = *cap_bytes;
+  for (auto name : {"limit-requests", "limit-registrations-per-address", "limit-registrations",
+                    "limit-handshakes-per-address"})
+    if (!(get<double>(vm, name) >= 0 && get<double>(vm, name) <= 1e9))
+      return bad_option(name, "must be between 0 and 1e9");
+  auto rate = [&](const char* name, double burst_factor, double per_seconds = 1) {
+    auto n = get<double>(vm, name);
+    return rate_limit{n / per_seconds, std::max(1.0, n * burst_factor)};
+  };
+  auto& limits = cfg.limits;
+  limits.requests_per_connection = rate("limit-requests", 10);
+  limits.requests_per_account = limits.requests_per_connection;
+  limits.registrations_per_address = rate("limit-registrations-per-address", 1, 3600);
+  limits.registrations_per_node = rate("limit-registrations", 5);
+  limits.handshakes_per_address = rate("limit-handshakes-per-address", 4);
+  limits.connections_per_address = get<size_t>(vm, "limit-connections-per-address");
+  limits.connections_total = get<size_t>(vm, "limit-connections");
+  limits.unauthenticated_per_address = get<size_t>(vm, "limit-unauthenticated-per-address");
+  if (limits.connections_per_address == 0 || limits.connections_total == 0 ||
+      limits.unauthenticated_per_address == 0)
+    return bad_option("limit-connections", "connection limits must be at least 1");
   cfg.shards = get<uint32_t>(vm, "shards");
   if (cfg.shards > 65536)
     return bad_option("shards", "must be between 1 and 65536, or 0");

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "config/limits.hpp"
 #include "protocol/types.hpp"
 
 namespace kinbox {
@@ -44,6 +45,7 @@ struct node_config {
   uint64_t mailbox_max_size = 16ull << 30;
   uint64_t mailbox_cap_count = 10'000;     ///< undelivered envelopes stored per account
   uint64_t mailbox_cap_bytes = 64ull << 20; ///< undelivered payload bytes stored per account
+  gateway_limit_config limits; ///< abuse limits of the gateway
   uint32_t shards = 0; ///< 0: the cluster's (4096 for a new cluster)
   std::chrono::milliseconds lease = std::chrono::seconds(6); ///< membership lease (cluster-wide)
   size_t moving_shards = 4;                                  ///< handoffs at once

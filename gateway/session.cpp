@@ -17,6 +17,10 @@ namespace kinbox {
 namespace {
 
 using auth_timeout_atom = caf::atom_constant<caf::atom("auth_tmo")>;
+using refuse_atom = caf::atom_constant<caf::atom("refuse")>;
+
+/// A refused connection waits this long before it may try again.
+constexpr std::chrono::milliseconds connection_retry_after{1000};
 
 constexpr int max_id_attempts = 8;
 /// Bytes per socket read. CAF keeps a buffer of this size per connection even when it is
@@ -31,7 +35,7 @@ constexpr size_t busy_batch = 4;
 constexpr account_id min_account_id = 1'000'000'000ull;
 constexpr account_id account_id_span = 9'000'000'000ull;
 
-enum class phase { hello, auth, logging_in, ready, closing };
+enum class phase { hello, auth, logging_in, ready, closing_soon, closing };
 
 } // namespace
 
@@ -80,6 +84,11 @@ struct session_state {
   bytes plain;       ///< the frame being sealed, reused within a batch
   bytes opened;      ///< the frame just opened; handlers read its body in place
   bool busy = false; ///< a busy batch went out or came in since the last read ended
+  std::string address;   ///< the client's IP address, for the limits per address
+  bool admitted = false; ///< counted by the connection limits
+  bool logged_in = false;
+  token_bucket requests;         ///< of this connection
+  token_bucket account_requests; ///< of the account, kept by the limits between its sessions
   static inline const char* name = "kinbox.session";
 };
 
@@ -183,6 +192,10 @@ void close(session_pointer self) {
   if (st.current == phase::closing)
     return;
   st.current = phase::closing;
+  if (st.admitted)
+    st.ctx->limits->closed(st.address, st.logged_in);
+  if (st.logged_in)
+    st.ctx->limits->return_account_bucket(st.account, st.account_requests);
   if (st.account != 0) {
     st.ctx->service->remove_endpoint(st.session_id);
     // The service delivers the detach even if the account moves meanwhile: this session
@@ -206,8 +219,23 @@ void fail(session_pointer self, frame_type type, uint32_t request_id, errc code,
   close(self);
 }
 
+/// Closes with an error frame that says when to come back (a limit was met).
+void refuse(session_pointer self, const failure& f) {
+  logger()->info("event=session_closed session={} account={} code={} reason=\"{}\"",
+                 self->state.session_id, self->state.account, errc_name(f.code), f.message);
+  queue_frame(self, make_frame(frame_type::error, 0,
+                               error_body{f.code, f.message, f.retry_after_ms}));
+  self->flush(self->state.hdl);
+  close(self);
+}
+
 void reply_error(session_pointer self, uint32_t request_id, const failure& f) {
-  write_frame(self, make_frame(frame_type::error, request_id, error_body{f.code, f.message}));
+  write_frame(self, make_frame(frame_type::error, request_id,
+                               error_body{f.code, f.message, f.retry_after_ms}));
+}
+
+failure rate_limited(std::chrono::milliseconds wait, const std::string& what) {
+  return failure{errc::rate_limited, what, static_cast<uint32_t>(wait.count())};
 }
 
 template <class Body>
@@ -365,6 +393,12 @@ void handle_register(session_pointer self, const frame_view& f) {
   auto req = decode_body<register_request>(f.body);
   if (!req)
     return fail(self, frame_type::error, f.request_id, errc::malformed_frame, req.error().message);
+  auto& st = self->state;
+  if (auto wait = st.ctx->limits->registration(st.address)) {
+    logger()->info("event=registration_limited session={} address={}", st.session_id,
+                   st.address);
+    return reply_error(self, f.request_id, rate_limited(*wait, "too many registrations"));
+  }
   if (auto why = validate_registration(*req))
     return reply_error(self, f.request_id, {errc::invalid_argument, *why});
   account_record record;
@@ -407,6 +441,9 @@ void attached(session_pointer self, uint32_t request_id, entity_reply& r) {
   st.attached = true;
   st.info = answer->account;
   st.current = phase::ready;
+  st.logged_in = true;
+  st.ctx->limits->logged_in(st.address);
+  st.account_requests = st.ctx->limits->take_account_bucket(st.account);
   logger()->info("event=login account={} session={}", st.account, st.session_id);
   reply(self, frame_type::login_ok, request_id, st.info);
   if (!st.early.empty()) {
@@ -516,8 +553,25 @@ void handle_ready(session_pointer self, const frame_view& f) {
   }
 }
 
+/// Every request counts against the connection's rate and, once logged in, the account's.
+bool within_rate(session_pointer self, const frame_view& f) {
+  auto& st = self->state;
+  auto& cfg = st.ctx->limits->config();
+  auto now = limit_clock::now();
+  auto wait = st.requests.take(cfg.requests_per_connection, now);
+  if (!wait && st.logged_in)
+    wait = st.account_requests.take(cfg.requests_per_account, now);
+  if (!wait)
+    return true;
+  logger()->debug("event=request_limited session={} account={}", st.session_id, st.account);
+  reply_error(self, f.request_id, rate_limited(*wait, "too many requests"));
+  return false;
+}
+
 void handle_frame(session_pointer self, const frame_view& f) {
   auto& st = self->state;
+  if ((st.current == phase::auth || st.current == phase::ready) && !within_rate(self, f))
+    return;
   switch (st.current) {
   case phase::auth:
     if (f.type == frame_type::register_account)
@@ -551,6 +605,10 @@ void handle_hello(session_pointer self, std::span<const uint8_t> payload) {
   if (!hello)
     return fail(self, frame_type::error, f->request_id, errc::malformed_frame,
                 hello.error().message);
+  if (auto wait = st.ctx->limits->handshake(st.address)) {
+    logger()->info("event=handshake_limited session={} address={}", st.session_id, st.address);
+    return refuse(self, rate_limited(*wait, "too many handshakes from this address"));
+  }
   auto cipher = crypto::pick_cipher(hello->ciphers);
   if (!cipher)
     return fail(self, frame_type::error, f->request_id, errc::unsupported_version,
@@ -584,6 +642,8 @@ void adapt_read_chunk(session_pointer self, size_t bytes_read) {
 
 void handle_data(session_pointer self, const std::vector<char>& data) {
   auto& st = self->state;
+  if (st.current == phase::closing_soon)
+    return; // refused: nothing of it is read
   adapt_read_chunk(self, data.size());
   st.reader.append({reinterpret_cast<const uint8_t*>(data.data()), data.size()});
   size_t records = 0;
@@ -639,6 +699,17 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
   self->configure_read(hdl, caf::io::receive_policy::at_most(small_read_chunk));
   self->ack_writes(hdl, true);
   self->delayed_send(self, st.ctx->auth_timeout, auth_timeout_atom::value);
+  st.address = self->remote_addr(hdl);
+  auto admitted = st.ctx->limits->open(st.address);
+  st.admitted = admitted == admission::admitted;
+  if (!st.admitted) {
+    logger()->info("event=connection_limited address={} reason={}", st.address,
+                   admitted == admission::too_many_total      ? "total"
+                   : admitted == admission::too_many_from_address ? "address"
+                                                                  : "unauthenticated");
+    st.current = phase::closing_soon;
+    self->send(self, refuse_atom::value);
+  }
   logger()->debug("event=session_opened session={}", st.session_id);
   return {
       [=](const caf::io::new_data_msg& msg) { handle_data(self, msg.buf); },
@@ -676,6 +747,11 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
       [=](entity_retry_atom) {
         if (self->state.client)
           self->state.client->retry(self);
+      },
+      [=](refuse_atom) {
+        self->state.current = phase::hello;
+        refuse(self, failure{errc::rate_limited, "too many connections; try again later",
+                             static_cast<uint32_t>(connection_retry_after.count())});
       },
       [=](auth_timeout_atom) {
         auto current = self->state.current;

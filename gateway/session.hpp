@@ -19,6 +19,7 @@
 #include "actors/user_actor.hpp"
 #include "cluster/kv_actor.hpp"
 #include "crypto/crypto.hpp"
+#include "gateway/limits.hpp"
 
 namespace kinbox {
 
@@ -35,6 +36,7 @@ struct gateway_context {
   size_t max_outbound_bytes = 4 * 1024 * 1024;
   size_t max_in_flight = 1024;                   ///< requests a connection may have open at once
   std::chrono::milliseconds auth_timeout{30000}; ///< time to complete the login
+  std::shared_ptr<gateway_limits> limits;
   std::function<uint64_t()> now_ms;
 };
 

@@ -28,7 +28,8 @@ namespace kinbox {
   X(key_mismatch, 17, false, "the gateway presented a key other than the pinned one")              \
   X(storage_failure, 18, true, "the mailbox store failed; the mail was not stored; retry")      \
   X(moved, 19, true, "the entity is being moved to another node; retry")                        \
-  X(mailbox_cap, 20, true, "the recipient has as much undelivered mail as allowed; retry later")
+  X(mailbox_cap, 20, true, "the recipient has as much undelivered mail as allowed; retry later") \
+  X(rate_limited, 21, true, "too many requests or connections; retry after the time given")
 
 enum class errc : uint16_t {
 #define KINBOX_ERRC_ENUM(name, number, retryable, text) name = number,

@@ -50,7 +50,7 @@ void write_body(bytes& out, const server_hello& x) {
 }
 
 void write_body(bytes& out, const error_body& x) {
-  wire::writer{out}.u16(static_cast<uint16_t>(x.code)).str(x.message);
+  wire::writer{out}.u16(static_cast<uint16_t>(x.code)).str(x.message).u32(x.retry_after_ms);
 }
 
 void write_body(bytes& out, const redirect_body& x) {
@@ -157,6 +157,7 @@ bool read_body(std::span<const uint8_t> in, error_body& x) {
   uint16_t code = 0;
   r.u16(code);
   r.str(x.message, max_text_length);
+  r.u32(x.retry_after_ms);
   x.code = static_cast<errc>(code);
   return r.finished();
 }

@@ -30,6 +30,7 @@ struct server_hello {
 struct error_body {
   errc code;
   std::string message;
+  uint32_t retry_after_ms{}; ///< when the request may be tried again; 0: no hint
 };
 
 /// Most gateways a `redirect` names, and the longest address.

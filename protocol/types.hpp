@@ -55,6 +55,7 @@ enum class contact_state : uint8_t {
 struct failure {
   errc code;
   std::string message;
+  uint32_t retry_after_ms{}; ///< for rate_limited: when to try again; 0: no hint
 };
 
 /// A value or a failure, for code that does not run inside CAF (codec, client SDK).

@@ -8,6 +8,7 @@
 #include <fstream>
 
 #include "config/node_config.hpp"
+#include "gateway/limits.hpp"
 
 using namespace kinbox;
 
@@ -113,4 +114,39 @@ CAF_TEST(durations and sizes parse with units) {
   auto mib = parse_size("2M");
   CAF_CHECK(mib && *mib == (2u << 20));
   CAF_CHECK(!parse_size("12XB"));
+}
+
+CAF_TEST(limits and caps are read from their options) {
+  auto cfg = ok(parse({"--limit-requests", "10", "--limit-registrations-per-address", "36",
+                       "--limit-connections-per-address", "7", "--mailbox-cap-count", "50"}));
+  CAF_CHECK_EQUAL(cfg.limits.requests_per_connection.per_second, 10.0);
+  CAF_CHECK_EQUAL(cfg.limits.requests_per_connection.burst, 100.0);
+  CAF_CHECK_EQUAL(cfg.limits.registrations_per_address.per_second, 0.01); // 36 an hour
+  CAF_CHECK_EQUAL(cfg.limits.registrations_per_address.burst, 36.0);
+  CAF_CHECK_EQUAL(cfg.limits.connections_per_address, 7u);
+  CAF_CHECK_EQUAL(cfg.mailbox_cap_count, 50u);
+  CAF_CHECK(error_of(parse({"--limit-requests", "-1"})).find("--limit-requests") !=
+            std::string::npos);
+  CAF_CHECK(error_of(parse({"--mailbox-cap-count", "0"})).find("--mailbox-cap-count") !=
+            std::string::npos);
+  CAF_CHECK(error_of(parse({"--mailbox-cap-bytes", "1KiB"})).find("--mailbox-cap-bytes") !=
+            std::string::npos);
+}
+
+CAF_TEST(a token bucket gives its burst then its rate and says how long to wait) {
+  token_bucket b;
+  rate_limit limit{10, 3};
+  auto t0 = limit_clock::time_point{} + std::chrono::hours(1);
+  for (int i = 0; i < 3; ++i)
+    CAF_CHECK(!b.take(limit, t0));
+  auto wait = b.take(limit, t0);
+  CAF_REQUIRE(wait);
+  CAF_CHECK_EQUAL(wait->count(), 100); // one token every 100 ms
+  CAF_CHECK(!b.take(limit, t0 + std::chrono::milliseconds(100)));
+  CAF_CHECK(b.take(limit, t0 + std::chrono::milliseconds(150)));
+  CAF_CHECK(!b.full(limit, t0 + std::chrono::milliseconds(200)));
+  CAF_CHECK(b.full(limit, t0 + std::chrono::seconds(1)));
+  token_bucket unlimited;
+  for (int i = 0; i < 1000; ++i)
+    CAF_CHECK(!unlimited.take(rate_limit{0, 0}, t0));
 }
