@@ -1,5 +1,6 @@
-// The seeded fault runner: apps do random operations on a 3-node cluster (3 NATS
-// servers) while random faults happen: kill -9 of a node, a node paused with SIGSTOP, a
+// The seeded fault runner: apps do random operations (send, receive, friend requests,
+// log in again, drop the connection) on a 3-node cluster (3 NATS servers) while random
+// faults happen: kill -9 of a node, a node paused with SIGSTOP, a
 // NATS server killed and restarted, an app's connection dropped before it acks. At the end
 // every accepted message has reached its app, none twice, and no plaintext is at rest.
 //
@@ -127,6 +128,10 @@ CAF_TEST(seeded faults lose no accepted mail and deliver none twice) {
         else
           ++w.refused; // retryable: not accepted, so not owed
       }
+    } else if (roll < 54) { // a friend request (to a friend already: answered, no change)
+      auto& other = w.users[pick(w.users.size())];
+      if (other.id != u.id && (u.conn || relogin(w, u)) && !u->friend_add(other.id))
+        u.conn.reset();
     } else if (roll < 70) {
       receive(w, u, 200ms);
     } else if (roll < 78) {
