@@ -622,6 +622,8 @@ void handle_hello(session_pointer self, std::span<const uint8_t> payload) {
               make_frame(frame_type::server_hello, f->request_id,
                          server_hello{st.ctx->cluster_key.pk, ephemeral.pk,
                                       static_cast<uint32_t>(st.ctx->max_frame_size), *cipher}));
+  if (st.current == phase::closing)
+    return; // cut while writing the hello
   st.channel.emplace(*keys, *cipher);
   st.transcript = keys->transcript;
   st.current = phase::auth;

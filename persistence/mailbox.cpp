@@ -218,6 +218,15 @@ result<std::unique_ptr<mailbox>> mailbox::open(const options& opts) {
   mdb_reader_check(mb->env_, &dead);
   MDB_envinfo info;
   mdb_env_info(mb->env_, &info);
+  // LMDB opens a grown mailbox with a map just as large as what it uses; an upgrade
+  // rewrites the index in one transaction and needs about as much again.
+  MDB_stat env_stat;
+  mdb_env_stat(mb->env_, &env_stat);
+  uint64_t used = (info.me_last_pgno + 1) * static_cast<uint64_t>(env_stat.ms_psize);
+  if (2 * used > info.me_mapsize && info.me_mapsize < opts.max_size) {
+    mdb_env_set_mapsize(mb->env_, std::min<uint64_t>(opts.max_size, 2 * used + opts.initial_size));
+    mdb_env_info(mb->env_, &info);
+  }
   mb->map_size_ = info.me_mapsize;
   txn_guard txn;
   if ((rc = txn.begin(mb->env_, 0)) != 0)
@@ -433,7 +442,7 @@ result<bool> mailbox::with_write_txn(F&& body) {
   }
 }
 
-bool mailbox::room_for_puts() {
+bool mailbox::room_for_puts(uint64_t batch_bytes) {
   if (map_size_ < max_size_ && (!disk_full_ || grow()))
     return true; // the map can grow (again, once the disk has room)
   MDB_envinfo info;
@@ -449,10 +458,14 @@ bool mailbox::room_for_puts() {
     MDB_val key, val;
     for (int rc = mdb_cursor_get(cur.get(), &key, &val, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT))
-      if (val.mv_size >= sizeof(size_t))
-        free_pages += *static_cast<const size_t*>(val.mv_data);
+      if (val.mv_size >= sizeof(size_t)) {
+        size_t listed = 0;
+        std::memcpy(&listed, val.mv_data, sizeof(listed));
+        free_pages += listed;
+      }
   }
-  return free_pages * stat.ms_psize > reserve_of(map_size_);
+  // The batch's pages (about twice its bytes, with the index) must leave the reserve free.
+  return free_pages * stat.ms_psize > reserve_of(map_size_) + 2 * batch_bytes;
 }
 
 result<write_outcome> mailbox::write(const write_batch& batch) {
@@ -470,7 +483,10 @@ result<write_outcome> mailbox::write(const write_batch& batch) {
 }
 
 result<write_outcome> mailbox::write_txn(const write_batch& batch, bool with_puts) {
-  if (with_puts && !room_for_puts()) {
+  uint64_t batch_bytes = 0;
+  for (auto& e : batch.puts)
+    batch_bytes += envelope_header_size + e.payload.size();
+  if (with_puts && !room_for_puts(batch_bytes)) {
     if (disk_full_)
       return failure{errc::storage_failure, "no disk space for more mail"};
     log::get("store")->error("event=mailbox_full map_size={} max={}", map_size_, max_size_);

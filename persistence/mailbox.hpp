@@ -141,8 +141,9 @@ private:
   template <class F>
   result<bool> with_write_txn(F&& body);
   result<write_outcome> write_txn(const write_batch& batch, bool with_puts);
-  /// Whether puts may use the map: it can grow, or its free pages exceed the reserve.
-  bool room_for_puts();
+  /// Whether a batch of puts of about `batch_bytes` may use the map: it can grow, or its
+  /// free pages hold the batch and leave the reserve.
+  bool room_for_puts(uint64_t batch_bytes);
 
   bool grow();
   /// Allocates the disk space of the whole map, so that pages already mapped never meet

@@ -33,11 +33,15 @@ struct put_group {
 };
 
 /// A put waiting for the commit, and which request it came from.
+/// A put request's envelope: (group, index) in it.
+using put_origin = std::pair<uint64_t, size_t>;
+
 struct queued_put {
   envelope mail;
   bool capped = false;
-  uint64_t group;
-  size_t index;
+  /// Who waits for it: the put that queued it, then any that sent the same mail before
+  /// the commit (all hear the same outcome).
+  std::vector<put_origin> waiting;
   bool done = false; ///< cancelled by its ack; skipped at the commit
 };
 
@@ -89,11 +93,11 @@ void flush(store_pointer self) {
   write_batch batch;
   batch.acks = std::move(st.acks_batch);
   st.acks_batch.clear();
-  std::vector<std::pair<uint64_t, size_t>> origin; // (group, index) per put of `batch`
+  std::vector<std::vector<put_origin>> origin; // who waits, per put of `batch`
   for (auto& p : st.puts) {
     if (p.done)
       continue;
-    origin.emplace_back(p.group, p.index);
+    origin.push_back(std::move(p.waiting));
     batch.puts.push_back(std::move(p.mail));
     batch.capped.push_back(p.capped);
   }
@@ -106,11 +110,12 @@ void flush(store_pointer self) {
   auto outcome = st.box->write(batch);
   auto fail_puts = [&](const failure& f) {
     auto err = make_error(f);
-    for (auto& [group, index] : origin)
-      if (auto g = st.groups.find(group); g != st.groups.end()) {
-        g->second.promise.deliver(err);
-        st.groups.erase(g);
-      }
+    for (auto& waiting : origin)
+      for (auto& [group, index] : waiting)
+        if (auto g = st.groups.find(group); g != st.groups.end()) {
+          g->second.promise.deliver(err);
+          st.groups.erase(g);
+        }
   };
   if (!outcome) {
     log::get("store")->warn("event=batch_failed puts={} acks={} code={}", batch.puts.size(),
@@ -124,7 +129,8 @@ void flush(store_pointer self) {
   if (outcome->puts_failed)
     fail_puts(*outcome->puts_failed);
   for (size_t i = 0; i < outcome->stored.size(); ++i)
-    settle(st.groups, origin[i].first, origin[i].second, outcome->stored[i]);
+    for (auto& [group, index] : origin[i])
+      settle(st.groups, group, index, outcome->stored[i]);
   for (auto& a : acks) {
     for (size_t r = a.first_ref; r < a.first_ref + a.ref_count; ++r)
       if (outcome->acked[r])
@@ -159,7 +165,8 @@ bool cancel_pending_put(store_pointer self, const mail_ref& ref, std::vector<env
   removed.push_back(
       envelope{e.recipient, e.kind, e.id, e.sender, e.stored_at_ms, e.expires_at_ms, {}, e.seq});
   p.done = true;
-  settle(st.groups, p.group, p.index, put_result::stored);
+  for (auto& [group, index] : p.waiting)
+    settle(st.groups, group, index, put_result::stored);
   return true;
 }
 
@@ -177,10 +184,15 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
         group.stored.resize(mail.size(), put_result::duplicate);
         for (size_t i = 0; i < mail.size(); ++i) {
           auto key = key_of(mail[i]);
-          if (!st.pending_puts.emplace(key, st.puts.size()).second)
-            continue; // the same mail waits already: not new
-          st.puts.push_back(queued_put{std::move(mail[i]), capped, id, i});
+          auto [at, fresh] = st.pending_puts.emplace(key, st.puts.size());
           ++group.open;
+          if (!fresh) { // the same mail waits already: this put hears what becomes of it
+            auto& p = st.puts[at->second];
+            p.capped = p.capped && capped; // mail accepted already is never refused
+            p.waiting.emplace_back(id, i);
+            continue;
+          }
+          st.puts.push_back(queued_put{std::move(mail[i]), capped, {{id, i}}});
         }
         auto rp = group.promise;
         if (group.open == 0) {
