@@ -2,10 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
-#include <ctime>
+#include <cmath>
+#include <cstdint>
 
 #include "crypto/crypto.hpp"
+#include "protocol/text.hpp"
 
 namespace kinbox {
 
@@ -32,7 +35,9 @@ bytes encode_account(const account_record& a) {
          {"sign_key", key_hex(a.sign_key)},
          {"box_key", key_hex(a.box_key)},
          {"created_ms", a.created_ms}};
-  auto text = j.dump();
+  // Text is validated before it gets here; should invalid UTF-8 slip through, it is
+  // replaced rather than thrown across an actor.
+  auto text = j.dump(-1, ' ', false, json::error_handler_t::replace);
   return bytes(text.begin(), text.end());
 }
 
@@ -57,11 +62,8 @@ std::optional<account_record> decode_account(std::span<const uint8_t> data) {
 }
 
 std::optional<std::string> validate_registration(const register_request& req) {
-  if (req.name.empty() || req.name.size() > max_name_length)
-    return "name must be 1 to 64 bytes";
-  for (unsigned char c : req.name)
-    if (c < 0x20 || c == 0x7f)
-      return "name must not contain control characters";
+  if (auto why = check_display_name(req.name))
+    return why;
   auto& d = req.birth_date;
   if (d.size() != 10 || d[4] != '-' || d[7] != '-')
     return "birth date must be YYYY-MM-DD";
@@ -87,18 +89,50 @@ std::optional<contact_state> contact_list_state::state_of(account_id other) cons
   auto i = entries_.find(other);
   if (i == entries_.end())
     return std::nullopt;
-  return i->second;
+  return i->second.state;
 }
 
-contact_effect contact_list_state::add(account_id other) {
-  auto state = state_of(other);
-  if (!state) {
-    entries_[other] = contact_state::outgoing;
-    return contact_effect::notify_request;
+void contact_list_state::start_cooldown(account_id other, uint64_t from_ms,
+                                        const friend_limit_config& rules) {
+  if (rules.cooldown_ms > 0)
+    cooldown_until_[other] = from_ms + rules.cooldown_ms;
+}
+
+result<contact_effect> contact_list_state::add(account_id other, uint64_t now_ms,
+                                               const friend_limit_config& rules,
+                                               bool needs_parent) {
+  auto i = entries_.find(other);
+  if (i == entries_.end()) {
+    if (auto c = cooldown_until_.find(other); c != cooldown_until_.end() && c->second > now_ms)
+      return failure{errc::friend_request_cooldown,
+                     "a request to this account was declined or expired lately",
+                     static_cast<uint32_t>(std::min<uint64_t>(c->second - now_ms, UINT32_MAX))};
+    if (rules.requests.per_second > 0) {
+      auto& limit = rules.requests;
+      double tokens = request_tokens_ < 0 ? limit.burst : request_tokens_;
+      if (now_ms > tokens_at_ms_)
+        tokens = std::min(limit.burst,
+                          tokens + limit.per_second * static_cast<double>(now_ms - tokens_at_ms_) / 1000);
+      tokens_at_ms_ = std::max(tokens_at_ms_, now_ms);
+      if (tokens < 1) {
+        request_tokens_ = tokens;
+        auto wait = static_cast<uint32_t>(std::ceil((1 - tokens) / limit.per_second * 1000));
+        return failure{errc::friend_request_limit, "too many friend requests from this account",
+                       wait};
+      }
+      request_tokens_ = tokens - 1;
+    }
+    entries_[other] = needs_parent ? entry{contact_state::awaiting_parent, now_ms, true}
+                                   : entry{contact_state::outgoing, now_ms};
+    return needs_parent ? contact_effect::ask_parent : contact_effect::notify_request;
   }
-  switch (*state) {
+  switch (i->second.state) {
   case contact_state::incoming:
-    entries_[other] = contact_state::friends;
+    if (needs_parent) {
+      i->second = entry{contact_state::awaiting_parent, now_ms, false};
+      return contact_effect::ask_parent;
+    }
+    i->second = entry{contact_state::friends, now_ms};
     return contact_effect::notify_accept;
   case contact_state::outgoing:
     return contact_effect::notify_request; // ask again: the first may have been lost
@@ -107,57 +141,173 @@ contact_effect contact_list_state::add(account_id other) {
   }
 }
 
-contact_effect contact_list_state::receive_request(account_id other) {
-  auto state = state_of(other);
-  if (!state) {
-    entries_[other] = contact_state::incoming;
+contact_effect contact_list_state::receive_request(account_id other, uint64_t now_ms) {
+  auto i = entries_.find(other);
+  if (i == entries_.end()) {
+    entries_[other] = entry{contact_state::incoming, now_ms};
     return contact_effect::changed;
   }
-  if (*state == contact_state::outgoing) {
-    entries_[other] = contact_state::friends;
+  auto& e = i->second;
+  switch (e.state) {
+  case contact_state::outgoing:
+    e = entry{contact_state::friends, now_ms};
     return contact_effect::notify_accept;
-  }
-  if (*state == contact_state::friends)
+  case contact_state::friends:
     return contact_effect::notify_accept; // they lost our accept; say it again
-  return contact_effect::none;
+  case contact_state::awaiting_parent:
+    if (!e.ours || e.they_asked)
+      return contact_effect::none;
+    e.they_asked = true; // the approval makes friends at once
+    return contact_effect::changed;
+  default:
+    return contact_effect::none;
+  }
 }
 
-std::optional<contact_effect> contact_list_state::accept(account_id other) {
+std::optional<contact_effect> contact_list_state::accept(account_id other, uint64_t now_ms,
+                                                         bool needs_parent) {
   auto state = state_of(other);
   if (state == contact_state::friends)
     return contact_effect::notify_accept;
+  if (state == contact_state::awaiting_parent && !entries_[other].ours)
+    return contact_effect::none; // accepted already; waits for the parent
   if (state != contact_state::incoming)
     return std::nullopt;
-  entries_[other] = contact_state::friends;
+  if (needs_parent) {
+    entries_[other] = entry{contact_state::awaiting_parent, now_ms, false};
+    return contact_effect::ask_parent;
+  }
+  entries_[other] = entry{contact_state::friends, now_ms};
   return contact_effect::notify_accept;
 }
 
-contact_effect contact_list_state::receive_accept(account_id other) {
+contact_effect contact_list_state::receive_accept(account_id other, uint64_t now_ms) {
   if (state_of(other) != contact_state::outgoing)
     return contact_effect::none;
-  entries_[other] = contact_state::friends;
+  entries_[other] = entry{contact_state::friends, now_ms};
   return contact_effect::changed;
 }
 
 std::optional<contact_effect> contact_list_state::decline(account_id other) {
-  if (state_of(other) != contact_state::incoming)
+  auto i = entries_.find(other);
+  if (i == entries_.end())
     return std::nullopt;
-  entries_.erase(other);
+  auto& e = i->second;
+  if (e.state != contact_state::incoming && !(e.state == contact_state::awaiting_parent && !e.ours))
+    return std::nullopt;
+  entries_.erase(i);
   return contact_effect::notify_decline;
 }
 
-contact_effect contact_list_state::receive_decline(account_id other) {
-  if (state_of(other) != contact_state::outgoing)
+contact_effect contact_list_state::receive_decline(account_id other, uint64_t now_ms,
+                                                   const friend_limit_config& rules) {
+  auto i = entries_.find(other);
+  if (i == entries_.end())
+    return contact_effect::none;
+  if (i->second.state == contact_state::awaiting_parent && i->second.ours && i->second.they_asked) {
+    i->second.they_asked = false; // they withdrew their side
+    return contact_effect::changed;
+  }
+  if (i->second.state != contact_state::outgoing)
+    return contact_effect::none;
+  entries_.erase(i);
+  start_cooldown(other, now_ms, rules);
+  return contact_effect::changed;
+}
+
+contact_effect contact_list_state::parent_approved(account_id other, uint64_t now_ms) {
+  auto i = entries_.find(other);
+  if (i == entries_.end() || i->second.state != contact_state::awaiting_parent)
+    return contact_effect::none;
+  auto& e = i->second;
+  if (e.ours && !e.they_asked) {
+    e = entry{contact_state::outgoing, now_ms};
+    return contact_effect::notify_request;
+  }
+  e = entry{contact_state::friends, now_ms};
+  return contact_effect::notify_accept;
+}
+
+contact_effect contact_list_state::parent_denied(account_id other) {
+  auto i = entries_.find(other);
+  if (i == entries_.end() || i->second.state != contact_state::awaiting_parent)
+    return contact_effect::none;
+  bool they_asked = !i->second.ours || i->second.they_asked;
+  entries_.erase(i);
+  return they_asked ? contact_effect::notify_decline : contact_effect::changed;
+}
+
+contact_effect contact_list_state::block(account_id other, uint64_t now_ms) {
+  auto state = state_of(other);
+  if (state == contact_state::blocked)
+    return contact_effect::none;
+  entries_[other] = entry{contact_state::blocked, now_ms};
+  return state ? contact_effect::notify_remove : contact_effect::changed;
+}
+
+contact_effect contact_list_state::remove(account_id other) {
+  auto state = state_of(other);
+  if (!state)
+    return contact_effect::none;
+  entries_.erase(other);
+  return state == contact_state::blocked ? contact_effect::changed : contact_effect::notify_remove;
+}
+
+contact_effect contact_list_state::receive_remove(account_id other) {
+  auto state = state_of(other);
+  if (!state || state == contact_state::blocked)
     return contact_effect::none;
   entries_.erase(other);
   return contact_effect::changed;
 }
 
+bool contact_list_state::expire(uint64_t now_ms, const friend_limit_config& rules) {
+  bool changed = false;
+  for (auto i = entries_.begin(); i != entries_.end();) {
+    auto& e = i->second;
+    bool pending = e.state == contact_state::outgoing || e.state == contact_state::incoming ||
+                   e.state == contact_state::awaiting_parent;
+    if (pending && e.since_ms == 0) {
+      e.since_ms = now_ms; // kept before entries had times: their TTL starts now
+      changed = true;
+    }
+    if (!pending || e.since_ms + rules.request_ttl_ms > now_ms) {
+      ++i;
+      continue;
+    }
+    if (e.state == contact_state::outgoing || (e.state == contact_state::awaiting_parent && e.ours))
+      start_cooldown(i->first, e.since_ms + rules.request_ttl_ms, rules);
+    i = entries_.erase(i);
+    changed = true;
+  }
+  for (auto i = cooldown_until_.begin(); i != cooldown_until_.end();) {
+    if (i->second <= now_ms) {
+      i = cooldown_until_.erase(i);
+      changed = true;
+    } else {
+      ++i;
+    }
+  }
+  return changed;
+}
+
 bytes contact_list_state::encode() const {
   json list = json::array();
-  for (auto& [id, state] : entries_)
-    list.push_back({{"id", id}, {"state", static_cast<int>(state)}});
-  auto text = json{{"contacts", list}}.dump();
+  for (auto& [id, e] : entries_) {
+    json item{{"id", id}, {"state", static_cast<int>(e.state)}, {"since", e.since_ms}};
+    if (e.state == contact_state::awaiting_parent) {
+      item["ours"] = e.ours;
+      item["they_asked"] = e.they_asked;
+    }
+    list.push_back(std::move(item));
+  }
+  json cooldowns = json::array();
+  for (auto& [id, until] : cooldown_until_)
+    cooldowns.push_back({{"id", id}, {"until", until}});
+  json j{{"contacts", list}, {"cooldowns", cooldowns}};
+  if (request_tokens_ >= 0)
+    j["requests"] = {{"tokens", request_tokens_}, {"at", tokens_at_ms_}};
+  auto text = j.dump();
   return bytes(text.begin(), text.end());
 }
 
@@ -167,11 +317,20 @@ std::optional<contact_list_state> contact_list_state::decode(std::span<const uin
     return std::nullopt;
   contact_list_state out;
   try {
-    for (auto& e : j["contacts"]) {
-      auto state = e.at("state").get<int>();
+    for (auto& item : j["contacts"]) {
+      auto state = item.at("state").get<int>();
       if (state < 1 || state > 5)
         return std::nullopt;
-      out.entries_[e.at("id").get<account_id>()] = static_cast<contact_state>(state);
+      entry e{static_cast<contact_state>(state), item.value("since", uint64_t{0}),
+              item.value("ours", false), item.value("they_asked", false)};
+      out.entries_[item.at("id").get<account_id>()] = e;
+    }
+    if (j.contains("cooldowns"))
+      for (auto& item : j.at("cooldowns"))
+        out.cooldown_until_[item.at("id").get<account_id>()] = item.at("until").get<uint64_t>();
+    if (j.contains("requests")) {
+      out.request_tokens_ = std::max(0.0, j["requests"].at("tokens").get<double>());
+      out.tokens_at_ms_ = j["requests"].at("at").get<uint64_t>();
     }
   } catch (const json::exception&) {
     return std::nullopt;

@@ -5,14 +5,19 @@
 //   (none) --add--> outgoing --their accept--> friends
 //   (none) --their request--> incoming --accept--> friends, --decline--> (none)
 //   outgoing + their request (both asked) --> friends
+//   a child that needs its parent's approval: add and accept park in awaiting_parent;
+//   the parent's approval goes on as above (outgoing, or friends), a denial drops it
 //   blocked: requests from it are dropped silently; the requester sees no difference.
-// `awaiting_parent` is where a child's step will wait for the parent's PIN approval.
+// Pending entries (outgoing, incoming, awaiting_parent) expire after the request TTL. A
+// request declined or expired may not be sent again to the same account before its
+// cooldown ends, and new requests are limited per account by a token bucket.
 #pragma once
 
 #include <map>
 #include <optional>
 #include <string>
 
+#include "config/limits.hpp"
 #include "protocol/messages.hpp"
 
 namespace kinbox {
@@ -31,7 +36,8 @@ struct account_record {
 bytes encode_account(const account_record& a);
 std::optional<account_record> decode_account(std::span<const uint8_t> data);
 
-/// Checks a registration: name of 1..64 printable bytes, a real past birth date, a role.
+/// Checks a registration: a display name (protocol/text.hpp), a real past birth date, a
+/// role, usable keys.
 std::optional<std::string> validate_registration(const register_request& req);
 
 /// What the contact list of an account says about one other account after an event.
@@ -41,32 +47,68 @@ enum class contact_effect {
   notify_request, ///< changed; tell the other side of our request
   notify_accept,  ///< changed; tell the other side we accepted
   notify_decline, ///< changed; tell the other side we declined
+  notify_remove,  ///< changed; tell the other side we are no longer its contact
+  ask_parent,     ///< changed; the step waits for the owner's parent (awaiting_parent)
 };
 
 class contact_list_state {
 public:
+  struct entry {
+    contact_state state = contact_state::outgoing;
+    uint64_t since_ms = 0; ///< when the entry reached its state (pending ones expire)
+    /// For awaiting_parent: the owner asked (true) or accepts their request (false).
+    bool ours = false;
+    /// For awaiting_parent after the owner asked: they asked too meanwhile.
+    bool they_asked = false;
+    friend bool operator==(const entry&, const entry&) = default;
+  };
+
   std::optional<contact_state> state_of(account_id other) const;
   bool are_friends(account_id other) const { return state_of(other) == contact_state::friends; }
-  const std::map<account_id, contact_state>& entries() const { return entries_; }
+  bool is_blocked(account_id other) const { return state_of(other) == contact_state::blocked; }
+  const std::map<account_id, entry>& entries() const { return entries_; }
 
-  /// The owner asks `other` to be friends.
-  contact_effect add(account_id other);
+  /// The owner asks `other` to be friends. A new request spends a token of the account's
+  /// bucket and is refused during a cooldown for `other` (friend_request_cooldown) or with
+  /// an empty bucket (friend_request_limit), each with its retry-after. `needs_parent`:
+  /// the owner is a child whose parent approves its friends.
+  result<contact_effect> add(account_id other, uint64_t now_ms, const friend_limit_config& rules,
+                             bool needs_parent);
   /// `other` asked the owner.
-  contact_effect receive_request(account_id other);
+  contact_effect receive_request(account_id other, uint64_t now_ms);
   /// The owner accepts `other`'s request; nullopt if there is no such request.
-  std::optional<contact_effect> accept(account_id other);
+  std::optional<contact_effect> accept(account_id other, uint64_t now_ms, bool needs_parent);
   /// `other` accepted the owner's request.
-  contact_effect receive_accept(account_id other);
+  contact_effect receive_accept(account_id other, uint64_t now_ms);
   /// The owner declines `other`'s request; nullopt if there is no such request.
   std::optional<contact_effect> decline(account_id other);
-  /// `other` declined the owner's request.
-  contact_effect receive_decline(account_id other);
+  /// `other` declined the owner's request: it may not be asked again for the cooldown.
+  contact_effect receive_decline(account_id other, uint64_t now_ms,
+                                 const friend_limit_config& rules);
+  /// The owner's parent approved the step waiting for `other`.
+  contact_effect parent_approved(account_id other, uint64_t now_ms);
+  /// The owner's parent denied it.
+  contact_effect parent_denied(account_id other);
+  /// The owner (or its parent) blocks `other`: nothing from it reaches the owner.
+  contact_effect block(account_id other, uint64_t now_ms);
+  /// The owner (or its parent) removes `other` (a blocked one is unblocked).
+  contact_effect remove(account_id other);
+  /// `other` removed or blocked the owner.
+  contact_effect receive_remove(account_id other);
+  /// Drops pending entries older than the request TTL (an expired request of the owner
+  /// starts a cooldown) and cooldowns that ended. True if anything changed.
+  bool expire(uint64_t now_ms, const friend_limit_config& rules);
 
   bytes encode() const;
   static std::optional<contact_list_state> decode(std::span<const uint8_t> data);
 
 private:
-  std::map<account_id, contact_state> entries_;
+  void start_cooldown(account_id other, uint64_t from_ms, const friend_limit_config& rules);
+
+  std::map<account_id, entry> entries_;
+  std::map<account_id, uint64_t> cooldown_until_; ///< ms, per account asked lately
+  double request_tokens_ = -1;                    ///< < 0: a full bucket
+  uint64_t tokens_at_ms_ = 0;
 };
 
 } // namespace kinbox

@@ -80,6 +80,7 @@ struct user_state {
   std::shared_ptr<const user_deps> deps; ///< one for all user actors of the node
   std::optional<account_record> account;
   contact_list_state contacts;
+  bool contacts_expired = false; ///< pending entries expired; persist with the next change
   bool load_failed = false;
   std::optional<endpoint> session; ///< the attached session, on whichever node
   std::vector<endpoint> gone;      ///< sessions that closed lately (their detach came)
@@ -214,11 +215,12 @@ auto store_reply(user_pointer self, F f) {
 
 /// Persists the contact list, then answers `rp` and tells `other` what the effect asks.
 void apply_contact_effect(user_pointer self, contact_effect effect, account_id other, reply_to rp) {
-  if (effect == contact_effect::none) {
+  auto& st = self->state;
+  if (effect == contact_effect::none && !st.contacts_expired) {
     rp.deliver(ok_reply());
     return;
   }
-  auto& st = self->state;
+  st.contacts_expired = false;
   ++st.store_calls; // a moving actor waits for it: the next owner reads the list from KV
   self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::contacts, key_of(st.id),
                 st.contacts.encode())
@@ -234,6 +236,9 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
             case contact_effect::notify_decline:
               send_entity(self, other, user_op::friend_declined);
               break;
+            case contact_effect::notify_remove:
+              send_entity(self, other, user_op::friend_removed);
+              break;
             default:
               break;
             }
@@ -243,6 +248,18 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
             auto f = to_failure(err);
             rp.deliver(error_reply(f.code, f.message));
           }));
+}
+
+/// Answers a contact step the state machine refused (a limit), or applies its effect.
+void apply_contact_result(user_pointer self, const result<contact_effect>& effect,
+                          account_id other, reply_to rp) {
+  if (!effect) {
+    log::get("user")->info("event=friend_request_refused account={} code={}", self->state.id,
+                           errc_name(effect.error().code));
+    rp.deliver(error_reply(effect.error()));
+    return;
+  }
+  apply_contact_effect(self, *effect, other, std::move(rp));
 }
 
 mail_push to_push(const envelope& e) {
@@ -505,9 +522,15 @@ void list_contacts(user_pointer self, reply_to rp) {
     return;
   }
   result->entries.reserve(entries.size());
-  for (auto& [id, state] : entries)
-    result->entries.push_back(contact_entry{id, state, {}});
+  for (auto& [id, e] : entries)
+    result->entries.push_back(contact_entry{id, e.state, {}});
+  // Only friends' names are shown: a request to any id must not reveal who holds it.
   for (size_t i = 0; i < result->entries.size(); ++i) {
+    if (result->entries[i].state != contact_state::friends) {
+      if (--*remaining == 0)
+        rp.deliver(ok_reply(encode_body(*result)));
+      continue;
+    }
     auto finish = [=]() mutable {
       if (--*remaining == 0)
         rp.deliver(ok_reply(encode_body(*result)));
@@ -692,11 +715,12 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     // Unknown accounts answer like everyone else would: no probing of who exists.
     auto op = static_cast<user_op>(req.op);
     bool silent = op == user_op::friend_request || op == user_op::friend_accepted ||
-                  op == user_op::friend_declined;
+                  op == user_op::friend_declined || op == user_op::friend_removed;
     rp.deliver(silent ? ok_reply() : error_reply(errc::not_found));
     return;
   }
   bool owner = req.caller == st.id;
+  auto now = st.deps->now_ms();
   auto target = [&]() -> std::optional<account_id> {
     auto t = decode_body<target_request>(req.body);
     if (!t || t->id == 0 || t->id == st.id)
@@ -713,11 +737,16 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     return;
   }
   case user_op::friend_request:
-    return apply_contact_effect(self, st.contacts.receive_request(req.caller), req.caller, rp);
+    return apply_contact_effect(self, st.contacts.receive_request(req.caller, now), req.caller,
+                                rp);
   case user_op::friend_accepted:
-    return apply_contact_effect(self, st.contacts.receive_accept(req.caller), req.caller, rp);
+    return apply_contact_effect(self, st.contacts.receive_accept(req.caller, now), req.caller,
+                                rp);
   case user_op::friend_declined:
-    return apply_contact_effect(self, st.contacts.receive_decline(req.caller), req.caller, rp);
+    return apply_contact_effect(
+        self, st.contacts.receive_decline(req.caller, now, st.deps->friend_limits), req.caller, rp);
+  case user_op::friend_removed:
+    return apply_contact_effect(self, st.contacts.receive_remove(req.caller), req.caller, rp);
   default:
     break;
   }
@@ -730,15 +759,17 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     auto t = target();
     if (!t)
       return bad("friend id must be another account");
-    return apply_contact_effect(self, st.contacts.add(*t), *t, rp);
+    return apply_contact_result(self, st.contacts.add(*t, now, st.deps->friend_limits, false), *t,
+                                rp);
   }
   case user_op::accept_friend:
   case user_op::decline_friend: {
     auto t = target();
     if (!t)
       return bad("friend id must be another account");
-    auto effect = static_cast<user_op>(req.op) == user_op::accept_friend ? st.contacts.accept(*t)
-                                                                         : st.contacts.decline(*t);
+    auto effect = static_cast<user_op>(req.op) == user_op::accept_friend
+                      ? st.contacts.accept(*t, now, false)
+                      : st.contacts.decline(*t);
     if (!effect) {
       rp.deliver(error_reply(errc::not_found, "no friend request from this account"));
       return;
@@ -822,6 +853,8 @@ void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector
     load(self, [=]() mutable { handle_all(self, std::move(reqs), std::move(replies), true); });
     return;
   }
+  if (st.account && st.contacts.expire(st.deps->now_ms(), st.deps->friend_limits))
+    st.contacts_expired = true;
   for (size_t i = 0; i < reqs.size(); ++i)
     handle(self, reqs[i], std::move(replies[i]));
   store_incoming(self);

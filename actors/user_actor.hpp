@@ -29,6 +29,7 @@
 
 #include "cluster/entity_service.hpp"
 #include "cluster/kv_actor.hpp"
+#include "config/limits.hpp"
 #include "persistence/store_actor.hpp"
 #include "protocol/messages.hpp"
 
@@ -44,6 +45,7 @@ enum class user_op : uint8_t {
   friend_request = 2,  ///< `caller` asks to be friends
   friend_accepted = 3, ///< `caller` accepted our request
   friend_declined = 4, ///< `caller` declined our request
+  friend_removed = 5,  ///< `caller` removed or blocked us
   add_friend = 10,     ///< owner: body target_request
   accept_friend = 11,  ///< owner: body target_request
   decline_friend = 12, ///< owner: body target_request
@@ -146,6 +148,7 @@ struct user_deps {
   kv_actor kv;
   std::shared_ptr<entity_service> service; ///< the only way to other entities and sessions
   std::function<uint64_t()> now_ms;
+  friend_limit_config friend_limits;
   std::chrono::milliseconds mail_ttl{std::chrono::hours(24 * 15)};
   size_t drain_page_count = 1024;     ///< stored envelopes pushed per page
   size_t drain_page_bytes = 1u << 20; ///< payload bytes pushed per page

@@ -155,14 +155,19 @@ public:
 
 private:
   int error(const failure& f) {
-    if (opts_.json_output)
-      std::cerr << json{{"error", std::string{errc_name(f.code)}},
-                        {"code", static_cast<int>(f.code)},
-                        {"message", f.message}}
-                       .dump()
-                << "\n";
-    else
-      std::cerr << "kinbox: " << f.message << " (" << errc_name(f.code) << ")\n";
+    if (opts_.json_output) {
+      json j{{"error", std::string{errc_name(f.code)}},
+             {"code", static_cast<int>(f.code)},
+             {"message", f.message}};
+      if (f.retry_after_ms > 0)
+        j["retry_after_ms"] = f.retry_after_ms;
+      std::cerr << j.dump() << "\n";
+    } else {
+      std::cerr << "kinbox: " << f.message << " (" << errc_name(f.code) << ")";
+      if (f.retry_after_ms > 0)
+        std::cerr << "; try again in " << (f.retry_after_ms + 999) / 1000 << " s";
+      std::cerr << "\n";
+    }
     return exit_error;
   }
 

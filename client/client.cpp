@@ -5,6 +5,8 @@
 #include <cstring>
 #include <thread>
 
+#include "protocol/text.hpp"
+
 namespace kinbox::client {
 
 namespace {
@@ -126,6 +128,8 @@ result<Reply> client::call(frame_type type, bytes body) {
 
 result<account_id> client::register_account(const std::string& name, const std::string& birth_date,
                                             account_role role) {
+  if (auto why = check_display_name(name))
+    return failure{errc::invalid_argument, *why};
   // Keys reach the disk before the server knows them: no account without its keys.
   if (auto saved = prof_.save(); !saved)
     return saved.error();

@@ -55,6 +55,21 @@ bytes encode_request_batch(uint64_t epoch, std::span<const entity_request> reqs)
   return out;
 }
 
+entity_reply error_reply(const failure& f) {
+  auto r = error_reply(f.code, f.message);
+  if (f.retry_after_ms > 0)
+    wire::writer{r.body}.u32(f.retry_after_ms);
+  return r;
+}
+
+failure entity_reply::to_failure() const {
+  failure f{static_cast<errc>(status), message, 0};
+  wire::reader r{body};
+  if (body.size() == 4)
+    r.u32(f.retry_after_ms);
+  return f;
+}
+
 bytes encode_reply_batch(std::span<const entity_reply> replies) {
   bytes out;
   wire::writer w{out};

@@ -42,6 +42,8 @@ struct entity_reply {
   /// The entity is not served where the request went: the caller routes it again. A
   /// `moved` reply carries the request's body back, so callers keep no copy of it.
   bool moved() const { return status == static_cast<uint16_t>(errc::moved); }
+  /// The error as a client hears it, with the retry-after an error reply may carry.
+  failure to_failure() const;
 };
 
 inline entity_reply ok_reply(bytes body = {}) {
@@ -59,6 +61,9 @@ inline entity_reply error_reply(errc code, std::string message = {}) {
     message = std::string{errc_description(code)};
   return entity_reply{static_cast<uint16_t>(code), std::move(message), {}};
 }
+
+/// An error reply carrying `f`'s retry-after (in the body, which errors do not use else).
+entity_reply error_reply(const failure& f);
 
 /// Where an entity pushes to: a session of a gateway, named by its node, the node's
 /// incarnation (a restarted node is another one) and an id unique on that node.

@@ -97,6 +97,15 @@ po::options_description make_options() {
      "open connections on the node")
     ("limit-unauthenticated-per-address", po::value<size_t>()->default_value(128),
      "connections from one IP address not logged in yet")
+    ("friend-requests-per-hour", po::value<double>()->default_value(20),
+     "new friend requests one account may send per hour (bursts of as many); past it "
+     "`friend_request_limit` with a retry-after; 0: no limit")
+    ("friend-request-ttl", po::value<std::string>()->default_value("7d"),
+     "a friend request not answered (or not approved by the parent) within this time "
+     "expires; 1m to 365d")
+    ("friend-request-cooldown", po::value<std::string>()->default_value("7d"),
+     "after a request is declined or expires, the same account may not be asked again "
+     "for this long (`friend_request_cooldown`); 0s to 365d")
     ("shards", po::value<uint32_t>()->default_value(0),
      "number of shards of a new cluster, 1..65536; 0 (default): the cluster's, or 4096 "
      "for a new one. A node whose value differs from its cluster's is refused")
@@ -256,6 +265,16 @@ result<node_config> build(const po::variables_map& vm) {
   if (limits.connections_per_address == 0 || limits.connections_total == 0 ||
       limits.unauthenticated_per_address == 0)
     return bad_option("limit-connections", "connection limits must be at least 1");
+  auto per_hour = get<double>(vm, "friend-requests-per-hour");
+  if (!(per_hour >= 0 && per_hour <= 1e6))
+    return bad_option("friend-requests-per-hour", "must be between 0 and 1000000");
+  cfg.friend_limits.requests = rate_limit{per_hour / 3600, std::max(1.0, per_hour)};
+  auto request_ttl = duration("friend-request-ttl", 1min, 24h * 365, "between 1m and 365d");
+  auto cooldown = duration("friend-request-cooldown", 0ms, 24h * 365, "between 0s and 365d");
+  if (!request_ttl || !cooldown)
+    return !request_ttl ? request_ttl.error() : cooldown.error();
+  cfg.friend_limits.request_ttl_ms = static_cast<uint64_t>(request_ttl->count());
+  cfg.friend_limits.cooldown_ms = static_cast<uint64_t>(cooldown->count());
   cfg.shards = get<uint32_t>(vm, "shards");
   if (cfg.shards > 65536)
     return bad_option("shards", "must be between 1 and 65536, or 0");

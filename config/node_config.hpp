@@ -46,6 +46,7 @@ struct node_config {
   uint64_t mailbox_cap_count = 10'000;     ///< undelivered envelopes stored per account
   uint64_t mailbox_cap_bytes = 64ull << 20; ///< undelivered payload bytes stored per account
   gateway_limit_config limits; ///< abuse limits of the gateway
+  friend_limit_config friend_limits;
   uint32_t shards = 0; ///< 0: the cluster's (4096 for a new cluster)
   std::chrono::milliseconds lease = std::chrono::seconds(6); ///< membership lease (cluster-wide)
   size_t moving_shards = 4;                                  ///< handoffs at once

@@ -255,7 +255,7 @@ void finish_call(session_pointer self, uint32_t request_id, entity_reply& r,
   if (self->state.current == phase::closing)
     return;
   if (!r.ok())
-    return reply_error(self, request_id, {static_cast<errc>(r.status), r.message});
+    return reply_error(self, request_id, r.to_failure());
   switch (answer.type) {
   case frame_type::ok:
     return reply_ok(self, request_id);

@@ -29,7 +29,10 @@ namespace kinbox {
   X(storage_failure, 18, true, "the mailbox store failed; the mail was not stored; retry")      \
   X(moved, 19, true, "the entity is being moved to another node; retry")                        \
   X(mailbox_cap, 20, true, "the recipient has as much undelivered mail as allowed; retry later") \
-  X(rate_limited, 21, true, "too many requests or connections; retry after the time given")
+  X(rate_limited, 21, true, "too many requests or connections; retry after the time given")     \
+  X(friend_request_limit, 22, true, "too many friend requests from this account; retry later")   \
+  X(friend_request_cooldown, 23, true,                                                           \
+    "a request to this account was declined or expired lately; retry after the time given")
 
 enum class errc : uint16_t {
 #define KINBOX_ERRC_ENUM(name, number, retryable, text) name = number,

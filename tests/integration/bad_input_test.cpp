@@ -300,6 +300,25 @@ CAF_TEST(registrations with keys that are not usable points are refused) {
   CAF_CHECK(!(*conn)->closed()); // a bad field is an error, not a dead session
 }
 
+CAF_TEST(names that are not valid UTF-8 or hide text are refused and the session lives) {
+  auto conn = client::connection::open("127.0.0.1", n.port(), std::nullopt);
+  CAF_REQUIRE(conn);
+  auto sign = crypto::sign_keypair::generate().pk;
+  auto box = crypto::box_keypair::generate().pk;
+  auto register_as = [&](std::string name) {
+    return (*conn)->request(frame_type::register_account,
+                            encode_body(register_request{std::move(name), "2015-01-01",
+                                                         account_role::child, sign, box}));
+  };
+  for (std::string name : {"\xff\xfe\xfd", "Bob\xe2\x80\xae" "evil", "A\xe2\x80\x8b" "B", "A\tB"}) {
+    auto answer = register_as(name);
+    CAF_REQUIRE(!answer);
+    CAF_CHECK(answer.error().code == errc::invalid_argument);
+    CAF_CHECK(!(*conn)->closed());
+  }
+  CAF_CHECK(register_as("Zoë"));
+}
+
 CAF_TEST(the SDK refuses a gateway that announces a frame size below the smallest frame) {
   int listener = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};

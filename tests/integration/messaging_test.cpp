@@ -271,11 +271,16 @@ CAF_TEST(friend requests can be declined and cannot be accepted by the requester
   CAF_REQUIRE(list);
   CAF_REQUIRE_EQUAL(list->entries.size(), 1u);
   CAF_CHECK(list->entries[0].state == contact_state::incoming);
-  CAF_CHECK_EQUAL(list->entries[0].name, "Alice");
+  CAF_CHECK_EQUAL(list->entries[0].name, ""); // a requester is not named before friendship
   CAF_REQUIRE(bob->friend_decline(alice.id));
   CAF_CHECK(bob->friends()->entries.empty());
   CAF_CHECK(eventually([&] { return alice->friends()->entries.empty(); }));
   CAF_CHECK(!alice->send_text(bob.id, "hi"));
+  // Declined: asking again at once is refused with its own code and a retry-after.
+  auto again = alice->friend_add(bob.id);
+  CAF_REQUIRE(!again);
+  CAF_CHECK(again.error().code == errc::friend_request_cooldown);
+  CAF_CHECK(again.error().retry_after_ms > 0);
 }
 
 CAF_TEST(presence is online while attached and last seen after) {

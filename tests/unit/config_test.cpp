@@ -133,6 +133,22 @@ CAF_TEST(limits and caps are read from their options) {
             std::string::npos);
 }
 
+CAF_TEST(friend request limits are read from their options) {
+  auto defaults = ok(parse({}));
+  CAF_CHECK_EQUAL(defaults.friend_limits.requests.burst, 20.0);
+  CAF_CHECK_EQUAL(defaults.friend_limits.request_ttl_ms, 7ull * 24 * 3600 * 1000);
+  auto cfg = ok(parse({"--friend-requests-per-hour", "36", "--friend-request-ttl", "2d",
+                       "--friend-request-cooldown", "0s"}));
+  CAF_CHECK_EQUAL(cfg.friend_limits.requests.per_second, 0.01);
+  CAF_CHECK_EQUAL(cfg.friend_limits.requests.burst, 36.0);
+  CAF_CHECK_EQUAL(cfg.friend_limits.request_ttl_ms, 2ull * 24 * 3600 * 1000);
+  CAF_CHECK_EQUAL(cfg.friend_limits.cooldown_ms, 0u);
+  CAF_CHECK(error_of(parse({"--friend-request-ttl", "10s"})).find("--friend-request-ttl") !=
+            std::string::npos);
+  CAF_CHECK(error_of(parse({"--friend-requests-per-hour", "-3"}))
+                .find("--friend-requests-per-hour") != std::string::npos);
+}
+
 CAF_TEST(a token bucket gives its burst then its rate and says how long to wait) {
   token_bucket b;
   rate_limit limit{10, 3};

@@ -4,67 +4,188 @@
 
 #include "actors/contacts.hpp"
 #include "crypto/crypto.hpp"
+#include "protocol/text.hpp"
 
 using namespace kinbox;
 
+namespace {
+
+constexpr uint64_t t0 = 1'000'000'000;
+constexpr uint64_t hour = 3600 * 1000;
+const friend_limit_config rules{};
+
+/// A friend request that is not refused.
+contact_effect add(contact_list_state& list, account_id other, bool needs_parent = false,
+                   uint64_t now = t0) {
+  auto effect = list.add(other, now, rules, needs_parent);
+  CAF_REQUIRE(effect);
+  return *effect;
+}
+
+} // namespace
+
 CAF_TEST(a request becomes a friendship only when the other side accepts) {
   contact_list_state alice, bob;
-  CAF_CHECK(alice.add(2) == contact_effect::notify_request);
+  CAF_CHECK(add(alice, 2) == contact_effect::notify_request);
   CAF_CHECK(alice.state_of(2) == contact_state::outgoing);
   CAF_CHECK(!alice.are_friends(2));
-  CAF_CHECK(bob.receive_request(1) == contact_effect::changed);
+  CAF_CHECK(bob.receive_request(1, t0) == contact_effect::changed);
   CAF_CHECK(bob.state_of(1) == contact_state::incoming);
-  CAF_CHECK(bob.accept(1) == contact_effect::notify_accept);
-  CAF_CHECK(alice.receive_accept(2) == contact_effect::changed);
+  CAF_CHECK(bob.accept(1, t0, false) == contact_effect::notify_accept);
+  CAF_CHECK(alice.receive_accept(2, t0) == contact_effect::changed);
   CAF_CHECK(alice.are_friends(2));
   CAF_CHECK(bob.are_friends(1));
 }
 
 CAF_TEST(accept or decline without a request is refused) {
   contact_list_state alice;
-  CAF_CHECK(!alice.accept(5));
+  CAF_CHECK(!alice.accept(5, t0, false));
   CAF_CHECK(!alice.decline(5));
-  alice.add(5);
-  CAF_CHECK(!alice.accept(5)); // our own outgoing request cannot be accepted by us
-  CAF_CHECK(alice.receive_accept(6) == contact_effect::none);
+  add(alice, 5);
+  CAF_CHECK(!alice.accept(5, t0, false)); // our own outgoing request cannot be accepted by us
+  CAF_CHECK(alice.receive_accept(6, t0) == contact_effect::none);
   CAF_CHECK(!alice.are_friends(6));
 }
 
-CAF_TEST(decline removes the request on both sides) {
+CAF_TEST(decline removes the request on both sides and starts a cooldown) {
   contact_list_state alice, bob;
-  alice.add(2);
-  bob.receive_request(1);
+  add(alice, 2);
+  bob.receive_request(1, t0);
   CAF_CHECK(bob.decline(1) == contact_effect::notify_decline);
   CAF_CHECK(!bob.state_of(1));
-  CAF_CHECK(alice.receive_decline(2) == contact_effect::changed);
+  CAF_CHECK(alice.receive_decline(2, t0, rules) == contact_effect::changed);
   CAF_CHECK(!alice.state_of(2));
+  auto again = alice.add(2, t0 + hour, rules, false);
+  CAF_REQUIRE(!again);
+  CAF_CHECK(again.error().code == errc::friend_request_cooldown);
+  CAF_CHECK_EQUAL(again.error().retry_after_ms, rules.cooldown_ms - hour);
+  // Other accounts may still be asked, and this one once the cooldown is over.
+  CAF_CHECK(add(alice, 3) == contact_effect::notify_request);
+  CAF_CHECK(add(alice, 2, false, t0 + rules.cooldown_ms) == contact_effect::notify_request);
+}
+
+CAF_TEST(pending requests expire and an expired one cools down) {
+  contact_list_state alice;
+  add(alice, 2);
+  alice.receive_request(3, t0);
+  add(alice, 4, true);
+  CAF_CHECK(!alice.expire(t0 + rules.request_ttl_ms - 1, rules));
+  CAF_CHECK(alice.expire(t0 + rules.request_ttl_ms, rules));
+  CAF_CHECK(alice.entries().empty());
+  auto now = t0 + rules.request_ttl_ms + 1;
+  CAF_CHECK(alice.add(2, now, rules, false).error().code == errc::friend_request_cooldown);
+  CAF_CHECK(alice.add(4, now, rules, false).error().code == errc::friend_request_cooldown);
+  CAF_CHECK(add(alice, 3, false, now) == contact_effect::notify_request); // theirs: no cooldown
+  // The cooldown ends, and is forgotten.
+  CAF_CHECK(alice.expire(t0 + rules.request_ttl_ms + rules.cooldown_ms, rules));
+  CAF_CHECK(add(alice, 2, false, t0 + rules.request_ttl_ms + rules.cooldown_ms) ==
+            contact_effect::notify_request);
+}
+
+CAF_TEST(new requests are limited by a bucket that refills by the hour) {
+  contact_list_state alice;
+  auto burst = static_cast<account_id>(rules.requests.burst);
+  for (account_id i = 1; i <= burst; ++i)
+    CAF_CHECK(add(alice, 100 + i) == contact_effect::notify_request);
+  auto refused = alice.add(999, t0, rules, false);
+  CAF_REQUIRE(!refused);
+  CAF_CHECK(refused.error().code == errc::friend_request_limit);
+  auto wait = refused.error().retry_after_ms;
+  CAF_CHECK(wait > 0 && wait <= hour);
+  // Asking again someone asked already costs nothing.
+  CAF_CHECK(add(alice, 101) == contact_effect::notify_request);
+  CAF_CHECK(!alice.add(999, t0 + wait - 1000, rules, false));
+  CAF_CHECK(add(alice, 999, false, t0 + wait) == contact_effect::notify_request);
 }
 
 CAF_TEST(two crossing requests make friends) {
   contact_list_state alice;
-  alice.add(2);
-  CAF_CHECK(alice.receive_request(2) == contact_effect::notify_accept);
+  add(alice, 2);
+  CAF_CHECK(alice.receive_request(2, t0) == contact_effect::notify_accept);
   CAF_CHECK(alice.are_friends(2));
 }
 
-CAF_TEST(blocked contacts stay blocked) {
+CAF_TEST(a request of a child waits for the parent and then goes out) {
+  contact_list_state child;
+  CAF_CHECK(add(child, 2, true) == contact_effect::ask_parent);
+  CAF_CHECK(child.state_of(2) == contact_state::awaiting_parent);
+  CAF_CHECK(add(child, 2, true) == contact_effect::none);
+  CAF_CHECK(child.parent_approved(2, t0) == contact_effect::notify_request);
+  CAF_CHECK(child.state_of(2) == contact_state::outgoing);
+  CAF_CHECK(child.receive_accept(2, t0) == contact_effect::changed);
+  CAF_CHECK(child.are_friends(2));
+}
+
+CAF_TEST(an accept of a child waits for the parent and a denial declines) {
+  contact_list_state child;
+  child.receive_request(2, t0);
+  CAF_CHECK(child.accept(2, t0, true) == contact_effect::ask_parent);
+  CAF_CHECK(child.state_of(2) == contact_state::awaiting_parent);
+  CAF_CHECK(child.accept(2, t0, true) == contact_effect::none);
+  CAF_CHECK(child.parent_approved(2, t0) == contact_effect::notify_accept);
+  CAF_CHECK(child.are_friends(2));
+  child.receive_request(3, t0);
+  child.accept(3, t0, true);
+  CAF_CHECK(child.parent_denied(3) == contact_effect::notify_decline);
+  CAF_CHECK(!child.state_of(3));
+  // A denied request of the child's own tells no one: it never left.
+  add(child, 4, true);
+  CAF_CHECK(child.parent_denied(4) == contact_effect::changed);
+  CAF_CHECK(child.parent_approved(4, t0) == contact_effect::none);
+}
+
+CAF_TEST(a request that crosses the waiting request of a child makes friends at the approval) {
+  contact_list_state child;
+  add(child, 2, true);
+  CAF_CHECK(child.receive_request(2, t0) == contact_effect::changed);
+  CAF_CHECK(child.state_of(2) == contact_state::awaiting_parent);
+  CAF_CHECK(child.parent_approved(2, t0) == contact_effect::notify_accept);
+  CAF_CHECK(child.are_friends(2));
+}
+
+CAF_TEST(blocked contacts stay blocked until removed) {
   auto decoded = contact_list_state::decode(
       bytes{'{', '"', 'c', 'o', 'n', 't', 'a', 'c', 't', 's', '"', ':', '[', '{', '"', 'i', 'd',
             '"', ':', '9', ',', '"', 's', 't', 'a', 't', 'e', '"', ':', '4', '}', ']', '}'});
   CAF_REQUIRE(decoded);
   CAF_CHECK(decoded->state_of(9) == contact_state::blocked);
-  CAF_CHECK(decoded->receive_request(9) == contact_effect::none);
-  CAF_CHECK(decoded->add(9) == contact_effect::none);
+  CAF_CHECK(decoded->receive_request(9, t0) == contact_effect::none);
+  CAF_CHECK(add(*decoded, 9) == contact_effect::none);
+  CAF_CHECK(decoded->receive_remove(9) == contact_effect::none);
   CAF_CHECK(decoded->state_of(9) == contact_state::blocked);
+  CAF_CHECK(decoded->remove(9) == contact_effect::changed);
+  CAF_CHECK(!decoded->state_of(9));
+}
+
+CAF_TEST(block and remove tell the other side) {
+  contact_list_state alice;
+  add(alice, 2);
+  alice.receive_accept(2, t0);
+  CAF_CHECK(alice.block(2, t0) == contact_effect::notify_remove);
+  CAF_CHECK(alice.is_blocked(2));
+  CAF_CHECK(alice.block(3, t0) == contact_effect::changed); // a stranger: nothing to tell
+  alice.receive_request(4, t0);
+  CAF_CHECK(alice.remove(4) == contact_effect::notify_remove);
+  CAF_CHECK(alice.remove(4) == contact_effect::none);
+  contact_list_state bob;
+  add(bob, 1);
+  CAF_CHECK(bob.receive_remove(1) == contact_effect::changed);
+  CAF_CHECK(!bob.state_of(1));
 }
 
 CAF_TEST(contact lists and accounts round trip through their KV encoding) {
   contact_list_state list;
-  list.add(3);
-  list.receive_request(4);
+  CAF_CHECK(list.add(3, t0, rules, false));
+  list.receive_request(4, t0);
+  CAF_CHECK(list.add(5, t0, rules, true));
+  list.receive_request(5, t0 + 1);
+  CAF_CHECK(list.add(6, t0, rules, false));
+  list.receive_decline(6, t0, rules);
   auto back = contact_list_state::decode(list.encode());
   CAF_REQUIRE(back);
   CAF_CHECK(back->entries() == list.entries());
+  // The cooldown and the spent tokens come back too.
+  CAF_CHECK(back->add(6, t0 + 1, rules, false).error().code == errc::friend_request_cooldown);
   CAF_CHECK(!contact_list_state::decode(bytes{'x'}));
   account_record a;
   a.id = 1234567890;
@@ -101,4 +222,38 @@ CAF_TEST(registrations are validated) {
   identity[0] = 1;
   CAF_CHECK(validate_registration(with_keys(sign, zero)));
   CAF_CHECK(validate_registration(with_keys(identity, box)));
+}
+
+CAF_TEST(display names are UTF-8 with nothing that hides or disguises text) {
+  for (auto* good : {"Alice", "Zoë", "李小龙", "Ana María", "O'Brien", "Émile-2", "😀 Sam"})
+    CAF_CHECK(!check_display_name(good));
+  const char* bad[] = {
+      "",                                // empty
+      " Alice",                          // leading space
+      "Alice ",                          // trailing space
+      "\xff\xfe",                        // not UTF-8
+      "\xc0\xaf",                        // overlong '/'
+      "\xed\xa0\x80",                    // a surrogate
+      "\xf4\x90\x80\x80",                // above U+10FFFF
+      "A\nB",                            // control
+      "A\x7f",                           // DEL
+      "A\xc2\x85",                       // C1 (NEL)
+      "A\xe2\x80\xa8",                   // line separator
+      "evil\xe2\x80\xae" "gnp.exe",         // right-to-left override
+      "A\xe2\x81\xa6" "B",                  // left-to-right isolate
+      "A\xe2\x80\x8b" "B",                  // zero-width space
+      "A\xe2\x80\x8d" "B",                  // zero-width joiner
+      "A\xef\xbb\xbf",                   // BOM
+      "A\xc2\xad",                       // soft hyphen
+      "A\xee\x80\x80",                   // private use
+      "A\xef\xbf\xbe",                   // noncharacter
+  };
+  for (auto* name : bad)
+    CAF_CHECK(check_display_name(name));
+  CAF_CHECK(!check_display_name(std::string(32, 'a')));
+  CAF_CHECK(check_display_name(std::string(33, 'a')));
+  std::string long_utf8;
+  for (int i = 0; i < 22; ++i)
+    long_utf8 += "李"; // 22 characters, 66 bytes
+  CAF_CHECK(check_display_name(long_utf8));
 }

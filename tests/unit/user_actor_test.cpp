@@ -206,8 +206,8 @@ struct fixture : test_coordinator_fixture<> {
 
   void befriend(account_id owner, account_id other) {
     contact_list_state list;
-    list.receive_request(other);
-    list.accept(other);
+    list.receive_request(other, w->now);
+    list.accept(other, w->now, false);
     w->kv[{kv_space::contacts, std::to_string(owner)}] = list.encode();
   }
 
@@ -311,6 +311,62 @@ CAF_TEST(a friend request to anyone answers ok and tells the target) {
   CAF_CHECK_EQUAL(w->routed[0].caller, alice);
   auto ghost = spawn(nobody);
   CAF_CHECK(call(ghost, alice, user_op::friend_request).ok()); // no probing
+}
+
+CAF_TEST(the contact list names friends only) {
+  befriend(alice, bob);
+  auto alice_actor = spawn(alice);
+  CAF_CHECK(call(alice_actor, alice, user_op::add_friend, target(carol)).ok());
+  CAF_CHECK(call(alice_actor, alice, user_op::add_friend, target(nobody)).ok());
+  auto reply = call(alice_actor, alice, user_op::list_contacts);
+  CAF_REQUIRE(reply.ok());
+  auto list = decode_body<contact_list>(reply.body);
+  CAF_REQUIRE(list);
+  CAF_REQUIRE_EQUAL(list->entries.size(), 3u);
+  for (auto& e : list->entries) {
+    if (e.id == bob)
+      CAF_CHECK_EQUAL(e.name, "user2");
+    else
+      CAF_CHECK_EQUAL(e.name, ""); // carol exists, nobody does not: they look the same
+    CAF_CHECK(e.id == bob ? e.state == contact_state::friends
+                          : e.state == contact_state::outgoing);
+  }
+}
+
+CAF_TEST(friend requests are limited per account and a declined one cools down) {
+  deps.friend_limits.requests = rate_limit{1.0 / 3600, 2};
+  auto alice_actor = spawn(alice);
+  CAF_CHECK(call(alice_actor, alice, user_op::add_friend, target(bob)).ok());
+  CAF_CHECK(call(alice_actor, alice, user_op::add_friend, target(carol)).ok());
+  auto limited = call(alice_actor, alice, user_op::add_friend, target(nobody));
+  CAF_CHECK_EQUAL(limited.status, static_cast<uint16_t>(errc::friend_request_limit));
+  auto wait = limited.to_failure().retry_after_ms;
+  CAF_CHECK(wait > 0 && wait <= 3600 * 1000);
+  // Bob declines: a new request to him must wait for the cooldown, and gets its own code.
+  CAF_CHECK(call(alice_actor, bob, user_op::friend_declined).ok());
+  CAF_CHECK(!stored_state(alice, bob));
+  w->now += wait;
+  auto cooled = call(alice_actor, alice, user_op::add_friend, target(bob));
+  CAF_CHECK_EQUAL(cooled.status, static_cast<uint16_t>(errc::friend_request_cooldown));
+  CAF_CHECK(cooled.to_failure().retry_after_ms > 0);
+  CAF_CHECK(call(alice_actor, alice, user_op::add_friend, target(nobody)).ok());
+  // The limit state is kept with the list: a fresh activation still refuses.
+  caf::anon_send_exit(alice_actor, caf::exit_reason::user_shutdown);
+  consume_messages();
+  auto again = spawn(alice);
+  CAF_CHECK_EQUAL(call(again, alice, user_op::add_friend, target(bob)).status,
+                  static_cast<uint16_t>(errc::friend_request_cooldown));
+}
+
+CAF_TEST(an unanswered request expires) {
+  auto alice_actor = spawn(alice);
+  CAF_CHECK(call(alice_actor, alice, user_op::add_friend, target(bob)).ok());
+  w->now += deps.friend_limits.request_ttl_ms;
+  CAF_CHECK(call(alice_actor, alice, user_op::list_contacts).ok());
+  CAF_CHECK(call(alice_actor, alice, user_op::add_friend, target(carol)).ok());
+  CAF_CHECK(!stored_state(alice, bob)); // gone from the list, persisted with the next change
+  CAF_CHECK_EQUAL(call(alice_actor, alice, user_op::add_friend, target(bob)).status,
+                  static_cast<uint16_t>(errc::friend_request_cooldown));
 }
 
 CAF_TEST(the full friend handshake makes both sides friends) {
