@@ -136,6 +136,8 @@ result<contact_effect> contact_list_state::add(account_id other, uint64_t now_ms
     return contact_effect::notify_accept;
   case contact_state::outgoing:
     return contact_effect::notify_request; // ask again: the first may have been lost
+  case contact_state::awaiting_parent:
+    return contact_effect::ask_parent; // ask the family again: the first may have failed
   default:
     return contact_effect::none;
   }
@@ -170,7 +172,7 @@ std::optional<contact_effect> contact_list_state::accept(account_id other, uint6
   if (state == contact_state::friends)
     return contact_effect::notify_accept;
   if (state == contact_state::awaiting_parent && !entries_[other].ours)
-    return contact_effect::none; // accepted already; waits for the parent
+    return contact_effect::ask_parent; // accepted already; ask the family again
   if (state != contact_state::incoming)
     return std::nullopt;
   if (needs_parent) {
@@ -305,6 +307,10 @@ bytes contact_list_state::encode() const {
   for (auto& [id, until] : cooldown_until_)
     cooldowns.push_back({{"id", id}, {"until", until}});
   json j{{"contacts", list}, {"cooldowns", cooldowns}};
+  if (parent_ != 0)
+    j["parent"] = parent_;
+  if (!children_.empty())
+    j["children"] = children_;
   if (request_tokens_ >= 0)
     j["requests"] = {{"tokens", request_tokens_}, {"at", tokens_at_ms_}};
   auto text = j.dump();
@@ -328,6 +334,9 @@ std::optional<contact_list_state> contact_list_state::decode(std::span<const uin
     if (j.contains("cooldowns"))
       for (auto& item : j.at("cooldowns"))
         out.cooldown_until_[item.at("id").get<account_id>()] = item.at("until").get<uint64_t>();
+    out.parent_ = j.value("parent", account_id{0});
+    if (j.contains("children"))
+      out.children_ = j.at("children").get<std::set<account_id>>();
     if (j.contains("requests")) {
       out.request_tokens_ = std::max(0.0, j["requests"].at("tokens").get<double>());
       out.tokens_at_ms_ = j["requests"].at("at").get<uint64_t>();

@@ -15,6 +15,7 @@
 
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "config/limits.hpp"
@@ -99,6 +100,14 @@ public:
   /// starts a cooldown) and cooldowns that ended. True if anything changed.
   bool expire(uint64_t now_ms, const friend_limit_config& rules);
 
+  /// The parent linked to this account (a child), or 0.
+  account_id parent() const { return parent_; }
+  void set_parent(account_id parent) { parent_ = parent; }
+  /// The children linked to this account (a parent).
+  const std::set<account_id>& children() const { return children_; }
+  bool add_child(account_id child) { return children_.insert(child).second; }
+  bool remove_child(account_id child) { return children_.erase(child) > 0; }
+
   bytes encode() const;
   static std::optional<contact_list_state> decode(std::span<const uint8_t> data);
 
@@ -109,6 +118,8 @@ private:
   std::map<account_id, uint64_t> cooldown_until_; ///< ms, per account asked lately
   double request_tokens_ = -1;                    ///< < 0: a full bucket
   uint64_t tokens_at_ms_ = 0;
+  account_id parent_ = 0;
+  std::set<account_id> children_;
 };
 
 } // namespace kinbox

@@ -3,13 +3,17 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <sodium.h>
+
 #include <memory>
 #include <optional>
 #include <unordered_map>
 #include <vector>
 
 #include "actors/contacts.hpp"
+#include "actors/family_actor.hpp"
 #include "cluster/entity_client.hpp"
+#include "cluster/reply_to.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
 #include "protocol/wire.hpp"
@@ -23,36 +27,8 @@ constexpr auto unknown_idle_time = std::chrono::seconds(5);
 /// bodies) to batches sent by clients that still had its handle.
 constexpr auto moved_linger = std::chrono::seconds(2);
 constexpr uint8_t presence_format = 1;
-
-/// Where the reply to one entity request goes: its own promise, or its slot in the one
-/// reply to a batch of requests (delivered when the last slot is filled).
-class reply_to {
-public:
-  struct batch {
-    caf::typed_response_promise<std::vector<entity_reply>> promise;
-    std::vector<entity_reply> replies;
-    size_t open = 0;
-  };
-
-  explicit reply_to(caf::typed_response_promise<entity_reply> single)
-      : single_(std::move(single)) {}
-  reply_to(std::shared_ptr<batch> b, size_t index) : batch_(std::move(b)), index_(index) {}
-
-  void deliver(entity_reply r) {
-    if (!batch_) {
-      single_.deliver(std::move(r));
-      return;
-    }
-    batch_->replies[index_] = std::move(r);
-    if (--batch_->open == 0)
-      batch_->promise.deliver(std::move(batch_->replies));
-  }
-
-private:
-  caf::typed_response_promise<entity_reply> single_;
-  std::shared_ptr<batch> batch_;
-  size_t index_ = 0;
-};
+/// Link-code secrets have 10 decimal digits.
+constexpr uint64_t link_secret_span = 10'000'000'000ull;
 
 /// Mail handed to this user by a deliver request, stored together with the rest of its
 /// batch.
@@ -73,6 +49,15 @@ struct held_mail {
 /// What a notification or receipt to another entity was, for the log if it fails.
 struct notice {
   uint8_t op;
+  std::function<void(entity_reply&)> then; ///< for the few requests whose answer matters
+};
+
+/// A link code this parent made: one at a time, single use, short-lived.
+struct link_code {
+  uint64_t secret = 0;
+  uint64_t expires_ms = 0;
+  uint32_t tries_left = 0;
+  std::string pin_hash; ///< of the PIN the parent gave; the family keeps it once redeemed
 };
 
 struct user_state {
@@ -80,6 +65,7 @@ struct user_state {
   std::shared_ptr<const user_deps> deps; ///< one for all user actors of the node
   std::optional<account_record> account;
   contact_list_state contacts;
+  std::optional<link_code> code; ///< a parent's link code waiting to be redeemed
   bool contacts_expired = false; ///< pending entries expired; persist with the next change
   bool load_failed = false;
   std::optional<endpoint> session; ///< the attached session, on whichever node
@@ -184,14 +170,16 @@ void send_entities(user_pointer self, std::vector<entity_request> reqs) {
   if (!st.client)
     st.client = std::make_unique<entity_client<notice>>(
         st.deps->service, [self](notice& n, entity_reply& reply) {
-          if (!reply.ok())
+          if (n.then)
+            n.then(reply);
+          else if (!reply.ok())
             log::get("user")->warn("event=notify_failed account={} op={} code={}",
                                    self->state.id, n.op, errc_name(static_cast<errc>(reply.status)));
           finish_leaving(self);
         });
   for (auto& req : reqs) {
     auto op = req.op;
-    st.client->call(std::move(req), notice{op});
+    st.client->call(std::move(req), notice{op, {}});
   }
   st.client->flush(self);
 }
@@ -200,6 +188,16 @@ void send_entity(user_pointer self, account_id to, user_op op, bytes body = {}) 
   std::vector<entity_request> reqs;
   reqs.push_back({user_kind, to, static_cast<uint8_t>(op), self->state.id, std::move(body)});
   send_entities(self, std::move(reqs));
+}
+
+/// A request to this account's family (it is a child) whose answer `then` gets.
+void ask_family(user_pointer self, family_op op, bytes body,
+                std::function<void(entity_reply&)> then) {
+  send_entities(self, {});
+  auto& st = self->state;
+  st.client->call({family_kind, st.id, static_cast<uint8_t>(op), st.id, std::move(body)},
+                  notice{static_cast<uint8_t>(op), std::move(then)});
+  st.client->flush(self);
 }
 
 /// A handler of a store (or KV write) reply of type T that counts the call as answered: a
@@ -211,6 +209,26 @@ auto store_reply(user_pointer self, F f) {
     f(x);
     finish_leaving(self);
   };
+}
+
+void apply_contact_effect(user_pointer self, contact_effect effect, account_id other, reply_to rp);
+
+/// A child's friend step waits for its parent: the family records it, or answers that the
+/// child may add friends alone (then the step goes on at once).
+void ask_parent(user_pointer self, account_id other, reply_to rp) {
+  auto entries = self->state.contacts.entries();
+  auto i = entries.find(other);
+  bytes body;
+  wire::writer{body}.u64(other).u8(i != entries.end() && i->second.ours ? 1 : 0);
+  ask_family(self, family_op::approval_needed, std::move(body), [=](entity_reply& r) mutable {
+    if (!r.ok())
+      return rp.deliver(error_reply(r.to_failure())); // still waiting; asking again retries
+    if (r.body.size() == 1 && r.body[0] == 1)
+      return apply_contact_effect(self,
+                                  self->state.contacts.parent_approved(other, self->state.deps->now_ms()),
+                                  other, std::move(rp));
+    rp.deliver(ok_reply());
+  });
 }
 
 /// Persists the contact list, then answers `rp` and tells `other` what the effect asks.
@@ -239,6 +257,8 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
             case contact_effect::notify_remove:
               send_entity(self, other, user_op::friend_removed);
               break;
+            case contact_effect::ask_parent:
+              return ask_parent(self, other, std::move(rp));
             default:
               break;
             }
@@ -707,6 +727,67 @@ void drain(user_pointer self) {
           }));
 }
 
+/// A parent makes a link code (one at a time; a new one replaces the last) with the PIN
+/// the link will have, hashed off the scheduler before the code is answered.
+void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
+  auto& st = self->state;
+  auto body = decode_body<link_create_request>(req.body);
+  if (!body)
+    return rp.deliver(error_reply(errc::invalid_argument, "malformed link request"));
+  if (st.account->role != account_role::parent)
+    return rp.deliver(error_reply(errc::invalid_argument, "only a parent account makes link codes"));
+  if (!crypto::is_valid_pin(body->pin))
+    return rp.deliver(error_reply(errc::invalid_argument, "a PIN is four digits"));
+  auto worker = st.deps->pins->acquire();
+  if (!worker)
+    return rp.deliver(error_reply(failure{errc::rate_limited, "too many PIN hashes at once", 1000}));
+  auto pins = st.deps->pins;
+  self->request(*worker, caf::infinite, pin_hash_atom::value, std::move(body->pin))
+      .then(
+          [=](std::string& hash) mutable {
+            pins->done();
+            auto& st = self->state;
+            link_code code;
+            randombytes_buf(&code.secret, sizeof(code.secret));
+            code.secret %= link_secret_span;
+            code.expires_ms = st.deps->now_ms() + static_cast<uint64_t>(st.deps->link_code_ttl.count());
+            code.tries_left = st.deps->link_code_tries;
+            code.pin_hash = std::move(hash);
+            auto reply = link_code_reply{code.secret,
+                                         static_cast<uint32_t>(st.deps->link_code_ttl.count())};
+            st.code = std::move(code);
+            rp.deliver(ok_reply(encode_body(reply)));
+          },
+          [=](caf::error& err) mutable {
+            pins->done();
+            rp.deliver(error_reply(to_failure(err)));
+          });
+}
+
+/// A child's family redeems this parent's link code: right once, before it expires; a few
+/// wrong secrets void it.
+void redeem_link_code(user_pointer self, const entity_request& req, reply_to rp) {
+  auto& st = self->state;
+  wire::reader r{req.body};
+  uint64_t secret = 0;
+  r.u64(secret);
+  auto refused = error_reply(errc::not_found, "no such link code");
+  if (!r.finished() || st.account->role != account_role::parent || !st.code)
+    return rp.deliver(refused);
+  auto& code = *st.code;
+  if (code.expires_ms <= st.deps->now_ms())
+    st.code.reset();
+  else if (sodium_memcmp(&code.secret, &secret, sizeof(secret)) == 0) {
+    bytes hash(code.pin_hash.begin(), code.pin_hash.end());
+    st.code.reset();
+    return rp.deliver(ok_reply(std::move(hash)));
+  } else if (--code.tries_left == 0) {
+    log::get("user")->info("event=link_code_void account={}", st.id);
+    st.code.reset();
+  }
+  rp.deliver(refused);
+}
+
 /// Dispatches an entity request; owner operations from anyone else get not_found.
 /// Delivers are collected in `incoming` for `store_incoming`.
 void handle(user_pointer self, entity_request& req, reply_to rp) {
@@ -720,6 +801,7 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     return;
   }
   bool owner = req.caller == st.id;
+  bool is_child = st.account->role == account_role::child;
   auto now = st.deps->now_ms();
   auto target = [&]() -> std::optional<account_id> {
     auto t = decode_body<target_request>(req.body);
@@ -747,6 +829,14 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
         self, st.contacts.receive_decline(req.caller, now, st.deps->friend_limits), req.caller, rp);
   case user_op::friend_removed:
     return apply_contact_effect(self, st.contacts.receive_remove(req.caller), req.caller, rp);
+  case user_op::redeem_link_code:
+    return redeem_link_code(self, req, rp);
+  case user_op::child_linked:
+    st.contacts.add_child(req.caller);
+    return apply_contact_effect(self, contact_effect::changed, req.caller, rp);
+  case user_op::child_unlinked:
+    st.contacts.remove_child(req.caller);
+    return apply_contact_effect(self, contact_effect::changed, req.caller, rp);
   default:
     break;
   }
@@ -759,8 +849,8 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     auto t = target();
     if (!t)
       return bad("friend id must be another account");
-    return apply_contact_result(self, st.contacts.add(*t, now, st.deps->friend_limits, false), *t,
-                                rp);
+    return apply_contact_result(self, st.contacts.add(*t, now, st.deps->friend_limits, is_child),
+                                *t, rp);
   }
   case user_op::accept_friend:
   case user_op::decline_friend: {
@@ -768,7 +858,7 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     if (!t)
       return bad("friend id must be another account");
     auto effect = static_cast<user_op>(req.op) == user_op::accept_friend
-                      ? st.contacts.accept(*t, now, false)
+                      ? st.contacts.accept(*t, now, is_child)
                       : st.contacts.decline(*t);
     if (!effect) {
       rp.deliver(error_reply(errc::not_found, "no friend request from this account"));
@@ -778,6 +868,31 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   }
   case user_op::list_contacts:
     return list_contacts(self, rp);
+  case user_op::make_link_code:
+    return make_link_code(self, req, rp);
+  case user_op::linked:
+  case user_op::unlinked: {
+    wire::reader r{req.body};
+    account_id parent = 0;
+    if (static_cast<user_op>(req.op) == user_op::linked)
+      r.u64(parent);
+    if (!r.finished())
+      return bad("malformed link");
+    st.contacts.set_parent(parent);
+    return apply_contact_effect(self, contact_effect::changed, parent, rp);
+  }
+  case user_op::parent_decision: {
+    wire::reader r{req.body};
+    account_id other = 0;
+    uint8_t approve = 0;
+    r.u64(other);
+    r.u8(approve);
+    if (!r.finished())
+      return bad("malformed decision");
+    auto effect = approve == 1 ? st.contacts.parent_approved(other, now)
+                               : st.contacts.parent_denied(other);
+    return apply_contact_effect(self, effect, other, rp);
+  }
   case user_op::get_key: {
     auto t = target();
     if (!t)
@@ -879,20 +994,9 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
         return rp;
       },
       [=](std::vector<entity_request>& reqs) -> caf::result<std::vector<entity_reply>> {
-        auto batch = std::make_shared<reply_to::batch>();
-        batch->promise = self->make_response_promise<std::vector<entity_reply>>();
-        batch->replies.resize(reqs.size());
-        batch->open = reqs.size();
-        auto rp = batch->promise;
-        if (reqs.empty()) {
-          rp.deliver(std::vector<entity_reply>{});
-          return rp;
-        }
-        std::vector<reply_to> replies;
-        replies.reserve(reqs.size());
-        for (size_t i = 0; i < reqs.size(); ++i)
-          replies.emplace_back(batch, i);
-        handle_all(self, std::move(reqs), std::move(replies));
+        auto [rp, replies] = reply_to::for_batch(self, reqs.size());
+        if (!reqs.empty())
+          handle_all(self, std::move(reqs), std::move(replies));
         return rp;
       },
       [=](release_atom) -> caf::result<bool> {

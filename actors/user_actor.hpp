@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 
+#include "actors/pin_service.hpp"
 #include "cluster/entity_service.hpp"
 #include "cluster/kv_actor.hpp"
 #include "config/limits.hpp"
@@ -55,6 +56,13 @@ enum class user_op : uint8_t {
   ack = 16,            ///< owner: body ack_request
   attach = 20,         ///< owner: body endpoint; reply attach_reply. Kicks a previous one.
   detach = 21,         ///< owner: body endpoint (if it is still the attached one)
+  make_link_code = 30, ///< owner (a parent): body link_create_request, reply link_code_reply
+  redeem_link_code = 31, ///< a child's family: body secret:u64, reply the PIN hash (once)
+  linked = 32,           ///< the family of this child: body parent:u64
+  unlinked = 33,         ///< the family of this child
+  child_linked = 34,     ///< the family of child `caller`: it is linked to this parent
+  child_unlinked = 35,   ///< the family of child `caller`: the link ended
+  parent_decision = 36,  ///< the family of this child: body other:u64 approve:u8
 };
 
 /// What an attach answers: the account, and where its actor lives (a session attaches
@@ -149,6 +157,9 @@ struct user_deps {
   std::shared_ptr<entity_service> service; ///< the only way to other entities and sessions
   std::function<uint64_t()> now_ms;
   friend_limit_config friend_limits;
+  std::shared_ptr<pin_service> pins; ///< hashes the PIN a parent gives with a link code
+  std::chrono::milliseconds link_code_ttl{std::chrono::minutes(10)};
+  uint32_t link_code_tries = 5; ///< wrong secrets before a link code is void
   std::chrono::milliseconds mail_ttl{std::chrono::hours(24 * 15)};
   size_t drain_page_count = 1024;     ///< stored envelopes pushed per page
   size_t drain_page_bytes = 1u << 20; ///< payload bytes pushed per page

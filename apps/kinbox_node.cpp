@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "actors/caf_setup.hpp"
+#include "actors/family_actor.hpp"
 #include "actors/sweeper.hpp"
 #include "actors/user_host.hpp"
 #include "cluster/embedded_nats.hpp"
@@ -31,6 +32,7 @@
 #include "config/log.hpp"
 #include "config/node_config.hpp"
 #include "crypto/key_file.hpp"
+#include "crypto/pin.hpp"
 #include "gateway/gateway.hpp"
 
 extern char** environ;
@@ -159,6 +161,10 @@ int run(const node_config& cfg) {
   auto key = load_cluster_key(cfg);
   if (!key)
     return fail(key.error().message);
+  auto pepper = cfg.pin_pepper_file.empty() ? result<crypto::pin_pepper>{crypto::derive_pin_pepper(*key)}
+                                            : crypto::read_pin_pepper(cfg.pin_pepper_file);
+  if (!pepper)
+    return fail(pepper.error().message);
 
   std::unique_ptr<embedded_nats> embedded;
   std::optional<nats_credentials> creds;
@@ -236,7 +242,13 @@ int run(const node_config& cfg) {
     scfg.bus = link->get();
     scfg.local_shortcut = cfg.local_shortcut;
     auto svc = std::make_shared<entity_service>(scfg);
+    pin_service_config pcfg;
+    pcfg.pepper = std::move(*pepper);
+    pcfg.params = {cfg.pin_hash_ops, static_cast<size_t>(cfg.pin_hash_memory)};
+    pcfg.workers = cfg.pin_workers;
+    auto pins = std::make_shared<pin_service>(sys, std::move(pcfg));
     user_deps deps;
+    deps.pins = pins;
     deps.store = store;
     deps.kv = kv;
     deps.service = svc;
@@ -250,6 +262,14 @@ int run(const node_config& cfg) {
         deps.drain_page_bytes, cfg.max_outbound_bytes / (2 * deps.drain_pages_in_flight));
     auto host = spawn_user_host(sys, deps);
     svc->register_kind(user_kind, host, user_push_codec());
+    family_deps fdeps;
+    fdeps.kv = kv;
+    fdeps.service = svc;
+    fdeps.pins = pins;
+    fdeps.now_ms = system_now_ms;
+    fdeps.approval_ttl_ms = cfg.friend_limits.request_ttl_ms;
+    auto families = spawn_family_host(sys, std::move(fdeps));
+    svc->register_kind(family_kind, families, family_push_codec());
     auto service = spawn_entity_service(sys, svc);
     if (!service)
       return fail("cannot subscribe to the node's subjects: " + service.error().message);
@@ -264,6 +284,7 @@ int run(const node_config& cfg) {
     ctx->limits = std::make_shared<gateway_limits>(cfg.limits);
     ctx->now_ms = system_now_ms;
     auto others = std::vector<caf::actor>{caf::actor_cast<caf::actor>(sweeper),
+                                          caf::actor_cast<caf::actor>(families),
                                           caf::actor_cast<caf::actor>(*service),
                                           caf::actor_cast<caf::actor>(kv)};
     auto gateway = start_gateway(sys, cfg.gateway, ctx);
@@ -302,6 +323,7 @@ int run(const node_config& cfg) {
     auto sig = wait_for_signal();
     logger->info("event=stopping signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
     leave_cluster(sys, cfg, *svc, node_actors{*gateway, host, store, membership, others});
+    pins->stop();
     sys.await_all_actors_done();
   }
   link->reset();

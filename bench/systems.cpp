@@ -78,7 +78,8 @@ kinbox_user kinbox_register(const std::string& host, uint16_t port, const std::s
   auto c = client::client::connect(*u.prof, host, port, source);
   if (!c)
     throw std::runtime_error("kinbox connect: " + c.error().message);
-  auto id = (*c)->register_account(name, "2015-01-01", account_role::child);
+  // Parents: a child's friends would wait for its parent's approval.
+  auto id = (*c)->register_account(name, "1985-01-01", account_role::parent);
   if (!id)
     throw std::runtime_error("kinbox register: " + id.error().message);
   u.id = *id;

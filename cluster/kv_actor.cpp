@@ -8,7 +8,8 @@ namespace kinbox {
 
 result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std::string& cluster,
                                                      int replicas, std::chrono::milliseconds lease) {
-  static const char* names[kv_space_count] = {"accounts", "contacts", "presence", "last_seen"};
+  static const char* names[kv_space_count] = {"accounts", "contacts", "presence", "last_seen",
+                                              "families"};
   auto name = [&](const char* space) { return "kinbox_" + cluster + "_" + space; };
   auto out = std::make_shared<kv_buckets>();
   for (size_t i = 0; i < kv_space_count; ++i) {
@@ -43,7 +44,8 @@ result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std:
 
 result<std::shared_ptr<kv_buckets>> kv_buckets::existing(nats_link& link,
                                                          const std::string& cluster) {
-  static const char* names[kv_space_count] = {"accounts", "contacts", "presence", "last_seen"};
+  static const char* names[kv_space_count] = {"accounts", "contacts", "presence", "last_seen",
+                                              "families"};
   auto name = [&](const char* space) { return "kinbox_" + cluster + "_" + space; };
   auto out = std::make_shared<kv_buckets>();
   for (size_t i = 0; i < kv_space_count; ++i) {

@@ -22,9 +22,10 @@ enum class kv_space : uint8_t {
   contacts = 1,  ///< account id -> contact list (JSON)
   presence = 2,  ///< account id -> the node (and incarnation) of its session; deleted on detach
   last_seen = 3, ///< account id -> last detach time (ms), kept until account deletion
+  families = 4,  ///< child id -> parent link, PIN hash and tries, approvals (JSON)
 };
 
-constexpr size_t kv_space_count = 4;
+constexpr size_t kv_space_count = 5;
 
 struct kv_lookup {
   bool found = false;

@@ -55,6 +55,17 @@ po::options_description make_options() {
     ("key-file", po::value<std::string>(),
      "the cluster's long-term key file (same on every node); default: <data-dir>/cluster.key, "
      "made on first start")
+    ("pin-pepper-file", po::value<std::string>(),
+     "file with the secret mixed into every parent PIN before it is hashed (same on every "
+     "node, kept outside the databases; one line 'kinbox-pin-pepper-v1 <64 hex>', mode "
+     "0600); default: derived from the cluster key file")
+    ("pin-hash-ops", po::value<uint64_t>()->default_value(2),
+     "argon2id passes of a PIN hash (libsodium opslimit), 1..10")
+    ("pin-hash-memory", po::value<std::string>()->default_value("64MiB"),
+     "argon2id memory of a PIN hash, 8KiB..1GiB")
+    ("pin-workers", po::value<size_t>()->default_value(1),
+     "threads that hash PINs, 1..16 (at most 32 hashes wait on a node; more tries are "
+     "answered rate_limited)")
     ("mail-ttl", po::value<std::string>()->default_value("15d"),
      "how long undelivered mail is kept (e.g. 15d, 12h, 30s); at least 1s")
     ("sweep-interval", po::value<std::string>()->default_value("60s"),
@@ -184,6 +195,11 @@ result<node_config> build(const po::variables_map& vm) {
     if (cfg.key_file.empty())
       return bad_option("key-file", "must not be empty");
   }
+  if (vm.count("pin-pepper-file")) {
+    cfg.pin_pepper_file = get<std::string>(vm, "pin-pepper-file");
+    if (cfg.pin_pepper_file.empty())
+      return bad_option("pin-pepper-file", "must not be empty");
+  }
   using std::chrono::milliseconds;
   using namespace std::chrono_literals;
   auto duration = [&](const char* name, milliseconds min, milliseconds max,
@@ -265,6 +281,16 @@ result<node_config> build(const po::variables_map& vm) {
   if (limits.connections_per_address == 0 || limits.connections_total == 0 ||
       limits.unauthenticated_per_address == 0)
     return bad_option("limit-connections", "connection limits must be at least 1");
+  cfg.pin_hash_ops = get<uint64_t>(vm, "pin-hash-ops");
+  if (cfg.pin_hash_ops < 1 || cfg.pin_hash_ops > 10)
+    return bad_option("pin-hash-ops", "must be between 1 and 10");
+  auto pin_memory = size("pin-hash-memory", 8u << 10, 1u << 30, "between 8KiB and 1GiB");
+  if (!pin_memory)
+    return pin_memory.error();
+  cfg.pin_hash_memory = *pin_memory;
+  cfg.pin_workers = get<size_t>(vm, "pin-workers");
+  if (cfg.pin_workers < 1 || cfg.pin_workers > 16)
+    return bad_option("pin-workers", "must be between 1 and 16");
   auto per_hour = get<double>(vm, "friend-requests-per-hour");
   if (!(per_hour >= 0 && per_hour <= 1e6))
     return bad_option("friend-requests-per-hour", "must be between 0 and 1000000");

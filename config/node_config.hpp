@@ -34,6 +34,10 @@ struct node_config {
   /// listen address with its bound port.
   std::string advertise;
   std::string key_file; ///< empty: <data_dir>/cluster.key, made if missing
+  std::string pin_pepper_file; ///< empty: the pepper is derived from the cluster key
+  uint64_t pin_hash_ops = 2;             ///< argon2id opslimit
+  uint64_t pin_hash_memory = 64ull << 20; ///< argon2id memlimit (bytes)
+  size_t pin_workers = 1;
   std::chrono::milliseconds mail_ttl = std::chrono::hours(24 * 15);
   std::chrono::milliseconds sweep_interval = std::chrono::seconds(60);
   std::chrono::milliseconds auth_timeout = std::chrono::seconds(30);

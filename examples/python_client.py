@@ -206,7 +206,8 @@ class User:
         self.sign_pk, self.sign_sk = sign_keypair()
         self.box_pk, self.box_sk = box_keypair()
         conn = Connection(host, port)
-        _, body = conn.request(0x10, s(name) + s("2015-05-05") + b"\x01" + self.sign_pk +
+        # Parents (role 2): a child's friends would wait for its linked parent's approval.
+        _, body = conn.request(0x10, s(name) + s("1985-05-05") + b"\x02" + self.sign_pk +
                                self.box_pk)
         (self.id,) = struct.unpack(">Q", body)
         self.conn = Connection(host, port)

@@ -6,11 +6,15 @@
 #include <memory>
 #include <optional>
 
+#include <sodium.h>
+
 #include "actors/contacts.hpp"
+#include "actors/family_actor.hpp"
 #include "cluster/entity_client.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/wire.hpp"
 
 namespace kinbox {
 
@@ -349,14 +353,102 @@ bool begin_request(session_pointer self, uint32_t request_id) {
   return true;
 }
 
-void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
-                 bytes body, on_success answer = {}) {
+void call_kind(session_pointer self, uint32_t request_id, entity_kind kind, uint64_t target,
+               uint8_t op, bytes body, on_success answer = {}) {
   auto& st = self->state;
   if (!begin_request(self, request_id))
     return;
-  client_of(self).call(
-      entity_request{user_kind, target, static_cast<uint8_t>(op), st.account, std::move(body)},
-      session_call{session_call::what::request, request_id, answer});
+  client_of(self).call(entity_request{kind, target, op, st.account, std::move(body)},
+                       session_call{session_call::what::request, request_id, answer});
+}
+
+void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
+                 bytes body, on_success answer = {}) {
+  call_kind(self, request_id, user_kind, target, static_cast<uint8_t>(op), std::move(body),
+            answer);
+}
+
+void call_family(session_pointer self, uint32_t request_id, account_id child, family_op op,
+                 bytes body, on_success answer = {}) {
+  call_kind(self, request_id, family_kind, child, static_cast<uint8_t>(op), std::move(body),
+            answer);
+}
+
+/// Decodes the body of `f` as T; a malformed one gets an error frame and a close.
+template <class T>
+std::optional<T> body_of(session_pointer self, const frame_view& f) {
+  auto body = decode_body<T>(f.body);
+  if (!body) {
+    fail(self, frame_type::error, f.request_id, errc::malformed_frame, body.error().message);
+    return std::nullopt;
+  }
+  return std::move(*body);
+}
+
+/// The family requests of the parent and child apps, each to the child's family entity.
+void handle_family(session_pointer self, const frame_view& f) {
+  auto& st = self->state;
+  auto rid = f.request_id;
+  auto own = st.account;
+  bool parent = st.info.role == account_role::parent;
+  auto raw = bytes(f.body.begin(), f.body.end());
+  auto for_role = [&](bool wanted, const char* who) {
+    if (!wanted)
+      reply_error(self, rid, {errc::invalid_argument, std::string{"only "} + who + " may do this"});
+    return wanted;
+  };
+  switch (f.type) {
+  case frame_type::link_create:
+    if (body_of<link_create_request>(self, f) && for_role(parent, "a parent account"))
+      call_entity(self, rid, own, user_op::make_link_code, std::move(raw), {frame_type::link_code});
+    return;
+  case frame_type::link_redeem:
+    if (body_of<link_redeem_request>(self, f) && for_role(!parent, "a child account"))
+      call_family(self, rid, own, family_op::redeem, std::move(raw));
+    return;
+  case frame_type::link_remove:
+    if (auto t = body_of<target_request>(self, f))
+      call_family(self, rid, t->id, family_op::unlink, {});
+    return;
+  case frame_type::link_get:
+    if (auto t = body_of<target_request>(self, f))
+      call_family(self, rid, t->id, family_op::get_link, {}, {frame_type::link_info});
+    return;
+  case frame_type::pin_set:
+    if (auto b = body_of<pin_set_request>(self, f)) {
+      bytes pin;
+      wire::writer{pin}.str(b->pin);
+      sodium_memzero(b->pin.data(), b->pin.size());
+      call_family(self, rid, b->child, family_op::set_pin, std::move(pin));
+    }
+    return;
+  case frame_type::pin_change:
+    if (body_of<pin_change_request>(self, f))
+      call_family(self, rid, own, family_op::change_pin, std::move(raw));
+    return;
+  case frame_type::approvals_get:
+    if (auto t = body_of<target_request>(self, f))
+      call_family(self, rid, t->id, family_op::list_approvals, {}, {frame_type::approval_list});
+    return;
+  case frame_type::approval_decide:
+    if (auto b = body_of<approval_decision>(self, f)) {
+      bytes body;
+      wire::writer{body}.u64(b->other).u8(b->approve ? 1 : 0);
+      call_family(self, rid, b->child, family_op::decide, std::move(body));
+    }
+    return;
+  case frame_type::approval_pin:
+    if (body_of<approval_by_pin>(self, f))
+      call_family(self, rid, own, family_op::decide_with_pin, std::move(raw));
+    return;
+  case frame_type::policy_set:
+    if (auto b = body_of<policy_request>(self, f))
+      call_family(self, rid, b->child, family_op::set_policy, bytes{b->policy});
+    return;
+  default:
+    return fail(self, frame_type::error, rid, errc::unexpected_frame,
+                std::string{frame_type_name(f.type)} + " is not a client request");
+  }
 }
 
 void try_register(session_pointer self, uint32_t request_id, account_record record, int attempt) {
@@ -548,8 +640,7 @@ void handle_ready(session_pointer self, const frame_view& f) {
     return call_entity(self, rid, own, user_op::ack, bytes(f.body.begin(), f.body.end()));
   }
   default:
-    return fail(self, frame_type::error, rid, errc::unexpected_frame,
-                std::string{frame_type_name(f.type)} + " is not a client request");
+    return handle_family(self, f);
   }
 }
 

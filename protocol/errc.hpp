@@ -32,7 +32,10 @@ namespace kinbox {
   X(rate_limited, 21, true, "too many requests or connections; retry after the time given")     \
   X(friend_request_limit, 22, true, "too many friend requests from this account; retry later")   \
   X(friend_request_cooldown, 23, true,                                                           \
-    "a request to this account was declined or expired lately; retry after the time given")
+    "a request to this account was declined or expired lately; retry after the time given")     \
+  X(wrong_pin, 24, false, "the parent PIN is wrong")                                               \
+  X(pin_locked, 25, true, "too many wrong PINs; the PIN is locked until the time given")           \
+  X(already_linked, 26, false, "the child is linked to a parent already")
 
 enum class errc : uint16_t {
 #define KINBOX_ERRC_ENUM(name, number, retryable, text) name = number,

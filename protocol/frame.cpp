@@ -6,30 +6,9 @@ namespace kinbox {
 
 bool is_known_frame_type(uint8_t value) {
   switch (static_cast<frame_type>(value)) {
-  case frame_type::client_hello:
-  case frame_type::server_hello:
-  case frame_type::error:
-  case frame_type::ok:
-  case frame_type::bye:
-  case frame_type::redirect:
-  case frame_type::register_account:
-  case frame_type::register_ok:
-  case frame_type::login:
-  case frame_type::login_ok:
-  case frame_type::whoami:
-  case frame_type::friend_add:
-  case frame_type::friend_accept:
-  case frame_type::friend_decline:
-  case frame_type::friend_list:
-  case frame_type::friend_list_result:
-  case frame_type::key_get:
-  case frame_type::key_result:
-  case frame_type::status_get:
-  case frame_type::status_result:
-  case frame_type::send:
-  case frame_type::accepted:
-  case frame_type::ack:
-  case frame_type::mail:
+#define KINBOX_FRAME_CASE(name, number, text) case frame_type::name:
+    KINBOX_FRAME_TABLE(KINBOX_FRAME_CASE)
+#undef KINBOX_FRAME_CASE
     return true;
   }
   return false;
@@ -37,54 +16,11 @@ bool is_known_frame_type(uint8_t value) {
 
 std::string_view frame_type_name(frame_type type) {
   switch (type) {
-  case frame_type::client_hello:
-    return "client_hello";
-  case frame_type::server_hello:
-    return "server_hello";
-  case frame_type::error:
-    return "error";
-  case frame_type::ok:
-    return "ok";
-  case frame_type::bye:
-    return "bye";
-  case frame_type::redirect:
-    return "redirect";
-  case frame_type::register_account:
-    return "register";
-  case frame_type::register_ok:
-    return "register_ok";
-  case frame_type::login:
-    return "login";
-  case frame_type::login_ok:
-    return "login_ok";
-  case frame_type::whoami:
-    return "whoami";
-  case frame_type::friend_add:
-    return "friend_add";
-  case frame_type::friend_accept:
-    return "friend_accept";
-  case frame_type::friend_decline:
-    return "friend_decline";
-  case frame_type::friend_list:
-    return "friend_list";
-  case frame_type::friend_list_result:
-    return "friend_list_result";
-  case frame_type::key_get:
-    return "key_get";
-  case frame_type::key_result:
-    return "key_result";
-  case frame_type::status_get:
-    return "status_get";
-  case frame_type::status_result:
-    return "status_result";
-  case frame_type::send:
-    return "send";
-  case frame_type::accepted:
-    return "accepted";
-  case frame_type::ack:
-    return "ack";
-  case frame_type::mail:
-    return "mail";
+#define KINBOX_FRAME_NAME(name, number, text)                                                      \
+  case frame_type::name:                                                                           \
+    return text;
+    KINBOX_FRAME_TABLE(KINBOX_FRAME_NAME)
+#undef KINBOX_FRAME_NAME
   }
   return "unknown";
 }

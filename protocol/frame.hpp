@@ -22,31 +22,50 @@ constexpr size_t max_max_frame_size = 16 * 1024 * 1024;
 constexpr size_t max_name_length = 64;
 constexpr size_t max_text_length = 1024;
 
+// X(name, number, wire name): every frame type, from which the enum and the names come.
+#define KINBOX_FRAME_TABLE(X)                                                                      \
+  X(client_hello, 0x01, "client_hello")                                                           \
+  X(server_hello, 0x02, "server_hello")                                                           \
+  X(error, 0x03, "error")                                                                         \
+  X(ok, 0x04, "ok")                                                                               \
+  X(bye, 0x05, "bye")                                                                             \
+  X(redirect, 0x06, "redirect")                                                                   \
+  X(register_account, 0x10, "register")                                                          \
+  X(register_ok, 0x11, "register_ok")                                                             \
+  X(login, 0x12, "login")                                                                         \
+  X(login_ok, 0x13, "login_ok")                                                                   \
+  X(whoami, 0x14, "whoami")                                                                       \
+  X(friend_add, 0x20, "friend_add")                                                               \
+  X(friend_accept, 0x21, "friend_accept")                                                         \
+  X(friend_decline, 0x22, "friend_decline")                                                       \
+  X(friend_list, 0x23, "friend_list")                                                             \
+  X(friend_list_result, 0x24, "friend_list_result")                                               \
+  X(key_get, 0x25, "key_get")                                                                     \
+  X(key_result, 0x26, "key_result")                                                               \
+  X(status_get, 0x27, "status_get")                                                               \
+  X(status_result, 0x28, "status_result")                                                         \
+  X(send, 0x30, "send")                                                                           \
+  X(accepted, 0x31, "accepted")                                                                   \
+  X(ack, 0x32, "ack")                                                                             \
+  X(mail, 0x40, "mail")                                                                           \
+  X(link_create, 0x50, "link_create")                                                             \
+  X(link_code, 0x51, "link_code")                                                                 \
+  X(link_redeem, 0x52, "link_redeem")                                                             \
+  X(link_remove, 0x53, "link_remove")                                                             \
+  X(link_get, 0x54, "link_get")                                                                   \
+  X(link_info, 0x55, "link_info")                                                                 \
+  X(pin_set, 0x56, "pin_set")                                                                     \
+  X(pin_change, 0x57, "pin_change")                                                               \
+  X(approvals_get, 0x58, "approvals_get")                                                         \
+  X(approval_list, 0x59, "approval_list")                                                         \
+  X(approval_decide, 0x5a, "approval_decide")                                                     \
+  X(approval_pin, 0x5b, "approval_pin")                                                           \
+  X(policy_set, 0x5c, "policy_set")
+
 enum class frame_type : uint8_t {
-  client_hello = 0x01,
-  server_hello = 0x02,
-  error = 0x03,
-  ok = 0x04,
-  bye = 0x05,
-  redirect = 0x06,
-  register_account = 0x10,
-  register_ok = 0x11,
-  login = 0x12,
-  login_ok = 0x13,
-  whoami = 0x14,
-  friend_add = 0x20,
-  friend_accept = 0x21,
-  friend_decline = 0x22,
-  friend_list = 0x23,
-  friend_list_result = 0x24,
-  key_get = 0x25,
-  key_result = 0x26,
-  status_get = 0x27,
-  status_result = 0x28,
-  send = 0x30,
-  accepted = 0x31,
-  ack = 0x32,
-  mail = 0x40,
+#define KINBOX_FRAME_ENUM(name, number, text) name = number,
+  KINBOX_FRAME_TABLE(KINBOX_FRAME_ENUM)
+#undef KINBOX_FRAME_ENUM
 };
 
 bool is_known_frame_type(uint8_t value);

@@ -287,4 +287,160 @@ bool read_body(std::span<const uint8_t> in, mail_push& x) {
   return valid && r.finished();
 }
 
+void write_body(bytes& out, const link_create_request& x) {
+  wire::writer{out}.str(x.pin);
+}
+
+bool read_body(std::span<const uint8_t> in, link_create_request& x) {
+  wire::reader r{in};
+  r.str(x.pin, max_pin_field);
+  return r.finished();
+}
+
+void write_body(bytes& out, const link_code_reply& x) {
+  wire::writer{out}.u64(x.secret).u32(x.expires_in_ms);
+}
+
+bool read_body(std::span<const uint8_t> in, link_code_reply& x) {
+  wire::reader r{in};
+  r.u64(x.secret);
+  r.u32(x.expires_in_ms);
+  return r.finished();
+}
+
+void write_body(bytes& out, const link_redeem_request& x) {
+  wire::writer{out}.u64(x.parent).u64(x.secret);
+}
+
+bool read_body(std::span<const uint8_t> in, link_redeem_request& x) {
+  wire::reader r{in};
+  r.u64(x.parent);
+  r.u64(x.secret);
+  return r.finished();
+}
+
+void write_body(bytes& out, const link_info& x) {
+  wire::writer{out}
+      .u64(x.child)
+      .u64(x.parent)
+      .u8(x.policy)
+      .u8(x.location_sharing ? 1 : 0)
+      .u8(x.pin_set ? 1 : 0)
+      .u64(x.locked_until_ms);
+}
+
+bool read_body(std::span<const uint8_t> in, link_info& x) {
+  wire::reader r{in};
+  uint8_t sharing = 0;
+  uint8_t pin = 0;
+  r.u64(x.child);
+  r.u64(x.parent);
+  r.u8(x.policy);
+  r.u8(sharing);
+  r.u8(pin);
+  r.u64(x.locked_until_ms);
+  x.location_sharing = sharing != 0;
+  x.pin_set = pin != 0;
+  return r.finished();
+}
+
+void write_body(bytes& out, const pin_set_request& x) {
+  wire::writer{out}.u64(x.child).str(x.pin);
+}
+
+bool read_body(std::span<const uint8_t> in, pin_set_request& x) {
+  wire::reader r{in};
+  r.u64(x.child);
+  r.str(x.pin, max_pin_field);
+  return r.finished();
+}
+
+void write_body(bytes& out, const pin_change_request& x) {
+  wire::writer{out}.str(x.old_pin).str(x.new_pin);
+}
+
+bool read_body(std::span<const uint8_t> in, pin_change_request& x) {
+  wire::reader r{in};
+  r.str(x.old_pin, max_pin_field);
+  r.str(x.new_pin, max_pin_field);
+  return r.finished();
+}
+
+void write_body(bytes& out, const approval_list& x) {
+  wire::writer w{out};
+  w.u32(static_cast<uint32_t>(x.entries.size()));
+  for (auto& e : x.entries)
+    w.u64(e.other).u8(e.ours ? 1 : 0).u64(e.since_ms);
+}
+
+bool read_body(std::span<const uint8_t> in, approval_list& x) {
+  wire::reader r{in};
+  uint32_t n = 0;
+  if (!r.u32(n) || n > in.size())
+    return false;
+  x.entries.resize(n);
+  for (auto& e : x.entries) {
+    uint8_t ours = 0;
+    r.u64(e.other);
+    r.u8(ours);
+    r.u64(e.since_ms);
+    e.ours = ours != 0;
+  }
+  return r.finished();
+}
+
+void write_body(bytes& out, const approval_decision& x) {
+  wire::writer{out}.u64(x.child).u64(x.other).u8(x.approve ? 1 : 0);
+}
+
+bool read_body(std::span<const uint8_t> in, approval_decision& x) {
+  wire::reader r{in};
+  uint8_t approve = 2;
+  r.u64(x.child);
+  r.u64(x.other);
+  r.u8(approve);
+  x.approve = approve == 1;
+  return r.finished() && approve <= 1;
+}
+
+void write_body(bytes& out, const approval_by_pin& x) {
+  wire::writer{out}.u64(x.other).u8(x.approve ? 1 : 0).str(x.pin);
+}
+
+bool read_body(std::span<const uint8_t> in, approval_by_pin& x) {
+  wire::reader r{in};
+  uint8_t approve = 2;
+  r.u64(x.other);
+  r.u8(approve);
+  r.str(x.pin, max_pin_field);
+  x.approve = approve == 1;
+  return r.finished() && approve <= 1;
+}
+
+void write_body(bytes& out, const policy_request& x) {
+  wire::writer{out}.u64(x.child).u8(x.policy);
+}
+
+bool read_body(std::span<const uint8_t> in, policy_request& x) {
+  wire::reader r{in};
+  r.u64(x.child);
+  r.u8(x.policy);
+  return r.finished() && (x.policy == 1 || x.policy == 2);
+}
+
+void write_body(bytes& out, const notice_body& x) {
+  wire::writer{out}.u8(static_cast<uint8_t>(x.type)).u64(x.child).u64(x.other).u64(x.value);
+}
+
+bool read_body(std::span<const uint8_t> in, notice_body& x) {
+  wire::reader r{in};
+  uint8_t type = 0;
+  r.u8(type);
+  r.u64(x.child);
+  r.u64(x.other);
+  r.u64(x.value);
+  x.type = static_cast<notice_type>(type);
+  return r.finished() && type >= 1 && type <= 3;
+}
+
 } // namespace kinbox

@@ -136,6 +136,89 @@ struct mail_push {
   bytes payload; ///< empty for receipts
 };
 
+/// Body of `link_create`: the parent PIN the link will have.
+struct link_create_request {
+  std::string pin; ///< four digits
+};
+
+/// Body of `link_code`: the child's app redeems (parent's id, secret) once, before it expires.
+struct link_code_reply {
+  uint64_t secret;
+  uint32_t expires_in_ms;
+};
+
+struct link_redeem_request {
+  account_id parent;
+  uint64_t secret;
+};
+
+/// Body of `link_info`.
+struct link_info {
+  account_id child;
+  account_id parent;      ///< 0: not linked
+  uint8_t policy;         ///< 1: the parent approves friends, 2: the child adds them alone
+  bool location_sharing;
+  bool pin_set;
+  uint64_t locked_until_ms; ///< PIN tries refused until then; 0: not locked
+};
+
+struct pin_set_request {
+  account_id child;
+  std::string pin;
+};
+
+struct pin_change_request {
+  std::string old_pin;
+  std::string new_pin;
+};
+
+struct approval_entry {
+  account_id other;
+  bool ours; ///< the child asked (true) or accepts their request (false)
+  uint64_t since_ms;
+};
+
+struct approval_list {
+  std::vector<approval_entry> entries;
+};
+
+/// Body of `approval_decide`: the parent's answer from the parent's own app.
+struct approval_decision {
+  account_id child;
+  account_id other;
+  bool approve;
+};
+
+/// Body of `approval_pin`: the parent's answer typed on the child's device.
+struct approval_by_pin {
+  account_id other;
+  bool approve;
+  std::string pin;
+};
+
+struct policy_request {
+  account_id child;
+  uint8_t policy; ///< as in link_info
+};
+
+/// What a `notice` (mail kind 4) is about.
+enum class notice_type : uint8_t {
+  approval_needed = 1, ///< `child` waits for approval of a step with `other` (value: 1 if the child asked)
+  pin_locked = 2,      ///< the PIN of `child` is locked until `value` (ms) after wrong tries
+  linked = 3,          ///< `child` redeemed the parent's link code
+};
+
+/// Payload of `notice` mail: written by the server for a parent, carries ids only.
+struct notice_body {
+  notice_type type;
+  account_id child;
+  account_id other;
+  uint64_t value;
+};
+
+/// Longest PIN field read (a PIN of another length is refused as invalid, not malformed).
+constexpr size_t max_pin_field = 16;
+
 constexpr size_t max_ack_keys = 1024;
 constexpr size_t max_payload_size = max_max_frame_size;
 
@@ -155,6 +238,17 @@ void write_body(bytes& out, const send_request& x);
 void write_body(bytes& out, const accepted_reply& x);
 void write_body(bytes& out, const ack_request& x);
 void write_body(bytes& out, const mail_push& x);
+void write_body(bytes& out, const link_create_request& x);
+void write_body(bytes& out, const link_code_reply& x);
+void write_body(bytes& out, const link_redeem_request& x);
+void write_body(bytes& out, const link_info& x);
+void write_body(bytes& out, const pin_set_request& x);
+void write_body(bytes& out, const pin_change_request& x);
+void write_body(bytes& out, const approval_list& x);
+void write_body(bytes& out, const approval_decision& x);
+void write_body(bytes& out, const approval_by_pin& x);
+void write_body(bytes& out, const policy_request& x);
+void write_body(bytes& out, const notice_body& x);
 
 bool read_body(std::span<const uint8_t> in, client_hello& x);
 bool read_body(std::span<const uint8_t> in, server_hello& x);
@@ -172,6 +266,17 @@ bool read_body(std::span<const uint8_t> in, send_request& x);
 bool read_body(std::span<const uint8_t> in, accepted_reply& x);
 bool read_body(std::span<const uint8_t> in, ack_request& x);
 bool read_body(std::span<const uint8_t> in, mail_push& x);
+bool read_body(std::span<const uint8_t> in, link_create_request& x);
+bool read_body(std::span<const uint8_t> in, link_code_reply& x);
+bool read_body(std::span<const uint8_t> in, link_redeem_request& x);
+bool read_body(std::span<const uint8_t> in, link_info& x);
+bool read_body(std::span<const uint8_t> in, pin_set_request& x);
+bool read_body(std::span<const uint8_t> in, pin_change_request& x);
+bool read_body(std::span<const uint8_t> in, approval_list& x);
+bool read_body(std::span<const uint8_t> in, approval_decision& x);
+bool read_body(std::span<const uint8_t> in, approval_by_pin& x);
+bool read_body(std::span<const uint8_t> in, policy_request& x);
+bool read_body(std::span<const uint8_t> in, notice_body& x);
 
 template <class T>
 bytes encode_body(const T& x) {

@@ -39,16 +39,16 @@ enum class mail_kind : uint8_t {
   message = 1,   ///< end-to-end encrypted envelope from a friend
   delivered = 2, ///< receipt: the recipient's device acked the message
   expired = 3,   ///< receipt: the message expired undelivered and was deleted
+  notice = 4,    ///< from the server to a parent: an approval waits, a PIN locked (ids only)
 };
 
-/// The state of one contact in an account's contact list. `awaiting_parent` is reserved
-/// for the parent-approval step (a child's request waits for the parent's PIN).
+/// The state of one contact in an account's contact list.
 enum class contact_state : uint8_t {
   outgoing = 1,        ///< the owner asked; the other side has not answered
   incoming = 2,        ///< the other side asked; the owner has not answered
   friends = 3,         ///< both sides confirmed
   blocked = 4,         ///< the owner blocked the other side
-  awaiting_parent = 5, ///< waiting for the owner's parent to approve
+  awaiting_parent = 5, ///< the owner (a child) asked or accepted; its parent has not approved
 };
 
 /// An error with its stable code and a human-readable message.
@@ -81,7 +81,7 @@ inline bool is_valid_role(uint8_t value) {
 }
 
 inline bool is_valid_mail_kind(uint8_t value) {
-  return value >= 1 && value <= 3;
+  return value >= 1 && value <= 4;
 }
 
 } // namespace kinbox

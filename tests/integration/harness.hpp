@@ -149,7 +149,9 @@ struct user {
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s);
 
 /// Registers a new account on `n` and logs it in on a fresh connection.
-user make_user(const node& n, const std::string& name, account_role role = account_role::child);
+/// A registered, logged-in user. Parents by default: a child's friends wait for its linked
+/// parent's approval, which the suites about messaging do not go through.
+user make_user(const node& n, const std::string& name, account_role role = account_role::parent);
 
 /// Two new accounts on `n`, logged in and friends of each other.
 std::pair<user, user> make_friends(const node& n, const std::string& first = "Alice",

@@ -317,9 +317,9 @@ CAF_TEST(the CLI registers befriends sends and receives with json output) {
     argv.insert(argv.end(), args.begin(), args.end());
     return run_command(argv);
   };
-  auto ra = cli(a, {"register", "--name", "Ann", "--birth-date", "2014-01-01", "--role", "child"});
+  auto ra = cli(a, {"register", "--name", "Ann", "--birth-date", "1984-01-01", "--role", "parent"});
   CAF_REQUIRE_EQUAL(ra.status, 0);
-  auto rb = cli(b, {"register", "--name", "Ben", "--birth-date", "2014-01-01", "--role", "child"});
+  auto rb = cli(b, {"register", "--name", "Ben", "--birth-date", "1984-01-01", "--role", "parent"});
   CAF_REQUIRE_EQUAL(rb.status, 0);
   auto id_of = [](const std::string& out) {
     auto pos = out.find("\"id\":");

@@ -109,7 +109,7 @@ CAF_TEST(a request of a child waits for the parent and then goes out) {
   contact_list_state child;
   CAF_CHECK(add(child, 2, true) == contact_effect::ask_parent);
   CAF_CHECK(child.state_of(2) == contact_state::awaiting_parent);
-  CAF_CHECK(add(child, 2, true) == contact_effect::none);
+  CAF_CHECK(add(child, 2, true) == contact_effect::ask_parent); // asks again, changes nothing
   CAF_CHECK(child.parent_approved(2, t0) == contact_effect::notify_request);
   CAF_CHECK(child.state_of(2) == contact_state::outgoing);
   CAF_CHECK(child.receive_accept(2, t0) == contact_effect::changed);
@@ -121,7 +121,7 @@ CAF_TEST(an accept of a child waits for the parent and a denial declines) {
   child.receive_request(2, t0);
   CAF_CHECK(child.accept(2, t0, true) == contact_effect::ask_parent);
   CAF_CHECK(child.state_of(2) == contact_state::awaiting_parent);
-  CAF_CHECK(child.accept(2, t0, true) == contact_effect::none);
+  CAF_CHECK(child.accept(2, t0, true) == contact_effect::ask_parent);
   CAF_CHECK(child.parent_approved(2, t0) == contact_effect::notify_accept);
   CAF_CHECK(child.are_friends(2));
   child.receive_request(3, t0);

@@ -198,6 +198,7 @@ struct fixture : test_coordinator_fixture<> {
       account_record a;
       a.id = id;
       a.name = "user" + std::to_string(id % 10);
+      a.role = account_role::parent; // a child's friends wait for its parent (family tests)
       a.birth_date = "2015-01-01";
       a.box_key.fill(static_cast<uint8_t>(id % 10));
       w->kv[{kv_space::accounts, std::to_string(id)}] = encode_account(a);

@@ -1,0 +1,619 @@
+#include "actors/family_actor.hpp"
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <sodium.h>
+
+#include <deque>
+#include <set>
+#include <unordered_map>
+
+#include "actors/user_actor.hpp"
+#include "cluster/entity_client.hpp"
+#include "cluster/reply_to.hpp"
+#include "config/caf_error.hpp"
+#include "config/log.hpp"
+#include "protocol/wire.hpp"
+
+namespace kinbox {
+
+namespace {
+
+/// How long a released family actor stays, answering `moved` to late batches.
+constexpr auto moved_linger = std::chrono::seconds(2);
+
+using linger_atom = caf::atom_constant<caf::atom("linger")>;
+
+// clang-format off
+using family_actor = caf::typed_actor<
+  caf::replies_to<entity_request>::with<entity_reply>,
+  caf::replies_to<std::vector<entity_request>>::with<std::vector<entity_reply>>,
+  caf::replies_to<release_atom>::with<bool>,
+  caf::reacts_to<linger_atom>,
+  caf::reacts_to<entity_retry_atom>>;
+// clang-format on
+
+/// What a request to another entity waits for.
+using on_entity_reply = std::function<void(entity_reply&)>;
+
+struct queued {
+  entity_request req;
+  reply_to rp;
+};
+
+struct family_actor_state {
+  account_id child = 0;
+  std::shared_ptr<const family_deps> deps;
+  std::optional<family_state> family; ///< loaded; nullopt until then
+  bool loading = false;
+  std::deque<queued> waiting; ///< requests run one at a time, in order
+  bool busy = false;
+  std::unique_ptr<entity_client<on_entity_reply>> client;
+  std::optional<caf::typed_response_promise<bool>> leaving;
+  bool stopped = false;
+  static inline const char* name = "kinbox.family";
+};
+
+using family_pointer = family_actor::stateful_pointer<family_actor_state>;
+
+auto logger() {
+  return log::get("family");
+}
+
+void run_next(family_pointer self);
+
+/// Ends the running request: its answer goes out and the next one starts.
+void finish(family_pointer self, reply_to rp, entity_reply reply) {
+  rp.deliver(std::move(reply));
+  self->state.busy = false;
+  if (self->state.leaving)
+    self->send(self, linger_atom::value);
+  run_next(self);
+}
+
+entity_reply not_found() {
+  return error_reply(errc::not_found, "no such family link");
+}
+
+entity_client<on_entity_reply>& client_of(family_pointer self) {
+  auto& st = self->state;
+  if (!st.client)
+    st.client = std::make_unique<entity_client<on_entity_reply>>(
+        st.deps->service, [self](on_entity_reply& f, entity_reply& r) {
+          if (f)
+            f(r);
+          if (self->state.leaving && !self->state.busy && self->state.client->idle())
+            self->send(self, linger_atom::value);
+        });
+  return *st.client;
+}
+
+/// Sends a request to a user entity on behalf of the child; `then` gets the answer.
+void call_user(family_pointer self, account_id user, user_op op, bytes body,
+               on_entity_reply then = {}) {
+  auto& c = client_of(self);
+  c.call(entity_request{user_kind, user, static_cast<uint8_t>(op), self->state.child,
+                        std::move(body)},
+         [user, op, then = std::move(then)](entity_reply& r) {
+           if (!r.ok() && !then)
+             logger()->warn("event=family_notify_failed user={} op={} code={}", user,
+                            static_cast<int>(op), errc_name(static_cast<errc>(r.status)));
+           if (then)
+             then(r);
+         });
+  c.flush(self);
+}
+
+/// A notice for the linked parent (stored like mail until the parent's device acks it).
+void notify_parent(family_pointer self, notice_type type, account_id other, uint64_t value) {
+  auto& f = *self->state.family;
+  if (!f.linked())
+    return;
+  message_id id{};
+  randombytes_buf(id.data(), id.size());
+  bytes payload;
+  write_body(payload, notice_body{type, f.child, other, value});
+  call_user(self, f.parent, user_op::deliver, encode_deliver({mail_kind::notice, id, payload}));
+}
+
+/// Writes the family record, then `then(true)`; on a KV failure answers `rp` and ends.
+void save(family_pointer self, reply_to rp, std::function<void(reply_to)> then) {
+  auto& st = self->state;
+  self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::families,
+                std::to_string(st.child), st.family->encode())
+      .then([=](bool) mutable { then(std::move(rp)); },
+            [=](caf::error& err) mutable {
+              auto f = to_failure(err);
+              logger()->warn("event=family_save_failed child={} code={}", self->state.child,
+                             errc_name(f.code));
+              finish(self, std::move(rp), error_reply(f.code, f.message));
+            });
+}
+
+std::string pin_of(const bytes& body, bool& ok) {
+  wire::reader r{body};
+  std::string pin;
+  r.str(pin, max_pin_field);
+  ok = r.finished();
+  return pin;
+}
+
+/// Hashes `pin` on a PIN worker (never here), then `then(hash)`; answers `rp` and ends on
+/// a full queue or a failure.
+void hash_pin(family_pointer self, std::string pin, reply_to rp,
+              std::function<void(reply_to, std::string)> then) {
+  auto& deps = *self->state.deps;
+  if (!crypto::is_valid_pin(pin))
+    return finish(self, std::move(rp), error_reply(errc::invalid_argument, "a PIN is four digits"));
+  auto worker = deps.pins->acquire();
+  if (!worker)
+    return finish(self, std::move(rp),
+                  error_reply(failure{errc::rate_limited, "too many PIN checks at once", 1000}));
+  auto pins = deps.pins;
+  self->request(*worker, caf::infinite, pin_hash_atom::value, std::move(pin))
+      .then(
+          [=](std::string& hash) mutable {
+            pins->done();
+            then(std::move(rp), std::move(hash));
+          },
+          [=](caf::error& err) mutable {
+            pins->done();
+            finish(self, std::move(rp), error_reply(to_failure(err)));
+          });
+}
+
+/// Checks the PIN typed on the child's device: refused while locked; counted (durably)
+/// before the hash is checked; `then` runs only for the right PIN. The parent hears of
+/// a lockout.
+void check_pin(family_pointer self, std::string pin, reply_to rp, std::function<void(reply_to)> then) {
+  auto& st = self->state;
+  auto& f = *st.family;
+  auto now = st.deps->now_ms();
+  if (f.pin_hash.empty())
+    return finish(self, std::move(rp), error_reply(errc::not_found, "no parent PIN is set"));
+  if (auto wait = f.pin_wait(now))
+    return finish(self, std::move(rp),
+                  error_reply(failure{errc::pin_locked, "too many wrong PINs",
+                                      static_cast<uint32_t>(std::min<uint64_t>(*wait, UINT32_MAX))}));
+  if (!crypto::is_valid_pin(pin))
+    return finish(self, std::move(rp), error_reply(errc::invalid_argument, "a PIN is four digits"));
+  auto worker = st.deps->pins->acquire();
+  if (!worker)
+    return finish(self, std::move(rp),
+                  error_reply(failure{errc::rate_limited, "too many PIN checks at once", 1000}));
+  bool locks = f.count_pin_try(now, st.deps->pin_limits);
+  auto hash = f.pin_hash;
+  auto pins = st.deps->pins;
+  save(self, std::move(rp), [=, pin = std::move(pin)](reply_to rp) mutable {
+    self->request(*worker, caf::infinite, pin_check_atom::value, hash, std::move(pin))
+        .then(
+            [=](bool right) mutable {
+              pins->done();
+              auto& f = *self->state.family;
+              if (right) {
+                f.pin_right();
+                save(self, std::move(rp), then);
+                return;
+              }
+              logger()->info("event=wrong_pin child={} failures={} locked={}", f.child,
+                             f.pin_failures, locks);
+              if (locks)
+                notify_parent(self, notice_type::pin_locked, 0, f.locked_until_ms);
+              finish(self, std::move(rp), error_reply(errc::wrong_pin));
+            },
+            [=](caf::error& err) mutable {
+              pins->done();
+              finish(self, std::move(rp), error_reply(to_failure(err)));
+            });
+  });
+}
+
+/// Tells the child's user actor the parent's answer, once the record no longer holds it.
+void decide(family_pointer self, account_id other, bool approve, reply_to rp) {
+  auto& f = *self->state.family;
+  if (!f.take_approval(other))
+    return finish(self, std::move(rp), error_reply(errc::not_found, "nothing waits for approval"));
+  save(self, std::move(rp), [=](reply_to rp) mutable {
+    bytes body;
+    wire::writer{body}.u64(other).u8(approve ? 1 : 0);
+    call_user(self, self->state.child, user_op::parent_decision, std::move(body),
+              [=](entity_reply& r) mutable {
+                if (r.ok())
+                  finish(self, std::move(rp), ok_reply());
+                else
+                  finish(self, std::move(rp), error_reply(r.to_failure()));
+              });
+  });
+}
+
+void redeem(family_pointer self, const link_redeem_request& req, reply_to rp) {
+  auto& st = self->state;
+  if (st.family->linked())
+    return finish(self, std::move(rp), error_reply(errc::already_linked));
+  if (req.parent == 0 || req.parent == st.child)
+    return finish(self, std::move(rp), error_reply(errc::not_found, "no such link code"));
+  bytes secret;
+  wire::writer{secret}.u64(req.secret);
+  auto parent = req.parent;
+  call_user(self, parent, user_op::redeem_link_code, std::move(secret),
+            [=](entity_reply& r) mutable {
+              if (!r.ok())
+                return finish(self, std::move(rp), error_reply(r.to_failure()));
+              auto& f = *self->state.family;
+              if (f.linked()) // linked meanwhile: cannot happen while one request runs
+                return finish(self, std::move(rp), error_reply(errc::already_linked));
+              f.parent = parent;
+              f.linked_ms = self->state.deps->now_ms();
+              f.pin_hash.assign(r.body.begin(), r.body.end());
+              f.pin_right();
+              save(self, std::move(rp), [=](reply_to rp) mutable {
+                auto& f = *self->state.family;
+                bytes who;
+                wire::writer{who}.u64(parent);
+                call_user(self, f.child, user_op::linked, std::move(who));
+                call_user(self, parent, user_op::child_linked, {});
+                notify_parent(self, notice_type::linked, 0, f.linked_ms);
+                for (auto& a : f.approvals)
+                  notify_parent(self, notice_type::approval_needed, a.other, a.ours ? 1 : 0);
+                logger()->info("event=linked child={} parent={}", f.child, parent);
+                finish(self, std::move(rp), ok_reply());
+              });
+            });
+}
+
+link_info info_of(const family_state& f) {
+  return link_info{f.child,
+                   f.parent,
+                   static_cast<uint8_t>(f.policy),
+                   f.location_sharing,
+                   !f.pin_hash.empty(),
+                   f.locked_until_ms};
+}
+
+/// Runs one request to its end (`finish`).
+void handle(family_pointer self, entity_request& req, reply_to rp) {
+  auto& st = self->state;
+  auto& f = *st.family;
+  auto now = st.deps->now_ms();
+  bool by_child = req.caller == st.child;
+  bool by_parent = f.is_parent(req.caller);
+  auto bad = [&](const char* why) {
+    finish(self, std::move(rp), error_reply(errc::invalid_argument, why));
+  };
+  if (!by_child && !by_parent)
+    return finish(self, std::move(rp), not_found());
+  bool expired = f.expire_approvals(now, st.deps->approval_ttl_ms);
+  switch (static_cast<family_op>(req.op)) {
+  case family_op::redeem: {
+    auto body = decode_body<link_redeem_request>(req.body);
+    if (!by_child || !body)
+      return by_child ? bad("malformed link code") : finish(self, std::move(rp), not_found());
+    return redeem(self, *body, std::move(rp));
+  }
+  case family_op::unlink:
+    if (!by_parent)
+      return finish(self, std::move(rp), not_found());
+    {
+      auto parent = f.parent;
+      f.unlink();
+      return save(self, std::move(rp), [=](reply_to rp) mutable {
+        call_user(self, self->state.child, user_op::unlinked, {});
+        call_user(self, parent, user_op::child_unlinked, {});
+        logger()->info("event=unlinked child={} parent={}", self->state.child, parent);
+        finish(self, std::move(rp), ok_reply());
+      });
+    }
+  case family_op::set_pin: {
+    bool ok = false;
+    auto pin = pin_of(req.body, ok);
+    if (!by_parent)
+      return finish(self, std::move(rp), not_found());
+    if (!ok)
+      return bad("malformed PIN");
+    return hash_pin(self, std::move(pin), std::move(rp), [=](reply_to rp, std::string hash) {
+      auto& f = *self->state.family;
+      f.pin_hash = std::move(hash);
+      f.pin_right();
+      save(self, std::move(rp), [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
+    });
+  }
+  case family_op::change_pin: {
+    auto body = decode_body<pin_change_request>(req.body);
+    if (!by_child)
+      return finish(self, std::move(rp), not_found());
+    if (!body)
+      return bad("malformed PIN change");
+    if (!crypto::is_valid_pin(body->new_pin))
+      return bad("a PIN is four digits");
+    auto fresh = body->new_pin;
+    sodium_memzero(body->new_pin.data(), body->new_pin.size());
+    return check_pin(self, std::move(body->old_pin), std::move(rp),
+                     [=](reply_to rp) mutable {
+                       hash_pin(self, std::move(fresh), std::move(rp),
+                                [=](reply_to rp, std::string hash) {
+                                  self->state.family->pin_hash = std::move(hash);
+                                  save(self, std::move(rp), [=](reply_to rp) {
+                                    finish(self, std::move(rp), ok_reply());
+                                  });
+                                });
+                     });
+  }
+  case family_op::approval_needed: {
+    wire::reader r{req.body};
+    account_id other = 0;
+    uint8_t ours = 0;
+    r.u64(other);
+    r.u8(ours);
+    if (!by_child || !r.finished())
+      return by_child ? bad("malformed approval") : finish(self, std::move(rp), not_found());
+    if (!f.needs_approval()) {
+      bytes yes{1};
+      return finish(self, std::move(rp), ok_reply(std::move(yes)));
+    }
+    bool added = f.add_approval(other, ours != 0, now);
+    if (!added && !expired)
+      return finish(self, std::move(rp), ok_reply(bytes{0}));
+    return save(self, std::move(rp), [=](reply_to rp) {
+      if (added)
+        notify_parent(self, notice_type::approval_needed, other, ours);
+      finish(self, std::move(rp), ok_reply(bytes{0}));
+    });
+  }
+  case family_op::list_approvals: {
+    approval_list list;
+    for (auto& a : f.approvals)
+      list.entries.push_back({a.other, a.ours, a.since_ms});
+    return finish(self, std::move(rp), ok_reply(encode_body(list)));
+  }
+  case family_op::decide: {
+    wire::reader r{req.body};
+    account_id other = 0;
+    uint8_t approve = 2;
+    r.u64(other);
+    r.u8(approve);
+    if (!by_parent)
+      return finish(self, std::move(rp), not_found());
+    if (!r.finished() || approve > 1)
+      return bad("malformed decision");
+    return decide(self, other, approve == 1, std::move(rp));
+  }
+  case family_op::decide_with_pin: {
+    auto body = decode_body<approval_by_pin>(req.body);
+    if (!by_child)
+      return finish(self, std::move(rp), not_found());
+    if (!body)
+      return bad("malformed decision");
+    auto other = body->other;
+    auto approve = body->approve;
+    if (std::none_of(f.approvals.begin(), f.approvals.end(),
+                     [&](const pending_approval& a) { return a.other == other; }))
+      return finish(self, std::move(rp), error_reply(errc::not_found, "nothing waits for approval"));
+    return check_pin(self, std::move(body->pin), std::move(rp), [=](reply_to rp) mutable {
+      decide(self, other, approve, std::move(rp));
+    });
+  }
+  case family_op::set_policy: {
+    wire::reader r{req.body};
+    uint8_t policy = 0;
+    r.u8(policy);
+    if (!by_parent)
+      return finish(self, std::move(rp), not_found());
+    if (!r.finished() || (policy != 1 && policy != 2))
+      return bad("policy is 1 (parent approves) or 2 (child alone)");
+    f.policy = static_cast<friend_policy>(policy);
+    return save(self, std::move(rp), [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
+  }
+  case family_op::get_link:
+    return finish(self, std::move(rp), ok_reply(encode_body(info_of(f))));
+  }
+  bad("unknown family operation");
+}
+
+void load(family_pointer self) {
+  auto& st = self->state;
+  st.loading = true;
+  self->request(st.deps->kv, caf::infinite, kv_get_atom::value, kv_space::families,
+                std::to_string(st.child))
+      .then(
+          [=](kv_lookup& found) {
+            auto& st = self->state;
+            st.loading = false;
+            family_state fresh;
+            fresh.child = st.child;
+            if (found.found) {
+              auto decoded = family_state::decode(found.value);
+              if (!decoded) {
+                logger()->error("event=bad_family_record child={}", st.child);
+                for (auto& q : st.waiting)
+                  q.rp.deliver(error_reply(errc::internal, "the family record is damaged"));
+                st.waiting.clear();
+                return;
+              }
+              fresh = std::move(*decoded);
+            }
+            st.family = std::move(fresh);
+            run_next(self);
+          },
+          [=](caf::error& err) {
+            auto& st = self->state;
+            st.loading = false;
+            auto f = to_failure(err);
+            for (auto& q : st.waiting)
+              q.rp.deliver(error_reply(errc::unavailable, "the family could not be loaded"));
+            st.waiting.clear();
+            logger()->warn("event=family_load_failed child={} code={}", st.child, errc_name(f.code));
+          });
+}
+
+void run_next(family_pointer self) {
+  auto& st = self->state;
+  if (st.busy || st.waiting.empty())
+    return;
+  if (!st.family) {
+    if (!st.loading)
+      load(self);
+    return;
+  }
+  auto next = std::move(st.waiting.front());
+  st.waiting.pop_front();
+  auto view = st.deps->service->view();
+  if (st.leaving ||
+      !view->serves(view->shard_of(family_kind, st.child), std::chrono::steady_clock::now())) {
+    next.rp.deliver(moved_reply(std::move(next.req.body)));
+    return run_next(self);
+  }
+  st.busy = true;
+  handle(self, next.req, std::move(next.rp));
+}
+
+void enqueue(family_pointer self, std::vector<entity_request> reqs, std::vector<reply_to> replies) {
+  auto& st = self->state;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    if (st.stopped)
+      replies[i].deliver(moved_reply(std::move(reqs[i].body)));
+    else
+      st.waiting.push_back({std::move(reqs[i]), std::move(replies[i])});
+  }
+  run_next(self);
+}
+
+family_actor::behavior_type family_behavior(family_pointer self, account_id child,
+                                            std::shared_ptr<const family_deps> deps) {
+  self->state.child = child;
+  self->state.deps = std::move(deps);
+  return {
+      [=](entity_request& req) -> caf::result<entity_reply> {
+        auto rp = self->make_response_promise<entity_reply>();
+        std::vector<entity_request> reqs;
+        reqs.push_back(std::move(req));
+        enqueue(self, std::move(reqs), {reply_to{rp}});
+        return rp;
+      },
+      [=](std::vector<entity_request>& reqs) -> caf::result<std::vector<entity_reply>> {
+        auto [rp, replies] = reply_to::for_batch(self, reqs.size());
+        enqueue(self, std::move(reqs), std::move(replies));
+        return rp;
+      },
+      [=](release_atom) -> caf::result<bool> {
+        auto& st = self->state;
+        st.leaving = self->make_response_promise<bool>();
+        auto rp = *st.leaving;
+        self->send(self, linger_atom::value);
+        return rp;
+      },
+      [=](linger_atom) {
+        auto& st = self->state;
+        if (st.stopped) {
+          self->quit();
+          return;
+        }
+        if (st.busy || (st.client && !st.client->idle()))
+          return; // the running request, or a notification, ends first
+        for (auto& q : st.waiting)
+          q.rp.deliver(moved_reply(std::move(q.req.body)));
+        st.waiting.clear();
+        st.stopped = true;
+        st.leaving->deliver(true);
+        self->delayed_send(self, moved_linger, linger_atom::value);
+      },
+      [=](entity_retry_atom) {
+        if (self->state.client)
+          self->state.client->retry(self);
+      },
+  };
+}
+
+struct family_host_state {
+  std::shared_ptr<const family_deps> deps;
+  std::unordered_map<account_id, family_actor> families;
+  static inline const char* name = "kinbox.family_host";
+};
+
+using family_host_pointer = entity_host::stateful_pointer<family_host_state>;
+
+/// Takes the family actors of `shards` out of the directory (a lookup makes fresh ones if
+/// the shards come back) and returns them.
+std::vector<family_actor> forget_shards(family_host_pointer self, const std::set<uint32_t>& shards) {
+  auto view = self->state.deps->service->view();
+  auto& families = self->state.families;
+  std::vector<family_actor> out;
+  for (auto i = families.begin(); i != families.end();) {
+    if (shards.count(view->shard_of(family_kind, i->first)) != 0) {
+      self->unlink_from(i->second);
+      self->demonitor(i->second.address());
+      out.push_back(i->second);
+      i = families.erase(i);
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
+entity_host::behavior_type family_host_behavior(family_host_pointer self,
+                                                std::shared_ptr<const family_deps> deps) {
+  self->state.deps = deps;
+  self->set_down_handler([=](caf::down_msg& down) {
+    auto& families = self->state.families;
+    for (auto i = families.begin(); i != families.end(); ++i)
+      if (i->second.address() == down.source) {
+        families.erase(i);
+        return;
+      }
+  });
+  return {
+      [=](lookup_atom, uint64_t id) -> caf::result<caf::actor> {
+        auto view = self->state.deps->service->view();
+        if (!view->serves(view->shard_of(family_kind, id), std::chrono::steady_clock::now()))
+          return make_error(errc::moved);
+        auto& families = self->state.families;
+        auto i = families.find(id);
+        if (i == families.end()) {
+          auto actor = self->spawn(family_behavior, id, self->state.deps);
+          self->link_to(actor);
+          self->monitor(actor);
+          i = families.emplace(id, actor).first;
+        }
+        return caf::actor_cast<caf::actor>(i->second);
+      },
+      [=](release_atom, uint32_t shard, std::string&) -> caf::result<bool> {
+        // Everything a family holds is in KV: its next owner loads it from there.
+        auto rp = self->make_response_promise<bool>();
+        auto leaving = forget_shards(self, {shard});
+        if (leaving.empty()) {
+          rp.deliver(true);
+          return rp;
+        }
+        auto open = std::make_shared<size_t>(leaving.size());
+        auto one_done = [=]() mutable {
+          if (--*open == 0)
+            rp.deliver(true);
+        };
+        for (auto& actor : leaving)
+          self->request(actor, caf::infinite, release_atom::value)
+              .then([=](bool) mutable { one_done(); }, [=](caf::error&) mutable { one_done(); });
+        return rp;
+      },
+      [=](handoff_atom, uint32_t, bytes&) { return true; },
+      [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
+      [=](view_atom) {},
+      [=](lost_atom, std::vector<uint32_t>& shards) {
+        for (auto& actor : forget_shards(self, std::set<uint32_t>(shards.begin(), shards.end())))
+          caf::anon_send(actor, release_atom::value);
+      },
+  };
+}
+
+} // namespace
+
+entity_host spawn_family_host(caf::actor_system& sys, family_deps deps) {
+  return sys.spawn(family_host_behavior, std::make_shared<const family_deps>(std::move(deps)));
+}
+
+push_codec family_push_codec() {
+  return {[](const caf::message&) { return bytes{}; },
+          [](std::span<const uint8_t>) -> std::optional<caf::message> { return std::nullopt; }};
+}
+
+} // namespace kinbox

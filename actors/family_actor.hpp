@@ -1,0 +1,58 @@
+// The family actor: one per child (entity kind `family_kind`, id = the child's account
+// id), on the node that owns its shard, reached only through the entity service. It owns
+// the child's one parent link, the parent PIN's hash and its tries, the friend-approval
+// policy and the approvals waiting (all in the families KV bucket, so they survive a
+// restart and a move). Requests run one at a time, to the end (KV writes and PIN hashes
+// included): a PIN try is counted durably before its hash is checked.
+//
+// Who may do what (anyone else hears `not_found`, as for a child that does not exist):
+//   the child: redeem a link code, change the PIN with the old one, approve or deny with
+//     the PIN typed on its device, read the link and the approvals; its user actor asks
+//     whether a friend step needs approval
+//   the linked parent: unlink, set the PIN, set the policy, approve or deny, read
+#pragma once
+
+#include <caf/actor_system.hpp>
+
+#include <functional>
+#include <memory>
+
+#include "actors/family.hpp"
+#include "actors/pin_service.hpp"
+#include "cluster/entity_service.hpp"
+#include "cluster/kv_actor.hpp"
+
+namespace kinbox {
+
+constexpr entity_kind family_kind = 2;
+
+enum class family_op : uint8_t {
+  redeem = 1,          ///< child: body link_redeem_request
+  unlink = 2,          ///< parent
+  set_pin = 3,         ///< parent: body pin:str
+  change_pin = 4,      ///< child: body pin_change_request
+  approval_needed = 5, ///< the child's user actor: body other:u64 ours:u8; reply u8 1: approved now
+  list_approvals = 6,  ///< child or parent: reply approval_list
+  decide = 7,          ///< parent: body other:u64 approve:u8
+  decide_with_pin = 8, ///< child: body approval_by_pin
+  set_policy = 9,      ///< parent: body policy:u8
+  get_link = 10,       ///< child or parent: reply link_info
+};
+
+struct family_deps {
+  kv_actor kv;
+  std::shared_ptr<entity_service> service;
+  std::shared_ptr<pin_service> pins;
+  std::function<uint64_t()> now_ms;
+  pin_rules pin_limits;
+  uint64_t approval_ttl_ms = 7ull * 24 * 3600 * 1000; ///< a waiting approval expires
+};
+
+/// The host of the family kind: activates family actors of served shards; their state is
+/// in KV, so a release only stops them.
+entity_host spawn_family_host(caf::actor_system& sys, family_deps deps);
+
+/// How family pushes cross nodes (families push nothing to sessions).
+push_codec family_push_codec();
+
+} // namespace kinbox

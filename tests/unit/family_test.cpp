@@ -1,0 +1,368 @@
+// The family actor under CAF's deterministic test coordinator: link codes, the PIN and
+// its lockout (kept across a restart), approvals by one parent and by both, the policy,
+// expiry, and who may do what.
+#define CAF_SUITE family
+#define FAIL(x) CAF_FAIL(x)
+#include <caf/test/dsl.hpp>
+#include <caf/test/unit_test_impl.hpp>
+
+#include <map>
+
+#include "actors/family_actor.hpp"
+#include "actors/user_actor.hpp"
+#include "config/caf_error.hpp"
+#include "protocol/wire.hpp"
+
+using namespace kinbox;
+
+namespace {
+
+constexpr account_id mia = 1111111111; // a child
+constexpr account_id leo = 2222222222; // a child
+constexpr account_id mum = 3333333333; // Mia's parent
+constexpr account_id dad = 4444444444; // Leo's parent
+constexpr account_id eve = 5555555555; // a stranger
+constexpr uint64_t code_secret = 424242;
+
+struct world {
+  std::map<std::pair<kv_space, std::string>, bytes> kv;
+  std::vector<entity_request> to_users; ///< what the family actors asked of user actors
+  std::string pin_hash;                 ///< what a parent's link code carries
+  uint64_t now = 1'000'000;
+};
+
+kv_actor::behavior_type fake_kv(kv_actor::pointer, std::shared_ptr<world> w) {
+  return {
+      [=](kv_get_atom, kv_space s, const std::string& key) -> kv_lookup {
+        auto i = w->kv.find({s, key});
+        return i == w->kv.end() ? kv_lookup{} : kv_lookup{true, i->second};
+      },
+      [=](kv_put_atom, kv_space s, const std::string& key, const bytes& v) {
+        w->kv[{s, key}] = v;
+        return true;
+      },
+      [=](kv_create_atom, kv_space s, const std::string& key, const bytes& v) {
+        return w->kv.emplace(std::make_pair(s, key), v).second;
+      },
+      [=](kv_delete_atom, kv_space s, const std::string& key) {
+        w->kv.erase({s, key});
+        return true;
+      },
+  };
+}
+
+/// Every user actor: records the request; a parent's link code is `code_secret`.
+caf::behavior fake_user(caf::event_based_actor*, std::shared_ptr<world> w) {
+  return {
+      [=](std::vector<entity_request>& reqs) {
+        std::vector<entity_reply> out;
+        for (auto& r : reqs) {
+          w->to_users.push_back(r);
+          if (r.op != static_cast<uint8_t>(user_op::redeem_link_code)) {
+            out.push_back(ok_reply());
+            continue;
+          }
+          wire::reader rd{r.body};
+          uint64_t secret = 0;
+          rd.u64(secret);
+          out.push_back(secret == code_secret && (r.id == mum || r.id == dad)
+                            ? ok_reply(bytes(w->pin_hash.begin(), w->pin_hash.end()))
+                            : error_reply(errc::not_found, "no such link code"));
+        }
+        return out;
+      },
+  };
+}
+
+entity_host::behavior_type fake_user_host(entity_host::pointer self, std::shared_ptr<world> w) {
+  auto user = self->spawn(fake_user, w);
+  return {
+      [=](lookup_atom, uint64_t) { return user; },
+      [=](release_atom, uint32_t, std::string&) { return true; },
+      [=](handoff_atom, uint32_t, bytes&) { return true; },
+      [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
+      [=](view_atom) {},
+      [=](lost_atom, std::vector<uint32_t>&) {},
+  };
+}
+
+class no_bus : public message_bus {
+public:
+  bool publish(const std::string&, std::span<const uint8_t>, const std::string&) override {
+    CAF_FAIL("unexpected publish");
+    return false;
+  }
+  result<bool> subscribe(const std::string&, nats_handler) override { return true; }
+  size_t max_payload() const override { return 1u << 20; }
+};
+
+struct fixture : test_coordinator_fixture<> {
+  std::shared_ptr<world> w = std::make_shared<world>();
+  no_bus bus;
+  std::shared_ptr<entity_service> service;
+  family_deps deps;
+  entity_host host;
+  crypto::pin_pepper pepper;
+  crypto::pin_hash_params cheap{1, 8192};
+
+  fixture() {
+    entity_service_config cfg;
+    cfg.cluster = "test";
+    cfg.node_id = "test";
+    cfg.incarnation = 1;
+    cfg.bus = &bus;
+    service = std::make_shared<entity_service>(cfg);
+    auto view = std::make_shared<cluster_view>();
+    view->me = "test";
+    view->incarnation = 1;
+    view->map = std::make_shared<const placement>(placement::initial(16, {"test"}));
+    view->lease_until = std::chrono::steady_clock::time_point::max();
+    view->nodes = {live_node{"test", 1, "127.0.0.1:1", false}};
+    service->publish_view(view);
+    service->register_kind(user_kind, sys.spawn(fake_user_host, w), user_push_codec());
+    pepper.key.fill(7);
+    w->pin_hash = *crypto::hash_pin("1234", pepper, cheap);
+    pin_service_config pcfg{pepper, cheap, 1, 4, false};
+    deps.kv = sys.spawn(fake_kv, w);
+    deps.service = service;
+    deps.pins = std::make_shared<pin_service>(sys, pcfg);
+    deps.now_ms = [w = w] { return w->now; };
+    deps.approval_ttl_ms = 3600 * 1000;
+    start_host();
+  }
+
+  ~fixture() {
+    caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
+    deps.pins->stop();
+    consume_messages();
+  }
+
+  void start_host() {
+    host = spawn_family_host(sys, deps);
+    service->register_kind(family_kind, host, family_push_codec());
+    consume_messages();
+  }
+
+  /// Stops every family actor, as a node restart would; their state is only what KV has.
+  void restart() {
+    caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
+    consume_messages();
+    start_host();
+  }
+
+  entity_reply call(account_id child, account_id caller, family_op op, bytes body = {}) {
+    auto pending = self->request(host, caf::infinite, lookup_atom::value, uint64_t{child});
+    consume_messages();
+    caf::actor family;
+    pending.receive([&](caf::actor& a) { family = a; },
+                    [&](caf::error& err) { CAF_FAIL("lookup failed: " << sys.render(err)); });
+    std::vector<entity_request> reqs{
+        entity_request{family_kind, child, static_cast<uint8_t>(op), caller, std::move(body)}};
+    auto answer = self->request(family, caf::infinite, std::move(reqs));
+    consume_messages();
+    entity_reply out = error_reply(errc::internal, "no reply");
+    answer.receive([&](std::vector<entity_reply>& r) { out = std::move(r.at(0)); },
+                   [&](caf::error& err) { CAF_FAIL("request failed: " << sys.render(err)); });
+    return out;
+  }
+
+  static uint16_t code(errc e) { return static_cast<uint16_t>(e); }
+
+  void link(account_id child, account_id parent) {
+    auto r = call(child, child, family_op::redeem, encode_body(link_redeem_request{parent, code_secret}));
+    if (!r.ok())
+      CAF_FAIL("link failed: " << r.message);
+  }
+
+  family_state stored(account_id child) {
+    auto i = w->kv.find({kv_space::families, std::to_string(child)});
+    CAF_REQUIRE(i != w->kv.end());
+    return *family_state::decode(i->second);
+  }
+
+  static bytes approval(account_id other, bool ours) {
+    bytes b;
+    wire::writer{b}.u64(other).u8(ours ? 1 : 0);
+    return b;
+  }
+
+  static bytes decision(account_id other, bool approve) {
+    bytes b;
+    wire::writer{b}.u64(other).u8(approve ? 1 : 0);
+    return b;
+  }
+
+  static bytes pin(const std::string& p) {
+    bytes b;
+    wire::writer{b}.str(p);
+    return b;
+  }
+
+  size_t sent(account_id to, user_op op) const {
+    return std::count_if(w->to_users.begin(), w->to_users.end(), [&](const entity_request& r) {
+      return r.id == to && r.op == static_cast<uint8_t>(op);
+    });
+  }
+
+  /// The notices a parent got, by type.
+  size_t notices(account_id parent, notice_type type) const {
+    size_t n = 0;
+    for (auto& r : w->to_users) {
+      deliver_body d;
+      if (r.id != parent || r.op != static_cast<uint8_t>(user_op::deliver) ||
+          !decode_deliver(r.body, d) || d.kind != mail_kind::notice)
+        continue;
+      auto body = decode_body<notice_body>(d.payload);
+      if (body && body->type == type)
+        ++n;
+    }
+    return n;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(family_tests, fixture)
+
+CAF_TEST(a child redeems a link code once and is linked to that one parent) {
+  auto wrong = call(mia, mia, family_op::redeem, encode_body(link_redeem_request{mum, 1}));
+  CAF_CHECK_EQUAL(wrong.status, code(errc::not_found));
+  link(mia, mum);
+  auto f = stored(mia);
+  CAF_CHECK_EQUAL(f.parent, mum);
+  CAF_CHECK_EQUAL(f.pin_hash, w->pin_hash);
+  CAF_CHECK_EQUAL(sent(mia, user_op::linked), 1u);
+  CAF_CHECK_EQUAL(sent(mum, user_op::child_linked), 1u);
+  CAF_CHECK_EQUAL(notices(mum, notice_type::linked), 1u);
+  // A second link is refused while one exists, even with a valid code of another parent.
+  auto again = call(mia, mia, family_op::redeem, encode_body(link_redeem_request{dad, code_secret}));
+  CAF_CHECK_EQUAL(again.status, code(errc::already_linked));
+  auto info = decode_body<link_info>(call(mia, mum, family_op::get_link).body);
+  CAF_REQUIRE(info);
+  CAF_CHECK_EQUAL(info->parent, mum);
+  CAF_CHECK(info->pin_set);
+  // The parent unlinks; then another parent may link.
+  CAF_CHECK(call(mia, mum, family_op::unlink).ok());
+  CAF_CHECK_EQUAL(stored(mia).parent, 0u);
+  CAF_CHECK(stored(mia).pin_hash.empty());
+  CAF_CHECK_EQUAL(sent(mum, user_op::child_unlinked), 1u);
+  link(mia, dad);
+  CAF_CHECK_EQUAL(stored(mia).parent, dad);
+}
+
+CAF_TEST(who may do what: strangers and the wrong side hear not_found) {
+  link(mia, mum);
+  for (auto op : {family_op::unlink, family_op::set_pin, family_op::get_link,
+                  family_op::list_approvals, family_op::decide, family_op::set_policy,
+                  family_op::redeem, family_op::change_pin, family_op::decide_with_pin,
+                  family_op::approval_needed}) {
+    CAF_CHECK_EQUAL(call(mia, eve, op, pin("1234")).status, code(errc::not_found));
+    CAF_CHECK_EQUAL(call(mia, dad, op, pin("1234")).status, code(errc::not_found));
+  }
+  // The child cannot do the parent's part, nor the parent the child's.
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::unlink).status, code(errc::not_found));
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::set_pin, pin("0000")).status, code(errc::not_found));
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::decide, decision(leo, true)).status,
+                  code(errc::not_found));
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::set_policy, bytes{2}).status, code(errc::not_found));
+  CAF_CHECK_EQUAL(call(mia, mum, family_op::approval_needed, approval(leo, true)).status,
+                  code(errc::not_found));
+  CAF_CHECK_EQUAL(
+      call(mia, mum, family_op::decide_with_pin, encode_body(approval_by_pin{leo, true, "1234"})).status,
+      code(errc::not_found));
+  CAF_CHECK(stored(mia).is_parent(mum));
+}
+
+CAF_TEST(a friend step of each child waits for its own parent and both parents approve) {
+  link(mia, mum);
+  link(leo, dad);
+  // Mia asks Leo: her step waits for mum.
+  auto asked = call(mia, mia, family_op::approval_needed, approval(leo, true));
+  CAF_REQUIRE(asked.ok());
+  CAF_CHECK(asked.body == bytes{0});
+  CAF_CHECK_EQUAL(notices(mum, notice_type::approval_needed), 1u);
+  auto list = decode_body<approval_list>(call(mia, mum, family_op::list_approvals).body);
+  CAF_REQUIRE(list && list->entries.size() == 1);
+  CAF_CHECK_EQUAL(list->entries[0].other, leo);
+  CAF_CHECK(list->entries[0].ours);
+  CAF_CHECK(call(mia, mum, family_op::decide, decision(leo, true)).ok());
+  CAF_CHECK_EQUAL(sent(mia, user_op::parent_decision), 1u);
+  CAF_CHECK(w->to_users.back().body == decision(leo, true));
+  CAF_CHECK(stored(mia).approvals.empty());
+  // Leo accepts Mia's request: his step waits for dad, who approves by PIN on Leo's device.
+  CAF_CHECK(call(leo, leo, family_op::approval_needed, approval(mia, false)).body == bytes{0});
+  CAF_CHECK_EQUAL(notices(dad, notice_type::approval_needed), 1u);
+  CAF_CHECK(call(leo, leo, family_op::decide_with_pin,
+                 encode_body(approval_by_pin{mia, true, "1234"}))
+                .ok());
+  CAF_CHECK_EQUAL(sent(leo, user_op::parent_decision), 1u);
+  // A decision for a step that no longer waits is refused.
+  CAF_CHECK_EQUAL(call(leo, dad, family_op::decide, decision(mia, false)).status,
+                  code(errc::not_found));
+}
+
+CAF_TEST(a parent may let a child add friends alone and waiting steps expire) {
+  // Unlinked, a child's step waits for a parent to come.
+  CAF_CHECK(call(mia, mia, family_op::approval_needed, approval(leo, true)).body == bytes{0});
+  link(mia, mum);
+  CAF_CHECK_EQUAL(notices(mum, notice_type::approval_needed), 1u); // told at the link
+  CAF_CHECK(call(mia, mum, family_op::set_policy, bytes{2}).ok());
+  CAF_CHECK(call(mia, mia, family_op::approval_needed, approval(eve, true)).body == bytes{1});
+  CAF_CHECK(call(mia, mum, family_op::set_policy, bytes{1}).ok());
+  w->now += deps.approval_ttl_ms;
+  auto list = decode_body<approval_list>(call(mia, mum, family_op::list_approvals).body);
+  CAF_REQUIRE(list);
+  CAF_CHECK(list->entries.empty());
+}
+
+CAF_TEST(wrong PINs lock the PIN for longer and longer and the lockout survives a restart) {
+  link(mia, mum);
+  call(mia, mia, family_op::approval_needed, approval(leo, true));
+  auto try_pin = [&](const std::string& p) {
+    return call(mia, mia, family_op::decide_with_pin, encode_body(approval_by_pin{leo, true, p}));
+  };
+  for (int i = 0; i < 4; ++i)
+    CAF_CHECK_EQUAL(try_pin("0000").status, code(errc::wrong_pin));
+  CAF_CHECK_EQUAL(notices(mum, notice_type::pin_locked), 0u);
+  CAF_CHECK_EQUAL(try_pin("9999").status, code(errc::wrong_pin)); // the fifth locks
+  CAF_CHECK_EQUAL(notices(mum, notice_type::pin_locked), 1u);
+  auto locked = try_pin("1234"); // even the right PIN waits now
+  CAF_CHECK_EQUAL(locked.status, code(errc::pin_locked));
+  CAF_CHECK_EQUAL(locked.to_failure().retry_after_ms, 60'000u);
+  CAF_CHECK_EQUAL(stored(mia).pin_failures, 5u);
+  restart();
+  CAF_CHECK_EQUAL(try_pin("1234").status, code(errc::pin_locked));
+  // After the lockout one more wrong try locks again, twice as long.
+  w->now += 60'000;
+  CAF_CHECK_EQUAL(try_pin("0001").status, code(errc::wrong_pin));
+  CAF_CHECK_EQUAL(try_pin("1234").to_failure().retry_after_ms, 120'000u);
+  CAF_CHECK_EQUAL(notices(mum, notice_type::pin_locked), 2u);
+  // The right PIN after the lockout resets the count and approves.
+  w->now += 120'000;
+  CAF_CHECK(try_pin("1234").ok());
+  CAF_CHECK_EQUAL(stored(mia).pin_failures, 0u);
+  CAF_CHECK_EQUAL(stored(mia).lockouts, 0u);
+}
+
+CAF_TEST(the PIN changes with the old one on the child device or from the parent) {
+  link(mia, mum);
+  auto change = [&](std::string from, std::string to) {
+    return call(mia, mia, family_op::change_pin, encode_body(pin_change_request{from, to}));
+  };
+  CAF_CHECK_EQUAL(change("0000", "5555").status, code(errc::wrong_pin));
+  CAF_CHECK_EQUAL(change("1234", "55").status, code(errc::invalid_argument));
+  CAF_CHECK(change("1234", "5555").ok());
+  CAF_CHECK(crypto::verify_pin(stored(mia).pin_hash, "5555", pepper));
+  CAF_CHECK(!crypto::verify_pin(stored(mia).pin_hash, "1234", pepper));
+  CAF_CHECK_EQUAL(call(mia, mum, family_op::set_pin, pin("12a4")).status,
+                  code(errc::invalid_argument));
+  CAF_CHECK(call(mia, mum, family_op::set_pin, pin("7777")).ok());
+  CAF_CHECK(crypto::verify_pin(stored(mia).pin_hash, "7777", pepper));
+  // The hash is all the record holds: no PIN in clear anywhere in KV.
+  for (auto& [key, value] : w->kv) {
+    std::string text(value.begin(), value.end());
+    CAF_CHECK(text.find("7777") == std::string::npos);
+  }
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
