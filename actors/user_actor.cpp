@@ -749,7 +749,7 @@ void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
             auto& st = self->state;
             link_code code;
             randombytes_buf(&code.secret, sizeof(code.secret));
-            code.secret %= link_secret_span;
+            code.secret = 1 + code.secret % (link_secret_span - 1);
             code.expires_ms = st.deps->now_ms() + static_cast<uint64_t>(st.deps->link_code_ttl.count());
             code.tries_left = st.deps->link_code_tries;
             code.pin_hash = std::move(hash);

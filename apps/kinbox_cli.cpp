@@ -41,6 +41,18 @@ commands:
   send ID TEXT          send TEXT to friend ID (end-to-end encrypted)
   recv [--wait SECONDS] print received mail and ack it (waits up to SECONDS, default 0)
   status ID             online status and last seen of friend ID
+
+family (a parent links each child once; the PIN approves the child's friends):
+  link create --pin PIN        (parent) make a one-time link code, valid 10 minutes
+  link redeem CODE             (child) link to the parent whose code this is
+  link show [CHILD]            the link of CHILD (parent) or your own (child)
+  link remove CHILD            (parent) end the link
+  pin set CHILD PIN            (parent) set the child's parent PIN
+  pin change OLD NEW           (child's device) change the PIN with the old one
+  approvals list [CHILD]       friend steps of the child waiting for the parent
+  approvals approve|deny CHILD ID          (parent) answer from the parent's app
+  approvals approve|deny ID --pin PIN      (child's device) answer with the parent PIN
+  policy CHILD approve|alone   (parent) approve each friend, or let the child add alone
 )";
 
 struct options {
@@ -150,6 +162,14 @@ public:
       return do_recv();
     if (cmd == "status")
       return do_status();
+    if (cmd == "link")
+      return do_link();
+    if (cmd == "pin")
+      return do_pin();
+    if (cmd == "approvals")
+      return do_approvals();
+    if (cmd == "policy")
+      return do_policy();
     throw usage_error{"unknown command '" + cmd + "'"};
   }
 
@@ -360,9 +380,179 @@ private:
           print({{"type", "undecryptable"}, {"from", r.from}, {"id", hex}},
                 "undecryptable message " + hex + " from " + std::to_string(r.from));
           break;
+        case received::what::notice:
+          print_notice(r);
+          break;
         }
       }
       return 0;
+    });
+  }
+
+  void print_notice(const client::received& r) {
+    if (!r.notice) {
+      print({{"type", "notice"}, {"unreadable", true}}, "a notice this version cannot read");
+      return;
+    }
+    auto& n = *r.notice;
+    auto child = std::to_string(n.child);
+    switch (n.type) {
+    case notice_type::approval_needed:
+      print({{"type", "notice"}, {"notice", "approval_needed"}, {"child", n.child},
+             {"other", n.other}, {"child_asked", n.value == 1}},
+            "child " + child + (n.value == 1 ? " asks " : " accepts ") +
+                std::to_string(n.other) + ": waits for your approval");
+      return;
+    case notice_type::pin_locked:
+      print({{"type", "notice"}, {"notice", "pin_locked"}, {"child", n.child},
+             {"until_ms", n.value}},
+            "the PIN of child " + child + " is locked after wrong tries");
+      return;
+    case notice_type::linked:
+      print({{"type", "notice"}, {"notice", "linked"}, {"child", n.child}},
+            "child " + child + " is linked to you");
+      return;
+    }
+  }
+
+  /// The value after `--NAME` among the arguments (removed from them), or "".
+  std::string take_flag(const std::string& name) {
+    auto& a = opts_.args;
+    for (size_t i = 0; i + 1 < a.size(); ++i)
+      if (a[i] == name) {
+        auto value = a[i + 1];
+        a.erase(a.begin() + static_cast<std::ptrdiff_t>(i), a.begin() + static_cast<std::ptrdiff_t>(i) + 2);
+        return value;
+      }
+    return "";
+  }
+
+  /// Runs `f` logged in and prints "ok" when it succeeds.
+  template <class F>
+  int ok_or_error(const std::string& what, F f) {
+    return with_login([&](client::client& c, const account_info& me) {
+      auto done = f(c, me);
+      if (!done)
+        return error(done.error());
+      print({{"ok", true}, {"done", what}}, "ok");
+      return 0;
+    });
+  }
+
+  int do_link() {
+    auto pin = take_flag("--pin");
+    auto& a = opts_.args;
+    auto sub = a.size() >= 2 ? a[1] : "";
+    if (sub == "create" && a.size() == 2) {
+      if (pin.empty())
+        throw usage_error{"link create needs --pin PIN (four digits)"};
+      return with_login([&](client::client& c, const account_info& me) {
+        auto code = c.link_create(pin);
+        if (!code)
+          return error(code.error());
+        auto text = std::to_string(me.id) + "-" + std::to_string(code->secret);
+        print({{"code", text}, {"expires_in_ms", code->expires_in_ms}},
+              text + " (valid " + std::to_string(code->expires_in_ms / 60000) + " minutes)");
+        return 0;
+      });
+    }
+    if (sub == "redeem" && a.size() == 3) {
+      auto dash = a[2].find('-');
+      if (dash == std::string::npos)
+        throw usage_error{"a link code looks like PARENTID-SECRET"};
+      auto parent = parse_id(a[2].substr(0, dash));
+      auto secret = parse_id(a[2].substr(dash + 1));
+      return ok_or_error("link redeem",
+                         [&](client::client& c, const account_info&) { return c.link_redeem(parent, secret); });
+    }
+    if (sub == "show" && (a.size() == 2 || a.size() == 3)) {
+      return with_login([&](client::client& c, const account_info& me) {
+        auto child = a.size() == 3 ? parse_id(a[2]) : me.id;
+        auto info = c.link_get(child);
+        if (!info)
+          return error(info.error());
+        auto policy = info->policy == 2 ? "alone" : "approve";
+        print({{"child", info->child},
+               {"parent", info->parent},
+               {"policy", policy},
+               {"pin_set", info->pin_set},
+               {"location_sharing", info->location_sharing},
+               {"locked_until_ms", info->locked_until_ms}},
+              info->parent == 0 ? "not linked"
+                                : "child " + std::to_string(info->child) + " linked to parent " +
+                                      std::to_string(info->parent) + ", friends: " + policy);
+        return 0;
+      });
+    }
+    if (sub == "remove" && a.size() == 3) {
+      auto child = parse_id(a[2]);
+      return ok_or_error("link remove",
+                         [&](client::client& c, const account_info&) { return c.link_remove(child); });
+    }
+    throw usage_error{"link needs create --pin PIN, redeem CODE, show [CHILD] or remove CHILD"};
+  }
+
+  int do_pin() {
+    auto& a = opts_.args;
+    if (a.size() == 4 && a[1] == "set") {
+      auto child = parse_id(a[2]);
+      auto pin = a[3];
+      return ok_or_error("pin set",
+                         [&](client::client& c, const account_info&) { return c.pin_set(child, pin); });
+    }
+    if (a.size() == 4 && a[1] == "change") {
+      auto from = a[2];
+      auto to = a[3];
+      return ok_or_error("pin change",
+                         [&](client::client& c, const account_info&) { return c.pin_change(from, to); });
+    }
+    throw usage_error{"pin needs set CHILD PIN or change OLD NEW"};
+  }
+
+  int do_approvals() {
+    auto pin = take_flag("--pin");
+    auto& a = opts_.args;
+    auto sub = a.size() >= 2 ? a[1] : "";
+    if (sub == "list" && (a.size() == 2 || a.size() == 3)) {
+      return with_login([&](client::client& c, const account_info& me) {
+        auto child = a.size() == 3 ? parse_id(a[2]) : me.id;
+        auto list = c.approvals(child);
+        if (!list)
+          return error(list.error());
+        for (auto& e : list->entries)
+          print({{"child", child}, {"other", e.other}, {"child_asked", e.ours}, {"since_ms", e.since_ms}},
+                std::to_string(e.other) + (e.ours ? " (the child asked)" : " (asked the child)"));
+        return 0;
+      });
+    }
+    if (sub != "approve" && sub != "deny")
+      throw usage_error{"approvals needs list [CHILD], approve|deny CHILD ID, or approve|deny ID --pin PIN"};
+    bool approve = sub == "approve";
+    if (!pin.empty() && a.size() == 3) {
+      auto other = parse_id(a[2]);
+      return ok_or_error("approvals " + sub, [&](client::client& c, const account_info&) {
+        return c.approval_by_pin(other, approve, pin);
+      });
+    }
+    if (pin.empty() && a.size() == 4) {
+      auto child = parse_id(a[2]);
+      auto other = parse_id(a[3]);
+      return ok_or_error("approvals " + sub, [&](client::client& c, const account_info&) {
+        return c.approval_decide(child, other, approve);
+      });
+    }
+    throw usage_error{"approvals " + sub + " needs CHILD ID (parent) or ID --pin PIN (child)"};
+  }
+
+  int do_policy() {
+    auto& a = opts_.args;
+    if (a.size() != 3 || (a[2] != "approve" && a[2] != "alone"))
+      throw usage_error{"policy needs CHILD approve|alone"};
+    auto child = parse_id(a[1]);
+    auto choice = a[2] == "alone" ? client::friend_policy_choice::child_alone
+                                  : client::friend_policy_choice::parent_approves;
+    return ok_or_error("policy", [&](client::client& c, const account_info&) {
+      return c.policy_set(child, choice);
     });
   }
 

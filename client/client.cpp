@@ -182,6 +182,48 @@ result<bool> client::friend_decline(account_id id) {
   return expect_ok(frame_type::friend_decline, encode_body(target_request{id}));
 }
 
+result<link_code_reply> client::link_create(const std::string& pin) {
+  return call<link_code_reply>(frame_type::link_create, encode_body(link_create_request{pin}));
+}
+
+result<bool> client::link_redeem(account_id parent, uint64_t secret) {
+  return expect_ok(frame_type::link_redeem, encode_body(link_redeem_request{parent, secret}));
+}
+
+result<bool> client::link_remove(account_id child) {
+  return expect_ok(frame_type::link_remove, encode_body(target_request{child}));
+}
+
+result<link_info> client::link_get(account_id child) {
+  return call<link_info>(frame_type::link_get, encode_body(target_request{child}));
+}
+
+result<bool> client::pin_set(account_id child, const std::string& pin) {
+  return expect_ok(frame_type::pin_set, encode_body(pin_set_request{child, pin}));
+}
+
+result<bool> client::pin_change(const std::string& old_pin, const std::string& new_pin) {
+  return expect_ok(frame_type::pin_change, encode_body(pin_change_request{old_pin, new_pin}));
+}
+
+result<approval_list> client::approvals(account_id child) {
+  return call<approval_list>(frame_type::approvals_get, encode_body(target_request{child}));
+}
+
+result<bool> client::approval_decide(account_id child, account_id other, bool approve) {
+  return expect_ok(frame_type::approval_decide, encode_body(approval_decision{child, other, approve}));
+}
+
+result<bool> client::approval_by_pin(account_id other, bool approve, const std::string& pin) {
+  return expect_ok(frame_type::approval_pin,
+                   encode_body(kinbox::approval_by_pin{other, approve, pin}));
+}
+
+result<bool> client::policy_set(account_id child, friend_policy_choice policy) {
+  return expect_ok(frame_type::policy_set,
+                   encode_body(policy_request{child, static_cast<uint8_t>(policy)}));
+}
+
 result<contact_list> client::friends() {
   return call<contact_list>(frame_type::friend_list, {});
 }
@@ -263,19 +305,27 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
   ack_request acks;
   for (auto& m : mail) {
     acks.keys.push_back(mail_key{m.kind, m.from, m.id});
+    if (m.kind == mail_kind::notice) {
+      received r{received::what::notice, m.from, m.id, m.stored_at_ms, {}, {}};
+      if (auto body = decode_body<notice_body>(m.payload))
+        r.notice = *body;
+      out.push_back(std::move(r));
+      continue;
+    }
     if (m.kind != mail_kind::message) {
       out.push_back(received{m.kind == mail_kind::delivered ? received::what::delivered
                                                             : received::what::expired,
                              m.from,
                              m.id,
                              m.stored_at_ms,
+                             {},
                              {}});
       continue;
     }
     if (prof_.was_seen({m.from, m.id}))
       continue; // a duplicate: already handed to the app once
     prof_.mark_seen({m.from, m.id});
-    received r{received::what::undecryptable, m.from, m.id, m.stored_at_ms, {}};
+    received r{received::what::undecryptable, m.from, m.id, m.stored_at_ms, {}, {}};
     if (auto* channel = channel_to(m.from))
       if (auto plain = channel->open(m.payload))
         if (auto text = decode_plaintext(*plain)) {

@@ -16,13 +16,17 @@ namespace kinbox::client {
 
 /// What `receive` hands the app.
 struct received {
-  enum class what { text, delivered, expired, undecryptable };
+  enum class what { text, delivered, expired, undecryptable, notice };
   what kind;
   account_id from; ///< sender of a text; for receipts the friend the message went to
   message_id id;
   uint64_t stored_at_ms;
   std::string text;
+  std::optional<notice_body> notice; ///< for notices (to a parent, from the server)
 };
+
+/// What a parent lets a child do about friends (link_info.policy on the wire).
+enum class friend_policy_choice : uint8_t { parent_approves = 1, child_alone = 2 };
 
 /// Plaintext inside an E2E envelope: version u8 (1), content type u8 (1 = UTF-8 text), body.
 bytes encode_plaintext(std::string_view text);
@@ -64,6 +68,19 @@ public:
   [[nodiscard]] result<contact_list> friends();
   [[nodiscard]] result<key_reply> keys_of(account_id id);
   [[nodiscard]] result<status_reply> status(account_id id);
+
+  // Family: a parent makes a link code with the PIN, the child redeems it; the parent (or
+  // the PIN on the child's device) answers the child's friend steps.
+  [[nodiscard]] result<link_code_reply> link_create(const std::string& pin);
+  [[nodiscard]] result<bool> link_redeem(account_id parent, uint64_t secret);
+  [[nodiscard]] result<bool> link_remove(account_id child);
+  [[nodiscard]] result<link_info> link_get(account_id child);
+  [[nodiscard]] result<bool> pin_set(account_id child, const std::string& pin);
+  [[nodiscard]] result<bool> pin_change(const std::string& old_pin, const std::string& new_pin);
+  [[nodiscard]] result<approval_list> approvals(account_id child);
+  [[nodiscard]] result<bool> approval_decide(account_id child, account_id other, bool approve);
+  [[nodiscard]] result<bool> approval_by_pin(account_id other, bool approve, const std::string& pin);
+  [[nodiscard]] result<bool> policy_set(account_id child, friend_policy_choice policy);
 
   /// Encrypts `text` to the friend and sends it; returns the message id once the server
   /// has stored it durably (accepted).
