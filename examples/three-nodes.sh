@@ -42,15 +42,26 @@ N1=127.0.0.1:$BASE N2=127.0.0.1:$((BASE + 1)) N3=127.0.0.1:$((BASE + 2))
 k() { local who=$1 gw=$2; shift 2; "$KINBOX_BUILD/kinbox" --profile "$WORK/$who" --gateway "$gw" "$@"; }
 id_of() { k "$1" "$2" --json whoami | sed -E 's/.*"id":([0-9]+).*/\1/'; }
 
-echo "== Mia registers through node1, Leo through node2; they become friends"
+code_of() { sed -E 's/.*"code":"([0-9-]+)".*/\1/'; }
+
+echo "== Mia and her mum register through node1, Leo and his dad through node2"
+k mum "$N1" register --name "Mia's mum" --birth-date 1984-03-02 --role parent
+k dad "$N2" register --name "Leo's dad" --birth-date 1981-11-20 --role parent
 k mia "$N1" register --name Mia --birth-date 2015-04-12 --role child
 k leo "$N2" register --name Leo --birth-date 2014-09-30 --role child
 MIA=$(id_of mia "$N1")
 LEO=$(id_of leo "$N2")
+
+echo "== The parents link their children; the children become friends with both parents' approval"
+k mia "$N1" link redeem "$(k mum "$N1" --json link create --pin 2468 | code_of)"
+k leo "$N2" link redeem "$(k dad "$N2" --json link create --pin 1357 | code_of)"
 k mia "$N1" friend add "$LEO"
+k mum "$N1" approvals approve "$MIA" "$LEO"
 sleep 0.3
 k leo "$N2" friend accept "$MIA"
+k dad "$N2" approvals approve "$LEO" "$MIA"
 sleep 0.3
+k mia "$N1" friend list
 
 echo "== Mia (node1) writes to Leo (node2); Leo reads it; Mia gets the receipt"
 k mia "$N1" send "$LEO" "Hi Leo, I am on node1!"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Demo: two children register, become friends, exchange an end-to-end encrypted message,
-# and see the delivery receipt. Needs a running node (or cluster).
+# Demo: two parents each link their child; the children ask to be friends, each parent
+# approves (one from the parent's own app, one with the PIN typed on the child's device);
+# then the children exchange an end-to-end encrypted message and see the delivery receipt.
+# Needs a running node (or cluster).
 # Environment: KINBOX (path of the kinbox CLI), GATEWAY (host:port), PROFILES (a dir);
 # GATEWAY_MIA and GATEWAY_LEO put the two apps on different nodes of a cluster.
 set -euo pipefail
@@ -9,30 +11,45 @@ GATEWAY=${GATEWAY:-127.0.0.1:7420}
 GATEWAY_MIA=${GATEWAY_MIA:-$GATEWAY}
 GATEWAY_LEO=${GATEWAY_LEO:-$GATEWAY}
 PROFILES=${PROFILES:-$(mktemp -d)}
-rm -rf "$PROFILES/mia" "$PROFILES/leo"
+rm -rf "$PROFILES/mia" "$PROFILES/leo" "$PROFILES/mum" "$PROFILES/dad"
 
+# Mia and her mum use one gateway, Leo and his dad the other.
 k() {
   local who=$1; shift
   local gateway=$GATEWAY_MIA
-  [ "$who" = leo ] && gateway=$GATEWAY_LEO
+  [ "$who" = leo ] || [ "$who" = dad ] && gateway=$GATEWAY_LEO
   "$KINBOX" --profile "$PROFILES/$who" --gateway "$gateway" "$@"
 }
+code_of() { sed -E 's/.*"code":"([0-9-]+)".*/\1/'; }
 if [ "$GATEWAY_MIA" != "$GATEWAY_LEO" ]; then
   echo "== Mia's app uses the gateway $GATEWAY_MIA, Leo's $GATEWAY_LEO"
 fi
 id_of() { k "$1" --json whoami | sed -E 's/.*"id":([0-9]+).*/\1/'; }
 
-echo "== Mia and Leo register"
+echo "== Mia's mum and Leo's dad register, then Mia and Leo"
+k mum register --name "Mia's mum" --birth-date 1984-03-02 --role parent
+k dad register --name "Leo's dad" --birth-date 1981-11-20 --role parent
 k mia register --name Mia --birth-date 2015-04-12 --role child
 k leo register --name Leo --birth-date 2014-09-30 --role child
 MIA=$(id_of mia)
 LEO=$(id_of leo)
 
-echo "== Mia asks Leo to be friends; Leo sees the request and accepts"
+echo "== Each parent makes a one-time link code with the parent PIN; each child redeems it"
+k mia link redeem "$(k mum --json link create --pin 2468 | code_of)"
+k leo link redeem "$(k dad --json link create --pin 1357 | code_of)"
+k mum link show "$MIA"
+
+echo "== Mia asks Leo to be friends: the request waits for her mum, who approves it"
 k mia friend add "$LEO"
+k mia friend list
+k mum recv --wait 1
+k mum approvals approve "$MIA" "$LEO"
 sleep 0.2
+
+echo "== Leo accepts; his dad types the PIN on Leo's device to approve"
 k leo friend list
 k leo friend accept "$MIA"
+k leo approvals approve "$MIA" --pin 1357
 sleep 0.2
 k mia friend list
 
