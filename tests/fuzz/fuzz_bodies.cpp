@@ -6,6 +6,7 @@
 #include <span>
 
 #include "actors/contacts.hpp"
+#include "actors/family.hpp"
 #include "actors/user_actor.hpp"
 #include "cluster/entity.hpp"
 #include "persistence/mailbox.hpp"
@@ -27,7 +28,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1)
     return 0;
   std::span<const uint8_t> in{data + 1, size - 1};
-  switch (data[0] % 24) {
+  switch (data[0] % 37) {
   case 0: return round_trip<client_hello>(in), 0;
   case 1: return round_trip<server_hello>(in), 0;
   case 2: return round_trip<error_body>(in), 0;
@@ -57,10 +58,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return (void)decode_deliver(in, d), 0;
   }
   case 22: return (void)decode_presence(in), 0;
-  default: {
+  case 23: {
     account_id to = 0;
     message_id id{};
     return (void)deliver_from_send(in, to, id), 0;
   }
+  case 24: return round_trip<link_create_request>(in), 0;
+  case 25: return round_trip<link_code_reply>(in), 0;
+  case 26: return round_trip<link_redeem_request>(in), 0;
+  case 27: return round_trip<link_info>(in), 0;
+  case 28: return round_trip<pin_set_request>(in), 0;
+  case 29: return round_trip<pin_change_request>(in), 0;
+  case 30: return round_trip<approval_list>(in), 0;
+  case 31: return round_trip<approval_decision>(in), 0;
+  case 32: return round_trip<approval_by_pin>(in), 0;
+  case 33: return round_trip<policy_request>(in), 0;
+  case 34: return round_trip<notice_body>(in), 0;
+  case 35: return (void)contact_list_state::decode(in), 0;
+  default: return (void)family_state::decode(in), 0;
   }
 }
