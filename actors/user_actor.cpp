@@ -293,6 +293,75 @@ void push(user_pointer self, std::vector<mail_push> mail) {
                            caf::make_message(push_atom::value, st.id, std::move(mail)));
 }
 
+/// Whether mail of `kind` from `sender` may reach this account now: messages only from
+/// friends, notices only from the families of its children; receipts are made by servers.
+bool admits(const user_state& st, account_id sender, mail_kind kind) {
+  switch (kind) {
+  case mail_kind::message:
+    return st.contacts.are_friends(sender);
+  case mail_kind::notice:
+    return st.contacts.children().count(sender) != 0;
+  default:
+    return true;
+  }
+}
+
+/// Deletes stored mail the account will never see (from a removed or blocked contact),
+/// without receipts: the sender learns nothing. `then` runs when the delete is committed
+/// or failed (the paging filter drops what is left).
+void discard(user_pointer self, std::vector<mail_ref> refs, std::function<void()> then = {}) {
+  auto& st = self->state;
+  ++st.store_calls;
+  auto count = refs.size();
+  self->request(st.deps->store, caf::infinite, ack_atom::value, std::move(refs))
+      .then(store_reply<std::vector<envelope>>(self,
+                                               [=](std::vector<envelope>&) {
+                                                 log::get("user")->info(
+                                                     "event=mail_discarded account={} count={}",
+                                                     self->state.id, count);
+                                                 if (then)
+                                                   then();
+                                               }),
+            store_reply<caf::error>(self, [=](caf::error& err) {
+              log::get("user")->warn("event=discard_failed account={} code={}", self->state.id,
+                                     errc_name(to_failure(err).code));
+              if (then)
+                then();
+            }));
+}
+
+/// Deletes all mail from `other` waiting in the store, page by page from `after`; `then`
+/// runs at the end (also when the store failed: paging drops what is left).
+void purge_from(user_pointer self, account_id other, uint64_t after, std::function<void()> then) {
+  auto& st = self->state;
+  ++st.store_calls;
+  self->request(st.deps->store, caf::infinite, pending_atom::value, st.id, after,
+                static_cast<uint64_t>(st.deps->drain_page_count),
+                static_cast<uint64_t>(st.deps->drain_page_bytes))
+      .then(store_reply<mail_page>(self,
+                                   [=](mail_page& page) {
+                                     std::vector<mail_ref> refs;
+                                     for (auto& e : page.mail)
+                                       if (e.sender == other)
+                                         refs.push_back({e.recipient, {e.kind, e.sender, e.id}});
+                                     auto last = page.mail.empty() ? after : page.mail.back().seq;
+                                     auto next = [=] {
+                                       if (page.more)
+                                         purge_from(self, other, last, then);
+                                       else
+                                         then();
+                                     };
+                                     if (refs.empty())
+                                       return next();
+                                     discard(self, std::move(refs), next);
+                                   }),
+            store_reply<caf::error>(self, [=](caf::error& err) {
+              log::get("user")->warn("event=purge_failed account={} code={}", self->state.id,
+                                     errc_name(to_failure(err).code));
+              then();
+            }));
+}
+
 /// Stores mail and answers its senders when it is durable or acked. Mail not pushed yet
 /// (`pushed` false) is pushed once committed, or left to the backlog pages.
 void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_to> replies,
@@ -448,7 +517,7 @@ void store_incoming(user_pointer self) {
   std::vector<reply_to> replies;
   std::vector<mail_push> early;
   for (auto& in : incoming) {
-    if (in.body.kind == mail_kind::message && !st.contacts.are_friends(in.sender)) {
+    if (!admits(st, in.sender, in.body.kind)) {
       in.rp.deliver(error_reply(errc::not_found));
       continue;
     }
@@ -698,16 +767,22 @@ void drain(user_pointer self) {
               return;
             }
             std::vector<mail_push> pushes;
+            std::vector<mail_ref> strays; // from contacts removed since it was stored
             pushes.reserve(page.mail.size());
             for (auto& e : page.mail)
-              pushes.push_back(to_push(e));
-            push(self, std::move(pushes));
+              if (admits(st, e.sender, e.kind))
+                pushes.push_back(to_push(e));
+              else
+                strays.push_back({st.id, {e.kind, e.sender, e.id}});
             log::get("user")->debug("event=drain_page account={} after={} count={} more={}", st.id,
                                     st.drain_cursor, page.mail.size(), page.more);
-            if (!page.mail.empty()) {
+            if (!page.mail.empty())
               st.drain_cursor = page.mail.back().seq;
-              st.unacked_pages.push_back(page.mail.size());
-            }
+            if (!pushes.empty())
+              st.unacked_pages.push_back(pushes.size());
+            push(self, std::move(pushes));
+            if (!strays.empty())
+              discard(self, std::move(strays));
             st.drain_more = page.more;
             if (page.more) {
               drain(self);
@@ -840,11 +915,16 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   default:
     break;
   }
-  if (!owner) {
+  // The linked parent of a child sees and controls its contacts.
+  auto op = static_cast<user_op>(req.op);
+  bool guardian = st.contacts.parent() != 0 && req.caller == st.contacts.parent() &&
+                  (op == user_op::list_contacts || op == user_op::block_contact ||
+                   op == user_op::remove_contact);
+  if (!owner && !guardian) {
     rp.deliver(error_reply(errc::not_found));
     return;
   }
-  switch (static_cast<user_op>(req.op)) {
+  switch (op) {
   case user_op::add_friend: {
     auto t = target();
     if (!t)
@@ -868,6 +948,22 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   }
   case user_op::list_contacts:
     return list_contacts(self, rp);
+  case user_op::block_contact:
+  case user_op::remove_contact: {
+    auto t = target();
+    if (!t)
+      return bad("contact id must be another account");
+    bool blocking = op == user_op::block_contact;
+    // At once in memory: nothing from `other` is admitted from here on, and what it sent
+    // before is purged before the answer.
+    auto effect = blocking ? st.contacts.block(*t, now) : st.contacts.remove(*t);
+    log::get("user")->info("event={} account={} by={}", blocking ? "contact_blocked" : "contact_removed",
+                           st.id, owner ? "self" : "parent");
+    auto other = *t;
+    return purge_from(self, other, 0, [=]() mutable {
+      apply_contact_effect(self, effect, other, std::move(rp));
+    });
+  }
   case user_op::make_link_code:
     return make_link_code(self, req, rp);
   case user_op::linked:

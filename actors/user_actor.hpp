@@ -11,6 +11,12 @@
 // whose ack does not come in time is stored. Requests come in batches (one per socket
 // read of a session, or per bus message from another node).
 //
+// Admission: mail is checked against the contact list when it arrives and again when it
+// is paged out of the store: a message only from a friend, a notice only from the family
+// of one of the account's children (receipts are made by servers). Blocking or removing
+// a contact purges what it sent that still waits in the store, and mail that reaches the
+// store later (a handoff from a node restarted after a crash) is dropped when paged.
+//
 // Moves: when its shard is handed off, the host sends `release`: the actor stores the
 // mail it holds, tells its session to attach again (to the new owner), answers `moved`
 // to every request after that, waits for its store calls and outgoing requests, answers,
@@ -40,7 +46,8 @@ namespace kinbox {
 constexpr entity_kind user_kind = 1;
 
 /// Operations of entity requests addressed to a user. Owner operations are accepted only
-/// when the caller is the account itself; the others come from other users' actors.
+/// when the caller is the account itself (the contact controls also from its linked
+/// parent); the others come from other entities' actors.
 enum class user_op : uint8_t {
   deliver = 1,         ///< store mail from `caller`; body: kind u8, id[16], payload blob
   friend_request = 2,  ///< `caller` asks to be friends
@@ -50,10 +57,12 @@ enum class user_op : uint8_t {
   add_friend = 10,     ///< owner: body target_request
   accept_friend = 11,  ///< owner: body target_request
   decline_friend = 12, ///< owner: body target_request
-  list_contacts = 13,  ///< owner: reply contact_list
+  list_contacts = 13,  ///< owner or its parent: reply contact_list
   get_key = 14,        ///< owner: body target_request, reply key_reply (friends only)
   get_status = 15,     ///< owner: body target_request, reply status_reply (friends only)
   ack = 16,            ///< owner: body ack_request
+  block_contact = 17,  ///< owner or its parent: body target_request; purges its mail
+  remove_contact = 18, ///< owner or its parent: body target_request; purges its mail
   attach = 20,         ///< owner: body endpoint; reply attach_reply. Kicks a previous one.
   detach = 21,         ///< owner: body endpoint (if it is still the attached one)
   make_link_code = 30, ///< owner (a parent): body link_create_request, reply link_code_reply

@@ -41,6 +41,9 @@ commands:
   send ID TEXT          send TEXT to friend ID (end-to-end encrypted)
   recv [--wait SECONDS] print received mail and ack it (waits up to SECONDS, default 0)
   status ID             online status and last seen of friend ID
+  contacts [CHILD]      contacts and pending requests, your own or your child's
+  block ID [--child CHILD]     block ID and delete the mail from it still waiting
+  remove ID [--child CHILD]    remove ID from the contacts, deleting its waiting mail
 
 family (a parent links each child once; the PIN approves the child's friends):
   link create --pin PIN        (parent) make a one-time link code, valid 10 minutes
@@ -162,6 +165,10 @@ public:
       return do_recv();
     if (cmd == "status")
       return do_status();
+    if (cmd == "contacts")
+      return do_contacts();
+    if (cmd == "block" || cmd == "remove")
+      return do_block_or_remove();
     if (cmd == "link")
       return do_link();
     if (cmd == "pin")
@@ -300,15 +307,8 @@ private:
     if (sub == "list") {
       if (opts_.args.size() != 2)
         throw usage_error{"friend list takes no arguments"};
-      return with_login([&](client::client& c, const account_info&) {
-        auto list = c.friends();
-        if (!list)
-          return error(list.error());
-        for (auto& e : list->entries)
-          print({{"id", e.id}, {"name", e.name}, {"state", state_name(e.state)}},
-                std::to_string(e.id) + " " + e.name + " " + state_name(e.state));
-        return 0;
-      });
+      return with_login(
+          [&](client::client& c, const account_info&) { return print_contacts(c.friends()); });
     }
     if (opts_.args.size() != 3)
       throw usage_error{"friend " + sub + " needs one ID"};
@@ -323,6 +323,39 @@ private:
         return error(done.error());
       print({{"ok", true}, {"friend", sub}, {"id", id}}, "ok");
       return 0;
+    });
+  }
+
+  int print_contacts(const result<contact_list>& list) {
+    if (!list)
+      return error(list.error());
+    for (auto& e : list->entries)
+      print({{"id", e.id}, {"name", e.name}, {"state", state_name(e.state)}},
+            std::to_string(e.id) + " " + e.name + " " + state_name(e.state));
+    return 0;
+  }
+
+  int do_contacts() {
+    auto& a = opts_.args;
+    if (a.size() > 2)
+      throw usage_error{"contacts takes at most one CHILD"};
+    auto child = a.size() == 2 ? parse_id(a[1]) : 0;
+    return with_login([&](client::client& c, const account_info& me) {
+      return print_contacts(c.contacts(child ? child : me.id));
+    });
+  }
+
+  int do_block_or_remove() {
+    auto child_flag = take_flag("--child");
+    auto& a = opts_.args;
+    auto cmd = a[0];
+    if (a.size() != 2)
+      throw usage_error{cmd + " needs one ID (and --child CHILD for a child's contact)"};
+    auto other = parse_id(a[1]);
+    auto child = child_flag.empty() ? 0 : parse_id(child_flag);
+    return ok_or_error(cmd, [&](client::client& c, const account_info& me) {
+      auto owner = child ? child : me.id;
+      return cmd == "block" ? c.contact_block(owner, other) : c.contact_remove(owner, other);
     });
   }
 

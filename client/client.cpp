@@ -228,6 +228,18 @@ result<contact_list> client::friends() {
   return call<contact_list>(frame_type::friend_list, {});
 }
 
+result<contact_list> client::contacts(account_id owner) {
+  return call<contact_list>(frame_type::contacts_get, encode_body(target_request{owner}));
+}
+
+result<bool> client::contact_block(account_id owner, account_id other) {
+  return expect_ok(frame_type::contact_block, encode_body(contact_action{owner, other}));
+}
+
+result<bool> client::contact_remove(account_id owner, account_id other) {
+  return expect_ok(frame_type::contact_remove, encode_body(contact_action{owner, other}));
+}
+
 result<key_reply> client::keys_of(account_id id) {
   auto reply = call<key_reply>(frame_type::key_get, encode_body(target_request{id}));
   if (!reply)

@@ -66,6 +66,11 @@ public:
   [[nodiscard]] result<bool> friend_accept(account_id id);
   [[nodiscard]] result<bool> friend_decline(account_id id);
   [[nodiscard]] result<contact_list> friends();
+  /// The contact list of this account or of a linked child (with pending requests).
+  [[nodiscard]] result<contact_list> contacts(account_id owner);
+  /// Blocks or removes `other` from the contacts of this account or of a linked child.
+  [[nodiscard]] result<bool> contact_block(account_id owner, account_id other);
+  [[nodiscard]] result<bool> contact_remove(account_id owner, account_id other);
   [[nodiscard]] result<key_reply> keys_of(account_id id);
   [[nodiscard]] result<status_reply> status(account_id id);
 

@@ -611,6 +611,21 @@ void handle_ready(session_pointer self, const frame_view& f) {
   case frame_type::friend_list:
     return call_entity(self, rid, own, user_op::list_contacts, {},
                        {frame_type::friend_list_result});
+  case frame_type::contacts_get: {
+    auto t = target_of(self, f);
+    if (!t)
+      return;
+    return call_entity(self, rid, *t, user_op::list_contacts, {},
+                       {frame_type::friend_list_result});
+  }
+  case frame_type::contact_block:
+  case frame_type::contact_remove: {
+    auto b = body_of<contact_action>(self, f);
+    if (!b)
+      return;
+    auto op = f.type == frame_type::contact_block ? user_op::block_contact : user_op::remove_contact;
+    return call_entity(self, rid, b->owner, op, encode_body(target_request{b->other}));
+  }
   case frame_type::key_get:
   case frame_type::status_get: {
     auto t = target_of(self, f);

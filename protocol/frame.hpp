@@ -44,6 +44,9 @@ constexpr size_t max_text_length = 1024;
   X(key_result, 0x26, "key_result")                                                               \
   X(status_get, 0x27, "status_get")                                                               \
   X(status_result, 0x28, "status_result")                                                         \
+  X(contacts_get, 0x29, "contacts_get")                                                           \
+  X(contact_block, 0x2a, "contact_block")                                                         \
+  X(contact_remove, 0x2b, "contact_remove")                                                       \
   X(send, 0x30, "send")                                                                           \
   X(accepted, 0x31, "accepted")                                                                   \
   X(ack, 0x32, "ack")                                                                             \

@@ -389,6 +389,17 @@ bool read_body(std::span<const uint8_t> in, approval_list& x) {
   return r.finished();
 }
 
+void write_body(bytes& out, const contact_action& x) {
+  wire::writer{out}.u64(x.owner).u64(x.other);
+}
+
+bool read_body(std::span<const uint8_t> in, contact_action& x) {
+  wire::reader r{in};
+  r.u64(x.owner);
+  r.u64(x.other);
+  return r.finished();
+}
+
 void write_body(bytes& out, const approval_decision& x) {
   wire::writer{out}.u64(x.child).u64(x.other).u8(x.approve ? 1 : 0);
 }

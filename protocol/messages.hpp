@@ -73,6 +73,12 @@ struct target_request {
   account_id id;
 };
 
+/// Body of `contact_block` and `contact_remove`: `owner` is the caller or its linked child.
+struct contact_action {
+  account_id owner;
+  account_id other;
+};
+
 struct contact_entry {
   account_id id;
   contact_state state;
@@ -231,6 +237,7 @@ void write_body(bytes& out, const register_reply& x);
 void write_body(bytes& out, const login_request& x);
 void write_body(bytes& out, const account_info& x);
 void write_body(bytes& out, const target_request& x);
+void write_body(bytes& out, const contact_action& x);
 void write_body(bytes& out, const contact_list& x);
 void write_body(bytes& out, const key_reply& x);
 void write_body(bytes& out, const status_reply& x);
@@ -259,6 +266,7 @@ bool read_body(std::span<const uint8_t> in, register_reply& x);
 bool read_body(std::span<const uint8_t> in, login_request& x);
 bool read_body(std::span<const uint8_t> in, account_info& x);
 bool read_body(std::span<const uint8_t> in, target_request& x);
+bool read_body(std::span<const uint8_t> in, contact_action& x);
 bool read_body(std::span<const uint8_t> in, contact_list& x);
 bool read_body(std::span<const uint8_t> in, key_reply& x);
 bool read_body(std::span<const uint8_t> in, status_reply& x);

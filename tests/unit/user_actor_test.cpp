@@ -417,6 +417,92 @@ CAF_TEST(keys and status are for friends only) {
   CAF_CHECK(!decode_body<status_reply>(status.body)->online);
 }
 
+CAF_TEST(blocking a friend refuses its mail at once and purges what waits from it alone) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(1)).ok());
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(2)).ok());
+  CAF_CHECK(call(bob_actor, carol, user_op::deliver,
+                 encode_deliver({mail_kind::delivered, id_of(3), {}}))
+                .ok());
+  w->routed.clear();
+  CAF_CHECK(call(bob_actor, bob, user_op::block_contact, target(alice)).ok());
+  CAF_CHECK(!stored(bob, 1) && !stored(bob, 2));
+  CAF_CHECK_EQUAL(w->mail.size(), 1u); // carol's receipt stays
+  CAF_CHECK(stored_state(bob, alice) == contact_state::blocked);
+  // Alice hears only that she is no longer a contact (as for a removal) and no receipts.
+  CAF_REQUIRE_EQUAL(w->routed.size(), 1u);
+  CAF_CHECK_EQUAL(w->routed[0].op, static_cast<uint8_t>(user_op::friend_removed));
+  CAF_CHECK_EQUAL(w->routed[0].id, alice);
+  CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::deliver, message(4)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK(call(bob_actor, alice, user_op::friend_request).ok()); // dropped silently
+  CAF_CHECK(stored_state(bob, alice) == contact_state::blocked);
+  // Removing the block leaves no entry: alice may ask again.
+  CAF_CHECK(call(bob_actor, bob, user_op::remove_contact, target(alice)).ok());
+  CAF_CHECK(!stored_state(bob, alice));
+}
+
+CAF_TEST(removing a friend purges its waiting mail and pages drop what came later) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(1)).ok());
+  CAF_CHECK(call(bob_actor, bob, user_op::remove_contact, target(alice)).ok());
+  CAF_CHECK(w->mail.empty());
+  CAF_CHECK(!stored_state(bob, alice));
+  // Mail from alice that reached the store without the actor (a handoff from a node that
+  // stored it before the removal) is dropped when paged, not pushed.
+  w->mail.emplace(std::make_tuple(bob, mail_kind::message, id_of(2)),
+                  envelope{bob, mail_kind::message, id_of(2), alice, w->now, w->now + 5000,
+                           bytes{9}, ++w->next_seq});
+  attach(bob_actor, bob, 1);
+  CAF_CHECK(w->pushes.empty());
+  CAF_CHECK(w->mail.empty());
+}
+
+CAF_TEST(a linked parent lists blocks and removes the contacts of the child and no one else may) {
+  befriend(bob, alice);
+  {
+    auto list = *contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(bob)}]);
+    list.set_parent(carol);
+    w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
+  }
+  auto bob_actor = spawn(bob);
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(1)).ok());
+  auto listed = call(bob_actor, carol, user_op::list_contacts);
+  CAF_REQUIRE(listed.ok());
+  auto list = decode_body<contact_list>(listed.body);
+  CAF_REQUIRE(list && list->entries.size() == 1u);
+  CAF_CHECK_EQUAL(list->entries[0].id, alice);
+  CAF_CHECK_EQUAL(list->entries[0].name, "user1");
+  // The friend may not use the parent's controls, nor the parent the child's other ones.
+  CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::list_contacts).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::remove_contact, target(alice)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(bob_actor, carol, user_op::add_friend, target(alice)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(bob_actor, carol, user_op::get_key, target(alice)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK(call(bob_actor, carol, user_op::block_contact, target(alice)).ok());
+  CAF_CHECK(w->mail.empty());
+  CAF_CHECK(stored_state(bob, alice) == contact_state::blocked);
+}
+
+CAF_TEST(notices are taken only from the families of the children of the account) {
+  {
+    contact_list_state list;
+    list.add_child(bob);
+    w->kv[{kv_space::contacts, std::to_string(alice)}] = list.encode();
+  }
+  auto alice_actor = spawn(alice);
+  auto notice = [](uint8_t tag) { return encode_deliver({mail_kind::notice, id_of(tag), bytes{1}}); };
+  CAF_CHECK(call(alice_actor, bob, user_op::deliver, notice(1)).ok());
+  CAF_CHECK_EQUAL(call(alice_actor, carol, user_op::deliver, notice(2)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(w->mail.size(), 1u);
+}
+
 CAF_TEST(mail to an online friend is pushed and held for the ack and never stored) {
   befriend(bob, alice);
   auto bob_actor = spawn(bob);
