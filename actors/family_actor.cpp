@@ -42,8 +42,15 @@ struct queued {
   reply_to rp;
 };
 
+/// The child's latest location: memory only.
+struct latest_location {
+  uint64_t at_ms = 0;
+  bytes payload;
+};
+
 struct family_actor_state {
   account_id child = 0;
+  std::optional<latest_location> location;
   std::shared_ptr<const family_deps> deps;
   std::optional<family_state> family; ///< loaded; nullopt until then
   bool loading = false;
@@ -297,6 +304,7 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
     {
       auto parent = f.parent;
       f.unlink();
+      st.location.reset();
       return save(self, std::move(rp), [=](reply_to rp) mutable {
         call_user(self, self->state.child, user_op::unlinked, {});
         call_user(self, parent, user_op::child_unlinked, {});
@@ -406,6 +414,44 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
   }
   case family_op::get_link:
     return finish(self, std::move(rp), ok_reply(encode_body(info_of(f))));
+  case family_op::location_update: {
+    auto body = decode_body<location_update>(req.body);
+    if (!by_child)
+      return finish(self, std::move(rp), not_found());
+    if (!body)
+      return bad("malformed location");
+    if (!f.linked())
+      return finish(self, std::move(rp), error_reply(errc::not_found, "no parent to share with"));
+    if (!f.location_sharing)
+      return finish(self, std::move(rp), error_reply(errc::location_off));
+    st.location = latest_location{now, std::move(body->payload)};
+    call_user(self, f.parent, user_op::location, encode_location({now, st.location->payload}));
+    return finish(self, std::move(rp), ok_reply());
+  }
+  case family_op::location_latest: {
+    if (!by_parent)
+      return finish(self, std::move(rp), not_found());
+    auto& loc = st.location;
+    if (loc && loc->at_ms + st.deps->location_ttl_ms <= now)
+      loc.reset(); // too old to be of use: forgotten
+    return finish(self, std::move(rp),
+                  ok_reply(loc && f.location_sharing ? encode_location({loc->at_ms, loc->payload})
+                                                     : bytes{}));
+  }
+  case family_op::location_sharing: {
+    wire::reader r{req.body};
+    uint8_t on = 2;
+    r.u8(on);
+    if (!by_parent)
+      return finish(self, std::move(rp), not_found());
+    if (!r.finished() || on > 1)
+      return bad("sharing is 0 (off) or 1 (on)");
+    f.location_sharing = on == 1;
+    if (!f.location_sharing)
+      st.location.reset();
+    logger()->info("event=location_sharing child={} on={}", f.child, f.location_sharing);
+    return save(self, std::move(rp), [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
+  }
   }
   bad("unknown family operation");
 }
@@ -609,6 +655,22 @@ entity_host::behavior_type family_host_behavior(family_host_pointer self,
 
 entity_host spawn_family_host(caf::actor_system& sys, family_deps deps) {
   return sys.spawn(family_host_behavior, std::make_shared<const family_deps>(std::move(deps)));
+}
+
+bytes encode_location(const location_body& x) {
+  bytes out;
+  wire::writer{out}.u64(x.at_ms).blob(x.payload);
+  return out;
+}
+
+std::optional<location_body> decode_location(std::span<const uint8_t> in) {
+  wire::reader r{in};
+  location_body x;
+  r.u64(x.at_ms);
+  r.blob(x.payload, max_location_payload);
+  if (!r.finished())
+    return std::nullopt;
+  return x;
 }
 
 push_codec family_push_codec() {

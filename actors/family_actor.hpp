@@ -5,11 +5,16 @@
 // restart and a move). Requests run one at a time, to the end (KV writes and PIN hashes
 // included): a PIN try is counted durably before its hash is checked.
 //
+// The child's latest location lives only in the actor's memory (never in KV or LMDB): it
+// goes to the linked parent's user actor at once (pushed if the parent is online) and is
+// kept for `location_ttl_ms`, for the parent's next login; a newer one replaces it.
+//
 // Who may do what (anyone else hears `not_found`, as for a child that does not exist):
 //   the child: redeem a link code, change the PIN with the old one, approve or deny with
-//     the PIN typed on its device, read the link and the approvals; its user actor asks
-//     whether a friend step needs approval
-//   the linked parent: unlink, set the PIN, set the policy, approve or deny, read
+//     the PIN typed on its device, read the link and the approvals, send its location;
+//     its user actor asks whether a friend step needs approval
+//   the linked parent: unlink, set the PIN, set the policy, approve or deny, read, switch
+//     location sharing, fetch the latest location
 #pragma once
 
 #include <caf/actor_system.hpp>
@@ -37,7 +42,18 @@ enum class family_op : uint8_t {
   decide_with_pin = 8, ///< child: body approval_by_pin
   set_policy = 9,      ///< parent: body policy:u8
   get_link = 10,       ///< child or parent: reply link_info
+  location_update = 11,  ///< child: body location_update; kept in memory, sent to the parent
+  location_latest = 12,  ///< parent: reply `at_ms:u64 payload:blob`, or empty if none is fresh
+  location_sharing = 13, ///< parent: body on:u8
 };
+
+/// A child's latest location as the family hands it to the parent's user actor.
+struct location_body {
+  uint64_t at_ms = 0;
+  bytes payload;
+};
+bytes encode_location(const location_body& x);
+std::optional<location_body> decode_location(std::span<const uint8_t> in);
 
 struct family_deps {
   kv_actor kv;
@@ -46,6 +62,7 @@ struct family_deps {
   std::function<uint64_t()> now_ms;
   pin_rules pin_limits;
   uint64_t approval_ttl_ms = 7ull * 24 * 3600 * 1000; ///< a waiting approval expires
+  uint64_t location_ttl_ms = 10ull * 60 * 1000; ///< an offline parent gets a location this fresh
 };
 
 /// The host of the family kind: activates family actors of served shards; their state is

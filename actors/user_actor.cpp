@@ -190,12 +190,13 @@ void send_entity(user_pointer self, account_id to, user_op op, bytes body = {}) 
   send_entities(self, std::move(reqs));
 }
 
-/// A request to this account's family (it is a child) whose answer `then` gets.
-void ask_family(user_pointer self, family_op op, bytes body,
+/// A request to the family of `child` (this account, or a child of this parent) whose
+/// answer `then` gets.
+void ask_family(user_pointer self, account_id child, family_op op, bytes body,
                 std::function<void(entity_reply&)> then) {
   send_entities(self, {});
   auto& st = self->state;
-  st.client->call({family_kind, st.id, static_cast<uint8_t>(op), st.id, std::move(body)},
+  st.client->call({family_kind, child, static_cast<uint8_t>(op), st.id, std::move(body)},
                   notice{static_cast<uint8_t>(op), std::move(then)});
   st.client->flush(self);
 }
@@ -220,7 +221,8 @@ void ask_parent(user_pointer self, account_id other, reply_to rp) {
   auto i = entries.find(other);
   bytes body;
   wire::writer{body}.u64(other).u8(i != entries.end() && i->second.ours ? 1 : 0);
-  ask_family(self, family_op::approval_needed, std::move(body), [=](entity_reply& r) mutable {
+  ask_family(self, self->state.id, family_op::approval_needed, std::move(body),
+             [=](entity_reply& r) mutable {
     if (!r.ok())
       return rp.deliver(error_reply(r.to_failure())); // still waiting; asking again retries
     if (r.body.size() == 1 && r.body[0] == 1)
@@ -301,9 +303,31 @@ bool admits(const user_state& st, account_id sender, mail_kind kind) {
     return st.contacts.are_friends(sender);
   case mail_kind::notice:
     return st.contacts.children().count(sender) != 0;
-  default:
+  case mail_kind::location:
+    return false; // pushed from the family's memory, never through the mailbox
+  case mail_kind::delivered:
+  case mail_kind::expired:
     return true;
   }
+  return false;
+}
+
+mail_push location_push(account_id child, const location_body& loc) {
+  return mail_push{mail_kind::location, child, message_id{}, loc.at_ms, loc.payload};
+}
+
+/// A parent's new session gets each child's latest location, if one is fresh.
+void fetch_locations(user_pointer self) {
+  auto& st = self->state;
+  auto attachment = st.attachment;
+  for (auto child : st.contacts.children())
+    ask_family(self, child, family_op::location_latest, {}, [=](entity_reply& r) {
+      auto& st = self->state;
+      if (!r.ok() || r.body.empty() || st.attachment != attachment)
+        return;
+      if (auto loc = decode_location(r.body))
+        push(self, {location_push(child, *loc)});
+    });
 }
 
 /// Deletes stored mail the account will never see (from a removed or blocked contact),
@@ -637,8 +661,15 @@ void list_contacts(user_pointer self, reply_to rp) {
   }
 }
 
+/// Whether the account may see `other`'s keys and status: a friend, or its linked parent
+/// or child (the child's location is sealed to the parent's key).
+bool knows(const user_state& st, account_id other) {
+  return st.contacts.are_friends(other) || other == st.contacts.parent() ||
+         st.contacts.children().count(other) != 0;
+}
+
 void get_key(user_pointer self, account_id target, reply_to rp) {
-  if (!self->state.contacts.are_friends(target)) {
+  if (!knows(self->state, target)) {
     rp.deliver(error_reply(errc::not_found));
     return;
   }
@@ -657,7 +688,7 @@ void get_key(user_pointer self, account_id target, reply_to rp) {
 }
 
 void get_status(user_pointer self, account_id target, reply_to rp) {
-  if (!self->state.contacts.are_friends(target)) {
+  if (!knows(self->state, target)) {
     rp.deliver(error_reply(errc::not_found));
     return;
   }
@@ -741,6 +772,7 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
                                             st.deps->service->node_id(),
                                             st.deps->service->incarnation()})));
   drain(self);
+  fetch_locations(self);
 }
 
 /// Pushes the next page of stored mail after the drain cursor. Pages are bounded in count
@@ -912,6 +944,15 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   case user_op::child_unlinked:
     st.contacts.remove_child(req.caller);
     return apply_contact_effect(self, contact_effect::changed, req.caller, rp);
+  case user_op::location: {
+    auto loc = decode_location(req.body);
+    if (!loc)
+      return bad("malformed location");
+    if (st.contacts.children().count(req.caller) == 0)
+      return rp.deliver(error_reply(errc::not_found));
+    push(self, {location_push(req.caller, *loc)}); // an offline parent fetches it at login
+    return rp.deliver(ok_reply());
+  }
   default:
     break;
   }

@@ -72,6 +72,8 @@ enum class user_op : uint8_t {
   child_linked = 34,     ///< the family of child `caller`: it is linked to this parent
   child_unlinked = 35,   ///< the family of child `caller`: the link ended
   parent_decision = 36,  ///< the family of this child: body other:u64 approve:u8
+  location = 37,         ///< the family of child `caller`: its location (location_body),
+                         ///< pushed to the attached session, never stored
 };
 
 /// What an attach answers: the account, and where its actor lives (a session attaches

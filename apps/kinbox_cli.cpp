@@ -56,6 +56,10 @@ family (a parent links each child once; the PIN approves the child's friends):
   approvals approve|deny CHILD ID          (parent) answer from the parent's app
   approvals approve|deny ID --pin PIN      (child's device) answer with the parent PIN
   policy CHILD approve|alone   (parent) approve each friend, or let the child add alone
+  location share LAT LON [--accuracy M]   (child) send your location to your parent only
+  location watch [--wait S]    (parent) print your children's latest and new locations
+                               (and other mail) for S seconds, default 30
+  location on|off CHILD        (parent) switch the child's location sharing
 )";
 
 struct options {
@@ -167,6 +171,8 @@ public:
       return do_status();
     if (cmd == "contacts")
       return do_contacts();
+    if (cmd == "location")
+      return do_location();
     if (cmd == "block" || cmd == "remove")
       return do_block_or_remove();
     if (cmd == "link")
@@ -391,9 +397,15 @@ private:
       auto got = c.receive(milliseconds(static_cast<int64_t>(wait_s * 1000) + 200));
       if (!got)
         return error(got.error());
-      for (auto& r : *got) {
-        auto hex = crypto::to_hex(r.id);
-        switch (r.kind) {
+      print_received(*got);
+      return 0;
+    });
+  }
+
+  void print_received(const std::vector<client::received>& got) {
+    for (auto& r : got) {
+      auto hex = crypto::to_hex(r.id);
+      switch (r.kind) {
         case received::what::text:
           print({{"type", "message"},
                  {"from", r.from},
@@ -416,10 +428,75 @@ private:
         case received::what::notice:
           print_notice(r);
           break;
+        case received::what::location: {
+          auto& p = *r.location;
+          print({{"type", "location"}, {"child", r.from}, {"lat", p.lat}, {"lon", p.lon},
+                 {"accuracy_m", p.accuracy_m}, {"at_ms", r.stored_at_ms}},
+                "child " + std::to_string(r.from) + " at " + fmt_coord(p.lat) + "," +
+                    fmt_coord(p.lon) + " (±" + std::to_string(static_cast<int>(p.accuracy_m)) +
+                    " m) " + utc_time(r.stored_at_ms));
+          break;
         }
       }
-      return 0;
-    });
+    }
+  }
+
+  static std::string fmt_coord(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.6f", v);
+    return buf;
+  }
+
+  static double parse_number(const std::string& text, double lo, double hi, const char* what) {
+    try {
+      size_t used = 0;
+      auto v = std::stod(text, &used);
+      if (used == text.size() && v >= lo && v <= hi)
+        return v;
+    } catch (const std::exception&) {
+    }
+    throw usage_error{std::string{what} + " must be a number between " + fmt_coord(lo) + " and " +
+                      fmt_coord(hi)};
+  }
+
+  int do_location() {
+    auto wait_flag = take_flag("--wait");
+    auto accuracy_flag = take_flag("--accuracy");
+    auto& a = opts_.args;
+    auto sub = a.size() >= 2 ? a[1] : "";
+    if (sub == "share" && a.size() == 4) {
+      client::geo_point p{parse_number(a[2], -90, 90, "latitude"),
+                          parse_number(a[3], -180, 180, "longitude"),
+                          static_cast<float>(accuracy_flag.empty()
+                                                 ? 0
+                                                 : parse_number(accuracy_flag, 0, 1e6, "--accuracy"))};
+      return ok_or_error("location share",
+                         [&](client::client& c, const account_info&) { return c.location_share(p); });
+    }
+    if ((sub == "on" || sub == "off") && a.size() == 3) {
+      auto child = parse_id(a[2]);
+      return ok_or_error("location " + sub, [&](client::client& c, const account_info&) {
+        return c.location_sharing(child, sub == "on");
+      });
+    }
+    if (sub == "watch" && a.size() == 2) {
+      auto wait_s = wait_flag.empty() ? 30.0 : parse_number(wait_flag, 0, 3600, "--wait");
+      return with_login([&](client::client& c, const account_info&) {
+        // Prints what arrives (the latest location of each child first) until the wait ends.
+        auto until = std::chrono::steady_clock::now() +
+                     milliseconds(static_cast<int64_t>(wait_s * 1000));
+        while (std::chrono::steady_clock::now() < until) {
+          auto left = std::chrono::duration_cast<milliseconds>(until - std::chrono::steady_clock::now());
+          auto got = c.receive(std::max(left, milliseconds(0)));
+          if (!got)
+            return error(got.error());
+          print_received(*got);
+        }
+        return 0;
+      });
+    }
+    throw usage_error{"location needs share LAT LON [--accuracy M] (child), watch [--wait S] or "
+                      "on|off CHILD (parent)"};
   }
 
   void print_notice(const client::received& r) {

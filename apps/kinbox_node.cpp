@@ -268,6 +268,7 @@ int run(const node_config& cfg) {
     fdeps.pins = pins;
     fdeps.now_ms = system_now_ms;
     fdeps.approval_ttl_ms = cfg.friend_limits.request_ttl_ms;
+    fdeps.location_ttl_ms = static_cast<uint64_t>(cfg.location_ttl.count());
     auto families = spawn_family_host(sys, std::move(fdeps));
     svc->register_kind(family_kind, families, family_push_codec());
     auto service = spawn_entity_service(sys, svc);

@@ -1,11 +1,13 @@
 #include "client/client.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstring>
 #include <thread>
 
 #include "protocol/text.hpp"
+#include "protocol/wire.hpp"
 
 namespace kinbox::client {
 
@@ -13,6 +15,7 @@ namespace {
 
 constexpr uint8_t plaintext_version = 1;
 constexpr uint8_t content_text = 1;
+constexpr uint8_t content_location = 2;
 constexpr milliseconds drain_wait{0}; // take what has arrived, do not wait for more
 constexpr auto send_retry_limit = std::chrono::seconds(30);
 
@@ -30,6 +33,33 @@ std::optional<std::string> decode_plaintext(std::span<const uint8_t> plain) {
   if (plain.size() < 2 || plain[0] != plaintext_version || plain[1] != content_text)
     return std::nullopt;
   return std::string(plain.begin() + 2, plain.end());
+}
+
+bytes encode_location_plaintext(const geo_point& p) {
+  bytes out{plaintext_version, content_location};
+  wire::writer{out}
+      .u64(std::bit_cast<uint64_t>(p.lat))
+      .u64(std::bit_cast<uint64_t>(p.lon))
+      .u32(std::bit_cast<uint32_t>(p.accuracy_m));
+  return out;
+}
+
+std::optional<geo_point> decode_location_plaintext(std::span<const uint8_t> plain) {
+  if (plain.size() < 2 || plain[0] != plaintext_version || plain[1] != content_location)
+    return std::nullopt;
+  wire::reader r{plain.subspan(2)};
+  uint64_t lat = 0, lon = 0;
+  uint32_t accuracy = 0;
+  r.u64(lat);
+  r.u64(lon);
+  r.u32(accuracy);
+  if (!r.finished())
+    return std::nullopt;
+  geo_point p{std::bit_cast<double>(lat), std::bit_cast<double>(lon),
+              std::bit_cast<float>(accuracy)};
+  if (!(p.lat >= -90 && p.lat <= 90 && p.lon >= -180 && p.lon <= 180 && p.accuracy_m >= 0))
+    return std::nullopt;
+  return p;
 }
 
 result<std::pair<std::string, uint16_t>> split_host_port(const std::string& text) {
@@ -224,6 +254,23 @@ result<bool> client::policy_set(account_id child, friend_policy_choice policy) {
                    encode_body(policy_request{child, static_cast<uint8_t>(policy)}));
 }
 
+result<bool> client::location_share(const geo_point& where) {
+  auto link = link_get(prof_.id);
+  if (!link)
+    return link.error();
+  if (link->parent == 0)
+    return failure{errc::not_found, "this account is not linked to a parent"};
+  auto* channel = channel_to(link->parent);
+  if (!channel)
+    return failure{errc::not_found, "the parent's key could not be fetched"};
+  return expect_ok(frame_type::location_send,
+                   encode_body(location_update{channel->seal(encode_location_plaintext(where))}));
+}
+
+result<bool> client::location_sharing(account_id child, bool on) {
+  return expect_ok(frame_type::location_sharing, encode_body(location_sharing_request{child, on}));
+}
+
 result<contact_list> client::friends() {
   return call<contact_list>(frame_type::friend_list, {});
 }
@@ -316,9 +363,19 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
   std::vector<received> out;
   ack_request acks;
   for (auto& m : mail) {
+    if (m.kind == mail_kind::location) { // never stored, so never acked
+      received r{received::what::location, m.from, m.id, m.stored_at_ms, {}, {}, {}};
+      if (auto* channel = channel_to(m.from))
+        if (auto plain = channel->open(m.payload))
+          r.location = decode_location_plaintext(*plain);
+      if (!r.location)
+        r.kind = received::what::undecryptable;
+      out.push_back(std::move(r));
+      continue;
+    }
     acks.keys.push_back(mail_key{m.kind, m.from, m.id});
     if (m.kind == mail_kind::notice) {
-      received r{received::what::notice, m.from, m.id, m.stored_at_ms, {}, {}};
+      received r{received::what::notice, m.from, m.id, m.stored_at_ms, {}, {}, {}};
       if (auto body = decode_body<notice_body>(m.payload))
         r.notice = *body;
       out.push_back(std::move(r));
@@ -331,13 +388,14 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
                              m.id,
                              m.stored_at_ms,
                              {},
+                             {},
                              {}});
       continue;
     }
     if (prof_.was_seen({m.from, m.id}))
       continue; // a duplicate: already handed to the app once
     prof_.mark_seen({m.from, m.id});
-    received r{received::what::undecryptable, m.from, m.id, m.stored_at_ms, {}, {}};
+    received r{received::what::undecryptable, m.from, m.id, m.stored_at_ms, {}, {}, {}};
     if (auto* channel = channel_to(m.from))
       if (auto plain = channel->open(m.payload))
         if (auto text = decode_plaintext(*plain)) {

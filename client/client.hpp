@@ -14,15 +14,23 @@
 
 namespace kinbox::client {
 
+/// A point on Earth, as a child's app shares it with its parent.
+struct geo_point {
+  double lat = 0;        ///< degrees, -90..90
+  double lon = 0;        ///< degrees, -180..180
+  float accuracy_m = 0;  ///< radius of uncertainty in meters
+};
+
 /// What `receive` hands the app.
 struct received {
-  enum class what { text, delivered, expired, undecryptable, notice };
+  enum class what { text, delivered, expired, undecryptable, notice, location };
   what kind;
   account_id from; ///< sender of a text; for receipts the friend the message went to
   message_id id;
   uint64_t stored_at_ms;
   std::string text;
   std::optional<notice_body> notice; ///< for notices (to a parent, from the server)
+  std::optional<geo_point> location; ///< for a child's location (to its parent)
 };
 
 /// What a parent lets a child do about friends (link_info.policy on the wire).
@@ -31,6 +39,9 @@ enum class friend_policy_choice : uint8_t { parent_approves = 1, child_alone = 2
 /// Plaintext inside an E2E envelope: version u8 (1), content type u8 (1 = UTF-8 text), body.
 bytes encode_plaintext(std::string_view text);
 std::optional<std::string> decode_plaintext(std::span<const uint8_t> plain);
+/// Content type 2: `lat:f64 lon:f64 accuracy_m:f32`, IEEE 754 bits, big-endian.
+bytes encode_location_plaintext(const geo_point& p);
+std::optional<geo_point> decode_location_plaintext(std::span<const uint8_t> plain);
 
 class client {
 public:
@@ -86,6 +97,12 @@ public:
   [[nodiscard]] result<bool> approval_decide(account_id child, account_id other, bool approve);
   [[nodiscard]] result<bool> approval_by_pin(account_id other, bool approve, const std::string& pin);
   [[nodiscard]] result<bool> policy_set(account_id child, friend_policy_choice policy);
+
+  /// (child) Seals `where` for the linked parent and sends it; the parent gets it at once
+  /// if online, else only the latest one at its next login (within the server's TTL).
+  [[nodiscard]] result<bool> location_share(const geo_point& where);
+  /// (parent) Switches the child's location sharing on or off.
+  [[nodiscard]] result<bool> location_sharing(account_id child, bool on);
 
   /// Encrypts `text` to the friend and sends it; returns the message id once the server
   /// has stored it durably (accepted).

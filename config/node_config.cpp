@@ -117,6 +117,9 @@ po::options_description make_options() {
     ("friend-request-cooldown", po::value<std::string>()->default_value("7d"),
      "after a request is declined or expires, the same account may not be asked again "
      "for this long (`friend_request_cooldown`); 0s to 365d")
+    ("location-ttl", po::value<std::string>()->default_value("10m"),
+     "a parent who was offline gets a child's latest location at login if it is at most "
+     "this old; locations are held in memory only; 10s to 24h")
     ("shards", po::value<uint32_t>()->default_value(0),
      "number of shards of a new cluster, 1..65536; 0 (default): the cluster's, or 4096 "
      "for a new one. A node whose value differs from its cluster's is refused")
@@ -301,6 +304,10 @@ result<node_config> build(const po::variables_map& vm) {
     return !request_ttl ? request_ttl.error() : cooldown.error();
   cfg.friend_limits.request_ttl_ms = static_cast<uint64_t>(request_ttl->count());
   cfg.friend_limits.cooldown_ms = static_cast<uint64_t>(cooldown->count());
+  auto location_ttl = duration("location-ttl", 10s, 24h, "between 10s and 24h");
+  if (!location_ttl)
+    return location_ttl.error();
+  cfg.location_ttl = *location_ttl;
   cfg.shards = get<uint32_t>(vm, "shards");
   if (cfg.shards > 65536)
     return bad_option("shards", "must be between 1 and 65536, or 0");

@@ -445,6 +445,14 @@ void handle_family(session_pointer self, const frame_view& f) {
     if (auto b = body_of<policy_request>(self, f))
       call_family(self, rid, b->child, family_op::set_policy, bytes{b->policy});
     return;
+  case frame_type::location_send:
+    if (body_of<location_update>(self, f) && for_role(!parent, "a child account"))
+      call_family(self, rid, own, family_op::location_update, std::move(raw));
+    return;
+  case frame_type::location_sharing:
+    if (auto b = body_of<location_sharing_request>(self, f))
+      call_family(self, rid, b->child, family_op::location_sharing, bytes{uint8_t(b->on ? 1 : 0)});
+    return;
   default:
     return fail(self, frame_type::error, rid, errc::unexpected_frame,
                 std::string{frame_type_name(f.type)} + " is not a client request");

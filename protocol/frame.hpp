@@ -63,7 +63,9 @@ constexpr size_t max_text_length = 1024;
   X(approval_list, 0x59, "approval_list")                                                         \
   X(approval_decide, 0x5a, "approval_decide")                                                     \
   X(approval_pin, 0x5b, "approval_pin")                                                           \
-  X(policy_set, 0x5c, "policy_set")
+  X(policy_set, 0x5c, "policy_set")                                                               \
+  X(location_send, 0x5d, "location_send")                                                         \
+  X(location_sharing, 0x5e, "location_sharing")
 
 enum class frame_type : uint8_t {
 #define KINBOX_FRAME_ENUM(name, number, text) name = number,

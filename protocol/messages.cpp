@@ -454,4 +454,27 @@ bool read_body(std::span<const uint8_t> in, notice_body& x) {
   return r.finished() && type >= 1 && type <= 3;
 }
 
+void write_body(bytes& out, const location_update& x) {
+  wire::writer{out}.blob(x.payload);
+}
+
+bool read_body(std::span<const uint8_t> in, location_update& x) {
+  wire::reader r{in};
+  r.blob(x.payload, max_location_payload);
+  return r.finished() && !x.payload.empty();
+}
+
+void write_body(bytes& out, const location_sharing_request& x) {
+  wire::writer{out}.u64(x.child).u8(x.on ? 1 : 0);
+}
+
+bool read_body(std::span<const uint8_t> in, location_sharing_request& x) {
+  wire::reader r{in};
+  uint8_t on = 2;
+  r.u64(x.child);
+  r.u8(on);
+  x.on = on == 1;
+  return r.finished() && on <= 1;
+}
+
 } // namespace kinbox

@@ -207,6 +207,20 @@ struct policy_request {
   uint8_t policy; ///< as in link_info
 };
 
+/// Most bytes of a location envelope (end-to-end ciphertext for the parent).
+constexpr size_t max_location_payload = 1024;
+
+/// Body of `location_send`: the child's location, sealed for its parent.
+struct location_update {
+  bytes payload;
+};
+
+/// Body of `location_sharing`.
+struct location_sharing_request {
+  account_id child;
+  bool on;
+};
+
 /// What a `notice` (mail kind 4) is about.
 enum class notice_type : uint8_t {
   approval_needed = 1, ///< `child` waits for approval of a step with `other` (value: 1 if the child asked)
@@ -256,6 +270,8 @@ void write_body(bytes& out, const approval_decision& x);
 void write_body(bytes& out, const approval_by_pin& x);
 void write_body(bytes& out, const policy_request& x);
 void write_body(bytes& out, const notice_body& x);
+void write_body(bytes& out, const location_update& x);
+void write_body(bytes& out, const location_sharing_request& x);
 
 bool read_body(std::span<const uint8_t> in, client_hello& x);
 bool read_body(std::span<const uint8_t> in, server_hello& x);
@@ -285,6 +301,8 @@ bool read_body(std::span<const uint8_t> in, approval_decision& x);
 bool read_body(std::span<const uint8_t> in, approval_by_pin& x);
 bool read_body(std::span<const uint8_t> in, policy_request& x);
 bool read_body(std::span<const uint8_t> in, notice_body& x);
+bool read_body(std::span<const uint8_t> in, location_update& x);
+bool read_body(std::span<const uint8_t> in, location_sharing_request& x);
 
 template <class T>
 bytes encode_body(const T& x) {

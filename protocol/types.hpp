@@ -40,6 +40,7 @@ enum class mail_kind : uint8_t {
   delivered = 2, ///< receipt: the recipient's device acked the message
   expired = 3,   ///< receipt: the message expired undelivered and was deleted
   notice = 4,    ///< from the server to a parent: an approval waits, a PIN locked (ids only)
+  location = 5,  ///< pushed only: a child's latest location to its parent, never stored
 };
 
 /// The state of one contact in an account's contact list.
@@ -81,7 +82,7 @@ inline bool is_valid_role(uint8_t value) {
 }
 
 inline bool is_valid_mail_kind(uint8_t value) {
-  return value >= 1 && value <= 4;
+  return value >= 1 && value <= 5;
 }
 
 } // namespace kinbox

@@ -1,7 +1,9 @@
 // The family story through real gateways, with the parents, the children and their
 // friend on different nodes of one cluster: link codes, the PIN, a friend request that
 // both parents approve (one from the parent's app, one by PIN on the child's device), the
-// chat that follows, and what strangers are told.
+// chat that follows, what strangers are told, the child's location (to its parent only,
+// the latest one after the parent was away, never on disk), and a parent's block that
+// purges the mail waiting from that contact.
 #define CAF_SUITE family_story
 #include <caf/test/unit_test.hpp>
 #include <caf/test/unit_test_impl.hpp>
@@ -21,6 +23,22 @@ std::optional<contact_state> state_in(user& owner, account_id other) {
     if (e.id == other)
       return e.state;
   return std::nullopt;
+}
+
+/// What `u` receives within `wait`, all of it.
+std::vector<client::received> drain(user& u, std::chrono::milliseconds wait = 500ms) {
+  std::vector<client::received> out;
+  for (;;) {
+    auto items = u->receive(wait);
+    if (!items || items->empty())
+      return out;
+    out.insert(out.end(), items->begin(), items->end());
+  }
+}
+
+size_t count_of(const std::vector<client::received>& items, client::received::what kind) {
+  return std::count_if(items.begin(), items.end(),
+                       [&](const client::received& r) { return r.kind == kind; });
 }
 
 /// Waits for a notice of `type` in `parent`'s mail.
@@ -109,4 +127,71 @@ CAF_TEST(two children on two nodes become friends with both parents approval and
     CAF_CHECK(approvals.error().code == errc::not_found);
     CAF_CHECK((*other)->approval_decide(mia.id, leo.id, true).error().code == errc::not_found);
   }
+
+  // Mia shares her location: it reaches Mum only, never Leo, her friend.
+  drain(mum);
+  drain(leo);
+  CAF_REQUIRE(mia->location_share({48.8584, 2.2945, 12}));
+  bool located = eventually([&] {
+    auto items = mum->receive(200ms);
+    if (!items)
+      return false;
+    for (auto& r : *items)
+      if (r.kind == client::received::what::location && r.from == mia.id && r.location)
+        return r.location->lat == 48.8584 && r.location->lon == 2.2945;
+    return false;
+  });
+  CAF_CHECK(located);
+  auto zoe = make_user(n2, "Zoe", account_role::child);
+  CAF_CHECK(!zoe->location_share({1, 1, 1})); // not linked: no one to share with
+  CAF_CHECK(!dad->location_share({1, 1, 1})); // a parent shares nothing
+  CAF_CHECK_EQUAL(count_of(drain(leo), client::received::what::location), 0u);
+  // Mum is away while Mia moves: back, she gets the latest location only.
+  mum.conn.reset();
+  CAF_REQUIRE(mia->location_share({1.5, 1.5, 5}));
+  CAF_REQUIRE(mia->location_share({2.5, 2.5, 5}));
+  // An envelope the server cannot read, with a marker to look for on disk.
+  const std::string marker = "LOCATION-MARKER-7f3a9c1e-never-on-disk";
+  auto raw = mia->conn().request(frame_type::location_send,
+                                 encode_body(location_update{bytes(marker.begin(), marker.end())}));
+  CAF_REQUIRE(raw);
+  CAF_REQUIRE(mia->location_share({3.5, 3.5, 5}));
+  reconnect(mum, n1);
+  auto back = drain(mum, 1s);
+  CAF_REQUIRE_EQUAL(count_of(back, client::received::what::location), 1u);
+  for (auto& r : back)
+    if (r.kind == client::received::what::location)
+      CAF_CHECK_EQUAL(r.location->lat, 3.5);
+  // Mum switches sharing off: Mia hears so, Mum gets nothing more.
+  CAF_REQUIRE(mum->location_sharing(mia.id, false));
+  auto off = mia->location_share({4.5, 4.5, 5});
+  CAF_REQUIRE(!off);
+  CAF_CHECK(off.error().code == errc::location_off);
+  CAF_CHECK(!dad->location_sharing(mia.id, true)); // not Dad's child
+  CAF_CHECK(mum->link_get(mia.id)->location_sharing == false);
+
+  // Leo writes to Mia while she is away; Mum blocks Leo for her. The waiting mail goes,
+  // Leo's next message is refused, and Mia, back, gets nothing from him.
+  mia.conn.reset();
+  CAF_REQUIRE(leo->send_text(mia.id, "are you there?"));
+  CAF_REQUIRE(leo->send_text(mia.id, "hello?"));
+  auto listed = mum->contacts(mia.id);
+  CAF_REQUIRE(listed && listed->entries.size() == 1);
+  CAF_CHECK_EQUAL(listed->entries[0].id, leo.id);
+  CAF_CHECK(listed->entries[0].state == contact_state::friends);
+  CAF_CHECK(!eve->contacts(mia.id));
+  CAF_CHECK(!dad->contact_block(mia.id, leo.id));
+  CAF_REQUIRE(mum->contact_block(mia.id, leo.id));
+  CAF_CHECK(!leo->send_text(mia.id, "after the block"));
+  CAF_CHECK(eventually([&] { return !state_in(leo, mia.id); })); // he only sees he is gone
+  reconnect(mia, n1);
+  auto after = drain(mia, 1s);
+  for (auto& r : after)
+    CAF_CHECK(r.from != leo.id);
+  CAF_CHECK(state_in(mia, leo.id) == contact_state::blocked);
+
+  // The location was never written: not in any node's files, not in NATS's store.
+  for (auto* dir : {&n1, &n2})
+    CAF_CHECK(files_containing(dir->data_dir(), marker).empty());
+  CAF_CHECK(files_containing(nats.dir().path, marker).empty());
 }

@@ -73,6 +73,8 @@ public:
   std::string urls() const;
   const std::string& credentials_file() const { return credentials_; }
   const std::string& key_file() const { return key_file_; }
+  /// Where the servers keep their stores (JetStream: every KV bucket and stream).
+  const temp_dir& dir() const { return dir_; }
   void kill(size_t i);
   void start(size_t i);
 

@@ -149,6 +149,13 @@ CAF_TEST(friend request limits are read from their options) {
                 .find("--friend-requests-per-hour") != std::string::npos);
 }
 
+CAF_TEST(the location TTL is read from its option and bounded) {
+  CAF_CHECK_EQUAL(ok(parse({})).location_ttl.count(), 600'000);
+  CAF_CHECK_EQUAL(ok(parse({"--location-ttl", "90s"})).location_ttl.count(), 90'000);
+  CAF_CHECK(error_of(parse({"--location-ttl", "1s"})).find("--location-ttl") != std::string::npos);
+  CAF_CHECK(error_of(parse({"--location-ttl", "2d"})).find("--location-ttl") != std::string::npos);
+}
+
 CAF_TEST(a token bucket gives its burst then its rate and says how long to wait) {
   token_bucket b;
   rate_limit limit{10, 3};

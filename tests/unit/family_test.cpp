@@ -365,4 +365,55 @@ CAF_TEST(the PIN changes with the old one on the child device or from the parent
   }
 }
 
+CAF_TEST(a location goes to the linked parent only is kept in memory alone and replaced) {
+  deps.location_ttl_ms = 60'000;
+  restart();
+  auto update = [](uint8_t tag) { return encode_body(location_update{bytes(8, tag)}); };
+  // Not linked: there is no one to share with.
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::location_update, update(1)).status, code(errc::not_found));
+  link(mia, mum);
+  auto kv_before = w->kv;
+  CAF_CHECK(call(mia, mia, family_op::location_update, update(1)).ok());
+  CAF_CHECK(call(mia, mia, family_op::location_update, update(2)).ok());
+  CAF_CHECK(w->kv == kv_before); // nothing of it is written
+  CAF_CHECK_EQUAL(sent(mum, user_op::location), 2u);
+  CAF_CHECK_EQUAL(std::count_if(w->to_users.begin(), w->to_users.end(),
+                                [](const entity_request& r) {
+                                  return r.op == static_cast<uint8_t>(user_op::location) && r.id != mum;
+                                }),
+                  0);
+  // Only the parent fetches it, and only the latest.
+  CAF_CHECK_EQUAL(call(mia, eve, family_op::location_latest).status, code(errc::not_found));
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::location_latest).status, code(errc::not_found));
+  CAF_CHECK(call(mia, mia, family_op::location_update, update(3)).ok());
+  auto latest = call(mia, mum, family_op::location_latest);
+  CAF_REQUIRE(latest.ok());
+  auto loc = decode_location(latest.body);
+  CAF_REQUIRE(loc);
+  CAF_CHECK(loc->payload == bytes(8, 3));
+  CAF_CHECK_EQUAL(loc->at_ms, w->now);
+  // Past the TTL it is gone.
+  w->now += 60'000;
+  CAF_CHECK(call(mia, mum, family_op::location_latest).body.empty());
+  // A restart forgets it: it never was anywhere but in memory.
+  CAF_CHECK(call(mia, mia, family_op::location_update, update(4)).ok());
+  restart();
+  CAF_CHECK(call(mia, mum, family_op::location_latest).body.empty());
+  // Sharing off: the child hears so, the latest is dropped, the parent gets nothing.
+  CAF_CHECK(call(mia, mia, family_op::location_update, update(5)).ok());
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::location_sharing, bytes{0}).status, code(errc::not_found));
+  CAF_CHECK(call(mia, mum, family_op::location_sharing, bytes{0}).ok());
+  CAF_CHECK(!stored(mia).location_sharing);
+  CAF_CHECK(call(mia, mum, family_op::location_latest).body.empty());
+  auto sent_before = sent(mum, user_op::location);
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::location_update, update(6)).status, code(errc::location_off));
+  CAF_CHECK_EQUAL(sent(mum, user_op::location), sent_before);
+  CAF_CHECK(call(mia, mum, family_op::location_sharing, bytes{1}).ok());
+  CAF_CHECK(call(mia, mia, family_op::location_update, update(7)).ok());
+  // An unlink forgets it too.
+  CAF_CHECK(call(mia, mum, family_op::unlink).ok());
+  link(mia, mum);
+  CAF_CHECK(call(mia, mum, family_op::location_latest).body.empty());
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "actors/contacts.hpp"
+#include "actors/family_actor.hpp"
 #include "actors/user_actor.hpp"
 #include "config/caf_error.hpp"
 #include "protocol/wire.hpp"
@@ -34,6 +35,7 @@ struct world {
   size_t reattaches = 0;
   uint64_t now = 1000;
   uint64_t next_seq = 0;
+  bytes family_answer; ///< what every family answers (e.g. its latest location)
 };
 
 store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<world> w) {
@@ -113,7 +115,10 @@ caf::behavior fake_entity(caf::event_based_actor*, std::shared_ptr<world> w) {
   return {
       [=](std::vector<entity_request>& reqs) {
         w->routed.insert(w->routed.end(), reqs.begin(), reqs.end());
-        return std::vector<entity_reply>(reqs.size(), ok_reply());
+        std::vector<entity_reply> out;
+        for (auto& r : reqs)
+          out.push_back(ok_reply(r.kind == family_kind ? w->family_answer : bytes{}));
+        return out;
       },
   };
 }
@@ -189,6 +194,7 @@ struct fixture : test_coordinator_fixture<> {
     view->nodes = {live_node{"test", incarnation, "127.0.0.1:1", false}};
     service->publish_view(view);
     service->register_kind(user_kind, sys.spawn(fake_host, w), user_push_codec());
+    service->register_kind(family_kind, sys.spawn(fake_host, w), family_push_codec());
     deps.store = sys.spawn(fake_store, w);
     deps.kv = sys.spawn(fake_kv, w);
     deps.service = service;
@@ -501,6 +507,54 @@ CAF_TEST(notices are taken only from the families of the children of the account
   CAF_CHECK_EQUAL(call(alice_actor, carol, user_op::deliver, notice(2)).status,
                   static_cast<uint16_t>(errc::not_found));
   CAF_CHECK_EQUAL(w->mail.size(), 1u);
+}
+
+CAF_TEST(a location from a child reaches the session of its parent only and is never stored) {
+  {
+    contact_list_state list;
+    list.add_child(bob);
+    w->kv[{kv_space::contacts, std::to_string(alice)}] = list.encode();
+  }
+  auto alice_actor = spawn(alice);
+  auto loc = encode_location({w->now, bytes{4, 2}});
+  CAF_CHECK(call(alice_actor, bob, user_op::location, loc).ok()); // offline: dropped here
+  CAF_CHECK_EQUAL(call(alice_actor, carol, user_op::location, loc).status,
+                  static_cast<uint16_t>(errc::not_found));
+  // At login the parent's actor fetches each child's latest location from its family.
+  w->family_answer = encode_location({w->now - 5, bytes{7}});
+  attach(alice_actor, alice, 1);
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 1u);
+  CAF_CHECK(w->pushes[0].kind == mail_kind::location);
+  CAF_CHECK_EQUAL(w->pushes[0].from, bob);
+  CAF_CHECK(w->pushes[0].payload == bytes{7});
+  CAF_CHECK(std::any_of(w->routed.begin(), w->routed.end(), [](const entity_request& r) {
+    return r.kind == family_kind && r.id == bob && r.caller == alice &&
+           r.op == static_cast<uint8_t>(family_op::location_latest);
+  }));
+  CAF_CHECK(call(alice_actor, bob, user_op::location, loc).ok());
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 2u);
+  CAF_CHECK(w->pushes[1].payload == (bytes{4, 2}));
+  CAF_CHECK(w->mail.empty());
+  CAF_CHECK_EQUAL(w->puts, 0u);
+  // A deliver that claims to be a location is refused: locations never enter a mailbox.
+  CAF_CHECK_EQUAL(call(alice_actor, bob, user_op::deliver,
+                       encode_deliver({mail_kind::location, id_of(1), bytes{1}}))
+                      .status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK(w->mail.empty());
+}
+
+CAF_TEST(a linked parent and child see the keys and status of each other and strangers do not) {
+  {
+    contact_list_state list;
+    list.set_parent(alice);
+    w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
+  }
+  auto bob_actor = spawn(bob);
+  CAF_CHECK(call(bob_actor, bob, user_op::get_key, target(alice)).ok());
+  CAF_CHECK(call(bob_actor, bob, user_op::get_status, target(alice)).ok());
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::get_key, target(carol)).status,
+                  static_cast<uint16_t>(errc::not_found));
 }
 
 CAF_TEST(mail to an online friend is pushed and held for the ack and never stored) {
