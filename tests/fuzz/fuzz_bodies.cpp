@@ -7,6 +7,7 @@
 
 #include "actors/contacts.hpp"
 #include "actors/family.hpp"
+#include "actors/family_actor.hpp"
 #include "actors/user_actor.hpp"
 #include "cluster/entity.hpp"
 #include "persistence/mailbox.hpp"
@@ -28,7 +29,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1)
     return 0;
   std::span<const uint8_t> in{data + 1, size - 1};
-  switch (data[0] % 37) {
+  switch (data[0] % 41) {
   case 0: return round_trip<client_hello>(in), 0;
   case 1: return round_trip<server_hello>(in), 0;
   case 2: return round_trip<error_body>(in), 0;
@@ -75,6 +76,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   case 33: return round_trip<policy_request>(in), 0;
   case 34: return round_trip<notice_body>(in), 0;
   case 35: return (void)contact_list_state::decode(in), 0;
-  default: return (void)family_state::decode(in), 0;
+  case 36: return (void)family_state::decode(in), 0;
+  case 37: return round_trip<contact_action>(in), 0;
+  case 38: return round_trip<location_update>(in), 0;
+  case 39: return round_trip<location_sharing_request>(in), 0;
+  default:
+    if (auto loc = decode_location(in); loc && !decode_location(encode_location(*loc)))
+      __builtin_trap();
+    return 0;
   }
 }
