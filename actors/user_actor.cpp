@@ -12,6 +12,7 @@
 
 #include "actors/contacts.hpp"
 #include "actors/family_actor.hpp"
+#include "actors/safety.hpp"
 #include "cluster/entity_client.hpp"
 #include "cluster/reply_to.hpp"
 #include "config/caf_error.hpp"
@@ -68,6 +69,7 @@ struct user_state {
   std::optional<link_code> code; ///< a parent's link code waiting to be redeemed
   bool contacts_expired = false; ///< pending entries expired; persist with the next change
   bool load_failed = false;
+  bool banned = false; ///< an operator banned the account while this actor ran
   std::optional<endpoint> session; ///< the attached session, on whichever node
   std::vector<endpoint> gone;      ///< sessions that closed lately (their detach came)
   uint64_t attachment = 0;         ///< counts attaches: a page read for an earlier one is stale
@@ -212,7 +214,9 @@ auto store_reply(user_pointer self, F f) {
   };
 }
 
-void apply_contact_effect(user_pointer self, contact_effect effect, account_id other, reply_to rp);
+void apply_contact_effect(user_pointer self, contact_effect effect, account_id other, reply_to rp,
+                          std::function<void(reply_to)> done = {});
+void purge_from(user_pointer self, account_id other, uint64_t after, std::function<void()> then);
 
 /// A child's friend step waits for its parent: the family records it, or answers that the
 /// child may add friends alone (then the step goes on at once).
@@ -233,13 +237,19 @@ void ask_parent(user_pointer self, account_id other, reply_to rp) {
   });
 }
 
-/// Persists the contact list, then answers `rp` and tells `other` what the effect asks.
-void apply_contact_effect(user_pointer self, contact_effect effect, account_id other, reply_to rp) {
+/// Persists the contact list, then tells `other` what the effect asks and answers `rp`
+/// (or hands it to `done`, which goes on and answers it).
+void apply_contact_effect(user_pointer self, contact_effect effect, account_id other, reply_to rp,
+                          std::function<void(reply_to)> done) {
   auto& st = self->state;
-  if (effect == contact_effect::none && !st.contacts_expired) {
-    rp.deliver(ok_reply());
-    return;
-  }
+  auto answer = [done](reply_to rp) {
+    if (done)
+      done(std::move(rp));
+    else
+      rp.deliver(ok_reply());
+  };
+  if (effect == contact_effect::none && !st.contacts_expired)
+    return answer(std::move(rp));
   st.contacts_expired = false;
   ++st.store_calls; // a moving actor waits for it: the next owner reads the list from KV
   self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::contacts, key_of(st.id),
@@ -264,12 +274,60 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
             default:
               break;
             }
-            rp.deliver(ok_reply());
+            answer(std::move(rp));
           }),
           store_reply<caf::error>(self, [=](caf::error& err) mutable {
             auto f = to_failure(err);
             rp.deliver(error_reply(f.code, f.message));
           }));
+}
+
+/// A notice for this child's linked parent (as its family sends them).
+void notify_parent(user_pointer self, notice_type type, account_id other, uint64_t value) {
+  auto& st = self->state;
+  if (st.contacts.parent() == 0)
+    return;
+  message_id id{};
+  randombytes_buf(id.data(), id.size());
+  bytes payload;
+  write_body(payload, notice_body{type, st.id, other, value});
+  send_entity(self, st.contacts.parent(), user_op::deliver,
+              encode_deliver({mail_kind::notice, id, std::move(payload)}));
+}
+
+/// Blocks `other` at once and purges its mail (as contact_block does), then files the
+/// report in the reports stream; a child's parent is told. A report that cannot be filed
+/// is answered `unavailable` with the block in place: sent again, it is filed then.
+void report(user_pointer self, account_id other, report_category category, reply_to rp) {
+  auto& st = self->state;
+  auto now = st.deps->now_ms();
+  auto effect = st.contacts.block(other, now);
+  report_record rec{st.id, other, category, now, st.account->role, st.contacts.parent()};
+  purge_from(self, other, 0, [=]() mutable {
+    apply_contact_effect(self, effect, other, std::move(rp), [=](reply_to rp) mutable {
+      auto& st = self->state;
+      ++st.store_calls;
+      self->request(st.deps->kv, caf::infinite, report_atom::value, encode_report(rec))
+          .then(store_reply<uint64_t>(self,
+                                      [=](uint64_t seq) mutable {
+                                        log::get("user")->info(
+                                            "event=report_filed seq={} reporter={} reported={} "
+                                            "category={}",
+                                            seq, rec.reporter, rec.reported,
+                                            report_category_name(rec.category));
+                                        notify_parent(self, notice_type::reported, other,
+                                                      static_cast<uint64_t>(category));
+                                        rp.deliver(ok_reply());
+                                      }),
+                store_reply<caf::error>(self, [=](caf::error& err) mutable {
+                  log::get("user")->warn("event=report_not_filed reporter={} code={}", rec.reporter,
+                                         errc_name(to_failure(err).code));
+                  rp.deliver(error_reply(errc::unavailable,
+                                         "the contact is blocked; the report could not be filed "
+                                         "now, send it again"));
+                }));
+    });
+  });
 }
 
 /// Answers a contact step the state machine refused (a limit), or applies its effect.
@@ -753,6 +811,10 @@ void remember_gone(user_state& st, const endpoint& session) {
 
 void attach(user_pointer self, const endpoint& session, reply_to rp) {
   auto& st = self->state;
+  if (st.banned) {
+    rp.deliver(error_reply(errc::banned));
+    return;
+  }
   if (std::find(st.gone.begin(), st.gone.end(), session) != st.gone.end()) {
     rp.deliver(error_reply(errc::unavailable, "the session is gone"));
     return;
@@ -944,6 +1006,20 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   case user_op::child_unlinked:
     st.contacts.remove_child(req.caller);
     return apply_contact_effect(self, contact_effect::changed, req.caller, rp);
+  case user_op::ban:
+    if (req.caller != operator_caller)
+      return rp.deliver(error_reply(errc::not_found));
+    if (req.body.size() != 1 || req.body[0] > 1)
+      return bad("malformed ban");
+    st.banned = req.body[0] == 1;
+    log::get("user")->info("event={} account={}", st.banned ? "account_banned" : "ban_lifted", st.id);
+    if (st.banned && st.session) {
+      st.deps->service->push(*st.session, user_kind,
+                             caf::make_message(kick_atom::value, st.id,
+                                               static_cast<uint16_t>(errc::banned)));
+      detach_session(self, now);
+    }
+    return rp.deliver(ok_reply());
   case user_op::location: {
     auto loc = decode_location(req.body);
     if (!loc)
@@ -1004,6 +1080,14 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     return purge_from(self, other, 0, [=]() mutable {
       apply_contact_effect(self, effect, other, std::move(rp));
     });
+  }
+  case user_op::report: {
+    auto body = decode_body<report_request>(req.body);
+    if (!body)
+      return bad("malformed report");
+    if (body->other == 0 || body->other == st.id)
+      return bad("report another account");
+    return report(self, body->other, body->category, rp);
   }
   case user_op::make_link_code:
     return make_link_code(self, req, rp);

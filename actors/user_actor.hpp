@@ -63,6 +63,7 @@ enum class user_op : uint8_t {
   ack = 16,            ///< owner: body ack_request
   block_contact = 17,  ///< owner or its parent: body target_request; purges its mail
   remove_contact = 18, ///< owner or its parent: body target_request; purges its mail
+  report = 19,         ///< owner: body report_request; blocks, files the report
   attach = 20,         ///< owner: body endpoint; reply attach_reply. Kicks a previous one.
   detach = 21,         ///< owner: body endpoint (if it is still the attached one)
   make_link_code = 30, ///< owner (a parent): body link_create_request, reply link_code_reply
@@ -74,6 +75,8 @@ enum class user_op : uint8_t {
   parent_decision = 36,  ///< the family of this child: body other:u64 approve:u8
   location = 37,         ///< the family of child `caller`: its location (location_body),
                          ///< pushed to the attached session, never stored
+  ban = 40,              ///< the operator (caller 0): body u8 1: end the session and refuse
+                         ///< attaches, 0: lift that
 };
 
 /// What an attach answers: the account, and where its actor lives (a session attaches

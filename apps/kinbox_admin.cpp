@@ -1,6 +1,7 @@
 // kinbox-admin: the operator's tool. `status` shows the cluster as its KV buckets hold it
 // (nodes, placement, shards in motion, accounts); `drain NODE` has a node hand its shards
-// to the others, redirect its apps and stop.
+// to the others, redirect its apps and stop; `reports` lists and resolves what users
+// reported; `ban`/`unban` keep an account out.
 #include <boost/program_options.hpp>
 
 #include <chrono>
@@ -14,6 +15,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <sodium.h>
+
+#include "actors/contacts.hpp"
+#include "actors/safety.hpp"
+#include "actors/user_actor.hpp"
 #include "cluster/entity.hpp"
 #include "cluster/kv_actor.hpp"
 #include "cluster/membership.hpp"
@@ -36,6 +42,11 @@ commands:
   status          nodes, shards, sessions, stored mail, the placement epoch, shards in motion
   drain NODE      NODE hands its shards to the other nodes, redirects its apps to their
                   gateways and stops; waits until it is gone (--no-wait: returns at once)
+  reports list    open reports, oldest first (--all: resolved ones too)
+  reports resolve SEQ     mark report SEQ handled (--ban: ban the reported account too)
+  ban ID          end ID's session and refuse its logins and its keys' new registrations
+                  (--reason CATEGORY; the ban is kept 400 days)
+  unban ID        lift the ban
 
 options)";
 
@@ -217,6 +228,176 @@ int drain(nats_link& link, kv_buckets& b, const std::string& cluster, const std:
   return fail("node " + node + " has not left within 10 minutes");
 }
 
+/// Sends one request to user entity `id` on the node that owns it, as the operator, and
+/// tries again (reading the placement anew) while its shard moves.
+result<entity_reply> call_user(nats_link& link, kv_buckets& b, const std::string& cluster,
+                               account_id id, user_op op, bytes body) {
+  uint64_t client = 0;
+  randombytes_buf(&client, sizeof(client));
+  failure last{errc::unavailable, "the cluster has no placement"};
+  for (uint8_t attempt = 0; attempt < 20; ++attempt) {
+    if (attempt > 0)
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    auto st = read_state(b);
+    if (!st || !st->map)
+      continue;
+    auto* owner = st->map->owner(shard_of(st->map->shards, user_kind, id));
+    if (owner == nullptr)
+      continue;
+    entity_request req{user_kind, id, static_cast<uint8_t>(op), operator_caller, body, attempt,
+                       client};
+    auto answer = link.request("kinbox." + cluster + ".node." + *owner,
+                               encode_request_batch(st->map->epoch, {&req, 1}), 5000);
+    if (!answer) {
+      last = answer.error();
+      continue;
+    }
+    auto msg = decode_bus_message(*answer);
+    if (!msg || msg->type != bus_type::replies || msg->replies.size() != 1)
+      return failure{errc::internal, "node " + *owner + " answered something else"};
+    if (!msg->replies[0].moved())
+      return msg->replies[0];
+    last = failure{errc::moved, "the account's shard is moving"};
+  }
+  return last;
+}
+
+kv_bucket& bans_of(kv_buckets& b) {
+  return *b.spaces[static_cast<size_t>(kv_space::bans)];
+}
+
+/// The account's signing key, if the account still exists.
+std::optional<public_key> sign_key_of(kv_buckets& b, account_id id) {
+  auto v = b.spaces[static_cast<size_t>(kv_space::accounts)]->get(std::to_string(id));
+  if (!v || !*v)
+    return std::nullopt;
+  auto a = decode_account((*v)->value);
+  return a ? std::optional<public_key>{a->sign_key} : std::nullopt;
+}
+
+/// Writes the ban (under the account's id and its signing key) and has the account's
+/// actor end its session and refuse attaches; `lift` deletes it and lets the actor go on.
+int ban(nats_link& link, kv_buckets& b, const std::string& cluster, account_id id,
+        report_category reason, bool lift, bool as_json) {
+  auto key = sign_key_of(b, id);
+  std::vector<std::string> keys{ban_key_of_account(id)};
+  if (key)
+    keys.push_back(ban_key_of_sign_key(*key));
+  auto record = encode_ban({id, now_ms(), reason});
+  for (auto& k : keys) {
+    std::optional<failure> failed;
+    if (auto erased = lift ? bans_of(b).erase(k) : result<bool>{true}; !erased)
+      failed = erased.error();
+    if (auto put = lift ? result<uint64_t>{0} : bans_of(b).put(k, record); !put)
+      failed = put.error();
+    if (failed)
+      return fail("cannot write the bans bucket: " + failed->message);
+  }
+  auto told = call_user(link, b, cluster, id, user_op::ban, bytes{uint8_t(lift ? 0 : 1)});
+  bool reached = told && told->ok();
+  if (as_json)
+    std::cout << json{{"account", id}, {"banned", !lift}, {"account_known", key.has_value()},
+                      {"actor_told", reached}}
+                     .dump()
+              << "\n";
+  else
+    std::cout << "account " << id << (lift ? " may log in again" : " is banned")
+              << (key ? "" : " (no such account now; the id stays banned)")
+              << (reached || !key ? "" : "; its node was not reached: its session ends at the "
+                                          "next login")
+              << "\n";
+  return 0;
+}
+
+struct report_entry {
+  uint64_t seq = 0;
+  report_record report;
+  std::optional<report_resolution> resolution;
+};
+
+result<std::vector<report_entry>> read_reports(kv_buckets& b, const std::string& cluster) {
+  auto bounds = b.reports->bounds();
+  if (!bounds)
+    return bounds.error();
+  std::vector<report_entry> out;
+  std::map<uint64_t, report_resolution> resolved;
+  for (auto seq = bounds->first; seq != 0 && seq <= bounds->second; ++seq) {
+    auto m = b.reports->get(seq);
+    if (!m)
+      return m.error();
+    if (!*m)
+      continue;
+    if ((*m)->subject == resolutions_subject(cluster)) {
+      if (auto r = decode_resolution((*m)->data))
+        resolved[r->report] = *r;
+    } else if (auto r = decode_report((*m)->data)) {
+      out.push_back({seq, *r, std::nullopt});
+    }
+  }
+  for (auto& e : out)
+    if (auto i = resolved.find(e.seq); i != resolved.end())
+      e.resolution = i->second;
+  return out;
+}
+
+int reports_list(kv_buckets& b, const std::string& cluster, bool all, bool as_json) {
+  auto reports = read_reports(b, cluster);
+  if (!reports)
+    return fail("cannot read the reports stream: " + reports.error().message);
+  json list = json::array();
+  for (auto& e : *reports) {
+    if (e.resolution && !all)
+      continue;
+    auto& r = e.report;
+    auto category = std::string{report_category_name(r.category)};
+    if (as_json) {
+      json j{{"seq", e.seq},
+             {"reporter", r.reporter},
+             {"reported", r.reported},
+             {"category", category},
+             {"at_ms", r.at_ms},
+             {"reporter_role", r.reporter_role == account_role::child ? "child" : "parent"},
+             {"reporter_parent", r.reporter_parent},
+             {"resolved", e.resolution.has_value()}};
+      if (e.resolution)
+        j["action"] = e.resolution->action;
+      list.push_back(std::move(j));
+      continue;
+    }
+    std::cout << "#" << e.seq << " " << age(r.at_ms) << " ago: " << r.reporter
+              << (r.reporter_role == account_role::child ? " (child)" : "") << " reported "
+              << r.reported << " for " << category
+              << (e.resolution ? ", " + e.resolution->action : "") << "\n";
+  }
+  if (as_json)
+    std::cout << json{{"reports", list}}.dump() << "\n";
+  return 0;
+}
+
+int reports_resolve(nats_link& link, kv_buckets& b, const std::string& cluster, uint64_t seq,
+                    bool with_ban, bool as_json) {
+  auto reports = read_reports(b, cluster);
+  if (!reports)
+    return fail("cannot read the reports stream: " + reports.error().message);
+  auto i = std::find_if(reports->begin(), reports->end(),
+                        [&](const report_entry& e) { return e.seq == seq; });
+  if (i == reports->end())
+    return fail("no report #" + std::to_string(seq));
+  if (with_ban) {
+    if (int rc = ban(link, b, cluster, i->report.reported, i->report.category, false, as_json))
+      return rc;
+  }
+  auto done = b.reports->publish(resolutions_subject(cluster),
+                                 encode_resolution({seq, now_ms(), with_ban ? "banned" : "dismissed"}));
+  if (!done)
+    return fail("cannot write the resolution: " + done.error().message);
+  if (as_json)
+    std::cout << json{{"report", seq}, {"resolved", true}, {"banned", with_ban}}.dump() << "\n";
+  else
+    std::cout << "report #" << seq << " resolved\n";
+  return 0;
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -238,7 +419,12 @@ int main(int argc, char** argv) {
      "cluster name")
     ("json", "print JSON (one object) instead of text")
     ("no-wait", "drain: return once the node took the request")
-    ("command", po::value<std::vector<std::string>>(), "status | drain NODE");
+    ("all", "reports list: resolved reports too")
+    ("ban", "reports resolve: ban the reported account")
+    ("reason", po::value<std::string>()->default_value("other"),
+     "ban: the report category it is for")
+    ("command", po::value<std::vector<std::string>>(),
+     "status | drain NODE | reports list | reports resolve SEQ | ban ID | unban ID");
   // clang-format on
   po::positional_options_description pos;
   pos.add("command", -1);
@@ -256,11 +442,37 @@ int main(int argc, char** argv) {
   }
   auto command = vm.count("command") ? vm["command"].as<std::vector<std::string>>()
                                      : std::vector<std::string>{"status"};
-  bool is_status = command.size() == 1 && command[0] == "status";
-  bool is_drain = command.size() == 2 && command[0] == "drain";
-  if (!is_status && !is_drain) {
-    std::cerr << "kinbox-admin: unknown command '" << command[0] << "'\n" << desc;
+  auto& verb = command[0];
+  bool known = (command.size() == 1 && verb == "status") ||
+               (command.size() == 2 && (verb == "drain" || verb == "ban" || verb == "unban")) ||
+               (command.size() == 2 && verb == "reports" && command[1] == "list") ||
+               (command.size() == 3 && verb == "reports" && command[1] == "resolve");
+  if (!known) {
+    std::cerr << "kinbox-admin: unknown command '" << verb << "'\n" << desc;
     return exit_usage;
+  }
+  auto number = [&](const std::string& text) -> std::optional<uint64_t> {
+    try {
+      size_t used = 0;
+      auto v = std::stoull(text, &used);
+      if (used == text.size() && v > 0)
+        return v;
+    } catch (const std::exception&) {
+    }
+    return std::nullopt;
+  };
+  auto reason = report_category_from(vm["reason"].as<std::string>());
+  std::optional<uint64_t> target;
+  if (verb == "ban" || verb == "unban" || verb == "reports") {
+    target = verb == "reports" ? (command.size() == 3 ? number(command[2]) : uint64_t{1})
+                               : number(command[1]);
+    if (!target || !reason) {
+      std::cerr << "kinbox-admin: " << (!reason ? "--reason is one of harassment, bullying, "
+                                                  "sexual_content, violence, impersonation, other"
+                                                : "'" + command.back() + "' is not a number")
+                << "\n";
+      return exit_usage;
+    }
   }
   std::string url = env_or("KINBOX_NATS", "nats://127.0.0.1:4222");
   std::string creds_file = env_or("KINBOX_NATS_CREDENTIALS", "");
@@ -298,9 +510,18 @@ int main(int argc, char** argv) {
                     ? "no cluster '" + cluster + "' on this NATS (" + buckets.error().message +
                           "); check --cluster"
                     : buckets.error().message);
-  int rc = is_status ? status(**buckets, cluster, vm.count("json") != 0)
-                     : drain(**link, **buckets, cluster, command[1], vm.count("no-wait") == 0,
-                             vm.count("json") != 0);
+  bool as_json = vm.count("json") != 0;
+  int rc = 0;
+  if (verb == "status")
+    rc = status(**buckets, cluster, as_json);
+  else if (verb == "drain")
+    rc = drain(**link, **buckets, cluster, command[1], vm.count("no-wait") == 0, as_json);
+  else if (verb == "ban" || verb == "unban")
+    rc = ban(**link, **buckets, cluster, *target, *reason, verb == "unban", as_json);
+  else if (command[1] == "list")
+    rc = reports_list(**buckets, cluster, vm.count("all") != 0, as_json);
+  else
+    rc = reports_resolve(**link, **buckets, cluster, *target, vm.count("ban") != 0, as_json);
   buckets->reset();
   link->reset();
   nats_Close();

@@ -44,6 +44,8 @@ commands:
   contacts [CHILD]      contacts and pending requests, your own or your child's
   block ID [--child CHILD]     block ID and delete the mail from it still waiting
   remove ID [--child CHILD]    remove ID from the contacts, deleting its waiting mail
+  report ID CATEGORY    report ID to the operators and block it; CATEGORY is harassment,
+                        bullying, sexual_content, violence, impersonation or other
 
 family (a parent links each child once; the PIN approves the child's friends):
   link create --pin PIN        (parent) make a one-time link code, valid 10 minutes
@@ -175,6 +177,8 @@ public:
       return do_location();
     if (cmd == "block" || cmd == "remove")
       return do_block_or_remove();
+    if (cmd == "report")
+      return do_report();
     if (cmd == "link")
       return do_link();
     if (cmd == "pin")
@@ -365,6 +369,18 @@ private:
     });
   }
 
+  int do_report() {
+    auto& a = opts_.args;
+    auto category = a.size() == 3 ? report_category_from(a[2]) : std::nullopt;
+    if (!category)
+      throw usage_error{"report needs ID and a category: harassment, bullying, sexual_content, "
+                        "violence, impersonation or other"};
+    auto other = parse_id(a[1]);
+    return ok_or_error("report", [&](client::client& c, const account_info&) {
+      return c.report(other, *category);
+    });
+  }
+
   int do_send() {
     if (opts_.args.size() != 3)
       throw usage_error{"send needs ID and TEXT"};
@@ -522,6 +538,14 @@ private:
       print({{"type", "notice"}, {"notice", "linked"}, {"child", n.child}},
             "child " + child + " is linked to you");
       return;
+    case notice_type::reported: {
+      auto category = std::string{report_category_name(static_cast<report_category>(n.value))};
+      print({{"type", "notice"}, {"notice", "reported"}, {"child", n.child}, {"other", n.other},
+             {"category", category}},
+            "child " + child + " reported " + std::to_string(n.other) + " (" + category +
+                ") and blocked them");
+      return;
+    }
     }
   }
 

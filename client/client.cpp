@@ -287,6 +287,10 @@ result<bool> client::contact_remove(account_id owner, account_id other) {
   return expect_ok(frame_type::contact_remove, encode_body(contact_action{owner, other}));
 }
 
+result<bool> client::report(account_id other, report_category category) {
+  return expect_ok(frame_type::report, encode_body(report_request{other, category}));
+}
+
 result<key_reply> client::keys_of(account_id id) {
   auto reply = call<key_reply>(frame_type::key_get, encode_body(target_request{id}));
   if (!reply)

@@ -82,6 +82,8 @@ public:
   /// Blocks or removes `other` from the contacts of this account or of a linked child.
   [[nodiscard]] result<bool> contact_block(account_id owner, account_id other);
   [[nodiscard]] result<bool> contact_remove(account_id owner, account_id other);
+  /// Reports `other` (blocked at once, its waiting mail deleted); a child's parent is told.
+  [[nodiscard]] result<bool> report(account_id other, report_category category);
   [[nodiscard]] result<key_reply> keys_of(account_id id);
   [[nodiscard]] result<status_reply> status(account_id id);
 

@@ -18,6 +18,9 @@
 
 namespace kinbox {
 
+/// The caller of requests an operator sends with kinbox-admin (no account has id 0).
+constexpr account_id operator_caller = 0;
+
 struct entity_request {
   entity_kind kind = 0;
   uint64_t id = 0;       ///< the entity addressed

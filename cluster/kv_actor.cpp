@@ -2,20 +2,57 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
+#include <sodium.h>
+
+#include <array>
+
 #include "config/caf_error.hpp"
+#include "crypto/crypto.hpp"
 
 namespace kinbox {
 
+namespace {
+
+const char* space_names[kv_space_count] = {"accounts", "contacts", "presence",
+                                           "last_seen", "families", "bans"};
+
+std::string bucket_name(const std::string& cluster, const char* space) {
+  return "kinbox_" + cluster + "_" + space;
+}
+
+} // namespace
+
+std::string ban_key_of_account(account_id id) {
+  return "a" + std::to_string(id);
+}
+
+std::string ban_key_of_sign_key(std::span<const uint8_t> sign_key) {
+  std::array<uint8_t, 16> hash{};
+  crypto_generichash(hash.data(), hash.size(), sign_key.data(), sign_key.size(), nullptr, 0);
+  return "k" + crypto::to_hex(hash);
+}
+
+std::string reports_stream(const std::string& cluster) {
+  return bucket_name(cluster, "reports");
+}
+
+std::string reports_subject(const std::string& cluster) {
+  return "kinbox." + cluster + ".reports";
+}
+
+std::string resolutions_subject(const std::string& cluster) {
+  return "kinbox." + cluster + ".reports.resolved";
+}
+
 result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std::string& cluster,
                                                      int replicas, std::chrono::milliseconds lease) {
-  static const char* names[kv_space_count] = {"accounts", "contacts", "presence", "last_seen",
-                                              "families"};
-  auto name = [&](const char* space) { return "kinbox_" + cluster + "_" + space; };
   auto out = std::make_shared<kv_buckets>();
   for (size_t i = 0; i < kv_space_count; ++i) {
     bucket_options opts;
-    opts.name = name(names[i]);
+    opts.name = bucket_name(cluster, space_names[i]);
     opts.replicas = replicas;
+    if (static_cast<kv_space>(i) == kv_space::bans)
+      opts.ttl_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(ban_keep).count();
     // Presence had a TTL when sessions refreshed it; it is soft state, made anew.
     opts.remake_on_ttl_change = static_cast<kv_space>(i) == kv_space::presence;
     auto bucket = link.open_bucket(opts);
@@ -24,7 +61,7 @@ result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std:
     out->spaces[i] = std::move(*bucket);
   }
   bucket_options nodes;
-  nodes.name = name("nodes");
+  nodes.name = bucket_name(cluster, "nodes");
   nodes.replicas = replicas;
   nodes.ttl_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(lease).count();
   nodes.remake_on_ttl_change = true;
@@ -33,33 +70,45 @@ result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std:
     return nodes_bucket.error();
   out->nodes = std::move(*nodes_bucket);
   bucket_options placement;
-  placement.name = name("cluster");
+  placement.name = bucket_name(cluster, "cluster");
   placement.replicas = replicas;
   auto cluster_bucket = link.open_bucket(placement);
   if (!cluster_bucket)
     return cluster_bucket.error();
   out->cluster = std::move(*cluster_bucket);
+  stream_options reports;
+  reports.name = reports_stream(cluster);
+  reports.subjects = {reports_subject(cluster), reports_subject(cluster) + ".>"};
+  reports.max_age_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(ban_keep).count();
+  reports.replicas = replicas;
+  auto stream = link.open_stream(reports);
+  if (!stream)
+    return stream.error();
+  out->reports = std::move(*stream);
+  out->report_subject = reports_subject(cluster);
   return out;
 }
 
 result<std::shared_ptr<kv_buckets>> kv_buckets::existing(nats_link& link,
                                                          const std::string& cluster) {
-  static const char* names[kv_space_count] = {"accounts", "contacts", "presence", "last_seen",
-                                              "families"};
-  auto name = [&](const char* space) { return "kinbox_" + cluster + "_" + space; };
   auto out = std::make_shared<kv_buckets>();
   for (size_t i = 0; i < kv_space_count; ++i) {
-    auto bucket = link.existing_bucket(name(names[i]));
+    auto bucket = link.existing_bucket(bucket_name(cluster, space_names[i]));
     if (!bucket)
       return bucket.error();
     out->spaces[i] = std::move(*bucket);
   }
-  auto nodes = link.existing_bucket(name("nodes"));
-  auto placement = link.existing_bucket(name("cluster"));
+  auto nodes = link.existing_bucket(bucket_name(cluster, "nodes"));
+  auto placement = link.existing_bucket(bucket_name(cluster, "cluster"));
   if (!nodes || !placement)
     return !nodes ? nodes.error() : placement.error();
   out->nodes = std::move(*nodes);
   out->cluster = std::move(*placement);
+  auto stream = link.existing_stream(reports_stream(cluster));
+  if (!stream)
+    return stream.error();
+  out->reports = std::move(*stream);
+  out->report_subject = reports_subject(cluster);
   return out;
 }
 
@@ -97,6 +146,12 @@ kv_actor::behavior_type kv_behavior(kv_actor::pointer, std::shared_ptr<kv_bucket
         if (!res)
           return make_error(res.error());
         return true;
+      },
+      [=](report_atom, const bytes& report) -> caf::result<uint64_t> {
+        auto res = buckets->reports->publish(buckets->report_subject, report);
+        if (!res)
+          return make_error(res.error());
+        return *res;
       },
   };
 }

@@ -1,6 +1,6 @@
-// The kv actor: the one place where actors reach the cluster's JetStream KV buckets.
-// KV calls block on a round trip to NATS, so it runs detached (its own thread) and the
-// scheduler threads never wait on the network.
+// The kv actor: the one place where actors reach the cluster's JetStream KV buckets and
+// its reports stream. Calls block on a round trip to NATS, so it runs detached (its own
+// thread) and the scheduler threads never wait on the network.
 #pragma once
 
 #include <caf/actor_system.hpp>
@@ -23,9 +23,23 @@ enum class kv_space : uint8_t {
   presence = 2,  ///< account id -> the node (and incarnation) of its session; deleted on detach
   last_seen = 3, ///< account id -> last detach time (ms), kept until account deletion
   families = 4,  ///< child id -> parent link, PIN hash and tries, approvals (JSON)
+  bans = 5,      ///< "a<id>" and "k<sign key hash>" -> ban record (JSON); kept 400 days
 };
 
-constexpr size_t kv_space_count = 5;
+constexpr size_t kv_space_count = 6;
+
+/// How long a ban is kept (the bans bucket's TTL): at least a year.
+constexpr auto ban_keep = std::chrono::hours(24 * 400);
+
+/// The bans bucket's keys of an account and of its signing key.
+std::string ban_key_of_account(account_id id);
+std::string ban_key_of_sign_key(std::span<const uint8_t> sign_key);
+
+/// The reports stream (kinbox_<cluster>_reports): reports on `reports_subject`,
+/// resolutions on `resolutions_subject`; messages are kept 400 days.
+std::string reports_stream(const std::string& cluster);
+std::string reports_subject(const std::string& cluster);
+std::string resolutions_subject(const std::string& cluster);
 
 struct kv_lookup {
   bool found = false;
@@ -36,6 +50,7 @@ using kv_get_atom = caf::atom_constant<caf::atom("kv_get")>;
 using kv_put_atom = caf::atom_constant<caf::atom("kv_put")>;
 using kv_create_atom = caf::atom_constant<caf::atom("kv_create")>;
 using kv_delete_atom = caf::atom_constant<caf::atom("kv_delete")>;
+using report_atom = caf::atom_constant<caf::atom("report")>;
 
 // clang-format off
 using kv_actor = caf::typed_actor<
@@ -46,7 +61,9 @@ using kv_actor = caf::typed_actor<
   /// Writes a key only if it does not exist; false if it does.
   caf::replies_to<kv_create_atom, kv_space, std::string, bytes>::with<bool>,
   /// Deletes a key.
-  caf::replies_to<kv_delete_atom, kv_space, std::string>::with<bool>>;
+  caf::replies_to<kv_delete_atom, kv_space, std::string>::with<bool>,
+  /// Appends a report to the reports stream; its sequence once it is durable.
+  caf::replies_to<report_atom, bytes>::with<uint64_t>>;
 // clang-format on
 
 /// The cluster's buckets, opened (and created if missing) over one NATS link.
@@ -54,6 +71,8 @@ struct kv_buckets {
   std::unique_ptr<kv_bucket> spaces[kv_space_count];
   std::shared_ptr<kv_bucket> nodes;   ///< node records, TTL = the membership lease
   std::shared_ptr<kv_bucket> cluster; ///< the placement
+  std::unique_ptr<js_stream> reports;
+  std::string report_subject; ///< where reports are published
 
   /// `replicas`: copies of each bucket on the NATS servers (3 on a 3-server cluster).
   [[nodiscard]] static result<std::shared_ptr<kv_buckets>>

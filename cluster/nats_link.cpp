@@ -321,10 +321,9 @@ result<bool> nats_link::subscribe(const std::string& subject, nats_handler handl
 
 namespace {
 
-/// Raises the replicas of an existing bucket's stream (a NATS cluster that grew). Only
-/// logs on failure: the bucket works with fewer copies.
-void raise_replicas(jsCtx* js, const std::string& bucket, int replicas) {
-  auto stream = "KV_" + bucket;
+/// Raises the replicas of an existing stream (a NATS cluster that grew; a KV bucket is
+/// the stream KV_<bucket>). Only logs on failure: it works with fewer copies.
+void raise_replicas(jsCtx* js, const std::string& stream, int replicas) {
   jsStreamInfo* si = nullptr;
   jsErrCode jerr{};
   if (js_GetStreamInfo(&si, js, stream.c_str(), nullptr, &jerr) != NATS_OK)
@@ -335,12 +334,12 @@ void raise_replicas(jsCtx* js, const std::string& bucket, int replicas) {
     jsStreamInfo* updated = nullptr;
     auto s = js_UpdateStream(&updated, js, si->Config, nullptr, &jerr);
     if (s == NATS_OK) {
-      log::get("cluster")->info("event=kv_replicas_raised bucket={} from={} to={}", bucket, from,
+      log::get("cluster")->info("event=replicas_raised stream={} from={} to={}", stream, from,
                                 replicas);
       jsStreamInfo_Destroy(updated);
     } else {
-      log::get("cluster")->warn("event=kv_replicas_not_raised bucket={} replicas={} status=\"{}\"",
-                                bucket, from, nats_error_text(s));
+      log::get("cluster")->warn("event=replicas_not_raised stream={} replicas={} status=\"{}\"",
+                                stream, from, nats_error_text(s));
     }
   }
   jsStreamInfo_Destroy(si);
@@ -378,7 +377,7 @@ result<std::unique_ptr<kv_bucket>> nats_link::open_bucket(const bucket_options& 
   }
   if (s == NATS_OK) {
     if (opts.replicas > 1)
-      raise_replicas(js_, opts.name, opts.replicas);
+      raise_replicas(js_, "KV_" + opts.name, opts.replicas);
     return std::make_unique<kv_bucket>(kv);
   }
   kvConfig cfg;
@@ -395,6 +394,86 @@ result<std::unique_ptr<kv_bucket>> nats_link::open_bucket(const bucket_options& 
     return nats_failure("kv_create_bucket", s);
   }
   return std::make_unique<kv_bucket>(kv);
+}
+
+result<std::unique_ptr<js_stream>> nats_link::existing_stream(const std::string& name) {
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr{};
+  auto s = js_GetStreamInfo(&si, js_, name.c_str(), nullptr, &jerr);
+  if (s == NATS_NOT_FOUND)
+    return failure{errc::not_found, "no stream " + name};
+  if (s != NATS_OK)
+    return nats_failure("stream_info", s);
+  jsStreamInfo_Destroy(si);
+  return std::make_unique<js_stream>(js_, name);
+}
+
+result<std::unique_ptr<js_stream>> nats_link::open_stream(const stream_options& opts) {
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr{};
+  if (js_GetStreamInfo(&si, js_, opts.name.c_str(), nullptr, &jerr) == NATS_OK) {
+    jsStreamInfo_Destroy(si);
+    if (opts.replicas > 1)
+      raise_replicas(js_, opts.name, opts.replicas);
+    return std::make_unique<js_stream>(js_, opts.name);
+  }
+  std::vector<const char*> subjects;
+  for (auto& s : opts.subjects)
+    subjects.push_back(s.c_str());
+  jsStreamConfig cfg;
+  jsStreamConfig_Init(&cfg);
+  cfg.Name = opts.name.c_str();
+  cfg.Subjects = subjects.data();
+  cfg.SubjectsLen = static_cast<int>(subjects.size());
+  cfg.Storage = js_FileStorage;
+  cfg.MaxAge = opts.max_age_ns;
+  cfg.Replicas = opts.replicas;
+  auto s = js_AddStream(&si, js_, &cfg, nullptr, &jerr);
+  if (s != NATS_OK) {
+    // Another node may have made it a moment ago.
+    if (js_GetStreamInfo(&si, js_, opts.name.c_str(), nullptr, &jerr) != NATS_OK)
+      return nats_failure("stream_create", s);
+  }
+  jsStreamInfo_Destroy(si);
+  return std::make_unique<js_stream>(js_, opts.name);
+}
+
+result<uint64_t> js_stream::publish(const std::string& subject, std::span<const uint8_t> data) {
+  jsPubAck* ack = nullptr;
+  jsErrCode jerr{};
+  auto s = js_Publish(&ack, js_, subject.c_str(), data.data(), static_cast<int>(data.size()),
+                      nullptr, &jerr);
+  if (s != NATS_OK)
+    return nats_failure("stream_publish", s);
+  auto seq = ack->Sequence;
+  jsPubAck_Destroy(ack);
+  return seq;
+}
+
+result<std::pair<uint64_t, uint64_t>> js_stream::bounds() {
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr{};
+  auto s = js_GetStreamInfo(&si, js_, name_.c_str(), nullptr, &jerr);
+  if (s != NATS_OK)
+    return nats_failure("stream_info", s);
+  std::pair<uint64_t, uint64_t> out{si->State.FirstSeq, si->State.LastSeq};
+  jsStreamInfo_Destroy(si);
+  return out;
+}
+
+result<std::optional<stream_message>> js_stream::get(uint64_t seq) {
+  natsMsg* msg = nullptr;
+  jsErrCode jerr{};
+  auto s = js_GetMsg(&msg, js_, name_.c_str(), seq, nullptr, &jerr);
+  if (s == NATS_NOT_FOUND)
+    return std::optional<stream_message>{};
+  if (s != NATS_OK)
+    return nats_failure("stream_get", s);
+  auto* data = reinterpret_cast<const uint8_t*>(natsMsg_GetData(msg));
+  stream_message out{seq, natsMsg_GetSubject(msg),
+                     bytes(data, data + natsMsg_GetDataLength(msg))};
+  natsMsg_Destroy(msg);
+  return std::optional<stream_message>{std::move(out)};
 }
 
 result<bytes> nats_link::request(const std::string& subject, std::span<const uint8_t> data,

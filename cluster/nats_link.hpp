@@ -123,6 +123,37 @@ struct bucket_options {
   bool remake_on_ttl_change = false;
 };
 
+/// One message of a stream, as a tool reads it.
+struct stream_message {
+  uint64_t seq = 0;
+  std::string subject;
+  bytes data;
+};
+
+/// A JetStream stream that is written and read message by message (reports: an
+/// append-only log). Publishing waits for the server's ack: the message is durable then.
+class js_stream {
+public:
+  js_stream(jsCtx* js, std::string name) : js_(js), name_(std::move(name)) {}
+  /// Appends a message; returns its sequence once the stream has it.
+  [[nodiscard]] result<uint64_t> publish(const std::string& subject, std::span<const uint8_t> data);
+  /// First and last sequence (last 0: empty).
+  [[nodiscard]] result<std::pair<uint64_t, uint64_t>> bounds();
+  /// The message at `seq`, or nullopt if there is none (deleted, expired).
+  [[nodiscard]] result<std::optional<stream_message>> get(uint64_t seq);
+
+private:
+  jsCtx* js_;
+  std::string name_;
+};
+
+struct stream_options {
+  std::string name;
+  std::vector<std::string> subjects;
+  int64_t max_age_ns = 0; ///< 0: keep forever
+  int replicas = 1;       ///< an existing stream with fewer is raised
+};
+
 /// A NATS user and password (the form nats-server's `authorization` block takes).
 struct nats_credentials {
   std::string user;
@@ -164,6 +195,12 @@ public:
 
   /// Opens a bucket that exists (tools: they never make or change one); not_found if not.
   [[nodiscard]] result<std::unique_ptr<kv_bucket>> existing_bucket(const std::string& name);
+
+  /// Opens the stream, creating it with `opts` if it does not exist.
+  [[nodiscard]] result<std::unique_ptr<js_stream>> open_stream(const stream_options& opts);
+
+  /// Opens a stream that exists (tools); not_found if not.
+  [[nodiscard]] result<std::unique_ptr<js_stream>> existing_stream(const std::string& name);
 
   /// Round trip to the server: true once everything published so far was processed.
   bool flush(int64_t timeout_ms);

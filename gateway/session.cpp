@@ -489,6 +489,26 @@ void try_register(session_pointer self, uint32_t request_id, account_record reco
           });
 }
 
+/// Looks `key` up in the bans bucket, then `then(banned)`, or `then(nullopt)` if the
+/// lookup failed.
+void check_ban(session_pointer self, std::string key,
+               std::function<void(std::optional<bool>)> then) {
+  auto& st = self->state;
+  self->request(st.ctx->kv, caf::infinite, kv_get_atom::value, kv_space::bans, std::move(key))
+      .then(
+          [=](kv_lookup& ban) {
+            if (self->state.current != phase::closing)
+              then(ban.found);
+          },
+          [=](caf::error& err) {
+            if (self->state.current == phase::closing)
+              return;
+            logger()->warn("event=ban_lookup_failed session={} code={}", self->state.session_id,
+                           errc_name(to_failure(err).code));
+            then(std::nullopt);
+          });
+}
+
 void handle_register(session_pointer self, const frame_view& f) {
   auto req = decode_body<register_request>(f.body);
   if (!req)
@@ -510,7 +530,18 @@ void handle_register(session_pointer self, const frame_view& f) {
   record.created_ms = self->state.ctx->now_ms();
   if (!begin_request(self, f.request_id))
     return;
-  try_register(self, f.request_id, std::move(record), 0);
+  // The keys of a banned account do not come back under a new id.
+  auto request_id = f.request_id;
+  check_ban(self, ban_key_of_sign_key(record.sign_key),
+            [=, record = std::move(record)](std::optional<bool> banned) mutable {
+              if (banned == false)
+                return try_register(self, request_id, std::move(record), 0);
+              --self->state.in_flight;
+              if (!banned)
+                return reply_error(self, request_id, {errc::unavailable, "try again later"});
+              logger()->info("event=registration_banned session={}", self->state.session_id);
+              reply_error(self, request_id, {errc::banned, "these keys belong to a banned account"});
+            });
 }
 
 /// Attaches this session to its account's user actor, wherever it lives.
@@ -579,8 +610,18 @@ void handle_login(session_pointer self, const frame_view& f) {
                 !crypto::verify(crypto::login_message(st.transcript, id), proof, record->sign_key))
               return fail(self, frame_type::error, request_id, errc::auth_failed,
                           "login failed for this account");
-            st.account = id;
-            attach(self, session_call::what::attach, request_id);
+            check_ban(self, ban_key_of_account(id), [=](std::optional<bool> banned) {
+              if (!banned)
+                return fail(self, frame_type::error, request_id, errc::unavailable,
+                            "account lookup failed");
+              if (*banned) {
+                logger()->info("event=login_banned account={}", id);
+                return fail(self, frame_type::error, request_id, errc::banned,
+                            std::string{errc_description(errc::banned)});
+              }
+              self->state.account = id;
+              attach(self, session_call::what::attach, request_id);
+            });
           },
           [=](caf::error& err) {
             if (self->state.current != phase::closing)
@@ -625,6 +666,11 @@ void handle_ready(session_pointer self, const frame_view& f) {
       return;
     return call_entity(self, rid, *t, user_op::list_contacts, {},
                        {frame_type::friend_list_result});
+  }
+  case frame_type::report: {
+    if (!body_of<report_request>(self, f))
+      return;
+    return call_entity(self, rid, own, user_op::report, bytes(f.body.begin(), f.body.end()));
   }
   case frame_type::contact_block:
   case frame_type::contact_remove: {

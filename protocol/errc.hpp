@@ -36,7 +36,8 @@ namespace kinbox {
   X(wrong_pin, 24, false, "the parent PIN is wrong")                                               \
   X(pin_locked, 25, true, "too many wrong PINs; the PIN is locked until the time given")           \
   X(already_linked, 26, false, "the child is linked to a parent already")                         \
-  X(location_off, 27, false, "the parent has switched location sharing off")
+  X(location_off, 27, false, "the parent has switched location sharing off")                     \
+  X(banned, 28, false, "this account is banned from kinbox")
 
 enum class errc : uint16_t {
 #define KINBOX_ERRC_ENUM(name, number, retryable, text) name = number,

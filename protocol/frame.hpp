@@ -47,6 +47,7 @@ constexpr size_t max_text_length = 1024;
   X(contacts_get, 0x29, "contacts_get")                                                           \
   X(contact_block, 0x2a, "contact_block")                                                         \
   X(contact_remove, 0x2b, "contact_remove")                                                       \
+  X(report, 0x2c, "report")                                                                       \
   X(send, 0x30, "send")                                                                           \
   X(accepted, 0x31, "accepted")                                                                   \
   X(ack, 0x32, "ack")                                                                             \

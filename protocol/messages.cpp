@@ -400,6 +400,38 @@ bool read_body(std::span<const uint8_t> in, contact_action& x) {
   return r.finished();
 }
 
+namespace {
+
+constexpr std::string_view category_names[] = {"harassment", "bullying",      "sexual_content",
+                                               "violence",   "impersonation", "other"};
+
+} // namespace
+
+std::string_view report_category_name(report_category c) {
+  auto i = static_cast<size_t>(c);
+  return i >= 1 && i <= std::size(category_names) ? category_names[i - 1] : "unknown";
+}
+
+std::optional<report_category> report_category_from(std::string_view name) {
+  for (size_t i = 0; i < std::size(category_names); ++i)
+    if (category_names[i] == name)
+      return static_cast<report_category>(i + 1);
+  return std::nullopt;
+}
+
+void write_body(bytes& out, const report_request& x) {
+  wire::writer{out}.u64(x.other).u8(static_cast<uint8_t>(x.category));
+}
+
+bool read_body(std::span<const uint8_t> in, report_request& x) {
+  wire::reader r{in};
+  uint8_t category = 0;
+  r.u64(x.other);
+  r.u8(category);
+  x.category = static_cast<report_category>(category);
+  return r.finished() && category >= 1 && category <= std::size(category_names);
+}
+
 void write_body(bytes& out, const approval_decision& x) {
   wire::writer{out}.u64(x.child).u64(x.other).u8(x.approve ? 1 : 0);
 }
@@ -451,7 +483,7 @@ bool read_body(std::span<const uint8_t> in, notice_body& x) {
   r.u64(x.other);
   r.u64(x.value);
   x.type = static_cast<notice_type>(type);
-  return r.finished() && type >= 1 && type <= 3;
+  return r.finished() && type >= 1 && type <= 4;
 }
 
 void write_body(bytes& out, const location_update& x) {

@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -77,6 +78,26 @@ struct target_request {
 struct contact_action {
   account_id owner;
   account_id other;
+};
+
+/// What a report is about (the server cannot read messages: the category is all it gets).
+enum class report_category : uint8_t {
+  harassment = 1,
+  bullying = 2,
+  sexual_content = 3,
+  violence = 4,
+  impersonation = 5,
+  other = 6,
+};
+
+/// Stable snake_case name of a category ("unknown" outside 1..6), and back.
+std::string_view report_category_name(report_category c);
+std::optional<report_category> report_category_from(std::string_view name);
+
+/// Body of `report`: the reporter blocks `other` at once and files a report.
+struct report_request {
+  account_id other;
+  report_category category;
 };
 
 struct contact_entry {
@@ -226,6 +247,7 @@ enum class notice_type : uint8_t {
   approval_needed = 1, ///< `child` waits for approval of a step with `other` (value: 1 if the child asked)
   pin_locked = 2,      ///< the PIN of `child` is locked until `value` (ms) after wrong tries
   linked = 3,          ///< `child` redeemed the parent's link code
+  reported = 4,        ///< `child` reported and blocked `other` (value: the report_category)
 };
 
 /// Payload of `notice` mail: written by the server for a parent, carries ids only.
@@ -252,6 +274,7 @@ void write_body(bytes& out, const login_request& x);
 void write_body(bytes& out, const account_info& x);
 void write_body(bytes& out, const target_request& x);
 void write_body(bytes& out, const contact_action& x);
+void write_body(bytes& out, const report_request& x);
 void write_body(bytes& out, const contact_list& x);
 void write_body(bytes& out, const key_reply& x);
 void write_body(bytes& out, const status_reply& x);
@@ -283,6 +306,7 @@ bool read_body(std::span<const uint8_t> in, login_request& x);
 bool read_body(std::span<const uint8_t> in, account_info& x);
 bool read_body(std::span<const uint8_t> in, target_request& x);
 bool read_body(std::span<const uint8_t> in, contact_action& x);
+bool read_body(std::span<const uint8_t> in, report_request& x);
 bool read_body(std::span<const uint8_t> in, contact_list& x);
 bool read_body(std::span<const uint8_t> in, key_reply& x);
 bool read_body(std::span<const uint8_t> in, status_reply& x);

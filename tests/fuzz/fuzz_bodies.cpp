@@ -8,6 +8,7 @@
 #include "actors/contacts.hpp"
 #include "actors/family.hpp"
 #include "actors/family_actor.hpp"
+#include "actors/safety.hpp"
 #include "actors/user_actor.hpp"
 #include "cluster/entity.hpp"
 #include "persistence/mailbox.hpp"
@@ -29,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1)
     return 0;
   std::span<const uint8_t> in{data + 1, size - 1};
-  switch (data[0] % 41) {
+  switch (data[0] % 45) {
   case 0: return round_trip<client_hello>(in), 0;
   case 1: return round_trip<server_hello>(in), 0;
   case 2: return round_trip<error_body>(in), 0;
@@ -80,8 +81,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   case 37: return round_trip<contact_action>(in), 0;
   case 38: return round_trip<location_update>(in), 0;
   case 39: return round_trip<location_sharing_request>(in), 0;
-  default:
+  case 40:
     if (auto loc = decode_location(in); loc && !decode_location(encode_location(*loc)))
+      __builtin_trap();
+    return 0;
+  case 41: return round_trip<report_request>(in), 0;
+  case 42:
+    if (auto r = decode_report(in); r && !decode_report(encode_report(*r)))
+      __builtin_trap();
+    return 0;
+  case 43:
+    if (auto r = decode_resolution(in); r && !decode_resolution(encode_resolution(*r)))
+      __builtin_trap();
+    return 0;
+  default:
+    if (auto b = decode_ban(in); b && !decode_ban(encode_ban(*b)))
       __builtin_trap();
     return 0;
   }

@@ -48,6 +48,7 @@ kv_actor::behavior_type fake_kv(kv_actor::pointer, std::shared_ptr<world> w) {
         w->kv.erase({s, key});
         return true;
       },
+      [=](report_atom, const bytes&) -> uint64_t { return 1; },
   };
 }
 

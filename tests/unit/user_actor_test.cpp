@@ -10,6 +10,7 @@
 
 #include "actors/contacts.hpp"
 #include "actors/family_actor.hpp"
+#include "actors/safety.hpp"
 #include "actors/user_actor.hpp"
 #include "config/caf_error.hpp"
 #include "protocol/wire.hpp"
@@ -36,6 +37,7 @@ struct world {
   uint64_t now = 1000;
   uint64_t next_seq = 0;
   bytes family_answer; ///< what every family answers (e.g. its latest location)
+  std::vector<bytes> reports; ///< filed in the reports stream
 };
 
 store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<world> w) {
@@ -106,6 +108,10 @@ kv_actor::behavior_type fake_kv(kv_actor::pointer, std::shared_ptr<world> w) {
       [=](kv_delete_atom, kv_space s, const std::string& key) -> bool {
         w->kv.erase({s, key});
         return true;
+      },
+      [=](report_atom, const bytes& report) -> uint64_t {
+        w->reports.push_back(report);
+        return w->reports.size();
       },
   };
 }
@@ -493,6 +499,74 @@ CAF_TEST(a linked parent lists blocks and removes the contacts of the child and 
   CAF_CHECK(call(bob_actor, carol, user_op::block_contact, target(alice)).ok());
   CAF_CHECK(w->mail.empty());
   CAF_CHECK(stored_state(bob, alice) == contact_state::blocked);
+}
+
+CAF_TEST(a report blocks at once purges files the report and tells the parent of a child) {
+  befriend(bob, alice);
+  {
+    auto list = *contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(bob)}]);
+    list.set_parent(carol);
+    w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
+  }
+  auto bob_actor = spawn(bob);
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(1)).ok());
+  w->routed.clear();
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::report,
+                       encode_body(report_request{bob, report_category::bullying}))
+                      .status,
+                  static_cast<uint16_t>(errc::invalid_argument));
+  CAF_CHECK_EQUAL(call(bob_actor, carol, user_op::report,
+                       encode_body(report_request{alice, report_category::bullying}))
+                      .status,
+                  static_cast<uint16_t>(errc::not_found)); // the parent blocks, not reports
+  CAF_CHECK(call(bob_actor, bob, user_op::report,
+                 encode_body(report_request{alice, report_category::bullying}))
+                .ok());
+  CAF_CHECK(w->mail.empty());
+  CAF_CHECK(stored_state(bob, alice) == contact_state::blocked);
+  CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::deliver, message(2)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_REQUIRE_EQUAL(w->reports.size(), 1u);
+  auto filed = decode_report(w->reports[0]);
+  CAF_REQUIRE(filed);
+  CAF_CHECK_EQUAL(filed->reporter, bob);
+  CAF_CHECK_EQUAL(filed->reported, alice);
+  CAF_CHECK(filed->category == report_category::bullying);
+  CAF_CHECK_EQUAL(filed->reporter_parent, carol);
+  CAF_CHECK_EQUAL(filed->at_ms, w->now);
+  size_t told = 0;
+  for (auto& r : w->routed) {
+    deliver_body d;
+    if (r.id == carol && r.op == static_cast<uint8_t>(user_op::deliver) &&
+        decode_deliver(r.body, d) && d.kind == mail_kind::notice) {
+      auto n = decode_body<notice_body>(d.payload);
+      CAF_REQUIRE(n);
+      CAF_CHECK(n->type == notice_type::reported);
+      CAF_CHECK_EQUAL(n->other, alice);
+      CAF_CHECK_EQUAL(n->value, static_cast<uint64_t>(report_category::bullying));
+      ++told;
+    }
+  }
+  CAF_CHECK_EQUAL(told, 1u);
+}
+
+CAF_TEST(only the operator bans and a banned account is kicked and cannot attach) {
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, bob, 1);
+  CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::ban, bytes{1}).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::ban, bytes{1}).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK(w->kicks.empty());
+  CAF_CHECK(call(bob_actor, operator_caller, user_op::ban, bytes{1}).ok());
+  consume_messages();
+  CAF_REQUIRE_EQUAL(w->kicks.size(), 1u);
+  CAF_CHECK_EQUAL(w->kicks[0], static_cast<uint16_t>(errc::banned));
+  CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 0);
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::attach, session_endpoint(2)).status,
+                  static_cast<uint16_t>(errc::banned));
+  CAF_CHECK(call(bob_actor, operator_caller, user_op::ban, bytes{0}).ok());
+  attach(bob_actor, bob, 3);
 }
 
 CAF_TEST(notices are taken only from the families of the children of the account) {
