@@ -12,6 +12,7 @@
 
 #include "actors/contacts.hpp"
 #include "actors/family_actor.hpp"
+#include "actors/profile.hpp"
 #include "actors/safety.hpp"
 #include "cluster/entity_client.hpp"
 #include "cluster/reply_to.hpp"
@@ -70,6 +71,9 @@ struct user_state {
   bool contacts_expired = false; ///< pending entries expired; persist with the next change
   bool load_failed = false;
   bool banned = false; ///< an operator banned the account while this actor ran
+  /// The device info kept in the profile, once read (the rest of the profile, with its
+  /// avatar, is read from KV when asked for: an idle user keeps no image in memory).
+  std::optional<device_info> device;
   std::optional<endpoint> session; ///< the attached session, on whichever node
   std::vector<endpoint> gone;      ///< sessions that closed lately (their detach came)
   uint64_t attachment = 0;         ///< counts attaches: a page read for an earlier one is stale
@@ -780,6 +784,97 @@ void get_status(user_pointer self, account_id target, reply_to rp) {
           [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err).code)); });
 }
 
+/// Reads the profile record (a default one if there is none), then `then(record)`, or
+/// `then(nullopt)` if KV failed.
+void read_profile(user_pointer self, std::function<void(std::optional<profile_record>)> then) {
+  auto& st = self->state;
+  self->request(st.deps->kv, caf::infinite, kv_get_atom::value, kv_space::profiles, key_of(st.id))
+      .then(
+          [=](kv_lookup& found) {
+            auto p = found.found ? decode_profile(found.value) : profile_record{};
+            if (!p)
+              log::get("user")->error("event=bad_profile_record id={}", self->state.id);
+            then(p ? std::move(*p) : profile_record{});
+          },
+          [=](caf::error&) { then(std::nullopt); });
+}
+
+void write_profile(user_pointer self, const profile_record& p, reply_to rp) {
+  auto& st = self->state;
+  ++st.store_calls;
+  self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::profiles, key_of(st.id),
+                encode_profile(p))
+      .then(store_reply<bool>(self, [=](bool) mutable { rp.deliver(ok_reply()); }),
+            store_reply<caf::error>(self, [=](caf::error& err) mutable {
+              rp.deliver(error_reply(to_failure(err).code, "the profile could not be saved"));
+            }));
+}
+
+/// The owner changes its name, country, gender or avatar.
+void set_profile(user_pointer self, const profile_set_request& req, reply_to rp) {
+  auto& st = self->state;
+  if (auto why = check_profile(req, st.deps->avatar_max))
+    return rp.deliver(error_reply(errc::invalid_argument, *why));
+  if (req.name != st.account->name) {
+    st.account->name = req.name;
+    caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::accounts, key_of(st.id),
+                   encode_account(*st.account));
+  }
+  read_profile(self, [=](std::optional<profile_record> p) mutable {
+    if (!p)
+      return rp.deliver(error_reply(errc::unavailable, "the profile could not be read"));
+    p->country = req.country;
+    p->gender_of = req.gender_of;
+    p->avatar = req.avatar;
+    p->updated_ms = self->state.deps->now_ms();
+    write_profile(self, *p, std::move(rp));
+  });
+}
+
+/// What `caller` may see of this account: all of it for the account and its linked
+/// parent, name, avatar and online status for a friend (or its child, or its parent
+/// seen by the child), nothing for anyone else (not_found, as for an unknown id).
+void get_profile(user_pointer self, account_id caller, reply_to rp) {
+  auto& st = self->state;
+  bool full = caller == st.id || (st.contacts.parent() != 0 && caller == st.contacts.parent());
+  if (!full && !knows(st, caller))
+    return rp.deliver(error_reply(errc::not_found));
+  auto view = st.deps->service->view();
+  bool online = st.session && view->is_live(st.session->node, st.session->incarnation);
+  read_profile(self, [=](std::optional<profile_record> p) mutable {
+    if (!p)
+      return rp.deliver(error_reply(errc::unavailable, "the profile could not be read"));
+    auto& a = *self->state.account;
+    profile_reply out{a.id, a.name, std::move(p->avatar), online, full, {}, {}, gender::unsaid,
+                      a.role, {}};
+    if (full) {
+      out.birth_date = a.birth_date;
+      out.country = p->country;
+      out.gender_of = p->gender_of;
+      out.device = p->device;
+    }
+    rp.deliver(ok_reply(encode_body(out)));
+  });
+}
+
+/// Keeps the device info a new session's app gave, if it changed.
+void note_device(user_pointer self, const device_info& device) {
+  auto& st = self->state;
+  if (st.device && *st.device == device)
+    return;
+  read_profile(self, [=](std::optional<profile_record> p) {
+    if (!p)
+      return; // tried again at the next attach
+    self->state.device = device;
+    if (p->device == device)
+      return;
+    p->device = device;
+    p->updated_ms = self->state.deps->now_ms();
+    caf::anon_send(self->state.deps->kv, kv_put_atom::value, kv_space::profiles,
+                   key_of(self->state.id), encode_profile(*p));
+  });
+}
+
 /// Presence is written once per attach and deleted at the detach: the attached session's
 /// node heartbeats for it.
 void write_presence(user_pointer self, const endpoint& session) {
@@ -1006,6 +1101,8 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   case user_op::child_unlinked:
     st.contacts.remove_child(req.caller);
     return apply_contact_effect(self, contact_effect::changed, req.caller, rp);
+  case user_op::get_profile:
+    return get_profile(self, req.caller, rp);
   case user_op::ban:
     if (req.caller != operator_caller)
       return rp.deliver(error_reply(errc::not_found));
@@ -1133,10 +1230,19 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     return ack(self, *body, rp);
   }
   case user_op::attach: {
-    auto session = decode_endpoint(req.body);
-    if (!session)
-      return bad("malformed endpoint");
-    return attach(self, *session, rp);
+    auto body = decode_attach(req.body);
+    if (!body)
+      return bad("malformed attach");
+    if (check_device(body->device))
+      return bad("malformed device info");
+    attach(self, body->session, rp);
+    return note_device(self, body->device);
+  }
+  case user_op::set_profile: {
+    auto body = decode_body<profile_set_request>(req.body);
+    if (!body)
+      return bad("malformed profile");
+    return set_profile(self, *body, rp);
   }
   case user_op::detach: {
     auto session = decode_endpoint(req.body);
@@ -1368,6 +1474,27 @@ std::optional<caf::message> decode_user_push(std::span<const uint8_t> in) {
 
 push_codec user_push_codec() {
   return {encode_user_push, decode_user_push};
+}
+
+bytes encode_attach(const attach_body& x) {
+  bytes out;
+  wire::writer{out}.blob(encode_endpoint(x.session));
+  write_body(out, x.device);
+  return out;
+}
+
+std::optional<attach_body> decode_attach(std::span<const uint8_t> in) {
+  wire::reader r{in};
+  bytes session;
+  if (!r.blob(session, 256))
+    return std::nullopt;
+  auto e = decode_endpoint(session);
+  if (!e)
+    return std::nullopt;
+  attach_body x{*e, {}};
+  if (!read_body(in.subspan(4 + session.size()), x.device))
+    return std::nullopt;
+  return x;
 }
 
 bytes encode_attach_reply(const attach_reply& x) {

@@ -64,7 +64,9 @@ enum class user_op : uint8_t {
   block_contact = 17,  ///< owner or its parent: body target_request; purges its mail
   remove_contact = 18, ///< owner or its parent: body target_request; purges its mail
   report = 19,         ///< owner: body report_request; blocks, files the report
-  attach = 20,         ///< owner: body endpoint; reply attach_reply. Kicks a previous one.
+  set_profile = 22,    ///< owner: body profile_set_request
+  get_profile = 23,    ///< anyone: reply profile_reply by relation; not_found for strangers
+  attach = 20,         ///< owner: body attach_body; reply attach_reply. Kicks a previous one.
   detach = 21,         ///< owner: body endpoint (if it is still the attached one)
   make_link_code = 30, ///< owner (a parent): body link_create_request, reply link_code_reply
   redeem_link_code = 31, ///< a child's family: body secret:u64, reply the PIN hash (once)
@@ -78,6 +80,14 @@ enum class user_op : uint8_t {
   ban = 40,              ///< the operator (caller 0): body u8 1: end the session and refuse
                          ///< attaches, 0: lift that
 };
+
+/// Body of an attach: the session, and the device info its app gave at login.
+struct attach_body {
+  endpoint session;
+  device_info device;
+};
+bytes encode_attach(const attach_body& x);
+std::optional<attach_body> decode_attach(std::span<const uint8_t> in);
 
 /// What an attach answers: the account, and where its actor lives (a session attaches
 /// again when that node goes away).
@@ -175,6 +185,7 @@ struct user_deps {
   std::chrono::milliseconds link_code_ttl{std::chrono::minutes(10)};
   uint32_t link_code_tries = 5; ///< wrong secrets before a link code is void
   std::chrono::milliseconds mail_ttl{std::chrono::hours(24 * 15)};
+  size_t avatar_max = 32u << 10;      ///< largest avatar kept, bytes
   size_t drain_page_count = 1024;     ///< stored envelopes pushed per page
   size_t drain_page_bytes = 1u << 20; ///< payload bytes pushed per page
   /// Backlog pages pushed and not yet fully acked: the device works on one while the next

@@ -1,8 +1,12 @@
 // kinbox: the command-line client. Every command connects, logs in (except register)
 // and does one thing. Secret keys stay in the profile directory.
+#include <sys/utsname.h>
+
 #include <cstdlib>
 #include <ctime>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -41,6 +45,9 @@ commands:
   send ID TEXT          send TEXT to friend ID (end-to-end encrypted)
   recv [--wait SECONDS] print received mail and ack it (waits up to SECONDS, default 0)
   status ID             online status and last seen of friend ID
+  profile set [--name N] [--country CC|-] [--gender female|male|other|unsaid]
+              [--avatar FILE]   change your profile (a PNG, JPEG or WebP avatar)
+  profile show [ID]     your profile, a child's, or what a friend shows
   contacts [CHILD]      contacts and pending requests, your own or your child's
   block ID [--child CHILD]     block ID and delete the mail from it still waiting
   remove ID [--child CHILD]    remove ID from the contacts, deleting its waiting mail
@@ -149,6 +156,32 @@ const char* state_name(contact_state s) {
   return "unknown";
 }
 
+/// What this machine tells the server at login (printable ASCII, shortened to fit).
+device_info this_device() {
+  auto ascii = [](std::string s) {
+    std::erase_if(s, [](char c) { return c < 0x20 || c > 0x7e; });
+    return s.substr(0, max_device_field);
+  };
+  device_info d;
+  utsname u{};
+  if (::uname(&u) == 0)
+    d.os = ascii(std::string{u.sysname} + " " + u.release);
+  d.app_version = "kinbox-cli 0.1.0";
+  if (const char* lang = std::getenv("LANG"); lang != nullptr) {
+    std::string tag{lang};
+    tag = tag.substr(0, tag.find('.'));
+    std::replace(tag.begin(), tag.end(), '_', '-');
+    d.language = ascii(tag == "C" || tag == "POSIX" ? "" : tag);
+  }
+  std::string zone;
+  if (const char* tz = std::getenv("TZ"); tz != nullptr)
+    zone = tz;
+  else if (std::ifstream f{"/etc/timezone"}; f)
+    std::getline(f, zone);
+  d.time_zone = ascii(zone);
+  return d;
+}
+
 class cli {
 public:
   explicit cli(options o) : opts_(std::move(o)) {}
@@ -179,6 +212,8 @@ public:
       return do_block_or_remove();
     if (cmd == "report")
       return do_report();
+    if (cmd == "profile")
+      return do_profile();
     if (cmd == "link")
       return do_link();
     if (cmd == "pin")
@@ -269,6 +304,7 @@ private:
     auto c = open(*prof);
     if (!c)
       return error(c.error());
+    (*c)->set_device(this_device());
     auto me = (*c)->login();
     if (!me)
       return error(me.error());
@@ -367,6 +403,86 @@ private:
       auto owner = child ? child : me.id;
       return cmd == "block" ? c.contact_block(owner, other) : c.contact_remove(owner, other);
     });
+  }
+
+  static std::string gender_name(gender g) {
+    switch (g) {
+    case gender::female:
+      return "female";
+    case gender::male:
+      return "male";
+    case gender::other:
+      return "other";
+    case gender::unsaid:
+      break;
+    }
+    return "unsaid";
+  }
+
+  int do_profile() {
+    auto name = take_flag("--name");
+    auto country = take_flag("--country");
+    auto gender_text = take_flag("--gender");
+    auto avatar_file = take_flag("--avatar");
+    auto& a = opts_.args;
+    if (a.size() == 2 && a[1] == "set") {
+      std::optional<gender> g;
+      for (auto candidate : {gender::unsaid, gender::female, gender::male, gender::other})
+        if (gender_name(candidate) == gender_text)
+          g = candidate;
+      if (!gender_text.empty() && !g)
+        throw usage_error{"--gender is female, male, other or unsaid"};
+      std::optional<bytes> avatar;
+      if (!avatar_file.empty()) {
+        std::ifstream in{avatar_file, std::ios::binary};
+        if (!in)
+          throw usage_error{"cannot read " + avatar_file};
+        avatar = bytes(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+      }
+      return ok_or_error("profile set", [&](client::client& c, const account_info& me) -> result<bool> {
+        // Fields not given stay as they are.
+        auto now = c.profile_get(me.id);
+        if (!now)
+          return now.error();
+        profile_set_request p{name.empty() ? now->name : name,
+                              country.empty() ? now->country : (country == "-" ? "" : country),
+                              g.value_or(now->gender_of), avatar.value_or(now->avatar)};
+        return c.profile_set(p);
+      });
+    }
+    if (a.size() <= 3 && a.size() >= 2 && a[1] == "show") {
+      return with_login([&](client::client& c, const account_info& me) {
+        auto id = a.size() == 3 ? parse_id(a[2]) : me.id;
+        auto p = c.profile_get(id);
+        if (!p)
+          return error(p.error());
+        json j{{"id", p->id}, {"name", p->name}, {"avatar_bytes", p->avatar.size()},
+               {"online", p->online}};
+        std::string text = std::to_string(p->id) + " " + p->name +
+                           (p->online ? " online" : " offline") +
+                           (p->avatar.empty() ? "" : ", avatar " + std::to_string(p->avatar.size()) +
+                                                         " bytes");
+        if (p->full) {
+          j.update({{"birth_date", p->birth_date},
+                    {"country", p->country},
+                    {"gender", gender_name(p->gender_of)},
+                    {"role", p->role == account_role::child ? "child" : "parent"},
+                    {"device",
+                     {{"os", p->device.os},
+                      {"app_version", p->device.app_version},
+                      {"language", p->device.language},
+                      {"time_zone", p->device.time_zone}}}});
+          text += "\n  born " + p->birth_date + ", country " +
+                  (p->country.empty() ? "-" : p->country) + ", " + gender_name(p->gender_of) +
+                  "\n  device: " + p->device.os + ", " + p->device.app_version + ", " +
+                  p->device.language + ", " + p->device.time_zone;
+        }
+        print(j, text);
+        return 0;
+      });
+    }
+    throw usage_error{"profile needs set [--name N] [--country CC|-] [--gender G] [--avatar FILE], "
+                      "or show [ID]"};
   }
 
   int do_report() {

@@ -256,6 +256,7 @@ int run(const node_config& cfg) {
     deps.mail_ttl = cfg.mail_ttl;
     deps.ack_window = cfg.ack_window;
     deps.friend_limits = cfg.friend_limits;
+    deps.avatar_max = cfg.avatar_max_bytes;
     // A drain page must fit in what a connection may have unsent.
     // The pages in flight together stay within half of the slow-consumer limit.
     deps.drain_page_bytes = std::min<size_t>(

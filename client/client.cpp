@@ -181,7 +181,7 @@ result<account_info> client::login() {
   if (prof_.id == 0)
     return failure{errc::invalid_argument, "this profile has no account yet; register first"};
   auto proof = crypto::sign(crypto::login_message(conn_->transcript(), prof_.id), prof_.sign);
-  auto f = conn_->request(frame_type::login, encode_body(login_request{prof_.id, proof}));
+  auto f = conn_->request(frame_type::login, encode_body(login_request{prof_.id, proof, device_}));
   if (!f)
     return f.error();
   auto me = decode_body<account_info>(f->body);
@@ -285,6 +285,16 @@ result<bool> client::contact_block(account_id owner, account_id other) {
 
 result<bool> client::contact_remove(account_id owner, account_id other) {
   return expect_ok(frame_type::contact_remove, encode_body(contact_action{owner, other}));
+}
+
+result<bool> client::profile_set(const profile_set_request& p) {
+  if (auto why = check_display_name(p.name))
+    return failure{errc::invalid_argument, *why};
+  return expect_ok(frame_type::profile_set, encode_body(p));
+}
+
+result<profile_reply> client::profile_get(account_id id) {
+  return call<profile_reply>(frame_type::profile_get, encode_body(target_request{id}));
 }
 
 result<bool> client::report(account_id other, report_category category) {

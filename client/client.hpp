@@ -69,8 +69,18 @@ public:
   [[nodiscard]] result<account_id>
   register_account(const std::string& name, const std::string& birth_date, account_role role);
 
+  /// What the app tells the server of its device at every login (kept with the account,
+  /// seen only by the account and its linked parent).
+  void set_device(device_info device) { device_ = std::move(device); }
+
   /// Logs in with the signed challenge of this connection.
   [[nodiscard]] result<account_info> login();
+
+  /// Changes this account's name, country, gender and avatar (all four at once).
+  [[nodiscard]] result<bool> profile_set(const profile_set_request& p);
+  /// What this account may see of `id`'s profile (everything of itself or a linked child,
+  /// name, avatar and online status of a friend).
+  [[nodiscard]] result<profile_reply> profile_get(account_id id);
 
   [[nodiscard]] result<account_info> whoami();
   [[nodiscard]] result<bool> friend_add(account_id id);
@@ -141,6 +151,7 @@ private:
   std::vector<std::string> gateways_;
   std::string source_;
   bool logged_in_ = false;
+  device_info device_;
   /// Per friend: the precomputed box key (fetched once with key_get).
   std::map<account_id, crypto::box_channel> channels_;
 

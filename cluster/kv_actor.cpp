@@ -14,7 +14,7 @@ namespace kinbox {
 namespace {
 
 const char* space_names[kv_space_count] = {"accounts", "contacts", "presence",
-                                           "last_seen", "families", "bans"};
+                                           "last_seen", "families", "bans", "profiles"};
 
 std::string bucket_name(const std::string& cluster, const char* space) {
   return "kinbox_" + cluster + "_" + space;

@@ -24,9 +24,10 @@ enum class kv_space : uint8_t {
   last_seen = 3, ///< account id -> last detach time (ms), kept until account deletion
   families = 4,  ///< child id -> parent link, PIN hash and tries, approvals (JSON)
   bans = 5,      ///< "a<id>" and "k<sign key hash>" -> ban record (JSON); kept 400 days
+  profiles = 6,  ///< account id -> country, gender, avatar, device info (JSON)
 };
 
-constexpr size_t kv_space_count = 6;
+constexpr size_t kv_space_count = 7;
 
 /// How long a ban is kept (the bans bucket's TTL): at least a year.
 constexpr auto ban_keep = std::chrono::hours(24 * 400);

@@ -117,6 +117,8 @@ po::options_description make_options() {
     ("friend-request-cooldown", po::value<std::string>()->default_value("7d"),
      "after a request is declined or expires, the same account may not be asked again "
      "for this long (`friend_request_cooldown`); 0s to 365d")
+    ("avatar-max-bytes", po::value<std::string>()->default_value("32KiB"),
+     "largest profile avatar kept; at most the max frame size less 1KiB")
     ("location-ttl", po::value<std::string>()->default_value("10m"),
      "a parent who was offline gets a child's latest location at login if it is at most "
      "this old; locations are held in memory only; 10s to 24h")
@@ -304,6 +306,11 @@ result<node_config> build(const po::variables_map& vm) {
     return !request_ttl ? request_ttl.error() : cooldown.error();
   cfg.friend_limits.request_ttl_ms = static_cast<uint64_t>(request_ttl->count());
   cfg.friend_limits.cooldown_ms = static_cast<uint64_t>(cooldown->count());
+  auto avatar = size("avatar-max-bytes", 0, cfg.max_frame_size - 1024,
+                     "at most the max frame size less 1KiB");
+  if (!avatar)
+    return avatar.error();
+  cfg.avatar_max_bytes = *avatar;
   auto location_ttl = duration("location-ttl", 10s, 24h, "between 10s and 24h");
   if (!location_ttl)
     return location_ttl.error();

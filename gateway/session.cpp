@@ -10,6 +10,7 @@
 
 #include "actors/contacts.hpp"
 #include "actors/family_actor.hpp"
+#include "actors/profile.hpp"
 #include "cluster/entity_client.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
@@ -72,6 +73,7 @@ struct session_state {
   std::array<uint8_t, 32> transcript{};
   account_id account = 0;
   account_info info{};
+  device_info device; ///< what the app said of its device at login, for the user actor
   bool attached = false; ///< the account's user actor has this session as its endpoint
   bool attach_sent = false; ///< an attach left for the account's user actor
   /// Mail pushed while the login's attach was still on its way back (it comes from
@@ -551,7 +553,7 @@ void attach(session_pointer self, session_call::what kind, uint32_t request_id) 
   st.attach_sent = true;
   auto& client = client_of(self);
   client.call(entity_request{user_kind, st.account, static_cast<uint8_t>(user_op::attach),
-                             st.account, encode_endpoint(own_endpoint(st))},
+                             st.account, encode_attach({own_endpoint(st), st.device})},
               session_call{kind, request_id, {}});
   client.flush(self);
 }
@@ -593,6 +595,9 @@ void handle_login(session_pointer self, const frame_view& f) {
   if (!req)
     return fail(self, frame_type::error, f.request_id, errc::malformed_frame, req.error().message);
   auto& st = self->state;
+  if (auto why = check_device(req->device))
+    return reply_error(self, f.request_id, {errc::invalid_argument, *why});
+  st.device = req->device;
   st.current = phase::logging_in;
   auto request_id = f.request_id;
   auto id = req->id;
@@ -646,6 +651,16 @@ void handle_ready(session_pointer self, const frame_view& f) {
   switch (f.type) {
   case frame_type::whoami:
     return reply(self, frame_type::login_ok, rid, st.info);
+  case frame_type::profile_set:
+    if (!body_of<profile_set_request>(self, f))
+      return;
+    return call_entity(self, rid, own, user_op::set_profile, bytes(f.body.begin(), f.body.end()));
+  case frame_type::profile_get: {
+    auto t = target_of(self, f);
+    if (!t)
+      return;
+    return call_entity(self, rid, *t, user_op::get_profile, {}, {frame_type::profile});
+  }
   case frame_type::friend_add:
   case frame_type::friend_accept:
   case frame_type::friend_decline: {

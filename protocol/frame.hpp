@@ -35,6 +35,9 @@ constexpr size_t max_text_length = 1024;
   X(login, 0x12, "login")                                                                         \
   X(login_ok, 0x13, "login_ok")                                                                   \
   X(whoami, 0x14, "whoami")                                                                       \
+  X(profile_set, 0x15, "profile_set")                                                             \
+  X(profile_get, 0x16, "profile_get")                                                             \
+  X(profile, 0x17, "profile")                                                                     \
   X(friend_add, 0x20, "friend_add")                                                               \
   X(friend_accept, 0x21, "friend_accept")                                                         \
   X(friend_decline, 0x22, "friend_decline")                                                       \

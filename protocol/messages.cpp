@@ -77,6 +77,82 @@ void write_body(bytes& out, const register_reply& x) {
 
 void write_body(bytes& out, const login_request& x) {
   wire::writer{out}.u64(x.id).fixed(x.proof);
+  write_body(out, x.device);
+}
+
+namespace {
+
+void write_device(wire::writer& w, const device_info& x) {
+  w.str(x.os).str(x.app_version).str(x.language).str(x.time_zone);
+}
+
+void read_device(wire::reader& r, device_info& x) {
+  r.str(x.os, max_device_field);
+  r.str(x.app_version, max_device_field);
+  r.str(x.language, max_device_field);
+  r.str(x.time_zone, max_device_field);
+}
+
+} // namespace
+
+void write_body(bytes& out, const device_info& x) {
+  wire::writer w{out};
+  write_device(w, x);
+}
+
+bool read_body(std::span<const uint8_t> in, device_info& x) {
+  wire::reader r{in};
+  read_device(r, x);
+  return r.finished();
+}
+
+void write_body(bytes& out, const profile_set_request& x) {
+  wire::writer{out}.str(x.name).str(x.country).u8(static_cast<uint8_t>(x.gender_of)).blob(x.avatar);
+}
+
+bool read_body(std::span<const uint8_t> in, profile_set_request& x) {
+  wire::reader r{in};
+  uint8_t g = 0xff;
+  r.str(x.name, max_name_length);
+  r.str(x.country, 2);
+  r.u8(g);
+  r.blob(x.avatar, max_avatar_size);
+  x.gender_of = static_cast<gender>(g);
+  return r.finished() && g <= 3;
+}
+
+void write_body(bytes& out, const profile_reply& x) {
+  wire::writer w{out};
+  w.u64(x.id).str(x.name).blob(x.avatar).u8(x.online ? 1 : 0).u8(x.full ? 1 : 0);
+  if (!x.full)
+    return;
+  w.str(x.birth_date).str(x.country).u8(static_cast<uint8_t>(x.gender_of)).u8(static_cast<uint8_t>(x.role));
+  write_device(w, x.device);
+}
+
+bool read_body(std::span<const uint8_t> in, profile_reply& x) {
+  wire::reader r{in};
+  uint8_t online = 2, full = 2;
+  r.u64(x.id);
+  r.str(x.name, max_name_length);
+  r.blob(x.avatar, max_avatar_size);
+  r.u8(online);
+  r.u8(full);
+  x.online = online == 1;
+  x.full = full == 1;
+  if (online > 1 || full > 1)
+    return false;
+  if (x.full) {
+    uint8_t g = 0xff;
+    r.str(x.birth_date, 10);
+    r.str(x.country, 2);
+    r.u8(g);
+    x.gender_of = static_cast<gender>(g);
+    if (!read_role(r, x.role) || g > 3)
+      return false;
+    read_device(r, x.device);
+  }
+  return r.finished();
 }
 
 void write_body(bytes& out, const account_info& x) {
@@ -198,6 +274,9 @@ bool read_body(std::span<const uint8_t> in, login_request& x) {
   wire::reader r{in};
   r.u64(x.id);
   r.fixed(x.proof);
+  if (r.finished())
+    return true; // an app that tells nothing of its device
+  read_device(r, x.device);
   return r.finished();
 }
 

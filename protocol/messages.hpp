@@ -57,10 +57,55 @@ struct register_reply {
   account_id id;
 };
 
+/// What the app tells the server about its device at login (kept with the account,
+/// shown only to the account and its linked parent). Printable ASCII, each at most
+/// `max_device_field` bytes; empty when not given.
+struct device_info {
+  std::string os;          ///< e.g. "android 14"
+  std::string app_version; ///< e.g. "1.4.2"
+  std::string language;    ///< BCP 47, e.g. "de-AT"
+  std::string time_zone;   ///< IANA, e.g. "Europe/Vienna"
+  friend bool operator==(const device_info&, const device_info&) = default;
+};
+
+constexpr size_t max_device_field = 64;
+
 struct login_request {
   account_id id;
   signature proof; ///< Ed25519 over login_context || transcript hash || id
+  device_info device;
 };
+
+/// What an account tells about itself besides its name (gender: 0 unsaid, 1 female,
+/// 2 male, 3 other; country: ISO 3166-1 alpha-2 or empty; avatar: a PNG, JPEG or WebP
+/// image, or empty).
+enum class gender : uint8_t { unsaid = 0, female = 1, male = 2, other = 3 };
+
+struct profile_set_request {
+  std::string name;
+  std::string country;
+  gender gender_of = gender::unsaid;
+  bytes avatar;
+};
+
+/// Body of `profile`: what the caller may see of an account. Contacts get `id`, `name`,
+/// `avatar` and `online`; the account itself and its linked parent also the rest
+/// (`full` set).
+struct profile_reply {
+  account_id id;
+  std::string name;
+  bytes avatar;
+  bool online;
+  bool full;
+  std::string birth_date;
+  std::string country;
+  gender gender_of = gender::unsaid;
+  account_role role = account_role::child;
+  device_info device;
+};
+
+/// Largest avatar a frame can carry; the server's cap (--avatar-max-bytes) is lower.
+constexpr size_t max_avatar_size = 1u << 20;
 
 /// Body of `login_ok` and of the answer to `whoami`.
 struct account_info {
@@ -273,6 +318,9 @@ void write_body(bytes& out, const register_reply& x);
 void write_body(bytes& out, const login_request& x);
 void write_body(bytes& out, const account_info& x);
 void write_body(bytes& out, const target_request& x);
+void write_body(bytes& out, const device_info& x);
+void write_body(bytes& out, const profile_set_request& x);
+void write_body(bytes& out, const profile_reply& x);
 void write_body(bytes& out, const contact_action& x);
 void write_body(bytes& out, const report_request& x);
 void write_body(bytes& out, const contact_list& x);
@@ -305,6 +353,9 @@ bool read_body(std::span<const uint8_t> in, register_reply& x);
 bool read_body(std::span<const uint8_t> in, login_request& x);
 bool read_body(std::span<const uint8_t> in, account_info& x);
 bool read_body(std::span<const uint8_t> in, target_request& x);
+bool read_body(std::span<const uint8_t> in, device_info& x);
+bool read_body(std::span<const uint8_t> in, profile_set_request& x);
+bool read_body(std::span<const uint8_t> in, profile_reply& x);
 bool read_body(std::span<const uint8_t> in, contact_action& x);
 bool read_body(std::span<const uint8_t> in, report_request& x);
 bool read_body(std::span<const uint8_t> in, contact_list& x);

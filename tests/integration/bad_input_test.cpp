@@ -181,7 +181,7 @@ CAF_TEST(a login with a wrong signature is refused) {
   auto conn = client::connection::open("127.0.0.1", n.port(), std::nullopt);
   CAF_REQUIRE(conn);
   signature forged{};
-  auto reply = (*conn)->request(frame_type::login, encode_body(login_request{alice.id, forged}));
+  auto reply = (*conn)->request(frame_type::login, encode_body(login_request{alice.id, forged, {}}));
   CAF_REQUIRE(!reply);
   CAF_CHECK(reply.error().code == errc::auth_failed);
   // A signature made for another connection does not work on this one either.
@@ -189,7 +189,7 @@ CAF_TEST(a login with a wrong signature is refused) {
   CAF_REQUIRE(other);
   auto proof =
       crypto::sign(crypto::login_message((*conn)->transcript(), alice.id), alice.prof->sign);
-  auto replayed = (*other)->request(frame_type::login, encode_body(login_request{alice.id, proof}));
+  auto replayed = (*other)->request(frame_type::login, encode_body(login_request{alice.id, proof, {}}));
   CAF_REQUIRE(!replayed);
   CAF_CHECK(replayed.error().code == errc::auth_failed);
 }

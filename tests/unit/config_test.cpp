@@ -149,6 +149,16 @@ CAF_TEST(friend request limits are read from their options) {
                 .find("--friend-requests-per-hour") != std::string::npos);
 }
 
+CAF_TEST(the avatar cap is read from its option and fits in a frame) {
+  CAF_CHECK_EQUAL(ok(parse({})).avatar_max_bytes, 32u << 10);
+  CAF_CHECK_EQUAL(ok(parse({"--avatar-max-bytes", "8KiB"})).avatar_max_bytes, 8u << 10);
+  CAF_CHECK(error_of(parse({"--avatar-max-bytes", "64KiB"})).find("--avatar-max-bytes") !=
+            std::string::npos);
+  CAF_CHECK_EQUAL(ok(parse({"--max-frame-size", "1MiB", "--avatar-max-bytes", "512KiB"}))
+                      .avatar_max_bytes,
+                  512u << 10);
+}
+
 CAF_TEST(the location TTL is read from its option and bounded) {
   CAF_CHECK_EQUAL(ok(parse({})).location_ttl.count(), 600'000);
   CAF_CHECK_EQUAL(ok(parse({"--location-ttl", "90s"})).location_ttl.count(), 90'000);

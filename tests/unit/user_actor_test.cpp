@@ -10,6 +10,7 @@
 
 #include "actors/contacts.hpp"
 #include "actors/family_actor.hpp"
+#include "actors/profile.hpp"
 #include "actors/safety.hpp"
 #include "actors/user_actor.hpp"
 #include "config/caf_error.hpp"
@@ -264,12 +265,17 @@ struct fixture : test_coordinator_fixture<> {
     return encode_endpoint({"test", incarnation, session_id});
   }
 
+  static bytes attach_of(uint64_t session_id, const device_info& device = {}) {
+    return encode_attach({{"test", incarnation, session_id}, device});
+  }
+
   /// Attaches a new session of `owner` (as its gateway would, through an entity request).
-  void attach(const user_actor& user, account_id owner, uint64_t session_id) {
+  void attach(const user_actor& user, account_id owner, uint64_t session_id,
+              const device_info& device = {}) {
     auto session = sys.spawn(fake_session, w);
     sessions.push_back(session);
     service->add_endpoint(session_id, session);
-    auto reply = call(user, owner, user_op::attach, session_endpoint(session_id));
+    auto reply = call(user, owner, user_op::attach, attach_of(session_id, device));
     if (!reply.ok())
       CAF_FAIL("attach failed: " << reply.message);
     auto attached = decode_attach_reply(reply.body);
@@ -563,10 +569,76 @@ CAF_TEST(only the operator bans and a banned account is kicked and cannot attach
   CAF_REQUIRE_EQUAL(w->kicks.size(), 1u);
   CAF_CHECK_EQUAL(w->kicks[0], static_cast<uint16_t>(errc::banned));
   CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 0);
-  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::attach, session_endpoint(2)).status,
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::attach, attach_of(2)).status,
                   static_cast<uint16_t>(errc::banned));
   CAF_CHECK(call(bob_actor, operator_caller, user_op::ban, bytes{0}).ok());
   attach(bob_actor, bob, 3);
+}
+
+CAF_TEST(each profile field is seen by self and parent only and a friend sees the public ones) {
+  befriend(bob, alice);
+  {
+    auto list = *contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(bob)}]);
+    list.set_parent(carol);
+    w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
+  }
+  auto bob_actor = spawn(bob);
+  bytes png{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2, 3};
+  auto set = [&](profile_set_request p) {
+    return call(bob_actor, bob, user_op::set_profile, encode_body(p));
+  };
+  CAF_REQUIRE(set({"Bobby", "AT", gender::female, png}).ok());
+  attach(bob_actor, bob, 1, {"android 14", "1.4.2", "de-AT", "Europe/Vienna"});
+  auto seen_by = [&](account_id caller) {
+    return call(bob_actor, caller, user_op::get_profile);
+  };
+  for (auto who : {bob, carol}) {
+    auto r = seen_by(who);
+    CAF_REQUIRE(r.ok());
+    auto p = decode_body<profile_reply>(r.body);
+    CAF_REQUIRE(p);
+    CAF_CHECK(p->full);
+    CAF_CHECK_EQUAL(p->id, bob);
+    CAF_CHECK_EQUAL(p->name, "Bobby");
+    CAF_CHECK(p->avatar == png);
+    CAF_CHECK(p->online);
+    CAF_CHECK_EQUAL(p->birth_date, "2015-01-01");
+    CAF_CHECK_EQUAL(p->country, "AT");
+    CAF_CHECK(p->gender_of == gender::female);
+    CAF_CHECK_EQUAL(p->device.os, "android 14");
+    CAF_CHECK_EQUAL(p->device.app_version, "1.4.2");
+    CAF_CHECK_EQUAL(p->device.language, "de-AT");
+    CAF_CHECK_EQUAL(p->device.time_zone, "Europe/Vienna");
+  }
+  auto friendly = seen_by(alice);
+  CAF_REQUIRE(friendly.ok());
+  auto p = decode_body<profile_reply>(friendly.body);
+  CAF_REQUIRE(p);
+  CAF_CHECK(!p->full);
+  CAF_CHECK_EQUAL(p->name, "Bobby");
+  CAF_CHECK(p->avatar == png);
+  CAF_CHECK(p->online);
+  CAF_CHECK(p->birth_date.empty() && p->country.empty() && p->device.os.empty());
+  CAF_CHECK(p->gender_of == gender::unsaid);
+  // The encoding itself carries nothing more for a contact: id, name, avatar, two flags.
+  CAF_CHECK_EQUAL(friendly.body.size(), 8u + 4 + 5 + 4 + png.size() + 2);
+  CAF_CHECK_EQUAL(seen_by(nobody).status, static_cast<uint16_t>(errc::not_found));
+  // Bad fields are refused with a reason, the profile stays as it was.
+  for (auto bad : {profile_set_request{"Bo\u202eb", "AT", gender::female, png},
+                   profile_set_request{"Bob", "at", gender::female, png},
+                   profile_set_request{"Bob", "AT", gender::female, bytes{1, 2, 3}},
+                   profile_set_request{"Bob", "AT", gender::female, bytes(deps.avatar_max + 1, 0xff)}}) {
+    auto r = set(bad);
+    CAF_CHECK_EQUAL(r.status, static_cast<uint16_t>(errc::invalid_argument));
+    CAF_CHECK(!r.message.empty());
+  }
+  CAF_CHECK_EQUAL(decode_body<profile_reply>(seen_by(bob).body)->name, "Bobby");
+  CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::set_profile,
+                       encode_body(profile_set_request{"Mallory", "", gender::unsaid, {}}))
+                      .status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::attach, attach_of(2, {"bad\x01os", "", "", ""})).status,
+                  static_cast<uint16_t>(errc::invalid_argument));
 }
 
 CAF_TEST(notices are taken only from the families of the children of the account) {
@@ -952,7 +1024,7 @@ CAF_TEST(a detach that overtakes its attach leaves the account offline) {
   detach(bob_actor, bob, 5); // the session closed; its attach is still on the way
   CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 0);
   CAF_CHECK(w->kv.count({kv_space::last_seen, std::to_string(bob)}) == 1);
-  auto late = call(bob_actor, bob, user_op::attach, session_endpoint(5));
+  auto late = call(bob_actor, bob, user_op::attach, attach_of(5));
   CAF_CHECK(!late.ok());
   CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 0);
   attach(bob_actor, bob, 6); // a new session of the account works as ever
