@@ -263,6 +263,15 @@ contact_effect contact_list_state::receive_remove(account_id other) {
   return contact_effect::changed;
 }
 
+bool contact_list_state::forget(account_id other) {
+  bool changed = entries_.erase(other) + cooldown_until_.erase(other) + children_.erase(other) > 0;
+  if (parent_ == other) {
+    parent_ = 0;
+    changed = true;
+  }
+  return changed;
+}
+
 bool contact_list_state::expire(uint64_t now_ms, const friend_limit_config& rules) {
   bool changed = false;
   for (auto i = entries_.begin(); i != entries_.end();) {

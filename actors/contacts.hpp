@@ -96,6 +96,9 @@ public:
   contact_effect remove(account_id other);
   /// `other` removed or blocked the owner.
   contact_effect receive_remove(account_id other);
+  /// `other` deleted its account: every trace of it goes (entry, cooldown, family link).
+  /// True if anything changed.
+  bool forget(account_id other);
   /// Drops pending entries older than the request TTL (an expired request of the owner
   /// starts a cooldown) and cooldowns that ended. True if anything changed.
   bool expire(uint64_t now_ms, const friend_limit_config& rules);

@@ -428,6 +428,28 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
     call_user(self, f.parent, user_op::location, encode_location({now, st.location->payload}));
     return finish(self, std::move(rp), ok_reply());
   }
+  case family_op::erase: {
+    if (!by_child)
+      return finish(self, std::move(rp), not_found());
+    auto parent = f.parent;
+    st.location.reset();
+    return self
+        ->request(st.deps->kv, caf::infinite, kv_delete_atom::value, kv_space::families,
+                  std::to_string(st.child))
+        .then(
+            [=](bool) mutable {
+              auto& st = self->state;
+              if (parent != 0)
+                call_user(self, parent, user_op::child_unlinked, {});
+              logger()->info("event=family_erased child={}", st.child);
+              st.family = family_state{};
+              st.family->child = st.child;
+              finish(self, std::move(rp), ok_reply());
+            },
+            [=](caf::error& err) mutable {
+              finish(self, std::move(rp), error_reply(to_failure(err).code, "the family record stays"));
+            });
+  }
   case family_op::location_latest: {
     if (!by_parent)
       return finish(self, std::move(rp), not_found());

@@ -45,6 +45,7 @@ enum class family_op : uint8_t {
   location_update = 11,  ///< child: body location_update; kept in memory, sent to the parent
   location_latest = 12,  ///< parent: reply `at_ms:u64 payload:blob`, or empty if none is fresh
   location_sharing = 13, ///< parent: body on:u8
+  erase = 14,            ///< child (deleting its account): the record goes, the parent is told
 };
 
 /// A child's latest location as the family hands it to the parent's user actor.

@@ -10,6 +10,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "actors/account_export.hpp"
 #include "actors/contacts.hpp"
 #include "actors/family_actor.hpp"
 #include "actors/profile.hpp"
@@ -220,7 +221,8 @@ auto store_reply(user_pointer self, F f) {
 
 void apply_contact_effect(user_pointer self, contact_effect effect, account_id other, reply_to rp,
                           std::function<void(reply_to)> done = {});
-void purge_from(user_pointer self, account_id other, uint64_t after, std::function<void()> then);
+void purge_mail(user_pointer self, std::optional<account_id> sender, uint64_t after,
+                std::function<void()> then);
 
 /// A child's friend step waits for its parent: the family records it, or answers that the
 /// child may add friends alone (then the step goes on at once).
@@ -307,7 +309,7 @@ void report(user_pointer self, account_id other, report_category category, reply
   auto now = st.deps->now_ms();
   auto effect = st.contacts.block(other, now);
   report_record rec{st.id, other, category, now, st.account->role, st.contacts.parent()};
-  purge_from(self, other, 0, [=]() mutable {
+  purge_mail(self, other, 0, [=]() mutable {
     apply_contact_effect(self, effect, other, std::move(rp), [=](reply_to rp) mutable {
       auto& st = self->state;
       ++st.store_calls;
@@ -416,9 +418,11 @@ void discard(user_pointer self, std::vector<mail_ref> refs, std::function<void()
             }));
 }
 
-/// Deletes all mail from `other` waiting in the store, page by page from `after`; `then`
-/// runs at the end (also when the store failed: paging drops what is left).
-void purge_from(user_pointer self, account_id other, uint64_t after, std::function<void()> then) {
+/// Deletes the stored mail of `sender` (all of it if nullopt), page by page from `after`;
+/// `then` runs at the end (also when the store failed: paging drops what is left of a
+/// removed contact's mail).
+void purge_mail(user_pointer self, std::optional<account_id> sender, uint64_t after,
+                std::function<void()> then) {
   auto& st = self->state;
   ++st.store_calls;
   self->request(st.deps->store, caf::infinite, pending_atom::value, st.id, after,
@@ -428,12 +432,12 @@ void purge_from(user_pointer self, account_id other, uint64_t after, std::functi
                                    [=](mail_page& page) {
                                      std::vector<mail_ref> refs;
                                      for (auto& e : page.mail)
-                                       if (e.sender == other)
+                                       if (!sender || e.sender == *sender)
                                          refs.push_back({e.recipient, {e.kind, e.sender, e.id}});
                                      auto last = page.mail.empty() ? after : page.mail.back().seq;
                                      auto next = [=] {
                                        if (page.more)
-                                         purge_from(self, other, last, then);
+                                         purge_mail(self, sender, last, then);
                                        else
                                          then();
                                      };
@@ -875,6 +879,152 @@ void note_device(user_pointer self, const device_info& device) {
   });
 }
 
+/// Adds the stored mail after `after` to the export (payloads left out), then answers.
+void export_mail(user_pointer self, std::shared_ptr<account_data> data, uint64_t after, reply_to rp) {
+  auto& st = self->state;
+  ++st.store_calls;
+  self->request(st.deps->store, caf::infinite, pending_atom::value, st.id, after,
+                static_cast<uint64_t>(st.deps->drain_page_count),
+                static_cast<uint64_t>(st.deps->drain_page_bytes))
+      .then(store_reply<mail_page>(self,
+                                   [=](mail_page& page) mutable {
+                                     for (auto& e : page.mail) {
+                                       ++data->mail_count;
+                                       if (data->mail.size() < max_exported_mail) {
+                                         e.payload.clear();
+                                         data->mail.push_back(std::move(e));
+                                       }
+                                     }
+                                     if (page.more)
+                                       return export_mail(self, data, page.mail.back().seq,
+                                                          std::move(rp));
+                                     auto doc = export_document(*data);
+                                     rp.deliver(ok_reply(bytes(doc.begin(), doc.end())));
+                                   }),
+            store_reply<caf::error>(self, [=](caf::error& err) mutable {
+              rp.deliver(error_reply(to_failure(err).code, "the mail could not be read"));
+            }));
+}
+
+/// Everything the cluster holds on this account, as one JSON document: the account and
+/// profile, contacts, blocks and pending requests, the family link, presence and last
+/// seen, and the undelivered mail (held for an ack here, or stored).
+void export_account(user_pointer self, reply_to rp) {
+  auto& st = self->state;
+  auto data = std::make_shared<account_data>();
+  data->account = *st.account;
+  data->contacts = st.contacts;
+  data->exported_at_ms = st.deps->now_ms();
+  auto view = st.deps->service->view();
+  data->online = st.session && view->is_live(st.session->node, st.session->incarnation);
+  for (size_t i = st.held_head; i < st.held.size(); ++i)
+    if (!st.held[i].done) {
+      ++data->mail_count;
+      auto e = st.held[i].mail;
+      e.payload.clear();
+      data->mail.push_back(std::move(e));
+    }
+  auto unavailable = [](reply_to& rp) {
+    rp.deliver(error_reply(errc::unavailable, "the account data could not be read; try again"));
+  };
+  read_profile(self, [=](std::optional<profile_record> p) mutable {
+    if (!p)
+      return unavailable(rp);
+    data->profile = std::move(*p);
+    auto& st = self->state;
+    self->request(st.deps->kv, caf::infinite, kv_get_atom::value, kv_space::last_seen, key_of(st.id))
+        .then(
+            [=](kv_lookup& seen) mutable {
+              data->last_seen_ms = seen.found ? read_last_seen(seen.value) : 0;
+              auto& st = self->state;
+              if (st.account->role != account_role::child)
+                return export_mail(self, data, 0, std::move(rp));
+              ask_family(self, st.id, family_op::get_link, {}, [=](entity_reply& r) mutable {
+                if (r.ok())
+                  if (auto info = decode_body<link_info>(r.body))
+                    data->link = *info;
+                export_mail(self, data, 0, std::move(rp));
+              });
+            },
+            [=](caf::error&) mutable { unavailable(rp); });
+  });
+}
+
+/// The last step of a deletion: the account's KV records go (the account record last),
+/// its session is told, and the actor forgets it.
+void erase_records(user_pointer self, reply_to rp) {
+  auto& st = self->state;
+  auto open = std::make_shared<size_t>(0);
+  auto failed = std::make_shared<bool>(false);
+  auto finish = [=]() mutable {
+    if (--*open != 0)
+      return;
+    auto& st = self->state;
+    if (*failed)
+      return rp.deliver(error_reply(errc::unavailable, "the account was partly deleted; delete it again"));
+    self->request(st.deps->kv, caf::infinite, kv_delete_atom::value, kv_space::accounts, key_of(st.id))
+        .then(
+            [=](bool) mutable {
+              auto& st = self->state;
+              log::get("user")->info("event=account_deleted account={}", st.id);
+              rp.deliver(ok_reply());
+              if (st.session)
+                st.deps->service->push(*st.session, user_kind,
+                                       caf::make_message(kick_atom::value, st.id,
+                                                         static_cast<uint16_t>(errc::account_deleted)));
+              st.session.reset();
+              st.account.reset();
+              st.contacts = contact_list_state{};
+              st.device.reset();
+              st.code.reset();
+            },
+            [=](caf::error&) mutable {
+              rp.deliver(error_reply(errc::unavailable, "the account was partly deleted; delete it again"));
+            });
+  };
+  for (auto space : {kv_space::contacts, kv_space::profiles, kv_space::presence, kv_space::last_seen}) {
+    ++*open;
+    self->request(st.deps->kv, caf::infinite, kv_delete_atom::value, space, key_of(st.id))
+        .then([=](bool) mutable { finish(); },
+              [=](caf::error&) mutable {
+                *failed = true;
+                finish();
+              });
+  }
+}
+
+/// Deletes the account (asked by it or its linked parent): its contacts forget it, its
+/// family link and PIN go, its mail (held and stored) is dropped without receipts, then
+/// its records. Requests that come after it find an unknown account.
+void delete_account(user_pointer self, account_id by, reply_to rp) {
+  auto& st = self->state;
+  log::get("user")->info("event=account_deleting account={} by={}", st.id,
+                         by == st.id ? "self" : "parent");
+  std::vector<entity_request> notes;
+  for (auto& [other, e] : st.contacts.entries())
+    if (e.state != contact_state::blocked)
+      notes.push_back({user_kind, other, static_cast<uint8_t>(user_op::account_gone), st.id, {}});
+  for (auto child : st.contacts.children())
+    notes.push_back({family_kind, child, static_cast<uint8_t>(family_op::unlink), st.id, {}});
+  send_entities(self, std::move(notes));
+  for (size_t i = st.held_head; i < st.held.size(); ++i)
+    if (!st.held[i].done) {
+      st.held[i].rp.deliver(ok_reply()); // it reached the device; nothing more will
+      release_held(st, st.held[i]);
+    }
+  pop_released(st);
+  auto rest = [=](reply_to rp) mutable {
+    purge_mail(self, std::nullopt, 0, [=]() mutable { erase_records(self, std::move(rp)); });
+  };
+  if (st.account->role != account_role::child && st.contacts.parent() == 0)
+    return rest(std::move(rp));
+  ask_family(self, st.id, family_op::erase, {}, [=](entity_reply& r) mutable {
+    if (!r.ok())
+      return rp.deliver(error_reply(errc::unavailable, "the family link could not be deleted; try again"));
+    rest(std::move(rp));
+  });
+}
+
 /// Presence is written once per attach and deleted at the detach: the attached session's
 /// node heartbeats for it.
 void write_presence(user_pointer self, const endpoint& session) {
@@ -1093,6 +1243,14 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
         self, st.contacts.receive_decline(req.caller, now, st.deps->friend_limits), req.caller, rp);
   case user_op::friend_removed:
     return apply_contact_effect(self, st.contacts.receive_remove(req.caller), req.caller, rp);
+  case user_op::account_gone: {
+    if (!st.contacts.forget(req.caller))
+      return rp.deliver(ok_reply());
+    auto gone = req.caller;
+    return purge_mail(self, gone, 0, [=]() mutable {
+      apply_contact_effect(self, contact_effect::changed, gone, std::move(rp));
+    });
+  }
   case user_op::redeem_link_code:
     return redeem_link_code(self, req, rp);
   case user_op::child_linked:
@@ -1133,7 +1291,8 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   auto op = static_cast<user_op>(req.op);
   bool guardian = st.contacts.parent() != 0 && req.caller == st.contacts.parent() &&
                   (op == user_op::list_contacts || op == user_op::block_contact ||
-                   op == user_op::remove_contact);
+                   op == user_op::remove_contact || op == user_op::export_account ||
+                   op == user_op::delete_account);
   if (!owner && !guardian) {
     rp.deliver(error_reply(errc::not_found));
     return;
@@ -1174,7 +1333,7 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     log::get("user")->info("event={} account={} by={}", blocking ? "contact_blocked" : "contact_removed",
                            st.id, owner ? "self" : "parent");
     auto other = *t;
-    return purge_from(self, other, 0, [=]() mutable {
+    return purge_mail(self, other, 0, [=]() mutable {
       apply_contact_effect(self, effect, other, std::move(rp));
     });
   }
@@ -1238,6 +1397,10 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     attach(self, body->session, rp);
     return note_device(self, body->device);
   }
+  case user_op::export_account:
+    return export_account(self, rp);
+  case user_op::delete_account:
+    return delete_account(self, req.caller, rp);
   case user_op::set_profile: {
     auto body = decode_body<profile_set_request>(req.body);
     if (!body)

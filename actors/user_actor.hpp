@@ -54,6 +54,7 @@ enum class user_op : uint8_t {
   friend_accepted = 3, ///< `caller` accepted our request
   friend_declined = 4, ///< `caller` declined our request
   friend_removed = 5,  ///< `caller` removed or blocked us
+  account_gone = 6,    ///< `caller` deleted its account: forget it, drop its mail
   add_friend = 10,     ///< owner: body target_request
   accept_friend = 11,  ///< owner: body target_request
   decline_friend = 12, ///< owner: body target_request
@@ -65,6 +66,8 @@ enum class user_op : uint8_t {
   remove_contact = 18, ///< owner or its parent: body target_request; purges its mail
   report = 19,         ///< owner: body report_request; blocks, files the report
   set_profile = 22,    ///< owner: body profile_set_request
+  export_account = 24, ///< owner or its parent: reply the export document (JSON)
+  delete_account = 25, ///< owner or its parent: everything of the account goes
   get_profile = 23,    ///< anyone: reply profile_reply by relation; not_found for strangers
   attach = 20,         ///< owner: body attach_body; reply attach_reply. Kicks a previous one.
   detach = 21,         ///< owner: body endpoint (if it is still the attached one)

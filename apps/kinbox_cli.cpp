@@ -48,6 +48,8 @@ commands:
   profile set [--name N] [--country CC|-] [--gender female|male|other|unsaid]
               [--avatar FILE]   change your profile (a PNG, JPEG or WebP avatar)
   profile show [ID]     your profile, a child's, or what a friend shows
+  export [CHILD] [--out FILE]  everything the cluster holds on you (or your child), as JSON
+  delete-account [CHILD] --yes delete your account (or your child's) on every node
   contacts [CHILD]      contacts and pending requests, your own or your child's
   block ID [--child CHILD]     block ID and delete the mail from it still waiting
   remove ID [--child CHILD]    remove ID from the contacts, deleting its waiting mail
@@ -214,6 +216,10 @@ public:
       return do_report();
     if (cmd == "profile")
       return do_profile();
+    if (cmd == "export")
+      return do_export();
+    if (cmd == "delete-account")
+      return do_delete_account();
     if (cmd == "link")
       return do_link();
     if (cmd == "pin")
@@ -483,6 +489,41 @@ private:
     }
     throw usage_error{"profile needs set [--name N] [--country CC|-] [--gender G] [--avatar FILE], "
                       "or show [ID]"};
+  }
+
+  int do_export() {
+    auto out_file = take_flag("--out");
+    auto& a = opts_.args;
+    if (a.size() > 2)
+      throw usage_error{"export takes at most one CHILD (and --out FILE)"};
+    auto child = a.size() == 2 ? parse_id(a[1]) : 0;
+    return with_login([&](client::client& c, const account_info& me) {
+      auto doc = c.account_export(child ? child : me.id);
+      if (!doc)
+        return error(doc.error());
+      if (out_file.empty()) {
+        std::cout << *doc << "\n";
+        return 0;
+      }
+      std::ofstream out{out_file, std::ios::trunc};
+      out << *doc << "\n";
+      if (!out)
+        return error({errc::internal, "cannot write " + out_file});
+      print({{"ok", true}, {"export", out_file}}, "written to " + out_file);
+      return 0;
+    });
+  }
+
+  int do_delete_account() {
+    bool yes = std::erase(opts_.args, std::string{"--yes"}) > 0;
+    auto& a = opts_.args;
+    if (a.size() > 2 || !yes)
+      throw usage_error{"delete-account [CHILD] --yes: deletes the account (yours, or your "
+                        "child's) and everything the cluster holds on it, for good"};
+    auto child = a.size() == 2 ? parse_id(a[1]) : 0;
+    return ok_or_error("delete-account", [&](client::client& c, const account_info& me) {
+      return c.account_delete(child ? child : me.id);
+    });
   }
 
   int do_report() {

@@ -297,6 +297,25 @@ result<profile_reply> client::profile_get(account_id id) {
   return call<profile_reply>(frame_type::profile_get, encode_body(target_request{id}));
 }
 
+result<std::string> client::account_export(account_id id) {
+  auto f = request(frame_type::account_export, encode_body(target_request{id}));
+  if (!f)
+    return f.error();
+  if (f->type != frame_type::account_data)
+    return failure{errc::malformed_frame, "unexpected answer to account_export"};
+  return std::string(f->body.begin(), f->body.end());
+}
+
+result<bool> client::account_delete(account_id id) {
+  auto done = expect_ok(frame_type::account_delete, encode_body(target_request{id}));
+  // Its own deletion ends the session: the goodbye may come before the answer.
+  if (!done && id == prof_.id && done.error().code == errc::account_deleted)
+    return true;
+  if (done && id == prof_.id)
+    logged_in_ = false;
+  return done;
+}
+
 result<bool> client::report(account_id other, report_category category) {
   return expect_ok(frame_type::report, encode_body(report_request{other, category}));
 }

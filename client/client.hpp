@@ -82,6 +82,12 @@ public:
   /// name, avatar and online status of a friend).
   [[nodiscard]] result<profile_reply> profile_get(account_id id);
 
+  /// Everything the cluster holds on this account or a linked child: one JSON document.
+  [[nodiscard]] result<std::string> account_export(account_id id);
+  /// Deletes this account or a linked child's, on every node. Deleting this account ends
+  /// the connection; the profile's keys stay on disk for the app to remove.
+  [[nodiscard]] result<bool> account_delete(account_id id);
+
   [[nodiscard]] result<account_info> whoami();
   [[nodiscard]] result<bool> friend_add(account_id id);
   [[nodiscard]] result<bool> friend_accept(account_id id);

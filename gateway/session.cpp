@@ -655,6 +655,15 @@ void handle_ready(session_pointer self, const frame_view& f) {
     if (!body_of<profile_set_request>(self, f))
       return;
     return call_entity(self, rid, own, user_op::set_profile, bytes(f.body.begin(), f.body.end()));
+  case frame_type::account_export:
+  case frame_type::account_delete: {
+    auto t = target_of(self, f);
+    if (!t)
+      return;
+    if (f.type == frame_type::account_export)
+      return call_entity(self, rid, *t, user_op::export_account, {}, {frame_type::account_data});
+    return call_entity(self, rid, *t, user_op::delete_account, {});
+  }
   case frame_type::profile_get: {
     auto t = target_of(self, f);
     if (!t)

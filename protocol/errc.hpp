@@ -37,7 +37,8 @@ namespace kinbox {
   X(pin_locked, 25, true, "too many wrong PINs; the PIN is locked until the time given")           \
   X(already_linked, 26, false, "the child is linked to a parent already")                         \
   X(location_off, 27, false, "the parent has switched location sharing off")                     \
-  X(banned, 28, false, "this account is banned from kinbox")
+  X(banned, 28, false, "this account is banned from kinbox")                                    \
+  X(account_deleted, 29, false, "the account was deleted")
 
 enum class errc : uint16_t {
 #define KINBOX_ERRC_ENUM(name, number, retryable, text) name = number,

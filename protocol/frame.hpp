@@ -38,6 +38,9 @@ constexpr size_t max_text_length = 1024;
   X(profile_set, 0x15, "profile_set")                                                             \
   X(profile_get, 0x16, "profile_get")                                                             \
   X(profile, 0x17, "profile")                                                                     \
+  X(account_export, 0x18, "account_export")                                                       \
+  X(account_data, 0x19, "account_data")                                                           \
+  X(account_delete, 0x1a, "account_delete")                                                       \
   X(friend_add, 0x20, "friend_add")                                                               \
   X(friend_accept, 0x21, "friend_accept")                                                         \
   X(friend_decline, 0x22, "friend_decline")                                                       \

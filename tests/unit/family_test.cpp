@@ -417,4 +417,16 @@ CAF_TEST(a location goes to the linked parent only is kept in memory alone and r
   CAF_CHECK(call(mia, mum, family_op::location_latest).body.empty());
 }
 
+CAF_TEST(a child deleting its account erases its family record and its parent is told) {
+  link(mia, mum);
+  CAF_CHECK_EQUAL(call(mia, mum, family_op::erase).status, code(errc::not_found));
+  CAF_CHECK(call(mia, mia, family_op::erase).ok());
+  CAF_CHECK(w->kv.count({kv_space::families, std::to_string(mia)}) == 0);
+  CAF_CHECK_EQUAL(sent(mum, user_op::child_unlinked), 1u);
+  auto info = decode_body<link_info>(call(mia, mia, family_op::get_link).body);
+  CAF_REQUIRE(info);
+  CAF_CHECK_EQUAL(info->parent, 0u);
+  CAF_CHECK(!info->pin_set);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

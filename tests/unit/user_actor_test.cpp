@@ -4,6 +4,7 @@
 #include <caf/test/unit_test_impl.hpp>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <map>
 #include <optional>
 #include <tuple>
@@ -639,6 +640,90 @@ CAF_TEST(each profile field is seen by self and parent only and a friend sees th
                   static_cast<uint16_t>(errc::not_found));
   CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::attach, attach_of(2, {"bad\x01os", "", "", ""})).status,
                   static_cast<uint16_t>(errc::invalid_argument));
+}
+
+CAF_TEST(the account or its parent exports everything held on it and no one else may) {
+  befriend(bob, alice);
+  {
+    auto list = *contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(bob)}]);
+    list.set_parent(carol);
+    list.block(nobody, w->now);
+    w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
+  }
+  w->kv[{kv_space::last_seen, std::to_string(bob)}] = bytes{0, 0, 0, 0, 0, 0, 0x30, 0x39};
+  auto bob_actor = spawn(bob);
+  CAF_CHECK(call(bob_actor, bob, user_op::add_friend, target(3000000001)).ok());
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(1)).ok());
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(2)).ok());
+  attach(bob_actor, bob, 1, {"ios 17", "2.0", "fr-FR", "Europe/Paris"});
+  for (auto who : {bob, carol}) {
+    auto r = call(bob_actor, who, user_op::export_account);
+    CAF_REQUIRE(r.ok());
+    auto doc = nlohmann::json::parse(r.body.begin(), r.body.end());
+    CAF_CHECK_EQUAL(doc["account"]["id"].get<account_id>(), bob);
+    CAF_CHECK_EQUAL(doc["account"]["birth_date"].get<std::string>(), "2015-01-01");
+    CAF_CHECK_EQUAL(doc["contacts"].size(), 1u);
+    CAF_CHECK_EQUAL(doc["contacts"][0]["id"].get<account_id>(), alice);
+    CAF_CHECK_EQUAL(doc["blocked"].size(), 1u);
+    CAF_CHECK_EQUAL(doc["pending_requests"].size(), 1u);
+    CAF_CHECK_EQUAL(doc["link"]["parent"].get<account_id>(), carol);
+    CAF_CHECK_EQUAL(doc["device"]["time_zone"].get<std::string>(), "Europe/Paris");
+    CAF_CHECK_EQUAL(doc["presence"]["last_seen_ms"].get<uint64_t>(), 12345u);
+    CAF_CHECK(doc["presence"]["online"].get<bool>());
+    CAF_CHECK_EQUAL(doc["undelivered_mail"]["count"].get<uint64_t>(), 2u);
+    CAF_CHECK_EQUAL(doc["undelivered_mail"]["listed"].size(), 2u);
+    CAF_CHECK_EQUAL(doc["undelivered_mail"]["listed"][0]["from"].get<account_id>(), alice);
+  }
+  CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::export_account).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::delete_account).status,
+                  static_cast<uint16_t>(errc::not_found));
+}
+
+CAF_TEST(deleting an account leaves nothing of it and its contacts forget it) {
+  befriend(bob, alice);
+  befriend(alice, bob);
+  {
+    auto list = *contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(bob)}]);
+    list.set_parent(carol);
+    w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
+  }
+  w->kv[{kv_space::last_seen, std::to_string(bob)}] = bytes(8, 1);
+  auto bob_actor = spawn(bob);
+  auto alice_actor = spawn(alice);
+  CAF_CHECK(call(bob_actor, bob, user_op::set_profile,
+                 encode_body(profile_set_request{"Bob", "NL", gender::male, {}}))
+                .ok());
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(1)).ok());
+  CAF_CHECK(call(alice_actor, bob, user_op::deliver, message(2)).ok()); // from bob, at alice
+  attach(bob_actor, bob, 1);
+  w->routed.clear();
+  CAF_REQUIRE(call(bob_actor, carol, user_op::delete_account).ok());
+  consume_messages();
+  // Every KV record of bob is gone.
+  for (auto& [key, value] : w->kv)
+    CAF_CHECK_NOT_EQUAL(key.second, std::to_string(bob));
+  CAF_CHECK(!stored(bob, 1));
+  CAF_CHECK_EQUAL(w->kicks.back(), static_cast<uint16_t>(errc::account_deleted));
+  // His family was asked to erase the link, his friend to forget him.
+  auto asked = [&](entity_kind kind, account_id to, uint8_t op) {
+    return std::any_of(w->routed.begin(), w->routed.end(), [&](const entity_request& r) {
+      return r.kind == kind && r.id == to && r.op == op && r.caller == bob;
+    });
+  };
+  CAF_CHECK(asked(family_kind, bob, static_cast<uint8_t>(family_op::erase)));
+  CAF_CHECK(asked(user_kind, alice, static_cast<uint8_t>(user_op::account_gone)));
+  // Alice's actor forgets him and his waiting mail when that request comes.
+  CAF_CHECK(call(alice_actor, bob, user_op::account_gone).ok());
+  CAF_CHECK(!stored_state(alice, bob));
+  CAF_CHECK(w->mail.empty());
+  for (auto& [key, value] : w->kv)
+    CAF_CHECK(std::string(value.begin(), value.end()).find(std::to_string(bob)) == std::string::npos);
+  // The actor now answers like one of an unknown account.
+  CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::deliver, message(3)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::attach, attach_of(2)).status,
+                  static_cast<uint16_t>(errc::not_found));
 }
 
 CAF_TEST(notices are taken only from the families of the children of the account) {
