@@ -3,7 +3,9 @@
 // both parents approve (one from the parent's app, one by PIN on the child's device), the
 // chat that follows, what strangers are told, the child's location (to its parent only,
 // the latest one after the parent was away, never on disk), a parent's block that purges
-// the mail waiting from that contact, and a report that an operator resolves with a ban.
+// the mail waiting from that contact, a report that an operator resolves with a ban, and
+// the parent's export and deletion of the child's account, after which no KV bucket and
+// no node's mailbox holds anything of it.
 #define CAF_SUITE family_story
 #include <caf/test/unit_test.hpp>
 #include <caf/test/unit_test_impl.hpp>
@@ -74,6 +76,7 @@ CAF_TEST(two children on two nodes become friends with both parents approval and
   nats_cluster nats;
   node n1{nats, "node1"};
   node n2{nats, "node2"};
+  cluster_probe probe{nats};
   auto mum = make_user(n1, "Mum", account_role::parent);
   auto mia = make_user(n1, "Mia", account_role::child);
   auto dad = make_user(n2, "Dad", account_role::parent);
@@ -248,8 +251,60 @@ CAF_TEST(two children on two nodes become friends with both parents approval and
   CAF_REQUIRE_EQUAL(admin(nats, {"unban", std::to_string(eve.id)}).status, 0);
   CAF_CHECK((*client::client::connect(*eve.prof, "127.0.0.1", n2.port()))->login());
 
+  // Mum exports what the cluster holds on Mia: the link, her blocks, her device.
+  auto exported = mum->account_export(mia.id);
+  CAF_REQUIRE(exported);
+  auto doc = nlohmann::json::parse(*exported);
+  CAF_CHECK_EQUAL(doc["account"]["id"].get<account_id>(), mia.id);
+  CAF_CHECK_EQUAL(doc["link"]["parent"].get<account_id>(), mum.id);
+  CAF_CHECK_EQUAL(doc["blocked"].size(), 2u); // Leo and Eve
+  CAF_CHECK(doc["link"]["pin_set"].get<bool>());
+  CAF_CHECK(doc.contains("device") && doc["presence"].contains("last_seen_ms"));
+  CAF_CHECK(!eve->account_export(mia.id));
+  CAF_CHECK(!leo->account_delete(mia.id));
+
+  // Leo leaves Mia a message she will never read: he is her friend again first.
+  CAF_REQUIRE(mum->contact_remove(mia.id, leo.id));
+  CAF_REQUIRE(mum->policy_set(mia.id, client::friend_policy_choice::child_alone));
+  CAF_REQUIRE(dad->policy_set(leo.id, client::friend_policy_choice::child_alone));
+  CAF_REQUIRE(leo->friend_add(mia.id));
+  CAF_CHECK(eventually([&] { return state_in(mia, leo.id) == contact_state::incoming; }));
+  CAF_REQUIRE(mia->friend_accept(leo.id));
+  CAF_CHECK(eventually([&] { return state_in(leo, mia.id) == contact_state::friends; }));
+  mia.conn.reset();
+  CAF_REQUIRE(leo->send_text(mia.id, "never read"));
+
+  // Mum deletes Mia's account. Nothing of it stays in any bucket or mailbox.
+  CAF_REQUIRE(mum->account_delete(mia.id));
+  CAF_CHECK(!state_in(leo, mia.id));
+  auto id_text = std::to_string(mia.id);
+  bool clean = eventually([&] {
+    for (auto& entry : probe.kv_entries())
+      if (entry.find(id_text) != std::string::npos)
+        return false;
+    return true;
+  });
+  CAF_CHECK(clean);
+  if (!clean)
+    for (auto& entry : probe.kv_entries())
+      if (entry.find(id_text) != std::string::npos)
+        CAF_MESSAGE("still in KV: " << entry);
+  auto gone_login = client::client::connect(*mia.prof, "127.0.0.1", n1.port());
+  CAF_REQUIRE(gone_login);
+  CAF_CHECK(!(*gone_login)->login());
+  CAF_CHECK(!mum->link_get(mia.id)); // no longer her child: not_found
+
   // The location was never written: not in any node's files, not in NATS's store.
   for (auto* dir : {&n1, &n2})
     CAF_CHECK(files_containing(dir->data_dir(), marker).empty());
   CAF_CHECK(files_containing(nats.dir().path, marker).empty());
+
+  // Each node's mailbox, read once the node has stopped, holds nothing to or from Mia.
+  for (auto* n : {&n1, &n2}) {
+    CAF_CHECK_EQUAL(n->stop(), 0);
+    for (auto& e : mailbox_contents(*n)) {
+      CAF_CHECK_NOT_EQUAL(e.recipient, mia.id);
+      CAF_CHECK_NOT_EQUAL(e.sender, mia.id);
+    }
+  }
 }

@@ -234,6 +234,43 @@ std::string cluster_probe::owner_of(account_id id) {
   return owner ? *owner : std::string{};
 }
 
+std::vector<std::string> cluster_probe::kv_entries() {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < kv_space_count; ++i) {
+    auto& bucket = *buckets_->spaces[i];
+    auto keys = bucket.keys();
+    CAF_REQUIRE(keys);
+    for (auto& k : *keys) {
+      auto v = bucket.get(k);
+      CAF_REQUIRE(v);
+      if (*v)
+        out.push_back(std::to_string(i) + "/" + k + "=" +
+                      std::string((*v)->value.begin(), (*v)->value.end()));
+    }
+  }
+  return out;
+}
+
+/// Every envelope in a stopped node's mailbox.
+std::vector<envelope> mailbox_contents(const node& n) {
+  auto box = mailbox::open({n.data_dir() + "/mailbox"});
+  CAF_REQUIRE(box);
+  std::vector<envelope> out;
+  account_id after = 0;
+  for (;;) {
+    auto who = (*box)->recipients(after, 1024);
+    CAF_REQUIRE(who);
+    if (who->empty())
+      return out;
+    for (auto r : *who) {
+      auto page = (*box)->pending(r, 0, 1u << 20, 1u << 30);
+      CAF_REQUIRE(page);
+      out.insert(out.end(), page->mail.begin(), page->mail.end());
+    }
+    after = who->back();
+  }
+}
+
 bool cluster_probe::settled(size_t count) {
   auto nodes = nodes_now();
   auto p = placement_now();

@@ -15,6 +15,7 @@
 #include "client/client.hpp"
 #include "cluster/kv_actor.hpp"
 #include "cluster/membership.hpp"
+#include "persistence/mailbox.hpp"
 
 namespace kinbox::testing {
 
@@ -99,6 +100,9 @@ public:
   /// True once `count` nodes are live, none moves a shard, and every shard is at its
   /// rendezvous target.
   bool settled(size_t count);
+  /// Every key and value of the account buckets (accounts, contacts, presence, last seen,
+  /// families, bans, profiles), as "bucket/key=value".
+  std::vector<std::string> kv_entries();
 
 private:
   std::unique_ptr<nats_link> link_;
@@ -132,6 +136,9 @@ private:
   uint16_t port_ = 0;
   std::unique_ptr<process> proc_;
 };
+
+/// Every envelope in the mailbox of a node that is stopped.
+std::vector<envelope> mailbox_contents(const node& n);
 
 /// One app user: a profile in a temp dir and a logged-in connection. The profile lives on
 /// the heap because the connection's client refers to it: a user can be moved.
