@@ -359,12 +359,15 @@ void push(user_pointer self, std::vector<mail_push> mail) {
                            caf::make_message(push_atom::value, st.id, std::move(mail)));
 }
 
+bool knows(const user_state& st, account_id other);
+
 /// Whether mail of `kind` from `sender` may reach this account now: messages only from
-/// friends, notices only from the families of its children; receipts are made by servers.
+/// friends and its linked parent or children, notices only from the families of its
+/// children; receipts are made by servers.
 bool admits(const user_state& st, account_id sender, mail_kind kind) {
   switch (kind) {
   case mail_kind::message:
-    return st.contacts.are_friends(sender);
+    return knows(st, sender);
   case mail_kind::notice:
     return st.contacts.children().count(sender) != 0;
   case mail_kind::location:

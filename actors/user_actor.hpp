@@ -12,8 +12,9 @@
 // read of a session, or per bus message from another node).
 //
 // Admission: mail is checked against the contact list when it arrives and again when it
-// is paged out of the store: a message only from a friend, a notice only from the family
-// of one of the account's children (receipts are made by servers). Blocking or removing
+// is paged out of the store: a message only from a friend or the linked parent or child,
+// a notice only from the family of one of the account's children (receipts are made by
+// servers). Blocking or removing
 // a contact purges what it sent that still waits in the store, and mail that reaches the
 // store later (a handoff from a node restarted after a crash) is dropped when paged.
 //

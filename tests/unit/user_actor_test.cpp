@@ -726,6 +726,107 @@ CAF_TEST(deleting an account leaves nothing of it and its contacts forget it) {
                   static_cast<uint16_t>(errc::not_found));
 }
 
+// Every request type to an account's actor, from every relation the caller can have to
+// it: allowed (ok) or refused (not_found, the answer an unknown id gets). The account is
+// a child (bob) with a linked parent (carol), a friend (alice), a pending request from
+// erin, a blocked account (frank); dave is another child's parent, nobody a stranger or
+// a deleted account (an id with no account is the same to bob).
+CAF_TEST(the authorization matrix of every request type against every relation) {
+  constexpr account_id dave = 4444444444, erin = 5555555555, frank = 6666666666;
+  for (auto id : {dave, erin, frank}) {
+    account_record a;
+    a.id = id;
+    a.name = "user" + std::to_string(id % 10);
+    a.birth_date = "2015-01-01";
+    a.box_key.fill(1);
+    w->kv[{kv_space::accounts, std::to_string(id)}] = encode_account(a);
+  }
+  contact_list_state list;
+  list.receive_request(alice, w->now);
+  list.accept(alice, w->now, false);
+  list.receive_request(erin, w->now);
+  list.block(frank, w->now);
+  list.set_parent(carol);
+  auto contacts = list.encode();
+  account_record child;
+  child.id = bob;
+  child.name = "user2";
+  child.role = account_role::child;
+  child.birth_date = "2015-01-01";
+  child.box_key.fill(2);
+  auto child_record = encode_account(child);
+  w->kv[{kv_space::accounts, std::to_string(bob)}] = child_record;
+  enum rel { self_, parent_, other_parent, friend_, pending, blocked, stranger, rel_count };
+  const account_id callers[rel_count] = {bob, carol, dave, alice, erin, frank, nobody};
+  const char* names[rel_count] = {"self",    "parent",  "other parent", "friend",
+                                  "pending", "blocked", "stranger"};
+  struct row {
+    const char* what;
+    user_op op;
+    bytes body;
+    std::array<bool, rel_count> allowed;
+  };
+  auto only_self = std::array<bool, rel_count>{true, false, false, false, false, false, false};
+  auto self_and_parent = std::array<bool, rel_count>{true, true, false, false, false, false, false};
+  auto none = std::array<bool, rel_count>{};
+  std::vector<row> rows{
+      {"message", user_op::deliver, message(9), {false, true, false, true, false, false, false}},
+      {"profile", user_op::get_profile, {}, {true, true, false, true, false, false, false}},
+      {"contacts", user_op::list_contacts, {}, self_and_parent},
+      {"block", user_op::block_contact, target(alice), self_and_parent},
+      {"remove", user_op::remove_contact, target(alice), self_and_parent},
+      {"export", user_op::export_account, {}, self_and_parent},
+      {"add friend", user_op::add_friend, target(dave), only_self},
+      {"accept", user_op::accept_friend, target(erin), only_self},
+      {"decline", user_op::decline_friend, target(erin), only_self},
+      {"key", user_op::get_key, target(alice), only_self},
+      {"status", user_op::get_status, target(alice), only_self},
+      {"ack", user_op::ack, encode_body(ack_request{{}}), only_self},
+      {"set profile", user_op::set_profile,
+       encode_body(profile_set_request{"Bob", "", gender::unsaid, {}}), only_self},
+      {"report", user_op::report, encode_body(report_request{dave, report_category::other}),
+       only_self},
+      {"link code", user_op::make_link_code, encode_body(link_create_request{"1234"}), none},
+      {"attach", user_op::attach, attach_of(1), only_self},
+      {"location", user_op::location, encode_location({1, bytes{1}}), none},
+      {"notice", user_op::deliver, encode_deliver({mail_kind::notice, id_of(7), bytes{1}}), none},
+      {"ban", user_op::ban, bytes{1}, none},
+      {"delete", user_op::delete_account, {}, self_and_parent},
+  };
+  for (auto& r : rows)
+    for (int who = 0; who < rel_count; ++who) {
+      w->kv[{kv_space::contacts, std::to_string(bob)}] = contacts;
+      w->mail.clear();
+      auto bob_actor = spawn(bob);
+      auto reply = call(bob_actor, callers[who], r.op, r.body);
+      bool refused = !reply.ok();
+      if (refused == r.allowed[who])
+        CAF_MESSAGE(r.what << " from " << names[who] << ": " << errc_name(static_cast<errc>(reply.status))
+                           << " " << reply.message);
+      CAF_CHECK_EQUAL(refused, !r.allowed[who]);
+      // Others are refused as if the account did not exist: nothing to probe.
+      if (refused && who != self_)
+        CAF_CHECK_EQUAL(reply.status, static_cast<uint16_t>(errc::not_found));
+      caf::anon_send_exit(bob_actor, caf::exit_reason::user_shutdown);
+      consume_messages();
+      w->kv[{kv_space::accounts, std::to_string(bob)}] = child_record;
+    }
+  // Keys and status of others, asked by the account itself: friends and family only.
+  w->kv[{kv_space::contacts, std::to_string(bob)}] = contacts;
+  auto bob_actor = spawn(bob);
+  for (int who = 1; who < rel_count; ++who)
+    for (auto op : {user_op::get_key, user_op::get_status}) {
+      bool allowed = who == parent_ || who == friend_;
+      auto reply = call(bob_actor, bob, op, target(callers[who]));
+      CAF_CHECK_EQUAL(reply.status == static_cast<uint16_t>(errc::not_found), !allowed);
+    }
+  // A deleted (unknown) account refuses everything but the silent friend steps.
+  auto ghost = spawn(nobody);
+  for (auto& r : rows)
+    CAF_CHECK_EQUAL(call(ghost, nobody, r.op, r.body).status, static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK(call(ghost, alice, user_op::friend_request).ok());
+}
+
 CAF_TEST(notices are taken only from the families of the children of the account) {
   {
     contact_list_state list;
