@@ -118,7 +118,8 @@ po::options_description make_options() {
      "after a request is declined or expires, the same account may not be asked again "
      "for this long (`friend_request_cooldown`); 0s to 365d")
     ("avatar-max-bytes", po::value<std::string>()->default_value("32KiB"),
-     "largest profile avatar kept; at most the max frame size less 1KiB")
+     "largest profile avatar kept; at most the max frame size less 1KiB (the default "
+     "shrinks to that with a smaller frame size)")
     ("location-ttl", po::value<std::string>()->default_value("10m"),
      "a parent who was offline gets a child's latest location at login if it is at most "
      "this old; locations are held in memory only; 10s to 24h")
@@ -306,8 +307,12 @@ result<node_config> build(const po::variables_map& vm) {
     return !request_ttl ? request_ttl.error() : cooldown.error();
   cfg.friend_limits.request_ttl_ms = static_cast<uint64_t>(request_ttl->count());
   cfg.friend_limits.cooldown_ms = static_cast<uint64_t>(cooldown->count());
-  auto avatar = size("avatar-max-bytes", 0, cfg.max_frame_size - 1024,
-                     "at most the max frame size less 1KiB");
+  // The default shrinks with a small frame size; a value given must fit.
+  auto avatar_room = cfg.max_frame_size - 1024;
+  auto avatar = vm["avatar-max-bytes"].defaulted()
+                    ? result<uint64_t>{std::min<uint64_t>(cfg.avatar_max_bytes, avatar_room)}
+                    : size("avatar-max-bytes", 0, avatar_room,
+                           "at most the max frame size less 1KiB");
   if (!avatar)
     return avatar.error();
   cfg.avatar_max_bytes = *avatar;

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Demo: two parents each link their child; the children ask to be friends, each parent
 # approves (one from the parent's own app, one with the PIN typed on the child's device);
-# then the children exchange an end-to-end encrypted message and see the delivery receipt.
+# then the children exchange an end-to-end encrypted message and see the delivery receipt;
+# Mia shares her location with her mum, who looks at her contacts and exports her data;
+# Mia reports a stranger.
 # Needs a running node (or cluster).
 # Environment: KINBOX (path of the kinbox CLI), GATEWAY (host:port), PROFILES (a dir);
 # GATEWAY_MIA and GATEWAY_LEO put the two apps on different nodes of a cluster.
@@ -11,7 +13,7 @@ GATEWAY=${GATEWAY:-127.0.0.1:7420}
 GATEWAY_MIA=${GATEWAY_MIA:-$GATEWAY}
 GATEWAY_LEO=${GATEWAY_LEO:-$GATEWAY}
 PROFILES=${PROFILES:-$(mktemp -d)}
-rm -rf "$PROFILES/mia" "$PROFILES/leo" "$PROFILES/mum" "$PROFILES/dad"
+rm -rf "$PROFILES/mia" "$PROFILES/leo" "$PROFILES/mum" "$PROFILES/dad" "$PROFILES/max"
 
 # Mia and her mum use one gateway, Leo and his dad the other.
 k() {
@@ -62,4 +64,19 @@ k leo recv --wait 2
 echo "== Mia gets the delivery receipt and sees Leo's status"
 k mia recv --wait 2
 k mia status "$LEO"
+
+echo "== Mia shares her location: it goes to her mum only, and is never stored"
+k mia location share 48.8584 2.2945 --accuracy 15
+k mum location watch --wait 1
+
+echo "== Mum sees Mia's contacts and profile, and exports what the cluster holds on her"
+k mum contacts "$MIA"
+k mum profile show "$MIA"
+k mum export "$MIA" | head -c 300; echo
+
+echo "== A stranger, Max, is reported by Mia: blocked for her at once, Mum is told"
+k max register --name Max --birth-date 1990-01-01 --role parent
+k mia report "$(id_of max)" harassment
+k mum recv --wait 1
+k mia contacts
 echo "== demo done"

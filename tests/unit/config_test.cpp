@@ -157,6 +157,7 @@ CAF_TEST(the avatar cap is read from its option and fits in a frame) {
   CAF_CHECK_EQUAL(ok(parse({"--max-frame-size", "1MiB", "--avatar-max-bytes", "512KiB"}))
                       .avatar_max_bytes,
                   512u << 10);
+  CAF_CHECK_EQUAL(ok(parse({"--max-frame-size", "16KiB"})).avatar_max_bytes, 15u << 10);
 }
 
 CAF_TEST(the location TTL is read from its option and bounded) {
