@@ -93,7 +93,12 @@ int main(int argc, char** argv) {
     ("relay-pid", po::value<pid_t>()->default_value(0), "kinbox-bench-relay pid")
     ("suite", po::value<std::string>()->default_value("closed,open,offline"),
      "comma list of: closed, open, sweep, offline, density, cross (kinbox-2n and nats-rr "
-     "closed and open), timeline (open loop while --event commands run)")
+     "closed and open), timeline (open loop while --event commands run), location "
+     "(children send locations to online and offline parents)")
+    ("families", po::value<size_t>()->default_value(100), "location: parent-child pairs")
+    ("location-interval", po::value<double>()->default_value(2),
+     "location: seconds between one child's updates")
+    ("location-seconds", po::value<double>()->default_value(30), "location: how long")
     ("timeline-rate", po::value<double>()->default_value(20000), "timeline: total msgs/s")
     ("timeline-seconds", po::value<double>()->default_value(40), "timeline: seconds")
     ("event", po::value<std::vector<std::string>>()->composing(),
@@ -289,6 +294,11 @@ int main(int argc, char** argv) {
             static_cast<double>(n) / mqtt_offline_drain(hp->first, hp->second, n);
       }
     }
+    if (has("location") && kinbox_port != 0)
+      extra.location = kinbox_locations(
+          kinbox_host, kinbox_port, work_dir + "/location", vm["families"].as<size_t>(),
+          vm["location-interval"].as<double>(), vm["location-seconds"].as<double>(),
+          vm["kinbox-pid"].as<pid_t>(), vm["kinbox-nats-pid"].as<pid_t>());
     if (has("density") && kinbox_port != 0) {
       auto pid = vm["kinbox-pid"].as<pid_t>();
       auto n = vm["sessions"].as<size_t>();

@@ -204,6 +204,20 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
   if (extra.rss_per_session)
     out << "kinbox idle sessions: " << *extra.idle_sessions << " sessions, "
         << static_cast<uint64_t>(*extra.rss_per_session) << " bytes of node RSS per session\n";
+  if (extra.location) {
+    auto& l = *extra.location;
+    char line[300];
+    std::snprintf(line, sizeof(line),
+                  "location: %zu children every %.1f s, half the parents online: %llu updates, "
+                  "%llu pushed live; kinbox-node %.1f CPU-s per million updates; disk writes "
+                  "meanwhile: node %llu bytes, nats-server %llu bytes\n",
+                  l.families, l.interval_seconds, static_cast<unsigned long long>(l.updates),
+                  static_cast<unsigned long long>(l.pushed),
+                  l.updates ? l.node_cpu_seconds * 1e6 / static_cast<double>(l.updates) : 0.0,
+                  static_cast<unsigned long long>(l.node_disk_writes),
+                  static_cast<unsigned long long>(l.nats_disk_writes));
+    out << line;
+  }
   if (extra.idle_node_cores_per_10k) {
     char idle[200];
     std::snprintf(idle, sizeof(idle),
@@ -259,6 +273,18 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
   if (extra.rss_per_session)
     doc["idle_sessions"] = {{"sessions", *extra.idle_sessions},
                             {"rss_bytes_per_session", *extra.rss_per_session}};
+  if (extra.location) {
+    auto& l = *extra.location;
+    doc["location"] = {{"families", l.families},
+                       {"interval_seconds", l.interval_seconds},
+                       {"updates", l.updates},
+                       {"pushed", l.pushed},
+                       {"node_cpu_seconds", l.node_cpu_seconds},
+                       {"node_cpu_seconds_per_million",
+                        l.updates ? l.node_cpu_seconds * 1e6 / static_cast<double>(l.updates) : 0.0},
+                       {"node_disk_write_bytes", l.node_disk_writes},
+                       {"nats_disk_write_bytes", l.nats_disk_writes}};
+  }
   if (extra.idle_node_cores_per_10k) {
     doc["idle_sessions"]["held_seconds"] = *extra.idle_seconds;
     doc["idle_sessions"]["node_cores_per_10k"] = *extra.idle_node_cores_per_10k;

@@ -23,6 +23,7 @@ struct extra_figures {
   /// CPU (cores) of kinbox-node and of its nats-server per 10,000 idle sessions.
   std::optional<double> idle_node_cores_per_10k;
   std::optional<double> idle_nats_cores_per_10k;
+  std::optional<location_figures> location;
 };
 
 void print_table(std::ostream& out, const std::vector<run_result>& results,

@@ -91,6 +91,18 @@ double cpu_of(const std::vector<pid_t>& pids) {
 
 } // namespace
 
+uint64_t process_disk_writes(pid_t pid) {
+  if (pid <= 0)
+    return 0;
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/io"};
+  std::string key;
+  uint64_t value = 0;
+  while (in >> key >> value)
+    if (key == "write_bytes:")
+      return value;
+  return 0;
+}
+
 double process_cpu_seconds(pid_t pid) {
   if (pid <= 0)
     return 0;

@@ -72,6 +72,9 @@ double process_cpu_seconds(pid_t pid);
 /// Resident memory of a process in bytes; 0 if it cannot be read.
 uint64_t process_rss_bytes(pid_t pid);
 
+/// Bytes the process has caused to be written to storage (/proc/PID/io write_bytes).
+uint64_t process_disk_writes(pid_t pid);
+
 using progress_fn = std::function<void(const std::string&)>;
 
 /// Runs `cfg` against `sys`; the CPU of `server_pids` (all of the system's server

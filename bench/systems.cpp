@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "bench/payload.hpp"
+#include "bench/runner.hpp"
 #include "client/client.hpp"
 
 namespace kinbox::bench {
@@ -761,6 +762,100 @@ std::shared_ptr<void> kinbox_idle_sessions(const std::string& host, uint16_t por
   if (failed)
     throw std::runtime_error("could not open all idle sessions");
   return users;
+}
+
+} // namespace kinbox::bench
+
+namespace kinbox::bench {
+
+namespace {
+
+/// A parent and its linked child, both registered and logged in.
+std::pair<kinbox_user, kinbox_user> kinbox_family(const std::string& host, uint16_t port,
+                                                  const std::string& dir, size_t index) {
+  auto parent = kinbox_register(host, port, dir + "/parent", "Parent" + std::to_string(index));
+  kinbox_login(parent, host, port);
+  kinbox_user child;
+  child.prof = std::make_unique<client::profile>(client::profile::create(dir + "/child"));
+  auto c = client::client::connect(*child.prof, host, port);
+  if (!c)
+    throw std::runtime_error("kinbox connect: " + c.error().message);
+  auto id = (*c)->register_account("Child" + std::to_string(index), "2015-01-01",
+                                   account_role::child);
+  if (!id)
+    throw std::runtime_error("kinbox register: " + id.error().message);
+  child.id = *id;
+  kinbox_login(child, host, port);
+  auto code = parent.conn->link_create("2468");
+  if (!code)
+    throw std::runtime_error("kinbox link_create: " + code.error().message);
+  if (!child.conn->link_redeem(parent.id, code->secret))
+    throw std::runtime_error("kinbox link_redeem failed");
+  return {std::move(parent), std::move(child)};
+}
+
+} // namespace
+
+location_figures kinbox_locations(const std::string& host, uint16_t port,
+                                             const std::string& work_dir, size_t families,
+                                             double interval, double seconds, pid_t node_pid,
+                                             pid_t nats_pid) {
+  std::vector<kinbox_user> parents, children;
+  for (size_t i = 0; i < families; ++i) {
+    auto [p, c] = kinbox_family(host, port, work_dir + "/family" + std::to_string(i), i);
+    parents.push_back(std::move(p));
+    children.push_back(std::move(c));
+  }
+  for (size_t i = 1; i < families; i += 2)
+    parents[i].conn.reset(); // offline: only the latest location waits, in memory
+  location_figures out{families, interval};
+  // Drop what the setup left (link notices) before counting.
+  for (size_t i = 0; i < families; i += 2)
+    (void)parents[i].conn->receive(std::chrono::milliseconds(200));
+  auto cpu_before = process_cpu_seconds(node_pid);
+  auto node_writes = process_disk_writes(node_pid);
+  auto nats_writes = process_disk_writes(nats_pid);
+  auto start = std::chrono::steady_clock::now();
+  auto end = start + std::chrono::duration<double>(seconds);
+  std::atomic<uint64_t> updates{0}, pushed{0};
+  std::atomic<bool> stop{false};
+  // The online parents read what is pushed to them.
+  std::thread readers([&] {
+    while (!stop) {
+      for (size_t i = 0; i < families; i += 2) {
+        auto got = parents[i].conn->receive(std::chrono::milliseconds(0));
+        if (got)
+          for (auto& r : *got)
+            if (r.kind == client::received::what::location)
+              ++pushed;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+  // Each child sends at its own phase in the interval, as independent devices do.
+  for (uint64_t round = 0;; ++round) {
+    auto round_start = start + std::chrono::duration<double>(interval * static_cast<double>(round));
+    if (round_start >= end)
+      break;
+    for (size_t i = 0; i < families; ++i) {
+      std::this_thread::sleep_until(
+          round_start + std::chrono::duration<double>(interval * static_cast<double>(i) /
+                                                      static_cast<double>(families)));
+      client::geo_point where{48.0 + 0.001 * static_cast<double>(round), 2.0, 10};
+      if (!children[i].conn->location_share(where))
+        throw std::runtime_error("location_share failed");
+      ++updates;
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  stop = true;
+  readers.join();
+  out.updates = updates;
+  out.pushed = pushed;
+  out.node_cpu_seconds = process_cpu_seconds(node_pid) - cpu_before;
+  out.node_disk_writes = process_disk_writes(node_pid) - node_writes;
+  out.nats_disk_writes = process_disk_writes(nats_pid) - nats_writes;
+  return out;
 }
 
 } // namespace kinbox::bench

@@ -88,4 +88,23 @@ std::shared_ptr<void> kinbox_idle_sessions(const std::string& host, uint16_t por
                                            const std::string& work_dir, size_t sessions,
                                            size_t threads);
 
+/// What the location mode measured.
+struct location_figures {
+  size_t families = 0;
+  double interval_seconds = 0;
+  uint64_t updates = 0;
+  uint64_t pushed = 0;           ///< updates the online parents received
+  double node_cpu_seconds = 0;
+  uint64_t node_disk_writes = 0; ///< bytes the node wrote to storage meanwhile
+  uint64_t nats_disk_writes = 0; ///< and its nats-server (KV: heartbeats)
+};
+
+/// The location mode: `families` parent-child pairs (linked with a PIN), half the parents
+/// online; every child sends a sealed location every `interval` for `seconds`. Counts the
+/// node's CPU and both servers' disk writes meanwhile.
+location_figures kinbox_locations(const std::string& host, uint16_t port,
+                                             const std::string& work_dir, size_t families,
+                                             double interval, double seconds, pid_t node_pid,
+                                             pid_t nats_pid);
+
 } // namespace kinbox::bench

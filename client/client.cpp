@@ -255,16 +255,22 @@ result<bool> client::policy_set(account_id child, friend_policy_choice policy) {
 }
 
 result<bool> client::location_share(const geo_point& where) {
-  auto link = link_get(prof_.id);
-  if (!link)
-    return link.error();
-  if (link->parent == 0)
-    return failure{errc::not_found, "this account is not linked to a parent"};
-  auto* channel = channel_to(link->parent);
+  if (parent_ == 0) {
+    auto link = link_get(prof_.id);
+    if (!link)
+      return link.error();
+    if (link->parent == 0)
+      return failure{errc::not_found, "this account is not linked to a parent"};
+    parent_ = link->parent;
+  }
+  auto* channel = channel_to(parent_);
   if (!channel)
     return failure{errc::not_found, "the parent's key could not be fetched"};
-  return expect_ok(frame_type::location_send,
-                   encode_body(location_update{channel->seal(encode_location_plaintext(where))}));
+  auto sent = expect_ok(frame_type::location_send,
+                        encode_body(location_update{channel->seal(encode_location_plaintext(where))}));
+  if (!sent && sent.error().code == errc::not_found)
+    parent_ = 0; // unlinked meanwhile: ask again next time
+  return sent;
 }
 
 result<bool> client::location_sharing(account_id child, bool on) {

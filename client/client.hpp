@@ -158,6 +158,7 @@ private:
   std::string source_;
   bool logged_in_ = false;
   device_info device_;
+  account_id parent_ = 0; ///< the linked parent, once known (locations go to it)
   /// Per friend: the precomputed box key (fetched once with key_get).
   std::map<account_id, crypto::box_channel> channels_;
 
