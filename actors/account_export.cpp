@@ -8,63 +8,13 @@ namespace kinbox {
 
 using nlohmann::json;
 
-namespace {
-
-const char* state_name(contact_state s) {
-  switch (s) {
-  case contact_state::outgoing:
-    return "requested";
-  case contact_state::incoming:
-    return "incoming";
-  case contact_state::friends:
-    return "friend";
-  case contact_state::blocked:
-    return "blocked";
-  case contact_state::awaiting_parent:
-    return "awaiting_parent";
-  }
-  return "unknown";
-}
-
-const char* kind_name(mail_kind k) {
-  switch (k) {
-  case mail_kind::message:
-    return "message";
-  case mail_kind::delivered:
-    return "delivered";
-  case mail_kind::expired:
-    return "expired";
-  case mail_kind::notice:
-    return "notice";
-  case mail_kind::location:
-    return "location";
-  }
-  return "unknown";
-}
-
-const char* gender_name(gender g) {
-  switch (g) {
-  case gender::female:
-    return "female";
-  case gender::male:
-    return "male";
-  case gender::other:
-    return "other";
-  case gender::unsaid:
-    break;
-  }
-  return "unsaid";
-}
-
-} // namespace
-
 std::string export_document(const account_data& d) {
   auto& a = d.account;
   json contacts = json::array();
   json blocked = json::array();
   json pending = json::array();
   for (auto& [id, e] : d.contacts.entries()) {
-    json item{{"id", id}, {"state", state_name(e.state)}, {"since_ms", e.since_ms}};
+    json item{{"id", id}, {"state", contact_state_name(e.state)}, {"since_ms", e.since_ms}};
     if (e.state == contact_state::friends)
       contacts.push_back(std::move(item));
     else if (e.state == contact_state::blocked)
@@ -85,7 +35,7 @@ std::string export_document(const account_data& d) {
   }
   json mail = json::array();
   for (auto& e : d.mail)
-    mail.push_back({{"kind", kind_name(e.kind)},
+    mail.push_back({{"kind", mail_kind_name(e.kind)},
                     {"from", e.sender},
                     {"id", crypto::to_hex(e.id)},
                     {"stored_at_ms", e.stored_at_ms},

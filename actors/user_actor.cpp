@@ -421,16 +421,22 @@ void discard(user_pointer self, std::vector<mail_ref> refs, std::function<void()
             }));
 }
 
+/// Requests the page of this account's stored mail after `after` (counted as a store call:
+/// a leaving actor waits for it).
+auto page_after(user_pointer self, uint64_t after) {
+  auto& st = self->state;
+  ++st.store_calls;
+  return self->request(st.deps->store, caf::infinite, pending_atom::value, st.id, after,
+                       static_cast<uint64_t>(st.deps->drain_page_count),
+                       static_cast<uint64_t>(st.deps->drain_page_bytes));
+}
+
 /// Deletes the stored mail of `sender` (all of it if nullopt), page by page from `after`;
 /// `then` runs at the end (also when the store failed: paging drops what is left of a
 /// removed contact's mail).
 void purge_mail(user_pointer self, std::optional<account_id> sender, uint64_t after,
                 std::function<void()> then) {
-  auto& st = self->state;
-  ++st.store_calls;
-  self->request(st.deps->store, caf::infinite, pending_atom::value, st.id, after,
-                static_cast<uint64_t>(st.deps->drain_page_count),
-                static_cast<uint64_t>(st.deps->drain_page_bytes))
+  page_after(self, after)
       .then(store_reply<mail_page>(self,
                                    [=](mail_page& page) {
                                      std::vector<mail_ref> refs;
@@ -884,11 +890,7 @@ void note_device(user_pointer self, const device_info& device) {
 
 /// Adds the stored mail after `after` to the export (payloads left out), then answers.
 void export_mail(user_pointer self, std::shared_ptr<account_data> data, uint64_t after, reply_to rp) {
-  auto& st = self->state;
-  ++st.store_calls;
-  self->request(st.deps->store, caf::infinite, pending_atom::value, st.id, after,
-                static_cast<uint64_t>(st.deps->drain_page_count),
-                static_cast<uint64_t>(st.deps->drain_page_bytes))
+  page_after(self, after)
       .then(store_reply<mail_page>(self,
                                    [=](mail_page& page) mutable {
                                      for (auto& e : page.mail) {
@@ -1096,10 +1098,7 @@ void drain(user_pointer self) {
   st.draining = true;
   auto attachment = st.attachment;
   store_held(self, true); // pushed to an earlier session, or never acked: page it in order
-  ++st.store_calls;
-  self->request(st.deps->store, caf::infinite, pending_atom::value, st.id, st.drain_cursor,
-                static_cast<uint64_t>(st.deps->drain_page_count),
-                static_cast<uint64_t>(st.deps->drain_page_bytes))
+  page_after(self, st.drain_cursor)
       .then(
           store_reply<mail_page>(self, [=](mail_page& page) {
             auto& st = self->state;

@@ -142,21 +142,6 @@ std::string utc_time(uint64_t ms) {
   return buf;
 }
 
-const char* state_name(contact_state s) {
-  switch (s) {
-  case contact_state::outgoing:
-    return "requested";
-  case contact_state::incoming:
-    return "incoming";
-  case contact_state::friends:
-    return "friend";
-  case contact_state::blocked:
-    return "blocked";
-  case contact_state::awaiting_parent:
-    return "awaiting_parent";
-  }
-  return "unknown";
-}
 
 /// What this machine tells the server at login (printable ASCII, shortened to fit).
 device_info this_device() {
@@ -382,8 +367,8 @@ private:
     if (!list)
       return error(list.error());
     for (auto& e : list->entries)
-      print({{"id", e.id}, {"name", e.name}, {"state", state_name(e.state)}},
-            std::to_string(e.id) + " " + e.name + " " + state_name(e.state));
+      print({{"id", e.id}, {"name", e.name}, {"state", std::string{contact_state_name(e.state)}}},
+            std::to_string(e.id) + " " + e.name + " " + std::string{contact_state_name(e.state)});
     return 0;
   }
 
@@ -411,19 +396,6 @@ private:
     });
   }
 
-  static std::string gender_name(gender g) {
-    switch (g) {
-    case gender::female:
-      return "female";
-    case gender::male:
-      return "male";
-    case gender::other:
-      return "other";
-    case gender::unsaid:
-      break;
-    }
-    return "unsaid";
-  }
 
   int do_profile() {
     auto name = take_flag("--name");
@@ -471,7 +443,7 @@ private:
         if (p->full) {
           j.update({{"birth_date", p->birth_date},
                     {"country", p->country},
-                    {"gender", gender_name(p->gender_of)},
+                    {"gender", std::string{gender_name(p->gender_of)}},
                     {"role", p->role == account_role::child ? "child" : "parent"},
                     {"device",
                      {{"os", p->device.os},
@@ -479,7 +451,7 @@ private:
                       {"language", p->device.language},
                       {"time_zone", p->device.time_zone}}}});
           text += "\n  born " + p->birth_date + ", country " +
-                  (p->country.empty() ? "-" : p->country) + ", " + gender_name(p->gender_of) +
+                  (p->country.empty() ? "-" : p->country) + ", " + std::string{gender_name(p->gender_of)} +
                   "\n  device: " + p->device.os + ", " + p->device.app_version + ", " +
                   p->device.language + ", " + p->device.time_zone;
         }

@@ -486,6 +486,52 @@ constexpr std::string_view category_names[] = {"harassment", "bullying",      "s
 
 } // namespace
 
+std::string_view contact_state_name(contact_state s) {
+  switch (s) {
+  case contact_state::outgoing:
+    return "requested";
+  case contact_state::incoming:
+    return "incoming";
+  case contact_state::friends:
+    return "friend";
+  case contact_state::blocked:
+    return "blocked";
+  case contact_state::awaiting_parent:
+    return "awaiting_parent";
+  }
+  return "unknown";
+}
+
+std::string_view mail_kind_name(mail_kind k) {
+  switch (k) {
+  case mail_kind::message:
+    return "message";
+  case mail_kind::delivered:
+    return "delivered";
+  case mail_kind::expired:
+    return "expired";
+  case mail_kind::notice:
+    return "notice";
+  case mail_kind::location:
+    return "location";
+  }
+  return "unknown";
+}
+
+std::string_view gender_name(gender g) {
+  switch (g) {
+  case gender::female:
+    return "female";
+  case gender::male:
+    return "male";
+  case gender::other:
+    return "other";
+  case gender::unsaid:
+    break;
+  }
+  return "unsaid";
+}
+
 std::string_view report_category_name(report_category c) {
   auto i = static_cast<size_t>(c);
   return i >= 1 && i <= std::size(category_names) ? category_names[i - 1] : "unknown";

@@ -135,6 +135,12 @@ enum class report_category : uint8_t {
   other = 6,
 };
 
+/// Names of a contact state (as the CLI and exports show it: "friend", "requested",
+/// "incoming", "blocked", "awaiting_parent"), a gender and a mail kind.
+std::string_view contact_state_name(contact_state s);
+std::string_view gender_name(gender g);
+std::string_view mail_kind_name(mail_kind k);
+
 /// Stable snake_case name of a category ("unknown" outside 1..6), and back.
 std::string_view report_category_name(report_category c);
 std::optional<report_category> report_category_from(std::string_view name);

@@ -219,6 +219,14 @@ struct fixture : test_coordinator_fixture<> {
     }
   }
 
+  /// Records `parent` as the linked parent in `child`'s contact list (kept or made).
+  void link_parent(account_id child, account_id parent) {
+    auto& record = w->kv[{kv_space::contacts, std::to_string(child)}];
+    auto list = record.empty() ? contact_list_state{} : *contact_list_state::decode(record);
+    list.set_parent(parent);
+    record = list.encode();
+  }
+
   void befriend(account_id owner, account_id other) {
     contact_list_state list;
     list.receive_request(other, w->now);
@@ -481,11 +489,7 @@ CAF_TEST(removing a friend purges its waiting mail and pages drop what came late
 
 CAF_TEST(a linked parent lists blocks and removes the contacts of the child and no one else may) {
   befriend(bob, alice);
-  {
-    auto list = *contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(bob)}]);
-    list.set_parent(carol);
-    w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
-  }
+  link_parent(bob, carol);
   auto bob_actor = spawn(bob);
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(1)).ok());
   auto listed = call(bob_actor, carol, user_op::list_contacts);
@@ -510,11 +514,7 @@ CAF_TEST(a linked parent lists blocks and removes the contacts of the child and 
 
 CAF_TEST(a report blocks at once purges files the report and tells the parent of a child) {
   befriend(bob, alice);
-  {
-    auto list = *contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(bob)}]);
-    list.set_parent(carol);
-    w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
-  }
+  link_parent(bob, carol);
   auto bob_actor = spawn(bob);
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(1)).ok());
   w->routed.clear();
@@ -578,11 +578,7 @@ CAF_TEST(only the operator bans and a banned account is kicked and cannot attach
 
 CAF_TEST(each profile field is seen by self and parent only and a friend sees the public ones) {
   befriend(bob, alice);
-  {
-    auto list = *contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(bob)}]);
-    list.set_parent(carol);
-    w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
-  }
+  link_parent(bob, carol);
   auto bob_actor = spawn(bob);
   bytes png{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2, 3};
   auto set = [&](profile_set_request p) {
@@ -683,11 +679,7 @@ CAF_TEST(the account or its parent exports everything held on it and no one else
 CAF_TEST(deleting an account leaves nothing of it and its contacts forget it) {
   befriend(bob, alice);
   befriend(alice, bob);
-  {
-    auto list = *contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(bob)}]);
-    list.set_parent(carol);
-    w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
-  }
+  link_parent(bob, carol);
   w->kv[{kv_space::last_seen, std::to_string(bob)}] = bytes(8, 1);
   auto bob_actor = spawn(bob);
   auto alice_actor = spawn(alice);
