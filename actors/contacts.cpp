@@ -1,4 +1,5 @@
 #include "actors/contacts.hpp"
+#include "protocol/json_fields.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -47,12 +48,12 @@ std::optional<account_record> decode_account(std::span<const uint8_t> data) {
     return std::nullopt;
   account_record a;
   try {
-    a.id = j.at("id").get<account_id>();
+    a.id = json_uint<account_id>(j, "id");
     a.name = j.at("name").get<std::string>();
     a.birth_date = j.at("birth_date").get<std::string>();
     a.role =
         j.at("role").get<std::string>() == "parent" ? account_role::parent : account_role::child;
-    a.created_ms = j.value("created_ms", uint64_t{0});
+    a.created_ms = json_uint_or(j, "created_ms", uint64_t{0});
   } catch (const json::exception&) {
     return std::nullopt;
   }
@@ -333,22 +334,23 @@ std::optional<contact_list_state> contact_list_state::decode(std::span<const uin
   contact_list_state out;
   try {
     for (auto& item : j["contacts"]) {
-      auto state = item.at("state").get<int>();
+      auto state = json_uint<uint32_t>(item, "state");
       if (state < 1 || state > 5)
         return std::nullopt;
-      entry e{static_cast<contact_state>(state), item.value("since", uint64_t{0}),
+      entry e{static_cast<contact_state>(state), json_uint_or(item, "since", uint64_t{0}),
               item.value("ours", false), item.value("they_asked", false)};
-      out.entries_[item.at("id").get<account_id>()] = e;
+      out.entries_[json_uint<account_id>(item, "id")] = e;
     }
     if (j.contains("cooldowns"))
       for (auto& item : j.at("cooldowns"))
-        out.cooldown_until_[item.at("id").get<account_id>()] = item.at("until").get<uint64_t>();
-    out.parent_ = j.value("parent", account_id{0});
+        out.cooldown_until_[json_uint<account_id>(item, "id")] = json_uint<uint64_t>(item, "until");
+    out.parent_ = json_uint_or(j, "parent", account_id{0});
     if (j.contains("children"))
-      out.children_ = j.at("children").get<std::set<account_id>>();
+      for (auto& child : j.at("children"))
+        out.children_.insert(json_uint<account_id>(child));
     if (j.contains("requests")) {
       out.request_tokens_ = std::max(0.0, j["requests"].at("tokens").get<double>());
-      out.tokens_at_ms_ = j["requests"].at("at").get<uint64_t>();
+      out.tokens_at_ms_ = json_uint<uint64_t>(j["requests"], "at");
     }
   } catch (const json::exception&) {
     return std::nullopt;

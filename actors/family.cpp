@@ -1,4 +1,5 @@
 #include "actors/family.hpp"
+#include "protocol/json_fields.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -90,19 +91,19 @@ std::optional<family_state> family_state::decode(std::span<const uint8_t> data) 
     return std::nullopt;
   family_state f;
   try {
-    f.child = j.at("child").get<account_id>();
-    f.parent = j.at("parent").get<account_id>();
-    f.linked_ms = j.at("linked_ms").get<uint64_t>();
+    f.child = json_uint<account_id>(j, "child");
+    f.parent = json_uint<account_id>(j, "parent");
+    f.linked_ms = json_uint<uint64_t>(j, "linked_ms");
     f.pin_hash = j.at("pin_hash").get<std::string>();
     f.policy = j.at("policy").get<std::string>() == "child_alone" ? friend_policy::child_alone
                                                                    : friend_policy::parent_approves;
     f.location_sharing = j.at("location_sharing").get<bool>();
-    f.pin_failures = j.at("pin_failures").get<uint32_t>();
-    f.locked_until_ms = j.at("locked_until_ms").get<uint64_t>();
-    f.lockouts = j.at("lockouts").get<uint32_t>();
+    f.pin_failures = json_uint<uint32_t>(j, "pin_failures");
+    f.locked_until_ms = json_uint<uint64_t>(j, "locked_until_ms");
+    f.lockouts = json_uint<uint32_t>(j, "lockouts");
     for (auto& a : j.at("approvals"))
-      f.approvals.push_back({a.at("other").get<account_id>(), a.at("ours").get<bool>(),
-                             a.at("since").get<uint64_t>()});
+      f.approvals.push_back({json_uint<account_id>(a, "other"), a.at("ours").get<bool>(),
+                             json_uint<uint64_t>(a, "since")});
   } catch (const json::exception&) {
     return std::nullopt;
   }

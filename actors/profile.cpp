@@ -1,4 +1,5 @@
 #include "actors/profile.hpp"
+#include "protocol/json_fields.hpp"
 
 #include <sodium.h>
 
@@ -69,8 +70,8 @@ std::optional<profile_record> decode_profile(std::span<const uint8_t> data) {
   try {
     profile_record p;
     p.country = j.at("country").get<std::string>();
-    auto g = j.at("gender").get<int>();
-    if (g < 0 || g > 3)
+    auto g = json_uint<uint32_t>(j, "gender");
+    if (g > 3)
       return std::nullopt;
     p.gender_of = static_cast<gender>(g);
     auto avatar = from_base64(j.at("avatar").get<std::string>());
@@ -80,7 +81,7 @@ std::optional<profile_record> decode_profile(std::span<const uint8_t> data) {
     auto& d = j.at("device");
     p.device = {d.at("os").get<std::string>(), d.at("app_version").get<std::string>(),
                 d.at("language").get<std::string>(), d.at("time_zone").get<std::string>()};
-    p.updated_ms = j.at("updated_ms").get<uint64_t>();
+    p.updated_ms = json_uint<uint64_t>(j, "updated_ms");
     return p;
   } catch (const json::exception&) {
     return std::nullopt;

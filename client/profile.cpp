@@ -1,4 +1,5 @@
 #include "client/profile.hpp"
+#include "protocol/json_fields.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -43,7 +44,7 @@ result<std::optional<profile>> profile::load(const std::string& dir) {
   profile p;
   p.dir = dir;
   try {
-    p.id = j.value("id", account_id{0});
+    p.id = json_uint_or(j, "id", account_id{0});
     p.name = j.value("name", std::string{});
     p.role = j.value("role", std::string{"child"}) == "parent" ? account_role::parent
                                                                : account_role::child;

@@ -1,4 +1,5 @@
 #include "cluster/membership.hpp"
+#include "protocol/json_fields.hpp"
 
 #include <algorithm>
 
@@ -31,17 +32,17 @@ std::optional<node_record> node_record::decode(std::span<const uint8_t> data) {
   try {
     node_record r;
     r.id = j.at("id").get<std::string>();
-    r.incarnation = j.at("incarnation").get<uint64_t>();
+    r.incarnation = json_uint<uint64_t>(j, "incarnation");
     r.gateway = j.value("gateway", "");
-    r.started_ms = j.value("started_ms", uint64_t{0});
-    r.heartbeat_ms = j.value("heartbeat_ms", uint64_t{0});
+    r.started_ms = json_uint_or(j, "started_ms", uint64_t{0});
+    r.heartbeat_ms = json_uint_or(j, "heartbeat_ms", uint64_t{0});
     r.draining = j.value("draining", false);
-    r.sessions = j.value("sessions", uint64_t{0});
-    r.stored_mail = j.value("stored_mail", uint64_t{0});
-    r.epoch = j.value("epoch", uint64_t{0});
+    r.sessions = json_uint_or(j, "sessions", uint64_t{0});
+    r.stored_mail = json_uint_or(j, "stored_mail", uint64_t{0});
+    r.epoch = json_uint_or(j, "epoch", uint64_t{0});
     if (auto m = j.find("moving"); m != j.end() && m->is_array())
       for (auto& x : *m)
-        r.moving.emplace_back(x.at("shard").get<uint32_t>(), x.at("to").get<std::string>());
+        r.moving.emplace_back(json_uint<uint32_t>(x, "shard"), x.at("to").get<std::string>());
     if (r.id.empty())
       return std::nullopt;
     return r;

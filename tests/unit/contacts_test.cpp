@@ -22,6 +22,10 @@ contact_effect add(contact_list_state& list, account_id other, bool needs_parent
   return *effect;
 }
 
+bytes bytes_of(std::string_view text) {
+  return bytes(text.begin(), text.end());
+}
+
 } // namespace
 
 CAF_TEST(a request becomes a friendship only when the other side accepts) {
@@ -199,6 +203,26 @@ CAF_TEST(contact lists and accounts round trip through their KV encoding) {
   CAF_CHECK_EQUAL(decoded->name, "Zoë");
   CAF_CHECK(decoded->role == account_role::parent);
   CAF_CHECK(decoded->box_key == a.box_key);
+}
+
+CAF_TEST(a stored number that is not an unsigned integer in range refuses the record) {
+  account_record a;
+  a.id = 42;
+  a.name = "Ada";
+  a.birth_date = "2015-01-01";
+  auto encoded = encode_account(a);
+  auto text = std::string(encoded.begin(), encoded.end());
+  auto with_id = [&](const std::string& id) {
+    auto s = text;
+    s.replace(s.find("\"id\":42"), 7, "\"id\":" + id);
+    return decode_account(bytes_of(s));
+  };
+  CAF_CHECK(with_id("42"));
+  CAF_CHECK(!with_id("42.5"));
+  CAF_CHECK(!with_id("-42"));
+  CAF_CHECK(!with_id("4444444444444444444444444444444444444444444444444444"));
+  CAF_CHECK(!contact_list_state::decode(bytes_of(R"({"contacts":[{"id":1e30,"state":3}]})")));
+  CAF_CHECK(!contact_list_state::decode(bytes_of(R"({"contacts":[],"children":[1.5]})")));
 }
 
 CAF_TEST(registrations are validated) {
