@@ -4,8 +4,14 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <sodium.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 
 #include "config/caf_error.hpp"
+#include "config/log.hpp"
 
 namespace kinbox {
 
@@ -16,10 +22,24 @@ void wipe(std::string& s) {
   sodium_memzero(s.data(), s.size());
 }
 
+/// Puts the calling thread at the lowest CPU priority (nice 19), once: a worker's hashes
+/// then get what the node's other threads leave of a busy core (about 1.5% under CFS), so
+/// a flood of PIN tries cannot take CPU from messaging. Only for a worker on a thread of
+/// its own: a scheduler thread must keep its priority.
+void yield_cpu_to_messaging(const pin_service_config& cfg) {
+  thread_local bool lowered = false;
+  if (!cfg.detached || lowered)
+    return;
+  lowered = true;
+  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19) != 0)
+    log::get("pin")->warn("PIN worker keeps its CPU priority: {}", std::strerror(errno));
+}
+
 pin_worker::behavior_type pin_worker_behavior(pin_worker::pointer,
                                               std::shared_ptr<const pin_service_config> cfg) {
   return {
       [=](pin_hash_atom, std::string& pin) -> caf::result<std::string> {
+        yield_cpu_to_messaging(*cfg);
         auto hash = crypto::hash_pin(pin, cfg->pepper, cfg->params);
         wipe(pin);
         if (!hash)
@@ -27,6 +47,7 @@ pin_worker::behavior_type pin_worker_behavior(pin_worker::pointer,
         return *hash;
       },
       [=](pin_check_atom, const std::string& hash, std::string& pin) {
+        yield_cpu_to_messaging(*cfg);
         bool ok = crypto::verify_pin(hash, pin, cfg->pepper);
         wipe(pin);
         return ok;

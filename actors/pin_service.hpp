@@ -1,7 +1,8 @@
 // Parent-PIN hashing off the actor scheduler: argon2id takes tens to hundreds of
 // milliseconds and as many megabytes, so it runs on a few detached workers (threads of
-// their own), and at most `max_waiting` hashes may wait for them across the node. A flood
-// of PIN tries is answered `rate_limited` at that bound and never slows messaging.
+// their own, at the lowest CPU priority), and at most `max_waiting` hashes may wait for
+// them across the node. A flood of PIN tries is answered `rate_limited` at that bound, and
+// the hashes it does get run only on CPU that messaging leaves.
 #pragma once
 
 #include <caf/actor_system.hpp>
