@@ -53,6 +53,13 @@ timed_event parse_event(const std::string& text) {
                      text.substr(second + 1)};
 }
 
+/// The run of median throughput.
+run_result median(std::vector<run_result> runs) {
+  std::sort(runs.begin(), runs.end(),
+            [](const run_result& a, const run_result& b) { return a.throughput < b.throughput; });
+  return runs[runs.size() / 2];
+}
+
 run_result median_run(system_under_test& sys, const run_config& cfg,
                       const std::vector<pid_t>& pids, int repeat) {
   std::vector<run_result> runs;
@@ -63,9 +70,7 @@ run_result median_run(system_under_test& sys, const run_config& cfg,
     }));
   if (tty)
     std::cerr << "\r" << std::string(90, ' ') << "\r";
-  std::sort(runs.begin(), runs.end(),
-            [](const run_result& a, const run_result& b) { return a.throughput < b.throughput; });
-  return runs[runs.size() / 2];
+  return median(std::move(runs));
 }
 
 } // namespace
@@ -94,11 +99,16 @@ int main(int argc, char** argv) {
     ("suite", po::value<std::string>()->default_value("closed,open,offline"),
      "comma list of: closed, open, sweep, offline, density, cross (kinbox-2n and nats-rr "
      "closed and open), timeline (open loop while --event commands run), location "
-     "(children send locations to online and offline parents)")
-    ("families", po::value<size_t>()->default_value(100), "location: parent-child pairs")
+     "(children send locations to online and offline parents), pin (closed loop with and "
+     "without a flood of wrong parent PINs, alternating)")
+    ("families", po::value<size_t>()->default_value(300), "location: parent-child pairs")
     ("location-interval", po::value<double>()->default_value(2),
      "location: seconds between one child's updates")
     ("location-seconds", po::value<double>()->default_value(30), "location: how long")
+    ("pin-children", po::value<size_t>()->default_value(128),
+     "pin: linked children whose apps try wrong PINs (each locks after a few)")
+    ("pin-threads", po::value<size_t>()->default_value(48),
+     "pin: flooding threads (more than the node's PIN queue holds, so it stays full)")
     ("timeline-rate", po::value<double>()->default_value(20000), "timeline: total msgs/s")
     ("timeline-seconds", po::value<double>()->default_value(40), "timeline: seconds")
     ("event", po::value<std::vector<std::string>>()->composing(),
@@ -293,6 +303,27 @@ int main(int argc, char** argv) {
         extra.mqtt_offline_drain_rate =
             static_cast<double>(n) / mqtt_offline_drain(hp->first, hp->second, n);
       }
+    }
+    if (has("pin") && kinbox_port != 0) {
+      // Closed loop without and with a PIN flood, alternating, median of each.
+      auto& kinbox = systems.front();
+      pin_flood flood(kinbox_host, kinbox_port, work_dir + "/pin",
+                      vm["pin-children"].as<size_t>(), vm["pin-threads"].as<size_t>());
+      cfg.mode = load_mode::closed;
+      std::vector<run_result> quiet, flooded;
+      for (int i = 0; i < repeat; ++i) {
+        quiet.push_back(median_run(*kinbox.sys, cfg, kinbox.pids, 1));
+        flood.start();
+        flooded.push_back(median_run(*kinbox.sys, cfg, kinbox.pids, 1));
+        flood.pause();
+        // The tries still queued on the node are checked before the next quiet run.
+        std::this_thread::sleep_for(std::chrono::seconds(2));
+      }
+      results.push_back(median(std::move(quiet)));
+      results.back().system = "kinbox-quiet";
+      results.push_back(median(std::move(flooded)));
+      results.back().system = "kinbox-pinflood";
+      extra.pin_flood = flood.figures();
     }
     if (has("location") && kinbox_port != 0)
       extra.location = kinbox_locations(

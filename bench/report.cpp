@@ -142,13 +142,13 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
                  const extra_figures& extra) {
   char line[256];
   std::snprintf(line, sizeof(line),
-                "%-11s %-8s %10s %11s %9s %9s %9s %6s %5s %5s %9s %6s\n", "system", "load", "rate",
+                "%-15s %-8s %10s %11s %9s %9s %9s %6s %5s %5s %9s %6s\n", "system", "load", "rate",
                 "msgs/s", "p50 us", "p99 us", "p99.9 us", "lost", "dup", "ooo", "cpu s/1M",
                 "srv%");
   out << line;
   for (auto& r : results) {
     std::snprintf(line, sizeof(line),
-                  "%-11s %-8s %10.0f %11.0f %9.1f %9.1f %9.1f %6lu %5lu %5lu %9.2f %5.0f%%\n",
+                  "%-15s %-8s %10.0f %11.0f %9.1f %9.1f %9.1f %6lu %5lu %5lu %9.2f %5.0f%%\n",
                   r.system.c_str(), mode_name(r.mode), r.target_rate, r.throughput,
                   us(r.latency.percentile(50)), us(r.latency.percentile(99)),
                   us(r.latency.percentile(99.9)), static_cast<unsigned long>(r.lost),
@@ -209,14 +209,40 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
     char line[300];
     std::snprintf(line, sizeof(line),
                   "location: %zu children every %.1f s, half the parents online: %llu updates, "
-                  "%llu pushed live; kinbox-node %.1f CPU-s per million updates; disk writes "
-                  "meanwhile: node %llu bytes, nats-server %llu bytes\n",
+                  "%llu pushed live; kinbox-node %.1f CPU-s per million updates (less its idle "
+                  "%.2f%% of a core); disk writes meanwhile: node %llu bytes, nats-server %llu "
+                  "bytes\n",
                   l.families, l.interval_seconds, static_cast<unsigned long long>(l.updates),
                   static_cast<unsigned long long>(l.pushed),
                   l.updates ? l.node_cpu_seconds * 1e6 / static_cast<double>(l.updates) : 0.0,
+                  100 * l.idle_node_cores,
                   static_cast<unsigned long long>(l.node_disk_writes),
                   static_cast<unsigned long long>(l.nats_disk_writes));
     out << line;
+  }
+  if (extra.pin_flood) {
+    auto& p = *extra.pin_flood;
+    auto* quiet = find_run(results, "kinbox-quiet", load_mode::closed);
+    auto* flooded = find_run(results, "kinbox-pinflood", load_mode::closed);
+    char line[400];
+    std::snprintf(line, sizeof(line),
+                  "PIN flood: %zu children for %.1f s: %llu wrong PINs checked (%.1f/s), %llu "
+                  "refused locked, %llu rate-limited, %llu other\n",
+                  p.children, p.seconds, static_cast<unsigned long long>(p.wrong),
+                  p.seconds > 0 ? static_cast<double>(p.wrong) / p.seconds : 0.0,
+                  static_cast<unsigned long long>(p.locked),
+                  static_cast<unsigned long long>(p.limited),
+                  static_cast<unsigned long long>(p.other));
+    out << line;
+    if (quiet != nullptr && flooded != nullptr) {
+      std::snprintf(line, sizeof(line),
+                    "  closed loop with / without the flood: throughput %.2fx, p99 %.2fx (the "
+                    "node's CPU with the flood includes its PIN hashes)\n",
+                    ratio(flooded->throughput, quiet->throughput),
+                    ratio(static_cast<double>(flooded->latency.percentile(99)),
+                          static_cast<double>(quiet->latency.percentile(99))));
+      out << line;
+    }
   }
   if (extra.idle_node_cores_per_10k) {
     char idle[200];
@@ -282,8 +308,15 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
                        {"node_cpu_seconds", l.node_cpu_seconds},
                        {"node_cpu_seconds_per_million",
                         l.updates ? l.node_cpu_seconds * 1e6 / static_cast<double>(l.updates) : 0.0},
+                       {"idle_node_cores", l.idle_node_cores},
                        {"node_disk_write_bytes", l.node_disk_writes},
                        {"nats_disk_write_bytes", l.nats_disk_writes}};
+  }
+  if (extra.pin_flood) {
+    auto& p = *extra.pin_flood;
+    doc["pin_flood"] = {{"children", p.children}, {"seconds", p.seconds},
+                        {"wrong_pin", p.wrong},   {"pin_locked", p.locked},
+                        {"rate_limited", p.limited}, {"other", p.other}};
   }
   if (extra.idle_node_cores_per_10k) {
     doc["idle_sessions"]["held_seconds"] = *extra.idle_seconds;

@@ -24,6 +24,9 @@ struct extra_figures {
   std::optional<double> idle_node_cores_per_10k;
   std::optional<double> idle_nats_cores_per_10k;
   std::optional<location_figures> location;
+  /// The pin mode: what the flood met (its closed loops are the kinbox-quiet and
+  /// kinbox-pinflood runs).
+  std::optional<pin_flood_figures> pin_flood;
 };
 
 void print_table(std::ostream& out, const std::vector<run_result>& results,

@@ -812,6 +812,11 @@ location_figures kinbox_locations(const std::string& host, uint16_t port,
   // Drop what the setup left (link notices) before counting.
   for (size_t i = 0; i < families; i += 2)
     (void)parents[i].conn->receive(std::chrono::milliseconds(200));
+  // What the node costs idle (heartbeats, timers), to take out of the updates' figure.
+  auto idle = std::min(seconds, 10.0);
+  auto idle_before = process_cpu_seconds(node_pid);
+  std::this_thread::sleep_for(std::chrono::duration<double>(idle));
+  out.idle_node_cores = (process_cpu_seconds(node_pid) - idle_before) / idle;
   auto cpu_before = process_cpu_seconds(node_pid);
   auto node_writes = process_disk_writes(node_pid);
   auto nats_writes = process_disk_writes(nats_pid);
@@ -852,10 +857,94 @@ location_figures kinbox_locations(const std::string& host, uint16_t port,
   readers.join();
   out.updates = updates;
   out.pushed = pushed;
-  out.node_cpu_seconds = process_cpu_seconds(node_pid) - cpu_before;
+  auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.node_cpu_seconds = std::max(
+      0.0, process_cpu_seconds(node_pid) - cpu_before - out.idle_node_cores * elapsed);
   out.node_disk_writes = process_disk_writes(node_pid) - node_writes;
   out.nats_disk_writes = process_disk_writes(nats_pid) - nats_writes;
   return out;
+}
+
+struct pin_flood::impl {
+  std::vector<kinbox_user> parents, children;
+  std::vector<std::thread> threads;
+  std::mutex mutex;
+  std::condition_variable cv;
+  bool running = false;
+  bool stopping = false;
+  std::chrono::steady_clock::time_point started;
+  double seconds = 0;
+  std::atomic<uint64_t> wrong{0}, locked{0}, limited{0}, other{0};
+
+  void flood(size_t first, size_t step) {
+    for (size_t i = first;; i = i + step < children.size() ? i + step : first) {
+      {
+        std::unique_lock lock{mutex};
+        cv.wait(lock, [&] { return running || stopping; });
+        if (stopping)
+          return;
+      }
+      auto r = children[i].conn->pin_change("1357", "9753");
+      if (!r && r.error().code == errc::wrong_pin) {
+        ++wrong;
+        continue;
+      }
+      if (!r && r.error().code == errc::pin_locked)
+        ++locked;
+      else if (!r && r.error().code == errc::rate_limited)
+        ++limited;
+      else
+        ++other;
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+};
+
+pin_flood::pin_flood(const std::string& host, uint16_t port, const std::string& work_dir,
+                     size_t children, size_t threads)
+    : impl_(std::make_unique<impl>()) {
+  for (size_t i = 0; i < children; ++i) {
+    auto [p, c] = kinbox_family(host, port, work_dir + "/family" + std::to_string(i), i);
+    impl_->parents.push_back(std::move(p));
+    impl_->children.push_back(std::move(c));
+  }
+  threads = std::clamp<size_t>(threads, 1, std::max<size_t>(1, children));
+  for (size_t t = 0; t < threads; ++t)
+    impl_->threads.emplace_back([this, t, threads] { impl_->flood(t, threads); });
+}
+
+pin_flood::~pin_flood() {
+  {
+    std::lock_guard lock{impl_->mutex};
+    impl_->stopping = true;
+  }
+  impl_->cv.notify_all();
+  for (auto& t : impl_->threads)
+    t.join();
+}
+
+void pin_flood::start() {
+  {
+    std::lock_guard lock{impl_->mutex};
+    impl_->running = true;
+    impl_->started = std::chrono::steady_clock::now();
+  }
+  impl_->cv.notify_all();
+}
+
+void pin_flood::pause() {
+  std::lock_guard lock{impl_->mutex};
+  if (!impl_->running)
+    return;
+  impl_->running = false;
+  impl_->seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - impl_->started).count();
+}
+
+pin_flood_figures pin_flood::figures() const {
+  std::lock_guard lock{impl_->mutex};
+  return {impl_->children.size(), impl_->seconds, impl_->wrong, impl_->locked, impl_->limited,
+          impl_->other};
 }
 
 } // namespace kinbox::bench

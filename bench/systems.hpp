@@ -94,17 +94,47 @@ struct location_figures {
   double interval_seconds = 0;
   uint64_t updates = 0;
   uint64_t pushed = 0;           ///< updates the online parents received
-  double node_cpu_seconds = 0;
+  double node_cpu_seconds = 0;   ///< during the updates, less what the idle node used
+  double idle_node_cores = 0;    ///< the node's CPU before the updates (1.0: one core)
   uint64_t node_disk_writes = 0; ///< bytes the node wrote to storage meanwhile
   uint64_t nats_disk_writes = 0; ///< and its nats-server (KV: heartbeats)
 };
 
 /// The location mode: `families` parent-child pairs (linked with a PIN), half the parents
 /// online; every child sends a sealed location every `interval` for `seconds`. Counts the
-/// node's CPU and both servers' disk writes meanwhile.
+/// node's CPU meanwhile, less its idle CPU measured just before (for up to 10 s), and both
+/// servers' disk writes.
 location_figures kinbox_locations(const std::string& host, uint16_t port,
                                              const std::string& work_dir, size_t families,
                                              double interval, double seconds, pid_t node_pid,
                                              pid_t nats_pid);
+
+/// What a PIN flood met: the answers to its tries, by kind.
+struct pin_flood_figures {
+  size_t children = 0;
+  double seconds = 0;    ///< time spent flooding
+  uint64_t wrong = 0;    ///< wrong_pin: a PIN hash was checked
+  uint64_t locked = 0;   ///< pin_locked: refused without a hash
+  uint64_t limited = 0;  ///< rate_limited: the node's PIN queue was full
+  uint64_t other = 0;
+};
+
+/// Children (each linked to its own parent with a PIN) whose apps try to change the PIN
+/// with wrong old ones, from `threads` threads, each child trying again as soon as it is
+/// answered, and 20 ms after a refusal without a check (locked or rate-limited). Paused
+/// until start().
+class pin_flood {
+public:
+  pin_flood(const std::string& host, uint16_t port, const std::string& work_dir,
+            size_t children, size_t threads);
+  ~pin_flood();
+  void start();
+  void pause();
+  pin_flood_figures figures() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
 
 } // namespace kinbox::bench
