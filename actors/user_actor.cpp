@@ -25,7 +25,12 @@ namespace kinbox {
 
 namespace {
 
-constexpr auto unknown_idle_time = std::chrono::seconds(5);
+/// After this long without a request and without a session, an account's actor drops what
+/// it loaded (and loads it again with the next request), and the actor of an id without
+/// an account stops: a stranger cannot tell an unused id from an account by whether its
+/// state is in memory (docs/architecture.md, "No probing"). The account's actor itself
+/// stays: sessions and other actors keep its handle.
+constexpr auto idle_time = std::chrono::seconds(60);
 /// How long a released actor stays after its release, answering `moved` (with the
 /// bodies) to batches sent by clients that still had its handle.
 constexpr auto moved_linger = std::chrono::seconds(2);
@@ -92,6 +97,9 @@ struct user_state {
   uint64_t held_base = 0; ///< position of `held[0]` since activation
   std::unordered_map<mail_key, uint64_t, mail_key_hash> held_at; ///< position per held key
   bool held_timer = false;                                       ///< a held_atom is on its way
+  uint64_t last_used_ms = 0; ///< when the last request came
+  bool idle_timer = false;   ///< an idle_atom is on its way
+  bool unloaded = false;     ///< idle: account and contacts are loaded with the next request
   /// Notifications and receipts to other entities; made on first use (an idle user makes
   /// none and should not pay for its maps).
   std::unique_ptr<entity_client<notice>> client;
@@ -123,48 +131,44 @@ uint64_t read_last_seen(const bytes& value) {
 
 void drain(user_pointer self);
 
-/// Loads account and contacts from KV; every other message waits (await) meanwhile.
+/// Loads account and contacts from KV; every other message waits (await) meanwhile. An
+/// id without an account reads both too, so it answers in the time an account takes.
 void load(user_pointer self, std::function<void()> then) {
   auto kv = self->state.deps->kv;
   auto key = key_of(self->state.id);
+  auto failed = [=](caf::error&) {
+    self->state.load_failed = true;
+    then();
+  };
   self->request(kv, caf::infinite, kv_get_atom::value, kv_space::accounts, key)
       .await(
           [=](kv_lookup& acc) {
-            if (!acc.found) {
-              self->state.account.reset();
-              then();
-              return;
-            }
-            self->state.account = decode_account(acc.value);
-            if (!self->state.account) {
-              log::get("user")->error("event=bad_account_record id={}", self->state.id);
-              self->state.load_failed = true;
-              then();
-              return;
-            }
             self->request(kv, caf::infinite, kv_get_atom::value, kv_space::contacts, key)
                 .await(
                     [=](kv_lookup& list) {
+                      auto& st = self->state;
+                      st.load_failed = false;
+                      st.account.reset();
+                      if (!acc.found)
+                        return then();
+                      st.account = decode_account(acc.value);
+                      if (!st.account) {
+                        log::get("user")->error("event=bad_account_record id={}", st.id);
+                        st.load_failed = true;
+                        return then();
+                      }
                       if (list.found) {
                         auto decoded = contact_list_state::decode(list.value);
                         if (!decoded)
-                          log::get("user")->error("event=bad_contacts_record id={}",
-                                                  self->state.id);
+                          log::get("user")->error("event=bad_contacts_record id={}", st.id);
                         else
-                          self->state.contacts = std::move(*decoded);
+                          st.contacts = std::move(*decoded);
                       }
-                      self->state.load_failed = false;
                       then();
                     },
-                    [=](caf::error&) {
-                      self->state.load_failed = true;
-                      then();
-                    });
+                    failed);
           },
-          [=](caf::error&) {
-            self->state.load_failed = true;
-            then();
-          });
+          failed);
 }
 
 void finish_leaving(user_pointer self);
@@ -1038,9 +1042,19 @@ void write_presence(user_pointer self, const endpoint& session) {
                  encode_presence({session.node, session.incarnation, st.deps->now_ms()}));
 }
 
+/// Starts the idle timer unless it runs: without a session, the actor stops once unused.
+void arm_idle(user_pointer self) {
+  auto& st = self->state;
+  if (st.idle_timer)
+    return;
+  st.idle_timer = true;
+  self->delayed_send(self, idle_time, idle_atom::value);
+}
+
 /// Forgets the attached session and records when the account was last seen.
 void detach_session(user_pointer self, uint64_t last_seen_ms) {
   auto& st = self->state;
+  arm_idle(self);
   st.session.reset();
   st.drain_more = false;
   st.unacked_pages.clear();
@@ -1433,11 +1447,22 @@ bool attaches(const std::vector<entity_request>& reqs) {
   });
 }
 
+void after_load(user_pointer self);
+
 /// Handles requests in order, then stores the mail they delivered in one put. If loading
 /// the state failed (KV unreachable), it is loaded once more first.
 void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector<reply_to> replies,
                 bool reloaded = false) {
   auto& st = self->state;
+  st.last_used_ms = st.deps->now_ms();
+  if (st.unloaded) {
+    st.unloaded = false;
+    load(self, [=]() mutable {
+      after_load(self);
+      handle_all(self, std::move(reqs), std::move(replies), true);
+    });
+    return;
+  }
   auto view = st.deps->service->view();
   // Also when requests waited in the mailbox past this node's lease (a paused node), or
   // beyond the release: another node may serve the account now.
@@ -1468,8 +1493,16 @@ void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector
 }
 
 void after_load(user_pointer self) {
-  if (!self->state.account)
-    self->delayed_send(self, unknown_idle_time, idle_atom::value);
+  if (!self->state.session)
+    arm_idle(self);
+}
+
+/// Whether the actor holds nothing that is not in KV or the store (a link code waiting to
+/// be redeemed is only here), and waits for nothing.
+bool can_stop(const user_state& st, uint64_t now_ms) {
+  return st.store_calls == 0 && (!st.client || st.client->idle()) && !st.session &&
+         st.held_head == st.held.size() && st.incoming.empty() &&
+         (!st.code || st.code->expires_ms <= now_ms);
 }
 
 user_actor::behavior_type user_behavior(user_pointer self, account_id id,
@@ -1526,11 +1559,30 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
       },
       [=](idle_atom) {
         auto& st = self->state;
-        bool quiet = st.store_calls == 0 && (!st.client || st.client->idle());
-        if (st.stopped && !quiet)
-          self->delayed_send(self, moved_linger, idle_atom::value); // a notification retries
-        else if (quiet && (st.stopped || (!st.account && !st.session)))
-          self->quit();
+        if (st.stopped) {
+          if (st.store_calls == 0 && (!st.client || st.client->idle()))
+            self->quit();
+          else
+            self->delayed_send(self, moved_linger, idle_atom::value); // a notification retries
+          return;
+        }
+        st.idle_timer = false;
+        if (st.session)
+          return; // the detach starts it again
+        auto now = st.deps->now_ms();
+        auto idle_ms = static_cast<uint64_t>(std::chrono::milliseconds(idle_time).count());
+        if (!can_stop(st, now) || now < st.last_used_ms + idle_ms)
+          return arm_idle(self);
+        if (!st.account)
+          return self->quit();
+        st.unloaded = true;
+        st.account.reset();
+        st.contacts = contact_list_state{};
+        st.device.reset();
+        st.code.reset();
+        st.client.reset();
+        st.gone.clear();
+        st.contacts_expired = false;
       },
       [=](entity_retry_atom) {
         if (self->state.client)

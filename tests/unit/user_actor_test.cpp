@@ -1152,6 +1152,41 @@ CAF_TEST(a released user stores its held mail sends its session to the next owne
   CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 1);
 }
 
+CAF_TEST(unused without a session an account drops its state and an unknown id stops) {
+  auto bob_actor = spawn(bob);
+  auto ghost = spawn(nobody);
+  auto alice_actor = spawn(alice);
+  attach(alice_actor, alice, 1);
+  auto idle = [&](std::chrono::seconds t) {
+    w->now += static_cast<uint64_t>(std::chrono::milliseconds(t).count());
+    sched.advance_time(t);
+    consume_messages();
+  };
+  // An actor that loads again sees what KV holds now: here, no account.
+  auto forget_account = [&](account_id id) { w->kv.erase({kv_space::accounts, std::to_string(id)}); };
+  auto knows_itself = [&](const user_actor& user, account_id id) {
+    return call(user, id, user_op::list_contacts, {}).ok();
+  };
+  idle(std::chrono::seconds(40));
+  CAF_CHECK(knows_itself(bob_actor, bob)); // used: its idle time starts again
+  idle(std::chrono::seconds(40));
+  forget_account(bob);
+  CAF_CHECK(knows_itself(bob_actor, bob)); // still loaded
+  // The unknown id's actor stopped: a request to it fails (the entity client then asks
+  // the host for a new one).
+  auto to_ghost = call_later(ghost, nobody, user_op::list_contacts);
+  CAF_REQUIRE(*to_ghost);
+  CAF_CHECK_EQUAL((*to_ghost)->message, "request failed");
+  idle(std::chrono::seconds(130));
+  CAF_CHECK(!knows_itself(bob_actor, bob)); // loaded again, from KV
+  forget_account(alice);
+  idle(std::chrono::seconds(130));
+  CAF_CHECK(knows_itself(alice_actor, alice)); // a session keeps the state
+  detach(alice_actor, alice, 1);
+  idle(std::chrono::seconds(130));
+  CAF_CHECK(!knows_itself(alice_actor, alice));
+}
+
 CAF_TEST(a session on a node that went away is detached with last seen at its last heartbeat) {
   auto bob_actor = spawn(bob);
   attach(bob_actor, bob, 1);
