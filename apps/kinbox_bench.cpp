@@ -100,7 +100,11 @@ int main(int argc, char** argv) {
      "comma list of: closed, open, sweep, offline, density, cross (kinbox-2n and nats-rr "
      "closed and open), timeline (open loop while --event commands run), location "
      "(children send locations to online and offline parents), pin (closed loop with and "
-     "without a flood of wrong parent PINs, alternating)")
+     "without a flood of wrong parent PINs, alternating), probe (a stranger's requests to "
+     "ordinary, unknown, deleted and blocking ids: answers and latency)")
+    ("probes", po::value<size_t>()->default_value(200), "probe: targets of each kind")
+    ("probe-wait", po::value<double>()->default_value(130),
+     "probe: seconds between setup and probes (past the idle time of the targets' actors)")
     ("families", po::value<size_t>()->default_value(300), "location: parent-child pairs")
     ("location-interval", po::value<double>()->default_value(2),
      "location: seconds between one child's updates")
@@ -325,6 +329,9 @@ int main(int argc, char** argv) {
       results.back().system = "kinbox-pinflood";
       extra.pin_flood = flood.figures();
     }
+    if (has("probe") && kinbox_port != 0)
+      extra.probe = kinbox_probe(kinbox_host, kinbox_port, work_dir + "/probe",
+                                 vm["probes"].as<size_t>(), vm["probe-wait"].as<double>());
     if (has("location") && kinbox_port != 0)
       extra.location = kinbox_locations(
           kinbox_host, kinbox_port, work_dir + "/location", vm["families"].as<size_t>(),

@@ -136,6 +136,38 @@ void print_timeline(std::ostream& out, const std::vector<run_result>& results) {
   }
 }
 
+std::string answers_text(const std::map<std::string, uint64_t>& answers) {
+  std::string text;
+  for (auto& [name, n] : answers)
+    text += (text.empty() ? "" : ", ") + name + " " + std::to_string(n);
+  return text;
+}
+
+/// Per request: each kind of target's answers and p50/p99 beside the ordinary id's.
+void print_probe(std::ostream& out, const probe_figures& p) {
+  out << "\nprobe: a stranger's requests, " << p.probes
+      << " targets of each kind, each asked once, " << p.wait_seconds
+      << " s after they were made (latency / ordinary id's)\n";
+  char line[400];
+  std::snprintf(line, sizeof(line), "  %-10s %-9s %9s %9s %7s %7s  %s\n", "request", "target",
+                "p50 us", "p99 us", "p50 x", "p99 x", "answers");
+  out << line;
+  const probe_figures::cell* ordinary = nullptr;
+  for (auto& c : p.cells) {
+    if (c.target == "ordinary")
+      ordinary = &c;
+    auto rel = [&](double pct) {
+      return ordinary ? ratio(static_cast<double>(c.latency.percentile(pct)),
+                              static_cast<double>(ordinary->latency.percentile(pct)))
+                      : 0.0;
+    };
+    std::snprintf(line, sizeof(line), "  %-10s %-9s %9.1f %9.1f %6.2fx %6.2fx  %s\n",
+                  c.request.c_str(), c.target.c_str(), us(c.latency.percentile(50)),
+                  us(c.latency.percentile(99)), rel(50), rel(99), answers_text(c.answers).c_str());
+    out << line;
+  }
+}
+
 } // namespace
 
 void print_table(std::ostream& out, const std::vector<run_result>& results,
@@ -220,6 +252,8 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
                   static_cast<unsigned long long>(l.nats_disk_writes));
     out << line;
   }
+  if (extra.probe)
+    print_probe(out, *extra.probe);
   if (extra.pin_flood) {
     auto& p = *extra.pin_flood;
     auto* quiet = find_run(results, "kinbox-quiet", load_mode::closed);
@@ -311,6 +345,18 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
                        {"idle_node_cores", l.idle_node_cores},
                        {"node_disk_write_bytes", l.node_disk_writes},
                        {"nats_disk_write_bytes", l.nats_disk_writes}};
+  }
+  if (extra.probe) {
+    auto& cells = doc["probe"]["cells"];
+    doc["probe"]["probes"] = extra.probe->probes;
+    doc["probe"]["wait_seconds"] = extra.probe->wait_seconds;
+    for (auto& c : extra.probe->cells)
+      cells.push_back({{"request", c.request},
+                       {"target", c.target},
+                       {"answers", c.answers},
+                       {"latency_us",
+                        {{"p50", us(c.latency.percentile(50))},
+                         {"p99", us(c.latency.percentile(99))}}}});
   }
   if (extra.pin_flood) {
     auto& p = *extra.pin_flood;

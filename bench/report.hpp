@@ -27,6 +27,7 @@ struct extra_figures {
   /// The pin mode: what the flood met (its closed loops are the kinbox-quiet and
   /// kinbox-pinflood runs).
   std::optional<pin_flood_figures> pin_flood;
+  std::optional<probe_figures> probe;
 };
 
 void print_table(std::ostream& out, const std::vector<run_result>& results,

@@ -13,6 +13,8 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <numeric>
+#include <random>
 #include <span>
 #include <stdexcept>
 #include <thread>
@@ -862,6 +864,68 @@ location_figures kinbox_locations(const std::string& host, uint16_t port,
       0.0, process_cpu_seconds(node_pid) - cpu_before - out.idle_node_cores * elapsed);
   out.node_disk_writes = process_disk_writes(node_pid) - node_writes;
   out.nats_disk_writes = process_disk_writes(nats_pid) - nats_writes;
+  return out;
+}
+
+probe_figures kinbox_probe(const std::string& host, uint16_t port, const std::string& work_dir,
+                           size_t probes, double wait_seconds) {
+  const std::vector<std::string> kinds{"ordinary", "unknown", "deleted", "blocking"};
+  const std::vector<std::string> requests{"status", "keys", "send", "friend_add"};
+  std::vector<kinbox_user> strangers;
+  std::vector<std::vector<account_id>> targets(kinds.size());
+  std::mt19937_64 rng{42};
+  for (size_t i = 0; i < probes; ++i) {
+    auto dir = work_dir + "/probe" + std::to_string(i);
+    strangers.push_back(kinbox_register(host, port, dir + "/stranger", "Stranger"));
+    kinbox_login(strangers.back(), host, port);
+    targets[0].push_back(kinbox_register(host, port, dir + "/ordinary", "Ordinary").id);
+    targets[1].push_back(rng() | 1);
+    auto gone = kinbox_register(host, port, dir + "/deleted", "Deleted");
+    kinbox_login(gone, host, port);
+    if (!gone.conn->account_delete(gone.id))
+      throw std::runtime_error("kinbox account_delete failed");
+    targets[2].push_back(gone.id);
+    auto blocker = kinbox_register(host, port, dir + "/blocking", "Blocking");
+    kinbox_login(blocker, host, port);
+    if (!blocker.conn->contact_block(blocker.id, strangers.back().id))
+      throw std::runtime_error("kinbox contact_block failed");
+    targets[3].push_back(blocker.id);
+  }
+  // The targets' actors were just used; after the wait, all of them have left memory.
+  std::this_thread::sleep_for(std::chrono::duration<double>(wait_seconds));
+  probe_figures out;
+  out.probes = probes;
+  out.wait_seconds = wait_seconds;
+  for (auto& r : requests)
+    for (auto& k : kinds)
+      out.cells.push_back({r, k, {}, {}});
+  auto record = [&](size_t request, size_t kind, const auto& answer,
+                    std::chrono::steady_clock::time_point since) {
+    auto& c = out.cells[request * kinds.size() + kind];
+    c.latency.record(static_cast<uint64_t>(std::chrono::nanoseconds(
+                                               std::chrono::steady_clock::now() - since)
+                                               .count()));
+    ++c.answers[std::string(answer ? "ok" : errc_name(answer.error().code))];
+  };
+  std::vector<size_t> order(kinds.size());
+  for (size_t i = 0; i < probes; ++i) {
+    auto& conn = *strangers[i].conn;
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    for (size_t q = 0; q < requests.size(); ++q)
+      for (auto k : order) {
+        auto target = targets[k][i];
+        auto since = std::chrono::steady_clock::now();
+        switch (q) {
+        case 0: record(q, k, conn.status(target), since); break;
+        case 1: record(q, k, conn.keys_of(target), since); break;
+        case 2:
+          record(q, k, conn.send_payload(target, crypto::new_message_id(), bytes(64, 7)), since);
+          break;
+        default: record(q, k, conn.friend_add(target), since); break;
+        }
+      }
+  }
   return out;
 }
 

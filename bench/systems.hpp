@@ -9,9 +9,12 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "bench/histogram.hpp"
 
 namespace kinbox::bench {
 
@@ -108,6 +111,28 @@ location_figures kinbox_locations(const std::string& host, uint16_t port,
                                              const std::string& work_dir, size_t families,
                                              double interval, double seconds, pid_t node_pid,
                                              pid_t nats_pid);
+
+/// The probe mode: what a stranger learns from requests to ids of each kind. For every
+/// request type and kind of target, the answer codes seen and the answer latency.
+struct probe_figures {
+  struct cell {
+    std::string request;               ///< friend_add, status, keys, send
+    std::string target;                ///< ordinary, unknown, deleted, blocking
+    std::map<std::string, uint64_t> answers; ///< by error name ("ok" for success)
+    histogram latency;
+  };
+  size_t probes = 0; ///< targets of each kind, each probed once by its own stranger
+  double wait_seconds = 0; ///< between the setup and the probes
+  std::vector<cell> cells;
+};
+
+/// Registers `probes` strangers and `probes` targets of each kind: ordinary accounts
+/// (offline), ids that never existed, deleted accounts, and accounts that blocked their
+/// stranger; then waits `wait_seconds` (past the node's actor idle time, every target is
+/// cold). Each stranger sends each request once to one target of each kind, the kinds in
+/// a shuffled order, requests in the order status, keys, send, friend_add.
+probe_figures kinbox_probe(const std::string& host, uint16_t port, const std::string& work_dir,
+                           size_t probes, double wait_seconds);
 
 /// What a PIN flood met: the answers to its tries, by kind.
 struct pin_flood_figures {
