@@ -4,7 +4,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <sodium.h>
-#include <sys/resource.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,16 +22,17 @@ void wipe(std::string& s) {
   sodium_memzero(s.data(), s.size());
 }
 
-/// Puts the calling thread at the lowest CPU priority (nice 19), once: a worker's hashes
-/// then get what the node's other threads leave of a busy core (about 1.5% under CFS), so
-/// a flood of PIN tries cannot take CPU from messaging. Only for a worker on a thread of
-/// its own: a scheduler thread must keep its priority.
+/// Puts the calling thread in the idle scheduling class (SCHED_IDLE), once: its hashes
+/// run on CPU that the node's other threads leave, and a waking I/O or scheduler thread
+/// preempts it at once, so a flood of PIN tries cannot take CPU from messaging. Only for a
+/// worker on a thread of its own: a scheduler thread must keep its class.
 void yield_cpu_to_messaging(const pin_service_config& cfg) {
   thread_local bool lowered = false;
   if (!cfg.detached || lowered)
     return;
   lowered = true;
-  if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19) != 0)
+  sched_param param{};
+  if (sched_setscheduler(gettid(), SCHED_IDLE, &param) != 0)
     log::get("pin")->warn("PIN worker keeps its CPU priority: {}", std::strerror(errno));
 }
 
