@@ -223,6 +223,12 @@ auto store_reply(user_pointer self, F f) {
   };
 }
 
+/// For a read whose answer came after the account's state went (deleted, or dropped while
+/// idle): asked again, it is answered from KV.
+entity_reply account_changed_reply() {
+  return error_reply(errc::unavailable, "the account changed meanwhile; retry");
+}
+
 void apply_contact_effect(user_pointer self, contact_effect effect, account_id other, reply_to rp,
                           std::function<void(reply_to)> done = {});
 void purge_mail(user_pointer self, std::optional<account_id> sender, uint64_t after,
@@ -861,6 +867,8 @@ void get_profile(user_pointer self, account_id caller, reply_to rp) {
   read_profile(self, [=](std::optional<profile_record> p) mutable {
     if (!p)
       return rp.deliver(error_reply(errc::unavailable, "the profile could not be read"));
+    if (!self->state.account)
+      return rp.deliver(account_changed_reply());
     auto& a = *self->state.account;
     profile_reply out{a.id, a.name, std::move(p->avatar), online, full, {}, {}, gender::unsaid,
                       a.role, {}};
@@ -946,6 +954,8 @@ void export_account(user_pointer self, reply_to rp) {
             [=](kv_lookup& seen) mutable {
               data->last_seen_ms = seen.found ? read_last_seen(seen.value) : 0;
               auto& st = self->state;
+              if (!st.account)
+                return rp.deliver(account_changed_reply());
               if (st.account->role != account_role::child)
                 return export_mail(self, data, 0, std::move(rp));
               ask_family(self, st.id, family_op::get_link, {}, [=](entity_reply& r) mutable {
@@ -1455,14 +1465,8 @@ void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector
                 bool reloaded = false) {
   auto& st = self->state;
   st.last_used_ms = st.deps->now_ms();
-  if (st.unloaded) {
-    st.unloaded = false;
-    load(self, [=]() mutable {
-      after_load(self);
-      handle_all(self, std::move(reqs), std::move(replies), true);
-    });
-    return;
-  }
+  if (!st.session)
+    arm_idle(self); // also after a deletion or a kick, which end the session without a detach
   auto view = st.deps->service->view();
   // Also when requests waited in the mailbox past this node's lease (a paused node), or
   // beyond the release: another node may serve the account now.
@@ -1470,6 +1474,14 @@ void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector
       !view->serves(view->shard_of(user_kind, st.id), std::chrono::steady_clock::now())) {
     for (size_t i = 0; i < reqs.size(); ++i)
       replies[i].deliver(moved_reply(std::move(reqs[i].body)));
+    return;
+  }
+  if (st.unloaded) {
+    st.unloaded = false;
+    load(self, [=]() mutable {
+      after_load(self);
+      handle_all(self, std::move(reqs), std::move(replies), true);
+    });
     return;
   }
   if (!st.load_failed && !st.account && !reloaded && attaches(reqs)) {
@@ -1575,6 +1587,16 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
           return arm_idle(self);
         if (!st.account)
           return self->quit();
+        if (st.contacts_expired) {
+          // Expired requests are written before the list leaves memory; unloaded next time.
+          st.contacts_expired = false;
+          ++st.store_calls;
+          self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::contacts,
+                        key_of(st.id), st.contacts.encode())
+              .then(store_reply<bool>(self, [](bool) {}),
+                    store_reply<caf::error>(self, [](caf::error&) {}));
+          return arm_idle(self);
+        }
         st.unloaded = true;
         st.account.reset();
         st.contacts = contact_list_state{};
@@ -1582,7 +1604,6 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
         st.code.reset();
         st.client.reset();
         st.gone.clear();
-        st.contacts_expired = false;
       },
       [=](entity_retry_atom) {
         if (self->state.client)

@@ -689,6 +689,11 @@ CAF_TEST(deleting an account leaves nothing of it and its contacts forget it) {
   CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(1)).ok());
   CAF_CHECK(call(alice_actor, bob, user_op::deliver, message(2)).ok()); // from bob, at alice
   attach(bob_actor, bob, 1);
+  // Attached past the idle time: its idle timer has run out, and the deletion ends the
+  // session without a detach.
+  w->now += 61'000;
+  sched.advance_time(std::chrono::seconds(61));
+  consume_messages();
   w->routed.clear();
   CAF_REQUIRE(call(bob_actor, carol, user_op::delete_account).ok());
   consume_messages();
@@ -716,6 +721,13 @@ CAF_TEST(deleting an account leaves nothing of it and its contacts forget it) {
                   static_cast<uint16_t>(errc::not_found));
   CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::attach, attach_of(2)).status,
                   static_cast<uint16_t>(errc::not_found));
+  // And it leaves memory as that of an unknown id does.
+  w->now += 130'000;
+  sched.advance_time(std::chrono::seconds(130));
+  consume_messages();
+  auto late = call_later(bob_actor, alice, user_op::deliver, message(4));
+  CAF_REQUIRE(*late);
+  CAF_CHECK_EQUAL((*late)->message, "request failed");
 }
 
 // Every request type to an account's actor, from every relation the caller can have to
