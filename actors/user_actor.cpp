@@ -223,6 +223,11 @@ auto store_reply(user_pointer self, F f) {
   };
 }
 
+/// Whether no store or KV write and no request to another entity is unanswered.
+bool quiet(const user_state& st) {
+  return st.store_calls == 0 && (!st.client || st.client->idle());
+}
+
 /// For a read whose answer came after the account's state went (deleted, or dropped while
 /// idle): asked again, it is answered from KV.
 entity_reply account_changed_reply() {
@@ -253,6 +258,16 @@ void ask_parent(user_pointer self, account_id other, reply_to rp) {
   });
 }
 
+/// Writes the contact list to KV (counted as a store call: a moving actor waits for it, and
+/// the next owner reads the list from KV).
+auto put_contacts(user_pointer self) {
+  auto& st = self->state;
+  st.contacts_expired = false;
+  ++st.store_calls;
+  return self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::contacts,
+                       key_of(st.id), st.contacts.encode());
+}
+
 /// Persists the contact list, then tells `other` what the effect asks and answers `rp`
 /// (or hands it to `done`, which goes on and answers it).
 void apply_contact_effect(user_pointer self, contact_effect effect, account_id other, reply_to rp,
@@ -266,10 +281,7 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
   };
   if (effect == contact_effect::none && !st.contacts_expired)
     return answer(std::move(rp));
-  st.contacts_expired = false;
-  ++st.store_calls; // a moving actor waits for it: the next owner reads the list from KV
-  self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::contacts, key_of(st.id),
-                st.contacts.encode())
+  put_contacts(self)
       .then(
           store_reply<bool>(self, [=](bool) mutable {
             switch (effect) {
@@ -1512,7 +1524,7 @@ void after_load(user_pointer self) {
 /// Whether the actor holds nothing that is not in KV or the store (a link code waiting to
 /// be redeemed is only here), and waits for nothing.
 bool can_stop(const user_state& st, uint64_t now_ms) {
-  return st.store_calls == 0 && (!st.client || st.client->idle()) && !st.session &&
+  return quiet(st) && !st.session &&
          st.held_head == st.held.size() && st.incoming.empty() &&
          (!st.code || st.code->expires_ms <= now_ms);
 }
@@ -1572,7 +1584,7 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
       [=](idle_atom) {
         auto& st = self->state;
         if (st.stopped) {
-          if (st.store_calls == 0 && (!st.client || st.client->idle()))
+          if (quiet(st))
             self->quit();
           else
             self->delayed_send(self, moved_linger, idle_atom::value); // a notification retries
@@ -1589,12 +1601,8 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
           return self->quit();
         if (st.contacts_expired) {
           // Expired requests are written before the list leaves memory; unloaded next time.
-          st.contacts_expired = false;
-          ++st.store_calls;
-          self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::contacts,
-                        key_of(st.id), st.contacts.encode())
-              .then(store_reply<bool>(self, [](bool) {}),
-                    store_reply<caf::error>(self, [](caf::error&) {}));
+          put_contacts(self).then(store_reply<bool>(self, [](bool) {}),
+                                  store_reply<caf::error>(self, [](caf::error&) {}));
           return arm_idle(self);
         }
         st.unloaded = true;
@@ -1615,7 +1623,7 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
 /// A leaving actor answers its release and stops once nothing it started is open.
 void finish_leaving(user_pointer self) {
   auto& st = self->state;
-  if (!st.leaving || st.stopped || st.store_calls > 0 || (st.client && !st.client->idle()))
+  if (!st.leaving || st.stopped || !quiet(st))
     return;
   st.stopped = true;
   st.leaving->deliver(true);

@@ -142,7 +142,6 @@ std::string utc_time(uint64_t ms) {
   return buf;
 }
 
-
 /// What this machine tells the server at login (printable ASCII, shortened to fit).
 device_info this_device() {
   auto ascii = [](std::string s) {
@@ -366,9 +365,11 @@ private:
   int print_contacts(const result<contact_list>& list) {
     if (!list)
       return error(list.error());
-    for (auto& e : list->entries)
-      print({{"id", e.id}, {"name", e.name}, {"state", std::string{contact_state_name(e.state)}}},
-            std::to_string(e.id) + " " + e.name + " " + std::string{contact_state_name(e.state)});
+    for (auto& e : list->entries) {
+      std::string state{contact_state_name(e.state)};
+      print({{"id", e.id}, {"name", e.name}, {"state", state}},
+            std::to_string(e.id) + " " + e.name + " " + state);
+    }
     return 0;
   }
 
@@ -395,7 +396,6 @@ private:
       return cmd == "block" ? c.contact_block(owner, other) : c.contact_remove(owner, other);
     });
   }
-
 
   int do_profile() {
     auto name = take_flag("--name");

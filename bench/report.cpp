@@ -246,8 +246,7 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
                   "bytes\n",
                   l.families, l.interval_seconds, static_cast<unsigned long long>(l.updates),
                   static_cast<unsigned long long>(l.pushed),
-                  l.updates ? l.node_cpu_seconds * 1e6 / static_cast<double>(l.updates) : 0.0,
-                  100 * l.idle_node_cores,
+                  l.node_cpu_per_million(), 100 * l.idle_node_cores,
                   static_cast<unsigned long long>(l.node_disk_writes),
                   static_cast<unsigned long long>(l.nats_disk_writes));
     out << line;
@@ -340,8 +339,7 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
                        {"updates", l.updates},
                        {"pushed", l.pushed},
                        {"node_cpu_seconds", l.node_cpu_seconds},
-                       {"node_cpu_seconds_per_million",
-                        l.updates ? l.node_cpu_seconds * 1e6 / static_cast<double>(l.updates) : 0.0},
+                       {"node_cpu_seconds_per_million", l.node_cpu_per_million()},
                        {"idle_node_cores", l.idle_node_cores},
                        {"node_disk_write_bytes", l.node_disk_writes},
                        {"nats_disk_write_bytes", l.nats_disk_writes}};

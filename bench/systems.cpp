@@ -74,15 +74,18 @@ void send_acks(kinbox_user& u, ack_request& acks) {
   acks.keys.clear();
 }
 
+/// Registers an account (a parent unless said: a child's friends would wait for its
+/// parent's approval); not logged in.
 kinbox_user kinbox_register(const std::string& host, uint16_t port, const std::string& dir,
-                            const std::string& name, const std::string& source = {}) {
+                            const std::string& name, const std::string& source = {},
+                            account_role role = account_role::parent) {
   kinbox_user u;
   u.prof = std::make_unique<client::profile>(client::profile::create(dir));
   auto c = client::client::connect(*u.prof, host, port, source);
   if (!c)
     throw std::runtime_error("kinbox connect: " + c.error().message);
-  // Parents: a child's friends would wait for its parent's approval.
-  auto id = (*c)->register_account(name, "1985-01-01", account_role::parent);
+  auto born = role == account_role::parent ? "1985-01-01" : "2015-01-01";
+  auto id = (*c)->register_account(name, born, role);
   if (!id)
     throw std::runtime_error("kinbox register: " + id.error().message);
   u.id = *id;
@@ -766,10 +769,6 @@ std::shared_ptr<void> kinbox_idle_sessions(const std::string& host, uint16_t por
   return users;
 }
 
-} // namespace kinbox::bench
-
-namespace kinbox::bench {
-
 namespace {
 
 /// A parent and its linked child, both registered and logged in.
@@ -777,16 +776,8 @@ std::pair<kinbox_user, kinbox_user> kinbox_family(const std::string& host, uint1
                                                   const std::string& dir, size_t index) {
   auto parent = kinbox_register(host, port, dir + "/parent", "Parent" + std::to_string(index));
   kinbox_login(parent, host, port);
-  kinbox_user child;
-  child.prof = std::make_unique<client::profile>(client::profile::create(dir + "/child"));
-  auto c = client::client::connect(*child.prof, host, port);
-  if (!c)
-    throw std::runtime_error("kinbox connect: " + c.error().message);
-  auto id = (*c)->register_account("Child" + std::to_string(index), "2015-01-01",
-                                   account_role::child);
-  if (!id)
-    throw std::runtime_error("kinbox register: " + id.error().message);
-  child.id = *id;
+  auto child = kinbox_register(host, port, dir + "/child", "Child" + std::to_string(index), {},
+                               account_role::child);
   kinbox_login(child, host, port);
   auto code = parent.conn->link_create("2468");
   if (!code)

@@ -101,6 +101,10 @@ struct location_figures {
   double idle_node_cores = 0;    ///< the node's CPU before the updates (1.0: one core)
   uint64_t node_disk_writes = 0; ///< bytes the node wrote to storage meanwhile
   uint64_t nats_disk_writes = 0; ///< and its nats-server (KV: heartbeats)
+
+  double node_cpu_per_million() const {
+    return updates ? node_cpu_seconds * 1e6 / static_cast<double>(updates) : 0.0;
+  }
 };
 
 /// The location mode: `families` parent-child pairs (linked with a PIN), half the parents

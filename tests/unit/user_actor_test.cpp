@@ -219,6 +219,13 @@ struct fixture : test_coordinator_fixture<> {
     }
   }
 
+  /// Lets `t` pass on the world's clock and the scheduler's (timers fire).
+  void pass(std::chrono::seconds t) {
+    w->now += static_cast<uint64_t>(std::chrono::milliseconds(t).count());
+    sched.advance_time(t);
+    consume_messages();
+  }
+
   /// Records `parent` as the linked parent in `child`'s contact list (kept or made).
   void link_parent(account_id child, account_id parent) {
     auto& record = w->kv[{kv_space::contacts, std::to_string(child)}];
@@ -691,9 +698,7 @@ CAF_TEST(deleting an account leaves nothing of it and its contacts forget it) {
   attach(bob_actor, bob, 1);
   // Attached past the idle time: its idle timer has run out, and the deletion ends the
   // session without a detach.
-  w->now += 61'000;
-  sched.advance_time(std::chrono::seconds(61));
-  consume_messages();
+  pass(std::chrono::seconds(61));
   w->routed.clear();
   CAF_REQUIRE(call(bob_actor, carol, user_op::delete_account).ok());
   consume_messages();
@@ -722,9 +727,7 @@ CAF_TEST(deleting an account leaves nothing of it and its contacts forget it) {
   CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::attach, attach_of(2)).status,
                   static_cast<uint16_t>(errc::not_found));
   // And it leaves memory as that of an unknown id does.
-  w->now += 130'000;
-  sched.advance_time(std::chrono::seconds(130));
-  consume_messages();
+  pass(std::chrono::seconds(130));
   auto late = call_later(bob_actor, alice, user_op::deliver, message(4));
   CAF_REQUIRE(*late);
   CAF_CHECK_EQUAL((*late)->message, "request failed");
@@ -1169,19 +1172,14 @@ CAF_TEST(unused without a session an account drops its state and an unknown id s
   auto ghost = spawn(nobody);
   auto alice_actor = spawn(alice);
   attach(alice_actor, alice, 1);
-  auto idle = [&](std::chrono::seconds t) {
-    w->now += static_cast<uint64_t>(std::chrono::milliseconds(t).count());
-    sched.advance_time(t);
-    consume_messages();
-  };
   // An actor that loads again sees what KV holds now: here, no account.
   auto forget_account = [&](account_id id) { w->kv.erase({kv_space::accounts, std::to_string(id)}); };
   auto knows_itself = [&](const user_actor& user, account_id id) {
     return call(user, id, user_op::list_contacts, {}).ok();
   };
-  idle(std::chrono::seconds(40));
+  pass(std::chrono::seconds(40));
   CAF_CHECK(knows_itself(bob_actor, bob)); // used: its idle time starts again
-  idle(std::chrono::seconds(40));
+  pass(std::chrono::seconds(40));
   forget_account(bob);
   CAF_CHECK(knows_itself(bob_actor, bob)); // still loaded
   // The unknown id's actor stopped: a request to it fails (the entity client then asks
@@ -1189,13 +1187,13 @@ CAF_TEST(unused without a session an account drops its state and an unknown id s
   auto to_ghost = call_later(ghost, nobody, user_op::list_contacts);
   CAF_REQUIRE(*to_ghost);
   CAF_CHECK_EQUAL((*to_ghost)->message, "request failed");
-  idle(std::chrono::seconds(130));
+  pass(std::chrono::seconds(130));
   CAF_CHECK(!knows_itself(bob_actor, bob)); // loaded again, from KV
   forget_account(alice);
-  idle(std::chrono::seconds(130));
+  pass(std::chrono::seconds(130));
   CAF_CHECK(knows_itself(alice_actor, alice)); // a session keeps the state
   detach(alice_actor, alice, 1);
-  idle(std::chrono::seconds(130));
+  pass(std::chrono::seconds(130));
   CAF_CHECK(!knows_itself(alice_actor, alice));
 }
 
