@@ -227,10 +227,11 @@ int run(const node_config& cfg) {
     caf::actor_system_config sys_cfg;
     sys_cfg.load<caf::io::middleman>();
     sys_cfg.set("scheduler.max-threads", cfg.worker_threads);
-    // Idle workers sleep sooner than CAF's default spinning: on a shared machine the
-    // spinning costs more CPU than the microseconds of latency it saves.
+    // An idle worker spins briefly, then waits on its condition variable, which the next
+    // enqueue signals. CAF's default spins longer and then polls every 50 us: where nodes
+    // and NATS share cores that polling takes the CPU from the threads with work.
     sys_cfg.set("work-stealing.aggressive-poll-attempts", size_t{10});
-    sys_cfg.set("work-stealing.moderate-poll-attempts", size_t{50});
+    sys_cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
     add_kinbox_error_renderer(sys_cfg);
     caf::actor_system sys{sys_cfg};
     auto store = spawn_store(sys, std::move(*box), cfg.commit_window);

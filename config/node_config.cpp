@@ -2,17 +2,31 @@
 
 #include <boost/program_options.hpp>
 
+#include <sched.h>
+
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <limits>
 #include <sstream>
+#include <thread>
 
 namespace po = boost::program_options;
 
 namespace kinbox {
 
 namespace {
+
+/// The CPUs this process may run on (its affinity mask: taskset, a cgroup cpuset): one
+/// scheduler thread per CPU, as a node pinned to one core wants one, not the machine's
+/// count fighting over it.
+size_t usable_cpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+    return static_cast<size_t>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
 
 failure bad_option(const std::string& option, const std::string& why) {
   return failure{errc::invalid_argument, "invalid value for --" + option + ": " + why};
@@ -137,8 +151,9 @@ po::options_description make_options() {
     ("drain-timeout", po::value<std::string>()->default_value("60s"),
      "how long a stopping node (SIGTERM, kinbox-admin drain) waits for its shards to move "
      "before it stops anyway; 1s to 1h")
-    ("worker-threads", po::value<size_t>()->default_value(2),
-     "actor scheduler threads, 1..64 (network I/O runs on one more thread)")
+    ("worker-threads", po::value<size_t>()->default_value(0),
+     "actor scheduler threads, 1..64 (network I/O runs on one more thread); 0: one per CPU "
+     "the node may run on (taskset, cgroup cpuset), at most 64")
     ("local-shortcut", po::value<bool>()->default_value(true),
      "hand requests for locally owned shards straight to the local actor instead of via NATS")
     ("log-level", po::value<std::string>()->default_value("info"),
@@ -336,8 +351,10 @@ result<node_config> build(const po::variables_map& vm) {
   if (cfg.kv_replicas < 0 || cfg.kv_replicas > 5)
     return bad_option("kv-replicas", "must be between 0 and 5");
   cfg.worker_threads = get<size_t>(vm, "worker-threads");
-  if (cfg.worker_threads < 1 || cfg.worker_threads > 64)
-    return bad_option("worker-threads", "must be between 1 and 64");
+  if (cfg.worker_threads > 64)
+    return bad_option("worker-threads", "must be between 1 and 64, or 0");
+  if (cfg.worker_threads == 0)
+    cfg.worker_threads = std::min<size_t>(usable_cpus(), 64);
   cfg.local_shortcut = get<bool>(vm, "local-shortcut");
   cfg.log_level = get<std::string>(vm, "log-level");
   static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};

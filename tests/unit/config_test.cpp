@@ -2,6 +2,7 @@
 #include <caf/test/unit_test.hpp>
 #include <caf/test/unit_test_impl.hpp>
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -52,6 +53,27 @@ CAF_TEST(defaults are those of a local dev node) {
   CAF_CHECK(cfg.commit_window == std::chrono::milliseconds(1));
   CAF_CHECK(cfg.ack_window == std::chrono::milliseconds(50));
   CAF_CHECK(ok(parse({"--ack-window", "0ms"})).ack_window == std::chrono::milliseconds(0));
+}
+
+CAF_TEST(scheduler threads default to the CPUs the node may run on) {
+  cpu_set_t all;
+  CAF_REQUIRE_EQUAL(sched_getaffinity(0, sizeof(all), &all), 0);
+  CAF_CHECK_EQUAL(ok(parse({})).worker_threads, static_cast<size_t>(CPU_COUNT(&all)));
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &all)) {
+      CPU_SET(cpu, &one);
+      break;
+    }
+  CAF_REQUIRE_EQUAL(sched_setaffinity(0, sizeof(one), &one), 0);
+  auto pinned = ok(parse({}));
+  auto chosen = ok(parse({"--worker-threads", "3"}));
+  sched_setaffinity(0, sizeof(all), &all);
+  CAF_CHECK_EQUAL(pinned.worker_threads, 1u);
+  CAF_CHECK_EQUAL(chosen.worker_threads, 3u);
+  CAF_CHECK(error_of(parse({"--worker-threads", "65"})).find("--worker-threads") !=
+            std::string::npos);
 }
 
 CAF_TEST(command line beats config file beats environment) {
