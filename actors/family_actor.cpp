@@ -222,9 +222,8 @@ void decide(family_pointer self, account_id other, bool approve, reply_to rp) {
   if (!f.take_approval(other))
     return finish(self, std::move(rp), error_reply(errc::not_found, "nothing waits for approval"));
   save(self, std::move(rp), [=](reply_to rp) mutable {
-    bytes body;
-    wire::writer{body}.u64(other).u8(approve ? 1 : 0);
-    call_user(self, self->state.child, user_op::parent_decision, std::move(body),
+    call_user(self, self->state.child, user_op::parent_decision,
+              encode_account_flag({other, approve}),
               [=](entity_reply& r) mutable {
                 if (r.ok())
                   finish(self, std::move(rp), ok_reply());
@@ -348,18 +347,15 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
                      });
   }
   case family_op::approval_needed: {
-    wire::reader r{req.body};
-    account_id other = 0;
-    uint8_t ours = 0;
-    r.u64(other);
-    r.u8(ours);
-    if (!by_child || !r.finished())
+    auto body = decode_account_flag(req.body);
+    if (!by_child || !body)
       return by_child ? bad("malformed approval") : finish(self, std::move(rp), not_found());
+    auto [other, ours] = *body;
     if (!f.needs_approval()) {
       bytes yes{1};
       return finish(self, std::move(rp), ok_reply(std::move(yes)));
     }
-    bool added = f.add_approval(other, ours != 0, now);
+    bool added = f.add_approval(other, ours, now);
     if (!added && !expired)
       return finish(self, std::move(rp), ok_reply(bytes{0}));
     return save(self, std::move(rp), [=](reply_to rp) {
@@ -375,16 +371,12 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
     return finish(self, std::move(rp), ok_reply(encode_body(list)));
   }
   case family_op::decide: {
-    wire::reader r{req.body};
-    account_id other = 0;
-    uint8_t approve = 2;
-    r.u64(other);
-    r.u8(approve);
+    auto body = decode_account_flag(req.body);
     if (!by_parent)
       return finish(self, std::move(rp), not_found());
-    if (!r.finished() || approve > 1)
+    if (!body)
       return bad("malformed decision");
-    return decide(self, other, approve == 1, std::move(rp));
+    return decide(self, body->other, body->yes, std::move(rp));
   }
   case family_op::decide_with_pin: {
     auto body = decode_body<approval_by_pin>(req.body);
@@ -677,6 +669,24 @@ entity_host::behavior_type family_host_behavior(family_host_pointer self,
 
 entity_host spawn_family_host(caf::actor_system& sys, family_deps deps) {
   return sys.spawn(family_host_behavior, std::make_shared<const family_deps>(std::move(deps)));
+}
+
+bytes encode_account_flag(const account_flag& x) {
+  bytes out;
+  wire::writer{out}.u64(x.other).u8(x.yes ? 1 : 0);
+  return out;
+}
+
+std::optional<account_flag> decode_account_flag(std::span<const uint8_t> in) {
+  wire::reader r{in};
+  account_flag x;
+  uint8_t yes = 2;
+  r.u64(x.other);
+  r.u8(yes);
+  if (!r.finished() || yes > 1)
+    return std::nullopt;
+  x.yes = yes == 1;
+  return x;
 }
 
 bytes encode_location(const location_body& x) {

@@ -48,6 +48,17 @@ enum class family_op : uint8_t {
   erase = 14,            ///< child (deleting its account): the record goes, the parent is told
 };
 
+/// Another account and a yes or no about it: the body of `approval_needed` (whether the
+/// child asked first), `decide` and the user's `parent_decision` (whether the parent
+/// approves).
+struct account_flag {
+  account_id other = 0;
+  bool yes = false;
+};
+bytes encode_account_flag(const account_flag& x);
+/// nullopt unless the body is exactly an id and a flag of 0 or 1.
+std::optional<account_flag> decode_account_flag(std::span<const uint8_t> in);
+
 /// A child's latest location as the family hands it to the parent's user actor.
 struct location_body {
   uint64_t at_ms = 0;

@@ -244,9 +244,8 @@ void purge_mail(user_pointer self, std::optional<account_id> sender, uint64_t af
 void ask_parent(user_pointer self, account_id other, reply_to rp) {
   auto entries = self->state.contacts.entries();
   auto i = entries.find(other);
-  bytes body;
-  wire::writer{body}.u64(other).u8(i != entries.end() && i->second.ours ? 1 : 0);
-  ask_family(self, self->state.id, family_op::approval_needed, std::move(body),
+  ask_family(self, self->state.id, family_op::approval_needed,
+             encode_account_flag({other, i != entries.end() && i->second.ours}),
              [=](entity_reply& r) mutable {
     if (!r.ok())
       return rp.deliver(error_reply(r.to_failure())); // still waiting; asking again retries
@@ -1397,16 +1396,12 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     return apply_contact_effect(self, contact_effect::changed, parent, rp);
   }
   case user_op::parent_decision: {
-    wire::reader r{req.body};
-    account_id other = 0;
-    uint8_t approve = 0;
-    r.u64(other);
-    r.u8(approve);
-    if (!r.finished())
+    auto body = decode_account_flag(req.body);
+    if (!body)
       return bad("malformed decision");
-    auto effect = approve == 1 ? st.contacts.parent_approved(other, now)
-                               : st.contacts.parent_denied(other);
-    return apply_contact_effect(self, effect, other, rp);
+    auto effect = body->yes ? st.contacts.parent_approved(body->other, now)
+                            : st.contacts.parent_denied(body->other);
+    return apply_contact_effect(self, effect, body->other, rp);
   }
   case user_op::get_key: {
     auto t = target();

@@ -433,11 +433,8 @@ void handle_family(session_pointer self, const frame_view& f) {
       call_family(self, rid, t->id, family_op::list_approvals, {}, {frame_type::approval_list});
     return;
   case frame_type::approval_decide:
-    if (auto b = body_of<approval_decision>(self, f)) {
-      bytes body;
-      wire::writer{body}.u64(b->other).u8(b->approve ? 1 : 0);
-      call_family(self, rid, b->child, family_op::decide, std::move(body));
-    }
+    if (auto b = body_of<approval_decision>(self, f))
+      call_family(self, rid, b->child, family_op::decide, encode_account_flag({b->other, b->approve}));
     return;
   case frame_type::approval_pin:
     if (body_of<approval_by_pin>(self, f))

@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1)
     return 0;
   std::span<const uint8_t> in{data + 1, size - 1};
-  switch (data[0] % 45) {
+  switch (data[0] % 46) {
   case 0: return round_trip<client_hello>(in), 0;
   case 1: return round_trip<server_hello>(in), 0;
   case 2: return round_trip<error_body>(in), 0;
@@ -92,6 +92,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   case 43:
     if (auto r = decode_resolution(in); r && !decode_resolution(encode_resolution(*r)))
+      __builtin_trap();
+    return 0;
+  case 44:
+    if (auto x = decode_account_flag(in); x && encode_account_flag(*x) != bytes(in.begin(), in.end()))
       __builtin_trap();
     return 0;
   default:

@@ -223,6 +223,22 @@ struct fixture : test_coordinator_fixture<> {
 
 } // namespace
 
+CAF_TEST(an account and a flag travel as nine bytes and nothing else decodes) {
+  auto body = encode_account_flag({4242, true});
+  CAF_CHECK_EQUAL(body.size(), 9u);
+  auto back = decode_account_flag(body);
+  CAF_REQUIRE(back);
+  CAF_CHECK_EQUAL(back->other, 4242u);
+  CAF_CHECK(back->yes);
+  CAF_CHECK(!decode_account_flag(encode_account_flag({7, false}))->yes);
+  body.back() = 2;
+  CAF_CHECK(!decode_account_flag(body));
+  body.pop_back();
+  CAF_CHECK(!decode_account_flag(body));
+  body.insert(body.end(), {1, 0});
+  CAF_CHECK(!decode_account_flag(body));
+}
+
 CAF_TEST_FIXTURE_SCOPE(family_tests, fixture)
 
 CAF_TEST(a child redeems a link code once and is linked to that one parent) {
