@@ -130,6 +130,22 @@ private:
   MDB_cursor* cur_ = nullptr;
 };
 
+/// Calls `f(cursor, key, value)` for every entry of `dbi` in key order and stops at the
+/// first non-zero result of `f`, which it returns; 0 once all were seen, else LMDB's code.
+template <class F>
+int for_each_entry(MDB_txn* txn, MDB_dbi dbi, F&& f) {
+  cursor_guard cur;
+  int rc = cur.open(txn, dbi);
+  if (rc != 0)
+    return rc;
+  MDB_val key, val;
+  for (rc = mdb_cursor_get(cur.get(), &key, &val, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT))
+    if (int stop = f(cur.get(), key, val); stop != 0)
+      return stop;
+  return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 /// Thrown inside a write body to abort the transaction with an LMDB code.
 struct lmdb_abort {
   int rc;
@@ -278,31 +294,25 @@ int mailbox::upgrade(MDB_txn* txn, uint64_t format) {
 int mailbox::upgrade_values(MDB_txn* txn, size_t& upgraded) {
   // Format 1 kept seq|expires_at in the index and an expiry DB: rewrite the index values
   // as seq|sender and drop the expiry DB.
-  cursor_guard cur;
-  int rc = cur.open(txn, index_db_);
-  if (rc != 0)
-    return rc;
-  MDB_val key, val;
-  for (rc = mdb_cursor_get(cur.get(), &key, &val, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT)) {
+  int rc = for_each_entry(txn, index_db_, [&](MDB_cursor* cur, MDB_val& key, MDB_val& val) {
     if (key.mv_size != format2_index_key_size || val.mv_size != index_value_size)
-      continue;
+      return 0;
     auto recipient = get_u64(static_cast<const uint8_t*>(key.mv_data));
     auto seq = get_u64(static_cast<const uint8_t*>(val.mv_data));
     mail_key_bytes mk{recipient, seq};
     MDB_val mkey = mk.val(), mval;
     envelope e;
     if (mdb_get(txn, mail_db_, &mkey, &mval) != 0 || !decode_envelope(recipient, mval, false, e))
-      continue;
+      return 0;
     uint8_t value[index_value_size];
     put_u64(value, seq);
     put_u64(value + 8, e.sender);
     MDB_val nval{sizeof(value), value};
-    if ((rc = mdb_cursor_put(cur.get(), &key, &nval, MDB_CURRENT)) != 0)
-      return rc;
-    ++upgraded;
-  }
-  if (rc != MDB_NOTFOUND)
+    int put = mdb_cursor_put(cur, &key, &nval, MDB_CURRENT);
+    upgraded += put == 0 ? 1 : 0;
+    return put;
+  });
+  if (rc != 0)
     return rc;
   MDB_dbi expiry = 0;
   if (mdb_dbi_open(txn, "expiry", 0, &expiry) == 0 && (rc = mdb_drop(txn, expiry, 1)) != 0)
@@ -315,27 +325,19 @@ int mailbox::upgrade_keys(MDB_txn* txn, size_t& upgraded) {
   // entries are collected first, as new keys would land among those still to visit.
   std::vector<std::pair<std::array<uint8_t, format2_index_key_size>, std::array<uint8_t, 16>>>
       old;
-  {
-    cursor_guard cur;
-    int rc = cur.open(txn, index_db_);
-    if (rc != 0)
-      return rc;
-    MDB_val key, val;
-    for (rc = mdb_cursor_get(cur.get(), &key, &val, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT)) {
-      if (key.mv_size != format2_index_key_size || val.mv_size != index_value_size)
-        continue;
+  int rc = for_each_entry(txn, index_db_, [&](MDB_cursor*, MDB_val& key, MDB_val& val) {
+    if (key.mv_size == format2_index_key_size && val.mv_size == index_value_size) {
       auto& entry = old.emplace_back();
       std::memcpy(entry.first.data(), key.mv_data, key.mv_size);
       std::memcpy(entry.second.data(), val.mv_data, val.mv_size);
     }
-    if (rc != MDB_NOTFOUND)
-      return rc;
-  }
+    return 0;
+  });
+  if (rc != 0)
+    return rc;
   for (auto& [key, value] : old) {
     MDB_val okey{key.size(), key.data()};
-    int rc = mdb_del(txn, index_db_, &okey, nullptr);
-    if (rc != 0)
+    if ((rc = mdb_del(txn, index_db_, &okey, nullptr)) != 0)
       return rc;
     uint8_t nkey[index_key_size];
     std::memcpy(nkey, key.data(), key.size());
@@ -351,20 +353,15 @@ int mailbox::upgrade_keys(MDB_txn* txn, size_t& upgraded) {
 int mailbox::count_usage(MDB_txn* txn) {
   // Format 2 had no usage table: count every recipient's stored mail.
   std::map<account_id, mail_usage> usage;
-  cursor_guard cur;
-  int rc = cur.open(txn, mail_db_);
+  int rc = for_each_entry(txn, mail_db_, [&](MDB_cursor*, MDB_val& key, MDB_val& val) {
+    if (key.mv_size == 16 && val.mv_size >= envelope_header_size) {
+      auto& u = usage[get_u64(static_cast<const uint8_t*>(key.mv_data))];
+      ++u.count;
+      u.bytes += val.mv_size - envelope_header_size;
+    }
+    return 0;
+  });
   if (rc != 0)
-    return rc;
-  MDB_val key, val;
-  for (rc = mdb_cursor_get(cur.get(), &key, &val, MDB_FIRST); rc == 0;
-       rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT)) {
-    if (key.mv_size != 16 || val.mv_size < envelope_header_size)
-      continue;
-    auto& u = usage[get_u64(static_cast<const uint8_t*>(key.mv_data))];
-    ++u.count;
-    u.bytes += val.mv_size - envelope_header_size;
-  }
-  if (rc != MDB_NOTFOUND)
     return rc;
   for (auto& [recipient, u] : usage) {
     uint8_t k[8], v[16];
@@ -453,17 +450,14 @@ bool mailbox::room_for_puts(uint64_t batch_bytes) {
     return false;
   uint64_t free_pages = map_size_ / stat.ms_psize - (info.me_last_pgno + 1);
   // Pages freed by earlier transactions: each record of the free DB (0) lists some.
-  cursor_guard cur;
-  if (cur.open(txn.get(), 0) == 0) {
-    MDB_val key, val;
-    for (int rc = mdb_cursor_get(cur.get(), &key, &val, MDB_FIRST); rc == 0;
-         rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT))
-      if (val.mv_size >= sizeof(size_t)) {
-        size_t listed = 0;
-        std::memcpy(&listed, val.mv_data, sizeof(listed));
-        free_pages += listed;
-      }
-  }
+  for_each_entry(txn.get(), 0, [&](MDB_cursor*, MDB_val&, MDB_val& val) {
+    if (val.mv_size >= sizeof(size_t)) {
+      size_t listed = 0;
+      std::memcpy(&listed, val.mv_data, sizeof(listed));
+      free_pages += listed;
+    }
+    return 0;
+  });
   // The batch's pages (about twice its bytes, with the index) must leave the reserve free.
   return free_pages * stat.ms_psize > reserve_of(map_size_) + 2 * batch_bytes;
 }
