@@ -11,6 +11,7 @@
 #include "actors/family_actor.hpp"
 #include "actors/user_actor.hpp"
 #include "config/caf_error.hpp"
+#include "fakes.hpp"
 #include "protocol/wire.hpp"
 
 using namespace kinbox;
@@ -24,33 +25,11 @@ constexpr account_id dad = 4444444444; // Leo's parent
 constexpr account_id eve = 5555555555; // a stranger
 constexpr uint64_t code_secret = 424242;
 
-struct world {
-  std::map<std::pair<kv_space, std::string>, bytes> kv;
+struct world : fakes::kv_world {
   std::vector<entity_request> to_users; ///< what the family actors asked of user actors
   std::string pin_hash;                 ///< what a parent's link code carries
   uint64_t now = 1'000'000;
 };
-
-kv_actor::behavior_type fake_kv(kv_actor::pointer, std::shared_ptr<world> w) {
-  return {
-      [=](kv_get_atom, kv_space s, const std::string& key) -> kv_lookup {
-        auto i = w->kv.find({s, key});
-        return i == w->kv.end() ? kv_lookup{} : kv_lookup{true, i->second};
-      },
-      [=](kv_put_atom, kv_space s, const std::string& key, const bytes& v) {
-        w->kv[{s, key}] = v;
-        return true;
-      },
-      [=](kv_create_atom, kv_space s, const std::string& key, const bytes& v) {
-        return w->kv.emplace(std::make_pair(s, key), v).second;
-      },
-      [=](kv_delete_atom, kv_space s, const std::string& key) {
-        w->kv.erase({s, key});
-        return true;
-      },
-      [=](report_atom, const bytes&) -> uint64_t { return 1; },
-  };
-}
 
 /// Every user actor: records the request; a parent's link code is `code_secret`.
 caf::behavior fake_user(caf::event_based_actor*, std::shared_ptr<world> w) {
@@ -75,31 +54,9 @@ caf::behavior fake_user(caf::event_based_actor*, std::shared_ptr<world> w) {
   };
 }
 
-entity_host::behavior_type fake_user_host(entity_host::pointer self, std::shared_ptr<world> w) {
-  auto user = self->spawn(fake_user, w);
-  return {
-      [=](lookup_atom, uint64_t) { return user; },
-      [=](release_atom, uint32_t, std::string&) { return true; },
-      [=](handoff_atom, uint32_t, bytes&) { return true; },
-      [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
-      [=](view_atom) {},
-      [=](lost_atom, std::vector<uint32_t>&) {},
-  };
-}
-
-class no_bus : public message_bus {
-public:
-  bool publish(const std::string&, std::span<const uint8_t>, const std::string&) override {
-    CAF_FAIL("unexpected publish");
-    return false;
-  }
-  result<bool> subscribe(const std::string&, nats_handler) override { return true; }
-  size_t max_payload() const override { return 1u << 20; }
-};
-
 struct fixture : test_coordinator_fixture<> {
   std::shared_ptr<world> w = std::make_shared<world>();
-  no_bus bus;
+  fakes::no_bus bus;
   std::shared_ptr<entity_service> service;
   family_deps deps;
   entity_host host;
@@ -120,11 +77,12 @@ struct fixture : test_coordinator_fixture<> {
     view->lease_until = std::chrono::steady_clock::time_point::max();
     view->nodes = {live_node{"test", 1, "127.0.0.1:1", false}};
     service->publish_view(view);
-    service->register_kind(user_kind, sys.spawn(fake_user_host, w), user_push_codec());
+    service->register_kind(user_kind, sys.spawn(fakes::host, sys.spawn(fake_user, w)),
+                           user_push_codec());
     pepper.key.fill(7);
     w->pin_hash = *crypto::hash_pin("1234", pepper, cheap);
     pin_service_config pcfg{pepper, cheap, 1, 4, false};
-    deps.kv = sys.spawn(fake_kv, w);
+    deps.kv = sys.spawn(fakes::kv, w);
     deps.service = service;
     deps.pins = std::make_shared<pin_service>(sys, pcfg);
     deps.now_ms = [w = w] { return w->now; };

@@ -15,6 +15,7 @@
 #include "actors/safety.hpp"
 #include "actors/user_actor.hpp"
 #include "config/caf_error.hpp"
+#include "fakes.hpp"
 #include "protocol/wire.hpp"
 
 using namespace kinbox;
@@ -28,9 +29,8 @@ constexpr account_id nobody = 9999999999;
 
 /// In-memory stand-ins for the store, the KV buckets and the router, so the user
 /// actor's rules run under CAF's deterministic test coordinator.
-struct world {
+struct world : fakes::kv_world {
   std::map<std::tuple<account_id, mail_kind, message_id>, envelope> mail;
-  std::map<std::pair<kv_space, std::string>, bytes> kv;
   std::vector<entity_request> routed;
   std::vector<mail_push> pushes;
   size_t puts = 0; ///< put requests the store got
@@ -39,7 +39,6 @@ struct world {
   uint64_t now = 1000;
   uint64_t next_seq = 0;
   bytes family_answer; ///< what every family answers (e.g. its latest location)
-  std::vector<bytes> reports; ///< filed in the reports stream
 };
 
 store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<world> w) {
@@ -92,32 +91,6 @@ store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<worl
   };
 }
 
-kv_actor::behavior_type fake_kv(kv_actor::pointer, std::shared_ptr<world> w) {
-  return {
-      [=](kv_get_atom, kv_space s, const std::string& key) -> kv_lookup {
-        auto i = w->kv.find({s, key});
-        if (i == w->kv.end())
-          return {};
-        return {true, i->second};
-      },
-      [=](kv_put_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
-        w->kv[{s, key}] = v;
-        return true;
-      },
-      [=](kv_create_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
-        return w->kv.emplace(std::make_pair(s, key), v).second;
-      },
-      [=](kv_delete_atom, kv_space s, const std::string& key) -> bool {
-        w->kv.erase({s, key});
-        return true;
-      },
-      [=](report_atom, const bytes& report) -> uint64_t {
-        w->reports.push_back(report);
-        return w->reports.size();
-      },
-  };
-}
-
 /// Every other entity: records what reaches it and answers ok.
 caf::behavior fake_entity(caf::event_based_actor*, std::shared_ptr<world> w) {
   return {
@@ -131,19 +104,6 @@ caf::behavior fake_entity(caf::event_based_actor*, std::shared_ptr<world> w) {
   };
 }
 
-/// The user kind's host as the entity service sees it: every lookup finds the recorder.
-entity_host::behavior_type fake_host(entity_host::pointer self, std::shared_ptr<world> w) {
-  auto entity = self->spawn(fake_entity, w);
-  return {
-      [=](lookup_atom, uint64_t) { return entity; },
-      [=](release_atom, uint32_t, std::string&) { return true; },
-      [=](handoff_atom, uint32_t, bytes&) { return true; },
-      [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
-      [=](view_atom) {},
-      [=](lost_atom, std::vector<uint32_t>&) {},
-  };
-}
-
 caf::behavior fake_session(caf::event_based_actor*, std::shared_ptr<world> w) {
   return {
       [=](push_atom, account_id, std::vector<mail_push>& mail) {
@@ -153,17 +113,6 @@ caf::behavior fake_session(caf::event_based_actor*, std::shared_ptr<world> w) {
       [=](reattach_atom, account_id) { ++w->reattaches; },
   };
 }
-
-/// Nothing in these tests leaves the node.
-class no_bus : public message_bus {
-public:
-  bool publish(const std::string&, std::span<const uint8_t>, const std::string&) override {
-    CAF_FAIL("unexpected publish");
-    return false;
-  }
-  result<bool> subscribe(const std::string&, nats_handler) override { return true; }
-  size_t max_payload() const override { return 1u << 20; }
-};
 
 message_id id_of(uint8_t tag) {
   message_id id;
@@ -175,7 +124,7 @@ constexpr uint64_t incarnation = 7;
 
 struct fixture : test_coordinator_fixture<> {
   std::shared_ptr<world> w = std::make_shared<world>();
-  no_bus bus;
+  fakes::no_bus bus;
   std::shared_ptr<entity_service> service;
   user_deps deps;
   std::vector<user_actor> users;
@@ -201,10 +150,12 @@ struct fixture : test_coordinator_fixture<> {
     view->lease_until = std::chrono::steady_clock::time_point::max();
     view->nodes = {live_node{"test", incarnation, "127.0.0.1:1", false}};
     service->publish_view(view);
-    service->register_kind(user_kind, sys.spawn(fake_host, w), user_push_codec());
-    service->register_kind(family_kind, sys.spawn(fake_host, w), family_push_codec());
+    service->register_kind(user_kind, sys.spawn(fakes::host, sys.spawn(fake_entity, w)),
+                           user_push_codec());
+    service->register_kind(family_kind, sys.spawn(fakes::host, sys.spawn(fake_entity, w)),
+                           family_push_codec());
     deps.store = sys.spawn(fake_store, w);
-    deps.kv = sys.spawn(fake_kv, w);
+    deps.kv = sys.spawn(fakes::kv, w);
     deps.service = service;
     deps.now_ms = [w = w] { return w->now; };
     deps.mail_ttl = std::chrono::milliseconds(5000);

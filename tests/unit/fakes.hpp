@@ -1,0 +1,72 @@
+// Stand-ins the actor tests share under CAF's deterministic test coordinator: the KV
+// buckets as a map, an entity kind's host whose every lookup finds one actor, and a bus
+// that nothing may use (everything in these tests stays on the node).
+#pragma once
+
+#include <caf/test/dsl.hpp>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cluster/entity_service.hpp"
+#include "cluster/kv_actor.hpp"
+
+namespace kinbox::fakes {
+
+/// What the fake KV keeps; a test's world derives from it.
+struct kv_world {
+  std::map<std::pair<kv_space, std::string>, bytes> kv;
+  std::vector<bytes> reports; ///< filed in the reports stream
+};
+
+inline kv_actor::behavior_type kv(kv_actor::pointer, std::shared_ptr<kv_world> w) {
+  return {
+      [=](kv_get_atom, kv_space s, const std::string& key) -> kv_lookup {
+        auto i = w->kv.find({s, key});
+        return i == w->kv.end() ? kv_lookup{} : kv_lookup{true, i->second};
+      },
+      [=](kv_put_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
+        w->kv[{s, key}] = v;
+        return true;
+      },
+      [=](kv_create_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
+        return w->kv.emplace(std::make_pair(s, key), v).second;
+      },
+      [=](kv_delete_atom, kv_space s, const std::string& key) -> bool {
+        w->kv.erase({s, key});
+        return true;
+      },
+      [=](report_atom, const bytes& report) -> uint64_t {
+        w->reports.push_back(report);
+        return w->reports.size();
+      },
+  };
+}
+
+/// An entity kind's host as the entity service sees it: every lookup finds `entity`.
+inline entity_host::behavior_type host(entity_host::pointer, caf::actor entity) {
+  return {
+      [=](lookup_atom, uint64_t) { return entity; },
+      [=](release_atom, uint32_t, std::string&) { return true; },
+      [=](handoff_atom, uint32_t, bytes&) { return true; },
+      [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
+      [=](view_atom) {},
+      [=](lost_atom, std::vector<uint32_t>&) {},
+  };
+}
+
+/// Nothing in these tests leaves the node.
+class no_bus : public message_bus {
+public:
+  bool publish(const std::string&, std::span<const uint8_t>, const std::string&) override {
+    CAF_FAIL("unexpected publish");
+    return false;
+  }
+  result<bool> subscribe(const std::string&, nats_handler) override { return true; }
+  size_t max_payload() const override { return 1u << 20; }
+};
+
+} // namespace kinbox::fakes
