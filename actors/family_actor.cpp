@@ -350,7 +350,8 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
     auto body = decode_account_flag(req.body);
     if (!by_child || !body)
       return by_child ? bad("malformed approval") : finish(self, std::move(rp), not_found());
-    auto [other, ours] = *body;
+    auto other = body->other;
+    auto ours = body->yes;
     if (!f.needs_approval()) {
       bytes yes{1};
       return finish(self, std::move(rp), ok_reply(std::move(yes)));

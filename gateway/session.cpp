@@ -434,7 +434,8 @@ void handle_family(session_pointer self, const frame_view& f) {
     return;
   case frame_type::approval_decide:
     if (auto b = body_of<approval_decision>(self, f))
-      call_family(self, rid, b->child, family_op::decide, encode_account_flag({b->other, b->approve}));
+      call_family(self, rid, b->child, family_op::decide,
+                  encode_account_flag({b->other, b->approve}));
     return;
   case frame_type::approval_pin:
     if (body_of<approval_by_pin>(self, f))

@@ -95,11 +95,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       __builtin_trap();
     return 0;
   case 44:
-    if (auto x = decode_account_flag(in); x && encode_account_flag(*x) != bytes(in.begin(), in.end()))
+    if (auto b = decode_ban(in); b && !decode_ban(encode_ban(*b)))
       __builtin_trap();
     return 0;
   default:
-    if (auto b = decode_ban(in); b && !decode_ban(encode_ban(*b)))
+    if (auto x = decode_account_flag(in); x && encode_account_flag(*x) != bytes(in.begin(),
+                                                                                  in.end()))
       __builtin_trap();
     return 0;
   }
