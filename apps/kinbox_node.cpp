@@ -227,11 +227,14 @@ int run(const node_config& cfg) {
     caf::actor_system_config sys_cfg;
     sys_cfg.load<caf::io::middleman>();
     sys_cfg.set("scheduler.max-threads", cfg.worker_threads);
-    // An idle worker spins briefly, then waits on its condition variable, which the next
-    // enqueue signals. CAF's default spins longer and then polls every 50 us: where nodes
-    // and NATS share cores that polling takes the CPU from the threads with work.
+    // An idle worker spins briefly, then polls its queue and the others' every 50 us for
+    // a while before it waits on its condition variable: the polls are how it steals
+    // work that other workers made, which signals no one. A lone worker has no one to
+    // steal from and is signalled by every enqueue: it waits at once, and its polls do
+    // not take the CPU from the threads with work where nodes and NATS share cores.
     sys_cfg.set("work-stealing.aggressive-poll-attempts", size_t{10});
-    sys_cfg.set("work-stealing.moderate-poll-attempts", size_t{0});
+    sys_cfg.set("work-stealing.moderate-poll-attempts",
+                size_t{cfg.worker_threads > 1 ? 50u : 0u});
     add_kinbox_error_renderer(sys_cfg);
     caf::actor_system sys{sys_cfg};
     auto store = spawn_store(sys, std::move(*box), cfg.commit_window);

@@ -19,13 +19,19 @@ namespace {
 
 /// The CPUs this process may run on (its affinity mask: taskset, a cgroup cpuset): one
 /// scheduler thread per CPU, as a node pinned to one core wants one, not the machine's
-/// count fighting over it.
+/// count fighting over it. A CPU quota (cgroup `cpu.max`) is not a mask and is not read.
 size_t usable_cpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
-    return static_cast<size_t>(CPU_COUNT(&set));
-  return std::max(1u, std::thread::hardware_concurrency());
+  constexpr int max_cpus = 8192; // beyond cpu_set_t's 1024
+  auto* set = CPU_ALLOC(max_cpus);
+  auto size = CPU_ALLOC_SIZE(max_cpus);
+  size_t count = 0;
+  if (set != nullptr) {
+    CPU_ZERO_S(size, set);
+    if (sched_getaffinity(0, size, set) == 0)
+      count = static_cast<size_t>(CPU_COUNT_S(size, set));
+    CPU_FREE(set);
+  }
+  return count > 0 ? count : std::max(1u, std::thread::hardware_concurrency());
 }
 
 failure bad_option(const std::string& option, const std::string& why) {
