@@ -194,6 +194,11 @@ run_result run_workload(system_under_test& sys, const run_config& cfg,
           due = now_ns();
         } else {
           due = start + seq * interval;
+          for (auto at = now_ns(); at + pump_interval_ns < due; at = now_ns()) {
+            sleep_until_ns(at + pump_interval_ns); // a slow sender reads while it waits
+            tx.pump();
+            last_pump = now_ns();
+          }
           sleep_until_ns(due);
           if (st.sent - st.received > open_loop_backlog_cap ||
               now_ns() - due > open_loop_max_lag_ns)

@@ -133,7 +133,7 @@ private:
 /// Calls `f(cursor, key, value)` for every entry of `dbi` in key order and stops at the
 /// first non-zero result of `f`, which it returns; 0 once all were seen, else LMDB's code.
 template <class F>
-int for_each_entry(MDB_txn* txn, MDB_dbi dbi, F&& f) {
+[[nodiscard]] int for_each_entry(MDB_txn* txn, MDB_dbi dbi, F&& f) {
   cursor_guard cur;
   int rc = cur.open(txn, dbi);
   if (rc != 0)
@@ -450,7 +450,8 @@ bool mailbox::room_for_puts(uint64_t batch_bytes) {
     return false;
   uint64_t free_pages = map_size_ / stat.ms_psize - (info.me_last_pgno + 1);
   // Pages freed by earlier transactions: each record of the free DB (0) lists some.
-  for_each_entry(txn.get(), 0, [&](MDB_cursor*, MDB_val&, MDB_val& val) {
+  // A walk cut short counts fewer free pages: the answer errs towards "no room".
+  (void)for_each_entry(txn.get(), 0, [&](MDB_cursor*, MDB_val&, MDB_val& val) {
     if (val.mv_size >= sizeof(size_t)) {
       size_t listed = 0;
       std::memcpy(&listed, val.mv_data, sizeof(listed));
