@@ -182,8 +182,15 @@ run_result run_workload(system_under_test& sys, const run_config& cfg,
       auto interval = cfg.mode == load_mode::closed
                           ? 0
                           : static_cast<uint64_t>(1e9 * static_cast<double>(cfg.pairs) / cfg.rate);
+      // Reads what came back (acceptances, receipts, which it acks) every 64 messages and
+      // at least every 5 ms, also while it waits to send: an app reads as data arrives,
+      // and receipts left unacked past the node's ack window would be written to its disk.
       constexpr uint64_t pump_interval_ns = 5'000'000;
       uint64_t last_pump = now_ns();
+      auto read_back = [&] {
+        tx.pump();
+        last_pump = now_ns();
+      };
       for (uint64_t seq = 0; seq < per_pair && !broken; ++seq) {
         uint64_t due = 0;
         if (cfg.mode == load_mode::closed) {
@@ -194,10 +201,9 @@ run_result run_workload(system_under_test& sys, const run_config& cfg,
           due = now_ns();
         } else {
           due = start + seq * interval;
-          for (auto at = now_ns(); at + pump_interval_ns < due; at = now_ns()) {
-            sleep_until_ns(at + pump_interval_ns); // a slow sender reads while it waits
-            tx.pump();
-            last_pump = now_ns();
+          while (last_pump + pump_interval_ns < due) {
+            sleep_until_ns(last_pump + pump_interval_ns);
+            read_back();
           }
           sleep_until_ns(due);
           if (st.sent - st.received > open_loop_backlog_cap ||
@@ -215,13 +221,8 @@ run_result run_workload(system_under_test& sys, const run_config& cfg,
           break;
         }
         ++st.sent;
-        // Reads what came back (acceptances, receipts, which it acks) every 64 messages, and
-        // at least every 5 ms: an app reads as data arrives, and receipts left unacked
-        // past the node's ack window would be written to its disk.
-        if ((seq & 63) == 0 || now_ns() - last_pump > pump_interval_ns) {
-          tx.pump();
-          last_pump = now_ns();
-        }
+        if ((seq & 63) == 0 || now_ns() - last_pump > pump_interval_ns)
+          read_back();
       }
       tx.finish();
       st.sender_done = true;
