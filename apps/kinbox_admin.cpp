@@ -247,16 +247,16 @@ result<entity_reply> call_user(nats_link& link, kv_buckets& b, const std::string
     entity_request req{user_kind, id, static_cast<uint8_t>(op), operator_caller, body, attempt,
                        client};
     auto answer = link.request("kinbox." + cluster + ".node." + *owner,
-                               encode_request_batch(st->map->epoch, {&req, 1}), 5000);
+                               encode_request_batch(st->map->epoch, 0, {}, {&req, 1}), 5000);
     if (!answer) {
       last = answer.error();
       continue;
     }
     auto msg = decode_bus_message(*answer);
-    if (!msg || msg->type != bus_type::replies || msg->replies.size() != 1)
+    if (!msg || msg->type != bus_type::answers || msg->answers.size() != 1)
       return failure{errc::internal, "node " + *owner + " answered something else"};
-    if (!msg->replies[0].moved())
-      return msg->replies[0];
+    if (!msg->answers[0].reply.moved())
+      return msg->answers[0].reply;
     last = failure{errc::moved, "the account's shard is moving"};
   }
   return last;

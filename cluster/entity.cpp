@@ -8,6 +8,30 @@ namespace kinbox {
 namespace {
 
 constexpr size_t max_node_name = 64;
+constexpr size_t max_subject = 256;
+
+void write_reply(wire::writer& w, const entity_reply& x) {
+  w.u16(x.status).str(x.message).blob(x.body);
+}
+
+void read_reply(wire::reader& r, entity_reply& x) {
+  r.u16(x.status);
+  r.str(x.message, max_text_length);
+  r.blob(x.body, max_max_frame_size);
+}
+
+/// Reads the count of a batch; false if it is missing, past `max_bus_batch`, or more than
+/// the rest of the input can hold (items of at least `min_item` bytes): a forged count
+/// allocates nothing.
+bool read_count(wire::reader& r, uint32_t& count, size_t min_item) {
+  return r.u32(count) && count <= max_bus_batch && count <= r.remaining() / min_item;
+}
+
+// The smallest encoding of each item (its fixed fields and empty blobs).
+constexpr size_t min_request = 31;
+constexpr size_t min_reply = 10;
+constexpr size_t min_answer = 12 + min_reply;
+constexpr size_t min_push = 21;
 
 void write_request(wire::writer& w, const entity_request& x) {
   w.u8(x.kind).u64(x.id).u8(x.op).u64(x.caller).u8(x.attempt).u64(x.client).blob(x.body);
@@ -42,14 +66,16 @@ std::optional<endpoint> decode_endpoint(std::span<const uint8_t> in) {
   return x;
 }
 
-bytes encode_request_batch(uint64_t epoch, std::span<const entity_request> reqs) {
+bytes encode_request_batch(uint64_t epoch, uint64_t corr, std::string_view answer_to,
+                           std::span<const entity_request> reqs) {
   bytes out;
-  size_t size = 13;
+  size_t size = 25 + answer_to.size();
   for (auto& r : reqs)
-    size += 31 + r.body.size();
+    size += 35 + r.body.size();
   out.reserve(size);
   wire::writer w{out};
-  w.u8(static_cast<uint8_t>(bus_type::requests)).u64(epoch).u32(static_cast<uint32_t>(reqs.size()));
+  w.u8(static_cast<uint8_t>(bus_type::requests)).u64(epoch).u64(corr).str(answer_to);
+  w.u32(static_cast<uint32_t>(reqs.size()));
   for (auto& r : reqs)
     write_request(w, r);
   return out;
@@ -75,20 +101,35 @@ bytes encode_reply_batch(std::span<const entity_reply> replies) {
   wire::writer w{out};
   w.u8(static_cast<uint8_t>(bus_type::replies)).u32(static_cast<uint32_t>(replies.size()));
   for (auto& r : replies)
-    w.u16(r.status).str(r.message).blob(r.body);
+    write_reply(w, r);
   return out;
 }
 
-bytes encode_push(uint64_t incarnation, uint64_t endpoint_id, entity_kind kind,
-                  std::span<const uint8_t> body) {
+bytes encode_answers(std::span<const entity_answer> answers) {
   bytes out;
-  out.reserve(22 + body.size());
-  wire::writer{out}
-      .u8(static_cast<uint8_t>(bus_type::push))
-      .u64(incarnation)
-      .u64(endpoint_id)
-      .u8(kind)
-      .blob(body);
+  size_t size = 5;
+  for (auto& a : answers)
+    size += 24 + a.reply.message.size() + a.reply.body.size();
+  out.reserve(size);
+  wire::writer w{out};
+  w.u8(static_cast<uint8_t>(bus_type::answers)).u32(static_cast<uint32_t>(answers.size()));
+  for (auto& a : answers) {
+    w.u64(a.corr).u32(a.index);
+    write_reply(w, a.reply);
+  }
+  return out;
+}
+
+bytes encode_pushes(std::span<const push_item> pushes) {
+  bytes out;
+  size_t size = 5;
+  for (auto& p : pushes)
+    size += 21 + p.body.size();
+  out.reserve(size);
+  wire::writer w{out};
+  w.u8(static_cast<uint8_t>(bus_type::pushes)).u32(static_cast<uint32_t>(pushes.size()));
+  for (auto& p : pushes)
+    w.u64(p.incarnation).u64(p.endpoint_id).u8(p.kind).blob(p.body);
   return out;
 }
 
@@ -115,27 +156,41 @@ std::optional<bus_message> decode_bus_message(std::span<const uint8_t> in) {
   switch (m.type) {
   case bus_type::requests:
     r.u64(m.epoch);
-    if (!r.u32(count) || count > max_bus_batch)
+    r.u64(m.corr);
+    r.str(m.answer_to, max_subject);
+    if (!read_count(r, count, min_request))
       return std::nullopt;
     m.requests.resize(count);
     for (auto& x : m.requests)
       read_request(r, x);
     break;
   case bus_type::replies:
-    if (!r.u32(count) || count > max_bus_batch)
+    if (!read_count(r, count, min_reply))
       return std::nullopt;
     m.replies.resize(count);
-    for (auto& x : m.replies) {
-      r.u16(x.status);
-      r.str(x.message, max_text_length);
-      r.blob(x.body, max_max_frame_size);
+    for (auto& x : m.replies)
+      read_reply(r, x);
+    break;
+  case bus_type::answers:
+    if (!read_count(r, count, min_answer))
+      return std::nullopt;
+    m.answers.resize(count);
+    for (auto& x : m.answers) {
+      r.u64(x.corr);
+      r.u32(x.index);
+      read_reply(r, x.reply);
     }
     break;
-  case bus_type::push:
-    r.u64(m.incarnation);
-    r.u64(m.endpoint_id);
-    r.u8(m.kind);
-    r.blob(m.body, max_max_frame_size);
+  case bus_type::pushes:
+    if (!read_count(r, count, min_push))
+      return std::nullopt;
+    m.pushes.resize(count);
+    for (auto& x : m.pushes) {
+      r.u64(x.incarnation);
+      r.u64(x.endpoint_id);
+      r.u8(x.kind);
+      r.blob(x.body, max_max_frame_size);
+    }
     break;
   case bus_type::handoff:
     r.u8(m.kind);

@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/shard_map.hpp"
@@ -88,15 +89,19 @@ struct push_codec {
 };
 
 // What travels between the nodes' inboxes (kinbox.<cluster>.node.<id>), first byte the
-// type. Requests carry the sender's placement epoch; replies come in request order.
+// type. A node sends another one everything of a turn of its service actor at once: one
+// `requests` batch, one `answers` batch and one `pushes` batch at most per destination.
 enum class bus_type : uint8_t {
-  requests = 1, ///< epoch u64, n u32, n x (kind u8 id u64 op u8 caller u64 attempt u8
-                ///< client u64 body blob); answered by `replies`
-  replies = 2,  ///< n u32, n x reply
-  push = 3,     ///< incarnation u64, endpoint u64, kind u8, body blob; no answer
+  requests = 1, ///< epoch u64, corr u64, answer_to str, n u32, n x (kind u8 id u64 op u8
+                ///< caller u64 attempt u8 client u64 body blob); answered by `answers`
+                ///< to `answer_to`, or to the NATS reply subject when it is empty
+  replies = 2,  ///< n u32, n x reply: the answer to a handoff that failed, or to `admin`
+  pushes = 3,   ///< n u32, n x (incarnation u64, endpoint u64, kind u8, body blob); no answer
   handoff = 4,  ///< kind u8, shard u32, body blob; answered by `handoff_ok` or `replies`
   handoff_ok = 5,
-  admin = 6, ///< op u8; answered by `replies`
+  admin = 6,   ///< op u8; answered by `replies`
+  answers = 7, ///< n u32, n x (corr u64, index u32, reply): answers to requests of the
+               ///< batches `corr`, as they come, several batches in one
 };
 
 /// Operations of `bus_type::admin`.
@@ -104,10 +109,26 @@ enum class admin_op : uint8_t {
   drain = 1, ///< hand off every shard, redirect the sessions, and stop
 };
 
-bytes encode_request_batch(uint64_t epoch, std::span<const entity_request> reqs);
+/// The answer to request `index` of the request batch `corr`.
+struct entity_answer {
+  uint64_t corr = 0;
+  uint32_t index = 0;
+  entity_reply reply;
+};
+
+/// A push to an endpoint of the node it goes to.
+struct push_item {
+  uint64_t incarnation = 0; ///< of the endpoint's node: a push for an earlier run is dropped
+  uint64_t endpoint_id = 0;
+  entity_kind kind = 0; ///< whose codec decodes `body`
+  bytes body;
+};
+
+bytes encode_request_batch(uint64_t epoch, uint64_t corr, std::string_view answer_to,
+                           std::span<const entity_request> reqs);
 bytes encode_reply_batch(std::span<const entity_reply> replies);
-bytes encode_push(uint64_t incarnation, uint64_t endpoint_id, entity_kind kind,
-                  std::span<const uint8_t> body);
+bytes encode_answers(std::span<const entity_answer> answers);
+bytes encode_pushes(std::span<const push_item> pushes);
 bytes encode_handoff(entity_kind kind, uint32_t shard, std::span<const uint8_t> body);
 bytes encode_admin(admin_op op);
 
@@ -115,10 +136,12 @@ bytes encode_admin(admin_op op);
 struct bus_message {
   bus_type type = bus_type::requests;
   uint64_t epoch = 0;
+  uint64_t corr = 0;
+  std::string answer_to;
   std::vector<entity_request> requests;
   std::vector<entity_reply> replies;
-  uint64_t incarnation = 0;
-  uint64_t endpoint_id = 0;
+  std::vector<entity_answer> answers;
+  std::vector<push_item> pushes;
   entity_kind kind = 0;
   uint32_t shard = 0;
   admin_op op = admin_op::drain;
@@ -129,8 +152,11 @@ struct bus_message {
 /// largest frame, batches by `max_bus_batch`.
 std::optional<bus_message> decode_bus_message(std::span<const uint8_t> in);
 
-/// Most requests in one batch on the bus.
+/// Most requests, answers or pushes in one batch on the bus.
 constexpr size_t max_bus_batch = 65536;
+
+/// Bytes an item adds to a bus batch besides its body (a bound, for splitting batches).
+constexpr size_t bus_item_overhead = 48;
 
 } // namespace kinbox
 
@@ -138,5 +164,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::bytes)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::entity_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::entity_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::endpoint)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::push_item)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::entity_request>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<kinbox::entity_reply>)

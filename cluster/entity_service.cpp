@@ -126,11 +126,11 @@ void entity_service::push(const endpoint& to, entity_kind kind, caf::message msg
     return;
   }
   auto* entry = this->kind(kind);
-  if (entry == nullptr)
+  if (entry == nullptr || !actor_)
     return;
-  auto body = entry->codec.encode(msg);
-  if (!cfg_.bus->publish(node_subject(to.node), encode_push(to.incarnation, to.id, kind, body)))
-    log::get("cluster")->warn("event=push_not_sent node={}", to.node);
+  // The service actor sends it with the other pushes of its turn to that node.
+  caf::anon_send(actor_, bus_push_atom::value, to.node,
+                 push_item{to.incarnation, to.id, kind, entry->codec.encode(msg)});
 }
 
 std::string entity_service::node_subject(const std::string& node) const {
@@ -142,13 +142,31 @@ std::string entity_service::reply_prefix() const {
 }
 
 // -- the service actor ------------------------------------------------------------------
+//
+// Everything the service actor sends to other nodes waits for the end of its turn: the
+// first item buffered sends the actor a `bus_flush_atom`, which comes after every message
+// already in its mailbox, and then each destination gets one `requests`, one `answers` and
+// one `pushes` batch at most. The requests of several callers share a batch; each caller
+// hears its part once all of it is answered, and answers go back as they come, not when
+// the whole batch is done. Under load this turns many small bus messages into few; alone,
+// a request waits for nothing.
 
 namespace {
 
-/// A request of ours to another node, waiting for its answer.
+/// A batch of ours to another node, waiting for its answers.
 struct outgoing {
   enum class what { requests, handoff } type = what::requests;
-  caf::typed_response_promise<std::vector<entity_reply>> replies;
+  /// A caller whose requests are `count` of the batch's, from `first` on.
+  struct caller {
+    caf::typed_response_promise<std::vector<entity_reply>> rp;
+    size_t first = 0;
+    size_t count = 0;
+    size_t open = 0; ///< of its requests, not answered yet
+  };
+  std::vector<caller> callers;
+  std::vector<entity_reply> replies; ///< by index in the batch
+  std::vector<uint8_t> answered;     ///< by index in the batch
+  size_t open_callers = 0;
   caf::typed_response_promise<bool> handoff;
   bytes sent; ///< what went out: the bodies of requests that found no responder
   caf::actor_clock::time_point deadline;
@@ -158,10 +176,29 @@ struct outgoing {
 /// not one per request).
 constexpr auto timeout_sweep = std::chrono::milliseconds(250);
 
-/// Requests from another node being served here.
+/// The requests of this turn to one node, from any number of callers.
+struct request_batch {
+  std::vector<entity_request> reqs;
+  outgoing out;
+  size_t bytes = 0;
+};
+
+/// Answers of this turn to one node (or to whoever asked, by its reply subject).
+struct answer_batch {
+  std::vector<entity_answer> answers;
+  size_t bytes = 0;
+};
+
+/// Pushes of this turn to endpoints of one node.
+struct push_batch {
+  std::vector<push_item> pushes;
+  size_t bytes = 0;
+};
+
+/// A request batch from another node being served here.
 struct incoming_batch {
-  std::string reply_to;
-  std::vector<entity_reply> replies;
+  std::string answer_to;
+  uint64_t corr = 0;
   size_t open = 0;
 };
 
@@ -195,9 +232,14 @@ struct notify_token {
 
 struct service_state {
   std::shared_ptr<entity_service> svc;
+  std::string inbox; ///< this node's inbox subject: where its requests are answered
   uint64_t next_corr = 1;
   std::map<uint64_t, outgoing> waiting; ///< by correlation id, so oldest first
   bool sweep_armed = false;
+  std::map<std::string, request_batch> unsent_requests; ///< by node
+  std::map<std::string, answer_batch> unsent_answers;   ///< by subject
+  std::map<std::string, push_batch> unsent_pushes;      ///< by node
+  bool flush_armed = false;
   uint64_t next_batch = 1;
   std::unordered_map<uint64_t, incoming_batch> serving;
   std::unique_ptr<entity_client<serve_token>> serve;
@@ -234,21 +276,116 @@ void publish(service_pointer self) {
   st.svc->publish_view(std::move(v));
 }
 
-void publish_replies(service_pointer self, incoming_batch& b) {
-  self->state.svc->bus().publish(b.reply_to, encode_reply_batch(b.replies));
+/// Whether a batch of `bytes` may take an item of `more` bytes: batches stay within half
+/// of what the bus carries, and within `max_bus_batch` items.
+bool has_room(const service_pointer self, size_t bytes, size_t items, size_t more) {
+  return items < max_bus_batch && bytes + more <= self->state.svc->bus().max_payload() / 2;
+}
+
+void arm_flush(service_pointer self) {
+  auto& st = self->state;
+  if (!st.flush_armed) {
+    st.flush_armed = true;
+    self->send(self, bus_flush_atom::value);
+  }
+}
+
+/// Sends `data` to `node`'s inbox as the batch `corr`; its answers go to `out`.
+void send_outgoing(service_pointer self, const std::string& node, uint64_t corr, bytes data,
+                   outgoing out);
+
+void send_requests(service_pointer self, const std::string& node, request_batch& b) {
+  auto& st = self->state;
+  auto corr = st.next_corr++;
+  auto data = encode_request_batch(st.svc->view()->epoch(), corr, st.inbox, b.reqs);
+  send_outgoing(self, node, corr, std::move(data), std::move(b.out));
+}
+
+void send_answers(service_pointer self, const std::string& to, answer_batch& b) {
+  if (!self->state.svc->bus().publish(to, encode_answers(b.answers)))
+    logger()->warn("event=answers_not_sent subject={} count={}", to, b.answers.size());
+}
+
+void send_pushes(service_pointer self, const std::string& node, push_batch& b) {
+  auto& st = self->state;
+  if (!st.svc->bus().publish(st.svc->node_subject(node), encode_pushes(b.pushes)))
+    logger()->warn("event=push_not_sent node={} count={}", node, b.pushes.size());
+}
+
+/// Sends everything the turn buffered for other nodes.
+void flush(service_pointer self) {
+  auto& st = self->state;
+  st.flush_armed = false;
+  auto requests = std::move(st.unsent_requests);
+  auto answers = std::move(st.unsent_answers);
+  auto pushes = std::move(st.unsent_pushes);
+  st.unsent_requests.clear();
+  st.unsent_answers.clear();
+  st.unsent_pushes.clear();
+  // Pushes before answers, as an entity that pushes mail and then answers meant them.
+  for (auto& [node, b] : requests)
+    send_requests(self, node, b);
+  for (auto& [node, b] : pushes)
+    send_pushes(self, node, b);
+  for (auto& [to, b] : answers)
+    send_answers(self, to, b);
+}
+
+/// Buffers the requests of one caller for `node`; the caller hears their answers in order.
+void queue_requests(service_pointer self, const std::string& node,
+                    std::vector<entity_request>& reqs,
+                    caf::typed_response_promise<std::vector<entity_reply>> rp) {
+  auto& st = self->state;
+  size_t bytes = 0;
+  for (auto& r : reqs)
+    bytes += r.body.size() + bus_item_overhead;
+  auto& b = st.unsent_requests[node];
+  if (!b.reqs.empty() && !has_room(self, b.bytes, b.reqs.size() + reqs.size() - 1, bytes)) {
+    send_requests(self, node, b);
+    b = request_batch{};
+  }
+  b.out.callers.push_back(outgoing::caller{rp, b.reqs.size(), reqs.size(), reqs.size()});
+  b.bytes += bytes;
+  std::move(reqs.begin(), reqs.end(), std::back_inserter(b.reqs));
+  arm_flush(self);
+}
+
+void queue_answer(service_pointer self, const std::string& to, entity_answer a) {
+  auto& st = self->state;
+  auto size = a.reply.body.size() + a.reply.message.size() + bus_item_overhead;
+  auto& b = st.unsent_answers[to];
+  if (!b.answers.empty() && !has_room(self, b.bytes, b.answers.size(), size)) {
+    send_answers(self, to, b);
+    b = answer_batch{};
+  }
+  b.bytes += size;
+  b.answers.push_back(std::move(a));
+  arm_flush(self);
+}
+
+void queue_push(service_pointer self, const std::string& node, push_item p) {
+  auto& st = self->state;
+  auto size = p.body.size() + bus_item_overhead;
+  auto& b = st.unsent_pushes[node];
+  if (!b.pushes.empty() && !has_room(self, b.bytes, b.pushes.size(), size)) {
+    send_pushes(self, node, b);
+    b = push_batch{};
+  }
+  b.bytes += size;
+  b.pushes.push_back(std::move(p));
+  arm_flush(self);
 }
 
 /// Serves requests that arrived in this node's inbox: those of shards this node serves go
-/// to their entities, the others go back `moved`.
+/// to their entities, the others go back `moved`. Each answer leaves with the next flush.
 void serve_requests(service_pointer self, const std::string& reply_to, bus_message& m) {
   auto& st = self->state;
-  if (reply_to.empty())
+  auto answer_to = m.answer_to.empty() ? reply_to : m.answer_to;
+  if (answer_to.empty())
     return;
   auto view = st.svc->view();
   auto id = st.next_batch++;
-  auto& b = st.serving[id];
-  b.reply_to = reply_to;
-  b.replies.resize(m.requests.size());
+  incoming_batch b{answer_to, m.corr, 0};
   auto now = std::chrono::steady_clock::now();
   // A requester whose placement is newer knows of a change this node has not seen yet.
   bool behind = m.epoch > view->epoch();
@@ -257,32 +394,77 @@ void serve_requests(service_pointer self, const std::string& reply_to, bus_messa
     refusal key{req.client, req.kind, req.id};
     if (auto r = st.refused.find(key); r != st.refused.end()) {
       if (req.attempt == 0) {
-        b.replies[i] = moved_reply(std::move(req.body)); // a refused one comes first
+        // A refused one comes first.
+        queue_answer(self, answer_to, {m.corr, i, moved_reply(std::move(req.body))});
         continue;
       }
       st.refused.erase(r);
     }
     if (behind || !view->serves(view->shard_of(req.kind, req.id), now)) {
       st.refused[key] = now;
-      b.replies[i] = moved_reply(std::move(req.body));
+      queue_answer(self, answer_to, {m.corr, i, moved_reply(std::move(req.body))});
       continue;
     }
     ++b.open;
     st.serve->call(std::move(req), serve_token{id, i, req.client, req.kind, req.id});
   }
-  if (b.open == 0) {
-    publish_replies(self, b);
-    st.serving.erase(id);
+  if (b.open == 0)
     return;
-  }
+  st.serving.emplace(id, std::move(b));
   st.serve->flush(self);
 }
 
+/// Hands caller `c` its part of the batch.
+void deliver_part(outgoing& out, outgoing::caller& c) {
+  auto from = out.replies.begin() + static_cast<std::ptrdiff_t>(c.first);
+  c.rp.deliver(std::vector<entity_reply>(std::make_move_iterator(from),
+                                         std::make_move_iterator(from + static_cast<std::ptrdiff_t>(c.count))));
+  c.open = 0;
+  --out.open_callers;
+}
+
+/// Answers every request of `out` not answered yet with `make(index)`, and each caller
+/// still waiting hears its part.
+template <class F>
+void answer_rest(outgoing& out, F make) {
+  for (auto& c : out.callers) {
+    if (c.open == 0)
+      continue;
+    for (size_t i = c.first; i < c.first + c.count; ++i)
+      if (out.answered[i] == 0)
+        out.replies[i] = make(i);
+    deliver_part(out, c);
+  }
+}
+
+void on_answer(service_pointer self, entity_answer& a) {
+  auto& st = self->state;
+  auto i = st.waiting.find(a.corr);
+  if (i == st.waiting.end() || i->second.type != outgoing::what::requests)
+    return; // timed out already
+  auto& out = i->second;
+  if (a.index >= out.replies.size() || out.answered[a.index] != 0) {
+    logger()->warn("event=bad_bus_answer corr={} index={}", a.corr, a.index);
+    return;
+  }
+  out.answered[a.index] = 1;
+  out.replies[a.index] = std::move(a.reply);
+  auto c = std::upper_bound(out.callers.begin(), out.callers.end(), size_t{a.index},
+                            [](size_t index, const outgoing::caller& x) { return index < x.first; });
+  --c;
+  if (--c->open == 0)
+    deliver_part(out, *c);
+  if (out.open_callers == 0)
+    st.waiting.erase(i);
+}
+
+/// Something came to one of this node's reply subjects: the answer to a handoff, or the
+/// server's word that nobody reads the inbox a batch went to.
 void answer_outgoing(service_pointer self, uint64_t corr, nats_message& msg) {
   auto& st = self->state;
   auto i = st.waiting.find(corr);
   if (i == st.waiting.end())
-    return; // timed out already
+    return; // answered or timed out already
   auto out = std::move(i->second);
   st.waiting.erase(i);
   if (out.type == outgoing::what::handoff) {
@@ -290,41 +472,34 @@ void answer_outgoing(service_pointer self, uint64_t corr, nats_message& msg) {
     out.handoff.deliver(m && m->type == bus_type::handoff_ok);
     return;
   }
+  auto sent = decode_bus_message(out.sent);
   if (msg.no_responders) {
     // Nobody reads that node's inbox (it died, or is starting): every request moved.
-    auto sent = decode_bus_message(out.sent);
-    std::vector<entity_reply> replies;
-    if (sent)
-      for (auto& req : sent->requests)
-        replies.push_back(moved_reply(std::move(req.body)));
-    out.replies.deliver(std::move(replies));
+    answer_rest(out, [&](size_t i) {
+      return sent && i < sent->requests.size() ? moved_reply(std::move(sent->requests[i].body))
+                                               : moved_reply({});
+    });
     return;
   }
-  auto m = decode_bus_message(msg.data);
-  if (!m || m->type != bus_type::replies) {
-    logger()->warn("event=bad_bus_reply subject={}", msg.subject);
-    auto sent = decode_bus_message(out.sent);
-    std::vector<entity_reply> replies(sent ? sent->requests.size() : 0,
-                                      error_reply(errc::internal, "malformed reply from a node"));
-    out.replies.deliver(std::move(replies));
-    return;
-  }
-  out.replies.deliver(std::move(m->replies));
+  logger()->warn("event=bad_bus_reply subject={}", msg.subject);
+  answer_rest(out, [](size_t) { return error_reply(errc::internal, "malformed reply from a node"); });
 }
 
-void handle_push(service_pointer self, bus_message& m) {
+void handle_pushes(service_pointer self, bus_message& m) {
   auto& svc = *self->state.svc;
-  if (m.incarnation != svc.incarnation())
-    return; // for a session of this node's previous run
-  auto* entry = svc.kind(m.kind);
-  if (entry == nullptr)
-    return;
-  auto msg = entry->codec.decode(m.body);
-  if (!msg) {
-    logger()->warn("event=bad_push kind={}", m.kind);
-    return;
+  for (auto& p : m.pushes) {
+    if (p.incarnation != svc.incarnation())
+      continue; // for a session of this node's previous run
+    auto* entry = svc.kind(p.kind);
+    if (entry == nullptr)
+      continue;
+    auto msg = entry->codec.decode(p.body);
+    if (!msg) {
+      logger()->warn("event=bad_push kind={}", p.kind);
+      continue;
+    }
+    svc.deliver_to_endpoint(p.endpoint_id, std::move(*msg));
   }
-  svc.deliver_to_endpoint(m.endpoint_id, std::move(*msg));
 }
 
 void handle_handoff(service_pointer self, const std::string& reply_to, bus_message& m) {
@@ -370,8 +545,12 @@ void handle_bus(service_pointer self, nats_message& msg) {
   switch (m->type) {
   case bus_type::requests:
     return serve_requests(self, msg.reply, *m);
-  case bus_type::push:
-    return handle_push(self, *m);
+  case bus_type::answers:
+    for (auto& a : m->answers)
+      on_answer(self, a);
+    return;
+  case bus_type::pushes:
+    return handle_pushes(self, *m);
   case bus_type::handoff:
     return handle_handoff(self, msg.reply, *m);
   case bus_type::admin:
@@ -386,22 +565,28 @@ void handle_bus(service_pointer self, nats_message& msg) {
   }
 }
 
-/// Sends `data` to `node`'s inbox as a request; the answer goes to `out`'s promise.
-void send_outgoing(service_pointer self, const std::string& node, bytes data, outgoing out) {
+void send_outgoing(service_pointer self, const std::string& node, uint64_t corr, bytes data,
+                   outgoing out) {
   auto& st = self->state;
-  auto corr = st.next_corr++;
-  auto reply = st.svc->reply_prefix() + "." + std::to_string(corr);
-  if (!st.svc->bus().publish(st.svc->node_subject(node), data, reply)) {
-    nats_message none;
-    none.no_responders = true;
-    out.sent = std::move(data);
-    st.waiting.emplace(corr, std::move(out));
-    answer_outgoing(self, corr, none);
-    return;
+  if (out.type == outgoing::what::requests) {
+    size_t total = 0;
+    for (auto& c : out.callers)
+      total += c.count;
+    out.replies.resize(total);
+    out.answered.assign(total, 0);
+    out.open_callers = out.callers.size();
   }
+  auto reply = st.svc->reply_prefix() + "." + std::to_string(corr);
+  bool sent = st.svc->bus().publish(st.svc->node_subject(node), data, reply);
   out.sent = std::move(data);
   out.deadline = self->clock().now() + st.svc->config().request_timeout;
   st.waiting.emplace(corr, std::move(out));
+  if (!sent) {
+    nats_message none;
+    none.no_responders = true;
+    answer_outgoing(self, corr, none);
+    return;
+  }
   if (!st.sweep_armed) {
     st.sweep_armed = true;
     self->delayed_send(self, timeout_sweep, bus_timeout_atom::value);
@@ -423,9 +608,7 @@ void sweep_timeouts(service_pointer self) {
       out.handoff.deliver(false);
       continue;
     }
-    auto sent = decode_bus_message(out.sent);
-    std::vector<entity_reply> replies(sent ? sent->requests.size() : 0, error_reply(errc::timeout));
-    out.replies.deliver(std::move(replies));
+    answer_rest(out, [](size_t) { return error_reply(errc::timeout); });
   }
   if (!st.waiting.empty()) {
     st.sweep_armed = true;
@@ -491,6 +674,7 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
                                                      std::shared_ptr<entity_service> svc) {
   auto& st = self->state;
   st.svc = svc;
+  st.inbox = svc->node_subject(svc->node_id());
   st.serve = std::make_unique<entity_client<serve_token>>(
       svc,
       [self](serve_token& t, entity_reply& r) {
@@ -500,11 +684,9 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
         auto i = st.serving.find(t.batch);
         if (i == st.serving.end())
           return;
-        i->second.replies[t.index] = std::move(r);
-        if (--i->second.open == 0) {
-          publish_replies(self, i->second);
+        queue_answer(self, i->second.answer_to, {i->second.corr, t.index, std::move(r)});
+        if (--i->second.open == 0)
           st.serving.erase(i);
-        }
       },
       entity_client<serve_token>::mode::serve);
   st.notify = std::make_unique<entity_client<notify_token>>(
@@ -516,14 +698,15 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
   return {
       [=](remote_atom, const std::string& node,
           std::vector<entity_request>& reqs) -> caf::result<std::vector<entity_reply>> {
-        auto& st = self->state;
-        outgoing out;
-        out.replies = self->make_response_promise<std::vector<entity_reply>>();
-        auto rp = out.replies;
-        send_outgoing(self, node, encode_request_batch(st.svc->view()->epoch(), reqs),
-                      std::move(out));
+        auto rp = self->make_response_promise<std::vector<entity_reply>>();
+        if (reqs.empty())
+          rp.deliver(std::vector<entity_reply>{});
+        else
+          queue_requests(self, node, reqs, rp);
         return rp;
       },
+      [=](bus_push_atom, const std::string& node, push_item& p) { queue_push(self, node, std::move(p)); },
+      [=](bus_flush_atom) { flush(self); },
       [=](notify_atom, entity_request& req) {
         auto& st = self->state;
         notify_token t{req.kind, req.id, req.op};
@@ -536,7 +719,8 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
         out.type = outgoing::what::handoff;
         out.handoff = self->make_response_promise<bool>();
         auto rp = out.handoff;
-        send_outgoing(self, node, encode_handoff(kind, shard, body), std::move(out));
+        auto corr = self->state.next_corr++;
+        send_outgoing(self, node, corr, encode_handoff(kind, shard, body), std::move(out));
         return rp;
       },
       [=](release_atom, uint32_t shard, const std::string& to) -> caf::result<bool> {

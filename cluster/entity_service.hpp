@@ -49,6 +49,9 @@ using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using members_atom = caf::atom_constant<caf::atom("members")>;
 using bus_in_atom = caf::atom_constant<caf::atom("bus_in")>;
 using bus_timeout_atom = caf::atom_constant<caf::atom("bus_tmo")>;
+/// Internal: the end of the service actor's turn, when what it buffered goes out.
+using bus_flush_atom = caf::atom_constant<caf::atom("bus_flush")>;
+using bus_push_atom = caf::atom_constant<caf::atom("bus_push")>;
 /// Sent by an entity_client to its owning actor when requests are due for another try.
 using entity_retry_atom = caf::atom_constant<caf::atom("ent_retry")>;
 /// Sent to an endpoint whose entity lived on a node that went away: attach again (the
@@ -138,10 +141,13 @@ class entity_service;
 
 // clang-format off
 using entity_service_actor = caf::typed_actor<
-  /// Requests for entities owned by `node`, in one bus message; replies in order. Items
-  /// the node does not serve come back `moved` with their bodies.
+  /// Requests for entities owned by `node`, sent with the other requests of the turn to
+  /// that node in one bus message; replies in order. Items the node does not serve come
+  /// back `moved` with their bodies.
   caf::replies_to<remote_atom, std::string, std::vector<entity_request>>
     ::with<std::vector<entity_reply>>,
+  /// A push to an endpoint of `node`, sent with the other pushes of the turn to that node.
+  caf::reacts_to<bus_push_atom, std::string, push_item>,
   /// A request whose answer nobody waits for but which must arrive (retried across
   /// moves, failures logged): a session's detach as it closes.
   caf::reacts_to<notify_atom, entity_request>,
@@ -158,6 +164,7 @@ using entity_service_actor = caf::typed_actor<
   caf::reacts_to<bus_in_atom, nats_message>,
   /// Internal: time to fail the requests to other nodes that ran out of time.
   caf::reacts_to<bus_timeout_atom>,
+  caf::reacts_to<bus_flush_atom>,
   caf::reacts_to<entity_retry_atom>>;
 // clang-format on
 
@@ -203,8 +210,9 @@ public:
   std::vector<caf::actor> endpoints_attached_to(const std::string& node, uint64_t incarnation) const;
 
   /// Delivers `msg` from an entity of `kind` to an endpoint wherever it is: straight to a
-  /// session of this node, else through the inbox of the endpoint's node (encoded by the
-  /// kind's codec). Fire and forget: an endpoint that is gone drops it.
+  /// session of this node, else (encoded by the kind's codec) through the service actor,
+  /// which sends the pushes of its turn to one node in one message to that node's inbox.
+  /// Fire and forget: an endpoint that is gone drops it.
   void push(const endpoint& to, entity_kind kind, caf::message msg);
 
   /// Hands `msg` to the session registered under `id`, if there is one.

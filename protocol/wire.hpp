@@ -98,6 +98,9 @@ public:
 
   bool ok() const { return ok_; }
 
+  /// Bytes not read yet.
+  size_t remaining() const { return in_.size() - pos_; }
+
   /// All reads succeeded and the input is fully consumed.
   bool finished() const { return ok_ && pos_ == in_.size(); }
 

@@ -94,7 +94,7 @@ caf::behavior test_entity(caf::event_based_actor*, std::string node, uint64_t id
 using open_atom = caf::atom_constant<caf::atom("open")>;
 
 /// An entity that holds its answers until it is opened, then answers `moved` (an actor
-/// that started leaving after it took the batch).
+/// that started leaving after it took the batch) or, if not `move`, answers them.
 caf::behavior gated_entity(caf::event_based_actor* self) {
   auto held = std::make_shared<
       std::vector<std::pair<caf::response_promise, std::vector<entity_request>>>>();
@@ -103,11 +103,11 @@ caf::behavior gated_entity(caf::event_based_actor* self) {
         held->emplace_back(self->make_response_promise(), std::move(reqs));
         return held->back().first;
       },
-      [=](open_atom) {
+      [=](open_atom, bool move) {
         for (auto& [rp, reqs] : *held) {
           std::vector<entity_reply> out;
           for (auto& r : reqs)
-            out.push_back(moved_reply(std::move(r.body)));
+            out.push_back(move ? moved_reply(std::move(r.body)) : ok_reply(std::move(r.body)));
           rp.deliver(std::move(out));
         }
         held->clear();
@@ -271,6 +271,37 @@ placement two_nodes() {
 
 } // namespace
 
+CAF_TEST(bus batches decode to what was encoded and cut or forged ones are refused) {
+  std::vector<entity_request> reqs{{test_kind, 5, 1, 42, bytes{1, 2}, 1, 77},
+                                   {test_kind, 6, 2, 43, bytes{}, 0, 78}};
+  auto m = decode_bus_message(encode_request_batch(9, 17, "kinbox.t.node.a", reqs));
+  CAF_REQUIRE(m && m->type == bus_type::requests);
+  CAF_CHECK(m->epoch == 9 && m->corr == 17 && m->answer_to == "kinbox.t.node.a");
+  CAF_REQUIRE_EQUAL(m->requests.size(), 2u);
+  CAF_CHECK(m->requests[0].id == 5 && m->requests[0].body == (bytes{1, 2}) &&
+            m->requests[0].attempt == 1 && m->requests[0].client == 77);
+  CAF_CHECK(m->requests[1].id == 6 && m->requests[1].caller == 43 && m->requests[1].body.empty());
+  std::vector<entity_answer> answers{{17, 1, ok_reply(bytes{3})}, {18, 0, error_reply(errc::timeout)}};
+  m = decode_bus_message(encode_answers(answers));
+  CAF_REQUIRE(m && m->type == bus_type::answers && m->answers.size() == 2);
+  CAF_CHECK(m->answers[0].corr == 17 && m->answers[0].index == 1 && m->answers[0].reply.body == bytes{3});
+  CAF_CHECK(m->answers[1].corr == 18 && m->answers[1].reply.status == static_cast<uint16_t>(errc::timeout));
+  std::vector<push_item> pushes{{2, 77, test_kind, bytes{4, 5}}};
+  m = decode_bus_message(encode_pushes(pushes));
+  CAF_REQUIRE(m && m->type == bus_type::pushes && m->pushes.size() == 1);
+  CAF_CHECK(m->pushes[0].incarnation == 2 && m->pushes[0].endpoint_id == 77 &&
+            m->pushes[0].kind == test_kind && m->pushes[0].body == (bytes{4, 5}));
+  // A count the rest of the input cannot hold, and a batch cut short, are refused.
+  for (auto type : {bus_type::answers, bus_type::pushes, bus_type::replies}) {
+    bytes forged;
+    wire::writer{forged}.u8(static_cast<uint8_t>(type)).u32(60000);
+    CAF_CHECK(!decode_bus_message(forged));
+  }
+  auto cut = encode_answers(answers);
+  cut.pop_back();
+  CAF_CHECK(!decode_bus_message(cut));
+}
+
 CAF_TEST_FIXTURE_SCOPE(entity_service_tests, fixture)
 
 CAF_TEST(a local entity gets its requests straight from the caller and in order) {
@@ -299,6 +330,7 @@ CAF_TEST(requests for entities on another node go in one bus message and come ba
   auto c = spawn_caller("a");
   call(c, {{e1, 1}, {e2, 2}, {e1, 3}, {local, 4}, {e2, 5}});
   CAF_CHECK_EQUAL(inbox_messages("b"), 1u); // one batch for node b
+  CAF_CHECK_EQUAL(inbox_messages("a"), 1u); // its answers in one batch back
   CAF_CHECK(tags_at("b", e1) == (std::vector<uint8_t>{1, 3}));
   CAF_CHECK(tags_at("b", e2) == (std::vector<uint8_t>{2, 5}));
   CAF_CHECK(tags_at("a", local) == (std::vector<uint8_t>{4}));
@@ -315,9 +347,35 @@ CAF_TEST(without the local shortcut the same requests take the node inbox) {
   auto e = entity_on(p, "a");
   auto c = spawn_caller("a");
   call(c, {{e, 1}, {e, 2}});
-  CAF_CHECK_EQUAL(inbox_messages("a"), 1u);
+  CAF_CHECK_EQUAL(inbox_messages("a"), 2u); // the batch, and its answers
   CAF_CHECK(tags_at("a", e) == (std::vector<uint8_t>{1, 2}));
   CAF_CHECK_EQUAL(replies(c).size(), 2u);
+}
+
+CAF_TEST(callers of one turn share a bus message and each hears its answers when they are done) {
+  start("a");
+  start("b", true, true); // b's entities hold their answers until opened
+  auto p = two_nodes();
+  show_all(p);
+  auto e1 = entity_on(p, "b", 0);
+  auto e2 = entity_on(p, "b", 1);
+  auto c1 = spawn_caller("a");
+  auto c2 = spawn_caller("a");
+  caf::anon_send(c1, call_atom::value, std::vector<std::pair<uint64_t, uint8_t>>{{e1, 1}, {e1, 2}});
+  caf::anon_send(c2, call_atom::value, std::vector<std::pair<uint64_t, uint8_t>>{{e2, 3}});
+  consume_messages();
+  CAF_CHECK_EQUAL(inbox_messages("b"), 1u); // both callers' requests in one bus message
+  auto& entities = deref<entity_host::stateful_base<host_state>>(nodes["b"].host).state.entities;
+  caf::anon_send(entities[e2], open_atom::value, false);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(replies(c2).size(), 1u); // c2 does not wait for e1
+  CAF_CHECK(replies(c2)[0].second.ok() && replies(c2)[0].second.body == bytes{3});
+  CAF_CHECK(replies(c1).empty());
+  caf::anon_send(entities[e1], open_atom::value, false);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(replies(c1).size(), 2u);
+  CAF_CHECK(replies(c1)[0].first == 1 && replies(c1)[1].first == 2);
+  CAF_CHECK_EQUAL(inbox_messages("a"), 2u); // answers went back as they came
 }
 
 CAF_TEST(a request that meets a move is retried at the new owner after the earlier ones) {
@@ -362,7 +420,7 @@ CAF_TEST(requests that come back moved out of order are sent again in the order 
   show("b", gone);  // b gave the shard away; a does not know yet
   call(c, {{e, 2}}); // refused by b at once: comes back first
   auto& gate = deref<entity_host::stateful_base<host_state>>(nodes["b"].host).state.entities[e];
-  caf::anon_send(gate, open_atom::value); // now the first one comes back
+  caf::anon_send(gate, open_atom::value, true); // now the first one comes back
   consume_messages();
   show("a", gone);
   run_timers(std::chrono::milliseconds(300));
@@ -416,14 +474,22 @@ CAF_TEST(a first try cannot overtake a request the node refused to the same clie
   show("b", p);
   // Requests straight into b's inbox, as node a's service would send them; the answers
   // come back to a subject of the test.
-  std::vector<std::vector<entity_reply>> answers;
+  std::vector<std::vector<entity_reply>> answers; // by batch, in request order
   CAF_REQUIRE(bus.subscribe("test.replies", [&](nats_message&& m) {
     auto decoded = decode_bus_message(m.data);
-    CAF_REQUIRE(decoded);
-    answers.push_back(decoded->replies);
+    CAF_REQUIRE(decoded && decoded->type == bus_type::answers);
+    for (auto& a : decoded->answers) {
+      CAF_REQUIRE(a.corr >= 1 && a.corr <= answers.size());
+      auto& batch = answers[a.corr - 1];
+      if (batch.size() <= a.index)
+        batch.resize(a.index + 1);
+      batch[a.index] = a.reply;
+    }
   }));
   auto send = [&](uint64_t epoch, std::vector<entity_request> reqs) {
-    bus.publish("kinbox.t.node.b", encode_request_batch(epoch, reqs), "test.replies");
+    answers.emplace_back();
+    auto corr = answers.size();
+    bus.publish("kinbox.t.node.b", encode_request_batch(epoch, corr, {}, reqs), "test.replies");
     consume_messages();
   };
   auto req = [&](uint64_t client, uint8_t tag, uint8_t attempt) {
@@ -487,7 +553,7 @@ CAF_TEST(pushes reach an endpoint on another node through its codec) {
   consume_messages();
   std::sort(got->begin(), got->end()); // two senders: no order between them
   CAF_CHECK(*got == (std::vector<uint64_t>{5, 6})); // the one for b's previous run is dropped
-  CAF_CHECK_EQUAL(inbox_messages("b"), 2u);          // b's own push took no bus message
+  CAF_CHECK_EQUAL(inbox_messages("b"), 1u); // a's two pushes in one message, b's own in none
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
