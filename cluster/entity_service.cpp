@@ -183,17 +183,17 @@ struct request_batch {
   size_t bytes = 0;
 };
 
-/// Answers of this turn to one node (or to whoever asked, by its reply subject).
-struct answer_batch {
-  std::vector<entity_answer> answers;
+/// Answers or pushes of this turn to one destination.
+template <class T>
+struct item_batch {
+  std::vector<T> items;
   size_t bytes = 0;
 };
 
-/// Pushes of this turn to endpoints of one node.
-struct push_batch {
-  std::vector<push_item> pushes;
-  size_t bytes = 0;
-};
+/// Answers to one node (or to whoever asked, by its reply subject).
+using answer_batch = item_batch<entity_answer>;
+/// Pushes to endpoints of one node.
+using push_batch = item_batch<push_item>;
 
 /// A request batch from another node being served here.
 struct incoming_batch {
@@ -302,14 +302,14 @@ void send_requests(service_pointer self, const std::string& node, request_batch&
 }
 
 void send_answers(service_pointer self, const std::string& to, answer_batch& b) {
-  if (!self->state.svc->bus().publish(to, encode_answers(b.answers)))
-    logger()->warn("event=answers_not_sent subject={} count={}", to, b.answers.size());
+  if (!self->state.svc->bus().publish(to, encode_answers(b.items)))
+    logger()->warn("event=answers_not_sent subject={} count={}", to, b.items.size());
 }
 
 void send_pushes(service_pointer self, const std::string& node, push_batch& b) {
   auto& st = self->state;
-  if (!st.svc->bus().publish(st.svc->node_subject(node), encode_pushes(b.pushes)))
-    logger()->warn("event=push_not_sent node={} count={}", node, b.pushes.size());
+  if (!st.svc->bus().publish(st.svc->node_subject(node), encode_pushes(b.items)))
+    logger()->warn("event=push_not_sent node={} count={}", node, b.items.size());
 }
 
 /// Sends everything the turn buffered for other nodes.
@@ -350,30 +350,29 @@ void queue_requests(service_pointer self, const std::string& node,
   arm_flush(self);
 }
 
-void queue_answer(service_pointer self, const std::string& to, entity_answer a) {
-  auto& st = self->state;
-  auto size = a.reply.body.size() + a.reply.message.size() + bus_item_overhead;
-  auto& b = st.unsent_answers[to];
-  if (!b.answers.empty() && !has_room(self, b.bytes, b.answers.size(), size)) {
-    send_answers(self, to, b);
-    b = answer_batch{};
+/// Appends `x` (`size` bytes on the bus) to the batch for `to`; a batch without room for
+/// it goes out first, by `send`.
+template <class T, class Send>
+void queue_item(service_pointer self, std::map<std::string, item_batch<T>>& batches,
+                const std::string& to, T x, size_t size, Send send) {
+  auto& b = batches[to];
+  if (!b.items.empty() && !has_room(self, b.bytes, b.items.size(), size)) {
+    send(self, to, b);
+    b = item_batch<T>{};
   }
   b.bytes += size;
-  b.answers.push_back(std::move(a));
+  b.items.push_back(std::move(x));
   arm_flush(self);
 }
 
+void queue_answer(service_pointer self, const std::string& to, entity_answer a) {
+  auto size = a.reply.body.size() + a.reply.message.size() + bus_item_overhead;
+  queue_item(self, self->state.unsent_answers, to, std::move(a), size, send_answers);
+}
+
 void queue_push(service_pointer self, const std::string& node, push_item p) {
-  auto& st = self->state;
   auto size = p.body.size() + bus_item_overhead;
-  auto& b = st.unsent_pushes[node];
-  if (!b.pushes.empty() && !has_room(self, b.bytes, b.pushes.size(), size)) {
-    send_pushes(self, node, b);
-    b = push_batch{};
-  }
-  b.bytes += size;
-  b.pushes.push_back(std::move(p));
-  arm_flush(self);
+  queue_item(self, self->state.unsent_pushes, node, std::move(p), size, send_pushes);
 }
 
 /// Serves requests that arrived in this node's inbox: those of shards this node serves go
