@@ -7,6 +7,8 @@
 #include <map>
 #include <unordered_map>
 
+#include <sodium.h>
+
 #include "cluster/entity_client.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
@@ -233,7 +235,9 @@ struct notify_token {
 struct service_state {
   std::shared_ptr<entity_service> svc;
   std::string inbox; ///< this node's inbox subject: where its requests are answered
-  uint64_t next_corr = 1;
+  /// Random at start: answers to a previous run of this node, still on their way to its
+  /// inbox, name batches this run never sent.
+  uint64_t next_corr = 0;
   std::map<uint64_t, outgoing> waiting; ///< by correlation id, so oldest first
   bool sweep_armed = false;
   std::map<std::string, request_batch> unsent_requests; ///< by node
@@ -322,11 +326,11 @@ void flush(service_pointer self) {
   st.unsent_requests.clear();
   st.unsent_answers.clear();
   st.unsent_pushes.clear();
-  // Pushes before answers, as an entity that pushes mail and then answers meant them.
-  for (auto& [node, b] : requests)
-    send_requests(self, node, b);
+  // Pushes first, as an entity that pushes mail and then asks or answers meant them.
   for (auto& [node, b] : pushes)
     send_pushes(self, node, b);
+  for (auto& [node, b] : requests)
+    send_requests(self, node, b);
   for (auto& [to, b] : answers)
     send_answers(self, to, b);
 }
@@ -339,27 +343,26 @@ void queue_requests(service_pointer self, const std::string& node,
   size_t bytes = 0;
   for (auto& r : reqs)
     bytes += r.body.size() + bus_item_overhead;
+  if (auto i = st.unsent_requests.find(node);
+      i != st.unsent_requests.end() &&
+      !has_room(self, i->second.bytes, i->second.reqs.size() + reqs.size() - 1, bytes))
+    flush(self); // everything buffered goes first, in the flush's order
   auto& b = st.unsent_requests[node];
-  if (!b.reqs.empty() && !has_room(self, b.bytes, b.reqs.size() + reqs.size() - 1, bytes)) {
-    send_requests(self, node, b);
-    b = request_batch{};
-  }
   b.out.callers.push_back(outgoing::caller{rp, b.reqs.size(), reqs.size(), reqs.size()});
   b.bytes += bytes;
   std::move(reqs.begin(), reqs.end(), std::back_inserter(b.reqs));
   arm_flush(self);
 }
 
-/// Appends `x` (`size` bytes on the bus) to the batch for `to`; a batch without room for
-/// it goes out first, by `send`.
-template <class T, class Send>
+/// Appends `x` (`size` bytes on the bus) to the batch for `to`. When that batch has no
+/// room for it, everything buffered goes out first, in the flush's order.
+template <class T>
 void queue_item(service_pointer self, std::map<std::string, item_batch<T>>& batches,
-                const std::string& to, T x, size_t size, Send send) {
+                const std::string& to, T x, size_t size) {
+  if (auto i = batches.find(to);
+      i != batches.end() && !has_room(self, i->second.bytes, i->second.items.size(), size))
+    flush(self);
   auto& b = batches[to];
-  if (!b.items.empty() && !has_room(self, b.bytes, b.items.size(), size)) {
-    send(self, to, b);
-    b = item_batch<T>{};
-  }
   b.bytes += size;
   b.items.push_back(std::move(x));
   arm_flush(self);
@@ -367,12 +370,12 @@ void queue_item(service_pointer self, std::map<std::string, item_batch<T>>& batc
 
 void queue_answer(service_pointer self, const std::string& to, entity_answer a) {
   auto size = a.reply.body.size() + a.reply.message.size() + bus_item_overhead;
-  queue_item(self, self->state.unsent_answers, to, std::move(a), size, send_answers);
+  queue_item(self, self->state.unsent_answers, to, std::move(a), size);
 }
 
 void queue_push(service_pointer self, const std::string& node, push_item p) {
   auto size = p.body.size() + bus_item_overhead;
-  queue_item(self, self->state.unsent_pushes, node, std::move(p), size, send_pushes);
+  queue_item(self, self->state.unsent_pushes, node, std::move(p), size);
 }
 
 /// Serves requests that arrived in this node's inbox: those of shards this node serves go
@@ -674,6 +677,7 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
   auto& st = self->state;
   st.svc = svc;
   st.inbox = svc->node_subject(svc->node_id());
+  randombytes_buf(&st.next_corr, sizeof(st.next_corr));
   st.serve = std::make_unique<entity_client<serve_token>>(
       svc,
       [self](serve_token& t, entity_reply& r) {
