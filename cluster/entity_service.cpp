@@ -425,6 +425,16 @@ void deliver_part(outgoing& out, outgoing::caller& c) {
   --out.open_callers;
 }
 
+/// Makes room for the answers of every caller of `out`, none of them answered yet.
+void await_answers(outgoing& out) {
+  size_t total = 0;
+  for (auto& c : out.callers)
+    total += c.count;
+  out.replies.resize(total);
+  out.answered.assign(total, 0);
+  out.open_callers = out.callers.size();
+}
+
 /// Answers every request of `out` not answered yet with `make(index)`, and each caller
 /// still waiting hears its part.
 template <class F>
@@ -570,14 +580,8 @@ void handle_bus(service_pointer self, nats_message& msg) {
 void send_outgoing(service_pointer self, const std::string& node, uint64_t corr, bytes data,
                    outgoing out) {
   auto& st = self->state;
-  if (out.type == outgoing::what::requests) {
-    size_t total = 0;
-    for (auto& c : out.callers)
-      total += c.count;
-    out.replies.resize(total);
-    out.answered.assign(total, 0);
-    out.open_callers = out.callers.size();
-  }
+  if (out.type == outgoing::what::requests)
+    await_answers(out);
   auto reply = st.svc->reply_prefix() + "." + std::to_string(corr);
   bool sent = st.svc->bus().publish(st.svc->node_subject(node), data, reply);
   out.sent = std::move(data);
@@ -593,6 +597,31 @@ void send_outgoing(service_pointer self, const std::string& node, uint64_t corr,
     st.sweep_armed = true;
     self->delayed_send(self, timeout_sweep, bus_timeout_atom::value);
   }
+}
+
+/// The node stops, and its exit may have come before the turn's `bus_flush_atom`: the
+/// pushes and answers of the last turn still leave; callers whose requests have not been answered
+/// hear `shutting_down`, those not yet sent included, so none of them waits for a timeout.
+void stop(service_pointer self) {
+  auto& st = self->state;
+  for (auto& [node, b] : st.unsent_pushes)
+    send_pushes(self, node, b);
+  for (auto& [to, b] : st.unsent_answers)
+    send_answers(self, to, b);
+  auto closing = [](size_t) { return error_reply(errc::shutting_down); };
+  for (auto& [node, b] : st.unsent_requests) {
+    await_answers(b.out);
+    answer_rest(b.out, closing);
+  }
+  for (auto& [corr, out] : st.waiting)
+    if (out.type == outgoing::what::handoff)
+      out.handoff.deliver(false);
+    else
+      answer_rest(out, closing);
+  st.unsent_pushes.clear();
+  st.unsent_answers.clear();
+  st.unsent_requests.clear();
+  st.waiting.clear();
 }
 
 /// Fails the requests to other nodes that got no answer in time (all have one timeout,
@@ -698,6 +727,10 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
           logger()->warn("event=notify_failed kind={} id={} op={} code={}", t.kind, t.id, t.op,
                          errc_name(static_cast<errc>(r.status)));
       });
+  self->set_exit_handler([=](caf::exit_msg& msg) {
+    stop(self);
+    self->quit(msg.reason);
+  });
   return {
       [=](remote_atom, const std::string& node,
           std::vector<entity_request>& reqs) -> caf::result<std::vector<entity_reply>> {

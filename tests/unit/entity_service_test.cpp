@@ -256,6 +256,24 @@ struct fixture : test_coordinator_fixture<> {
 
   size_t inbox_messages(const std::string& node) { return bus.published["kinbox.t.node." + node]; }
 
+  /// Registers the test kind on every node with a push codec of one u64.
+  void register_u64_pushes() {
+    push_codec codec{[](const caf::message& m) {
+                       bytes out;
+                       wire::writer{out}.u64(m.get_as<uint64_t>(0));
+                       return out;
+                     },
+                     [](std::span<const uint8_t> in) -> std::optional<caf::message> {
+                       wire::reader r{in};
+                       uint64_t x = 0;
+                       if (!r.u64(x) || !r.finished())
+                         return std::nullopt;
+                       return caf::make_message(x);
+                     }};
+    for (auto& [n, nd] : nodes)
+      nd.svc->register_kind(test_kind, caf::actor_cast<entity_host>(nd.host), codec);
+  }
+
   /// Runs the retry timers of the callers until nothing is due.
   void run_timers(std::chrono::milliseconds total) {
     for (auto t = std::chrono::milliseconds(0); t < total; t += std::chrono::milliseconds(10)) {
@@ -532,21 +550,7 @@ CAF_TEST(pushes reach an endpoint on another node through its codec) {
     return {[=](uint64_t x) { got->push_back(x); }};
   });
   nodes["b"].svc->add_endpoint(77, session);
-  // A codec of one u64, registered for the kind on both nodes.
-  push_codec codec{[](const caf::message& m) {
-                     bytes out;
-                     wire::writer{out}.u64(m.get_as<uint64_t>(0));
-                     return out;
-                   },
-                   [](std::span<const uint8_t> in) -> std::optional<caf::message> {
-                     wire::reader r{in};
-                     uint64_t x = 0;
-                     if (!r.u64(x) || !r.finished())
-                       return std::nullopt;
-                     return caf::make_message(x);
-                   }};
-  for (auto& [n, nd] : nodes)
-    nd.svc->register_kind(test_kind, caf::actor_cast<entity_host>(nd.host), codec);
+  register_u64_pushes();
   nodes["a"].svc->push(endpoint{"b", 1, 77}, test_kind, caf::make_message(uint64_t{5}));
   nodes["b"].svc->push(endpoint{"b", 1, 77}, test_kind, caf::make_message(uint64_t{6}));
   nodes["a"].svc->push(endpoint{"b", 0, 77}, test_kind, caf::make_message(uint64_t{7})); // old run
@@ -554,6 +558,34 @@ CAF_TEST(pushes reach an endpoint on another node through its codec) {
   std::sort(got->begin(), got->end()); // two senders: no order between them
   CAF_CHECK(*got == (std::vector<uint64_t>{5, 6})); // the one for b's previous run is dropped
   CAF_CHECK_EQUAL(inbox_messages("b"), 1u); // a's two pushes in one message, b's own in none
+}
+
+CAF_TEST(a stopping service still sends the pushes of its last turn and fails its open calls) {
+  start("a");
+  start("b", true, true);
+  auto p = two_nodes();
+  show_all(p);
+  auto got = std::make_shared<std::vector<uint64_t>>();
+  auto session = sys.spawn([=](caf::event_based_actor*) -> caf::behavior {
+    return {[=](uint64_t x) { got->push_back(x); }};
+  });
+  nodes["b"].svc->add_endpoint(77, session);
+  register_u64_pushes();
+  auto c = spawn_caller("a");
+  auto e = entity_on(p, "b");
+  call(c, {{e, 1}}); // held by b's gated entity
+  CAF_REQUIRE(replies(c).empty());
+  // The exit comes before the flush the push arms.
+  nodes["a"].svc->push(endpoint{"b", 1, 77}, test_kind, caf::make_message(uint64_t{5}));
+  caf::anon_send_exit(nodes["a"].actor, caf::exit_reason::user_shutdown);
+  consume_messages();
+  CAF_CHECK(*got == (std::vector<uint64_t>{5}));
+  CAF_REQUIRE_EQUAL(replies(c).size(), 1u);
+  CAF_CHECK_EQUAL(replies(c)[0].second.status, static_cast<uint16_t>(errc::shutting_down));
+  auto& entities = deref<entity_host::stateful_base<host_state>>(nodes["b"].host).state.entities;
+  caf::anon_send(entities[e], open_atom::value, false); // its answer goes nowhere now
+  consume_messages();
+  CAF_CHECK_EQUAL(replies(c).size(), 1u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
