@@ -42,7 +42,7 @@ struct world {
   std::vector<std::unique_ptr<node>> nodes;
   std::vector<bool> down;
   std::vector<user> users;
-  std::map<account_id, std::set<message_key>> accepted; ///< per recipient
+  std::map<account_id, std::map<message_key, size_t>> accepted; ///< per recipient: at which step
   std::map<account_id, std::map<message_key, int>> got; ///< per recipient: times the app got it
   std::vector<std::string> gateways;
   size_t refused = 0;
@@ -124,7 +124,7 @@ CAF_TEST(seeded faults lose no accepted mail and deliver none twice) {
       for (size_t k = 0, n = 1 + pick(5); k < n; ++k) {
         auto id = u->send_text(to.id, marker + " " + std::to_string(sent++));
         if (id)
-          w.accepted[to.id].insert({u.id, *id});
+          w.accepted[to.id][{u.id, *id}] = step;
         else
           ++w.refused; // retryable: not accepted, so not owed
       }
@@ -169,7 +169,7 @@ CAF_TEST(seeded faults lose no accepted mail and deliver none twice) {
   auto missing = [&] {
     size_t n = 0;
     for (auto& [recipient, keys] : w.accepted)
-      for (auto& k : keys)
+      for (auto& [k, step] : keys)
         n += w.got[recipient].count(k) == 0 ? 1 : 0;
     return n;
   };
@@ -183,6 +183,11 @@ CAF_TEST(seeded faults lose no accepted mail and deliver none twice) {
   for (auto& [recipient, counts] : w.got)
     for (auto& [k, times] : counts)
       twice += times > 1 ? 1 : 0;
+  for (auto& [recipient, keys] : w.accepted)
+    for (auto& [k, step] : keys)
+      if (w.got[recipient].count(k) == 0)
+        std::cout << "fault runner: lost message " << crypto::to_hex(k.second) << " from "
+                  << k.first << " to " << recipient << ", accepted at step " << step << std::endl;
   std::cout << "fault runner: seed " << seed << ": " << accepted << " accepted, " << w.refused
             << " refused (retryable), " << missing() << " lost, " << twice << " twice"
             << std::endl;
