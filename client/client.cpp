@@ -401,6 +401,7 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
   }
   std::vector<received> out;
   ack_request acks;
+  size_t fresh = 0; ///< messages marked seen by this call
   for (auto& m : mail) {
     if (m.kind == mail_kind::location) { // never stored, so never acked
       received r{received::what::location, m.from, m.id, m.stored_at_ms, {}, {}, {}};
@@ -434,6 +435,7 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
     if (prof_.was_seen({m.from, m.id}))
       continue; // a duplicate: already handed to the app once
     prof_.mark_seen({m.from, m.id});
+    ++fresh;
     received r{received::what::undecryptable, m.from, m.id, m.stored_at_ms, {}, {}, {}};
     if (auto* channel = channel_to(m.from))
       if (auto plain = channel->open(m.payload))
@@ -444,6 +446,12 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
     out.push_back(std::move(r));
   }
   if (!acks.keys.empty()) {
+    // The seen ids are saved before the acks go. A profile that cannot be saved acks
+    // nothing and hands nothing over: the mail comes again, once the error is fixed.
+    if (auto saved = prof_.save(); !saved) {
+      prof_.forget_newest(fresh);
+      return saved.error();
+    }
     // As many keys per ack frame as the gateway's frame size allows.
     constexpr size_t key_size = 1 + sizeof(account_id) + sizeof(message_id);
     auto room = conn_->max_frame_size() - frame_header_size - crypto::record_channel::overhead - 2;
@@ -455,11 +463,10 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
                            static_cast<ptrdiff_t>(std::min(acks.keys.size(), i + per_frame)));
       conn_->queue_frame(make_frame(frame_type::ack, conn_->next_request_id(), part));
     }
-    if (!conn_->flush())
-      return failure{errc::unavailable, "the gateway closed the connection"};
-    auto saved = prof_.save();
-    if (!saved)
-      return saved.error();
+    // Acks lost with a connection that just closed are no reason to withhold the mail:
+    // the node sends it again after the next login and the SDK drops it as seen. The
+    // next call finds the connection closed and resumes.
+    conn_->flush();
   }
   return out;
 }

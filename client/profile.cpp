@@ -132,4 +132,8 @@ void profile::mark_seen(const seen_message& m) {
     seen.pop_front();
 }
 
+void profile::forget_newest(size_t n) {
+  seen.erase(seen.end() - static_cast<std::ptrdiff_t>(std::min(n, seen.size())), seen.end());
+}
+
 } // namespace kinbox::client

@@ -43,6 +43,8 @@ struct profile {
 
   bool was_seen(const seen_message& m) const;
   void mark_seen(const seen_message& m);
+  /// Takes back the `n` last marks (of ids not seen before).
+  void forget_newest(size_t n);
 };
 
 } // namespace kinbox::client

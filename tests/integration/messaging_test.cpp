@@ -3,6 +3,8 @@
 #include <caf/test/unit_test.hpp>
 #include <caf/test/unit_test_impl.hpp>
 
+#include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "tests/integration/harness.hpp"
@@ -195,6 +197,25 @@ CAF_TEST(mail pushed to a session that went away unacked reaches the next one in
   CAF_REQUIRE_EQUAL(got.size(), ids.size());
   for (size_t i = 0; i < ids.size(); ++i)
     CAF_CHECK(got[i].id == ids[i]);
+}
+
+CAF_TEST(a receive whose profile cannot be saved acks nothing and loses nothing) {
+  node n{&nats};
+  auto [alice, bob] = make_friends(n);
+  auto ids = send_pipelined(alice, bob.id, {"kept"}, false);
+  // The profile directory turns into a file: the seen ids cannot be saved.
+  std::filesystem::path dir = bob.prof->dir;
+  auto away = dir.string() + ".away";
+  std::filesystem::rename(dir, away);
+  { std::ofstream{dir}; }
+  auto failed = bob->receive(5s);
+  CAF_CHECK(!failed);
+  std::filesystem::remove(dir);
+  std::filesystem::rename(away, dir);
+  reconnect(bob, n);
+  auto got = receive_n(bob, 1, 10s);
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK(got[0].id == ids[0] && got[0].text == "kept");
 }
 
 CAF_TEST(a receipt for an offline sender waits as mail) {
