@@ -50,6 +50,7 @@ struct incoming_mail {
 struct held_mail {
   envelope mail;
   reply_to rp;
+  std::vector<reply_to> retries; ///< senders' retries of the same id, answered with `rp`
   caf::actor_clock::time_point until;
   bool done = false; ///< acked or stored; popped from the front
 };
@@ -530,6 +531,14 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
           }));
 }
 
+/// Tells the sender of held mail (and its retries) that the mail is accepted.
+void answer_held(held_mail& h) {
+  h.rp.deliver(ok_reply());
+  for (auto& retry : h.retries)
+    retry.deliver(ok_reply());
+  h.retries.clear();
+}
+
 /// Forgets a held envelope (acked, or handed to the store) and returns its bytes.
 void release_held(user_state& st, held_mail& h) {
   h.done = true;
@@ -573,6 +582,10 @@ void store_held(user_pointer self, bool all) {
     if (!all && h.until > now)
       break; // deadlines grow along the queue
     release_held(st, h);
+    for (auto& retry : h.retries) { // a put of the same key: answered once it is durable
+      mail.push_back(h.mail);
+      replies.push_back(std::move(retry));
+    }
     mail.push_back(std::move(h.mail));
     replies.push_back(std::move(h.rp));
   }
@@ -606,12 +619,14 @@ bool hold(user_pointer self, std::vector<envelope>& mail, std::vector<reply_to>&
   auto until = self->clock().now() + st.deps->ack_window;
   for (size_t i = 0; i < mail.size(); ++i) {
     auto position = st.held_base + st.held.size();
-    if (!st.held_at.emplace(mail_key{mail[i].kind, mail[i].sender, mail[i].id}, position).second) {
-      st.deps->held->give(mail[i].payload.size()); // held already: a sender's retry
-      replies[i].deliver(ok_reply());
+    auto [at, added] =
+        st.held_at.emplace(mail_key{mail[i].kind, mail[i].sender, mail[i].id}, position);
+    if (!added) { // held already: a sender's retry, answered when the mail is safe
+      st.deps->held->give(mail[i].payload.size());
+      st.held[at->second - st.held_base].retries.push_back(std::move(replies[i]));
       continue;
     }
-    st.held.push_back(held_mail{std::move(mail[i]), std::move(replies[i]), until});
+    st.held.push_back(held_mail{std::move(mail[i]), std::move(replies[i]), {}, until});
   }
   arm_held_timer(self);
   return true;
@@ -689,7 +704,7 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
       continue;
     }
     auto& h = st.held[i->second - st.held_base];
-    h.rp.deliver(ok_reply());
+    answer_held(h);
     add_receipt(receipts, st.id, h.mail);
     release_held(st, h);
   }
@@ -1039,7 +1054,7 @@ void delete_account(user_pointer self, account_id by, reply_to rp) {
   send_entities(self, std::move(notes));
   for (size_t i = st.held_head; i < st.held.size(); ++i)
     if (!st.held[i].done) {
-      st.held[i].rp.deliver(ok_reply()); // it reached the device; nothing more will
+      answer_held(st.held[i]); // it reached the device; nothing more will
       release_held(st, st.held[i]);
     }
   pop_released(st);

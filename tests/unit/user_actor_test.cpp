@@ -856,14 +856,16 @@ CAF_TEST(mail to an online friend is pushed and held for the ack and never store
   CAF_CHECK(w->pushes[0].id == id_of(7));
   CAF_CHECK_EQUAL(w->pushes[0].from, alice);
   CAF_CHECK(!*accepted); // accepted only at the ack (or once stored)
-  // The same id again (a sender's retry) is answered at once; the device drops the push.
-  CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(7)).ok());
+  // The same id again (a sender's retry) is answered with the first, when the mail is
+  // safe (the device drops the second push).
+  auto retried = call_later(bob_actor, alice, user_op::deliver, message(7));
+  CAF_CHECK(!*retried);
   w->routed.clear();
   CAF_CHECK(
       call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, alice, id_of(7)}}}))
           .ok());
-  CAF_REQUIRE(*accepted);
-  CAF_CHECK((*accepted)->ok());
+  CAF_REQUIRE(*accepted && *retried);
+  CAF_CHECK((*accepted)->ok() && (*retried)->ok());
   CAF_CHECK_EQUAL(w->puts, 0u);
   CAF_CHECK(w->mail.empty());
   CAF_REQUIRE_EQUAL(w->routed.size(), 1u);
@@ -892,6 +894,21 @@ CAF_TEST(held mail not acked within the window is stored and acked from the stor
           .ok());
   CAF_CHECK(w->mail.empty());
   CAF_CHECK_EQUAL(w->routed.size(), 1u); // the receipt
+}
+
+CAF_TEST(a retry of held mail is accepted only once the mail is stored) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, bob, 1);
+  auto accepted = call_later(bob_actor, alice, user_op::deliver, message(5));
+  auto retried = call_later(bob_actor, alice, user_op::deliver, message(5));
+  CAF_CHECK(!*accepted && !*retried); // neither acked nor durable yet
+  sched.advance_time(deps.ack_window);
+  consume_messages();
+  CAF_CHECK(stored(bob, 5));
+  CAF_REQUIRE(*accepted && *retried);
+  CAF_CHECK((*accepted)->ok() && (*retried)->ok());
+  CAF_CHECK_EQUAL(w->mail.size(), 1u); // stored once
 }
 
 CAF_TEST(held mail is stored when its session goes and paged to the next in order) {
