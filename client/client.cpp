@@ -399,6 +399,14 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
       mail.push_back(std::move(**more));
     }
   }
+  // The keys of new senders first. One that cannot be fetched now (a retryable error)
+  // fails the call before anything is marked seen or acked: the mail comes again, and is
+  // not handed over as undecryptable.
+  for (auto& m : mail)
+    if ((m.kind == mail_kind::message || m.kind == mail_kind::location) &&
+        !channels_.count(m.from) && !prof_.was_seen({m.from, m.id}))
+      if (auto keys = keys_of(m.from); !keys && errc_retryable(keys.error().code))
+        return keys.error();
   std::vector<received> out;
   ack_request acks;
   size_t fresh = 0; ///< messages marked seen by this call

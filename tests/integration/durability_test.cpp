@@ -211,4 +211,22 @@ CAF_TEST(a NATS outage gives retryable errors and no crash and service resumes) 
   CAF_CHECK_EQUAL(got[0].text, "during the outage");
 }
 
+CAF_TEST(mail whose sender key cannot be fetched during a NATS outage is not acked and comes again) {
+  node n{&nats};
+  auto [alice, bob] = make_friends(n);
+  CAF_REQUIRE(alice->keys_of(bob.id));
+  reconnect(bob, n); // an app that has not fetched alice's key yet
+  nats.stop();
+  CAF_REQUIRE(alice->send_text(bob.id, "sealed for bob"));
+  auto during = bob->receive(2s); // the key lookup reads KV, which is down
+  CAF_REQUIRE(!during);
+  CAF_CHECK(errc_retryable(during.error().code));
+  nats.start();
+  CAF_REQUIRE(eventually([&] { return static_cast<bool>(alice->status(bob.id)); }, 20s));
+  reconnect(bob, n);
+  auto got = receive_n(bob, 1, 5s);
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK_EQUAL(got[0].text, "sealed for bob");
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
