@@ -46,6 +46,7 @@ struct world {
   std::map<account_id, std::map<message_key, int>> got; ///< per recipient: times the app got it
   std::vector<std::string> gateways;
   size_t refused = 0;
+  size_t undecryptable = 0;
 };
 
 /// Logs the user in on any gateway that answers; false if none did now.
@@ -73,6 +74,8 @@ void receive(world& w, user& u, std::chrono::milliseconds wait) {
   for (auto& r : *items)
     if (r.kind == client::received::what::text)
       ++w.got[u.id][{r.from, r.id}];
+    else if (r.kind == client::received::what::undecryptable)
+      ++w.undecryptable; // every sender is a friend with a good key: never
 }
 
 } // namespace
@@ -189,11 +192,12 @@ CAF_TEST(seeded faults lose no accepted mail and deliver none twice) {
         std::cout << "fault runner: lost message " << crypto::to_hex(k.second) << " from "
                   << k.first << " to " << recipient << ", accepted at step " << step << std::endl;
   std::cout << "fault runner: seed " << seed << ": " << accepted << " accepted, " << w.refused
-            << " refused (retryable), " << missing() << " lost, " << twice << " twice"
-            << std::endl;
+            << " refused (retryable), " << missing() << " lost, " << twice << " twice, "
+            << w.undecryptable << " undecryptable" << std::endl;
   CAF_CHECK_GREATER(accepted, 0u);
   CAF_CHECK_EQUAL(missing(), 0u);
   CAF_CHECK_EQUAL(twice, 0u);
+  CAF_CHECK_EQUAL(w.undecryptable, 0u);
   for (auto& n : w.nodes)
     CAF_CHECK(files_containing(n->data_dir(), marker).empty());
 }
