@@ -90,6 +90,10 @@ struct user_state {
   bool live_skipped = false;           ///< new mail arrived while paging; fetch another page
   std::vector<size_t> unacked_pages;   ///< per page in flight, its envelopes not yet acked
   size_t deferred = 0;                 ///< mail waiting for its commit before it is pushed
+  bool redeliver_timer = false;        ///< a redeliver_atom is on its way
+  uint64_t acks = 0;                   ///< ack requests handled
+  uint64_t acks_at_check = 0;          ///< `acks` when the redeliver timer was armed
+  uint8_t redeliver_backoff = 0;       ///< doublings of the redeliver wait since the last ack
   std::vector<incoming_mail> incoming; ///< delivers of the requests being handled
   /// Pushed, waiting for the ack, oldest first, from `held_head` on. A vector, not a
   /// deque: an idle user holds nothing and must not cost a deque's first chunk.
@@ -374,11 +378,25 @@ mail_push to_push(const envelope& e) {
   return mail_push{e.kind, e.sender, e.id, e.stored_at_ms, e.payload};
 }
 
+void arm_redeliver(user_pointer self) {
+  auto& st = self->state;
+  if (st.redeliver_timer || !st.session)
+    return;
+  st.redeliver_timer = true;
+  st.acks_at_check = st.acks;
+  self->delayed_send(self, st.deps->redeliver_after * (1u << st.redeliver_backoff),
+                     redeliver_atom::value, st.attachment);
+}
+
 void push(user_pointer self, std::vector<mail_push> mail) {
   auto& st = self->state;
-  if (st.session && !mail.empty())
-    st.deps->service->push(*st.session, user_kind,
-                           caf::make_message(push_atom::value, st.id, std::move(mail)));
+  if (!st.session || mail.empty())
+    return;
+  // Locations are never acked; everything else is checked for its ack later.
+  if (std::any_of(mail.begin(), mail.end(), [](auto& m) { return m.kind != mail_kind::location; }))
+    arm_redeliver(self);
+  st.deps->service->push(*st.session, user_kind,
+                         caf::make_message(push_atom::value, st.id, std::move(mail)));
 }
 
 bool knows(const user_state& st, account_id other);
@@ -690,6 +708,8 @@ void add_receipt(std::vector<entity_request>& out, account_id self_id, const env
 
 void ack(user_pointer self, const ack_request& req, reply_to rp) {
   auto& st = self->state;
+  ++st.acks;
+  st.redeliver_backoff = 0;
   // The next page can be read while this ack commits: pages follow the drain cursor.
   credit_pages(self, req.keys.size());
   if (st.drain_more)
@@ -1193,6 +1213,52 @@ void drain(user_pointer self) {
           }));
 }
 
+/// Pushes again what the attached session has not acked within `redeliver_after`. Pushes
+/// cross nodes as plain NATS messages, which a server failing over may lose: a backlog
+/// page that never arrived stalls the drain (no ack comes to pull the next page), and
+/// mail pushed live and then stored would wait for the next login. The device drops what
+/// it already has by id.
+void redeliver(user_pointer self) {
+  auto& st = self->state;
+  constexpr uint8_t max_backoff = 5;
+  bool progress = st.acks != st.acks_at_check;
+  if (st.draining)
+    return arm_redeliver(self);
+  if (st.drain_more || !st.unacked_pages.empty()) {
+    if (progress)
+      return arm_redeliver(self);
+    // No ack for a whole wait while backlog pages are out: page it again from the start.
+    st.redeliver_backoff = std::min<uint8_t>(st.redeliver_backoff + 1, max_backoff);
+    st.drain_cursor = 0;
+    st.drain_more = false;
+    st.unacked_pages.clear();
+    return drain(self);
+  }
+  // The backlog is through: stored mail older than the wait was pushed and not acked.
+  auto attachment = st.attachment;
+  page_after(self, 0).then(
+      store_reply<mail_page>(self,
+                             [=](mail_page& page) {
+                               auto& st = self->state;
+                               if (st.attachment != attachment || !st.session || st.draining ||
+                                   st.drain_more)
+                                 return;
+                               auto wait = static_cast<uint64_t>(st.deps->redeliver_after.count());
+                               auto now = st.deps->now_ms();
+                               std::vector<mail_push> again;
+                               for (auto& e : page.mail)
+                                 if (e.stored_at_ms + wait <= now && admits(st, e.sender, e.kind))
+                                   again.push_back(to_push(e));
+                               if (!again.empty())
+                                 st.redeliver_backoff =
+                                     std::min<uint8_t>(st.redeliver_backoff + 1, max_backoff);
+                               if (!again.empty() || !page.mail.empty())
+                                 arm_redeliver(self);
+                               push(self, std::move(again));
+                             }),
+      store_reply<caf::error>(self, [=](caf::error&) { arm_redeliver(self); }));
+}
+
 /// A parent makes a link code (one at a time; a new one replaces the last) with the PIN
 /// the link will have, hashed off the scheduler before the code is answered.
 void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
@@ -1585,6 +1651,14 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
       [=](flush_atom) {
         store_held(self, true);
         return true;
+      },
+      [=](redeliver_atom, uint64_t attachment) {
+        auto& st = self->state;
+        st.redeliver_timer = false;
+        if (attachment == st.attachment && st.session)
+          redeliver(self);
+        else
+          arm_redeliver(self); // for the session attached since, if any
       },
       [=](held_atom) {
         self->state.held_timer = false;

@@ -119,6 +119,8 @@ std::optional<bytes> deliver_from_send(std::span<const uint8_t> send_body, accou
 
 using held_atom = caf::atom_constant<caf::atom("held")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
+/// Internal: look for mail the attached session has not acked in time (its attachment).
+using redeliver_atom = caf::atom_constant<caf::atom("redeliver")>;
 /// From the host: stored mail arrived for this account from another node.
 using stored_atom = caf::atom_constant<caf::atom("stored")>;
 
@@ -153,6 +155,7 @@ using user_actor = caf::typed_actor<
   caf::reacts_to<held_atom>,
   /// Internal: passivate if still unknown.
   caf::reacts_to<idle_atom>,
+  caf::reacts_to<redeliver_atom, uint64_t>,
   caf::reacts_to<entity_retry_atom>>;
 // clang-format on
 
@@ -198,6 +201,10 @@ struct user_deps {
   /// How long mail pushed to the attached device waits here for its ack before it is
   /// stored; mail acked in time never reaches the store. Zero stores all mail at once.
   std::chrono::milliseconds ack_window{50};
+  /// How long mail pushed to the attached session may go unacked before it is pushed
+  /// again (a push lost on its way between nodes, with NATS failing over, would wait for
+  /// the next login). The wait doubles while nothing is acked, up to 32 times.
+  std::chrono::milliseconds redeliver_after{std::chrono::seconds(10)};
   /// Most envelopes one user holds that way; past it the held mail is stored.
   size_t max_held_per_user = 4096;
   /// The node-wide bound on held payload bytes (one budget shared by all user actors).

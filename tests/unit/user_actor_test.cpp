@@ -1101,6 +1101,57 @@ CAF_TEST(a backlog is pushed two pages ahead of the acks and new mail waits its 
   CAF_CHECK(*accepted);
 }
 
+CAF_TEST(mail pushed and never acked is pushed again after the redeliver wait until it is acked) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, bob, 1);
+  auto accepted = call_later(bob_actor, alice, user_op::deliver, message(3)); // push lost
+  sched.advance_time(deps.ack_window);
+  consume_messages();
+  CAF_CHECK(stored(bob, 3));
+  CAF_CHECK(*accepted); // durable
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 1u);
+  auto wait = [&](int times) {
+    for (int i = 0; i < times; ++i) {
+      w->now += static_cast<uint64_t>(deps.redeliver_after.count());
+      sched.advance_time(deps.redeliver_after);
+      consume_messages();
+    }
+  };
+  wait(1);
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 2u);
+  CAF_CHECK(w->pushes[1].id == id_of(3));
+  wait(1); // still no ack: the next wait is twice as long
+  CAF_CHECK_EQUAL(w->pushes.size(), 2u);
+  wait(1);
+  CAF_CHECK_EQUAL(w->pushes.size(), 3u);
+  CAF_CHECK(
+      call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, alice, id_of(3)}}}))
+          .ok());
+  wait(8);
+  CAF_CHECK_EQUAL(w->pushes.size(), 3u);
+}
+
+CAF_TEST(a backlog page that is never acked is paged again from the start) {
+  befriend(bob, alice);
+  deps.drain_page_count = 2;
+  deps.drain_pages_in_flight = 1;
+  auto bob_actor = spawn(bob);
+  for (uint8_t i = 1; i <= 3; ++i)
+    CAF_CHECK(call(bob_actor, alice, user_op::deliver, message(i)).ok());
+  attach(bob_actor, bob, 1);
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 2u); // the first page, lost on its way
+  sched.advance_time(deps.redeliver_after);
+  consume_messages();
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 4u);
+  CAF_CHECK(w->pushes[2].id == id_of(1) && w->pushes[3].id == id_of(2));
+  ack_request req{{{mail_kind::message, alice, id_of(1)}, {mail_kind::message, alice, id_of(2)}}};
+  CAF_CHECK(call(bob_actor, bob, user_op::ack, encode_body(req)).ok());
+  consume_messages();
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 5u); // and the drain goes on
+  CAF_CHECK(w->pushes[4].id == id_of(3));
+}
+
 CAF_TEST(a second session takes over and the first is told why) {
   auto alice_actor = spawn(alice);
   attach(alice_actor, alice, 1);
