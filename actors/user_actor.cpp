@@ -1149,6 +1149,7 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
   st.drain_more = false;
   st.live_skipped = false;
   st.unacked_pages.clear();
+  st.redeliver_backoff = 0;
   write_presence(self, session);
   rp.deliver(ok_reply(encode_attach_reply({{st.id, st.account->name, st.account->role},
                                             st.deps->service->node_id(),
@@ -1207,8 +1208,11 @@ void drain(user_pointer self) {
             }
           }),
           store_reply<caf::error>(self, [=](caf::error& err) {
-            self->state.draining = false;
-            log::get("user")->warn("event=drain_failed id={} code={}", self->state.id,
+            auto& st = self->state;
+            st.draining = false;
+            st.drain_more = true; // not through: the redeliver check pages it again
+            arm_redeliver(self);
+            log::get("user")->warn("event=drain_failed id={} code={}", st.id,
                                    errc_name(to_failure(err).code));
           }));
 }
@@ -1240,19 +1244,32 @@ void redeliver(user_pointer self) {
       store_reply<mail_page>(self,
                              [=](mail_page& page) {
                                auto& st = self->state;
-                               if (st.attachment != attachment || !st.session || st.draining ||
-                                   st.drain_more)
+                               if (st.attachment != attachment || !st.session)
                                  return;
+                               if (st.draining || st.drain_more)
+                                 return arm_redeliver(self); // the drain's acks show later
                                auto wait = static_cast<uint64_t>(st.deps->redeliver_after.count());
                                auto now = st.deps->now_ms();
                                std::vector<mail_push> again;
-                               for (auto& e : page.mail)
-                                 if (e.stored_at_ms + wait <= now && admits(st, e.sender, e.kind))
+                               std::vector<mail_ref> strays;
+                               bool owed = false; // admitted mail is stored, due or not
+                               for (auto& e : page.mail) {
+                                 if (!admits(st, e.sender, e.kind)) {
+                                   strays.push_back({st.id, {e.kind, e.sender, e.id}});
+                                   continue;
+                                 }
+                                 owed = true;
+                                 if (e.stored_at_ms + wait <= now)
                                    again.push_back(to_push(e));
+                               }
+                               if (!strays.empty())
+                                 discard(self, std::move(strays));
                                if (!again.empty())
                                  st.redeliver_backoff =
                                      std::min<uint8_t>(st.redeliver_backoff + 1, max_backoff);
-                               if (!again.empty() || !page.mail.empty())
+                               // Mail still held, or waiting for its commit, may be stored
+                               // unacked after this read: look again.
+                               if (owed || st.held_head != st.held.size() || st.deferred > 0)
                                  arm_redeliver(self);
                                push(self, std::move(again));
                              }),

@@ -600,8 +600,9 @@ void send_outgoing(service_pointer self, const std::string& node, uint64_t corr,
 }
 
 /// The node stops, and its exit may have come before the turn's `bus_flush_atom`: the
-/// pushes and answers of the last turn still leave; callers whose requests have not been answered
-/// hear `shutting_down`, those not yet sent included, so none of them waits for a timeout.
+/// pushes and answers of the last turn still leave; callers here whose requests have not
+/// been answered hear `shutting_down`, those not yet sent included, so none of them waits
+/// for a timeout. Other nodes' requests still being served here time out there (retryable).
 void stop(service_pointer self) {
   auto& st = self->state;
   for (auto& [node, b] : st.unsent_pushes)

@@ -1132,6 +1132,33 @@ CAF_TEST(mail pushed and never acked is pushed again after the redeliver wait un
   CAF_CHECK_EQUAL(w->pushes.size(), 3u);
 }
 
+CAF_TEST(mail still held when the redeliver check comes is checked again later) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, bob, 1);
+  auto advance = [&](std::chrono::milliseconds t) {
+    w->now += static_cast<uint64_t>(t.count());
+    sched.advance_time(t);
+    consume_messages();
+  };
+  auto ack = [&](uint8_t tag) {
+    CAF_CHECK(call(bob_actor, bob, user_op::ack,
+                   encode_body(ack_request{{{mail_kind::message, alice, id_of(tag)}}}))
+                  .ok());
+  };
+  call_later(bob_actor, alice, user_op::deliver, message(1)); // arms the check
+  ack(1);
+  advance(deps.redeliver_after - std::chrono::milliseconds(10));
+  call_later(bob_actor, alice, user_op::deliver, message(2)); // its push is lost
+  advance(std::chrono::milliseconds(10)); // the check: 2 is held, not stored yet
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 2u);
+  advance(deps.ack_window);
+  CAF_CHECK(stored(bob, 2));
+  advance(deps.redeliver_after);
+  CAF_REQUIRE_EQUAL(w->pushes.size(), 3u);
+  CAF_CHECK(w->pushes[2].id == id_of(2));
+}
+
 CAF_TEST(a backlog page that is never acked is paged again from the start) {
   befriend(bob, alice);
   deps.drain_page_count = 2;
