@@ -146,6 +146,7 @@ int status(kv_buckets& b, const std::string& cluster, bool as_json) {
     for (auto& n : st->nodes) {
       nodes.push_back({{"id", n.id},
                        {"gateway", n.gateway},
+                       {"key", n.key_fingerprint},
                        {"incarnation", n.incarnation},
                        {"started_ms", n.started_ms},
                        {"heartbeat_ms", n.heartbeat_ms},
@@ -175,12 +176,12 @@ int status(kv_buckets& b, const std::string& cluster, bool as_json) {
             << st->accounts << " accounts, " << st->online << " online\n";
   std::cout << std::left << std::setw(16) << "NODE" << std::setw(24) << "GATEWAY" << std::setw(9)
             << "AGE" << std::setw(8) << "SHARDS" << std::setw(10) << "SESSIONS" << std::setw(8)
-            << "STORED"
+            << "STORED" << std::setw(18) << "KEY"
             << "STATE\n";
   for (auto& n : st->nodes)
     std::cout << std::left << std::setw(16) << n.id << std::setw(24) << n.gateway << std::setw(9)
               << age(n.started_ms) << std::setw(8) << shards_of(n.id) << std::setw(10)
-              << n.sessions << std::setw(8) << n.stored_mail
+              << n.sessions << std::setw(8) << n.stored_mail << std::setw(18) << n.key_fingerprint
               << (n.draining ? "draining" : "serving") << "\n";
   size_t moving = 0;
   for (auto& n : st->nodes)

@@ -209,6 +209,11 @@ int run(const node_config& cfg) {
   }
   if (!buckets)
     return fail("cannot open the KV buckets: " + buckets.error().message);
+  // A node with another cluster key or pepper would serve apps that refuse it and hash
+  // PINs that never match elsewhere: it starts nothing.
+  key_fingerprints fingerprints{crypto::fingerprint(key->pk), crypto::pepper_fingerprint(*pepper)};
+  if (auto same = check_key_fingerprints(*(*buckets)->cluster, fingerprints); !same)
+    return fail(same.error().message);
   auto initial = load_or_create_placement(*(*buckets)->cluster, cfg.node_id, cfg.shards);
   for (int attempt = 0; !initial && initial.error().code == errc::unavailable && attempt < 30;
        ++attempt) {
@@ -308,6 +313,7 @@ int run(const node_config& cfg) {
     mcfg.node_id = cfg.node_id;
     mcfg.incarnation = incarnation;
     mcfg.gateway = advertised;
+    mcfg.key_fingerprint = fingerprints.cluster_key;
     mcfg.started_ms = system_now_ms();
     mcfg.lease = cfg.lease;
     mcfg.moving_shards = cfg.moving_shards;

@@ -14,6 +14,7 @@ bytes node_record::encode() const {
   nlohmann::json j{{"id", id},
                    {"incarnation", incarnation},
                    {"gateway", gateway},
+                   {"key", key_fingerprint},
                    {"started_ms", started_ms},
                    {"heartbeat_ms", heartbeat_ms},
                    {"draining", draining},
@@ -34,6 +35,7 @@ std::optional<node_record> node_record::decode(std::span<const uint8_t> data) {
     r.id = j.at("id").get<std::string>();
     r.incarnation = json_uint<uint64_t>(j, "incarnation");
     r.gateway = j.value("gateway", "");
+    r.key_fingerprint = j.value("key", "");
     r.started_ms = json_uint_or(j, "started_ms", uint64_t{0});
     r.heartbeat_ms = json_uint_or(j, "heartbeat_ms", uint64_t{0});
     r.draining = j.value("draining", false);

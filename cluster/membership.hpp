@@ -26,6 +26,7 @@ struct node_record {
   std::string id;
   uint64_t incarnation = 0;
   std::string gateway;
+  std::string key_fingerprint; ///< of the cluster key the node serves with
   uint64_t started_ms = 0;
   uint64_t heartbeat_ms = 0;
   bool draining = false;

@@ -7,6 +7,8 @@
 #include <map>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
 
@@ -36,6 +38,53 @@ result<placement_record> load_or_create_placement(kv_bucket& cluster, const std:
     // Created here, or by another node a moment ago: read it back either way.
   }
   return failure{errc::unavailable, "the cluster's placement could not be read"};
+}
+
+namespace {
+
+bytes encode_fingerprints(const key_fingerprints& f) {
+  auto text = nlohmann::json{{"cluster_key", f.cluster_key}, {"pepper", f.pepper}}.dump();
+  return bytes(text.begin(), text.end());
+}
+
+std::optional<key_fingerprints> decode_fingerprints(std::span<const uint8_t> data) {
+  auto j = nlohmann::json::parse(data.begin(), data.end(), nullptr, false);
+  if (!j.is_object() || !j.contains("cluster_key") || !j["cluster_key"].is_string() ||
+      !j.contains("pepper") || !j["pepper"].is_string())
+    return std::nullopt;
+  return key_fingerprints{j["cluster_key"].get<std::string>(), j["pepper"].get<std::string>()};
+}
+
+} // namespace
+
+result<bool> check_key_fingerprints(kv_bucket& cluster, const key_fingerprints& mine) {
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto got = cluster.get(keys_key);
+    if (!got)
+      return got.error();
+    if (!*got) {
+      auto created = cluster.create(keys_key, encode_fingerprints(mine));
+      if (!created)
+        return created.error();
+      continue; // created here, or by another node a moment ago: compare either way
+    }
+    auto theirs = decode_fingerprints((*got)->value);
+    if (!theirs)
+      return failure{errc::internal, "the cluster's key fingerprints record is malformed"};
+    if (theirs->cluster_key != mine.cluster_key)
+      return failure{errc::invalid_argument,
+                     "this node's cluster key (fingerprint " + mine.cluster_key +
+                         ") is not the cluster's (" + theirs->cluster_key +
+                         "): start it with the key file the other nodes have (--key-file)"};
+    if (theirs->pepper != mine.pepper)
+      return failure{errc::invalid_argument,
+                     "this node's PIN pepper (fingerprint " + mine.pepper +
+                         ") is not the cluster's (" + theirs->pepper +
+                         "): start it with the pepper file the other nodes have "
+                         "(--pin-pepper-file), or with none if they have none"};
+    return true;
+  }
+  return failure{errc::unavailable, "the cluster's key fingerprints could not be read"};
 }
 
 namespace {
@@ -101,6 +150,7 @@ node_record own_record(membership_pointer self) {
   r.id = st.cfg.node_id;
   r.incarnation = st.cfg.incarnation;
   r.gateway = st.cfg.gateway;
+  r.key_fingerprint = st.cfg.key_fingerprint;
   r.started_ms = st.cfg.started_ms;
   r.heartbeat_ms = st.cfg.now_ms();
   r.draining = st.draining;

@@ -75,10 +75,27 @@ constexpr uint32_t default_shards = 4096;
                                                                 const std::string& me,
                                                                 uint32_t shards);
 
+/// What every node of a cluster must share, as fingerprints that reveal neither secret:
+/// the cluster key (apps pin it; a node with another one gets `key_mismatch` from them)
+/// and the PIN pepper (a PIN hashed with another pepper never matches again).
+struct key_fingerprints {
+  std::string cluster_key;
+  std::string pepper;
+  friend bool operator==(const key_fingerprints&, const key_fingerprints&) = default;
+};
+
+/// The key of the cluster's fingerprints in the cluster bucket.
+constexpr const char* keys_key = "keys";
+
+/// Compares this node's fingerprints with the cluster's (the first node to start records
+/// its own): fails with invalid_argument, naming both, when they differ.
+[[nodiscard]] result<bool> check_key_fingerprints(kv_bucket& cluster, const key_fingerprints& mine);
+
 struct membership_config {
   std::string node_id;
   uint64_t incarnation = 0;
   std::string gateway;
+  std::string key_fingerprint; ///< of the cluster key, shown by kinbox-admin status
   uint64_t started_ms = 0;
   std::chrono::milliseconds lease{6000};
   size_t moving_shards = 4;

@@ -10,6 +10,7 @@ namespace {
 
 constexpr std::string_view pepper_header = "kinbox-pin-pepper-v1 ";
 constexpr std::string_view pepper_context = "kinbox-pin-pepper-from-cluster-key-v1";
+constexpr std::string_view fingerprint_context = "kinbox-pepper-fingerprint-v1";
 
 /// The PIN keyed with the pepper, as hex: what argon2id hashes.
 std::string peppered(std::string_view pin, const pin_pepper& pepper) {
@@ -42,6 +43,14 @@ pin_pepper derive_pin_pepper(const kx_keypair& cluster_key) {
                      reinterpret_cast<const uint8_t*>(pepper_context.data()),
                      pepper_context.size(), cluster_key.sk.data(), cluster_key.sk.size());
   return p;
+}
+
+std::string pepper_fingerprint(const pin_pepper& pepper) {
+  std::array<uint8_t, 8> digest{};
+  crypto_generichash(digest.data(), digest.size(),
+                     reinterpret_cast<const uint8_t*>(fingerprint_context.data()),
+                     fingerprint_context.size(), pepper.key.data(), pepper.key.size());
+  return to_hex(digest);
 }
 
 result<pin_pepper> read_pin_pepper(const std::string& path) {

@@ -38,6 +38,10 @@ bool is_valid_pin(std::string_view pin);
 /// The pepper derived from the cluster's transport key (used when no pepper file is given).
 pin_pepper derive_pin_pepper(const kx_keypair& cluster_key);
 
+/// A fingerprint of the pepper that reveals nothing of it (16 hex digits of a hash keyed
+/// with it): nodes compare it to find a node started with another pepper.
+std::string pepper_fingerprint(const pin_pepper& pepper);
+
 /// Reads a pepper file: one line "kinbox-pin-pepper-v1 <64 hex digits>", mode 0600.
 [[nodiscard]] result<pin_pepper> read_pin_pepper(const std::string& path);
 

@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "crypto/key_file.hpp"
 #include "tests/integration/harness.hpp"
 
 using namespace kinbox;
@@ -100,7 +101,8 @@ CAF_TEST(a second node on the same data dir or port is refused with a clear mess
   CAF_CHECK(same_dir.err.find("in use by another kinbox-node") != std::string::npos);
   temp_dir other{"kinbox-node-other"};
   auto same_port = run_command({KINBOX_NODE_BIN, "--nats", nats.url(), "--data-dir", other.str(),
-                                "--listen", "127.0.0.1:" + std::to_string(first.port())});
+                                "--key-file", first.data_dir() + "/cluster.key", "--listen",
+                                "127.0.0.1:" + std::to_string(first.port())});
   CAF_CHECK_EQUAL(same_port.status, 1);
   CAF_CHECK(same_port.err.find("cannot listen") != std::string::npos);
   auto alice = make_user(first, "Alice"); // the first node is unharmed
@@ -137,6 +139,41 @@ CAF_TEST(a configured key file must exist and every node with it presents the sa
   auto alice = make_user(first, "Alice");
   reconnect(alice, second);
   CAF_CHECK(alice->whoami());
+}
+
+CAF_TEST(a node with another cluster key or pepper refuses to join and starts nothing) {
+  nats_server nats;
+  node first{&nats};
+  temp_dir other{"kinbox-node-other"};
+  auto wrong_key = run_command({KINBOX_NODE_BIN, "--nats", nats.url(), "--cluster", "test",
+                                "--node-id", "intruder", "--data-dir", other.str(), "--listen",
+                                "127.0.0.1:0"});
+  CAF_CHECK_EQUAL(wrong_key.status, 1);
+  CAF_CHECK(wrong_key.err.find("is not the cluster's") != std::string::npos);
+  CAF_CHECK(wrong_key.err.find("--key-file") != std::string::npos);
+  // The right key with another pepper file is refused too.
+  auto pepper_file = other.path / "pepper";
+  {
+    std::ofstream out{pepper_file};
+    out << "kinbox-pin-pepper-v1 " << std::string(64, 'a') << "\n";
+  }
+  std::filesystem::permissions(pepper_file, std::filesystem::perms::owner_read |
+                                                std::filesystem::perms::owner_write);
+  auto wrong_pepper = run_command(
+      {KINBOX_NODE_BIN, "--nats", nats.url(), "--cluster", "test", "--node-id", "intruder",
+       "--data-dir", other.str(), "--key-file", first.data_dir() + "/cluster.key",
+       "--pin-pepper-file", pepper_file.string(), "--listen", "127.0.0.1:0"});
+  CAF_CHECK_EQUAL(wrong_pepper.status, 1);
+  CAF_CHECK(wrong_pepper.err.find("PIN pepper") != std::string::npos);
+  // Neither joined: the cluster has its one node, which shows its key's fingerprint.
+  auto status = run_command(
+      {KINBOX_ADMIN_BIN, "--nats", nats.url(), "--cluster", "test", "--json", "status"});
+  CAF_CHECK_EQUAL(status.status, 0);
+  CAF_CHECK(status.out.find("intruder") == std::string::npos);
+  auto key = crypto::read_key_file(first.data_dir() + "/cluster.key");
+  CAF_REQUIRE(key);
+  CAF_CHECK(status.out.find("\"key\":\"" + crypto::fingerprint(key->pk) + "\"") !=
+            std::string::npos);
 }
 
 CAF_TEST(kinbox-admin reports the cluster status) {
