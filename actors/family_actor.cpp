@@ -151,8 +151,8 @@ std::string pin_of(const bytes& body, bool& ok) {
 void hash_pin(family_pointer self, std::string pin, reply_to rp,
               std::function<void(reply_to, std::string)> then) {
   auto& deps = *self->state.deps;
-  if (!crypto::is_valid_pin(pin))
-    return finish(self, std::move(rp), error_reply(errc::invalid_argument, "a PIN is four digits"));
+  if (auto why = crypto::new_pin_problem(pin))
+    return finish(self, std::move(rp), error_reply(errc::invalid_argument, *why));
   auto worker = deps.pins->acquire();
   if (!worker)
     return finish(self, std::move(rp),
@@ -331,8 +331,8 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
       return finish(self, std::move(rp), not_found());
     if (!body)
       return bad("malformed PIN change");
-    if (!crypto::is_valid_pin(body->new_pin))
-      return bad("a PIN is four digits");
+    if (auto why = crypto::new_pin_problem(body->new_pin))
+      return finish(self, std::move(rp), error_reply(errc::invalid_argument, *why));
     auto fresh = body->new_pin;
     sodium_memzero(body->new_pin.data(), body->new_pin.size());
     return check_pin(self, std::move(body->old_pin), std::move(rp),

@@ -1285,8 +1285,8 @@ void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
     return rp.deliver(error_reply(errc::invalid_argument, "malformed link request"));
   if (st.account->role != account_role::parent)
     return rp.deliver(error_reply(errc::invalid_argument, "only a parent account makes link codes"));
-  if (!crypto::is_valid_pin(body->pin))
-    return rp.deliver(error_reply(errc::invalid_argument, "a PIN is four digits"));
+  if (auto why = crypto::new_pin_problem(body->pin))
+    return rp.deliver(error_reply(errc::invalid_argument, *why));
   auto worker = st.deps->pins->acquire();
   if (!worker)
     return rp.deliver(error_reply(failure{errc::rate_limited, "too many PIN hashes at once", 1000}));

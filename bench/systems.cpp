@@ -779,7 +779,7 @@ std::pair<kinbox_user, kinbox_user> kinbox_family(const std::string& host, uint1
   auto child = kinbox_register(host, port, dir + "/child", "Child" + std::to_string(index), {},
                                account_role::child);
   kinbox_login(child, host, port);
-  auto code = parent.conn->link_create("2468");
+  auto code = parent.conn->link_create("2741");
   if (!code)
     throw std::runtime_error("kinbox link_create: " + code.error().message);
   if (!child.conn->link_redeem(parent.id, code->secret))
@@ -939,7 +939,7 @@ struct pin_flood::impl {
         if (stopping)
           return;
       }
-      auto r = children[i].conn->pin_change("1357", "9753");
+      auto r = children[i].conn->pin_change("5813", "9753");
       if (!r && r.error().code == errc::wrong_pin) {
         ++wrong;
         continue;

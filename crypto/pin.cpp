@@ -2,6 +2,9 @@
 
 #include <sodium.h>
 
+#include <algorithm>
+#include <iterator>
+
 #include "crypto/key_file.hpp"
 
 namespace kinbox::crypto {
@@ -35,6 +38,41 @@ bool is_valid_pin(std::string_view pin) {
     if (c < '0' || c > '9')
       return false;
   return true;
+}
+
+bool is_guessable_pin(std::string_view pin) {
+  if (!is_valid_pin(pin))
+    return false;
+  // The most chosen 4-digit PINs (DataGenetics' count of 3.4 million leaked PINs), years
+  // an adult tries for a child, and keypad lines; patterns are tested below.
+  static constexpr std::string_view common[] = {
+      "1004", "2000", "2001", "6969", "1313", "1010", "2580", "0852", "1470", "0741",
+      "3690", "0963", "1590", "0951", "7410", "1379", "1998", "1999", "2002", "2003",
+      "2004", "2005", "2010", "2011", "2012", "2013", "2014", "2015", "2016", "2017",
+      "2018", "2019", "2020", "1990", "1980", "1985", "0007", "1231", "0101", "0420",
+      "1969", "1984", "1357", "2468", "8520", "9630"};
+  if (std::find(std::begin(common), std::end(common), pin) != std::end(common))
+    return true;
+  int d[pin_length];
+  for (size_t i = 0; i < pin_length; ++i)
+    d[i] = pin[i] - '0';
+  bool up = true;
+  bool down = true;
+  for (size_t i = 1; i < pin_length; ++i) {
+    up = up && d[i] == d[i - 1] + 1;
+    down = down && d[i] == d[i - 1] - 1;
+  }
+  bool alternating = d[0] == d[2] && d[1] == d[3];
+  bool doubled = d[0] == d[1] && d[2] == d[3];
+  return up || down || alternating || doubled;
+}
+
+std::optional<std::string> new_pin_problem(std::string_view pin) {
+  if (!is_valid_pin(pin))
+    return "a PIN is four digits";
+  if (is_guessable_pin(pin))
+    return "this PIN is among the first anyone would try; choose another";
+  return std::nullopt;
 }
 
 pin_pepper derive_pin_pepper(const kx_keypair& cluster_key) {

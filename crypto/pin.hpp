@@ -7,6 +7,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -34,6 +35,14 @@ struct pin_hash_params {
 
 /// Whether `pin` is exactly four ASCII digits.
 bool is_valid_pin(std::string_view pin);
+
+/// Whether a PIN is among the first an attacker tries: one digit four times, a run up or
+/// down (0123, 9876), two digits alternating (1212) or doubled (1122), and the few dozen
+/// most chosen PINs. Such PINs are refused when a PIN is set, never when one is checked.
+bool is_guessable_pin(std::string_view pin);
+
+/// Why `pin` may not become a parent PIN (not four digits, or guessable), or nullopt.
+std::optional<std::string> new_pin_problem(std::string_view pin);
 
 /// The pepper derived from the cluster's transport key (used when no pepper file is given).
 pin_pepper derive_pin_pepper(const kx_keypair& cluster_key);

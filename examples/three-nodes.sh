@@ -53,8 +53,8 @@ MIA=$(id_of mia "$N1")
 LEO=$(id_of leo "$N2")
 
 echo "== The parents link their children; the children become friends with both parents' approval"
-k mia "$N1" link redeem "$(k mum "$N1" --json link create --pin 2468 | code_of)"
-k leo "$N2" link redeem "$(k dad "$N2" --json link create --pin 1357 | code_of)"
+k mia "$N1" link redeem "$(k mum "$N1" --json link create --pin 2741 | code_of)"
+k leo "$N2" link redeem "$(k dad "$N2" --json link create --pin 5813 | code_of)"
 k mia "$N1" friend add "$LEO"
 k mum "$N1" approvals approve "$MIA" "$LEO"
 sleep 0.3

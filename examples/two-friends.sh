@@ -37,8 +37,8 @@ MIA=$(id_of mia)
 LEO=$(id_of leo)
 
 echo "== Each parent makes a one-time link code with the parent PIN; each child redeems it"
-k mia link redeem "$(k mum --json link create --pin 2468 | code_of)"
-k leo link redeem "$(k dad --json link create --pin 1357 | code_of)"
+k mia link redeem "$(k mum --json link create --pin 2741 | code_of)"
+k leo link redeem "$(k dad --json link create --pin 5813 | code_of)"
 k mum link show "$MIA"
 
 echo "== Mia asks Leo to be friends: the request waits for her mum, who approves it"
@@ -51,7 +51,7 @@ sleep 0.2
 echo "== Leo accepts; his dad types the PIN on Leo's device to approve"
 k leo friend list
 k leo friend accept "$MIA"
-k leo approvals approve "$MIA" --pin 1357
+k leo approvals approve "$MIA" --pin 5813
 sleep 0.2
 k mia friend list
 

@@ -85,14 +85,14 @@ CAF_TEST(two children on two nodes become friends with both parents approval and
 
   // Only a parent makes codes, only a child redeems them, each code once.
   CAF_CHECK(!mia->link_create("1111"));
-  auto code = mum->link_create("2468");
+  auto code = mum->link_create("2741");
   CAF_REQUIRE(code);
   CAF_CHECK(!mia->link_redeem(mum.id, code->secret + 1));
   CAF_REQUIRE(mia->link_redeem(mum.id, code->secret));
   auto twice = mia->link_redeem(mum.id, code->secret);
   CAF_REQUIRE(!twice);
   CAF_CHECK(twice.error().code == errc::already_linked);
-  auto dad_code = dad->link_create("1357");
+  auto dad_code = dad->link_create("5813");
   CAF_REQUIRE(dad_code);
   CAF_CHECK(!dad->link_redeem(mum.id, code->secret)); // a parent redeems nothing
   CAF_REQUIRE(leo->link_redeem(dad.id, dad_code->secret));
@@ -121,7 +121,7 @@ CAF_TEST(two children on two nodes become friends with both parents approval and
   auto wrong = leo->approval_by_pin(mia.id, true, "0000");
   CAF_REQUIRE(!wrong);
   CAF_CHECK(wrong.error().code == errc::wrong_pin);
-  CAF_REQUIRE(leo->approval_by_pin(mia.id, true, "1357"));
+  CAF_REQUIRE(leo->approval_by_pin(mia.id, true, "5813"));
   CAF_CHECK(eventually([&] { return state_in(mia, leo.id) == contact_state::friends; }));
   CAF_CHECK(state_in(leo, mia.id) == contact_state::friends);
 

@@ -16,6 +16,7 @@
 
 #include "crypto/crypto.hpp"
 #include "crypto/key_file.hpp"
+#include "crypto/pin.hpp"
 #include "protocol/frame.hpp"
 
 using namespace kinbox;
@@ -282,4 +283,22 @@ CAF_TEST(keys that are not usable points are refused) {
   CAF_CHECK(crypto::is_valid_sign_key(signer.pk));
   CAF_CHECK(!crypto::is_valid_sign_key(one)); // the identity point, of order 1
   CAF_CHECK(!crypto::is_valid_sign_key(zero));
+}
+
+CAF_TEST(PINs anyone would try first are refused as new PINs) {
+  for (auto* easy : {"0000", "1111", "9999", "1234", "6789", "0123", "4321", "9876", "3210",
+                     "1212", "4545", "1122", "7788", "1004", "2000", "6969", "2580", "2015"})
+    CAF_CHECK_EQUAL(easy + std::string(crypto::is_guessable_pin(easy) ? " refused" : " taken"),
+                    easy + std::string(" refused"));
+  for (auto* fine : {"5827", "7394", "2741", "5813", "9753", "0472", "8316"})
+    CAF_CHECK_EQUAL(fine + std::string(crypto::is_guessable_pin(fine) ? " refused" : " taken"),
+                    fine + std::string(" taken"));
+  CAF_CHECK(crypto::new_pin_problem("12a4"));
+  CAF_CHECK(crypto::new_pin_problem("1111"));
+  CAF_CHECK(!crypto::new_pin_problem("5827"));
+  // Old PINs that are easy still verify: the rule is for new ones.
+  crypto::pin_pepper pepper;
+  auto hash = crypto::hash_pin("1111", pepper, {1, 8192});
+  CAF_REQUIRE(hash);
+  CAF_CHECK(crypto::verify_pin(*hash, "1111", pepper));
 }
