@@ -79,6 +79,8 @@ std::optional<std::string> validate_registration(const register_request& req) {
     return "birth date is not a real date";
   if (sys_days{ymd} > floor<days>(system_clock::now()))
     return "birth date is in the future";
+  if (!is_valid_role(static_cast<uint8_t>(req.role)))
+    return "role must be 1 (child) or 2 (parent)";
   if (!crypto::is_valid_sign_key(req.sign_key))
     return "sign key is not a valid Ed25519 public key";
   if (!crypto::is_valid_box_key(req.box_key))

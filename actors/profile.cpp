@@ -95,6 +95,8 @@ std::optional<std::string> check_profile(const profile_set_request& p, size_t av
       (p.country.size() != 2 || !std::all_of(p.country.begin(), p.country.end(),
                                              [](char c) { return c >= 'A' && c <= 'Z'; })))
     return "country must be two capital letters (ISO 3166-1 alpha-2) or empty";
+  if (static_cast<uint8_t>(p.gender_of) > static_cast<uint8_t>(gender::other))
+    return "gender must be 0 (unsaid), 1 (female), 2 (male) or 3 (other)";
   if (p.avatar.size() > avatar_max)
     return "the avatar is larger than " + std::to_string(avatar_max) + " bytes";
   if (!p.avatar.empty() && !is_image(p.avatar))
@@ -103,9 +105,12 @@ std::optional<std::string> check_profile(const profile_set_request& p, size_t av
 }
 
 std::optional<std::string> check_device(const device_info& d) {
-  for (auto* field : {&d.os, &d.app_version, &d.language, &d.time_zone})
+  for (auto* field : {&d.os, &d.app_version, &d.language, &d.time_zone}) {
+    if (field->size() > max_device_field)
+      return "each device field must be at most " + std::to_string(max_device_field) + " bytes";
     if (!printable_ascii(*field))
       return "device info must be printable ASCII";
+  }
   return std::nullopt;
 }
 

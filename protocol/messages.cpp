@@ -86,11 +86,13 @@ void write_device(wire::writer& w, const device_info& x) {
   w.str(x.os).str(x.app_version).str(x.language).str(x.time_zone);
 }
 
+/// Device fields are read up to `max_device_wire_field` bytes: a longer one than the
+/// server keeps is a bad value (invalid_argument), not a broken frame.
 void read_device(wire::reader& r, device_info& x) {
-  r.str(x.os, max_device_field);
-  r.str(x.app_version, max_device_field);
-  r.str(x.language, max_device_field);
-  r.str(x.time_zone, max_device_field);
+  r.str(x.os, max_device_wire_field);
+  r.str(x.app_version, max_device_wire_field);
+  r.str(x.language, max_device_wire_field);
+  r.str(x.time_zone, max_device_wire_field);
 }
 
 } // namespace
@@ -112,13 +114,13 @@ void write_body(bytes& out, const profile_set_request& x) {
 
 bool read_body(std::span<const uint8_t> in, profile_set_request& x) {
   wire::reader r{in};
-  uint8_t g = 0xff;
+  uint8_t g = 0;
   r.str(x.name, max_name_length);
-  r.str(x.country, 2);
+  r.str(x.country, max_country_wire_field);
   r.u8(g);
   r.blob(x.avatar, max_avatar_size);
-  x.gender_of = static_cast<gender>(g);
-  return r.finished() && g <= 3;
+  x.gender_of = static_cast<gender>(g); // checked with the other fields (check_profile)
+  return r.finished();
 }
 
 void write_body(bytes& out, const profile_reply& x) {
@@ -256,12 +258,14 @@ bool read_body(std::span<const uint8_t> in, redirect_body& x) {
 
 bool read_body(std::span<const uint8_t> in, register_request& x) {
   wire::reader r{in};
+  uint8_t role = 0;
   r.str(x.name, max_name_length);
   r.str(x.birth_date, 10);
-  bool valid = read_role(r, x.role);
+  r.u8(role);
   r.fixed(x.sign_key);
   r.fixed(x.box_key);
-  return valid && r.finished();
+  x.role = static_cast<account_role>(role); // checked with the other fields
+  return r.finished();
 }
 
 bool read_body(std::span<const uint8_t> in, register_reply& x) {

@@ -69,6 +69,11 @@ struct device_info {
 };
 
 constexpr size_t max_device_field = 64;
+/// Longest device field a frame may carry; one longer than `max_device_field` is refused
+/// as a bad value (invalid_argument), with the session kept.
+constexpr size_t max_device_wire_field = 255;
+/// Longest country field a frame may carry (the value must be empty or two letters).
+constexpr size_t max_country_wire_field = 16;
 
 struct login_request {
   account_id id;

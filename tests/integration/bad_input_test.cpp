@@ -300,6 +300,46 @@ CAF_TEST(registrations with keys that are not usable points are refused) {
   CAF_CHECK(!(*conn)->closed()); // a bad field is an error, not a dead session
 }
 
+CAF_TEST(a bad field value is invalid_argument and the session lives) {
+  auto alice = make_user(n, "Alice");
+  // A gender byte outside 0..3, a country of three letters.
+  bytes body;
+  wire::writer{body}.str("Alice").str("").u8(7).blob(bytes{});
+  auto bad_gender = alice->conn().request(frame_type::profile_set, body);
+  CAF_REQUIRE(!bad_gender);
+  CAF_CHECK(bad_gender.error().code == errc::invalid_argument);
+  CAF_CHECK(!alice->conn().closed());
+  auto bad_country = alice->profile_set({"Alice", "FRA", gender::unsaid, {}});
+  CAF_REQUIRE(!bad_country);
+  CAF_CHECK(bad_country.error().code == errc::invalid_argument);
+  CAF_CHECK(alice->profile_set({"Alice", "FR", gender::female, {}}));
+  // A device field of 65 bytes at login: refused, and the connection may log in again.
+  auto conn = client::connection::open("127.0.0.1", n.port(), std::nullopt);
+  CAF_REQUIRE(conn);
+  auto proof = crypto::sign(crypto::login_message((*conn)->transcript(), alice.id),
+                            alice.prof->sign);
+  auto long_device = (*conn)->request(
+      frame_type::login,
+      encode_body(login_request{alice.id, proof, {std::string(65, 'a'), "1.0", "en", "UTC"}}));
+  CAF_REQUIRE(!long_device);
+  CAF_CHECK(long_device.error().code == errc::invalid_argument);
+  CAF_CHECK(!(*conn)->closed());
+  auto login = (*conn)->request(
+      frame_type::login, encode_body(login_request{alice.id, proof, {"linux", "1.0", "en", "UTC"}}));
+  CAF_CHECK(login);
+  // A role that is neither child nor parent.
+  auto other = client::connection::open("127.0.0.1", n.port(), std::nullopt);
+  CAF_REQUIRE(other);
+  auto bad_role = (*other)->request(
+      frame_type::register_account,
+      encode_body(register_request{"Mallory", "1980-01-01", static_cast<account_role>(9),
+                                   crypto::sign_keypair::generate().pk,
+                                   crypto::box_keypair::generate().pk}));
+  CAF_REQUIRE(!bad_role);
+  CAF_CHECK(bad_role.error().code == errc::invalid_argument);
+  CAF_CHECK(!(*other)->closed());
+}
+
 CAF_TEST(names that are not valid UTF-8 or hide text are refused and the session lives) {
   auto conn = client::connection::open("127.0.0.1", n.port(), std::nullopt);
   CAF_REQUIRE(conn);
