@@ -267,23 +267,25 @@ kv_bucket& bans_of(kv_buckets& b) {
   return *b.spaces[static_cast<size_t>(kv_space::bans)];
 }
 
-/// The account's signing key, if the account still exists.
-std::optional<public_key> sign_key_of(kv_buckets& b, account_id id) {
+/// The account record, if the account still exists.
+std::optional<account_record> account_of(kv_buckets& b, account_id id) {
   auto v = b.spaces[static_cast<size_t>(kv_space::accounts)]->get(std::to_string(id));
   if (!v || !*v)
     return std::nullopt;
-  auto a = decode_account((*v)->value);
-  return a ? std::optional<public_key>{a->sign_key} : std::nullopt;
+  return decode_account((*v)->value);
 }
 
-/// Writes the ban (under the account's id and its signing key) and has the account's
+/// Writes the ban (under the account's id and both its public keys) and has the account's
 /// actor end its session and refuse attaches; `lift` deletes it and lets the actor go on.
 int ban(nats_link& link, kv_buckets& b, const std::string& cluster, account_id id,
         report_category reason, bool lift, bool as_json) {
-  auto key = sign_key_of(b, id);
+  auto account = account_of(b, id);
+  auto key = account ? std::optional<public_key>{account->sign_key} : std::nullopt;
   std::vector<std::string> keys{ban_key_of_account(id)};
-  if (key)
-    keys.push_back(ban_key_of_sign_key(*key));
+  if (account) {
+    keys.push_back(ban_key_of_sign_key(account->sign_key));
+    keys.push_back(ban_key_of_box_key(account->box_key));
+  }
   auto record = encode_ban({id, now_ms(), reason});
   for (auto& k : keys) {
     std::optional<failure> failed;

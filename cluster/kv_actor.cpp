@@ -26,10 +26,22 @@ std::string ban_key_of_account(account_id id) {
   return "a" + std::to_string(id);
 }
 
-std::string ban_key_of_sign_key(std::span<const uint8_t> sign_key) {
+namespace {
+
+std::string ban_key_of_key(char tag, std::span<const uint8_t> key) {
   std::array<uint8_t, 16> hash{};
-  crypto_generichash(hash.data(), hash.size(), sign_key.data(), sign_key.size(), nullptr, 0);
-  return "k" + crypto::to_hex(hash);
+  crypto_generichash(hash.data(), hash.size(), key.data(), key.size(), nullptr, 0);
+  return tag + crypto::to_hex(hash);
+}
+
+} // namespace
+
+std::string ban_key_of_sign_key(std::span<const uint8_t> sign_key) {
+  return ban_key_of_key('k', sign_key);
+}
+
+std::string ban_key_of_box_key(std::span<const uint8_t> box_key) {
+  return ban_key_of_key('b', box_key);
 }
 
 std::string reports_stream(const std::string& cluster) {

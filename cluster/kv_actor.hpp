@@ -23,7 +23,7 @@ enum class kv_space : uint8_t {
   presence = 2,  ///< account id -> the node (and incarnation) of its session; deleted on detach
   last_seen = 3, ///< account id -> last detach time (ms), kept until account deletion
   families = 4,  ///< child id -> parent link, PIN hash and tries, approvals (JSON)
-  bans = 5,      ///< "a<id>" and "k<sign key hash>" -> ban record (JSON); kept 400 days
+  bans = 5,      ///< "a<id>", "k<sign key hash>", "b<box key hash>" -> ban (JSON); kept 400 days
   profiles = 6,  ///< account id -> country, gender, avatar, device info (JSON)
 };
 
@@ -32,9 +32,11 @@ constexpr size_t kv_space_count = 7;
 /// How long a ban is kept (the bans bucket's TTL): at least a year.
 constexpr auto ban_keep = std::chrono::hours(24 * 400);
 
-/// The bans bucket's keys of an account and of its signing key.
+/// The bans bucket's keys: of an account, and of each of its public keys (a banned
+/// account's keys do not come back under a new id, whichever of them it keeps).
 std::string ban_key_of_account(account_id id);
 std::string ban_key_of_sign_key(std::span<const uint8_t> sign_key);
+std::string ban_key_of_box_key(std::span<const uint8_t> box_key);
 
 /// The reports stream (kinbox_<cluster>_reports): reports on `reports_subject`,
 /// resolutions on `resolutions_subject`; messages are kept 400 days.

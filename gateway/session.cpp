@@ -489,16 +489,23 @@ void try_register(session_pointer self, uint32_t request_id, account_record reco
           });
 }
 
-/// Looks `key` up in the bans bucket, then `then(banned)`, or `then(nullopt)` if the
-/// lookup failed.
-void check_ban(session_pointer self, std::string key,
+/// Looks `keys` up in the bans bucket one after the other, then `then(banned)` (true at
+/// the first that is there), or `then(nullopt)` if a lookup failed.
+void check_ban(session_pointer self, std::vector<std::string> keys,
                std::function<void(std::optional<bool>)> then) {
   auto& st = self->state;
+  if (keys.empty())
+    return then(false);
+  auto key = std::move(keys.back());
+  keys.pop_back();
   self->request(st.ctx->kv, caf::infinite, kv_get_atom::value, kv_space::bans, std::move(key))
       .then(
-          [=](kv_lookup& ban) {
-            if (self->state.current != phase::closing)
-              then(ban.found);
+          [=](kv_lookup& ban) mutable {
+            if (self->state.current == phase::closing)
+              return;
+            if (ban.found)
+              return then(true);
+            check_ban(self, std::move(keys), std::move(then));
           },
           [=](caf::error& err) {
             if (self->state.current == phase::closing)
@@ -532,7 +539,7 @@ void handle_register(session_pointer self, const frame_view& f) {
     return;
   // The keys of a banned account do not come back under a new id.
   auto request_id = f.request_id;
-  check_ban(self, ban_key_of_sign_key(record.sign_key),
+  check_ban(self, {ban_key_of_sign_key(record.sign_key), ban_key_of_box_key(record.box_key)},
             [=, record = std::move(record)](std::optional<bool> banned) mutable {
               if (banned == false)
                 return try_register(self, request_id, std::move(record), 0);
@@ -613,7 +620,7 @@ void handle_login(session_pointer self, const frame_view& f) {
                 !crypto::verify(crypto::login_message(st.transcript, id), proof, record->sign_key))
               return fail(self, frame_type::error, request_id, errc::auth_failed,
                           "login failed for this account");
-            check_ban(self, ban_key_of_account(id), [=](std::optional<bool> banned) {
+            check_ban(self, {ban_key_of_account(id)}, [=](std::optional<bool> banned) {
               if (!banned)
                 return fail(self, frame_type::error, request_id, errc::unavailable,
                             "account lookup failed");

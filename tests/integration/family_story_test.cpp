@@ -248,6 +248,15 @@ CAF_TEST(two children on two nodes become friends with both parents approval and
   auto reregistered = (*fresh)->register_account("Eve Again", "1990-01-01", account_role::parent);
   CAF_REQUIRE(!reregistered);
   CAF_CHECK(reregistered.error().code == errc::banned);
+  // Nor with her box key and a new signing key.
+  auto eve_conn = client::connection::open("127.0.0.1", n1.port(), std::nullopt);
+  CAF_REQUIRE(eve_conn);
+  auto half_new = (*eve_conn)->request(
+      frame_type::register_account,
+      encode_body(register_request{"Eve Again", "1990-01-01", account_role::parent,
+                                   crypto::sign_keypair::generate().pk, eve.prof->box.pk}));
+  CAF_REQUIRE(!half_new);
+  CAF_CHECK(half_new.error().code == errc::banned);
   CAF_REQUIRE_EQUAL(admin(nats, {"unban", std::to_string(eve.id)}).status, 0);
   CAF_CHECK((*client::client::connect(*eve.prof, "127.0.0.1", n2.port()))->login());
 
