@@ -95,6 +95,40 @@ std::optional<contact_state> contact_list_state::state_of(account_id other) cons
   return i->second.state;
 }
 
+std::optional<uint32_t> contact_list_state::stored_bucket::take(const rate_limit& limit,
+                                                                 uint64_t now_ms) {
+  if (limit.per_second <= 0)
+    return std::nullopt;
+  double now_tokens = tokens < 0 ? limit.burst : tokens;
+  if (now_ms > at_ms)
+    now_tokens =
+        std::min(limit.burst, now_tokens + limit.per_second * static_cast<double>(now_ms - at_ms) / 1000);
+  at_ms = std::max(at_ms, now_ms);
+  if (now_tokens < 1) {
+    tokens = now_tokens;
+    return static_cast<uint32_t>(std::ceil((1 - now_tokens) / limit.per_second * 1000));
+  }
+  tokens = now_tokens - 1;
+  return std::nullopt;
+}
+
+result<bool> contact_list_state::may_report(account_id other, uint64_t now_ms,
+                                            const friend_limit_config& rules) {
+  auto i = entries_.find(other);
+  if (i != entries_.end() && i->second.reported)
+    return false;
+  if (auto wait = reports_.take(rules.reports, now_ms))
+    return failure{errc::rate_limited, "too many reports from this account; the contact is blocked",
+                   *wait};
+  return true;
+}
+
+void contact_list_state::reported(account_id other) {
+  auto i = entries_.find(other);
+  if (i != entries_.end() && i->second.state == contact_state::blocked)
+    i->second.reported = true;
+}
+
 void contact_list_state::start_cooldown(account_id other, uint64_t from_ms,
                                         const friend_limit_config& rules) {
   if (rules.cooldown_ms > 0)
@@ -110,21 +144,9 @@ result<contact_effect> contact_list_state::add(account_id other, uint64_t now_ms
       return failure{errc::friend_request_cooldown,
                      "a request to this account was declined or expired lately",
                      static_cast<uint32_t>(std::min<uint64_t>(c->second - now_ms, UINT32_MAX))};
-    if (rules.requests.per_second > 0) {
-      auto& limit = rules.requests;
-      double tokens = request_tokens_ < 0 ? limit.burst : request_tokens_;
-      if (now_ms > tokens_at_ms_)
-        tokens = std::min(limit.burst,
-                          tokens + limit.per_second * static_cast<double>(now_ms - tokens_at_ms_) / 1000);
-      tokens_at_ms_ = std::max(tokens_at_ms_, now_ms);
-      if (tokens < 1) {
-        request_tokens_ = tokens;
-        auto wait = static_cast<uint32_t>(std::ceil((1 - tokens) / limit.per_second * 1000));
-        return failure{errc::friend_request_limit, "too many friend requests from this account",
-                       wait};
-      }
-      request_tokens_ = tokens - 1;
-    }
+    if (auto wait = requests_.take(rules.requests, now_ms))
+      return failure{errc::friend_request_limit, "too many friend requests from this account",
+                     *wait};
     entries_[other] = needs_parent ? entry{contact_state::awaiting_parent, now_ms, true}
                                    : entry{contact_state::outgoing, now_ms};
     return needs_parent ? contact_effect::ask_parent : contact_effect::notify_request;
@@ -313,6 +335,8 @@ bytes contact_list_state::encode() const {
       item["ours"] = e.ours;
       item["they_asked"] = e.they_asked;
     }
+    if (e.reported)
+      item["reported"] = true;
     list.push_back(std::move(item));
   }
   json cooldowns = json::array();
@@ -323,8 +347,10 @@ bytes contact_list_state::encode() const {
     j["parent"] = parent_;
   if (!children_.empty())
     j["children"] = children_;
-  if (request_tokens_ >= 0)
-    j["requests"] = {{"tokens", request_tokens_}, {"at", tokens_at_ms_}};
+  if (requests_.tokens >= 0)
+    j["requests"] = {{"tokens", requests_.tokens}, {"at", requests_.at_ms}};
+  if (reports_.tokens >= 0)
+    j["reports"] = {{"tokens", reports_.tokens}, {"at", reports_.at_ms}};
   auto text = j.dump();
   return bytes(text.begin(), text.end());
 }
@@ -340,7 +366,8 @@ std::optional<contact_list_state> contact_list_state::decode(std::span<const uin
       if (state < 1 || state > 5)
         return std::nullopt;
       entry e{static_cast<contact_state>(state), json_uint_or(item, "since", uint64_t{0}),
-              item.value("ours", false), item.value("they_asked", false)};
+              item.value("ours", false), item.value("they_asked", false),
+              item.value("reported", false)};
       out.entries_[json_uint<account_id>(item, "id")] = e;
     }
     if (j.contains("cooldowns"))
@@ -350,10 +377,11 @@ std::optional<contact_list_state> contact_list_state::decode(std::span<const uin
     if (j.contains("children"))
       for (auto& child : j.at("children"))
         out.children_.insert(json_uint<account_id>(child));
-    if (j.contains("requests")) {
-      out.request_tokens_ = std::max(0.0, j["requests"].at("tokens").get<double>());
-      out.tokens_at_ms_ = json_uint<uint64_t>(j["requests"], "at");
-    }
+    for (auto [name, bucket] : {std::pair{"requests", &out.requests_}, {"reports", &out.reports_}})
+      if (j.contains(name)) {
+        bucket->tokens = std::max(0.0, j[name].at("tokens").get<double>());
+        bucket->at_ms = json_uint<uint64_t>(j[name], "at");
+      }
   } catch (const json::exception&) {
     return std::nullopt;
   }

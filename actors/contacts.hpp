@@ -61,6 +61,8 @@ public:
     bool ours = false;
     /// For awaiting_parent after the owner asked: they asked too meanwhile.
     bool they_asked = false;
+    /// For blocked: the owner filed a report about them while this block holds.
+    bool reported = false;
     friend bool operator==(const entry&, const entry&) = default;
   };
 
@@ -92,6 +94,13 @@ public:
   contact_effect parent_denied(account_id other);
   /// The owner (or its parent) blocks `other`: nothing from it reaches the owner.
   contact_effect block(account_id other, uint64_t now_ms);
+  /// The owner reports `other` (blocked already): true if a report is to be filed; false
+  /// if one was filed while this block holds (one open report per reporter and target).
+  /// A new report spends a token of the account's report bucket: none left is
+  /// rate_limited with its retry-after.
+  result<bool> may_report(account_id other, uint64_t now_ms, const friend_limit_config& rules);
+  /// The report about `other` was filed.
+  void reported(account_id other);
   /// The owner (or its parent) removes `other` (a blocked one is unblocked).
   contact_effect remove(account_id other);
   /// `other` removed or blocked the owner.
@@ -115,12 +124,20 @@ public:
   static std::optional<contact_list_state> decode(std::span<const uint8_t> data);
 
 private:
+  /// A token bucket kept in the record (times in ms of the wall clock).
+  struct stored_bucket {
+    double tokens = -1; ///< < 0: full
+    uint64_t at_ms = 0;
+    /// Takes a token; when none is left, the ms until one is.
+    std::optional<uint32_t> take(const rate_limit& limit, uint64_t now_ms);
+  };
+
   void start_cooldown(account_id other, uint64_t from_ms, const friend_limit_config& rules);
 
   std::map<account_id, entry> entries_;
   std::map<account_id, uint64_t> cooldown_until_; ///< ms, per account asked lately
-  double request_tokens_ = -1;                    ///< < 0: a full bucket
-  uint64_t tokens_at_ms_ = 0;
+  stored_bucket requests_;
+  stored_bucket reports_;
   account_id parent_ = 0;
   std::set<account_id> children_;
 };

@@ -327,37 +327,69 @@ void notify_parent(user_pointer self, notice_type type, account_id other, uint64
               encode_deliver({mail_kind::notice, id, std::move(payload)}));
 }
 
+/// Appends the report to the reports stream; once it is durable, the list remembers it
+/// (one open report per target), the reporter's parent is told, and `rp` hears ok.
+void file_report(user_pointer self, const report_record& rec, reply_to rp) {
+  auto& st = self->state;
+  ++st.store_calls;
+  self->request(st.deps->kv, caf::infinite, report_atom::value, encode_report(rec))
+      .then(store_reply<uint64_t>(self,
+                                  [=](uint64_t seq) mutable {
+                                    log::get("user")->info(
+                                        "event=report_filed seq={} reporter={} reported={} "
+                                        "category={}",
+                                        seq, rec.reporter, rec.reported,
+                                        report_category_name(rec.category));
+                                    self->state.contacts.reported(rec.reported);
+                                    put_contacts(self).then(
+                                        store_reply<bool>(self, [](bool) {}),
+                                        store_reply<caf::error>(self, [](caf::error&) {}));
+                                    notify_parent(self, notice_type::reported, rec.reported,
+                                                  static_cast<uint64_t>(rec.category));
+                                    rp.deliver(ok_reply());
+                                  }),
+            store_reply<caf::error>(self, [=](caf::error& err) mutable {
+              auto code = to_failure(err).code;
+              log::get("user")->warn("event=report_not_filed reporter={} code={}", rec.reporter,
+                                     errc_name(code));
+              rp.deliver(error_reply(errc::unavailable,
+                                     "the contact is blocked; the report could not be filed "
+                                     "now, send it again"));
+            }));
+}
+
 /// Blocks `other` at once and purges its mail (as contact_block does), then files the
-/// report in the reports stream; a child's parent is told. A report that cannot be filed
-/// is answered `unavailable` with the block in place: sent again, it is filed then.
+/// report in the reports stream; a child's parent is told. One report per target while
+/// the block holds, and a few a day per account (past that, `rate_limited` with the block
+/// in place). A report of an id without an account is answered the same and not stored.
+/// A report that cannot be filed is answered `unavailable` with the block in place: sent
+/// again, it is filed then.
 void report(user_pointer self, account_id other, report_category category, reply_to rp) {
   auto& st = self->state;
   auto now = st.deps->now_ms();
   auto effect = st.contacts.block(other, now);
+  auto filing = st.contacts.may_report(other, now, st.deps->friend_limits);
   report_record rec{st.id, other, category, now, st.account->role, st.contacts.parent()};
   purge_mail(self, other, 0, [=]() mutable {
     apply_contact_effect(self, effect, other, std::move(rp), [=](reply_to rp) mutable {
+      if (!filing)
+        return rp.deliver(error_reply(filing.error()));
+      if (!*filing)
+        return rp.deliver(ok_reply()); // filed already while this block holds
       auto& st = self->state;
-      ++st.store_calls;
-      self->request(st.deps->kv, caf::infinite, report_atom::value, encode_report(rec))
-          .then(store_reply<uint64_t>(self,
-                                      [=](uint64_t seq) mutable {
-                                        log::get("user")->info(
-                                            "event=report_filed seq={} reporter={} reported={} "
-                                            "category={}",
-                                            seq, rec.reporter, rec.reported,
-                                            report_category_name(rec.category));
-                                        notify_parent(self, notice_type::reported, other,
-                                                      static_cast<uint64_t>(category));
-                                        rp.deliver(ok_reply());
-                                      }),
-                store_reply<caf::error>(self, [=](caf::error& err) mutable {
-                  log::get("user")->warn("event=report_not_filed reporter={} code={}", rec.reporter,
-                                         errc_name(to_failure(err).code));
-                  rp.deliver(error_reply(errc::unavailable,
-                                         "the contact is blocked; the report could not be filed "
-                                         "now, send it again"));
-                }));
+      self->request(st.deps->kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
+                    key_of(other))
+          .then(
+              [=](kv_lookup& target) mutable {
+                if (!target.found)
+                  return rp.deliver(ok_reply()); // nothing to moderate; nothing stored
+                file_report(self, rec, std::move(rp));
+              },
+              [=](caf::error&) mutable {
+                rp.deliver(error_reply(errc::unavailable,
+                                       "the contact is blocked; the report could not be filed "
+                                       "now, send it again"));
+              });
     });
   });
 }

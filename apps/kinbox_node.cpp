@@ -202,10 +202,10 @@ int run(const node_config& cfg) {
   auto servers = (*link)->known_servers();
   auto replicas = cfg.kv_replicas != 0 ? cfg.kv_replicas : servers >= 3 ? 3 : 1;
   // A NATS cluster that just started needs a few seconds to elect its JetStream leaders.
-  auto buckets = kv_buckets::open(**link, cfg.cluster, replicas, cfg.lease);
+  auto buckets = kv_buckets::open(**link, cfg.cluster, replicas, cfg.lease, cfg.reports_max_bytes);
   for (int attempt = 0; !buckets && attempt < 30; ++attempt) {
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    buckets = kv_buckets::open(**link, cfg.cluster, replicas, cfg.lease);
+    buckets = kv_buckets::open(**link, cfg.cluster, replicas, cfg.lease, cfg.reports_max_bytes);
   }
   if (!buckets)
     return fail("cannot open the KV buckets: " + buckets.error().message);

@@ -7,6 +7,7 @@
 #include <array>
 
 #include "config/caf_error.hpp"
+#include "config/log.hpp"
 #include "crypto/crypto.hpp"
 
 namespace kinbox {
@@ -57,7 +58,8 @@ std::string resolutions_subject(const std::string& cluster) {
 }
 
 result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std::string& cluster,
-                                                     int replicas, std::chrono::milliseconds lease) {
+                                                     int replicas, std::chrono::milliseconds lease,
+                                                     uint64_t reports_max_bytes) {
   auto out = std::make_shared<kv_buckets>();
   for (size_t i = 0; i < kv_space_count; ++i) {
     bucket_options opts;
@@ -92,6 +94,9 @@ result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std:
   reports.name = reports_stream(cluster);
   reports.subjects = {reports_subject(cluster), reports_subject(cluster) + ".>"};
   reports.max_age_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(ban_keep).count();
+  // Full, the stream refuses new reports rather than drop unresolved old ones.
+  reports.max_bytes = static_cast<int64_t>(reports_max_bytes);
+  reports.discard_new = true;
   reports.replicas = replicas;
   auto stream = link.open_stream(reports);
   if (!stream)
@@ -161,8 +166,10 @@ kv_actor::behavior_type kv_behavior(kv_actor::pointer, std::shared_ptr<kv_bucket
       },
       [=](report_atom, const bytes& report) -> caf::result<uint64_t> {
         auto res = buckets->reports->publish(buckets->report_subject, report);
-        if (!res)
+        if (!res) {
+          log::get("kv")->error("event=report_not_stored reason=\"{}\"", res.error().message);
           return make_error(res.error());
+        }
         return *res;
       },
   };

@@ -77,9 +77,11 @@ struct kv_buckets {
   std::unique_ptr<js_stream> reports;
   std::string report_subject; ///< where reports are published
 
-  /// `replicas`: copies of each bucket on the NATS servers (3 on a 3-server cluster).
+  /// `replicas`: copies of each bucket on the NATS servers (3 on a 3-server cluster);
+  /// `reports_max_bytes`: the reports stream's bound (a full stream refuses new reports).
   [[nodiscard]] static result<std::shared_ptr<kv_buckets>>
-  open(nats_link& link, const std::string& cluster, int replicas, std::chrono::milliseconds lease);
+  open(nats_link& link, const std::string& cluster, int replicas, std::chrono::milliseconds lease,
+       uint64_t reports_max_bytes);
 
   /// Opens the buckets of a running cluster without making or changing any (tools).
   [[nodiscard]] static result<std::shared_ptr<kv_buckets>> existing(nats_link& link,

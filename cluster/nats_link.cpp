@@ -411,7 +411,24 @@ result<std::unique_ptr<js_stream>> nats_link::existing_stream(const std::string&
 result<std::unique_ptr<js_stream>> nats_link::open_stream(const stream_options& opts) {
   jsStreamInfo* si = nullptr;
   jsErrCode jerr{};
+  auto discard = opts.discard_new ? js_DiscardNew : js_DiscardOld;
   if (js_GetStreamInfo(&si, js_, opts.name.c_str(), nullptr, &jerr) == NATS_OK) {
+    auto* c = si->Config;
+    if (c->MaxBytes != opts.max_bytes || c->Discard != discard || c->MaxAge != opts.max_age_ns) {
+      c->MaxBytes = opts.max_bytes;
+      c->Discard = discard;
+      c->MaxAge = opts.max_age_ns;
+      jsStreamInfo* updated = nullptr;
+      auto s = js_UpdateStream(&updated, js_, c, nullptr, &jerr);
+      if (s == NATS_OK) {
+        log::get("cluster")->info("event=stream_bounds_set stream={} max_bytes={}", opts.name,
+                                  opts.max_bytes);
+        jsStreamInfo_Destroy(updated);
+      } else {
+        log::get("cluster")->warn("event=stream_bounds_not_set stream={} status=\"{}\"",
+                                  opts.name, nats_error_text(s));
+      }
+    }
     jsStreamInfo_Destroy(si);
     if (opts.replicas > 1)
       raise_replicas(js_, opts.name, opts.replicas);
@@ -427,6 +444,8 @@ result<std::unique_ptr<js_stream>> nats_link::open_stream(const stream_options& 
   cfg.SubjectsLen = static_cast<int>(subjects.size());
   cfg.Storage = js_FileStorage;
   cfg.MaxAge = opts.max_age_ns;
+  cfg.MaxBytes = opts.max_bytes;
+  cfg.Discard = discard;
   cfg.Replicas = opts.replicas;
   auto s = js_AddStream(&si, js_, &cfg, nullptr, &jerr);
   if (s != NATS_OK) {

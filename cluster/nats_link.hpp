@@ -151,7 +151,10 @@ struct stream_options {
   std::string name;
   std::vector<std::string> subjects;
   int64_t max_age_ns = 0; ///< 0: keep forever
-  int replicas = 1;       ///< an existing stream with fewer is raised
+  int64_t max_bytes = -1; ///< -1: no bound
+  /// At `max_bytes`: refuse new messages (true) or drop the oldest (false).
+  bool discard_new = false;
+  int replicas = 1; ///< an existing stream with fewer is raised; its bounds are set anew
 };
 
 /// A NATS user and password (the form nats-server's `authorization` block takes).

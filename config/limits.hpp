@@ -24,12 +24,13 @@ struct gateway_limit_config {
   size_t unauthenticated_per_address = 128;
 };
 
-/// Limits on friend requests, kept per account in its contact list (they survive logins,
-/// restarts and moves). Each refusal has its own error code.
+/// Limits on friend requests and reports, kept per account in its contact list (they
+/// survive logins, restarts and moves). Each refusal has its own error code.
 struct friend_limit_config {
   rate_limit requests{20.0 / 3600, 20}; ///< new requests: 20 an hour, bursts of 20
   uint64_t request_ttl_ms = 7ull * 24 * 3600 * 1000; ///< a pending request expires after it
   uint64_t cooldown_ms = 7ull * 24 * 3600 * 1000;    ///< after a decline or expiry, per account
+  rate_limit reports{20.0 / 86400, 10}; ///< reports filed: 20 a day, bursts of 10
 };
 
 } // namespace kinbox

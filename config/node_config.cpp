@@ -137,6 +137,13 @@ po::options_description make_options() {
     ("friend-request-cooldown", po::value<std::string>()->default_value("7d"),
      "after a request is declined or expires, the same account may not be asked again "
      "for this long (`friend_request_cooldown`); 0s to 365d")
+    ("reports-per-day", po::value<double>()->default_value(20),
+     "reports one account may file per day (bursts of half as many, at least 1); past it "
+     "the contact is still blocked and the report is answered `rate_limited`; 0: no limit")
+    ("reports-max-bytes", po::value<std::string>()->default_value("1GiB"),
+     "most bytes the reports stream keeps (with reports older than 400 days dropped); a "
+     "full stream files no new report (answered `unavailable`, logged `reports_full`) "
+     "until reports age out (400 days) or the bound is raised (a node sets it when it starts); 4KiB to 1TiB")
     ("avatar-max-bytes", po::value<std::string>()->default_value("32KiB"),
      "largest profile avatar kept; at most the max frame size less 1KiB (the default "
      "shrinks to that with a smaller frame size)")
@@ -326,6 +333,14 @@ result<node_config> build(const po::variables_map& vm) {
   auto cooldown = duration("friend-request-cooldown", 0ms, 24h * 365, "between 0s and 365d");
   if (!request_ttl || !cooldown)
     return !request_ttl ? request_ttl.error() : cooldown.error();
+  auto reports_per_day = get<double>(vm, "reports-per-day");
+  if (!(reports_per_day >= 0 && reports_per_day <= 1e6))
+    return bad_option("reports-per-day", "must be between 0 and 1000000");
+  cfg.friend_limits.reports = rate_limit{reports_per_day / 86400, std::max(1.0, reports_per_day / 2)};
+  auto reports_bytes = size("reports-max-bytes", 4u << 10, 1ull << 40, "between 4KiB and 1TiB");
+  if (!reports_bytes)
+    return reports_bytes.error();
+  cfg.reports_max_bytes = *reports_bytes;
   cfg.friend_limits.request_ttl_ms = static_cast<uint64_t>(request_ttl->count());
   cfg.friend_limits.cooldown_ms = static_cast<uint64_t>(cooldown->count());
   // The default shrinks with a small frame size; a value given must fit.

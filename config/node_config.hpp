@@ -51,6 +51,7 @@ struct node_config {
   uint64_t mailbox_cap_bytes = 64ull << 20; ///< undelivered payload bytes stored per account
   gateway_limit_config limits; ///< abuse limits of the gateway
   friend_limit_config friend_limits;
+  uint64_t reports_max_bytes = 1ull << 30; ///< the reports stream's bound
   size_t avatar_max_bytes = 32u << 10;
   /// How old a child's latest location may be when its parent logs in and still get it.
   std::chrono::milliseconds location_ttl = std::chrono::minutes(10);

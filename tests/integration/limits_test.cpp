@@ -206,4 +206,44 @@ CAF_TEST(handshakes and requests meet their rates) {
   CAF_CHECK_GREATER(limited, 100);
 }
 
+CAF_TEST(reports are one per target and a few a day and never of unknown ids and bounded in bytes) {
+  node n{&nats, {"--reports-per-day", "6", "--reports-max-bytes", "4KiB"}};
+  auto reports_filed = [&] {
+    auto listed = run_command({KINBOX_ADMIN_BIN, "--nats", nats.url(), "--cluster", "test",
+                               "--json", "reports", "list"});
+    CAF_REQUIRE_EQUAL(listed.status, 0);
+    return std::count(listed.out.begin(), listed.out.end(), '{') - 1; // the outer object
+  };
+  auto mallory = make_user(n, "Mallory");
+  auto alice = make_user(n, "Alice");
+  // 500 reports of one account: one is filed, every answer is ok.
+  for (int i = 0; i < 500; ++i)
+    CAF_REQUIRE(mallory->report(alice.id, report_category::other));
+  CAF_CHECK_EQUAL(reports_filed(), 1);
+  // An id without an account: answered the same, not stored.
+  CAF_CHECK(mallory->report(1'234'567'890, report_category::bullying));
+  CAF_CHECK_EQUAL(reports_filed(), 1);
+  // Past its bucket (6 a day, bursts of 3: Alice, the unknown id, one more) the account's
+  // reports are refused; the block holds.
+  auto second = make_user(n, "Second");
+  CAF_CHECK(mallory->report(second.id, report_category::other));
+  CAF_CHECK_EQUAL(reports_filed(), 2);
+  auto third = make_user(n, "Third");
+  auto refused = mallory->report(third.id, report_category::other);
+  CAF_REQUIRE(!refused);
+  CAF_CHECK(refused.error().code == errc::rate_limited);
+  CAF_CHECK_GREATER(refused.error().retry_after_ms, 0u);
+  CAF_CHECK(!third->send_text(mallory.id, "blocked"));
+  // The stream keeps 4 KiB: once full, a report is `unavailable` and the operators' log says so.
+  std::optional<failure> full;
+  for (int i = 0; i < 40 && !full; ++i) {
+    auto reporter = make_user(n, "Reporter " + std::to_string(i));
+    if (auto r = reporter->report(alice.id, report_category::harassment); !r)
+      full = r.error();
+  }
+  CAF_REQUIRE(full);
+  CAF_CHECK(full->code == errc::unavailable);
+  CAF_CHECK(n.log().find("event=report_not_stored") != std::string::npos);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

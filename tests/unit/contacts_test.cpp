@@ -177,6 +177,29 @@ CAF_TEST(block and remove tell the other side) {
   CAF_CHECK(!bob.state_of(1));
 }
 
+CAF_TEST(one report per target while the block holds and a bucket of them per account) {
+  friend_limit_config two_a_day;
+  two_a_day.reports = rate_limit{2.0 / 86400, 2};
+  contact_list_state list;
+  list.block(7, t0);
+  CAF_CHECK(*list.may_report(7, t0, two_a_day));
+  list.reported(7);
+  auto back = contact_list_state::decode(list.encode());
+  CAF_REQUIRE(back);
+  CAF_CHECK(!*back->may_report(7, t0, two_a_day)); // filed already: no token spent
+  back->block(8, t0);
+  CAF_CHECK(*back->may_report(8, t0, two_a_day));
+  back->block(9, t0);
+  auto refused = back->may_report(9, t0, two_a_day);
+  CAF_REQUIRE(!refused);
+  CAF_CHECK(refused.error().code == errc::rate_limited);
+  CAF_CHECK_EQUAL(refused.error().retry_after_ms, 43'200'000u); // half a day for one token
+  // Unblocked, the contact may be reported again once blocked anew.
+  back->remove(7);
+  back->block(7, t0 + 43'200'000);
+  CAF_CHECK(*back->may_report(7, t0 + 43'200'000, two_a_day));
+}
+
 CAF_TEST(contact lists and accounts round trip through their KV encoding) {
   contact_list_state list;
   CAF_CHECK(list.add(3, t0, rules, false));

@@ -76,6 +76,9 @@ CAF_TEST(every field of the contact list and family records is in the inventory)
   list.receive_decline(2222222222, 2, rules);
   list.set_parent(3333333333);
   list.add_child(4444444444);
+  list.block(5555555555, 1);
+  CAF_REQUIRE(list.may_report(5555555555, 1, rules));
+  list.reported(5555555555);
   check_listed("contact list", keys_of(list.encode()));
   family_state f;
   f.child = 1;
