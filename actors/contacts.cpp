@@ -2,6 +2,7 @@
 #include "protocol/json_fields.hpp"
 
 #include <nlohmann/json.hpp>
+#include <sodium.h>
 
 #include <algorithm>
 #include <chrono>
@@ -28,6 +29,14 @@ bool hex_key(const json& j, const char* field, public_key& out) {
 
 } // namespace
 
+account_id random_account_id() {
+  constexpr account_id min_account_id = 1'000'000'000ull;
+  constexpr account_id account_id_span = 9'000'000'000ull;
+  uint64_t random = 0;
+  randombytes_buf(&random, sizeof(random));
+  return min_account_id + random % account_id_span;
+}
+
 bytes encode_account(const account_record& a) {
   json j{{"id", a.id},
          {"name", a.name},
@@ -36,6 +45,8 @@ bytes encode_account(const account_record& a) {
          {"sign_key", key_hex(a.sign_key)},
          {"box_key", key_hex(a.box_key)},
          {"created_ms", a.created_ms}};
+  if (!a.setup_hash.empty())
+    j["setup"] = {{"hash", a.setup_hash}, {"expires_ms", a.setup_expires_ms}};
   // Text is validated before it gets here; should invalid UTF-8 slip through, it is
   // replaced rather than thrown across an actor.
   auto text = j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -54,6 +65,10 @@ std::optional<account_record> decode_account(std::span<const uint8_t> data) {
     a.role =
         j.at("role").get<std::string>() == "parent" ? account_role::parent : account_role::child;
     a.created_ms = json_uint_or(j, "created_ms", uint64_t{0});
+    if (j.contains("setup")) {
+      a.setup_hash = j["setup"].at("hash").get<std::string>();
+      a.setup_expires_ms = json_uint<uint64_t>(j["setup"], "expires_ms");
+    }
   } catch (const json::exception&) {
     return std::nullopt;
   }
@@ -62,30 +77,74 @@ std::optional<account_record> decode_account(std::span<const uint8_t> data) {
   return a;
 }
 
-std::optional<std::string> validate_registration(const register_request& req) {
-  if (auto why = check_display_name(req.name))
-    return why;
-  auto& d = req.birth_date;
+namespace {
+
+/// Why `d` is not a birth date of someone between `min_age` and `max_age` (exclusive)
+/// years old on `now_ms`'s day, or nullopt.
+std::optional<std::string> birth_date_problem(const std::string& d, uint64_t now_ms,
+                                              unsigned min_age, unsigned max_age,
+                                              const std::string& too_young,
+                                              const std::string& too_old) {
   if (d.size() != 10 || d[4] != '-' || d[7] != '-')
     return "birth date must be YYYY-MM-DD";
   for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
     if (d[i] < '0' || d[i] > '9')
       return "birth date must be YYYY-MM-DD";
   using namespace std::chrono;
-  year_month_day ymd{year{std::stoi(d.substr(0, 4))},
-                     month{static_cast<unsigned>(std::stoi(d.substr(5, 2)))},
-                     day{static_cast<unsigned>(std::stoi(d.substr(8, 2)))}};
-  if (!ymd.ok() || ymd.year() < year{1900})
+  year_month_day born{year{std::stoi(d.substr(0, 4))},
+                      month{static_cast<unsigned>(std::stoi(d.substr(5, 2)))},
+                      day{static_cast<unsigned>(std::stoi(d.substr(8, 2)))}};
+  if (!born.ok() || born.year() < year{1900})
     return "birth date is not a real date";
-  if (sys_days{ymd} > floor<days>(system_clock::now()))
+  year_month_day today{floor<days>(sys_time<milliseconds>{milliseconds{now_ms}})};
+  if (sys_days{born} > sys_days{today})
     return "birth date is in the future";
-  if (!is_valid_role(static_cast<uint8_t>(req.role)))
-    return "role must be 1 (child) or 2 (parent)";
-  if (!crypto::is_valid_sign_key(req.sign_key))
+  auto age = int{today.year()} - int{born.year()} -
+             ((today.month() < born.month() ||
+               (today.month() == born.month() && today.day() < born.day()))
+                  ? 1
+                  : 0);
+  if (age < static_cast<int>(min_age))
+    return too_young;
+  if (age >= static_cast<int>(max_age))
+    return too_old;
+  return std::nullopt;
+}
+
+} // namespace
+
+std::optional<std::string> check_public_keys(const public_key& sign_key, const public_key& box_key) {
+  if (!crypto::is_valid_sign_key(sign_key))
     return "sign key is not a valid Ed25519 public key";
-  if (!crypto::is_valid_box_key(req.box_key))
+  if (!crypto::is_valid_box_key(box_key))
     return "box key is not a valid X25519 public key";
   return std::nullopt;
+}
+
+std::optional<std::string> validate_registration(const register_request& req, uint64_t now_ms,
+                                                 const age_rules& ages) {
+  if (auto why = check_display_name(req.name))
+    return why;
+  if (req.role == account_role::child)
+    return "a child's account is made by its parent's app (child_create), and its device "
+           "registers with the setup code it gets (register_child)";
+  if (req.role != account_role::parent)
+    return "role must be 2 (parent)";
+  if (auto why = birth_date_problem(req.birth_date, now_ms, ages.parent_min_age, 1000,
+                                    "a parent account is for adults; a child's account is made by "
+                                    "its parent's app",
+                                    ""))
+    return why;
+  return check_public_keys(req.sign_key, req.box_key);
+}
+
+std::optional<std::string> validate_child(const child_create_request& req, uint64_t now_ms,
+                                          const age_rules& ages) {
+  if (auto why = check_display_name(req.name))
+    return why;
+  return birth_date_problem(req.birth_date, now_ms, 0, ages.child_max_age, "",
+                            "a child account is for children younger than " +
+                                std::to_string(ages.child_max_age));
 }
 
 std::optional<contact_state> contact_list_state::state_of(account_id other) const {

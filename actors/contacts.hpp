@@ -29,17 +29,37 @@ struct account_record {
   std::string name;
   std::string birth_date;
   account_role role = account_role::child;
-  public_key sign_key{};
+  public_key sign_key{}; ///< all zero for a child whose device has not registered yet
   public_key box_key{};
   uint64_t created_ms = 0;
+  /// A child made by its parent: the hash of the one-time setup secret its device
+  /// registers with (hex; empty once used or when there is none), and when it expires.
+  std::string setup_hash;
+  uint64_t setup_expires_ms = 0;
 };
+
+/// A random 10-digit account id: ids are not enumerable; a clash is retried by the caller.
+account_id random_account_id();
+
+/// Tries to allocate an id before a registration gives up.
+constexpr int max_id_attempts = 8;
 
 bytes encode_account(const account_record& a);
 std::optional<account_record> decode_account(std::span<const uint8_t> data);
 
-/// Checks a registration: a display name (protocol/text.hpp), a real past birth date, a
-/// role, usable keys.
-std::optional<std::string> validate_registration(const register_request& req);
+/// Checks a registration: a display name (protocol/text.hpp), the role of a parent (a
+/// child's account is made by its parent), a real birth date old enough for a parent on
+/// `now_ms`'s day, usable keys.
+std::optional<std::string> validate_registration(const register_request& req, uint64_t now_ms,
+                                                 const age_rules& ages);
+
+/// Checks a parent's `child_create`: a display name and a real birth date young enough for
+/// a child on `now_ms`'s day.
+std::optional<std::string> validate_child(const child_create_request& req, uint64_t now_ms,
+                                          const age_rules& ages);
+
+/// Checks the keys a device registers: a usable Ed25519 and X25519 point.
+std::optional<std::string> check_public_keys(const public_key& sign_key, const public_key& box_key);
 
 /// What the contact list of an account says about one other account after an event.
 enum class contact_effect {

@@ -233,10 +233,19 @@ void decide(family_pointer self, account_id other, bool approve, reply_to rp) {
   });
 }
 
-void redeem(family_pointer self, const link_redeem_request& req, reply_to rp) {
+/// Links the child to `parent` once that parent's code is right. A linked child moves
+/// only with its parent's PIN (checked first, counted as any try): the old parent is told.
+void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_right = false) {
   auto& st = self->state;
-  if (st.family->linked())
-    return finish(self, std::move(rp), error_reply(errc::already_linked));
+  if (st.family->linked() && !pin_right) {
+    if (req.pin.empty())
+      return finish(self, std::move(rp), error_reply(errc::already_linked));
+    auto pin = std::move(req.pin);
+    req.pin.clear();
+    return check_pin(self, std::move(pin), std::move(rp), [=](reply_to rp) mutable {
+      redeem(self, std::move(req), std::move(rp), true);
+    });
+  }
   if (req.parent == 0 || req.parent == st.child)
     return finish(self, std::move(rp), error_reply(errc::not_found, "no such link code"));
   bytes secret;
@@ -247,8 +256,16 @@ void redeem(family_pointer self, const link_redeem_request& req, reply_to rp) {
               if (!r.ok())
                 return finish(self, std::move(rp), error_reply(r.to_failure()));
               auto& f = *self->state.family;
-              if (f.linked()) // linked meanwhile: cannot happen while one request runs
+              auto old_parent = f.parent; // a move: the child's PIN was right
+              if (old_parent == parent)
                 return finish(self, std::move(rp), error_reply(errc::already_linked));
+              if (old_parent != 0) {
+                notify_parent(self, notice_type::unlinked, 0, 1);
+                call_user(self, old_parent, user_op::child_unlinked, {});
+                logger()->info("event=moved child={} from={} to={}", f.child, old_parent, parent);
+                f.unlink();
+                self->state.location.reset();
+              }
               f.parent = parent;
               f.linked_ms = self->state.deps->now_ms();
               f.pin_hash.assign(r.body.begin(), r.body.end());
@@ -341,6 +358,8 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
                                 [=](reply_to rp, std::string hash) {
                                   self->state.family->pin_hash = std::move(hash);
                                   save(self, std::move(rp), [=](reply_to rp) {
+                                    notify_parent(self, notice_type::pin_changed, 0,
+                                                  self->state.deps->now_ms());
                                     finish(self, std::move(rp), ok_reply());
                                   });
                                 });
@@ -424,7 +443,10 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
   case family_op::erase: {
     if (!by_child)
       return finish(self, std::move(rp), not_found());
+    if (req.body.size() != 1 || req.body[0] > 1)
+      return bad("malformed erase");
     auto parent = f.parent;
+    bool with_pin = req.body[0] == 1;
     st.location.reset();
     return self
         ->request(st.deps->kv, caf::infinite, kv_delete_atom::value, kv_space::families,
@@ -432,6 +454,8 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
         .then(
             [=](bool) mutable {
               auto& st = self->state;
+              if (with_pin)
+                notify_parent(self, notice_type::child_deleted, 0, st.deps->now_ms());
               if (parent != 0)
                 call_user(self, parent, user_op::child_unlinked, {});
               logger()->info("event=family_erased child={}", st.child);
@@ -442,6 +466,34 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
             [=](caf::error& err) mutable {
               finish(self, std::move(rp), error_reply(to_failure(err).code, "the family record stays"));
             });
+  }
+  case family_op::found: {
+    wire::reader r{req.body};
+    account_id parent = 0;
+    r.u64(parent);
+    if (!by_child)
+      return finish(self, std::move(rp), not_found());
+    if (!r.finished() || parent == 0 || parent == st.child)
+      return bad("malformed parent");
+    if (f.linked())
+      return finish(self, std::move(rp), error_reply(errc::already_linked));
+    f.parent = parent;
+    f.linked_ms = now;
+    return save(self, std::move(rp), [=](reply_to rp) mutable {
+      call_user(self, parent, user_op::child_linked, {});
+      logger()->info("event=linked child={} parent={} by=creation", self->state.child, parent);
+      finish(self, std::move(rp), ok_reply());
+    });
+  }
+  case family_op::verify_pin: {
+    bool ok = false;
+    auto pin = pin_of(req.body, ok);
+    if (!by_child)
+      return finish(self, std::move(rp), not_found());
+    if (!ok)
+      return bad("malformed PIN");
+    return check_pin(self, std::move(pin), std::move(rp),
+                     [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
   }
   case family_op::location_latest: {
     if (!by_parent)

@@ -10,9 +10,14 @@
 // kept for `location_ttl_ms`, for the parent's next login; a newer one replaces it.
 //
 // Who may do what (anyone else hears `not_found`, as for a child that does not exist):
-//   the child: redeem a link code, change the PIN with the old one, approve or deny with
-//     the PIN typed on its device, read the link and the approvals, send its location;
-//     its user actor asks whether a friend step needs approval
+//   the child: redeem a link code (a linked child moving to another parent gives its
+//     parent's PIN), change the PIN with the old one, approve or deny with the PIN typed
+//     on its device, read the link and the approvals, send its location; its user actor
+//     asks whether a friend step needs approval, links a new account to the parent that
+//     made it, and checks the PIN before the child deletes itself
+// The parent is told (a stored notice) of every change to its links that its own app did
+// not make: a link redeemed, a move to another parent, the PIN changed on the child's
+// device, the child deleted with the PIN.
 //   the linked parent: unlink, set the PIN, set the policy, approve or deny, read, switch
 //     location sharing, fetch the latest location
 #pragma once
@@ -45,7 +50,10 @@ enum class family_op : uint8_t {
   location_update = 11,  ///< child: body location_update; kept in memory, sent to the parent
   location_latest = 12,  ///< parent: reply `at_ms:u64 payload:blob`, or empty if none is fresh
   location_sharing = 13, ///< parent: body on:u8
-  erase = 14,            ///< child (deleting its account): the record goes, the parent is told
+  erase = 14,            ///< child (deleting its account): the record goes; body u8 1: the
+                         ///< child deleted itself with the PIN (the parent is told)
+  found = 15,            ///< the new child's user actor: body parent:u64; links it from its start
+  verify_pin = 16,       ///< the child's user actor: body pin:str; counted as any PIN try
 };
 
 /// Another account and a yes or no about it: the body of `approval_needed` (whether the

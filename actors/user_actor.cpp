@@ -433,13 +433,25 @@ void push(user_pointer self, std::vector<mail_push> mail) {
 
 bool knows(const user_state& st, account_id other);
 
+/// A child without a parent (its parent deleted its account or unlinked it) is frozen: it
+/// logs in, reads what is not a message, exports, and waits for a new parent's link code.
+bool frozen(const user_state& st) {
+  return st.account && st.account->role == account_role::child && st.contacts.parent() == 0;
+}
+
+/// Stored messages of a frozen child stay stored: neither pushed nor dropped, they come
+/// once a parent links it (or expire).
+bool held_back(const user_state& st, const envelope& e) {
+  return e.kind == mail_kind::message && frozen(st);
+}
+
 /// Whether mail of `kind` from `sender` may reach this account now: messages only from
-/// friends and its linked parent or children, notices only from the families of its
-/// children; receipts are made by servers.
+/// friends and its linked parent or children, and not to a frozen child; notices only
+/// from the families of its children; receipts are made by servers.
 bool admits(const user_state& st, account_id sender, mail_kind kind) {
   switch (kind) {
   case mail_kind::message:
-    return knows(st, sender);
+    return knows(st, sender) && !frozen(st);
   case mail_kind::notice:
     return st.contacts.children().count(sender) != 0;
   case mail_kind::location:
@@ -1092,9 +1104,11 @@ void erase_records(user_pointer self, reply_to rp) {
 
 /// Deletes the account (asked by it or its linked parent): its contacts forget it, its
 /// family link and PIN go, its mail (held and stored) is dropped without receipts, then
-/// its records. Requests that come after it find an unknown account.
+/// its records. Requests that come after it find an unknown account. A child that deletes
+/// itself has given its parent's PIN; its parent is told.
 void delete_account(user_pointer self, account_id by, reply_to rp) {
   auto& st = self->state;
+  bool by_child = by == st.id && st.account->role == account_role::child;
   log::get("user")->info("event=account_deleting account={} by={}", st.id,
                          by == st.id ? "self" : "parent");
   std::vector<entity_request> notes;
@@ -1115,7 +1129,8 @@ void delete_account(user_pointer self, account_id by, reply_to rp) {
   };
   if (st.account->role != account_role::child && st.contacts.parent() == 0)
     return rest(std::move(rp));
-  ask_family(self, st.id, family_op::erase, {}, [=](entity_reply& r) mutable {
+  ask_family(self, st.id, family_op::erase, bytes{uint8_t(by_child ? 1 : 0)},
+             [=](entity_reply& r) mutable {
     if (!r.ok())
       return rp.deliver(error_reply(errc::unavailable, "the family link could not be deleted; try again"));
     rest(std::move(rp));
@@ -1214,7 +1229,9 @@ void drain(user_pointer self) {
             std::vector<mail_ref> strays; // from contacts removed since it was stored
             pushes.reserve(page.mail.size());
             for (auto& e : page.mail)
-              if (admits(st, e.sender, e.kind))
+              if (held_back(st, e))
+                continue;
+              else if (admits(st, e.sender, e.kind))
                 pushes.push_back(to_push(e));
               else
                 strays.push_back({st.id, {e.kind, e.sender, e.id}});
@@ -1286,6 +1303,8 @@ void redeliver(user_pointer self) {
                                std::vector<mail_ref> strays;
                                bool owed = false; // admitted mail is stored, due or not
                                for (auto& e : page.mail) {
+                                 if (held_back(st, e))
+                                   continue;
                                  if (!admits(st, e.sender, e.kind)) {
                                    strays.push_back({st.id, {e.kind, e.sender, e.id}});
                                    continue;
@@ -1369,10 +1388,210 @@ void redeem_link_code(user_pointer self, const entity_request& req, reply_to rp)
   rp.deliver(refused);
 }
 
+/// A fresh setup secret for a child's device: 64 random bits (never 0), so guessing one
+/// within its hour at the registration limits is hopeless.
+uint64_t random_setup_secret() {
+  uint64_t secret = 0;
+  while (secret == 0)
+    randombytes_buf(&secret, sizeof(secret));
+  return secret;
+}
+
+child_setup_reply setup_reply(const user_deps& deps, account_id child, uint64_t secret) {
+  return {child, secret, static_cast<uint32_t>(deps.setup_code_ttl.count())};
+}
+
+/// A parent makes its child's account: the child's own user actor (of a random id no
+/// account has) makes the record and links its family to this parent, and the parent's
+/// app gets the one-time code the child's device registers with.
+void create_child(user_pointer self, child_create_request req, reply_to rp, int attempt = 0) {
+  auto& st = self->state;
+  auto child = random_account_id();
+  auto secret = random_setup_secret();
+  found_body body{req.name, req.birth_date, setup_hash_of(secret),
+                  st.deps->now_ms() + static_cast<uint64_t>(st.deps->setup_code_ttl.count())};
+  send_entities(self, {});
+  st.client->call({user_kind, child, static_cast<uint8_t>(user_op::found_account), st.id,
+                   encode_found(body)},
+                  notice{static_cast<uint8_t>(user_op::found_account),
+                         [=](entity_reply& r) mutable {
+                           if (!r.ok())
+                             return rp.deliver(error_reply(r.to_failure()));
+                           if (r.body == bytes{1}) {
+                             log::get("user")->info("event=child_created parent={} child={}",
+                                                    self->state.id, child);
+                             return rp.deliver(ok_reply(
+                                 encode_body(setup_reply(*self->state.deps, child, secret))));
+                           }
+                           if (attempt + 1 < max_id_attempts)
+                             return create_child(self, std::move(req), std::move(rp), attempt + 1);
+                           rp.deliver(error_reply(errc::unavailable, "could not allocate an id"));
+                         }});
+  st.client->flush(self);
+}
+
+/// This (new) id becomes the child account a parent makes: the record is created only if
+/// no account has the id, then the family links it to the parent before anything else.
+void found_account(user_pointer self, account_id parent, const found_body& body, reply_to rp) {
+  auto& st = self->state;
+  if (st.account)
+    return rp.deliver(ok_reply(bytes{0}));
+  account_record record;
+  record.id = st.id;
+  record.name = body.name;
+  record.birth_date = body.birth_date;
+  record.role = account_role::child;
+  record.created_ms = st.deps->now_ms();
+  record.setup_hash = body.setup_hash;
+  record.setup_expires_ms = body.setup_expires_ms;
+  auto failed = [=](reply_to& rp) {
+    rp.deliver(error_reply(errc::unavailable, "the child account could not be made; try again"));
+  };
+  ++st.store_calls;
+  self->request(st.deps->kv, caf::infinite, kv_create_atom::value, kv_space::accounts,
+                key_of(st.id), encode_account(record))
+      .then(
+          store_reply<bool>(self,
+                            [=](bool created) mutable {
+                              if (!created)
+                                return rp.deliver(ok_reply(bytes{0}));
+                              bytes who;
+                              wire::writer{who}.u64(parent);
+                              ask_family(self, self->state.id, family_op::found, std::move(who),
+                                         [=](entity_reply& r) mutable {
+                                           auto& st = self->state;
+                                           if (!r.ok()) {
+                                             caf::anon_send(st.deps->kv, kv_delete_atom::value,
+                                                            kv_space::accounts, key_of(st.id));
+                                             return failed(rp);
+                                           }
+                                           st.account = record;
+                                           st.load_failed = false;
+                                           st.contacts = contact_list_state{};
+                                           st.contacts.set_parent(parent);
+                                           apply_contact_effect(self, contact_effect::changed,
+                                                                parent, std::move(rp),
+                                                                [](reply_to rp) {
+                                                                  rp.deliver(ok_reply(bytes{1}));
+                                                                });
+                                         });
+                            }),
+          store_reply<caf::error>(self, [=](caf::error&) mutable { failed(rp); }));
+}
+
+/// The child's device registers its keys with the setup code its parent's app got: once,
+/// before the code expires. A device that registers again (a new phone, with a new code)
+/// replaces the keys and ends the old device's session. The parent is told.
+void complete_setup(user_pointer self, const entity_request& req, reply_to rp) {
+  auto& st = self->state;
+  wire::reader r{req.body};
+  uint64_t secret = 0;
+  public_key sign_key{};
+  public_key box_key{};
+  r.u64(secret);
+  r.fixed(sign_key);
+  r.fixed(box_key);
+  auto refused = error_reply(errc::not_found, "no such setup code");
+  if (!r.finished() || !st.account || st.account->setup_hash.empty() ||
+      st.account->setup_expires_ms <= st.deps->now_ms())
+    return rp.deliver(refused);
+  auto given = setup_hash_of(secret);
+  auto& kept = st.account->setup_hash;
+  if (given.size() != kept.size() || sodium_memcmp(given.data(), kept.data(), kept.size()) != 0)
+    return rp.deliver(refused);
+  // Used at once: a second device with the same code meets an empty hash.
+  auto before = *st.account;
+  st.account->sign_key = sign_key;
+  st.account->box_key = box_key;
+  st.account->setup_hash.clear();
+  st.account->setup_expires_ms = 0;
+  ++st.store_calls;
+  self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::accounts, key_of(st.id),
+                encode_account(*st.account))
+      .then(store_reply<bool>(self,
+                              [=](bool) mutable {
+                                auto& st = self->state;
+                                log::get("user")->info("event=child_registered account={}", st.id);
+                                if (st.session) {
+                                  st.deps->service->push(
+                                      *st.session, user_kind,
+                                      caf::make_message(kick_atom::value, st.id,
+                                                        static_cast<uint16_t>(errc::session_replaced)));
+                                  detach_session(self, st.deps->now_ms());
+                                }
+                                notify_parent(self, notice_type::registered, 0, st.deps->now_ms());
+                                rp.deliver(ok_reply(encode_body(register_reply{st.id})));
+                              }),
+            store_reply<caf::error>(self, [=](caf::error& err) mutable {
+              if (self->state.account)
+                self->state.account = before; // the code stays good: the device tries again
+              rp.deliver(error_reply(to_failure(err).code, "the keys could not be saved; try again"));
+            }));
+}
+
+/// The linked parent makes a new setup code for its child (the first expired, or the
+/// child has a new device): it replaces any code before it.
+void new_setup_code(user_pointer self, reply_to rp) {
+  auto& st = self->state;
+  auto secret = random_setup_secret();
+  st.account->setup_hash = setup_hash_of(secret);
+  st.account->setup_expires_ms =
+      st.deps->now_ms() + static_cast<uint64_t>(st.deps->setup_code_ttl.count());
+  ++st.store_calls;
+  self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::accounts, key_of(st.id),
+                encode_account(*st.account))
+      .then(store_reply<bool>(self,
+                              [=](bool) mutable {
+                                rp.deliver(ok_reply(encode_body(
+                                    setup_reply(*self->state.deps, self->state.id, secret))));
+                              }),
+            store_reply<caf::error>(self, [=](caf::error& err) mutable {
+              rp.deliver(error_reply(to_failure(err).code, "the setup code could not be saved"));
+            }));
+}
+
+/// A linked child deletes itself only with its parent's PIN, checked (and counted) by its
+/// family as any PIN try.
+void delete_self_with_pin(user_pointer self, const bytes& body, reply_to rp) {
+  wire::reader r{body};
+  std::string pin;
+  r.str(pin, max_pin_field);
+  if (!r.finished() || pin.empty())
+    return rp.deliver(error_reply(errc::parent_required,
+                                  "a linked child's account is deleted by its parent, or with the "
+                                  "parent's PIN on the child's device"));
+  bytes pin_body;
+  wire::writer{pin_body}.str(pin);
+  sodium_memzero(pin.data(), pin.size());
+  auto id = self->state.id;
+  ask_family(self, id, family_op::verify_pin, std::move(pin_body), [=](entity_reply& r) mutable {
+    if (!r.ok())
+      return rp.deliver(error_reply(r.to_failure()));
+    if (!self->state.account)
+      return rp.deliver(account_changed_reply());
+    delete_account(self, id, std::move(rp));
+  });
+}
+
+/// What a frozen child may still do itself: log in, read and ack what is not a message,
+/// export its data. Its family takes a new parent's link code (and says so: `linked`).
+bool allowed_when_frozen(user_op op) {
+  return op == user_op::attach || op == user_op::detach || op == user_op::ack ||
+         op == user_op::export_account || op == user_op::linked || op == user_op::unlinked;
+}
+
 /// Dispatches an entity request; owner operations from anyone else get not_found.
 /// Delivers are collected in `incoming` for `store_incoming`.
 void handle(user_pointer self, entity_request& req, reply_to rp) {
   auto& st = self->state;
+  if (req.op == static_cast<uint8_t>(user_op::complete_setup))
+    return complete_setup(self, req, rp);
+  if (req.op == static_cast<uint8_t>(user_op::found_account)) {
+    auto body = decode_found(req.body);
+    if (!body)
+      return rp.deliver(error_reply(errc::invalid_argument, "malformed account"));
+    return found_account(self, req.caller, *body, rp);
+  }
   if (!st.account) {
     // Unknown accounts answer like everyone else would: no probing of who exists.
     auto op = static_cast<user_op>(req.op);
@@ -1400,6 +1619,8 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     return;
   }
   case user_op::friend_request:
+    if (frozen(st))
+      return rp.deliver(ok_reply()); // dropped without a sign, as a block drops it
     return apply_contact_effect(self, st.contacts.receive_request(req.caller, now), req.caller,
                                 rp);
   case user_op::friend_accepted:
@@ -1459,12 +1680,26 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   bool guardian = st.contacts.parent() != 0 && req.caller == st.contacts.parent() &&
                   (op == user_op::list_contacts || op == user_op::block_contact ||
                    op == user_op::remove_contact || op == user_op::export_account ||
-                   op == user_op::delete_account);
-  if (!owner && !guardian) {
+                   op == user_op::delete_account || op == user_op::new_setup_code);
+  if ((!owner && !guardian) || (op == user_op::new_setup_code && !guardian)) {
     rp.deliver(error_reply(errc::not_found));
     return;
   }
+  if (owner && frozen(st) && !allowed_when_frozen(op))
+    return rp.deliver(error_reply(errc::account_frozen));
   switch (op) {
+  case user_op::create_child: {
+    auto body = decode_body<child_create_request>(req.body);
+    if (!body)
+      return bad("malformed child");
+    if (st.account->role != account_role::parent)
+      return bad("only a parent account makes child accounts");
+    if (auto why = validate_child(*body, now, st.deps->ages))
+      return bad(why->c_str());
+    return create_child(self, std::move(*body), rp);
+  }
+  case user_op::new_setup_code:
+    return new_setup_code(self, rp);
   case user_op::add_friend: {
     auto t = target();
     if (!t)
@@ -1563,6 +1798,8 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   case user_op::export_account:
     return export_account(self, rp);
   case user_op::delete_account:
+    if (owner && is_child)
+      return delete_self_with_pin(self, req.body, rp);
     return delete_account(self, req.caller, rp);
   case user_op::set_profile: {
     auto body = decode_body<profile_set_request>(req.body);
@@ -1925,6 +2162,33 @@ bool decode_deliver(std::span<const uint8_t> in, deliver_body& x) {
   r.blob(x.payload, max_payload_size);
   x.kind = static_cast<mail_kind>(kind);
   return r.finished() && is_valid_mail_kind(kind);
+}
+
+bytes encode_found(const found_body& x) {
+  bytes out;
+  wire::writer{out}.str(x.name).str(x.birth_date).str(x.setup_hash).u64(x.setup_expires_ms);
+  return out;
+}
+
+std::optional<found_body> decode_found(std::span<const uint8_t> in) {
+  wire::reader r{in};
+  found_body x;
+  r.str(x.name, max_name_length);
+  r.str(x.birth_date, 10);
+  r.str(x.setup_hash, 64);
+  r.u64(x.setup_expires_ms);
+  if (!r.finished())
+    return std::nullopt;
+  return x;
+}
+
+std::string setup_hash_of(uint64_t secret) {
+  std::array<uint8_t, 8> raw{};
+  for (size_t i = 0; i < raw.size(); ++i)
+    raw[i] = static_cast<uint8_t>(secret >> (56 - 8 * i));
+  std::array<uint8_t, 16> hash{};
+  crypto_generichash(hash.data(), hash.size(), raw.data(), raw.size(), nullptr, 0);
+  return crypto::to_hex(hash);
 }
 
 user_actor spawn_user(caf::actor_system& sys, account_id id,

@@ -68,7 +68,10 @@ enum class user_op : uint8_t {
   report = 19,         ///< owner: body report_request; blocks, files the report
   set_profile = 22,    ///< owner: body profile_set_request
   export_account = 24, ///< owner or its parent: reply the export document (JSON)
-  delete_account = 25, ///< owner or its parent: everything of the account goes
+  delete_account = 25, ///< owner or its parent: everything of the account goes; a linked
+                       ///< child deleting itself gives its parent's PIN (body pin:str)
+  create_child = 26,   ///< owner (a parent): body child_create_request, reply child_setup_reply
+  new_setup_code = 27, ///< the linked parent of this child: reply child_setup_reply
   get_profile = 23,    ///< anyone: reply profile_reply by relation; not_found for strangers
   attach = 20,         ///< owner: body attach_body; reply attach_reply. Kicks a previous one.
   detach = 21,         ///< owner: body endpoint (if it is still the attached one)
@@ -83,7 +86,24 @@ enum class user_op : uint8_t {
                          ///< pushed to the attached session, never stored
   ban = 40,              ///< the operator (caller 0): body u8 1: end the session and refuse
                          ///< attaches, 0: lift that
+  found_account = 41,    ///< parent `caller` makes this (new) child account: body
+                         ///< found_body; reply u8 1 made, 0 the id is taken
+  complete_setup = 42,   ///< a session registering the child's device: body secret:u64
+                         ///< sign_key box_key; reply register_reply
 };
+
+/// Body of `found_account`: what the parent's actor decided of the new child's account.
+struct found_body {
+  std::string name;
+  std::string birth_date;
+  std::string setup_hash;
+  uint64_t setup_expires_ms = 0;
+};
+bytes encode_found(const found_body& x);
+std::optional<found_body> decode_found(std::span<const uint8_t> in);
+
+/// The hash a child's account keeps of its setup secret (hex).
+std::string setup_hash_of(uint64_t secret);
 
 /// Body of an attach: the session, and the device info its app gave at login.
 struct attach_body {
@@ -190,6 +210,9 @@ struct user_deps {
   friend_limit_config friend_limits;
   std::shared_ptr<pin_service> pins; ///< hashes the PIN a parent gives with a link code
   std::chrono::milliseconds link_code_ttl{std::chrono::minutes(10)};
+  /// How long a child's setup code is good for (a parent makes a new one when it is over).
+  std::chrono::milliseconds setup_code_ttl{std::chrono::hours(1)};
+  age_rules ages;
   uint32_t link_code_tries = 5; ///< wrong secrets before a link code is void
   std::chrono::milliseconds mail_ttl{std::chrono::hours(24 * 15)};
   size_t avatar_max = 32u << 10;      ///< largest avatar kept, bytes

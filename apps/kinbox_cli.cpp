@@ -35,7 +35,11 @@ global options:
   --json                print one JSON object per line
 
 commands:
-  register --name NAME --birth-date YYYY-MM-DD --role child|parent
+  register --name NAME --birth-date YYYY-MM-DD
+                        register a parent account (18 or older)
+  register --setup-code CODE
+                        register this device as the child account whose code this is
+                        (the parent's `child add` prints it)
   login                 log in and print the account
   whoami                print this profile's account
   friend add ID         ask ID to be friends
@@ -49,16 +53,25 @@ commands:
               [--avatar FILE]   change your profile (a PNG, JPEG or WebP avatar)
   profile show [ID]     your profile, a child's, or what a friend shows
   export [CHILD] [--out FILE]  everything the cluster holds on you (or your child), as JSON
-  delete-account [CHILD] --yes delete your account (or your child's) on every node
+  delete-account [CHILD] --yes [--pin PIN]
+                        delete your account (or your child's) on every node; a linked
+                        child deleting itself needs its parent's PIN
   contacts [CHILD]      contacts and pending requests, your own or your child's
   block ID [--child CHILD]     block ID and delete the mail from it still waiting
   remove ID [--child CHILD]    remove ID from the contacts, deleting its waiting mail
   report ID CATEGORY    report ID to the operators and block it; CATEGORY is harassment,
                         bullying, sexual_content, violence, impersonation or other
 
-family (a parent links each child once; the PIN approves the child's friends):
-  link create --pin PIN        (parent) make a one-time link code, valid 10 minutes
-  link redeem CODE             (child) link to the parent whose code this is
+family (a parent makes each child's account; the PIN approves the child's friends):
+  child add --name NAME --birth-date YYYY-MM-DD
+                               (parent) make your child's account, linked to you; prints
+                               the one-time code its device registers with
+  child setup-code CHILD       (parent) a new code for the child's device (a new phone,
+                               or the first code expired)
+  link create --pin PIN        (parent) make a one-time link code, valid 10 minutes, for a
+                               child without a parent, or one moving to you
+  link redeem CODE [--pin PIN] (child) link to the parent whose code this is; a linked
+                               child moves only with its current parent's PIN
   link show [CHILD]            the link of CHILD (parent) or your own (child)
   link remove CHILD            (parent) end the link
   pin set CHILD PIN            (parent) set the child's parent PIN
@@ -206,6 +219,8 @@ public:
       return do_delete_account();
     if (cmd == "link")
       return do_link();
+    if (cmd == "child")
+      return do_child();
     if (cmd == "pin")
       return do_pin();
     if (cmd == "approvals")
@@ -311,12 +326,26 @@ private:
     return {};
   }
 
+  /// Splits "ID-SECRET" (a link or setup code).
+  static std::pair<account_id, uint64_t> parse_code(const std::string& code, const char* what) {
+    auto dash = code.find('-');
+    if (dash == std::string::npos)
+      throw usage_error{std::string{"a "} + what + " looks like ID-SECRET"};
+    return {parse_id(code.substr(0, dash)), parse_id(code.substr(dash + 1))};
+  }
+
   int do_register() {
     auto name = flag("--name");
     auto birth = flag("--birth-date");
     auto role_text = flag("--role");
-    if (name.empty() || birth.empty() || (role_text != "child" && role_text != "parent"))
-      throw usage_error{"register needs --name, --birth-date YYYY-MM-DD and --role child|parent"};
+    auto setup_code = flag("--setup-code");
+    if (role_text == "child" || (!setup_code.empty() && (!name.empty() || !birth.empty())))
+      throw usage_error{"a child's account is made by its parent (kinbox child add); its device "
+                        "registers with: register --setup-code CODE"};
+    if (setup_code.empty() &&
+        (name.empty() || birth.empty() || (!role_text.empty() && role_text != "parent")))
+      throw usage_error{"register needs --name and --birth-date YYYY-MM-DD (a parent), or "
+                        "--setup-code CODE (a child's device)"};
     auto prof = load_profile(false);
     if (!prof)
       return error(prof.error());
@@ -327,13 +356,60 @@ private:
     auto c = open(*prof);
     if (!c)
       return error(c.error());
-    auto role = role_text == "parent" ? account_role::parent : account_role::child;
-    auto id = (*c)->register_account(name, birth, role);
+    if (!setup_code.empty()) {
+      auto [child, secret] = parse_code(setup_code, "setup code");
+      auto id = (*c)->register_child(child, secret);
+      if (!id)
+        return error(id.error());
+      print({{"id", *id}, {"role", "child"}},
+            "registered " + std::to_string(*id) + " (child): this device is its own now");
+      return 0;
+    }
+    auto id = (*c)->register_account(name, birth, account_role::parent);
     if (!id)
       return error(id.error());
-    print({{"id", *id}, {"name", name}, {"role", role_text}},
-          "registered " + std::to_string(*id) + " " + name + " (" + role_text + ")");
+    print({{"id", *id}, {"name", name}, {"role", "parent"}},
+          "registered " + std::to_string(*id) + " " + name + " (parent)");
     return 0;
+  }
+
+  void print_setup(const child_setup_reply& setup, const std::string& name) {
+    auto code = std::to_string(setup.child) + "-" + std::to_string(setup.secret);
+    json j{{"id", setup.child}, {"code", code}, {"expires_in_ms", setup.expires_in_ms}};
+    if (!name.empty())
+      j["name"] = name;
+    print(j, "child " + std::to_string(setup.child) + (name.empty() ? "" : " " + name) +
+                 ": on the child's device run\n  kinbox register --setup-code " + code +
+                 "\n(valid " + std::to_string(setup.expires_in_ms / 60000) + " minutes, once)");
+  }
+
+  int do_child() {
+    auto name = take_flag("--name");
+    auto birth = take_flag("--birth-date");
+    auto& a = opts_.args;
+    auto sub = a.size() >= 2 ? a[1] : "";
+    if (sub == "add" && a.size() == 2) {
+      if (name.empty() || birth.empty())
+        throw usage_error{"child add needs --name NAME and --birth-date YYYY-MM-DD"};
+      return with_login([&](client::client& c, const account_info&) {
+        auto setup = c.child_create(name, birth);
+        if (!setup)
+          return error(setup.error());
+        print_setup(*setup, name);
+        return 0;
+      });
+    }
+    if (sub == "setup-code" && a.size() == 3) {
+      auto child = parse_id(a[2]);
+      return with_login([&](client::client& c, const account_info&) {
+        auto setup = c.child_setup_code(child);
+        if (!setup)
+          return error(setup.error());
+        print_setup(*setup, "");
+        return 0;
+      });
+    }
+    throw usage_error{"child needs add --name NAME --birth-date YYYY-MM-DD, or setup-code CHILD"};
   }
 
   int do_friend() {
@@ -488,13 +564,14 @@ private:
 
   int do_delete_account() {
     bool yes = std::erase(opts_.args, std::string{"--yes"}) > 0;
+    auto pin = take_flag("--pin");
     auto& a = opts_.args;
     if (a.size() > 2 || !yes)
-      throw usage_error{"delete-account [CHILD] --yes: deletes the account (yours, or your "
-                        "child's) and everything the cluster holds on it, for good"};
+      throw usage_error{"delete-account [CHILD] --yes [--pin PIN]: deletes the account (yours, "
+                        "or your child's) and everything the cluster holds on it, for good"};
     auto child = a.size() == 2 ? parse_id(a[1]) : 0;
     return ok_or_error("delete-account", [&](client::client& c, const account_info& me) {
-      return c.account_delete(child ? child : me.id);
+      return c.account_delete(child ? child : me.id, pin);
     });
   }
 
@@ -667,6 +744,23 @@ private:
       print({{"type", "notice"}, {"notice", "linked"}, {"child", n.child}},
             "child " + child + " is linked to you");
       return;
+    case notice_type::registered:
+      print({{"type", "notice"}, {"notice", "registered"}, {"child", n.child}, {"at_ms", n.value}},
+            "child " + child + " registered a device with its setup code");
+      return;
+    case notice_type::unlinked:
+      print({{"type", "notice"}, {"notice", "unlinked"}, {"child", n.child}, {"moved", n.value == 1}},
+            "child " + child + " is no longer linked to you" +
+                (n.value == 1 ? " (moved to another parent with your PIN)" : ""));
+      return;
+    case notice_type::child_deleted:
+      print({{"type", "notice"}, {"notice", "child_deleted"}, {"child", n.child}, {"at_ms", n.value}},
+            "child " + child + " deleted its account with your PIN");
+      return;
+    case notice_type::pin_changed:
+      print({{"type", "notice"}, {"notice", "pin_changed"}, {"child", n.child}, {"at_ms", n.value}},
+            "the PIN of child " + child + " was changed on its device");
+      return;
     case notice_type::reported: {
       auto category = std::string{report_category_name(static_cast<report_category>(n.value))};
       print({{"type", "notice"}, {"notice", "reported"}, {"child", n.child}, {"other", n.other},
@@ -720,13 +814,10 @@ private:
       });
     }
     if (sub == "redeem" && a.size() == 3) {
-      auto dash = a[2].find('-');
-      if (dash == std::string::npos)
-        throw usage_error{"a link code looks like PARENTID-SECRET"};
-      auto parent = parse_id(a[2].substr(0, dash));
-      auto secret = parse_id(a[2].substr(dash + 1));
-      return ok_or_error("link redeem",
-                         [&](client::client& c, const account_info&) { return c.link_redeem(parent, secret); });
+      auto [parent, secret] = parse_code(a[2], "link code");
+      return ok_or_error("link redeem", [&](client::client& c, const account_info&) {
+        return c.link_redeem(parent, secret, pin);
+      });
     }
     if (sub == "show" && (a.size() == 2 || a.size() == 3)) {
       return with_login([&](client::client& c, const account_info& me) {
@@ -752,7 +843,8 @@ private:
       return ok_or_error("link remove",
                          [&](client::client& c, const account_info&) { return c.link_remove(child); });
     }
-    throw usage_error{"link needs create --pin PIN, redeem CODE, show [CHILD] or remove CHILD"};
+    throw usage_error{"link needs create --pin PIN, redeem CODE [--pin PIN], show [CHILD] or "
+                      "remove CHILD"};
   }
 
   int do_pin() {

@@ -74,20 +74,37 @@ void send_acks(kinbox_user& u, ack_request& acks) {
   acks.keys.clear();
 }
 
-/// Registers an account (a parent unless said: a child's friends would wait for its
-/// parent's approval); not logged in.
+/// Registers a parent account (a child's friends would wait for its parent's approval);
+/// not logged in.
 kinbox_user kinbox_register(const std::string& host, uint16_t port, const std::string& dir,
-                            const std::string& name, const std::string& source = {},
-                            account_role role = account_role::parent) {
+                            const std::string& name, const std::string& source = {}) {
   kinbox_user u;
   u.prof = std::make_unique<client::profile>(client::profile::create(dir));
   auto c = client::client::connect(*u.prof, host, port, source);
   if (!c)
     throw std::runtime_error("kinbox connect: " + c.error().message);
-  auto born = role == account_role::parent ? "1985-01-01" : "2015-01-01";
-  auto id = (*c)->register_account(name, born, role);
+  auto id = (*c)->register_account(name, "1985-01-01", account_role::parent);
   if (!id)
     throw std::runtime_error("kinbox register: " + id.error().message);
+  u.id = *id;
+  return u;
+}
+
+/// A child account made by `parent` (logged in) and registered by its own device; not
+/// logged in.
+kinbox_user kinbox_register_child(const std::string& host, uint16_t port, const std::string& dir,
+                                  const std::string& name, kinbox_user& parent) {
+  auto setup = parent.conn->child_create(name, "2015-01-01");
+  if (!setup)
+    throw std::runtime_error("kinbox child_create: " + setup.error().message);
+  kinbox_user u;
+  u.prof = std::make_unique<client::profile>(client::profile::create(dir));
+  auto c = client::client::connect(*u.prof, host, port);
+  if (!c)
+    throw std::runtime_error("kinbox connect: " + c.error().message);
+  auto id = (*c)->register_child(setup->child, setup->secret);
+  if (!id)
+    throw std::runtime_error("kinbox register_child: " + id.error().message);
   u.id = *id;
   return u;
 }
@@ -776,14 +793,11 @@ std::pair<kinbox_user, kinbox_user> kinbox_family(const std::string& host, uint1
                                                   const std::string& dir, size_t index) {
   auto parent = kinbox_register(host, port, dir + "/parent", "Parent" + std::to_string(index));
   kinbox_login(parent, host, port);
-  auto child = kinbox_register(host, port, dir + "/child", "Child" + std::to_string(index), {},
-                               account_role::child);
+  auto child =
+      kinbox_register_child(host, port, dir + "/child", "Child" + std::to_string(index), parent);
   kinbox_login(child, host, port);
-  auto code = parent.conn->link_create("2741");
-  if (!code)
-    throw std::runtime_error("kinbox link_create: " + code.error().message);
-  if (!child.conn->link_redeem(parent.id, code->secret))
-    throw std::runtime_error("kinbox link_redeem failed");
+  if (!parent.conn->pin_set(child.id, "2741"))
+    throw std::runtime_error("kinbox pin_set failed");
   return {std::move(parent), std::move(child)};
 }
 

@@ -177,6 +177,34 @@ result<account_id> client::register_account(const std::string& name, const std::
   return reply->id;
 }
 
+result<account_id> client::register_child(account_id child, uint64_t secret) {
+  if (auto saved = prof_.save(); !saved)
+    return saved.error();
+  auto reply = call<register_reply>(
+      frame_type::register_child,
+      encode_body(register_child_request{child, secret, prof_.sign.pk, prof_.box.pk}));
+  if (!reply)
+    return reply.error();
+  prof_.id = reply->id;
+  prof_.role = account_role::child;
+  auto saved = prof_.save();
+  if (!saved)
+    return saved.error();
+  return reply->id;
+}
+
+result<child_setup_reply> client::child_create(const std::string& name,
+                                               const std::string& birth_date) {
+  if (auto why = check_display_name(name))
+    return failure{errc::invalid_argument, *why};
+  return call<child_setup_reply>(frame_type::child_create,
+                                 encode_body(child_create_request{name, birth_date}));
+}
+
+result<child_setup_reply> client::child_setup_code(account_id child) {
+  return call<child_setup_reply>(frame_type::child_setup_code, encode_body(target_request{child}));
+}
+
 result<account_info> client::login() {
   if (prof_.id == 0)
     return failure{errc::invalid_argument, "this profile has no account yet; register first"};
@@ -216,8 +244,8 @@ result<link_code_reply> client::link_create(const std::string& pin) {
   return call<link_code_reply>(frame_type::link_create, encode_body(link_create_request{pin}));
 }
 
-result<bool> client::link_redeem(account_id parent, uint64_t secret) {
-  return expect_ok(frame_type::link_redeem, encode_body(link_redeem_request{parent, secret}));
+result<bool> client::link_redeem(account_id parent, uint64_t secret, const std::string& pin) {
+  return expect_ok(frame_type::link_redeem, encode_body(link_redeem_request{parent, secret, pin}));
 }
 
 result<bool> client::link_remove(account_id child) {
@@ -312,8 +340,8 @@ result<std::string> client::account_export(account_id id) {
   return std::string(f->body.begin(), f->body.end());
 }
 
-result<bool> client::account_delete(account_id id) {
-  auto done = expect_ok(frame_type::account_delete, encode_body(target_request{id}));
+result<bool> client::account_delete(account_id id, const std::string& pin) {
+  auto done = expect_ok(frame_type::account_delete, encode_body(account_delete_request{id, pin}));
   // Its own deletion ends the session: the goodbye may come before the answer.
   if (!done && id == prof_.id && done.error().code == errc::account_deleted)
     return true;

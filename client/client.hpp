@@ -69,6 +69,17 @@ public:
   [[nodiscard]] result<account_id>
   register_account(const std::string& name, const std::string& birth_date, account_role role);
 
+  /// Registers the profile's keys as the child account its parent's app made, with the
+  /// one-time setup code it got (`<child>-<secret>`); stores the id in the profile.
+  [[nodiscard]] result<account_id> register_child(account_id child, uint64_t secret);
+
+  /// (parent) Makes a child's account, linked to this parent; the child's device registers
+  /// with the code in the answer before it expires.
+  [[nodiscard]] result<child_setup_reply> child_create(const std::string& name,
+                                                       const std::string& birth_date);
+  /// (parent) A new setup code for a linked child (the first expired, or a new device).
+  [[nodiscard]] result<child_setup_reply> child_setup_code(account_id child);
+
   /// What the app tells the server of its device at every login (kept with the account,
   /// seen only by the account and its linked parent).
   void set_device(device_info device) { device_ = std::move(device); }
@@ -84,9 +95,10 @@ public:
 
   /// Everything the cluster holds on this account or a linked child: one JSON document.
   [[nodiscard]] result<std::string> account_export(account_id id);
-  /// Deletes this account or a linked child's, on every node. Deleting this account ends
-  /// the connection; the profile's keys stay on disk for the app to remove.
-  [[nodiscard]] result<bool> account_delete(account_id id);
+  /// Deletes this account or a linked child's, on every node. A linked child deleting
+  /// itself gives its parent's `pin`. Deleting this account ends the connection; the
+  /// profile's keys stay on disk for the app to remove.
+  [[nodiscard]] result<bool> account_delete(account_id id, const std::string& pin = {});
 
   [[nodiscard]] result<account_info> whoami();
   [[nodiscard]] result<bool> friend_add(account_id id);
@@ -106,7 +118,10 @@ public:
   // Family: a parent makes a link code with the PIN, the child redeems it; the parent (or
   // the PIN on the child's device) answers the child's friend steps.
   [[nodiscard]] result<link_code_reply> link_create(const std::string& pin);
-  [[nodiscard]] result<bool> link_redeem(account_id parent, uint64_t secret);
+  /// (child) Links to the parent whose code this is; a linked child moving to another
+  /// parent gives its current parent's `pin`.
+  [[nodiscard]] result<bool> link_redeem(account_id parent, uint64_t secret,
+                                         const std::string& pin = {});
   [[nodiscard]] result<bool> link_remove(account_id child);
   [[nodiscard]] result<link_info> link_get(account_id child);
   [[nodiscard]] result<bool> pin_set(account_id child, const std::string& pin);

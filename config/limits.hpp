@@ -33,4 +33,12 @@ struct friend_limit_config {
   rate_limit reports{20.0 / 86400, 10}; ///< reports filed: 20 a day, bursts of 10
 };
 
+/// Who may hold which kind of account, by age on the day of the request. The server cannot
+/// prove a birth date (docs/security.md): these rules keep honest mistakes and casual lies
+/// out, and an operator's verification adds to them.
+struct age_rules {
+  unsigned parent_min_age = 18; ///< a parent account needs a birth date this many years back
+  unsigned child_max_age = 13;  ///< a child account is for a child younger than this
+};
+
 } // namespace kinbox

@@ -137,6 +137,13 @@ po::options_description make_options() {
     ("friend-request-cooldown", po::value<std::string>()->default_value("7d"),
      "after a request is declined or expires, the same account may not be asked again "
      "for this long (`friend_request_cooldown`); 0s to 365d")
+    ("parent-min-age", po::value<unsigned>()->default_value(18),
+     "a parent account needs a birth date at least this many years back, 14..99")
+    ("child-max-age", po::value<unsigned>()->default_value(13),
+     "a child account (made by its parent's app) is for children younger than this, 1..18")
+    ("setup-code-ttl", po::value<std::string>()->default_value("1h"),
+     "how long the one-time code a parent's app gets for its child's device is good for; "
+     "1m to 7d")
     ("reports-per-day", po::value<double>()->default_value(20),
      "reports one account may file per day (bursts of half as many, at least 1); past it "
      "the contact is still blocked and the report is answered `rate_limited`; 0: no limit")
@@ -333,6 +340,16 @@ result<node_config> build(const po::variables_map& vm) {
   auto cooldown = duration("friend-request-cooldown", 0ms, 24h * 365, "between 0s and 365d");
   if (!request_ttl || !cooldown)
     return !request_ttl ? request_ttl.error() : cooldown.error();
+  cfg.ages.parent_min_age = get<unsigned>(vm, "parent-min-age");
+  if (cfg.ages.parent_min_age < 14 || cfg.ages.parent_min_age > 99)
+    return bad_option("parent-min-age", "must be between 14 and 99");
+  cfg.ages.child_max_age = get<unsigned>(vm, "child-max-age");
+  if (cfg.ages.child_max_age < 1 || cfg.ages.child_max_age > 18)
+    return bad_option("child-max-age", "must be between 1 and 18");
+  auto setup_ttl = duration("setup-code-ttl", 1min, 24h * 7, "between 1m and 7d");
+  if (!setup_ttl)
+    return setup_ttl.error();
+  cfg.setup_code_ttl = *setup_ttl;
   auto reports_per_day = get<double>(vm, "reports-per-day");
   if (!(reports_per_day >= 0 && reports_per_day <= 1e6))
     return bad_option("reports-per-day", "must be between 0 and 1000000");

@@ -52,6 +52,8 @@ struct node_config {
   gateway_limit_config limits; ///< abuse limits of the gateway
   friend_limit_config friend_limits;
   uint64_t reports_max_bytes = 1ull << 30; ///< the reports stream's bound
+  age_rules ages;
+  std::chrono::milliseconds setup_code_ttl{std::chrono::hours(1)};
   size_t avatar_max_bytes = 32u << 10;
   /// How old a child's latest location may be when its parent logs in and still get it.
   std::chrono::milliseconds location_ttl = std::chrono::minutes(10);

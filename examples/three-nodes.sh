@@ -45,16 +45,15 @@ id_of() { k "$1" "$2" --json whoami | sed -E 's/.*"id":([0-9]+).*/\1/'; }
 code_of() { sed -E 's/.*"code":"([0-9-]+)".*/\1/'; }
 
 echo "== Mia and her mum register through node1, Leo and his dad through node2"
-k mum "$N1" register --name "Mia's mum" --birth-date 1984-03-02 --role parent
-k dad "$N2" register --name "Leo's dad" --birth-date 1981-11-20 --role parent
-k mia "$N1" register --name Mia --birth-date 2015-04-12 --role child
-k leo "$N2" register --name Leo --birth-date 2014-09-30 --role child
+k mum "$N1" register --name "Mia's mum" --birth-date 1984-03-02
+k dad "$N2" register --name "Leo's dad" --birth-date 1981-11-20
+echo "== Each parent makes the child's account, linked from its start; the child's device registers"
+k mia "$N1" register --setup-code "$(k mum "$N1" --json child add --name Mia --birth-date 2015-04-12 | code_of)"
+k leo "$N2" register --setup-code "$(k dad "$N2" --json child add --name Leo --birth-date 2014-09-30 | code_of)"
 MIA=$(id_of mia "$N1")
 LEO=$(id_of leo "$N2")
 
-echo "== The parents link their children; the children become friends with both parents' approval"
-k mia "$N1" link redeem "$(k mum "$N1" --json link create --pin 2741 | code_of)"
-k leo "$N2" link redeem "$(k dad "$N2" --json link create --pin 5813 | code_of)"
+echo "== The children become friends with both parents' approval"
 k mia "$N1" friend add "$LEO"
 k mum "$N1" approvals approve "$MIA" "$LEO"
 sleep 0.3

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Demo: two parents each link their child; the children ask to be friends, each parent
+# Demo: two parents each make their child's account, and each child's device registers with
+# the one-time code its parent got; the children ask to be friends, each parent
 # approves (one from the parent's own app, one with the PIN typed on the child's device);
 # then the children exchange an end-to-end encrypted message and see the delivery receipt;
 # Mia shares her location with her mum, who looks at her contacts and exports her data;
@@ -28,17 +29,19 @@ if [ "$GATEWAY_MIA" != "$GATEWAY_LEO" ]; then
 fi
 id_of() { k "$1" --json whoami | sed -E 's/.*"id":([0-9]+).*/\1/'; }
 
-echo "== Mia's mum and Leo's dad register, then Mia and Leo"
-k mum register --name "Mia's mum" --birth-date 1984-03-02 --role parent
-k dad register --name "Leo's dad" --birth-date 1981-11-20 --role parent
-k mia register --name Mia --birth-date 2015-04-12 --role child
-k leo register --name Leo --birth-date 2014-09-30 --role child
+echo "== Mia's mum and Leo's dad register"
+k mum register --name "Mia's mum" --birth-date 1984-03-02
+k dad register --name "Leo's dad" --birth-date 1981-11-20
+
+echo "== Each parent makes the child's account; the child's device registers with the code"
+k mia register --setup-code "$(k mum --json child add --name Mia --birth-date 2015-04-12 | code_of)"
+k leo register --setup-code "$(k dad --json child add --name Leo --birth-date 2014-09-30 | code_of)"
 MIA=$(id_of mia)
 LEO=$(id_of leo)
 
-echo "== Each parent makes a one-time link code with the parent PIN; each child redeems it"
-k mia link redeem "$(k mum --json link create --pin 2741 | code_of)"
-k leo link redeem "$(k dad --json link create --pin 5813 | code_of)"
+echo "== Each parent sets the PIN that approves the child's friends"
+k mum pin set "$MIA" 2741
+k dad pin set "$LEO" 5813
 k mum link show "$MIA"
 
 echo "== Mia asks Leo to be friends: the request waits for her mum, who approves it"
@@ -75,7 +78,7 @@ k mum profile show "$MIA"
 k mum export "$MIA" | head -c 300; echo
 
 echo "== A stranger, Max, is reported by Mia: blocked for her at once, Mum is told"
-k max register --name Max --birth-date 1990-01-01 --role parent
+k max register --name Max --birth-date 1990-01-01
 k mia report "$(id_of max)" harassment
 k mum recv --wait 1
 k mia contacts

@@ -27,7 +27,6 @@ using refuse_atom = caf::atom_constant<caf::atom("refuse")>;
 /// A refused connection waits this long before it may try again.
 constexpr std::chrono::milliseconds connection_retry_after{1000};
 
-constexpr int max_id_attempts = 8;
 /// Bytes per socket read. CAF keeps a buffer of this size per connection even when it is
 /// idle: quiet connections read small chunks (memory per idle session), a connection whose
 /// reads fill the chunk switches to large ones (fewer reads and actor turns per frame).
@@ -37,8 +36,6 @@ constexpr size_t large_read_chunk = 16 * 1024;
 /// busy connections keep their AES key schedule (1 KiB), quiet ones expand the keys for
 /// each record.
 constexpr size_t busy_batch = 4;
-constexpr account_id min_account_id = 1'000'000'000ull;
-constexpr account_id account_id_span = 9'000'000'000ull;
 
 enum class phase { hello, auth, logging_in, ready, closing_soon, closing };
 
@@ -408,6 +405,14 @@ void handle_family(session_pointer self, const frame_view& f) {
     if (body_of<link_redeem_request>(self, f) && for_role(!parent, "a child account"))
       call_family(self, rid, own, family_op::redeem, std::move(raw));
     return;
+  case frame_type::child_create:
+    if (body_of<child_create_request>(self, f) && for_role(parent, "a parent account"))
+      call_entity(self, rid, own, user_op::create_child, std::move(raw), {frame_type::child_setup});
+    return;
+  case frame_type::child_setup_code:
+    if (auto t = body_of<target_request>(self, f); t && for_role(parent, "a parent account"))
+      call_entity(self, rid, t->id, user_op::new_setup_code, {}, {frame_type::child_setup});
+    return;
   case frame_type::link_remove:
     if (auto t = body_of<target_request>(self, f))
       call_family(self, rid, t->id, family_op::unlink, {});
@@ -460,10 +465,7 @@ void handle_family(session_pointer self, const frame_view& f) {
 }
 
 void try_register(session_pointer self, uint32_t request_id, account_record record, int attempt) {
-  // A random 10-digit id: ids are not enumerable, and a clash is retried.
-  uint64_t random = 0;
-  randombytes_buf(&random, sizeof(random));
-  record.id = min_account_id + random % account_id_span;
+  record.id = random_account_id(); // a clash is retried
   auto& st = self->state;
   self->request(st.ctx->kv, caf::infinite, kv_create_atom::value, kv_space::accounts,
                 std::to_string(record.id), encode_account(record))
@@ -526,7 +528,7 @@ void handle_register(session_pointer self, const frame_view& f) {
                    st.address);
     return reply_error(self, f.request_id, rate_limited(*wait, "too many registrations"));
   }
-  if (auto why = validate_registration(*req))
+  if (auto why = validate_registration(*req, st.ctx->now_ms(), st.ctx->ages))
     return reply_error(self, f.request_id, {errc::invalid_argument, *why});
   account_record record;
   record.name = req->name;
@@ -547,6 +549,45 @@ void handle_register(session_pointer self, const frame_view& f) {
               if (!banned)
                 return reply_error(self, request_id, {errc::unavailable, "try again later"});
               logger()->info("event=registration_banned session={}", self->state.session_id);
+              reply_error(self, request_id, {errc::banned, "these keys belong to a banned account"});
+            });
+}
+
+/// A child's device registers its keys with the setup code its parent's app got. Codes
+/// are guessed against the registration limits of the address and the node, and a wrong
+/// one is answered as one for an id that does not exist.
+void handle_register_child(session_pointer self, const frame_view& f) {
+  auto req = decode_body<register_child_request>(f.body);
+  if (!req)
+    return fail(self, frame_type::error, f.request_id, errc::malformed_frame, req.error().message);
+  auto& st = self->state;
+  if (auto wait = st.ctx->limits->registration(st.address)) {
+    logger()->info("event=registration_limited session={} address={}", st.session_id,
+                   st.address);
+    return reply_error(self, f.request_id, rate_limited(*wait, "too many registrations"));
+  }
+  if (auto why = check_public_keys(req->sign_key, req->box_key))
+    return reply_error(self, f.request_id, {errc::invalid_argument, *why});
+  if (!begin_request(self, f.request_id))
+    return;
+  auto request_id = f.request_id;
+  auto child = req->child;
+  bytes body;
+  wire::writer{body}.u64(req->secret).fixed(req->sign_key).fixed(req->box_key);
+  check_ban(self, {ban_key_of_sign_key(req->sign_key), ban_key_of_box_key(req->box_key)},
+            [=, body = std::move(body)](std::optional<bool> banned) mutable {
+              if (banned == false) {
+                auto& client = client_of(self);
+                client.call(entity_request{user_kind, child,
+                                           static_cast<uint8_t>(user_op::complete_setup), child,
+                                           std::move(body)},
+                            session_call{session_call::what::request, request_id,
+                                         {frame_type::register_ok}});
+                return client.flush(self);
+              }
+              --self->state.in_flight;
+              if (!banned)
+                return reply_error(self, request_id, {errc::unavailable, "try again later"});
               reply_error(self, request_id, {errc::banned, "these keys belong to a banned account"});
             });
 }
@@ -660,14 +701,22 @@ void handle_ready(session_pointer self, const frame_view& f) {
     if (!body_of<profile_set_request>(self, f))
       return;
     return call_entity(self, rid, own, user_op::set_profile, bytes(f.body.begin(), f.body.end()));
-  case frame_type::account_export:
-  case frame_type::account_delete: {
+  case frame_type::account_export: {
     auto t = target_of(self, f);
     if (!t)
       return;
-    if (f.type == frame_type::account_export)
-      return call_entity(self, rid, *t, user_op::export_account, {}, {frame_type::account_data});
-    return call_entity(self, rid, *t, user_op::delete_account, {});
+    return call_entity(self, rid, *t, user_op::export_account, {}, {frame_type::account_data});
+  }
+  case frame_type::account_delete: {
+    auto req = body_of<account_delete_request>(self, f);
+    if (!req)
+      return;
+    bytes pin;
+    if (!req->pin.empty()) {
+      wire::writer{pin}.str(req->pin);
+      sodium_memzero(req->pin.data(), req->pin.size());
+    }
+    return call_entity(self, rid, req->id, user_op::delete_account, std::move(pin));
   }
   case frame_type::profile_get: {
     auto t = target_of(self, f);
@@ -765,6 +814,8 @@ void handle_frame(session_pointer self, const frame_view& f) {
   case phase::auth:
     if (f.type == frame_type::register_account)
       return handle_register(self, f);
+    if (f.type == frame_type::register_child)
+      return handle_register_child(self, f);
     if (f.type == frame_type::login)
       return handle_login(self, f);
     return fail(self, frame_type::error, f.request_id, errc::unexpected_frame,
@@ -773,7 +824,8 @@ void handle_frame(session_pointer self, const frame_view& f) {
     return fail(self, frame_type::error, f.request_id, errc::unexpected_frame,
                 "request while the login is in progress");
   case phase::ready:
-    if (f.type == frame_type::register_account || f.type == frame_type::login)
+    if (f.type == frame_type::register_account || f.type == frame_type::register_child ||
+        f.type == frame_type::login)
       return fail(self, frame_type::error, f.request_id, errc::unexpected_frame,
                   "already logged in");
     return handle_ready(self, f);

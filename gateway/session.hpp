@@ -38,6 +38,7 @@ struct gateway_context {
   std::chrono::milliseconds auth_timeout{30000}; ///< time to complete the login
   std::shared_ptr<gateway_limits> limits;
   std::function<uint64_t()> now_ms;
+  age_rules ages; ///< who may register a parent account
 };
 
 /// Moves the accepted connection `hdl` of `acceptor` into a new session broker.

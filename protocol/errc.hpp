@@ -38,7 +38,11 @@ namespace kinbox {
   X(already_linked, 26, false, "the child is linked to a parent already")                         \
   X(location_off, 27, false, "the parent has switched location sharing off")                     \
   X(banned, 28, false, "this account is banned from kinbox")                                    \
-  X(account_deleted, 29, false, "the account was deleted")
+  X(account_deleted, 29, false, "the account was deleted")                                     \
+  X(parent_required, 30, false,                                                                  \
+    "only the child's parent may do this: from the parent's app, or with the parent's PIN")    \
+  X(account_frozen, 31, false,                                                                   \
+    "this child account has no parent; it waits for a parent's link code")
 
 enum class errc : uint16_t {
 #define KINBOX_ERRC_ENUM(name, number, retryable, text) name = number,

@@ -41,6 +41,10 @@ constexpr size_t max_text_length = 1024;
   X(account_export, 0x18, "account_export")                                                       \
   X(account_data, 0x19, "account_data")                                                           \
   X(account_delete, 0x1a, "account_delete")                                                       \
+  X(child_create, 0x1b, "child_create")                                                           \
+  X(child_setup, 0x1c, "child_setup")                                                             \
+  X(child_setup_code, 0x1d, "child_setup_code")                                                   \
+  X(register_child, 0x1e, "register_child")                                                       \
   X(friend_add, 0x20, "friend_add")                                                               \
   X(friend_accept, 0x21, "friend_accept")                                                         \
   X(friend_decline, 0x22, "friend_decline")                                                       \

@@ -392,13 +392,69 @@ bool read_body(std::span<const uint8_t> in, link_code_reply& x) {
 }
 
 void write_body(bytes& out, const link_redeem_request& x) {
-  wire::writer{out}.u64(x.parent).u64(x.secret);
+  wire::writer w{out};
+  w.u64(x.parent).u64(x.secret);
+  if (!x.pin.empty())
+    w.str(x.pin);
 }
 
 bool read_body(std::span<const uint8_t> in, link_redeem_request& x) {
   wire::reader r{in};
   r.u64(x.parent);
   r.u64(x.secret);
+  if (r.ok() && r.remaining() > 0)
+    r.str(x.pin, max_pin_field);
+  return r.finished();
+}
+
+void write_body(bytes& out, const child_create_request& x) {
+  wire::writer{out}.str(x.name).str(x.birth_date);
+}
+
+bool read_body(std::span<const uint8_t> in, child_create_request& x) {
+  wire::reader r{in};
+  r.str(x.name, max_name_length);
+  r.str(x.birth_date, 10);
+  return r.finished();
+}
+
+void write_body(bytes& out, const child_setup_reply& x) {
+  wire::writer{out}.u64(x.child).u64(x.secret).u32(x.expires_in_ms);
+}
+
+bool read_body(std::span<const uint8_t> in, child_setup_reply& x) {
+  wire::reader r{in};
+  r.u64(x.child);
+  r.u64(x.secret);
+  r.u32(x.expires_in_ms);
+  return r.finished();
+}
+
+void write_body(bytes& out, const register_child_request& x) {
+  wire::writer{out}.u64(x.child).u64(x.secret).fixed(x.sign_key).fixed(x.box_key);
+}
+
+bool read_body(std::span<const uint8_t> in, register_child_request& x) {
+  wire::reader r{in};
+  r.u64(x.child);
+  r.u64(x.secret);
+  r.fixed(x.sign_key);
+  r.fixed(x.box_key);
+  return r.finished();
+}
+
+void write_body(bytes& out, const account_delete_request& x) {
+  wire::writer w{out};
+  w.u64(x.id);
+  if (!x.pin.empty())
+    w.str(x.pin);
+}
+
+bool read_body(std::span<const uint8_t> in, account_delete_request& x) {
+  wire::reader r{in};
+  r.u64(x.id);
+  if (r.ok() && r.remaining() > 0)
+    r.str(x.pin, max_pin_field);
   return r.finished();
 }
 
@@ -612,7 +668,7 @@ bool read_body(std::span<const uint8_t> in, notice_body& x) {
   r.u64(x.other);
   r.u64(x.value);
   x.type = static_cast<notice_type>(type);
-  return r.finished() && type >= 1 && type <= 4;
+  return r.finished() && type >= 1 && type <= max_notice_type;
 }
 
 void write_body(bytes& out, const location_update& x) {

@@ -57,6 +57,36 @@ struct register_reply {
   account_id id;
 };
 
+/// Body of `child_create`: a parent makes its child's account.
+struct child_create_request {
+  std::string name;
+  std::string birth_date; ///< YYYY-MM-DD
+};
+
+/// Body of `child_setup`: the child's account and the one-time code its device registers
+/// with (shown to people as "<child>-<secret>"), valid for `expires_in_ms`.
+struct child_setup_reply {
+  account_id child;
+  uint64_t secret;
+  uint32_t expires_in_ms;
+};
+
+/// Body of `register_child`: the child's device registers its own keys with the code its
+/// parent's app got.
+struct register_child_request {
+  account_id child;
+  uint64_t secret;
+  public_key sign_key;
+  public_key box_key;
+};
+
+/// Body of `account_delete`: the account (the caller's own, or a linked child's), and for
+/// a linked child deleting itself the parent's PIN typed on its device.
+struct account_delete_request {
+  account_id id;
+  std::string pin; ///< empty: none given
+};
+
 /// What the app tells the server about its device at login (kept with the account,
 /// shown only to the account and its linked parent). Printable ASCII, each at most
 /// `max_device_field` bytes; empty when not given.
@@ -233,6 +263,7 @@ struct link_code_reply {
 struct link_redeem_request {
   account_id parent;
   uint64_t secret;
+  std::string pin; ///< a linked child moving to another parent: its parent's PIN; else empty
 };
 
 /// Body of `link_info`.
@@ -304,7 +335,14 @@ enum class notice_type : uint8_t {
   pin_locked = 2,      ///< the PIN of `child` is locked until `value` (ms) after wrong tries
   linked = 3,          ///< `child` redeemed the parent's link code
   reported = 4,        ///< `child` reported and blocked `other` (value: the report_category)
+  registered = 5,      ///< `child`'s device registered with a setup code (its keys are new)
+  unlinked = 6,        ///< `child` left this parent (value 1: moved to another parent with the PIN)
+  child_deleted = 7,   ///< `child` deleted its account with the parent's PIN
+  pin_changed = 8,     ///< `child`'s PIN was changed on its device
 };
+
+/// The last notice type this version knows.
+constexpr uint8_t max_notice_type = 8;
 
 /// Payload of `notice` mail: written by the server for a parent, carries ids only.
 struct notice_body {
@@ -326,6 +364,10 @@ void write_body(bytes& out, const error_body& x);
 void write_body(bytes& out, const redirect_body& x);
 void write_body(bytes& out, const register_request& x);
 void write_body(bytes& out, const register_reply& x);
+void write_body(bytes& out, const child_create_request& x);
+void write_body(bytes& out, const child_setup_reply& x);
+void write_body(bytes& out, const register_child_request& x);
+void write_body(bytes& out, const account_delete_request& x);
 void write_body(bytes& out, const login_request& x);
 void write_body(bytes& out, const account_info& x);
 void write_body(bytes& out, const target_request& x);
@@ -361,6 +403,10 @@ bool read_body(std::span<const uint8_t> in, error_body& x);
 bool read_body(std::span<const uint8_t> in, redirect_body& x);
 bool read_body(std::span<const uint8_t> in, register_request& x);
 bool read_body(std::span<const uint8_t> in, register_reply& x);
+bool read_body(std::span<const uint8_t> in, child_create_request& x);
+bool read_body(std::span<const uint8_t> in, child_setup_reply& x);
+bool read_body(std::span<const uint8_t> in, register_child_request& x);
+bool read_body(std::span<const uint8_t> in, account_delete_request& x);
 bool read_body(std::span<const uint8_t> in, login_request& x);
 bool read_body(std::span<const uint8_t> in, account_info& x);
 bool read_body(std::span<const uint8_t> in, target_request& x);

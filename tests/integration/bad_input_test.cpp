@@ -294,7 +294,7 @@ CAF_TEST(registrations with keys that are not usable points are refused) {
   public_key low_order{}; // the all-zero X25519 point
   auto answer = (*conn)->request(
       frame_type::register_account,
-      encode_body(register_request{"Mallory", "2015-01-01", account_role::child, sign, low_order}));
+      encode_body(register_request{"Mallory", "1980-01-01", account_role::parent, sign, low_order}));
   CAF_REQUIRE(!answer);
   CAF_CHECK(answer.error().code == errc::invalid_argument);
   CAF_CHECK(!(*conn)->closed()); // a bad field is an error, not a dead session
@@ -347,8 +347,8 @@ CAF_TEST(names that are not valid UTF-8 or hide text are refused and the session
   auto box = crypto::box_keypair::generate().pk;
   auto register_as = [&](std::string name) {
     return (*conn)->request(frame_type::register_account,
-                            encode_body(register_request{std::move(name), "2015-01-01",
-                                                         account_role::child, sign, box}));
+                            encode_body(register_request{std::move(name), "1980-01-01",
+                                                         account_role::parent, sign, box}));
   };
   for (std::string name : {"\xff\xfe\xfd", "Bob\xe2\x80\xae" "evil", "A\xe2\x80\x8b" "B", "A\tB"}) {
     auto answer = register_as(name);

@@ -190,7 +190,7 @@ CAF_TEST(a NATS outage gives retryable errors and no crash and service resumes) 
   auto fresh = client::profile::create((alice.dir->path / "fresh").string());
   auto c = client::client::connect(fresh, "127.0.0.1", n.port());
   CAF_REQUIRE(c);
-  auto reg = (*c)->register_account("Dora", "2015-01-01", account_role::child);
+  auto reg = (*c)->register_account("Dora", "1980-01-01", account_role::parent);
   CAF_REQUIRE(!reg);
   CAF_CHECK(errc_retryable(reg.error().code));
   CAF_CHECK(n.log().find("event=nats_disconnected") != std::string::npos);
@@ -200,7 +200,7 @@ CAF_TEST(a NATS outage gives retryable errors and no crash and service resumes) 
     auto again = client::client::connect(fresh, "127.0.0.1", n.port());
     CAF_REQUIRE(again);
     registered =
-        static_cast<bool>((*again)->register_account("Dora", "2015-01-01", account_role::child));
+        static_cast<bool>((*again)->register_account("Dora", "1980-01-01", account_role::parent));
     if (!registered)
       std::this_thread::sleep_for(200ms);
   }

@@ -77,30 +77,28 @@ CAF_TEST(two children on two nodes become friends with both parents approval and
   node n1{nats, "node1"};
   node n2{nats, "node2"};
   cluster_probe probe{nats};
-  auto mum = make_user(n1, "Mum", account_role::parent);
-  auto mia = make_user(n1, "Mia", account_role::child);
-  auto dad = make_user(n2, "Dad", account_role::parent);
-  auto leo = make_user(n2, "Leo", account_role::child);
-  auto eve = make_user(n2, "Eve", account_role::parent);
-
-  // Only a parent makes codes, only a child redeems them, each code once.
-  CAF_CHECK(!mia->link_create("1111"));
-  auto code = mum->link_create("2741");
+  auto mum = make_user(n1, "Mum");
+  auto dad = make_user(n2, "Dad");
+  auto eve = make_user(n2, "Eve");
+  // Each parent makes its child's account; the child's device registers with the code.
+  auto mia = make_child(n1, mum, "Mia");
+  auto leo = make_child(n2, dad, "Leo");
+  CAF_CHECK(got_notice(mum, notice_type::registered, mia.id));
+  CAF_REQUIRE(mum->pin_set(mia.id, "2741"));
+  CAF_REQUIRE(dad->pin_set(leo.id, "5813"));
+  // Only a parent makes child accounts and link codes; a linked child takes none.
+  CAF_CHECK(!mia->child_create("Mini", "2020-01-01"));
+  CAF_CHECK(!mia->link_create("3847"));
+  auto code = eve->link_create("3958");
   CAF_REQUIRE(code);
-  CAF_CHECK(!mia->link_redeem(mum.id, code->secret + 1));
-  CAF_REQUIRE(mia->link_redeem(mum.id, code->secret));
-  auto twice = mia->link_redeem(mum.id, code->secret);
-  CAF_REQUIRE(!twice);
-  CAF_CHECK(twice.error().code == errc::already_linked);
-  auto dad_code = dad->link_create("5813");
-  CAF_REQUIRE(dad_code);
-  CAF_CHECK(!dad->link_redeem(mum.id, code->secret)); // a parent redeems nothing
-  CAF_REQUIRE(leo->link_redeem(dad.id, dad_code->secret));
+  auto taken = mia->link_redeem(eve.id, code->secret);
+  CAF_REQUIRE(!taken);
+  CAF_CHECK(taken.error().code == errc::already_linked);
+  CAF_CHECK(!dad->link_redeem(eve.id, code->secret)); // a parent redeems nothing
   auto info = mum->link_get(mia.id);
   CAF_REQUIRE(info);
   CAF_CHECK_EQUAL(info->parent, mum.id);
   CAF_CHECK(info->pin_set);
-  CAF_CHECK(got_notice(mum, notice_type::linked, mia.id));
 
   // Mia asks Leo: nothing reaches Leo until her mum approves.
   CAF_REQUIRE(mia->friend_add(leo.id));
@@ -157,7 +155,8 @@ CAF_TEST(two children on two nodes become friends with both parents approval and
     return false;
   });
   CAF_CHECK(located);
-  auto zoe = make_user(n2, "Zoe", account_role::child);
+  auto zoe = make_child(n2, eve, "Zoe");
+  CAF_REQUIRE(eve->link_remove(zoe.id));
   CAF_CHECK(!zoe->location_share({1, 1, 1})); // not linked: no one to share with
   CAF_CHECK(!dad->location_share({1, 1, 1})); // a parent shares nothing
   CAF_CHECK_EQUAL(count_of(drain(leo), client::received::what::location), 0u);

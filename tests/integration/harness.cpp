@@ -353,16 +353,35 @@ std::string node::log() const {
   return read_file(data_.path / "node.log");
 }
 
-user make_user(const node& n, const std::string& name, account_role role) {
+user make_user(const node& n, const std::string& name) {
   user u;
   u.dir = std::make_unique<temp_dir>("kinbox-profile");
   u.prof = std::make_unique<client::profile>(client::profile::create(u.dir->str()));
   {
     auto c = client::client::connect(*u.prof, "127.0.0.1", n.port());
     CAF_REQUIRE(c);
-    auto id = (*c)->register_account(name, "2015-06-01", role);
+    auto id = (*c)->register_account(name, "1985-06-01", account_role::parent);
     if (!id)
       CAF_FAIL("register failed: " << id.error().message);
+    u.id = *id;
+  }
+  reconnect(u, n);
+  return u;
+}
+
+user make_child(const node& n, user& parent, const std::string& name) {
+  auto setup = parent->child_create(name, "2015-06-01");
+  if (!setup)
+    CAF_FAIL("child_create failed: " << setup.error().message);
+  user u;
+  u.dir = std::make_unique<temp_dir>("kinbox-profile");
+  u.prof = std::make_unique<client::profile>(client::profile::create(u.dir->str()));
+  {
+    auto c = client::client::connect(*u.prof, "127.0.0.1", n.port());
+    CAF_REQUIRE(c);
+    auto id = (*c)->register_child(setup->child, setup->secret);
+    if (!id)
+      CAF_FAIL("register_child failed: " << id.error().message);
     u.id = *id;
   }
   reconnect(u, n);

@@ -157,10 +157,13 @@ struct user {
 /// side), so tests never depend on a fixed sleep.
 bool eventually(const std::function<bool()>& pred, std::chrono::milliseconds timeout = 5s);
 
-/// Registers a new account on `n` and logs it in on a fresh connection.
-/// A registered, logged-in user. Parents by default: a child's friends wait for its linked
-/// parent's approval, which the suites about messaging do not go through.
-user make_user(const node& n, const std::string& name, account_role role = account_role::parent);
+/// Registers a new parent account on `n` and logs it in on a fresh connection (the suites
+/// about messaging use parents: a child's friends wait for its parent's approval).
+user make_user(const node& n, const std::string& name);
+
+/// A child account made by `parent` (logged in), registered by a new device with the
+/// setup code and logged in on `n`.
+user make_child(const node& n, user& parent, const std::string& name);
 
 /// Two new accounts on `n`, logged in and friends of each other.
 std::pair<user, user> make_friends(const node& n, const std::string& first = "Alice",

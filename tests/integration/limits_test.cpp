@@ -75,7 +75,7 @@ std::optional<error_body> plain_error(const bytes& received) {
 }
 
 bytes registration() {
-  return encode_body(register_request{"Flood", "2015-01-01", account_role::child,
+  return encode_body(register_request{"Flood", "1980-01-01", account_role::parent,
                                       crypto::sign_keypair::generate().pk,
                                       crypto::box_keypair::generate().pk});
 }

@@ -187,6 +187,37 @@ CAF_TEST(kinbox-admin reports the cluster status) {
   CAF_CHECK(status.out.find("\"online\":1") != std::string::npos);
 }
 
+CAF_TEST(the README story runs as written) {
+  nats_server nats;
+  node n{&nats};
+  std::ifstream in{std::string{KINBOX_SOURCE_DIR} + "/README.md"};
+  std::string readme((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto section = readme.find("## Using it");
+  CAF_REQUIRE(section != std::string::npos);
+  auto begin = readme.find("```\n", section);
+  auto end = readme.find("```\n", begin + 4);
+  CAF_REQUIRE(begin != std::string::npos && end != std::string::npos);
+  auto story = readme.substr(begin + 4, end - begin - 4);
+  auto replace_all = [&](const std::string& from, const std::string& to) {
+    for (auto at = story.find(from); at != std::string::npos; at = story.find(from, at + to.size()))
+      story.replace(at, from.size(), to);
+  };
+  replace_all("build/kinbox", KINBOX_CLI_BIN);
+  replace_all("127.0.0.1:7420", n.gateway());
+  temp_dir home{"kinbox-readme"};
+  auto script = home.path / "story.sh";
+  std::ofstream{script} << "set -euo pipefail\ncd " << home.str() << "\nexport HOME=" << home.str()
+                        << "\n" << story;
+  auto run = run_command({"bash", script.string()});
+  if (run.status != 0)
+    CAF_MESSAGE("the story said: " << run.out << run.err);
+  CAF_CHECK_EQUAL(run.status, 0);
+  CAF_CHECK(run.out.find(": hi!") != std::string::npos);
+  CAF_CHECK(run.out.find("\"type\":\"delivered\"") != std::string::npos);
+  CAF_CHECK(run.out.find("reported") != std::string::npos);
+  CAF_CHECK(std::filesystem::exists(home.path / "mia.json"));
+}
+
 CAF_TEST(a client written from docs/protocol.md in another language works) {
   nats_server nats;
   node n{&nats};

@@ -248,27 +248,56 @@ CAF_TEST(a stored number that is not an unsigned integer in range refuses the re
   CAF_CHECK(!contact_list_state::decode(bytes_of(R"({"contacts":[],"children":[1.5]})")));
 }
 
-CAF_TEST(registrations are validated) {
+/// 2026-12-06 12:00 UTC in ms: the day the age rules are checked on.
+constexpr uint64_t today_ms = 1'796'558'400'000ull;
+
+CAF_TEST(registrations are of parents old enough with usable keys) {
   auto sign = crypto::sign_keypair::generate().pk;
   auto box = crypto::box_keypair::generate().pk;
-  auto req = [&](std::string name, std::string date) {
-    return register_request{std::move(name), std::move(date), account_role::child, sign, box};
+  age_rules ages;
+  auto check = [&](std::string name, std::string date, account_role role = account_role::parent) {
+    return validate_registration({std::move(name), std::move(date), role, sign, box}, today_ms, ages);
   };
-  CAF_CHECK(!validate_registration(req("Alice", "2016-02-29")));
-  CAF_CHECK(validate_registration(req("", "2016-02-29")));
-  CAF_CHECK(validate_registration(req("A\nB", "2016-02-29")));
-  CAF_CHECK(validate_registration(req("Alice", "2015-02-29")));
-  CAF_CHECK(validate_registration(req("Alice", "2016/02/29")));
-  CAF_CHECK(validate_registration(req("Alice", "2999-01-01")));
-  CAF_CHECK(validate_registration(req("Alice", "1800-01-01")));
+  CAF_CHECK(!check("Alice", "1980-02-29"));
+  CAF_CHECK(!check("Alice", "2008-12-06")); // 18 today
+  CAF_CHECK(check("Alice", "2008-12-07"));  // 18 tomorrow
+  CAF_CHECK(check("Alice", "2016-02-29"));  // a child's birth date
+  CAF_CHECK(check("Alice", "2026-12-05"));  // yesterday
+  CAF_CHECK(check("Alice", "1980-01-01", account_role::child)); // children are made by parents
+  CAF_CHECK(check("Alice", "1980-01-01", static_cast<account_role>(3)));
+  CAF_CHECK(check("", "1980-02-29"));
+  CAF_CHECK(check("A\nB", "1980-02-29"));
+  CAF_CHECK(check("Alice", "1981-02-29"));
+  CAF_CHECK(check("Alice", "1980/02/29"));
+  CAF_CHECK(check("Alice", "2999-01-01"));
+  CAF_CHECK(check("Alice", "1800-01-01"));
   // Keys that are not usable points: the all-zero X25519 key and the Ed25519 identity.
-  auto with_keys = [&](public_key s, public_key b) {
-    return register_request{"Alice", "2016-02-29", account_role::child, s, b};
-  };
   public_key zero{}, identity{};
   identity[0] = 1;
-  CAF_CHECK(validate_registration(with_keys(sign, zero)));
-  CAF_CHECK(validate_registration(with_keys(identity, box)));
+  CAF_CHECK(validate_registration({"Alice", "1980-02-29", account_role::parent, sign, zero},
+                                  today_ms, ages));
+  CAF_CHECK(validate_registration({"Alice", "1980-02-29", account_role::parent, identity, box},
+                                  today_ms, ages));
+  // Another operator's rules.
+  CAF_CHECK(!validate_registration({"Alice", "2005-01-01", account_role::parent, sign, box},
+                                   today_ms, age_rules{21, 13}));
+  CAF_CHECK(validate_registration({"Alice", "2006-01-01", account_role::parent, sign, box},
+                                  today_ms, age_rules{21, 13}));
+}
+
+CAF_TEST(a child account is for a child younger than the limit) {
+  age_rules ages;
+  auto check = [&](std::string date) {
+    return validate_child({"Mia", std::move(date)}, today_ms, ages);
+  };
+  CAF_CHECK(!check("2015-04-12"));
+  CAF_CHECK(!check("2026-12-06"));     // born today
+  CAF_CHECK(!check("2013-12-07"));     // 13 tomorrow
+  CAF_CHECK(check("2013-12-06"));      // 13 today
+  CAF_CHECK(check("1970-01-01"));
+  CAF_CHECK(check("2026-12-07"));      // not born yet
+  CAF_CHECK(validate_child({"", "2015-04-12"}, today_ms, ages));
+  CAF_CHECK(!validate_child({"Mia", "2009-01-01"}, today_ms, age_rules{18, 18}));
 }
 
 CAF_TEST(display names are UTF-8 with nothing that hides or disguises text) {

@@ -128,7 +128,7 @@ struct fixture : test_coordinator_fixture<> {
   static uint16_t code(errc e) { return static_cast<uint16_t>(e); }
 
   void link(account_id child, account_id parent) {
-    auto r = call(child, child, family_op::redeem, encode_body(link_redeem_request{parent, code_secret}));
+    auto r = call(child, child, family_op::redeem, encode_body(link_redeem_request{parent, code_secret, {}}));
     if (!r.ok())
       CAF_FAIL("link failed: " << r.message);
   }
@@ -200,7 +200,7 @@ CAF_TEST(an account and a flag travel as nine bytes and nothing else decodes) {
 CAF_TEST_FIXTURE_SCOPE(family_tests, fixture)
 
 CAF_TEST(a child redeems a link code once and is linked to that one parent) {
-  auto wrong = call(mia, mia, family_op::redeem, encode_body(link_redeem_request{mum, 1}));
+  auto wrong = call(mia, mia, family_op::redeem, encode_body(link_redeem_request{mum, 1, {}}));
   CAF_CHECK_EQUAL(wrong.status, code(errc::not_found));
   link(mia, mum);
   auto f = stored(mia);
@@ -210,7 +210,7 @@ CAF_TEST(a child redeems a link code once and is linked to that one parent) {
   CAF_CHECK_EQUAL(sent(mum, user_op::child_linked), 1u);
   CAF_CHECK_EQUAL(notices(mum, notice_type::linked), 1u);
   // A second link is refused while one exists, even with a valid code of another parent.
-  auto again = call(mia, mia, family_op::redeem, encode_body(link_redeem_request{dad, code_secret}));
+  auto again = call(mia, mia, family_op::redeem, encode_body(link_redeem_request{dad, code_secret, {}}));
   CAF_CHECK_EQUAL(again.status, code(errc::already_linked));
   auto info = decode_body<link_info>(call(mia, mum, family_op::get_link).body);
   CAF_REQUIRE(info);
@@ -398,14 +398,65 @@ CAF_TEST(a location goes to the linked parent only is kept in memory alone and r
 
 CAF_TEST(a child deleting its account erases its family record and its parent is told) {
   link(mia, mum);
-  CAF_CHECK_EQUAL(call(mia, mum, family_op::erase).status, code(errc::not_found));
-  CAF_CHECK(call(mia, mia, family_op::erase).ok());
+  CAF_CHECK_EQUAL(call(mia, mum, family_op::erase, bytes{0}).status, code(errc::not_found));
+  CAF_CHECK(call(mia, mia, family_op::erase, bytes{1}).ok());
   CAF_CHECK(w->kv.count({kv_space::families, std::to_string(mia)}) == 0);
   CAF_CHECK_EQUAL(sent(mum, user_op::child_unlinked), 1u);
+  CAF_CHECK_EQUAL(notices(mum, notice_type::child_deleted), 1u);
   auto info = decode_body<link_info>(call(mia, mia, family_op::get_link).body);
   CAF_REQUIRE(info);
   CAF_CHECK_EQUAL(info->parent, 0u);
   CAF_CHECK(!info->pin_set);
+}
+
+CAF_TEST(a new child account is linked to the parent that made it from its start) {
+  bytes who;
+  wire::writer{who}.u64(mum);
+  CAF_CHECK_EQUAL(call(mia, dad, family_op::found, who).status, code(errc::not_found));
+  CAF_CHECK(call(mia, mia, family_op::found, who).ok());
+  CAF_CHECK_EQUAL(stored(mia).parent, mum);
+  CAF_CHECK_EQUAL(sent(mum, user_op::child_linked), 1u);
+  // Linked, it takes no second founding.
+  bytes other;
+  wire::writer{other}.u64(dad);
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::found, other).status, code(errc::already_linked));
+  CAF_CHECK_EQUAL(stored(mia).parent, mum);
+}
+
+CAF_TEST(a linked child moves to another parent only with its parent PIN and the old one is told) {
+  link(mia, mum);
+  auto move = [&](std::string pin) {
+    return call(mia, mia, family_op::redeem, encode_body(link_redeem_request{dad, code_secret, pin}));
+  };
+  CAF_CHECK_EQUAL(move("").status, code(errc::already_linked));
+  CAF_CHECK_EQUAL(move("0000").status, code(errc::wrong_pin));
+  CAF_CHECK_EQUAL(stored(mia).parent, mum);
+  CAF_CHECK_EQUAL(stored(mia).pin_failures, 1u); // counted as any wrong try
+  CAF_CHECK(move("1234").ok());
+  CAF_CHECK_EQUAL(stored(mia).parent, dad);
+  CAF_CHECK_EQUAL(sent(mum, user_op::child_unlinked), 1u);
+  CAF_CHECK_EQUAL(notices(mum, notice_type::unlinked), 1u);
+  CAF_CHECK_EQUAL(sent(dad, user_op::child_linked), 1u);
+  CAF_CHECK_EQUAL(notices(dad, notice_type::linked), 1u);
+  // The old parent has no say any more.
+  CAF_CHECK_EQUAL(call(mia, mum, family_op::get_link).status, code(errc::not_found));
+}
+
+CAF_TEST(the PIN a child deletes itself with is checked and counted like any try) {
+  link(mia, mum);
+  CAF_CHECK_EQUAL(call(mia, mum, family_op::verify_pin, pin("1234")).status, code(errc::not_found));
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::verify_pin, pin("4321")).status, code(errc::wrong_pin));
+  CAF_CHECK_EQUAL(stored(mia).pin_failures, 1u);
+  CAF_CHECK(call(mia, mia, family_op::verify_pin, pin("1234")).ok());
+  CAF_CHECK_EQUAL(stored(mia).pin_failures, 0u);
+}
+
+CAF_TEST(a PIN changed on the child device is told to the parent) {
+  link(mia, mum);
+  CAF_CHECK(call(mia, mia, family_op::change_pin, encode_body(pin_change_request{"1234", "5827"})).ok());
+  CAF_CHECK_EQUAL(notices(mum, notice_type::pin_changed), 1u);
+  CAF_CHECK(call(mia, mum, family_op::set_pin, pin("7394")).ok());
+  CAF_CHECK_EQUAL(notices(mum, notice_type::pin_changed), 1u); // the parent's own change
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -61,6 +61,8 @@ CAF_TEST(every field of the account and profile records is in the inventory) {
   a.id = 1234567890;
   a.name = "Mia";
   a.birth_date = "2015-04-12";
+  a.setup_hash = "00";
+  a.setup_expires_ms = 1;
   check_listed("account", keys_of(encode_account(a)));
   profile_record p;
   p.avatar = {1, 2};

@@ -273,6 +273,21 @@ bytes message(uint8_t tag) {
   return encode_deliver({mail_kind::message, id_of(tag), bytes{1, 2}});
 }
 
+/// A `complete_setup` body: the secret and a device's two keys.
+bytes setup_body(uint64_t secret, uint8_t key_fill = 5) {
+  public_key key;
+  key.fill(key_fill);
+  bytes out;
+  wire::writer{out}.u64(secret).fixed(key).fixed(key);
+  return out;
+}
+
+bytes pin_body(const std::string& pin) {
+  bytes out;
+  wire::writer{out}.str(pin);
+  return out;
+}
+
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(user_actor_tests, fixture)
@@ -726,6 +741,7 @@ CAF_TEST(the authorization matrix of every request type against every relation) 
   };
   auto only_self = std::array<bool, rel_count>{true, false, false, false, false, false, false};
   auto self_and_parent = std::array<bool, rel_count>{true, true, false, false, false, false, false};
+  auto only_parent = std::array<bool, rel_count>{false, true, false, false, false, false, false};
   auto none = std::array<bool, rel_count>{};
   std::vector<row> rows{
       {"message", user_op::deliver, message(9), {false, true, false, true, false, false, false}},
@@ -749,7 +765,12 @@ CAF_TEST(the authorization matrix of every request type against every relation) 
       {"location", user_op::location, encode_location({1, bytes{1}}), none},
       {"notice", user_op::deliver, encode_deliver({mail_kind::notice, id_of(7), bytes{1}}), none},
       {"ban", user_op::ban, bytes{1}, none},
-      {"delete", user_op::delete_account, {}, self_and_parent},
+      {"create child", user_op::create_child,
+       encode_body(child_create_request{"Mini", "2020-01-01"}), none},
+      {"new setup code", user_op::new_setup_code, {}, only_parent},
+      {"setup with a wrong code", user_op::complete_setup, setup_body(12345), none},
+      {"delete", user_op::delete_account, {}, only_parent},
+      {"delete with the PIN", user_op::delete_account, pin_body("5827"), self_and_parent},
   };
   for (auto& r : rows)
     for (int who = 0; who < rel_count; ++who) {
@@ -765,6 +786,9 @@ CAF_TEST(the authorization matrix of every request type against every relation) 
       // Others are refused as if the account did not exist: nothing to probe.
       if (refused && who != self_)
         CAF_CHECK_EQUAL(reply.status, static_cast<uint16_t>(errc::not_found));
+      // The child itself hears why: its parent's say is needed.
+      if (refused && who == self_ && r.op == user_op::delete_account)
+        CAF_CHECK_EQUAL(reply.status, static_cast<uint16_t>(errc::parent_required));
       caf::anon_send_exit(bob_actor, caf::exit_reason::user_shutdown);
       consume_messages();
       w->kv[{kv_space::accounts, std::to_string(bob)}] = child_record;
@@ -783,6 +807,133 @@ CAF_TEST(the authorization matrix of every request type against every relation) 
   for (auto& r : rows)
     CAF_CHECK_EQUAL(call(ghost, nobody, r.op, r.body).status, static_cast<uint16_t>(errc::not_found));
   CAF_CHECK(call(ghost, alice, user_op::friend_request).ok());
+}
+
+CAF_TEST(a parent makes a child account whose device registers once with its code) {
+  // Carol is a parent; her child's account is made by the child's own actor, its family
+  // linked to her (the fake family answers ok).
+  constexpr account_id dora = 7777777777;
+  w->now = 1'796'558'400'000ull; // 2026-12-06: birth dates are checked against it
+  auto carol_actor = spawn(carol);
+  // The answer comes when the child's actor (here: dora's, which the fake host finds for
+  // every user id) made the account.
+  auto made = call(carol_actor, carol, user_op::create_child,
+                   encode_body(child_create_request{"Mia", "2015-04-12"}));
+  // The fake host routes the child's found_account to the fake entity, which answers ok
+  // with no body: taken, so the parent's actor tries again with new ids, then gives up.
+  CAF_CHECK_EQUAL(made.status, static_cast<uint16_t>(errc::unavailable));
+  auto founds = std::count_if(w->routed.begin(), w->routed.end(), [](const entity_request& r) {
+    return r.op == static_cast<uint8_t>(user_op::found_account) && r.caller == carol;
+  });
+  CAF_CHECK_EQUAL(founds, static_cast<long>(max_id_attempts));
+  // A child's birth date is checked by the parent's actor before anything is made.
+  CAF_CHECK_EQUAL(call(carol_actor, carol, user_op::create_child,
+                       encode_body(child_create_request{"Mia", "1990-04-12"}))
+                      .status,
+                  static_cast<uint16_t>(errc::invalid_argument));
+  // The child's own actor makes the record, once.
+  auto secret = uint64_t{0x1122334455667788};
+  found_body body{"Mia", "2015-04-12", setup_hash_of(secret), w->now + 60'000};
+  auto dora_actor = spawn(dora);
+  auto first = call(dora_actor, carol, user_op::found_account, encode_found(body));
+  CAF_REQUIRE(first.ok());
+  CAF_CHECK(first.body == bytes{1});
+  CAF_CHECK(call(dora_actor, carol, user_op::found_account, encode_found(body)).body == bytes{0});
+  auto record = decode_account(w->kv[{kv_space::accounts, std::to_string(dora)}]);
+  CAF_REQUIRE(record);
+  CAF_CHECK(record->role == account_role::child);
+  CAF_CHECK_EQUAL(record->setup_hash, setup_hash_of(secret));
+  auto list = contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(dora)}]);
+  CAF_REQUIRE(list);
+  CAF_CHECK_EQUAL(list->parent(), carol);
+  // A wrong code, an id without an account: the same answer.
+  auto wrong = call(dora_actor, dora, user_op::complete_setup, setup_body(secret + 1));
+  auto ghost = call(spawn(nobody), nobody, user_op::complete_setup, setup_body(secret));
+  CAF_CHECK_EQUAL(wrong.status, static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(ghost.status, wrong.status);
+  CAF_CHECK_EQUAL(ghost.message, wrong.message);
+  // The right one sets the keys, once; the parent is told.
+  w->routed.clear();
+  auto done = call(dora_actor, dora, user_op::complete_setup, setup_body(secret));
+  CAF_REQUIRE(done.ok());
+  auto registered = decode_body<register_reply>(done.body);
+  CAF_REQUIRE(registered);
+  CAF_CHECK_EQUAL(registered->id, dora);
+  record = decode_account(w->kv[{kv_space::accounts, std::to_string(dora)}]);
+  CAF_CHECK(record->sign_key[0] == 5 && record->setup_hash.empty());
+  CAF_CHECK(std::any_of(w->routed.begin(), w->routed.end(), [](const entity_request& r) {
+    deliver_body d;
+    return r.id == carol && decode_deliver(r.body, d) && d.kind == mail_kind::notice &&
+           decode_body<notice_body>(d.payload)->type == notice_type::registered;
+  }));
+  CAF_CHECK_EQUAL(call(dora_actor, dora, user_op::complete_setup, setup_body(secret, 6)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  // A new code from the parent (a new phone) replaces the keys; an old one has expired.
+  auto fresh = call(dora_actor, carol, user_op::new_setup_code);
+  CAF_REQUIRE(fresh.ok());
+  auto code = decode_body<child_setup_reply>(fresh.body);
+  CAF_REQUIRE(code);
+  w->now += deps.setup_code_ttl.count();
+  CAF_CHECK_EQUAL(call(dora_actor, dora, user_op::complete_setup, setup_body(code->secret, 6)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  fresh = call(dora_actor, carol, user_op::new_setup_code);
+  code = decode_body<child_setup_reply>(fresh.body);
+  CAF_CHECK(call(dora_actor, dora, user_op::complete_setup, setup_body(code->secret, 6)).ok());
+  record = decode_account(w->kv[{kv_space::accounts, std::to_string(dora)}]);
+  CAF_CHECK(record->sign_key[0] == 6);
+}
+
+CAF_TEST(a child without a parent is frozen until a parent links it) {
+  // Bob is a child whose parent is gone: he logs in, exports, reads receipts; nothing else.
+  account_record child;
+  child.id = bob;
+  child.name = "Bob";
+  child.role = account_role::child;
+  child.birth_date = "2015-01-01";
+  child.box_key.fill(2);
+  w->kv[{kv_space::accounts, std::to_string(bob)}] = encode_account(child);
+  contact_list_state list;
+  list.receive_request(alice, w->now);
+  list.accept(alice, w->now, false);
+  w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
+  // A message from his friend waits from before.
+  w->mail[std::make_tuple(bob, mail_kind::message, id_of(3))] =
+      envelope{bob, mail_kind::message, id_of(3), alice, w->now, w->now + 5000, bytes{1}, ++w->next_seq};
+  auto bob_actor = spawn(bob);
+  auto frozen = static_cast<uint16_t>(errc::account_frozen);
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::add_friend, target(carol)).status, frozen);
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::list_contacts).status, frozen);
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::delete_account, pin_body("5827")).status, frozen);
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::set_profile,
+                       encode_body(profile_set_request{"Bob", "", gender::unsaid, {}}))
+                      .status,
+                  frozen);
+  CAF_CHECK(call(bob_actor, bob, user_op::export_account).ok());
+  attach(bob_actor, bob, 1);
+  // His friend's message is refused; the one stored before stays stored, unpushed.
+  CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::deliver, message(1)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK(w->pushes.empty());
+  CAF_CHECK(stored(bob, 3));
+  CAF_CHECK(call(bob_actor, alice, user_op::friend_request).ok());
+  CAF_CHECK(!stored_state(bob, carol));
+  // Linked again by a new parent, he is himself again.
+  bytes who;
+  wire::writer{who}.u64(carol);
+  CAF_CHECK(call(bob_actor, bob, user_op::linked, who).ok());
+  CAF_CHECK(call(bob_actor, bob, user_op::list_contacts).ok());
+  auto later = call_later(bob_actor, alice, user_op::deliver, message(2));
+  pass(std::chrono::seconds(1)); // pushed, held for its ack window, then stored
+  CAF_REQUIRE(*later);
+  CAF_CHECK((*later)->ok());
+  CAF_CHECK(std::any_of(w->pushes.begin(), w->pushes.end(),
+                        [](const mail_push& m) { return m.id == id_of(2); }));
+  CAF_CHECK(std::none_of(w->pushes.begin(), w->pushes.end(),
+                         [](const mail_push& m) { return m.id == id_of(1); }));
+  // His next login brings the message that waited.
+  attach(bob_actor, bob, 2);
+  CAF_CHECK(std::any_of(w->pushes.begin(), w->pushes.end(),
+                        [](const mail_push& m) { return m.id == id_of(3); }));
 }
 
 CAF_TEST(notices are taken only from the families of the children of the account) {
