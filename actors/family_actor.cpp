@@ -260,8 +260,8 @@ void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_
               if (old_parent == parent)
                 return finish(self, std::move(rp), error_reply(errc::already_linked));
               if (old_parent != 0) {
-                notify_parent(self, notice_type::unlinked, 0, 1);
-                call_user(self, old_parent, user_op::child_unlinked, {});
+                call_user(self, old_parent, user_op::child_unlinked,
+                          bytes{static_cast<uint8_t>(notice_type::unlinked)});
                 logger()->info("event=moved child={} from={} to={}", f.child, old_parent, parent);
                 f.unlink();
                 self->state.location.reset();
@@ -454,10 +454,10 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
         .then(
             [=](bool) mutable {
               auto& st = self->state;
-              if (with_pin)
-                notify_parent(self, notice_type::child_deleted, 0, st.deps->now_ms());
               if (parent != 0)
-                call_user(self, parent, user_op::child_unlinked, {});
+                call_user(self, parent, user_op::child_unlinked,
+                          with_pin ? bytes{static_cast<uint8_t>(notice_type::child_deleted)}
+                                   : bytes{});
               logger()->info("event=family_erased child={}", st.child);
               st.family = family_state{};
               st.family->child = st.child;

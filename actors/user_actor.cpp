@@ -358,6 +358,18 @@ void file_report(user_pointer self, const report_record& rec, reply_to rp) {
             }));
 }
 
+/// A notice about `child`, a child no more, stored for this parent by its own actor (the
+/// child's family may not send it one any more).
+void notify_self(user_pointer self, notice_type type, account_id child) {
+  auto& st = self->state;
+  message_id id{};
+  randombytes_buf(id.data(), id.size());
+  bytes payload;
+  write_body(payload, notice_body{type, child, 0, st.deps->now_ms()});
+  send_entity(self, st.id, user_op::deliver,
+              encode_deliver({mail_kind::notice, id, std::move(payload)}));
+}
+
 /// Blocks `other` at once and purges its mail (as contact_block does), then files the
 /// report in the reports stream; a child's parent is told. One report per target while
 /// the block holds, and a few a day per account (past that, `rate_limited` with the block
@@ -447,13 +459,14 @@ bool held_back(const user_state& st, const envelope& e) {
 
 /// Whether mail of `kind` from `sender` may reach this account now: messages only from
 /// friends and its linked parent or children, and not to a frozen child; notices only
-/// from the families of its children; receipts are made by servers.
+/// from the families of its children, or from this actor itself (about a child that
+/// left); receipts are made by servers.
 bool admits(const user_state& st, account_id sender, mail_kind kind) {
   switch (kind) {
   case mail_kind::message:
     return knows(st, sender) && !frozen(st);
   case mail_kind::notice:
-    return st.contacts.children().count(sender) != 0;
+    return st.contacts.children().count(sender) != 0 || sender == st.id;
   case mail_kind::location:
     return false; // pushed from the family's memory, never through the mailbox
   case mail_kind::delivered:
@@ -1645,7 +1658,14 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     st.contacts.add_child(req.caller);
     return apply_contact_effect(self, contact_effect::changed, req.caller, rp);
   case user_op::child_unlinked:
+    if (req.body.size() > 1 ||
+        (req.body.size() == 1 && req.body[0] != static_cast<uint8_t>(notice_type::unlinked) &&
+         req.body[0] != static_cast<uint8_t>(notice_type::child_deleted)))
+      return bad("malformed unlink");
     st.contacts.remove_child(req.caller);
+    // Told by this actor itself: the child's family may send nothing once it is no child.
+    if (!req.body.empty())
+      notify_self(self, static_cast<notice_type>(req.body[0]), req.caller);
     return apply_contact_effect(self, contact_effect::changed, req.caller, rp);
   case user_op::get_profile:
     return get_profile(self, req.caller, rp);

@@ -80,7 +80,8 @@ enum class user_op : uint8_t {
   linked = 32,           ///< the family of this child: body parent:u64
   unlinked = 33,         ///< the family of this child
   child_linked = 34,     ///< the family of child `caller`: it is linked to this parent
-  child_unlinked = 35,   ///< the family of child `caller`: the link ended
+  child_unlinked = 35,   ///< the family of child `caller`: the link ended; body empty (the
+                         ///< parent's own doing) or the notice_type to tell the parent
   parent_decision = 36,  ///< the family of this child: body other:u64 approve:u8
   location = 37,         ///< the family of child `caller`: its location (location_body),
                          ///< pushed to the attached session, never stored

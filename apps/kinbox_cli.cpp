@@ -749,9 +749,8 @@ private:
             "child " + child + " registered a device with its setup code");
       return;
     case notice_type::unlinked:
-      print({{"type", "notice"}, {"notice", "unlinked"}, {"child", n.child}, {"moved", n.value == 1}},
-            "child " + child + " is no longer linked to you" +
-                (n.value == 1 ? " (moved to another parent with your PIN)" : ""));
+      print({{"type", "notice"}, {"notice", "unlinked"}, {"child", n.child}, {"at_ms", n.value}},
+            "child " + child + " moved to another parent with your PIN");
       return;
     case notice_type::child_deleted:
       print({{"type", "notice"}, {"notice", "child_deleted"}, {"child", n.child}, {"at_ms", n.value}},

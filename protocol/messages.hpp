@@ -336,8 +336,8 @@ enum class notice_type : uint8_t {
   linked = 3,          ///< `child` redeemed the parent's link code
   reported = 4,        ///< `child` reported and blocked `other` (value: the report_category)
   registered = 5,      ///< `child`'s device registered with a setup code (its keys are new)
-  unlinked = 6,        ///< `child` left this parent (value 1: moved to another parent with the PIN)
-  child_deleted = 7,   ///< `child` deleted its account with the parent's PIN
+  unlinked = 6,        ///< `child` moved to another parent with this parent's PIN (value: when)
+  child_deleted = 7,   ///< `child` deleted its account with the parent's PIN (value: when)
   pin_changed = 8,     ///< `child`'s PIN was changed on its device
 };
 

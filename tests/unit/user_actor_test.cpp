@@ -763,7 +763,10 @@ CAF_TEST(the authorization matrix of every request type against every relation) 
       {"link code", user_op::make_link_code, encode_body(link_create_request{"1234"}), none},
       {"attach", user_op::attach, attach_of(1), only_self},
       {"location", user_op::location, encode_location({1, bytes{1}}), none},
-      {"notice", user_op::deliver, encode_deliver({mail_kind::notice, id_of(7), bytes{1}}), none},
+      // A notice from the account itself: its own actor telling it of a child that left
+      // (no session sends to itself, nor anything but messages).
+      {"notice", user_op::deliver, encode_deliver({mail_kind::notice, id_of(7), bytes{1}}),
+       only_self},
       {"ban", user_op::ban, bytes{1}, none},
       {"create child", user_op::create_child,
        encode_body(child_create_request{"Mini", "2020-01-01"}), none},
@@ -948,6 +951,22 @@ CAF_TEST(notices are taken only from the families of the children of the account
   CAF_CHECK_EQUAL(call(alice_actor, carol, user_op::deliver, notice(2)).status,
                   static_cast<uint16_t>(errc::not_found));
   CAF_CHECK_EQUAL(w->mail.size(), 1u);
+  // A child that leaves (deleted with the PIN): the parent's actor tells itself, since the
+  // child's family may not send it a notice any more.
+  w->routed.clear();
+  CAF_CHECK(call(alice_actor, bob, user_op::child_unlinked,
+                 bytes{static_cast<uint8_t>(notice_type::child_deleted)})
+                .ok());
+  auto told = std::find_if(w->routed.begin(), w->routed.end(), [](const entity_request& r) {
+    return r.id == alice && r.caller == alice && r.op == static_cast<uint8_t>(user_op::deliver);
+  });
+  CAF_REQUIRE(told != w->routed.end());
+  CAF_CHECK(call(alice_actor, alice, user_op::deliver, told->body).ok());
+  CAF_CHECK_EQUAL(call(alice_actor, bob, user_op::deliver, notice(3)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(w->mail.size(), 2u);
+  CAF_CHECK_EQUAL(call(alice_actor, bob, user_op::child_unlinked, bytes{3}).status,
+                  static_cast<uint16_t>(errc::invalid_argument));
 }
 
 CAF_TEST(a location from a child reaches the session of its parent only and is never stored) {

@@ -1,0 +1,210 @@
+// The family model attacked from outside, as an adult posing as a parent, a child trying
+// to slip its parent, and a stranger probing ids would (docs/security.md): each test is
+// one of the attacks that worked before the family model was closed, through real
+// gateways, a real nats-server and real TCP.
+#define CAF_SUITE safety
+#include <caf/test/unit_test.hpp>
+#include <caf/test/unit_test_impl.hpp>
+
+#include "tests/integration/harness.hpp"
+
+using namespace kinbox;
+using namespace kinbox::testing;
+
+namespace {
+
+struct fixture : nats_fixture {
+  node n{&nats};
+};
+
+/// Waits for a notice of `type` about `child` in `parent`'s mail.
+bool got_notice(user& parent, notice_type type, account_id child) {
+  return eventually([&] {
+    auto items = parent->receive(200ms);
+    if (!items)
+      return false;
+    for (auto& r : *items)
+      if (r.kind == client::received::what::notice && r.notice && r.notice->type == type &&
+          r.notice->child == child)
+        return true;
+    return false;
+  });
+}
+
+/// The parent `asker` reads in `child`'s link; 0 when it may not read it.
+account_id parent_seen(user& asker, account_id child) {
+  auto info = asker->link_get(child);
+  return info ? info->parent : 0;
+}
+
+/// Registers on a fresh connection with the given body; the answer's error code, or
+/// nullopt when it was accepted.
+std::optional<errc> register_raw(const node& n, const register_request& req) {
+  auto conn = client::connection::open("127.0.0.1", n.port(), std::nullopt);
+  CAF_REQUIRE(conn);
+  auto r = (*conn)->request(frame_type::register_account, encode_body(req));
+  if (r)
+    return std::nullopt;
+  return r.error().code;
+}
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(safety_tests, fixture)
+
+CAF_TEST(no one becomes the parent of a child by saying so) {
+  auto sign = crypto::sign_keypair::generate().pk;
+  auto box = crypto::box_keypair::generate().pk;
+  // A child registers alone, or an adult registers as a child: refused.
+  CAF_CHECK(register_raw(n, {"Kid", "2016-05-01", account_role::child, sign, box}) ==
+            errc::invalid_argument);
+  CAF_CHECK(register_raw(n, {"Grown", "1970-05-01", account_role::child, sign, box}) ==
+            errc::invalid_argument);
+  // A child registers a "parent" with its own birth date, or yesterday's: refused.
+  CAF_CHECK(register_raw(n, {"Kid", "2016-05-01", account_role::parent, sign, box}) ==
+            errc::invalid_argument);
+  auto yesterday = [] {
+    auto t = std::chrono::system_clock::now() - std::chrono::hours(24);
+    auto days = std::chrono::floor<std::chrono::days>(t);
+    std::chrono::year_month_day ymd{days};
+    char buf[16];
+    std::snprintf(buf, sizeof(buf), "%04d-%02u-%02u", int{ymd.year()}, unsigned{ymd.month()},
+                  unsigned{ymd.day()});
+    return std::string{buf};
+  }();
+  CAF_CHECK(register_raw(n, {"Kid", yesterday, account_role::parent, sign, box}) ==
+            errc::invalid_argument);
+  // An adult stranger who gets a child to type its link code gets nothing: the child is
+  // linked from its first moment, and a linked child takes no code without its PIN.
+  auto mum = make_user(n, "Mum");
+  auto mia = make_child(n, mum, "Mia");
+  auto stranger = make_user(n, "Stranger");
+  auto code = stranger->link_create("3958");
+  CAF_REQUIRE(code);
+  auto taken = mia->link_redeem(stranger.id, code->secret);
+  CAF_REQUIRE(!taken);
+  CAF_CHECK(taken.error().code == errc::already_linked);
+  CAF_CHECK_EQUAL(parent_seen(mum, mia.id), mum.id);
+  CAF_CHECK(!stranger->link_get(mia.id));
+  CAF_CHECK(!stranger->contacts(mia.id));
+  // The child cannot make accounts or codes of its own.
+  CAF_CHECK(!mia->child_create("Mini", "2020-01-01"));
+  CAF_CHECK(!mia->link_create("3958"));
+  // Nor can a parent take another parent's child with a setup code of its own making:
+  // a setup code is for the account its parent made.
+  auto other = client::connection::open("127.0.0.1", n.port(), std::nullopt);
+  CAF_REQUIRE(other);
+  auto stolen = (*other)->request(
+      frame_type::register_child,
+      encode_body(register_child_request{mia.id, code->secret, sign, box}));
+  CAF_REQUIRE(!stolen);
+  CAF_CHECK(stolen.error().code == errc::not_found);
+  CAF_CHECK(mia->whoami()); // the child's device still holds the account
+}
+
+CAF_TEST(a child cannot leave its parent silently) {
+  auto mum = make_user(n, "Mum");
+  auto mia = make_child(n, mum, "Mia");
+  CAF_REQUIRE(mum->pin_set(mia.id, "2741"));
+  // Deleting itself needs the parent: without the PIN, or with a wrong one, nothing goes.
+  auto alone = mia->account_delete(mia.id);
+  CAF_REQUIRE(!alone);
+  CAF_CHECK(alone.error().code == errc::parent_required);
+  auto wrong = mia->account_delete(mia.id, "5827");
+  CAF_REQUIRE(!wrong);
+  CAF_CHECK(wrong.error().code == errc::wrong_pin);
+  CAF_CHECK_EQUAL(parent_seen(mum, mia.id), mum.id);
+  // Moving to a parent of its own making needs the PIN too.
+  auto fake = make_user(n, "Fake Mum");
+  auto code = fake->link_create("3958");
+  CAF_REQUIRE(code);
+  auto without_pin = mia->link_redeem(fake.id, code->secret);
+  CAF_REQUIRE(!without_pin);
+  CAF_CHECK(without_pin.error().code == errc::already_linked);
+  auto wrong_pin = mia->link_redeem(fake.id, code->secret, "8316");
+  CAF_REQUIRE(!wrong_pin);
+  CAF_CHECK(wrong_pin.error().code == errc::wrong_pin);
+  CAF_CHECK_EQUAL(parent_seen(mum, mia.id), mum.id);
+  // With Mum's PIN typed on Mia's device, the deletion goes, and Mum is told, also when
+  // she was away.
+  mum.conn.reset();
+  CAF_REQUIRE(mia->account_delete(mia.id, "2741"));
+  reconnect(mum, n);
+  CAF_CHECK(got_notice(mum, notice_type::child_deleted, mia.id));
+  CAF_CHECK(!mum->link_get(mia.id));
+}
+
+CAF_TEST(a child whose parent is gone is frozen until a new parent links it) {
+  auto mum = make_user(n, "Mum");
+  auto mia = make_child(n, mum, "Mia");
+  auto dad = make_user(n, "Dad");
+  auto leo = make_child(n, dad, "Leo");
+  CAF_REQUIRE(mum->policy_set(mia.id, client::friend_policy_choice::child_alone));
+  CAF_REQUIRE(dad->policy_set(leo.id, client::friend_policy_choice::child_alone));
+  befriend(mia, leo);
+  // Mum deletes her own account: Mia is left without a parent.
+  CAF_REQUIRE(mum->account_delete(mum.id));
+  CAF_CHECK(eventually([&] {
+    auto r = mia->friend_add(dad.id);
+    return !r && r.error().code == errc::account_frozen;
+  }));
+  // She still logs in and exports; she cannot befriend, be written to, or delete herself.
+  reconnect(mia, n);
+  CAF_CHECK(mia->account_export(mia.id));
+  auto friends = mia->friends();
+  CAF_REQUIRE(!friends);
+  CAF_CHECK(friends.error().code == errc::account_frozen);
+  auto deleted = mia->account_delete(mia.id, "2741");
+  CAF_REQUIRE(!deleted);
+  CAF_CHECK(deleted.error().code == errc::account_frozen);
+  CAF_CHECK(!leo->send_text(mia.id, "still there?"));
+  CAF_CHECK_EQUAL(parent_seen(mia, mia.id), 0u);
+  // A new parent's link code takes her; she is herself again, her friends kept.
+  auto gran = make_user(n, "Gran");
+  auto code = gran->link_create("3958");
+  CAF_REQUIRE(code);
+  CAF_REQUIRE(mia->link_redeem(gran.id, code->secret));
+  CAF_CHECK(got_notice(gran, notice_type::linked, mia.id));
+  CAF_CHECK(mia->friends());
+  CAF_CHECK(eventually([&] { return static_cast<bool>(leo->send_text(mia.id, "welcome back")); }));
+}
+
+CAF_TEST(a parent moving the child and every change made elsewhere is told) {
+  auto mum = make_user(n, "Mum");
+  auto mia = make_child(n, mum, "Mia");
+  CAF_CHECK(got_notice(mum, notice_type::registered, mia.id));
+  CAF_REQUIRE(mum->pin_set(mia.id, "2741"));
+  CAF_REQUIRE(mia->pin_change("2741", "6294"));
+  CAF_CHECK(got_notice(mum, notice_type::pin_changed, mia.id));
+  // A new device for Mia: Mum makes a new code; the old device's session ends.
+  auto fresh = mum->child_setup_code(mia.id);
+  CAF_REQUIRE(fresh);
+  user phone;
+  phone.dir = std::make_unique<temp_dir>("kinbox-profile");
+  phone.prof = std::make_unique<client::profile>(client::profile::create(phone.dir->str()));
+  {
+    auto c = client::client::connect(*phone.prof, "127.0.0.1", n.port());
+    CAF_REQUIRE(c);
+    CAF_REQUIRE((*c)->register_child(fresh->child, fresh->secret));
+  }
+  auto ended = mia->receive(5s);
+  CAF_REQUIRE(!ended);
+  CAF_CHECK(ended.error().code == errc::session_replaced);
+  reconnect(phone, n);
+  CAF_CHECK(phone->whoami());
+  auto old_device = client::client::connect(*mia.prof, "127.0.0.1", n.port());
+  CAF_REQUIRE(old_device);
+  CAF_CHECK(!(*old_device)->login()); // its keys are not the child's any more
+  // Moved to Dad with Mum's PIN on the child's device: Mum is told, Dad gets the child.
+  auto dad = make_user(n, "Dad");
+  auto code = dad->link_create("3958");
+  CAF_REQUIRE(code);
+  CAF_REQUIRE(phone->link_redeem(dad.id, code->secret, "6294"));
+  CAF_CHECK(got_notice(mum, notice_type::unlinked, mia.id));
+  CAF_CHECK(got_notice(dad, notice_type::linked, mia.id));
+  CAF_CHECK_EQUAL(parent_seen(dad, mia.id), dad.id);
+  CAF_CHECK(!mum->link_get(mia.id));
+  CAF_CHECK(!mum->contacts(mia.id));
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
