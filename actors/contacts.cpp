@@ -154,23 +154,6 @@ std::optional<contact_state> contact_list_state::state_of(account_id other) cons
   return i->second.state;
 }
 
-std::optional<uint32_t> contact_list_state::stored_bucket::take(const rate_limit& limit,
-                                                                 uint64_t now_ms) {
-  if (limit.per_second <= 0)
-    return std::nullopt;
-  double now_tokens = tokens < 0 ? limit.burst : tokens;
-  if (now_ms > at_ms)
-    now_tokens =
-        std::min(limit.burst, now_tokens + limit.per_second * static_cast<double>(now_ms - at_ms) / 1000);
-  at_ms = std::max(at_ms, now_ms);
-  if (now_tokens < 1) {
-    tokens = now_tokens;
-    return static_cast<uint32_t>(std::ceil((1 - now_tokens) / limit.per_second * 1000));
-  }
-  tokens = now_tokens - 1;
-  return std::nullopt;
-}
-
 result<bool> contact_list_state::may_report(account_id other, uint64_t now_ms,
                                             const friend_limit_config& rules) {
   auto i = entries_.find(other);

@@ -144,14 +144,6 @@ public:
   static std::optional<contact_list_state> decode(std::span<const uint8_t> data);
 
 private:
-  /// A token bucket kept in the record (times in ms of the wall clock).
-  struct stored_bucket {
-    double tokens = -1; ///< < 0: full
-    uint64_t at_ms = 0;
-    /// Takes a token; when none is left, the ms until one is.
-    std::optional<uint32_t> take(const rate_limit& limit, uint64_t now_ms);
-  };
-
   void start_cooldown(account_id other, uint64_t from_ms, const friend_limit_config& rules);
 
   std::map<account_id, entry> entries_;

@@ -81,6 +81,8 @@ bytes family_state::encode() const {
          {"locked_until_ms", locked_until_ms},
          {"lockouts", lockouts},
          {"approvals", list}};
+  if (redeems.tokens >= 0)
+    j["redeems"] = {{"tokens", redeems.tokens}, {"at", redeems.at_ms}};
   auto text = j.dump();
   return bytes(text.begin(), text.end());
 }
@@ -104,6 +106,10 @@ std::optional<family_state> family_state::decode(std::span<const uint8_t> data) 
     for (auto& a : j.at("approvals"))
       f.approvals.push_back({json_uint<account_id>(a, "other"), a.at("ours").get<bool>(),
                              json_uint<uint64_t>(a, "since")});
+    if (j.contains("redeems")) {
+      f.redeems.tokens = std::max(0.0, j["redeems"].at("tokens").get<double>());
+      f.redeems.at_ms = json_uint<uint64_t>(j["redeems"], "at");
+    }
   } catch (const json::exception&) {
     return std::nullopt;
   }

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "config/limits.hpp"
 #include "protocol/messages.hpp"
 
 namespace kinbox {
@@ -50,6 +51,9 @@ public:
   uint64_t locked_until_ms = 0; ///< no try before it
   uint32_t lockouts = 0;        ///< lockouts since the last right try
   std::vector<pending_approval> approvals;
+  /// Link codes the child tried (right or wrong): guessing is bounded by the guesser,
+  /// never by voiding the code of the parent it guesses at.
+  stored_bucket redeems;
 
   bool linked() const { return parent != 0; }
   bool is_parent(account_id caller) const { return linked() && caller == parent; }

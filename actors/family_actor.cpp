@@ -246,13 +246,25 @@ void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_
       redeem(self, std::move(req), std::move(rp), true);
     });
   }
+  auto no_code = error_reply(errc::not_found, "no such link code");
+  if (auto wait = st.family->redeems.take(st.deps->link_redeems, st.deps->now_ms()))
+    return save(self, std::move(rp), [=](reply_to rp) {
+      finish(self, std::move(rp),
+             error_reply(failure{errc::rate_limited, "too many link codes tried", *wait}));
+    });
   if (req.parent == 0 || req.parent == st.child)
-    return finish(self, std::move(rp), error_reply(errc::not_found, "no such link code"));
+    return save(self, std::move(rp),
+                [=](reply_to rp) { finish(self, std::move(rp), no_code); });
   bytes secret;
   wire::writer{secret}.u64(req.secret);
   auto parent = req.parent;
   call_user(self, parent, user_op::redeem_link_code, std::move(secret),
             [=](entity_reply& r) mutable {
+              // Whatever the id is (no account, a child, a parent without a code or with
+              // another one), the answer is the same: the id tells nothing.
+              if (!r.ok() && !errc_retryable(static_cast<errc>(r.status)))
+                return save(self, std::move(rp),
+                            [=](reply_to rp) { finish(self, std::move(rp), no_code); });
               if (!r.ok())
                 return finish(self, std::move(rp), error_reply(r.to_failure()));
               auto& f = *self->state.family;

@@ -83,6 +83,7 @@ struct family_deps {
   pin_rules pin_limits;
   uint64_t approval_ttl_ms = 7ull * 24 * 3600 * 1000; ///< a waiting approval expires
   uint64_t location_ttl_ms = 10ull * 60 * 1000; ///< an offline parent gets a location this fresh
+  rate_limit link_redeems{10.0 / 3600, 5}; ///< link codes one child may try: 10 an hour
 };
 
 /// The host of the family kind: activates family actors of served shards; their state is

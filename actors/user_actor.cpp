@@ -65,9 +65,12 @@ struct notice {
 struct link_code {
   uint64_t secret = 0;
   uint64_t expires_ms = 0;
-  uint32_t tries_left = 0;
-  std::string pin_hash; ///< of the PIN the parent gave; the family keeps it once redeemed
+  uint32_t wrong_tries = 0; ///< wrong secrets it met
+  std::string pin_hash;     ///< of the PIN the parent gave; the family keeps it once redeemed
 };
+
+/// Wrong secrets against one link code after which its parent is told.
+constexpr uint32_t link_code_attack_tries = 5;
 
 struct user_state {
   account_id id = 0;
@@ -358,14 +361,15 @@ void file_report(user_pointer self, const report_record& rec, reply_to rp) {
             }));
 }
 
-/// A notice about `child`, a child no more, stored for this parent by its own actor (the
-/// child's family may not send it one any more).
-void notify_self(user_pointer self, notice_type type, account_id child) {
+/// A notice this parent's own actor stores for it: about a child that is no child any
+/// more (its family may not send it one), or about its own link code.
+void notify_self(user_pointer self, notice_type type, account_id child, account_id other,
+                 uint64_t value) {
   auto& st = self->state;
   message_id id{};
   randombytes_buf(id.data(), id.size());
   bytes payload;
-  write_body(payload, notice_body{type, child, 0, st.deps->now_ms()});
+  write_body(payload, notice_body{type, child, other, value});
   send_entity(self, st.id, user_op::deliver,
               encode_deliver({mail_kind::notice, id, std::move(payload)}));
 }
@@ -1364,7 +1368,6 @@ void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
             randombytes_buf(&code.secret, sizeof(code.secret));
             code.secret = 1 + code.secret % (link_secret_span - 1);
             code.expires_ms = st.deps->now_ms() + static_cast<uint64_t>(st.deps->link_code_ttl.count());
-            code.tries_left = st.deps->link_code_tries;
             code.pin_hash = std::move(hash);
             auto reply = link_code_reply{code.secret,
                                          static_cast<uint32_t>(st.deps->link_code_ttl.count())};
@@ -1377,26 +1380,29 @@ void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
           });
 }
 
-/// A child's family redeems this parent's link code: right once, before it expires; a few
-/// wrong secrets void it.
+/// A child's family redeems this parent's link code: right once, before it expires. Wrong
+/// secrets do not void it (a stranger could void any parent's code so): guessing is
+/// bounded per guessing child and per address instead, and the parent is told when
+/// `link_code_attack_tries` wrong secrets met its code. Every refusal is the same, also
+/// from an id without an account.
 void redeem_link_code(user_pointer self, const entity_request& req, reply_to rp) {
   auto& st = self->state;
   wire::reader r{req.body};
   uint64_t secret = 0;
   r.u64(secret);
   auto refused = error_reply(errc::not_found, "no such link code");
-  if (!r.finished() || st.account->role != account_role::parent || !st.code)
+  if (!r.finished() || !st.account || st.account->role != account_role::parent || !st.code)
     return rp.deliver(refused);
   auto& code = *st.code;
-  if (code.expires_ms <= st.deps->now_ms())
+  if (code.expires_ms <= st.deps->now_ms()) {
     st.code.reset();
-  else if (sodium_memcmp(&code.secret, &secret, sizeof(secret)) == 0) {
+  } else if (sodium_memcmp(&code.secret, &secret, sizeof(secret)) == 0) {
     bytes hash(code.pin_hash.begin(), code.pin_hash.end());
     st.code.reset();
     return rp.deliver(ok_reply(std::move(hash)));
-  } else if (--code.tries_left == 0) {
-    log::get("user")->info("event=link_code_void account={}", st.id);
-    st.code.reset();
+  } else if (++code.wrong_tries == link_code_attack_tries) {
+    log::get("user")->warn("event=link_code_attacked account={} by={}", st.id, req.caller);
+    notify_self(self, notice_type::link_code_attacked, 0, req.caller, code.wrong_tries);
   }
   rp.deliver(refused);
 }
@@ -1599,6 +1605,8 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   auto& st = self->state;
   if (req.op == static_cast<uint8_t>(user_op::complete_setup))
     return complete_setup(self, req, rp);
+  if (req.op == static_cast<uint8_t>(user_op::redeem_link_code))
+    return redeem_link_code(self, req, rp);
   if (req.op == static_cast<uint8_t>(user_op::found_account)) {
     auto body = decode_found(req.body);
     if (!body)
@@ -1652,8 +1660,6 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
       apply_contact_effect(self, contact_effect::changed, gone, std::move(rp));
     });
   }
-  case user_op::redeem_link_code:
-    return redeem_link_code(self, req, rp);
   case user_op::child_linked:
     st.contacts.add_child(req.caller);
     return apply_contact_effect(self, contact_effect::changed, req.caller, rp);
@@ -1665,7 +1671,7 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     st.contacts.remove_child(req.caller);
     // Told by this actor itself: the child's family may send nothing once it is no child.
     if (!req.body.empty())
-      notify_self(self, static_cast<notice_type>(req.body[0]), req.caller);
+      notify_self(self, static_cast<notice_type>(req.body[0]), req.caller, 0, now);
     return apply_contact_effect(self, contact_effect::changed, req.caller, rp);
   case user_op::get_profile:
     return get_profile(self, req.caller, rp);

@@ -214,7 +214,6 @@ struct user_deps {
   /// How long a child's setup code is good for (a parent makes a new one when it is over).
   std::chrono::milliseconds setup_code_ttl{std::chrono::hours(1)};
   age_rules ages;
-  uint32_t link_code_tries = 5; ///< wrong secrets before a link code is void
   std::chrono::milliseconds mail_ttl{std::chrono::hours(24 * 15)};
   size_t avatar_max = 32u << 10;      ///< largest avatar kept, bytes
   size_t drain_page_count = 1024;     ///< stored envelopes pushed per page

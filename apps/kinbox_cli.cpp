@@ -760,6 +760,12 @@ private:
       print({{"type", "notice"}, {"notice", "pin_changed"}, {"child", n.child}, {"at_ms", n.value}},
             "the PIN of child " + child + " was changed on its device");
       return;
+    case notice_type::link_code_attacked:
+      print({{"type", "notice"}, {"notice", "link_code_attacked"}, {"wrong_tries", n.value},
+             {"by", n.other}},
+            std::to_string(n.value) + " wrong secrets met your link code (the last from " +
+                std::to_string(n.other) + "); it is still good: give it only to your child");
+      return;
     case notice_type::reported: {
       auto category = std::string{report_category_name(static_cast<report_category>(n.value))};
       print({{"type", "notice"}, {"notice", "reported"}, {"child", n.child}, {"other", n.other},

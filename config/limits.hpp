@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 
 namespace kinbox {
 
@@ -19,6 +20,8 @@ struct gateway_limit_config {
   rate_limit registrations_per_address{30.0 / 3600, 30};
   rate_limit registrations_per_node{20, 100};
   rate_limit handshakes_per_address{50, 200};
+  /// Link codes redeemed and setup codes tried from one address (right or wrong).
+  rate_limit code_guesses_per_address{30.0 / 3600, 30};
   size_t connections_per_address = 1024;
   size_t connections_total = 100'000;
   size_t unauthenticated_per_address = 128;
@@ -31,6 +34,15 @@ struct friend_limit_config {
   uint64_t request_ttl_ms = 7ull * 24 * 3600 * 1000; ///< a pending request expires after it
   uint64_t cooldown_ms = 7ull * 24 * 3600 * 1000;    ///< after a decline or expiry, per account
   rate_limit reports{20.0 / 86400, 10}; ///< reports filed: 20 a day, bursts of 10
+};
+
+/// A token bucket kept in a stored record, on the wall clock (ms): it survives restarts and
+/// moves with the record that holds it.
+struct stored_bucket {
+  double tokens = -1; ///< < 0: full
+  uint64_t at_ms = 0;
+  /// Takes a token; when none is left, the ms until one is.
+  std::optional<uint32_t> take(const rate_limit& limit, uint64_t now_ms);
 };
 
 /// Who may hold which kind of account, by age on the day of the request. The server cannot

@@ -122,6 +122,9 @@ po::options_description make_options() {
     ("limit-handshakes-per-address", po::value<double>()->default_value(50),
      "transport handshakes per second from one IP address (bursts of four times that); "
      "0: no limit")
+    ("limit-code-guesses-per-address", po::value<double>()->default_value(30),
+     "link codes redeemed and child setup codes tried per hour from one IP address, right "
+     "or wrong (bursts of as many); 0: no limit")
     ("limit-connections-per-address", po::value<size_t>()->default_value(1024),
      "open connections from one IP address")
     ("limit-connections", po::value<size_t>()->default_value(100000),
@@ -303,7 +306,7 @@ result<node_config> build(const po::variables_map& vm) {
     return cap_bytes.error();
   cfg.mailbox_cap_bytes = *cap_bytes;
   for (auto name : {"limit-requests", "limit-registrations-per-address", "limit-registrations",
-                    "limit-handshakes-per-address"})
+                    "limit-handshakes-per-address", "limit-code-guesses-per-address"})
     if (!(get<double>(vm, name) >= 0 && get<double>(vm, name) <= 1e9))
       return bad_option(name, "must be between 0 and 1e9");
   auto rate = [&](const char* name, double burst_factor, double per_seconds = 1) {
@@ -316,6 +319,7 @@ result<node_config> build(const po::variables_map& vm) {
   limits.registrations_per_address = rate("limit-registrations-per-address", 1, 3600);
   limits.registrations_per_node = rate("limit-registrations", 5);
   limits.handshakes_per_address = rate("limit-handshakes-per-address", 4);
+  limits.code_guesses_per_address = rate("limit-code-guesses-per-address", 1, 3600);
   limits.connections_per_address = get<size_t>(vm, "limit-connections-per-address");
   limits.connections_total = get<size_t>(vm, "limit-connections");
   limits.unauthenticated_per_address = get<size_t>(vm, "limit-unauthenticated-per-address");

@@ -49,7 +49,8 @@ void gateway_limits::forget_idle(limit_clock::time_point now) {
   std::erase_if(addresses_, [&](const auto& entry) {
     auto& a = entry.second;
     return a.connections == 0 && a.handshakes.full(config_.handshakes_per_address, now) &&
-           a.registrations.full(config_.registrations_per_address, now);
+           a.registrations.full(config_.registrations_per_address, now) &&
+           a.code_guesses.full(config_.code_guesses_per_address, now);
   });
   std::erase_if(accounts_, [&](const auto& entry) {
     return entry.second.full(config_.requests_per_account, now);
@@ -98,6 +99,11 @@ std::optional<std::chrono::milliseconds> gateway_limits::registration(const std:
   if (auto wait = of(address).registrations.take(config_.registrations_per_address, now))
     return wait;
   return node_registrations_.take(config_.registrations_per_node, now);
+}
+
+std::optional<std::chrono::milliseconds> gateway_limits::code_guess(const std::string& address) {
+  std::lock_guard guard{mutex_};
+  return of(address).code_guesses.take(config_.code_guesses_per_address, limit_clock::now());
 }
 
 token_bucket gateway_limits::take_account_bucket(account_id account) {

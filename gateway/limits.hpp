@@ -54,6 +54,8 @@ public:
 
   std::optional<std::chrono::milliseconds> handshake(const std::string& address);
   std::optional<std::chrono::milliseconds> registration(const std::string& address);
+  /// A link or setup code tried from `address`, right or wrong.
+  std::optional<std::chrono::milliseconds> code_guess(const std::string& address);
 
   /// The request bucket of `account` while one of its sessions is logged in here; given
   /// back when it closes, so that logging in again does not refill it.
@@ -66,6 +68,7 @@ private:
     size_t unauthenticated = 0;
     token_bucket handshakes;
     token_bucket registrations;
+    token_bucket code_guesses;
   };
 
   per_address& of(const std::string& address);

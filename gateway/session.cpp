@@ -384,6 +384,17 @@ std::optional<T> body_of(session_pointer self, const frame_view& f) {
   return std::move(*body);
 }
 
+/// Link and setup codes are guessed at most as fast as the address's bucket allows.
+bool within_code_guesses(session_pointer self, uint32_t request_id) {
+  auto& st = self->state;
+  auto wait = st.ctx->limits->code_guess(st.address);
+  if (!wait)
+    return true;
+  logger()->info("event=code_guesses_limited session={} address={}", st.session_id, st.address);
+  reply_error(self, request_id, rate_limited(*wait, "too many codes tried from this address"));
+  return false;
+}
+
 /// The family requests of the parent and child apps, each to the child's family entity.
 void handle_family(session_pointer self, const frame_view& f) {
   auto& st = self->state;
@@ -402,7 +413,8 @@ void handle_family(session_pointer self, const frame_view& f) {
       call_entity(self, rid, own, user_op::make_link_code, std::move(raw), {frame_type::link_code});
     return;
   case frame_type::link_redeem:
-    if (body_of<link_redeem_request>(self, f) && for_role(!parent, "a child account"))
+    if (body_of<link_redeem_request>(self, f) && for_role(!parent, "a child account") &&
+        within_code_guesses(self, rid))
       call_family(self, rid, own, family_op::redeem, std::move(raw));
     return;
   case frame_type::child_create:
@@ -566,6 +578,8 @@ void handle_register_child(session_pointer self, const frame_view& f) {
                    st.address);
     return reply_error(self, f.request_id, rate_limited(*wait, "too many registrations"));
   }
+  if (!within_code_guesses(self, f.request_id))
+    return;
   if (auto why = check_public_keys(req->sign_key, req->box_key))
     return reply_error(self, f.request_id, {errc::invalid_argument, *why});
   if (!begin_request(self, f.request_id))

@@ -339,10 +339,12 @@ enum class notice_type : uint8_t {
   unlinked = 6,        ///< `child` moved to another parent with this parent's PIN (value: when)
   child_deleted = 7,   ///< `child` deleted its account with the parent's PIN (value: when)
   pin_changed = 8,     ///< `child`'s PIN was changed on its device
+  link_code_attacked = 9, ///< wrong secrets met the parent's link code (value: how many;
+                          ///< `other`: the child account that sent the last); it stays valid
 };
 
 /// The last notice type this version knows.
-constexpr uint8_t max_notice_type = 8;
+constexpr uint8_t max_notice_type = 9;
 
 /// Payload of `notice` mail: written by the server for a parent, carries ids only.
 struct notice_body {

@@ -207,4 +207,120 @@ CAF_TEST(a parent moving the child and every change made elsewhere is told) {
   CAF_CHECK(!mum->contacts(mia.id));
 }
 
+CAF_TEST(a stranger gets the same answer whatever kind of id it asks about) {
+  // The ids: an ordinary parent, another family's child, an id without an account, a
+  // deleted account, an account that blocks the stranger, a parent with a live link code.
+  auto ordinary = make_user(n, "Ordinary");
+  auto other_parent = make_user(n, "Other Parent");
+  auto child = make_child(n, other_parent, "Other Child");
+  auto deleted = make_user(n, "Deleted");
+  auto mallory = make_user(n, "Mallory");
+  auto blocking = make_user(n, "Blocking");
+  CAF_REQUIRE(blocking->contact_block(blocking.id, mallory.id));
+  auto coded = make_user(n, "Coded");
+  auto live_code = coded->link_create("3958");
+  CAF_REQUIRE(live_code);
+  CAF_REQUIRE(deleted->account_delete(deleted.id));
+  const std::vector<std::pair<std::string, account_id>> kinds{
+      {"parent", ordinary.id},     {"child", child.id},       {"unknown", 1'234'567'891},
+      {"deleted", deleted.id},     {"blocking", blocking.id}, {"live code", coded.id}};
+  // Mallory's own children, without a parent once she unlinks them: they redeem codes.
+  auto shade = make_child(n, mallory, "Shade");
+  auto umbra = make_child(n, mallory, "Umbra");
+  CAF_REQUIRE(mallory->link_remove(shade.id));
+  CAF_REQUIRE(mallory->link_remove(umbra.id));
+  auto answer = [](result<frame> r) -> std::string {
+    if (r)
+      return "ok " + std::string{frame_type_name(r->type)};
+    return std::string{errc_name(r.error().code)} + ": " + r.error().message;
+  };
+  auto id_body = [](account_id id) { return encode_body(target_request{id}); };
+  using request = std::function<std::string(account_id, size_t)>;
+  std::vector<std::pair<std::string, request>> requests;
+  auto by_mallory = [&](std::string name, frame_type type, std::function<bytes(account_id)> body) {
+    requests.emplace_back(std::move(name), [&, type, body](account_id t, size_t) {
+      return answer(mallory->conn().request(type, body(t)));
+    });
+  };
+  by_mallory("profile_get", frame_type::profile_get, id_body);
+  by_mallory("account_export", frame_type::account_export, id_body);
+  by_mallory("account_delete", frame_type::account_delete, id_body);
+  by_mallory("friend_accept", frame_type::friend_accept, id_body);
+  by_mallory("friend_decline", frame_type::friend_decline, id_body);
+  by_mallory("key_get", frame_type::key_get, id_body);
+  by_mallory("status_get", frame_type::status_get, id_body);
+  by_mallory("contacts_get", frame_type::contacts_get, id_body);
+  by_mallory("contact_block", frame_type::contact_block,
+             [&](account_id t) { return encode_body(contact_action{t, ordinary.id}); });
+  by_mallory("contact_remove", frame_type::contact_remove,
+             [&](account_id t) { return encode_body(contact_action{t, ordinary.id}); });
+  by_mallory("send", frame_type::send, [](account_id t) {
+    return encode_body(send_request{t, crypto::new_message_id(), bytes(48, 7)});
+  });
+  by_mallory("link_get", frame_type::link_get, id_body);
+  by_mallory("link_remove", frame_type::link_remove, id_body);
+  by_mallory("pin_set", frame_type::pin_set,
+             [](account_id t) { return encode_body(pin_set_request{t, "5827"}); });
+  by_mallory("approvals_get", frame_type::approvals_get, id_body);
+  by_mallory("approval_decide", frame_type::approval_decide,
+             [&](account_id t) { return encode_body(approval_decision{t, ordinary.id, true}); });
+  by_mallory("policy_set", frame_type::policy_set,
+             [](account_id t) { return encode_body(policy_request{t, 2}); });
+  by_mallory("location_sharing", frame_type::location_sharing,
+             [](account_id t) { return encode_body(location_sharing_request{t, true}); });
+  by_mallory("child_setup_code", frame_type::child_setup_code, id_body);
+  by_mallory("friend_add", frame_type::friend_add, id_body);
+  by_mallory("report", frame_type::report,
+             [](account_id t) { return encode_body(report_request{t, report_category::other}); });
+  // Link codes from a child without a parent (a few a child: two children take turns),
+  // the live code's secret included; setup codes from a connection not logged in.
+  requests.emplace_back("link_redeem", [&](account_id t, size_t kind) {
+    auto& who = kind % 2 == 0 ? shade : umbra;
+    return answer(who->conn().request(
+        frame_type::link_redeem, encode_body(link_redeem_request{t, live_code->secret + 1, {}})));
+  });
+  requests.emplace_back("register_child", [&](account_id t, size_t) {
+    auto conn = client::connection::open("127.0.0.1", n.port(), std::nullopt);
+    CAF_REQUIRE(conn);
+    return answer((*conn)->request(
+        frame_type::register_child,
+        encode_body(register_child_request{t, 77, crypto::sign_keypair::generate().pk,
+                                           crypto::box_keypair::generate().pk})));
+  });
+  for (auto& [name, ask] : requests) {
+    std::string first;
+    for (size_t k = 0; k < kinds.size(); ++k) {
+      auto got = ask(kinds[k].second, k);
+      if (k == 0)
+        first = got;
+      if (got != first)
+        CAF_MESSAGE(name << " about a " << kinds[k].first << ": '" << got << "', about a "
+                         << kinds[0].first << ": '" << first << "'");
+      CAF_CHECK_EQUAL(got, first);
+    }
+  }
+}
+
+CAF_TEST(codes are guessed only as fast as the guessing address allows) {
+  node limited{&nats,
+               {"--key-file", n.data_dir() + "/cluster.key", "--limit-code-guesses-per-address", "4"},
+               "node2"};
+  auto mum = make_user(limited, "Mum");
+  auto code = mum->link_create("3958");
+  CAF_REQUIRE(code);
+  auto kid = make_child(limited, mum, "Kid");
+  CAF_REQUIRE(mum->link_remove(kid.id));
+  std::optional<failure> refused;
+  for (uint64_t i = 1; i <= 6 && !refused; ++i)
+    if (auto r = kid->link_redeem(mum.id, code->secret + i); !r && r.error().code != errc::not_found)
+      refused = r.error();
+  CAF_REQUIRE(refused);
+  CAF_CHECK(refused->code == errc::rate_limited);
+  // The guesses voided nothing: Mum's code still links her child (from another address).
+  auto from_elsewhere = client::client::connect(*kid.prof, "127.0.0.1", limited.port(), "127.0.0.2");
+  CAF_REQUIRE(from_elsewhere);
+  CAF_REQUIRE((*from_elsewhere)->login());
+  CAF_CHECK((*from_elsewhere)->link_redeem(mum.id, code->secret));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -417,6 +417,31 @@ CAF_TEST(a child deleting its account erases its family record and its parent is
   CAF_CHECK(!info->pin_set);
 }
 
+CAF_TEST(a child tries a few link codes an hour and every refusal reads the same) {
+  // The fake user actors answer "no such link code" for a wrong secret and an id that is
+  // no parent; a family turns any other refusal (here: an unknown id's plain not_found)
+  // into the same words.
+  auto redeem = [&](account_id parent, uint64_t secret) {
+    return call(leo, leo, family_op::redeem, encode_body(link_redeem_request{parent, secret, {}}));
+  };
+  auto first = redeem(mum, 1);
+  for (auto [parent, secret] : {std::pair{eve, code_secret}, {leo, code_secret}, {mum, 2}}) {
+    auto r = redeem(parent, secret);
+    CAF_CHECK_EQUAL(r.status, first.status);
+    CAF_CHECK_EQUAL(r.message, first.message);
+  }
+  CAF_CHECK_EQUAL(first.status, code(errc::not_found));
+  CAF_CHECK_EQUAL(first.message, "no such link code");
+  // Five tries, then the child waits: the bucket is kept in the family record.
+  CAF_CHECK_EQUAL(redeem(dad, 3).status, code(errc::not_found));
+  restart();
+  auto limited = redeem(mum, code_secret);
+  CAF_CHECK_EQUAL(limited.status, code(errc::rate_limited));
+  CAF_CHECK_GREATER(limited.to_failure().retry_after_ms, 0u);
+  w->now += 3600 * 1000;
+  CAF_CHECK(redeem(mum, code_secret).ok());
+}
+
 CAF_TEST(a new child account is linked to the parent that made it from its start) {
   bytes who;
   wire::writer{who}.u64(mum);

@@ -87,6 +87,7 @@ CAF_TEST(every field of the contact list and family records is in the inventory)
   f.parent = 2;
   f.pin_hash = "$argon2id$...";
   f.add_approval(3, true, 4);
+  CAF_CHECK(!f.redeems.take(rate_limit{1, 5}, 5));
   check_listed("family", keys_of(f.encode()));
 }
 

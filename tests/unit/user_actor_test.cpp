@@ -886,6 +886,38 @@ CAF_TEST(a parent makes a child account whose device registers once with its cod
   CAF_CHECK(record->sign_key[0] == 6);
 }
 
+CAF_TEST(wrong secrets never void a parent link code and the parent is told of them) {
+  deps.pins = std::make_shared<pin_service>(sys, pin_service_config{{}, {1, 8192}, 1, 4, false});
+  auto carol_actor = spawn(carol); // a parent (the fixture's accounts are parents)
+  auto made = call(carol_actor, carol, user_op::make_link_code,
+                   encode_body(link_create_request{"5827"}));
+  CAF_REQUIRE(made.ok());
+  auto code = decode_body<link_code_reply>(made.body);
+  CAF_REQUIRE(code);
+  auto secret = [](uint64_t s) {
+    bytes b;
+    wire::writer{b}.u64(s);
+    return b;
+  };
+  w->routed.clear();
+  auto ghost = call(spawn(nobody), bob, user_op::redeem_link_code, secret(code->secret));
+  for (uint64_t i = 1; i <= 20; ++i) {
+    auto wrong = call(carol_actor, bob, user_op::redeem_link_code, secret(code->secret + i));
+    CAF_CHECK_EQUAL(wrong.status, ghost.status);
+    CAF_CHECK_EQUAL(wrong.message, ghost.message);
+  }
+  auto told = std::count_if(w->routed.begin(), w->routed.end(), [](const entity_request& r) {
+    deliver_body d;
+    return r.id == carol && r.caller == carol && decode_deliver(r.body, d) &&
+           d.kind == mail_kind::notice &&
+           decode_body<notice_body>(d.payload)->type == notice_type::link_code_attacked;
+  });
+  CAF_CHECK_EQUAL(told, 1);
+  // The parent's child still redeems it.
+  CAF_CHECK(call(carol_actor, bob, user_op::redeem_link_code, secret(code->secret)).ok());
+  deps.pins->stop();
+}
+
 CAF_TEST(a child without a parent is frozen until a parent links it) {
   // Bob is a child whose parent is gone: he logs in, exports, reads receipts; nothing else.
   account_record child;
