@@ -22,6 +22,10 @@ namespace {
 
 /// How long a released family actor stays, answering `moved` to late batches.
 constexpr auto moved_linger = std::chrono::seconds(2);
+/// After this long without a request (and with no fresh location to keep) a family actor
+/// stops; its next request loads it from KV. Families of ids a stranger probed leave
+/// memory as those of real children do, and a flood of ids holds a minute of actors.
+constexpr auto idle_time = std::chrono::seconds(60);
 
 using linger_atom = caf::atom_constant<caf::atom("linger")>;
 
@@ -31,6 +35,7 @@ using family_actor = caf::typed_actor<
   caf::replies_to<std::vector<entity_request>>::with<std::vector<entity_reply>>,
   caf::replies_to<release_atom>::with<bool>,
   caf::reacts_to<linger_atom>,
+  caf::reacts_to<idle_atom>,
   caf::reacts_to<entity_retry_atom>>;
 // clang-format on
 
@@ -59,6 +64,8 @@ struct family_actor_state {
   std::unique_ptr<entity_client<on_entity_reply>> client;
   std::optional<caf::typed_response_promise<bool>> leaving;
   bool stopped = false;
+  uint64_t last_used_ms = 0; ///< when the last request came
+  bool idle_timer = false;   ///< an idle_atom is on its way
   static inline const char* name = "kinbox.family";
 };
 
@@ -592,8 +599,27 @@ void run_next(family_pointer self) {
   handle(self, next.req, std::move(next.rp));
 }
 
+void arm_idle(family_pointer self) {
+  auto& st = self->state;
+  if (st.idle_timer)
+    return;
+  st.idle_timer = true;
+  self->delayed_send(self, idle_time, idle_atom::value);
+}
+
+/// Whether the actor may stop: nothing runs or waits, and no location is fresh enough for
+/// the parent's next login.
+bool idle(const family_actor_state& st, uint64_t now_ms) {
+  auto idle_ms = static_cast<uint64_t>(std::chrono::milliseconds(idle_time).count());
+  bool fresh_location = st.location && st.location->at_ms + st.deps->location_ttl_ms > now_ms;
+  return !st.busy && st.waiting.empty() && !st.loading && (!st.client || st.client->idle()) &&
+         !fresh_location && now_ms >= st.last_used_ms + idle_ms;
+}
+
 void enqueue(family_pointer self, std::vector<entity_request> reqs, std::vector<reply_to> replies) {
   auto& st = self->state;
+  st.last_used_ms = st.deps->now_ms();
+  arm_idle(self);
   for (size_t i = 0; i < reqs.size(); ++i) {
     if (st.stopped)
       replies[i].deliver(moved_reply(std::move(reqs[i].body)));
@@ -641,6 +667,15 @@ family_actor::behavior_type family_behavior(family_pointer self, account_id chil
         st.stopped = true;
         st.leaving->deliver(true);
         self->delayed_send(self, moved_linger, linger_atom::value);
+      },
+      [=](idle_atom) {
+        auto& st = self->state;
+        st.idle_timer = false;
+        if (st.leaving || st.stopped)
+          return; // the release stops it
+        if (!idle(st, st.deps->now_ms()))
+          return arm_idle(self);
+        self->quit();
       },
       [=](entity_retry_atom) {
         if (self->state.client)

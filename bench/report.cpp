@@ -149,7 +149,7 @@ void print_probe(std::ostream& out, const probe_figures& p) {
       << " targets of each kind, each asked once, " << p.wait_seconds
       << " s after they were made (latency / ordinary id's)\n";
   char line[400];
-  std::snprintf(line, sizeof(line), "  %-10s %-9s %9s %9s %7s %7s  %s\n", "request", "target",
+  std::snprintf(line, sizeof(line), "  %-12s %-10s %9s %9s %7s %7s  %s\n", "request", "target",
                 "p50 us", "p99 us", "p50 x", "p99 x", "answers");
   out << line;
   const probe_figures::cell* ordinary = nullptr;
@@ -161,7 +161,7 @@ void print_probe(std::ostream& out, const probe_figures& p) {
                               static_cast<double>(ordinary->latency.percentile(pct)))
                       : 0.0;
     };
-    std::snprintf(line, sizeof(line), "  %-10s %-9s %9.1f %9.1f %6.2fx %6.2fx  %s\n",
+    std::snprintf(line, sizeof(line), "  %-12s %-10s %9.1f %9.1f %6.2fx %6.2fx  %s\n",
                   c.request.c_str(), c.target.c_str(), us(c.latency.percentile(50)),
                   us(c.latency.percentile(99)), rel(50), rel(99), answers_text(c.answers).c_str());
     out << line;

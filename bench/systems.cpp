@@ -872,19 +872,86 @@ location_figures kinbox_locations(const std::string& host, uint16_t port,
   return out;
 }
 
+namespace {
+
+/// What a stranger sends about an id: every request type that names one, as a raw frame
+/// (the SDK would stop at a missing key before it sends), and who sends it.
+struct probe_request {
+  std::string name;
+  frame_type type;
+  std::function<bytes(account_id)> body;
+  enum class sender { stranger, frozen_child, not_logged_in } from = sender::stranger;
+};
+
+std::vector<probe_request> probe_requests(account_id bystander) {
+  using s = probe_request::sender;
+  auto id = [](account_id t) { return encode_body(target_request{t}); };
+  return {
+      {"status", frame_type::status_get, id},
+      {"keys", frame_type::key_get, id},
+      {"send", frame_type::send,
+       [](account_id t) { return encode_body(send_request{t, crypto::new_message_id(), bytes(64, 7)}); }},
+      {"profile", frame_type::profile_get, id},
+      {"export", frame_type::account_export, id},
+      {"delete", frame_type::account_delete, id},
+      {"contacts", frame_type::contacts_get, id},
+      {"block", frame_type::contact_block,
+       [=](account_id t) { return encode_body(contact_action{t, bystander}); }},
+      {"accept", frame_type::friend_accept, id},
+      {"link_get", frame_type::link_get, id},
+      {"link_remove", frame_type::link_remove, id},
+      {"pin_set", frame_type::pin_set, [](account_id t) { return encode_body(pin_set_request{t, "5827"}); }},
+      {"approvals", frame_type::approvals_get, id},
+      {"decide", frame_type::approval_decide,
+       [=](account_id t) { return encode_body(approval_decision{t, bystander, true}); }},
+      {"policy", frame_type::policy_set, [](account_id t) { return encode_body(policy_request{t, 2}); }},
+      {"sharing", frame_type::location_sharing,
+       [](account_id t) { return encode_body(location_sharing_request{t, true}); }},
+      {"setup_code", frame_type::child_setup_code, id},
+      {"link_redeem", frame_type::link_redeem,
+       [](account_id t) { return encode_body(link_redeem_request{t, 12345, {}}); }, s::frozen_child},
+      {"reg_child", frame_type::register_child,
+       [](account_id t) {
+         return encode_body(register_child_request{t, 77, crypto::sign_keypair::generate().pk,
+                                                   crypto::box_keypair::generate().pk});
+       },
+       s::not_logged_in},
+      {"friend_add", frame_type::friend_add, id},
+      {"report", frame_type::report,
+       [](account_id t) { return encode_body(report_request{t, report_category::other}); }},
+  };
+}
+
+} // namespace
+
 probe_figures kinbox_probe(const std::string& host, uint16_t port, const std::string& work_dir,
                            size_t probes, double wait_seconds) {
-  const std::vector<std::string> kinds{"ordinary", "unknown", "deleted", "blocking"};
-  const std::vector<std::string> requests{"status", "keys", "send", "friend_add"};
-  std::vector<kinbox_user> strangers;
+  const std::vector<std::string> kinds{"ordinary", "unknown", "deleted", "blocking", "child",
+                                       "live_code"};
+  /// A parent, and its children unlinked by it: they may redeem link codes, a few each
+  /// (half the kinds each, within a child's bucket of link codes).
+  struct stranger {
+    kinbox_user parent;
+    kinbox_user frozen_children[2];
+  };
+  std::vector<stranger> strangers;
   std::vector<std::vector<account_id>> targets(kinds.size());
+  std::vector<kinbox_user> keep; // targets whose code must stay live: their actors hold it
   std::mt19937_64 rng{42};
   for (size_t i = 0; i < probes; ++i) {
     auto dir = work_dir + "/probe" + std::to_string(i);
-    strangers.push_back(kinbox_register(host, port, dir + "/stranger", "Stranger"));
-    kinbox_login(strangers.back(), host, port);
+    stranger st{kinbox_register(host, port, dir + "/stranger", "Stranger"), {}};
+    kinbox_login(st.parent, host, port);
+    for (size_t c = 0; c < 2; ++c) {
+      auto& child = st.frozen_children[c];
+      child = kinbox_register_child(host, port, dir + "/stranger-child" + std::to_string(c),
+                                    "Shade", st.parent);
+      kinbox_login(child, host, port);
+      if (!st.parent.conn->link_remove(child.id))
+        throw std::runtime_error("kinbox link_remove failed");
+    }
     targets[0].push_back(kinbox_register(host, port, dir + "/ordinary", "Ordinary").id);
-    targets[1].push_back(rng() | 1);
+    targets[1].push_back(1'000'000'000 + rng() % 9'000'000'000);
     auto gone = kinbox_register(host, port, dir + "/deleted", "Deleted");
     kinbox_login(gone, host, port);
     if (!gone.conn->account_delete(gone.id))
@@ -892,43 +959,59 @@ probe_figures kinbox_probe(const std::string& host, uint16_t port, const std::st
     targets[2].push_back(gone.id);
     auto blocker = kinbox_register(host, port, dir + "/blocking", "Blocking");
     kinbox_login(blocker, host, port);
-    if (!blocker.conn->contact_block(blocker.id, strangers.back().id))
+    if (!blocker.conn->contact_block(blocker.id, st.parent.id))
       throw std::runtime_error("kinbox contact_block failed");
     targets[3].push_back(blocker.id);
+    auto other_parent = kinbox_register(host, port, dir + "/other-parent", "Other");
+    kinbox_login(other_parent, host, port);
+    targets[4].push_back(
+        kinbox_register_child(host, port, dir + "/child", "Child", other_parent).id);
+    auto coded = kinbox_register(host, port, dir + "/coded", "Coded");
+    kinbox_login(coded, host, port);
+    if (!coded.conn->link_create("3958"))
+      throw std::runtime_error("kinbox link_create failed");
+    targets[5].push_back(coded.id);
+    keep.push_back(std::move(coded));
+    strangers.push_back(std::move(st));
   }
   // The targets' actors were just used; after the wait, all of them have left memory.
   std::this_thread::sleep_for(std::chrono::duration<double>(wait_seconds));
+  auto requests = probe_requests(targets[0].front());
   probe_figures out;
   out.probes = probes;
   out.wait_seconds = wait_seconds;
   for (auto& r : requests)
     for (auto& k : kinds)
-      out.cells.push_back({r, k, {}, {}});
-  auto record = [&](size_t request, size_t kind, const auto& answer,
-                    std::chrono::steady_clock::time_point since) {
-    auto& c = out.cells[request * kinds.size() + kind];
-    c.latency.record(static_cast<uint64_t>(std::chrono::nanoseconds(
-                                               std::chrono::steady_clock::now() - since)
-                                               .count()));
-    ++c.answers[std::string(answer ? "ok" : errc_name(answer.error().code))];
-  };
+      out.cells.push_back({r.name, k, {}, {}});
   std::vector<size_t> order(kinds.size());
   for (size_t i = 0; i < probes; ++i) {
-    auto& conn = *strangers[i].conn;
     std::iota(order.begin(), order.end(), 0);
     std::shuffle(order.begin(), order.end(), rng);
     for (size_t q = 0; q < requests.size(); ++q)
       for (auto k : order) {
-        auto target = targets[k][i];
-        auto since = std::chrono::steady_clock::now();
-        switch (q) {
-        case 0: record(q, k, conn.status(target), since); break;
-        case 1: record(q, k, conn.keys_of(target), since); break;
-        case 2:
-          record(q, k, conn.send_payload(target, crypto::new_message_id(), bytes(64, 7)), since);
+        auto& r = requests[q];
+        std::unique_ptr<client::connection> fresh;
+        client::connection* conn = nullptr;
+        switch (r.from) {
+        case probe_request::sender::stranger: conn = &strangers[i].parent.conn->conn(); break;
+        case probe_request::sender::frozen_child:
+          conn = &strangers[i].frozen_children[k % 2].conn->conn();
           break;
-        default: record(q, k, conn.friend_add(target), since); break;
+        case probe_request::sender::not_logged_in: {
+          auto opened = client::connection::open(host, port, std::nullopt);
+          if (!opened)
+            throw std::runtime_error("kinbox connect: " + opened.error().message);
+          fresh = std::move(*opened);
+          conn = fresh.get();
+          break;
         }
+        }
+        auto since = std::chrono::steady_clock::now();
+        auto answer = conn->request(r.type, r.body(targets[k][i]));
+        auto& c = out.cells[q * kinds.size() + k];
+        c.latency.record(static_cast<uint64_t>(
+            std::chrono::nanoseconds(std::chrono::steady_clock::now() - since).count()));
+        ++c.answers[std::string(answer ? "ok" : errc_name(answer.error().code))];
       }
   }
   return out;

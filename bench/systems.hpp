@@ -120,8 +120,8 @@ location_figures kinbox_locations(const std::string& host, uint16_t port,
 /// request type and kind of target, the answer codes seen and the answer latency.
 struct probe_figures {
   struct cell {
-    std::string request;               ///< friend_add, status, keys, send
-    std::string target;                ///< ordinary, unknown, deleted, blocking
+    std::string request;               ///< every request type that names an id
+    std::string target;                ///< ordinary, unknown, deleted, blocking, child, live_code
     std::map<std::string, uint64_t> answers; ///< by error name ("ok" for success)
     histogram latency;
   };
@@ -130,11 +130,13 @@ struct probe_figures {
   std::vector<cell> cells;
 };
 
-/// Registers `probes` strangers and `probes` targets of each kind: ordinary accounts
-/// (offline), ids that never existed, deleted accounts, and accounts that blocked their
-/// stranger; then waits `wait_seconds` (past the node's actor idle time, every target is
-/// cold). Each stranger sends each request once to one target of each kind, the kinds in
-/// a shuffled order, requests in the order status, keys, send, friend_add.
+/// Registers `probes` strangers (a parent, and its child without a parent, which may
+/// redeem link codes) and `probes` targets of each kind: ordinary accounts (offline), ids
+/// that never existed, deleted accounts, accounts that blocked their stranger, another
+/// family's children, and parents with a live link code; then waits `wait_seconds` (past
+/// the node's actor idle time, every target is cold). Each stranger sends each request
+/// that names an id once to one target of each kind, the kinds in a shuffled order (setup
+/// codes from a connection not logged in).
 probe_figures kinbox_probe(const std::string& host, uint16_t port, const std::string& work_dir,
                            size_t probes, double wait_seconds);
 

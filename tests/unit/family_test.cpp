@@ -442,6 +442,29 @@ CAF_TEST(a child tries a few link codes an hour and every refusal reads the same
   CAF_CHECK(redeem(mum, code_secret).ok());
 }
 
+CAF_TEST(an unused family leaves memory and comes back from KV) {
+  link(mia, mum);
+  auto lookup = [&](account_id child) {
+    auto pending = self->request(host, caf::infinite, lookup_atom::value, uint64_t{child});
+    consume_messages();
+    caf::actor out;
+    pending.receive([&](caf::actor& a) { out = a; }, [](caf::error&) {});
+    return out;
+  };
+  auto before = lookup(mia);
+  auto probed = lookup(leo); // an id a stranger asked about
+  CAF_CHECK(call(leo, eve, family_op::get_link).status == code(errc::not_found));
+  w->now += 61'000;
+  sched.advance_time(std::chrono::seconds(61));
+  consume_messages();
+  auto after = lookup(mia);
+  CAF_CHECK(after != before);
+  CAF_CHECK(lookup(leo) != probed);
+  auto info = decode_body<link_info>(call(mia, mum, family_op::get_link).body);
+  CAF_REQUIRE(info);
+  CAF_CHECK_EQUAL(info->parent, mum);
+}
+
 CAF_TEST(a new child account is linked to the parent that made it from its start) {
   bytes who;
   wire::writer{who}.u64(mum);
