@@ -10,7 +10,7 @@
 #include <cstdint>
 
 #include "crypto/crypto.hpp"
-#include "protocol/text.hpp"
+#include "actors/names.hpp"
 
 namespace kinbox {
 
@@ -123,7 +123,7 @@ std::optional<std::string> check_public_keys(const public_key& sign_key, const p
 
 std::optional<std::string> validate_registration(const register_request& req, uint64_t now_ms,
                                                  const age_rules& ages) {
-  if (auto why = check_display_name(req.name))
+  if (auto why = check_name(req.name))
     return why;
   if (req.role == account_role::child)
     return "a child's account is made by its parent's app (child_create), and its device "
@@ -140,7 +140,7 @@ std::optional<std::string> validate_registration(const register_request& req, ui
 
 std::optional<std::string> validate_child(const child_create_request& req, uint64_t now_ms,
                                           const age_rules& ages) {
-  if (auto why = check_display_name(req.name))
+  if (auto why = check_name(req.name))
     return why;
   return birth_date_problem(req.birth_date, now_ms, 0, ages.child_max_age, "",
                             "a child account is for children younger than " +

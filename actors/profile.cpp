@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "protocol/text.hpp"
+#include "actors/names.hpp"
 
 namespace kinbox {
 
@@ -89,7 +89,7 @@ std::optional<profile_record> decode_profile(std::span<const uint8_t> data) {
 }
 
 std::optional<std::string> check_profile(const profile_set_request& p, size_t avatar_max) {
-  if (auto why = check_display_name(p.name))
+  if (auto why = check_name(p.name))
     return why;
   if (!p.country.empty() &&
       (p.country.size() != 2 || !std::all_of(p.country.begin(), p.country.end(),

@@ -3,6 +3,7 @@
 #include <caf/test/unit_test_impl.hpp>
 
 #include "actors/contacts.hpp"
+#include "actors/names.hpp"
 #include "crypto/crypto.hpp"
 #include "protocol/text.hpp"
 
@@ -298,6 +299,35 @@ CAF_TEST(a child account is for a child younger than the limit) {
   CAF_CHECK(check("2026-12-07"));      // not born yet
   CAF_CHECK(validate_child({"", "2015-04-12"}, today_ms, ages));
   CAF_CHECK(!validate_child({"Mia", "2009-01-01"}, today_ms, age_rules{18, 18}));
+}
+
+CAF_TEST(a name that shows nothing or passes for another is refused) {
+  for (auto* good : {"Mum", "Мама", "Zoë", "李小龙", "Ana María", "O'Brien", "Émile-2", "😀 Sam",
+                     "Ali علي", "さくら Sakura", "Nguyễn", "Mia ❤", "7"})
+    CAF_CHECK_EQUAL(std::string{good} + (check_name(good) ? ": " + *check_name(good) : ""),
+                    std::string{good});
+  const char* bad[] = {
+      "\xd0\x9c" "um",                       // Cyrillic М, Latin um
+      "\xef\xbc\xad\xef\xbd\x95\xef\xbd\x8d", // Ｍｕｍ, full-width
+      "\xf0\x9d\x90\x8c\xf0\x9d\x90\xae\xf0\x9d\x90\xa6", // 𝐌𝐮𝐦, mathematical bold
+      "\xe3\x85\xa4",                        // U+3164 Hangul filler
+      "\xe1\x85\x9f",                        // U+115F Hangul choseong filler
+      "\xe2\xa0\x80",                        // U+2800 braille blank
+      "A\xe2\xa0\x80" "B",                   // ... between letters
+      "\xf3\xa0\x80\x81\xf3\xa0\x81\xa1",    // tag characters
+      "\xef\xb8\x8f",                        // a variation selector alone
+      "Mia \xe2\x9d\xa4\xef\xb8\x8f",        // ... or after an emoji
+      "a\xcc\x81\xcc\x80\xcc\x82",           // three marks on one letter
+      "a\xcc\x81\xcc\x81",                   // one mark twice
+      "...",                                 // no letter or digit
+      "\xf0\x9f\x98\x80",                    // an emoji alone
+      "1\xd9\xa3",                           // digits of two systems
+  };
+  for (auto* name : bad)
+    CAF_CHECK_EQUAL(std::string{name} + (check_name(name) ? " refused" : " taken"),
+                    std::string{name} + " refused");
+  // Everything the shared check refuses, this refuses too.
+  CAF_CHECK(check_name("A\xe2\x80\xae" "B"));
 }
 
 CAF_TEST(display names are UTF-8 with nothing that hides or disguises text) {
