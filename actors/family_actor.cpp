@@ -304,6 +304,30 @@ void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_
             });
 }
 
+/// The waiting steps, each with who the other side is (its name, role and parent's name)
+/// once it asked the child or answered it: a parent approves people, not ids.
+void list_approvals(family_pointer self, reply_to rp) {
+  auto& f = *self->state.family;
+  auto list = std::make_shared<approval_list>();
+  for (auto& a : f.approvals)
+    list->entries.push_back({a.other, a.ours, a.since_ms, {}, static_cast<account_role>(0), {}});
+  if (list->entries.empty())
+    return finish(self, std::move(rp), ok_reply(encode_body(*list)));
+  auto remaining = std::make_shared<size_t>(list->entries.size());
+  for (size_t i = 0; i < list->entries.size(); ++i)
+    call_user(self, list->entries[i].other, user_op::card, bytes{0},
+              [=](entity_reply& r) mutable {
+                if (auto card = r.ok() ? decode_card(r.body) : std::nullopt) {
+                  auto& e = list->entries[i];
+                  e.name = card->profile.name;
+                  e.role = card->role;
+                  e.parent_name = card->parent_name;
+                }
+                if (--*remaining == 0)
+                  finish(self, std::move(rp), ok_reply(encode_body(*list)));
+              });
+}
+
 link_info info_of(const family_state& f) {
   return link_info{f.child,
                    f.parent,
@@ -403,11 +427,28 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
       finish(self, std::move(rp), ok_reply(bytes{0}));
     });
   }
-  case family_op::list_approvals: {
-    approval_list list;
-    for (auto& a : f.approvals)
-      list.entries.push_back({a.other, a.ours, a.since_ms});
-    return finish(self, std::move(rp), ok_reply(encode_body(list)));
+  case family_op::list_approvals:
+    return list_approvals(self, std::move(rp));
+  case family_op::approval_profile: {
+    wire::reader r{req.body};
+    account_id other = 0;
+    r.u64(other);
+    if (!by_parent)
+      return finish(self, std::move(rp), not_found());
+    if (!r.finished())
+      return bad("malformed approval profile");
+    if (std::none_of(f.approvals.begin(), f.approvals.end(),
+                     [&](const pending_approval& a) { return a.other == other; }))
+      return finish(self, std::move(rp), error_reply(errc::not_found, "nothing waits for approval"));
+    return call_user(self, other, user_op::card, bytes{1}, [=](entity_reply& r) mutable {
+      auto card = r.ok() ? decode_card(r.body) : std::nullopt;
+      if (!card)
+        return finish(self, std::move(rp),
+                      r.ok() || !errc_retryable(static_cast<errc>(r.status))
+                          ? error_reply(errc::not_found, "they have not answered the child yet")
+                          : error_reply(r.to_failure()));
+      finish(self, std::move(rp), ok_reply(encode_body(card->profile)));
+    });
   }
   case family_op::decide: {
     auto body = decode_account_flag(req.body);

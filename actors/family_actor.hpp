@@ -18,8 +18,9 @@
 // The parent is told (a stored notice) of every change to its links that its own app did
 // not make: a link redeemed, a move to another parent, the PIN changed on the child's
 // device, the child deleted with the PIN.
-//   the linked parent: unlink, set the PIN, set the policy, approve or deny, read, switch
-//     location sharing, fetch the latest location
+//   the linked parent: unlink, set the PIN, set the policy, approve or deny, read (the
+//     approvals with who the other side is, and its contact-level profile while a step
+//     waits), switch location sharing, fetch the latest location
 #pragma once
 
 #include <caf/actor_system.hpp>
@@ -54,6 +55,8 @@ enum class family_op : uint8_t {
                          ///< child deleted itself with the PIN (the parent is told)
   found = 15,            ///< the new child's user actor: body parent:u64; links it from its start
   verify_pin = 16,       ///< the child's user actor: body pin:str; counted as any PIN try
+  approval_profile = 17, ///< parent: body other:u64 (a step with it waits); reply the
+                         ///< contact-level profile of `other`
 };
 
 /// Another account and a yes or no about it: the body of `approval_needed` (whether the

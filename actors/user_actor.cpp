@@ -818,29 +818,42 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
             }));
 }
 
+/// Whether `other` showed itself to this account: a friend, or one that asked it to be
+/// friends (its name is then no secret to the one it asked). A request this account made
+/// to an id shows nothing of who holds the id.
+bool shows_name(const contact_list_state::entry& e) {
+  return e.state == contact_state::friends || e.state == contact_state::incoming ||
+         (e.state == contact_state::awaiting_parent && (!e.ours || e.they_asked));
+}
+
+/// The contact list with the current names of those who showed themselves, and the
+/// linked parent or children (read from KV at every listing, so a rename shows at once).
 void list_contacts(user_pointer self, reply_to rp) {
-  auto entries = self->state.contacts.entries();
+  auto& st = self->state;
   auto result = std::make_shared<contact_list>();
-  auto remaining = std::make_shared<size_t>(entries.size());
-  if (entries.empty()) {
-    rp.deliver(ok_reply(encode_body(*result)));
-    return;
-  }
-  result->entries.reserve(entries.size());
-  for (auto& [id, e] : entries)
+  std::vector<size_t> named;
+  for (auto& [id, e] : st.contacts.entries()) {
+    if (shows_name(e))
+      named.push_back(result->entries.size());
     result->entries.push_back(contact_entry{id, e.state, {}});
-  // Only friends' names are shown: a request to any id must not reveal who holds it.
-  for (size_t i = 0; i < result->entries.size(); ++i) {
-    if (result->entries[i].state != contact_state::friends) {
-      if (--*remaining == 0)
-        rp.deliver(ok_reply(encode_body(*result)));
-      continue;
-    }
+  }
+  auto family = [&](account_id id, contact_state state) {
+    named.push_back(result->entries.size());
+    result->entries.push_back(contact_entry{id, state, {}});
+  };
+  if (st.contacts.parent() != 0)
+    family(st.contacts.parent(), contact_state::parent);
+  for (auto child : st.contacts.children())
+    family(child, contact_state::child);
+  if (named.empty())
+    return rp.deliver(ok_reply(encode_body(*result)));
+  auto remaining = std::make_shared<size_t>(named.size());
+  for (auto i : named) {
     auto finish = [=]() mutable {
       if (--*remaining == 0)
         rp.deliver(ok_reply(encode_body(*result)));
     };
-    self->request(self->state.deps->kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
+    self->request(st.deps->kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
                   key_of(result->entries[i].id))
         .then(
             [=](kv_lookup& acc) mutable {
@@ -851,6 +864,46 @@ void list_contacts(user_pointer self, reply_to rp) {
             },
             [=](caf::error&) mutable { finish(); });
   }
+}
+
+void read_profile(user_pointer self, std::function<void(std::optional<profile_record>)> then);
+
+/// Who this account is, for the parent of child `asker` weighing a friend step with it:
+/// only if this account asked the child or answered it (an id the child merely typed
+/// shows nothing), and never to a blocked one.
+void get_card(user_pointer self, account_id asker, bool with_avatar, reply_to rp) {
+  auto& st = self->state;
+  auto i = st.contacts.entries().find(asker);
+  if (i == st.contacts.entries().end() || i->second.state == contact_state::blocked)
+    return rp.deliver(error_reply(errc::not_found));
+  auto view = st.deps->service->view();
+  auto card = std::make_shared<card_body>();
+  card->profile = profile_reply{st.id, st.account->name, {}, false, false, {}, {},
+                                gender::unsaid, account_role::parent, {}};
+  card->profile.online = st.session && view->is_live(st.session->node, st.session->incarnation);
+  card->role = st.account->role;
+  auto parent = st.contacts.parent();
+  auto with_parent = [=](reply_to rp) mutable {
+    if (parent == 0)
+      return rp.deliver(ok_reply(encode_card(*card)));
+    self->request(self->state.deps->kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
+                  key_of(parent))
+        .then(
+            [=](kv_lookup& acc) mutable {
+              if (auto a = acc.found ? decode_account(acc.value) : std::nullopt)
+                card->parent_name = a->name;
+              rp.deliver(ok_reply(encode_card(*card)));
+            },
+            [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err).code)); });
+  };
+  if (!with_avatar)
+    return with_parent(std::move(rp));
+  read_profile(self, [=](std::optional<profile_record> p) mutable {
+    if (!p)
+      return rp.deliver(error_reply(errc::unavailable, "the profile could not be read"));
+    card->profile.avatar = std::move(p->avatar);
+    with_parent(std::move(rp));
+  });
 }
 
 /// Whether the account may see `other`'s keys and status: a friend, or its linked parent
@@ -949,6 +1002,13 @@ void set_profile(user_pointer self, const profile_set_request& req, reply_to rp)
     st.account->name = req.name;
     caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::accounts, key_of(st.id),
                    encode_account(*st.account));
+    // Each friend that is a linked child has its parent told (a friend renamed "Mum").
+    std::vector<entity_request> told;
+    for (auto& [other, e] : st.contacts.entries())
+      if (e.state == contact_state::friends)
+        told.push_back(
+            {user_kind, other, static_cast<uint8_t>(user_op::friend_renamed), st.id, {}});
+    send_entities(self, std::move(told));
   }
   read_profile(self, [=](std::optional<profile_record> p) mutable {
     if (!p)
@@ -1675,6 +1735,14 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     return apply_contact_effect(self, contact_effect::changed, req.caller, rp);
   case user_op::get_profile:
     return get_profile(self, req.caller, rp);
+  case user_op::card:
+    if (req.body.size() != 1 || req.body[0] > 1)
+      return bad("malformed card request");
+    return get_card(self, req.caller, req.body[0] == 1, rp);
+  case user_op::friend_renamed:
+    if (st.contacts.are_friends(req.caller))
+      notify_parent(self, notice_type::friend_renamed, req.caller, now);
+    return rp.deliver(ok_reply());
   case user_op::ban:
     if (req.caller != operator_caller)
       return rp.deliver(error_reply(errc::not_found));
@@ -2205,6 +2273,33 @@ std::optional<found_body> decode_found(std::span<const uint8_t> in) {
   r.u64(x.setup_expires_ms);
   if (!r.finished())
     return std::nullopt;
+  return x;
+}
+
+bytes encode_card(const card_body& x) {
+  bytes out;
+  write_body(out, x.profile);
+  wire::writer{out}.u8(static_cast<uint8_t>(x.role)).str(x.parent_name);
+  return out;
+}
+
+std::optional<card_body> decode_card(std::span<const uint8_t> in) {
+  // A contact-level profile, then role:u8 parent_name:str.
+  wire::reader r{in};
+  card_body x;
+  uint8_t online = 2, full = 2, role = 0;
+  r.u64(x.profile.id);
+  r.str(x.profile.name, max_name_length);
+  r.blob(x.profile.avatar, max_avatar_size);
+  r.u8(online);
+  r.u8(full);
+  r.u8(role);
+  r.str(x.parent_name, max_name_length);
+  if (!r.finished() || online > 1 || full != 0 || !is_valid_role(role))
+    return std::nullopt;
+  x.profile.online = online == 1;
+  x.profile.full = false;
+  x.role = static_cast<account_role>(role);
   return x;
 }
 

@@ -91,7 +91,21 @@ enum class user_op : uint8_t {
                          ///< found_body; reply u8 1 made, 0 the id is taken
   complete_setup = 42,   ///< a session registering the child's device: body secret:u64
                          ///< sign_key box_key; reply register_reply
+  card = 43,             ///< the family of child `caller`, whose parent weighs a friend step
+                         ///< with this account: body with_avatar:u8; reply card_body, only
+                         ///< if this account asked the child or answered it
+  friend_renamed = 44,   ///< friend `caller` changed its name (a child's parent is told)
 };
+
+/// Who an account is, for a parent weighing its child's friend step with it: what a
+/// contact sees, its role and, for a child, its parent's name.
+struct card_body {
+  profile_reply profile; ///< contact-level (`full` false); no avatar unless asked for
+  account_role role = account_role::parent;
+  std::string parent_name;
+};
+bytes encode_card(const card_body& x);
+std::optional<card_body> decode_card(std::span<const uint8_t> in);
 
 /// Body of `found_account`: what the parent's actor decided of the new child's account.
 struct found_body {

@@ -51,7 +51,9 @@ commands:
   status ID             online status and last seen of friend ID
   profile set [--name N] [--country CC|-] [--gender female|male|other|unsaid]
               [--avatar FILE]   change your profile (a PNG, JPEG or WebP avatar)
-  profile show [ID]     your profile, a child's, or what a friend shows
+  profile show [ID] [--child CHILD]
+                        your profile, a child's, or what a friend shows; with --child,
+                        who a friend step of your child waiting for you is with
   export [CHILD] [--out FILE]  everything the cluster holds on you (or your child), as JSON
   delete-account [CHILD] --yes [--pin PIN]
                         delete your account (or your child's) on every node; a linked
@@ -474,6 +476,7 @@ private:
   }
 
   int do_profile() {
+    auto child_flag = take_flag("--child");
     auto name = take_flag("--name");
     auto country = take_flag("--country");
     auto gender_text = take_flag("--gender");
@@ -507,7 +510,7 @@ private:
     if (a.size() <= 3 && a.size() >= 2 && a[1] == "show") {
       return with_login([&](client::client& c, const account_info& me) {
         auto id = a.size() == 3 ? parse_id(a[2]) : me.id;
-        auto p = c.profile_get(id);
+        auto p = c.profile_get(id, child_flag.empty() ? 0 : parse_id(child_flag));
         if (!p)
           return error(p.error());
         json j{{"id", p->id}, {"name", p->name}, {"avatar_bytes", p->avatar.size()},
@@ -766,6 +769,12 @@ private:
             std::to_string(n.value) + " wrong secrets met your link code (the last from " +
                 std::to_string(n.other) + "); it is still good: give it only to your child");
       return;
+    case notice_type::friend_renamed:
+      print({{"type", "notice"}, {"notice", "friend_renamed"}, {"child", n.child},
+             {"other", n.other}, {"at_ms", n.value}},
+            "a friend of child " + child + ", " + std::to_string(n.other) +
+                ", changed its name (see: kinbox contacts " + child + ")");
+      return;
     case notice_type::reported: {
       auto category = std::string{report_category_name(static_cast<report_category>(n.value))};
       print({{"type", "notice"}, {"notice", "reported"}, {"child", n.child}, {"other", n.other},
@@ -879,9 +888,21 @@ private:
         auto list = c.approvals(child);
         if (!list)
           return error(list.error());
-        for (auto& e : list->entries)
-          print({{"child", child}, {"other", e.other}, {"child_asked", e.ours}, {"since_ms", e.since_ms}},
-                std::to_string(e.other) + (e.ours ? " (the child asked)" : " (asked the child)"));
+        for (auto& e : list->entries) {
+          json j{{"child", child}, {"other", e.other}, {"child_asked", e.ours},
+                 {"since_ms", e.since_ms}, {"name", e.name}, {"parent_name", e.parent_name}};
+          auto role = e.role == account_role::child    ? "child"
+                      : e.role == account_role::parent ? "parent"
+                                                       : "";
+          j["role"] = role;
+          std::string who = e.name.empty() ? "(not answered yet)" : e.name;
+          if (e.role == account_role::child)
+            who += ", a child of " + e.parent_name;
+          else if (e.role == account_role::parent)
+            who += ", a parent";
+          print(j, std::to_string(e.other) + " " + who +
+                       (e.ours ? " (the child asked)" : " (asked the child)"));
+        }
         return 0;
       });
     }

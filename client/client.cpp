@@ -327,8 +327,8 @@ result<bool> client::profile_set(const profile_set_request& p) {
   return expect_ok(frame_type::profile_set, encode_body(p));
 }
 
-result<profile_reply> client::profile_get(account_id id) {
-  return call<profile_reply>(frame_type::profile_get, encode_body(target_request{id}));
+result<profile_reply> client::profile_get(account_id id, account_id child) {
+  return call<profile_reply>(frame_type::profile_get, encode_body(profile_request{id, child}));
 }
 
 result<std::string> client::account_export(account_id id) {

@@ -90,8 +90,9 @@ public:
   /// Changes this account's name, country, gender and avatar (all four at once).
   [[nodiscard]] result<bool> profile_set(const profile_set_request& p);
   /// What this account may see of `id`'s profile (everything of itself or a linked child,
-  /// name, avatar and online status of a friend).
-  [[nodiscard]] result<profile_reply> profile_get(account_id id);
+  /// name, avatar and online status of a friend). A parent names its `child` to see who
+  /// a friend step of the child waiting for it is with.
+  [[nodiscard]] result<profile_reply> profile_get(account_id id, account_id child = 0);
 
   /// Everything the cluster holds on this account or a linked child: one JSON document.
   [[nodiscard]] result<std::string> account_export(account_id id);

@@ -733,10 +733,16 @@ void handle_ready(session_pointer self, const frame_view& f) {
     return call_entity(self, rid, req->id, user_op::delete_account, std::move(pin));
   }
   case frame_type::profile_get: {
-    auto t = target_of(self, f);
-    if (!t)
+    auto req = body_of<profile_request>(self, f);
+    if (!req)
       return;
-    return call_entity(self, rid, *t, user_op::get_profile, {}, {frame_type::profile});
+    if (req->child == 0)
+      return call_entity(self, rid, req->id, user_op::get_profile, {}, {frame_type::profile});
+    // A parent looking at who its child's friend step is with.
+    bytes other;
+    wire::writer{other}.u64(req->id);
+    return call_family(self, rid, req->child, family_op::approval_profile, std::move(other),
+                       {frame_type::profile});
   }
   case frame_type::friend_add:
   case frame_type::friend_accept:

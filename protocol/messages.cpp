@@ -26,7 +26,7 @@ bool read_kind(wire::reader& r, mail_kind& x) {
 
 bool read_state(wire::reader& r, contact_state& x) {
   uint8_t raw = 0;
-  if (!r.u8(raw) || raw < 1 || raw > 5)
+  if (!r.u8(raw) || raw < 1 || raw > static_cast<uint8_t>(contact_state::child))
     return false;
   x = static_cast<contact_state>(raw);
   return true;
@@ -509,7 +509,12 @@ void write_body(bytes& out, const approval_list& x) {
   wire::writer w{out};
   w.u32(static_cast<uint32_t>(x.entries.size()));
   for (auto& e : x.entries)
-    w.u64(e.other).u8(e.ours ? 1 : 0).u64(e.since_ms);
+    w.u64(e.other)
+        .u8(e.ours ? 1 : 0)
+        .u64(e.since_ms)
+        .str(e.name)
+        .u8(static_cast<uint8_t>(e.role))
+        .str(e.parent_name);
 }
 
 bool read_body(std::span<const uint8_t> in, approval_list& x) {
@@ -520,11 +525,33 @@ bool read_body(std::span<const uint8_t> in, approval_list& x) {
   x.entries.resize(n);
   for (auto& e : x.entries) {
     uint8_t ours = 0;
+    uint8_t role = 0;
     r.u64(e.other);
     r.u8(ours);
     r.u64(e.since_ms);
+    r.str(e.name, max_name_length);
+    r.u8(role);
+    r.str(e.parent_name, max_name_length);
     e.ours = ours != 0;
+    if (role > 2)
+      return false;
+    e.role = static_cast<account_role>(role);
   }
+  return r.finished();
+}
+
+void write_body(bytes& out, const profile_request& x) {
+  wire::writer w{out};
+  w.u64(x.id);
+  if (x.child != 0)
+    w.u64(x.child);
+}
+
+bool read_body(std::span<const uint8_t> in, profile_request& x) {
+  wire::reader r{in};
+  r.u64(x.id);
+  if (r.ok() && r.remaining() > 0)
+    r.u64(x.child);
   return r.finished();
 }
 
@@ -558,6 +585,10 @@ std::string_view contact_state_name(contact_state s) {
     return "blocked";
   case contact_state::awaiting_parent:
     return "awaiting_parent";
+  case contact_state::parent:
+    return "parent";
+  case contact_state::child:
+    return "child";
   }
   return "unknown";
 }

@@ -127,11 +127,11 @@ struct profile_set_request {
 /// `avatar` and `online`; the account itself and its linked parent also the rest
 /// (`full` set).
 struct profile_reply {
-  account_id id;
+  account_id id = 0;
   std::string name;
   bytes avatar;
-  bool online;
-  bool full;
+  bool online = false;
+  bool full = false;
   std::string birth_date;
   std::string country;
   gender gender_of = gender::unsaid;
@@ -152,6 +152,13 @@ struct account_info {
 /// Body of requests that name one other account.
 struct target_request {
   account_id id;
+};
+
+/// Body of `profile_get`: an account, and (a parent asking about a friend step of its
+/// child) the child whose step waits.
+struct profile_request {
+  account_id id;
+  account_id child = 0; ///< 0: none
 };
 
 /// Body of `contact_block` and `contact_remove`: `owner` is the caller or its linked child.
@@ -290,6 +297,11 @@ struct approval_entry {
   account_id other;
   bool ours; ///< the child asked (true) or accepts their request (false)
   uint64_t since_ms;
+  /// Who `other` is, once it asked the child or answered: its name, role (0 unknown:
+  /// the child asked and they have not answered yet) and, for a child, its parent's name.
+  std::string name;
+  account_role role = static_cast<account_role>(0);
+  std::string parent_name;
 };
 
 struct approval_list {
@@ -341,10 +353,11 @@ enum class notice_type : uint8_t {
   pin_changed = 8,     ///< `child`'s PIN was changed on its device
   link_code_attacked = 9, ///< wrong secrets met the parent's link code (value: how many;
                           ///< `other`: the child account that sent the last); it stays valid
+  friend_renamed = 10,    ///< `other`, a friend of `child`, changed its name (value: when)
 };
 
 /// The last notice type this version knows.
-constexpr uint8_t max_notice_type = 9;
+constexpr uint8_t max_notice_type = 10;
 
 /// Payload of `notice` mail: written by the server for a parent, carries ids only.
 struct notice_body {
@@ -373,6 +386,7 @@ void write_body(bytes& out, const account_delete_request& x);
 void write_body(bytes& out, const login_request& x);
 void write_body(bytes& out, const account_info& x);
 void write_body(bytes& out, const target_request& x);
+void write_body(bytes& out, const profile_request& x);
 void write_body(bytes& out, const device_info& x);
 void write_body(bytes& out, const profile_set_request& x);
 void write_body(bytes& out, const profile_reply& x);
@@ -412,6 +426,7 @@ bool read_body(std::span<const uint8_t> in, account_delete_request& x);
 bool read_body(std::span<const uint8_t> in, login_request& x);
 bool read_body(std::span<const uint8_t> in, account_info& x);
 bool read_body(std::span<const uint8_t> in, target_request& x);
+bool read_body(std::span<const uint8_t> in, profile_request& x);
 bool read_body(std::span<const uint8_t> in, device_info& x);
 bool read_body(std::span<const uint8_t> in, profile_set_request& x);
 bool read_body(std::span<const uint8_t> in, profile_reply& x);

@@ -50,6 +50,8 @@ enum class contact_state : uint8_t {
   friends = 3,         ///< both sides confirmed
   blocked = 4,         ///< the owner blocked the other side
   awaiting_parent = 5, ///< the owner (a child) asked or accepted; its parent has not approved
+  parent = 6,          ///< in a listing only: the owner's linked parent
+  child = 7,           ///< in a listing only: a child linked to the owner
 };
 
 /// An error with its stable code and a human-readable message.

@@ -191,9 +191,11 @@ CAF_TEST(two children on two nodes become friends with both parents approval and
   CAF_REQUIRE(leo->send_text(mia.id, "are you there?"));
   CAF_REQUIRE(leo->send_text(mia.id, "hello?"));
   auto listed = mum->contacts(mia.id);
-  CAF_REQUIRE(listed && listed->entries.size() == 1);
+  CAF_REQUIRE(listed && listed->entries.size() == 2); // Leo, and Mum as her parent
   CAF_CHECK_EQUAL(listed->entries[0].id, leo.id);
   CAF_CHECK(listed->entries[0].state == contact_state::friends);
+  CAF_CHECK_EQUAL(listed->entries[1].id, mum.id);
+  CAF_CHECK(listed->entries[1].state == contact_state::parent);
   CAF_CHECK(!eve->contacts(mia.id));
   CAF_CHECK(!dad->contact_block(mia.id, leo.id));
   CAF_REQUIRE(mum->contact_block(mia.id, leo.id));

@@ -37,6 +37,15 @@ account_id parent_seen(user& asker, account_id child) {
   return info ? info->parent : 0;
 }
 
+/// Reads and acks what waits for `u`.
+void drain_mail(user& u) {
+  while (true) {
+    auto items = u->receive(300ms);
+    if (!items || items->empty())
+      return;
+  }
+}
+
 /// Registers on a fresh connection with the given body; the answer's error code, or
 /// nullopt when it was accepted.
 std::optional<errc> register_raw(const node& n, const register_request& req) {
@@ -205,6 +214,76 @@ CAF_TEST(a parent moving the child and every change made elsewhere is told) {
   CAF_CHECK_EQUAL(parent_seen(dad, mia.id), dad.id);
   CAF_CHECK(!mum->link_get(mia.id));
   CAF_CHECK(!mum->contacts(mia.id));
+}
+
+CAF_TEST(a parent approves a person and hears when a friend takes another name) {
+  auto mum = make_user(n, "Mum");
+  auto mia = make_child(n, mum, "Mia");
+  auto dad = make_user(n, "Dad");
+  auto leo = make_child(n, dad, "Leo");
+  CAF_REQUIRE(dad->policy_set(leo.id, client::friend_policy_choice::child_alone));
+  // Leo asks Mia; she accepts; the step waits for Mum, who sees who Leo is.
+  CAF_REQUIRE(leo->friend_add(mia.id));
+  CAF_CHECK(eventually([&] { return static_cast<bool>(mia->friend_accept(leo.id)); }));
+  auto waiting = mum->approvals(mia.id);
+  CAF_REQUIRE(waiting && waiting->entries.size() == 1);
+  auto& step = waiting->entries[0];
+  CAF_CHECK_EQUAL(step.other, leo.id);
+  CAF_CHECK_EQUAL(step.name, "Leo");
+  CAF_CHECK(step.role == account_role::child);
+  CAF_CHECK_EQUAL(step.parent_name, "Dad");
+  // The contact-level profile while the step waits: name, avatar, online, nothing more.
+  auto who = mum->profile_get(leo.id, mia.id);
+  CAF_REQUIRE(who);
+  CAF_CHECK_EQUAL(who->name, "Leo");
+  CAF_CHECK(!who->full);
+  CAF_CHECK(!mum->profile_get(leo.id)); // not without the step
+  auto stranger = make_user(n, "Stranger");
+  CAF_CHECK(!stranger->profile_get(leo.id, mia.id)); // nor for another parent
+  auto listed = mum->contacts(mia.id);
+  CAF_REQUIRE(listed);
+  bool named = false;
+  for (auto& e : listed->entries)
+    named = named || (e.id == leo.id && e.name == "Leo");
+  CAF_CHECK(named);
+  CAF_REQUIRE(mum->approval_decide(mia.id, leo.id, true));
+  CAF_CHECK(eventually([&] {
+    auto list = leo->friends();
+    return list && std::any_of(list->entries.begin(), list->entries.end(), [&](auto& e) {
+             return e.id == mia.id && e.state == contact_state::friends;
+           });
+  }));
+  drain_mail(mum);
+  // Leo tries to pass for Mum: look-alike names are refused, a plain one is told to Mum.
+  for (std::string fake : {"\xd0\x9c" "um", "\xef\xbc\xad\xef\xbd\x95\xef\xbd\x8d",
+                           "\xf0\x9d\x90\x8c\xf0\x9d\x90\xae\xf0\x9d\x90\xa6"}) {
+    auto refused = leo->profile_set({fake, "", gender::unsaid, {}});
+    CAF_REQUIRE(!refused);
+    CAF_CHECK(refused.error().code == errc::invalid_argument);
+  }
+  CAF_REQUIRE(leo->profile_set({"Mum", "", gender::unsaid, {}}));
+  bool told = eventually([&] {
+    auto items = mum->receive(200ms);
+    if (!items)
+      return false;
+    for (auto& r : *items)
+      if (r.kind == client::received::what::notice && r.notice &&
+          r.notice->type == notice_type::friend_renamed && r.notice->other == leo.id &&
+          r.notice->child == mia.id)
+        return true;
+    return false;
+  });
+  CAF_CHECK(told);
+  // Mia's own list shows her real parent beside the friend who took the name.
+  auto mine = mia->friends();
+  CAF_REQUIRE(mine);
+  bool real_mum = false, fake_mum = false;
+  for (auto& e : mine->entries) {
+    real_mum = real_mum || (e.id == mum.id && e.state == contact_state::parent && e.name == "Mum");
+    fake_mum = fake_mum || (e.id == leo.id && e.state == contact_state::friends && e.name == "Mum");
+  }
+  CAF_CHECK(real_mum);
+  CAF_CHECK(fake_mum);
 }
 
 CAF_TEST(a stranger gets the same answer whatever kind of id it asks about) {

@@ -468,9 +468,13 @@ CAF_TEST(a linked parent lists blocks and removes the contacts of the child and 
   auto listed = call(bob_actor, carol, user_op::list_contacts);
   CAF_REQUIRE(listed.ok());
   auto list = decode_body<contact_list>(listed.body);
-  CAF_REQUIRE(list && list->entries.size() == 1u);
+  CAF_REQUIRE(list && list->entries.size() == 2u);
   CAF_CHECK_EQUAL(list->entries[0].id, alice);
   CAF_CHECK_EQUAL(list->entries[0].name, "user1");
+  // The parent is in the list too, by its current name: no friend passes for it there.
+  CAF_CHECK_EQUAL(list->entries[1].id, carol);
+  CAF_CHECK(list->entries[1].state == contact_state::parent);
+  CAF_CHECK_EQUAL(list->entries[1].name, "user3");
   // The friend may not use the parent's controls, nor the parent the child's other ones.
   CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::list_contacts).status,
                   static_cast<uint16_t>(errc::not_found));
@@ -772,6 +776,10 @@ CAF_TEST(the authorization matrix of every request type against every relation) 
        encode_body(child_create_request{"Mini", "2020-01-01"}), none},
       {"new setup code", user_op::new_setup_code, {}, only_parent},
       {"setup with a wrong code", user_op::complete_setup, setup_body(12345), none},
+      // Who the account is, for the parent of a child it asked or answered.
+      {"card", user_op::card, bytes{0}, {false, false, false, true, true, false, false}},
+      // A friend's rename is heard silently from anyone (only a friend's is told on).
+      {"renamed", user_op::friend_renamed, {}, {true, true, true, true, true, true, true}},
       {"delete", user_op::delete_account, {}, only_parent},
       {"delete with the PIN", user_op::delete_account, pin_body("5827"), self_and_parent},
   };
@@ -969,6 +977,69 @@ CAF_TEST(a child without a parent is frozen until a parent links it) {
   attach(bob_actor, bob, 2);
   CAF_CHECK(std::any_of(w->pushes.begin(), w->pushes.end(),
                         [](const mail_push& m) { return m.id == id_of(3); }));
+}
+
+CAF_TEST(a parent sees who asked its child and hears of a friend renamed) {
+  // Bob, a child of Carol, is friends with Alice; Dave asked Bob; Bob asked Erin.
+  constexpr account_id dave = 4444444444, erin = 5555555555;
+  contact_list_state list;
+  list.receive_request(alice, w->now);
+  list.accept(alice, w->now, false);
+  list.receive_request(dave, w->now);
+  CAF_CHECK(list.add(erin, w->now, deps.friend_limits, false));
+  list.set_parent(carol);
+  w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
+  {
+    account_record a;
+    a.id = dave;
+    a.name = "Dave";
+    a.box_key.fill(4);
+    w->kv[{kv_space::accounts, std::to_string(dave)}] = encode_account(a);
+  }
+  auto bob_actor = spawn(bob);
+  // The parent's listing names the friend, the one who asked, and the parent itself; not
+  // the id Bob asked, which has not shown itself.
+  auto listed = decode_body<contact_list>(call(bob_actor, carol, user_op::list_contacts).body);
+  CAF_REQUIRE(listed);
+  std::map<account_id, std::string> names;
+  for (auto& e : listed->entries)
+    names[e.id] = e.name;
+  CAF_CHECK_EQUAL(names[alice], "user1");
+  CAF_CHECK_EQUAL(names[dave], "Dave");
+  CAF_CHECK_EQUAL(names[erin], "");
+  CAF_CHECK_EQUAL(names[carol], "user3");
+  // A card for the family of a child Bob asked (Erin) or answered (Alice): who Bob is,
+  // with his parent's name; none for a child Bob never met.
+  auto card = call(bob_actor, erin, user_op::card, bytes{0});
+  CAF_REQUIRE(card.ok());
+  auto decoded = decode_card(card.body);
+  CAF_REQUIRE(decoded);
+  CAF_CHECK_EQUAL(decoded->profile.name, "user2");
+  CAF_CHECK_EQUAL(decoded->parent_name, "user3");
+  CAF_CHECK_EQUAL(call(bob_actor, nobody, user_op::card, bytes{0}).status,
+                  static_cast<uint16_t>(errc::not_found));
+  // Alice renames herself: Bob's parent is told; a stranger's rename tells no one.
+  w->routed.clear();
+  CAF_CHECK(call(bob_actor, alice, user_op::friend_renamed).ok());
+  CAF_CHECK(call(bob_actor, nobody, user_op::friend_renamed).ok());
+  auto told = std::count_if(w->routed.begin(), w->routed.end(), [](const entity_request& r) {
+    deliver_body d;
+    if (r.id != carol || !decode_deliver(r.body, d) || d.kind != mail_kind::notice)
+      return false;
+    auto n = decode_body<notice_body>(d.payload);
+    return n && n->type == notice_type::friend_renamed && n->other == alice && n->child == bob;
+  });
+  CAF_CHECK_EQUAL(told, 1);
+  // Alice's own actor tells her friends when she renames herself.
+  befriend(alice, bob);
+  auto alice_actor = spawn(alice);
+  w->routed.clear();
+  CAF_CHECK(call(alice_actor, alice, user_op::set_profile,
+                 encode_body(profile_set_request{"Mum", "", gender::unsaid, {}}))
+                .ok());
+  CAF_CHECK(std::any_of(w->routed.begin(), w->routed.end(), [](const entity_request& r) {
+    return r.id == bob && r.caller == alice && r.op == static_cast<uint8_t>(user_op::friend_renamed);
+  }));
 }
 
 CAF_TEST(notices are taken only from the families of the children of the account) {
