@@ -131,8 +131,10 @@ void notify_parent(family_pointer self, notice_type type, account_id other, uint
   call_user(self, f.parent, user_op::deliver, encode_deliver({mail_kind::notice, id, payload}));
 }
 
-/// Writes the family record, then `then(true)`; on a KV failure answers `rp` and ends.
-void save(family_pointer self, reply_to rp, std::function<void(reply_to)> then) {
+/// Writes the family record, then `then(true)`; on a KV failure runs `failed` (if any),
+/// answers `rp` and ends.
+void save(family_pointer self, reply_to rp, std::function<void(reply_to)> then,
+          std::function<void()> failed = {}) {
   auto& st = self->state;
   self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::families,
                 std::to_string(st.child), st.family->encode())
@@ -141,6 +143,8 @@ void save(family_pointer self, reply_to rp, std::function<void(reply_to)> then) 
               auto f = to_failure(err);
               logger()->warn("event=family_save_failed child={} code={}", self->state.child,
                              errc_name(f.code));
+              if (failed)
+                failed();
               finish(self, std::move(rp), error_reply(f.code, f.message));
             });
 }
@@ -160,19 +164,20 @@ void hash_pin(family_pointer self, std::string pin, reply_to rp,
   auto& deps = *self->state.deps;
   if (auto why = crypto::new_pin_problem(pin))
     return finish(self, std::move(rp), error_reply(errc::invalid_argument, *why));
-  auto worker = deps.pins->acquire();
-  if (!worker)
+  auto acquired = deps.pins->acquire(self->state.child);
+  if (!acquired)
     return finish(self, std::move(rp),
                   error_reply(failure{errc::rate_limited, "too many PIN checks at once", 1000}));
+  auto turn = *acquired;
   auto pins = deps.pins;
-  self->request(*worker, caf::infinite, pin_hash_atom::value, std::move(pin))
+  self->request(turn.worker, caf::infinite, pin_hash_atom::value, std::move(pin))
       .then(
           [=](std::string& hash) mutable {
-            pins->done();
+            pins->done(turn);
             then(std::move(rp), std::move(hash));
           },
           [=](caf::error& err) mutable {
-            pins->done();
+            pins->done(turn);
             finish(self, std::move(rp), error_reply(to_failure(err)));
           });
 }
@@ -192,18 +197,20 @@ void check_pin(family_pointer self, std::string pin, reply_to rp, std::function<
                                       static_cast<uint32_t>(std::min<uint64_t>(*wait, UINT32_MAX))}));
   if (!crypto::is_valid_pin(pin))
     return finish(self, std::move(rp), error_reply(errc::invalid_argument, "a PIN is four digits"));
-  auto worker = st.deps->pins->acquire();
-  if (!worker)
+  auto acquired = st.deps->pins->acquire(st.child);
+  if (!acquired)
     return finish(self, std::move(rp),
                   error_reply(failure{errc::rate_limited, "too many PIN checks at once", 1000}));
+  auto turn = *acquired;
   bool locks = f.count_pin_try(now, st.deps->pin_limits);
   auto hash = f.pin_hash;
   auto pins = st.deps->pins;
+  auto give_back = [pins, turn] { pins->done(turn); };
   save(self, std::move(rp), [=, pin = std::move(pin)](reply_to rp) mutable {
-    self->request(*worker, caf::infinite, pin_check_atom::value, hash, std::move(pin))
+    self->request(turn.worker, caf::infinite, pin_check_atom::value, hash, std::move(pin))
         .then(
             [=](bool right) mutable {
-              pins->done();
+              pins->done(turn);
               auto& f = *self->state.family;
               if (right) {
                 f.pin_right();
@@ -217,10 +224,10 @@ void check_pin(family_pointer self, std::string pin, reply_to rp, std::function<
               finish(self, std::move(rp), error_reply(errc::wrong_pin));
             },
             [=](caf::error& err) mutable {
-              pins->done();
+              pins->done(turn);
               finish(self, std::move(rp), error_reply(to_failure(err)));
             });
-  });
+  }, give_back);
 }
 
 /// Tells the child's user actor the parent's answer, once the record no longer holds it.

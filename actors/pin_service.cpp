@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -64,6 +65,7 @@ pin_service::pin_service(caf::actor_system& sys, pin_service_config cfg)
   for (size_t i = 0; i < std::max<size_t>(1, shared->workers); ++i)
     workers_.push_back(shared->detached ? sys.spawn<caf::detached>(pin_worker_behavior, shared)
                                         : sys.spawn(pin_worker_behavior, shared));
+  load_.assign(workers_.size(), 0);
 }
 
 void pin_service::stop() {
@@ -71,12 +73,26 @@ void pin_service::stop() {
     caf::anon_send_exit(w, caf::exit_reason::user_shutdown);
 }
 
-std::optional<pin_worker> pin_service::acquire() {
-  if (waiting_.fetch_add(1, std::memory_order_relaxed) >= max_waiting_) {
-    waiting_.fetch_sub(1, std::memory_order_relaxed);
+std::optional<pin_service::ticket> pin_service::acquire(uint64_t account) {
+  std::lock_guard guard{mutex_};
+  if (waiting_ >= max_waiting_ || !accounts_.insert(account).second)
     return std::nullopt;
-  }
-  return workers_[next_.fetch_add(1, std::memory_order_relaxed) % workers_.size()];
+  ++waiting_;
+  auto least = static_cast<size_t>(std::min_element(load_.begin(), load_.end()) - load_.begin());
+  ++load_[least];
+  return ticket{workers_[least], least, account};
+}
+
+void pin_service::done(const ticket& t) {
+  std::lock_guard guard{mutex_};
+  --waiting_;
+  --load_[t.index];
+  accounts_.erase(t.account);
+}
+
+size_t pin_service::waiting() const {
+  std::lock_guard guard{mutex_};
+  return waiting_;
 }
 
 } // namespace kinbox

@@ -3,13 +3,18 @@
 // their own, at the lowest CPU priority), and at most `max_waiting` hashes may wait for
 // them across the node. A flood of PIN tries is answered `rate_limited` at that bound, and
 // the hashes it does get run only on CPU that messaging leaves.
+//
+// The workers are shared fairly: an account (a family, or a parent making a link code)
+// has at most one hash queued or running at a time, and a hash goes to the worker with
+// the fewest, so one family's flood delays another family's check by one hash at most.
 #pragma once
 
 #include <caf/actor_system.hpp>
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
-#include <atomic>
+#include <mutex>
+#include <set>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,16 +53,26 @@ public:
   /// Stops the workers (before the actor system waits for its actors to end).
   void stop();
 
-  /// A worker for one more hash, or nullopt when the node has `max_waiting` already; the
-  /// caller calls `done` when its answer came.
-  std::optional<pin_worker> acquire();
-  void done() { waiting_.fetch_sub(1, std::memory_order_relaxed); }
-  size_t waiting() const { return waiting_.load(std::memory_order_relaxed); }
+  /// A worker's turn for one hash on behalf of `account`.
+  struct ticket {
+    pin_worker worker;
+    size_t index = 0; ///< of the worker
+    uint64_t account = 0;
+  };
+
+  /// A turn for one more hash of `account`, or nullopt when the account has one queued
+  /// or running already, or the node has `max_waiting`; the caller hands the ticket back
+  /// to `done` when its answer came.
+  std::optional<ticket> acquire(uint64_t account);
+  void done(const ticket& t);
+  size_t waiting() const;
 
 private:
   std::vector<pin_worker> workers_;
-  std::atomic<size_t> next_{0};
-  std::atomic<size_t> waiting_{0};
+  mutable std::mutex mutex_;
+  std::vector<size_t> load_;         ///< hashes queued or running, per worker
+  std::set<uint64_t> accounts_;      ///< accounts with a hash queued or running
+  size_t waiting_ = 0;
   size_t max_waiting_;
 };
 

@@ -1415,14 +1415,15 @@ void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
     return rp.deliver(error_reply(errc::invalid_argument, "only a parent account makes link codes"));
   if (auto why = crypto::new_pin_problem(body->pin))
     return rp.deliver(error_reply(errc::invalid_argument, *why));
-  auto worker = st.deps->pins->acquire();
-  if (!worker)
+  auto acquired = st.deps->pins->acquire(st.id);
+  if (!acquired)
     return rp.deliver(error_reply(failure{errc::rate_limited, "too many PIN hashes at once", 1000}));
+  auto turn = *acquired;
   auto pins = st.deps->pins;
-  self->request(*worker, caf::infinite, pin_hash_atom::value, std::move(body->pin))
+  self->request(turn.worker, caf::infinite, pin_hash_atom::value, std::move(body->pin))
       .then(
           [=](std::string& hash) mutable {
-            pins->done();
+            pins->done(turn);
             auto& st = self->state;
             link_code code;
             randombytes_buf(&code.secret, sizeof(code.secret));
@@ -1435,7 +1436,7 @@ void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
             rp.deliver(ok_reply(encode_body(reply)));
           },
           [=](caf::error& err) mutable {
-            pins->done();
+            pins->done(turn);
             rp.deliver(error_reply(to_failure(err)));
           });
 }

@@ -292,7 +292,10 @@ CAF_TEST(friend requests can be declined and cannot be accepted by the requester
   CAF_REQUIRE(list);
   CAF_REQUIRE_EQUAL(list->entries.size(), 1u);
   CAF_CHECK(list->entries[0].state == contact_state::incoming);
-  CAF_CHECK_EQUAL(list->entries[0].name, ""); // a requester is not named before friendship
+  CAF_CHECK_EQUAL(list->entries[0].name, "Alice"); // who asked shows itself to the one asked
+  auto asked = alice->friends();
+  CAF_REQUIRE(asked && asked->entries.size() == 1u);
+  CAF_CHECK_EQUAL(asked->entries[0].name, ""); // an id asked shows nothing of who holds it
   CAF_REQUIRE(bob->friend_decline(alice.id));
   CAF_CHECK(bob->friends()->entries.empty());
   CAF_CHECK(eventually([&] { return alice->friends()->entries.empty(); }));

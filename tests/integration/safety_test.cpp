@@ -286,6 +286,42 @@ CAF_TEST(a parent approves a person and hears when a friend takes another name) 
   CAF_CHECK(fake_mum);
 }
 
+CAF_TEST(a flood of PIN work by one parent leaves other families their checks) {
+  auto flooder = make_user(n, "Flooder");
+  auto mum = make_user(n, "Mum");
+  auto mia = make_child(n, mum, "Mia");
+  CAF_REQUIRE(mum->pin_set(mia.id, "2741"));
+  // 300 link codes pipelined, each a PIN hash: one at a time for this parent, the others
+  // refused at once instead of queued in front of everyone else's.
+  auto& conn = flooder->conn();
+  std::vector<uint32_t> ids;
+  for (int i = 0; i < 300; ++i) {
+    ids.push_back(conn.next_request_id());
+    conn.queue_frame(make_frame(frame_type::link_create, ids.back(), link_create_request{"3958"}));
+  }
+  CAF_REQUIRE(conn.flush());
+  // Meanwhile Mia's device changes her PIN with the old one (a check and a hash).
+  CAF_CHECK(mia->pin_change("2741", "6294"));
+  size_t codes = 0, limited = 0;
+  for (size_t answered = 0; answered < ids.size();) {
+    auto f = conn.read_frame(30s);
+    CAF_REQUIRE(f);
+    if (f->type == frame_type::link_code) {
+      ++codes;
+    } else if (f->type == frame_type::error) {
+      auto e = decode_body<error_body>(f->body);
+      CAF_REQUIRE(e);
+      CAF_CHECK(e->code == errc::rate_limited);
+      limited += e->code == errc::rate_limited;
+    } else {
+      continue; // a push
+    }
+    ++answered;
+  }
+  CAF_CHECK_GREATER_OR_EQUAL(codes, 1u);
+  CAF_CHECK_GREATER(limited, 250u);
+}
+
 CAF_TEST(a stranger gets the same answer whatever kind of id it asks about) {
   // The ids: an ordinary parent, another family's child, an id without an account, a
   // deleted account, an account that blocks the stranger, a parent with a live link code.

@@ -442,6 +442,23 @@ CAF_TEST(a child tries a few link codes an hour and every refusal reads the same
   CAF_CHECK(redeem(mum, code_secret).ok());
 }
 
+CAF_TEST(the PIN workers are shared fairly between accounts) {
+  pin_service pins{sys, pin_service_config{pepper, cheap, 2, 8, false}};
+  auto flood = pins.acquire(mia);
+  CAF_REQUIRE(flood);
+  // One hash of an account at a time: its next ones are refused, not queued.
+  for (int i = 0; i < 100; ++i)
+    CAF_CHECK(!pins.acquire(mia));
+  // Another family's check gets the other worker, the least loaded: it waits for no one.
+  auto other = pins.acquire(leo);
+  CAF_REQUIRE(other);
+  CAF_CHECK_NOT_EQUAL(other->index, flood->index);
+  CAF_CHECK_EQUAL(pins.waiting(), 2u);
+  pins.done(*flood);
+  CAF_CHECK(pins.acquire(mia));
+  pins.stop();
+}
+
 CAF_TEST(an unused family leaves memory and comes back from KV) {
   link(mia, mum);
   auto lookup = [&](account_id child) {
