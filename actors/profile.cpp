@@ -32,17 +32,6 @@ std::optional<bytes> from_base64(const std::string& text) {
   return out;
 }
 
-bool starts_with(std::span<const uint8_t> data, std::string_view magic, size_t at = 0) {
-  return data.size() >= at + magic.size() &&
-         std::equal(magic.begin(), magic.end(), data.begin() + static_cast<std::ptrdiff_t>(at),
-                    [](char a, uint8_t b) { return static_cast<uint8_t>(a) == b; });
-}
-
-bool is_image(std::span<const uint8_t> data) {
-  return starts_with(data, "\x89PNG\r\n\x1a\n") || starts_with(data, "\xff\xd8\xff") ||
-         (starts_with(data, "RIFF") && starts_with(data, "WEBP", 8));
-}
-
 bool printable_ascii(const std::string& s) {
   return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
 }
@@ -99,8 +88,6 @@ std::optional<std::string> check_profile(const profile_set_request& p, size_t av
     return "gender must be 0 (unsaid), 1 (female), 2 (male) or 3 (other)";
   if (p.avatar.size() > avatar_max)
     return "the avatar is larger than " + std::to_string(avatar_max) + " bytes";
-  if (!p.avatar.empty() && !is_image(p.avatar))
-    return "the avatar must be a PNG, JPEG or WebP image";
   return std::nullopt;
 }
 

@@ -25,8 +25,8 @@ bytes encode_profile(const profile_record& p);
 std::optional<profile_record> decode_profile(std::span<const uint8_t> data);
 
 /// Why a profile change may not be kept, or nullopt: the name as registration checks it,
-/// the country empty or two capital letters, an avatar empty or a PNG, JPEG or WebP image
-/// of at most `avatar_max` bytes.
+/// the country empty or two capital letters, a gender of 0..3, an avatar of at most
+/// `avatar_max` bytes (what it holds is checked when it is decoded: actors/avatar.hpp).
 std::optional<std::string> check_profile(const profile_set_request& p, size_t avatar_max);
 
 /// Why device info may not be kept, or nullopt: printable ASCII only.

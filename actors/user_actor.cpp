@@ -993,11 +993,31 @@ void write_profile(user_pointer self, const profile_record& p, reply_to rp) {
             }));
 }
 
-/// The owner changes its name, country, gender or avatar.
-void set_profile(user_pointer self, const profile_set_request& req, reply_to rp) {
+void save_profile(user_pointer self, const profile_set_request& req, reply_to rp);
+
+/// The owner changes its name, country, gender or avatar: all of it or nothing. The avatar
+/// is decoded and written anew on the image worker first (no metadata reaches a friend).
+void set_profile(user_pointer self, profile_set_request req, reply_to rp) {
   auto& st = self->state;
   if (auto why = check_profile(req, st.deps->avatar_max))
     return rp.deliver(error_reply(errc::invalid_argument, *why));
+  if (req.avatar.empty())
+    return save_profile(self, req, std::move(rp));
+  auto image = std::move(req.avatar);
+  self->request(st.deps->images, caf::infinite, avatar_atom::value, std::move(image),
+                static_cast<uint64_t>(st.deps->avatar_max))
+      .then(
+          [=](bytes& normal) mutable {
+            if (!self->state.account)
+              return rp.deliver(account_changed_reply());
+            req.avatar = std::move(normal);
+            save_profile(self, req, std::move(rp));
+          },
+          [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err))); });
+}
+
+void save_profile(user_pointer self, const profile_set_request& req, reply_to rp) {
+  auto& st = self->state;
   if (req.name != st.account->name) {
     st.account->name = req.name;
     caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::accounts, key_of(st.id),

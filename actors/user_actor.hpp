@@ -34,6 +34,7 @@
 #include <memory>
 #include <optional>
 
+#include "actors/avatar.hpp"
 #include "actors/pin_service.hpp"
 #include "cluster/entity_service.hpp"
 #include "cluster/kv_actor.hpp"
@@ -224,6 +225,7 @@ struct user_deps {
   std::function<uint64_t()> now_ms;
   friend_limit_config friend_limits;
   std::shared_ptr<pin_service> pins; ///< hashes the PIN a parent gives with a link code
+  image_worker images;               ///< decodes and re-encodes avatars
   std::chrono::milliseconds link_code_ttl{std::chrono::minutes(10)};
   /// How long a child's setup code is good for (a parent makes a new one when it is over).
   std::chrono::milliseconds setup_code_ttl{std::chrono::hours(1)};

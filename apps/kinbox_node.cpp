@@ -267,6 +267,7 @@ int run(const node_config& cfg) {
     deps.friend_limits = cfg.friend_limits;
     deps.avatar_max = cfg.avatar_max_bytes;
     deps.ages = cfg.ages;
+    deps.images = spawn_image_worker(sys);
     deps.setup_code_ttl = cfg.setup_code_ttl;
     // A drain page must fit in what a connection may have unsent.
     // The pages in flight together stay within half of the slow-consumer limit.
@@ -297,7 +298,8 @@ int run(const node_config& cfg) {
     ctx->limits = std::make_shared<gateway_limits>(cfg.limits);
     ctx->now_ms = system_now_ms;
     ctx->ages = cfg.ages;
-    auto others = std::vector<caf::actor>{caf::actor_cast<caf::actor>(sweeper),
+    auto others = std::vector<caf::actor>{caf::actor_cast<caf::actor>(deps.images),
+                                          caf::actor_cast<caf::actor>(sweeper),
                                           caf::actor_cast<caf::actor>(families),
                                           caf::actor_cast<caf::actor>(*service),
                                           caf::actor_cast<caf::actor>(kv)};

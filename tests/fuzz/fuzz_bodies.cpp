@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1)
     return 0;
   std::span<const uint8_t> in{data + 1, size - 1};
-  switch (data[0] % 46) {
+  switch (data[0] % 53) {
   case 0: return round_trip<client_hello>(in), 0;
   case 1: return round_trip<server_hello>(in), 0;
   case 2: return round_trip<error_body>(in), 0;
@@ -96,6 +96,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   case 44:
     if (auto b = decode_ban(in); b && !decode_ban(encode_ban(*b)))
+      __builtin_trap();
+    return 0;
+  case 45: return round_trip<child_create_request>(in), 0;
+  case 46: return round_trip<child_setup_reply>(in), 0;
+  case 47: return round_trip<register_child_request>(in), 0;
+  case 48: return round_trip<account_delete_request>(in), 0;
+  case 49: return round_trip<profile_request>(in), 0;
+  case 50:
+    if (auto f = decode_found(in); f && !decode_found(encode_found(*f)))
+      __builtin_trap();
+    return 0;
+  case 51:
+    if (auto c = decode_card(in); c && !decode_card(encode_card(*c)))
       __builtin_trap();
     return 0;
   default:

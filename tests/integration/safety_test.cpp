@@ -6,6 +6,7 @@
 #include <caf/test/unit_test.hpp>
 #include <caf/test/unit_test_impl.hpp>
 
+#include "tests/images.hpp"
 #include "tests/integration/harness.hpp"
 
 using namespace kinbox;
@@ -320,6 +321,48 @@ CAF_TEST(a flood of PIN work by one parent leaves other families their checks) {
   }
   CAF_CHECK_GREATER_OR_EQUAL(codes, 1u);
   CAF_CHECK_GREATER(limited, 250u);
+}
+
+CAF_TEST(the small abuse channels are closed) {
+  auto mum = make_user(n, "Mum");
+  auto mia = make_child(n, mum, "Mia");
+  // The PINs anyone tries first are refused as new PINs.
+  for (auto* easy : {"0000", "1234", "1111", "2580"}) {
+    auto r = mum->pin_set(mia.id, easy);
+    CAF_REQUIRE(!r);
+    CAF_CHECK(r.error().code == errc::invalid_argument);
+  }
+  // Names that show nothing.
+  for (std::string blank : {"\xe3\x85\xa4", "\xe1\x85\x9f", "\xe2\xa0\x80",
+                            "\xf3\xa0\x80\x81\xf3\xa0\x81\xa1", "\xef\xb8\x8f"}) {
+    auto r = mia->profile_set({blank, "", gender::unsaid, {}});
+    CAF_REQUIRE(!r);
+    CAF_CHECK(r.error().code == errc::invalid_argument);
+  }
+  // A photo with the child's GPS position in its EXIF: what friends get has none of it.
+  const std::string gps = "GPS-48.8584N-2.2945E-from-the-camera";
+  CAF_REQUIRE(mia->profile_set({"Mia", "", gender::unsaid, jpeg_with_exif(gps)}));
+  auto seen = mum->profile_get(mia.id);
+  CAF_REQUIRE(seen);
+  CAF_CHECK(!seen->avatar.empty());
+  std::string avatar(seen->avatar.begin(), seen->avatar.end());
+  CAF_CHECK(avatar.find(gps) == std::string::npos);
+  CAF_CHECK(avatar.find("Exif") == std::string::npos);
+  // A script behind PNG magic, random bytes behind JPEG magic, a header of 65535 x 65535:
+  // refused with the reason, the session kept and the avatar as it was.
+  std::string script = "\x89PNG\r\n\x1a\n<script>alert(1)</script>";
+  bytes noise{0xff, 0xd8, 0xff};
+  for (int i = 0; i < 500; ++i)
+    noise.push_back(static_cast<uint8_t>(i * 131));
+  for (auto& bad : {bytes(script.begin(), script.end()), noise}) {
+    auto r = mia->profile_set({"Mia", "", gender::unsaid, bad});
+    CAF_REQUIRE(!r);
+    CAF_CHECK(r.error().code == errc::invalid_argument);
+  }
+  CAF_CHECK(mia->whoami());
+  auto again = mum->profile_get(mia.id);
+  CAF_REQUIRE(again);
+  CAF_CHECK(again->avatar == seen->avatar);
 }
 
 CAF_TEST(a stranger gets the same answer whatever kind of id it asks about) {

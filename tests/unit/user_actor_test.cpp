@@ -16,6 +16,7 @@
 #include "actors/user_actor.hpp"
 #include "config/caf_error.hpp"
 #include "fakes.hpp"
+#include "tests/images.hpp"
 #include "protocol/wire.hpp"
 
 using namespace kinbox;
@@ -155,6 +156,7 @@ struct fixture : test_coordinator_fixture<> {
     service->register_kind(family_kind, sys.spawn(fakes::host, sys.spawn(fake_entity, w)),
                            family_push_codec());
     deps.store = sys.spawn(fake_store, w);
+    deps.images = spawn_image_worker(sys, false);
     deps.kv = sys.spawn(fakes::kv, w);
     deps.service = service;
     deps.now_ms = [w = w] { return w->now; };
@@ -557,11 +559,12 @@ CAF_TEST(each profile field is seen by self and parent only and a friend sees th
   befriend(bob, alice);
   link_parent(bob, carol);
   auto bob_actor = spawn(bob);
-  bytes png{0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 1, 2, 3};
+  auto sent = testing::make_image(testing::image_format::png, 8, 8);
+  auto png = *normalize_avatar(sent, deps.avatar_max); // what is kept of it
   auto set = [&](profile_set_request p) {
     return call(bob_actor, bob, user_op::set_profile, encode_body(p));
   };
-  CAF_REQUIRE(set({"Bobby", "AT", gender::female, png}).ok());
+  CAF_REQUIRE(set({"Bobby", "AT", gender::female, sent}).ok());
   attach(bob_actor, bob, 1, {"android 14", "1.4.2", "de-AT", "Europe/Vienna"});
   auto seen_by = [&](account_id caller) {
     return call(bob_actor, caller, user_op::get_profile);
@@ -598,8 +601,8 @@ CAF_TEST(each profile field is seen by self and parent only and a friend sees th
   CAF_CHECK_EQUAL(friendly.body.size(), 8u + 4 + 5 + 4 + png.size() + 2);
   CAF_CHECK_EQUAL(seen_by(nobody).status, static_cast<uint16_t>(errc::not_found));
   // Bad fields are refused with a reason, the profile stays as it was.
-  for (auto bad : {profile_set_request{"Bo\u202eb", "AT", gender::female, png},
-                   profile_set_request{"Bob", "at", gender::female, png},
+  for (auto bad : {profile_set_request{"Bo\u202eb", "AT", gender::female, sent},
+                   profile_set_request{"Bob", "at", gender::female, sent},
                    profile_set_request{"Bob", "AT", gender::female, bytes{1, 2, 3}},
                    profile_set_request{"Bob", "AT", gender::female, bytes(deps.avatar_max + 1, 0xff)}}) {
     auto r = set(bad);
