@@ -552,6 +552,18 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
       finish(self, std::move(rp), ok_reply());
     });
   }
+  case family_op::forget: {
+    wire::reader r{req.body};
+    account_id other = 0;
+    r.u64(other);
+    if (!by_child)
+      return finish(self, std::move(rp), not_found());
+    if (!r.finished())
+      return bad("malformed account");
+    if (!f.take_approval(other))
+      return finish(self, std::move(rp), ok_reply());
+    return save(self, std::move(rp), [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
+  }
   case family_op::verify_pin: {
     bool ok = false;
     auto pin = pin_of(req.body, ok);

@@ -57,6 +57,8 @@ enum class family_op : uint8_t {
   verify_pin = 16,       ///< the child's user actor: body pin:str; counted as any PIN try
   approval_profile = 17, ///< parent: body other:u64 (a step with it waits); reply the
                          ///< contact-level profile of `other`
+  forget = 18,           ///< the child's user actor: body other:u64, an account deleted;
+                         ///< a step with it that waits goes
 };
 
 /// Another account and a yes or no about it: the body of `approval_needed` (whether the

@@ -498,6 +498,12 @@ void fetch_locations(user_pointer self) {
     });
 }
 
+/// After a deletion purged mail: the store rewrites the mailbox file without the freed
+/// pages soon (docs/privacy.md has the window).
+void compact_soon(user_pointer self) {
+  caf::anon_send(self->state.deps->store, compact_atom::value);
+}
+
 /// Deletes stored mail the account will never see (from a removed or blocked contact),
 /// without receipts: the sender learns nothing. `then` runs when the delete is committed
 /// or failed (the paging filter drops what is left).
@@ -1156,8 +1162,24 @@ void export_account(user_pointer self, reply_to rp) {
   });
 }
 
-/// The last step of a deletion: the account's KV records go (the account record last),
-/// its session is told, and the actor forgets it.
+/// The deletion is done: the session is told, and the actor forgets the account.
+void forget_account(user_pointer self, reply_to rp) {
+  auto& st = self->state;
+  log::get("user")->info("event=account_deleted account={}", st.id);
+  rp.deliver(ok_reply());
+  if (st.session)
+    st.deps->service->push(*st.session, user_kind,
+                           caf::make_message(kick_atom::value, st.id,
+                                             static_cast<uint16_t>(errc::account_deleted)));
+  st.session.reset();
+  st.account.reset();
+  st.contacts = contact_list_state{};
+  st.device.reset();
+  st.code.reset();
+}
+
+/// The last step of a deletion: the account's KV records go, its data key is erased (so
+/// what JetStream keeps of older revisions opens for no one), the account record last.
 void erase_records(user_pointer self, reply_to rp) {
   auto& st = self->state;
   auto open = std::make_shared<size_t>(0);
@@ -1166,27 +1188,22 @@ void erase_records(user_pointer self, reply_to rp) {
     if (--*open != 0)
       return;
     auto& st = self->state;
+    auto partly = [](reply_to& rp) {
+      rp.deliver(error_reply(errc::unavailable, "the account was partly deleted; delete it again"));
+    };
     if (*failed)
-      return rp.deliver(error_reply(errc::unavailable, "the account was partly deleted; delete it again"));
-    self->request(st.deps->kv, caf::infinite, kv_delete_atom::value, kv_space::accounts, key_of(st.id))
-        .then(
-            [=](bool) mutable {
-              auto& st = self->state;
-              log::get("user")->info("event=account_deleted account={}", st.id);
-              rp.deliver(ok_reply());
-              if (st.session)
-                st.deps->service->push(*st.session, user_kind,
-                                       caf::make_message(kick_atom::value, st.id,
-                                                         static_cast<uint16_t>(errc::account_deleted)));
-              st.session.reset();
-              st.account.reset();
-              st.contacts = contact_list_state{};
-              st.device.reset();
-              st.code.reset();
-            },
-            [=](caf::error&) mutable {
-              rp.deliver(error_reply(errc::unavailable, "the account was partly deleted; delete it again"));
-            });
+      return partly(rp);
+    // The data key goes before the account record: every revision of every record of the
+    // account is unreadable from here on, and a deletion cut short here is asked again.
+    self->request(st.deps->kv, caf::infinite, kv_shred_atom::value, key_of(st.id))
+        .then([=](bool) mutable {
+                auto& st = self->state;
+                self->request(st.deps->kv, caf::infinite, kv_delete_atom::value,
+                              kv_space::accounts, key_of(st.id))
+                    .then([=](bool) mutable { forget_account(self, std::move(rp)); },
+                          [=](caf::error&) mutable { forget_account(self, std::move(rp)); });
+              },
+              [=](caf::error&) mutable { partly(rp); });
   };
   for (auto space : {kv_space::contacts, kv_space::profiles, kv_space::presence, kv_space::last_seen}) {
     ++*open;
@@ -1209,9 +1226,9 @@ void delete_account(user_pointer self, account_id by, reply_to rp) {
   log::get("user")->info("event=account_deleting account={} by={}", st.id,
                          by == st.id ? "self" : "parent");
   std::vector<entity_request> notes;
+  // Blocked ones too: they may keep a request to it, or a cooldown.
   for (auto& [other, e] : st.contacts.entries())
-    if (e.state != contact_state::blocked)
-      notes.push_back({user_kind, other, static_cast<uint8_t>(user_op::account_gone), st.id, {}});
+    notes.push_back({user_kind, other, static_cast<uint8_t>(user_op::account_gone), st.id, {}});
   for (auto child : st.contacts.children())
     notes.push_back({family_kind, child, static_cast<uint8_t>(family_op::unlink), st.id, {}});
   send_entities(self, std::move(notes));
@@ -1222,7 +1239,10 @@ void delete_account(user_pointer self, account_id by, reply_to rp) {
     }
   pop_released(st);
   auto rest = [=](reply_to rp) mutable {
-    purge_mail(self, std::nullopt, 0, [=]() mutable { erase_records(self, std::move(rp)); });
+    purge_mail(self, std::nullopt, 0, [=]() mutable {
+      compact_soon(self);
+      erase_records(self, std::move(rp));
+    });
   };
   if (st.account->role != account_role::child && st.contacts.parent() == 0)
     return rest(std::move(rp));
@@ -1488,6 +1508,35 @@ void redeem_link_code(user_pointer self, const entity_request& req, reply_to rp)
   rp.deliver(refused);
 }
 
+/// Bans (or lets again) the account's two public keys, so that neither registers again:
+/// only the account's actor reads its keys (its record is sealed), so the operator's
+/// tool asks it, and hears once both are written.
+void ban_keys(user_pointer self, bool on, bytes record, reply_to rp) {
+  auto& st = self->state;
+  auto open = std::make_shared<size_t>(2);
+  auto failed = std::make_shared<bool>(false);
+  auto one_done = [=]() mutable {
+    if (--*open == 0)
+      rp.deliver(*failed ? error_reply(errc::unavailable, "the ban could not be written; ban again")
+                         : ok_reply());
+  };
+  for (auto key : {ban_key_of_sign_key(st.account->sign_key), ban_key_of_box_key(st.account->box_key)}) {
+    auto handlers = [=](auto request) mutable {
+      ++self->state.store_calls;
+      request.then(store_reply<bool>(self, [=](bool) mutable { one_done(); }),
+                   store_reply<caf::error>(self, [=](caf::error&) mutable {
+                     *failed = true;
+                     one_done();
+                   }));
+    };
+    if (on)
+      handlers(self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::bans, key,
+                             record));
+    else
+      handlers(self->request(st.deps->kv, caf::infinite, kv_delete_atom::value, kv_space::bans, key));
+  }
+}
+
 /// A fresh setup secret for a child's device: 64 random bits (never 0), so guessing one
 /// within its hour at the registration limits is hopeless.
 uint64_t random_setup_secret() {
@@ -1734,10 +1783,17 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   case user_op::friend_removed:
     return apply_contact_effect(self, st.contacts.receive_remove(req.caller), req.caller, rp);
   case user_op::account_gone: {
-    if (!st.contacts.forget(req.caller))
-      return rp.deliver(ok_reply());
     auto gone = req.caller;
+    // A step with it waiting for this child's parent goes from the family too.
+    if (st.contacts.state_of(gone) == contact_state::awaiting_parent) {
+      bytes who;
+      wire::writer{who}.u64(gone);
+      ask_family(self, st.id, family_op::forget, std::move(who), [](entity_reply&) {});
+    }
+    if (!st.contacts.forget(gone))
+      return rp.deliver(ok_reply());
     return purge_mail(self, gone, 0, [=]() mutable {
+      compact_soon(self); // the mailbox file keeps no trace of the deleted account
       apply_contact_effect(self, contact_effect::changed, gone, std::move(rp));
     });
   }
@@ -1764,12 +1820,15 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     if (st.contacts.are_friends(req.caller))
       notify_parent(self, notice_type::friend_renamed, req.caller, now);
     return rp.deliver(ok_reply());
-  case user_op::ban:
+  case user_op::ban: {
     if (req.caller != operator_caller)
       return rp.deliver(error_reply(errc::not_found));
-    if (req.body.size() != 1 || req.body[0] > 1)
+    bool on = !req.body.empty() && req.body[0] == 1;
+    bytes record(req.body.begin() + (req.body.empty() ? 0 : 1), req.body.end());
+    if (req.body.empty() || req.body[0] > 1 || (on && !decode_ban(record)) ||
+        (!on && !record.empty()))
       return bad("malformed ban");
-    st.banned = req.body[0] == 1;
+    st.banned = on;
     log::get("user")->info("event={} account={}", st.banned ? "account_banned" : "ban_lifted", st.id);
     if (st.banned && st.session) {
       st.deps->service->push(*st.session, user_kind,
@@ -1777,7 +1836,8 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
                                                static_cast<uint16_t>(errc::banned)));
       detach_session(self, now);
     }
-    return rp.deliver(ok_reply());
+    return ban_keys(self, on, std::move(record), rp);
+  }
   case user_op::location: {
     auto loc = decode_location(req.body);
     if (!loc)

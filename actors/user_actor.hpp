@@ -86,8 +86,8 @@ enum class user_op : uint8_t {
   parent_decision = 36,  ///< the family of this child: body other:u64 approve:u8
   location = 37,         ///< the family of child `caller`: its location (location_body),
                          ///< pushed to the attached session, never stored
-  ban = 40,              ///< the operator (caller 0): body u8 1: end the session and refuse
-                         ///< attaches, 0: lift that
+  ban = 40,              ///< the operator (caller 0): body u8 1 and the ban record: end the
+                         ///< session, refuse attaches and ban both public keys; u8 0: lift that
   found_account = 41,    ///< parent `caller` makes this (new) child account: body
                          ///< found_body; reply u8 1 made, 0 the id is taken
   complete_setup = 42,   ///< a session registering the child's device: body secret:u64

@@ -267,47 +267,37 @@ kv_bucket& bans_of(kv_buckets& b) {
   return *b.spaces[static_cast<size_t>(kv_space::bans)];
 }
 
-/// The account record, if the account still exists.
-std::optional<account_record> account_of(kv_buckets& b, account_id id) {
-  auto v = b.spaces[static_cast<size_t>(kv_space::accounts)]->get(std::to_string(id));
-  if (!v || !*v)
-    return std::nullopt;
-  return decode_account((*v)->value);
-}
-
-/// Writes the ban (under the account's id and both its public keys) and has the account's
-/// actor end its session and refuse attaches; `lift` deletes it and lets the actor go on.
+/// Writes the ban under the account's id, and has the account's actor end its session,
+/// refuse attaches and ban its two public keys (its record is sealed: only the cluster's
+/// nodes read its keys); `lift` deletes it all and lets the actor go on.
 int ban(nats_link& link, kv_buckets& b, const std::string& cluster, account_id id,
         report_category reason, bool lift, bool as_json) {
-  auto account = account_of(b, id);
-  auto key = account ? std::optional<public_key>{account->sign_key} : std::nullopt;
-  std::vector<std::string> keys{ban_key_of_account(id)};
-  if (account) {
-    keys.push_back(ban_key_of_sign_key(account->sign_key));
-    keys.push_back(ban_key_of_box_key(account->box_key));
-  }
   auto record = encode_ban({id, now_ms(), reason});
-  for (auto& k : keys) {
-    std::optional<failure> failed;
-    if (auto erased = lift ? bans_of(b).erase(k) : result<bool>{true}; !erased)
+  auto key = ban_key_of_account(id);
+  std::optional<failure> failed;
+  if (lift) {
+    if (auto erased = bans_of(b).erase(key); !erased)
       failed = erased.error();
-    if (auto put = lift ? result<uint64_t>{0} : bans_of(b).put(k, record); !put)
-      failed = put.error();
-    if (failed)
-      return fail("cannot write the bans bucket: " + failed->message);
+  } else if (auto put = bans_of(b).put(key, record); !put) {
+    failed = put.error();
   }
-  auto told = call_user(link, b, cluster, id, user_op::ban, bytes{uint8_t(lift ? 0 : 1)});
+  if (failed)
+    return fail("cannot write the bans bucket: " + failed->message);
+  bytes body{uint8_t(lift ? 0 : 1)};
+  if (!lift)
+    body.insert(body.end(), record.begin(), record.end());
+  auto told = call_user(link, b, cluster, id, user_op::ban, body);
   bool reached = told && told->ok();
+  bool known = reached || (told && told->status != static_cast<uint16_t>(errc::not_found));
   if (as_json)
-    std::cout << json{{"account", id}, {"banned", !lift}, {"account_known", key.has_value()},
+    std::cout << json{{"account", id}, {"banned", !lift}, {"account_known", known},
                       {"actor_told", reached}}
                      .dump()
               << "\n";
   else
     std::cout << "account " << id << (lift ? " may log in again" : " is banned")
-              << (key ? "" : " (no such account now; the id stays banned)")
-              << (reached || !key ? "" : "; its node was not reached: its session ends at the "
-                                          "next login")
+              << (known ? "" : " (no such account now, or its node was not reached; the id "
+                               "stays banned)")
               << "\n";
   return 0;
 }

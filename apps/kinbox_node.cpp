@@ -214,6 +214,9 @@ int run(const node_config& cfg) {
   key_fingerprints fingerprints{crypto::fingerprint(key->pk), crypto::pepper_fingerprint(*pepper)};
   if (auto same = check_key_fingerprints(*(*buckets)->cluster, fingerprints); !same)
     return fail(same.error().message);
+  auto secrets = crypto::storage_secrets::derive(*pepper);
+  if (auto migrated = migrate_storage(**buckets, secrets); !migrated)
+    return fail("cannot seal the account records: " + migrated.error().message);
   auto initial = load_or_create_placement(*(*buckets)->cluster, cfg.node_id, cfg.shards);
   for (int attempt = 0; !initial && initial.error().code == errc::unavailable && attempt < 30;
        ++attempt) {
@@ -242,8 +245,9 @@ int run(const node_config& cfg) {
                 size_t{cfg.worker_threads > 1 ? 50u : 0u});
     add_kinbox_error_renderer(sys_cfg);
     caf::actor_system sys{sys_cfg};
-    auto store = spawn_store(sys, std::move(*box), cfg.commit_window);
-    auto kv = spawn_kv(sys, *buckets);
+    auto store = spawn_store(sys, std::move(*box), cfg.commit_window,
+                             {cfg.compaction.after_purge, cfg.compaction.every});
+    auto kv = spawn_kv(sys, *buckets, secrets);
     entity_service_config scfg;
     scfg.cluster = cfg.cluster;
     scfg.node_id = cfg.node_id;

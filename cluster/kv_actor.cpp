@@ -14,9 +14,6 @@ namespace kinbox {
 
 namespace {
 
-const char* space_names[kv_space_count] = {"accounts", "contacts", "presence",
-                                           "last_seen", "families", "bans", "profiles"};
-
 std::string bucket_name(const std::string& cluster, const char* space) {
   return "kinbox_" + cluster + "_" + space;
 }
@@ -63,7 +60,7 @@ result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std:
   auto out = std::make_shared<kv_buckets>();
   for (size_t i = 0; i < kv_space_count; ++i) {
     bucket_options opts;
-    opts.name = bucket_name(cluster, space_names[i]);
+    opts.name = bucket_name(cluster, space_name(static_cast<kv_space>(i)));
     opts.replicas = replicas;
     if (static_cast<kv_space>(i) == kv_space::bans)
       opts.ttl_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(ban_keep).count();
@@ -74,6 +71,13 @@ result<std::shared_ptr<kv_buckets>> kv_buckets::open(nats_link& link, const std:
       return bucket.error();
     out->spaces[i] = std::move(*bucket);
   }
+  bucket_options keys;
+  keys.name = bucket_name(cluster, "keys");
+  keys.replicas = replicas;
+  auto keys_bucket = link.open_erasable_bucket(keys);
+  if (!keys_bucket)
+    return keys_bucket.error();
+  out->keys = std::move(*keys_bucket);
   bucket_options nodes;
   nodes.name = bucket_name(cluster, "nodes");
   nodes.replicas = replicas;
@@ -110,11 +114,15 @@ result<std::shared_ptr<kv_buckets>> kv_buckets::existing(nats_link& link,
                                                          const std::string& cluster) {
   auto out = std::make_shared<kv_buckets>();
   for (size_t i = 0; i < kv_space_count; ++i) {
-    auto bucket = link.existing_bucket(bucket_name(cluster, space_names[i]));
+    auto bucket = link.existing_bucket(bucket_name(cluster, space_name(static_cast<kv_space>(i))));
     if (!bucket)
       return bucket.error();
     out->spaces[i] = std::move(*bucket);
   }
+  auto keys = link.existing_bucket(bucket_name(cluster, "keys"));
+  if (!keys)
+    return keys.error();
+  out->keys = std::move(*keys);
   auto nodes = link.existing_bucket(bucket_name(cluster, "nodes"));
   auto placement = link.existing_bucket(bucket_name(cluster, "cluster"));
   if (!nodes || !placement)
@@ -131,35 +139,39 @@ result<std::shared_ptr<kv_buckets>> kv_buckets::existing(nats_link& link,
 
 namespace {
 
-kv_actor::behavior_type kv_behavior(kv_actor::pointer, std::shared_ptr<kv_buckets> buckets) {
-  auto bucket = [buckets](kv_space s) -> kv_bucket& {
-    return *buckets->spaces[static_cast<size_t>(s)];
-  };
+kv_actor::behavior_type kv_behavior(kv_actor::pointer, std::shared_ptr<kv_buckets> buckets,
+                                    std::shared_ptr<sealed_kv> store) {
   return {
       [=](kv_get_atom, kv_space s, const std::string& key) -> caf::result<kv_lookup> {
-        auto res = bucket(s).get(key);
+        auto res = store->get(s, key);
         if (!res)
           return make_error(res.error());
         if (!*res)
           return kv_lookup{};
-        return kv_lookup{true, std::move((*res)->value)};
+        return kv_lookup{true, std::move(**res)};
       },
       [=](kv_put_atom, kv_space s, const std::string& key,
           const bytes& value) -> caf::result<bool> {
-        auto res = bucket(s).put(key, value);
+        auto res = store->put(s, key, value);
         if (!res)
           return make_error(res.error());
         return true;
       },
       [=](kv_create_atom, kv_space s, const std::string& key,
           const bytes& value) -> caf::result<bool> {
-        auto res = bucket(s).create(key, value);
+        auto res = store->create(s, key, value);
         if (!res)
           return make_error(res.error());
         return *res;
       },
       [=](kv_delete_atom, kv_space s, const std::string& key) -> caf::result<bool> {
-        auto res = bucket(s).erase(key);
+        auto res = store->erase(s, key);
+        if (!res)
+          return make_error(res.error());
+        return true;
+      },
+      [=](kv_shred_atom, const std::string& owner) -> caf::result<bool> {
+        auto res = store->shred(owner);
         if (!res)
           return make_error(res.error());
         return true;
@@ -177,8 +189,17 @@ kv_actor::behavior_type kv_behavior(kv_actor::pointer, std::shared_ptr<kv_bucket
 
 } // namespace
 
-kv_actor spawn_kv(caf::actor_system& sys, std::shared_ptr<kv_buckets> buckets) {
-  return sys.spawn<caf::detached>(kv_behavior, std::move(buckets));
+sealed_kv sealed_view(kv_buckets& b, const crypto::storage_secrets& secrets) {
+  std::array<kv_bucket*, kv_space_count> spaces{};
+  for (size_t i = 0; i < kv_space_count; ++i)
+    spaces[i] = b.spaces[i].get();
+  return sealed_kv{spaces, b.keys.get(), secrets};
+}
+
+kv_actor spawn_kv(caf::actor_system& sys, std::shared_ptr<kv_buckets> buckets,
+                  crypto::storage_secrets secrets) {
+  auto store = std::make_shared<sealed_kv>(sealed_view(*buckets, secrets));
+  return sys.spawn<caf::detached>(kv_behavior, std::move(buckets), std::move(store));
 }
 
 } // namespace kinbox

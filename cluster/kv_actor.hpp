@@ -1,6 +1,7 @@
 // The kv actor: the one place where actors reach the cluster's JetStream KV buckets and
-// its reports stream. Calls block on a round trip to NATS, so it runs detached (its own
-// thread) and the scheduler threads never wait on the network.
+// its reports stream, through the sealed view of the account records (sealed_kv.hpp).
+// Calls block on a round trip to NATS, so it runs detached (its own thread) and the
+// scheduler threads never wait on the network.
 #pragma once
 
 #include <caf/actor_system.hpp>
@@ -13,21 +14,10 @@
 
 #include "cluster/entity.hpp"
 #include "cluster/nats_link.hpp"
+#include "cluster/sealed_kv.hpp"
 
 namespace kinbox {
 
-/// The buckets the kv actor serves (named kinbox_<cluster>_<space>).
-enum class kv_space : uint8_t {
-  accounts = 0,  ///< account id -> profile and public keys (JSON)
-  contacts = 1,  ///< account id -> contact list (JSON)
-  presence = 2,  ///< account id -> the node (and incarnation) of its session; deleted on detach
-  last_seen = 3, ///< account id -> last detach time (ms), kept until account deletion
-  families = 4,  ///< child id -> parent link, PIN hash and tries, approvals (JSON)
-  bans = 5,      ///< "a<id>", "k<sign key hash>", "b<box key hash>" -> ban (JSON); kept 400 days
-  profiles = 6,  ///< account id -> country, gender, avatar, device info (JSON)
-};
-
-constexpr size_t kv_space_count = 7;
 
 /// How long a ban is kept (the bans bucket's TTL): at least a year.
 constexpr auto ban_keep = std::chrono::hours(24 * 400);
@@ -54,6 +44,7 @@ using kv_put_atom = caf::atom_constant<caf::atom("kv_put")>;
 using kv_create_atom = caf::atom_constant<caf::atom("kv_create")>;
 using kv_delete_atom = caf::atom_constant<caf::atom("kv_delete")>;
 using report_atom = caf::atom_constant<caf::atom("report")>;
+using kv_shred_atom = caf::atom_constant<caf::atom("kv_shred")>;
 
 // clang-format off
 using kv_actor = caf::typed_actor<
@@ -65,6 +56,9 @@ using kv_actor = caf::typed_actor<
   caf::replies_to<kv_create_atom, kv_space, std::string, bytes>::with<bool>,
   /// Deletes a key.
   caf::replies_to<kv_delete_atom, kv_space, std::string>::with<bool>,
+  /// Erases the data key of an account (by id): every sealed record of it, in any
+  /// revision, can no longer be opened.
+  caf::replies_to<kv_shred_atom, std::string>::with<bool>,
   /// Appends a report to the reports stream; its sequence once it is durable.
   caf::replies_to<report_atom, bytes>::with<uint64_t>>;
 // clang-format on
@@ -72,6 +66,7 @@ using kv_actor = caf::typed_actor<
 /// The cluster's buckets, opened (and created if missing) over one NATS link.
 struct kv_buckets {
   std::unique_ptr<kv_bucket> spaces[kv_space_count];
+  std::unique_ptr<kv_bucket> keys;    ///< the accounts' data keys (erasable)
   std::shared_ptr<kv_bucket> nodes;   ///< node records, TTL = the membership lease
   std::shared_ptr<kv_bucket> cluster; ///< the placement
   std::unique_ptr<js_stream> reports;
@@ -88,7 +83,11 @@ struct kv_buckets {
                                                                     const std::string& cluster);
 };
 
-kv_actor spawn_kv(caf::actor_system& sys, std::shared_ptr<kv_buckets> buckets);
+/// The sealed view of the account buckets (the kv actor's, and a migration's).
+sealed_kv sealed_view(kv_buckets& b, const crypto::storage_secrets& secrets);
+
+kv_actor spawn_kv(caf::actor_system& sys, std::shared_ptr<kv_buckets> buckets,
+                  crypto::storage_secrets secrets);
 
 } // namespace kinbox
 

@@ -87,6 +87,25 @@ result<bool> check_key_fingerprints(kv_bucket& cluster, const key_fingerprints& 
   return failure{errc::unavailable, "the cluster's key fingerprints could not be read"};
 }
 
+result<bool> migrate_storage(kv_buckets& b, const crypto::storage_secrets& secrets) {
+  auto done = b.cluster->get(storage_key);
+  if (!done)
+    return done.error();
+  if (*done)
+    return true;
+  auto view = sealed_view(b, secrets);
+  auto moved = view.migrate();
+  if (!moved)
+    return moved.error();
+  if (*moved > 0)
+    log::get("cluster")->info("event=records_sealed count={}", *moved);
+  std::string format = "sealed";
+  auto marked = b.cluster->create(storage_key, bytes(format.begin(), format.end()));
+  if (!marked)
+    return marked.error();
+  return true;
+}
+
 namespace {
 
 using clock = std::chrono::steady_clock;

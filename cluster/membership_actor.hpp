@@ -27,6 +27,7 @@
 #include <string>
 
 #include "cluster/entity_service.hpp"
+#include "cluster/kv_actor.hpp"
 #include "cluster/membership.hpp"
 #include "cluster/nats_link.hpp"
 #include "persistence/store_actor.hpp"
@@ -90,6 +91,15 @@ constexpr const char* keys_key = "keys";
 /// Compares this node's fingerprints with the cluster's (the first node to start records
 /// its own): fails with invalid_argument, naming both, when they differ.
 [[nodiscard]] result<bool> check_key_fingerprints(kv_bucket& cluster, const key_fingerprints& mine);
+
+/// The key of the storage format in the cluster bucket: "sealed" once every account
+/// record is sealed (cluster/sealed_kv.hpp).
+constexpr const char* storage_key = "storage";
+
+/// Seals the account records a cluster wrote before records were sealed, once for the
+/// cluster (the first node of the new version does it and records it in the cluster
+/// bucket; nodes that find the record skip it). Idempotent if two nodes race.
+[[nodiscard]] result<bool> migrate_storage(kv_buckets& b, const crypto::storage_secrets& secrets);
 
 struct membership_config {
   std::string node_id;

@@ -396,6 +396,58 @@ result<std::unique_ptr<kv_bucket>> nats_link::open_bucket(const bucket_options& 
   return std::make_unique<kv_bucket>(kv);
 }
 
+result<std::unique_ptr<kv_bucket>> nats_link::open_erasable_bucket(const bucket_options& opts) {
+  auto stream = "KV_" + opts.name;
+  jsStreamInfo* si = nullptr;
+  jsErrCode jerr{};
+  if (js_GetStreamInfo(&si, js_, stream.c_str(), nullptr, &jerr) == NATS_OK) {
+    jsStreamInfo_Destroy(si);
+    if (opts.replicas > 1)
+      raise_replicas(js_, stream, opts.replicas);
+  } else {
+    auto subject = "$KV." + opts.name + ".>";
+    const char* subjects[] = {subject.c_str()};
+    jsStreamConfig cfg;
+    jsStreamConfig_Init(&cfg);
+    cfg.Name = stream.c_str();
+    cfg.Subjects = subjects;
+    cfg.SubjectsLen = 1;
+    cfg.Storage = js_FileStorage;
+    cfg.Replicas = opts.replicas;
+    cfg.MaxMsgsPerSubject = opts.history;
+    cfg.AllowRollup = true;
+    cfg.AllowDirect = true;
+    cfg.DenyDelete = false;
+    cfg.Discard = js_DiscardNew;
+    auto s = js_AddStream(&si, js_, &cfg, nullptr, &jerr);
+    if (s != NATS_OK && js_GetStreamInfo(&si, js_, stream.c_str(), nullptr, &jerr) != NATS_OK)
+      return nats_failure("kv_create_bucket", s);
+    jsStreamInfo_Destroy(si);
+  }
+  kvStore* kv = nullptr;
+  if (auto s = js_KeyValue(&kv, js_, opts.name.c_str()); s != NATS_OK)
+    return nats_failure("kv_open_bucket", s);
+  return std::make_unique<kv_bucket>(kv, js_, stream);
+}
+
+result<bool> kv_bucket::erase_current(const std::string& key) {
+  if (js_ == nullptr)
+    return failure{errc::internal, "the bucket does not allow erasing"};
+  kvEntry* e = nullptr;
+  auto s = kvStore_Get(&e, kv_, key.c_str());
+  if (s == NATS_NOT_FOUND)
+    return false;
+  if (s != NATS_OK)
+    return nats_failure("kv_get", s);
+  auto seq = kvEntry_Revision(e);
+  kvEntry_Destroy(e);
+  jsErrCode jerr{};
+  s = js_EraseMsg(js_, stream_.c_str(), seq, nullptr, &jerr);
+  if (s != NATS_OK)
+    return nats_failure("kv_erase", s);
+  return true;
+}
+
 result<std::unique_ptr<js_stream>> nats_link::existing_stream(const std::string& name) {
   jsStreamInfo* si = nullptr;
   jsErrCode jerr{};

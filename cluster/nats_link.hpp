@@ -68,6 +68,9 @@ struct kv_change {
 class kv_bucket {
 public:
   explicit kv_bucket(kvStore* kv) : kv_(kv) {}
+  /// A bucket whose stream allows erasing messages (`nats_link::open_erasable_bucket`).
+  kv_bucket(kvStore* kv, jsCtx* js, std::string stream)
+      : kv_(kv), js_(js), stream_(std::move(stream)) {}
   ~kv_bucket();
   kv_bucket(const kv_bucket&) = delete;
   kv_bucket& operator=(const kv_bucket&) = delete;
@@ -87,11 +90,17 @@ public:
   [[nodiscard]] result<bool> erase(const std::string& key);
   /// All live keys of the bucket.
   [[nodiscard]] result<std::vector<std::string>> keys();
+  /// Overwrites the key's current value where the servers keep it and removes it (only in
+  /// an erasable bucket, and only a value never superseded: an older revision is gone
+  /// from the stream but not from its files). True if there was one.
+  [[nodiscard]] result<bool> erase_current(const std::string& key);
 
   kvStore* handle() const { return kv_; }
 
 private:
   kvStore* kv_;
+  jsCtx* js_ = nullptr;
+  std::string stream_;
 };
 
 /// Watches every key of a bucket on a thread of its own and hands each change to
@@ -195,6 +204,11 @@ public:
 
   /// Opens the bucket, creating it with `opts` if it does not exist.
   [[nodiscard]] result<std::unique_ptr<kv_bucket>> open_bucket(const bucket_options& opts);
+
+  /// Opens the bucket, creating its stream by hand if it does not exist: as a KV bucket
+  /// would be (one message per key), but allowing message erasure, which
+  /// `js_CreateKeyValue` denies (docs/privacy.md). Values are never updated in it.
+  [[nodiscard]] result<std::unique_ptr<kv_bucket>> open_erasable_bucket(const bucket_options& opts);
 
   /// Opens a bucket that exists (tools: they never make or change one); not_found if not.
   [[nodiscard]] result<std::unique_ptr<kv_bucket>> existing_bucket(const std::string& name);

@@ -92,6 +92,12 @@ po::options_description make_options() {
      "how often expired mail is deleted; between 100ms and 1h")
     ("auth-timeout", po::value<std::string>()->default_value("30s"),
      "a connection that has not logged in within this time is closed; 1s to 10m")
+    ("mailbox-compact-delay", po::value<std::string>()->default_value("60s"),
+     "after an account is deleted, the mailbox file is rewritten without its freed pages "
+     "within this time (no byte of the account's mail stays in it); 0s to 1h")
+    ("mailbox-compact-interval", po::value<std::string>()->default_value("1h"),
+     "otherwise the mailbox file is rewritten this often if mail was acked or expired "
+     "since (delivered mail leaves no bytes behind for longer); 1m to 7d, 0s: never")
     ("commit-window", po::value<std::string>()->default_value("1ms"),
      "how long the mailbox gathers mail into one commit; mail acked within it is never "
      "written; 0ms to 50ms")
@@ -350,6 +356,13 @@ result<node_config> build(const po::variables_map& vm) {
   cfg.ages.child_max_age = get<unsigned>(vm, "child-max-age");
   if (cfg.ages.child_max_age < 1 || cfg.ages.child_max_age > 18)
     return bad_option("child-max-age", "must be between 1 and 18");
+  auto compact_delay = duration("mailbox-compact-delay", 0ms, 1h, "between 0s and 1h");
+  auto compact_every = duration("mailbox-compact-interval", 0ms, 24h * 7, "between 0s and 7d");
+  if (!compact_delay || !compact_every)
+    return !compact_delay ? compact_delay.error() : compact_every.error();
+  if (compact_every->count() > 0 && *compact_every < 1min)
+    return bad_option("mailbox-compact-interval", "must be 0s (never) or between 1m and 7d");
+  cfg.compaction = {*compact_delay, *compact_every};
   auto setup_ttl = duration("setup-code-ttl", 1min, 24h * 7, "between 1m and 7d");
   if (!setup_ttl)
     return setup_ttl.error();

@@ -42,6 +42,12 @@ struct node_config {
   std::chrono::milliseconds sweep_interval = std::chrono::seconds(60);
   std::chrono::milliseconds auth_timeout = std::chrono::seconds(30);
   std::chrono::milliseconds commit_window = std::chrono::milliseconds(1);
+  /// After a deletion, and periodically: when the mailbox file is rewritten without its
+  /// freed pages (persistence/store_actor.hpp has the meaning).
+  struct {
+    std::chrono::milliseconds after_purge{std::chrono::seconds(60)};
+    std::chrono::milliseconds every{std::chrono::hours(1)};
+  } compaction;
   std::chrono::milliseconds ack_window = std::chrono::milliseconds(50);
   size_t max_frame_size = 64 * 1024;
   size_t max_outbound_bytes = 4 * 1024 * 1024;

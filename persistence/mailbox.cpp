@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <unordered_map>
 
@@ -219,9 +221,18 @@ result<std::unique_ptr<mailbox>> mailbox::open(const options& opts) {
     return failure{errc::storage_failure,
                    "cannot create mailbox dir '" + opts.dir + "': " + std::strerror(errno)};
   std::unique_ptr<mailbox> mb{new mailbox};
+  mb->opts_ = opts;
   mb->max_size_ = opts.max_size;
   mb->cap_count_ = opts.cap_count;
   mb->cap_bytes_ = opts.cap_bytes;
+  if (auto opened = mb->open_env(); !opened)
+    return opened.error();
+  return mb;
+}
+
+result<bool> mailbox::open_env() {
+  auto* mb = this;
+  auto& opts = opts_;
   int rc = mdb_env_create(&mb->env_);
   if (rc != 0)
     return lmdb_failure("mdb_env_create", rc);
@@ -276,7 +287,47 @@ result<std::unique_ptr<mailbox>> mailbox::open(const options& opts) {
     return lmdb_failure("mdb_txn_commit", rc);
   if (!mb->allocate_disk(mb->map_size_))
     mb->disk_full_ = true;
-  return mb;
+  return true;
+}
+
+result<uint64_t> mailbox::compact() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  auto dir = fs::path{opts_.dir};
+  auto copy_dir = dir / "compacting";
+  fs::remove_all(copy_dir, ec);
+  if (!fs::create_directory(copy_dir, ec))
+    return failure{errc::storage_failure, "cannot make " + copy_dir.string() + ": " + ec.message()};
+  fs::permissions(copy_dir, fs::perms::owner_all, ec);
+  // Only the pages in use are copied: what acks, expiry and purges freed stays behind.
+  if (int rc = mdb_env_copy2(env_, copy_dir.c_str(), MDB_CP_COMPACT); rc != 0) {
+    fs::remove_all(copy_dir, ec);
+    return lmdb_failure("mdb_env_copy2", rc);
+  }
+  auto copy = copy_dir / "data.mdb";
+  auto synced = [](const fs::path& path, int flags) {
+    int fd = ::open(path.c_str(), flags | O_CLOEXEC);
+    bool ok = fd >= 0 && ::fsync(fd) == 0;
+    if (fd >= 0)
+      ::close(fd);
+    return ok;
+  };
+  if (!synced(copy, O_RDONLY)) {
+    fs::remove_all(copy_dir, ec);
+    return failure{errc::storage_failure, "cannot sync the compacted mailbox"};
+  }
+  auto size = fs::file_size(copy, ec);
+  mdb_env_close(env_);
+  env_ = nullptr;
+  fs::rename(copy, dir / "data.mdb", ec);
+  bool replaced = !ec && synced(dir, O_RDONLY | O_DIRECTORY);
+  fs::remove_all(copy_dir, ec);
+  // Open again, the compacted file or (if the rename failed) the old one.
+  if (auto opened = open_env(); !opened)
+    return opened.error();
+  if (!replaced)
+    return failure{errc::storage_failure, "the compacted mailbox could not replace the old one"};
+  return size;
 }
 
 int mailbox::upgrade(MDB_txn* txn, uint64_t format) {

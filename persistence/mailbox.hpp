@@ -135,8 +135,15 @@ public:
   /// Current map size in bytes.
   uint64_t map_size() const { return map_size_; }
 
+  /// Rewrites the mailbox file with only the pages in use (`mdb_env_copy2` with
+  /// `MDB_CP_COMPACT`, synced, renamed over the old file): mail acked, expired or purged
+  /// leaves no bytes in it, not even in freed pages. Blocks while it copies what is
+  /// stored; returns the new file's size. On a failure the old file stays in use.
+  [[nodiscard]] result<uint64_t> compact();
+
 private:
   mailbox() = default;
+  result<bool> open_env();
 
   template <class F>
   result<bool> with_write_txn(F&& body);
@@ -154,6 +161,7 @@ private:
   int upgrade_keys(MDB_txn* txn, size_t& upgraded);
   int count_usage(MDB_txn* txn);
 
+  options opts_;
   MDB_env* env_ = nullptr;
   MDB_dbi mail_db_ = 0;  // recipient|seq -> envelope
   MDB_dbi index_db_ = 0; // recipient|kind|id|sender -> seq|sender

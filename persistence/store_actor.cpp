@@ -65,6 +65,8 @@ struct store_state {
   std::vector<mail_ref> acks_batch;
   std::vector<pending_ack> acks;
   bool flush_scheduled = false;
+  bool compaction_scheduled = false;   ///< a compaction after a purge is on its way
+  bool removed_since_compaction = false; ///< mail was acked or expired since the last one
   static inline const char* name = "kinbox.store";
 };
 
@@ -107,6 +109,7 @@ void flush(store_pointer self) {
   st.acks.clear();
   if (batch.empty())
     return;
+  st.removed_since_compaction = st.removed_since_compaction || !batch.acks.empty();
   auto outcome = st.box->write(batch);
   auto fail_puts = [&](const failure& f) {
     auto err = make_error(f);
@@ -170,10 +173,27 @@ bool cancel_pending_put(store_pointer self, const mail_ref& ref, std::vector<env
   return true;
 }
 
+/// Rewrites the mailbox without its freed pages, after committing what waits.
+void compact(store_pointer self) {
+  auto& st = self->state;
+  flush(self);
+  st.removed_since_compaction = false;
+  auto before = st.box->map_size();
+  auto size = st.box->compact();
+  if (!size)
+    log::get("store")->error("event=compaction_failed code={} msg=\"{}\"",
+                             errc_name(size.error().code), size.error().message);
+  else
+    log::get("store")->info("event=mailbox_compacted bytes={} map_size={}", *size, before);
+}
+
 store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<mailbox> box,
-                                          std::chrono::microseconds commit_window) {
+                                          std::chrono::microseconds commit_window,
+                                          compaction_config compaction) {
   self->state.box = std::move(box);
   self->state.commit_window = commit_window;
+  if (compaction.every.count() > 0)
+    self->delayed_send(self, compaction.every, compact_now_atom::value, true);
   return {
       [=](put_atom, std::vector<envelope>& mail,
           bool capped) -> caf::result<std::vector<put_result>> {
@@ -235,8 +255,10 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
         auto res = self->state.box->expire(now_ms, max_batch_size);
         if (!res)
           return make_error(res.error());
-        if (!res->mail.empty())
+        if (!res->mail.empty()) {
+          self->state.removed_since_compaction = true;
           log::get("store")->info("event=mail_expired count={}", res->mail.size());
+        }
         return std::move(*res);
       },
       [=](count_atom) -> caf::result<uint64_t> {
@@ -256,15 +278,33 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
         return std::move(*res);
       },
       [=](flush_atom) { flush(self); },
+      [=](compact_atom) {
+        auto& st = self->state;
+        if (st.compaction_scheduled)
+          return;
+        st.compaction_scheduled = true;
+        self->delayed_send(self, compaction.after_purge, compact_now_atom::value, false);
+      },
+      [=](compact_now_atom, bool periodic) {
+        auto& st = self->state;
+        if (periodic) {
+          self->delayed_send(self, compaction.every, compact_now_atom::value, true);
+          if (!st.removed_since_compaction)
+            return;
+        } else {
+          st.compaction_scheduled = false;
+        }
+        compact(self);
+      },
   };
 }
 
 } // namespace
 
 store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box,
-                        std::chrono::microseconds commit_window) {
+                        std::chrono::microseconds commit_window, compaction_config compaction) {
   return sys.spawn<caf::detached>(store_behavior, std::shared_ptr<mailbox>{std::move(box)},
-                                  commit_window);
+                                  commit_window, compaction);
 }
 
 } // namespace kinbox

@@ -29,6 +29,18 @@ using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using count_atom = caf::atom_constant<caf::atom("count")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using recipients_atom = caf::atom_constant<caf::atom("recipients")>;
+using compact_atom = caf::atom_constant<caf::atom("compact")>;
+using compact_now_atom = caf::atom_constant<caf::atom("compact_n")>;
+
+/// When the store rewrites the mailbox file without its freed pages (mailbox::compact).
+struct compaction_config {
+  /// After an account's mail was purged (a deletion), at most this long until the
+  /// mailbox file holds none of it; 0: at once.
+  std::chrono::milliseconds after_purge{std::chrono::seconds(60)};
+  /// Otherwise this often, if mail was acked, expired or purged since (delivered mail
+  /// leaves the file within it); 0: never.
+  std::chrono::milliseconds every{std::chrono::hours(1)};
+};
 
 /// Most envelopes one put/ack batch commits; more waiting mail goes into the next batch.
 constexpr size_t max_batch_size = 4096;
@@ -56,13 +68,18 @@ using store_actor = caf::typed_actor<
   /// came before it are committed first.
   caf::replies_to<recipients_atom, account_id, uint64_t>::with<std::vector<account_id>>,
   /// Internal: commits the batch collected so far.
-  caf::reacts_to<flush_atom>>;
+  caf::reacts_to<flush_atom>,
+  /// Mail of an account was purged (it was deleted): compact within `after_purge`.
+  caf::reacts_to<compact_atom>,
+  /// Internal: compact now (`periodic`: the timer of `every`).
+  caf::reacts_to<compact_now_atom, bool>>;
 // clang-format on
 
 /// Spawns the store actor, detached, owning `box`. Puts and acks wait up to
 /// `commit_window` for more, then commit together (one fsync).
 store_actor spawn_store(caf::actor_system& sys, std::unique_ptr<mailbox> box,
-                        std::chrono::microseconds commit_window = std::chrono::microseconds(1000));
+                        std::chrono::microseconds commit_window = std::chrono::microseconds(1000),
+                        compaction_config compaction = {});
 
 } // namespace kinbox
 

@@ -17,6 +17,7 @@
 #include "crypto/crypto.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/pin.hpp"
+#include "crypto/storage.hpp"
 #include "protocol/frame.hpp"
 
 using namespace kinbox;
@@ -301,4 +302,36 @@ CAF_TEST(PINs anyone would try first are refused as new PINs) {
   auto hash = crypto::hash_pin("1111", pepper, {1, 8192});
   CAF_REQUIRE(hash);
   CAF_CHECK(crypto::verify_pin(*hash, "1111", pepper));
+}
+
+CAF_TEST(records are sealed per account under keys that name no account) {
+  crypto::pin_pepper root;
+  root.key.fill(3);
+  auto secrets = crypto::storage_secrets::derive(root);
+  auto key = crypto::hashed_key(secrets, "accounts", "1234567890");
+  CAF_CHECK_EQUAL(key.size(), 33u);
+  CAF_CHECK(key.find("1234567890") == std::string::npos);
+  CAF_CHECK_NOT_EQUAL(key, crypto::hashed_key(secrets, "contacts", "1234567890"));
+  crypto::pin_pepper other_root;
+  other_root.key.fill(4);
+  CAF_CHECK_NOT_EQUAL(key, crypto::hashed_key(crypto::storage_secrets::derive(other_root),
+                                              "accounts", "1234567890"));
+  auto k = crypto::data_key::generate();
+  std::string record = R"({"name":"Mia","birth_date":"2015-04-12"})";
+  auto sealed = crypto::seal_record(k, key, {reinterpret_cast<const uint8_t*>(record.data()),
+                                              record.size()});
+  std::string text(sealed.begin(), sealed.end());
+  CAF_CHECK(text.find("Mia") == std::string::npos);
+  auto opened = crypto::open_record(k, key, sealed);
+  CAF_REQUIRE(opened);
+  CAF_CHECK_EQUAL(std::string(opened->begin(), opened->end()), record);
+  // Moved to another key, or opened with another account's key: nothing.
+  CAF_CHECK(!crypto::open_record(k, crypto::hashed_key(secrets, "accounts", "1"), sealed));
+  CAF_CHECK(!crypto::open_record(crypto::data_key::generate(), key, sealed));
+  // Data keys are wrapped with the storage secret.
+  auto wrapped = crypto::wrap_data_key(secrets, "h00", k);
+  auto back = crypto::unwrap_data_key(secrets, "h00", wrapped);
+  CAF_REQUIRE(back);
+  CAF_CHECK(back->key == k.key);
+  CAF_CHECK(!crypto::unwrap_data_key(crypto::storage_secrets::derive(other_root), "h00", wrapped));
 }

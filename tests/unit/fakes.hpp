@@ -6,6 +6,7 @@
 #include <caf/test/dsl.hpp>
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <utility>
@@ -20,20 +21,41 @@ namespace kinbox::fakes {
 struct kv_world {
   std::map<std::pair<kv_space, std::string>, bytes> kv;
   std::vector<bytes> reports; ///< filed in the reports stream
+  std::set<std::string> shredded; ///< accounts whose data key was erased
+  /// As with the real sealed view: an account's records (bans aside) do not open once its
+  /// data key is erased; a write after that makes a new key, under which only it opens.
+  void forget_shredded(const std::string& owner) {
+    if (shredded.erase(owner) == 0)
+      return;
+    std::erase_if(kv, [&](const auto& entry) {
+      return entry.first.first != kv_space::bans && entry.first.second == owner;
+    });
+  }
+  bool readable(kv_space s, const std::string& key) const {
+    return s == kv_space::bans || shredded.count(key) == 0;
+  }
 };
 
 inline kv_actor::behavior_type kv(kv_actor::pointer, std::shared_ptr<kv_world> w) {
   return {
       [=](kv_get_atom, kv_space s, const std::string& key) -> kv_lookup {
         auto i = w->kv.find({s, key});
-        return i == w->kv.end() ? kv_lookup{} : kv_lookup{true, i->second};
+        return i == w->kv.end() || !w->readable(s, key) ? kv_lookup{} : kv_lookup{true, i->second};
       },
       [=](kv_put_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
+        if (s != kv_space::bans)
+          w->forget_shredded(key);
         w->kv[{s, key}] = v;
         return true;
       },
       [=](kv_create_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
+        if (s != kv_space::bans)
+          w->forget_shredded(key);
         return w->kv.emplace(std::make_pair(s, key), v).second;
+      },
+      [=](kv_shred_atom, const std::string& owner) -> bool {
+        w->shredded.insert(owner);
+        return true;
       },
       [=](kv_delete_atom, kv_space s, const std::string& key) -> bool {
         w->kv.erase({s, key});

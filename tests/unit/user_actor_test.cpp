@@ -35,6 +35,7 @@ struct world : fakes::kv_world {
   std::vector<entity_request> routed;
   std::vector<mail_push> pushes;
   size_t puts = 0; ///< put requests the store got
+  size_t compactions = 0; ///< compactions the store was asked for
   std::vector<uint16_t> kicks;
   size_t reattaches = 0;
   uint64_t now = 1000;
@@ -89,6 +90,8 @@ store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<worl
         return out;
       },
       [=](flush_atom) {},
+      [=](compact_atom) { ++w->compactions; },
+      [=](compact_now_atom, bool) {},
   };
 }
 
@@ -539,19 +542,30 @@ CAF_TEST(a report blocks at once purges files the report and tells the parent of
 CAF_TEST(only the operator bans and a banned account is kicked and cannot attach) {
   auto bob_actor = spawn(bob);
   attach(bob_actor, bob, 1);
-  CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::ban, bytes{1}).status,
+  auto ban_body = bytes{1};
+  auto record = encode_ban({bob, 5, report_category::harassment});
+  ban_body.insert(ban_body.end(), record.begin(), record.end());
+  CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::ban, ban_body).status,
                   static_cast<uint16_t>(errc::not_found));
-  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::ban, bytes{1}).status,
+  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::ban, ban_body).status,
                   static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(bob_actor, operator_caller, user_op::ban, bytes{1}).status,
+                  static_cast<uint16_t>(errc::invalid_argument)); // no record
   CAF_CHECK(w->kicks.empty());
-  CAF_CHECK(call(bob_actor, operator_caller, user_op::ban, bytes{1}).ok());
+  CAF_CHECK(call(bob_actor, operator_caller, user_op::ban, ban_body).ok());
   consume_messages();
   CAF_REQUIRE_EQUAL(w->kicks.size(), 1u);
   CAF_CHECK_EQUAL(w->kicks[0], static_cast<uint16_t>(errc::banned));
   CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 0);
   CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::attach, attach_of(2)).status,
                   static_cast<uint16_t>(errc::banned));
+  // Both of his public keys are banned, so that neither registers again.
+  auto account = decode_account(w->kv[{kv_space::accounts, std::to_string(bob)}]);
+  CAF_REQUIRE(account);
+  CAF_CHECK(w->kv.count({kv_space::bans, ban_key_of_sign_key(account->sign_key)}) == 1);
+  CAF_CHECK(w->kv.count({kv_space::bans, ban_key_of_box_key(account->box_key)}) == 1);
   CAF_CHECK(call(bob_actor, operator_caller, user_op::ban, bytes{0}).ok());
+  CAF_CHECK(w->kv.count({kv_space::bans, ban_key_of_box_key(account->box_key)}) == 0);
   attach(bob_actor, bob, 3);
 }
 
@@ -675,9 +689,12 @@ CAF_TEST(deleting an account leaves nothing of it and its contacts forget it) {
   w->routed.clear();
   CAF_REQUIRE(call(bob_actor, carol, user_op::delete_account).ok());
   consume_messages();
-  // Every KV record of bob is gone.
+  // Every KV record of bob is gone, and his data key with them: whatever KV keeps of
+  // their older revisions opens for no one.
   for (auto& [key, value] : w->kv)
     CAF_CHECK_NOT_EQUAL(key.second, std::to_string(bob));
+  CAF_CHECK_EQUAL(w->shredded.count(std::to_string(bob)), 1u);
+  CAF_CHECK_GREATER_OR_EQUAL(w->compactions, 1u); // and no freed page keeps his mail
   CAF_CHECK(!stored(bob, 1));
   CAF_CHECK_EQUAL(w->kicks.back(), static_cast<uint16_t>(errc::account_deleted));
   // His family was asked to erase the link, his friend to forget him.
@@ -774,7 +791,7 @@ CAF_TEST(the authorization matrix of every request type against every relation) 
       // (no session sends to itself, nor anything but messages).
       {"notice", user_op::deliver, encode_deliver({mail_kind::notice, id_of(7), bytes{1}}),
        only_self},
-      {"ban", user_op::ban, bytes{1}, none},
+      {"ban", user_op::ban, bytes{0}, none},
       {"create child", user_op::create_child,
        encode_body(child_create_request{"Mini", "2020-01-01"}), none},
       {"new setup code", user_op::new_setup_code, {}, only_parent},
@@ -806,6 +823,7 @@ CAF_TEST(the authorization matrix of every request type against every relation) 
       caf::anon_send_exit(bob_actor, caf::exit_reason::user_shutdown);
       consume_messages();
       w->kv[{kv_space::accounts, std::to_string(bob)}] = child_record;
+      w->shredded.clear(); // a deletion erased its data key: the records are new ones
     }
   // Keys and status of others, asked by the account itself: friends and family only.
   w->kv[{kv_space::contacts, std::to_string(bob)}] = contacts;

@@ -1,0 +1,145 @@
+#include "cluster/sealed_kv.hpp"
+
+namespace kinbox {
+
+namespace {
+
+const char* names[kv_space_count] = {"accounts", "contacts", "presence", "last_seen",
+                                     "families", "bans",     "profiles"};
+
+/// Data keys kept in memory at most.
+constexpr size_t max_cached_keys = 65536;
+
+bool sealed(kv_space s) {
+  return s != kv_space::bans;
+}
+
+} // namespace
+
+const char* space_name(kv_space s) {
+  return names[static_cast<size_t>(s)];
+}
+
+sealed_kv::sealed_kv(std::array<kv_bucket*, kv_space_count> spaces, kv_bucket* keys,
+                     crypto::storage_secrets secrets)
+    : spaces_(spaces), keys_(keys), secrets_(std::move(secrets)) {}
+
+std::string sealed_kv::stored_key(kv_space space, const std::string& key) const {
+  return sealed(space) ? crypto::hashed_key(secrets_, space_name(space), key) : key;
+}
+
+result<std::optional<crypto::data_key>> sealed_kv::data_key_of(const std::string& owner,
+                                                               bool make) {
+  if (auto i = cache_.find(owner); i != cache_.end())
+    return std::optional<crypto::data_key>{i->second};
+  auto key = crypto::hashed_key(secrets_, "keys", owner);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto found = keys_->get(key);
+    if (!found)
+      return found.error();
+    if (*found) {
+      auto k = crypto::unwrap_data_key(secrets_, key, (*found)->value);
+      if (!k)
+        return failure{errc::internal, "a data key does not open: another root secret?"};
+      if (cache_.size() >= max_cached_keys)
+        cache_.clear();
+      cache_.emplace(owner, *k);
+      return std::optional<crypto::data_key>{*k};
+    }
+    if (!make)
+      return std::optional<crypto::data_key>{};
+    // Written once and never superseded: only a current message can be erased for good.
+    auto fresh = crypto::data_key::generate();
+    auto made = keys_->create(key, crypto::wrap_data_key(secrets_, key, fresh));
+    if (!made)
+      return made.error();
+    if (*made) {
+      cache_.emplace(owner, fresh);
+      return std::optional<crypto::data_key>{fresh};
+    }
+    // Made by another node a moment ago: read it.
+  }
+  return failure{errc::unavailable, "the account's data key could not be read"};
+}
+
+result<std::optional<bytes>> sealed_kv::get(kv_space space, const std::string& key) {
+  auto stored = stored_key(space, key);
+  auto found = bucket(space).get(stored);
+  if (!found)
+    return found.error();
+  if (!*found)
+    return std::optional<bytes>{};
+  if (!sealed(space))
+    return std::optional<bytes>{std::move((*found)->value)};
+  auto k = data_key_of(key, false);
+  if (!k)
+    return k.error();
+  if (!*k)
+    return std::optional<bytes>{}; // shredded: as good as gone
+  auto plain = crypto::open_record(**k, stored, (*found)->value);
+  if (!plain)
+    return failure{errc::internal, "a stored record does not open"};
+  return std::optional<bytes>{std::move(*plain)};
+}
+
+result<bool> sealed_kv::put(kv_space space, const std::string& key, std::span<const uint8_t> value) {
+  auto stored = stored_key(space, key);
+  if (!sealed(space)) {
+    auto r = bucket(space).put(stored, value);
+    return r ? result<bool>{true} : result<bool>{r.error()};
+  }
+  auto k = data_key_of(key, true);
+  if (!k)
+    return k.error();
+  auto r = bucket(space).put(stored, crypto::seal_record(**k, stored, value));
+  return r ? result<bool>{true} : result<bool>{r.error()};
+}
+
+result<bool> sealed_kv::create(kv_space space, const std::string& key,
+                               std::span<const uint8_t> value) {
+  auto stored = stored_key(space, key);
+  if (!sealed(space))
+    return bucket(space).create(stored, value);
+  auto k = data_key_of(key, true);
+  if (!k)
+    return k.error();
+  return bucket(space).create(stored, crypto::seal_record(**k, stored, value));
+}
+
+result<bool> sealed_kv::erase(kv_space space, const std::string& key) {
+  return bucket(space).erase(stored_key(space, key));
+}
+
+result<bool> sealed_kv::shred(const std::string& owner) {
+  cache_.erase(owner);
+  return keys_->erase_current(crypto::hashed_key(secrets_, "keys", owner));
+}
+
+result<size_t> sealed_kv::migrate() {
+  size_t moved = 0;
+  for (size_t i = 0; i < kv_space_count; ++i) {
+    auto space = static_cast<kv_space>(i);
+    if (!sealed(space))
+      continue;
+    auto listed = bucket(space).keys();
+    if (!listed)
+      return listed.error();
+    for (auto& key : *listed) {
+      if (key.empty() || key[0] == 'h')
+        continue; // sealed already
+      auto old = bucket(space).get(key);
+      if (!old)
+        return old.error();
+      if (*old) {
+        if (auto written = put(space, key, (*old)->value); !written)
+          return written.error();
+        ++moved;
+      }
+      if (auto gone = bucket(space).erase(key); !gone)
+        return gone.error();
+    }
+  }
+  return moved;
+}
+
+} // namespace kinbox
