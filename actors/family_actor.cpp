@@ -287,7 +287,7 @@ void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_
                 return finish(self, std::move(rp), error_reply(errc::already_linked));
               if (old_parent != 0) {
                 call_user(self, old_parent, user_op::child_unlinked,
-                          bytes{static_cast<uint8_t>(notice_type::unlinked)});
+                          bytes{static_cast<uint8_t>(unlink_reason::moved)});
                 logger()->info("event=moved child={} from={} to={}", f.child, old_parent, parent);
                 f.unlink();
                 self->state.location.reset();
@@ -523,8 +523,8 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
               auto& st = self->state;
               if (parent != 0)
                 call_user(self, parent, user_op::child_unlinked,
-                          with_pin ? bytes{static_cast<uint8_t>(notice_type::child_deleted)}
-                                   : bytes{});
+                          bytes{static_cast<uint8_t>(with_pin ? unlink_reason::deleted_by_child
+                                                              : unlink_reason::deleted)});
               logger()->info("event=family_erased child={}", st.child);
               st.family = family_state{};
               st.family->child = st.child;

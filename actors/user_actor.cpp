@@ -741,6 +741,10 @@ void store_incoming(user_pointer self) {
       in.rp.deliver(error_reply(errc::not_found));
       continue;
     }
+    // The ids a notice names are the parent's business: sealed to its box key, they
+    // reach neither a disk nor another node in the clear.
+    if (in.body.kind == mail_kind::notice)
+      in.body.payload = crypto::seal_for(in.body.payload, st.account->box_key);
     mail.push_back(envelope{st.id, in.body.kind, in.body.id, in.sender, now, expires,
                             std::move(in.body.payload)});
     replies.push_back(std::move(in.rp));
@@ -1800,16 +1804,27 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   case user_op::child_linked:
     st.contacts.add_child(req.caller);
     return apply_contact_effect(self, contact_effect::changed, req.caller, rp);
-  case user_op::child_unlinked:
-    if (req.body.size() > 1 ||
-        (req.body.size() == 1 && req.body[0] != static_cast<uint8_t>(notice_type::unlinked) &&
-         req.body[0] != static_cast<uint8_t>(notice_type::child_deleted)))
+  case user_op::child_unlinked: {
+    auto reason = req.body.empty() ? unlink_reason::by_parent
+                                   : static_cast<unlink_reason>(req.body[0]);
+    if (req.body.size() > 1 || reason > unlink_reason::deleted_by_child)
       return bad("malformed unlink");
-    st.contacts.remove_child(req.caller);
+    auto child = req.caller;
+    st.contacts.remove_child(child);
     // Told by this actor itself: the child's family may send nothing once it is no child.
-    if (!req.body.empty())
-      notify_self(self, static_cast<notice_type>(req.body[0]), req.caller, 0, now);
-    return apply_contact_effect(self, contact_effect::changed, req.caller, rp);
+    if (reason == unlink_reason::moved)
+      notify_self(self, notice_type::unlinked, child, 0, now);
+    if (reason == unlink_reason::deleted_by_child)
+      notify_self(self, notice_type::child_deleted, child, 0, now);
+    if (reason != unlink_reason::deleted && reason != unlink_reason::deleted_by_child)
+      return apply_contact_effect(self, contact_effect::changed, child, rp);
+    // A deleted child: its family's notices waiting here go, and the mailbox file keeps
+    // none of them.
+    return purge_mail(self, child, 0, [=]() mutable {
+      compact_soon(self);
+      apply_contact_effect(self, contact_effect::changed, child, std::move(rp));
+    });
+  }
   case user_op::get_profile:
     return get_profile(self, req.caller, rp);
   case user_op::card:

@@ -81,8 +81,8 @@ enum class user_op : uint8_t {
   linked = 32,           ///< the family of this child: body parent:u64
   unlinked = 33,         ///< the family of this child
   child_linked = 34,     ///< the family of child `caller`: it is linked to this parent
-  child_unlinked = 35,   ///< the family of child `caller`: the link ended; body empty (the
-                         ///< parent's own doing) or the notice_type to tell the parent
+  child_unlinked = 35,   ///< the family of child `caller`: the link ended; body empty or
+                         ///< an unlink_reason
   parent_decision = 36,  ///< the family of this child: body other:u64 approve:u8
   location = 37,         ///< the family of child `caller`: its location (location_body),
                          ///< pushed to the attached session, never stored
@@ -107,6 +107,14 @@ struct card_body {
 };
 bytes encode_card(const card_body& x);
 std::optional<card_body> decode_card(std::span<const uint8_t> in);
+
+/// Why a child is no longer linked to a parent (the body of `child_unlinked`).
+enum class unlink_reason : uint8_t {
+  by_parent = 0,       ///< the parent's own app unlinked it: nothing to tell
+  moved = 1,           ///< it moved to another parent with the PIN: the parent is told
+  deleted = 2,         ///< the parent deleted it: its notices to the parent go
+  deleted_by_child = 3, ///< it deleted itself with the PIN: the parent is told, notices go
+};
 
 /// Body of `found_account`: what the parent's actor decided of the new child's account.
 struct found_body {

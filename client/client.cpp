@@ -452,8 +452,9 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
     acks.keys.push_back(mail_key{m.kind, m.from, m.id});
     if (m.kind == mail_kind::notice) {
       received r{received::what::notice, m.from, m.id, m.stored_at_ms, {}, {}, {}};
-      if (auto body = decode_body<notice_body>(m.payload))
-        r.notice = *body;
+      if (auto plain = crypto::open_sealed(m.payload, prof_.box))
+        if (auto body = decode_body<notice_body>(*plain))
+          r.notice = *body;
       out.push_back(std::move(r));
       continue;
     }

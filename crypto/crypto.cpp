@@ -133,6 +133,22 @@ std::optional<bytes> box_open(std::span<const uint8_t> sealed, const public_key&
   return plain;
 }
 
+bytes seal_for(std::span<const uint8_t> plain, const public_key& recipient) {
+  bytes out(plain.size() + crypto_box_SEALBYTES);
+  crypto_box_seal(out.data(), plain.data(), plain.size(), recipient.data());
+  return out;
+}
+
+std::optional<bytes> open_sealed(std::span<const uint8_t> sealed, const box_keypair& own) {
+  if (sealed.size() < crypto_box_SEALBYTES)
+    return std::nullopt;
+  bytes plain(sealed.size() - crypto_box_SEALBYTES);
+  if (crypto_box_seal_open(plain.data(), sealed.data(), sealed.size(), own.pk.data(),
+                           own.sk.data()) != 0)
+    return std::nullopt;
+  return plain;
+}
+
 std::optional<box_channel> box_channel::make(const public_key& peer, const box_keypair& own) {
   box_channel out;
   if (crypto_box_beforenm(out.shared_.data(), peer.data(), own.sk.data()) != 0)

@@ -83,6 +83,14 @@ message_id new_message_id();
 [[nodiscard]] std::optional<bytes> box_open(std::span<const uint8_t> sealed,
                                             const public_key& sender, const box_keypair& recipient);
 
+/// Seals `plain` for `recipient` alone, with no sender (crypto_box_seal): what the server
+/// writes for an account (a notice) so that its disk holds only ciphertext.
+[[nodiscard]] bytes seal_for(std::span<const uint8_t> plain, const public_key& recipient);
+
+/// Opens what `seal_for` made for `own`; nullopt if it was not.
+[[nodiscard]] std::optional<bytes> open_sealed(std::span<const uint8_t> sealed,
+                                               const box_keypair& own);
+
 /// `box_seal`/`box_open` with the X25519 shared key computed once (crypto_box_beforenm):
 /// the same wire format, without a scalar multiplication per message. One per friend.
 class box_channel {

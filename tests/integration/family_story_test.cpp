@@ -12,6 +12,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <thread>
+
 #include "tests/integration/harness.hpp"
 
 using namespace kinbox;
@@ -318,3 +320,104 @@ CAF_TEST(two children on two nodes become friends with both parents approval and
     }
   }
 }
+
+CAF_TEST(a deleted child leaves nothing readable in any node data dir or NATS store) {
+  CAF_REQUIRE(crypto::init());
+  nats_cluster nats;
+  std::vector<std::string> fast_compaction{"--mailbox-compact-delay", "0s"};
+  node n1{nats, "node1", fast_compaction};
+  node n2{nats, "node2", fast_compaction};
+  node n3{nats, "node3", fast_compaction};
+  auto mum = make_user(n1, "Mum");
+  auto dad = make_user(n3, "Dad");
+  // A child with a name and a birth date found nowhere else, on another node than Mum.
+  const std::string name = "Zephyrine Quillfeather";
+  const std::string born = "2016-07-23";
+  auto setup = mum->child_create(name, born);
+  CAF_REQUIRE(setup);
+  user mia;
+  mia.dir = std::make_unique<temp_dir>("kinbox-profile");
+  mia.prof = std::make_unique<client::profile>(client::profile::create(mia.dir->str()));
+  {
+    auto c = client::client::connect(*mia.prof, "127.0.0.1", n2.port());
+    CAF_REQUIRE(c);
+    CAF_REQUIRE((*c)->register_child(setup->child, setup->secret));
+    mia.id = setup->child;
+  }
+  mia.conn.reset();
+  {
+    auto c = client::client::connect(*mia.prof, "127.0.0.1", n2.port());
+    CAF_REQUIRE(c);
+    (*c)->set_device({"android 14", "1.4.2", "de-AT", "Europe/Vienna"});
+    CAF_REQUIRE((*c)->login());
+    mia.conn = std::move(*c);
+  }
+  auto leo = make_child(n3, dad, "Leo");
+  auto zoe = make_child(n1, dad, "Zoe");
+  auto max = make_user(n2, "Max");
+  CAF_REQUIRE(mum->pin_set(mia.id, "2741"));
+  CAF_REQUIRE(mum->policy_set(mia.id, client::friend_policy_choice::child_alone));
+  CAF_REQUIRE(dad->policy_set(leo.id, client::friend_policy_choice::child_alone));
+  CAF_REQUIRE(mia->profile_set({name, "AT", gender::female, {}}));
+  // Friends who wrote each other; mail delivered, and mail waiting for Mia.
+  befriend(mia, leo);
+  CAF_REQUIRE(mia->send_text(leo.id, "hi Leo"));
+  CAF_CHECK_EQUAL(receive_n(leo, 1, 5s).size(), 1u);
+  CAF_CHECK(!receive_n(mia, 1, 5s).empty()); // the receipt
+  mia.conn.reset();
+  CAF_REQUIRE(leo->send_text(mia.id, "waiting for you"));
+  // Max asked Mia, who blocked him; Mia asked Zoe, whose step waits for Dad.
+  CAF_REQUIRE(max->friend_add(mia.id));
+  reconnect(mia, n2);
+  CAF_CHECK(eventually([&] {
+    auto list = mia->friends();
+    return list && std::any_of(list->entries.begin(), list->entries.end(),
+                               [&](auto& e) { return e.id == max.id; });
+  }));
+  CAF_REQUIRE(mia->contact_block(mia.id, max.id));
+  CAF_REQUIRE(mia->friend_add(zoe.id));
+  CAF_CHECK(eventually([&] { return static_cast<bool>(zoe->friend_accept(mia.id)); }));
+  CAF_CHECK(eventually([&] {
+    auto waiting = dad->approvals(zoe.id);
+    return waiting && waiting->entries.size() == 1;
+  }));
+  mia.conn.reset();
+  // Mum deletes Mia.
+  CAF_REQUIRE(mum->account_delete(mia.id));
+  auto waiting = dad->approvals(zoe.id);
+  CAF_REQUIRE(waiting);
+  CAF_CHECK(eventually([&] {
+    auto w = dad->approvals(zoe.id);
+    return w && w->entries.empty();
+  }));
+  // Nothing readable of her in any node's data dir, nor in any NATS server's store: not her
+  // id (in decimal, or as 8 bytes either way round), her name or her birth date.
+  std::vector<std::pair<std::string, std::string>> needles{
+      {"her id", std::to_string(mia.id)}, {"her name", name}, {"her birth date", born}};
+  std::string big(8, '\0'), little(8, '\0');
+  for (int i = 0; i < 8; ++i) {
+    big[i] = static_cast<char>(mia.id >> (56 - 8 * i));
+    little[i] = static_cast<char>(mia.id >> (8 * i));
+  }
+  needles.emplace_back("her id in binary", big);
+  needles.emplace_back("her id in binary, little-endian", little);
+  std::vector<std::filesystem::path> dirs{n1.data_dir(), n2.data_dir(), n3.data_dir(),
+                                          nats.dir().path};
+  auto found = [&] {
+    std::vector<std::string> out;
+    for (auto& dir : dirs)
+      for (auto& [what, needle] : needles)
+        for (auto& file : files_containing(dir, needle))
+          out.push_back(what + " in " + file);
+    return out;
+  };
+  // The mailbox files are rewritten once the purges have run (at once with these nodes).
+  CAF_CHECK(eventually([&] { return found().empty(); }, 20s));
+  // And it stays so while the cluster goes on (shards settle and move mail between nodes).
+  std::this_thread::sleep_for(2s);
+  auto left = found();
+  for (auto& f : left)
+    CAF_MESSAGE("still readable: " << f);
+  CAF_CHECK(left.empty());
+}
+

@@ -331,7 +331,7 @@ void node::start() {
     argv.push_back(nats_->url());
   }
   argv.insert(argv.end(), extra_.begin(), extra_.end());
-  proc_ = std::make_unique<process>(argv, (data_.path / "node.log").string());
+  proc_ = std::make_unique<process>(argv, (logs_.path / "node.log").string());
   bool up = eventually([&] { return port_accepts(port_) || !proc_->running(); }, 30s);
   if (!up || !proc_->running())
     CAF_FAIL("kinbox-node did not start; log:\n" << log());
@@ -350,7 +350,7 @@ void node::kill9() {
 }
 
 std::string node::log() const {
-  return read_file(data_.path / "node.log");
+  return read_file(logs_.path / "node.log");
 }
 
 user make_user(const node& n, const std::string& name) {
@@ -509,10 +509,13 @@ bool file_contains(const std::filesystem::path& file, const std::string& needle)
 
 std::vector<std::string> files_containing(const std::filesystem::path& dir,
                                           const std::string& needle) {
+  // Files of running servers come and go (a compaction's copy, a store's new block).
   std::vector<std::string> out;
-  for (auto& entry : std::filesystem::recursive_directory_iterator(dir))
-    if (entry.is_regular_file() && file_contains(entry.path(), needle))
-      out.push_back(entry.path().string());
+  std::error_code ec;
+  for (std::filesystem::recursive_directory_iterator i{dir, ec}, end; !ec && i != end;
+       i.increment(ec))
+    if (i->is_regular_file(ec) && file_contains(i->path(), needle))
+      out.push_back(i->path().string());
   return out;
 }
 

@@ -133,6 +133,8 @@ private:
   std::string id_ = "node1";
   std::vector<std::string> extra_;
   temp_dir data_{"kinbox-node"};
+  /// The node's log, beside its data dir as an operator's journal is (logs name ids).
+  temp_dir logs_{"kinbox-node-log"};
   uint16_t port_ = 0;
   std::unique_ptr<process> proc_;
 };

@@ -163,11 +163,11 @@ struct fixture : test_coordinator_fixture<> {
     });
   }
 
-  /// The `child_unlinked` requests `parent` got that ask it to tell itself `type`.
-  size_t unlinked_telling(account_id parent, notice_type type) const {
+  /// The `child_unlinked` requests `parent` got for `reason`.
+  size_t unlinked_for(account_id parent, unlink_reason reason) const {
     return std::count_if(w->to_users.begin(), w->to_users.end(), [&](const entity_request& r) {
       return r.id == parent && r.op == static_cast<uint8_t>(user_op::child_unlinked) &&
-             r.body == bytes{static_cast<uint8_t>(type)};
+             r.body == bytes{static_cast<uint8_t>(reason)};
     });
   }
 
@@ -410,7 +410,7 @@ CAF_TEST(a child deleting its account erases its family record and its parent is
   CAF_CHECK(call(mia, mia, family_op::erase, bytes{1}).ok());
   CAF_CHECK(w->kv.count({kv_space::families, std::to_string(mia)}) == 0);
   CAF_CHECK_EQUAL(sent(mum, user_op::child_unlinked), 1u);
-  CAF_CHECK_EQUAL(unlinked_telling(mum, notice_type::child_deleted), 1u);
+  CAF_CHECK_EQUAL(unlinked_for(mum, unlink_reason::deleted_by_child), 1u);
   auto info = decode_body<link_info>(call(mia, mia, family_op::get_link).body);
   CAF_REQUIRE(info);
   CAF_CHECK_EQUAL(info->parent, 0u);
@@ -508,7 +508,7 @@ CAF_TEST(a linked child moves to another parent only with its parent PIN and the
   CAF_CHECK(move("1234").ok());
   CAF_CHECK_EQUAL(stored(mia).parent, dad);
   CAF_CHECK_EQUAL(sent(mum, user_op::child_unlinked), 1u);
-  CAF_CHECK_EQUAL(unlinked_telling(mum, notice_type::unlinked), 1u);
+  CAF_CHECK_EQUAL(unlinked_for(mum, unlink_reason::moved), 1u);
   CAF_CHECK_EQUAL(sent(dad, user_op::child_linked), 1u);
   CAF_CHECK_EQUAL(notices(dad, notice_type::linked), 1u);
   // The old parent has no say any more.
