@@ -285,19 +285,28 @@ void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_
               auto old_parent = f.parent; // a move: the child's PIN was right
               if (old_parent == parent)
                 return finish(self, std::move(rp), error_reply(errc::already_linked));
-              if (old_parent != 0) {
-                call_user(self, old_parent, user_op::child_unlinked,
-                          bytes{static_cast<uint8_t>(unlink_reason::moved)});
-                logger()->info("event=moved child={} from={} to={}", f.child, old_parent, parent);
+              auto before = f;
+              if (old_parent != 0)
                 f.unlink();
-                self->state.location.reset();
-              }
               f.parent = parent;
               f.linked_ms = self->state.deps->now_ms();
               f.pin_hash.assign(r.body.begin(), r.body.end());
               f.pin_right();
+              auto restore = [=]() mutable {
+                auto redeems = self->state.family->redeems; // tries stay counted
+                self->state.family = std::move(before);
+                self->state.family->redeems = redeems;
+              };
               save(self, std::move(rp), [=](reply_to rp) mutable {
                 auto& f = *self->state.family;
+                // The old parent hears of the move once it is recorded, not before.
+                if (old_parent != 0) {
+                  call_user(self, old_parent, user_op::child_unlinked,
+                            bytes{static_cast<uint8_t>(unlink_reason::moved)});
+                  logger()->info("event=moved child={} from={} to={}", f.child, old_parent,
+                                 parent);
+                  self->state.location.reset();
+                }
                 bytes who;
                 wire::writer{who}.u64(parent);
                 call_user(self, f.child, user_op::linked, std::move(who));
@@ -307,7 +316,7 @@ void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_
                   notify_parent(self, notice_type::approval_needed, a.other, a.ours ? 1 : 0);
                 logger()->info("event=linked child={} parent={}", f.child, parent);
                 finish(self, std::move(rp), ok_reply());
-              });
+              }, std::move(restore));
             });
 }
 

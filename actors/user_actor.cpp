@@ -1321,7 +1321,8 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
   write_presence(self, session);
   rp.deliver(ok_reply(encode_attach_reply({{st.id, st.account->name, st.account->role},
                                             st.deps->service->node_id(),
-                                            st.deps->service->incarnation()})));
+                                            st.deps->service->incarnation(),
+                                            frozen(st)})));
   drain(self);
   fetch_locations(self);
 }
@@ -1948,6 +1949,10 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
     if (!r.finished())
       return bad("malformed link");
     st.contacts.set_parent(parent);
+    // Its messages go straight to the recipients' actors: the session refuses them.
+    if (st.session && is_child)
+      st.deps->service->push(*st.session, user_kind,
+                             caf::make_message(frozen_atom::value, st.id, frozen(st)));
     return apply_contact_effect(self, contact_effect::changed, parent, rp);
   }
   case user_op::parent_decision: {
@@ -2216,7 +2221,7 @@ std::optional<bytes> deliver_from_send(std::span<const uint8_t> send_body, accou
 
 namespace {
 
-enum class push_tag : uint8_t { mail = 1, kick = 2, reattach = 3 };
+enum class push_tag : uint8_t { mail = 1, kick = 2, reattach = 3, frozen = 4 };
 
 bytes encode_user_push(const caf::message& msg) {
   bytes out;
@@ -2236,6 +2241,10 @@ bytes encode_user_push(const caf::message& msg) {
         .u16(msg.get_as<uint16_t>(2));
   } else if (msg.match_elements<reattach_atom, account_id>()) {
     w.u8(static_cast<uint8_t>(push_tag::reattach)).u64(msg.get_as<account_id>(1));
+  } else if (msg.match_elements<frozen_atom, account_id, bool>()) {
+    w.u8(static_cast<uint8_t>(push_tag::frozen))
+        .u64(msg.get_as<account_id>(1))
+        .u8(msg.get_as<bool>(2) ? 1 : 0);
   }
   return out;
 }
@@ -2272,6 +2281,13 @@ std::optional<caf::message> decode_user_push(std::span<const uint8_t> in) {
     if (!r.finished())
       return std::nullopt;
     return caf::make_message(reattach_atom::value, account);
+  case push_tag::frozen: {
+    uint8_t on = 0;
+    r.u8(on);
+    if (!r.finished() || on > 1)
+      return std::nullopt;
+    return caf::make_message(frozen_atom::value, account, on == 1);
+  }
   }
   return std::nullopt;
 }
@@ -2305,20 +2321,23 @@ std::optional<attach_body> decode_attach(std::span<const uint8_t> in) {
 
 bytes encode_attach_reply(const attach_reply& x) {
   bytes out;
-  wire::writer{out}.str(x.node).u64(x.incarnation);
+  wire::writer{out}.str(x.node).u64(x.incarnation).u8(x.frozen ? 1 : 0);
   write_body(out, x.account);
   return out;
 }
 
 std::optional<attach_reply> decode_attach_reply(std::span<const uint8_t> in) {
-  // node:str incarnation:u64, then the account as login_ok carries it.
+  // node:str incarnation:u64 frozen:u8, then the account as login_ok carries it.
   wire::reader r{in};
   attach_reply x;
+  uint8_t frozen = 0;
   r.str(x.node, 64);
   r.u64(x.incarnation);
-  if (!r.ok())
+  r.u8(frozen);
+  if (!r.ok() || frozen > 1)
     return std::nullopt;
-  auto info = decode_body<account_info>(in.subspan(4 + x.node.size() + 8));
+  x.frozen = frozen == 1;
+  auto info = decode_body<account_info>(in.subspan(4 + x.node.size() + 8 + 1));
   if (!info)
     return std::nullopt;
   x.account = *info;

@@ -143,6 +143,7 @@ struct attach_reply {
   account_info account;
   std::string node;
   uint64_t incarnation = 0;
+  bool frozen = false; ///< a child without a parent: its session refuses its sends
 };
 bytes encode_attach_reply(const attach_reply& x);
 std::optional<attach_reply> decode_attach_reply(std::span<const uint8_t> in);
@@ -176,6 +177,8 @@ using push_atom = caf::atom_constant<caf::atom("push")>;
 using kick_atom = caf::atom_constant<caf::atom("kick")>;
 /// The account moved to another node: attach again (account).
 using reattach_atom = caf::atom_constant<caf::atom("reattach")>;
+/// The child account was frozen or linked again: (account, frozen).
+using frozen_atom = caf::atom_constant<caf::atom("frozen")>;
 
 /// How user pushes cross nodes.
 push_codec user_push_codec();

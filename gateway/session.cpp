@@ -77,6 +77,7 @@ struct session_state {
   /// another node by another path), written right after login_ok.
   std::vector<mail_push> early;
   bool reattach_after_login = false; ///< the account moved while the login attached
+  bool frozen = false; ///< a child without a parent: its sends are refused here
   /// Requests to entities; the frames of one read leave together at its end, one message
   /// per destination. Made on the first request (an idle session pays for no maps).
   std::unique_ptr<entity_client<session_call>> client;
@@ -309,10 +310,11 @@ void on_reply(session_pointer self, session_call& call, entity_reply& r) {
   case session_call::what::reattach:
     if (self->state.current != phase::ready)
       return;
-    if (auto reply = r.ok() ? decode_attach_reply(r.body) : std::nullopt)
+    if (auto reply = r.ok() ? decode_attach_reply(r.body) : std::nullopt) {
       self->state.ctx->service->endpoint_attached(self->state.session_id, reply->node,
                                                   reply->incarnation);
-    else
+      self->state.frozen = reply->frozen;
+    } else
       fail(self, frame_type::bye, 0, r.ok() ? errc::internal : static_cast<errc>(r.status),
            "the account could not be attached again; reconnect");
     return;
@@ -633,6 +635,7 @@ void attached(session_pointer self, uint32_t request_id, entity_reply& r) {
   st.ctx->service->endpoint_attached(st.session_id, answer->node, answer->incarnation);
   st.attached = true;
   st.info = answer->account;
+  st.frozen = answer->frozen;
   st.current = phase::ready;
   st.logged_in = true;
   st.ctx->limits->logged_in(st.address);
@@ -797,6 +800,9 @@ void handle_ready(session_pointer self, const frame_view& f) {
                   "the frame body does not match its type");
     if (to == own)
       return reply_error(self, rid, {errc::invalid_argument, "cannot send to yourself"});
+    // A send goes to the recipient's actor, which cannot know the sender is frozen.
+    if (st.frozen)
+      return reply_error(self, rid, {errc::account_frozen, std::string{errc_description(errc::account_frozen)}});
     return call_entity(self, rid, to, user_op::deliver, std::move(*body),
                        {frame_type::accepted, id});
   }
@@ -1001,6 +1007,10 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
         self->state.attached = false; // replaced: the user actor has another endpoint
         fail(self, frame_type::bye, 0, static_cast<errc>(code),
              std::string{errc_description(static_cast<errc>(code))});
+      },
+      [=](frozen_atom, account_id account, bool frozen) {
+        if (account == self->state.account)
+          self->state.frozen = frozen;
       },
       [=](reattach_atom, account_id account) {
         if (account == self->state.account)

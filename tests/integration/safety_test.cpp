@@ -158,8 +158,18 @@ CAF_TEST(a child whose parent is gone is frozen until a new parent links it) {
     auto r = mia->friend_add(dad.id);
     return !r && r.error().code == errc::account_frozen;
   }));
-  // She still logs in and exports; she cannot befriend, be written to, or delete herself.
+  // Her messages go straight to her friends' actors: her session refuses them, at once
+  // and after a new login.
+  CAF_CHECK(eventually([&] {
+    auto r = mia->send_text(leo.id, "anyone?");
+    return !r && r.error().code == errc::account_frozen;
+  }));
+  // She still logs in and exports; she cannot befriend, write or be written to, or delete
+  // herself.
   reconnect(mia, n);
+  auto sent = mia->send_text(leo.id, "anyone?");
+  CAF_REQUIRE(!sent);
+  CAF_CHECK(sent.error().code == errc::account_frozen);
   CAF_CHECK(mia->account_export(mia.id));
   auto friends = mia->friends();
   CAF_REQUIRE(!friends);
@@ -177,6 +187,7 @@ CAF_TEST(a child whose parent is gone is frozen until a new parent links it) {
   CAF_CHECK(got_notice(gran, notice_type::linked, mia.id));
   CAF_CHECK(mia->friends());
   CAF_CHECK(eventually([&] { return static_cast<bool>(leo->send_text(mia.id, "welcome back")); }));
+  CAF_CHECK(mia->send_text(leo.id, "thanks"));
 }
 
 CAF_TEST(a parent moving the child and every change made elsewhere is told) {

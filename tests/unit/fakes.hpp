@@ -14,6 +14,7 @@
 
 #include "cluster/entity_service.hpp"
 #include "cluster/kv_actor.hpp"
+#include "config/caf_error.hpp"
 
 namespace kinbox::fakes {
 
@@ -22,6 +23,7 @@ struct kv_world {
   std::map<std::pair<kv_space, std::string>, bytes> kv;
   std::vector<bytes> reports; ///< filed in the reports stream
   std::set<std::string> shredded; ///< accounts whose data key was erased
+  bool puts_fail = false;         ///< every put answers unavailable, as when NATS is away
   /// As with the real sealed view: an account's records (bans aside) do not open once its
   /// data key is erased; a write after that makes a new key, under which only it opens.
   void forget_shredded(const std::string& owner) {
@@ -42,7 +44,9 @@ inline kv_actor::behavior_type kv(kv_actor::pointer, std::shared_ptr<kv_world> w
         auto i = w->kv.find({s, key});
         return i == w->kv.end() || !w->readable(s, key) ? kv_lookup{} : kv_lookup{true, i->second};
       },
-      [=](kv_put_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
+      [=](kv_put_atom, kv_space s, const std::string& key, const bytes& v) -> caf::result<bool> {
+        if (w->puts_fail)
+          return make_error(errc::unavailable, "KV is away");
         if (s != kv_space::bans)
           w->forget_shredded(key);
         w->kv[{s, key}] = v;

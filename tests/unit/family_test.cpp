@@ -505,6 +505,13 @@ CAF_TEST(a linked child moves to another parent only with its parent PIN and the
   CAF_CHECK_EQUAL(move("0000").status, code(errc::wrong_pin));
   CAF_CHECK_EQUAL(stored(mia).parent, mum);
   CAF_CHECK_EQUAL(stored(mia).pin_failures, 1u); // counted as any wrong try
+  // A move that cannot be recorded did not happen: nobody is told, Mum keeps her say.
+  w->puts_fail = true;
+  CAF_CHECK_EQUAL(move("1234").status, code(errc::unavailable));
+  w->puts_fail = false;
+  CAF_CHECK_EQUAL(sent(mum, user_op::child_unlinked), 0u);
+  CAF_CHECK_EQUAL(sent(dad, user_op::child_linked), 0u);
+  CAF_CHECK(call(mia, mum, family_op::get_link).ok());
   CAF_CHECK(move("1234").ok());
   CAF_CHECK_EQUAL(stored(mia).parent, dad);
   CAF_CHECK_EQUAL(sent(mum, user_op::child_unlinked), 1u);
