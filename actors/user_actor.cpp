@@ -1205,7 +1205,13 @@ void erase_records(user_pointer self, reply_to rp) {
                 self->request(st.deps->kv, caf::infinite, kv_delete_atom::value,
                               kv_space::accounts, key_of(st.id))
                     .then([=](bool) mutable { forget_account(self, std::move(rp)); },
-                          [=](caf::error&) mutable { forget_account(self, std::move(rp)); });
+                          [=](caf::error&) mutable {
+                            // Sealed under an erased key, the record opens for no one:
+                            // the account is gone all the same.
+                            log::get("user")->warn("event=account_record_left account={}",
+                                                   self->state.id);
+                            forget_account(self, std::move(rp));
+                          });
               },
               [=](caf::error&) mutable { partly(rp); });
   };

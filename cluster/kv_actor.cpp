@@ -189,11 +189,12 @@ kv_actor::behavior_type kv_behavior(kv_actor::pointer, std::shared_ptr<kv_bucket
 
 } // namespace
 
-sealed_kv sealed_view(kv_buckets& b, const crypto::storage_secrets& secrets) {
+sealed_kv sealed_view(kv_buckets& b, const crypto::storage_secrets& secrets,
+                      std::chrono::milliseconds key_life) {
   std::array<kv_bucket*, kv_space_count> spaces{};
   for (size_t i = 0; i < kv_space_count; ++i)
     spaces[i] = b.spaces[i].get();
-  return sealed_kv{spaces, b.keys.get(), secrets};
+  return sealed_kv{spaces, b.keys.get(), secrets, key_life};
 }
 
 kv_actor spawn_kv(caf::actor_system& sys, std::shared_ptr<kv_buckets> buckets,

@@ -84,7 +84,8 @@ struct kv_buckets {
 };
 
 /// The sealed view of the account buckets (the kv actor's, and a migration's).
-sealed_kv sealed_view(kv_buckets& b, const crypto::storage_secrets& secrets);
+sealed_kv sealed_view(kv_buckets& b, const crypto::storage_secrets& secrets,
+                      std::chrono::milliseconds key_life = std::chrono::seconds(30));
 
 kv_actor spawn_kv(caf::actor_system& sys, std::shared_ptr<kv_buckets> buckets,
                   crypto::storage_secrets secrets);

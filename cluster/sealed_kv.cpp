@@ -1,5 +1,7 @@
 #include "cluster/sealed_kv.hpp"
 
+#include <chrono>
+
 namespace kinbox {
 
 namespace {
@@ -9,6 +11,14 @@ const char* names[kv_space_count] = {"accounts", "contacts", "presence", "last_s
 
 /// Data keys kept in memory at most.
 constexpr size_t max_cached_keys = 65536;
+
+/// What stands in the keys bucket where an erased account's data key was: no record of
+/// the account is written again, under a new key or any other (a wrapped key is longer).
+const uint8_t tombstone[] = {0};
+
+bool is_tombstone(std::span<const uint8_t> value) {
+  return value.size() == 1 && value[0] == tombstone[0];
+}
 
 bool sealed(kv_space s) {
   return s != kv_space::bans;
@@ -21,8 +31,8 @@ const char* space_name(kv_space s) {
 }
 
 sealed_kv::sealed_kv(std::array<kv_bucket*, kv_space_count> spaces, kv_bucket* keys,
-                     crypto::storage_secrets secrets)
-    : spaces_(spaces), keys_(keys), secrets_(std::move(secrets)) {}
+                     crypto::storage_secrets secrets, std::chrono::milliseconds key_life)
+    : spaces_(spaces), keys_(keys), secrets_(std::move(secrets)), key_life_(key_life) {}
 
 std::string sealed_kv::stored_key(kv_space space, const std::string& key) const {
   return sealed(space) ? crypto::hashed_key(secrets_, space_name(space), key) : key;
@@ -30,20 +40,32 @@ std::string sealed_kv::stored_key(kv_space space, const std::string& key) const 
 
 result<std::optional<crypto::data_key>> sealed_kv::data_key_of(const std::string& owner,
                                                                bool make) {
-  if (auto i = cache_.find(owner); i != cache_.end())
-    return std::optional<crypto::data_key>{i->second};
+  auto now = std::chrono::steady_clock::now();
+  if (auto i = cache_.find(owner); i != cache_.end()) {
+    if (now - i->second.read_at < key_life_)
+      return std::optional<crypto::data_key>{i->second.key};
+    cache_.erase(i);
+  }
+  auto remember = [&](const crypto::data_key& k) {
+    if (cache_.size() >= max_cached_keys)
+      cache_.clear();
+    cache_.insert_or_assign(owner, cached_key{k, now});
+  };
   auto key = crypto::hashed_key(secrets_, "keys", owner);
   for (int attempt = 0; attempt < 2; ++attempt) {
     auto found = keys_->get(key);
     if (!found)
       return found.error();
+    if (*found && is_tombstone((*found)->value)) {
+      if (make)
+        return failure{errc::not_found, "the account was deleted"};
+      return std::optional<crypto::data_key>{};
+    }
     if (*found) {
       auto k = crypto::unwrap_data_key(secrets_, key, (*found)->value);
       if (!k)
         return failure{errc::internal, "a data key does not open: another root secret?"};
-      if (cache_.size() >= max_cached_keys)
-        cache_.clear();
-      cache_.emplace(owner, *k);
+      remember(*k);
       return std::optional<crypto::data_key>{*k};
     }
     if (!make)
@@ -54,7 +76,7 @@ result<std::optional<crypto::data_key>> sealed_kv::data_key_of(const std::string
     if (!made)
       return made.error();
     if (*made) {
-      cache_.emplace(owner, fresh);
+      remember(fresh);
       return std::optional<crypto::data_key>{fresh};
     }
     // Made by another node a moment ago: read it.
@@ -112,7 +134,12 @@ result<bool> sealed_kv::erase(kv_space space, const std::string& key) {
 
 result<bool> sealed_kv::shred(const std::string& owner) {
   cache_.erase(owner);
-  return keys_->erase_current(crypto::hashed_key(secrets_, "keys", owner));
+  auto key = crypto::hashed_key(secrets_, "keys", owner);
+  auto erased = keys_->erase_current(key);
+  if (!erased)
+    return erased.error();
+  auto marked = keys_->put(key, tombstone);
+  return marked ? result<bool>{true} : result<bool>{marked.error()};
 }
 
 result<size_t> sealed_kv::migrate() {

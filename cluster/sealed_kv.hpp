@@ -9,6 +9,7 @@
 // node's start runs its migration before any actor.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,9 +38,12 @@ const char* space_name(kv_space s);
 
 class sealed_kv {
 public:
-  /// `spaces`: a bucket per space; `keys`: the erasable bucket of data keys.
+  /// `spaces`: a bucket per space; `keys`: the erasable bucket of data keys; `key_life`:
+  /// how long a data key is used from memory before it is read again (a key another node
+  /// erased is used here no longer than that).
   sealed_kv(std::array<kv_bucket*, kv_space_count> spaces, kv_bucket* keys,
-            crypto::storage_secrets secrets);
+            crypto::storage_secrets secrets,
+            std::chrono::milliseconds key_life = std::chrono::seconds(30));
 
   /// The record of `key` (an account id, or a ban key) in `space`; nullopt if there is
   /// none, or its account's data key was erased.
@@ -49,7 +53,9 @@ public:
   [[nodiscard]] result<bool> create(kv_space space, const std::string& key,
                                     std::span<const uint8_t> value);
   [[nodiscard]] result<bool> erase(kv_space space, const std::string& key);
-  /// Erases the data key of account `owner`: all its sealed records become unreadable.
+  /// Erases the data key of account `owner`: all its sealed records become unreadable, and
+  /// a tombstone in its place refuses any new record of it (`not_found`). Other nodes stop
+  /// using the key within their `key_life`.
   [[nodiscard]] result<bool> shred(const std::string& owner);
 
   /// The KV key a record of `space` is stored under.
@@ -66,8 +72,13 @@ private:
   std::array<kv_bucket*, kv_space_count> spaces_;
   kv_bucket* keys_;
   crypto::storage_secrets secrets_;
+  std::chrono::milliseconds key_life_;
+  struct cached_key {
+    crypto::data_key key;
+    std::chrono::steady_clock::time_point read_at;
+  };
   /// Data keys in use; bounded (cleared when full: a miss costs one KV read).
-  std::unordered_map<std::string, crypto::data_key> cache_;
+  std::unordered_map<std::string, cached_key> cache_;
 };
 
 } // namespace kinbox

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include "cluster/kv_actor.hpp"
 #include "tests/integration/harness.hpp"
 
 using namespace kinbox;
@@ -17,6 +18,45 @@ using fixture = nats_fixture;
 } // namespace
 
 CAF_TEST_FIXTURE_SCOPE(durability_tests, fixture)
+
+CAF_TEST(a deleted account opens on no node and none of its records is written again) {
+  auto link = nats_link::connect({nats.url()}, "test", std::nullopt);
+  CAF_REQUIRE(link);
+  auto buckets = kv_buckets::open(**link, "test", 1, 10s, 1 << 20);
+  CAF_REQUIRE(buckets);
+  crypto::pin_pepper root;
+  root.key.fill(3);
+  auto secrets = crypto::storage_secrets::derive(root);
+  // Two nodes' views: `here` deletes, `there` read the account a moment before.
+  auto here = sealed_view(**buckets, secrets);
+  auto there = sealed_view(**buckets, secrets, 300ms);
+  bytes profile{'M', 'i', 'a'};
+  CAF_REQUIRE(here.put(kv_space::profiles, "42", profile));
+  CAF_REQUIRE(here.put(kv_space::last_seen, "42", bytes{1}));
+  auto seen = there.get(kv_space::profiles, "42");
+  CAF_REQUIRE(seen && *seen);
+  CAF_CHECK(**seen == profile);
+  CAF_REQUIRE(here.shred("42"));
+  auto gone = here.get(kv_space::profiles, "42");
+  CAF_REQUIRE(gone);
+  CAF_CHECK(!*gone);
+  // A late write (a detach's last-seen time) is refused, not sealed under a new key.
+  auto late = here.put(kv_space::last_seen, "42", bytes{2});
+  CAF_REQUIRE(!late);
+  CAF_CHECK(late.error().code == errc::not_found);
+  CAF_CHECK(!here.create(kv_space::contacts, "42", bytes{3}));
+  // The other node stops using the key it had in memory within its key life.
+  CAF_CHECK(eventually([&] {
+    auto r = there.get(kv_space::profiles, "42");
+    return r && !*r;
+  }));
+  CAF_CHECK(!there.put(kv_space::profiles, "42", profile));
+  // A deletion asked again finds the tombstone and leaves it.
+  CAF_CHECK(here.shred("42"));
+  CAF_CHECK(!here.put(kv_space::profiles, "42", profile));
+  // Other accounts are untouched.
+  CAF_CHECK(here.put(kv_space::profiles, "43", profile));
+}
 
 CAF_TEST(undelivered mail expires and the sender gets an expired receipt) {
   node n{&nats, {"--mail-ttl", "1s", "--sweep-interval", "200ms"}};

@@ -25,16 +25,9 @@ struct kv_world {
   std::set<std::string> shredded; ///< accounts whose data key was erased
   bool puts_fail = false;         ///< every put answers unavailable, as when NATS is away
   /// As with the real sealed view: an account's records (bans aside) do not open once its
-  /// data key is erased; a write after that makes a new key, under which only it opens.
-  void forget_shredded(const std::string& owner) {
-    if (shredded.erase(owner) == 0)
-      return;
-    std::erase_if(kv, [&](const auto& entry) {
-      return entry.first.first != kv_space::bans && entry.first.second == owner;
-    });
-  }
-  bool readable(kv_space s, const std::string& key) const {
-    return s == kv_space::bans || shredded.count(key) == 0;
+  /// data key is erased, and none is written again.
+  bool deleted(kv_space s, const std::string& owner) const {
+    return s != kv_space::bans && shredded.count(owner) != 0;
   }
 };
 
@@ -42,19 +35,19 @@ inline kv_actor::behavior_type kv(kv_actor::pointer, std::shared_ptr<kv_world> w
   return {
       [=](kv_get_atom, kv_space s, const std::string& key) -> kv_lookup {
         auto i = w->kv.find({s, key});
-        return i == w->kv.end() || !w->readable(s, key) ? kv_lookup{} : kv_lookup{true, i->second};
+        return i == w->kv.end() || w->deleted(s, key) ? kv_lookup{} : kv_lookup{true, i->second};
       },
       [=](kv_put_atom, kv_space s, const std::string& key, const bytes& v) -> caf::result<bool> {
         if (w->puts_fail)
           return make_error(errc::unavailable, "KV is away");
-        if (s != kv_space::bans)
-          w->forget_shredded(key);
+        if (w->deleted(s, key))
+          return make_error(errc::not_found, "the account was deleted");
         w->kv[{s, key}] = v;
         return true;
       },
-      [=](kv_create_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
-        if (s != kv_space::bans)
-          w->forget_shredded(key);
+      [=](kv_create_atom, kv_space s, const std::string& key, const bytes& v) -> caf::result<bool> {
+        if (w->deleted(s, key))
+          return make_error(errc::not_found, "the account was deleted");
         return w->kv.emplace(std::make_pair(s, key), v).second;
       },
       [=](kv_shred_atom, const std::string& owner) -> bool {
