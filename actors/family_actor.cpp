@@ -25,7 +25,7 @@ constexpr auto moved_linger = std::chrono::seconds(2);
 /// After this long without a request (and with no fresh location to keep) a family actor
 /// stops; its next request loads it from KV. Families of ids a stranger probed leave
 /// memory as those of real children do, and a flood of ids holds a minute of actors.
-constexpr auto idle_time = std::chrono::seconds(60);
+constexpr auto idle_time = entity_idle_time;
 
 using linger_atom = caf::atom_constant<caf::atom("linger")>;
 

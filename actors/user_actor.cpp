@@ -30,7 +30,7 @@ namespace {
 /// an account stops: a stranger cannot tell an unused id from an account by whether its
 /// state is in memory (docs/architecture.md, "No probing"). The account's actor itself
 /// stays: sessions and other actors keep its handle.
-constexpr auto idle_time = std::chrono::seconds(60);
+constexpr auto idle_time = entity_idle_time;
 /// How long a released actor stays after its release, answering `moved` (with the
 /// bodies) to batches sent by clients that still had its handle.
 constexpr auto moved_linger = std::chrono::seconds(2);

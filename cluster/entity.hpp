@@ -7,6 +7,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/message.hpp>
 
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <span>
@@ -154,6 +155,10 @@ std::optional<bus_message> decode_bus_message(std::span<const uint8_t> in);
 
 /// Most requests, answers or pushes in one batch on the bus.
 constexpr size_t max_bus_batch = 65536;
+
+/// After this long without a request an entity's actor may stop (or drop what it
+/// loaded); clients look a handle up again well before it could have stopped.
+constexpr auto entity_idle_time = std::chrono::seconds(60);
 
 /// Bytes an item adds to a bus batch besides its body (a bound, for splitting batches).
 constexpr size_t bus_item_overhead = 48;

@@ -19,7 +19,9 @@
 //   a request refuses the caller's later first tries for that entity until the retry comes,
 //   so a later request in flight cannot overtake a refused one. A batch that reaches an
 //   actor after it stopped is answered `unavailable` (retryable): a moving actor lingers,
-//   answering `moved`, long after any client could still have its old handle in use.
+//   answering `moved`, long after any client could still have its old handle in use, and
+//   a handle unused for `local_handle_life` is looked up again before it is used, so an
+//   actor that stopped once idle (after `entity_idle_time` without a request) is never met.
 //
 // The bookkeeping is per entity and batch, not per request: the hot path of a session or
 // a user actor is a few hash lookups per socket read. The owning actor forwards
@@ -124,6 +126,7 @@ public:
 
 private:
   static constexpr size_t max_idle_targets = 64;
+  static constexpr auto local_handle_life = entity_idle_time / 3;
   static constexpr auto first_backoff = std::chrono::milliseconds(2);
   static constexpr auto max_backoff = std::chrono::milliseconds(250);
 
@@ -156,6 +159,7 @@ private:
 
   struct target {
     caf::actor local; ///< the entity's actor on this node, once looked up
+    caf::actor_clock::time_point local_used; ///< when `local` was found or last answered
     route sent_to;    ///< where the unanswered requests went
     size_t outstanding = 0;
     bool looking_up = false;
@@ -198,8 +202,8 @@ private:
         return e;
     auto& t = targets_[k];
     auto r = resolve(*tn.view, tn.steady, k);
-    if (r.kind != route_kind::local)
-      t.local = nullptr; // it moved away: a handle kept would be stale when it comes back
+    if (r.kind != route_kind::local || tn.now - t.local_used >= local_handle_life)
+      t.local = nullptr; // it moved away, or may have stopped unused: look it up again
     tn.entries.push_back(entry{k, &t, std::move(r), -1});
     return tn.entries.back();
   }
@@ -318,6 +322,7 @@ private:
               auto& t = targets_[k];
               t.looking_up = false;
               t.local = std::move(a);
+              t.local_used = self->clock().now();
               turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(),
                       {}, {}};
               dispatch(self, tn, k, t);
@@ -345,6 +350,7 @@ private:
       auto& p = meta[i];
       auto& t = *entry_of(tn, key{p.req.kind, p.req.id}).t;
       --t.outstanding;
+      t.local_used = tn.now;
       if (replies[i].moved() && mode_ == mode::route) {
         p.req.body = std::move(replies[i].body);
         bounce(t, std::move(p));

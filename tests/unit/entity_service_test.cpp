@@ -337,6 +337,27 @@ CAF_TEST(a local entity gets its requests straight from the caller and in order)
   CAF_CHECK_EQUAL(inbox_messages("a") + inbox_messages("b"), 0u);
 }
 
+CAF_TEST(an entity actor that stopped once idle is looked up again not met as busy) {
+  start("a");
+  start("b");
+  auto p = two_nodes();
+  show_all(p);
+  auto e = entity_on(p, "a");
+  auto c = spawn_caller("a");
+  call(c, {{e, 1}});
+  // A minute later the entity's actor stopped unused, as family actors do; the caller
+  // still has its handle.
+  sched.advance_time(entity_idle_time);
+  auto& hosted = deref<entity_host::stateful_base<host_state>>(nodes["a"].host).state.entities;
+  caf::anon_send_exit(hosted.at(e), caf::exit_reason::user_shutdown);
+  hosted.erase(e);
+  consume_messages();
+  call(c, {{e, 2}});
+  CAF_REQUIRE_EQUAL(replies(c).size(), 2u);
+  CAF_CHECK(replies(c)[1].second.ok());
+  CAF_CHECK(tags_at("a", e) == (std::vector<uint8_t>{1, 2}));
+}
+
 CAF_TEST(requests for entities on another node go in one bus message and come back in order) {
   start("a");
   start("b");
