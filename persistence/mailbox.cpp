@@ -231,6 +231,20 @@ result<std::unique_ptr<mailbox>> mailbox::open(const options& opts) {
 }
 
 result<bool> mailbox::open_env() {
+  auto opened = open_env_once();
+  if (!opened && env_) {
+    mdb_env_close(env_);
+    env_ = nullptr;
+  }
+  return opened;
+}
+
+failure mailbox::closed() {
+  return failure{errc::storage_failure,
+                 "the mailbox could not be opened again after its compaction; restart the node"};
+}
+
+result<bool> mailbox::open_env_once() {
   auto* mb = this;
   auto& opts = opts_;
   int rc = mdb_env_create(&mb->env_);
@@ -285,12 +299,13 @@ result<bool> mailbox::open_env() {
   }
   if ((rc = txn.commit()) != 0)
     return lmdb_failure("mdb_txn_commit", rc);
-  if (!mb->allocate_disk(mb->map_size_))
-    mb->disk_full_ = true;
+  mb->disk_full_ = !mb->allocate_disk(mb->map_size_);
   return true;
 }
 
 result<uint64_t> mailbox::compact() {
+  if (!env_)
+    return closed();
   namespace fs = std::filesystem;
   std::error_code ec;
   auto dir = fs::path{opts_.dir};
@@ -322,9 +337,12 @@ result<uint64_t> mailbox::compact() {
   fs::rename(copy, dir / "data.mdb", ec);
   bool replaced = !ec && synced(dir, O_RDONLY | O_DIRECTORY);
   fs::remove_all(copy_dir, ec);
-  // Open again, the compacted file or (if the rename failed) the old one.
-  if (auto opened = open_env(); !opened)
+  // Open again, the compacted file or (if the rename failed) the old one. Should that
+  // fail, every later call answers storage_failure (mail is refused, none is lost).
+  if (auto opened = open_env(); !opened) {
+    log::get("store")->error("event=mailbox_closed msg=\"{}\"", opened.error().message);
     return opened.error();
+  }
   if (!replaced)
     return failure{errc::storage_failure, "the compacted mailbox could not replace the old one"};
   return size;
@@ -515,6 +533,8 @@ bool mailbox::room_for_puts(uint64_t batch_bytes) {
 }
 
 result<write_outcome> mailbox::write(const write_batch& batch) {
+  if (!env_)
+    return closed();
   auto out = write_txn(batch, !batch.puts.empty());
   if (out || batch.puts.empty())
     return out;
@@ -617,6 +637,8 @@ result<write_outcome> mailbox::write_txn(const write_batch& batch, bool with_put
 
 result<mail_page> mailbox::pending(account_id recipient, uint64_t after_seq, size_t max_count,
                                    size_t max_bytes) {
+  if (!env_)
+    return closed();
   mail_page page;
   auto& out = page.mail;
   txn_guard txn;
@@ -650,6 +672,8 @@ result<mail_page> mailbox::pending(account_id recipient, uint64_t after_seq, siz
 }
 
 result<expired_mail> mailbox::expire(uint64_t now_ms, size_t limit) {
+  if (!env_)
+    return closed();
   expired_mail out;
   auto resume = expire_from_;
   auto ok = with_write_txn([&](MDB_txn* txn) {
@@ -701,6 +725,8 @@ result<expired_mail> mailbox::expire(uint64_t now_ms, size_t limit) {
 }
 
 result<std::vector<account_id>> mailbox::recipients(account_id after, size_t limit) {
+  if (!env_)
+    return closed();
   std::vector<account_id> out;
   if (after == UINT64_MAX)
     return out;
@@ -775,6 +801,8 @@ std::optional<std::vector<envelope>> decode_envelopes(std::span<const uint8_t> d
 }
 
 result<mail_usage> mailbox::usage(account_id recipient) {
+  if (!env_)
+    return closed();
   txn_guard txn;
   int rc = txn.begin(env_, MDB_RDONLY);
   if (rc != 0)
@@ -794,6 +822,8 @@ result<mail_usage> mailbox::usage(account_id recipient) {
 }
 
 result<uint64_t> mailbox::count() {
+  if (!env_)
+    return closed();
   txn_guard txn;
   int rc = txn.begin(env_, MDB_RDONLY);
   if (rc != 0)

@@ -138,12 +138,17 @@ public:
   /// Rewrites the mailbox file with only the pages in use (`mdb_env_copy2` with
   /// `MDB_CP_COMPACT`, synced, renamed over the old file): mail acked, expired or purged
   /// leaves no bytes in it, not even in freed pages. Blocks while it copies what is
-  /// stored; returns the new file's size. On a failure the old file stays in use.
+  /// stored; returns the new file's size. On a failure the old file stays in use; if
+  /// neither file opens again, every later call answers `storage_failure`.
   [[nodiscard]] result<uint64_t> compact();
 
 private:
   mailbox() = default;
+  /// Opens the environment; on a failure `env_` is left null.
   result<bool> open_env();
+  result<bool> open_env_once();
+  /// What every call answers once the environment could not be opened again.
+  static failure closed();
 
   template <class F>
   result<bool> with_write_txn(F&& body);

@@ -67,6 +67,9 @@ struct store_state {
   bool flush_scheduled = false;
   bool compaction_scheduled = false;   ///< a compaction after a purge is on its way
   bool removed_since_compaction = false; ///< mail was acked or expired since the last one
+  /// How long the last compaction kept the store: the next one after a purge waits ten
+  /// times as long at least, so compactions take a tenth of the store's time at most.
+  std::chrono::steady_clock::duration last_compaction{};
   static inline const char* name = "kinbox.store";
 };
 
@@ -179,7 +182,9 @@ void compact(store_pointer self) {
   flush(self);
   st.removed_since_compaction = false;
   auto before = st.box->map_size();
+  auto started = std::chrono::steady_clock::now();
   auto size = st.box->compact();
+  st.last_compaction = std::chrono::steady_clock::now() - started;
   if (!size)
     log::get("store")->error("event=compaction_failed code={} msg=\"{}\"",
                              errc_name(size.error().code), size.error().message);
@@ -283,7 +288,9 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
         if (st.compaction_scheduled)
           return;
         st.compaction_scheduled = true;
-        self->delayed_send(self, compaction.after_purge, compact_now_atom::value, false);
+        auto spacing = std::chrono::duration_cast<std::chrono::milliseconds>(10 * st.last_compaction);
+        self->delayed_send(self, std::max(compaction.after_purge, spacing),
+                           compact_now_atom::value, false);
       },
       [=](compact_now_atom, bool periodic) {
         auto& st = self->state;

@@ -35,7 +35,8 @@ using compact_now_atom = caf::atom_constant<caf::atom("compact_n")>;
 /// When the store rewrites the mailbox file without its freed pages (mailbox::compact).
 struct compaction_config {
   /// After an account's mail was purged (a deletion), at most this long until the
-  /// mailbox file holds none of it; 0: at once.
+  /// mailbox file holds none of it (or ten times the last compaction's duration, if
+  /// longer: deletions in a row keep compaction to a tenth of the store's time); 0: at once.
   std::chrono::milliseconds after_purge{std::chrono::seconds(60)};
   /// Otherwise this often, if mail was acked, expired or purged since (delivered mail
   /// leaves the file within it); 0: never.
