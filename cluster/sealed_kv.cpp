@@ -123,6 +123,8 @@ result<bool> sealed_kv::create(kv_space space, const std::string& key,
   if (!sealed(space))
     return bucket(space).create(stored, value);
   auto k = data_key_of(key, true);
+  if (!k && k.error().code == errc::not_found)
+    return false; // a deleted account's id is taken for good
   if (!k)
     return k.error();
   return bucket(space).create(stored, crypto::seal_record(**k, stored, value));
@@ -135,11 +137,19 @@ result<bool> sealed_kv::erase(kv_space space, const std::string& key) {
 result<bool> sealed_kv::shred(const std::string& owner) {
   cache_.erase(owner);
   auto key = crypto::hashed_key(secrets_, "keys", owner);
-  auto erased = keys_->erase_current(key);
-  if (!erased)
-    return erased.error();
-  auto marked = keys_->put(key, tombstone);
-  return marked ? result<bool>{true} : result<bool>{marked.error()};
+  // The tombstone is created, never put over a key: a key another node made between the
+  // erasure and the tombstone is erased in turn.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto erased = keys_->erase_current(key);
+    if (!erased)
+      return erased.error();
+    auto marked = keys_->create(key, tombstone);
+    if (!marked)
+      return marked.error();
+    if (*marked)
+      return true;
+  }
+  return failure{errc::unavailable, "the account's data key was made again while it was erased"};
 }
 
 result<size_t> sealed_kv::migrate() {

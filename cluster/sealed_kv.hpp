@@ -49,7 +49,7 @@ public:
   /// none, or its account's data key was erased.
   [[nodiscard]] result<std::optional<bytes>> get(kv_space space, const std::string& key);
   [[nodiscard]] result<bool> put(kv_space space, const std::string& key, std::span<const uint8_t> value);
-  /// Writes only if there is no record; false if there is.
+  /// Writes only if there is no record; false if there is, or the account was deleted.
   [[nodiscard]] result<bool> create(kv_space space, const std::string& key,
                                     std::span<const uint8_t> value);
   [[nodiscard]] result<bool> erase(kv_space space, const std::string& key);

@@ -45,9 +45,9 @@ inline kv_actor::behavior_type kv(kv_actor::pointer, std::shared_ptr<kv_world> w
         w->kv[{s, key}] = v;
         return true;
       },
-      [=](kv_create_atom, kv_space s, const std::string& key, const bytes& v) -> caf::result<bool> {
+      [=](kv_create_atom, kv_space s, const std::string& key, const bytes& v) -> bool {
         if (w->deleted(s, key))
-          return make_error(errc::not_found, "the account was deleted");
+          return false; // a deleted account's id is taken for good
         return w->kv.emplace(std::make_pair(s, key), v).second;
       },
       [=](kv_shred_atom, const std::string& owner) -> bool {
