@@ -140,12 +140,11 @@ void save(family_pointer self, reply_to rp, std::function<void(reply_to)> then,
                 std::to_string(st.child), st.family->encode())
       .then([=](bool) mutable { then(std::move(rp)); },
             [=](caf::error& err) mutable {
-              auto f = to_failure(err);
               logger()->warn("event=family_save_failed child={} code={}", self->state.child,
-                             errc_name(f.code));
+                             errc_name(to_failure(err).code));
               if (failed)
                 failed();
-              finish(self, std::move(rp), error_reply(f.code, f.message));
+              finish(self, std::move(rp), error_reply(err));
             });
 }
 
@@ -178,7 +177,7 @@ void hash_pin(family_pointer self, std::string pin, reply_to rp,
           },
           [=](caf::error& err) mutable {
             pins->done(turn);
-            finish(self, std::move(rp), error_reply(to_failure(err)));
+            finish(self, std::move(rp), error_reply(err));
           });
 }
 
@@ -225,7 +224,7 @@ void check_pin(family_pointer self, std::string pin, reply_to rp, std::function<
             },
             [=](caf::error& err) mutable {
               pins->done(turn);
-              finish(self, std::move(rp), error_reply(to_failure(err)));
+              finish(self, std::move(rp), error_reply(err));
             });
   }, give_back);
 }
@@ -293,9 +292,14 @@ void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_
               f.pin_hash.assign(r.body.begin(), r.body.end());
               f.pin_right();
               auto restore = [=]() mutable {
-                auto redeems = self->state.family->redeems; // tries stay counted
-                self->state.family = std::move(before);
-                self->state.family->redeems = redeems;
+                auto& st = self->state;
+                auto redeems = st.family->redeems; // tries stay counted
+                st.family = std::move(before);
+                st.family->redeems = redeems;
+                // The failed write may have landed all the same: the old link is written
+                // back, so KV does not keep a move nobody was told of.
+                caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::families,
+                               std::to_string(st.child), st.family->encode());
               };
               save(self, std::move(rp), [=](reply_to rp) mutable {
                 auto& f = *self->state.family;
@@ -540,7 +544,7 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
               finish(self, std::move(rp), ok_reply());
             },
             [=](caf::error& err) mutable {
-              finish(self, std::move(rp), error_reply(to_failure(err).code, "the family record stays"));
+              finish(self, std::move(rp), error_reply(err, "the family record stays"));
             });
   }
   case family_op::found: {
