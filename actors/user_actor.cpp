@@ -312,8 +312,7 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
             answer(std::move(rp));
           }),
           store_reply<caf::error>(self, [=](caf::error& err) mutable {
-            auto f = to_failure(err);
-            rp.deliver(error_reply(f.code, f.message));
+            rp.deliver(error_reply(err));
           }));
 }
 
@@ -610,9 +609,8 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
           store_reply<caf::error>(self, [=](caf::error& err) mutable {
             if (later)
               self->state.deferred -= later->size();
-            auto f = to_failure(err);
             for (auto& rp : replies)
-              rp.deliver(error_reply(f.code, f.message));
+              rp.deliver(error_reply(err));
           }));
 }
 
@@ -823,8 +821,7 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
                                                    drain(self);
                                                }),
             store_reply<caf::error>(self, [=](caf::error& err) mutable {
-              auto f = to_failure(err);
-              rp.deliver(error_reply(f.code, f.message));
+              rp.deliver(error_reply(err));
             }));
 }
 
@@ -904,7 +901,7 @@ void get_card(user_pointer self, account_id asker, bool with_avatar, reply_to rp
                 card->parent_name = a->name;
               rp.deliver(ok_reply(encode_card(*card)));
             },
-            [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err).code)); });
+            [=](caf::error& err) mutable { rp.deliver(error_reply(err)); });
   };
   if (!with_avatar)
     return with_parent(std::move(rp));
@@ -939,7 +936,7 @@ void get_key(user_pointer self, account_id target, reply_to rp) {
             }
             rp.deliver(ok_reply(encode_body(key_reply{target, a->box_key, a->sign_key})));
           },
-          [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err).code)); });
+          [=](caf::error& err) mutable { rp.deliver(error_reply(err)); });
 }
 
 void get_status(user_pointer self, account_id target, reply_to rp) {
@@ -971,10 +968,10 @@ void get_status(user_pointer self, account_id target, reply_to rp) {
                       rp.deliver(ok_reply(encode_body(status_reply{target, online, last})));
                     },
                     [=](caf::error& err) mutable {
-                      rp.deliver(error_reply(to_failure(err).code));
+                      rp.deliver(error_reply(err));
                     });
           },
-          [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err).code)); });
+          [=](caf::error& err) mutable { rp.deliver(error_reply(err)); });
 }
 
 /// Reads the profile record (a default one if there is none), then `then(record)`, or
@@ -999,7 +996,7 @@ void write_profile(user_pointer self, const profile_record& p, reply_to rp) {
                 encode_profile(p))
       .then(store_reply<bool>(self, [=](bool) mutable { rp.deliver(ok_reply()); }),
             store_reply<caf::error>(self, [=](caf::error& err) mutable {
-              rp.deliver(error_reply(to_failure(err).code, "the profile could not be saved"));
+              rp.deliver(error_reply(err, "the profile could not be saved"));
             }));
 }
 
@@ -1023,7 +1020,7 @@ void set_profile(user_pointer self, profile_set_request req, reply_to rp) {
             req.avatar = std::move(normal);
             save_profile(self, req, std::move(rp));
           },
-          [=](caf::error& err) mutable { rp.deliver(error_reply(to_failure(err))); });
+          [=](caf::error& err) mutable { rp.deliver(error_reply(err)); });
 }
 
 void save_profile(user_pointer self, const profile_set_request& req, reply_to rp) {
@@ -1116,7 +1113,7 @@ void export_mail(user_pointer self, std::shared_ptr<account_data> data, uint64_t
                                      rp.deliver(ok_reply(bytes(doc.begin(), doc.end())));
                                    }),
             store_reply<caf::error>(self, [=](caf::error& err) mutable {
-              rp.deliver(error_reply(to_failure(err).code, "the mail could not be read"));
+              rp.deliver(error_reply(err, "the mail could not be read"));
             }));
 }
 
@@ -1488,7 +1485,7 @@ void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
           },
           [=](caf::error& err) mutable {
             pins->done(turn);
-            rp.deliver(error_reply(to_failure(err)));
+            rp.deliver(error_reply(err));
           });
 }
 
@@ -1685,7 +1682,7 @@ void complete_setup(user_pointer self, const entity_request& req, reply_to rp) {
             store_reply<caf::error>(self, [=](caf::error& err) mutable {
               if (self->state.account)
                 self->state.account = before; // the code stays good: the device tries again
-              rp.deliver(error_reply(to_failure(err).code, "the keys could not be saved; try again"));
+              rp.deliver(error_reply(err, "the keys could not be saved; try again"));
             }));
 }
 
@@ -1706,7 +1703,7 @@ void new_setup_code(user_pointer self, reply_to rp) {
                                     setup_reply(*self->state.deps, self->state.id, secret))));
                               }),
             store_reply<caf::error>(self, [=](caf::error& err) mutable {
-              rp.deliver(error_reply(to_failure(err).code, "the setup code could not be saved"));
+              rp.deliver(error_reply(err, "the setup code could not be saved"));
             }));
 }
 
@@ -1738,6 +1735,23 @@ void delete_self_with_pin(user_pointer self, const bytes& body, reply_to rp) {
 bool allowed_when_frozen(user_op op) {
   return op == user_op::attach || op == user_op::detach || op == user_op::ack ||
          op == user_op::export_account || op == user_op::linked || op == user_op::unlinked;
+}
+
+/// A child's messages go from its session straight to the recipients' actors, so the
+/// session refuses them while the child is frozen: freezing closes the attached session
+/// (the next login's attach says it is frozen), linking it again lets it send.
+void tell_session_if_frozen(user_pointer self, bool was_frozen) {
+  auto& st = self->state;
+  bool now = frozen(st);
+  if (now == was_frozen || !st.session)
+    return;
+  if (!now)
+    return st.deps->service->push(*st.session, user_kind,
+                                  caf::make_message(thawed_atom::value, st.id));
+  st.deps->service->push(*st.session, user_kind,
+                         caf::make_message(kick_atom::value, st.id,
+                                           static_cast<uint16_t>(errc::account_frozen)));
+  detach_session(self, st.deps->now_ms());
 }
 
 /// Dispatches an entity request; owner operations from anyone else get not_found.
@@ -1801,8 +1815,10 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
       wire::writer{who}.u64(gone);
       ask_family(self, st.id, family_op::forget, std::move(who), [](entity_reply&) {});
     }
+    bool was_frozen = frozen(st);
     if (!st.contacts.forget(gone))
       return rp.deliver(ok_reply());
+    tell_session_if_frozen(self, was_frozen); // its parent's account went
     return purge_mail(self, gone, 0, [=]() mutable {
       compact_soon(self); // the mailbox file keeps no trace of the deleted account
       apply_contact_effect(self, contact_effect::changed, gone, std::move(rp));
@@ -1954,11 +1970,9 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
       r.u64(parent);
     if (!r.finished())
       return bad("malformed link");
+    bool was_frozen = frozen(st);
     st.contacts.set_parent(parent);
-    // Its messages go straight to the recipients' actors: the session refuses them.
-    if (st.session && is_child)
-      st.deps->service->push(*st.session, user_kind,
-                             caf::make_message(frozen_atom::value, st.id, frozen(st)));
+    tell_session_if_frozen(self, was_frozen);
     return apply_contact_effect(self, contact_effect::changed, parent, rp);
   }
   case user_op::parent_decision: {
@@ -2227,7 +2241,7 @@ std::optional<bytes> deliver_from_send(std::span<const uint8_t> send_body, accou
 
 namespace {
 
-enum class push_tag : uint8_t { mail = 1, kick = 2, reattach = 3, frozen = 4 };
+enum class push_tag : uint8_t { mail = 1, kick = 2, reattach = 3, thawed = 4 };
 
 bytes encode_user_push(const caf::message& msg) {
   bytes out;
@@ -2247,10 +2261,8 @@ bytes encode_user_push(const caf::message& msg) {
         .u16(msg.get_as<uint16_t>(2));
   } else if (msg.match_elements<reattach_atom, account_id>()) {
     w.u8(static_cast<uint8_t>(push_tag::reattach)).u64(msg.get_as<account_id>(1));
-  } else if (msg.match_elements<frozen_atom, account_id, bool>()) {
-    w.u8(static_cast<uint8_t>(push_tag::frozen))
-        .u64(msg.get_as<account_id>(1))
-        .u8(msg.get_as<bool>(2) ? 1 : 0);
+  } else if (msg.match_elements<thawed_atom, account_id>()) {
+    w.u8(static_cast<uint8_t>(push_tag::thawed)).u64(msg.get_as<account_id>(1));
   }
   return out;
 }
@@ -2287,13 +2299,10 @@ std::optional<caf::message> decode_user_push(std::span<const uint8_t> in) {
     if (!r.finished())
       return std::nullopt;
     return caf::make_message(reattach_atom::value, account);
-  case push_tag::frozen: {
-    uint8_t on = 0;
-    r.u8(on);
-    if (!r.finished() || on > 1)
+  case push_tag::thawed:
+    if (!r.finished())
       return std::nullopt;
-    return caf::make_message(frozen_atom::value, account, on == 1);
-  }
+    return caf::make_message(thawed_atom::value, account);
   }
   return std::nullopt;
 }

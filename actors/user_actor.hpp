@@ -177,8 +177,9 @@ using push_atom = caf::atom_constant<caf::atom("push")>;
 using kick_atom = caf::atom_constant<caf::atom("kick")>;
 /// The account moved to another node: attach again (account).
 using reattach_atom = caf::atom_constant<caf::atom("reattach")>;
-/// The child account was frozen or linked again: (account, frozen).
-using frozen_atom = caf::atom_constant<caf::atom("frozen")>;
+/// The frozen child account was linked again: its sends are allowed (account). Freezing
+/// closes the session instead (a kick), so no order of pushes and replies can undo it.
+using thawed_atom = caf::atom_constant<caf::atom("thawed")>;
 
 /// How user pushes cross nodes.
 push_codec user_push_codec();

@@ -1,5 +1,7 @@
 #include "cluster/entity.hpp"
 
+#include "config/caf_error.hpp"
+
 #include "protocol/frame.hpp"
 #include "protocol/wire.hpp"
 
@@ -86,6 +88,13 @@ entity_reply error_reply(const failure& f) {
   if (f.retry_after_ms > 0)
     wire::writer{r.body}.u32(f.retry_after_ms);
   return r;
+}
+
+entity_reply error_reply(const caf::error& err, std::string message) {
+  auto f = kinbox::to_failure(err);
+  if (!message.empty())
+    f.message = std::move(message);
+  return error_reply(f);
 }
 
 failure entity_reply::to_failure() const {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/error.hpp>
 #include <caf/message.hpp>
 
 #include <chrono>
@@ -69,6 +70,10 @@ inline entity_reply error_reply(errc code, std::string message = {}) {
 
 /// An error reply carrying `f`'s retry-after (in the body, which errors do not use else).
 entity_reply error_reply(const failure& f);
+
+/// The reply for a failed request to another actor: its code and retry-after, and
+/// `message` in place of its text if given. The one way a `caf::error` becomes a reply.
+entity_reply error_reply(const caf::error& err, std::string message = {});
 
 /// Where an entity pushes to: a session of a gateway, named by its node, the node's
 /// incarnation (a restarted node is another one) and an id unique on that node.

@@ -20,8 +20,12 @@ inline caf::error make_error(errc code, std::string message = {}) {
                     caf::make_message(std::move(message))};
 }
 
+/// Keeps the retry-after of a rate limit: it travels in the error's context.
 inline caf::error make_error(const failure& f) {
-  return make_error(f.code, f.message);
+  if (f.retry_after_ms == 0)
+    return make_error(f.code, f.message);
+  return caf::error{static_cast<uint8_t>(f.code), error_category,
+                    caf::make_message(f.message, f.retry_after_ms)};
 }
 
 /// The kinbox code of a CAF error: its own code for kinbox errors, `timeout` for CAF's
@@ -29,10 +33,15 @@ inline caf::error make_error(const failure& f) {
 inline failure to_failure(const caf::error& err) {
   if (err.category() == error_category) {
     std::string text;
-    if (err.context().match_elements<std::string>())
-      text = err.context().get_as<std::string>(0);
+    uint32_t retry_after_ms = 0;
+    auto& context = err.context();
+    if (context.match_elements<std::string>() || context.match_elements<std::string, uint32_t>())
+      text = context.get_as<std::string>(0);
+    if (context.match_elements<std::string, uint32_t>())
+      retry_after_ms = context.get_as<uint32_t>(1);
     auto code = static_cast<errc>(err.code());
-    return failure{code, text.empty() ? std::string{errc_description(code)} : text};
+    return failure{code, text.empty() ? std::string{errc_description(code)} : text,
+                   retry_after_ms};
   }
   if (err == caf::sec::request_timeout)
     return failure{errc::timeout, std::string{errc_description(errc::timeout)}};

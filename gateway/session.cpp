@@ -1008,9 +1008,9 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
         fail(self, frame_type::bye, 0, static_cast<errc>(code),
              std::string{errc_description(static_cast<errc>(code))});
       },
-      [=](frozen_atom, account_id account, bool frozen) {
+      [=](thawed_atom, account_id account) {
         if (account == self->state.account)
-          self->state.frozen = frozen;
+          self->state.frozen = false;
       },
       [=](reattach_atom, account_id account) {
         if (account == self->state.account)

@@ -159,6 +159,7 @@ CAF_TEST(two children on two nodes become friends with both parents approval and
   CAF_CHECK(located);
   auto zoe = make_child(n2, eve, "Zoe");
   CAF_REQUIRE(eve->link_remove(zoe.id));
+  await_frozen(zoe, n2);
   CAF_CHECK(!zoe->location_share({1, 1, 1})); // not linked: no one to share with
   CAF_CHECK(!dad->location_share({1, 1, 1})); // a parent shares nothing
   CAF_CHECK_EQUAL(count_of(drain(leo), client::received::what::location), 0u);

@@ -411,6 +411,17 @@ void reconnect(user& u, const node& n) {
     CAF_FAIL("login failed: " << me.error().message);
 }
 
+void await_frozen(user& child, const node& n) {
+  for (int i = 0; i < 20; ++i) {
+    auto got = child->receive(500ms);
+    if (!got) {
+      CAF_CHECK(got.error().code == errc::account_frozen);
+      return reconnect(child, n);
+    }
+  }
+  CAF_FAIL("the child's session stayed open once it had no parent");
+}
+
 void connect_any(user& u, const std::vector<std::string>& gateways) {
   u.conn.reset();
   auto c = client::client::connect_any(*u.prof, gateways);

@@ -180,6 +180,10 @@ struct nats_fixture {
 /// Logs `u` in again on a fresh connection (its previous connection is dropped first).
 void reconnect(user& u, const node& n);
 
+/// Waits until the session of `child`, left without a parent, is closed (account_frozen),
+/// then logs it in again on `n`.
+void await_frozen(user& child, const node& n);
+
 /// Logs `u` in on the first of `gateways` that answers; the client resumes on the others
 /// (and where a leaving node redirects it) when its gateway goes away.
 void connect_any(user& u, const std::vector<std::string>& gateways);

@@ -320,6 +320,18 @@ CAF_TEST(bus batches decode to what was encoded and cut or forged ones are refus
   CAF_CHECK(!decode_bus_message(cut));
 }
 
+CAF_TEST(a failure that passes through a caf error keeps its retry after) {
+  auto limited = error_reply(make_error(failure{errc::rate_limited, "too many PIN checks", 1500}));
+  auto f = limited.to_failure();
+  CAF_CHECK(f.code == errc::rate_limited);
+  CAF_CHECK_EQUAL(f.message, "too many PIN checks");
+  CAF_CHECK_EQUAL(f.retry_after_ms, 1500u);
+  auto renamed = error_reply(make_error(failure{errc::unavailable, "KV", 0}), "the profile stays");
+  CAF_CHECK_EQUAL(renamed.to_failure().message, "the profile stays");
+  CAF_CHECK_EQUAL(renamed.to_failure().retry_after_ms, 0u);
+  CAF_CHECK(error_reply(caf::make_error(caf::sec::request_timeout)).to_failure().code == errc::timeout);
+}
+
 CAF_TEST_FIXTURE_SCOPE(entity_service_tests, fixture)
 
 CAF_TEST(a local entity gets its requests straight from the caller and in order) {

@@ -38,6 +38,7 @@ struct world : fakes::kv_world {
   size_t compactions = 0; ///< compactions the store was asked for
   std::vector<uint16_t> kicks;
   size_t reattaches = 0;
+  size_t thaws = 0; ///< sessions told their frozen child may send again
   uint64_t now = 1000;
   uint64_t next_seq = 0;
   bytes family_answer; ///< what every family answers (e.g. its latest location)
@@ -115,6 +116,7 @@ caf::behavior fake_session(caf::event_based_actor*, std::shared_ptr<world> w) {
       },
       [=](kick_atom, account_id, uint16_t code) { w->kicks.push_back(code); },
       [=](reattach_atom, account_id) { ++w->reattaches; },
+      [=](thawed_atom, account_id) { ++w->thaws; },
   };
 }
 
@@ -242,8 +244,8 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   /// Attaches a new session of `owner` (as its gateway would, through an entity request).
-  void attach(const user_actor& user, account_id owner, uint64_t session_id,
-              const device_info& device = {}) {
+  attach_reply attach(const user_actor& user, account_id owner, uint64_t session_id,
+                      const device_info& device = {}) {
     auto session = sys.spawn(fake_session, w);
     sessions.push_back(session);
     service->add_endpoint(session_id, session);
@@ -255,6 +257,7 @@ struct fixture : test_coordinator_fixture<> {
     CAF_CHECK_EQUAL(attached->account.id, owner);
     CAF_CHECK_EQUAL(attached->node, "test");
     consume_messages();
+    return *attached;
   }
 
   void detach(const user_actor& user, account_id owner, uint64_t session_id) {
@@ -973,7 +976,7 @@ CAF_TEST(a child without a parent is frozen until a parent links it) {
                       .status,
                   frozen);
   CAF_CHECK(call(bob_actor, bob, user_op::export_account).ok());
-  attach(bob_actor, bob, 1);
+  CAF_CHECK(attach(bob_actor, bob, 1).frozen); // his session refuses his sends
   // His friend's message is refused; the one stored before stays stored, unpushed.
   CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::deliver, message(1)).status,
                   static_cast<uint16_t>(errc::not_found));
@@ -985,6 +988,7 @@ CAF_TEST(a child without a parent is frozen until a parent links it) {
   bytes who;
   wire::writer{who}.u64(carol);
   CAF_CHECK(call(bob_actor, bob, user_op::linked, who).ok());
+  CAF_CHECK_EQUAL(w->thaws, 1u);
   CAF_CHECK(call(bob_actor, bob, user_op::list_contacts).ok());
   auto later = call_later(bob_actor, alice, user_op::deliver, message(2));
   pass(std::chrono::seconds(1)); // pushed, held for its ack window, then stored
@@ -995,9 +999,13 @@ CAF_TEST(a child without a parent is frozen until a parent links it) {
   CAF_CHECK(std::none_of(w->pushes.begin(), w->pushes.end(),
                          [](const mail_push& m) { return m.id == id_of(1); }));
   // His next login brings the message that waited.
-  attach(bob_actor, bob, 2);
+  CAF_CHECK(!attach(bob_actor, bob, 2).frozen);
   CAF_CHECK(std::any_of(w->pushes.begin(), w->pushes.end(),
                         [](const mail_push& m) { return m.id == id_of(3); }));
+  // Unlinked again while logged in: his session is closed; the next login says why.
+  CAF_CHECK(call(bob_actor, bob, user_op::unlinked).ok());
+  CAF_CHECK(std::count(w->kicks.begin(), w->kicks.end(),
+                       static_cast<uint16_t>(errc::account_frozen)) == 1);
 }
 
 CAF_TEST(a parent sees who asked its child and hears of a friend renamed) {
