@@ -31,7 +31,8 @@ constexpr account_id nobody = 9999999999;
 /// In-memory stand-ins for the store, the KV buckets and the router, so the user
 /// actor's rules run under CAF's deterministic test coordinator.
 struct world : fakes::kv_world {
-  std::map<std::tuple<account_id, mail_kind, message_id>, envelope> mail;
+  /// Keyed as the real mailbox keys it: recipient, kind, sender, id.
+  std::map<std::tuple<account_id, mail_kind, account_id, message_id>, envelope> mail;
   std::vector<entity_request> routed;
   std::vector<mail_push> pushes;
   size_t puts = 0; ///< put requests the store got
@@ -50,7 +51,7 @@ store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<worl
         ++w->puts;
         std::vector<put_result> stored;
         for (auto& e : batch) {
-          auto key = std::make_tuple(e.recipient, e.kind, e.id);
+          auto key = std::make_tuple(e.recipient, e.kind, e.sender, e.id);
           e.seq = ++w->next_seq;
           stored.push_back(w->mail.emplace(key, e).second ? put_result::stored
                                                           : put_result::duplicate);
@@ -60,7 +61,7 @@ store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<worl
       [=](ack_atom, std::vector<mail_ref>& refs) -> std::vector<envelope> {
         std::vector<envelope> out;
         for (auto& r : refs) {
-          auto i = w->mail.find(std::make_tuple(r.recipient, r.key.kind, r.key.id));
+          auto i = w->mail.find(std::make_tuple(r.recipient, r.key.kind, r.key.sender, r.key.id));
           if (i != w->mail.end()) {
             out.push_back(i->second);
             w->mail.erase(i);
@@ -192,8 +193,11 @@ struct fixture : test_coordinator_fixture<> {
     record = list.encode();
   }
 
+  /// Makes `other` a friend of `owner`, besides those it has.
   void befriend(account_id owner, account_id other) {
     contact_list_state list;
+    if (auto i = w->kv.find({kv_space::contacts, std::to_string(owner)}); i != w->kv.end())
+      list = *contact_list_state::decode(i->second);
     list.receive_request(other, w->now);
     list.accept(other, w->now, false);
     w->kv[{kv_space::contacts, std::to_string(owner)}] = list.encode();
@@ -224,8 +228,12 @@ struct fixture : test_coordinator_fixture<> {
     return out;
   }
 
+  /// Whether a message `tag` from anyone waits for `recipient`.
   bool stored(account_id recipient, uint8_t tag) const {
-    return w->mail.count(std::make_tuple(recipient, mail_kind::message, id_of(tag))) == 1;
+    return std::any_of(w->mail.begin(), w->mail.end(), [&](auto& entry) {
+      auto& e = entry.second;
+      return e.recipient == recipient && e.kind == mail_kind::message && e.id == id_of(tag);
+    });
   }
 
   user_actor spawn(account_id id) {
@@ -460,7 +468,7 @@ CAF_TEST(removing a friend purges its waiting mail and pages drop what came late
   CAF_CHECK(!stored_state(bob, alice));
   // Mail from alice that reached the store without the actor (a handoff from a node that
   // stored it before the removal) is dropped when paged, not pushed.
-  w->mail.emplace(std::make_tuple(bob, mail_kind::message, id_of(2)),
+  w->mail.emplace(std::make_tuple(bob, mail_kind::message, alice, id_of(2)),
                   envelope{bob, mail_kind::message, id_of(2), alice, w->now, w->now + 5000,
                            bytes{9}, ++w->next_seq});
   attach(bob_actor, bob, 1);
@@ -964,7 +972,7 @@ CAF_TEST(a child without a parent is frozen until a parent links it) {
   list.accept(alice, w->now, false);
   w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
   // A message from his friend waits from before.
-  w->mail[std::make_tuple(bob, mail_kind::message, id_of(3))] =
+  w->mail[std::make_tuple(bob, mail_kind::message, alice, id_of(3))] =
       envelope{bob, mail_kind::message, id_of(3), alice, w->now, w->now + 5000, bytes{1}, ++w->next_seq};
   auto bob_actor = spawn(bob);
   auto frozen = static_cast<uint16_t>(errc::account_frozen);
@@ -1199,6 +1207,26 @@ CAF_TEST(held mail not acked within the window is stored and acked from the stor
           .ok());
   CAF_CHECK(w->mail.empty());
   CAF_CHECK_EQUAL(w->routed.size(), 1u); // the receipt
+}
+
+CAF_TEST(the same id from two senders is two messages held stored and acked apart) {
+  befriend(bob, alice);
+  befriend(bob, carol);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, bob, 1);
+  auto from_alice = call_later(bob_actor, alice, user_op::deliver, message(5));
+  auto from_carol = call_later(bob_actor, carol, user_op::deliver, message(5));
+  CAF_CHECK_EQUAL(w->pushes.size(), 2u);
+  sched.advance_time(deps.ack_window);
+  consume_messages();
+  CAF_REQUIRE(*from_alice && *from_carol);
+  CAF_CHECK((*from_alice)->ok() && (*from_carol)->ok());
+  CAF_CHECK_EQUAL(w->mail.size(), 2u);
+  CAF_CHECK(
+      call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, alice, id_of(5)}}}))
+          .ok());
+  CAF_REQUIRE_EQUAL(w->mail.size(), 1u);
+  CAF_CHECK_EQUAL(w->mail.begin()->second.sender, carol);
 }
 
 CAF_TEST(a retry of held mail is accepted only once the mail is stored) {
@@ -1612,7 +1640,7 @@ CAF_TEST(mail handed over from another node is paged to the attached session) {
   CAF_CHECK(w->pushes.empty());
   // What the host stores from a handoff batch, then tells the actor.
   envelope e{bob, mail_kind::message, id_of(4), alice, 1, 9999, {1}, ++w->next_seq};
-  w->mail.emplace(std::make_tuple(bob, mail_kind::message, id_of(4)), e);
+  w->mail.emplace(std::make_tuple(bob, mail_kind::message, alice, id_of(4)), e);
   caf::anon_send(bob_actor, stored_atom::value);
   consume_messages();
   CAF_REQUIRE_EQUAL(w->pushes.size(), 1u);
