@@ -13,6 +13,7 @@
 #include "actors/account_export.hpp"
 #include "actors/contacts.hpp"
 #include "actors/family_actor.hpp"
+#include "actors/held_window.hpp"
 #include "actors/profile.hpp"
 #include "actors/safety.hpp"
 #include "cluster/entity_client.hpp"
@@ -44,15 +45,6 @@ struct incoming_mail {
   account_id sender;
   deliver_body body;
   reply_to rp;
-};
-
-/// Mail pushed to the attached device and held here until its ack or its window's end.
-struct held_mail {
-  envelope mail;
-  reply_to rp;
-  std::vector<reply_to> retries; ///< senders' retries of the same id, answered with `rp`
-  caf::actor_clock::time_point until;
-  bool done = false; ///< acked or stored; popped from the front
 };
 
 /// What a notification or receipt to another entity was, for the log if it fails.
@@ -98,13 +90,8 @@ struct user_state {
   uint64_t acks_at_check = 0;          ///< `acks` when the redeliver timer was armed
   uint8_t redeliver_backoff = 0;       ///< doublings of the redeliver wait since the last ack
   std::vector<incoming_mail> incoming; ///< delivers of the requests being handled
-  /// Pushed, waiting for the ack, oldest first, from `held_head` on. A vector, not a
-  /// deque: an idle user holds nothing and must not cost a deque's first chunk.
-  std::vector<held_mail> held;
-  size_t held_head = 0;   ///< entries before it are done
-  uint64_t held_base = 0; ///< position of `held[0]` since activation
-  std::unordered_map<mail_key, uint64_t, mail_key_hash> held_at; ///< position per held key
-  bool held_timer = false;                                       ///< a held_atom is on its way
+  held_window held;        ///< pushed, waiting for the device's ack
+  bool held_timer = false; ///< a held_atom is on its way
   uint64_t last_used_ms = 0; ///< when the last request came
   bool idle_timer = false;   ///< an idle_atom is on its way
   bool unloaded = false;     ///< idle: account and contacts are loaded with the next request
@@ -614,75 +601,25 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
           }));
 }
 
-/// Tells the sender of held mail (and its retries) that the mail is accepted.
-void answer_held(held_mail& h) {
-  h.rp.deliver(ok_reply());
-  for (auto& retry : h.retries)
-    retry.deliver(ok_reply());
-  h.retries.clear();
-}
-
-/// Forgets a held envelope (acked, or handed to the store) and returns its bytes.
-void release_held(user_state& st, held_mail& h) {
-  h.done = true;
-  st.held_at.erase(mail_key{h.mail.kind, h.mail.sender, h.mail.id});
-  st.deps->held->give(h.mail.payload.size());
-}
-
-/// Drops the done entries at the front (memory too, once nothing is held).
-void pop_released(user_state& st) {
-  auto& held = st.held;
-  while (st.held_head < held.size() && held[st.held_head].done)
-    ++st.held_head;
-  if (st.held_head == held.size()) {
-    st.held_base += held.size();
-    st.held_head = 0;
-    if (held.capacity() > 16)
-      std::vector<held_mail>{}.swap(held);
-    else
-      held.clear();
-  } else if (st.held_head >= 1024 && 2 * st.held_head >= held.size()) {
-    held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(st.held_head));
-    st.held_base += st.held_head;
-    st.held_head = 0;
-  }
-}
-
 /// Stores held mail: all of it, or only what waited its whole ack window. Held mail is
 /// older than any mail stored or paged after it, so every other put and every page
 /// request of this user comes after `store_held(self, true)`.
 void store_held(user_pointer self, bool all) {
   auto& st = self->state;
-  if (st.held_at.empty())
+  if (st.held.empty())
     return;
-  auto now = self->clock().now();
-  std::vector<envelope> mail;
-  std::vector<reply_to> replies;
-  for (size_t i = st.held_head; i < st.held.size(); ++i) {
-    auto& h = st.held[i];
-    if (h.done)
-      continue;
-    if (!all && h.until > now)
-      break; // deadlines grow along the queue
-    release_held(st, h);
-    for (auto& retry : h.retries) { // a put of the same key: answered once it is durable
-      mail.push_back(h.mail);
-      replies.push_back(std::move(retry));
-    }
-    mail.push_back(std::move(h.mail));
-    replies.push_back(std::move(h.rp));
-  }
-  pop_released(st);
-  if (!mail.empty())
-    put_mail(self, std::move(mail), std::move(replies), true);
+  auto due = st.held.take(all, self->clock().now(), *st.deps->held);
+  if (!due.empty())
+    put_mail(self, std::move(due.mail), std::move(due.replies), true);
 }
 
 void arm_held_timer(user_pointer self) {
   auto& st = self->state;
-  if (st.held_timer || st.held_head == st.held.size())
+  auto deadline = st.held.next_deadline();
+  if (st.held_timer || !deadline)
     return;
   st.held_timer = true;
-  auto wait = st.held[st.held_head].until - self->clock().now();
+  auto wait = *deadline - self->clock().now();
   self->delayed_send(self, std::max(wait, decltype(wait)::zero()), held_atom::value);
 }
 
@@ -692,25 +629,9 @@ void arm_held_timer(user_pointer self) {
 bool hold(user_pointer self, std::vector<envelope>& mail, std::vector<reply_to>& replies) {
   auto& st = self->state;
   if (st.deps->ack_window.count() == 0 ||
-      st.held_at.size() + mail.size() > st.deps->max_held_per_user)
+      !st.held.hold(mail, replies, self->clock().now() + st.deps->ack_window,
+                    st.deps->max_held_per_user, *st.deps->held))
     return false;
-  size_t bytes = 0;
-  for (auto& e : mail)
-    bytes += e.payload.size();
-  if (!st.deps->held->take(bytes))
-    return false;
-  auto until = self->clock().now() + st.deps->ack_window;
-  for (size_t i = 0; i < mail.size(); ++i) {
-    auto position = st.held_base + st.held.size();
-    auto [at, added] =
-        st.held_at.emplace(mail_key{mail[i].kind, mail[i].sender, mail[i].id}, position);
-    if (!added) { // held already: a sender's retry, answered when the mail is safe
-      st.deps->held->give(mail[i].payload.size());
-      st.held[at->second - st.held_base].retries.push_back(std::move(replies[i]));
-      continue;
-    }
-    st.held.push_back(held_mail{std::move(mail[i]), std::move(replies[i]), {}, until});
-  }
   arm_held_timer(self);
   return true;
 }
@@ -768,11 +689,11 @@ void credit_pages(user_pointer self, size_t acked) {
   }
 }
 
-/// Adds the `delivered` receipt of `e` for its sender, if `e` is a message.
-void add_receipt(std::vector<entity_request>& out, account_id self_id, const envelope& e) {
-  if (e.kind == mail_kind::message)
-    out.push_back({user_kind, e.sender, static_cast<uint8_t>(user_op::deliver), self_id,
-                   encode_deliver({mail_kind::delivered, e.id, {}})});
+/// Adds the `delivered` receipt of the mail `k` names for its sender, if it is a message.
+void add_receipt(std::vector<entity_request>& out, account_id self_id, const mail_key& k) {
+  if (k.kind == mail_kind::message)
+    out.push_back({user_kind, k.sender, static_cast<uint8_t>(user_op::deliver), self_id,
+                   encode_deliver({mail_kind::delivered, k.id, {}})});
 }
 
 void ack(user_pointer self, const ack_request& req, reply_to rp) {
@@ -787,17 +708,11 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
   std::vector<entity_request> receipts;
   std::vector<mail_ref> refs;
   for (auto& k : req.keys) {
-    auto i = st.held_at.find(k);
-    if (i == st.held_at.end()) {
+    if (st.held.ack(k, *st.deps->held))
+      add_receipt(receipts, st.id, k);
+    else
       refs.push_back(mail_ref{st.id, k});
-      continue;
-    }
-    auto& h = st.held[i->second - st.held_base];
-    answer_held(h);
-    add_receipt(receipts, st.id, h.mail);
-    release_held(st, h);
   }
-  pop_released(st);
   if (!receipts.empty())
     send_entities(self, std::move(receipts));
   if (refs.empty()) {
@@ -812,7 +727,8 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
                                                [=](std::vector<envelope>& removed) mutable {
                                                  std::vector<entity_request> receipts;
                                                  for (auto& e : removed)
-                                                   add_receipt(receipts, self->state.id, e);
+                                                   add_receipt(receipts, self->state.id,
+                                                               {e.kind, e.sender, e.id});
                                                  if (!receipts.empty())
                                                    send_entities(self, std::move(receipts));
                                                  rp.deliver(ok_reply());
@@ -1128,13 +1044,12 @@ void export_account(user_pointer self, reply_to rp) {
   data->exported_at_ms = st.deps->now_ms();
   auto view = st.deps->service->view();
   data->online = st.session && view->is_live(st.session->node, st.session->incarnation);
-  for (size_t i = st.held_head; i < st.held.size(); ++i)
-    if (!st.held[i].done) {
-      ++data->mail_count;
-      auto e = st.held[i].mail;
-      e.payload.clear();
-      data->mail.push_back(std::move(e));
-    }
+  st.held.for_each([&](const envelope& held) {
+    ++data->mail_count;
+    auto e = held;
+    e.payload.clear();
+    data->mail.push_back(std::move(e));
+  });
   auto unavailable = [](reply_to& rp) {
     rp.deliver(error_reply(errc::unavailable, "the account data could not be read; try again"));
   };
@@ -1239,12 +1154,7 @@ void delete_account(user_pointer self, account_id by, reply_to rp) {
   for (auto child : st.contacts.children())
     notes.push_back({family_kind, child, static_cast<uint8_t>(family_op::unlink), st.id, {}});
   send_entities(self, std::move(notes));
-  for (size_t i = st.held_head; i < st.held.size(); ++i)
-    if (!st.held[i].done) {
-      answer_held(st.held[i]); // it reached the device; nothing more will
-      release_held(st, st.held[i]);
-    }
-  pop_released(st);
+  st.held.answer_all(*st.deps->held); // it reached the device; nothing more will
   auto rest = [=](reply_to rp) mutable {
     purge_mail(self, std::nullopt, 0, [=]() mutable {
       compact_soon(self);
@@ -1445,7 +1355,7 @@ void redeliver(user_pointer self) {
                                      std::min<uint8_t>(st.redeliver_backoff + 1, max_backoff);
                                // Mail still held, or waiting for its commit, may be stored
                                // unacked after this read: look again.
-                               if (owed || st.held_head != st.held.size() || st.deferred > 0)
+                               if (owed || !st.held.empty() || st.deferred > 0)
                                  arm_redeliver(self);
                                push(self, std::move(again));
                              }),
@@ -2102,7 +2012,7 @@ void after_load(user_pointer self) {
 /// be redeemed is only here), and waits for nothing.
 bool can_stop(const user_state& st, uint64_t now_ms) {
   return quiet(st) && !st.session &&
-         st.held_head == st.held.size() && st.incoming.empty() &&
+         st.held.empty() && st.incoming.empty() &&
          (!st.code || st.code->expires_ms <= now_ms);
 }
 
