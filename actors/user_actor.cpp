@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "actors/account_export.hpp"
+#include "actors/backlog_pager.hpp"
 #include "actors/contacts.hpp"
 #include "actors/family_actor.hpp"
 #include "actors/held_window.hpp"
@@ -79,11 +80,7 @@ struct user_state {
   std::optional<endpoint> session; ///< the attached session, on whichever node
   std::vector<endpoint> gone;      ///< sessions that closed lately (their detach came)
   uint64_t attachment = 0;         ///< counts attaches: a page read for an earlier one is stale
-  uint64_t drain_cursor = 0;           ///< sequence of the last stored envelope pushed
-  bool draining = false;               ///< a page request is in flight
-  bool drain_more = false;             ///< the last page was not empty: more may follow on ack
-  bool live_skipped = false;           ///< new mail arrived while paging; fetch another page
-  std::vector<size_t> unacked_pages;   ///< per page in flight, its envelopes not yet acked
+  backlog_pager backlog;               ///< the drain of stored mail to the session
   size_t deferred = 0;                 ///< mail waiting for its commit before it is pushed
   bool redeliver_timer = false;        ///< a redeliver_atom is on its way
   uint64_t acks = 0;                   ///< ack requests handled
@@ -586,8 +583,8 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
             for (size_t i = 0; i < later->size(); ++i) {
               if (stored[i] != put_result::stored)
                 continue;
-              if (st.draining || st.drain_more)
-                st.live_skipped = true;
+              if (st.backlog.paging())
+                st.backlog.mail_stored_meanwhile();
               else
                 now_committed.push_back(to_push((*later)[i]));
             }
@@ -651,7 +648,7 @@ void store_incoming(user_pointer self) {
   // Early only when nothing older is still on its way to the device, to keep the order.
   // Mail pushed at once is held for its ack; otherwise it is pushed once committed (or
   // brought by a backlog page).
-  bool push_now = st.session && !st.draining && !st.drain_more && st.deferred == 0;
+  bool push_now = st.session && !st.backlog.paging() && st.deferred == 0;
   std::vector<envelope> mail;
   std::vector<reply_to> replies;
   std::vector<mail_push> early;
@@ -677,18 +674,6 @@ void store_incoming(user_pointer self) {
   put_mail(self, std::move(mail), std::move(replies), push_now);
 }
 
-/// Counts acked keys against the backlog pages in flight, oldest first.
-void credit_pages(user_pointer self, size_t acked) {
-  auto& pages = self->state.unacked_pages;
-  while (acked > 0 && !pages.empty()) {
-    auto taken = std::min(acked, pages.front());
-    pages.front() -= taken;
-    acked -= taken;
-    if (pages.front() == 0)
-      pages.erase(pages.begin());
-  }
-}
-
 /// Adds the `delivered` receipt of the mail `k` names for its sender, if it is a message.
 void add_receipt(std::vector<entity_request>& out, account_id self_id, const mail_key& k) {
   if (k.kind == mail_kind::message)
@@ -701,8 +686,8 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
   ++st.acks;
   st.redeliver_backoff = 0;
   // The next page can be read while this ack commits: pages follow the drain cursor.
-  credit_pages(self, req.keys.size());
-  if (st.drain_more)
+  st.backlog.acked(req.keys);
+  if (st.backlog.more())
     drain(self);
   // Held mail is done with here: its sender hears accepted, nothing is written.
   std::vector<entity_request> receipts;
@@ -717,7 +702,7 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
     send_entities(self, std::move(receipts));
   if (refs.empty()) {
     rp.deliver(ok_reply());
-    if (st.live_skipped)
+    if (st.backlog.wants_read())
       drain(self);
     return;
   }
@@ -732,8 +717,7 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
                                                  if (!receipts.empty())
                                                    send_entities(self, std::move(receipts));
                                                  rp.deliver(ok_reply());
-                                                 if (self->state.drain_more ||
-                                                     self->state.live_skipped)
+                                                 if (self->state.backlog.wants_read())
                                                    drain(self);
                                                }),
             store_reply<caf::error>(self, [=](caf::error& err) mutable {
@@ -1193,8 +1177,7 @@ void detach_session(user_pointer self, uint64_t last_seen_ms) {
   auto& st = self->state;
   arm_idle(self);
   st.session.reset();
-  st.drain_more = false;
-  st.unacked_pages.clear();
+  st.backlog.restart();
   store_held(self, true); // no ack can come now
   caf::anon_send(st.deps->kv, kv_delete_atom::value, kv_space::presence, key_of(st.id));
   caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::last_seen, key_of(st.id),
@@ -1226,10 +1209,7 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
                                              static_cast<uint16_t>(errc::session_replaced)));
   st.session = session;
   ++st.attachment;
-  st.drain_cursor = 0;
-  st.drain_more = false;
-  st.live_skipped = false;
-  st.unacked_pages.clear();
+  st.backlog.restart();
   st.redeliver_backoff = 0;
   write_presence(self, session);
   rp.deliver(ok_reply(encode_attach_reply({{st.id, st.account->name, st.account->role},
@@ -1246,55 +1226,46 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
 /// in its page, in order); once the last page is out, new mail is pushed as it arrives.
 void drain(user_pointer self) {
   auto& st = self->state;
-  if (st.draining || !st.session || st.unacked_pages.size() >= st.deps->drain_pages_in_flight)
+  if (!st.session || !st.backlog.may_read(st.deps->drain_pages_in_flight))
     return;
-  st.draining = true;
   auto attachment = st.attachment;
   store_held(self, true); // pushed to an earlier session, or never acked: page it in order
-  page_after(self, st.drain_cursor)
+  page_after(self, st.backlog.start_read())
       .then(
           store_reply<mail_page>(self, [=](mail_page& page) {
             auto& st = self->state;
-            st.draining = false;
             if (st.attachment != attachment || !st.session) {
+              st.backlog.read_dropped();
               drain(self); // a new session attached meanwhile: start its drain
               return;
             }
             std::vector<mail_push> pushes;
+            std::vector<mail_key> keys;
             std::vector<mail_ref> strays; // from contacts removed since it was stored
             pushes.reserve(page.mail.size());
+            keys.reserve(page.mail.size());
             for (auto& e : page.mail)
               if (held_back(st, e))
                 continue;
-              else if (admits(st, e.sender, e.kind))
+              else if (admits(st, e.sender, e.kind)) {
                 pushes.push_back(to_push(e));
-              else
+                keys.push_back({e.kind, e.sender, e.id});
+              } else {
                 strays.push_back({st.id, {e.kind, e.sender, e.id}});
+              }
             log::get("user")->debug("event=drain_page account={} after={} count={} more={}", st.id,
-                                    st.drain_cursor, page.mail.size(), page.more);
-            if (!page.mail.empty())
-              st.drain_cursor = page.mail.back().seq;
-            if (!pushes.empty())
-              st.unacked_pages.push_back(pushes.size());
+                                    st.backlog.cursor(), page.mail.size(), page.more);
+            bool again = st.backlog.page_read(keys, page.mail.empty() ? 0 : page.mail.back().seq,
+                                              page.more);
             push(self, std::move(pushes));
             if (!strays.empty())
               discard(self, std::move(strays));
-            st.drain_more = page.more;
-            if (page.more) {
+            if (again)
               drain(self);
-              return;
-            }
-            // Mail that arrived while this page was read may be missing from it: at the end
-            // of the backlog, look once more (no wait for an ack, nothing else would come).
-            if (st.live_skipped) {
-              st.live_skipped = false;
-              drain(self);
-            }
           }),
           store_reply<caf::error>(self, [=](caf::error& err) {
             auto& st = self->state;
-            st.draining = false;
-            st.drain_more = true; // not through: the redeliver check pages it again
+            st.backlog.read_failed(); // not through: the redeliver check pages it again
             arm_redeliver(self);
             log::get("user")->warn("event=drain_failed id={} code={}", st.id,
                                    errc_name(to_failure(err).code));
@@ -1310,16 +1281,14 @@ void redeliver(user_pointer self) {
   auto& st = self->state;
   constexpr uint8_t max_backoff = 5;
   bool progress = st.acks != st.acks_at_check;
-  if (st.draining)
+  if (st.backlog.reading())
     return arm_redeliver(self);
-  if (st.drain_more || !st.unacked_pages.empty()) {
+  if (st.backlog.more() || st.backlog.pages_out()) {
     if (progress)
       return arm_redeliver(self);
     // No ack for a whole wait while backlog pages are out: page it again from the start.
     st.redeliver_backoff = std::min<uint8_t>(st.redeliver_backoff + 1, max_backoff);
-    st.drain_cursor = 0;
-    st.drain_more = false;
-    st.unacked_pages.clear();
+    st.backlog.restart();
     return drain(self);
   }
   // The backlog is through: stored mail older than the wait was pushed and not acked.
@@ -1330,7 +1299,7 @@ void redeliver(user_pointer self) {
                                auto& st = self->state;
                                if (st.attachment != attachment || !st.session)
                                  return;
-                               if (st.draining || st.drain_more)
+                               if (st.backlog.paging())
                                  return arm_redeliver(self); // the drain's acks show later
                                auto wait = static_cast<uint64_t>(st.deps->redeliver_after.count());
                                auto now = st.deps->now_ms();
@@ -2055,8 +2024,8 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
       },
       [=](stored_atom) {
         auto& st = self->state;
-        st.live_skipped = true; // mail handed over from another node: page it in
-        if (st.session && !st.drain_more)
+        st.backlog.mail_stored_meanwhile(); // handed over from another node: page it in
+        if (st.session && !st.backlog.more())
           drain(self);
       },
       [=](flush_atom) {
