@@ -259,6 +259,30 @@ auto put_contacts(user_pointer self) {
                        key_of(st.id), st.contacts.encode());
 }
 
+/// Accounts this one blocked and that were deleted since leave its list: a blocked account
+/// does not know who blocked it, so its deletion tells no blocker; each load looks instead
+/// (one KV read per block).
+void forget_deleted_blocks(user_pointer self) {
+  auto& st = self->state;
+  for (auto& [other, e] : st.contacts.entries()) {
+    if (e.state != contact_state::blocked)
+      continue;
+    auto gone = other;
+    self->request(st.deps->kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
+                  key_of(gone))
+        .then(
+            [=](kv_lookup& account) {
+              auto& st = self->state;
+              if (account.found || !st.account || !st.contacts.forget(gone))
+                return;
+              log::get("user")->debug("event=deleted_block_forgotten account={}", st.id);
+              put_contacts(self).then(store_reply<bool>(self, [](bool) {}),
+                                      store_reply<caf::error>(self, [](caf::error&) {}));
+            },
+            [](caf::error&) {}); // the next load looks again
+  }
+}
+
 /// Persists the contact list, then tells `other` what the effect asks and answers `rp`
 /// (or hands it to `done`, which goes on and answers it).
 void apply_contact_effect(user_pointer self, contact_effect effect, account_id other, reply_to rp,
@@ -1975,6 +1999,8 @@ void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector
 void after_load(user_pointer self) {
   if (!self->state.session)
     arm_idle(self);
+  if (self->state.account)
+    forget_deleted_blocks(self);
 }
 
 /// Whether the actor holds nothing that is not in KV or the store (a link code waiting to

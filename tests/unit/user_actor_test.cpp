@@ -459,6 +459,17 @@ CAF_TEST(blocking a friend refuses its mail at once and purges what waits from i
   CAF_CHECK(!stored_state(bob, alice));
 }
 
+CAF_TEST(a blocked account that was deleted leaves the list of the one who blocked it) {
+  contact_list_state list;
+  list.block(alice, w->now);
+  list.block(carol, w->now);
+  w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
+  w->kv.erase({kv_space::accounts, std::to_string(carol)}); // carol was deleted since
+  auto bob_actor = spawn(bob);
+  CAF_CHECK(stored_state(bob, alice) == contact_state::blocked);
+  CAF_CHECK(!stored_state(bob, carol));
+}
+
 CAF_TEST(removing a friend purges its waiting mail and pages drop what came later) {
   befriend(bob, alice);
   auto bob_actor = spawn(bob);
@@ -650,6 +661,8 @@ CAF_TEST(the account or its parent exports everything held on it and no one else
     list.set_parent(carol);
     list.block(nobody, w->now);
     w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
+    // An account, or its block would be forgotten at the load.
+    w->kv[{kv_space::accounts, std::to_string(nobody)}] = w->kv[{kv_space::accounts, std::to_string(alice)}];
   }
   w->kv[{kv_space::last_seen, std::to_string(bob)}] = bytes{0, 0, 0, 0, 0, 0, 0x30, 0x39};
   auto bob_actor = spawn(bob);
