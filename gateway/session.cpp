@@ -707,6 +707,10 @@ std::optional<account_id> target_of(session_pointer self, const frame_view& f) {
   return t->id;
 }
 
+failure frozen_failure() {
+  return {errc::account_frozen, std::string{errc_description(errc::account_frozen)}};
+}
+
 void handle_ready(session_pointer self, const frame_view& f) {
   auto& st = self->state;
   auto rid = f.request_id;
@@ -739,6 +743,10 @@ void handle_ready(session_pointer self, const frame_view& f) {
     auto req = body_of<profile_request>(self, f);
     if (!req)
       return;
+    // Another account's profile is read at its actor, which cannot know the asker is a
+    // frozen child: refused here, as its sends are.
+    if (st.frozen && req->id != own)
+      return reply_error(self, rid, frozen_failure());
     if (req->child == 0)
       return call_entity(self, rid, req->id, user_op::get_profile, {}, {frame_type::profile});
     // A parent looking at who its child's friend step is with.
@@ -802,7 +810,7 @@ void handle_ready(session_pointer self, const frame_view& f) {
       return reply_error(self, rid, {errc::invalid_argument, "cannot send to yourself"});
     // A send goes to the recipient's actor, which cannot know the sender is frozen.
     if (st.frozen)
-      return reply_error(self, rid, {errc::account_frozen, std::string{errc_description(errc::account_frozen)}});
+      return reply_error(self, rid, frozen_failure());
     return call_entity(self, rid, to, user_op::deliver, std::move(*body),
                        {frame_type::accepted, id});
   }

@@ -127,9 +127,11 @@ result<uint64_t> mailbox::compact() {
       ::close(fd);
     return ok;
   };
-  if (!synced(copy, O_RDONLY)) {
+  // The copy is made with the process's umask: the mailbox is the node's alone.
+  fs::permissions(copy, fs::perms::owner_read | fs::perms::owner_write, ec);
+  if (ec || !synced(copy, O_RDONLY)) {
     fs::remove_all(copy_dir, ec);
-    return failure{errc::storage_failure, "cannot sync the compacted mailbox"};
+    return failure{errc::storage_failure, "cannot protect or sync the compacted mailbox"};
   }
   auto size = fs::file_size(copy, ec);
   mdb_env_close(env_);

@@ -161,6 +161,9 @@ CAF_TEST(a child whose parent is gone is frozen until a new parent links it) {
   auto befriend_dad = mia->friend_add(dad.id);
   CAF_REQUIRE(!befriend_dad);
   CAF_CHECK(befriend_dad.error().code == errc::account_frozen);
+  auto friend_profile = mia->profile_get(leo.id); // read at Leo's actor, refused at hers
+  CAF_REQUIRE(!friend_profile);
+  CAF_CHECK(friend_profile.error().code == errc::account_frozen);
   auto sent = mia->send_text(leo.id, "anyone?");
   CAF_REQUIRE(!sent);
   CAF_CHECK(sent.error().code == errc::account_frozen);

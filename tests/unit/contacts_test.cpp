@@ -303,7 +303,8 @@ CAF_TEST(a child account is for a child younger than the limit) {
 
 CAF_TEST(a name that shows nothing or passes for another is refused) {
   for (auto* good : {"Mum", "Мама", "Zoë", "李小龙", "Ana María", "O'Brien", "Émile-2", "😀 Sam",
-                     "Ali علي", "さくら Sakura", "Nguyễn", "Mia ❤", "7"})
+                     "Ali علي", "Sara سارا", "さくら Sakura", "Nguyễn", "Mia ❤", "7", "Արամ",
+                     "राम Ram", "Anne-Marie"})
     CAF_CHECK_EQUAL(std::string{good} + (check_name(good) ? ": " + *check_name(good) : ""),
                     std::string{good});
   const char* bad[] = {
@@ -322,6 +323,13 @@ CAF_TEST(a name that shows nothing or passes for another is refused) {
       "...",                                 // no letter or digit
       "\xf0\x9f\x98\x80",                    // an emoji alone
       "1\xd9\xa3",                           // digits of two systems
+      "\xea\x93\x9f" "um",                   // Lisu ꓟ, Latin um
+      "M\xd5\xbd" "m",                       // Armenian ս between Latin letters
+      "\xe1\x97\xb0" "um",                   // Canadian syllabics ᗰ
+      "M\xe1\xb4\x9c" "m",                   // small capital ᴜ
+      "\xc9\xb1" "um",                       // ɱ, a phonetic letter
+      "Mum\xd9\xa1",                         // an Arabic-Indic digit after Latin letters
+      "Mu\xcc\x88m",                         // u and a combining diaeresis, not ü
   };
   for (auto* name : bad)
     CAF_CHECK_EQUAL(std::string{name} + (check_name(name) ? " refused" : " taken"),

@@ -246,6 +246,9 @@ CAF_TEST(compaction leaves no byte of acked mail in the file and keeps the rest)
   CAF_REQUIRE(size);
   CAF_CHECK(!in_file(gone));
   CAF_CHECK(in_file(kept));
+  auto perms = std::filesystem::status(file).permissions();
+  CAF_CHECK((perms & (std::filesystem::perms::group_all | std::filesystem::perms::others_all)) ==
+            std::filesystem::perms::none); // the node's alone, as the file it replaced
   auto left = pending(2);
   CAF_REQUIRE_EQUAL(left.size(), 1u);
   CAF_CHECK(left[0].payload == bytes(kept.begin(), kept.end()));
