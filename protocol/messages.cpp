@@ -260,7 +260,7 @@ bool read_body(std::span<const uint8_t> in, register_request& x) {
   wire::reader r{in};
   uint8_t role = 0;
   r.str(x.name, max_name_length);
-  r.str(x.birth_date, 10);
+  r.str(x.birth_date, max_date_wire_field);
   r.u8(role);
   r.fixed(x.sign_key);
   r.fixed(x.box_key);
@@ -414,7 +414,7 @@ void write_body(bytes& out, const child_create_request& x) {
 bool read_body(std::span<const uint8_t> in, child_create_request& x) {
   wire::reader r{in};
   r.str(x.name, max_name_length);
-  r.str(x.birth_date, 10);
+  r.str(x.birth_date, max_date_wire_field);
   return r.finished();
 }
 

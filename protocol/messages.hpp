@@ -104,6 +104,9 @@ constexpr size_t max_device_field = 64;
 constexpr size_t max_device_wire_field = 255;
 /// Longest country field a frame may carry (the value must be empty or two letters).
 constexpr size_t max_country_wire_field = 16;
+/// Longest birth date a request may carry (the value must be YYYY-MM-DD): a longer one is
+/// invalid_argument with the reason, not a malformed frame.
+constexpr size_t max_date_wire_field = 32;
 
 struct login_request {
   account_id id;

@@ -70,6 +70,9 @@ CAF_TEST(no one becomes the parent of a child by saying so) {
             errc::invalid_argument);
   CAF_CHECK(register_raw(n, {"Grown", "1970-05-01", account_role::child, sign, box}) ==
             errc::invalid_argument);
+  // A date in a wrong form is a bad value with its reason, not a malformed frame.
+  CAF_CHECK(register_raw(n, {"Grown", " 1970-05-01", account_role::parent, sign, box}) ==
+            errc::invalid_argument);
   // A child registers a "parent" with its own birth date, or yesterday's: refused.
   CAF_CHECK(register_raw(n, {"Kid", "2016-05-01", account_role::parent, sign, box}) ==
             errc::invalid_argument);
