@@ -1,0 +1,313 @@
+// The user actor's parts, shared by the files it is written in: its state, and the
+// functions each file gives the others (user_actor.cpp: activation, dispatch and the
+// behavior; user_contacts.cpp: the friend workflow, blocks and reports; user_delivery.cpp:
+// admission, the ack window, the store, the drain of the backlog and redelivery;
+// user_account.cpp: contact reads, profiles, export and deletion; user_links.cpp: link
+// codes, child accounts, setup codes and bans). Internal to actors/.
+#pragma once
+
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "actors/account_export.hpp"
+#include "actors/backlog_pager.hpp"
+#include "actors/contacts.hpp"
+#include "actors/family_actor.hpp"
+#include "actors/held_window.hpp"
+#include "actors/profile.hpp"
+#include "actors/safety.hpp"
+#include "actors/user_actor.hpp"
+#include "cluster/entity_client.hpp"
+#include "cluster/reply_to.hpp"
+#include "config/caf_error.hpp"
+#include "config/log.hpp"
+#include "protocol/wire.hpp"
+
+namespace kinbox::user_parts {
+
+/// After this long without a request and without a session, an account's actor drops what
+/// it loaded (and loads it again with the next request), and the actor of an id without
+/// an account stops: a stranger cannot tell an unused id from an account by whether its
+/// state is in memory (docs/architecture.md, "No probing"). The account's actor itself
+/// stays: sessions and other actors keep its handle.
+constexpr auto idle_time = entity_idle_time;
+/// How long a released actor stays after its release, answering `moved` (with the
+/// bodies) to batches sent by clients that still had its handle.
+constexpr auto moved_linger = std::chrono::seconds(2);
+/// Link-code secrets have 10 decimal digits.
+constexpr uint64_t link_secret_span = 10'000'000'000ull;
+
+/// Mail handed to this user by a deliver request, stored together with the rest of its
+/// batch.
+struct incoming_mail {
+  account_id sender;
+  deliver_body body;
+  reply_to rp;
+};
+
+/// What a notification or receipt to another entity was, for the log if it fails.
+struct notice {
+  uint8_t op;
+  std::function<void(entity_reply&)> then; ///< for the few requests whose answer matters
+};
+
+/// A link code this parent made: one at a time, single use, short-lived.
+struct link_code {
+  uint64_t secret = 0;
+  uint64_t expires_ms = 0;
+  uint32_t wrong_tries = 0; ///< wrong secrets it met
+  std::string pin_hash;     ///< of the PIN the parent gave; the family keeps it once redeemed
+};
+
+/// Wrong secrets against one link code after which its parent is told.
+constexpr uint32_t link_code_attack_tries = 5;
+
+struct user_state {
+  account_id id = 0;
+  std::shared_ptr<const user_deps> deps; ///< one for all user actors of the node
+  std::optional<account_record> account;
+  contact_list_state contacts;
+  std::optional<link_code> code; ///< a parent's link code waiting to be redeemed
+  bool contacts_expired = false; ///< pending entries expired; persist with the next change
+  bool load_failed = false;
+  bool banned = false; ///< an operator banned the account while this actor ran
+  /// The device info kept in the profile, once read (the rest of the profile, with its
+  /// avatar, is read from KV when asked for: an idle user keeps no image in memory).
+  std::optional<device_info> device;
+  std::optional<endpoint> session; ///< the attached session, on whichever node
+  std::vector<endpoint> gone;      ///< sessions that closed lately (their detach came)
+  uint64_t attachment = 0;         ///< counts attaches: a page read for an earlier one is stale
+  backlog_pager backlog;               ///< the drain of stored mail to the session
+  size_t deferred = 0;                 ///< mail waiting for its commit before it is pushed
+  bool redeliver_timer = false;        ///< a redeliver_atom is on its way
+  uint64_t acks = 0;                   ///< ack requests handled
+  uint64_t acks_at_check = 0;          ///< `acks` when the redeliver timer was armed
+  uint8_t redeliver_backoff = 0;       ///< doublings of the redeliver wait since the last ack
+  std::vector<incoming_mail> incoming; ///< delivers of the requests being handled
+  held_window held;        ///< pushed, waiting for the device's ack
+  bool held_timer = false; ///< a held_atom is on its way
+  uint64_t last_used_ms = 0; ///< when the last request came
+  bool idle_timer = false;   ///< an idle_atom is on its way
+  bool unloaded = false;     ///< idle: account and contacts are loaded with the next request
+  /// Notifications and receipts to other entities; made on first use (an idle user makes
+  /// none and should not pay for its maps).
+  std::unique_ptr<entity_client<notice>> client;
+  size_t store_calls = 0; ///< store and KV writes not answered yet
+  /// Set by `release`: the shard moves, the actor answers `moved` and stops once its
+  /// store calls and outgoing requests are done.
+  std::optional<caf::typed_response_promise<bool>> leaving;
+  bool stopped = false; ///< the release was answered; the actor is quitting
+  static inline const char* name = "kinbox.user";
+};
+
+using user_pointer = user_actor::stateful_pointer<user_state>;
+
+inline std::string key_of(account_id id) {
+  return std::to_string(id);
+}
+
+inline bytes last_seen_value(uint64_t ms) {
+  bytes out;
+  wire::writer{out}.u64(ms);
+  return out;
+}
+
+inline uint64_t read_last_seen(const bytes& value) {
+  wire::reader r{value};
+  uint64_t ms = 0;
+  return r.u64(ms) ? ms : 0;
+}
+
+bool shows_name(const contact_list_state::entry& e);
+
+void list_contacts(user_pointer self, reply_to rp);
+
+void get_card(user_pointer self, account_id asker, bool with_avatar, reply_to rp);
+
+bool knows(const user_state& st, account_id other);
+
+void get_key(user_pointer self, account_id target, reply_to rp);
+
+void get_status(user_pointer self, account_id target, reply_to rp);
+
+void read_profile(user_pointer self, std::function<void(std::optional<profile_record>)> then);
+
+void write_profile(user_pointer self, const profile_record& p, reply_to rp);
+
+void set_profile(user_pointer self, profile_set_request req, reply_to rp);
+
+void save_profile(user_pointer self, const profile_set_request& req, reply_to rp);
+
+void get_profile(user_pointer self, account_id caller, reply_to rp);
+
+void note_device(user_pointer self, const device_info& device);
+
+void export_mail(user_pointer self, std::shared_ptr<account_data> data, uint64_t after, reply_to rp);
+
+void export_account(user_pointer self, reply_to rp);
+
+void forget_account(user_pointer self, reply_to rp);
+
+void erase_records(user_pointer self, reply_to rp);
+
+void delete_account(user_pointer self, account_id by, reply_to rp);
+
+void make_link_code(user_pointer self, const entity_request& req, reply_to rp);
+
+void redeem_link_code(user_pointer self, const entity_request& req, reply_to rp);
+
+void ban_keys(user_pointer self, bool on, bytes record, reply_to rp);
+
+uint64_t random_setup_secret();
+
+child_setup_reply setup_reply(const user_deps& deps, account_id child, uint64_t secret);
+
+void create_child(user_pointer self, child_create_request req, reply_to rp, int attempt = 0);
+
+void found_account(user_pointer self, account_id parent, const found_body& body, reply_to rp);
+
+void complete_setup(user_pointer self, const entity_request& req, reply_to rp);
+
+void new_setup_code(user_pointer self, reply_to rp);
+
+void delete_self_with_pin(user_pointer self, const bytes& body, reply_to rp);
+
+mail_push to_push(const envelope& e);
+
+void arm_redeliver(user_pointer self);
+
+void push(user_pointer self, std::vector<mail_push> mail);
+
+bool frozen(const user_state& st);
+
+bool held_back(const user_state& st, const envelope& e);
+
+bool admits(const user_state& st, account_id sender, mail_kind kind);
+
+mail_push location_push(account_id child, const location_body& loc);
+
+void fetch_locations(user_pointer self);
+
+void compact_soon(user_pointer self);
+
+void discard(user_pointer self, std::vector<mail_ref> refs, std::function<void()> then = {});
+
+void purge_mail(user_pointer self, std::optional<account_id> sender, uint64_t after,
+                std::function<void()> then);
+
+void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_to> replies,
+              bool pushed);
+
+void store_held(user_pointer self, bool all);
+
+void arm_held_timer(user_pointer self);
+
+bool hold(user_pointer self, std::vector<envelope>& mail, std::vector<reply_to>& replies);
+
+void store_incoming(user_pointer self);
+
+void add_receipt(std::vector<entity_request>& out, account_id self_id, const mail_key& k);
+
+void ack(user_pointer self, const ack_request& req, reply_to rp);
+
+void write_presence(user_pointer self, const endpoint& session);
+
+void arm_idle(user_pointer self);
+
+void detach_session(user_pointer self, uint64_t last_seen_ms);
+
+void remember_gone(user_state& st, const endpoint& session);
+
+void attach(user_pointer self, const endpoint& session, reply_to rp);
+
+void drain(user_pointer self);
+
+void redeliver(user_pointer self);
+
+void ask_parent(user_pointer self, account_id other, reply_to rp);
+
+void forget_deleted_blocks(user_pointer self);
+
+void apply_contact_effect(user_pointer self, contact_effect effect, account_id other, reply_to rp,
+                          std::function<void(reply_to)> done = {});
+
+void notify_parent(user_pointer self, notice_type type, account_id other, uint64_t value);
+
+void file_report(user_pointer self, const report_record& rec, reply_to rp);
+
+void notify_self(user_pointer self, notice_type type, account_id child, account_id other,
+                 uint64_t value);
+
+void report(user_pointer self, account_id other, report_category category, reply_to rp);
+
+void apply_contact_result(user_pointer self, const result<contact_effect>& effect,
+                          account_id other, reply_to rp);
+
+void load(user_pointer self, std::function<void()> then);
+
+void send_entities(user_pointer self, std::vector<entity_request> reqs);
+
+void send_entity(user_pointer self, account_id to, user_op op, bytes body = {});
+
+void ask_family(user_pointer self, account_id child, family_op op, bytes body,
+                std::function<void(entity_reply&)> then);
+
+bool quiet(const user_state& st);
+
+entity_reply account_changed_reply();
+
+bool allowed_when_frozen(user_op op);
+
+void tell_session_if_frozen(user_pointer self, bool was_frozen);
+
+void handle(user_pointer self, entity_request& req, reply_to rp);
+
+bool attaches(const std::vector<entity_request>& reqs);
+
+void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector<reply_to> replies,
+                bool reloaded = false);
+
+void after_load(user_pointer self);
+
+bool can_stop(const user_state& st, uint64_t now_ms);
+
+void finish_leaving(user_pointer self);
+
+/// Requests the page of this account's stored mail after `after` (counted as a store call:
+/// a leaving actor waits for it).
+inline auto page_after(user_pointer self, uint64_t after) {
+  auto& st = self->state;
+  ++st.store_calls;
+  return self->request(st.deps->store, caf::infinite, pending_atom::value, st.id, after,
+                       static_cast<uint64_t>(st.deps->drain_page_count),
+                       static_cast<uint64_t>(st.deps->drain_page_bytes));
+}
+
+/// Writes the contact list to KV (counted as a store call: a moving actor waits for it, and
+/// the next owner reads the list from KV).
+inline auto put_contacts(user_pointer self) {
+  auto& st = self->state;
+  st.contacts_expired = false;
+  ++st.store_calls;
+  return self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::contacts,
+                       key_of(st.id), st.contacts.encode());
+}
+
+/// A handler of a store (or KV write) reply of type T that counts the call as answered: a
+/// leaving actor waits for its writes (counted up where they are made).
+template <class T, class F>
+auto store_reply(user_pointer self, F f) {
+  return [self, f = std::move(f)](T& x) mutable {
+    --self->state.store_calls;
+    f(x);
+    finish_leaving(self);
+  };
+}
+
+} // namespace kinbox::user_parts
