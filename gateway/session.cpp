@@ -1,108 +1,11 @@
-#include "gateway/session.hpp"
-
-#include <caf/io/system_messages.hpp>
-
-#include <algorithm>
-#include <memory>
-#include <optional>
-
-#include <sodium.h>
-
-#include "actors/contacts.hpp"
-#include "actors/family_actor.hpp"
-#include "actors/profile.hpp"
-#include "cluster/entity_client.hpp"
-#include "config/caf_error.hpp"
-#include "config/log.hpp"
-#include "protocol/messages.hpp"
-#include "protocol/wire.hpp"
+// The session broker: one per connection. This file has the connection (the handshake,
+// records in and out, batching, flow control), pushes, the rate limits, the phases and the
+// behavior; the rest is in the files session_parts.hpp lists.
+#include "gateway/session_parts.hpp"
 
 namespace kinbox {
 
-namespace {
-
-using auth_timeout_atom = caf::atom_constant<caf::atom("auth_tmo")>;
-using refuse_atom = caf::atom_constant<caf::atom("refuse")>;
-
-/// A refused connection waits this long before it may try again.
-constexpr std::chrono::milliseconds connection_retry_after{1000};
-
-/// Bytes per socket read. CAF keeps a buffer of this size per connection even when it is
-/// idle: quiet connections read small chunks (memory per idle session), a connection whose
-/// reads fill the chunk switches to large ones (fewer reads and actor turns per frame).
-constexpr size_t small_read_chunk = 512;
-constexpr size_t large_read_chunk = 16 * 1024;
-/// Records in one read or one batch of pushes or replies that make a connection busy:
-/// busy connections keep their AES key schedule (1 KiB), quiet ones expand the keys for
-/// each record.
-constexpr size_t busy_batch = 4;
-
-enum class phase { hello, auth, logging_in, ready, closing_soon, closing };
-
-} // namespace
-
-/// What the client hears when an entity request succeeds: `ok`, `accepted` with the
-/// message id, or a result frame of this type carrying the reply's body.
-struct on_success {
-  frame_type type = frame_type::ok;
-  message_id id{}; ///< for `accepted`
-};
-
-/// What an entity request of the session was for, to answer it when it returns.
-struct session_call {
-  enum class what : uint8_t {
-    request,  ///< a client request: answer the client
-    attach,   ///< the login's attach: log in on success
-    reattach, ///< attach again after the account moved to another node
-  };
-  what kind = what::request;
-  uint32_t request_id = 0;
-  on_success answer;
-};
-
-struct session_state {
-  std::shared_ptr<const gateway_context> ctx;
-  caf::io::connection_handle hdl;
-  uint64_t session_id = 0;
-  record_reader reader{default_max_frame_size};
-  phase current = phase::hello;
-  std::optional<crypto::record_channel> channel;
-  std::array<uint8_t, 32> transcript{};
-  account_id account = 0;
-  account_info info{};
-  device_info device; ///< what the app said of its device at login, for the user actor
-  bool attached = false; ///< the account's user actor has this session as its endpoint
-  bool attach_sent = false; ///< an attach left for the account's user actor
-  /// Mail pushed while the login's attach was still on its way back (it comes from
-  /// another node by another path), written right after login_ok.
-  std::vector<mail_push> early;
-  bool reattach_after_login = false; ///< the account moved while the login attached
-  bool frozen = false; ///< a child without a parent: its sends are refused here
-  /// Requests to entities; the frames of one read leave together at its end, one message
-  /// per destination. Made on the first request (an idle session pays for no maps).
-  std::unique_ptr<entity_client<session_call>> client;
-  size_t in_flight = 0;
-  uint64_t bytes_queued = 0;  ///< written to the socket's buffer so far
-  uint64_t bytes_written = 0; ///< of those, handed to the kernel
-  size_t read_chunk = 0;
-  bytes plain;       ///< the frame being sealed, reused within a batch
-  bytes opened;      ///< the frame just opened; handlers read its body in place
-  bool busy = false; ///< a busy batch went out or came in since the last read ended
-  std::string address;   ///< the client's IP address, for the limits per address
-  bool admitted = false; ///< counted by the connection limits
-  bool logged_in = false;
-  token_bucket requests;         ///< of this connection
-  token_bucket account_requests; ///< of the account, kept by the limits between its sessions
-  static inline const char* name = "kinbox.session";
-};
-
-namespace {
-
-using session_pointer = caf::io::stateful_broker<session_state>*;
-
-auto logger() {
-  return log::get("gateway");
-}
+namespace session_parts {
 
 /// Counts a batch of `records` sealed or opened: a busy one keeps the key schedule.
 void note_batch(session_state& st, size_t records) {
@@ -145,16 +48,6 @@ void queue_plain(session_pointer self) {
     buf.insert(buf.end(), st.plain.begin(), st.plain.end());
   }
   st.bytes_queued += buf.size() - start;
-}
-
-/// Queues a frame whose body is encoded straight into the session's plaintext buffer.
-template <class Body>
-void queue_frame(session_pointer self, frame_type type, uint32_t request_id, const Body& body) {
-  auto& plain = self->state.plain;
-  plain.clear();
-  write_frame_header(plain, type, request_id);
-  write_body(plain, body);
-  queue_plain(self);
 }
 
 void queue_frame(session_pointer self, const frame& f) {
@@ -240,12 +133,6 @@ void reply_error(session_pointer self, uint32_t request_id, const failure& f) {
 
 failure rate_limited(std::chrono::milliseconds wait, const std::string& what) {
   return failure{errc::rate_limited, what, static_cast<uint32_t>(wait.count())};
-}
-
-template <class Body>
-void reply(session_pointer self, frame_type type, uint32_t request_id, const Body& body) {
-  queue_frame(self, type, request_id, body);
-  flush_out(self);
 }
 
 void reply_ok(session_pointer self, uint32_t request_id) {
@@ -355,7 +242,7 @@ bool begin_request(session_pointer self, uint32_t request_id) {
 }
 
 void call_kind(session_pointer self, uint32_t request_id, entity_kind kind, uint64_t target,
-               uint8_t op, bytes body, on_success answer = {}) {
+               uint8_t op, bytes body, on_success answer) {
   auto& st = self->state;
   if (!begin_request(self, request_id))
     return;
@@ -364,26 +251,15 @@ void call_kind(session_pointer self, uint32_t request_id, entity_kind kind, uint
 }
 
 void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
-                 bytes body, on_success answer = {}) {
+                 bytes body, on_success answer) {
   call_kind(self, request_id, user_kind, target, static_cast<uint8_t>(op), std::move(body),
             answer);
 }
 
 void call_family(session_pointer self, uint32_t request_id, account_id child, family_op op,
-                 bytes body, on_success answer = {}) {
+                 bytes body, on_success answer) {
   call_kind(self, request_id, family_kind, child, static_cast<uint8_t>(op), std::move(body),
             answer);
-}
-
-/// Decodes the body of `f` as T; a malformed one gets an error frame and a close.
-template <class T>
-std::optional<T> body_of(session_pointer self, const frame_view& f) {
-  auto body = decode_body<T>(f.body);
-  if (!body) {
-    fail(self, frame_type::error, f.request_id, errc::malformed_frame, body.error().message);
-    return std::nullopt;
-  }
-  return std::move(*body);
 }
 
 /// Link and setup codes are guessed at most as fast as the address's bucket allows.
@@ -395,434 +271,6 @@ bool within_code_guesses(session_pointer self, uint32_t request_id) {
   logger()->info("event=code_guesses_limited session={} address={}", st.session_id, st.address);
   reply_error(self, request_id, rate_limited(*wait, "too many codes tried from this address"));
   return false;
-}
-
-/// The family requests of the parent and child apps, each to the child's family entity.
-void handle_family(session_pointer self, const frame_view& f) {
-  auto& st = self->state;
-  auto rid = f.request_id;
-  auto own = st.account;
-  bool parent = st.info.role == account_role::parent;
-  auto raw = bytes(f.body.begin(), f.body.end());
-  auto for_role = [&](bool wanted, const char* who) {
-    if (!wanted)
-      reply_error(self, rid, {errc::invalid_argument, std::string{"only "} + who + " may do this"});
-    return wanted;
-  };
-  switch (f.type) {
-  case frame_type::link_create:
-    if (body_of<link_create_request>(self, f) && for_role(parent, "a parent account"))
-      call_entity(self, rid, own, user_op::make_link_code, std::move(raw), {frame_type::link_code});
-    return;
-  case frame_type::link_redeem:
-    if (body_of<link_redeem_request>(self, f) && for_role(!parent, "a child account") &&
-        within_code_guesses(self, rid))
-      call_family(self, rid, own, family_op::redeem, std::move(raw));
-    return;
-  case frame_type::child_create:
-    if (body_of<child_create_request>(self, f) && for_role(parent, "a parent account"))
-      call_entity(self, rid, own, user_op::create_child, std::move(raw), {frame_type::child_setup});
-    return;
-  case frame_type::child_setup_code:
-    if (auto t = body_of<target_request>(self, f); t && for_role(parent, "a parent account"))
-      call_entity(self, rid, t->id, user_op::new_setup_code, {}, {frame_type::child_setup});
-    return;
-  case frame_type::link_remove:
-    if (auto t = body_of<target_request>(self, f))
-      call_family(self, rid, t->id, family_op::unlink, {});
-    return;
-  case frame_type::link_get:
-    if (auto t = body_of<target_request>(self, f))
-      call_family(self, rid, t->id, family_op::get_link, {}, {frame_type::link_info});
-    return;
-  case frame_type::pin_set:
-    if (auto b = body_of<pin_set_request>(self, f)) {
-      bytes pin;
-      wire::writer{pin}.str(b->pin);
-      sodium_memzero(b->pin.data(), b->pin.size());
-      call_family(self, rid, b->child, family_op::set_pin, std::move(pin));
-    }
-    return;
-  case frame_type::pin_change:
-    if (body_of<pin_change_request>(self, f))
-      call_family(self, rid, own, family_op::change_pin, std::move(raw));
-    return;
-  case frame_type::approvals_get:
-    if (auto t = body_of<target_request>(self, f))
-      call_family(self, rid, t->id, family_op::list_approvals, {}, {frame_type::approval_list});
-    return;
-  case frame_type::approval_decide:
-    if (auto b = body_of<approval_decision>(self, f))
-      call_family(self, rid, b->child, family_op::decide,
-                  encode_account_flag({b->other, b->approve}));
-    return;
-  case frame_type::approval_pin:
-    if (body_of<approval_by_pin>(self, f))
-      call_family(self, rid, own, family_op::decide_with_pin, std::move(raw));
-    return;
-  case frame_type::policy_set:
-    if (auto b = body_of<policy_request>(self, f))
-      call_family(self, rid, b->child, family_op::set_policy, bytes{b->policy});
-    return;
-  case frame_type::location_send:
-    if (body_of<location_update>(self, f) && for_role(!parent, "a child account"))
-      call_family(self, rid, own, family_op::location_update, std::move(raw));
-    return;
-  case frame_type::location_sharing:
-    if (auto b = body_of<location_sharing_request>(self, f))
-      call_family(self, rid, b->child, family_op::location_sharing, bytes{uint8_t(b->on ? 1 : 0)});
-    return;
-  default:
-    return fail(self, frame_type::error, rid, errc::unexpected_frame,
-                std::string{frame_type_name(f.type)} + " is not a client request");
-  }
-}
-
-void try_register(session_pointer self, uint32_t request_id, account_record record, int attempt) {
-  record.id = random_account_id(); // a clash is retried
-  auto& st = self->state;
-  self->request(st.ctx->kv, caf::infinite, kv_create_atom::value, kv_space::accounts,
-                std::to_string(record.id), encode_account(record))
-      .then(
-          [=](bool created) {
-            if (self->state.current == phase::closing)
-              return;
-            if (!created && attempt + 1 < max_id_attempts)
-              return try_register(self, request_id, record, attempt + 1);
-            --self->state.in_flight;
-            if (created) {
-              logger()->info("event=account_registered account={} session={}", record.id,
-                             self->state.session_id);
-              reply(self, frame_type::register_ok, request_id, register_reply{record.id});
-            } else {
-              reply_error(self, request_id, {errc::unavailable, "could not allocate an id"});
-            }
-          },
-          [=](caf::error& err) {
-            --self->state.in_flight;
-            if (self->state.current != phase::closing)
-              reply_error(self, request_id, to_failure(err));
-          });
-}
-
-/// Looks `keys` up in the bans bucket one after the other, then `then(banned)` (true at
-/// the first that is there), or `then(nullopt)` if a lookup failed.
-void check_ban(session_pointer self, std::vector<std::string> keys,
-               std::function<void(std::optional<bool>)> then) {
-  auto& st = self->state;
-  if (keys.empty())
-    return then(false);
-  auto key = std::move(keys.back());
-  keys.pop_back();
-  self->request(st.ctx->kv, caf::infinite, kv_get_atom::value, kv_space::bans, std::move(key))
-      .then(
-          [=](kv_lookup& ban) mutable {
-            if (self->state.current == phase::closing)
-              return;
-            if (ban.found)
-              return then(true);
-            check_ban(self, std::move(keys), std::move(then));
-          },
-          [=](caf::error& err) {
-            if (self->state.current == phase::closing)
-              return;
-            logger()->warn("event=ban_lookup_failed session={} code={}", self->state.session_id,
-                           errc_name(to_failure(err).code));
-            then(std::nullopt);
-          });
-}
-
-void handle_register(session_pointer self, const frame_view& f) {
-  auto req = decode_body<register_request>(f.body);
-  if (!req)
-    return fail(self, frame_type::error, f.request_id, errc::malformed_frame, req.error().message);
-  auto& st = self->state;
-  if (auto wait = st.ctx->limits->registration(st.address)) {
-    logger()->info("event=registration_limited session={} address={}", st.session_id,
-                   st.address);
-    return reply_error(self, f.request_id, rate_limited(*wait, "too many registrations"));
-  }
-  if (auto why = validate_registration(*req, st.ctx->now_ms(), st.ctx->ages))
-    return reply_error(self, f.request_id, {errc::invalid_argument, *why});
-  account_record record;
-  record.name = req->name;
-  record.birth_date = req->birth_date;
-  record.role = req->role;
-  record.sign_key = req->sign_key;
-  record.box_key = req->box_key;
-  record.created_ms = self->state.ctx->now_ms();
-  if (!begin_request(self, f.request_id))
-    return;
-  // The keys of a banned account do not come back under a new id.
-  auto request_id = f.request_id;
-  check_ban(self, {ban_key_of_sign_key(record.sign_key), ban_key_of_box_key(record.box_key)},
-            [=, record = std::move(record)](std::optional<bool> banned) mutable {
-              if (banned == false)
-                return try_register(self, request_id, std::move(record), 0);
-              --self->state.in_flight;
-              if (!banned)
-                return reply_error(self, request_id, {errc::unavailable, "try again later"});
-              logger()->info("event=registration_banned session={}", self->state.session_id);
-              reply_error(self, request_id, {errc::banned, "these keys belong to a banned account"});
-            });
-}
-
-/// A child's device registers its keys with the setup code its parent's app got. Codes
-/// are guessed against the registration limits of the address and the node, and a wrong
-/// one is answered as one for an id that does not exist.
-void handle_register_child(session_pointer self, const frame_view& f) {
-  auto req = decode_body<register_child_request>(f.body);
-  if (!req)
-    return fail(self, frame_type::error, f.request_id, errc::malformed_frame, req.error().message);
-  auto& st = self->state;
-  if (auto wait = st.ctx->limits->registration(st.address)) {
-    logger()->info("event=registration_limited session={} address={}", st.session_id,
-                   st.address);
-    return reply_error(self, f.request_id, rate_limited(*wait, "too many registrations"));
-  }
-  if (!within_code_guesses(self, f.request_id))
-    return;
-  if (auto why = check_public_keys(req->sign_key, req->box_key))
-    return reply_error(self, f.request_id, {errc::invalid_argument, *why});
-  if (!begin_request(self, f.request_id))
-    return;
-  auto request_id = f.request_id;
-  auto child = req->child;
-  bytes body;
-  wire::writer{body}.u64(req->secret).fixed(req->sign_key).fixed(req->box_key);
-  check_ban(self, {ban_key_of_sign_key(req->sign_key), ban_key_of_box_key(req->box_key)},
-            [=, body = std::move(body)](std::optional<bool> banned) mutable {
-              if (banned == false) {
-                auto& client = client_of(self);
-                client.call(entity_request{user_kind, child,
-                                           static_cast<uint8_t>(user_op::complete_setup), child,
-                                           std::move(body)},
-                            session_call{session_call::what::request, request_id,
-                                         {frame_type::register_ok}});
-                return client.flush(self);
-              }
-              --self->state.in_flight;
-              if (!banned)
-                return reply_error(self, request_id, {errc::unavailable, "try again later"});
-              reply_error(self, request_id, {errc::banned, "these keys belong to a banned account"});
-            });
-}
-
-/// Attaches this session to its account's user actor, wherever it lives.
-void attach(session_pointer self, session_call::what kind, uint32_t request_id) {
-  auto& st = self->state;
-  st.ctx->service->add_endpoint(st.session_id, caf::actor_cast<caf::actor>(self));
-  st.attach_sent = true;
-  auto& client = client_of(self);
-  client.call(entity_request{user_kind, st.account, static_cast<uint8_t>(user_op::attach),
-                             st.account, encode_attach({own_endpoint(st), st.device})},
-              session_call{kind, request_id, {}});
-  client.flush(self);
-}
-
-void attached(session_pointer self, uint32_t request_id, entity_reply& r) {
-  auto& st = self->state;
-  if (st.current == phase::closing)
-    return;
-  if (!r.ok()) {
-    auto code = static_cast<errc>(r.status);
-    return fail(self, frame_type::error, request_id,
-                code == errc::not_found ? errc::auth_failed : code, "login failed");
-  }
-  auto answer = decode_attach_reply(r.body);
-  if (!answer)
-    return fail(self, frame_type::error, request_id, errc::internal, "login failed");
-  st.ctx->service->endpoint_attached(st.session_id, answer->node, answer->incarnation);
-  st.attached = true;
-  st.info = answer->account;
-  st.frozen = answer->frozen;
-  st.current = phase::ready;
-  st.logged_in = true;
-  st.ctx->limits->logged_in(st.address);
-  st.account_requests = st.ctx->limits->take_account_bucket(st.account);
-  logger()->info("event=login account={} session={}", st.account, st.session_id);
-  reply(self, frame_type::login_ok, request_id, st.info);
-  if (!st.early.empty()) {
-    auto early = std::move(st.early);
-    st.early.clear();
-    write_pushes(self, early);
-  }
-  if (st.reattach_after_login) {
-    st.reattach_after_login = false;
-    reattach(self, "moved during the login");
-  }
-}
-
-void handle_login(session_pointer self, const frame_view& f) {
-  auto req = decode_body<login_request>(f.body);
-  if (!req)
-    return fail(self, frame_type::error, f.request_id, errc::malformed_frame, req.error().message);
-  auto& st = self->state;
-  if (auto why = check_device(req->device))
-    return reply_error(self, f.request_id, {errc::invalid_argument, *why});
-  st.device = req->device;
-  st.current = phase::logging_in;
-  auto request_id = f.request_id;
-  auto id = req->id;
-  auto proof = req->proof;
-  self->request(st.ctx->kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
-                std::to_string(id))
-      .then(
-          [=](kv_lookup& acc) {
-            auto& st = self->state;
-            if (st.current == phase::closing)
-              return;
-            auto record = acc.found ? decode_account(acc.value) : std::nullopt;
-            // Unknown account and bad signature look the same to the client.
-            if (!record ||
-                !crypto::verify(crypto::login_message(st.transcript, id), proof, record->sign_key))
-              return fail(self, frame_type::error, request_id, errc::auth_failed,
-                          "login failed for this account");
-            check_ban(self, {ban_key_of_account(id)}, [=](std::optional<bool> banned) {
-              if (!banned)
-                return fail(self, frame_type::error, request_id, errc::unavailable,
-                            "account lookup failed");
-              if (*banned) {
-                logger()->info("event=login_banned account={}", id);
-                return fail(self, frame_type::error, request_id, errc::banned,
-                            std::string{errc_description(errc::banned)});
-              }
-              self->state.account = id;
-              attach(self, session_call::what::attach, request_id);
-            });
-          },
-          [=](caf::error& err) {
-            if (self->state.current != phase::closing)
-              fail(self, frame_type::error, request_id, to_failure(err).code,
-                   "account lookup failed");
-          });
-}
-
-std::optional<account_id> target_of(session_pointer self, const frame_view& f) {
-  auto t = decode_body<target_request>(f.body);
-  if (!t) {
-    fail(self, frame_type::error, f.request_id, errc::malformed_frame, t.error().message);
-    return std::nullopt;
-  }
-  return t->id;
-}
-
-failure frozen_failure() {
-  return {errc::account_frozen, std::string{errc_description(errc::account_frozen)}};
-}
-
-void handle_ready(session_pointer self, const frame_view& f) {
-  auto& st = self->state;
-  auto rid = f.request_id;
-  auto own = st.account;
-  switch (f.type) {
-  case frame_type::whoami:
-    return reply(self, frame_type::login_ok, rid, st.info);
-  case frame_type::profile_set:
-    if (!body_of<profile_set_request>(self, f))
-      return;
-    return call_entity(self, rid, own, user_op::set_profile, bytes(f.body.begin(), f.body.end()));
-  case frame_type::account_export: {
-    auto t = target_of(self, f);
-    if (!t)
-      return;
-    return call_entity(self, rid, *t, user_op::export_account, {}, {frame_type::account_data});
-  }
-  case frame_type::account_delete: {
-    auto req = body_of<account_delete_request>(self, f);
-    if (!req)
-      return;
-    bytes pin;
-    if (!req->pin.empty()) {
-      wire::writer{pin}.str(req->pin);
-      sodium_memzero(req->pin.data(), req->pin.size());
-    }
-    return call_entity(self, rid, req->id, user_op::delete_account, std::move(pin));
-  }
-  case frame_type::profile_get: {
-    auto req = body_of<profile_request>(self, f);
-    if (!req)
-      return;
-    // Another account's profile is read at its actor, which cannot know the asker is a
-    // frozen child: refused here, as its sends are.
-    if (st.frozen && req->id != own)
-      return reply_error(self, rid, frozen_failure());
-    if (req->child == 0)
-      return call_entity(self, rid, req->id, user_op::get_profile, {}, {frame_type::profile});
-    // A parent looking at who its child's friend step is with.
-    bytes other;
-    wire::writer{other}.u64(req->id);
-    return call_family(self, rid, req->child, family_op::approval_profile, std::move(other),
-                       {frame_type::profile});
-  }
-  case frame_type::friend_add:
-  case frame_type::friend_accept:
-  case frame_type::friend_decline: {
-    auto t = target_of(self, f);
-    if (!t)
-      return;
-    auto op = f.type == frame_type::friend_add      ? user_op::add_friend
-              : f.type == frame_type::friend_accept ? user_op::accept_friend
-                                                    : user_op::decline_friend;
-    return call_entity(self, rid, own, op, encode_body(target_request{*t}));
-  }
-  case frame_type::friend_list:
-    return call_entity(self, rid, own, user_op::list_contacts, {},
-                       {frame_type::friend_list_result});
-  case frame_type::contacts_get: {
-    auto t = target_of(self, f);
-    if (!t)
-      return;
-    return call_entity(self, rid, *t, user_op::list_contacts, {},
-                       {frame_type::friend_list_result});
-  }
-  case frame_type::report: {
-    if (!body_of<report_request>(self, f))
-      return;
-    return call_entity(self, rid, own, user_op::report, bytes(f.body.begin(), f.body.end()));
-  }
-  case frame_type::contact_block:
-  case frame_type::contact_remove: {
-    auto b = body_of<contact_action>(self, f);
-    if (!b)
-      return;
-    auto op = f.type == frame_type::contact_block ? user_op::block_contact : user_op::remove_contact;
-    return call_entity(self, rid, b->owner, op, encode_body(target_request{b->other}));
-  }
-  case frame_type::key_get:
-  case frame_type::status_get: {
-    auto t = target_of(self, f);
-    if (!t)
-      return;
-    bool key = f.type == frame_type::key_get;
-    return call_entity(self, rid, own, key ? user_op::get_key : user_op::get_status,
-                       encode_body(target_request{*t}),
-                       {key ? frame_type::key_result : frame_type::status_result});
-  }
-  case frame_type::send: {
-    account_id to = 0;
-    message_id id{};
-    auto body = deliver_from_send(f.body, to, id);
-    if (!body)
-      return fail(self, frame_type::error, rid, errc::malformed_frame,
-                  "the frame body does not match its type");
-    if (to == own)
-      return reply_error(self, rid, {errc::invalid_argument, "cannot send to yourself"});
-    // A send goes to the recipient's actor, which cannot know the sender is frozen.
-    if (st.frozen)
-      return reply_error(self, rid, frozen_failure());
-    return call_entity(self, rid, to, user_op::deliver, std::move(*body),
-                       {frame_type::accepted, id});
-  }
-  case frame_type::ack: {
-    auto req = decode_body<ack_request>(f.body);
-    if (!req)
-      return fail(self, frame_type::error, rid, errc::malformed_frame, req.error().message);
-    return call_entity(self, rid, own, user_op::ack, bytes(f.body.begin(), f.body.end()));
-  }
-  default:
-    return handle_family(self, f);
-  }
 }
 
 /// Every request counts against the connection's rate and, once logged in, the account's.
@@ -1043,11 +491,11 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
   };
 }
 
-} // namespace
+} // namespace session_parts
 
 caf::actor fork_session(caf::io::broker* acceptor, caf::io::connection_handle hdl,
                         std::shared_ptr<const gateway_context> ctx) {
-  return acceptor->fork(session, hdl, std::move(ctx));
+  return acceptor->fork(session_parts::session, hdl, std::move(ctx));
 }
 
 } // namespace kinbox
