@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <span>
-#include <unordered_set>
 #include <vector>
 
 #include "protocol/messages.hpp"
@@ -71,7 +70,14 @@ private:
   bool reading_ = false;
   bool more_ = false;
   bool skipped_ = false;
-  std::vector<std::unordered_set<mail_key, mail_key_hash>> pages_; ///< unacked keys, oldest first
+  /// A page pushed and not fully acked: its keys sorted (one allocation a page, looked up
+  /// by binary search), which of them were acked, and how many were not.
+  struct page {
+    std::vector<mail_key> keys;
+    std::vector<bool> acked;
+    size_t left = 0;
+  };
+  std::vector<page> pages_; ///< oldest first
 };
 
 } // namespace kinbox
