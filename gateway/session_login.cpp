@@ -58,18 +58,28 @@ void check_ban(session_pointer self, std::vector<std::string> keys,
           });
 }
 
+/// Counts a registration against the limits of the address and the node; false, and
+/// answered, when over them.
+bool within_registrations(session_pointer self, uint32_t request_id) {
+  auto& st = self->state;
+  auto wait = st.ctx->limits->registration(st.address);
+  if (!wait)
+    return true;
+  logger()->info("event=registration_limited session={} address={}", st.session_id, st.address);
+  reply_error(self, request_id, rate_limited(*wait, "too many registrations"));
+  return false;
+}
+
 void handle_register(session_pointer self, const frame_view& f) {
   auto req = decode_body<register_request>(f.body);
   if (!req)
     return fail(self, frame_type::error, f.request_id, errc::malformed_frame, req.error().message);
   auto& st = self->state;
-  if (auto wait = st.ctx->limits->registration(st.address)) {
-    logger()->info("event=registration_limited session={} address={}", st.session_id,
-                   st.address);
-    return reply_error(self, f.request_id, rate_limited(*wait, "too many registrations"));
-  }
+  // A refused form (a typo in the name or the date) costs the address no registration.
   if (auto why = validate_registration(*req, st.ctx->now_ms(), st.ctx->ages))
     return reply_error(self, f.request_id, {errc::invalid_argument, *why});
+  if (!within_registrations(self, f.request_id))
+    return;
   account_record record;
   record.name = req->name;
   record.birth_date = req->birth_date;
@@ -100,13 +110,7 @@ void handle_register_child(session_pointer self, const frame_view& f) {
   auto req = decode_body<register_child_request>(f.body);
   if (!req)
     return fail(self, frame_type::error, f.request_id, errc::malformed_frame, req.error().message);
-  auto& st = self->state;
-  if (auto wait = st.ctx->limits->registration(st.address)) {
-    logger()->info("event=registration_limited session={} address={}", st.session_id,
-                   st.address);
-    return reply_error(self, f.request_id, rate_limited(*wait, "too many registrations"));
-  }
-  if (!within_code_guesses(self, f.request_id))
+  if (!within_registrations(self, f.request_id) || !within_code_guesses(self, f.request_id))
     return;
   if (auto why = check_public_keys(req->sign_key, req->box_key))
     return reply_error(self, f.request_id, {errc::invalid_argument, *why});

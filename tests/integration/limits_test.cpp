@@ -103,6 +103,16 @@ CAF_TEST(a registration flood meets its limit per address while friends talk) {
   auto [alice, bob] = make_friends(n);
   auto flood = client::connection::open("127.0.0.1", n.port(), std::nullopt, 5s, "127.0.0.2");
   CAF_REQUIRE(flood);
+  // Forms the server refuses (a name with nothing visible) cost the address nothing.
+  for (int i = 0; i < 8; ++i) {
+    auto typo = (*flood)->request(
+        frame_type::register_account,
+        encode_body(register_request{"...", "1980-01-01", account_role::parent,
+                                     crypto::sign_keypair::generate().pk,
+                                     crypto::box_keypair::generate().pk}));
+    CAF_REQUIRE(!typo);
+    CAF_CHECK(typo.error().code == errc::invalid_argument);
+  }
   int registered = 0;
   std::optional<failure> limited;
   for (int i = 0; i < 20 && !limited; ++i) {
