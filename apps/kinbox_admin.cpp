@@ -15,11 +15,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include <sodium.h>
-
 #include "actors/contacts.hpp"
 #include "actors/safety.hpp"
 #include "actors/user_actor.hpp"
+#include "cluster/cluster_client.hpp"
 #include "cluster/entity.hpp"
 #include "cluster/kv_actor.hpp"
 #include "cluster/membership.hpp"
@@ -195,10 +194,9 @@ int status(kv_buckets& b, const std::string& cluster, bool as_json) {
   return 0;
 }
 
-int drain(nats_link& link, kv_buckets& b, const std::string& cluster, const std::string& node,
-          bool wait, bool as_json) {
-  auto subject = "kinbox." + cluster + ".node." + node;
-  auto answer = link.request(subject, encode_admin(admin_op::drain), 5000);
+int drain(cluster_client& cluster, kv_buckets& b, const std::string& node, bool wait,
+          bool as_json) {
+  auto answer = cluster.ask_node(node, admin_op::drain);
   if (!answer)
     return fail("node " + node + " did not take the drain request: " + answer.error().message);
   if (!as_json)
@@ -229,40 +227,6 @@ int drain(nats_link& link, kv_buckets& b, const std::string& cluster, const std:
   return fail("node " + node + " has not left within 10 minutes");
 }
 
-/// Sends one request to user entity `id` on the node that owns it, as the operator, and
-/// tries again (reading the placement anew) while its shard moves.
-result<entity_reply> call_user(nats_link& link, kv_buckets& b, const std::string& cluster,
-                               account_id id, user_op op, bytes body) {
-  uint64_t client = 0;
-  randombytes_buf(&client, sizeof(client));
-  failure last{errc::unavailable, "the cluster has no placement"};
-  for (uint8_t attempt = 0; attempt < 20; ++attempt) {
-    if (attempt > 0)
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    auto st = read_state(b);
-    if (!st || !st->map)
-      continue;
-    auto* owner = st->map->owner(shard_of(st->map->shards, user_kind, id));
-    if (owner == nullptr)
-      continue;
-    entity_request req{user_kind, id, static_cast<uint8_t>(op), operator_caller, body, attempt,
-                       client};
-    auto answer = link.request("kinbox." + cluster + ".node." + *owner,
-                               encode_request_batch(st->map->epoch, 0, {}, {&req, 1}), 5000);
-    if (!answer) {
-      last = answer.error();
-      continue;
-    }
-    auto msg = decode_bus_message(*answer);
-    if (!msg || msg->type != bus_type::answers || msg->answers.size() != 1)
-      return failure{errc::internal, "node " + *owner + " answered something else"};
-    if (!msg->answers[0].reply.moved())
-      return msg->answers[0].reply;
-    last = failure{errc::moved, "the account's shard is moving"};
-  }
-  return last;
-}
-
 kv_bucket& bans_of(kv_buckets& b) {
   return *b.spaces[static_cast<size_t>(kv_space::bans)];
 }
@@ -270,8 +234,8 @@ kv_bucket& bans_of(kv_buckets& b) {
 /// Writes the ban under the account's id, and has the account's actor end its session,
 /// refuse attaches and ban its two public keys (its record is sealed: only the cluster's
 /// nodes read its keys); `lift` deletes it all and lets the actor go on.
-int ban(nats_link& link, kv_buckets& b, const std::string& cluster, account_id id,
-        report_category reason, bool lift, bool as_json) {
+int ban(cluster_client& cluster, kv_buckets& b, account_id id, report_category reason, bool lift,
+        bool as_json) {
   auto record = encode_ban({id, now_ms(), reason});
   auto key = ban_key_of_account(id);
   std::optional<failure> failed;
@@ -286,7 +250,7 @@ int ban(nats_link& link, kv_buckets& b, const std::string& cluster, account_id i
   bytes body{uint8_t(lift ? 0 : 1)};
   if (!lift)
     body.insert(body.end(), record.begin(), record.end());
-  auto told = call_user(link, b, cluster, id, user_op::ban, body);
+  auto told = cluster.call(user_kind, id, static_cast<uint8_t>(user_op::ban), body);
   bool reached = told && told->ok();
   bool known = reached || (told && told->status != static_cast<uint16_t>(errc::not_found));
   if (as_json)
@@ -367,8 +331,8 @@ int reports_list(kv_buckets& b, const std::string& cluster, bool all, bool as_js
   return 0;
 }
 
-int reports_resolve(nats_link& link, kv_buckets& b, const std::string& cluster, uint64_t seq,
-                    bool with_ban, bool as_json) {
+int reports_resolve(cluster_client& client, kv_buckets& b, const std::string& cluster,
+                    uint64_t seq, bool with_ban, bool as_json) {
   auto reports = read_reports(b, cluster);
   if (!reports)
     return fail("cannot read the reports stream: " + reports.error().message);
@@ -377,7 +341,7 @@ int reports_resolve(nats_link& link, kv_buckets& b, const std::string& cluster, 
   if (i == reports->end())
     return fail("no report #" + std::to_string(seq));
   if (with_ban) {
-    if (int rc = ban(link, b, cluster, i->report.reported, i->report.category, false, as_json))
+    if (int rc = ban(client, b, i->report.reported, i->report.category, false, as_json))
       return rc;
   }
   auto done = b.reports->publish(resolutions_subject(cluster),
@@ -504,17 +468,18 @@ int main(int argc, char** argv) {
                           "); check --cluster"
                     : buckets.error().message);
   bool as_json = vm.count("json") != 0;
+  cluster_client client{**link, **buckets, cluster};
   int rc = 0;
   if (verb == "status")
     rc = status(**buckets, cluster, as_json);
   else if (verb == "drain")
-    rc = drain(**link, **buckets, cluster, command[1], vm.count("no-wait") == 0, as_json);
+    rc = drain(client, **buckets, command[1], vm.count("no-wait") == 0, as_json);
   else if (verb == "ban" || verb == "unban")
-    rc = ban(**link, **buckets, cluster, *target, *reason, verb == "unban", as_json);
+    rc = ban(client, **buckets, *target, *reason, verb == "unban", as_json);
   else if (command[1] == "list")
     rc = reports_list(**buckets, cluster, vm.count("all") != 0, as_json);
   else
-    rc = reports_resolve(**link, **buckets, cluster, *target, vm.count("ban") != 0, as_json);
+    rc = reports_resolve(client, **buckets, cluster, *target, vm.count("ban") != 0, as_json);
   buckets->reset();
   link->reset();
   nats_Close();

@@ -90,6 +90,12 @@ entity_reply error_reply(const failure& f) {
   return r;
 }
 
+std::string node_inbox(std::string_view cluster, std::string_view node) {
+  std::string out = "kinbox.";
+  out.append(cluster).append(".node.").append(node);
+  return out;
+}
+
 entity_reply error_reply(const caf::error& err, std::string message) {
   auto f = kinbox::to_failure(err);
   if (!message.empty())

@@ -130,6 +130,10 @@ struct push_item {
   bytes body;
 };
 
+/// `kinbox.<cluster>.node.<node>`: the inbox of a node, where requests, answers, pushes,
+/// handoffs and admin requests for it go.
+std::string node_inbox(std::string_view cluster, std::string_view node);
+
 bytes encode_request_batch(uint64_t epoch, uint64_t corr, std::string_view answer_to,
                            std::span<const entity_request> reqs);
 bytes encode_reply_batch(std::span<const entity_reply> replies);

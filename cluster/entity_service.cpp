@@ -136,7 +136,7 @@ void entity_service::push(const endpoint& to, entity_kind kind, caf::message msg
 }
 
 std::string entity_service::node_subject(const std::string& node) const {
-  return "kinbox." + cfg_.cluster + ".node." + node;
+  return node_inbox(cfg_.cluster, node);
 }
 
 std::string entity_service::reply_prefix() const {
