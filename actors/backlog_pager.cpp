@@ -1,17 +1,8 @@
 #include "actors/backlog_pager.hpp"
 
 #include <algorithm>
-#include <tuple>
 
 namespace kinbox {
-
-namespace {
-
-bool before(const mail_key& a, const mail_key& b) {
-  return std::tie(a.sender, a.id, a.kind) < std::tie(b.sender, b.id, b.kind);
-}
-
-} // namespace
 
 void backlog_pager::restart() {
   cursor_ = 0;
@@ -24,11 +15,8 @@ bool backlog_pager::page_read(const std::vector<mail_key>& pushed, uint64_t last
   reading_ = false;
   if (last_seq != 0)
     cursor_ = last_seq;
-  if (!pushed.empty()) {
-    page p{pushed, std::vector<bool>(pushed.size()), pushed.size()};
-    std::sort(p.keys.begin(), p.keys.end(), before);
-    pages_.push_back(std::move(p));
-  }
+  if (!pushed.empty())
+    pages_.push_back(page{pushed, std::vector<bool>(pushed.size()), pushed.size(), 0});
   more_ = more;
   if (more)
     return true;
@@ -46,14 +34,17 @@ void backlog_pager::acked(std::span<const mail_key> keys) {
     return;
   for (auto& k : keys)
     for (auto& p : pages_) {
-      auto at = std::lower_bound(p.keys.begin(), p.keys.end(), k, before);
-      if (at == p.keys.end() || !(*at == k))
+      auto i = p.next < p.keys.size() && p.keys[p.next] == k
+                   ? p.next
+                   : static_cast<size_t>(std::find(p.keys.begin(), p.keys.end(), k) -
+                                         p.keys.begin());
+      if (i == p.keys.size())
         continue;
-      auto i = static_cast<size_t>(at - p.keys.begin());
       if (!p.acked[i]) {
         p.acked[i] = true;
         --p.left;
       }
+      p.next = i + 1;
       break;
     }
   std::erase_if(pages_, [](const page& p) { return p.left == 0; });

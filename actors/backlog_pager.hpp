@@ -70,12 +70,14 @@ private:
   bool reading_ = false;
   bool more_ = false;
   bool skipped_ = false;
-  /// A page pushed and not fully acked: its keys sorted (one allocation a page, looked up
-  /// by binary search), which of them were acked, and how many were not.
+  /// A page pushed and not fully acked: its keys in push order (one allocation a page),
+  /// which of them were acked, how many were not, and where the next ack is looked for
+  /// first (the device acks in the order it got them, so a lookup is one comparison).
   struct page {
     std::vector<mail_key> keys;
     std::vector<bool> acked;
     size_t left = 0;
+    size_t next = 0;
   };
   std::vector<page> pages_; ///< oldest first
 };
