@@ -160,10 +160,10 @@ void handle(user_pointer self, entity_request& req, reply_to rp) {
   auto bad = [&](const char* why) { rp.deliver(error_reply(errc::invalid_argument, why)); };
   switch (static_cast<user_op>(req.op)) {
   case user_op::deliver: {
-    deliver_body body;
-    if (!decode_deliver(req.body, body))
+    auto body = decode_deliver(req.body);
+    if (!body)
       return bad("malformed deliver body");
-    st.incoming.push_back({req.caller, std::move(body), std::move(rp)});
+    st.incoming.push_back({req.caller, std::move(*body), std::move(rp)});
     return;
   }
   case user_op::friend_request:

@@ -155,12 +155,17 @@ struct deliver_body {
   bytes payload;
 };
 bytes encode_deliver(const deliver_body& x);
-bool decode_deliver(std::span<const uint8_t> in, deliver_body& x);
+[[nodiscard]] std::optional<deliver_body> decode_deliver(std::span<const uint8_t> in);
 
+/// A client's `send` as the recipient's actor takes it.
+struct send_as_deliver {
+  account_id to = 0;
+  message_id id{};
+  bytes body; ///< the deliver body
+};
 /// The deliver body of a message from a client's `send` body (`to:u64 id payload:blob`)
 /// in one copy, with `to` and `id` read out; nullopt if the send body is malformed.
-std::optional<bytes> deliver_from_send(std::span<const uint8_t> send_body, account_id& to,
-                                       message_id& id);
+[[nodiscard]] std::optional<send_as_deliver> deliver_from_send(std::span<const uint8_t> send_body);
 
 using held_atom = caf::atom_constant<caf::atom("held")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;

@@ -20,20 +20,19 @@ bytes encode_deliver(const deliver_body& x) {
   return out;
 }
 
-std::optional<bytes> deliver_from_send(std::span<const uint8_t> send_body, account_id& to,
-                                       message_id& id) {
+std::optional<send_as_deliver> deliver_from_send(std::span<const uint8_t> send_body) {
+  send_as_deliver x;
   wire::reader r{send_body};
-  r.u64(to);
-  r.fixed(id);
+  r.u64(x.to);
+  r.fixed(x.id);
   if (!r.skip_blob(max_payload_size) || !r.finished())
     return std::nullopt;
   // A send body after `to` is `id payload:blob`, which is a deliver body after its kind.
   constexpr size_t to_size = 8;
-  bytes out;
-  out.reserve(1 + send_body.size() - to_size);
-  out.push_back(static_cast<uint8_t>(mail_kind::message));
-  out.insert(out.end(), send_body.begin() + to_size, send_body.end());
-  return out;
+  x.body.reserve(1 + send_body.size() - to_size);
+  x.body.push_back(static_cast<uint8_t>(mail_kind::message));
+  x.body.insert(x.body.end(), send_body.begin() + to_size, send_body.end());
+  return x;
 }
 
 namespace {
@@ -175,14 +174,17 @@ std::optional<presence_record> decode_presence(std::span<const uint8_t> data) {
   return p;
 }
 
-bool decode_deliver(std::span<const uint8_t> in, deliver_body& x) {
+std::optional<deliver_body> decode_deliver(std::span<const uint8_t> in) {
   wire::reader r{in};
+  deliver_body x;
   uint8_t kind = 0;
   r.u8(kind);
   r.fixed(x.id);
   r.blob(x.payload, max_payload_size);
+  if (!r.finished() || !is_valid_mail_kind(kind))
+    return std::nullopt;
   x.kind = static_cast<mail_kind>(kind);
-  return r.finished() && is_valid_mail_kind(kind);
+  return x;
 }
 
 bytes encode_found(const found_body& x) {

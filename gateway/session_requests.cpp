@@ -188,19 +188,17 @@ void handle_ready(session_pointer self, const frame_view& f) {
                        {key ? frame_type::key_result : frame_type::status_result});
   }
   case frame_type::send: {
-    account_id to = 0;
-    message_id id{};
-    auto body = deliver_from_send(f.body, to, id);
-    if (!body)
+    auto send = deliver_from_send(f.body);
+    if (!send)
       return fail(self, frame_type::error, rid, errc::malformed_frame,
                   "the frame body does not match its type");
-    if (to == own)
+    if (send->to == own)
       return reply_error(self, rid, {errc::invalid_argument, "cannot send to yourself"});
     // A send goes to the recipient's actor, which cannot know the sender is frozen.
     if (st.frozen)
       return reply_error(self, rid, frozen_failure());
-    return call_entity(self, rid, to, user_op::deliver, std::move(*body),
-                       {frame_type::accepted, id});
+    return call_entity(self, rid, send->to, user_op::deliver, std::move(send->body),
+                       {frame_type::accepted, send->id});
   }
   case frame_type::ack: {
     auto req = decode_body<ack_request>(f.body);

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/user_actor.hpp"
 #include "cluster/entity_service.hpp"
 #include "cluster/kv_actor.hpp"
 #include "config/caf_error.hpp"
@@ -30,6 +31,17 @@ struct kv_world {
     return s != kv_space::bans && shredded.count(owner) != 0;
   }
 };
+
+/// The notice a request carries, if it is the delivery of one to a user.
+inline std::optional<notice_body> notice_in(const entity_request& r) {
+  if (r.op != static_cast<uint8_t>(user_op::deliver))
+    return std::nullopt;
+  auto d = decode_deliver(r.body);
+  if (!d || d->kind != mail_kind::notice)
+    return std::nullopt;
+  auto n = decode_body<notice_body>(d->payload);
+  return n ? std::optional<notice_body>{*n} : std::nullopt;
+}
 
 inline kv_actor::behavior_type kv(kv_actor::pointer, std::shared_ptr<kv_world> w) {
   return {

@@ -174,15 +174,9 @@ struct fixture : test_coordinator_fixture<> {
   /// The notices a parent got, by type.
   size_t notices(account_id parent, notice_type type) const {
     size_t n = 0;
-    for (auto& r : w->to_users) {
-      deliver_body d;
-      if (r.id != parent || r.op != static_cast<uint8_t>(user_op::deliver) ||
-          !decode_deliver(r.body, d) || d.kind != mail_kind::notice)
-        continue;
-      auto body = decode_body<notice_body>(d.payload);
-      if (body && body->type == type)
+    for (auto& r : w->to_users)
+      if (auto notice = fakes::notice_in(r); r.id == parent && notice && notice->type == type)
         ++n;
-    }
     return n;
   }
 };

@@ -547,11 +547,7 @@ CAF_TEST(a report blocks at once purges files the report and tells the parent of
   CAF_CHECK_EQUAL(filed->at_ms, w->now);
   size_t told = 0;
   for (auto& r : w->routed) {
-    deliver_body d;
-    if (r.id == carol && r.op == static_cast<uint8_t>(user_op::deliver) &&
-        decode_deliver(r.body, d) && d.kind == mail_kind::notice) {
-      auto n = decode_body<notice_body>(d.payload);
-      CAF_REQUIRE(n);
+    if (auto n = fakes::notice_in(r); r.id == carol && n) {
       CAF_CHECK(n->type == notice_type::reported);
       CAF_CHECK_EQUAL(n->other, alice);
       CAF_CHECK_EQUAL(n->value, static_cast<uint64_t>(report_category::bullying));
@@ -918,9 +914,8 @@ CAF_TEST(a parent makes a child account whose device registers once with its cod
   record = decode_account(w->kv[{kv_space::accounts, std::to_string(dora)}]);
   CAF_CHECK(record->sign_key[0] == 5 && record->setup_hash.empty());
   CAF_CHECK(std::any_of(w->routed.begin(), w->routed.end(), [](const entity_request& r) {
-    deliver_body d;
-    return r.id == carol && decode_deliver(r.body, d) && d.kind == mail_kind::notice &&
-           decode_body<notice_body>(d.payload)->type == notice_type::registered;
+    auto n = fakes::notice_in(r);
+    return r.id == carol && n && n->type == notice_type::registered;
   }));
   CAF_CHECK_EQUAL(call(dora_actor, dora, user_op::complete_setup, setup_body(secret, 6)).status,
                   static_cast<uint16_t>(errc::not_found));
@@ -960,10 +955,8 @@ CAF_TEST(wrong secrets never void a parent link code and the parent is told of t
     CAF_CHECK_EQUAL(wrong.message, ghost.message);
   }
   auto told = std::count_if(w->routed.begin(), w->routed.end(), [](const entity_request& r) {
-    deliver_body d;
-    return r.id == carol && r.caller == carol && decode_deliver(r.body, d) &&
-           d.kind == mail_kind::notice &&
-           decode_body<notice_body>(d.payload)->type == notice_type::link_code_attacked;
+    auto n = fakes::notice_in(r);
+    return r.id == carol && r.caller == carol && n && n->type == notice_type::link_code_attacked;
   });
   CAF_CHECK_EQUAL(told, 1);
   // The parent's child still redeems it.
@@ -1073,11 +1066,9 @@ CAF_TEST(a parent sees who asked its child and hears of a friend renamed) {
   CAF_CHECK(call(bob_actor, alice, user_op::friend_renamed).ok());
   CAF_CHECK(call(bob_actor, nobody, user_op::friend_renamed).ok());
   auto told = std::count_if(w->routed.begin(), w->routed.end(), [](const entity_request& r) {
-    deliver_body d;
-    if (r.id != carol || !decode_deliver(r.body, d) || d.kind != mail_kind::notice)
-      return false;
-    auto n = decode_body<notice_body>(d.payload);
-    return n && n->type == notice_type::friend_renamed && n->other == alice && n->child == bob;
+    auto n = fakes::notice_in(r);
+    return r.id == carol && n && n->type == notice_type::friend_renamed && n->other == alice &&
+           n->child == bob;
   });
   CAF_CHECK_EQUAL(told, 1);
   // Alice's own actor tells her friends when she renames herself.
@@ -1196,10 +1187,10 @@ CAF_TEST(mail to an online friend is pushed and held for the ack and never store
   CAF_CHECK(w->mail.empty());
   CAF_REQUIRE_EQUAL(w->routed.size(), 1u);
   CAF_CHECK_EQUAL(w->routed[0].id, alice);
-  deliver_body receipt;
-  CAF_REQUIRE(decode_deliver(w->routed[0].body, receipt));
-  CAF_CHECK(receipt.kind == mail_kind::delivered);
-  CAF_CHECK(receipt.id == id_of(7));
+  auto receipt = decode_deliver(w->routed[0].body);
+  CAF_REQUIRE(receipt);
+  CAF_CHECK(receipt->kind == mail_kind::delivered);
+  CAF_CHECK(receipt->id == id_of(7));
 }
 
 CAF_TEST(held mail not acked within the window is stored and acked from the store later) {
@@ -1351,9 +1342,9 @@ CAF_TEST(acks in any order find their held mail across compactions) {
   CAF_CHECK_EQUAL(w->puts, 0u);
   CAF_REQUIRE_EQUAL(w->routed.size(), count);
   for (size_t i = 0; i < count; ++i) { // one receipt per ack, for the acked message
-    deliver_body receipt;
-    CAF_REQUIRE(decode_deliver(w->routed[i].body, receipt));
-    CAF_CHECK(receipt.id == id_at(i < 1100 ? i : count - 1 - (i - 1100)));
+    auto receipt = decode_deliver(w->routed[i].body);
+    CAF_REQUIRE(receipt);
+    CAF_CHECK(receipt->id == id_at(i < 1100 ? i : count - 1 - (i - 1100)));
   }
   CAF_CHECK_EQUAL(deps.held->used(), 0u);
 }
@@ -1662,25 +1653,23 @@ CAF_TEST(mail handed over from another node is paged to the attached session) {
 
 CAF_TEST(a send body becomes a deliver body in one step and malformed ones are refused) {
   auto body = encode_body(send_request{bob, id_of(9), bytes{7, 8, 9}});
-  account_id to = 0;
-  message_id id{};
-  auto deliver = deliver_from_send(body, to, id);
-  CAF_REQUIRE(deliver);
-  CAF_CHECK_EQUAL(to, bob);
-  CAF_CHECK(id == id_of(9));
-  deliver_body decoded;
-  CAF_REQUIRE(decode_deliver(*deliver, decoded));
-  CAF_CHECK(decoded.kind == mail_kind::message);
-  CAF_CHECK(decoded.id == id_of(9));
-  CAF_CHECK(decoded.payload == (bytes{7, 8, 9}));
+  auto send = deliver_from_send(body);
+  CAF_REQUIRE(send);
+  CAF_CHECK_EQUAL(send->to, bob);
+  CAF_CHECK(send->id == id_of(9));
+  auto decoded = decode_deliver(send->body);
+  CAF_REQUIRE(decoded);
+  CAF_CHECK(decoded->kind == mail_kind::message);
+  CAF_CHECK(decoded->id == id_of(9));
+  CAF_CHECK(decoded->payload == (bytes{7, 8, 9}));
   auto truncated = body;
   truncated.pop_back();
-  CAF_CHECK(!deliver_from_send(truncated, to, id));
+  CAF_CHECK(!deliver_from_send(truncated));
   auto trailing = body;
   trailing.push_back(0);
-  CAF_CHECK(!deliver_from_send(trailing, to, id));
+  CAF_CHECK(!deliver_from_send(trailing));
   auto oversize = encode_body(send_request{bob, id_of(9), bytes(max_payload_size + 1, 1)});
-  CAF_CHECK(!deliver_from_send(oversize, to, id));
+  CAF_CHECK(!deliver_from_send(oversize));
 }
 
 CAF_TEST(malformed bodies are refused) {
