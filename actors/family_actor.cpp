@@ -57,6 +57,7 @@ struct family_actor_state {
   account_id child = 0;
   std::optional<latest_location> location;
   std::shared_ptr<const family_deps> deps;
+  entity_host host; ///< forgets this actor when it stops unused
   std::optional<family_state> family; ///< loaded; nullopt until then
   bool loading = false;
   std::deque<queued> waiting; ///< requests run one at a time, in order
@@ -703,9 +704,11 @@ void enqueue(family_pointer self, std::vector<entity_request> reqs, std::vector<
 }
 
 family_actor::behavior_type family_behavior(family_pointer self, account_id child,
-                                            std::shared_ptr<const family_deps> deps) {
+                                            std::shared_ptr<const family_deps> deps,
+                                            entity_host host) {
   self->state.child = child;
   self->state.deps = std::move(deps);
+  self->state.host = std::move(host);
   return {
       [=](entity_request& req) -> caf::result<entity_reply> {
         auto rp = self->make_response_promise<entity_reply>();
@@ -748,7 +751,10 @@ family_actor::behavior_type family_behavior(family_pointer self, account_id chil
           return; // the release stops it
         if (!idle(st, st.deps->now_ms()))
           return arm_idle(self);
-        self->quit();
+        // The host forgets it first; what a caller sends meanwhile is answered `moved`.
+        st.stopped = true;
+        self->send(st.host, passivate_atom::value, uint64_t{st.child});
+        self->delayed_send(self, moved_linger, linger_atom::value);
       },
       [=](entity_retry_atom) {
         if (self->state.client)
@@ -803,7 +809,8 @@ entity_host::behavior_type family_host_behavior(family_host_pointer self,
         auto& families = self->state.families;
         auto i = families.find(id);
         if (i == families.end()) {
-          auto actor = self->spawn(family_behavior, id, self->state.deps);
+          auto actor = self->spawn(family_behavior, id, self->state.deps,
+                                   caf::actor_cast<entity_host>(self));
           self->link_to(actor);
           self->monitor(actor);
           i = families.emplace(id, actor).first;
@@ -834,6 +841,15 @@ entity_host::behavior_type family_host_behavior(family_host_pointer self,
       [=](lost_atom, std::vector<uint32_t>& shards) {
         for (auto& actor : forget_shards(self, std::set<uint32_t>(shards.begin(), shards.end())))
           caf::anon_send(actor, release_atom::value);
+      },
+      [=](passivate_atom, uint64_t id) {
+        auto& families = self->state.families;
+        auto i = families.find(id);
+        if (i == families.end() || i->second.address() != self->current_sender())
+          return; // a newer actor serves it already
+        self->unlink_from(i->second);
+        self->demonitor(i->second.address());
+        families.erase(i);
       },
   };
 }

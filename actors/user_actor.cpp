@@ -429,7 +429,7 @@ void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector
   auto view = st.deps->service->view();
   // Also when requests waited in the mailbox past this node's lease (a paused node), or
   // beyond the release: another node may serve the account now.
-  if (st.leaving ||
+  if (st.leaving || st.stopped ||
       !view->serves(view->shard_of(user_kind, st.id), std::chrono::steady_clock::now())) {
     for (size_t i = 0; i < reqs.size(); ++i)
       replies[i].deliver(moved_reply(std::move(reqs[i].body)));
@@ -479,9 +479,10 @@ bool can_stop(const user_state& st, uint64_t now_ms) {
 }
 
 user_actor::behavior_type user_behavior(user_pointer self, account_id id,
-                                        std::shared_ptr<const user_deps> deps) {
+                                        std::shared_ptr<const user_deps> deps, entity_host host) {
   self->state.id = id;
   self->state.deps = std::move(deps);
+  self->state.host = std::move(host);
   load(self, [=] { after_load(self); });
   return {
       [=](entity_request& req) -> caf::result<entity_reply> {
@@ -554,8 +555,15 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
         auto idle_ms = static_cast<uint64_t>(std::chrono::milliseconds(idle_time).count());
         if (!can_stop(st, now) || now < st.last_used_ms + idle_ms)
           return arm_idle(self);
-        if (!st.account)
-          return self->quit();
+        if (!st.account) {
+          if (!st.host)
+            return self->quit();
+          // The host forgets it first; what a caller sends meanwhile is answered `moved`.
+          st.stopped = true;
+          self->send(st.host, passivate_atom::value, uint64_t{st.id});
+          self->delayed_send(self, moved_linger, idle_atom::value);
+          return;
+        }
         if (st.contacts_expired) {
           // Expired requests are written before the list leaves memory; unloaded next time.
           put_contacts(self).then(store_reply<bool>(self, [](bool) {}),
@@ -599,8 +607,8 @@ std::string setup_hash_of(uint64_t secret) {
 }
 
 user_actor spawn_user(caf::actor_system& sys, account_id id,
-                      std::shared_ptr<const user_deps> deps) {
-  return sys.spawn(user_parts::user_behavior, id, std::move(deps));
+                      std::shared_ptr<const user_deps> deps, entity_host host) {
+  return sys.spawn(user_parts::user_behavior, id, std::move(deps), std::move(host));
 }
 
 uint64_t system_now_ms() {

@@ -268,7 +268,10 @@ struct user_deps {
 };
 
 /// Spawns the user actor of `id`. `deps` is shared: one per node, not one per account.
-user_actor spawn_user(caf::actor_system& sys, account_id id, std::shared_ptr<const user_deps> deps);
+/// `host`: told when the actor of an id without an account stops unused (without one, the
+/// actor just stops).
+user_actor spawn_user(caf::actor_system& sys, account_id id, std::shared_ptr<const user_deps> deps,
+                      entity_host host = {});
 
 /// Wall-clock milliseconds since the epoch, for production deps.
 uint64_t system_now_ms();

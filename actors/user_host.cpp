@@ -72,7 +72,7 @@ user_actor activate(host_pointer self, account_id id) {
   auto& users = self->state.users;
   if (auto i = users.find(id); i != users.end())
     return i->second;
-  auto user = spawn_user(self->system(), id, self->state.deps);
+  auto user = spawn_user(self->system(), id, self->state.deps, caf::actor_cast<entity_host>(self));
   // Linked: when the host stops (node shutdown) its users stop with it.
   self->link_to(user);
   users.emplace(id, user);
@@ -321,6 +321,14 @@ user_host_actor spawn_user_host(caf::actor_system& sys, user_deps deps) {
             caf::anon_send(user, node_down_atom::value, node, incarnation, last_seen);
         },
         [=](view_atom) { stray_pass(self); },
+        [=](passivate_atom, uint64_t id) {
+          auto& users = self->state.users;
+          auto i = users.find(id);
+          if (i == users.end() || i->second.address() != self->current_sender())
+            return; // a newer actor serves it already
+          self->unlink_from(i->second);
+          users.erase(i);
+        },
         [=](lost_atom, const std::vector<uint32_t>& shards) {
           // Claimed by others while this node was cut off: the actors stop as in a
           // release (held mail stored, sessions sent on), and what they stored moves

@@ -71,6 +71,7 @@ constexpr uint32_t link_code_attack_tries = 5;
 struct user_state {
   account_id id = 0;
   std::shared_ptr<const user_deps> deps; ///< one for all user actors of the node
+  entity_host host; ///< forgets this actor when it stops unused (none in unit tests)
   std::optional<account_record> account;
   contact_list_state contacts;
   std::optional<link_code> code; ///< a parent's link code waiting to be redeemed

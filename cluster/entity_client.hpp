@@ -19,9 +19,10 @@
 //   a request refuses the caller's later first tries for that entity until the retry comes,
 //   so a later request in flight cannot overtake a refused one. A batch that reaches an
 //   actor after it stopped is answered `unavailable` (retryable): a moving actor lingers,
-//   answering `moved`, long after any client could still have its old handle in use, and
-//   a handle unused for `local_handle_life` is looked up again before it is used, so an
-//   actor that stopped once idle (after `entity_idle_time` without a request) is never met.
+//   answering `moved`, long after any client could still have its old handle in use; an
+//   actor that stops unused (after `entity_idle_time` without a request) has its host
+//   forget it and answers `moved` as it lingers, and a handle unused for
+//   `local_handle_life` is looked up again before it is used.
 //
 // The bookkeeping is per entity and batch, not per request: the hot path of a session or
 // a user actor is a few hash lookups per socket read. The owning actor forwards

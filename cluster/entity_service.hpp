@@ -43,6 +43,7 @@ using handoff_atom = caf::atom_constant<caf::atom("handoff")>;
 using node_down_atom = caf::atom_constant<caf::atom("node_down")>;
 using view_atom = caf::atom_constant<caf::atom("view")>;
 using lost_atom = caf::atom_constant<caf::atom("lost")>;
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using remote_atom = caf::atom_constant<caf::atom("remote")>;
 using notify_atom = caf::atom_constant<caf::atom("notify")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
@@ -78,7 +79,11 @@ using entity_host = caf::typed_actor<
   caf::reacts_to<view_atom>,
   /// Shards this node owned went to other nodes without a handoff (claimed while this
   /// node was cut off): stop their entities; their durable state goes over as strays.
-  caf::reacts_to<lost_atom, std::vector<uint32_t>>>;
+  caf::reacts_to<lost_atom, std::vector<uint32_t>>,
+  /// From the actor of entity `id`, which stops unused: the next lookup makes a new one.
+  /// The stopping actor answers `moved` (with the bodies) to batches still sent to it, so
+  /// a caller that looked it up just before is routed to the new one, not failed.
+  caf::reacts_to<passivate_atom, uint64_t>>;
 // clang-format on
 
 /// A node of the cluster as the membership sees it.

@@ -150,6 +150,11 @@ entity_host::behavior_type test_host(entity_host::stateful_pointer<host_state> s
       [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
       [=](view_atom) {},
       [=](lost_atom, std::vector<uint32_t>&) {},
+      [=](passivate_atom, uint64_t id) {
+        auto i = self->state.entities.find(id);
+        if (i != self->state.entities.end() && i->second.address() == self->current_sender())
+          self->state.entities.erase(i);
+      },
   };
 }
 

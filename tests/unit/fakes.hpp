@@ -86,6 +86,7 @@ inline entity_host::behavior_type host(entity_host::pointer, caf::actor entity) 
       [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
       [=](view_atom) {},
       [=](lost_atom, std::vector<uint32_t>&) {},
+      [=](passivate_atom, uint64_t) {}, // one actor serves every id here, and stays
   };
 }
 

@@ -468,6 +468,13 @@ CAF_TEST(an unused family leaves memory and comes back from KV) {
   w->now += 61'000;
   sched.advance_time(std::chrono::seconds(61));
   consume_messages();
+  // A caller that still has the old handle is sent on to the new actor, not failed.
+  std::vector<entity_request> late{
+      entity_request{family_kind, mia, static_cast<uint8_t>(family_op::get_link), mum, {}}};
+  auto answer = self->request(caf::actor_cast<caf::actor>(before), caf::infinite, std::move(late));
+  consume_messages();
+  answer.receive([&](std::vector<entity_reply>& r) { CAF_CHECK(r.at(0).moved()); },
+                 [&](caf::error& err) { CAF_FAIL("the late batch failed: " << sys.render(err)); });
   auto after = lookup(mia);
   CAF_CHECK(after != before);
   CAF_CHECK(lookup(leo) != probed);
