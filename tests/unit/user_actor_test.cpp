@@ -306,7 +306,36 @@ bytes pin_body(const std::string& pin) {
 
 } // namespace
 
+/// A host that only records which ids' actors told it they stop unused.
+entity_host::behavior_type passivate_recorder(entity_host::pointer,
+                                              std::shared_ptr<std::vector<uint64_t>> told) {
+  return {
+      [=](lookup_atom, uint64_t) -> caf::result<caf::actor> { return make_error(errc::moved); },
+      [=](release_atom, uint32_t, std::string&) { return true; },
+      [=](handoff_atom, uint32_t, bytes&) { return true; },
+      [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
+      [=](view_atom) {},
+      [=](lost_atom, std::vector<uint32_t>&) {},
+      [=](passivate_atom, uint64_t id) { told->push_back(id); },
+  };
+}
+
 CAF_TEST_FIXTURE_SCOPE(user_actor_tests, fixture)
+
+CAF_TEST(the actor of an id without an account tells its host and sends late callers on) {
+  constexpr account_id ghost = 9999999999;
+  auto told = std::make_shared<std::vector<uint64_t>>();
+  auto host = sys.spawn(passivate_recorder, told);
+  auto ghost_actor = spawn_user(sys, ghost, std::make_shared<const user_deps>(deps), host);
+  users.push_back(ghost_actor);
+  consume_messages();
+  CAF_CHECK_EQUAL(call(ghost_actor, alice, user_op::get_profile).status,
+                  static_cast<uint16_t>(errc::not_found));
+  pass(std::chrono::seconds(61));
+  CAF_CHECK(*told == std::vector<uint64_t>{ghost});
+  // A caller that looked it up a moment before is routed again, not failed.
+  CAF_CHECK(call(ghost_actor, alice, user_op::get_profile).moved());
+}
 
 CAF_TEST(a stranger cannot deliver and gets the same answer as for an unknown account) {
   auto bob_actor = spawn(bob);
