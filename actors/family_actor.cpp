@@ -6,8 +6,6 @@
 #include <sodium.h>
 
 #include <deque>
-#include <set>
-#include <unordered_map>
 
 #include "actors/user_actor.hpp"
 #include "cluster/entity_client.hpp"
@@ -20,20 +18,9 @@ namespace kinbox {
 
 namespace {
 
-/// How long a released family actor stays, answering `moved` to late batches.
-constexpr auto moved_linger = std::chrono::seconds(2);
-/// After this long without a request (and with no fresh location to keep) a family actor
-/// stops; its next request loads it from KV. Families of ids a stranger probed leave
-/// memory as those of real children do, and a flood of ids holds a minute of actors.
-constexpr auto idle_time = entity_idle_time;
-
-using linger_atom = caf::atom_constant<caf::atom("linger")>;
-
 // clang-format off
-using family_actor = caf::typed_actor<
+using family_actor = entity_actor::extend<
   caf::replies_to<entity_request>::with<entity_reply>,
-  caf::replies_to<std::vector<entity_request>>::with<std::vector<entity_reply>>,
-  caf::replies_to<release_atom>::with<bool>,
   caf::reacts_to<linger_atom>,
   caf::reacts_to<idle_atom>,
   caf::reacts_to<entity_retry_atom>>;
@@ -57,16 +44,15 @@ struct family_actor_state {
   account_id child = 0;
   std::optional<latest_location> location;
   std::shared_ptr<const family_deps> deps;
-  entity_host host; ///< forgets this actor when it stops unused
+  /// After `entity_idle_time` without a request (and with no fresh location to keep) the
+  /// actor passivates; its next request loads it from KV. Families of ids a stranger
+  /// probed leave memory as those of real children do.
+  entity_life life;
   std::optional<family_state> family; ///< loaded; nullopt until then
   bool loading = false;
   std::deque<queued> waiting; ///< requests run one at a time, in order
   bool busy = false;
   std::unique_ptr<entity_client<on_entity_reply>> client;
-  std::optional<caf::typed_response_promise<bool>> leaving;
-  bool stopped = false;
-  uint64_t last_used_ms = 0; ///< when the last request came
-  bool idle_timer = false;   ///< an idle_atom is on its way
   static inline const char* name = "kinbox.family";
 };
 
@@ -78,12 +64,27 @@ auto logger() {
 
 void run_next(family_pointer self);
 
+/// Whether nothing the actor started is open: no request runs, no notification waits.
+bool quiet(const family_actor_state& st) {
+  return !st.busy && (!st.client || st.client->idle());
+}
+
+/// A released actor that went quiet sends its waiting requests on and answers its release.
+void leave_if_quiet(family_pointer self) {
+  auto& st = self->state;
+  if (!st.life.leaving() || !quiet(st))
+    return;
+  for (auto& q : st.waiting)
+    q.rp.deliver(moved_reply(std::move(q.req.body)));
+  st.waiting.clear();
+  st.life.left(self);
+}
+
 /// Ends the running request: its answer goes out and the next one starts.
 void finish(family_pointer self, reply_to rp, entity_reply reply) {
   rp.deliver(std::move(reply));
   self->state.busy = false;
-  if (self->state.leaving)
-    self->send(self, linger_atom::value);
+  leave_if_quiet(self);
   run_next(self);
 }
 
@@ -98,8 +99,7 @@ entity_client<on_entity_reply>& client_of(family_pointer self) {
         st.deps->service, [self](on_entity_reply& f, entity_reply& r) {
           if (f)
             f(r);
-          if (self->state.leaving && !self->state.busy && self->state.client->idle())
-            self->send(self, linger_atom::value);
+          leave_if_quiet(self);
         });
   return *st.client;
 }
@@ -663,9 +663,7 @@ void run_next(family_pointer self) {
   }
   auto next = std::move(st.waiting.front());
   st.waiting.pop_front();
-  auto view = st.deps->service->view();
-  if (st.leaving ||
-      !view->serves(view->shard_of(family_kind, st.child), std::chrono::steady_clock::now())) {
+  if (!st.life.serving(*st.deps->service->view())) {
     next.rp.deliver(moved_reply(std::move(next.req.body)));
     return run_next(self);
   }
@@ -673,33 +671,21 @@ void run_next(family_pointer self) {
   handle(self, next.req, std::move(next.rp));
 }
 
-void arm_idle(family_pointer self) {
-  auto& st = self->state;
-  if (st.idle_timer)
-    return;
-  st.idle_timer = true;
-  self->delayed_send(self, idle_time, idle_atom::value);
-}
-
-/// Whether the actor may stop: nothing runs or waits, and no location is fresh enough for
-/// the parent's next login.
-bool idle(const family_actor_state& st, uint64_t now_ms) {
-  auto idle_ms = static_cast<uint64_t>(std::chrono::milliseconds(idle_time).count());
+/// Whether the unused actor may stop: nothing runs or waits, and no location is fresh
+/// enough for the parent's next login.
+bool can_stop(const family_actor_state& st, uint64_t now_ms) {
   bool fresh_location = st.location && st.location->at_ms + st.deps->location_ttl_ms > now_ms;
-  return !st.busy && st.waiting.empty() && !st.loading && (!st.client || st.client->idle()) &&
-         !fresh_location && now_ms >= st.last_used_ms + idle_ms;
+  return quiet(st) && st.waiting.empty() && !st.loading && !fresh_location;
 }
 
 void enqueue(family_pointer self, std::vector<entity_request> reqs, std::vector<reply_to> replies) {
   auto& st = self->state;
-  st.last_used_ms = st.deps->now_ms();
-  arm_idle(self);
-  for (size_t i = 0; i < reqs.size(); ++i) {
-    if (st.stopped)
-      replies[i].deliver(moved_reply(std::move(reqs[i].body)));
-    else
-      st.waiting.push_back({std::move(reqs[i]), std::move(replies[i])});
-  }
+  if (!st.life.serving(*st.deps->service->view()))
+    return entity_life::bounce(reqs, replies);
+  st.life.touch(st.deps->now_ms());
+  st.life.arm_idle(self);
+  for (size_t i = 0; i < reqs.size(); ++i)
+    st.waiting.push_back({std::move(reqs[i]), std::move(replies[i])});
   run_next(self);
 }
 
@@ -708,7 +694,7 @@ family_actor::behavior_type family_behavior(family_pointer self, account_id chil
                                             entity_host host) {
   self->state.child = child;
   self->state.deps = std::move(deps);
-  self->state.host = std::move(host);
+  self->state.life = entity_life{family_kind, child, std::move(host)};
   return {
       [=](entity_request& req) -> caf::result<entity_reply> {
         auto rp = self->make_response_promise<entity_reply>();
@@ -723,38 +709,23 @@ family_actor::behavior_type family_behavior(family_pointer self, account_id chil
         return rp;
       },
       [=](release_atom) -> caf::result<bool> {
-        auto& st = self->state;
-        st.leaving = self->make_response_promise<bool>();
-        auto rp = *st.leaving;
-        self->send(self, linger_atom::value);
+        auto rp = self->make_response_promise<bool>();
+        self->state.life.release(rp); // all it keeps is in KV: its next owner loads it
+        leave_if_quiet(self);
         return rp;
       },
-      [=](linger_atom) {
-        auto& st = self->state;
-        if (st.stopped) {
-          self->quit();
-          return;
-        }
-        if (st.busy || (st.client && !st.client->idle()))
-          return; // the running request, or a notification, ends first
-        for (auto& q : st.waiting)
-          q.rp.deliver(moved_reply(std::move(q.req.body)));
-        st.waiting.clear();
-        st.stopped = true;
-        st.leaving->deliver(true);
-        self->delayed_send(self, moved_linger, linger_atom::value);
-      },
+      [=](flush_atom) { return true; },
+      [=](node_down_atom, const std::string&, uint64_t, uint64_t) {},
+      [=](stored_atom) {},
+      [=](linger_atom) { self->state.life.linger(self, quiet(self->state)); },
       [=](idle_atom) {
         auto& st = self->state;
-        st.idle_timer = false;
-        if (st.leaving || st.stopped)
-          return; // the release stops it
-        if (!idle(st, st.deps->now_ms()))
-          return arm_idle(self);
-        // The host forgets it first; what a caller sends meanwhile is answered `moved`.
-        st.stopped = true;
-        self->send(st.host, passivate_atom::value, uint64_t{st.child});
-        self->delayed_send(self, moved_linger, linger_atom::value);
+        auto now = st.deps->now_ms();
+        if (!st.life.idle(self, now))
+          return;
+        if (!can_stop(st, now))
+          return st.life.arm_idle(self);
+        st.life.passivate(self); // what a caller sends meanwhile gets `moved`
       },
       [=](entity_retry_atom) {
         if (self->state.client)
@@ -763,101 +734,14 @@ family_actor::behavior_type family_behavior(family_pointer self, account_id chil
   };
 }
 
-struct family_host_state {
-  std::shared_ptr<const family_deps> deps;
-  std::unordered_map<account_id, family_actor> families;
-  static inline const char* name = "kinbox.family_host";
-};
-
-using family_host_pointer = entity_host::stateful_pointer<family_host_state>;
-
-/// Takes the family actors of `shards` out of the directory (a lookup makes fresh ones if
-/// the shards come back) and returns them.
-std::vector<family_actor> forget_shards(family_host_pointer self, const std::set<uint32_t>& shards) {
-  auto view = self->state.deps->service->view();
-  auto& families = self->state.families;
-  std::vector<family_actor> out;
-  for (auto i = families.begin(); i != families.end();) {
-    if (shards.count(view->shard_of(family_kind, i->first)) != 0) {
-      self->unlink_from(i->second);
-      self->demonitor(i->second.address());
-      out.push_back(i->second);
-      i = families.erase(i);
-    } else {
-      ++i;
-    }
-  }
-  return out;
-}
-
-entity_host::behavior_type family_host_behavior(family_host_pointer self,
-                                                std::shared_ptr<const family_deps> deps) {
-  self->state.deps = deps;
-  self->set_down_handler([=](caf::down_msg& down) {
-    auto& families = self->state.families;
-    for (auto i = families.begin(); i != families.end(); ++i)
-      if (i->second.address() == down.source) {
-        families.erase(i);
-        return;
-      }
-  });
-  return {
-      [=](lookup_atom, uint64_t id) -> caf::result<caf::actor> {
-        auto view = self->state.deps->service->view();
-        if (!view->serves(view->shard_of(family_kind, id), std::chrono::steady_clock::now()))
-          return make_error(errc::moved);
-        auto& families = self->state.families;
-        auto i = families.find(id);
-        if (i == families.end()) {
-          auto actor = self->spawn(family_behavior, id, self->state.deps,
-                                   caf::actor_cast<entity_host>(self));
-          self->link_to(actor);
-          self->monitor(actor);
-          i = families.emplace(id, actor).first;
-        }
-        return caf::actor_cast<caf::actor>(i->second);
-      },
-      [=](release_atom, uint32_t shard, std::string&) -> caf::result<bool> {
-        // Everything a family holds is in KV: its next owner loads it from there.
-        auto rp = self->make_response_promise<bool>();
-        auto leaving = forget_shards(self, {shard});
-        if (leaving.empty()) {
-          rp.deliver(true);
-          return rp;
-        }
-        auto open = std::make_shared<size_t>(leaving.size());
-        auto one_done = [=]() mutable {
-          if (--*open == 0)
-            rp.deliver(true);
-        };
-        for (auto& actor : leaving)
-          self->request(actor, caf::infinite, release_atom::value)
-              .then([=](bool) mutable { one_done(); }, [=](caf::error&) mutable { one_done(); });
-        return rp;
-      },
-      [=](handoff_atom, uint32_t, bytes&) { return true; },
-      [=](node_down_atom, std::string&, uint64_t, uint64_t) {},
-      [=](view_atom) {},
-      [=](lost_atom, std::vector<uint32_t>& shards) {
-        for (auto& actor : forget_shards(self, std::set<uint32_t>(shards.begin(), shards.end())))
-          caf::anon_send(actor, release_atom::value);
-      },
-      [=](passivate_atom, uint64_t id) {
-        auto& families = self->state.families;
-        auto i = families.find(id);
-        if (i == families.end() || i->second.address() != self->current_sender())
-          return; // a newer actor serves it already
-        self->unlink_from(i->second);
-        self->demonitor(i->second.address());
-        families.erase(i);
-      },
-  };
-}
-
 } // namespace
 
-entity_host spawn_family_host(caf::actor_system& sys, family_deps deps) {
-  return sys.spawn(family_host_behavior, std::make_shared<const family_deps>(std::move(deps)));
+entity_kind_spec family_kind_spec(family_deps deps) {
+  auto shared = std::make_shared<const family_deps>(std::move(deps));
+  return {family_kind, [shared](caf::actor_system& sys, uint64_t id, entity_host host) {
+            return entity_actor{sys.spawn(family_behavior, id, shared, std::move(host))};
+          },
+          {}};
 }
 
 bytes encode_account_flag(const account_flag& x) {

@@ -30,7 +30,7 @@
 
 #include "actors/family.hpp"
 #include "actors/pin_service.hpp"
-#include "cluster/entity_service.hpp"
+#include "cluster/entity_kit.hpp"
 #include "cluster/kv_actor.hpp"
 
 namespace kinbox {
@@ -91,9 +91,9 @@ struct family_deps {
   rate_limit link_redeems{10.0 / 3600, 5}; ///< link codes one child may try: 10 an hour
 };
 
-/// The host of the family kind: activates family actors of served shards; their state is
-/// in KV, so a release only stops them.
-entity_host spawn_family_host(caf::actor_system& sys, family_deps deps);
+/// The family kind for the entity kit: its actors keep all they hold in KV (no shard
+/// keeper), so a release only stops them.
+entity_kind_spec family_kind_spec(family_deps deps);
 
 /// How family pushes cross nodes (families push nothing to sessions).
 push_codec family_push_codec();

@@ -423,18 +423,11 @@ bool attaches(const std::vector<entity_request>& reqs) {
 void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector<reply_to> replies,
                 bool reloaded) {
   auto& st = self->state;
-  st.last_used_ms = st.deps->now_ms();
+  st.life.touch(st.deps->now_ms());
   if (!st.session)
-    arm_idle(self); // also after a deletion or a kick, which end the session without a detach
-  auto view = st.deps->service->view();
-  // Also when requests waited in the mailbox past this node's lease (a paused node), or
-  // beyond the release: another node may serve the account now.
-  if (st.leaving || st.stopped ||
-      !view->serves(view->shard_of(user_kind, st.id), std::chrono::steady_clock::now())) {
-    for (size_t i = 0; i < reqs.size(); ++i)
-      replies[i].deliver(moved_reply(std::move(reqs[i].body)));
-    return;
-  }
+    st.life.arm_idle(self); // also after a deletion or a kick, which end the session without a detach
+  if (!st.life.serving(*st.deps->service->view()))
+    return entity_life::bounce(reqs, replies);
   if (st.unloaded) {
     st.unloaded = false;
     load(self, [=]() mutable {
@@ -465,7 +458,7 @@ void handle_all(user_pointer self, std::vector<entity_request> reqs, std::vector
 
 void after_load(user_pointer self) {
   if (!self->state.session)
-    arm_idle(self);
+    self->state.life.arm_idle(self);
   if (self->state.account)
     forget_deleted_blocks(self);
 }
@@ -482,7 +475,7 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
                                         std::shared_ptr<const user_deps> deps, entity_host host) {
   self->state.id = id;
   self->state.deps = std::move(deps);
-  self->state.host = std::move(host);
+  self->state.life = entity_life{user_kind, id, std::move(host)};
   load(self, [=] { after_load(self); });
   return {
       [=](entity_request& req) -> caf::result<entity_reply> {
@@ -501,7 +494,7 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
       [=](release_atom) -> caf::result<bool> {
         auto& st = self->state;
         auto rp = self->make_response_promise<bool>();
-        st.leaving = rp;
+        st.life.release(rp);
         store_held(self, true);
         // The session stays online: it attaches again, to the shard's next owner.
         if (st.session)
@@ -541,34 +534,20 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
       },
       [=](idle_atom) {
         auto& st = self->state;
-        if (st.stopped) {
-          if (quiet(st))
-            self->quit();
-          else
-            self->delayed_send(self, moved_linger, idle_atom::value); // a notification retries
-          return;
-        }
-        st.idle_timer = false;
         if (st.session)
-          return; // the detach starts it again
+          return st.life.idle_paused(); // the detach starts it again
         auto now = st.deps->now_ms();
-        auto idle_ms = static_cast<uint64_t>(std::chrono::milliseconds(idle_time).count());
-        if (!can_stop(st, now) || now < st.last_used_ms + idle_ms)
-          return arm_idle(self);
-        if (!st.account) {
-          if (!st.host)
-            return self->quit();
-          // The host forgets it first; what a caller sends meanwhile is answered `moved`.
-          st.stopped = true;
-          self->send(st.host, passivate_atom::value, uint64_t{st.id});
-          self->delayed_send(self, moved_linger, idle_atom::value);
+        if (!st.life.idle(self, now))
           return;
-        }
+        if (!can_stop(st, now))
+          return st.life.arm_idle(self);
+        if (!st.account)
+          return st.life.passivate(self); // what a caller sends meanwhile gets `moved`
         if (st.contacts_expired) {
           // Expired requests are written before the list leaves memory; unloaded next time.
           put_contacts(self).then(store_reply<bool>(self, [](bool) {}),
                                   store_reply<caf::error>(self, [](caf::error&) {}));
-          return arm_idle(self);
+          return st.life.arm_idle(self);
         }
         st.unloaded = true;
         st.account.reset();
@@ -578,6 +557,7 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
         st.client.reset();
         st.gone.clear();
       },
+      [=](linger_atom) { self->state.life.linger(self, quiet(self->state)); },
       [=](entity_retry_atom) {
         if (self->state.client)
           self->state.client->retry(self);
@@ -587,12 +567,8 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
 
 /// A leaving actor answers its release and stops once nothing it started is open.
 void finish_leaving(user_pointer self) {
-  auto& st = self->state;
-  if (!st.leaving || st.stopped || !quiet(st))
-    return;
-  st.stopped = true;
-  st.leaving->deliver(true);
-  self->delayed_send(self, moved_linger, idle_atom::value);
+  if (quiet(self->state))
+    self->state.life.left(self);
 }
 
 } // namespace user_parts
@@ -609,6 +585,14 @@ std::string setup_hash_of(uint64_t secret) {
 user_actor spawn_user(caf::actor_system& sys, account_id id,
                       std::shared_ptr<const user_deps> deps, entity_host host) {
   return sys.spawn(user_parts::user_behavior, id, std::move(deps), std::move(host));
+}
+
+entity_kind_spec user_kind_spec(std::shared_ptr<const user_deps> deps, shard_keeper mail) {
+  return {user_kind,
+          [deps](caf::actor_system& sys, uint64_t id, entity_host host) {
+            return entity_actor{spawn_user(sys, id, deps, std::move(host))};
+          },
+          std::move(mail)};
 }
 
 uint64_t system_now_ms() {

@@ -36,7 +36,7 @@
 
 #include "actors/avatar.hpp"
 #include "actors/pin_service.hpp"
-#include "cluster/entity_service.hpp"
+#include "cluster/entity_kit.hpp"
 #include "cluster/kv_actor.hpp"
 #include "config/limits.hpp"
 #include "persistence/store_actor.hpp"
@@ -168,11 +168,8 @@ struct send_as_deliver {
 [[nodiscard]] std::optional<send_as_deliver> deliver_from_send(std::span<const uint8_t> send_body);
 
 using held_atom = caf::atom_constant<caf::atom("held")>;
-using idle_atom = caf::atom_constant<caf::atom("idle")>;
 /// Internal: look for mail the attached session has not acked in time (its attachment).
 using redeliver_atom = caf::atom_constant<caf::atom("redeliver")>;
-/// From the host: stored mail arrived for this account from another node.
-using stored_atom = caf::atom_constant<caf::atom("stored")>;
 
 // What a user actor pushes to its session (through the entity service, so the session may
 // be on another node). Each names the account, which the session checks.
@@ -190,24 +187,15 @@ using thawed_atom = caf::atom_constant<caf::atom("thawed")>;
 push_codec user_push_codec();
 
 // clang-format off
-using user_actor = caf::typed_actor<
+/// An entity actor (entity_kit.hpp): the requests of one socket read for this user come
+/// in one batch; `stored` means mail for it arrived from another node; `flush` stores
+/// all mail held for its ack (a store request sent after the answer comes after the put).
+using user_actor = entity_actor::extend<
   caf::replies_to<entity_request>::with<entity_reply>,
-  /// Requests handled in order and answered together, in order: one actor message per
-  /// batch (e.g. all frames of one socket read for this user) instead of one per frame.
-  caf::replies_to<std::vector<entity_request>>::with<std::vector<entity_reply>>,
-  /// From the host: the shard moves; answers once the actor's state is safe, then stops.
-  caf::replies_to<release_atom>::with<bool>,
-  /// From the host: a node incarnation went away with its sessions (node, incarnation,
-  /// its last heartbeat in ms).
-  caf::reacts_to<node_down_atom, std::string, uint64_t, uint64_t>,
-  caf::reacts_to<stored_atom>,
-  /// Writes all mail held for its ack to the store; answers once the put is sent (node
-  /// shutdown: a store request sent after the answer comes after the put).
-  caf::replies_to<flush_atom>::with<bool>,
   /// Internal: store held mail whose ack window is over.
   caf::reacts_to<held_atom>,
-  /// Internal: passivate if still unknown.
   caf::reacts_to<idle_atom>,
+  caf::reacts_to<linger_atom>,
   caf::reacts_to<redeliver_atom, uint64_t>,
   caf::reacts_to<entity_retry_atom>>;
 // clang-format on
@@ -272,6 +260,9 @@ struct user_deps {
 /// actor just stops).
 user_actor spawn_user(caf::actor_system& sys, account_id id, std::shared_ptr<const user_deps> deps,
                       entity_host host = {});
+
+/// The user kind for the entity kit; `mail` keeps the stored mail of its shards.
+entity_kind_spec user_kind_spec(std::shared_ptr<const user_deps> deps, shard_keeper mail);
 
 /// Wall-clock milliseconds since the epoch, for production deps.
 uint64_t system_now_ms();

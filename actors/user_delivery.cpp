@@ -321,19 +321,10 @@ void write_presence(user_pointer self, const endpoint& session) {
                  encode_presence({session.node, session.incarnation, st.deps->now_ms()}));
 }
 
-/// Starts the idle timer unless it runs: without a session, the actor stops once unused.
-void arm_idle(user_pointer self) {
-  auto& st = self->state;
-  if (st.idle_timer)
-    return;
-  st.idle_timer = true;
-  self->delayed_send(self, idle_time, idle_atom::value);
-}
-
 /// Forgets the attached session and records when the account was last seen.
 void detach_session(user_pointer self, uint64_t last_seen_ms) {
   auto& st = self->state;
-  arm_idle(self);
+  st.life.arm_idle(self); // without a session, the actor stops once unused
   st.session.reset();
   st.backlog.restart();
   store_held(self, true); // no ack can come now

@@ -31,15 +31,6 @@
 
 namespace kinbox::user_parts {
 
-/// After this long without a request and without a session, an account's actor drops what
-/// it loaded (and loads it again with the next request), and the actor of an id without
-/// an account stops: a stranger cannot tell an unused id from an account by whether its
-/// state is in memory (docs/architecture.md, "No probing"). The account's actor itself
-/// stays: sessions and other actors keep its handle.
-constexpr auto idle_time = entity_idle_time;
-/// How long a released actor stays after its release, answering `moved` (with the
-/// bodies) to batches sent by clients that still had its handle.
-constexpr auto moved_linger = std::chrono::seconds(2);
 /// Link-code secrets have 10 decimal digits.
 constexpr uint64_t link_secret_span = 10'000'000'000ull;
 
@@ -71,7 +62,13 @@ constexpr uint32_t link_code_attack_tries = 5;
 struct user_state {
   account_id id = 0;
   std::shared_ptr<const user_deps> deps; ///< one for all user actors of the node
-  entity_host host; ///< forgets this actor when it stops unused (none in unit tests)
+  /// Serving, leaving or lingering, and the idle time. After `entity_idle_time` without a
+  /// request and without a session, an account's actor drops what it loaded (and loads it
+  /// again with the next request), and the actor of an id without an account passivates:
+  /// a stranger cannot tell an unused id from an account by whether its state is in
+  /// memory (docs/architecture.md, "No probing"). The account's actor itself stays:
+  /// sessions and other actors keep its handle.
+  entity_life life;
   std::optional<account_record> account;
   contact_list_state contacts;
   std::optional<link_code> code; ///< a parent's link code waiting to be redeemed
@@ -93,17 +90,11 @@ struct user_state {
   std::vector<incoming_mail> incoming; ///< delivers of the requests being handled
   held_window held;        ///< pushed, waiting for the device's ack
   bool held_timer = false; ///< a held_atom is on its way
-  uint64_t last_used_ms = 0; ///< when the last request came
-  bool idle_timer = false;   ///< an idle_atom is on its way
   bool unloaded = false;     ///< idle: account and contacts are loaded with the next request
   /// Notifications and receipts to other entities; made on first use (an idle user makes
   /// none and should not pay for its maps).
   std::unique_ptr<entity_client<notice>> client;
   size_t store_calls = 0; ///< store and KV writes not answered yet
-  /// Set by `release`: the shard moves, the actor answers `moved` and stops once its
-  /// store calls and outgoing requests are done.
-  std::optional<caf::typed_response_promise<bool>> leaving;
-  bool stopped = false; ///< the release was answered; the actor is quitting
   static inline const char* name = "kinbox.user";
 };
 
@@ -219,7 +210,6 @@ void ack(user_pointer self, const ack_request& req, reply_to rp);
 
 void write_presence(user_pointer self, const endpoint& session);
 
-void arm_idle(user_pointer self);
 
 void detach_session(user_pointer self, uint64_t last_seen_ms);
 

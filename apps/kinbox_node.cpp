@@ -24,7 +24,7 @@
 #include "actors/caf_setup.hpp"
 #include "actors/family_actor.hpp"
 #include "actors/sweeper.hpp"
-#include "actors/user_host.hpp"
+#include "actors/user_mail.hpp"
 #include "cluster/embedded_nats.hpp"
 #include "cluster/entity_service.hpp"
 #include "cluster/kv_actor.hpp"
@@ -107,7 +107,7 @@ int wait_for_signal() {
 
 struct node_actors {
   gateway_handle gateway;
-  user_host_actor host;
+  std::vector<entity_host> hosts;
   store_actor store;
   membership_actor membership;
   std::vector<caf::actor> others;
@@ -131,11 +131,13 @@ void leave_cluster(caf::actor_system& sys, const node_config& cfg, const entity_
       caf::after(std::chrono::seconds(5)) >>
           [&] { caf::anon_send_exit(a.gateway.acceptor, caf::exit_reason::user_shutdown); });
   // Mail held for an ack goes to the store before the store's last commit below.
-  self->request(a.host, std::chrono::seconds(30), flush_atom::value)
-      .receive([](bool) {}, [](caf::error&) {});
+  for (auto& host : a.hosts)
+    self->request(host, std::chrono::seconds(30), flush_atom::value)
+        .receive([](bool) {}, [](caf::error&) {});
   self->request(a.membership, std::chrono::seconds(5), leave_atom::value)
       .receive([](bool) {}, [](caf::error&) {});
-  caf::anon_send_exit(a.host, caf::exit_reason::user_shutdown);
+  for (auto& host : a.hosts)
+    caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(a.membership, caf::exit_reason::user_shutdown);
   for (auto& other : a.others)
     caf::anon_send_exit(other, caf::exit_reason::user_shutdown);
@@ -277,8 +279,6 @@ int run(const node_config& cfg) {
     // The pages in flight together stay within half of the slow-consumer limit.
     deps.drain_page_bytes = std::min<size_t>(
         deps.drain_page_bytes, cfg.max_outbound_bytes / (2 * deps.drain_pages_in_flight));
-    auto host = spawn_user_host(sys, deps);
-    svc->register_kind(user_kind, host, user_push_codec());
     family_deps fdeps;
     fdeps.kv = kv;
     fdeps.service = svc;
@@ -286,8 +286,14 @@ int run(const node_config& cfg) {
     fdeps.now_ms = system_now_ms;
     fdeps.approval_ttl_ms = cfg.friend_limits.request_ttl_ms;
     fdeps.location_ttl_ms = static_cast<uint64_t>(cfg.location_ttl.count());
-    auto families = spawn_family_host(sys, std::move(fdeps));
-    svc->register_kind(family_kind, families, family_push_codec());
+    // The entity kinds this node hosts: one line each.
+    std::vector<entity_host> hosts{
+        host_kind(sys, svc,
+                  user_kind_spec(std::make_shared<const user_deps>(deps),
+                                 spawn_user_mail(sys, store, svc)),
+                  user_push_codec()),
+        host_kind(sys, svc, family_kind_spec(std::move(fdeps)), family_push_codec()),
+    };
     auto service = spawn_entity_service(sys, svc);
     if (!service)
       return fail("cannot subscribe to the node's subjects: " + service.error().message);
@@ -304,14 +310,14 @@ int run(const node_config& cfg) {
     ctx->ages = cfg.ages;
     auto others = std::vector<caf::actor>{caf::actor_cast<caf::actor>(deps.images),
                                           caf::actor_cast<caf::actor>(sweeper),
-                                          caf::actor_cast<caf::actor>(families),
                                           caf::actor_cast<caf::actor>(*service),
                                           caf::actor_cast<caf::actor>(kv)};
     auto gateway = start_gateway(sys, cfg.gateway, ctx);
     if (!gateway) {
       for (auto& a : others)
         caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
-      caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
+      for (auto& host : hosts)
+        caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
       caf::anon_send_exit(store, caf::exit_reason::user_shutdown);
       return fail(gateway.error().message);
     }
@@ -343,7 +349,7 @@ int run(const node_config& cfg) {
 
     auto sig = wait_for_signal();
     logger->info("event=stopping signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
-    leave_cluster(sys, cfg, *svc, node_actors{*gateway, host, store, membership, others});
+    leave_cluster(sys, cfg, *svc, node_actors{*gateway, hosts, store, membership, others});
     pins->stop();
     sys.await_all_actors_done();
   }

@@ -402,7 +402,7 @@ void serve_requests(service_pointer self, const std::string& reply_to, bus_messa
       }
       st.refused.erase(r);
     }
-    if (behind || !view->serves(view->shard_of(req.kind, req.id), now)) {
+    if (behind || !view->serves_entity(req.kind, req.id, now)) {
       st.refused[key] = now;
       queue_answer(self, answer_to, {m.corr, i, moved_reply(std::move(req.body))});
       continue;

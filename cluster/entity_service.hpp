@@ -34,6 +34,7 @@
 
 #include "cluster/entity.hpp"
 #include "cluster/nats_link.hpp"
+#include "persistence/store_actor.hpp" // flush_atom
 
 namespace kinbox {
 
@@ -83,7 +84,10 @@ using entity_host = caf::typed_actor<
   /// From the actor of entity `id`, which stops unused: the next lookup makes a new one.
   /// The stopping actor answers `moved` (with the bodies) to batches still sent to it, so
   /// a caller that looked it up just before is routed to the new one, not failed.
-  caf::reacts_to<passivate_atom, uint64_t>>;
+  caf::reacts_to<passivate_atom, uint64_t>,
+  /// The node stops: every active entity writes what it holds in memory only (a user's
+  /// mail held for an ack); answers once all have sent their writes.
+  caf::replies_to<flush_atom>::with<bool>>;
 // clang-format on
 
 /// A node of the cluster as the membership sees it.
@@ -127,6 +131,12 @@ struct cluster_view {
   /// Whether this node serves `shard` now: it owns it, is not handing it off, and holds
   /// its lease (a node cut off from NATS stops serving before others may take over).
   bool serves(uint32_t shard, std::chrono::steady_clock::time_point now) const;
+  /// The ownership check, the one every door to an entity makes (a node's inbox, a host's
+  /// lookup, the entity's actor): whether this node serves entity `id` of `kind` now.
+  bool serves_entity(entity_kind kind, uint64_t id,
+                     std::chrono::steady_clock::time_point now) const {
+    return serves(shard_of(kind, id), now);
+  }
   /// The owner of `shard` by the placement, or nullptr.
   const std::string* owner(uint32_t shard) const { return map ? map->owner(shard) : nullptr; }
   const live_node* node(const std::string& id) const;

@@ -126,8 +126,7 @@ entity_host::behavior_type test_host(entity_host::stateful_pointer<host_state> s
                                      bool gated) {
   return {
       [=](lookup_atom, uint64_t id) -> caf::result<caf::actor> {
-        auto view = svc->view();
-        if (!view->serves(view->shard_of(test_kind, id), std::chrono::steady_clock::now()))
+        if (!svc->view()->serves_entity(test_kind, id, std::chrono::steady_clock::now()))
           return make_error(errc::moved);
         auto& e = self->state.entities[id];
         if (!e)
@@ -155,6 +154,7 @@ entity_host::behavior_type test_host(entity_host::stateful_pointer<host_state> s
         if (i != self->state.entities.end() && i->second.address() == self->current_sender())
           self->state.entities.erase(i);
       },
+      [=](flush_atom) { return true; },
   };
 }
 

@@ -87,6 +87,7 @@ inline entity_host::behavior_type host(entity_host::pointer, caf::actor entity) 
       [=](view_atom) {},
       [=](lost_atom, std::vector<uint32_t>&) {},
       [=](passivate_atom, uint64_t) {}, // one actor serves every id here, and stays
+      [=](flush_atom) { return true; },
   };
 }
 

@@ -97,8 +97,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   void start_host() {
-    host = spawn_family_host(sys, deps);
-    service->register_kind(family_kind, host, family_push_codec());
+    host = host_kind(sys, service, family_kind_spec(deps), family_push_codec());
     consume_messages();
   }
 

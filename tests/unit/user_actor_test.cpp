@@ -317,6 +317,7 @@ entity_host::behavior_type passivate_recorder(entity_host::pointer,
       [=](view_atom) {},
       [=](lost_atom, std::vector<uint32_t>&) {},
       [=](passivate_atom, uint64_t id) { told->push_back(id); },
+      [=](flush_atom) { return true; },
   };
 }
 
@@ -765,8 +766,9 @@ CAF_TEST(deleting an account leaves nothing of it and its contacts forget it) {
                   static_cast<uint16_t>(errc::not_found));
   CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::attach, attach_of(2)).status,
                   static_cast<uint16_t>(errc::not_found));
-  // And it leaves memory as that of an unknown id does.
+  // And it leaves memory as that of an unknown id does (after its linger).
   pass(std::chrono::seconds(130));
+  pass(moved_linger);
   auto late = call_later(bob_actor, alice, user_op::deliver, message(4));
   CAF_REQUIRE(*late);
   CAF_CHECK_EQUAL((*late)->message, "request failed");
@@ -1594,8 +1596,9 @@ CAF_TEST(unused without a session an account drops its state and an unknown id s
   pass(std::chrono::seconds(40));
   forget_account(bob);
   CAF_CHECK(knows_itself(bob_actor, bob)); // still loaded
-  // The unknown id's actor stopped: a request to it fails (the entity client then asks
-  // the host for a new one).
+  // The unknown id's actor stopped after its linger: a request to it fails (the entity
+  // client then asks the host for a new one).
+  pass(moved_linger);
   auto to_ghost = call_later(ghost, nobody, user_op::list_contacts);
   CAF_REQUIRE(*to_ghost);
   CAF_CHECK_EQUAL((*to_ghost)->message, "request failed");
