@@ -84,6 +84,22 @@ size_t placement::owned_by(const std::string& node) const {
   return static_cast<size_t>(std::count(owners.begin(), owners.end(), index));
 }
 
+std::vector<uint32_t> placement::lost_by(const std::string& node, const placement& next,
+                                        const std::vector<uint8_t>& releasing) const {
+  std::vector<uint32_t> out;
+  if (next.shards != shards)
+    return out;
+  for (uint32_t s = 0; s < shards; ++s) {
+    auto* before = owner(s);
+    auto* after = next.owner(s);
+    bool was_mine = before != nullptr && *before == node;
+    bool is_mine = after != nullptr && *after == node;
+    if (was_mine && !is_mine && (s >= releasing.size() || releasing[s] == 0))
+      out.push_back(s);
+  }
+  return out;
+}
+
 placement placement::with_owners(const std::vector<std::pair<uint32_t, std::string>>& changes) const {
   std::vector<const std::string*> by_shard(shards, nullptr);
   for (uint32_t s = 0; s < shards; ++s)

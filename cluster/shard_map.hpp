@@ -55,6 +55,12 @@ struct placement {
   /// own nothing any more are dropped from `nodes`.
   placement with_owners(const std::vector<std::pair<uint32_t, std::string>>& changes) const;
 
+  /// Shards `node` owned here that `next` gives to others without a release of `node`'s
+  /// own (`releasing`, per shard): claimed while it was cut off, so its entities of them
+  /// must stop. None if the shard counts differ.
+  std::vector<uint32_t> lost_by(const std::string& node, const placement& next,
+                                const std::vector<uint8_t>& releasing) const;
+
   bytes encode() const;
   static std::optional<placement> decode(std::span<const uint8_t> data);
 };

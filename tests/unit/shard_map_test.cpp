@@ -210,3 +210,19 @@ CAF_TEST(a node serves a shard only as its owner with its lease and not while ha
   v.releasing[mine] = 1;
   CAF_CHECK(!v.serves(mine, now));
 }
+
+CAF_TEST(shards claimed by others without a release are lost and released ones are not) {
+  auto before = placement::initial(8, {"a", "b"});
+  std::vector<uint32_t> mine;
+  for (uint32_t s = 0; s < 8; ++s)
+    if (*before.owner(s) == "a")
+      mine.push_back(s);
+  CAF_REQUIRE(mine.size() >= 2);
+  auto after = before.with_owners({{mine[0], "b"}, {mine[1], "c"}});
+  std::vector<uint8_t> releasing(8, 0);
+  CAF_CHECK_EQUAL(before.lost_by("a", after, releasing), (std::vector<uint32_t>{mine[0], mine[1]}));
+  releasing[mine[1]] = 1; // handed off by a itself
+  CAF_CHECK_EQUAL(before.lost_by("a", after, releasing), (std::vector<uint32_t>{mine[0]}));
+  CAF_CHECK(before.lost_by("b", after, releasing).empty()); // b only gained
+  CAF_CHECK(before.lost_by("a", placement::initial(16, {"b"}), releasing).empty());
+}
