@@ -1,66 +1,10 @@
-#include "actors/family_actor.hpp"
-
-#include <caf/stateful_actor.hpp>
-#include <caf/typed_event_based_actor.hpp>
+#include "actors/family_parts.hpp"
 
 #include <sodium.h>
 
-#include <deque>
-
-#include "actors/user_actor.hpp"
-#include "cluster/entity_client.hpp"
-#include "cluster/reply_to.hpp"
-#include "config/caf_error.hpp"
-#include "config/log.hpp"
-#include "protocol/wire.hpp"
-
 namespace kinbox {
 
-namespace {
-
-// clang-format off
-using family_actor = entity_actor::extend<
-  caf::replies_to<entity_request>::with<entity_reply>,
-  caf::reacts_to<linger_atom>,
-  caf::reacts_to<idle_atom>,
-  caf::reacts_to<entity_retry_atom>>;
-// clang-format on
-
-/// What a request to another entity waits for.
-using on_entity_reply = std::function<void(entity_reply&)>;
-
-struct queued {
-  entity_request req;
-  reply_to rp;
-};
-
-/// The child's latest location: memory only.
-struct latest_location {
-  uint64_t at_ms = 0;
-  bytes payload;
-};
-
-struct family_actor_state {
-  account_id child = 0;
-  std::optional<latest_location> location;
-  std::shared_ptr<const family_deps> deps;
-  /// After `entity_idle_time` without a request (and with no fresh location to keep) the
-  /// actor passivates; its next request loads it from KV. Families of ids a stranger
-  /// probed leave memory as those of real children do.
-  entity_life life;
-  std::optional<family_state> family; ///< loaded; nullopt until then
-  bool loading = false;
-  std::deque<queued> waiting; ///< requests run one at a time, in order
-  bool busy = false;
-  std::unique_ptr<entity_client<on_entity_reply>> client;
-  static inline const char* name = "kinbox.family";
-};
-
-using family_pointer = family_actor::stateful_pointer<family_actor_state>;
-
-auto logger() {
-  return log::get("family");
-}
+namespace family_parts {
 
 void run_next(family_pointer self);
 
@@ -80,7 +24,6 @@ void leave_if_quiet(family_pointer self) {
   st.life.left(self);
 }
 
-/// Ends the running request: its answer goes out and the next one starts.
 void finish(family_pointer self, reply_to rp, entity_reply reply) {
   rp.deliver(std::move(reply));
   self->state.busy = false;
@@ -104,9 +47,8 @@ entity_client<on_entity_reply>& client_of(family_pointer self) {
   return *st.client;
 }
 
-/// Sends a request to a user entity on behalf of the child; `then` gets the answer.
 void call_user(family_pointer self, account_id user, user_op op, bytes body,
-               on_entity_reply then = {}) {
+               on_entity_reply then) {
   auto& c = client_of(self);
   c.call(entity_request{user_kind, user, static_cast<uint8_t>(op), self->state.child,
                         std::move(body)},
@@ -120,7 +62,6 @@ void call_user(family_pointer self, account_id user, user_op op, bytes body,
   c.flush(self);
 }
 
-/// A notice for the linked parent (stored like mail until the parent's device acks it).
 void notify_parent(family_pointer self, notice_type type, account_id other, uint64_t value) {
   auto& f = *self->state.family;
   if (!f.linked())
@@ -132,10 +73,8 @@ void notify_parent(family_pointer self, notice_type type, account_id other, uint
   call_user(self, f.parent, user_op::deliver, encode_deliver({mail_kind::notice, id, payload}));
 }
 
-/// Writes the family record, then `then(true)`; on a KV failure runs `failed` (if any),
-/// answers `rp` and ends.
 void save(family_pointer self, reply_to rp, std::function<void(reply_to)> then,
-          std::function<void()> failed = {}) {
+          std::function<void()> failed) {
   auto& st = self->state;
   self->request(st.deps->kv, caf::infinite, kv_put_atom::value, kv_space::families,
                 std::to_string(st.child), st.family->encode())
@@ -147,473 +86,6 @@ void save(family_pointer self, reply_to rp, std::function<void(reply_to)> then,
                 failed();
               finish(self, std::move(rp), error_reply(err));
             });
-}
-
-std::string pin_of(const bytes& body, bool& ok) {
-  wire::reader r{body};
-  std::string pin;
-  r.str(pin, max_pin_field);
-  ok = r.finished();
-  return pin;
-}
-
-/// Hashes `pin` on a PIN worker (never here), then `then(hash)`; answers `rp` and ends on
-/// a full queue or a failure.
-void hash_pin(family_pointer self, std::string pin, reply_to rp,
-              std::function<void(reply_to, std::string)> then) {
-  auto& deps = *self->state.deps;
-  if (auto why = crypto::new_pin_problem(pin))
-    return finish(self, std::move(rp), error_reply(errc::invalid_argument, *why));
-  auto acquired = deps.pins->acquire(self->state.child);
-  if (!acquired)
-    return finish(self, std::move(rp),
-                  error_reply(failure{errc::rate_limited, "too many PIN checks at once", 1000}));
-  auto turn = *acquired;
-  auto pins = deps.pins;
-  self->request(turn.worker, caf::infinite, pin_hash_atom::value, std::move(pin))
-      .then(
-          [=](std::string& hash) mutable {
-            pins->done(turn);
-            then(std::move(rp), std::move(hash));
-          },
-          [=](caf::error& err) mutable {
-            pins->done(turn);
-            finish(self, std::move(rp), error_reply(err));
-          });
-}
-
-/// Checks the PIN typed on the child's device: refused while locked; counted (durably)
-/// before the hash is checked; `then` runs only for the right PIN. The parent hears of
-/// a lockout.
-void check_pin(family_pointer self, std::string pin, reply_to rp, std::function<void(reply_to)> then) {
-  auto& st = self->state;
-  auto& f = *st.family;
-  auto now = st.deps->now_ms();
-  if (f.pin_hash.empty())
-    return finish(self, std::move(rp), error_reply(errc::not_found, "no parent PIN is set"));
-  if (auto wait = f.pin_wait(now))
-    return finish(self, std::move(rp),
-                  error_reply(failure{errc::pin_locked, "too many wrong PINs",
-                                      static_cast<uint32_t>(std::min<uint64_t>(*wait, UINT32_MAX))}));
-  if (!crypto::is_valid_pin(pin))
-    return finish(self, std::move(rp), error_reply(errc::invalid_argument, "a PIN is four digits"));
-  auto acquired = st.deps->pins->acquire(st.child);
-  if (!acquired)
-    return finish(self, std::move(rp),
-                  error_reply(failure{errc::rate_limited, "too many PIN checks at once", 1000}));
-  auto turn = *acquired;
-  bool locks = f.count_pin_try(now, st.deps->pin_limits);
-  auto hash = f.pin_hash;
-  auto pins = st.deps->pins;
-  auto give_back = [pins, turn] { pins->done(turn); };
-  save(self, std::move(rp), [=, pin = std::move(pin)](reply_to rp) mutable {
-    self->request(turn.worker, caf::infinite, pin_check_atom::value, hash, std::move(pin))
-        .then(
-            [=](bool right) mutable {
-              pins->done(turn);
-              auto& f = *self->state.family;
-              if (right) {
-                f.pin_right();
-                save(self, std::move(rp), then);
-                return;
-              }
-              logger()->info("event=wrong_pin child={} failures={} locked={}", f.child,
-                             f.pin_failures, locks);
-              if (locks)
-                notify_parent(self, notice_type::pin_locked, 0, f.locked_until_ms);
-              finish(self, std::move(rp), error_reply(errc::wrong_pin));
-            },
-            [=](caf::error& err) mutable {
-              pins->done(turn);
-              finish(self, std::move(rp), error_reply(err));
-            });
-  }, give_back);
-}
-
-/// Tells the child's user actor the parent's answer, once the record no longer holds it.
-void decide(family_pointer self, account_id other, bool approve, reply_to rp) {
-  auto& f = *self->state.family;
-  if (!f.take_approval(other))
-    return finish(self, std::move(rp), error_reply(errc::not_found, "nothing waits for approval"));
-  save(self, std::move(rp), [=](reply_to rp) mutable {
-    call_user(self, self->state.child, user_op::parent_decision,
-              encode_account_flag({other, approve}),
-              [=](entity_reply& r) mutable {
-                if (r.ok())
-                  finish(self, std::move(rp), ok_reply());
-                else
-                  finish(self, std::move(rp), error_reply(r.to_failure()));
-              });
-  });
-}
-
-/// Links the child to `parent` once that parent's code is right. A linked child moves
-/// only with its parent's PIN (checked first, counted as any try): the old parent is told.
-void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_right = false) {
-  auto& st = self->state;
-  if (st.family->linked() && !pin_right) {
-    if (req.pin.empty())
-      return finish(self, std::move(rp), error_reply(errc::already_linked));
-    auto pin = std::move(req.pin);
-    req.pin.clear();
-    return check_pin(self, std::move(pin), std::move(rp), [=](reply_to rp) mutable {
-      redeem(self, std::move(req), std::move(rp), true);
-    });
-  }
-  auto no_code = error_reply(errc::not_found, "no such link code");
-  if (auto wait = st.family->redeems.take(st.deps->link_redeems, st.deps->now_ms()))
-    return save(self, std::move(rp), [=](reply_to rp) {
-      finish(self, std::move(rp),
-             error_reply(failure{errc::rate_limited, "too many link codes tried", *wait}));
-    });
-  if (req.parent == 0 || req.parent == st.child)
-    return save(self, std::move(rp),
-                [=](reply_to rp) { finish(self, std::move(rp), no_code); });
-  bytes secret;
-  wire::writer{secret}.u64(req.secret);
-  auto parent = req.parent;
-  call_user(self, parent, user_op::redeem_link_code, std::move(secret),
-            [=](entity_reply& r) mutable {
-              // Whatever the id is (no account, a child, a parent without a code or with
-              // another one), the answer is the same: the id tells nothing.
-              if (!r.ok() && !errc_retryable(static_cast<errc>(r.status)))
-                return save(self, std::move(rp),
-                            [=](reply_to rp) { finish(self, std::move(rp), no_code); });
-              if (!r.ok())
-                return finish(self, std::move(rp), error_reply(r.to_failure()));
-              auto& f = *self->state.family;
-              auto old_parent = f.parent; // a move: the child's PIN was right
-              if (old_parent == parent)
-                return finish(self, std::move(rp), error_reply(errc::already_linked));
-              auto before = f;
-              if (old_parent != 0)
-                f.unlink();
-              f.parent = parent;
-              f.linked_ms = self->state.deps->now_ms();
-              f.pin_hash.assign(r.body.begin(), r.body.end());
-              f.pin_right();
-              auto restore = [=]() mutable {
-                auto& st = self->state;
-                auto redeems = st.family->redeems; // tries stay counted
-                st.family = std::move(before);
-                st.family->redeems = redeems;
-                // The failed write may have landed all the same: the old link is written
-                // back, so KV does not keep a move nobody was told of.
-                caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::families,
-                               std::to_string(st.child), st.family->encode());
-              };
-              save(self, std::move(rp), [=](reply_to rp) mutable {
-                auto& f = *self->state.family;
-                // The old parent hears of the move once it is recorded, not before.
-                if (old_parent != 0) {
-                  call_user(self, old_parent, user_op::child_unlinked,
-                            bytes{static_cast<uint8_t>(unlink_reason::moved)});
-                  logger()->info("event=moved child={} from={} to={}", f.child, old_parent,
-                                 parent);
-                  self->state.location.reset();
-                }
-                bytes who;
-                wire::writer{who}.u64(parent);
-                call_user(self, f.child, user_op::linked, std::move(who));
-                call_user(self, parent, user_op::child_linked, {});
-                notify_parent(self, notice_type::linked, 0, f.linked_ms);
-                for (auto& a : f.approvals)
-                  notify_parent(self, notice_type::approval_needed, a.other, a.ours ? 1 : 0);
-                logger()->info("event=linked child={} parent={}", f.child, parent);
-                finish(self, std::move(rp), ok_reply());
-              }, std::move(restore));
-            });
-}
-
-/// The waiting steps, each with who the other side is (its name, role and parent's name)
-/// once it asked the child or answered it: a parent approves people, not ids.
-void list_approvals(family_pointer self, reply_to rp) {
-  auto& f = *self->state.family;
-  auto list = std::make_shared<approval_list>();
-  for (auto& a : f.approvals)
-    list->entries.push_back({a.other, a.ours, a.since_ms, {}, static_cast<account_role>(0), {}});
-  if (list->entries.empty())
-    return finish(self, std::move(rp), ok_reply(encode_body(*list)));
-  auto remaining = std::make_shared<size_t>(list->entries.size());
-  for (size_t i = 0; i < list->entries.size(); ++i)
-    call_user(self, list->entries[i].other, user_op::card, bytes{0},
-              [=](entity_reply& r) mutable {
-                if (auto card = r.ok() ? decode_card(r.body) : std::nullopt) {
-                  auto& e = list->entries[i];
-                  e.name = card->profile.name;
-                  e.role = card->role;
-                  e.parent_name = card->parent_name;
-                }
-                if (--*remaining == 0)
-                  finish(self, std::move(rp), ok_reply(encode_body(*list)));
-              });
-}
-
-link_info info_of(const family_state& f) {
-  return link_info{f.child,
-                   f.parent,
-                   static_cast<uint8_t>(f.policy),
-                   f.location_sharing,
-                   !f.pin_hash.empty(),
-                   f.locked_until_ms};
-}
-
-/// Runs one request to its end (`finish`).
-void handle(family_pointer self, entity_request& req, reply_to rp) {
-  auto& st = self->state;
-  auto& f = *st.family;
-  auto now = st.deps->now_ms();
-  bool by_child = req.caller == st.child;
-  bool by_parent = f.is_parent(req.caller);
-  auto bad = [&](const char* why) {
-    finish(self, std::move(rp), error_reply(errc::invalid_argument, why));
-  };
-  if (!by_child && !by_parent)
-    return finish(self, std::move(rp), not_found());
-  bool expired = f.expire_approvals(now, st.deps->approval_ttl_ms);
-  switch (static_cast<family_op>(req.op)) {
-  case family_op::redeem: {
-    auto body = decode_body<link_redeem_request>(req.body);
-    if (!by_child || !body)
-      return by_child ? bad("malformed link code") : finish(self, std::move(rp), not_found());
-    return redeem(self, *body, std::move(rp));
-  }
-  case family_op::unlink:
-    if (!by_parent)
-      return finish(self, std::move(rp), not_found());
-    {
-      auto parent = f.parent;
-      f.unlink();
-      st.location.reset();
-      return save(self, std::move(rp), [=](reply_to rp) mutable {
-        call_user(self, self->state.child, user_op::unlinked, {});
-        call_user(self, parent, user_op::child_unlinked, {});
-        logger()->info("event=unlinked child={} parent={}", self->state.child, parent);
-        finish(self, std::move(rp), ok_reply());
-      });
-    }
-  case family_op::set_pin: {
-    bool ok = false;
-    auto pin = pin_of(req.body, ok);
-    if (!by_parent)
-      return finish(self, std::move(rp), not_found());
-    if (!ok)
-      return bad("malformed PIN");
-    return hash_pin(self, std::move(pin), std::move(rp), [=](reply_to rp, std::string hash) {
-      auto& f = *self->state.family;
-      f.pin_hash = std::move(hash);
-      f.pin_right();
-      save(self, std::move(rp), [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
-    });
-  }
-  case family_op::change_pin: {
-    auto body = decode_body<pin_change_request>(req.body);
-    if (!by_child)
-      return finish(self, std::move(rp), not_found());
-    if (!body)
-      return bad("malformed PIN change");
-    if (auto why = crypto::new_pin_problem(body->new_pin))
-      return finish(self, std::move(rp), error_reply(errc::invalid_argument, *why));
-    auto fresh = body->new_pin;
-    sodium_memzero(body->new_pin.data(), body->new_pin.size());
-    return check_pin(self, std::move(body->old_pin), std::move(rp),
-                     [=](reply_to rp) mutable {
-                       hash_pin(self, std::move(fresh), std::move(rp),
-                                [=](reply_to rp, std::string hash) {
-                                  self->state.family->pin_hash = std::move(hash);
-                                  save(self, std::move(rp), [=](reply_to rp) {
-                                    notify_parent(self, notice_type::pin_changed, 0,
-                                                  self->state.deps->now_ms());
-                                    finish(self, std::move(rp), ok_reply());
-                                  });
-                                });
-                     });
-  }
-  case family_op::approval_needed: {
-    auto body = decode_account_flag(req.body);
-    if (!by_child || !body)
-      return by_child ? bad("malformed approval") : finish(self, std::move(rp), not_found());
-    auto other = body->other;
-    auto ours = body->yes;
-    if (!f.needs_approval()) {
-      bytes yes{1};
-      return finish(self, std::move(rp), ok_reply(std::move(yes)));
-    }
-    bool added = f.add_approval(other, ours, now);
-    if (!added && !expired)
-      return finish(self, std::move(rp), ok_reply(bytes{0}));
-    return save(self, std::move(rp), [=](reply_to rp) {
-      if (added)
-        notify_parent(self, notice_type::approval_needed, other, ours);
-      finish(self, std::move(rp), ok_reply(bytes{0}));
-    });
-  }
-  case family_op::list_approvals:
-    return list_approvals(self, std::move(rp));
-  case family_op::approval_profile: {
-    wire::reader r{req.body};
-    account_id other = 0;
-    r.u64(other);
-    if (!by_parent)
-      return finish(self, std::move(rp), not_found());
-    if (!r.finished())
-      return bad("malformed approval profile");
-    if (std::none_of(f.approvals.begin(), f.approvals.end(),
-                     [&](const pending_approval& a) { return a.other == other; }))
-      return finish(self, std::move(rp), error_reply(errc::not_found, "nothing waits for approval"));
-    return call_user(self, other, user_op::card, bytes{1}, [=](entity_reply& r) mutable {
-      auto card = r.ok() ? decode_card(r.body) : std::nullopt;
-      if (!card)
-        return finish(self, std::move(rp),
-                      r.ok() || !errc_retryable(static_cast<errc>(r.status))
-                          ? error_reply(errc::not_found, "they have not answered the child yet")
-                          : error_reply(r.to_failure()));
-      finish(self, std::move(rp), ok_reply(encode_body(card->profile)));
-    });
-  }
-  case family_op::decide: {
-    auto body = decode_account_flag(req.body);
-    if (!by_parent)
-      return finish(self, std::move(rp), not_found());
-    if (!body)
-      return bad("malformed decision");
-    return decide(self, body->other, body->yes, std::move(rp));
-  }
-  case family_op::decide_with_pin: {
-    auto body = decode_body<approval_by_pin>(req.body);
-    if (!by_child)
-      return finish(self, std::move(rp), not_found());
-    if (!body)
-      return bad("malformed decision");
-    auto other = body->other;
-    auto approve = body->approve;
-    if (std::none_of(f.approvals.begin(), f.approvals.end(),
-                     [&](const pending_approval& a) { return a.other == other; }))
-      return finish(self, std::move(rp), error_reply(errc::not_found, "nothing waits for approval"));
-    return check_pin(self, std::move(body->pin), std::move(rp), [=](reply_to rp) mutable {
-      decide(self, other, approve, std::move(rp));
-    });
-  }
-  case family_op::set_policy: {
-    wire::reader r{req.body};
-    uint8_t policy = 0;
-    r.u8(policy);
-    if (!by_parent)
-      return finish(self, std::move(rp), not_found());
-    if (!r.finished() || (policy != 1 && policy != 2))
-      return bad("policy is 1 (parent approves) or 2 (child alone)");
-    f.policy = static_cast<friend_policy>(policy);
-    return save(self, std::move(rp), [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
-  }
-  case family_op::get_link:
-    return finish(self, std::move(rp), ok_reply(encode_body(info_of(f))));
-  case family_op::location_update: {
-    auto body = decode_body<location_update>(req.body);
-    if (!by_child)
-      return finish(self, std::move(rp), not_found());
-    if (!body)
-      return bad("malformed location");
-    if (!f.linked())
-      return finish(self, std::move(rp), error_reply(errc::not_found, "no parent to share with"));
-    if (!f.location_sharing)
-      return finish(self, std::move(rp), error_reply(errc::location_off));
-    st.location = latest_location{now, std::move(body->payload)};
-    call_user(self, f.parent, user_op::location, encode_location({now, st.location->payload}));
-    return finish(self, std::move(rp), ok_reply());
-  }
-  case family_op::erase: {
-    if (!by_child)
-      return finish(self, std::move(rp), not_found());
-    if (req.body.size() != 1 || req.body[0] > 1)
-      return bad("malformed erase");
-    auto parent = f.parent;
-    bool with_pin = req.body[0] == 1;
-    st.location.reset();
-    return self
-        ->request(st.deps->kv, caf::infinite, kv_delete_atom::value, kv_space::families,
-                  std::to_string(st.child))
-        .then(
-            [=](bool) mutable {
-              auto& st = self->state;
-              if (parent != 0)
-                call_user(self, parent, user_op::child_unlinked,
-                          bytes{static_cast<uint8_t>(with_pin ? unlink_reason::deleted_by_child
-                                                              : unlink_reason::deleted)});
-              logger()->info("event=family_erased child={}", st.child);
-              st.family = family_state{};
-              st.family->child = st.child;
-              finish(self, std::move(rp), ok_reply());
-            },
-            [=](caf::error& err) mutable {
-              finish(self, std::move(rp), error_reply(err, "the family record stays"));
-            });
-  }
-  case family_op::found: {
-    wire::reader r{req.body};
-    account_id parent = 0;
-    r.u64(parent);
-    if (!by_child)
-      return finish(self, std::move(rp), not_found());
-    if (!r.finished() || parent == 0 || parent == st.child)
-      return bad("malformed parent");
-    if (f.linked())
-      return finish(self, std::move(rp), error_reply(errc::already_linked));
-    f.parent = parent;
-    f.linked_ms = now;
-    return save(self, std::move(rp), [=](reply_to rp) mutable {
-      call_user(self, parent, user_op::child_linked, {});
-      logger()->info("event=linked child={} parent={} by=creation", self->state.child, parent);
-      finish(self, std::move(rp), ok_reply());
-    });
-  }
-  case family_op::forget: {
-    wire::reader r{req.body};
-    account_id other = 0;
-    r.u64(other);
-    if (!by_child)
-      return finish(self, std::move(rp), not_found());
-    if (!r.finished())
-      return bad("malformed account");
-    if (!f.take_approval(other))
-      return finish(self, std::move(rp), ok_reply());
-    return save(self, std::move(rp), [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
-  }
-  case family_op::verify_pin: {
-    bool ok = false;
-    auto pin = pin_of(req.body, ok);
-    if (!by_child)
-      return finish(self, std::move(rp), not_found());
-    if (!ok)
-      return bad("malformed PIN");
-    return check_pin(self, std::move(pin), std::move(rp),
-                     [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
-  }
-  case family_op::location_latest: {
-    if (!by_parent)
-      return finish(self, std::move(rp), not_found());
-    auto& loc = st.location;
-    if (loc && loc->at_ms + st.deps->location_ttl_ms <= now)
-      loc.reset(); // too old to be of use: forgotten
-    return finish(self, std::move(rp),
-                  ok_reply(loc && f.location_sharing ? encode_location({loc->at_ms, loc->payload})
-                                                     : bytes{}));
-  }
-  case family_op::location_sharing: {
-    wire::reader r{req.body};
-    uint8_t on = 2;
-    r.u8(on);
-    if (!by_parent)
-      return finish(self, std::move(rp), not_found());
-    if (!r.finished() || on > 1)
-      return bad("sharing is 0 (off) or 1 (on)");
-    f.location_sharing = on == 1;
-    if (!f.location_sharing)
-      st.location.reset();
-    logger()->info("event=location_sharing child={} on={}", f.child, f.location_sharing);
-    return save(self, std::move(rp), [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
-  }
-  }
-  bad("unknown family operation");
 }
 
 void load(family_pointer self) {
@@ -734,12 +206,15 @@ family_actor::behavior_type family_behavior(family_pointer self, account_id chil
   };
 }
 
-} // namespace
+
+} // namespace family_parts
 
 entity_kind_spec family_kind_spec(family_deps deps) {
   auto shared = std::make_shared<const family_deps>(std::move(deps));
-  return {family_kind, [shared](caf::actor_system& sys, uint64_t id, entity_host host) {
-            return entity_actor{sys.spawn(family_behavior, id, shared, std::move(host))};
+  return {family_kind,
+          [shared](caf::actor_system& sys, uint64_t id, entity_host host) {
+            return entity_actor{
+                sys.spawn(family_parts::family_behavior, id, shared, std::move(host))};
           },
           {}};
 }
