@@ -1,6 +1,7 @@
 // The user actor's parts, shared by the files it is written in: its state, and the
-// functions each file gives the others (user_actor.cpp: activation, dispatch and the
-// behavior; user_contacts.cpp: the friend workflow, blocks and reports; user_delivery.cpp:
+// functions each file gives the others (user_actor.cpp: activation, batches of requests
+// and the behavior; user_ops.cpp: each operation, once the access table of
+// user_access.hpp lets its caller make it; user_contacts.cpp: the friend workflow, blocks and reports; user_delivery.cpp:
 // admission, the ack window, the store, the drain of the backlog and redelivery;
 // user_account.cpp: contact reads, profiles, export and deletion; user_links.cpp: link
 // codes, child accounts, setup codes and bans). Internal to actors/.
@@ -253,10 +254,10 @@ bool quiet(const user_state& st);
 
 entity_reply account_changed_reply();
 
-bool allowed_when_frozen(user_op op);
-
 void tell_session_if_frozen(user_pointer self, bool was_frozen);
 
+/// Runs a request if the access table lets its caller make it (user_ops.cpp); delivers
+/// are collected in `incoming` for `store_incoming`.
 void handle(user_pointer self, entity_request& req, reply_to rp);
 
 bool attaches(const std::vector<entity_request>& reqs);

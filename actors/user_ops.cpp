@@ -1,0 +1,364 @@
+// The operations of the user entity: the access table (user_access.hpp) decides whether a
+// request runs; then each operation decodes its body and hands it to its job's function.
+#include "actors/user_access.hpp"
+#include "actors/user_parts.hpp"
+
+namespace kinbox::user_parts {
+
+namespace {
+
+using op_request = entity_request;
+
+void bad(reply_to& rp, const char* why) {
+  rp.deliver(error_reply(errc::invalid_argument, why));
+}
+
+/// The other account a request names (target_request), if it is another one.
+std::optional<account_id> target_of(const user_state& st, const op_request& req) {
+  auto t = decode_body<target_request>(req.body);
+  if (!t || t->id == 0 || t->id == st.id)
+    return std::nullopt;
+  return t->id;
+}
+
+relation relation_of(const user_state& st, account_id caller) {
+  if (caller == operator_caller)
+    return relation::operator_;
+  if (caller == st.id)
+    return relation::self;
+  if (st.account && caller == st.contacts.parent())
+    return relation::parent;
+  if (st.account && st.contacts.children().count(caller) != 0)
+    return relation::child;
+  return relation::other;
+}
+
+// -- what other entities tell the account -----------------------------------------------
+
+void on_deliver(user_pointer self, op_request& req, reply_to& rp) {
+  auto body = decode_deliver(req.body);
+  if (!body)
+    return bad(rp, "malformed deliver body");
+  self->state.incoming.push_back({req.caller, std::move(*body), std::move(rp)});
+}
+
+void on_friend_step(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  auto now = st.deps->now_ms();
+  switch (static_cast<user_op>(req.op)) {
+  case user_op::friend_request:
+    if (frozen(st))
+      return rp.deliver(ok_reply()); // dropped without a sign, as a block drops it
+    return apply_contact_effect(self, st.contacts.receive_request(req.caller, now), req.caller,
+                                rp);
+  case user_op::friend_accepted:
+    return apply_contact_effect(self, st.contacts.receive_accept(req.caller, now), req.caller,
+                                rp);
+  case user_op::friend_declined:
+    return apply_contact_effect(
+        self, st.contacts.receive_decline(req.caller, now, st.deps->friend_limits), req.caller, rp);
+  default:
+    return apply_contact_effect(self, st.contacts.receive_remove(req.caller), req.caller, rp);
+  }
+}
+
+void on_account_gone(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  auto gone = req.caller;
+  // A step with it waiting for this child's parent goes from the family too.
+  if (st.contacts.state_of(gone) == contact_state::awaiting_parent) {
+    bytes who;
+    wire::writer{who}.u64(gone);
+    ask_family(self, st.id, family_op::forget, std::move(who), [](entity_reply&) {});
+  }
+  bool was_frozen = frozen(st);
+  if (!st.contacts.forget(gone))
+    return rp.deliver(ok_reply());
+  tell_session_if_frozen(self, was_frozen); // its parent's account went
+  purge_mail(self, gone, 0, [=, rp = std::move(rp)]() mutable {
+    compact_soon(self); // the mailbox file keeps no trace of the deleted account
+    apply_contact_effect(self, contact_effect::changed, gone, std::move(rp));
+  });
+}
+
+void on_child_linked(user_pointer self, op_request& req, reply_to& rp) {
+  self->state.contacts.add_child(req.caller);
+  apply_contact_effect(self, contact_effect::changed, req.caller, rp);
+}
+
+void on_child_unlinked(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  auto now = st.deps->now_ms();
+  auto reason =
+      req.body.empty() ? unlink_reason::by_parent : static_cast<unlink_reason>(req.body[0]);
+  if (req.body.size() > 1 || reason > unlink_reason::deleted_by_child)
+    return bad(rp, "malformed unlink");
+  auto child = req.caller;
+  st.contacts.remove_child(child);
+  // Told by this actor itself: the child's family may send nothing once it is no child.
+  if (reason == unlink_reason::moved)
+    notify_self(self, notice_type::unlinked, child, 0, now);
+  if (reason == unlink_reason::deleted_by_child)
+    notify_self(self, notice_type::child_deleted, child, 0, now);
+  if (reason != unlink_reason::deleted && reason != unlink_reason::deleted_by_child)
+    return apply_contact_effect(self, contact_effect::changed, child, rp);
+  // A deleted child: its family's notices waiting here go, and the mailbox file keeps
+  // none of them.
+  purge_mail(self, child, 0, [=, rp = std::move(rp)]() mutable {
+    compact_soon(self);
+    apply_contact_effect(self, contact_effect::changed, child, std::move(rp));
+  });
+}
+
+void on_card(user_pointer self, op_request& req, reply_to& rp) {
+  if (req.body.size() != 1 || req.body[0] > 1)
+    return bad(rp, "malformed card request");
+  get_card(self, req.caller, req.body[0] == 1, rp);
+}
+
+void on_friend_renamed(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  if (st.contacts.are_friends(req.caller))
+    notify_parent(self, notice_type::friend_renamed, req.caller, st.deps->now_ms());
+  rp.deliver(ok_reply());
+}
+
+void on_found_account(user_pointer self, op_request& req, reply_to& rp) {
+  auto body = decode_found(req.body);
+  if (!body)
+    return bad(rp, "malformed account");
+  found_account(self, req.caller, *body, rp);
+}
+
+void on_location(user_pointer self, op_request& req, reply_to& rp) {
+  auto loc = decode_location(req.body);
+  if (!loc)
+    return bad(rp, "malformed location");
+  push(self, {location_push(req.caller, *loc)}); // an offline parent fetches it at login
+  rp.deliver(ok_reply());
+}
+
+void on_ban(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  bool on = !req.body.empty() && req.body[0] == 1;
+  bytes record(req.body.begin() + (req.body.empty() ? 0 : 1), req.body.end());
+  if (req.body.empty() || req.body[0] > 1 || (on && !decode_ban(record)) ||
+      (!on && !record.empty()))
+    return bad(rp, "malformed ban");
+  st.banned = on;
+  log::get("user")->info("event={} account={}", st.banned ? "account_banned" : "ban_lifted", st.id);
+  if (st.banned && st.session) {
+    st.deps->service->push(*st.session, user_kind,
+                           caf::make_message(kick_atom::value, st.id,
+                                             static_cast<uint16_t>(errc::banned)));
+    detach_session(self, st.deps->now_ms());
+  }
+  ban_keys(self, on, std::move(record), rp);
+}
+
+// -- the account's own requests (and its parent's oversight) ----------------------------
+
+void on_create_child(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  auto body = decode_body<child_create_request>(req.body);
+  if (!body)
+    return bad(rp, "malformed child");
+  if (st.account->role != account_role::parent)
+    return bad(rp, "only a parent account makes child accounts");
+  if (auto why = validate_child(*body, st.deps->now_ms(), st.deps->ages))
+    return bad(rp, why->c_str());
+  create_child(self, std::move(*body), rp);
+}
+
+void on_add_friend(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  auto t = target_of(st, req);
+  if (!t)
+    return bad(rp, "friend id must be another account");
+  bool is_child = st.account->role == account_role::child;
+  apply_contact_result(
+      self, st.contacts.add(*t, st.deps->now_ms(), st.deps->friend_limits, is_child), *t, rp);
+}
+
+void on_answer_friend(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  auto t = target_of(st, req);
+  if (!t)
+    return bad(rp, "friend id must be another account");
+  bool is_child = st.account->role == account_role::child;
+  auto effect = static_cast<user_op>(req.op) == user_op::accept_friend
+                    ? st.contacts.accept(*t, st.deps->now_ms(), is_child)
+                    : st.contacts.decline(*t);
+  if (!effect)
+    return rp.deliver(error_reply(errc::not_found, "no friend request from this account"));
+  apply_contact_effect(self, *effect, *t, rp);
+}
+
+void on_block_or_remove(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  auto t = target_of(st, req);
+  if (!t)
+    return bad(rp, "contact id must be another account");
+  bool blocking = static_cast<user_op>(req.op) == user_op::block_contact;
+  // At once in memory: nothing from `other` is admitted from here on, and what it sent
+  // before is purged before the answer.
+  auto effect = blocking ? st.contacts.block(*t, st.deps->now_ms()) : st.contacts.remove(*t);
+  log::get("user")->info("event={} account={} by={}",
+                         blocking ? "contact_blocked" : "contact_removed", st.id,
+                         req.caller == st.id ? "self" : "parent");
+  auto other = *t;
+  purge_mail(self, other, 0, [=, rp = std::move(rp)]() mutable {
+    apply_contact_effect(self, effect, other, std::move(rp));
+  });
+}
+
+void on_report(user_pointer self, op_request& req, reply_to& rp) {
+  auto body = decode_body<report_request>(req.body);
+  if (!body)
+    return bad(rp, "malformed report");
+  if (body->other == 0 || body->other == self->state.id)
+    return bad(rp, "report another account");
+  report(self, body->other, body->category, rp);
+}
+
+void on_link_change(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  wire::reader r{req.body};
+  account_id parent = 0;
+  if (static_cast<user_op>(req.op) == user_op::linked)
+    r.u64(parent);
+  if (!r.finished())
+    return bad(rp, "malformed link");
+  bool was_frozen = frozen(st);
+  st.contacts.set_parent(parent);
+  tell_session_if_frozen(self, was_frozen);
+  apply_contact_effect(self, contact_effect::changed, parent, rp);
+}
+
+void on_parent_decision(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  auto body = decode_account_flag(req.body);
+  if (!body)
+    return bad(rp, "malformed decision");
+  auto effect = body->yes ? st.contacts.parent_approved(body->other, st.deps->now_ms())
+                          : st.contacts.parent_denied(body->other);
+  apply_contact_effect(self, effect, body->other, rp);
+}
+
+void on_get_key_or_status(user_pointer self, op_request& req, reply_to& rp) {
+  auto t = target_of(self->state, req);
+  if (!t)
+    return bad(rp, "id must be another account");
+  if (static_cast<user_op>(req.op) == user_op::get_key)
+    return get_key(self, *t, rp);
+  get_status(self, *t, rp);
+}
+
+void on_ack(user_pointer self, op_request& req, reply_to& rp) {
+  auto body = decode_body<ack_request>(req.body);
+  if (!body)
+    return bad(rp, "malformed ack body");
+  ack(self, *body, rp);
+}
+
+void on_attach(user_pointer self, op_request& req, reply_to& rp) {
+  auto body = decode_attach(req.body);
+  if (!body)
+    return bad(rp, "malformed attach");
+  if (check_device(body->device))
+    return bad(rp, "malformed device info");
+  attach(self, body->session, rp);
+  note_device(self, body->device);
+}
+
+void on_detach(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  auto session = decode_endpoint(req.body);
+  if (!session)
+    return bad(rp, "malformed endpoint");
+  // A session that closed: it may have gone while its attach was on the way, or while
+  // the account moved (then the attach, or nothing, reaches this actor after it).
+  remember_gone(st, *session);
+  if (!st.session || *st.session == *session)
+    detach_session(self, st.deps->now_ms());
+  rp.deliver(ok_reply());
+}
+
+void on_delete(user_pointer self, op_request& req, reply_to& rp) {
+  auto& st = self->state;
+  if (req.caller == st.id && st.account->role == account_role::child)
+    return delete_self_with_pin(self, req.body, rp);
+  delete_account(self, req.caller, rp);
+}
+
+void on_set_profile(user_pointer self, op_request& req, reply_to& rp) {
+  auto body = decode_body<profile_set_request>(req.body);
+  if (!body)
+    return bad(rp, "malformed profile");
+  set_profile(self, *body, rp);
+}
+
+/// Runs operation `req.op`, which the access table let through.
+void run(user_pointer self, op_request& req, reply_to& rp) {
+  switch (static_cast<user_op>(req.op)) {
+  case user_op::deliver: return on_deliver(self, req, rp);
+  case user_op::friend_request:
+  case user_op::friend_accepted:
+  case user_op::friend_declined:
+  case user_op::friend_removed: return on_friend_step(self, req, rp);
+  case user_op::account_gone: return on_account_gone(self, req, rp);
+  case user_op::child_linked: return on_child_linked(self, req, rp);
+  case user_op::child_unlinked: return on_child_unlinked(self, req, rp);
+  case user_op::get_profile: return get_profile(self, req.caller, rp);
+  case user_op::card: return on_card(self, req, rp);
+  case user_op::friend_renamed: return on_friend_renamed(self, req, rp);
+  case user_op::found_account: return on_found_account(self, req, rp);
+  case user_op::complete_setup: return complete_setup(self, req, rp);
+  case user_op::redeem_link_code: return redeem_link_code(self, req, rp);
+  case user_op::location: return on_location(self, req, rp);
+  case user_op::ban: return on_ban(self, req, rp);
+  case user_op::list_contacts: return list_contacts(self, rp);
+  case user_op::block_contact:
+  case user_op::remove_contact: return on_block_or_remove(self, req, rp);
+  case user_op::export_account: return export_account(self, rp);
+  case user_op::delete_account: return on_delete(self, req, rp);
+  case user_op::new_setup_code: return new_setup_code(self, rp);
+  case user_op::attach: return on_attach(self, req, rp);
+  case user_op::detach: return on_detach(self, req, rp);
+  case user_op::ack: return on_ack(self, req, rp);
+  case user_op::linked:
+  case user_op::unlinked: return on_link_change(self, req, rp);
+  case user_op::parent_decision: return on_parent_decision(self, req, rp);
+  case user_op::add_friend: return on_add_friend(self, req, rp);
+  case user_op::accept_friend:
+  case user_op::decline_friend: return on_answer_friend(self, req, rp);
+  case user_op::get_key:
+  case user_op::get_status: return on_get_key_or_status(self, req, rp);
+  case user_op::report: return on_report(self, req, rp);
+  case user_op::set_profile: return on_set_profile(self, req, rp);
+  case user_op::create_child: return on_create_child(self, req, rp);
+  case user_op::make_link_code: return make_link_code(self, req, rp);
+  }
+  bad(rp, "unknown user operation");
+}
+
+} // namespace
+
+void handle(user_pointer self, entity_request& req, reply_to rp) {
+  auto& st = self->state;
+  bool known = st.account.has_value();
+  switch (check_access(req.op, relation_of(st, req.caller), known, known && frozen(st))) {
+  case access::run:
+    return run(self, req, rp);
+  case access::not_found:
+    return rp.deliver(error_reply(errc::not_found));
+  case access::silent_ok:
+    return rp.deliver(ok_reply());
+  case access::frozen:
+    return rp.deliver(error_reply(errc::account_frozen));
+  case access::unknown_op:
+    return bad(rp, "unknown user operation");
+  }
+}
+
+} // namespace kinbox::user_parts
