@@ -21,6 +21,7 @@
 #include "cluster/entity_client.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
+#include "gateway/client_requests.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/wire.hpp"
 
@@ -43,13 +44,6 @@ constexpr size_t large_read_chunk = 16 * 1024;
 constexpr size_t busy_batch = 4;
 
 enum class phase { hello, auth, logging_in, ready, closing_soon, closing };
-
-/// What the client hears when an entity request succeeds: `ok`, `accepted` with the
-/// message id, or a result frame of this type carrying the reply's body.
-struct on_success {
-  frame_type type = frame_type::ok;
-  message_id id{}; ///< for `accepted`
-};
 
 /// What an entity request of the session was for, to answer it when it returns.
 struct session_call {
@@ -104,12 +98,6 @@ using session_pointer = caf::io::stateful_broker<session_state>*;
 inline auto logger() {
   return log::get("gateway");
 }
-
-void handle_family(session_pointer self, const frame_view& f);
-
-std::optional<account_id> target_of(session_pointer self, const frame_view& f);
-
-failure frozen_failure();
 
 void handle_ready(session_pointer self, const frame_view& f);
 

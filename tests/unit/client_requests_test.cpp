@@ -1,0 +1,151 @@
+// The session's frame-to-request mapping as a plain function: which entity each client
+// frame reaches, with which operation and body, how its success is answered, and what is
+// refused before any entity sees it (a malformed body closes the session; a role, a
+// frozen child or a send to oneself gets an error reply).
+#define CAF_SUITE client_requests
+#include <caf/test/dsl.hpp>
+#include <caf/test/unit_test_impl.hpp>
+
+#include "gateway/client_requests.hpp"
+#include "protocol/wire.hpp"
+
+using namespace kinbox;
+
+namespace {
+
+constexpr account_id me = 1001;
+constexpr account_id other = 2002;
+constexpr account_id child = 3003;
+
+const session_who parent_who{me, true, false};
+const session_who child_who{me, false, false};
+const session_who frozen_who{me, false, true};
+
+template <class Body>
+mapped_request map(frame_type type, const Body& body, const session_who& who = parent_who) {
+  bytes raw;
+  write_body(raw, body);
+  return map_request(frame_view{type, 7, raw}, who);
+}
+
+mapped_request map_raw(frame_type type, const bytes& raw, const session_who& who = parent_who) {
+  return map_request(frame_view{type, 7, raw}, who);
+}
+
+entity_call call(mapped_request m) {
+  auto* c = std::get_if<entity_call>(&m);
+  CAF_CHECK(c != nullptr);
+  return c != nullptr ? std::move(*c) : entity_call{};
+}
+
+std::optional<request_refusal> refusal(const mapped_request& m) {
+  if (auto* r = std::get_if<request_refusal>(&m))
+    return *r;
+  return std::nullopt;
+}
+
+} // namespace
+
+CAF_TEST(a send goes to the recipient as a deliver and is answered accepted with its id) {
+  message_id id{};
+  id.fill(9);
+  auto m = map(frame_type::send, send_request{other, id, bytes{1, 2, 3}}, child_who);
+  auto c = call(m);
+  CAF_CHECK_EQUAL(c.kind, user_kind);
+  CAF_CHECK_EQUAL(c.id, other);
+  CAF_CHECK_EQUAL(c.op, static_cast<uint8_t>(user_op::deliver));
+  auto d = decode_deliver(c.body);
+  CAF_REQUIRE(d);
+  CAF_CHECK(d->payload == (bytes{1, 2, 3}));
+  CAF_CHECK(c.answer.type == frame_type::accepted);
+  CAF_CHECK(c.answer.id == id);
+}
+
+CAF_TEST(a send to oneself or from a frozen child is refused and the session goes on) {
+  auto self_send = refusal(map(frame_type::send, send_request{me, {}, bytes{1}}));
+  CAF_REQUIRE(self_send);
+  CAF_CHECK(self_send->why.code == errc::invalid_argument);
+  CAF_CHECK(!self_send->closes);
+  auto frozen = refusal(map(frame_type::send, send_request{other, {}, bytes{1}}, frozen_who));
+  CAF_REQUIRE(frozen);
+  CAF_CHECK(frozen->why.code == errc::account_frozen);
+  CAF_CHECK(!frozen->closes);
+  // A frozen child reads its own profile, not another's.
+  CAF_CHECK(refusal(map(frame_type::profile_get, profile_request{other, 0}, frozen_who)));
+  CAF_CHECK_EQUAL(call(map(frame_type::profile_get, profile_request{me, 0}, frozen_who)).id, me);
+}
+
+CAF_TEST(a malformed body or a frame that is no request closes the session) {
+  for (auto type : {frame_type::send, frame_type::friend_add, frame_type::pin_set,
+                    frame_type::link_redeem, frame_type::ack, frame_type::account_delete}) {
+    auto r = refusal(map_raw(type, bytes{1, 2}));
+    CAF_REQUIRE(r);
+    CAF_CHECK(r->closes);
+    CAF_CHECK(r->why.code == errc::malformed_frame);
+  }
+  auto r = refusal(map_raw(frame_type::login_ok, {}));
+  CAF_REQUIRE(r);
+  CAF_CHECK(r->closes);
+  CAF_CHECK(r->why.code == errc::unexpected_frame);
+}
+
+CAF_TEST(friend steps go to the own account and name the other one) {
+  auto add = call(map(frame_type::friend_add, target_request{other}));
+  CAF_CHECK_EQUAL(add.id, me);
+  CAF_CHECK_EQUAL(add.op, static_cast<uint8_t>(user_op::add_friend));
+  auto t = decode_body<target_request>(add.body);
+  CAF_REQUIRE(t);
+  CAF_CHECK_EQUAL(t->id, other);
+  CAF_CHECK_EQUAL(call(map(frame_type::friend_decline, target_request{other})).op,
+                  static_cast<uint8_t>(user_op::decline_friend));
+  // A parent blocks for its child at the child's account.
+  auto block = call(map(frame_type::contact_block, contact_action{child, other}));
+  CAF_CHECK_EQUAL(block.id, child);
+  CAF_CHECK_EQUAL(block.op, static_cast<uint8_t>(user_op::block_contact));
+  auto list = call(map(frame_type::contacts_get, target_request{child}));
+  CAF_CHECK_EQUAL(list.id, child);
+  CAF_CHECK(list.answer.type == frame_type::friend_list_result);
+}
+
+CAF_TEST(family requests go to the child family and roles are checked first) {
+  auto unlink = call(map(frame_type::link_remove, target_request{child}));
+  CAF_CHECK_EQUAL(unlink.kind, family_kind);
+  CAF_CHECK_EQUAL(unlink.id, child);
+  CAF_CHECK_EQUAL(unlink.op, static_cast<uint8_t>(family_op::unlink));
+  // Only a parent makes link codes and child accounts; only a child redeems and sends
+  // locations.
+  auto code = refusal(map(frame_type::link_create, link_create_request{"1234"}, child_who));
+  CAF_REQUIRE(code);
+  CAF_CHECK(code->why.code == errc::invalid_argument);
+  CAF_CHECK(!code->closes);
+  CAF_CHECK(refusal(map(frame_type::link_redeem, link_redeem_request{other, 42, ""}, parent_who)));
+  auto redeem = call(map(frame_type::link_redeem, link_redeem_request{other, 42, ""}, child_who));
+  CAF_CHECK_EQUAL(redeem.id, me);
+  CAF_CHECK(redeem.guesses_code); // counted against the address first
+  CAF_CHECK(!call(map(frame_type::link_get, target_request{child})).guesses_code);
+}
+
+CAF_TEST(a parent PIN travels as its own field and the decoded copy is wiped) {
+  auto set = call(map(frame_type::pin_set, pin_set_request{child, "1234"}));
+  CAF_CHECK_EQUAL(set.id, child);
+  CAF_CHECK_EQUAL(set.op, static_cast<uint8_t>(family_op::set_pin));
+  wire::reader r{set.body};
+  std::string pin;
+  CAF_CHECK(r.str(pin, 64) && r.finished());
+  CAF_CHECK_EQUAL(pin, "1234");
+  // Deleting without a PIN sends no PIN field.
+  CAF_CHECK(call(map(frame_type::account_delete, account_delete_request{child, ""})).body.empty());
+}
+
+CAF_TEST(reads are answered with their result frames) {
+  CAF_CHECK(call(map(frame_type::key_get, target_request{other})).answer.type ==
+            frame_type::key_result);
+  CAF_CHECK(call(map(frame_type::status_get, target_request{other})).answer.type ==
+            frame_type::status_result);
+  CAF_CHECK(call(map(frame_type::account_export, target_request{child})).answer.type ==
+            frame_type::account_data);
+  auto friend_step = call(map(frame_type::profile_get, profile_request{other, child}));
+  CAF_CHECK_EQUAL(friend_step.kind, family_kind);
+  CAF_CHECK_EQUAL(friend_step.id, child);
+  CAF_CHECK(friend_step.answer.type == frame_type::profile);
+}
