@@ -77,8 +77,12 @@ std::optional<caf::message> decode_user_push(std::span<const uint8_t> in) {
     std::vector<mail_push> mail(count);
     for (auto& m : mail) {
       bytes body;
-      if (!r.blob(body, max_max_frame_size) || !read_body(body, m))
+      if (!r.blob(body, max_max_frame_size))
         return std::nullopt;
+      auto decoded = decode_body<mail_push>(body);
+      if (!decoded)
+        return std::nullopt;
+      m = std::move(*decoded);
     }
     if (!r.finished())
       return std::nullopt;
@@ -124,10 +128,10 @@ std::optional<attach_body> decode_attach(std::span<const uint8_t> in) {
   auto e = decode_endpoint(session);
   if (!e)
     return std::nullopt;
-  attach_body x{*e, {}};
-  if (!read_body(in.subspan(4 + session.size()), x.device))
+  auto device = decode_body<device_info>(in.subspan(4 + session.size()));
+  if (!device)
     return std::nullopt;
-  return x;
+  return attach_body{*e, std::move(*device)};
 }
 
 bytes encode_attach_reply(const attach_reply& x) {

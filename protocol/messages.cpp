@@ -102,7 +102,7 @@ void write_body(bytes& out, const device_info& x) {
   write_device(w, x);
 }
 
-bool read_body(std::span<const uint8_t> in, device_info& x) {
+static bool read_body(std::span<const uint8_t> in, device_info& x) {
   wire::reader r{in};
   read_device(r, x);
   return r.finished();
@@ -112,7 +112,7 @@ void write_body(bytes& out, const profile_set_request& x) {
   wire::writer{out}.str(x.name).str(x.country).u8(static_cast<uint8_t>(x.gender_of)).blob(x.avatar);
 }
 
-bool read_body(std::span<const uint8_t> in, profile_set_request& x) {
+static bool read_body(std::span<const uint8_t> in, profile_set_request& x) {
   wire::reader r{in};
   uint8_t g = 0;
   r.str(x.name, max_name_length);
@@ -132,7 +132,7 @@ void write_body(bytes& out, const profile_reply& x) {
   write_device(w, x.device);
 }
 
-bool read_body(std::span<const uint8_t> in, profile_reply& x) {
+static bool read_body(std::span<const uint8_t> in, profile_reply& x) {
   wire::reader r{in};
   uint8_t online = 2, full = 2;
   r.u64(x.id);
@@ -204,7 +204,7 @@ void write_body(bytes& out, const mail_push& x) {
       .blob(x.payload);
 }
 
-bool read_body(std::span<const uint8_t> in, client_hello& x) {
+static bool read_body(std::span<const uint8_t> in, client_hello& x) {
   wire::reader r{in};
   r.fixed(x.ephemeral_key);
   uint8_t n = 0;
@@ -219,7 +219,7 @@ bool read_body(std::span<const uint8_t> in, client_hello& x) {
   return r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, server_hello& x) {
+static bool read_body(std::span<const uint8_t> in, server_hello& x) {
   wire::reader r{in};
   r.fixed(x.cluster_key);
   r.fixed(x.ephemeral_key);
@@ -230,7 +230,7 @@ bool read_body(std::span<const uint8_t> in, server_hello& x) {
   return r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, error_body& x) {
+static bool read_body(std::span<const uint8_t> in, error_body& x) {
   wire::reader r{in};
   uint16_t code = 0;
   r.u16(code);
@@ -240,7 +240,7 @@ bool read_body(std::span<const uint8_t> in, error_body& x) {
   return r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, redirect_body& x) {
+static bool read_body(std::span<const uint8_t> in, redirect_body& x) {
   wire::reader r{in};
   uint16_t code = 0;
   uint8_t count = 0;
@@ -256,7 +256,7 @@ bool read_body(std::span<const uint8_t> in, redirect_body& x) {
   return r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, register_request& x) {
+static bool read_body(std::span<const uint8_t> in, register_request& x) {
   wire::reader r{in};
   uint8_t role = 0;
   r.str(x.name, max_name_length);
@@ -268,13 +268,13 @@ bool read_body(std::span<const uint8_t> in, register_request& x) {
   return r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, register_reply& x) {
+static bool read_body(std::span<const uint8_t> in, register_reply& x) {
   wire::reader r{in};
   r.u64(x.id);
   return r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, login_request& x) {
+static bool read_body(std::span<const uint8_t> in, login_request& x) {
   wire::reader r{in};
   r.u64(x.id);
   r.fixed(x.proof);
@@ -284,7 +284,7 @@ bool read_body(std::span<const uint8_t> in, login_request& x) {
   return r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, account_info& x) {
+static bool read_body(std::span<const uint8_t> in, account_info& x) {
   wire::reader r{in};
   r.u64(x.id);
   r.str(x.name, max_name_length);
@@ -292,13 +292,13 @@ bool read_body(std::span<const uint8_t> in, account_info& x) {
   return valid && r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, target_request& x) {
+static bool read_body(std::span<const uint8_t> in, target_request& x) {
   wire::reader r{in};
   r.u64(x.id);
   return r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, contact_list& x) {
+static bool read_body(std::span<const uint8_t> in, contact_list& x) {
   wire::reader r{in};
   uint32_t n = 0;
   if (!r.u32(n) || n > in.size())
@@ -313,7 +313,7 @@ bool read_body(std::span<const uint8_t> in, contact_list& x) {
   return valid && r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, key_reply& x) {
+static bool read_body(std::span<const uint8_t> in, key_reply& x) {
   wire::reader r{in};
   r.u64(x.id);
   r.fixed(x.box_key);
@@ -321,7 +321,7 @@ bool read_body(std::span<const uint8_t> in, key_reply& x) {
   return r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, status_reply& x) {
+static bool read_body(std::span<const uint8_t> in, status_reply& x) {
   wire::reader r{in};
   uint8_t online = 0;
   r.u64(x.id);
@@ -331,7 +331,7 @@ bool read_body(std::span<const uint8_t> in, status_reply& x) {
   return r.finished() && online <= 1;
 }
 
-bool read_body(std::span<const uint8_t> in, send_request& x) {
+static bool read_body(std::span<const uint8_t> in, send_request& x) {
   wire::reader r{in};
   r.u64(x.to);
   r.fixed(x.id);
@@ -339,13 +339,13 @@ bool read_body(std::span<const uint8_t> in, send_request& x) {
   return r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, accepted_reply& x) {
+static bool read_body(std::span<const uint8_t> in, accepted_reply& x) {
   wire::reader r{in};
   r.fixed(x.id);
   return r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, ack_request& x) {
+static bool read_body(std::span<const uint8_t> in, ack_request& x) {
   wire::reader r{in};
   uint16_t n = 0;
   if (!r.u16(n) || n > max_ack_keys)
@@ -360,7 +360,7 @@ bool read_body(std::span<const uint8_t> in, ack_request& x) {
   return valid && r.finished();
 }
 
-bool read_body(std::span<const uint8_t> in, mail_push& x) {
+static bool read_body(std::span<const uint8_t> in, mail_push& x) {
   wire::reader r{in};
   bool valid = read_kind(r, x.kind);
   r.u64(x.from);
@@ -374,7 +374,7 @@ void write_body(bytes& out, const link_create_request& x) {
   wire::writer{out}.str(x.pin);
 }
 
-bool read_body(std::span<const uint8_t> in, link_create_request& x) {
+static bool read_body(std::span<const uint8_t> in, link_create_request& x) {
   wire::reader r{in};
   r.str(x.pin, max_pin_field);
   return r.finished();
@@ -384,7 +384,7 @@ void write_body(bytes& out, const link_code_reply& x) {
   wire::writer{out}.u64(x.secret).u32(x.expires_in_ms);
 }
 
-bool read_body(std::span<const uint8_t> in, link_code_reply& x) {
+static bool read_body(std::span<const uint8_t> in, link_code_reply& x) {
   wire::reader r{in};
   r.u64(x.secret);
   r.u32(x.expires_in_ms);
@@ -398,7 +398,7 @@ void write_body(bytes& out, const link_redeem_request& x) {
     w.str(x.pin);
 }
 
-bool read_body(std::span<const uint8_t> in, link_redeem_request& x) {
+static bool read_body(std::span<const uint8_t> in, link_redeem_request& x) {
   wire::reader r{in};
   r.u64(x.parent);
   r.u64(x.secret);
@@ -411,7 +411,7 @@ void write_body(bytes& out, const child_create_request& x) {
   wire::writer{out}.str(x.name).str(x.birth_date);
 }
 
-bool read_body(std::span<const uint8_t> in, child_create_request& x) {
+static bool read_body(std::span<const uint8_t> in, child_create_request& x) {
   wire::reader r{in};
   r.str(x.name, max_name_length);
   r.str(x.birth_date, max_date_wire_field);
@@ -422,7 +422,7 @@ void write_body(bytes& out, const child_setup_reply& x) {
   wire::writer{out}.u64(x.child).u64(x.secret).u32(x.expires_in_ms);
 }
 
-bool read_body(std::span<const uint8_t> in, child_setup_reply& x) {
+static bool read_body(std::span<const uint8_t> in, child_setup_reply& x) {
   wire::reader r{in};
   r.u64(x.child);
   r.u64(x.secret);
@@ -434,7 +434,7 @@ void write_body(bytes& out, const register_child_request& x) {
   wire::writer{out}.u64(x.child).u64(x.secret).fixed(x.sign_key).fixed(x.box_key);
 }
 
-bool read_body(std::span<const uint8_t> in, register_child_request& x) {
+static bool read_body(std::span<const uint8_t> in, register_child_request& x) {
   wire::reader r{in};
   r.u64(x.child);
   r.u64(x.secret);
@@ -450,7 +450,7 @@ void write_body(bytes& out, const account_delete_request& x) {
     w.str(x.pin);
 }
 
-bool read_body(std::span<const uint8_t> in, account_delete_request& x) {
+static bool read_body(std::span<const uint8_t> in, account_delete_request& x) {
   wire::reader r{in};
   r.u64(x.id);
   if (r.ok() && r.remaining() > 0)
@@ -468,7 +468,7 @@ void write_body(bytes& out, const link_info& x) {
       .u64(x.locked_until_ms);
 }
 
-bool read_body(std::span<const uint8_t> in, link_info& x) {
+static bool read_body(std::span<const uint8_t> in, link_info& x) {
   wire::reader r{in};
   uint8_t sharing = 0;
   uint8_t pin = 0;
@@ -487,7 +487,7 @@ void write_body(bytes& out, const pin_set_request& x) {
   wire::writer{out}.u64(x.child).str(x.pin);
 }
 
-bool read_body(std::span<const uint8_t> in, pin_set_request& x) {
+static bool read_body(std::span<const uint8_t> in, pin_set_request& x) {
   wire::reader r{in};
   r.u64(x.child);
   r.str(x.pin, max_pin_field);
@@ -498,7 +498,7 @@ void write_body(bytes& out, const pin_change_request& x) {
   wire::writer{out}.str(x.old_pin).str(x.new_pin);
 }
 
-bool read_body(std::span<const uint8_t> in, pin_change_request& x) {
+static bool read_body(std::span<const uint8_t> in, pin_change_request& x) {
   wire::reader r{in};
   r.str(x.old_pin, max_pin_field);
   r.str(x.new_pin, max_pin_field);
@@ -517,7 +517,7 @@ void write_body(bytes& out, const approval_list& x) {
         .str(e.parent_name);
 }
 
-bool read_body(std::span<const uint8_t> in, approval_list& x) {
+static bool read_body(std::span<const uint8_t> in, approval_list& x) {
   wire::reader r{in};
   uint32_t n = 0;
   if (!r.u32(n) || n > in.size())
@@ -547,7 +547,7 @@ void write_body(bytes& out, const profile_request& x) {
     w.u64(x.child);
 }
 
-bool read_body(std::span<const uint8_t> in, profile_request& x) {
+static bool read_body(std::span<const uint8_t> in, profile_request& x) {
   wire::reader r{in};
   r.u64(x.id);
   if (r.ok() && r.remaining() > 0)
@@ -559,7 +559,7 @@ void write_body(bytes& out, const contact_action& x) {
   wire::writer{out}.u64(x.owner).u64(x.other);
 }
 
-bool read_body(std::span<const uint8_t> in, contact_action& x) {
+static bool read_body(std::span<const uint8_t> in, contact_action& x) {
   wire::reader r{in};
   r.u64(x.owner);
   r.u64(x.other);
@@ -639,7 +639,7 @@ void write_body(bytes& out, const report_request& x) {
   wire::writer{out}.u64(x.other).u8(static_cast<uint8_t>(x.category));
 }
 
-bool read_body(std::span<const uint8_t> in, report_request& x) {
+static bool read_body(std::span<const uint8_t> in, report_request& x) {
   wire::reader r{in};
   uint8_t category = 0;
   r.u64(x.other);
@@ -652,7 +652,7 @@ void write_body(bytes& out, const approval_decision& x) {
   wire::writer{out}.u64(x.child).u64(x.other).u8(x.approve ? 1 : 0);
 }
 
-bool read_body(std::span<const uint8_t> in, approval_decision& x) {
+static bool read_body(std::span<const uint8_t> in, approval_decision& x) {
   wire::reader r{in};
   uint8_t approve = 2;
   r.u64(x.child);
@@ -666,7 +666,7 @@ void write_body(bytes& out, const approval_by_pin& x) {
   wire::writer{out}.u64(x.other).u8(x.approve ? 1 : 0).str(x.pin);
 }
 
-bool read_body(std::span<const uint8_t> in, approval_by_pin& x) {
+static bool read_body(std::span<const uint8_t> in, approval_by_pin& x) {
   wire::reader r{in};
   uint8_t approve = 2;
   r.u64(x.other);
@@ -680,7 +680,7 @@ void write_body(bytes& out, const policy_request& x) {
   wire::writer{out}.u64(x.child).u8(x.policy);
 }
 
-bool read_body(std::span<const uint8_t> in, policy_request& x) {
+static bool read_body(std::span<const uint8_t> in, policy_request& x) {
   wire::reader r{in};
   r.u64(x.child);
   r.u8(x.policy);
@@ -691,7 +691,7 @@ void write_body(bytes& out, const notice_body& x) {
   wire::writer{out}.u8(static_cast<uint8_t>(x.type)).u64(x.child).u64(x.other).u64(x.value);
 }
 
-bool read_body(std::span<const uint8_t> in, notice_body& x) {
+static bool read_body(std::span<const uint8_t> in, notice_body& x) {
   wire::reader r{in};
   uint8_t type = 0;
   r.u8(type);
@@ -706,7 +706,7 @@ void write_body(bytes& out, const location_update& x) {
   wire::writer{out}.blob(x.payload);
 }
 
-bool read_body(std::span<const uint8_t> in, location_update& x) {
+static bool read_body(std::span<const uint8_t> in, location_update& x) {
   wire::reader r{in};
   r.blob(x.payload, max_location_payload);
   return r.finished() && !x.payload.empty();
@@ -716,7 +716,7 @@ void write_body(bytes& out, const location_sharing_request& x) {
   wire::writer{out}.u64(x.child).u8(x.on ? 1 : 0);
 }
 
-bool read_body(std::span<const uint8_t> in, location_sharing_request& x) {
+static bool read_body(std::span<const uint8_t> in, location_sharing_request& x) {
   wire::reader r{in};
   uint8_t on = 2;
   r.u64(x.child);
@@ -724,5 +724,53 @@ bool read_body(std::span<const uint8_t> in, location_sharing_request& x) {
   x.on = on == 1;
   return r.finished() && on <= 1;
 }
+
+template <class T>
+result<T> decode_body(std::span<const uint8_t> in) {
+  T x{};
+  if (!read_body(in, x))
+    return failure{errc::malformed_frame, "the frame body does not match its type"};
+  return x;
+}
+
+template result<client_hello> decode_body<client_hello>(std::span<const uint8_t>);
+template result<server_hello> decode_body<server_hello>(std::span<const uint8_t>);
+template result<error_body> decode_body<error_body>(std::span<const uint8_t>);
+template result<redirect_body> decode_body<redirect_body>(std::span<const uint8_t>);
+template result<register_request> decode_body<register_request>(std::span<const uint8_t>);
+template result<register_reply> decode_body<register_reply>(std::span<const uint8_t>);
+template result<child_create_request> decode_body<child_create_request>(std::span<const uint8_t>);
+template result<child_setup_reply> decode_body<child_setup_reply>(std::span<const uint8_t>);
+template result<register_child_request> decode_body<register_child_request>(std::span<const uint8_t>);
+template result<account_delete_request> decode_body<account_delete_request>(std::span<const uint8_t>);
+template result<login_request> decode_body<login_request>(std::span<const uint8_t>);
+template result<account_info> decode_body<account_info>(std::span<const uint8_t>);
+template result<target_request> decode_body<target_request>(std::span<const uint8_t>);
+template result<profile_request> decode_body<profile_request>(std::span<const uint8_t>);
+template result<device_info> decode_body<device_info>(std::span<const uint8_t>);
+template result<profile_set_request> decode_body<profile_set_request>(std::span<const uint8_t>);
+template result<profile_reply> decode_body<profile_reply>(std::span<const uint8_t>);
+template result<contact_action> decode_body<contact_action>(std::span<const uint8_t>);
+template result<report_request> decode_body<report_request>(std::span<const uint8_t>);
+template result<contact_list> decode_body<contact_list>(std::span<const uint8_t>);
+template result<key_reply> decode_body<key_reply>(std::span<const uint8_t>);
+template result<status_reply> decode_body<status_reply>(std::span<const uint8_t>);
+template result<send_request> decode_body<send_request>(std::span<const uint8_t>);
+template result<accepted_reply> decode_body<accepted_reply>(std::span<const uint8_t>);
+template result<ack_request> decode_body<ack_request>(std::span<const uint8_t>);
+template result<mail_push> decode_body<mail_push>(std::span<const uint8_t>);
+template result<link_create_request> decode_body<link_create_request>(std::span<const uint8_t>);
+template result<link_code_reply> decode_body<link_code_reply>(std::span<const uint8_t>);
+template result<link_redeem_request> decode_body<link_redeem_request>(std::span<const uint8_t>);
+template result<link_info> decode_body<link_info>(std::span<const uint8_t>);
+template result<pin_set_request> decode_body<pin_set_request>(std::span<const uint8_t>);
+template result<pin_change_request> decode_body<pin_change_request>(std::span<const uint8_t>);
+template result<approval_list> decode_body<approval_list>(std::span<const uint8_t>);
+template result<approval_decision> decode_body<approval_decision>(std::span<const uint8_t>);
+template result<approval_by_pin> decode_body<approval_by_pin>(std::span<const uint8_t>);
+template result<policy_request> decode_body<policy_request>(std::span<const uint8_t>);
+template result<notice_body> decode_body<notice_body>(std::span<const uint8_t>);
+template result<location_update> decode_body<location_update>(std::span<const uint8_t>);
+template result<location_sharing_request> decode_body<location_sharing_request>(std::span<const uint8_t>);
 
 } // namespace kinbox
