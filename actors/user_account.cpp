@@ -2,6 +2,7 @@
 // names, cards, keys and status for friends, the profile and who sees which field, the
 // export of everything held on the account, and its deletion (records, mail, data key).
 #include "actors/user_parts.hpp"
+#include "actors/views.hpp"
 
 namespace kinbox::user_parts {
 
@@ -128,22 +129,13 @@ void get_status(user_pointer self, account_id target, reply_to rp) {
       .then(
           [=](kv_lookup& presence) mutable {
             auto attached = presence.found ? decode_presence(presence.value) : std::nullopt;
-            // Online while the node holding the session lives: its heartbeat stands for
-            // its sessions. A session on a node that died is offline, last seen at the
-            // node's last heartbeat (or the attach, if this node never saw it go).
-            auto view = service->view();
-            bool online = attached && view->is_live(attached->node, attached->incarnation);
-            uint64_t seen_when_gone = 0;
-            if (attached && !online)
-              seen_when_gone =
-                  view->departed_at(attached->node, attached->incarnation).value_or(attached->since_ms);
             self->request(kv, caf::infinite, kv_get_atom::value, kv_space::last_seen,
                           key_of(target))
                 .then(
                     [=](kv_lookup& seen) mutable {
                       auto last = seen.found ? read_last_seen(seen.value) : 0;
-                      last = std::max(last, seen_when_gone);
-                      rp.deliver(ok_reply(encode_body(status_reply{target, online, last})));
+                      rp.deliver(ok_reply(
+                          encode_body(status_view(target, attached, last, *service->view()))));
                     },
                     [=](caf::error& err) mutable {
                       rp.deliver(error_reply(err));
@@ -230,7 +222,9 @@ void save_profile(user_pointer self, const profile_set_request& req, reply_to rp
 void get_profile(user_pointer self, account_id caller, reply_to rp) {
   auto& st = self->state;
   bool full = caller == st.id || (st.contacts.parent() != 0 && caller == st.contacts.parent());
-  if (!full && !knows(st, caller))
+  auto sight = full ? profile_sight::full : knows(st, caller) ? profile_sight::contact
+                                                               : profile_sight::none;
+  if (sight == profile_sight::none)
     return rp.deliver(error_reply(errc::not_found));
   auto view = st.deps->service->view();
   bool online = st.session && view->is_live(st.session->node, st.session->incarnation);
@@ -239,16 +233,8 @@ void get_profile(user_pointer self, account_id caller, reply_to rp) {
       return rp.deliver(error_reply(errc::unavailable, "the profile could not be read"));
     if (!self->state.account)
       return rp.deliver(account_changed_reply());
-    auto& a = *self->state.account;
-    profile_reply out{a.id, a.name, std::move(p->avatar), online, full, {}, {}, gender::unsaid,
-                      a.role, {}};
-    if (full) {
-      out.birth_date = a.birth_date;
-      out.country = p->country;
-      out.gender_of = p->gender_of;
-      out.device = p->device;
-    }
-    rp.deliver(ok_reply(encode_body(out)));
+    rp.deliver(ok_reply(
+        encode_body(profile_view(*self->state.account, std::move(*p), online, sight))));
   });
 }
 
