@@ -176,7 +176,7 @@ void after_load(user_pointer self) {
 bool can_stop(const user_state& st, uint64_t now_ms) {
   return quiet(st) && !st.session &&
          st.held.empty() && st.incoming.empty() &&
-         (!st.code || st.code->expires_ms <= now_ms);
+         (!st.code || st.code->expired(now_ms));
 }
 
 user_actor::behavior_type user_behavior(user_pointer self, account_id id,

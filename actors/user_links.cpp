@@ -26,14 +26,11 @@ void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
           [=](std::string& hash) mutable {
             pins->done(turn);
             auto& st = self->state;
-            link_code code;
-            randombytes_buf(&code.secret, sizeof(code.secret));
-            code.secret = 1 + code.secret % (link_secret_span - 1);
-            code.expires_ms = st.deps->now_ms() + static_cast<uint64_t>(st.deps->link_code_ttl.count());
-            code.pin_hash = std::move(hash);
-            auto reply = link_code_reply{code.secret,
+            uint64_t random = 0;
+            randombytes_buf(&random, sizeof(random));
+            st.code.emplace(random, st.deps->now_ms(), st.deps->link_code_ttl, std::move(hash));
+            auto reply = link_code_reply{st.code->secret(),
                                          static_cast<uint32_t>(st.deps->link_code_ttl.count())};
-            st.code = std::move(code);
             rp.deliver(ok_reply(encode_body(reply)));
           },
           [=](caf::error& err) mutable {
@@ -45,7 +42,7 @@ void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
 /// A child's family redeems this parent's link code: right once, before it expires. Wrong
 /// secrets do not void it (a stranger could void any parent's code so): guessing is
 /// bounded per guessing child and per address instead, and the parent is told when
-/// `link_code_attack_tries` wrong secrets met its code. Every refusal is the same, also
+/// `link_code::attack_tries` wrong secrets met its code. Every refusal is the same, also
 /// from an id without an account.
 void redeem_link_code(user_pointer self, const entity_request& req, reply_to rp) {
   auto& st = self->state;
@@ -55,16 +52,21 @@ void redeem_link_code(user_pointer self, const entity_request& req, reply_to rp)
   auto refused = error_reply(errc::not_found, "no such link code");
   if (!r.finished() || !st.account || st.account->role != account_role::parent || !st.code)
     return rp.deliver(refused);
-  auto& code = *st.code;
-  if (code.expires_ms <= st.deps->now_ms()) {
-    st.code.reset();
-  } else if (sodium_memcmp(&code.secret, &secret, sizeof(secret)) == 0) {
-    bytes hash(code.pin_hash.begin(), code.pin_hash.end());
+  switch (st.code->attempt(secret, st.deps->now_ms())) {
+  case link_code::outcome::right: {
+    bytes hash(st.code->pin_hash().begin(), st.code->pin_hash().end());
     st.code.reset();
     return rp.deliver(ok_reply(std::move(hash)));
-  } else if (++code.wrong_tries == link_code_attack_tries) {
+  }
+  case link_code::outcome::expired:
+    st.code.reset();
+    break;
+  case link_code::outcome::attacked:
     log::get("user")->warn("event=link_code_attacked account={} by={}", st.id, req.caller);
-    notify_self(self, notice_type::link_code_attacked, 0, req.caller, code.wrong_tries);
+    notify_self(self, notice_type::link_code_attacked, 0, req.caller, link_code::attack_tries);
+    break;
+  case link_code::outcome::wrong:
+    break;
   }
   rp.deliver(refused);
 }

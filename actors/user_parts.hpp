@@ -21,6 +21,7 @@
 #include "actors/contacts.hpp"
 #include "actors/family_actor.hpp"
 #include "actors/held_window.hpp"
+#include "actors/link_code.hpp"
 #include "actors/profile.hpp"
 #include "actors/safety.hpp"
 #include "actors/user_actor.hpp"
@@ -31,9 +32,6 @@
 #include "protocol/wire.hpp"
 
 namespace kinbox::user_parts {
-
-/// Link-code secrets have 10 decimal digits.
-constexpr uint64_t link_secret_span = 10'000'000'000ull;
 
 /// Mail handed to this user by a deliver request, stored together with the rest of its
 /// batch.
@@ -49,16 +47,6 @@ struct notice {
   std::function<void(entity_reply&)> then; ///< for the few requests whose answer matters
 };
 
-/// A link code this parent made: one at a time, single use, short-lived.
-struct link_code {
-  uint64_t secret = 0;
-  uint64_t expires_ms = 0;
-  uint32_t wrong_tries = 0; ///< wrong secrets it met
-  std::string pin_hash;     ///< of the PIN the parent gave; the family keeps it once redeemed
-};
-
-/// Wrong secrets against one link code after which its parent is told.
-constexpr uint32_t link_code_attack_tries = 5;
 
 struct user_state {
   account_id id = 0;
