@@ -152,10 +152,10 @@ bool can_stop(const family_actor_state& st, uint64_t now_ms) {
 
 void enqueue(family_pointer self, std::vector<entity_request> reqs, std::vector<reply_to> replies) {
   auto& st = self->state;
-  if (!st.life.serving(*st.deps->service->view()))
-    return entity_life::bounce(reqs, replies);
   st.life.touch(st.deps->now_ms());
   st.life.arm_idle(self);
+  if (!st.life.serving(*st.deps->service->view()))
+    return entity_life::bounce(reqs, replies);
   for (size_t i = 0; i < reqs.size(); ++i)
     st.waiting.push_back({std::move(reqs[i]), std::move(replies[i])});
   run_next(self);
@@ -167,6 +167,9 @@ family_actor::behavior_type family_behavior(family_pointer self, account_id chil
   self->state.child = child;
   self->state.deps = std::move(deps);
   self->state.life = entity_life{family_kind, child, std::move(host)};
+  // Also an actor looked up and never sent anything passivates.
+  self->state.life.touch(self->state.deps->now_ms());
+  self->state.life.arm_idle(self);
   return {
       [=](entity_request& req) -> caf::result<entity_reply> {
         auto rp = self->make_response_promise<entity_reply>();

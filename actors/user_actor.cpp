@@ -190,11 +190,14 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
         auto rp = self->make_response_promise<entity_reply>();
         std::vector<entity_request> reqs;
         reqs.push_back(std::move(req));
-        handle_all(self, std::move(reqs), {reply_to{rp}});
+        std::vector<reply_to> replies{reply_to{rp}};
+        self->state.life.track(replies);
+        handle_all(self, std::move(reqs), std::move(replies));
         return rp;
       },
       [=](std::vector<entity_request>& reqs) -> caf::result<std::vector<entity_reply>> {
         auto [rp, replies] = reply_to::for_batch(self, reqs.size());
+        self->state.life.track(replies);
         if (!reqs.empty())
           handle_all(self, std::move(reqs), std::move(replies));
         return rp;
@@ -300,7 +303,8 @@ entity_kind_spec user_kind_spec(std::shared_ptr<const user_deps> deps, shard_kee
           [deps](caf::actor_system& sys, uint64_t id, entity_host host) {
             return entity_actor{spawn_user(sys, id, deps, std::move(host))};
           },
-          std::move(mail)};
+          std::move(mail),
+          caf::duration{std::chrono::seconds(60)}};
 }
 
 uint64_t system_now_ms() {

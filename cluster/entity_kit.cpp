@@ -13,8 +13,6 @@ namespace kinbox {
 
 namespace {
 
-/// How long a released actor may take to make its state safe.
-constexpr auto release_time = std::chrono::seconds(60);
 /// How long an actor may take to send its writes when the node stops.
 constexpr auto flush_time = std::chrono::seconds(10);
 
@@ -64,7 +62,7 @@ void release_actors(host_pointer self, const std::set<uint32_t>& shards,
   auto leaving = forget(self, shards);
   auto one_done = countdown(leaving.size(), std::move(then));
   for (auto& actor : leaving)
-    self->request(actor, release_time, release_atom::value)
+    self->request(actor, self->state.spec.release_wait, release_atom::value)
         .then([=](bool) { (*one_done)(); }, [=](caf::error&) { (*one_done)(); });
 }
 
@@ -73,6 +71,12 @@ entity_host::behavior_type host_behavior(host_pointer self, entity_kind_spec spe
   self->state.spec = std::move(spec);
   self->state.service = std::move(service);
   self->set_exit_handler([=](caf::exit_msg& msg) {
+    if (self->state.spec.keeper && msg.source == self->state.spec.keeper.address()) {
+      // Without its keeper no shard of the kind could move: the kind stops, visibly.
+      log::get("cluster")->error("event=shard_keeper_stopped kind={} reason={}",
+                                 self->state.spec.kind, caf::to_string(msg.reason));
+      return self->quit(msg.reason);
+    }
     auto& actors = self->state.actors;
     for (auto i = actors.begin(); i != actors.end(); ++i)
       if (i->second.address() == msg.source) {

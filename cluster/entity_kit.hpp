@@ -14,6 +14,7 @@
 #pragma once
 
 #include <caf/actor_system.hpp>
+#include <caf/duration.hpp>
 #include <caf/typed_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -70,6 +71,10 @@ struct entity_kind_spec {
   std::function<entity_actor(caf::actor_system&, uint64_t id, entity_host host)> spawn;
   /// None for a kind whose actors keep everything in KV.
   shard_keeper keeper;
+  /// How long the host waits for an actor to answer a release before it moves on. With a
+  /// keeper, what a late actor still writes is moved on as strays; without one the wait
+  /// is unbounded, for a late write to KV could undo its successor's.
+  caf::duration release_wait = caf::infinite;
 };
 
 /// Spawns the generic host of a kind and registers it, with the kind's push codec, in
@@ -111,8 +116,22 @@ public:
       replies[i].deliver(moved_reply(std::move(reqs[i].body)));
   }
 
-  /// The shard moves: the actor takes no more requests and answers `rp` in `left`.
-  void release(caf::typed_response_promise<bool> rp) { leaving_ = std::move(rp); }
+  /// The shard moves: the actor takes no more requests and answers `rp` in `left`. An
+  /// actor that stopped already (it passivated: its state is safe) answers at once.
+  void release(caf::typed_response_promise<bool> rp) {
+    if (stopped_)
+      rp.deliver(true);
+    else
+      leaving_ = std::move(rp);
+  }
+
+  /// Counts the requests whose replies are not sent yet: the actor quits at the end of a
+  /// linger only once every one is answered (a read that outlives the release).
+  void track(std::vector<reply_to>& replies) {
+    for (auto& r : replies)
+      r.count_in(open_replies_);
+  }
+  size_t open_replies() const { return *open_replies_; }
 
   /// A leaving actor with nothing open answers its release and lingers.
   template <class Self>
@@ -133,10 +152,11 @@ public:
     self->delayed_send(self, moved_linger, linger_atom::value);
   }
 
-  /// The end of a linger: quits if nothing the actor started is open, else lingers on.
+  /// The end of a linger: quits if nothing the actor started is open and every tracked
+  /// request is answered, else lingers on.
   template <class Self>
   void linger(Self* self, bool quiet) {
-    if (quiet)
+    if (quiet && open_replies() == 0)
       self->quit();
     else
       self->delayed_send(self, moved_linger, linger_atom::value);
@@ -182,6 +202,7 @@ private:
   bool stopped_ = false;
   uint64_t last_used_ms_ = 0;
   bool idle_timer_ = false;
+  std::shared_ptr<size_t> open_replies_ = std::make_shared<size_t>(0);
 };
 
 } // namespace kinbox

@@ -25,7 +25,12 @@ public:
       : single_(std::move(single)) {}
   reply_to(std::shared_ptr<batch> b, size_t index) : batch_(std::move(b)), index_(index) {}
 
+  /// Fills the slot; once per slot (of all copies of a reply_to, one delivers).
   void deliver(entity_reply r) {
+    if (open_) {
+      --*open_;
+      open_.reset();
+    }
     if (!batch_) {
       single_.deliver(std::move(r));
       return;
@@ -33,6 +38,12 @@ public:
     batch_->replies[index_] = std::move(r);
     if (--batch_->open == 0)
       batch_->promise.deliver(std::move(batch_->replies));
+  }
+
+  /// Counts the slot in `open` until it is delivered: an actor that stops waits for it.
+  void count_in(std::shared_ptr<size_t> open) {
+    ++*open;
+    open_ = std::move(open);
   }
 
   /// The reply slots of a batch of `n` requests and the promise they fill together.
@@ -57,6 +68,7 @@ private:
   caf::typed_response_promise<entity_reply> single_;
   std::shared_ptr<batch> batch_;
   size_t index_ = 0;
+  std::shared_ptr<size_t> open_;
 };
 
 } // namespace kinbox

@@ -29,14 +29,22 @@ struct journal {
   }
 };
 
+/// Tells a counter to answer the requests it holds.
+using answer_atom = caf::atom_constant<caf::atom("answer")>;
+/// The operation a counter holds without an answer until told (a read that outlives a
+/// release).
+constexpr uint8_t held_op = 2;
+
 // A kind in a few lines: state with an entity_life, its requests, the kit's messages.
 struct counter_state {
   entity_life life;
   uint64_t count = 0;
+  std::vector<reply_to> held;
   static inline const char* name = "test.counter";
 };
 
-using counter_actor = entity_actor::extend<caf::reacts_to<linger_atom>, caf::reacts_to<idle_atom>>;
+using counter_actor = entity_actor::extend<caf::reacts_to<linger_atom>, caf::reacts_to<idle_atom>,
+                                           caf::reacts_to<answer_atom>>;
 
 counter_actor::behavior_type counter(counter_actor::stateful_pointer<counter_state> self,
                                      uint64_t id, entity_host host,
@@ -48,14 +56,18 @@ counter_actor::behavior_type counter(counter_actor::stateful_pointer<counter_sta
       [=](std::vector<entity_request>& reqs) -> caf::result<std::vector<entity_reply>> {
         auto& st = self->state;
         auto [rp, replies] = reply_to::for_batch(self, reqs.size());
+        st.life.track(replies);
         if (!st.life.serving(*service->view())) {
           entity_life::bounce(reqs, replies);
           return rp;
         }
         st.life.touch(j->now_ms);
         st.life.arm_idle(self);
-        for (auto& r : replies)
-          r.deliver(ok_reply(bytes{static_cast<uint8_t>(++st.count)}));
+        for (size_t i = 0; i < reqs.size(); ++i)
+          if (reqs[i].op == held_op)
+            st.held.push_back(replies[i]);
+          else
+            replies[i].deliver(ok_reply(bytes{static_cast<uint8_t>(++st.count)}));
         return rp;
       },
       [=](release_atom) -> caf::result<bool> {
@@ -72,6 +84,11 @@ counter_actor::behavior_type counter(counter_actor::stateful_pointer<counter_sta
       [=](node_down_atom, const std::string& node, uint64_t, uint64_t) { note("down " + node); },
       [=](stored_atom) { note("stored"); },
       [=](linger_atom) { self->state.life.linger(self, true); },
+      [=](answer_atom) {
+        for (auto& r : self->state.held)
+          r.deliver(ok_reply());
+        self->state.held.clear();
+      },
       [=](idle_atom) {
         if (self->state.life.idle(self, j->now_ms))
           self->state.life.passivate(self);
@@ -106,6 +123,7 @@ struct fixture : test_coordinator_fixture<> {
   fakes::no_bus bus;
   std::shared_ptr<entity_service> service;
   entity_host host;
+  shard_keeper kept; ///< the kind's keeper, if it has one
   caf::scoped_actor self{sys};
 
   fixture() {
@@ -124,12 +142,14 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   void start(bool with_keeper) {
+    if (with_keeper)
+      kept = sys.spawn(keeper, j);
     entity_kind_spec spec{counter_kind,
                           [svc = service, j = j](caf::actor_system& sys, uint64_t id,
                                                  entity_host h) {
                             return entity_actor{sys.spawn(counter, id, std::move(h), svc, j)};
                           },
-                          with_keeper ? sys.spawn(keeper, j) : shard_keeper{}};
+                          kept};
     host = host_kind(sys, service, std::move(spec), push_codec{});
     consume_messages();
   }
@@ -373,6 +393,49 @@ CAF_TEST(a lost shard stops its actors and sends its state on as strays) {
   CAF_CHECK(released < strays);
   pass(moved_linger);
   CAF_CHECK(gone(*one, 1));
+}
+
+CAF_TEST(a released actor lingers until the replies it still owes are sent) {
+  start(false);
+  auto one = lookup(1);
+  CAF_REQUIRE(one);
+  std::vector<entity_request> reqs{entity_request{counter_kind, 1, held_op, 7, {}}};
+  auto pending = self->request(*one, caf::infinite, std::move(reqs));
+  consume_messages();
+  CAF_CHECK(release(shard(1))); // its state is safe: the release is answered
+  pass(moved_linger * 3);
+  CAF_CHECK(moved(*one, 1)); // still there: a reply is owed
+  caf::anon_send(caf::actor_cast<counter_actor>(*one), answer_atom::value);
+  consume_messages();
+  bool answered = false;
+  pending.receive([&](std::vector<entity_reply>& r) { answered = r.at(0).ok(); },
+                  [](caf::error&) {});
+  CAF_CHECK(answered);
+  pass(moved_linger);
+  CAF_CHECK(gone(*one, 1));
+}
+
+CAF_TEST(an actor that passivated answers a release at once) {
+  start(false);
+  auto one = lookup(1);
+  CAF_REQUIRE(one);
+  CAF_CHECK(serves(*one, 1));
+  pass(entity_idle_time + std::chrono::seconds(1));
+  CAF_CHECK(moved(*one, 1)); // passivated, lingering
+  auto pending = self->request(caf::actor_cast<counter_actor>(*one), caf::infinite,
+                               release_atom::value);
+  consume_messages();
+  bool answered = false;
+  pending.receive([&](bool ok) { answered = ok; }, [](caf::error&) {});
+  CAF_CHECK(answered);
+}
+
+CAF_TEST(a kind whose shard keeper fails stops visibly) {
+  start(true);
+  CAF_REQUIRE(lookup(1));
+  caf::anon_send_exit(kept, caf::exit_reason::unhandled_exception);
+  consume_messages();
+  CAF_CHECK(!lookup(1)); // the host is gone, and with it the kind's actors
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

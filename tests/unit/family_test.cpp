@@ -200,6 +200,23 @@ CAF_TEST(an account and a flag travel as nine bytes and nothing else decodes) {
 
 CAF_TEST_FIXTURE_SCOPE(family_tests, fixture)
 
+CAF_TEST(a family actor looked up and never sent anything passivates) {
+  auto lookup = [&] {
+    auto pending = self->request(host, caf::infinite, lookup_atom::value, uint64_t{mia});
+    consume_messages();
+    caf::actor out;
+    pending.receive([&](caf::actor& a) { out = a; },
+                    [&](caf::error& err) { CAF_FAIL("lookup failed: " << sys.render(err)); });
+    return out;
+  };
+  auto first = lookup();
+  CAF_CHECK(lookup() == first);
+  w->now += 61'000;
+  sched.advance_time(std::chrono::seconds(61));
+  consume_messages();
+  CAF_CHECK(lookup() != first); // the host forgot it: a new actor
+}
+
 CAF_TEST(a child redeems a link code once and is linked to that one parent) {
   auto wrong = call(mia, mia, family_op::redeem, encode_body(link_redeem_request{mum, 1, {}}));
   CAF_CHECK_EQUAL(wrong.status, code(errc::not_found));
