@@ -184,6 +184,7 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
   self->state.id = id;
   self->state.deps = std::move(deps);
   self->state.life = entity_life{user_kind, id, std::move(host)};
+  self->state.ack_checks.emplace(self->state.deps->redeliver_after);
   load(self, [=] { after_load(self); });
   return {
       [=](entity_request& req) -> caf::result<entity_reply> {
@@ -232,7 +233,7 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
       },
       [=](redeliver_atom, uint64_t attachment) {
         auto& st = self->state;
-        st.redeliver_timer = false;
+        st.ack_checks->due();
         if (attachment == st.attachment && st.session)
           redeliver(self);
         else

@@ -11,12 +11,10 @@ mail_push to_push(const envelope& e) {
 
 void arm_redeliver(user_pointer self) {
   auto& st = self->state;
-  if (st.redeliver_timer || !st.session)
+  if (!st.session)
     return;
-  st.redeliver_timer = true;
-  st.acks_at_check = st.acks;
-  self->delayed_send(self, st.deps->redeliver_after * (1u << st.redeliver_backoff),
-                     redeliver_atom::value, st.attachment);
+  if (auto wait = st.ack_checks->arm())
+    self->delayed_send(self, *wait, redeliver_atom::value, st.attachment);
 }
 
 void push(user_pointer self, std::vector<mail_push> mail) {
@@ -271,8 +269,7 @@ void add_receipt(std::vector<entity_request>& out, account_id self_id, const mai
 
 void ack(user_pointer self, const ack_request& req, reply_to rp) {
   auto& st = self->state;
-  ++st.acks;
-  st.redeliver_backoff = 0;
+  st.ack_checks->acked();
   // The next page can be read while this ack commits: pages follow the drain cursor.
   st.backlog.acked(req.keys);
   if (st.backlog.more())
@@ -359,7 +356,7 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
   st.session = session;
   ++st.attachment;
   st.backlog.restart();
-  st.redeliver_backoff = 0;
+  st.ack_checks->attached();
   write_presence(self, session);
   rp.deliver(ok_reply(encode_attach_reply({{st.id, st.account->name, st.account->role},
                                             st.deps->service->node_id(),
@@ -428,15 +425,13 @@ void drain(user_pointer self) {
 /// it already has by id.
 void redeliver(user_pointer self) {
   auto& st = self->state;
-  constexpr uint8_t max_backoff = 5;
-  bool progress = st.acks != st.acks_at_check;
   if (st.backlog.reading())
     return arm_redeliver(self);
   if (st.backlog.more() || st.backlog.pages_out()) {
-    if (progress)
+    if (st.ack_checks->progress())
       return arm_redeliver(self);
     // No ack for a whole wait while backlog pages are out: page it again from the start.
-    st.redeliver_backoff = std::min<uint8_t>(st.redeliver_backoff + 1, max_backoff);
+    st.ack_checks->back_off();
     st.backlog.restart();
     return drain(self);
   }
@@ -450,7 +445,7 @@ void redeliver(user_pointer self) {
                                  return;
                                if (st.backlog.paging())
                                  return arm_redeliver(self); // the drain's acks show later
-                               auto wait = static_cast<uint64_t>(st.deps->redeliver_after.count());
+                               auto wait = static_cast<uint64_t>(st.ack_checks->base().count());
                                auto now = st.deps->now_ms();
                                std::vector<mail_push> again;
                                std::vector<mail_ref> strays;
@@ -469,8 +464,7 @@ void redeliver(user_pointer self) {
                                if (!strays.empty())
                                  discard(self, std::move(strays));
                                if (!again.empty())
-                                 st.redeliver_backoff =
-                                     std::min<uint8_t>(st.redeliver_backoff + 1, max_backoff);
+                                 st.ack_checks->back_off();
                                // Mail still held, or waiting for its commit, may be stored
                                // unacked after this read: look again.
                                if (owed || !st.held.empty() || st.deferred > 0)

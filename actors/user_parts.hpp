@@ -22,6 +22,7 @@
 #include "actors/family_actor.hpp"
 #include "actors/held_window.hpp"
 #include "actors/link_code.hpp"
+#include "actors/redelivery.hpp"
 #include "actors/profile.hpp"
 #include "actors/safety.hpp"
 #include "actors/user_actor.hpp"
@@ -72,10 +73,8 @@ struct user_state {
   uint64_t attachment = 0;         ///< counts attaches: a page read for an earlier one is stale
   backlog_pager backlog;               ///< the drain of stored mail to the session
   size_t deferred = 0;                 ///< mail waiting for its commit before it is pushed
-  bool redeliver_timer = false;        ///< a redeliver_atom is on its way
-  uint64_t acks = 0;                   ///< ack requests handled
-  uint64_t acks_at_check = 0;          ///< `acks` when the redeliver timer was armed
-  uint8_t redeliver_backoff = 0;       ///< doublings of the redeliver wait since the last ack
+  /// When pushed mail is checked for its ack (made with `deps->redeliver_after`).
+  std::optional<redelivery> ack_checks;
   std::vector<incoming_mail> incoming; ///< delivers of the requests being handled
   held_window held;        ///< pushed, waiting for the device's ack
   bool held_timer = false; ///< a held_atom is on its way
