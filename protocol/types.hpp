@@ -61,9 +61,10 @@ struct failure {
   uint32_t retry_after_ms{}; ///< for rate_limited: when to try again; 0: no hint
 };
 
-/// A value or a failure, for code that does not run inside CAF (codec, client SDK).
+/// A value or a failure, for code that does not run inside CAF (codec, client SDK). Never
+/// dropped unread: a failure would go unnoticed.
 template <class T>
-class result {
+class [[nodiscard]] result {
 public:
   result(T value) : state_(std::move(value)) {}
   result(failure err) : state_(std::move(err)) {}
