@@ -91,6 +91,26 @@ inline entity_host::behavior_type host(entity_host::pointer, caf::actor entity) 
   };
 }
 
+/// The entity service of a lone node "test" (incarnation `incarnation`) that serves all
+/// 16 shards, on `bus`.
+inline std::shared_ptr<entity_service> lone_node_service(message_bus& bus,
+                                                         uint64_t incarnation = 1) {
+  entity_service_config cfg;
+  cfg.cluster = "test";
+  cfg.node_id = "test";
+  cfg.incarnation = incarnation;
+  cfg.bus = &bus;
+  auto service = std::make_shared<entity_service>(cfg);
+  auto view = std::make_shared<cluster_view>();
+  view->me = "test";
+  view->incarnation = incarnation;
+  view->map = std::make_shared<const placement>(placement::initial(16, {"test"}));
+  view->lease_until = std::chrono::steady_clock::time_point::max();
+  view->nodes = {live_node{"test", incarnation, "127.0.0.1:1", false}};
+  service->publish_view(view);
+  return service;
+}
+
 /// Nothing in these tests leaves the node.
 class no_bus : public message_bus {
 public:

@@ -64,19 +64,7 @@ struct fixture : test_coordinator_fixture<> {
   crypto::pin_hash_params cheap{1, 8192};
 
   fixture() {
-    entity_service_config cfg;
-    cfg.cluster = "test";
-    cfg.node_id = "test";
-    cfg.incarnation = 1;
-    cfg.bus = &bus;
-    service = std::make_shared<entity_service>(cfg);
-    auto view = std::make_shared<cluster_view>();
-    view->me = "test";
-    view->incarnation = 1;
-    view->map = std::make_shared<const placement>(placement::initial(16, {"test"}));
-    view->lease_until = std::chrono::steady_clock::time_point::max();
-    view->nodes = {live_node{"test", 1, "127.0.0.1:1", false}};
-    service->publish_view(view);
+    service = fakes::lone_node_service(bus);
     service->register_kind(user_kind, sys.spawn(fakes::host, sys.spawn(fake_user, w)),
                            user_push_codec());
     pepper.key.fill(7);

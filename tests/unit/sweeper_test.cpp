@@ -74,18 +74,7 @@ struct fixture : test_coordinator_fixture<> {
   sweeper_actor sweeper;
 
   fixture() {
-    entity_service_config cfg;
-    cfg.cluster = "test";
-    cfg.node_id = "test";
-    cfg.incarnation = 1;
-    cfg.bus = &bus;
-    service = std::make_shared<entity_service>(cfg);
-    auto view = std::make_shared<cluster_view>();
-    view->me = "test";
-    view->incarnation = 1;
-    view->map = std::make_shared<const placement>(placement::initial(16, {"test"}));
-    view->lease_until = std::chrono::steady_clock::time_point::max();
-    service->publish_view(view);
+    service = fakes::lone_node_service(bus);
     service->register_kind(user_kind, sys.spawn(fakes::host, sys.spawn(user_entity, w)),
                            user_push_codec());
     deps.store = sys.spawn(fake_store, w);

@@ -144,19 +144,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   fixture() {
-    entity_service_config cfg;
-    cfg.cluster = "test";
-    cfg.node_id = "test";
-    cfg.incarnation = incarnation;
-    cfg.bus = &bus;
-    service = std::make_shared<entity_service>(cfg);
-    auto view = std::make_shared<cluster_view>();
-    view->me = "test";
-    view->incarnation = incarnation;
-    view->map = std::make_shared<const placement>(placement::initial(16, {"test"}));
-    view->lease_until = std::chrono::steady_clock::time_point::max();
-    view->nodes = {live_node{"test", incarnation, "127.0.0.1:1", false}};
-    service->publish_view(view);
+    service = fakes::lone_node_service(bus, incarnation);
     service->register_kind(user_kind, sys.spawn(fakes::host, sys.spawn(fake_entity, w)),
                            user_push_codec());
     service->register_kind(family_kind, sys.spawn(fakes::host, sys.spawn(fake_entity, w)),
