@@ -1,6 +1,7 @@
 #include "actors/user_access.hpp"
 
 #include <array>
+#include <optional>
 
 namespace kinbox {
 
@@ -70,10 +71,6 @@ constexpr auto table = [] {
 }();
 
 } // namespace
-
-std::optional<access_rule> access_of(uint8_t op) {
-  return table[op];
-}
 
 access check_access(uint8_t op, relation r, bool known, bool frozen) {
   auto rule = table[op];

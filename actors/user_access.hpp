@@ -6,7 +6,6 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 
 #include "actors/user_actor.hpp"
 
@@ -40,9 +39,6 @@ struct access_rule {
   /// log in, read and ack what is not a message, export its data, hear of a new link.
   bool when_frozen = false;
 };
-
-/// The rule of `op`; nullopt for a number that is no operation.
-std::optional<access_rule> access_of(uint8_t op);
 
 enum class access : uint8_t { run, not_found, silent_ok, frozen, unknown_op };
 

@@ -7,14 +7,12 @@ namespace kinbox::user_parts {
 
 namespace {
 
-using op_request = entity_request;
-
 void bad(reply_to& rp, const char* why) {
   rp.deliver(error_reply(errc::invalid_argument, why));
 }
 
 /// The other account a request names (target_request), if it is another one.
-std::optional<account_id> target_of(const user_state& st, const op_request& req) {
+std::optional<account_id> target_of(const user_state& st, const entity_request& req) {
   auto t = decode_body<target_request>(req.body);
   if (!t || t->id == 0 || t->id == st.id)
     return std::nullopt;
@@ -35,14 +33,14 @@ relation relation_of(const user_state& st, account_id caller) {
 
 // -- what other entities tell the account -----------------------------------------------
 
-void on_deliver(user_pointer self, op_request& req, reply_to& rp) {
+void on_deliver(user_pointer self, entity_request& req, reply_to& rp) {
   auto body = decode_deliver(req.body);
   if (!body)
     return bad(rp, "malformed deliver body");
   self->state.incoming.push_back({req.caller, std::move(*body), std::move(rp)});
 }
 
-void on_friend_step(user_pointer self, op_request& req, reply_to& rp) {
+void on_friend_step(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   auto now = st.deps->now_ms();
   switch (static_cast<user_op>(req.op)) {
@@ -62,7 +60,7 @@ void on_friend_step(user_pointer self, op_request& req, reply_to& rp) {
   }
 }
 
-void on_account_gone(user_pointer self, op_request& req, reply_to& rp) {
+void on_account_gone(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   auto gone = req.caller;
   // A step with it waiting for this child's parent goes from the family too.
@@ -81,12 +79,12 @@ void on_account_gone(user_pointer self, op_request& req, reply_to& rp) {
   });
 }
 
-void on_child_linked(user_pointer self, op_request& req, reply_to& rp) {
+void on_child_linked(user_pointer self, entity_request& req, reply_to& rp) {
   self->state.contacts.add_child(req.caller);
   apply_contact_effect(self, contact_effect::changed, req.caller, rp);
 }
 
-void on_child_unlinked(user_pointer self, op_request& req, reply_to& rp) {
+void on_child_unlinked(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   auto now = st.deps->now_ms();
   auto reason =
@@ -110,27 +108,27 @@ void on_child_unlinked(user_pointer self, op_request& req, reply_to& rp) {
   });
 }
 
-void on_card(user_pointer self, op_request& req, reply_to& rp) {
+void on_card(user_pointer self, entity_request& req, reply_to& rp) {
   if (req.body.size() != 1 || req.body[0] > 1)
     return bad(rp, "malformed card request");
   get_card(self, req.caller, req.body[0] == 1, rp);
 }
 
-void on_friend_renamed(user_pointer self, op_request& req, reply_to& rp) {
+void on_friend_renamed(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   if (st.contacts.are_friends(req.caller))
     notify_parent(self, notice_type::friend_renamed, req.caller, st.deps->now_ms());
   rp.deliver(ok_reply());
 }
 
-void on_found_account(user_pointer self, op_request& req, reply_to& rp) {
+void on_found_account(user_pointer self, entity_request& req, reply_to& rp) {
   auto body = decode_found(req.body);
   if (!body)
     return bad(rp, "malformed account");
   found_account(self, req.caller, *body, rp);
 }
 
-void on_location(user_pointer self, op_request& req, reply_to& rp) {
+void on_location(user_pointer self, entity_request& req, reply_to& rp) {
   auto loc = decode_location(req.body);
   if (!loc)
     return bad(rp, "malformed location");
@@ -138,7 +136,7 @@ void on_location(user_pointer self, op_request& req, reply_to& rp) {
   rp.deliver(ok_reply());
 }
 
-void on_ban(user_pointer self, op_request& req, reply_to& rp) {
+void on_ban(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   bool on = !req.body.empty() && req.body[0] == 1;
   bytes record(req.body.begin() + (req.body.empty() ? 0 : 1), req.body.end());
@@ -158,7 +156,7 @@ void on_ban(user_pointer self, op_request& req, reply_to& rp) {
 
 // -- the account's own requests (and its parent's oversight) ----------------------------
 
-void on_create_child(user_pointer self, op_request& req, reply_to& rp) {
+void on_create_child(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   auto body = decode_body<child_create_request>(req.body);
   if (!body)
@@ -170,7 +168,7 @@ void on_create_child(user_pointer self, op_request& req, reply_to& rp) {
   create_child(self, std::move(*body), rp);
 }
 
-void on_add_friend(user_pointer self, op_request& req, reply_to& rp) {
+void on_add_friend(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   auto t = target_of(st, req);
   if (!t)
@@ -180,7 +178,7 @@ void on_add_friend(user_pointer self, op_request& req, reply_to& rp) {
       self, st.contacts.add(*t, st.deps->now_ms(), st.deps->friend_limits, is_child), *t, rp);
 }
 
-void on_answer_friend(user_pointer self, op_request& req, reply_to& rp) {
+void on_answer_friend(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   auto t = target_of(st, req);
   if (!t)
@@ -194,7 +192,7 @@ void on_answer_friend(user_pointer self, op_request& req, reply_to& rp) {
   apply_contact_effect(self, *effect, *t, rp);
 }
 
-void on_block_or_remove(user_pointer self, op_request& req, reply_to& rp) {
+void on_block_or_remove(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   auto t = target_of(st, req);
   if (!t)
@@ -212,7 +210,7 @@ void on_block_or_remove(user_pointer self, op_request& req, reply_to& rp) {
   });
 }
 
-void on_report(user_pointer self, op_request& req, reply_to& rp) {
+void on_report(user_pointer self, entity_request& req, reply_to& rp) {
   auto body = decode_body<report_request>(req.body);
   if (!body)
     return bad(rp, "malformed report");
@@ -221,7 +219,7 @@ void on_report(user_pointer self, op_request& req, reply_to& rp) {
   report(self, body->other, body->category, rp);
 }
 
-void on_link_change(user_pointer self, op_request& req, reply_to& rp) {
+void on_link_change(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   wire::reader r{req.body};
   account_id parent = 0;
@@ -235,7 +233,7 @@ void on_link_change(user_pointer self, op_request& req, reply_to& rp) {
   apply_contact_effect(self, contact_effect::changed, parent, rp);
 }
 
-void on_parent_decision(user_pointer self, op_request& req, reply_to& rp) {
+void on_parent_decision(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   auto body = decode_account_flag(req.body);
   if (!body)
@@ -245,7 +243,7 @@ void on_parent_decision(user_pointer self, op_request& req, reply_to& rp) {
   apply_contact_effect(self, effect, body->other, rp);
 }
 
-void on_get_key_or_status(user_pointer self, op_request& req, reply_to& rp) {
+void on_get_key_or_status(user_pointer self, entity_request& req, reply_to& rp) {
   auto t = target_of(self->state, req);
   if (!t)
     return bad(rp, "id must be another account");
@@ -254,14 +252,14 @@ void on_get_key_or_status(user_pointer self, op_request& req, reply_to& rp) {
   get_status(self, *t, rp);
 }
 
-void on_ack(user_pointer self, op_request& req, reply_to& rp) {
+void on_ack(user_pointer self, entity_request& req, reply_to& rp) {
   auto body = decode_body<ack_request>(req.body);
   if (!body)
     return bad(rp, "malformed ack body");
   ack(self, *body, rp);
 }
 
-void on_attach(user_pointer self, op_request& req, reply_to& rp) {
+void on_attach(user_pointer self, entity_request& req, reply_to& rp) {
   auto body = decode_attach(req.body);
   if (!body)
     return bad(rp, "malformed attach");
@@ -271,7 +269,7 @@ void on_attach(user_pointer self, op_request& req, reply_to& rp) {
   note_device(self, body->device);
 }
 
-void on_detach(user_pointer self, op_request& req, reply_to& rp) {
+void on_detach(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   auto session = decode_endpoint(req.body);
   if (!session)
@@ -284,14 +282,14 @@ void on_detach(user_pointer self, op_request& req, reply_to& rp) {
   rp.deliver(ok_reply());
 }
 
-void on_delete(user_pointer self, op_request& req, reply_to& rp) {
+void on_delete(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   if (req.caller == st.id && st.account->role == account_role::child)
     return delete_self_with_pin(self, req.body, rp);
   delete_account(self, req.caller, rp);
 }
 
-void on_set_profile(user_pointer self, op_request& req, reply_to& rp) {
+void on_set_profile(user_pointer self, entity_request& req, reply_to& rp) {
   auto body = decode_body<profile_set_request>(req.body);
   if (!body)
     return bad(rp, "malformed profile");
@@ -299,7 +297,7 @@ void on_set_profile(user_pointer self, op_request& req, reply_to& rp) {
 }
 
 /// Runs operation `req.op`, which the access table let through.
-void run(user_pointer self, op_request& req, reply_to& rp) {
+void run(user_pointer self, entity_request& req, reply_to& rp) {
   switch (static_cast<user_op>(req.op)) {
   case user_op::deliver: return on_deliver(self, req, rp);
   case user_op::friend_request:

@@ -99,7 +99,6 @@ public:
   entity_life(entity_kind kind, uint64_t id, entity_host host)
       : kind_(kind), id_(id), host_(std::move(host)) {}
 
-  uint64_t id() const { return id_; }
   bool leaving() const { return leaving_.has_value(); }
   bool stopped() const { return stopped_; }
 

@@ -250,27 +250,22 @@ void call_kind(session_pointer self, uint32_t request_id, entity_kind kind, uint
                        session_call{session_call::what::request, request_id, answer});
 }
 
-void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
-                 bytes body, on_success answer) {
-  call_kind(self, request_id, user_kind, target, static_cast<uint8_t>(op), std::move(body),
-            answer);
-}
-
-void call_family(session_pointer self, uint32_t request_id, account_id child, family_op op,
-                 bytes body, on_success answer) {
-  call_kind(self, request_id, family_kind, child, static_cast<uint8_t>(op), std::move(body),
-            answer);
+bool within_address_limit(session_pointer self, uint32_t request_id,
+                          std::optional<std::chrono::milliseconds> wait, const char* event,
+                          const char* what) {
+  if (!wait)
+    return true;
+  auto& st = self->state;
+  logger()->info("event={} session={} address={}", event, st.session_id, st.address);
+  reply_error(self, request_id, rate_limited(*wait, what));
+  return false;
 }
 
 /// Link and setup codes are guessed at most as fast as the address's bucket allows.
 bool within_code_guesses(session_pointer self, uint32_t request_id) {
-  auto& st = self->state;
-  auto wait = st.ctx->limits->code_guess(st.address);
-  if (!wait)
-    return true;
-  logger()->info("event=code_guesses_limited session={} address={}", st.session_id, st.address);
-  reply_error(self, request_id, rate_limited(*wait, "too many codes tried from this address"));
-  return false;
+  return within_address_limit(self, request_id,
+                              self->state.ctx->limits->code_guess(self->state.address),
+                              "code_guesses_limited", "too many codes tried from this address");
 }
 
 /// Every request counts against the connection's rate and, once logged in, the account's.

@@ -61,13 +61,9 @@ void check_ban(session_pointer self, std::vector<std::string> keys,
 /// Counts a registration against the limits of the address and the node; false, and
 /// answered, when over them.
 bool within_registrations(session_pointer self, uint32_t request_id) {
-  auto& st = self->state;
-  auto wait = st.ctx->limits->registration(st.address);
-  if (!wait)
-    return true;
-  logger()->info("event=registration_limited session={} address={}", st.session_id, st.address);
-  reply_error(self, request_id, rate_limited(*wait, "too many registrations"));
-  return false;
+  return within_address_limit(self, request_id,
+                              self->state.ctx->limits->registration(self->state.address),
+                              "registration_limited", "too many registrations");
 }
 
 void handle_register(session_pointer self, const frame_view& f) {

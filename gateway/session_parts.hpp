@@ -163,11 +163,11 @@ bool begin_request(session_pointer self, uint32_t request_id);
 void call_kind(session_pointer self, uint32_t request_id, entity_kind kind, uint64_t target,
                uint8_t op, bytes body, on_success answer = {});
 
-void call_entity(session_pointer self, uint32_t request_id, account_id target, user_op op,
-                 bytes body, on_success answer = {});
-
-void call_family(session_pointer self, uint32_t request_id, account_id child, family_op op,
-                 bytes body, on_success answer = {});
+/// Whether a request is within a limit of its address (`wait`: what the limit's bucket
+/// said); else it is logged as `event` and answered `rate_limited` with `what`.
+bool within_address_limit(session_pointer self, uint32_t request_id,
+                          std::optional<std::chrono::milliseconds> wait, const char* event,
+                          const char* what);
 
 bool within_code_guesses(session_pointer self, uint32_t request_id);
 
