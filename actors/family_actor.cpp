@@ -19,7 +19,7 @@ void leave_if_quiet(family_pointer self) {
   if (!st.life.leaving() || !quiet(st))
     return;
   for (auto& q : st.waiting)
-    q.rp.deliver(moved_reply(std::move(q.req.body)));
+    q.rp.deliver(moved_reply(std::move(q.req.args)));
   st.waiting.clear();
   st.life.left(self);
 }
@@ -47,11 +47,11 @@ entity_client<on_entity_reply>& client_of(family_pointer self) {
   return *st.client;
 }
 
-void call_user(family_pointer self, account_id user, user_op op, bytes body,
-               on_entity_reply then) {
+void call_user(family_pointer self, entity_request req, on_entity_reply then) {
   auto& c = client_of(self);
-  c.call(entity_request{user_kind, user, static_cast<uint8_t>(op), self->state.child,
-                        std::move(body)},
+  auto user = req.id;
+  auto op = req.op;
+  c.call(std::move(req),
          [user, op, then = std::move(then)](entity_reply& r) {
            if (!r.ok() && !then)
              logger()->warn("event=family_notify_failed user={} op={} code={}", user,
@@ -68,9 +68,9 @@ void notify_parent(family_pointer self, notice_type type, account_id other, uint
     return;
   message_id id{};
   randombytes_buf(id.data(), id.size());
-  bytes payload;
-  write_body(payload, notice_body{type, f.child, other, value});
-  call_user(self, f.parent, user_op::deliver, encode_deliver({mail_kind::notice, id, payload}));
+  auto payload = encode_body(notice_body{type, f.child, other, value});
+  call_user(self, user_request<user_op::deliver>(f.parent, f.child,
+                                                 {mail_kind::notice, id, std::move(payload)}));
 }
 
 void save(family_pointer self, reply_to rp, std::function<void(reply_to)> then,
@@ -136,7 +136,7 @@ void run_next(family_pointer self) {
   auto next = std::move(st.waiting.front());
   st.waiting.pop_front();
   if (!st.life.serving(*st.deps->service->view())) {
-    next.rp.deliver(moved_reply(std::move(next.req.body)));
+    next.rp.deliver(moved_reply(std::move(next.req.args)));
     return run_next(self);
   }
   st.busy = true;
@@ -222,43 +222,101 @@ entity_kind_spec family_kind_spec(family_deps deps) {
           {}};
 }
 
-bytes encode_account_flag(const account_flag& x) {
-  bytes out;
-  wire::writer{out}.u64(x.other).u8(x.yes ? 1 : 0);
-  return out;
+namespace {
+
+failure malformed() {
+  return failure{errc::malformed_frame, "the body does not match its type"};
 }
 
-std::optional<account_flag> decode_account_flag(std::span<const uint8_t> in) {
+} // namespace
+
+void write_body(bytes& out, const account_flag& x) {
+  wire::writer{out}.u64(x.other).u8(x.yes ? 1 : 0);
+}
+
+template <>
+result<account_flag> decode_body<account_flag>(std::span<const uint8_t> in) {
   wire::reader r{in};
   account_flag x;
   uint8_t yes = 2;
   r.u64(x.other);
   r.u8(yes);
   if (!r.finished() || yes > 1)
-    return std::nullopt;
+    return malformed();
   x.yes = yes == 1;
   return x;
 }
 
-bytes encode_location(const location_body& x) {
-  bytes out;
-  wire::writer{out}.u64(x.at_ms).blob(x.payload);
-  return out;
+void write_body(bytes& out, const approval_answer& x) {
+  wire::writer{out}.u8(x.approved ? 1 : 0);
 }
 
-std::optional<location_body> decode_location(std::span<const uint8_t> in) {
+template <>
+result<approval_answer> decode_body<approval_answer>(std::span<const uint8_t> in) {
+  if (in.size() != 1 || in[0] > 1)
+    return malformed();
+  return approval_answer{in[0] == 1};
+}
+
+void write_body(bytes& out, const location_body& x) {
+  wire::writer{out}.u64(x.at_ms).blob(x.payload);
+}
+
+template <>
+result<location_body> decode_body<location_body>(std::span<const uint8_t> in) {
   wire::reader r{in};
   location_body x;
   r.u64(x.at_ms);
   r.blob(x.payload, max_location_payload);
   if (!r.finished())
-    return std::nullopt;
+    return malformed();
   return x;
 }
 
-push_codec family_push_codec() {
-  return {[](const caf::message&) { return bytes{}; },
-          [](std::span<const uint8_t>) -> std::optional<caf::message> { return std::nullopt; }};
+void write_body(bytes& out, const location_reply& x) {
+  if (x.fix)
+    write_body(out, *x.fix);
+}
+
+template <>
+result<location_reply> decode_body<location_reply>(std::span<const uint8_t> in) {
+  if (in.empty())
+    return location_reply{};
+  auto fix = decode_body<location_body>(in);
+  if (!fix)
+    return fix.error();
+  return location_reply{std::move(*fix)};
+}
+
+void write_body(bytes& out, const erase_request& x) {
+  wire::writer{out}.u8(x.by_child_with_pin ? 1 : 0);
+}
+
+template <>
+result<erase_request> decode_body<erase_request>(std::span<const uint8_t> in) {
+  if (in.size() != 1 || in[0] > 1)
+    return malformed();
+  return erase_request{in[0] == 1};
+}
+
+void write_body(bytes& out, const pin_check& x) {
+  wire::writer{out}.str(x.pin);
+}
+
+template <>
+result<pin_check> decode_body<pin_check>(std::span<const uint8_t> in) {
+  wire::reader r{in};
+  pin_check x;
+  r.str(x.pin, max_pin_field);
+  if (!r.finished())
+    return malformed();
+  return x;
+}
+
+entity_codec family_codec() {
+  return {family_interface::codec(),
+          {[](const caf::message&) { return bytes{}; },
+           [](std::span<const uint8_t>) -> std::optional<caf::message> { return std::nullopt; }}};
 }
 
 } // namespace kinbox

@@ -8,14 +8,6 @@ namespace kinbox::family_parts {
 
 namespace {
 
-std::string pin_of(const bytes& body, bool& ok) {
-  wire::reader r{body};
-  std::string pin;
-  r.str(pin, max_pin_field);
-  ok = r.finished();
-  return pin;
-}
-
 /// Hashes `pin` on a PIN worker (never here), then `then(hash)`; answers `rp` and ends on
 /// a full queue or a failure.
 void hash_pin(family_pointer self, std::string pin, reply_to rp,
@@ -95,8 +87,8 @@ void decide(family_pointer self, account_id other, bool approve, reply_to rp) {
   if (!f.take_approval(other))
     return finish(self, std::move(rp), error_reply(errc::not_found, "nothing waits for approval"));
   save(self, std::move(rp), [=](reply_to rp) mutable {
-    call_user(self, self->state.child, user_op::parent_decision,
-              encode_account_flag({other, approve}),
+    auto& st = self->state;
+    call_user(self, user_request<user_op::parent_decision>(st.child, st.child, {other, approve}),
               [=](entity_reply& r) mutable {
                 if (r.ok())
                   finish(self, std::move(rp), ok_reply());
@@ -128,10 +120,8 @@ void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_
   if (req.parent == 0 || req.parent == st.child)
     return save(self, std::move(rp),
                 [=](reply_to rp) { finish(self, std::move(rp), no_code); });
-  bytes secret;
-  wire::writer{secret}.u64(req.secret);
   auto parent = req.parent;
-  call_user(self, parent, user_op::redeem_link_code, std::move(secret),
+  call_user(self, user_request<user_op::redeem_link_code>(parent, st.child, {req.secret}),
             [=](entity_reply& r) mutable {
               // Whatever the id is (no account, a child, a parent without a code or with
               // another one), the answer is the same: the id tells nothing.
@@ -149,7 +139,10 @@ void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_
                 f.unlink();
               f.parent = parent;
               f.linked_ms = self->state.deps->now_ms();
-              f.pin_hash.assign(r.body.begin(), r.body.end());
+              auto* hash = result_as<pin_hash_reply>(r);
+              if (hash == nullptr)
+                return finish(self, std::move(rp), error_reply(errc::internal, "no PIN hash"));
+              f.pin_hash = hash->hash;
               f.pin_right();
               auto restore = [=]() mutable {
                 auto& st = self->state;
@@ -164,17 +157,16 @@ void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_
               save(self, std::move(rp), [=](reply_to rp) mutable {
                 auto& f = *self->state.family;
                 // The old parent hears of the move once it is recorded, not before.
+                auto child = f.child;
                 if (old_parent != 0) {
-                  call_user(self, old_parent, user_op::child_unlinked,
-                            bytes{static_cast<uint8_t>(unlink_reason::moved)});
+                  call_user(self, user_request<user_op::child_unlinked>(
+                                      old_parent, child, {unlink_reason::moved}));
                   logger()->info("event=moved child={} from={} to={}", f.child, old_parent,
                                  parent);
                   self->state.location.reset();
                 }
-                bytes who;
-                wire::writer{who}.u64(parent);
-                call_user(self, f.child, user_op::linked, std::move(who));
-                call_user(self, parent, user_op::child_linked, {});
+                call_user(self, user_request<user_op::linked>(child, child, {parent}));
+                call_user(self, user_request<user_op::child_linked>(parent, child));
                 notify_parent(self, notice_type::linked, 0, f.linked_ms);
                 for (auto& a : f.approvals)
                   notify_parent(self, notice_type::approval_needed, a.other, a.ours ? 1 : 0);
@@ -192,19 +184,20 @@ void list_approvals(family_pointer self, reply_to rp) {
   for (auto& a : f.approvals)
     list->entries.push_back({a.other, a.ours, a.since_ms, {}, static_cast<account_role>(0), {}});
   if (list->entries.empty())
-    return finish(self, std::move(rp), ok_reply(encode_body(*list)));
+    return finish(self, std::move(rp), ok_reply(*list));
   auto remaining = std::make_shared<size_t>(list->entries.size());
+  auto child = self->state.child;
   for (size_t i = 0; i < list->entries.size(); ++i)
-    call_user(self, list->entries[i].other, user_op::card, bytes{0},
+    call_user(self, user_request<user_op::card>(list->entries[i].other, child, {false}),
               [=](entity_reply& r) mutable {
-                if (auto card = r.ok() ? decode_card(r.body) : std::nullopt) {
+                if (auto* card = result_as<card_body>(r)) {
                   auto& e = list->entries[i];
                   e.name = card->profile.name;
                   e.role = card->role;
                   e.parent_name = card->parent_name;
                 }
                 if (--*remaining == 0)
-                  finish(self, std::move(rp), ok_reply(encode_body(*list)));
+                  finish(self, std::move(rp), ok_reply(*list));
               });
 }
 
@@ -233,7 +226,7 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
   bool expired = f.expire_approvals(now, st.deps->approval_ttl_ms);
   switch (static_cast<family_op>(req.op)) {
   case family_op::redeem: {
-    auto body = decode_body<link_redeem_request>(req.body);
+    auto* body = arg<family_op::redeem>(req);
     if (!by_child || !body)
       return by_child ? bad("malformed link code") : finish(self, std::move(rp), not_found());
     return redeem(self, *body, std::move(rp));
@@ -246,19 +239,21 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
       f.unlink();
       st.location.reset();
       return save(self, std::move(rp), [=](reply_to rp) mutable {
-        call_user(self, self->state.child, user_op::unlinked, {});
-        call_user(self, parent, user_op::child_unlinked, {});
+        auto child = self->state.child;
+        call_user(self, user_request<user_op::unlinked>(child, child));
+        call_user(self, user_request<user_op::child_unlinked>(parent, child));
         logger()->info("event=unlinked child={} parent={}", self->state.child, parent);
         finish(self, std::move(rp), ok_reply());
       });
     }
   case family_op::set_pin: {
-    bool ok = false;
-    auto pin = pin_of(req.body, ok);
+    auto* body = arg<family_op::set_pin>(req);
     if (!by_parent)
       return finish(self, std::move(rp), not_found());
-    if (!ok)
+    if (!body)
       return bad("malformed PIN");
+    auto pin = body->pin;
+    sodium_memzero(body->pin.data(), body->pin.size());
     return hash_pin(self, std::move(pin), std::move(rp), [=](reply_to rp, std::string hash) {
       auto& f = *self->state.family;
       f.pin_hash = std::move(hash);
@@ -267,7 +262,7 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
     });
   }
   case family_op::change_pin: {
-    auto body = decode_body<pin_change_request>(req.body);
+    auto* body = arg<family_op::change_pin>(req);
     if (!by_child)
       return finish(self, std::move(rp), not_found());
     if (!body)
@@ -290,57 +285,55 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
                      });
   }
   case family_op::approval_needed: {
-    auto body = decode_account_flag(req.body);
+    auto* body = arg<family_op::approval_needed>(req);
     if (!by_child || !body)
       return by_child ? bad("malformed approval") : finish(self, std::move(rp), not_found());
     auto other = body->other;
     auto ours = body->yes;
-    if (!f.needs_approval()) {
-      bytes yes{1};
-      return finish(self, std::move(rp), ok_reply(std::move(yes)));
-    }
+    if (!f.needs_approval())
+      return finish(self, std::move(rp), ok_reply(approval_answer{true}));
     bool added = f.add_approval(other, ours, now);
     if (!added && !expired)
-      return finish(self, std::move(rp), ok_reply(bytes{0}));
+      return finish(self, std::move(rp), ok_reply(approval_answer{false}));
     return save(self, std::move(rp), [=](reply_to rp) {
       if (added)
         notify_parent(self, notice_type::approval_needed, other, ours);
-      finish(self, std::move(rp), ok_reply(bytes{0}));
+      finish(self, std::move(rp), ok_reply(approval_answer{false}));
     });
   }
   case family_op::list_approvals:
     return list_approvals(self, std::move(rp));
   case family_op::approval_profile: {
-    wire::reader r{req.body};
-    account_id other = 0;
-    r.u64(other);
+    auto* body = arg<family_op::approval_profile>(req);
     if (!by_parent)
       return finish(self, std::move(rp), not_found());
-    if (!r.finished())
+    if (!body)
       return bad("malformed approval profile");
+    auto other = body->id;
     if (std::none_of(f.approvals.begin(), f.approvals.end(),
                      [&](const pending_approval& a) { return a.other == other; }))
       return finish(self, std::move(rp), error_reply(errc::not_found, "nothing waits for approval"));
-    return call_user(self, other, user_op::card, bytes{1}, [=](entity_reply& r) mutable {
-      auto card = r.ok() ? decode_card(r.body) : std::nullopt;
+    return call_user(self, user_request<user_op::card>(other, st.child, {true}),
+                     [=](entity_reply& r) mutable {
+      auto* card = result_as<card_body>(r);
       if (!card)
         return finish(self, std::move(rp),
                       r.ok() || !errc_retryable(static_cast<errc>(r.status))
                           ? error_reply(errc::not_found, "they have not answered the child yet")
                           : error_reply(r.to_failure()));
-      finish(self, std::move(rp), ok_reply(encode_body(card->profile)));
+      finish(self, std::move(rp), ok_reply(card->profile));
     });
   }
   case family_op::decide: {
-    auto body = decode_account_flag(req.body);
+    auto* body = arg<family_op::decide>(req);
     if (!by_parent)
       return finish(self, std::move(rp), not_found());
     if (!body)
       return bad("malformed decision");
-    return decide(self, body->other, body->yes, std::move(rp));
+    return decide(self, body->other, body->approve, std::move(rp));
   }
   case family_op::decide_with_pin: {
-    auto body = decode_body<approval_by_pin>(req.body);
+    auto* body = arg<family_op::decide_with_pin>(req);
     if (!by_child)
       return finish(self, std::move(rp), not_found());
     if (!body)
@@ -355,20 +348,19 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
     });
   }
   case family_op::set_policy: {
-    wire::reader r{req.body};
-    uint8_t policy = 0;
-    r.u8(policy);
+    auto* body = arg<family_op::set_policy>(req);
     if (!by_parent)
       return finish(self, std::move(rp), not_found());
-    if (!r.finished() || (policy != 1 && policy != 2))
+    auto policy = body != nullptr ? body->policy : 0;
+    if (policy != 1 && policy != 2)
       return bad("policy is 1 (parent approves) or 2 (child alone)");
     f.policy = static_cast<friend_policy>(policy);
     return save(self, std::move(rp), [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
   }
   case family_op::get_link:
-    return finish(self, std::move(rp), ok_reply(encode_body(info_of(f))));
+    return finish(self, std::move(rp), ok_reply(info_of(f)));
   case family_op::location_update: {
-    auto body = decode_body<location_update>(req.body);
+    auto* body = arg<family_op::location_update>(req);
     if (!by_child)
       return finish(self, std::move(rp), not_found());
     if (!body)
@@ -378,16 +370,18 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
     if (!f.location_sharing)
       return finish(self, std::move(rp), error_reply(errc::location_off));
     st.location = latest_location{now, std::move(body->payload)};
-    call_user(self, f.parent, user_op::location, encode_location({now, st.location->payload}));
+    call_user(self, user_request<user_op::location>(f.parent, st.child,
+                                                    {now, st.location->payload}));
     return finish(self, std::move(rp), ok_reply());
   }
   case family_op::erase: {
+    auto* body = arg<family_op::erase>(req);
     if (!by_child)
       return finish(self, std::move(rp), not_found());
-    if (req.body.size() != 1 || req.body[0] > 1)
+    if (!body)
       return bad("malformed erase");
     auto parent = f.parent;
-    bool with_pin = req.body[0] == 1;
+    bool with_pin = body->by_child_with_pin;
     st.location.reset();
     return self
         ->request(st.deps->kv, caf::infinite, kv_delete_atom::value, kv_space::families,
@@ -396,9 +390,10 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
             [=](bool) mutable {
               auto& st = self->state;
               if (parent != 0)
-                call_user(self, parent, user_op::child_unlinked,
-                          bytes{static_cast<uint8_t>(with_pin ? unlink_reason::deleted_by_child
-                                                              : unlink_reason::deleted)});
+                call_user(self, user_request<user_op::child_unlinked>(
+                                    parent, st.child,
+                                    {with_pin ? unlink_reason::deleted_by_child
+                                              : unlink_reason::deleted}));
               logger()->info("event=family_erased child={}", st.child);
               st.family = family_state{};
               st.family->child = st.child;
@@ -409,42 +404,40 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
             });
   }
   case family_op::found: {
-    wire::reader r{req.body};
-    account_id parent = 0;
-    r.u64(parent);
+    auto* body = arg<family_op::found>(req);
     if (!by_child)
       return finish(self, std::move(rp), not_found());
-    if (!r.finished() || parent == 0 || parent == st.child)
+    auto parent = body != nullptr ? body->id : 0;
+    if (parent == 0 || parent == st.child)
       return bad("malformed parent");
     if (f.linked())
       return finish(self, std::move(rp), error_reply(errc::already_linked));
     f.parent = parent;
     f.linked_ms = now;
     return save(self, std::move(rp), [=](reply_to rp) mutable {
-      call_user(self, parent, user_op::child_linked, {});
+      call_user(self, user_request<user_op::child_linked>(parent, self->state.child));
       logger()->info("event=linked child={} parent={} by=creation", self->state.child, parent);
       finish(self, std::move(rp), ok_reply());
     });
   }
   case family_op::forget: {
-    wire::reader r{req.body};
-    account_id other = 0;
-    r.u64(other);
+    auto* body = arg<family_op::forget>(req);
     if (!by_child)
       return finish(self, std::move(rp), not_found());
-    if (!r.finished())
+    if (!body)
       return bad("malformed account");
-    if (!f.take_approval(other))
+    if (!f.take_approval(body->id))
       return finish(self, std::move(rp), ok_reply());
     return save(self, std::move(rp), [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
   }
   case family_op::verify_pin: {
-    bool ok = false;
-    auto pin = pin_of(req.body, ok);
+    auto* body = arg<family_op::verify_pin>(req);
     if (!by_child)
       return finish(self, std::move(rp), not_found());
-    if (!ok)
+    if (!body)
       return bad("malformed PIN");
+    auto pin = body->pin;
+    sodium_memzero(body->pin.data(), body->pin.size());
     return check_pin(self, std::move(pin), std::move(rp),
                      [=](reply_to rp) { finish(self, std::move(rp), ok_reply()); });
   }
@@ -454,19 +447,18 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
     auto& loc = st.location;
     if (loc && loc->at_ms + st.deps->location_ttl_ms <= now)
       loc.reset(); // too old to be of use: forgotten
-    return finish(self, std::move(rp),
-                  ok_reply(loc && f.location_sharing ? encode_location({loc->at_ms, loc->payload})
-                                                     : bytes{}));
+    location_reply out;
+    if (loc && f.location_sharing)
+      out.fix = location_body{loc->at_ms, loc->payload};
+    return finish(self, std::move(rp), ok_reply(std::move(out)));
   }
   case family_op::location_sharing: {
-    wire::reader r{req.body};
-    uint8_t on = 2;
-    r.u8(on);
+    auto* body = arg<family_op::location_sharing>(req);
     if (!by_parent)
       return finish(self, std::move(rp), not_found());
-    if (!r.finished() || on > 1)
-      return bad("sharing is 0 (off) or 1 (on)");
-    f.location_sharing = on == 1;
+    if (!body)
+      return bad("malformed location sharing");
+    f.location_sharing = body->on;
     if (!f.location_sharing)
       st.location.reset();
     logger()->info("event=location_sharing child={} on={}", f.child, f.location_sharing);

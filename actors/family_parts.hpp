@@ -22,6 +22,12 @@
 
 namespace kinbox::family_parts {
 
+/// The argument of `req`, a request for family operation `Op` (nullptr if it is not one).
+template <family_op Op>
+family_interface::arg_of<Op>* arg(entity_request& req) {
+  return arg_of<family_interface, Op>(req);
+}
+
 // clang-format off
 using family_actor = entity_actor::extend<
   caf::replies_to<entity_request>::with<entity_reply>,
@@ -73,9 +79,8 @@ void finish(family_pointer self, reply_to rp, entity_reply reply);
 /// The answer to anyone who is neither the child nor its linked parent.
 entity_reply not_found();
 
-/// Sends a request to a user entity on behalf of the child; `then` gets the answer.
-void call_user(family_pointer self, account_id user, user_op op, bytes body,
-               on_entity_reply then = {});
+/// Sends `req` (a user request, the child its caller); `then` gets the answer.
+void call_user(family_pointer self, entity_request req, on_entity_reply then = {});
 
 /// A notice for the linked parent (stored like mail until the parent's device acks it).
 void notify_parent(family_pointer self, notice_type type, account_id other, uint64_t value);

@@ -43,8 +43,8 @@ sweeper_actor spawn_sweeper(caf::actor_system& sys, user_deps deps,
                     auto& client = *self->state.client;
                     for (auto& e : expired.mail)
                       if (e.kind == mail_kind::message)
-                        client.call({user_kind, e.sender, static_cast<uint8_t>(user_op::deliver),
-                                     e.recipient, encode_deliver({mail_kind::expired, e.id, {}})},
+                        client.call(user_request<user_op::deliver>(
+                                        e.sender, e.recipient, {mail_kind::expired, e.id, {}}),
                                     receipt{});
                     client.flush(self);
                     // The pass goes on at once, one bounded step per store message.

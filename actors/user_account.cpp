@@ -34,12 +34,12 @@ void list_contacts(user_pointer self, reply_to rp) {
   for (auto child : st.contacts.children())
     family(child, contact_state::child);
   if (named.empty())
-    return rp.deliver(ok_reply(encode_body(*result)));
+    return rp.deliver(ok_reply(*result));
   auto remaining = std::make_shared<size_t>(named.size());
   for (auto i : named) {
     auto finish = [=]() mutable {
       if (--*remaining == 0)
-        rp.deliver(ok_reply(encode_body(*result)));
+        rp.deliver(ok_reply(*result));
     };
     self->request(st.deps->kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
                   key_of(result->entries[i].id))
@@ -71,14 +71,14 @@ void get_card(user_pointer self, account_id asker, bool with_avatar, reply_to rp
   auto parent = st.contacts.parent();
   auto with_parent = [=](reply_to rp) mutable {
     if (parent == 0)
-      return rp.deliver(ok_reply(encode_card(*card)));
+      return rp.deliver(ok_reply(*card));
     self->request(self->state.deps->kv, caf::infinite, kv_get_atom::value, kv_space::accounts,
                   key_of(parent))
         .then(
             [=](kv_lookup& acc) mutable {
               if (auto a = acc.found ? decode_account(acc.value) : std::nullopt)
                 card->parent_name = a->name;
-              rp.deliver(ok_reply(encode_card(*card)));
+              rp.deliver(ok_reply(*card));
             },
             [=](caf::error& err) mutable { rp.deliver(error_reply(err)); });
   };
@@ -113,7 +113,7 @@ void get_key(user_pointer self, account_id target, reply_to rp) {
               rp.deliver(error_reply(errc::not_found));
               return;
             }
-            rp.deliver(ok_reply(encode_body(key_reply{target, a->box_key, a->sign_key})));
+            rp.deliver(ok_reply(key_reply{target, a->box_key, a->sign_key}));
           },
           [=](caf::error& err) mutable { rp.deliver(error_reply(err)); });
 }
@@ -134,8 +134,8 @@ void get_status(user_pointer self, account_id target, reply_to rp) {
                 .then(
                     [=](kv_lookup& seen) mutable {
                       auto last = seen.found ? read_last_seen(seen.value) : 0;
-                      rp.deliver(ok_reply(
-                          encode_body(status_view(target, attached, last, *service->view()))));
+                      rp.deliver(
+                          ok_reply(status_view(target, attached, last, *service->view())));
                     },
                     [=](caf::error& err) mutable {
                       rp.deliver(error_reply(err));
@@ -201,8 +201,7 @@ void save_profile(user_pointer self, const profile_set_request& req, reply_to rp
     std::vector<entity_request> told;
     for (auto& [other, e] : st.contacts.entries())
       if (e.state == contact_state::friends)
-        told.push_back(
-            {user_kind, other, static_cast<uint8_t>(user_op::friend_renamed), st.id, {}});
+        told.push_back(user_request<user_op::friend_renamed>(other, st.id));
     send_entities(self, std::move(told));
   }
   read_profile(self, [=](std::optional<profile_record> p) mutable {
@@ -233,8 +232,7 @@ void get_profile(user_pointer self, account_id caller, reply_to rp) {
       return rp.deliver(error_reply(errc::unavailable, "the profile could not be read"));
     if (!self->state.account)
       return rp.deliver(account_changed_reply());
-    rp.deliver(ok_reply(
-        encode_body(profile_view(*self->state.account, std::move(*p), online, sight))));
+    rp.deliver(ok_reply(profile_view(*self->state.account, std::move(*p), online, sight)));
   });
 }
 
@@ -272,7 +270,7 @@ void export_mail(user_pointer self, std::shared_ptr<account_data> data, uint64_t
                                        return export_mail(self, data, page.mail.back().seq,
                                                           std::move(rp));
                                      auto doc = export_document(*data);
-                                     rp.deliver(ok_reply(bytes(doc.begin(), doc.end())));
+                                     rp.deliver(ok_reply(account_document{std::move(doc)}));
                                    }),
             store_reply<caf::error>(self, [=](caf::error& err) mutable {
               rp.deliver(error_reply(err, "the mail could not be read"));
@@ -313,10 +311,10 @@ void export_account(user_pointer self, reply_to rp) {
                 return rp.deliver(account_changed_reply());
               if (st.account->role != account_role::child)
                 return export_mail(self, data, 0, std::move(rp));
-              ask_family(self, st.id, family_op::get_link, {}, [=](entity_reply& r) mutable {
-                if (r.ok())
-                  if (auto info = decode_body<link_info>(r.body))
-                    data->link = *info;
+              ask_entity(self, family_request<family_op::get_link>(st.id, st.id),
+                         [=](entity_reply& r) mutable {
+                if (auto* info = result_as<link_info>(r))
+                  data->link = *info;
                 export_mail(self, data, 0, std::move(rp));
               });
             },
@@ -396,9 +394,9 @@ void delete_account(user_pointer self, account_id by, reply_to rp) {
   std::vector<entity_request> notes;
   // Blocked ones too: they may keep a request to it, or a cooldown.
   for (auto& [other, e] : st.contacts.entries())
-    notes.push_back({user_kind, other, static_cast<uint8_t>(user_op::account_gone), st.id, {}});
+    notes.push_back(user_request<user_op::account_gone>(other, st.id));
   for (auto child : st.contacts.children())
-    notes.push_back({family_kind, child, static_cast<uint8_t>(family_op::unlink), st.id, {}});
+    notes.push_back(family_request<family_op::unlink>(child, st.id));
   send_entities(self, std::move(notes));
   st.held.answer_all(*st.deps->held); // it reached the device; nothing more will
   auto rest = [=](reply_to rp) mutable {
@@ -409,7 +407,7 @@ void delete_account(user_pointer self, account_id by, reply_to rp) {
   };
   if (st.account->role != account_role::child && st.contacts.parent() == 0)
     return rest(std::move(rp));
-  ask_family(self, st.id, family_op::erase, bytes{uint8_t(by_child ? 1 : 0)},
+  ask_entity(self, family_request<family_op::erase>(st.id, st.id, {by_child}),
              [=](entity_reply& r) mutable {
     if (!r.ok())
       return rp.deliver(error_reply(errc::unavailable, "the family link could not be deleted; try again"));

@@ -73,20 +73,17 @@ void send_entities(user_pointer self, std::vector<entity_request> reqs) {
   st.client->flush(self);
 }
 
-void send_entity(user_pointer self, account_id to, user_op op, bytes body) {
+void send_entity(user_pointer self, entity_request req) {
   std::vector<entity_request> reqs;
-  reqs.push_back({user_kind, to, static_cast<uint8_t>(op), self->state.id, std::move(body)});
+  reqs.push_back(std::move(req));
   send_entities(self, std::move(reqs));
 }
 
-/// A request to the family of `child` (this account, or a child of this parent) whose
-/// answer `then` gets.
-void ask_family(user_pointer self, account_id child, family_op op, bytes body,
-                std::function<void(entity_reply&)> then) {
+void ask_entity(user_pointer self, entity_request req, std::function<void(entity_reply&)> then) {
   send_entities(self, {});
   auto& st = self->state;
-  st.client->call({family_kind, child, static_cast<uint8_t>(op), st.id, std::move(body)},
-                  notice{static_cast<uint8_t>(op), std::move(then)});
+  auto op = req.op;
+  st.client->call(std::move(req), notice{op, std::move(then)});
   st.client->flush(self);
 }
 

@@ -36,6 +36,7 @@
 
 #include "actors/avatar.hpp"
 #include "actors/pin_service.hpp"
+#include "actors/user_interface.hpp"
 #include "cluster/entity_kit.hpp"
 #include "cluster/kv_actor.hpp"
 #include "config/limits.hpp"
@@ -44,128 +45,8 @@
 
 namespace kinbox {
 
-/// The entity kind of accounts.
-constexpr entity_kind user_kind = 1;
-
-/// Operations of entity requests addressed to a user. Owner operations are accepted only
-/// when the caller is the account itself (the contact controls also from its linked
-/// parent); the others come from other entities' actors.
-enum class user_op : uint8_t {
-  deliver = 1,         ///< store mail from `caller`; body: kind u8, id[16], payload blob
-  friend_request = 2,  ///< `caller` asks to be friends
-  friend_accepted = 3, ///< `caller` accepted our request
-  friend_declined = 4, ///< `caller` declined our request
-  friend_removed = 5,  ///< `caller` removed or blocked us
-  account_gone = 6,    ///< `caller` deleted its account: forget it, drop its mail
-  add_friend = 10,     ///< owner: body target_request
-  accept_friend = 11,  ///< owner: body target_request
-  decline_friend = 12, ///< owner: body target_request
-  list_contacts = 13,  ///< owner or its parent: reply contact_list
-  get_key = 14,        ///< owner: body target_request, reply key_reply (friends only)
-  get_status = 15,     ///< owner: body target_request, reply status_reply (friends only)
-  ack = 16,            ///< owner: body ack_request
-  block_contact = 17,  ///< owner or its parent: body target_request; purges its mail
-  remove_contact = 18, ///< owner or its parent: body target_request; purges its mail
-  report = 19,         ///< owner: body report_request; blocks, files the report
-  set_profile = 22,    ///< owner: body profile_set_request
-  export_account = 24, ///< owner or its parent: reply the export document (JSON)
-  delete_account = 25, ///< owner or its parent: everything of the account goes; a linked
-                       ///< child deleting itself gives its parent's PIN (body pin:str)
-  create_child = 26,   ///< owner (a parent): body child_create_request, reply child_setup_reply
-  new_setup_code = 27, ///< the linked parent of this child: reply child_setup_reply
-  get_profile = 23,    ///< anyone: reply profile_reply by relation; not_found for strangers
-  attach = 20,         ///< owner: body attach_body; reply attach_reply. Kicks a previous one.
-  detach = 21,         ///< owner: body endpoint (if it is still the attached one)
-  make_link_code = 30, ///< owner (a parent): body link_create_request, reply link_code_reply
-  redeem_link_code = 31, ///< a child's family: body secret:u64, reply the PIN hash (once)
-  linked = 32,           ///< the family of this child: body parent:u64
-  unlinked = 33,         ///< the family of this child
-  child_linked = 34,     ///< the family of child `caller`: it is linked to this parent
-  child_unlinked = 35,   ///< the family of child `caller`: the link ended; body empty or
-                         ///< an unlink_reason
-  parent_decision = 36,  ///< the family of this child: body other:u64 approve:u8
-  location = 37,         ///< the family of child `caller`: its location (location_body),
-                         ///< pushed to the attached session, never stored
-  ban = 40,              ///< the operator (caller 0): body u8 1 and the ban record: end the
-                         ///< session, refuse attaches and ban both public keys; u8 0: lift that
-  found_account = 41,    ///< parent `caller` makes this (new) child account: body
-                         ///< found_body; reply u8 1 made, 0 the id is taken
-  complete_setup = 42,   ///< a session registering the child's device: body secret:u64
-                         ///< sign_key box_key; reply register_reply
-  card = 43,             ///< the family of child `caller`, whose parent weighs a friend step
-                         ///< with this account: body with_avatar:u8; reply card_body, only
-                         ///< if this account asked the child or answered it
-  friend_renamed = 44,   ///< friend `caller` changed its name (a child's parent is told)
-};
-
-/// Who an account is, for a parent weighing its child's friend step with it: what a
-/// contact sees, its role and, for a child, its parent's name.
-struct card_body {
-  profile_reply profile; ///< contact-level (`full` false); no avatar unless asked for
-  account_role role = account_role::parent;
-  std::string parent_name;
-};
-bytes encode_card(const card_body& x);
-std::optional<card_body> decode_card(std::span<const uint8_t> in);
-
-/// Why a child is no longer linked to a parent (the body of `child_unlinked`).
-enum class unlink_reason : uint8_t {
-  by_parent = 0,       ///< the parent's own app unlinked it: nothing to tell
-  moved = 1,           ///< it moved to another parent with the PIN: the parent is told
-  deleted = 2,         ///< the parent deleted it: its notices to the parent go
-  deleted_by_child = 3, ///< it deleted itself with the PIN: the parent is told, notices go
-};
-
-/// Body of `found_account`: what the parent's actor decided of the new child's account.
-struct found_body {
-  std::string name;
-  std::string birth_date;
-  std::string setup_hash;
-  uint64_t setup_expires_ms = 0;
-};
-bytes encode_found(const found_body& x);
-std::optional<found_body> decode_found(std::span<const uint8_t> in);
-
 /// The hash a child's account keeps of its setup secret (hex).
 std::string setup_hash_of(uint64_t secret);
-
-/// Body of an attach: the session, and the device info its app gave at login.
-struct attach_body {
-  endpoint session;
-  device_info device;
-};
-bytes encode_attach(const attach_body& x);
-std::optional<attach_body> decode_attach(std::span<const uint8_t> in);
-
-/// What an attach answers: the account, and where its actor lives (a session attaches
-/// again when that node goes away).
-struct attach_reply {
-  account_info account;
-  std::string node;
-  uint64_t incarnation = 0;
-  bool frozen = false; ///< a child without a parent: its session refuses its sends
-};
-bytes encode_attach_reply(const attach_reply& x);
-std::optional<attach_reply> decode_attach_reply(std::span<const uint8_t> in);
-
-/// Body of a `deliver` request.
-struct deliver_body {
-  mail_kind kind;
-  message_id id;
-  bytes payload;
-};
-bytes encode_deliver(const deliver_body& x);
-[[nodiscard]] std::optional<deliver_body> decode_deliver(std::span<const uint8_t> in);
-
-/// A client's `send` as the recipient's actor takes it.
-struct send_as_deliver {
-  account_id to = 0;
-  message_id id{};
-  bytes body; ///< the deliver body
-};
-/// The deliver body of a message from a client's `send` body (`to:u64 id payload:blob`)
-/// in one copy, with `to` and `id` read out; nullopt if the send body is malformed.
-[[nodiscard]] std::optional<send_as_deliver> deliver_from_send(std::span<const uint8_t> send_body);
 
 using held_atom = caf::atom_constant<caf::atom("held")>;
 /// Internal: look for mail the attached session has not acked in time (its attachment).
@@ -182,9 +63,6 @@ using reattach_atom = caf::atom_constant<caf::atom("reattach")>;
 /// The frozen child account was linked again: its sends are allowed (account). Freezing
 /// closes the session instead (a kick), so no order of pushes and replies can undo it.
 using thawed_atom = caf::atom_constant<caf::atom("thawed")>;
-
-/// How user pushes cross nodes.
-push_codec user_push_codec();
 
 // clang-format off
 /// An entity actor (entity_kit.hpp): the requests of one socket read for this user come

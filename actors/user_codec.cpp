@@ -1,6 +1,6 @@
-// How a user's requests, answers and pushes are written as bytes: the bodies its requests
-// carry between nodes (deliver, attach, found, card), the attach answer, the presence
-// record, and the push codec the entity service uses for pushes that cross nodes.
+// How a user's requests, answers and pushes are written as bytes when they cross nodes:
+// the arguments and results of its interface that are not client bodies (deliver,
+// attach, found, card...), its pushes, and the presence record it keeps in KV.
 #include <caf/message.hpp>
 
 #include "actors/user_actor.hpp"
@@ -13,27 +13,6 @@ namespace {
 constexpr uint8_t presence_format = 1;
 
 } // namespace
-
-bytes encode_deliver(const deliver_body& x) {
-  bytes out;
-  wire::writer{out}.u8(static_cast<uint8_t>(x.kind)).fixed(x.id).blob(x.payload);
-  return out;
-}
-
-std::optional<send_as_deliver> deliver_from_send(std::span<const uint8_t> send_body) {
-  send_as_deliver x;
-  wire::reader r{send_body};
-  r.u64(x.to);
-  r.fixed(x.id);
-  if (!r.skip_blob(max_payload_size) || !r.finished())
-    return std::nullopt;
-  // A send body after `to` is `id payload:blob`, which is a deliver body after its kind.
-  constexpr size_t to_size = 8;
-  x.body.reserve(1 + send_body.size() - to_size);
-  x.body.push_back(static_cast<uint8_t>(mail_kind::message));
-  x.body.insert(x.body.end(), send_body.begin() + to_size, send_body.end());
-  return x;
-}
 
 namespace {
 
@@ -107,41 +86,43 @@ std::optional<caf::message> decode_user_push(std::span<const uint8_t> in) {
   return std::nullopt;
 }
 
+failure malformed() {
+  return failure{errc::malformed_frame, "the body does not match its type"};
+}
+
 } // namespace
 
-push_codec user_push_codec() {
-  return {encode_user_push, decode_user_push};
+entity_codec user_codec() {
+  return {user_interface::codec(), {encode_user_push, decode_user_push}};
 }
 
-bytes encode_attach(const attach_body& x) {
-  bytes out;
+void write_body(bytes& out, const attach_body& x) {
   wire::writer{out}.blob(encode_endpoint(x.session));
   write_body(out, x.device);
-  return out;
 }
 
-std::optional<attach_body> decode_attach(std::span<const uint8_t> in) {
+template <>
+result<attach_body> decode_body<attach_body>(std::span<const uint8_t> in) {
   wire::reader r{in};
   bytes session;
   if (!r.blob(session, 256))
-    return std::nullopt;
+    return malformed();
   auto e = decode_endpoint(session);
   if (!e)
-    return std::nullopt;
+    return malformed();
   auto device = decode_body<device_info>(in.subspan(4 + session.size()));
   if (!device)
-    return std::nullopt;
+    return device.error();
   return attach_body{*e, std::move(*device)};
 }
 
-bytes encode_attach_reply(const attach_reply& x) {
-  bytes out;
+void write_body(bytes& out, const attach_reply& x) {
   wire::writer{out}.str(x.node).u64(x.incarnation).u8(x.frozen ? 1 : 0);
   write_body(out, x.account);
-  return out;
 }
 
-std::optional<attach_reply> decode_attach_reply(std::span<const uint8_t> in) {
+template <>
+result<attach_reply> decode_body<attach_reply>(std::span<const uint8_t> in) {
   // node:str incarnation:u64 frozen:u8, then the account as login_ok carries it.
   wire::reader r{in};
   attach_reply x;
@@ -150,11 +131,11 @@ std::optional<attach_reply> decode_attach_reply(std::span<const uint8_t> in) {
   r.u64(x.incarnation);
   r.u8(frozen);
   if (!r.ok() || frozen > 1)
-    return std::nullopt;
+    return malformed();
   x.frozen = frozen == 1;
   auto info = decode_body<account_info>(in.subspan(4 + x.node.size() + 8 + 1));
   if (!info)
-    return std::nullopt;
+    return info.error();
   x.account = *info;
   return x;
 }
@@ -178,7 +159,13 @@ std::optional<presence_record> decode_presence(std::span<const uint8_t> data) {
   return p;
 }
 
-std::optional<deliver_body> decode_deliver(std::span<const uint8_t> in) {
+void write_body(bytes& out, const deliver_body& x) {
+  out.reserve(out.size() + 21 + x.payload.size());
+  wire::writer{out}.u8(static_cast<uint8_t>(x.kind)).fixed(x.id).blob(x.payload);
+}
+
+template <>
+result<deliver_body> decode_body<deliver_body>(std::span<const uint8_t> in) {
   wire::reader r{in};
   deliver_body x;
   uint8_t kind = 0;
@@ -186,18 +173,17 @@ std::optional<deliver_body> decode_deliver(std::span<const uint8_t> in) {
   r.fixed(x.id);
   r.blob(x.payload, max_payload_size);
   if (!r.finished() || !is_valid_mail_kind(kind))
-    return std::nullopt;
+    return malformed();
   x.kind = static_cast<mail_kind>(kind);
   return x;
 }
 
-bytes encode_found(const found_body& x) {
-  bytes out;
+void write_body(bytes& out, const found_body& x) {
   wire::writer{out}.str(x.name).str(x.birth_date).str(x.setup_hash).u64(x.setup_expires_ms);
-  return out;
 }
 
-std::optional<found_body> decode_found(std::span<const uint8_t> in) {
+template <>
+result<found_body> decode_body<found_body>(std::span<const uint8_t> in) {
   wire::reader r{in};
   found_body x;
   r.str(x.name, max_name_length);
@@ -205,18 +191,39 @@ std::optional<found_body> decode_found(std::span<const uint8_t> in) {
   r.str(x.setup_hash, 64);
   r.u64(x.setup_expires_ms);
   if (!r.finished())
-    return std::nullopt;
+    return malformed();
   return x;
 }
 
-bytes encode_card(const card_body& x) {
-  bytes out;
-  write_body(out, x.profile);
-  wire::writer{out}.u8(static_cast<uint8_t>(x.role)).str(x.parent_name);
-  return out;
+void write_body(bytes& out, const found_reply& x) {
+  wire::writer{out}.u8(x.made ? 1 : 0);
 }
 
-std::optional<card_body> decode_card(std::span<const uint8_t> in) {
+template <>
+result<found_reply> decode_body<found_reply>(std::span<const uint8_t> in) {
+  if (in.size() != 1 || in[0] > 1)
+    return malformed();
+  return found_reply{in[0] == 1};
+}
+
+void write_body(bytes& out, const card_request& x) {
+  wire::writer{out}.u8(x.with_avatar ? 1 : 0);
+}
+
+template <>
+result<card_request> decode_body<card_request>(std::span<const uint8_t> in) {
+  if (in.size() != 1 || in[0] > 1)
+    return malformed();
+  return card_request{in[0] == 1};
+}
+
+void write_body(bytes& out, const card_body& x) {
+  write_body(out, x.profile);
+  wire::writer{out}.u8(static_cast<uint8_t>(x.role)).str(x.parent_name);
+}
+
+template <>
+result<card_body> decode_body<card_body>(std::span<const uint8_t> in) {
   // A contact-level profile, then role:u8 parent_name:str.
   wire::reader r{in};
   card_body x;
@@ -229,11 +236,92 @@ std::optional<card_body> decode_card(std::span<const uint8_t> in) {
   r.u8(role);
   r.str(x.parent_name, max_name_length);
   if (!r.finished() || online > 1 || full != 0 || !is_valid_role(role))
-    return std::nullopt;
+    return malformed();
   x.profile.online = online == 1;
   x.profile.full = false;
   x.role = static_cast<account_role>(role);
   return x;
+}
+
+void write_body(bytes& out, const unlink_notice& x) {
+  wire::writer{out}.u8(static_cast<uint8_t>(x.reason));
+}
+
+template <>
+result<unlink_notice> decode_body<unlink_notice>(std::span<const uint8_t> in) {
+  if (in.size() != 1 || in[0] > static_cast<uint8_t>(unlink_reason::deleted_by_child))
+    return malformed();
+  return unlink_notice{static_cast<unlink_reason>(in[0])};
+}
+
+void write_body(bytes& out, const link_secret& x) {
+  wire::writer{out}.u64(x.secret);
+}
+
+template <>
+result<link_secret> decode_body<link_secret>(std::span<const uint8_t> in) {
+  wire::reader r{in};
+  link_secret x;
+  r.u64(x.secret);
+  if (!r.finished())
+    return malformed();
+  return x;
+}
+
+void write_body(bytes& out, const pin_hash_reply& x) {
+  wire::writer{out}.str(x.hash);
+}
+
+template <>
+result<pin_hash_reply> decode_body<pin_hash_reply>(std::span<const uint8_t> in) {
+  wire::reader r{in};
+  pin_hash_reply x;
+  r.str(x.hash, 256);
+  if (!r.finished())
+    return malformed();
+  return x;
+}
+
+void write_body(bytes& out, const ban_order& x) {
+  wire::writer{out}.u8(x.ban ? 1 : 0);
+  if (x.ban) {
+    auto record = encode_ban(*x.ban);
+    out.insert(out.end(), record.begin(), record.end());
+  }
+}
+
+template <>
+result<ban_order> decode_body<ban_order>(std::span<const uint8_t> in) {
+  if (in.empty() || in[0] > 1)
+    return malformed();
+  if (in[0] == 0)
+    return in.size() == 1 ? result<ban_order>{ban_order{}} : malformed();
+  auto record = decode_ban(in.subspan(1));
+  if (!record)
+    return malformed();
+  return ban_order{*record};
+}
+
+void write_body(bytes& out, const account_document& x) {
+  out.insert(out.end(), x.json.begin(), x.json.end());
+}
+
+template <>
+result<account_document> decode_body<account_document>(std::span<const uint8_t> in) {
+  return account_document{std::string(in.begin(), in.end())};
+}
+
+void write_body(bytes& out, const endpoint& x) {
+  auto e = encode_endpoint(x);
+  out.insert(out.end(), e.begin(), e.end());
+}
+
+template <>
+result<endpoint> decode_body<endpoint>(std::span<const uint8_t> in) {
+  auto e = decode_endpoint(in);
+  if (!e)
+    return malformed();
+  return *e;
 }
 
 } // namespace kinbox

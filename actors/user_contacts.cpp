@@ -9,12 +9,13 @@ namespace kinbox::user_parts {
 void ask_parent(user_pointer self, account_id other, reply_to rp) {
   auto entries = self->state.contacts.entries();
   auto i = entries.find(other);
-  ask_family(self, self->state.id, family_op::approval_needed,
-             encode_account_flag({other, i != entries.end() && i->second.ours}),
+  auto id = self->state.id;
+  account_flag step{other, i != entries.end() && i->second.ours};
+  ask_entity(self, family_request<family_op::approval_needed>(id, id, step),
              [=](entity_reply& r) mutable {
     if (!r.ok())
       return rp.deliver(error_reply(r.to_failure())); // still waiting; asking again retries
-    if (r.body.size() == 1 && r.body[0] == 1)
+    if (auto* answer = result_as<approval_answer>(r); answer != nullptr && answer->approved)
       return apply_contact_effect(self,
                                   self->state.contacts.parent_approved(other, self->state.deps->now_ms()),
                                   other, std::move(rp));
@@ -64,16 +65,16 @@ void apply_contact_effect(user_pointer self, contact_effect effect, account_id o
           store_reply<bool>(self, [=](bool) mutable {
             switch (effect) {
             case contact_effect::notify_request:
-              send_entity(self, other, user_op::friend_request);
+              send_entity(self, user_request<user_op::friend_request>(other, self->state.id));
               break;
             case contact_effect::notify_accept:
-              send_entity(self, other, user_op::friend_accepted);
+              send_entity(self, user_request<user_op::friend_accepted>(other, self->state.id));
               break;
             case contact_effect::notify_decline:
-              send_entity(self, other, user_op::friend_declined);
+              send_entity(self, user_request<user_op::friend_declined>(other, self->state.id));
               break;
             case contact_effect::notify_remove:
-              send_entity(self, other, user_op::friend_removed);
+              send_entity(self, user_request<user_op::friend_removed>(other, self->state.id));
               break;
             case contact_effect::ask_parent:
               return ask_parent(self, other, std::move(rp));
@@ -94,10 +95,9 @@ void notify_parent(user_pointer self, notice_type type, account_id other, uint64
     return;
   message_id id{};
   randombytes_buf(id.data(), id.size());
-  bytes payload;
-  write_body(payload, notice_body{type, st.id, other, value});
-  send_entity(self, st.contacts.parent(), user_op::deliver,
-              encode_deliver({mail_kind::notice, id, std::move(payload)}));
+  auto payload = encode_body(notice_body{type, st.id, other, value});
+  send_entity(self, user_request<user_op::deliver>(st.contacts.parent(), st.id,
+                                                   {mail_kind::notice, id, std::move(payload)}));
 }
 
 /// Appends the report to the reports stream; once it is durable, the list remembers it
@@ -138,10 +138,9 @@ void notify_self(user_pointer self, notice_type type, account_id child, account_
   auto& st = self->state;
   message_id id{};
   randombytes_buf(id.data(), id.size());
-  bytes payload;
-  write_body(payload, notice_body{type, child, other, value});
-  send_entity(self, st.id, user_op::deliver,
-              encode_deliver({mail_kind::notice, id, std::move(payload)}));
+  auto payload = encode_body(notice_body{type, child, other, value});
+  send_entity(self, user_request<user_op::deliver>(st.id, st.id,
+                                                   {mail_kind::notice, id, std::move(payload)}));
 }
 
 /// Blocks `other` at once and purges its mail (as contact_block does), then files the

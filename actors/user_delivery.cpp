@@ -68,13 +68,12 @@ void fetch_locations(user_pointer self) {
   auto& st = self->state;
   auto attachment = st.attachment;
   for (auto child : st.contacts.children())
-    ask_family(self, child, family_op::location_latest, {}, [=](entity_reply& r) {
-      auto& st = self->state;
-      if (!r.ok() || r.body.empty() || st.attachment != attachment)
-        return;
-      if (auto loc = decode_location(r.body))
-        push(self, {location_push(child, *loc)});
-    });
+    ask_entity(self, family_request<family_op::location_latest>(child, st.id),
+               [=](entity_reply& r) {
+                 auto* latest = result_as<location_reply>(r);
+                 if (latest != nullptr && latest->fix && self->state.attachment == attachment)
+                   push(self, {location_push(child, *latest->fix)});
+               });
 }
 
 /// After a deletion purged mail: the store rewrites the mailbox file without the freed
@@ -263,8 +262,7 @@ void store_incoming(user_pointer self) {
 /// Adds the `delivered` receipt of the mail `k` names for its sender, if it is a message.
 void add_receipt(std::vector<entity_request>& out, account_id self_id, const mail_key& k) {
   if (k.kind == mail_kind::message)
-    out.push_back({user_kind, k.sender, static_cast<uint8_t>(user_op::deliver), self_id,
-                   encode_deliver({mail_kind::delivered, k.id, {}})});
+    out.push_back(user_request<user_op::deliver>(k.sender, self_id, {mail_kind::delivered, k.id, {}}));
 }
 
 void ack(user_pointer self, const ack_request& req, reply_to rp) {
@@ -358,10 +356,10 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
   st.backlog.restart();
   st.ack_checks->attached();
   write_presence(self, session);
-  rp.deliver(ok_reply(encode_attach_reply({{st.id, st.account->name, st.account->role},
-                                            st.deps->service->node_id(),
-                                            st.deps->service->incarnation(),
-                                            frozen(st)})));
+  rp.deliver(ok_reply(attach_reply{{st.id, st.account->name, st.account->role},
+                                   st.deps->service->node_id(),
+                                   st.deps->service->incarnation(),
+                                   frozen(st)}));
   drain(self);
   fetch_locations(self);
 }

@@ -7,11 +7,9 @@ namespace kinbox::user_parts {
 
 /// A parent makes a link code (one at a time; a new one replaces the last) with the PIN
 /// the link will have, hashed off the scheduler before the code is answered.
-void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
+void make_link_code(user_pointer self, link_create_request req, reply_to rp) {
   auto& st = self->state;
-  auto body = decode_body<link_create_request>(req.body);
-  if (!body)
-    return rp.deliver(error_reply(errc::invalid_argument, "malformed link request"));
+  auto body = &req;
   if (st.account->role != account_role::parent)
     return rp.deliver(error_reply(errc::invalid_argument, "only a parent account makes link codes"));
   if (auto why = crypto::new_pin_problem(body->pin))
@@ -31,7 +29,7 @@ void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
             st.code.emplace(random, st.deps->now_ms(), st.deps->link_code_ttl, std::move(hash));
             auto reply = link_code_reply{st.code->secret(),
                                          static_cast<uint32_t>(st.deps->link_code_ttl.count())};
-            rp.deliver(ok_reply(encode_body(reply)));
+            rp.deliver(ok_reply(reply));
           },
           [=](caf::error& err) mutable {
             pins->done(turn);
@@ -44,17 +42,14 @@ void make_link_code(user_pointer self, const entity_request& req, reply_to rp) {
 /// bounded per guessing child and per address instead, and the parent is told when
 /// `link_code::attack_tries` wrong secrets met its code. Every refusal is the same, also
 /// from an id without an account.
-void redeem_link_code(user_pointer self, const entity_request& req, reply_to rp) {
+void redeem_link_code(user_pointer self, account_id caller, uint64_t secret, reply_to rp) {
   auto& st = self->state;
-  wire::reader r{req.body};
-  uint64_t secret = 0;
-  r.u64(secret);
   auto refused = error_reply(errc::not_found, "no such link code");
-  if (!r.finished() || !st.account || st.account->role != account_role::parent || !st.code)
+  if (!st.account || st.account->role != account_role::parent || !st.code)
     return rp.deliver(refused);
   switch (st.code->attempt(secret, st.deps->now_ms())) {
   case link_code::outcome::right: {
-    bytes hash(st.code->pin_hash().begin(), st.code->pin_hash().end());
+    pin_hash_reply hash{st.code->pin_hash()};
     st.code.reset();
     return rp.deliver(ok_reply(std::move(hash)));
   }
@@ -62,8 +57,8 @@ void redeem_link_code(user_pointer self, const entity_request& req, reply_to rp)
     st.code.reset();
     break;
   case link_code::outcome::attacked:
-    log::get("user")->warn("event=link_code_attacked account={} by={}", st.id, req.caller);
-    notify_self(self, notice_type::link_code_attacked, 0, req.caller, link_code::attack_tries);
+    log::get("user")->warn("event=link_code_attacked account={} by={}", st.id, caller);
+    notify_self(self, notice_type::link_code_attacked, 0, caller, link_code::attack_tries);
     break;
   case link_code::outcome::wrong:
     break;
@@ -123,17 +118,17 @@ void create_child(user_pointer self, child_create_request req, reply_to rp, int 
   found_body body{req.name, req.birth_date, setup_hash_of(secret),
                   st.deps->now_ms() + static_cast<uint64_t>(st.deps->setup_code_ttl.count())};
   send_entities(self, {});
-  st.client->call({user_kind, child, static_cast<uint8_t>(user_op::found_account), st.id,
-                   encode_found(body)},
+  st.client->call(user_request<user_op::found_account>(child, st.id, std::move(body)),
                   notice{static_cast<uint8_t>(user_op::found_account),
                          [=](entity_reply& r) mutable {
                            if (!r.ok())
                              return rp.deliver(error_reply(r.to_failure()));
-                           if (r.body == bytes{1}) {
+                           auto* found = result_as<found_reply>(r);
+                           if (found != nullptr && found->made) {
                              log::get("user")->info("event=child_created parent={} child={}",
                                                     self->state.id, child);
-                             return rp.deliver(ok_reply(
-                                 encode_body(setup_reply(*self->state.deps, child, secret))));
+                             return rp.deliver(
+                                 ok_reply(setup_reply(*self->state.deps, child, secret)));
                            }
                            if (attempt + 1 < max_id_attempts)
                              return create_child(self, std::move(req), std::move(rp), attempt + 1);
@@ -147,7 +142,7 @@ void create_child(user_pointer self, child_create_request req, reply_to rp, int 
 void found_account(user_pointer self, account_id parent, const found_body& body, reply_to rp) {
   auto& st = self->state;
   if (st.account)
-    return rp.deliver(ok_reply(bytes{0}));
+    return rp.deliver(ok_reply(found_reply{false}));
   account_record record;
   record.id = st.id;
   record.name = body.name;
@@ -166,10 +161,9 @@ void found_account(user_pointer self, account_id parent, const found_body& body,
           store_reply<bool>(self,
                             [=](bool created) mutable {
                               if (!created)
-                                return rp.deliver(ok_reply(bytes{0}));
-                              bytes who;
-                              wire::writer{who}.u64(parent);
-                              ask_family(self, self->state.id, family_op::found, std::move(who),
+                                return rp.deliver(ok_reply(found_reply{false}));
+                              auto id = self->state.id;
+                              ask_entity(self, family_request<family_op::found>(id, id, {parent}),
                                          [=](entity_reply& r) mutable {
                                            auto& st = self->state;
                                            if (!r.ok()) {
@@ -184,7 +178,7 @@ void found_account(user_pointer self, account_id parent, const found_body& body,
                                            apply_contact_effect(self, contact_effect::changed,
                                                                 parent, std::move(rp),
                                                                 [](reply_to rp) {
-                                                                  rp.deliver(ok_reply(bytes{1}));
+                                                                  rp.deliver(ok_reply(found_reply{true}));
                                                                 });
                                          });
                             }),
@@ -194,17 +188,13 @@ void found_account(user_pointer self, account_id parent, const found_body& body,
 /// The child's device registers its keys with the setup code its parent's app got: once,
 /// before the code expires. A device that registers again (a new phone, with a new code)
 /// replaces the keys and ends the old device's session. The parent is told.
-void complete_setup(user_pointer self, const entity_request& req, reply_to rp) {
+void complete_setup(user_pointer self, const register_child_request& req, reply_to rp) {
   auto& st = self->state;
-  wire::reader r{req.body};
-  uint64_t secret = 0;
-  public_key sign_key{};
-  public_key box_key{};
-  r.u64(secret);
-  r.fixed(sign_key);
-  r.fixed(box_key);
+  auto secret = req.secret;
+  auto sign_key = req.sign_key;
+  auto box_key = req.box_key;
   auto refused = error_reply(errc::not_found, "no such setup code");
-  if (!r.finished() || !st.account || st.account->setup_hash.empty() ||
+  if (!st.account || st.account->setup_hash.empty() ||
       st.account->setup_expires_ms <= st.deps->now_ms())
     return rp.deliver(refused);
   auto given = setup_hash_of(secret);
@@ -232,7 +222,7 @@ void complete_setup(user_pointer self, const entity_request& req, reply_to rp) {
                                   detach_session(self, st.deps->now_ms());
                                 }
                                 notify_parent(self, notice_type::registered, 0, st.deps->now_ms());
-                                rp.deliver(ok_reply(encode_body(register_reply{st.id})));
+                                rp.deliver(ok_reply(register_reply{st.id}));
                               }),
             store_reply<caf::error>(self, [=](caf::error& err) mutable {
               if (self->state.account)
@@ -254,8 +244,8 @@ void new_setup_code(user_pointer self, reply_to rp) {
                 encode_account(*st.account))
       .then(store_reply<bool>(self,
                               [=](bool) mutable {
-                                rp.deliver(ok_reply(encode_body(
-                                    setup_reply(*self->state.deps, self->state.id, secret))));
+                                rp.deliver(ok_reply(
+                                    setup_reply(*self->state.deps, self->state.id, secret)));
                               }),
             store_reply<caf::error>(self, [=](caf::error& err) mutable {
               rp.deliver(error_reply(err, "the setup code could not be saved"));
@@ -264,19 +254,16 @@ void new_setup_code(user_pointer self, reply_to rp) {
 
 /// A linked child deletes itself only with its parent's PIN, checked (and counted) by its
 /// family as any PIN try.
-void delete_self_with_pin(user_pointer self, const bytes& body, reply_to rp) {
-  wire::reader r{body};
-  std::string pin;
-  r.str(pin, max_pin_field);
-  if (!r.finished() || pin.empty())
+void delete_self_with_pin(user_pointer self, std::string pin, reply_to rp) {
+  if (pin.empty())
     return rp.deliver(error_reply(errc::parent_required,
                                   "a linked child's account is deleted by its parent, or with the "
                                   "parent's PIN on the child's device"));
-  bytes pin_body;
-  wire::writer{pin_body}.str(pin);
-  sodium_memzero(pin.data(), pin.size());
   auto id = self->state.id;
-  ask_family(self, id, family_op::verify_pin, std::move(pin_body), [=](entity_reply& r) mutable {
+  pin_check check{pin};
+  sodium_memzero(pin.data(), pin.size());
+  ask_entity(self, family_request<family_op::verify_pin>(id, id, std::move(check)),
+             [=](entity_reply& r) mutable {
     if (!r.ok())
       return rp.deliver(error_reply(r.to_failure()));
     if (!self->state.account)

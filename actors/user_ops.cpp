@@ -1,5 +1,6 @@
 // The operations of the user entity: the access table (user_access.hpp) decides whether a
-// request runs; then each operation decodes its body and hands it to its job's function.
+// request runs; then each operation reads its typed argument (user_interface.hpp) and
+// hands it to its job's function.
 #include "actors/user_access.hpp"
 #include "actors/user_parts.hpp"
 
@@ -12,9 +13,8 @@ void bad(reply_to& rp, const char* why) {
 }
 
 /// The other account a request names (target_request), if it is another one.
-std::optional<account_id> target_of(const user_state& st, const entity_request& req) {
-  auto t = decode_body<target_request>(req.body);
-  if (!t || t->id == 0 || t->id == st.id)
+std::optional<account_id> target_of(const user_state& st, const target_request* t) {
+  if (t == nullptr || t->id == 0 || t->id == st.id)
     return std::nullopt;
   return t->id;
 }
@@ -34,7 +34,7 @@ relation relation_of(const user_state& st, account_id caller) {
 // -- what other entities tell the account -----------------------------------------------
 
 void on_deliver(user_pointer self, entity_request& req, reply_to& rp) {
-  auto body = decode_deliver(req.body);
+  auto* body = arg<user_op::deliver>(req);
   if (!body)
     return bad(rp, "malformed deliver body");
   self->state.incoming.push_back({req.caller, std::move(*body), std::move(rp)});
@@ -65,9 +65,7 @@ void on_account_gone(user_pointer self, entity_request& req, reply_to& rp) {
   auto gone = req.caller;
   // A step with it waiting for this child's parent goes from the family too.
   if (st.contacts.state_of(gone) == contact_state::awaiting_parent) {
-    bytes who;
-    wire::writer{who}.u64(gone);
-    ask_family(self, st.id, family_op::forget, std::move(who), [](entity_reply&) {});
+    send_entity(self, family_request<family_op::forget>(st.id, st.id, {gone}));
   }
   bool was_frozen = frozen(st);
   if (!st.contacts.forget(gone))
@@ -87,10 +85,10 @@ void on_child_linked(user_pointer self, entity_request& req, reply_to& rp) {
 void on_child_unlinked(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   auto now = st.deps->now_ms();
-  auto reason =
-      req.body.empty() ? unlink_reason::by_parent : static_cast<unlink_reason>(req.body[0]);
-  if (req.body.size() > 1 || reason > unlink_reason::deleted_by_child)
+  auto* notice = arg<user_op::child_unlinked>(req);
+  if (!notice)
     return bad(rp, "malformed unlink");
+  auto reason = notice->reason;
   auto child = req.caller;
   st.contacts.remove_child(child);
   // Told by this actor itself: the child's family may send nothing once it is no child.
@@ -109,9 +107,10 @@ void on_child_unlinked(user_pointer self, entity_request& req, reply_to& rp) {
 }
 
 void on_card(user_pointer self, entity_request& req, reply_to& rp) {
-  if (req.body.size() != 1 || req.body[0] > 1)
+  auto* body = arg<user_op::card>(req);
+  if (!body)
     return bad(rp, "malformed card request");
-  get_card(self, req.caller, req.body[0] == 1, rp);
+  get_card(self, req.caller, body->with_avatar, rp);
 }
 
 void on_friend_renamed(user_pointer self, entity_request& req, reply_to& rp) {
@@ -122,14 +121,14 @@ void on_friend_renamed(user_pointer self, entity_request& req, reply_to& rp) {
 }
 
 void on_found_account(user_pointer self, entity_request& req, reply_to& rp) {
-  auto body = decode_found(req.body);
+  auto* body = arg<user_op::found_account>(req);
   if (!body)
     return bad(rp, "malformed account");
   found_account(self, req.caller, *body, rp);
 }
 
 void on_location(user_pointer self, entity_request& req, reply_to& rp) {
-  auto loc = decode_location(req.body);
+  auto* loc = arg<user_op::location>(req);
   if (!loc)
     return bad(rp, "malformed location");
   push(self, {location_push(req.caller, *loc)}); // an offline parent fetches it at login
@@ -138,11 +137,10 @@ void on_location(user_pointer self, entity_request& req, reply_to& rp) {
 
 void on_ban(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
-  bool on = !req.body.empty() && req.body[0] == 1;
-  bytes record(req.body.begin() + (req.body.empty() ? 0 : 1), req.body.end());
-  if (req.body.empty() || req.body[0] > 1 || (on && !decode_ban(record)) ||
-      (!on && !record.empty()))
+  auto* order = arg<user_op::ban>(req);
+  if (!order)
     return bad(rp, "malformed ban");
+  bool on = order->ban.has_value();
   st.banned = on;
   log::get("user")->info("event={} account={}", st.banned ? "account_banned" : "ban_lifted", st.id);
   if (st.banned && st.session) {
@@ -151,14 +149,14 @@ void on_ban(user_pointer self, entity_request& req, reply_to& rp) {
                                              static_cast<uint16_t>(errc::banned)));
     detach_session(self, st.deps->now_ms());
   }
-  ban_keys(self, on, std::move(record), rp);
+  ban_keys(self, on, on ? encode_ban(*order->ban) : bytes{}, rp);
 }
 
 // -- the account's own requests (and its parent's oversight) ----------------------------
 
 void on_create_child(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
-  auto body = decode_body<child_create_request>(req.body);
+  auto* body = arg<user_op::create_child>(req);
   if (!body)
     return bad(rp, "malformed child");
   if (st.account->role != account_role::parent)
@@ -170,7 +168,7 @@ void on_create_child(user_pointer self, entity_request& req, reply_to& rp) {
 
 void on_add_friend(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
-  auto t = target_of(st, req);
+  auto t = target_of(st, arg<user_op::add_friend>(req));
   if (!t)
     return bad(rp, "friend id must be another account");
   bool is_child = st.account->role == account_role::child;
@@ -180,7 +178,8 @@ void on_add_friend(user_pointer self, entity_request& req, reply_to& rp) {
 
 void on_answer_friend(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
-  auto t = target_of(st, req);
+  // accept_friend and decline_friend take the same argument
+  auto t = target_of(st, arg<user_op::accept_friend>(req));
   if (!t)
     return bad(rp, "friend id must be another account");
   bool is_child = st.account->role == account_role::child;
@@ -194,7 +193,7 @@ void on_answer_friend(user_pointer self, entity_request& req, reply_to& rp) {
 
 void on_block_or_remove(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
-  auto t = target_of(st, req);
+  auto t = target_of(st, arg<user_op::block_contact>(req)); // as remove_contact's
   if (!t)
     return bad(rp, "contact id must be another account");
   bool blocking = static_cast<user_op>(req.op) == user_op::block_contact;
@@ -211,7 +210,7 @@ void on_block_or_remove(user_pointer self, entity_request& req, reply_to& rp) {
 }
 
 void on_report(user_pointer self, entity_request& req, reply_to& rp) {
-  auto body = decode_body<report_request>(req.body);
+  auto* body = arg<user_op::report>(req);
   if (!body)
     return bad(rp, "malformed report");
   if (body->other == 0 || body->other == self->state.id)
@@ -221,12 +220,13 @@ void on_report(user_pointer self, entity_request& req, reply_to& rp) {
 
 void on_link_change(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
-  wire::reader r{req.body};
   account_id parent = 0;
-  if (static_cast<user_op>(req.op) == user_op::linked)
-    r.u64(parent);
-  if (!r.finished())
-    return bad(rp, "malformed link");
+  if (static_cast<user_op>(req.op) == user_op::linked) {
+    auto* body = arg<user_op::linked>(req);
+    if (!body || body->id == 0)
+      return bad(rp, "malformed link");
+    parent = body->id;
+  }
   bool was_frozen = frozen(st);
   st.contacts.set_parent(parent);
   tell_session_if_frozen(self, was_frozen);
@@ -235,7 +235,7 @@ void on_link_change(user_pointer self, entity_request& req, reply_to& rp) {
 
 void on_parent_decision(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
-  auto body = decode_account_flag(req.body);
+  auto* body = arg<user_op::parent_decision>(req);
   if (!body)
     return bad(rp, "malformed decision");
   auto effect = body->yes ? st.contacts.parent_approved(body->other, st.deps->now_ms())
@@ -244,7 +244,7 @@ void on_parent_decision(user_pointer self, entity_request& req, reply_to& rp) {
 }
 
 void on_get_key_or_status(user_pointer self, entity_request& req, reply_to& rp) {
-  auto t = target_of(self->state, req);
+  auto t = target_of(self->state, arg<user_op::get_key>(req)); // as get_status's
   if (!t)
     return bad(rp, "id must be another account");
   if (static_cast<user_op>(req.op) == user_op::get_key)
@@ -253,14 +253,14 @@ void on_get_key_or_status(user_pointer self, entity_request& req, reply_to& rp) 
 }
 
 void on_ack(user_pointer self, entity_request& req, reply_to& rp) {
-  auto body = decode_body<ack_request>(req.body);
+  auto* body = arg<user_op::ack>(req);
   if (!body)
     return bad(rp, "malformed ack body");
   ack(self, *body, rp);
 }
 
 void on_attach(user_pointer self, entity_request& req, reply_to& rp) {
-  auto body = decode_attach(req.body);
+  auto* body = arg<user_op::attach>(req);
   if (!body)
     return bad(rp, "malformed attach");
   if (check_device(body->device))
@@ -271,7 +271,7 @@ void on_attach(user_pointer self, entity_request& req, reply_to& rp) {
 
 void on_detach(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
-  auto session = decode_endpoint(req.body);
+  auto* session = arg<user_op::detach>(req);
   if (!session)
     return bad(rp, "malformed endpoint");
   // A session that closed: it may have gone while its attach was on the way, or while
@@ -284,16 +284,43 @@ void on_detach(user_pointer self, entity_request& req, reply_to& rp) {
 
 void on_delete(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
-  if (req.caller == st.id && st.account->role == account_role::child)
-    return delete_self_with_pin(self, req.body, rp);
+  auto* body = arg<user_op::delete_account>(req);
+  if (!body)
+    return bad(rp, "malformed delete");
+  if (req.caller == st.id && st.account->role == account_role::child) {
+    auto pin = body->pin;
+    sodium_memzero(body->pin.data(), body->pin.size());
+    return delete_self_with_pin(self, std::move(pin), rp);
+  }
   delete_account(self, req.caller, rp);
 }
 
 void on_set_profile(user_pointer self, entity_request& req, reply_to& rp) {
-  auto body = decode_body<profile_set_request>(req.body);
+  auto* body = arg<user_op::set_profile>(req);
   if (!body)
     return bad(rp, "malformed profile");
   set_profile(self, *body, rp);
+}
+
+void on_make_link_code(user_pointer self, entity_request& req, reply_to& rp) {
+  auto* body = arg<user_op::make_link_code>(req);
+  if (!body)
+    return bad(rp, "malformed link request");
+  make_link_code(self, std::move(*body), rp);
+}
+
+void on_redeem_link_code(user_pointer self, entity_request& req, reply_to& rp) {
+  auto* body = arg<user_op::redeem_link_code>(req);
+  if (!body)
+    return bad(rp, "malformed link code");
+  redeem_link_code(self, req.caller, body->secret, rp);
+}
+
+void on_complete_setup(user_pointer self, entity_request& req, reply_to& rp) {
+  auto* body = arg<user_op::complete_setup>(req);
+  if (!body)
+    return rp.deliver(error_reply(errc::not_found, "no such setup code"));
+  complete_setup(self, *body, rp);
 }
 
 /// Runs operation `req.op`, which the access table let through.
@@ -311,8 +338,8 @@ void run(user_pointer self, entity_request& req, reply_to& rp) {
   case user_op::card: return on_card(self, req, rp);
   case user_op::friend_renamed: return on_friend_renamed(self, req, rp);
   case user_op::found_account: return on_found_account(self, req, rp);
-  case user_op::complete_setup: return complete_setup(self, req, rp);
-  case user_op::redeem_link_code: return redeem_link_code(self, req, rp);
+  case user_op::complete_setup: return on_complete_setup(self, req, rp);
+  case user_op::redeem_link_code: return on_redeem_link_code(self, req, rp);
   case user_op::location: return on_location(self, req, rp);
   case user_op::ban: return on_ban(self, req, rp);
   case user_op::list_contacts: return list_contacts(self, rp);
@@ -335,7 +362,7 @@ void run(user_pointer self, entity_request& req, reply_to& rp) {
   case user_op::report: return on_report(self, req, rp);
   case user_op::set_profile: return on_set_profile(self, req, rp);
   case user_op::create_child: return on_create_child(self, req, rp);
-  case user_op::make_link_code: return make_link_code(self, req, rp);
+  case user_op::make_link_code: return on_make_link_code(self, req, rp);
   }
   bad(rp, "unknown user operation");
 }

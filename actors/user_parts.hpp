@@ -34,6 +34,12 @@
 
 namespace kinbox::user_parts {
 
+/// The argument of `req`, a request for user operation `Op` (nullptr if it is not one).
+template <user_op Op>
+user_interface::arg_of<Op>* arg(entity_request& req) {
+  return arg_of<user_interface, Op>(req);
+}
+
 /// Mail handed to this user by a deliver request, stored together with the rest of its
 /// batch.
 struct incoming_mail {
@@ -138,9 +144,9 @@ void erase_records(user_pointer self, reply_to rp);
 
 void delete_account(user_pointer self, account_id by, reply_to rp);
 
-void make_link_code(user_pointer self, const entity_request& req, reply_to rp);
+void make_link_code(user_pointer self, link_create_request req, reply_to rp);
 
-void redeem_link_code(user_pointer self, const entity_request& req, reply_to rp);
+void redeem_link_code(user_pointer self, account_id caller, uint64_t secret, reply_to rp);
 
 void ban_keys(user_pointer self, bool on, bytes record, reply_to rp);
 
@@ -152,11 +158,11 @@ void create_child(user_pointer self, child_create_request req, reply_to rp, int 
 
 void found_account(user_pointer self, account_id parent, const found_body& body, reply_to rp);
 
-void complete_setup(user_pointer self, const entity_request& req, reply_to rp);
+void complete_setup(user_pointer self, const register_child_request& req, reply_to rp);
 
 void new_setup_code(user_pointer self, reply_to rp);
 
-void delete_self_with_pin(user_pointer self, const bytes& body, reply_to rp);
+void delete_self_with_pin(user_pointer self, std::string pin, reply_to rp);
 
 mail_push to_push(const envelope& e);
 
@@ -232,10 +238,11 @@ void load(user_pointer self, std::function<void()> then);
 
 void send_entities(user_pointer self, std::vector<entity_request> reqs);
 
-void send_entity(user_pointer self, account_id to, user_op op, bytes body = {});
+/// Sends `req` (made by its kind's interface); a failure is logged.
+void send_entity(user_pointer self, entity_request req);
 
-void ask_family(user_pointer self, account_id child, family_op op, bytes body,
-                std::function<void(entity_reply&)> then);
+/// Sends `req`, whose answer `then` gets.
+void ask_entity(user_pointer self, entity_request req, std::function<void(entity_reply&)> then);
 
 bool quiet(const user_state& st);
 

@@ -236,7 +236,8 @@ kv_bucket& bans_of(kv_buckets& b) {
 /// nodes read its keys); `lift` deletes it all and lets the actor go on.
 int ban(cluster_client& cluster, kv_buckets& b, account_id id, report_category reason, bool lift,
         bool as_json) {
-  auto record = encode_ban({id, now_ms(), reason});
+  auto at = now_ms();
+  auto record = encode_ban({id, at, reason});
   auto key = ban_key_of_account(id);
   std::optional<failure> failed;
   if (lift) {
@@ -247,10 +248,11 @@ int ban(cluster_client& cluster, kv_buckets& b, account_id id, report_category r
   }
   if (failed)
     return fail("cannot write the bans bucket: " + failed->message);
-  bytes body{uint8_t(lift ? 0 : 1)};
+  ban_order order;
   if (!lift)
-    body.insert(body.end(), record.begin(), record.end());
-  auto told = cluster.call(user_kind, id, static_cast<uint8_t>(user_op::ban), body);
+    order.ban = ban_record{id, at, reason};
+  auto told = cluster.call(user_request<user_op::ban>(id, operator_caller, std::move(order)),
+                           user_interface::codec());
   bool reached = told && told->ok();
   bool known = reached || (told && told->status != static_cast<uint16_t>(errc::not_found));
   if (as_json)

@@ -291,8 +291,8 @@ int run(const node_config& cfg) {
         host_kind(sys, svc,
                   user_kind_spec(std::make_shared<const user_deps>(deps),
                                  spawn_user_mail(sys, store, svc)),
-                  user_push_codec()),
-        host_kind(sys, svc, family_kind_spec(std::move(fdeps)), family_push_codec()),
+                  user_codec()),
+        host_kind(sys, svc, family_kind_spec(std::move(fdeps)), family_codec()),
     };
     auto service = spawn_entity_service(sys, svc);
     if (!service)

@@ -25,8 +25,13 @@ result<std::shared_ptr<const placement>> cluster_client::current_placement() {
   return std::shared_ptr<const placement>{std::make_shared<placement>(std::move(*map))};
 }
 
-result<entity_reply> cluster_client::call(entity_kind kind, uint64_t id, uint8_t op, bytes body,
+result<entity_reply> cluster_client::call(entity_request req, const request_codec& codec,
                                           std::chrono::milliseconds patience) {
+  req.caller = operator_caller;
+  req.client = client_id_;
+  auto wire = to_bus(req, codec);
+  if (!wire)
+    return wire.error();
   auto deadline = std::chrono::steady_clock::now() + patience;
   failure last{errc::unavailable, "the cluster has no placement"};
   for (uint8_t attempt = 0;; ++attempt) {
@@ -40,15 +45,14 @@ result<entity_reply> cluster_client::call(entity_kind kind, uint64_t id, uint8_t
       last = map.error();
       continue;
     }
-    auto* owner = (*map)->owner(shard_of((*map)->shards, kind, id));
+    auto* owner = (*map)->owner(shard_of((*map)->shards, req.kind, req.id));
     if (owner == nullptr) {
       last = failure{errc::unavailable, "no node serves the entity's shard"};
       continue;
     }
-    entity_request req{kind, id, op, operator_caller, body, attempt, client_id_};
+    wire->attempt = attempt;
     auto answer = link_.request(node_inbox(cluster_, *owner),
-                                encode_request_batch((*map)->epoch, 0, {}, {&req, 1}),
-                                5000);
+                                encode_request_batch((*map)->epoch, 0, {}, {&*wire, 1}), 5000);
     if (!answer) {
       last = answer.error();
       continue;
@@ -56,8 +60,9 @@ result<entity_reply> cluster_client::call(entity_kind kind, uint64_t id, uint8_t
     auto msg = decode_bus_message(*answer);
     if (!msg || msg->type != bus_type::answers || msg->answers.size() != 1)
       return failure{errc::internal, "node " + *owner + " answered something else"};
-    if (!msg->answers[0].reply.moved())
-      return msg->answers[0].reply;
+    auto reply = from_bus(std::move(msg->answers[0].reply), req.op, codec);
+    if (!reply.moved())
+      return reply;
     last = failure{errc::moved, "the entity's shard is moving"};
   }
 }

@@ -20,10 +20,10 @@ class cluster_client {
 public:
   cluster_client(nats_link& link, kv_buckets& buckets, std::string cluster);
 
-  /// Sends one request to entity (`kind`, `id`) as the operator and waits for its reply;
-  /// while its shard moves (or has no owner) it reads the placement again and retries, for
-  /// up to `patience`.
-  [[nodiscard]] result<entity_reply> call(entity_kind kind, uint64_t id, uint8_t op, bytes body,
+  /// Sends `req` (made by its kind's interface, as the operator) and waits for its reply,
+  /// the argument and result crossing by the kind's `codec`; while its shard moves (or has
+  /// no owner) it reads the placement again and retries, for up to `patience`.
+  [[nodiscard]] result<entity_reply> call(entity_request req, const request_codec& codec,
                                           std::chrono::milliseconds patience =
                                               std::chrono::seconds(10));
 

@@ -12,11 +12,11 @@ namespace {
 constexpr size_t max_node_name = 64;
 constexpr size_t max_subject = 256;
 
-void write_reply(wire::writer& w, const entity_reply& x) {
+void write_reply(wire::writer& w, const bus_reply& x) {
   w.u16(x.status).str(x.message).blob(x.body);
 }
 
-void read_reply(wire::reader& r, entity_reply& x) {
+void read_reply(wire::reader& r, bus_reply& x) {
   r.u16(x.status);
   r.str(x.message, max_text_length);
   r.blob(x.body, max_max_frame_size);
@@ -35,21 +35,63 @@ constexpr size_t min_reply = 10;
 constexpr size_t min_answer = 12 + min_reply;
 constexpr size_t min_push = 21;
 
-void write_request(wire::writer& w, const entity_request& x) {
-  w.u8(x.kind).u64(x.id).u8(x.op).u64(x.caller).u8(x.attempt).u64(x.client).blob(x.body);
+void write_request(wire::writer& w, const bus_request& x) {
+  w.u8(x.kind).u64(x.id).u8(x.op).u64(x.caller).u8(x.attempt).u64(x.client).blob(x.arg);
 }
 
-void read_request(wire::reader& r, entity_request& x) {
+void read_request(wire::reader& r, bus_request& x) {
   r.u8(x.kind);
   r.u64(x.id);
   r.u8(x.op);
   r.u64(x.caller);
   r.u8(x.attempt);
   r.u64(x.client);
-  r.blob(x.body, max_max_frame_size);
+  r.blob(x.arg, max_max_frame_size);
 }
 
 } // namespace
+
+result<bus_request> to_bus(const entity_request& req, const request_codec& codec) {
+  auto arg = codec.encode_arg(req.op, req.args);
+  if (!arg)
+    return arg.error();
+  return bus_request{req.kind, req.id, req.op, req.caller, req.attempt, req.client,
+                     std::move(*arg)};
+}
+
+result<entity_request> from_bus(bus_request&& req, const request_codec& codec) {
+  auto args = codec.decode_arg(req.op, req.arg);
+  if (!args)
+    return args.error();
+  return entity_request{req.kind, req.id,      req.op,    req.caller,
+                        std::move(*args), req.attempt, req.client};
+}
+
+bus_reply to_bus(const entity_reply& r, uint8_t op, const request_codec& codec) {
+  bus_reply out{r.status, r.message, {}};
+  if (r.ok()) {
+    auto value = codec.encode_result(op, r.value);
+    if (!value)
+      return bus_reply{static_cast<uint16_t>(value.error().code), value.error().message, {}};
+    out.body = std::move(*value);
+  } else if (r.retry_after_ms > 0) {
+    wire::writer{out.body}.u32(r.retry_after_ms);
+  }
+  return out;
+}
+
+entity_reply from_bus(bus_reply&& r, uint8_t op, const request_codec& codec) {
+  entity_reply out{r.status, std::move(r.message), 0, {}};
+  if (r.status == 0) {
+    auto value = codec.decode_result(op, r.body);
+    if (!value)
+      return error_reply(errc::internal, "a node answered a malformed result");
+    out.value = std::move(*value);
+  } else if (r.body.size() == 4) {
+    wire::reader{r.body}.u32(out.retry_after_ms);
+  }
+  return out;
+}
 
 bytes encode_endpoint(const endpoint& x) {
   bytes out;
@@ -69,11 +111,11 @@ std::optional<endpoint> decode_endpoint(std::span<const uint8_t> in) {
 }
 
 bytes encode_request_batch(uint64_t epoch, uint64_t corr, std::string_view answer_to,
-                           std::span<const entity_request> reqs) {
+                           std::span<const bus_request> reqs) {
   bytes out;
   size_t size = 25 + answer_to.size();
   for (auto& r : reqs)
-    size += 35 + r.body.size();
+    size += 35 + r.arg.size();
   out.reserve(size);
   wire::writer w{out};
   w.u8(static_cast<uint8_t>(bus_type::requests)).u64(epoch).u64(corr).str(answer_to);
@@ -85,8 +127,7 @@ bytes encode_request_batch(uint64_t epoch, uint64_t corr, std::string_view answe
 
 entity_reply error_reply(const failure& f) {
   auto r = error_reply(f.code, f.message);
-  if (f.retry_after_ms > 0)
-    wire::writer{r.body}.u32(f.retry_after_ms);
+  r.retry_after_ms = f.retry_after_ms;
   return r;
 }
 
@@ -103,15 +144,7 @@ entity_reply error_reply(const caf::error& err, std::string message) {
   return error_reply(f);
 }
 
-failure entity_reply::to_failure() const {
-  failure f{static_cast<errc>(status), message, 0};
-  wire::reader r{body};
-  if (body.size() == 4)
-    r.u32(f.retry_after_ms);
-  return f;
-}
-
-bytes encode_reply_batch(std::span<const entity_reply> replies) {
+bytes encode_reply_batch(std::span<const bus_reply> replies) {
   bytes out;
   wire::writer w{out};
   w.u8(static_cast<uint8_t>(bus_type::replies)).u32(static_cast<uint32_t>(replies.size()));

@@ -14,8 +14,9 @@
 //   entity's earlier requests are all answered.
 // * Moves: `moved` answers (the shard is being handed off, the node does not own it, no
 //   node answered) are retried with backoff on a fresh view, until the service's retry
-//   limit, then answered `unavailable`. A `moved` answer carries the request's body back,
-//   so the client keeps no copy of it. A retry is marked (`attempt`): a node that refused
+//   limit, then answered `unavailable`. A local actor's `moved` answer carries the
+//   request's argument back, so the client keeps no copy of it; for a remote node the
+//   client keeps it (the bus carries only its bytes). A retry is marked (`attempt`): a node that refused
 //   a request refuses the caller's later first tries for that entity until the retry comes,
 //   so a later request in flight cannot overtake a refused one. A batch that reaches an
 //   actor after it stopped is answered `unavailable` (retryable): a moving actor lingers,
@@ -132,7 +133,7 @@ private:
   static constexpr auto max_backoff = std::chrono::milliseconds(250);
 
   struct pending {
-    entity_request req; ///< its body travels with the request and comes back if moved
+    entity_request req; ///< its argument goes with a local request and comes back if moved
     Token token;
     caf::actor_clock::time_point first_try;
     uint64_t made = 0; ///< counts the client's calls: the order to keep
@@ -173,10 +174,13 @@ private:
   /// The requests of one flush, by destination: a local entity, or a remote node.
   struct group {
     route to;
-    caf::actor actor;                  ///< for local groups
-    std::vector<entity_request> reqs;  ///< what is sent
-    std::vector<pending> meta;         ///< per request: header and token (bodies in `reqs`)
-    size_t bytes = 0;                  ///< of the bodies, for remote groups
+    caf::actor actor;                 ///< for local groups
+    std::vector<entity_request> reqs; ///< what is sent to a local actor
+    std::vector<bus_request> wire;    ///< what is sent to a remote node
+    /// Per request: header and token, and the argument of a remote one (a local one's
+    /// is in `reqs`, and comes back if the request moved).
+    std::vector<pending> meta;
+    size_t bytes = 0; ///< of the encoded arguments, for remote groups
   };
 
   /// An entity met in this turn: its target and route, looked up once.
@@ -228,35 +232,43 @@ private:
     return {route_kind::remote, *owner};
   }
 
-  /// Appends one request to the group of its route in this turn.
+  /// Appends one request to the group of its route in this turn. A remote one is encoded
+  /// here, by its kind's codec: the one place a request becomes bytes.
   void add_to_group(turn& tn, entry& e, pending&& p) {
     auto& t = *e.t;
-    group* g = nullptr;
+    // A request the serve mode passes on keeps its client: the order is the caller's.
+    p.req.client = mode_ == mode::serve ? p.req.client : id_;
     if (e.r.kind == route_kind::local) {
       if (e.local_group < 0) {
         e.local_group = static_cast<int>(tn.groups.size());
-        tn.groups.push_back(group{e.r, t.local, {}, {}, 0});
+        tn.groups.push_back(group{e.r, t.local, {}, {}, {}, 0});
       }
-      g = &tn.groups[static_cast<size_t>(e.local_group)];
+      auto& g = tn.groups[static_cast<size_t>(e.local_group)];
+      g.reqs.push_back(entity_request{p.req.kind, p.req.id, p.req.op, p.req.caller,
+                                      std::move(p.req.args), p.req.attempt, p.req.client});
+      g.meta.push_back(std::move(p));
     } else {
+      auto* kind = service_->kind(p.req.kind);
+      auto wire = kind != nullptr ? to_bus(p.req, kind->codec.requests)
+                                  : result<bus_request>{failure{errc::internal, "no such kind"}};
+      if (!wire) // a caller's mistake: an argument its operation does not take
+        return finish(p, error_reply(errc::internal, wire.error().message));
       // One bus message per node, split where it would pass half of what the bus carries.
       auto limit = service_->bus().max_payload() / 2;
+      group* g = nullptr;
       for (auto& candidate : tn.groups)
-        if (candidate.to == e.r && candidate.bytes + p.req.body.size() <= limit)
+        if (candidate.to == e.r && candidate.bytes + wire->arg.size() <= limit)
           g = &candidate;
       if (g == nullptr) {
-        tn.groups.push_back(group{e.r, {}, {}, {}, 0});
+        tn.groups.push_back(group{e.r, {}, {}, {}, {}, 0});
         g = &tn.groups.back();
       }
-      g->bytes += p.req.body.size() + 32;
+      g->bytes += wire->arg.size() + 32;
+      g->wire.push_back(std::move(*wire));
+      g->meta.push_back(std::move(p));
     }
     t.sent_to = e.r;
     ++t.outstanding;
-    // A request the serve mode passes on keeps its client: the order is the caller's.
-    auto client = mode_ == mode::serve ? p.req.client : id_;
-    g->reqs.push_back(entity_request{p.req.kind, p.req.id, p.req.op, p.req.caller,
-                                     std::move(p.req.body), p.req.attempt, client});
-    g->meta.push_back(std::move(p));
   }
 
   /// `t`'s waiting requests cannot go now: look the actor up, or retry later.
@@ -293,13 +305,18 @@ private:
     for (auto& g : tn.groups) {
       auto meta = std::make_shared<std::vector<pending>>(std::move(g.meta));
       auto on_error = [=, this](caf::error& err) { failed(self, *meta, err); };
-      auto on_replies = [=, this](std::vector<entity_reply>& r) { answered(self, *meta, r); };
-      if (g.to.kind == route_kind::local)
+      if (g.to.kind == route_kind::local) {
+        auto on_replies = [=, this](std::vector<entity_reply>& r) { answered(self, *meta, r); };
         self->request(g.actor, caf::infinite, std::move(g.reqs)).then(on_replies, on_error);
-      else
+      } else {
+        auto on_replies = [=, this](std::vector<bus_reply>& r) {
+          auto replies = decode_replies(*meta, r);
+          answered(self, *meta, replies);
+        };
         self->request(service_->actor(), caf::infinite, remote_atom::value, g.to.node,
-                      std::move(g.reqs))
+                      std::move(g.wire))
             .then(on_replies, on_error);
+      }
     }
     tn.groups.clear();
   }
@@ -353,7 +370,8 @@ private:
       --t.outstanding;
       t.local_used = tn.now;
       if (replies[i].moved() && mode_ == mode::route) {
-        p.req.body = std::move(replies[i].body);
+        if (p.req.args.empty()) // a local actor gives the argument back
+          p.req.args = std::move(replies[i].value);
         bounce(t, std::move(p));
         continue;
       }
@@ -455,7 +473,24 @@ private:
     auto waiting = std::move(t.waiting);
     t.waiting.clear();
     for (auto& p : waiting)
-      finish(p, moved_reply(std::move(p.req.body)));
+      finish(p, moved_reply(std::move(p.req.args)));
+  }
+
+  /// The replies of a remote node to the requests of `meta`, decoded by their kinds'
+  /// codecs (a batch of the wrong size is failed by `answered`).
+  std::vector<entity_reply> decode_replies(const std::vector<pending>& meta,
+                                           std::vector<bus_reply>& wire) {
+    std::vector<entity_reply> out;
+    if (wire.size() != meta.size())
+      return out;
+    out.reserve(wire.size());
+    for (size_t i = 0; i < wire.size(); ++i) {
+      auto* kind = service_->kind(meta[i].req.kind);
+      out.push_back(kind != nullptr
+                        ? from_bus(std::move(wire[i]), meta[i].req.op, kind->codec.requests)
+                        : error_reply(errc::internal, "no such kind"));
+    }
+    return out;
   }
 
   void finish(pending& p, entity_reply&& reply) { finish(p, reply); }

@@ -173,7 +173,7 @@ entity_host::behavior_type host_behavior(host_pointer self, entity_kind_spec spe
 } // namespace
 
 entity_host host_kind(caf::actor_system& sys, const std::shared_ptr<entity_service>& service,
-                      entity_kind_spec spec, push_codec codec) {
+                      entity_kind_spec spec, entity_codec codec) {
   auto kind = spec.kind;
   auto host = sys.spawn(host_behavior, std::move(spec), service);
   service->register_kind(kind, host, std::move(codec));

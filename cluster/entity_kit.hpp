@@ -4,7 +4,9 @@
 //   handlers of `entity_actor` below (release, flush, node_down, stored);
 // * an `entity_kind_spec`: how to spawn that actor, and the `shard_keeper` of the durable
 //   state it keeps by shard outside its actors, if any (the user kind's stored mail);
-// * its push codec, for what its actors push to sessions on other nodes.
+// * its interface (entity_interface.hpp): each operation with the types of its argument
+//   and result, which the kind's handlers read and answer, and which makes its codec, with
+//   its push codec, for what crosses nodes.
 //
 // The generic host (`host_kind`) does the rest, the same for every kind, as Akka's
 // ShardRegion or Orleans' grain directory do: activation on first lookup, the ownership
@@ -77,12 +79,12 @@ struct entity_kind_spec {
   caf::duration release_wait = caf::infinite;
 };
 
-/// Spawns the generic host of a kind and registers it, with the kind's push codec, in
+/// Spawns the generic host of a kind and registers it, with the kind's codec, in
 /// `service`: the one line a node writes per kind.
 entity_host host_kind(caf::actor_system& sys, const std::shared_ptr<entity_service>& service,
-                      entity_kind_spec spec, push_codec codec);
+                      entity_kind_spec spec, entity_codec codec);
 
-/// How long an actor that stopped serving stays, answering `moved` (with the bodies) to
+/// How long an actor that stopped serving stays, answering `moved` (with the arguments) to
 /// batches sent by callers that still had its handle, so they are sent on to its
 /// successor instead of failing.
 constexpr auto moved_linger = std::chrono::seconds(2);
@@ -112,7 +114,7 @@ public:
   /// Answers `moved` with the requests' bodies: their callers route them again.
   static void bounce(std::vector<entity_request>& reqs, std::vector<reply_to>& replies) {
     for (size_t i = 0; i < reqs.size(); ++i)
-      replies[i].deliver(moved_reply(std::move(reqs[i].body)));
+      replies[i].deliver(moved_reply(std::move(reqs[i].args)));
   }
 
   /// The shard moves: the actor takes no more requests and answers `rp` in `left`. An

@@ -32,17 +32,16 @@ struct outgoing {
   enum class what { requests, handoff } type = what::requests;
   /// A caller whose requests are `count` of the batch's, from `first` on.
   struct caller {
-    caf::typed_response_promise<std::vector<entity_reply>> rp;
+    caf::typed_response_promise<std::vector<bus_reply>> rp;
     size_t first = 0;
     size_t count = 0;
     size_t open = 0; ///< of its requests, not answered yet
   };
   std::vector<caller> callers;
-  std::vector<entity_reply> replies; ///< by index in the batch
+  std::vector<bus_reply> replies; ///< by index in the batch
   std::vector<uint8_t> answered;     ///< by index in the batch
   size_t open_callers = 0;
   caf::typed_response_promise<bool> handoff;
-  bytes sent; ///< what went out: the bodies of requests that found no responder
   caf::actor_clock::time_point deadline;
 };
 
@@ -52,7 +51,7 @@ constexpr auto timeout_sweep = std::chrono::milliseconds(250);
 
 /// The requests of this turn to one node, from any number of callers.
 struct request_batch {
-  std::vector<entity_request> reqs;
+  std::vector<bus_request> reqs;
   outgoing out;
   size_t bytes = 0;
 };
@@ -82,6 +81,8 @@ struct serve_token {
   uint64_t client;
   entity_kind kind;
   uint64_t id;
+  uint8_t op;
+  const request_codec* codec; ///< encodes the reply's result for the bus
 };
 
 /// An entity this node refused to a client (answered `moved`).
@@ -209,12 +210,12 @@ void flush(service_pointer self) {
 
 /// Buffers the requests of one caller for `node`; the caller hears their answers in order.
 void queue_requests(service_pointer self, const std::string& node,
-                    std::vector<entity_request>& reqs,
-                    caf::typed_response_promise<std::vector<entity_reply>> rp) {
+                    std::vector<bus_request>& reqs,
+                    caf::typed_response_promise<std::vector<bus_reply>> rp) {
   auto& st = self->state;
   size_t bytes = 0;
   for (auto& r : reqs)
-    bytes += r.body.size() + bus_item_overhead;
+    bytes += r.arg.size() + bus_item_overhead;
   if (auto i = st.unsent_requests.find(node);
       i != st.unsent_requests.end() &&
       !has_room(self, i->second.bytes, i->second.reqs.size() + reqs.size() - 1, bytes))
@@ -263,24 +264,36 @@ void serve_requests(service_pointer self, const std::string& reply_to, bus_messa
   auto now = std::chrono::steady_clock::now();
   // A requester whose placement is newer knows of a change this node has not seen yet.
   bool behind = m.epoch > view->epoch();
+  auto moved = bus_error(errc::moved);
   for (uint32_t i = 0; i < m.requests.size(); ++i) {
-    auto& req = m.requests[i];
-    refusal key{req.client, req.kind, req.id};
+    auto& wire = m.requests[i];
+    refusal key{wire.client, wire.kind, wire.id};
     if (auto r = st.refused.find(key); r != st.refused.end()) {
-      if (req.attempt == 0) {
-        // A refused one comes first.
-        queue_answer(self, answer_to, {m.corr, i, moved_reply(std::move(req.body))});
+      if (wire.attempt == 0) {
+        queue_answer(self, answer_to, {m.corr, i, moved}); // a refused one comes first
         continue;
       }
       st.refused.erase(r);
     }
-    if (behind || !view->serves_entity(req.kind, req.id, now)) {
+    if (behind || !view->serves_entity(wire.kind, wire.id, now)) {
       st.refused[key] = now;
-      queue_answer(self, answer_to, {m.corr, i, moved_reply(std::move(req.body))});
+      queue_answer(self, answer_to, {m.corr, i, moved});
+      continue;
+    }
+    auto* kind = st.svc->kind(wire.kind);
+    auto op = wire.op;
+    auto req = kind != nullptr ? from_bus(std::move(wire), kind->codec.requests)
+                               : result<entity_request>{failure{errc::invalid_argument,
+                                                                "no such entity kind"}};
+    if (!req) {
+      logger()->warn("event=bad_bus_request kind={} op={} reason=\"{}\"", key.kind, op,
+                     req.error().message);
+      queue_answer(self, answer_to, {m.corr, i, bus_error(errc::invalid_argument, req.error().message)});
       continue;
     }
     ++b.open;
-    st.serve->call(std::move(req), serve_token{id, i, req.client, req.kind, req.id});
+    serve_token token{id, i, req->client, req->kind, req->id, req->op, &kind->codec.requests};
+    st.serve->call(std::move(*req), token);
   }
   if (b.open == 0)
     return;
@@ -291,7 +304,7 @@ void serve_requests(service_pointer self, const std::string& reply_to, bus_messa
 /// Hands caller `c` its part of the batch.
 void deliver_part(outgoing& out, outgoing::caller& c) {
   auto from = out.replies.begin() + static_cast<std::ptrdiff_t>(c.first);
-  c.rp.deliver(std::vector<entity_reply>(std::make_move_iterator(from),
+  c.rp.deliver(std::vector<bus_reply>(std::make_move_iterator(from),
                                          std::make_move_iterator(from + static_cast<std::ptrdiff_t>(c.count))));
   c.open = 0;
   --out.open_callers;
@@ -356,17 +369,13 @@ void answer_outgoing(service_pointer self, uint64_t corr, nats_message& msg) {
     out.handoff.deliver(m && m->type == bus_type::handoff_ok);
     return;
   }
-  auto sent = decode_bus_message(out.sent);
   if (msg.no_responders) {
     // Nobody reads that node's inbox (it died, or is starting): every request moved.
-    answer_rest(out, [&](size_t i) {
-      return sent && i < sent->requests.size() ? moved_reply(std::move(sent->requests[i].body))
-                                               : moved_reply({});
-    });
+    answer_rest(out, [](size_t) { return bus_error(errc::moved); });
     return;
   }
   logger()->warn("event=bad_bus_reply subject={}", msg.subject);
-  answer_rest(out, [](size_t) { return error_reply(errc::internal, "malformed reply from a node"); });
+  answer_rest(out, [](size_t) { return bus_error(errc::internal, "malformed reply from a node"); });
 }
 
 void handle_pushes(service_pointer self, bus_message& m) {
@@ -377,7 +386,7 @@ void handle_pushes(service_pointer self, bus_message& m) {
     auto* entry = svc.kind(p.kind);
     if (entry == nullptr)
       continue;
-    auto msg = entry->codec.decode(p.body);
+    auto msg = entry->codec.pushes.decode(p.body);
     if (!msg) {
       logger()->warn("event=bad_push kind={}", p.kind);
       continue;
@@ -441,7 +450,7 @@ void handle_bus(service_pointer self, nats_message& msg) {
     logger()->info("event=drain_requested");
     st.svc->drain_requested();
     if (!msg.reply.empty())
-      st.svc->bus().publish(msg.reply, encode_reply_batch(std::vector<entity_reply>{ok_reply()}));
+      st.svc->bus().publish(msg.reply, encode_reply_batch(std::vector<bus_reply>{bus_reply{}}));
     return;
   default:
     logger()->warn("event=unexpected_bus_message subject={} type={}", msg.subject,
@@ -456,7 +465,6 @@ void send_outgoing(service_pointer self, const std::string& node, uint64_t corr,
     await_answers(out);
   auto reply = st.svc->reply_prefix() + "." + std::to_string(corr);
   bool sent = st.svc->bus().publish(st.svc->node_subject(node), data, reply);
-  out.sent = std::move(data);
   out.deadline = self->clock().now() + st.svc->config().request_timeout;
   st.waiting.emplace(corr, std::move(out));
   if (!sent) {
@@ -481,7 +489,7 @@ void stop(service_pointer self) {
     send_pushes(self, node, b);
   for (auto& [to, b] : st.unsent_answers)
     send_answers(self, to, b);
-  auto closing = [](size_t) { return error_reply(errc::shutting_down); };
+  auto closing = [](size_t) { return bus_error(errc::shutting_down); };
   for (auto& [node, b] : st.unsent_requests) {
     await_answers(b.out);
     answer_rest(b.out, closing);
@@ -512,7 +520,7 @@ void sweep_timeouts(service_pointer self) {
       out.handoff.deliver(false);
       continue;
     }
-    answer_rest(out, [](size_t) { return error_reply(errc::timeout); });
+    answer_rest(out, [](size_t) { return bus_error(errc::timeout); });
   }
   if (!st.waiting.empty()) {
     st.sweep_armed = true;
@@ -581,7 +589,8 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
         auto i = st.serving.find(t.batch);
         if (i == st.serving.end())
           return;
-        queue_answer(self, i->second.answer_to, {i->second.corr, t.index, std::move(r)});
+        queue_answer(self, i->second.answer_to,
+                     {i->second.corr, t.index, to_bus(r, t.op, *t.codec)});
         if (--i->second.open == 0)
           st.serving.erase(i);
       },
@@ -598,10 +607,10 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
   });
   return {
       [=](remote_atom, const std::string& node,
-          std::vector<entity_request>& reqs) -> caf::result<std::vector<entity_reply>> {
-        auto rp = self->make_response_promise<std::vector<entity_reply>>();
+          std::vector<bus_request>& reqs) -> caf::result<std::vector<bus_reply>> {
+        auto rp = self->make_response_promise<std::vector<bus_reply>>();
         if (reqs.empty())
-          rp.deliver(std::vector<entity_reply>{});
+          rp.deliver(std::vector<bus_reply>{});
         else
           queue_requests(self, node, reqs, rp);
         return rp;

@@ -149,7 +149,7 @@ struct cluster_view {
 
 struct kind_entry {
   entity_host host;
-  push_codec codec;
+  entity_codec codec;
 };
 
 class entity_service;
@@ -158,9 +158,10 @@ class entity_service;
 using entity_service_actor = caf::typed_actor<
   /// Requests for entities owned by `node`, sent with the other requests of the turn to
   /// that node in one bus message; replies in order. Items the node does not serve come
-  /// back `moved` with their bodies.
-  caf::replies_to<remote_atom, std::string, std::vector<entity_request>>
-    ::with<std::vector<entity_reply>>,
+  /// back `moved` (the caller kept their arguments). Encoded by the kinds' codecs: the
+  /// entity client's, which is where a request is known to cross nodes.
+  caf::replies_to<remote_atom, std::string, std::vector<bus_request>>
+    ::with<std::vector<bus_reply>>,
   /// A push to an endpoint of `node`, sent with the other pushes of the turn to that node.
   caf::reacts_to<bus_push_atom, std::string, push_item>,
   /// A request whose answer nobody waits for but which must arrive (retried across
@@ -210,8 +211,8 @@ public:
   /// Publishes a new view; only the service actor calls it.
   void publish_view(std::shared_ptr<const cluster_view> v);
 
-  /// Registers the host and push codec of an entity kind (before the node serves).
-  void register_kind(entity_kind kind, entity_host host, push_codec codec);
+  /// Registers the host and codec of an entity kind (before the node serves).
+  void register_kind(entity_kind kind, entity_host host, entity_codec codec);
   const kind_entry* kind(entity_kind kind) const;
   const std::map<entity_kind, kind_entry>& kinds() const { return kinds_; }
 

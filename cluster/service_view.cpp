@@ -63,7 +63,7 @@ void entity_service::publish_view(std::shared_ptr<const cluster_view> v) {
   view_ = std::move(v);
 }
 
-void entity_service::register_kind(entity_kind kind, entity_host host, push_codec codec) {
+void entity_service::register_kind(entity_kind kind, entity_host host, entity_codec codec) {
   kinds_[kind] = kind_entry{std::move(host), std::move(codec)};
 }
 
@@ -126,7 +126,7 @@ void entity_service::push(const endpoint& to, entity_kind kind, caf::message msg
     return;
   // The service actor sends it with the other pushes of its turn to that node.
   caf::anon_send(actor_, bus_push_atom::value, to.node,
-                 push_item{to.incarnation, to.id, kind, entry->codec.encode(msg)});
+                 push_item{to.incarnation, to.id, kind, entry->codec.pushes.encode(msg)});
 }
 
 std::string entity_service::node_subject(const std::string& node) const {

@@ -1,9 +1,12 @@
 // A client frame of a logged-in session as the entity request it becomes. Each frame is
-// decoded here once, by a plain function (no actor, no I/O), so every mapping is tested
-// on its own (tests/unit/client_requests_test.cpp); the session only sends what comes
-// out, or answers the refusal.
+// decoded here once, by a plain function (no actor, no I/O), into the typed argument of
+// the operation it asks for: it reaches the entity's actor as that value, and becomes
+// bytes again only if it crosses nodes. Every mapping is tested on its own
+// (tests/unit/client_requests_test.cpp); the session only sends what comes out, or
+// answers the refusal.
 #pragma once
 
+#include <optional>
 #include <variant>
 
 #include "actors/family_actor.hpp"
@@ -12,13 +15,6 @@
 
 namespace kinbox {
 
-/// What the client hears when an entity request succeeds: `ok`, `accepted` with the
-/// message id, or a result frame of this type carrying the reply's body.
-struct on_success {
-  frame_type type = frame_type::ok;
-  message_id id{}; ///< for `accepted`
-};
-
 /// Who the session is logged in as.
 struct session_who {
   account_id account = 0;
@@ -26,13 +22,15 @@ struct session_who {
   bool frozen = false; ///< a child without a parent: it may not reach other accounts
 };
 
-/// A request for an entity, and how its success is answered.
+/// A request for an entity, made through its kind's interface with the frame's body as
+/// its typed argument.
 struct entity_call {
-  entity_kind kind = user_kind;
-  uint64_t id = 0;
-  uint8_t op = 0;
-  bytes body;
-  on_success answer;
+  explicit entity_call(entity_request r, std::optional<message_id> send_id = std::nullopt)
+      : req(std::move(r)), accepts(send_id) {}
+
+  entity_request req;
+  /// A send: success is answered `accepted` with this message id (client_replies.hpp).
+  std::optional<message_id> accepts;
   bool guesses_code = false; ///< counts against the address's code guesses first
 };
 

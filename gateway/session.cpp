@@ -99,8 +99,7 @@ void close(session_pointer self) {
     // is gone before the answer comes. Also when the attach is still on its way.
     if (st.attach_sent)
       caf::anon_send(st.ctx->service->actor(), notify_atom::value,
-                     entity_request{user_kind, st.account, static_cast<uint8_t>(user_op::detach),
-                                    st.account, encode_endpoint(own_endpoint(st))});
+                     user_request<user_op::detach>(st.account, st.account, own_endpoint(st)));
   }
   self->close(st.hdl);
   self->quit();
@@ -135,26 +134,12 @@ failure rate_limited(std::chrono::milliseconds wait, const std::string& what) {
   return failure{errc::rate_limited, what, static_cast<uint32_t>(wait.count())};
 }
 
-void reply_ok(session_pointer self, uint32_t request_id) {
-  write_frame(self, frame{frame_type::ok, request_id, {}});
-}
-
 /// Answers the client once an entity request came back.
-void finish_call(session_pointer self, uint32_t request_id, entity_reply& r,
-                 const on_success& answer) {
+void finish_call(session_pointer self, const session_call& call, entity_reply& r) {
   --self->state.in_flight;
   if (self->state.current == phase::closing)
     return;
-  if (!r.ok())
-    return reply_error(self, request_id, r.to_failure());
-  switch (answer.type) {
-  case frame_type::ok:
-    return reply_ok(self, request_id);
-  case frame_type::accepted:
-    return reply(self, frame_type::accepted, request_id, accepted_reply{answer.id});
-  default:
-    write_frame(self, frame{answer.type, request_id, std::move(r.body)});
-  }
+  write_frame(self, client_reply(call.request_id, r, call.accepts));
 }
 
 void attached(session_pointer self, uint32_t request_id, entity_reply& r);
@@ -191,13 +176,13 @@ void write_pushes(session_pointer self, const std::vector<mail_push>& mail) {
 void on_reply(session_pointer self, session_call& call, entity_reply& r) {
   switch (call.kind) {
   case session_call::what::request:
-    return finish_call(self, call.request_id, r, call.answer);
+    return finish_call(self, call, r);
   case session_call::what::attach:
     return attached(self, call.request_id, r);
   case session_call::what::reattach:
     if (self->state.current != phase::ready)
       return;
-    if (auto reply = r.ok() ? decode_attach_reply(r.body) : std::nullopt) {
+    if (auto* reply = result_as<attach_reply>(r)) {
       self->state.ctx->service->endpoint_attached(self->state.session_id, reply->node,
                                                   reply->incarnation);
       self->state.frozen = reply->frozen;
@@ -241,13 +226,12 @@ bool begin_request(session_pointer self, uint32_t request_id) {
   return true;
 }
 
-void call_kind(session_pointer self, uint32_t request_id, entity_kind kind, uint64_t target,
-               uint8_t op, bytes body, on_success answer) {
-  auto& st = self->state;
+void call_entity(session_pointer self, uint32_t request_id, entity_request req,
+                 std::optional<message_id> accepts) {
   if (!begin_request(self, request_id))
     return;
-  client_of(self).call(entity_request{kind, target, op, st.account, std::move(body)},
-                       session_call{session_call::what::request, request_id, answer});
+  client_of(self).call(std::move(req),
+                       session_call{session_call::what::request, request_id, accepts});
 }
 
 bool within_address_limit(session_pointer self, uint32_t request_id,

@@ -113,18 +113,13 @@ void handle_register_child(session_pointer self, const frame_view& f) {
   if (!begin_request(self, f.request_id))
     return;
   auto request_id = f.request_id;
-  auto child = req->child;
-  bytes body;
-  wire::writer{body}.u64(req->secret).fixed(req->sign_key).fixed(req->box_key);
+  auto setup = user_request<user_op::complete_setup>(req->child, req->child, *req);
   check_ban(self, {ban_key_of_sign_key(req->sign_key), ban_key_of_box_key(req->box_key)},
-            [=, body = std::move(body)](std::optional<bool> banned) mutable {
+            [=, setup = std::move(setup)](std::optional<bool> banned) mutable {
               if (banned == false) {
                 auto& client = client_of(self);
-                client.call(entity_request{user_kind, child,
-                                           static_cast<uint8_t>(user_op::complete_setup), child,
-                                           std::move(body)},
-                            session_call{session_call::what::request, request_id,
-                                         {frame_type::register_ok}});
+                client.call(std::move(setup),
+                            session_call{session_call::what::request, request_id, {}});
                 return client.flush(self);
               }
               --self->state.in_flight;
@@ -140,8 +135,8 @@ void attach(session_pointer self, session_call::what kind, uint32_t request_id) 
   st.ctx->service->add_endpoint(st.session_id, caf::actor_cast<caf::actor>(self));
   st.attach_sent = true;
   auto& client = client_of(self);
-  client.call(entity_request{user_kind, st.account, static_cast<uint8_t>(user_op::attach),
-                             st.account, encode_attach({own_endpoint(st), st.device})},
+  client.call(user_request<user_op::attach>(st.account, st.account,
+                                            {own_endpoint(st), st.device}),
               session_call{kind, request_id, {}});
   client.flush(self);
 }
@@ -155,7 +150,7 @@ void attached(session_pointer self, uint32_t request_id, entity_reply& r) {
     return fail(self, frame_type::error, request_id,
                 code == errc::not_found ? errc::auth_failed : code, "login failed");
   }
-  auto answer = decode_attach_reply(r.body);
+  auto* answer = result_as<attach_reply>(r);
   if (!answer)
     return fail(self, frame_type::error, request_id, errc::internal, "login failed");
   st.ctx->service->endpoint_attached(st.session_id, answer->node, answer->incarnation);

@@ -21,6 +21,7 @@
 #include "cluster/entity_client.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
+#include "gateway/client_replies.hpp"
 #include "gateway/client_requests.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/wire.hpp"
@@ -54,7 +55,7 @@ struct session_call {
   };
   what kind = what::request;
   uint32_t request_id = 0;
-  on_success answer;
+  std::optional<message_id> accepts; ///< a send: success is answered `accepted`
 };
 
 struct session_state {
@@ -143,10 +144,7 @@ void reply_error(session_pointer self, uint32_t request_id, const failure& f);
 
 failure rate_limited(std::chrono::milliseconds wait, const std::string& what);
 
-void reply_ok(session_pointer self, uint32_t request_id);
-
-void finish_call(session_pointer self, uint32_t request_id, entity_reply& r,
-                 const on_success& answer);
+void finish_call(session_pointer self, const session_call& call, entity_reply& r);
 
 void reattach(session_pointer self, const char* why);
 
@@ -160,8 +158,9 @@ void send_outbox(session_pointer self);
 
 bool begin_request(session_pointer self, uint32_t request_id);
 
-void call_kind(session_pointer self, uint32_t request_id, entity_kind kind, uint64_t target,
-               uint8_t op, bytes body, on_success answer = {});
+/// Sends `req` for client request `request_id`, answered with its reply (client_replies.hpp).
+void call_entity(session_pointer self, uint32_t request_id, entity_request req,
+                 std::optional<message_id> accepts = std::nullopt);
 
 /// Whether a request is within a limit of its address (`wait`: what the limit's bucket
 /// said); else it is logged as `event` and answered `rate_limited` with `what`.

@@ -19,7 +19,7 @@ void handle_ready(session_pointer self, const frame_view& f) {
   auto& call = std::get<entity_call>(mapped);
   if (call.guesses_code && !within_code_guesses(self, rid))
     return;
-  call_kind(self, rid, call.kind, call.id, call.op, std::move(call.body), call.answer);
+  call_entity(self, rid, std::move(call.req), call.accepts);
 }
 
 } // namespace kinbox::session_parts

@@ -2,6 +2,8 @@
 // one and fails with malformed_frame on short, long or out-of-range input.
 #pragma once
 
+#include <caf/allowed_unsafe_message_type.hpp>
+
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -436,3 +438,33 @@ frame make_frame(frame_type type, uint32_t request_id, const T& body) {
 }
 
 } // namespace kinbox
+
+// The bodies that are also arguments and results of entity requests travel inside a
+// caf::message on one node (CAF never serializes them: across nodes they are these bytes).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::register_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::child_create_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::child_setup_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::register_child_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::account_delete_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::profile_set_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::profile_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::target_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::profile_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::report_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::contact_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::key_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::status_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::accepted_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::ack_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::link_create_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::link_code_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::link_redeem_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::link_info)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::pin_set_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::pin_change_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::approval_list)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::approval_decision)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::approval_by_pin)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::policy_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::location_update)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::location_sharing_request)

@@ -1,11 +1,13 @@
 // The session's frame-to-request mapping as a plain function: which entity each client
-// frame reaches, with which operation and body, how its success is answered, and what is
-// refused before any entity sees it (a malformed body closes the session; a role, a
-// frozen child or a send to oneself gets an error reply).
+// frame reaches, with which operation and typed argument, and what is refused before any
+// entity sees it (a malformed body closes the session; a role, a frozen child or a send
+// to oneself gets an error reply). And the one mapping back: each typed result to the
+// frame that answers the client.
 #define CAF_SUITE client_requests
 #include <caf/test/dsl.hpp>
 #include <caf/test/unit_test_impl.hpp>
 
+#include "gateway/client_replies.hpp"
 #include "gateway/client_requests.hpp"
 #include "protocol/wire.hpp"
 
@@ -32,10 +34,22 @@ mapped_request map_raw(frame_type type, const bytes& raw, const session_who& who
   return map_request(frame_view{type, 7, raw}, who);
 }
 
-entity_call call(mapped_request m) {
+entity_request call(mapped_request m) {
   auto* c = std::get_if<entity_call>(&m);
   CAF_CHECK(c != nullptr);
-  return c != nullptr ? std::move(*c) : entity_call{};
+  return c != nullptr ? std::move(c->req) : entity_request{};
+}
+
+entity_call whole_call(mapped_request m) {
+  auto* c = std::get_if<entity_call>(&m);
+  CAF_REQUIRE(c != nullptr);
+  return std::move(*c);
+}
+
+/// The argument `r` carries, if it is a T.
+template <class T>
+const T* arg(const entity_request& r) {
+  return r.args.match_elements<T>() ? &r.args.get_as<T>(0) : nullptr;
 }
 
 std::optional<request_refusal> refusal(const mapped_request& m) {
@@ -49,16 +63,27 @@ std::optional<request_refusal> refusal(const mapped_request& m) {
 CAF_TEST(a send goes to the recipient as a deliver and is answered accepted with its id) {
   message_id id{};
   id.fill(9);
-  auto m = map(frame_type::send, send_request{other, id, bytes{1, 2, 3}}, child_who);
-  auto c = call(m);
+  auto m = whole_call(map(frame_type::send, send_request{other, id, bytes{1, 2, 3}}, child_who));
+  auto& c = m.req;
   CAF_CHECK_EQUAL(c.kind, user_kind);
   CAF_CHECK_EQUAL(c.id, other);
+  CAF_CHECK_EQUAL(c.caller, me);
   CAF_CHECK_EQUAL(c.op, static_cast<uint8_t>(user_op::deliver));
-  auto d = decode_deliver(c.body);
+  auto* d = arg<deliver_body>(c);
   CAF_REQUIRE(d);
+  CAF_CHECK(d->kind == mail_kind::message);
+  CAF_CHECK(d->id == id);
   CAF_CHECK(d->payload == (bytes{1, 2, 3}));
-  CAF_CHECK(c.answer.type == frame_type::accepted);
-  CAF_CHECK(c.answer.id == id);
+  CAF_REQUIRE(m.accepts);
+  CAF_CHECK(*m.accepts == id);
+  auto answer = client_reply(7, ok_reply(), m.accepts);
+  CAF_CHECK(answer.type == frame_type::accepted);
+  CAF_CHECK(decode_body<accepted_reply>(answer.body)->id == id);
+  // A payload past the largest one closes the session, as any malformed body.
+  auto oversize = refusal(
+      map(frame_type::send, send_request{other, id, bytes(max_payload_size + 1, 1)}, child_who));
+  CAF_REQUIRE(oversize);
+  CAF_CHECK(oversize->closes);
 }
 
 CAF_TEST(a send to oneself or from a frozen child is refused and the session goes on) {
@@ -93,7 +118,7 @@ CAF_TEST(friend steps go to the own account and name the other one) {
   auto add = call(map(frame_type::friend_add, target_request{other}));
   CAF_CHECK_EQUAL(add.id, me);
   CAF_CHECK_EQUAL(add.op, static_cast<uint8_t>(user_op::add_friend));
-  auto t = decode_body<target_request>(add.body);
+  auto* t = arg<target_request>(add);
   CAF_REQUIRE(t);
   CAF_CHECK_EQUAL(t->id, other);
   CAF_CHECK_EQUAL(call(map(frame_type::friend_decline, target_request{other})).op,
@@ -102,9 +127,12 @@ CAF_TEST(friend steps go to the own account and name the other one) {
   auto block = call(map(frame_type::contact_block, contact_action{child, other}));
   CAF_CHECK_EQUAL(block.id, child);
   CAF_CHECK_EQUAL(block.op, static_cast<uint8_t>(user_op::block_contact));
+  auto* blocked = arg<target_request>(block);
+  CAF_REQUIRE(blocked);
+  CAF_CHECK_EQUAL(blocked->id, other);
   auto list = call(map(frame_type::contacts_get, target_request{child}));
   CAF_CHECK_EQUAL(list.id, child);
-  CAF_CHECK(list.answer.type == frame_type::friend_list_result);
+  CAF_CHECK_EQUAL(list.op, static_cast<uint8_t>(user_op::list_contacts));
 }
 
 CAF_TEST(family requests go to the child family and roles are checked first) {
@@ -119,33 +147,59 @@ CAF_TEST(family requests go to the child family and roles are checked first) {
   CAF_CHECK(code->why.code == errc::invalid_argument);
   CAF_CHECK(!code->closes);
   CAF_CHECK(refusal(map(frame_type::link_redeem, link_redeem_request{other, 42, ""}, parent_who)));
-  auto redeem = call(map(frame_type::link_redeem, link_redeem_request{other, 42, ""}, child_who));
-  CAF_CHECK_EQUAL(redeem.id, me);
+  auto redeem = whole_call(map(frame_type::link_redeem, link_redeem_request{other, 42, ""}, child_who));
+  CAF_CHECK_EQUAL(redeem.req.id, me);
   CAF_CHECK(redeem.guesses_code); // counted against the address first
-  CAF_CHECK(!call(map(frame_type::link_get, target_request{child})).guesses_code);
+  CAF_CHECK(!whole_call(map(frame_type::link_get, target_request{child})).guesses_code);
 }
 
-CAF_TEST(a parent PIN travels as its own field and the decoded copy is wiped) {
+CAF_TEST(a parent PIN goes to the child family in the parent request as it came) {
   auto set = call(map(frame_type::pin_set, pin_set_request{child, "1234"}));
+  CAF_CHECK_EQUAL(set.kind, family_kind);
   CAF_CHECK_EQUAL(set.id, child);
   CAF_CHECK_EQUAL(set.op, static_cast<uint8_t>(family_op::set_pin));
-  wire::reader r{set.body};
-  std::string pin;
-  CAF_CHECK(r.str(pin, 64) && r.finished());
-  CAF_CHECK_EQUAL(pin, "1234");
-  // Deleting without a PIN sends no PIN field.
-  CAF_CHECK(call(map(frame_type::account_delete, account_delete_request{child, ""})).body.empty());
+  auto* pin = arg<pin_set_request>(set);
+  CAF_REQUIRE(pin);
+  CAF_CHECK_EQUAL(pin->pin, "1234");
+  auto del = call(map(frame_type::account_delete, account_delete_request{child, ""}));
+  CAF_CHECK_EQUAL(del.id, child);
+  CAF_REQUIRE(arg<account_delete_request>(del));
+  CAF_CHECK(arg<account_delete_request>(del)->pin.empty());
 }
 
-CAF_TEST(reads are answered with their result frames) {
-  CAF_CHECK(call(map(frame_type::key_get, target_request{other})).answer.type ==
-            frame_type::key_result);
-  CAF_CHECK(call(map(frame_type::status_get, target_request{other})).answer.type ==
-            frame_type::status_result);
-  CAF_CHECK(call(map(frame_type::account_export, target_request{child})).answer.type ==
-            frame_type::account_data);
+CAF_TEST(a parent asking about a friend step of its child asks the child family) {
   auto friend_step = call(map(frame_type::profile_get, profile_request{other, child}));
   CAF_CHECK_EQUAL(friend_step.kind, family_kind);
   CAF_CHECK_EQUAL(friend_step.id, child);
-  CAF_CHECK(friend_step.answer.type == frame_type::profile);
+  CAF_CHECK_EQUAL(friend_step.op, static_cast<uint8_t>(family_op::approval_profile));
+  CAF_REQUIRE(arg<target_request>(friend_step));
+  CAF_CHECK_EQUAL(arg<target_request>(friend_step)->id, other);
+}
+
+CAF_TEST(each result is answered with its frame and errors keep their retry after) {
+  auto type_of = [](const entity_reply& r) { return client_reply(7, r).type; };
+  CAF_CHECK(type_of(ok_reply()) == frame_type::ok);
+  CAF_CHECK(type_of(ok_reply(profile_reply{})) == frame_type::profile);
+  CAF_CHECK(type_of(ok_reply(contact_list{})) == frame_type::friend_list_result);
+  CAF_CHECK(type_of(ok_reply(key_reply{})) == frame_type::key_result);
+  CAF_CHECK(type_of(ok_reply(status_reply{})) == frame_type::status_result);
+  CAF_CHECK(type_of(ok_reply(account_document{"{}"})) == frame_type::account_data);
+  CAF_CHECK(type_of(ok_reply(child_setup_reply{})) == frame_type::child_setup);
+  CAF_CHECK(type_of(ok_reply(link_code_reply{})) == frame_type::link_code);
+  CAF_CHECK(type_of(ok_reply(link_info{})) == frame_type::link_info);
+  CAF_CHECK(type_of(ok_reply(approval_list{})) == frame_type::approval_list);
+  CAF_CHECK(type_of(ok_reply(register_reply{})) == frame_type::register_ok);
+  // The export document is the frame body as it is.
+  CAF_CHECK(client_reply(7, ok_reply(account_document{"{}"})).body == (bytes{'{', '}'}));
+  // A result no client frame carries is an internal error, not a guess.
+  auto odd = client_reply(7, ok_reply(found_reply{true}));
+  CAF_CHECK(odd.type == frame_type::error);
+  CAF_CHECK(decode_body<error_body>(odd.body)->code == errc::internal);
+  auto limited = client_reply(7, error_reply(failure{errc::rate_limited, "slow down", 1500}));
+  CAF_CHECK(limited.type == frame_type::error);
+  CAF_CHECK_EQUAL(limited.request_id, 7u);
+  auto e = decode_body<error_body>(limited.body);
+  CAF_REQUIRE(e);
+  CAF_CHECK(e->code == errc::rate_limited);
+  CAF_CHECK_EQUAL(e->retry_after_ms, 1500u);
 }

@@ -9,15 +9,75 @@
 #include <vector>
 
 #include "cluster/entity_client.hpp"
+#include "cluster/entity_interface.hpp"
 #include "cluster/entity_service.hpp"
 #include "config/caf_error.hpp"
 #include "protocol/wire.hpp"
+
+namespace kinbox {
+
+/// The argument of the test kind's one operation: a tag the entity logs.
+struct test_tag {
+  uint8_t tag = 0;
+};
+
+/// Its result: the node that served it, and the tag.
+struct test_answer {
+  std::string node;
+  uint8_t tag = 0;
+};
+
+void write_body(bytes& out, const test_tag& x) {
+  out.push_back(x.tag);
+}
+
+template <>
+result<test_tag> decode_body<test_tag>(std::span<const uint8_t> in) {
+  if (in.size() != 1)
+    return failure{errc::malformed_frame, "a tag is one byte"};
+  return test_tag{in[0]};
+}
+
+void write_body(bytes& out, const test_answer& x) {
+  wire::writer{out}.str(x.node).u8(x.tag);
+}
+
+template <>
+result<test_answer> decode_body<test_answer>(std::span<const uint8_t> in) {
+  wire::reader r{in};
+  test_answer x;
+  r.str(x.node, 64);
+  r.u8(x.tag);
+  if (!r.finished())
+    return failure{errc::malformed_frame, "not an answer"};
+  return x;
+}
+
+} // namespace kinbox
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::test_tag)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::test_answer)
 
 using namespace kinbox;
 
 namespace {
 
 constexpr entity_kind test_kind = 9;
+constexpr uint8_t tag_op = 1;
+using test_interface = entity_interface<op<tag_op, test_tag, test_answer>>;
+
+entity_request tag_request(uint64_t id, uint8_t tag, uint8_t attempt = 0, uint64_t client = 0) {
+  auto req = make_request<test_interface, tag_op>(test_kind, id, 42, {tag});
+  req.attempt = attempt;
+  req.client = client;
+  return req;
+}
+
+/// The answer a reply carries (an empty one if it carries none).
+test_answer answer_of(const entity_reply& r) {
+  auto* a = result_as<test_answer>(r);
+  return a ? *a : test_answer{};
+}
 constexpr uint32_t shards = 8;
 
 /// NATS as the service uses it, in memory: exact subjects and `prefix.*` wildcards, and the
@@ -83,8 +143,9 @@ caf::behavior test_entity(caf::event_based_actor*, std::string node, uint64_t id
       [=](std::vector<entity_request>& reqs) {
         std::vector<entity_reply> out;
         for (auto& r : reqs) {
-          log->push_back({node, id, r.body.empty() ? uint8_t{0} : r.body[0]});
-          out.push_back(ok_reply(bytes(node.begin(), node.end())));
+          auto tag = r.args.match_elements<test_tag>() ? r.args.get_as<test_tag>(0).tag : 0;
+          log->push_back({node, id, static_cast<uint8_t>(tag)});
+          out.push_back(ok_reply(test_answer{node, static_cast<uint8_t>(tag)}));
         }
         return out;
       },
@@ -107,7 +168,8 @@ caf::behavior gated_entity(caf::event_based_actor* self) {
         for (auto& [rp, reqs] : *held) {
           std::vector<entity_reply> out;
           for (auto& r : reqs)
-            out.push_back(move ? moved_reply(std::move(r.body)) : ok_reply(std::move(r.body)));
+            out.push_back(move ? moved_reply(std::move(r.args))
+                               : ok_reply(test_answer{"gated", r.args.get_as<test_tag>(0).tag}));
           rp.deliver(std::move(out));
         }
         held->clear();
@@ -173,7 +235,7 @@ caf::behavior caller(caf::stateful_actor<caller_state>* self, std::shared_ptr<en
   return {
       [=](call_atom, std::vector<std::pair<uint64_t, uint8_t>>& calls) {
         for (auto& [id, tag] : calls)
-          self->state.client->call(entity_request{test_kind, id, 1, 42, bytes{tag}}, tag);
+          self->state.client->call(tag_request(id, tag), tag);
         self->state.client->flush(self);
       },
       [=](entity_retry_atom) { self->state.client->retry(self); },
@@ -210,7 +272,7 @@ struct fixture : test_coordinator_fixture<> {
     cfg.retry_limit = std::chrono::seconds(2);
     auto svc = std::make_shared<entity_service>(cfg);
     auto host = sys.spawn(test_host, svc, log, gated);
-    svc->register_kind(test_kind, host, push_codec{});
+    svc->register_kind(test_kind, host, entity_codec{test_interface::codec(), {}});
     auto actor = spawn_entity_service(sys, svc);
     CAF_REQUIRE(actor);
     nodes[id] = node{svc, *actor, caf::actor_cast<caf::actor>(host)};
@@ -276,7 +338,8 @@ struct fixture : test_coordinator_fixture<> {
                        return caf::make_message(x);
                      }};
     for (auto& [n, nd] : nodes)
-      nd.svc->register_kind(test_kind, caf::actor_cast<entity_host>(nd.host), codec);
+      nd.svc->register_kind(test_kind, caf::actor_cast<entity_host>(nd.host),
+                            entity_codec{test_interface::codec(), codec});
   }
 
   /// Runs the retry timers of the callers until nothing is due.
@@ -295,16 +358,17 @@ placement two_nodes() {
 } // namespace
 
 CAF_TEST(bus batches decode to what was encoded and cut or forged ones are refused) {
-  std::vector<entity_request> reqs{{test_kind, 5, 1, 42, bytes{1, 2}, 1, 77},
-                                   {test_kind, 6, 2, 43, bytes{}, 0, 78}};
+  std::vector<bus_request> reqs{{test_kind, 5, 1, 42, 1, 77, bytes{1, 2}},
+                                {test_kind, 6, 2, 43, 0, 78, bytes{}}};
   auto m = decode_bus_message(encode_request_batch(9, 17, "kinbox.t.node.a", reqs));
   CAF_REQUIRE(m && m->type == bus_type::requests);
   CAF_CHECK(m->epoch == 9 && m->corr == 17 && m->answer_to == "kinbox.t.node.a");
   CAF_REQUIRE_EQUAL(m->requests.size(), 2u);
-  CAF_CHECK(m->requests[0].id == 5 && m->requests[0].body == (bytes{1, 2}) &&
+  CAF_CHECK(m->requests[0].id == 5 && m->requests[0].arg == (bytes{1, 2}) &&
             m->requests[0].attempt == 1 && m->requests[0].client == 77);
-  CAF_CHECK(m->requests[1].id == 6 && m->requests[1].caller == 43 && m->requests[1].body.empty());
-  std::vector<entity_answer> answers{{17, 1, ok_reply(bytes{3})}, {18, 0, error_reply(errc::timeout)}};
+  CAF_CHECK(m->requests[1].id == 6 && m->requests[1].caller == 43 && m->requests[1].arg.empty());
+  std::vector<entity_answer> answers{{17, 1, bus_reply{0, {}, bytes{3}}},
+                                     {18, 0, bus_error(errc::timeout)}};
   m = decode_bus_message(encode_answers(answers));
   CAF_REQUIRE(m && m->type == bus_type::answers && m->answers.size() == 2);
   CAF_CHECK(m->answers[0].corr == 17 && m->answers[0].index == 1 && m->answers[0].reply.body == bytes{3});
@@ -350,7 +414,7 @@ CAF_TEST(a local entity gets its requests straight from the caller and in order)
   CAF_CHECK(tags_at("a", e) == (std::vector<uint8_t>{1, 2, 3}));
   CAF_REQUIRE_EQUAL(replies(c).size(), 3u);
   for (auto& [tag, r] : replies(c))
-    CAF_CHECK(r.ok() && r.body == bytes({'a'}));
+    CAF_CHECK(r.ok() && answer_of(r).node == "a");
   CAF_CHECK_EQUAL(inbox_messages("a") + inbox_messages("b"), 0u);
 }
 
@@ -392,7 +456,7 @@ CAF_TEST(requests for entities on another node go in one bus message and come ba
   CAF_CHECK(tags_at("a", local) == (std::vector<uint8_t>{4}));
   CAF_REQUIRE_EQUAL(replies(c).size(), 5u);
   for (auto& [tag, r] : replies(c))
-    CAF_CHECK(r.ok() && r.body == (tag == 4 ? bytes{'a'} : bytes{'b'}));
+    CAF_CHECK(r.ok() && answer_of(r).node == (tag == 4 ? "a" : "b"));
 }
 
 CAF_TEST(without the local shortcut the same requests take the node inbox) {
@@ -425,7 +489,7 @@ CAF_TEST(callers of one turn share a bus message and each hears its answers when
   caf::anon_send(entities[e2], open_atom::value, false);
   consume_messages();
   CAF_REQUIRE_EQUAL(replies(c2).size(), 1u); // c2 does not wait for e1
-  CAF_CHECK(replies(c2)[0].second.ok() && replies(c2)[0].second.body == bytes{3});
+  CAF_CHECK(replies(c2)[0].second.ok() && answer_of(replies(c2)[0].second).tag == 3);
   CAF_CHECK(replies(c1).empty());
   caf::anon_send(entities[e1], open_atom::value, false);
   consume_messages();
@@ -460,7 +524,7 @@ CAF_TEST(a request that meets a move is retried at the new owner after the earli
   CAF_CHECK(tags_at("b", e) == (std::vector<uint8_t>{2, 3}));
   CAF_REQUIRE_EQUAL(replies(c).size(), 3u);
   CAF_CHECK_EQUAL(replies(c)[1].first, 2);
-  CAF_CHECK(replies(c)[2].second.ok() && replies(c)[2].second.body == bytes({'b'}));
+  CAF_CHECK(replies(c)[2].second.ok() && answer_of(replies(c)[2].second).node == "b");
 }
 
 CAF_TEST(requests that come back moved out of order are sent again in the order they were made) {
@@ -530,7 +594,7 @@ CAF_TEST(a first try cannot overtake a request the node refused to the same clie
   show("b", p);
   // Requests straight into b's inbox, as node a's service would send them; the answers
   // come back to a subject of the test.
-  std::vector<std::vector<entity_reply>> answers; // by batch, in request order
+  std::vector<std::vector<bus_reply>> answers; // by batch, in request order
   CAF_REQUIRE(bus.subscribe("test.replies", [&](nats_message&& m) {
     auto decoded = decode_bus_message(m.data);
     CAF_REQUIRE(decoded && decoded->type == bus_type::answers);
@@ -542,14 +606,14 @@ CAF_TEST(a first try cannot overtake a request the node refused to the same clie
       batch[a.index] = a.reply;
     }
   }));
-  auto send = [&](uint64_t epoch, std::vector<entity_request> reqs) {
+  auto send = [&](uint64_t epoch, std::vector<bus_request> reqs) {
     answers.emplace_back();
     auto corr = answers.size();
     bus.publish("kinbox.t.node.b", encode_request_batch(epoch, corr, {}, reqs), "test.replies");
     consume_messages();
   };
   auto req = [&](uint64_t client, uint8_t tag, uint8_t attempt) {
-    return entity_request{test_kind, e, 1, 42, bytes{tag}, attempt, client};
+    return bus_request{test_kind, e, tag_op, 42, attempt, client, bytes{tag}};
   };
   send(newer.epoch, {req(42, 1, 0)}); // b is behind the caller: refused
   CAF_REQUIRE_EQUAL(answers.size(), 1u);
@@ -558,7 +622,7 @@ CAF_TEST(a first try cannot overtake a request the node refused to the same clie
   send(newer.epoch, {req(42, 2, 0)}); // a later first try, sent before the refusal came back
   CAF_REQUIRE_EQUAL(answers.size(), 2u);
   CAF_CHECK(answers[1][0].moved());
-  CAF_CHECK(answers[1][0].body == bytes{2}); // the body goes back for the retry
+  CAF_CHECK(answers[1][0].body.empty()); // the asking node kept the argument for the retry
   send(newer.epoch, {req(7, 9, 0)}); // another client (of the same account) is not held up
   CAF_CHECK(answers[2][0].ok());
   send(newer.epoch, {req(42, 1, 1), req(42, 2, 1)}); // the retries, in order

@@ -36,11 +36,39 @@ struct kv_world {
 inline std::optional<notice_body> notice_in(const entity_request& r) {
   if (r.op != static_cast<uint8_t>(user_op::deliver))
     return std::nullopt;
-  auto d = decode_deliver(r.body);
-  if (!d || d->kind != mail_kind::notice)
+  if (!r.args.match_elements<deliver_body>())
     return std::nullopt;
-  auto n = decode_body<notice_body>(d->payload);
+  auto& d = r.args.get_as<deliver_body>(0);
+  if (d.kind != mail_kind::notice)
+    return std::nullopt;
+  auto n = decode_body<notice_body>(d.payload);
   return n ? std::optional<notice_body>{*n} : std::nullopt;
+}
+
+/// The argument of `r` as bytes, as it would cross nodes (tests compare bodies so).
+inline bytes arg_bytes(const request_codec& codec, const entity_request& r) {
+  auto b = codec.encode_arg(r.op, r.args);
+  return b ? *b : bytes{};
+}
+
+/// Operation `op`'s argument read from `body` by `codec`, as a node reads it from another
+/// one; empty if it does not decode (the actor then refuses it as malformed).
+inline caf::message arg_from(const request_codec& codec, uint8_t op, const bytes& body) {
+  auto m = codec.decode_arg(op, body);
+  return m ? *m : caf::message{};
+}
+
+/// The result a reply carries, if it is a T.
+template <class T>
+std::optional<T> value(const entity_reply& r) {
+  auto* x = result_as<T>(r);
+  return x ? std::optional<T>{*x} : std::nullopt;
+}
+
+/// The result of reply `r` to operation `op` as bytes, as it would cross nodes.
+inline bytes result_bytes(const request_codec& codec, uint8_t op, const entity_reply& r) {
+  auto b = codec.encode_result(op, r.value);
+  return b ? *b : bytes{};
 }
 
 inline kv_actor::behavior_type kv(kv_actor::pointer, std::shared_ptr<kv_world> w) {

@@ -15,6 +15,7 @@
 #include "protocol/wire.hpp"
 
 using namespace kinbox;
+using fakes::value;
 
 namespace {
 
@@ -42,11 +43,9 @@ caf::behavior fake_user(caf::event_based_actor*, std::shared_ptr<world> w) {
             out.push_back(ok_reply());
             continue;
           }
-          wire::reader rd{r.body};
-          uint64_t secret = 0;
-          rd.u64(secret);
+          auto secret = r.args.get_as<link_secret>(0).secret;
           out.push_back(secret == code_secret && (r.id == mum || r.id == dad)
-                            ? ok_reply(bytes(w->pin_hash.begin(), w->pin_hash.end()))
+                            ? ok_reply(pin_hash_reply{w->pin_hash})
                             : error_reply(errc::not_found, "no such link code"));
         }
         return out;
@@ -66,7 +65,7 @@ struct fixture : test_coordinator_fixture<> {
   fixture() {
     service = fakes::lone_node_service(bus);
     service->register_kind(user_kind, sys.spawn(fakes::host, sys.spawn(fake_user, w)),
-                           user_push_codec());
+                           user_codec());
     pepper.key.fill(7);
     w->pin_hash = *crypto::hash_pin("1234", pepper, cheap);
     pin_service_config pcfg{pepper, cheap, 1, 4, false};
@@ -85,7 +84,7 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   void start_host() {
-    host = host_kind(sys, service, family_kind_spec(deps), family_push_codec());
+    host = host_kind(sys, service, family_kind_spec(deps), family_codec());
     consume_messages();
   }
 
@@ -102,8 +101,9 @@ struct fixture : test_coordinator_fixture<> {
     caf::actor family;
     pending.receive([&](caf::actor& a) { family = a; },
                     [&](caf::error& err) { CAF_FAIL("lookup failed: " << sys.render(err)); });
+    auto args = fakes::arg_from(family_interface::codec(), static_cast<uint8_t>(op), body);
     std::vector<entity_request> reqs{
-        entity_request{family_kind, child, static_cast<uint8_t>(op), caller, std::move(body)}};
+        entity_request{family_kind, child, static_cast<uint8_t>(op), caller, std::move(args)}};
     auto answer = self->request(family, caf::infinite, std::move(reqs));
     consume_messages();
     entity_reply out = error_reply(errc::internal, "no reply");
@@ -133,16 +133,18 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   static bytes decision(account_id other, bool approve) {
-    bytes b;
-    wire::writer{b}.u64(other).u8(approve ? 1 : 0);
-    return b;
+    return encode_body(approval_decision{0, other, approve});
   }
 
-  static bytes pin(const std::string& p) {
-    bytes b;
-    wire::writer{b}.str(p);
-    return b;
-  }
+  /// A PIN to check (`verify_pin`).
+  static bytes pin(const std::string& p) { return encode_body(pin_check{p}); }
+
+  /// A parent's new PIN (`set_pin`).
+  static bytes new_pin(const std::string& p) { return encode_body(pin_set_request{0, p}); }
+
+  static bytes policy(uint8_t p) { return encode_body(policy_request{0, p}); }
+
+  static bytes sharing(bool on) { return encode_body(location_sharing_request{0, on}); }
 
   size_t sent(account_id to, user_op op) const {
     return std::count_if(w->to_users.begin(), w->to_users.end(), [&](const entity_request& r) {
@@ -154,7 +156,7 @@ struct fixture : test_coordinator_fixture<> {
   size_t unlinked_for(account_id parent, unlink_reason reason) const {
     return std::count_if(w->to_users.begin(), w->to_users.end(), [&](const entity_request& r) {
       return r.id == parent && r.op == static_cast<uint8_t>(user_op::child_unlinked) &&
-             r.body == bytes{static_cast<uint8_t>(reason)};
+             r.args.get_as<unlink_notice>(0).reason == reason;
     });
   }
 
@@ -171,19 +173,19 @@ struct fixture : test_coordinator_fixture<> {
 } // namespace
 
 CAF_TEST(an account and a flag travel as nine bytes and nothing else decodes) {
-  auto body = encode_account_flag({4242, true});
+  auto body = encode_body(account_flag{4242, true});
   CAF_CHECK_EQUAL(body.size(), 9u);
-  auto back = decode_account_flag(body);
+  auto back = decode_body<account_flag>(body);
   CAF_REQUIRE(back);
   CAF_CHECK_EQUAL(back->other, 4242u);
   CAF_CHECK(back->yes);
-  CAF_CHECK(!decode_account_flag(encode_account_flag({7, false}))->yes);
+  CAF_CHECK(!decode_body<account_flag>(encode_body(account_flag{7, false}))->yes);
   body.back() = 2;
-  CAF_CHECK(!decode_account_flag(body));
+  CAF_CHECK(!decode_body<account_flag>(body));
   body.pop_back();
-  CAF_CHECK(!decode_account_flag(body));
+  CAF_CHECK(!decode_body<account_flag>(body));
   body.insert(body.end(), {1, 0});
-  CAF_CHECK(!decode_account_flag(body));
+  CAF_CHECK(!decode_body<account_flag>(body));
 }
 
 CAF_TEST_FIXTURE_SCOPE(family_tests, fixture)
@@ -218,7 +220,7 @@ CAF_TEST(a child redeems a link code once and is linked to that one parent) {
   // A second link is refused while one exists, even with a valid code of another parent.
   auto again = call(mia, mia, family_op::redeem, encode_body(link_redeem_request{dad, code_secret, {}}));
   CAF_CHECK_EQUAL(again.status, code(errc::already_linked));
-  auto info = decode_body<link_info>(call(mia, mum, family_op::get_link).body);
+  auto info = value<link_info>(call(mia, mum, family_op::get_link));
   CAF_REQUIRE(info);
   CAF_CHECK_EQUAL(info->parent, mum);
   CAF_CHECK(info->pin_set);
@@ -242,10 +244,10 @@ CAF_TEST(who may do what: strangers and the wrong side hear not_found) {
   }
   // The child cannot do the parent's part, nor the parent the child's.
   CAF_CHECK_EQUAL(call(mia, mia, family_op::unlink).status, code(errc::not_found));
-  CAF_CHECK_EQUAL(call(mia, mia, family_op::set_pin, pin("0000")).status, code(errc::not_found));
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::set_pin, new_pin("0000")).status, code(errc::not_found));
   CAF_CHECK_EQUAL(call(mia, mia, family_op::decide, decision(leo, true)).status,
                   code(errc::not_found));
-  CAF_CHECK_EQUAL(call(mia, mia, family_op::set_policy, bytes{2}).status, code(errc::not_found));
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::set_policy, policy(2)).status, code(errc::not_found));
   CAF_CHECK_EQUAL(call(mia, mum, family_op::approval_needed, approval(leo, true)).status,
                   code(errc::not_found));
   CAF_CHECK_EQUAL(
@@ -260,18 +262,18 @@ CAF_TEST(a friend step of each child waits for its own parent and both parents a
   // Mia asks Leo: her step waits for mum.
   auto asked = call(mia, mia, family_op::approval_needed, approval(leo, true));
   CAF_REQUIRE(asked.ok());
-  CAF_CHECK(asked.body == bytes{0});
+  CAF_CHECK(!value<approval_answer>(asked)->approved);
   CAF_CHECK_EQUAL(notices(mum, notice_type::approval_needed), 1u);
-  auto list = decode_body<approval_list>(call(mia, mum, family_op::list_approvals).body);
+  auto list = value<approval_list>(call(mia, mum, family_op::list_approvals));
   CAF_REQUIRE(list && list->entries.size() == 1);
   CAF_CHECK_EQUAL(list->entries[0].other, leo);
   CAF_CHECK(list->entries[0].ours);
   CAF_CHECK(call(mia, mum, family_op::decide, decision(leo, true)).ok());
   CAF_CHECK_EQUAL(sent(mia, user_op::parent_decision), 1u);
-  CAF_CHECK(w->to_users.back().body == decision(leo, true));
+  CAF_CHECK(fakes::arg_bytes(user_interface::codec(), w->to_users.back()) == approval(leo, true));
   CAF_CHECK(stored(mia).approvals.empty());
   // Leo accepts Mia's request: his step waits for dad, who approves by PIN on Leo's device.
-  CAF_CHECK(call(leo, leo, family_op::approval_needed, approval(mia, false)).body == bytes{0});
+  CAF_CHECK(!value<approval_answer>(call(leo, leo, family_op::approval_needed, approval(mia, false)))->approved);
   CAF_CHECK_EQUAL(notices(dad, notice_type::approval_needed), 1u);
   CAF_CHECK(call(leo, leo, family_op::decide_with_pin,
                  encode_body(approval_by_pin{mia, true, "1234"}))
@@ -284,14 +286,14 @@ CAF_TEST(a friend step of each child waits for its own parent and both parents a
 
 CAF_TEST(a parent may let a child add friends alone and waiting steps expire) {
   // Unlinked, a child's step waits for a parent to come.
-  CAF_CHECK(call(mia, mia, family_op::approval_needed, approval(leo, true)).body == bytes{0});
+  CAF_CHECK(!value<approval_answer>(call(mia, mia, family_op::approval_needed, approval(leo, true)))->approved);
   link(mia, mum);
   CAF_CHECK_EQUAL(notices(mum, notice_type::approval_needed), 1u); // told at the link
-  CAF_CHECK(call(mia, mum, family_op::set_policy, bytes{2}).ok());
-  CAF_CHECK(call(mia, mia, family_op::approval_needed, approval(eve, true)).body == bytes{1});
-  CAF_CHECK(call(mia, mum, family_op::set_policy, bytes{1}).ok());
+  CAF_CHECK(call(mia, mum, family_op::set_policy, policy(2)).ok());
+  CAF_CHECK(value<approval_answer>(call(mia, mia, family_op::approval_needed, approval(eve, true)))->approved);
+  CAF_CHECK(call(mia, mum, family_op::set_policy, policy(1)).ok());
   w->now += deps.approval_ttl_ms;
-  auto list = decode_body<approval_list>(call(mia, mum, family_op::list_approvals).body);
+  auto list = value<approval_list>(call(mia, mum, family_op::list_approvals));
   CAF_REQUIRE(list);
   CAF_CHECK(list->entries.empty());
 }
@@ -338,11 +340,11 @@ CAF_TEST(the PIN changes with the old one on the child device or from the parent
   CAF_CHECK(change("1234", "5827").ok());
   CAF_CHECK(crypto::verify_pin(stored(mia).pin_hash, "5827", pepper));
   CAF_CHECK(!crypto::verify_pin(stored(mia).pin_hash, "1234", pepper));
-  CAF_CHECK_EQUAL(call(mia, mum, family_op::set_pin, pin("12a4")).status,
+  CAF_CHECK_EQUAL(call(mia, mum, family_op::set_pin, new_pin("12a4")).status,
                   code(errc::invalid_argument));
-  CAF_CHECK_EQUAL(call(mia, mum, family_op::set_pin, pin("7777")).status,
+  CAF_CHECK_EQUAL(call(mia, mum, family_op::set_pin, new_pin("7777")).status,
                   code(errc::invalid_argument));
-  CAF_CHECK(call(mia, mum, family_op::set_pin, pin("7394")).ok());
+  CAF_CHECK(call(mia, mum, family_op::set_pin, new_pin("7394")).ok());
   CAF_CHECK(crypto::verify_pin(stored(mia).pin_hash, "7394", pepper));
   // The hash is all the record holds: no PIN in clear anywhere in KV.
   for (auto& [key, value] : w->kv) {
@@ -374,32 +376,32 @@ CAF_TEST(a location goes to the linked parent only is kept in memory alone and r
   CAF_CHECK(call(mia, mia, family_op::location_update, update(3)).ok());
   auto latest = call(mia, mum, family_op::location_latest);
   CAF_REQUIRE(latest.ok());
-  auto loc = decode_location(latest.body);
+  auto loc = value<location_reply>(latest)->fix;
   CAF_REQUIRE(loc);
   CAF_CHECK(loc->payload == bytes(8, 3));
   CAF_CHECK_EQUAL(loc->at_ms, w->now);
   // Past the TTL it is gone.
   w->now += 60'000;
-  CAF_CHECK(call(mia, mum, family_op::location_latest).body.empty());
+  CAF_CHECK(!value<location_reply>(call(mia, mum, family_op::location_latest))->fix);
   // A restart forgets it: it never was anywhere but in memory.
   CAF_CHECK(call(mia, mia, family_op::location_update, update(4)).ok());
   restart();
-  CAF_CHECK(call(mia, mum, family_op::location_latest).body.empty());
+  CAF_CHECK(!value<location_reply>(call(mia, mum, family_op::location_latest))->fix);
   // Sharing off: the child hears so, the latest is dropped, the parent gets nothing.
   CAF_CHECK(call(mia, mia, family_op::location_update, update(5)).ok());
-  CAF_CHECK_EQUAL(call(mia, mia, family_op::location_sharing, bytes{0}).status, code(errc::not_found));
-  CAF_CHECK(call(mia, mum, family_op::location_sharing, bytes{0}).ok());
+  CAF_CHECK_EQUAL(call(mia, mia, family_op::location_sharing, sharing(false)).status, code(errc::not_found));
+  CAF_CHECK(call(mia, mum, family_op::location_sharing, sharing(false)).ok());
   CAF_CHECK(!stored(mia).location_sharing);
-  CAF_CHECK(call(mia, mum, family_op::location_latest).body.empty());
+  CAF_CHECK(!value<location_reply>(call(mia, mum, family_op::location_latest))->fix);
   auto sent_before = sent(mum, user_op::location);
   CAF_CHECK_EQUAL(call(mia, mia, family_op::location_update, update(6)).status, code(errc::location_off));
   CAF_CHECK_EQUAL(sent(mum, user_op::location), sent_before);
-  CAF_CHECK(call(mia, mum, family_op::location_sharing, bytes{1}).ok());
+  CAF_CHECK(call(mia, mum, family_op::location_sharing, sharing(true)).ok());
   CAF_CHECK(call(mia, mia, family_op::location_update, update(7)).ok());
   // An unlink forgets it too.
   CAF_CHECK(call(mia, mum, family_op::unlink).ok());
   link(mia, mum);
-  CAF_CHECK(call(mia, mum, family_op::location_latest).body.empty());
+  CAF_CHECK(!value<location_reply>(call(mia, mum, family_op::location_latest))->fix);
 }
 
 CAF_TEST(a child deleting its account erases its family record and its parent is told) {
@@ -409,7 +411,7 @@ CAF_TEST(a child deleting its account erases its family record and its parent is
   CAF_CHECK(w->kv.count({kv_space::families, std::to_string(mia)}) == 0);
   CAF_CHECK_EQUAL(sent(mum, user_op::child_unlinked), 1u);
   CAF_CHECK_EQUAL(unlinked_for(mum, unlink_reason::deleted_by_child), 1u);
-  auto info = decode_body<link_info>(call(mia, mia, family_op::get_link).body);
+  auto info = value<link_info>(call(mia, mia, family_op::get_link));
   CAF_REQUIRE(info);
   CAF_CHECK_EQUAL(info->parent, 0u);
   CAF_CHECK(!info->pin_set);
@@ -482,7 +484,7 @@ CAF_TEST(an unused family leaves memory and comes back from KV) {
   auto after = lookup(mia);
   CAF_CHECK(after != before);
   CAF_CHECK(lookup(leo) != probed);
-  auto info = decode_body<link_info>(call(mia, mum, family_op::get_link).body);
+  auto info = value<link_info>(call(mia, mum, family_op::get_link));
   CAF_REQUIRE(info);
   CAF_CHECK_EQUAL(info->parent, mum);
 }
@@ -540,7 +542,7 @@ CAF_TEST(a PIN changed on the child device is told to the parent) {
   link(mia, mum);
   CAF_CHECK(call(mia, mia, family_op::change_pin, encode_body(pin_change_request{"1234", "5827"})).ok());
   CAF_CHECK_EQUAL(notices(mum, notice_type::pin_changed), 1u);
-  CAF_CHECK(call(mia, mum, family_op::set_pin, pin("7394")).ok());
+  CAF_CHECK(call(mia, mum, family_op::set_pin, new_pin("7394")).ok());
   CAF_CHECK_EQUAL(notices(mum, notice_type::pin_changed), 1u); // the parent's own change
 }
 

@@ -76,7 +76,7 @@ struct fixture : test_coordinator_fixture<> {
   fixture() {
     service = fakes::lone_node_service(bus);
     service->register_kind(user_kind, sys.spawn(fakes::host, sys.spawn(user_entity, w)),
-                           user_push_codec());
+                           user_codec());
     deps.store = sys.spawn(fake_store, w);
     deps.service = service;
     deps.now_ms = [] { return uint64_t{5'000'000}; };
@@ -114,8 +114,8 @@ CAF_TEST(expired messages are told to their senders and the pass goes on while t
   CAF_CHECK_EQUAL(first.id, 2u);     // to the sender
   CAF_CHECK_EQUAL(first.caller, 1u); // from the recipient that never got it
   CAF_CHECK_EQUAL(first.op, static_cast<uint8_t>(user_op::deliver));
-  auto body = decode_deliver(first.body);
-  CAF_REQUIRE(body);
+  CAF_REQUIRE(first.args.match_elements<deliver_body>());
+  auto* body = &first.args.get_as<deliver_body>(0);
   CAF_CHECK(body->kind == mail_kind::expired);
   CAF_CHECK(body->id == expired(1, 2, 7, mail_kind::message).id);
   CAF_CHECK(body->payload.empty()); // the content is never in a receipt
