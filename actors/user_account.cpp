@@ -288,7 +288,7 @@ void export_account(user_pointer self, reply_to rp) {
   data->exported_at_ms = st.deps->now_ms();
   auto view = st.deps->service->view();
   data->online = st.session && view->is_live(st.session->node, st.session->incarnation);
-  st.held.for_each([&](const envelope& held) {
+  st.mail->held().for_each([&](const envelope& held) {
     ++data->mail_count;
     auto e = held;
     e.payload.clear();
@@ -398,7 +398,7 @@ void delete_account(user_pointer self, account_id by, reply_to rp) {
   for (auto child : st.contacts.children())
     notes.push_back(family_request<family_op::unlink>(child, st.id));
   send_entities(self, std::move(notes));
-  st.held.answer_all(*st.deps->held); // it reached the device; nothing more will
+  st.mail->answer_held(); // it reached the device; nothing more will
   auto rest = [=](reply_to rp) mutable {
     purge_mail(self, std::nullopt, 0, [=]() mutable {
       compact_soon(self);

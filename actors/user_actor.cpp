@@ -172,7 +172,7 @@ void after_load(user_pointer self) {
 /// be redeemed is only here), and waits for nothing.
 bool can_stop(const user_state& st, uint64_t now_ms) {
   return quiet(st) && !st.session &&
-         st.held.empty() && st.incoming.empty() &&
+         st.mail->quiet() && st.incoming.empty() &&
          (!st.code || st.code->expired(now_ms));
 }
 
@@ -181,7 +181,10 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
   self->state.id = id;
   self->state.deps = std::move(deps);
   self->state.life = entity_life{user_kind, id, std::move(host)};
-  self->state.ack_checks.emplace(self->state.deps->redeliver_after);
+  auto& d = *self->state.deps;
+  self->state.mail.emplace(mail_pipeline_config{d.mail_ttl, d.ack_window, d.max_held_per_user,
+                                                d.held, d.drain_pages_in_flight,
+                                                d.redeliver_after});
   load(self, [=] { after_load(self); });
   return {
       [=](entity_request& req) -> caf::result<entity_reply> {
@@ -220,8 +223,8 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
       },
       [=](stored_atom) {
         auto& st = self->state;
-        st.backlog.mail_stored_meanwhile(); // handed over from another node: page it in
-        if (st.session && !st.backlog.more())
+        st.mail->stored_elsewhere(); // handed over from another node: page it in
+        if (st.session && !st.mail->more())
           drain(self);
       },
       [=](flush_atom) {
@@ -230,14 +233,14 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
       },
       [=](redeliver_atom, uint64_t attachment) {
         auto& st = self->state;
-        st.ack_checks->due();
+        st.mail->check_fired();
         if (attachment == st.attachment && st.session)
           redeliver(self);
         else
           arm_redeliver(self); // for the session attached since, if any
       },
       [=](held_atom) {
-        self->state.held_timer = false;
+        self->state.mail->held_timer_fired();
         store_held(self, false);
         arm_held_timer(self);
       },

@@ -1,19 +1,15 @@
-// The user actor's mail: who may write to the account, the ack window (held_window), the
-// store's puts and acks with their receipts, the drain of the backlog (backlog_pager),
-// redelivery of what was not acked, purges, and attaching a session.
+// The user actor's mail, as the I/O of the delivery pipeline's decisions (mail_pipeline):
+// pushes to the session, the store's puts, acks and pages, receipts, the timers of the
+// ack window and of redelivery; and purges, and attaching a session.
 #include "actors/user_parts.hpp"
 
 namespace kinbox::user_parts {
-
-mail_push to_push(const envelope& e) {
-  return mail_push{e.kind, e.sender, e.id, e.stored_at_ms, e.payload};
-}
 
 void arm_redeliver(user_pointer self) {
   auto& st = self->state;
   if (!st.session)
     return;
-  if (auto wait = st.ack_checks->arm())
+  if (auto wait = st.mail->arm_check())
     self->delayed_send(self, *wait, redeliver_atom::value, st.attachment);
 }
 
@@ -34,29 +30,11 @@ bool frozen(const user_state& st) {
   return st.account && st.account->role == account_role::child && st.contacts.parent() == 0;
 }
 
-/// Stored messages of a frozen child stay stored: neither pushed nor dropped, they come
-/// once a parent links it (or expire).
-bool held_back(const user_state& st, const envelope& e) {
-  return e.kind == mail_kind::message && frozen(st);
-}
-
-/// Whether mail of `kind` from `sender` may reach this account now: messages only from
-/// friends and its linked parent or children, and not to a frozen child; notices only
-/// from the families of its children, or from this actor itself (about a child that
-/// left); receipts are made by servers.
-bool admits(const user_state& st, account_id sender, mail_kind kind) {
-  switch (kind) {
-  case mail_kind::message:
-    return knows(st, sender) && !frozen(st);
-  case mail_kind::notice:
-    return st.contacts.children().count(sender) != 0 || sender == st.id;
-  case mail_kind::location:
-    return false; // pushed from the family's memory, never through the mailbox
-  case mail_kind::delivered:
-  case mail_kind::expired:
-    return true;
-  }
-  return false;
+mailbox_owner owner_of(const user_state& st) {
+  mailbox_owner o{st.id, &st.contacts, frozen(st), {}};
+  if (st.account)
+    o.box_key = st.account->box_key;
+  return o;
 }
 
 mail_push location_push(account_id child, const location_body& loc) {
@@ -136,48 +114,30 @@ void purge_mail(user_pointer self, std::optional<account_id> sender, uint64_t af
             }));
 }
 
-/// Stores mail and answers its senders when it is durable or acked. Mail not pushed yet
+/// Stores mail and answers its senders when it is durable. Mail not pushed yet
 /// (`pushed` false) is pushed once committed, or left to the backlog pages.
-void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_to> replies,
-              bool pushed) {
+void put_mail(user_pointer self, mail_to_store mail, bool pushed) {
   auto& st = self->state;
-  // Mail pushed only once committed.
-  std::shared_ptr<std::vector<envelope>> later;
-  if (!pushed) {
-    later = std::make_shared<std::vector<envelope>>(mail);
-    st.deferred += mail.size();
-  }
+  std::shared_ptr<std::vector<envelope>> later; // pushed only once committed
+  if (!pushed)
+    later = std::make_shared<std::vector<envelope>>(mail.mail);
+  auto replies = std::move(mail.replies);
   ++st.store_calls;
-  self->request(st.deps->store, caf::infinite, put_atom::value, std::move(mail), true)
+  self->request(st.deps->store, caf::infinite, put_atom::value, std::move(mail.mail), true)
       .then(
           store_reply<std::vector<put_result>>(self, [=](std::vector<put_result>& stored) mutable {
             for (size_t i = 0; i < replies.size(); ++i)
-              replies[i].deliver(stored[i] == put_result::over_cap
-                                     ? error_reply(errc::mailbox_cap,
-                                                   "the recipient has too much undelivered mail")
-                                     : ok_reply());
+              replies[i].deliver(i < stored.size()
+                                     ? mail_pipeline::put_answer(stored[i])
+                                     : error_reply(errc::internal, "the store lost a put"));
             if (!later)
               return;
             auto& st = self->state;
-            st.deferred -= later->size();
-            if (!st.session)
-              return;
-            // A session attached (or a backlog was paged) while these puts waited: the page
-            // it read may or may not hold this mail, so let a page bring it or push it now.
-            std::vector<mail_push> now_committed;
-            for (size_t i = 0; i < later->size(); ++i) {
-              if (stored[i] != put_result::stored)
-                continue;
-              if (st.backlog.paging())
-                st.backlog.mail_stored_meanwhile();
-              else
-                now_committed.push_back(to_push((*later)[i]));
-            }
-            push(self, std::move(now_committed));
+            push(self, st.mail->committed(*later, stored, st.session.has_value()));
           }),
           store_reply<caf::error>(self, [=](caf::error& err) mutable {
             if (later)
-              self->state.deferred -= later->size();
+              self->state.mail->put_failed(later->size());
             for (auto& rp : replies)
               rp.deliver(error_reply(err));
           }));
@@ -187,120 +147,64 @@ void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_t
 /// older than any mail stored or paged after it, so every other put and every page
 /// request of this user comes after `store_held(self, true)`.
 void store_held(user_pointer self, bool all) {
-  auto& st = self->state;
-  if (st.held.empty())
-    return;
-  auto due = st.held.take(all, self->clock().now(), *st.deps->held);
+  auto due = self->state.mail->take_held(all, self->clock().now());
   if (!due.empty())
-    put_mail(self, std::move(due.mail), std::move(due.replies), true);
+    put_mail(self, std::move(due), true);
 }
 
 void arm_held_timer(user_pointer self) {
-  auto& st = self->state;
-  auto deadline = st.held.next_deadline();
-  if (st.held_timer || !deadline)
-    return;
-  st.held_timer = true;
-  auto wait = *deadline - self->clock().now();
-  self->delayed_send(self, std::max(wait, decltype(wait)::zero()), held_atom::value);
+  if (auto deadline = self->state.mail->held_timer_due()) {
+    auto wait = *deadline - self->clock().now();
+    self->delayed_send(self, std::max(wait, decltype(wait)::zero()), held_atom::value);
+  }
 }
 
-/// Holds mail just pushed to the device until its ack (the ack window), so mail acked in
-/// time never reaches the store. All or nothing: false, holding nothing, when the window
-/// is off or the user's or the node's bound would be passed.
-bool hold(user_pointer self, std::vector<envelope>& mail, std::vector<reply_to>& replies) {
-  auto& st = self->state;
-  if (st.deps->ack_window.count() == 0 ||
-      !st.held.hold(mail, replies, self->clock().now() + st.deps->ack_window,
-                    st.deps->max_held_per_user, *st.deps->held))
-    return false;
-  arm_held_timer(self);
-  return true;
-}
-
-/// Stores the mail of the delivers just handled and pushes it. With no backlog being
-/// paged, the push goes out at once and the mail is held here for the device's ack (the
-/// ack window): mail acked in time never reaches the store. Each sender hears `accepted`
-/// when its mail is acked or durable.
+/// Stores the mail of the delivers just handled and pushes it, as the pipeline decides:
+/// pushed at once and held for the device's ack (mail acked in time never reaches the
+/// store), or stored first. Each sender hears `accepted` when its mail is acked or durable.
 void store_incoming(user_pointer self) {
   auto& st = self->state;
   if (st.incoming.empty())
     return;
   auto incoming = std::move(st.incoming);
   st.incoming.clear();
-  auto now = st.deps->now_ms();
-  auto expires = now + static_cast<uint64_t>(st.deps->mail_ttl.count());
-  // Early only when nothing older is still on its way to the device, to keep the order.
-  // Mail pushed at once is held for its ack; otherwise it is pushed once committed (or
-  // brought by a backlog page).
-  bool push_now = st.session && !st.backlog.paging() && st.deferred == 0;
-  std::vector<envelope> mail;
-  std::vector<reply_to> replies;
-  std::vector<mail_push> early;
-  for (auto& in : incoming) {
-    if (!admits(st, in.sender, in.body.kind)) {
-      in.rp.deliver(error_reply(errc::not_found));
-      continue;
-    }
-    // The ids a notice names are the parent's business: sealed to its box key, they
-    // reach neither a disk nor another node in the clear.
-    if (in.body.kind == mail_kind::notice)
-      in.body.payload = crypto::seal_for(in.body.payload, st.account->box_key);
-    mail.push_back(envelope{st.id, in.body.kind, in.body.id, in.sender, now, expires,
-                            std::move(in.body.payload)});
-    replies.push_back(std::move(in.rp));
-    if (push_now)
-      early.push_back(to_push(mail.back()));
-  }
-  push(self, std::move(early));
-  if (mail.empty() || (push_now && hold(self, mail, replies)))
-    return;
-  store_held(self, true);
-  put_mail(self, std::move(mail), std::move(replies), push_now);
-}
-
-/// Adds the `delivered` receipt of the mail `k` names for its sender, if it is a message.
-void add_receipt(std::vector<entity_request>& out, account_id self_id, const mail_key& k) {
-  if (k.kind == mail_kind::message)
-    out.push_back(user_request<user_op::deliver>(k.sender, self_id, {mail_kind::delivered, k.id, {}}));
+  auto plan = st.mail->deliver(std::move(incoming), owner_of(st), st.session.has_value(),
+                               st.deps->now_ms(), self->clock().now());
+  push(self, std::move(plan.push));
+  if (plan.arm_held_timer)
+    arm_held_timer(self);
+  if (!plan.flush.empty())
+    put_mail(self, std::move(plan.flush), true);
+  if (!plan.put.empty())
+    put_mail(self, std::move(plan.put), plan.put_pushed);
 }
 
 void ack(user_pointer self, const ack_request& req, reply_to rp) {
   auto& st = self->state;
-  st.ack_checks->acked();
+  auto plan = st.mail->ack(st.id, req.keys);
   // The next page can be read while this ack commits: pages follow the drain cursor.
-  st.backlog.acked(req.keys);
-  if (st.backlog.more())
+  if (plan.read_page)
     drain(self);
-  // Held mail is done with here: its sender hears accepted, nothing is written.
-  std::vector<entity_request> receipts;
-  std::vector<mail_ref> refs;
-  for (auto& k : req.keys) {
-    if (st.held.ack(k, *st.deps->held))
-      add_receipt(receipts, st.id, k);
-    else
-      refs.push_back(mail_ref{st.id, k});
-  }
-  if (!receipts.empty())
-    send_entities(self, std::move(receipts));
-  if (refs.empty()) {
+  // Held mail is done with here: its sender heard accepted, nothing is written.
+  if (!plan.receipts.empty())
+    send_entities(self, std::move(plan.receipts));
+  if (plan.delete_stored.empty()) {
     rp.deliver(ok_reply());
-    if (st.backlog.wants_read())
+    if (st.mail->wants_read())
       drain(self);
     return;
   }
   ++st.store_calls;
-  self->request(st.deps->store, caf::infinite, ack_atom::value, std::move(refs))
+  self->request(st.deps->store, caf::infinite, ack_atom::value, std::move(plan.delete_stored))
       .then(store_reply<std::vector<envelope>>(self,
                                                [=](std::vector<envelope>& removed) mutable {
-                                                 std::vector<entity_request> receipts;
-                                                 for (auto& e : removed)
-                                                   add_receipt(receipts, self->state.id,
-                                                               {e.kind, e.sender, e.id});
+                                                 auto& st = self->state;
+                                                 auto receipts =
+                                                     mail_pipeline::receipts_for(st.id, removed);
                                                  if (!receipts.empty())
                                                    send_entities(self, std::move(receipts));
                                                  rp.deliver(ok_reply());
-                                                 if (self->state.backlog.wants_read())
+                                                 if (st.mail->wants_read())
                                                    drain(self);
                                                }),
             store_reply<caf::error>(self, [=](caf::error& err) mutable {
@@ -321,8 +225,9 @@ void detach_session(user_pointer self, uint64_t last_seen_ms) {
   auto& st = self->state;
   st.life.arm_idle(self); // without a session, the actor stops once unused
   st.session.reset();
-  st.backlog.restart();
-  store_held(self, true); // no ack can come now
+  auto held = st.mail->detached(self->clock().now()); // no ack can come now
+  if (!held.empty())
+    put_mail(self, std::move(held), true);
   caf::anon_send(st.deps->kv, kv_delete_atom::value, kv_space::presence, key_of(st.id));
   caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::last_seen, key_of(st.id),
                  last_seen_value(last_seen_ms));
@@ -353,8 +258,7 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
                                              static_cast<uint16_t>(errc::session_replaced)));
   st.session = session;
   ++st.attachment;
-  st.backlog.restart();
-  st.ack_checks->attached();
+  st.mail->attached();
   write_presence(self, session);
   rp.deliver(ok_reply(attach_reply{{st.id, st.account->name, st.account->role},
                                    st.deps->service->node_id(),
@@ -370,46 +274,36 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
 /// in its page, in order); once the last page is out, new mail is pushed as it arrives.
 void drain(user_pointer self) {
   auto& st = self->state;
-  if (!st.session || !st.backlog.may_read(st.deps->drain_pages_in_flight))
+  if (!st.session)
     return;
+  auto start = st.mail->start_page(self->clock().now());
+  if (!start)
+    return;
+  if (!start->flush.empty()) // pushed to an earlier session, or never acked: paged in order
+    put_mail(self, std::move(start->flush), true);
   auto attachment = st.attachment;
-  store_held(self, true); // pushed to an earlier session, or never acked: page it in order
-  page_after(self, st.backlog.start_read())
+  auto after = start->after;
+  page_after(self, after)
       .then(
           store_reply<mail_page>(self, [=](mail_page& page) {
             auto& st = self->state;
             if (st.attachment != attachment || !st.session) {
-              st.backlog.read_dropped();
+              st.mail->page_dropped();
               drain(self); // a new session attached meanwhile: start its drain
               return;
             }
-            std::vector<mail_push> pushes;
-            std::vector<mail_key> keys;
-            std::vector<mail_ref> strays; // from contacts removed since it was stored
-            pushes.reserve(page.mail.size());
-            keys.reserve(page.mail.size());
-            for (auto& e : page.mail)
-              if (held_back(st, e))
-                continue;
-              else if (admits(st, e.sender, e.kind)) {
-                pushes.push_back(to_push(e));
-                keys.push_back({e.kind, e.sender, e.id});
-              } else {
-                strays.push_back({st.id, {e.kind, e.sender, e.id}});
-              }
             log::get("user")->debug("event=drain_page account={} after={} count={} more={}", st.id,
-                                    st.backlog.cursor(), page.mail.size(), page.more);
-            bool again = st.backlog.page_read(keys, page.mail.empty() ? 0 : page.mail.back().seq,
-                                              page.more);
-            push(self, std::move(pushes));
-            if (!strays.empty())
-              discard(self, std::move(strays));
-            if (again)
+                                    after, page.mail.size(), page.more);
+            auto plan = st.mail->page_read(page, owner_of(st));
+            push(self, std::move(plan.push));
+            if (!plan.strays.empty()) // from contacts removed since it was stored
+              discard(self, std::move(plan.strays));
+            if (plan.again)
               drain(self);
           }),
           store_reply<caf::error>(self, [=](caf::error& err) {
             auto& st = self->state;
-            st.backlog.read_failed(); // not through: the redeliver check pages it again
+            st.mail->page_failed(); // not through: the redeliver check pages it again
             arm_redeliver(self);
             log::get("user")->warn("event=drain_failed id={} code={}", st.id,
                                    errc_name(to_failure(err).code));
@@ -423,17 +317,14 @@ void drain(user_pointer self) {
 /// it already has by id.
 void redeliver(user_pointer self) {
   auto& st = self->state;
-  if (st.backlog.reading())
+  switch (st.mail->check_due()) {
+  case mail_pipeline::check::wait:
     return arm_redeliver(self);
-  if (st.backlog.more() || st.backlog.pages_out()) {
-    if (st.ack_checks->progress())
-      return arm_redeliver(self);
-    // No ack for a whole wait while backlog pages are out: page it again from the start.
-    st.ack_checks->back_off();
-    st.backlog.restart();
+  case mail_pipeline::check::page_again:
     return drain(self);
+  case mail_pipeline::check::read_all:
+    break;
   }
-  // The backlog is through: stored mail older than the wait was pushed and not acked.
   auto attachment = st.attachment;
   page_after(self, 0).then(
       store_reply<mail_page>(self,
@@ -441,33 +332,12 @@ void redeliver(user_pointer self) {
                                auto& st = self->state;
                                if (st.attachment != attachment || !st.session)
                                  return;
-                               if (st.backlog.paging())
-                                 return arm_redeliver(self); // the drain's acks show later
-                               auto wait = static_cast<uint64_t>(st.ack_checks->base().count());
-                               auto now = st.deps->now_ms();
-                               std::vector<mail_push> again;
-                               std::vector<mail_ref> strays;
-                               bool owed = false; // admitted mail is stored, due or not
-                               for (auto& e : page.mail) {
-                                 if (held_back(st, e))
-                                   continue;
-                                 if (!admits(st, e.sender, e.kind)) {
-                                   strays.push_back({st.id, {e.kind, e.sender, e.id}});
-                                   continue;
-                                 }
-                                 owed = true;
-                                 if (e.stored_at_ms + wait <= now)
-                                   again.push_back(to_push(e));
-                               }
-                               if (!strays.empty())
-                                 discard(self, std::move(strays));
-                               if (!again.empty())
-                                 st.ack_checks->back_off();
-                               // Mail still held, or waiting for its commit, may be stored
-                               // unacked after this read: look again.
-                               if (owed || !st.held.empty() || st.deferred > 0)
+                               auto plan = st.mail->recheck(page, owner_of(st), st.deps->now_ms());
+                               if (!plan.strays.empty())
+                                 discard(self, std::move(plan.strays));
+                               if (plan.arm)
                                  arm_redeliver(self);
-                               push(self, std::move(again));
+                               push(self, std::move(plan.again));
                              }),
       store_reply<caf::error>(self, [=](caf::error&) { arm_redeliver(self); }));
 }

@@ -17,12 +17,10 @@
 #include <vector>
 
 #include "actors/account_export.hpp"
-#include "actors/backlog_pager.hpp"
 #include "actors/contacts.hpp"
 #include "actors/family_actor.hpp"
-#include "actors/held_window.hpp"
+#include "actors/mail_pipeline.hpp"
 #include "actors/link_code.hpp"
-#include "actors/redelivery.hpp"
 #include "actors/profile.hpp"
 #include "actors/safety.hpp"
 #include "actors/user_actor.hpp"
@@ -39,14 +37,6 @@ template <user_op Op>
 user_interface::arg_of<Op>* arg(entity_request& req) {
   return arg_of<user_interface, Op>(req);
 }
-
-/// Mail handed to this user by a deliver request, stored together with the rest of its
-/// batch.
-struct incoming_mail {
-  account_id sender;
-  deliver_body body;
-  reply_to rp;
-};
 
 /// What a notification or receipt to another entity was, for the log if it fails.
 struct notice {
@@ -77,13 +67,9 @@ struct user_state {
   std::optional<endpoint> session; ///< the attached session, on whichever node
   std::vector<endpoint> gone;      ///< sessions that closed lately (their detach came)
   uint64_t attachment = 0;         ///< counts attaches: a page read for an earlier one is stale
-  backlog_pager backlog;               ///< the drain of stored mail to the session
-  size_t deferred = 0;                 ///< mail waiting for its commit before it is pushed
-  /// When pushed mail is checked for its ack (made with `deps->redeliver_after`).
-  std::optional<redelivery> ack_checks;
+  /// The delivery pipeline's decisions (made from `deps` when the actor starts).
+  std::optional<mail_pipeline> mail;
   std::vector<incoming_mail> incoming; ///< delivers of the requests being handled
-  held_window held;        ///< pushed, waiting for the device's ack
-  bool held_timer = false; ///< a held_atom is on its way
   bool unloaded = false;     ///< idle: account and contacts are loaded with the next request
   /// Notifications and receipts to other entities; made on first use (an idle user makes
   /// none and should not pay for its maps).
@@ -164,17 +150,14 @@ void new_setup_code(user_pointer self, reply_to rp);
 
 void delete_self_with_pin(user_pointer self, std::string pin, reply_to rp);
 
-mail_push to_push(const envelope& e);
-
 void arm_redeliver(user_pointer self);
 
 void push(user_pointer self, std::vector<mail_push> mail);
 
 bool frozen(const user_state& st);
 
-bool held_back(const user_state& st, const envelope& e);
-
-bool admits(const user_state& st, account_id sender, mail_kind kind);
+/// The account as the pipeline's admission asks it.
+mailbox_owner owner_of(const user_state& st);
 
 mail_push location_push(account_id child, const location_body& loc);
 
@@ -187,18 +170,13 @@ void discard(user_pointer self, std::vector<mail_ref> refs, std::function<void()
 void purge_mail(user_pointer self, std::optional<account_id> sender, uint64_t after,
                 std::function<void()> then);
 
-void put_mail(user_pointer self, std::vector<envelope> mail, std::vector<reply_to> replies,
-              bool pushed);
+void put_mail(user_pointer self, mail_to_store mail, bool pushed);
 
 void store_held(user_pointer self, bool all);
 
 void arm_held_timer(user_pointer self);
 
-bool hold(user_pointer self, std::vector<envelope>& mail, std::vector<reply_to>& replies);
-
 void store_incoming(user_pointer self);
-
-void add_receipt(std::vector<entity_request>& out, account_id self_id, const mail_key& k);
 
 void ack(user_pointer self, const ack_request& req, reply_to rp);
 
