@@ -248,9 +248,7 @@ private:
                                       std::move(p.req.args), p.req.attempt, p.req.client});
       g.meta.push_back(std::move(p));
     } else {
-      auto* kind = service_->kind(p.req.kind);
-      auto wire = kind != nullptr ? to_bus(p.req, kind->codec.requests)
-                                  : result<bus_request>{failure{errc::internal, "no such kind"}};
+      auto wire = service_->encode_request(p.req);
       if (!wire) // a caller's mistake: an argument its operation does not take
         return finish(p, error_reply(errc::internal, wire.error().message));
       // One bus message per node, split where it would pass half of what the bus carries.
@@ -484,12 +482,8 @@ private:
     if (wire.size() != meta.size())
       return out;
     out.reserve(wire.size());
-    for (size_t i = 0; i < wire.size(); ++i) {
-      auto* kind = service_->kind(meta[i].req.kind);
-      out.push_back(kind != nullptr
-                        ? from_bus(std::move(wire[i]), meta[i].req.op, kind->codec.requests)
-                        : error_reply(errc::internal, "no such kind"));
-    }
+    for (size_t i = 0; i < wire.size(); ++i)
+      out.push_back(service_->decode_reply(std::move(wire[i]), meta[i].req.kind, meta[i].req.op));
     return out;
   }
 

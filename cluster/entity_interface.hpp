@@ -13,6 +13,7 @@
 #include <caf/make_message.hpp>
 #include <caf/message.hpp>
 
+#include <array>
 #include <span>
 #include <type_traits>
 
@@ -91,28 +92,45 @@ struct entity_interface {
   }
 
 private:
+  using encoder = result<bytes> (*)(const caf::message&);
+  using decoder = result<caf::message> (*)(std::span<const uint8_t>);
+
+  /// Per operation number, the codec of its argument or result type (null: no such op).
+  template <class Fn, class Pick>
+  static constexpr std::array<Fn, 256> table(Pick pick) {
+    std::array<Fn, 256> t{};
+    ((t[Ops::number] = pick(std::type_identity<Ops>{})), ...);
+    return t;
+  }
+
+  static constexpr auto arg_encoders = table<encoder>(
+      []<class O>(std::type_identity<O>) -> encoder { return &detail::encode_value<typename O::arg>; });
+  static constexpr auto arg_decoders = table<decoder>(
+      []<class O>(std::type_identity<O>) -> decoder { return &detail::decode_value<typename O::arg>; });
+  static constexpr auto result_encoders = table<encoder>(
+      []<class O>(std::type_identity<O>) -> encoder {
+        return &detail::encode_value<typename O::result>;
+      });
+  static constexpr auto result_decoders = table<decoder>(
+      []<class O>(std::type_identity<O>) -> decoder {
+        return &detail::decode_value<typename O::result>;
+      });
+
   static result<bytes> encode_arg(uint8_t op, const caf::message& m) {
-    result<bytes> out = detail::unknown_op(op);
-    (void)((Ops::number == op && (out = detail::encode_value<typename Ops::arg>(m), true)) || ...);
-    return out;
+    auto f = arg_encoders[op];
+    return f != nullptr ? f(m) : result<bytes>{detail::unknown_op(op)};
   }
   static result<caf::message> decode_arg(uint8_t op, std::span<const uint8_t> in) {
-    result<caf::message> out = detail::unknown_op(op);
-    (void)((Ops::number == op && (out = detail::decode_value<typename Ops::arg>(in), true)) ||
-           ...);
-    return out;
+    auto f = arg_decoders[op];
+    return f != nullptr ? f(in) : result<caf::message>{detail::unknown_op(op)};
   }
   static result<bytes> encode_result(uint8_t op, const caf::message& m) {
-    result<bytes> out = detail::unknown_op(op);
-    (void)((Ops::number == op && (out = detail::encode_value<typename Ops::result>(m), true)) ||
-           ...);
-    return out;
+    auto f = result_encoders[op];
+    return f != nullptr ? f(m) : result<bytes>{detail::unknown_op(op)};
   }
   static result<caf::message> decode_result(uint8_t op, std::span<const uint8_t> in) {
-    result<caf::message> out = detail::unknown_op(op);
-    (void)((Ops::number == op && (out = detail::decode_value<typename Ops::result>(in), true)) ||
-           ...);
-    return out;
+    auto f = result_decoders[op];
+    return f != nullptr ? f(in) : result<caf::message>{detail::unknown_op(op)};
   }
 };
 

@@ -81,8 +81,7 @@ struct serve_token {
   uint64_t client;
   entity_kind kind;
   uint64_t id;
-  uint8_t op;
-  const request_codec* codec; ///< encodes the reply's result for the bus
+  uint8_t op; ///< with the kind, what encodes the reply's result for the bus
 };
 
 /// An entity this node refused to a client (answered `moved`).
@@ -280,11 +279,8 @@ void serve_requests(service_pointer self, const std::string& reply_to, bus_messa
       queue_answer(self, answer_to, {m.corr, i, moved});
       continue;
     }
-    auto* kind = st.svc->kind(wire.kind);
     auto op = wire.op;
-    auto req = kind != nullptr ? from_bus(std::move(wire), kind->codec.requests)
-                               : result<entity_request>{failure{errc::invalid_argument,
-                                                                "no such entity kind"}};
+    auto req = st.svc->decode_request(std::move(wire));
     if (!req) {
       logger()->warn("event=bad_bus_request kind={} op={} reason=\"{}\"", key.kind, op,
                      req.error().message);
@@ -292,8 +288,7 @@ void serve_requests(service_pointer self, const std::string& reply_to, bus_messa
       continue;
     }
     ++b.open;
-    serve_token token{id, i, req->client, req->kind, req->id, req->op, &kind->codec.requests};
-    st.serve->call(std::move(*req), token);
+    st.serve->call(std::move(*req), serve_token{id, i, key.client, key.kind, key.id, op});
   }
   if (b.open == 0)
     return;
@@ -590,7 +585,7 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
         if (i == st.serving.end())
           return;
         queue_answer(self, i->second.answer_to,
-                     {i->second.corr, t.index, to_bus(r, t.op, *t.codec)});
+                     {i->second.corr, t.index, st.svc->encode_reply(r, t.kind, t.op)});
         if (--i->second.open == 0)
           st.serving.erase(i);
       },

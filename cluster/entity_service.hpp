@@ -214,6 +214,14 @@ public:
   /// Registers the host and codec of an entity kind (before the node serves).
   void register_kind(entity_kind kind, entity_host host, entity_codec codec);
   const kind_entry* kind(entity_kind kind) const;
+  /// `req` for the bus, its argument encoded by its kind's codec (a failure for a kind
+  /// not registered, or an argument of another type than its operation's).
+  result<bus_request> encode_request(const entity_request& req) const;
+  /// The request a bus item carries, its argument decoded by its kind's codec.
+  result<entity_request> decode_request(bus_request&& req) const;
+  /// The reply to operation `op` of `kind` as the bus carries it, and back.
+  bus_reply encode_reply(const entity_reply& r, entity_kind kind, uint8_t op) const;
+  entity_reply decode_reply(bus_reply&& r, entity_kind kind, uint8_t op) const;
   const std::map<entity_kind, kind_entry>& kinds() const { return kinds_; }
 
   /// Registers a session of this node's gateway under `id` (random, never reused).

@@ -72,6 +72,39 @@ const kind_entry* entity_service::kind(entity_kind kind) const {
   return i == kinds_.end() ? nullptr : &i->second;
 }
 
+namespace {
+
+failure no_such_kind(entity_kind kind) {
+  return failure{errc::invalid_argument, "no entity kind " + std::to_string(kind)};
+}
+
+} // namespace
+
+result<bus_request> entity_service::encode_request(const entity_request& req) const {
+  auto* k = kind(req.kind);
+  return k != nullptr ? to_bus(req, k->codec.requests) : result<bus_request>{no_such_kind(req.kind)};
+}
+
+result<entity_request> entity_service::decode_request(bus_request&& req) const {
+  auto* k = kind(req.kind);
+  return k != nullptr ? from_bus(std::move(req), k->codec.requests)
+                      : result<entity_request>{no_such_kind(req.kind)};
+}
+
+bus_reply entity_service::encode_reply(const entity_reply& r, entity_kind k, uint8_t op) const {
+  auto* entry = kind(k);
+  if (entry == nullptr)
+    return bus_error(errc::invalid_argument, no_such_kind(k).message);
+  return to_bus(r, op, entry->codec.requests);
+}
+
+entity_reply entity_service::decode_reply(bus_reply&& r, entity_kind k, uint8_t op) const {
+  auto* entry = kind(k);
+  if (entry == nullptr)
+    return error_reply(no_such_kind(k));
+  return from_bus(std::move(r), op, entry->codec.requests);
+}
+
 void entity_service::add_endpoint(uint64_t id, caf::actor session) {
   std::lock_guard<std::mutex> guard{endpoints_mtx_};
   endpoints_[id] = endpoint_entry{std::move(session), {}, 0};
