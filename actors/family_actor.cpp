@@ -253,9 +253,8 @@ void write_body(bytes& out, const approval_answer& x) {
 
 template <>
 result<approval_answer> decode_body<approval_answer>(std::span<const uint8_t> in) {
-  if (in.size() != 1 || in[0] > 1)
-    return malformed();
-  return approval_answer{in[0] == 1};
+  auto flag = wire::read_flag(in);
+  return flag ? result<approval_answer>{approval_answer{*flag}} : malformed();
 }
 
 void write_body(bytes& out, const location_body& x) {
@@ -294,9 +293,8 @@ void write_body(bytes& out, const erase_request& x) {
 
 template <>
 result<erase_request> decode_body<erase_request>(std::span<const uint8_t> in) {
-  if (in.size() != 1 || in[0] > 1)
-    return malformed();
-  return erase_request{in[0] == 1};
+  auto flag = wire::read_flag(in);
+  return flag ? result<erase_request>{erase_request{*flag}} : malformed();
 }
 
 void write_body(bytes& out, const pin_check& x) {

@@ -201,9 +201,8 @@ void write_body(bytes& out, const found_reply& x) {
 
 template <>
 result<found_reply> decode_body<found_reply>(std::span<const uint8_t> in) {
-  if (in.size() != 1 || in[0] > 1)
-    return malformed();
-  return found_reply{in[0] == 1};
+  auto flag = wire::read_flag(in);
+  return flag ? result<found_reply>{found_reply{*flag}} : malformed();
 }
 
 void write_body(bytes& out, const card_request& x) {
@@ -212,9 +211,8 @@ void write_body(bytes& out, const card_request& x) {
 
 template <>
 result<card_request> decode_body<card_request>(std::span<const uint8_t> in) {
-  if (in.size() != 1 || in[0] > 1)
-    return malformed();
-  return card_request{in[0] == 1};
+  auto flag = wire::read_flag(in);
+  return flag ? result<card_request>{card_request{*flag}} : malformed();
 }
 
 void write_body(bytes& out, const card_body& x) {

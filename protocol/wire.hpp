@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -142,6 +143,13 @@ inline void put_u32_be(uint8_t* out, uint32_t x) {
 
 inline uint32_t get_u32_be(const uint8_t* in) {
   return (uint32_t{in[0]} << 24) | (uint32_t{in[1]} << 16) | (uint32_t{in[2]} << 8) | in[3];
+}
+
+/// A body that is one flag: exactly one byte, 0 or 1; nullopt else.
+inline std::optional<bool> read_flag(std::span<const uint8_t> in) {
+  if (in.size() != 1 || in[0] > 1)
+    return std::nullopt;
+  return in[0] == 1;
 }
 
 } // namespace kinbox::wire

@@ -5,8 +5,10 @@
 #include <caf/test/unit_test_impl.hpp>
 
 #include "actors/held_window.hpp"
+#include "reply_slots.hpp"
 
 using namespace kinbox;
+using testing::answers;
 using namespace std::chrono_literals;
 
 namespace {
@@ -29,17 +31,6 @@ envelope mail(account_id from, uint8_t tag, size_t size = 10) {
 mail_key key(account_id from, uint8_t tag) {
   return {mail_kind::message, from, id_of(tag)};
 }
-
-/// The senders' answers: each slot reads "unanswered" until the window answers it.
-struct answers {
-  std::shared_ptr<reply_to::batch> batch = std::make_shared<reply_to::batch>();
-  explicit answers(size_t n) {
-    batch->replies.assign(n, error_reply(errc::internal, "unanswered"));
-    batch->open = n + 1; // never complete: there is no promise behind the slots
-  }
-  reply_to slot(size_t i) const { return reply_to{batch, i}; }
-  bool accepted(size_t i) const { return batch->replies[i].ok(); }
-};
 
 struct fixture {
   held_window window;

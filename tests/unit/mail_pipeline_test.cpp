@@ -7,8 +7,10 @@
 #include <caf/test/unit_test_impl.hpp>
 
 #include "actors/mail_pipeline.hpp"
+#include "reply_slots.hpp"
 
 using namespace kinbox;
+using testing::answers;
 using namespace std::chrono_literals;
 
 namespace {
@@ -29,18 +31,6 @@ message_id id_of(uint8_t tag) {
 mail_key key(account_id from, uint8_t tag, mail_kind kind = mail_kind::message) {
   return {kind, from, id_of(tag)};
 }
-
-/// The senders' answers: each slot reads "unanswered" until it is answered.
-struct answers {
-  std::shared_ptr<reply_to::batch> batch = std::make_shared<reply_to::batch>();
-  explicit answers(size_t n) {
-    batch->replies.assign(n, error_reply(errc::internal, "unanswered"));
-    batch->open = n + 1; // never complete: there is no promise behind the slots
-  }
-  reply_to slot(size_t i) const { return reply_to{batch, i}; }
-  const entity_reply& at(size_t i) const { return batch->replies[i]; }
-  bool unanswered(size_t i) const { return at(i).message == "unanswered"; }
-};
 
 envelope stored(account_id from, uint8_t tag, uint64_t seq, uint64_t at_ms = 1000,
                 mail_kind kind = mail_kind::message) {
