@@ -287,11 +287,11 @@ void on_delete(user_pointer self, entity_request& req, reply_to& rp) {
   auto* body = arg<user_op::delete_account>(req);
   if (!body)
     return bad(rp, "malformed delete");
-  if (req.caller == st.id && st.account->role == account_role::child) {
-    auto pin = body->pin;
-    sodium_memzero(body->pin.data(), body->pin.size());
+  auto pin = body->pin;
+  sodium_memzero(body->pin.data(), body->pin.size());
+  if (req.caller == st.id && st.account->role == account_role::child)
     return delete_self_with_pin(self, std::move(pin), rp);
-  }
+  sodium_memzero(pin.data(), pin.size()); // a parent needs none
   delete_account(self, req.caller, rp);
 }
 

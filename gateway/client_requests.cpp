@@ -1,5 +1,7 @@
 #include "gateway/client_requests.hpp"
 
+#include <sodium.h>
+
 namespace kinbox {
 
 namespace {
@@ -30,6 +32,12 @@ mapped_request only(bool allowed, const char* who, mapped_request ok) {
   return ok;
 }
 
+/// Wipes a PIN of the decoded frame once the request holds its copy: a moved short
+/// string leaves its characters behind.
+void wipe(std::string& pin) {
+  sodium_memzero(pin.data(), pin.size());
+}
+
 request_refusal not_a_request(const frame_view& f) {
   return {{errc::unexpected_frame, std::string{frame_type_name(f.type)} + " is not a client request"},
           true};
@@ -46,7 +54,8 @@ mapped_request map_family(const frame_view& f, const session_who& who) {
     });
   case frame_type::link_redeem:
     return with_body<link_redeem_request>(f, [&](auto& b) {
-      entity_call call{family_request<family_op::redeem>(own, own, std::move(b))};
+      entity_call call{family_request<family_op::redeem>(own, own, b)};
+      wipe(b.pin);
       call.guesses_code = true;
       return only(!who.parent, "a child account", std::move(call));
     });
@@ -70,12 +79,16 @@ mapped_request map_family(const frame_view& f, const session_who& who) {
     });
   case frame_type::pin_set:
     return with_body<pin_set_request>(f, [&](auto& b) -> mapped_request {
-      auto child = b.child;
-      return entity_call{family_request<family_op::set_pin>(child, own, std::move(b))};
+      auto call = entity_call{family_request<family_op::set_pin>(b.child, own, b)};
+      wipe(b.pin);
+      return call;
     });
   case frame_type::pin_change:
     return with_body<pin_change_request>(f, [&](auto& b) -> mapped_request {
-      return entity_call{family_request<family_op::change_pin>(own, own, std::move(b))};
+      auto call = entity_call{family_request<family_op::change_pin>(own, own, b)};
+      wipe(b.old_pin);
+      wipe(b.new_pin);
+      return call;
     });
   case frame_type::approvals_get:
     return with_body<target_request>(f, [&](auto& t) -> mapped_request {
@@ -87,7 +100,9 @@ mapped_request map_family(const frame_view& f, const session_who& who) {
     });
   case frame_type::approval_pin:
     return with_body<approval_by_pin>(f, [&](auto& b) -> mapped_request {
-      return entity_call{family_request<family_op::decide_with_pin>(own, own, std::move(b))};
+      auto call = entity_call{family_request<family_op::decide_with_pin>(own, own, b)};
+      wipe(b.pin);
+      return call;
     });
   case frame_type::policy_set:
     return with_body<policy_request>(f, [&](auto& b) -> mapped_request {
@@ -123,8 +138,9 @@ mapped_request map_request(const frame_view& f, const session_who& who) {
     });
   case frame_type::account_delete:
     return with_body<account_delete_request>(f, [&](auto& b) {
-      auto id = b.id;
-      return call(user_request<user_op::delete_account>(id, own, std::move(b)));
+      auto req = call(user_request<user_op::delete_account>(b.id, own, b));
+      wipe(b.pin);
+      return req;
     });
   case frame_type::profile_get:
     return with_body<profile_request>(f, [&](auto& b) -> mapped_request {
