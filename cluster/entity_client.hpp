@@ -77,7 +77,7 @@ public:
   void flush(Self* self) {
     if (queued_.empty())
       return;
-    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}};
+    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}, {}};
     auto batch = std::move(queued_);
     queued_.clear();
     for (auto& p : batch) {
@@ -105,7 +105,7 @@ public:
   template <class Self>
   void retry(Self* self) {
     timer_armed_ = false;
-    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}};
+    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}, {}};
     std::optional<caf::actor_clock::time_point> next;
     for (auto& [k, t] : targets_) {
       if (!t.retry_at)
@@ -199,6 +199,9 @@ private:
     std::chrono::steady_clock::time_point steady;
     std::vector<entry> entries;
     std::vector<group> groups;
+    /// Requests whose argument did not encode (a caller's mistake), answered after the
+    /// turn's sends so no reply handler runs while the client is mid-turn.
+    std::vector<std::pair<pending, failure>> unsendable;
   };
 
   entry& entry_of(turn& tn, const key& k) {
@@ -249,8 +252,10 @@ private:
       g.meta.push_back(std::move(p));
     } else {
       auto wire = service_->encode_request(p.req);
-      if (!wire) // a caller's mistake: an argument its operation does not take
-        return finish(p, error_reply(errc::internal, wire.error().message));
+      if (!wire) { // a caller's mistake: an argument its operation does not take
+        tn.unsendable.emplace_back(std::move(p), failure{errc::internal, wire.error().message});
+        return;
+      }
       // One bus message per node, split where it would pass half of what the bus carries.
       auto limit = service_->bus().max_payload() / 2;
       group* g = nullptr;
@@ -317,6 +322,10 @@ private:
       }
     }
     tn.groups.clear();
+    auto unsendable = std::move(tn.unsendable);
+    tn.unsendable.clear();
+    for (auto& [p, why] : unsendable)
+      finish(p, error_reply(why));
   }
 
   template <class Self>
@@ -340,7 +349,7 @@ private:
               t.local = std::move(a);
               t.local_used = self->clock().now();
               turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(),
-                      {}, {}};
+                      {}, {}, {}};
               dispatch(self, tn, k, t);
               send(self, tn);
             },
@@ -361,7 +370,7 @@ private:
       failed(self, meta, err);
       return;
     }
-    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}};
+    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}, {}};
     for (size_t i = 0; i < meta.size(); ++i) {
       auto& p = meta[i];
       auto& t = *entry_of(tn, key{p.req.kind, p.req.id}).t;
@@ -383,7 +392,7 @@ private:
   void failed(Self* self, std::vector<pending>& meta, caf::error& err) {
     bool stopped = err == caf::sec::request_receiver_down;
     auto f = to_failure(err);
-    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}};
+    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}, {}};
     for (auto& p : meta) {
       auto& t = *entry_of(tn, key{p.req.kind, p.req.id}).t;
       --t.outstanding;
