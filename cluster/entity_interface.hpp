@@ -116,21 +116,25 @@ private:
         return &detail::decode_value<typename O::result>;
       });
 
+  /// Runs operation `op`'s entry of `table` on `in`; unknown operations are refused.
+  template <class Fn, class In>
+  static auto run(const std::array<Fn, 256>& table, uint8_t op, const In& in) {
+    using out = decltype(table[0](in));
+    auto f = table[op];
+    return f != nullptr ? f(in) : out{detail::unknown_op(op)};
+  }
+
   static result<bytes> encode_arg(uint8_t op, const caf::message& m) {
-    auto f = arg_encoders[op];
-    return f != nullptr ? f(m) : result<bytes>{detail::unknown_op(op)};
+    return run(arg_encoders, op, m);
   }
   static result<caf::message> decode_arg(uint8_t op, std::span<const uint8_t> in) {
-    auto f = arg_decoders[op];
-    return f != nullptr ? f(in) : result<caf::message>{detail::unknown_op(op)};
+    return run(arg_decoders, op, in);
   }
   static result<bytes> encode_result(uint8_t op, const caf::message& m) {
-    auto f = result_encoders[op];
-    return f != nullptr ? f(m) : result<bytes>{detail::unknown_op(op)};
+    return run(result_encoders, op, m);
   }
   static result<caf::message> decode_result(uint8_t op, std::span<const uint8_t> in) {
-    auto f = result_decoders[op];
-    return f != nullptr ? f(in) : result<caf::message>{detail::unknown_op(op)};
+    return run(result_decoders, op, in);
   }
 };
 

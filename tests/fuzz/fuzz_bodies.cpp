@@ -30,21 +30,15 @@ void codec_round_trip(const kinbox::request_codec& codec, std::span<const uint8_
     return;
   auto op = in[0];
   auto body = in.subspan(2);
-  if (in[1] % 2 == 0) {
-    auto arg = codec.decode_arg(op, body);
-    if (!arg)
-      return;
-    auto again = codec.encode_arg(op, *arg);
-    if (!again || !codec.decode_arg(op, *again))
-      __builtin_trap();
-  } else {
-    auto value = codec.decode_result(op, body);
-    if (!value)
-      return;
-    auto again = codec.encode_result(op, *value);
-    if (!again || !codec.decode_result(op, *again))
-      __builtin_trap();
-  }
+  bool arg = in[1] % 2 == 0;
+  auto decode = arg ? codec.decode_arg : codec.decode_result;
+  auto encode = arg ? codec.encode_arg : codec.encode_result;
+  auto value = decode(op, body);
+  if (!value)
+    return;
+  auto again = encode(op, *value);
+  if (!again || !decode(op, *again))
+    __builtin_trap();
 }
 
 } // namespace
