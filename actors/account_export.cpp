@@ -33,6 +33,9 @@ std::string export_document(const account_data& d) {
     link["pin_set"] = d.link->pin_set;
     link["pin_locked_until_ms"] = d.link->locked_until_ms;
   }
+  json groups = json::array();
+  for (auto& g : d.groups)
+    groups.push_back({{"id", g.id}, {"name", g.name}, {"creator", g.creator}, {"members", g.members}});
   json mail = json::array();
   for (auto& e : d.mail)
     mail.push_back({{"kind", mail_kind_name(e.kind)},
@@ -66,6 +69,7 @@ std::string export_document(const account_data& d) {
       {"blocked", blocked},
       {"pending_requests", pending},
       {"link", link},
+      {"groups", groups},
       {"presence", {{"online", d.online}, {"last_seen_ms", d.last_seen_ms}}},
       {"undelivered_mail",
        {{"count", d.mail_count}, {"listed", mail}, {"truncated", d.mail_count > d.mail.size()}}},

@@ -1,7 +1,7 @@
 // The one JSON document of everything the cluster holds on an account, as the account or
 // its linked parent asks for it (`account_export`). Built by the account's user actor from
-// what it reads: the account and profile records, the contact list, the family link, last
-// seen, and the undelivered mail (kinds, senders and ids; never a payload).
+// what it reads: the account and profile records, the contact list, the family link, its
+// groups (id, name, members), last seen, and the undelivered mail (kinds, senders and ids; never a payload).
 #pragma once
 
 #include <optional>
@@ -10,6 +10,7 @@
 
 #include "actors/contacts.hpp"
 #include "actors/profile.hpp"
+#include "protocol/groups.hpp"
 #include "persistence/mailbox.hpp"
 
 namespace kinbox {
@@ -23,6 +24,7 @@ struct account_data {
   profile_record profile;
   contact_list_state contacts;
   std::optional<link_info> link; ///< a child's family link, if it has one
+  std::vector<group_info> groups;
   uint64_t last_seen_ms = 0;
   bool online = false;
   uint64_t mail_count = 0;

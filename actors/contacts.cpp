@@ -389,6 +389,8 @@ bytes contact_list_state::encode() const {
     j["parent"] = parent_;
   if (!children_.empty())
     j["children"] = children_;
+  if (!groups_.empty())
+    j["groups"] = groups_;
   if (requests_.tokens >= 0)
     j["requests"] = {{"tokens", requests_.tokens}, {"at", requests_.at_ms}};
   if (reports_.tokens >= 0)
@@ -419,6 +421,9 @@ std::optional<contact_list_state> contact_list_state::decode(std::span<const uin
     if (j.contains("children"))
       for (auto& child : j.at("children"))
         out.children_.insert(json_uint<account_id>(child));
+    if (j.contains("groups"))
+      for (auto& group : j.at("groups"))
+        out.groups_.insert(json_uint<uint64_t>(group));
     for (auto [name, bucket] : {std::pair{"requests", &out.requests_}, {"reports", &out.reports_}})
       if (j.contains(name)) {
         bucket->tokens = std::max(0.0, j[name].at("tokens").get<double>());

@@ -139,6 +139,15 @@ public:
   const std::set<account_id>& children() const { return children_; }
   bool add_child(account_id child) { return children_.insert(child).second; }
   bool remove_child(account_id child) { return children_.erase(child) > 0; }
+  /// The group chats this account is a member of (their chat actors tell it).
+  const std::set<uint64_t>& groups() const { return groups_; }
+  bool join_group(uint64_t group) { return groups_.insert(group).second; }
+  bool leave_group(uint64_t group) { return groups_.erase(group) > 0; }
+  /// Whether mail from `other` reaches the owner: a friend (not blocked), the linked
+  /// parent or a linked child. Groups hold only members approved for each other so.
+  bool approves(account_id other) const {
+    return are_friends(other) || (other != 0 && other == parent_) || children_.count(other) != 0;
+  }
 
   bytes encode() const;
   static std::optional<contact_list_state> decode(std::span<const uint8_t> data);
@@ -152,6 +161,7 @@ private:
   stored_bucket reports_;
   account_id parent_ = 0;
   std::set<account_id> children_;
+  std::set<uint64_t> groups_;
 };
 
 } // namespace kinbox

@@ -1,6 +1,7 @@
 #include "actors/mail_pipeline.hpp"
 
 #include <algorithm>
+#include <map>
 
 #include "crypto/crypto.hpp"
 
@@ -10,12 +11,15 @@ bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind) {
   auto& c = *owner.contacts;
   switch (kind) {
   case mail_kind::message:
-    return (c.are_friends(sender) || sender == c.parent() || c.children().count(sender) != 0) &&
-           !owner.frozen;
+  case mail_kind::group: // also a group's copies: only from senders approved for the owner
+    return c.approves(sender) && !owner.frozen;
+  case mail_kind::read: // made by the reader's app, so from a contact as messages are
+    return c.approves(sender);
   case mail_kind::notice:
     return c.children().count(sender) != 0 || sender == owner.id;
   case mail_kind::location:
-    return false; // pushed from the family's memory, never through the mailbox
+  case mail_kind::typing:
+    return false; // pushed from memory, never through the mailbox
   case mail_kind::delivered:
   case mail_kind::expired:
     return true;
@@ -24,16 +28,23 @@ bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind) {
 }
 
 bool held_back(const mailbox_owner& owner, const envelope& e) {
-  return e.kind == mail_kind::message && owner.frozen;
+  return (e.kind == mail_kind::message || e.kind == mail_kind::group) && owner.frozen;
 }
 
 mail_push to_push(const envelope& e) {
   return mail_push{e.kind, e.sender, e.id, e.stored_at_ms, e.payload};
 }
 
-void add_receipt(std::vector<entity_request>& out, account_id self, const mail_key& k) {
-  if (k.kind == mail_kind::message)
-    out.push_back(user_request<user_op::deliver>(k.sender, self, {mail_kind::delivered, k.id, {}}));
+std::vector<entity_request> delivered_receipts(account_id self, std::span<const mail_key> keys) {
+  std::map<account_id, std::vector<message_id>> by_sender;
+  for (auto& k : keys)
+    if (k.kind == mail_kind::message || k.kind == mail_kind::group)
+      by_sender[k.sender].push_back(k.id);
+  std::vector<entity_request> out;
+  for (auto& [sender, ids] : by_sender)
+    for (auto& r : receipt_mail(mail_kind::delivered, ids))
+      out.push_back(user_request<user_op::deliver>(sender, self, std::move(r)));
+  return out;
 }
 
 mail_pipeline::mail_pipeline(mail_pipeline_config cfg)
@@ -105,21 +116,23 @@ mail_pipeline::ack_plan mail_pipeline::ack(account_id self, std::span<const mail
   checks_.acked();
   backlog_.acked(keys);
   out.read_page = backlog_.more();
+  std::vector<mail_key> acked_held;
   for (auto& k : keys) {
     if (held_.ack(k, *cfg_.held))
-      add_receipt(out.receipts, self, k);
+      acked_held.push_back(k);
     else
       out.delete_stored.push_back(mail_ref{self, k});
   }
+  out.receipts = delivered_receipts(self, acked_held);
   return out;
 }
 
 std::vector<entity_request> mail_pipeline::receipts_for(account_id self,
                                                         const std::vector<envelope>& removed) {
-  std::vector<entity_request> out;
+  std::vector<mail_key> keys;
   for (auto& e : removed)
-    add_receipt(out, self, {e.kind, e.sender, e.id});
-  return out;
+    keys.push_back({e.kind, e.sender, e.id});
+  return delivered_receipts(self, keys);
 }
 
 std::optional<mail_pipeline::page_start> mail_pipeline::start_page(time_point now) {

@@ -40,10 +40,12 @@ struct mailbox_owner {
   public_key box_key{};
 };
 
-/// Whether mail of `kind` from `sender` may reach the account now: messages only from
-/// friends and its linked parent or children, and not to a frozen child; notices only
+/// Whether mail of `kind` from `sender` may reach the account now: messages and group
+/// copies only from friends and its linked parent or children, and not to a frozen child
+/// (the filter every group fan-out meets); read receipts from the same; notices only
 /// from the families of its children, or from the account's own actor (about a child
-/// that left); receipts are made by servers; locations never go through the mailbox.
+/// that left); delivery receipts are made by servers; locations and typing never go
+/// through the mailbox.
 bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind);
 
 /// Stored messages of a frozen child stay stored: neither pushed nor dropped, they come
@@ -53,8 +55,9 @@ bool held_back(const mailbox_owner& owner, const envelope& e);
 /// Mail as the device gets it.
 mail_push to_push(const envelope& e);
 
-/// The `delivered` receipt of the mail `k` names, for its sender, if it is a message.
-void add_receipt(std::vector<entity_request>& out, account_id self, const mail_key& k);
+/// The `delivered` receipts of the messages and group copies `keys` name: one receipt mail
+/// per sender, naming up to 1 + max_receipt_ids of its messages.
+std::vector<entity_request> delivered_receipts(account_id self, std::span<const mail_key> keys);
 
 struct mail_pipeline_config {
   std::chrono::milliseconds mail_ttl{std::chrono::hours(24 * 15)};

@@ -30,6 +30,10 @@ constexpr std::array rows{
   row{user_op::get_profile,      {anyone}},  // seen by relation
   row{user_op::card,             {anyone}},  // only if this account asked the child
   row{user_op::friend_renamed,   {anyone}},  // only from a friend
+  row{user_op::relations,        {anyone}},  // a group's chat actor
+  row{user_op::group_joined,     {anyone}},
+  row{user_op::group_left,       {anyone}},
+  row{user_op::typing,           {anyone, false, true}},  // pushed only if approved
   // Before the account is there.
   row{user_op::found_account,    {anyone, true}},
   row{user_op::complete_setup,   {anyone, true}},
@@ -41,6 +45,7 @@ constexpr std::array rows{
   row{user_op::list_contacts,    {own_or_parent}},
   row{user_op::block_contact,    {own_or_parent}},
   row{user_op::remove_contact,   {own_or_parent}},
+  row{user_op::list_groups,      {own_or_parent, false, false, true}},
   row{user_op::export_account,   {own_or_parent, false, false, true}},
   row{user_op::delete_account,   {own_or_parent}},
   row{user_op::new_setup_code,   {static_cast<relations>(relation::parent)}},

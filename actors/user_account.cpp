@@ -277,9 +277,19 @@ void export_mail(user_pointer self, std::shared_ptr<account_data> data, uint64_t
             }));
 }
 
+/// Adds the account's groups to the export, then its mail.
+void export_groups(user_pointer self, std::shared_ptr<account_data> data, reply_to rp) {
+  collect_groups(self, [=](std::optional<group_list> groups) mutable {
+    if (!groups)
+      return rp.deliver(error_reply(errc::unavailable, "a group could not be read; try again"));
+    data->groups = std::move(groups->groups);
+    export_mail(self, data, 0, std::move(rp));
+  });
+}
+
 /// Everything the cluster holds on this account, as one JSON document: the account and
-/// profile, contacts, blocks and pending requests, the family link, presence and last
-/// seen, and the undelivered mail (held for an ack here, or stored).
+/// profile, contacts, blocks and pending requests, the family link, its groups, presence
+/// and last seen, and the undelivered mail (held for an ack here, or stored).
 void export_account(user_pointer self, reply_to rp) {
   auto& st = self->state;
   auto data = std::make_shared<account_data>();
@@ -310,12 +320,12 @@ void export_account(user_pointer self, reply_to rp) {
               if (!st.account)
                 return rp.deliver(account_changed_reply());
               if (st.account->role != account_role::child)
-                return export_mail(self, data, 0, std::move(rp));
+                return export_groups(self, data, std::move(rp));
               ask_entity(self, family_request<family_op::get_link>(st.id, st.id),
                          [=](entity_reply& r) mutable {
                 if (auto* info = result_as<link_info>(r))
                   data->link = *info;
-                export_mail(self, data, 0, std::move(rp));
+                export_groups(self, data, std::move(rp));
               });
             },
             [=](caf::error&) mutable { unavailable(rp); });
@@ -398,6 +408,7 @@ void delete_account(user_pointer self, account_id by, reply_to rp) {
   for (auto child : st.contacts.children())
     notes.push_back(family_request<family_op::unlink>(child, st.id));
   send_entities(self, std::move(notes));
+  leave_groups(self);
   st.mail->answer_held(); // it reached the device; nothing more will
   auto rest = [=](reply_to rp) mutable {
     purge_mail(self, std::nullopt, 0, [=]() mutable {

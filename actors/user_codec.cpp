@@ -322,4 +322,69 @@ result<endpoint> decode_body<endpoint>(std::span<const uint8_t> in) {
   return *e;
 }
 
+namespace {
+
+void write_ids(wire::writer& w, const std::vector<account_id>& ids) {
+  w.u16(static_cast<uint16_t>(ids.size()));
+  for (auto id : ids)
+    w.u64(id);
+}
+
+bool read_ids(wire::reader& r, std::vector<account_id>& ids) {
+  uint16_t n = 0;
+  if (!r.u16(n) || n > max_group_members_wire)
+    return false;
+  ids.resize(n);
+  for (auto& id : ids)
+    r.u64(id);
+  return r.ok();
+}
+
+} // namespace
+
+void write_body(bytes& out, const relation_query& x) {
+  wire::writer w{out};
+  write_ids(w, x.ids);
+}
+
+template <>
+result<relation_query> decode_body<relation_query>(std::span<const uint8_t> in) {
+  wire::reader r{in};
+  relation_query x;
+  if (!read_ids(r, x.ids) || !r.finished())
+    return malformed();
+  return x;
+}
+
+void write_body(bytes& out, const relation_answer& x) {
+  wire::writer w{out};
+  w.u8(x.child ? 1 : 0).u64(x.parent);
+  write_ids(w, x.approved);
+}
+
+template <>
+result<relation_answer> decode_body<relation_answer>(std::span<const uint8_t> in) {
+  wire::reader r{in};
+  relation_answer x;
+  uint8_t child = 2;
+  r.u8(child);
+  r.u64(x.parent);
+  if (!read_ids(r, x.approved) || !r.finished() || child > 1)
+    return malformed();
+  x.child = child == 1;
+  return x;
+}
+
+std::vector<deliver_body> receipt_mail(mail_kind kind, std::span<const message_id> ids) {
+  std::vector<deliver_body> out;
+  for (size_t i = 0; i < ids.size(); i += max_receipt_ids + 1) {
+    auto end = std::min(ids.size(), i + max_receipt_ids + 1);
+    receipt_ids more;
+    more.more.assign(ids.begin() + static_cast<ptrdiff_t>(i) + 1,
+                     ids.begin() + static_cast<ptrdiff_t>(end));
+    out.push_back(deliver_body{kind, ids[i], encode_body(more)});
+  }
+  return out;
+}
+
 } // namespace kinbox

@@ -11,6 +11,7 @@
 #include "actors/family_interface.hpp"
 #include "actors/safety.hpp"
 #include "cluster/entity_interface.hpp"
+#include "protocol/groups.hpp"
 #include "protocol/messages.hpp"
 
 namespace kinbox {
@@ -64,6 +65,12 @@ enum class user_op : uint8_t {
                          ///< with this account: only if this account asked the child or
                          ///< answered it
   friend_renamed = 44,   ///< friend `caller` changed its name (a child's parent is told)
+  relations = 45,        ///< a group's chat actor: which of `ids` this account approves
+  group_joined = 46,     ///< a group's chat actor: this account is a member of group `id`
+  group_left = 47,       ///< a group's chat actor: it is no longer a member of group `id`
+  typing = 48,           ///< `caller` types (to this account, or in a group): pushed to the
+                         ///< attached session if the account approves `caller`, never stored
+  list_groups = 49,      ///< owner or its parent: the account's groups
 };
 
 /// The argument of `deliver`: mail for the account.
@@ -147,6 +154,20 @@ struct account_document {
   std::string json;
 };
 
+/// The argument of `relations`: members of a group, or an account that would join one.
+struct relation_query {
+  std::vector<account_id> ids;
+};
+
+/// The answer to `relations`: the account's role, its linked parent (a child's), and
+/// which of the ids it approves (friends, not blocked; its linked parent or children).
+/// A frozen child approves no one.
+struct relation_answer {
+  bool child = false;
+  account_id parent = 0;
+  std::vector<account_id> approved;
+};
+
 // clang-format off
 using user_interface = entity_interface<
   op<user_op::deliver, deliver_body>,  // a sender's session answers `accepted` itself
@@ -185,7 +206,12 @@ using user_interface = entity_interface<
   op<user_op::found_account, found_body, found_reply>,
   op<user_op::complete_setup, register_child_request, register_reply>,
   op<user_op::card, card_request, card_body>,
-  op<user_op::friend_renamed>>;
+  op<user_op::friend_renamed>,
+  op<user_op::relations, relation_query, relation_answer>,
+  op<user_op::group_joined, target_request>,  // the group
+  op<user_op::group_left, target_request>,
+  op<user_op::typing, typing_body>,
+  op<user_op::list_groups, nothing, group_list>>;
 // clang-format on
 
 /// A request for user operation `Op` of account `id`.
@@ -194,6 +220,10 @@ entity_request user_request(account_id id, account_id caller,
                             user_interface::arg_of<Op> arg = {}) {
   return make_request<user_interface, Op>(user_kind, id, caller, std::move(arg));
 }
+
+/// Receipt mail of `kind` naming `ids` (at least one): the first id in each mail's id,
+/// the others in its payload (receipt_ids), up to 1 + max_receipt_ids per mail.
+std::vector<deliver_body> receipt_mail(mail_kind kind, std::span<const message_id> ids);
 
 void write_body(bytes& out, const deliver_body& x);
 void write_body(bytes& out, const attach_body& x);
@@ -208,6 +238,8 @@ void write_body(bytes& out, const pin_hash_reply& x);
 void write_body(bytes& out, const ban_order& x);
 void write_body(bytes& out, const account_document& x);
 void write_body(bytes& out, const endpoint& x);
+void write_body(bytes& out, const relation_query& x);
+void write_body(bytes& out, const relation_answer& x);
 template <>
 result<deliver_body> decode_body<deliver_body>(std::span<const uint8_t> in);
 template <>
@@ -234,6 +266,10 @@ template <>
 result<account_document> decode_body<account_document>(std::span<const uint8_t> in);
 template <>
 result<endpoint> decode_body<endpoint>(std::span<const uint8_t> in);
+template <>
+result<relation_query> decode_body<relation_query>(std::span<const uint8_t> in);
+template <>
+result<relation_answer> decode_body<relation_answer>(std::span<const uint8_t> in);
 
 /// The codec of the user kind: its requests' arguments and results, and its pushes.
 entity_codec user_codec();
@@ -252,3 +288,5 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::link_secret)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::pin_hash_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::ban_order)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::account_document)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::relation_query)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::relation_answer)

@@ -55,8 +55,11 @@ void on_friend_step(user_pointer self, entity_request& req, reply_to& rp) {
   case user_op::friend_declined:
     return apply_contact_effect(
         self, st.contacts.receive_decline(req.caller, now, st.deps->friend_limits), req.caller, rp);
-  default:
-    return apply_contact_effect(self, st.contacts.receive_remove(req.caller), req.caller, rp);
+  default: {
+    auto effect = st.contacts.receive_remove(req.caller);
+    end_group_relation(self, req.caller);
+    return apply_contact_effect(self, effect, req.caller, rp);
+  }
   }
 }
 
@@ -143,6 +146,8 @@ void on_ban(user_pointer self, entity_request& req, reply_to& rp) {
   bool on = order->ban.has_value();
   st.banned = on;
   log::get("user")->info("event={} account={}", st.banned ? "account_banned" : "ban_lifted", st.id);
+  if (st.banned)
+    leave_groups(self);
   if (st.banned && st.session) {
     st.deps->service->push(*st.session, user_kind,
                            caf::make_message(kick_atom::value, st.id,
@@ -150,6 +155,26 @@ void on_ban(user_pointer self, entity_request& req, reply_to& rp) {
     detach_session(self, st.deps->now_ms());
   }
   ban_keys(self, on, on ? encode_ban(*order->ban) : bytes{}, rp);
+}
+
+void on_relations(user_pointer self, entity_request& req, reply_to& rp) {
+  auto* q = arg<user_op::relations>(req);
+  if (!q)
+    return bad(rp, "malformed relations query");
+  rp.deliver(ok_reply(relations_to(self->state, *q)));
+}
+
+void on_group_membership(user_pointer self, entity_request& req, reply_to& rp) {
+  auto* group = arg<user_op::group_joined>(req); // as group_left's
+  if (!group || group->id == 0)
+    return bad(rp, "malformed group");
+  group_membership(self, group->id, static_cast<user_op>(req.op) == user_op::group_joined, rp);
+}
+
+void on_typing(user_pointer self, entity_request& req, reply_to& rp) {
+  if (auto* body = arg<user_op::typing>(req))
+    typing_from(self, req.caller, *body);
+  rp.deliver(ok_reply()); // the sender learns nothing of who saw it
 }
 
 // -- the account's own requests (and its parent's oversight) ----------------------------
@@ -204,6 +229,7 @@ void on_block_or_remove(user_pointer self, entity_request& req, reply_to& rp) {
                          blocking ? "contact_blocked" : "contact_removed", st.id,
                          req.caller == st.id ? "self" : "parent");
   auto other = *t;
+  end_group_relation(self, other);
   purge_mail(self, other, 0, [=, rp = std::move(rp)]() mutable {
     apply_contact_effect(self, effect, other, std::move(rp));
   });
@@ -228,7 +254,9 @@ void on_link_change(user_pointer self, entity_request& req, reply_to& rp) {
     parent = body->id;
   }
   bool was_frozen = frozen(st);
+  auto old_parent = st.contacts.parent();
   st.contacts.set_parent(parent);
+  end_group_relation(self, old_parent);
   tell_session_if_frozen(self, was_frozen);
   apply_contact_effect(self, contact_effect::changed, parent, rp);
 }
@@ -337,6 +365,11 @@ void run(user_pointer self, entity_request& req, reply_to& rp) {
   case user_op::get_profile: return get_profile(self, req.caller, rp);
   case user_op::card: return on_card(self, req, rp);
   case user_op::friend_renamed: return on_friend_renamed(self, req, rp);
+  case user_op::relations: return on_relations(self, req, rp);
+  case user_op::group_joined:
+  case user_op::group_left: return on_group_membership(self, req, rp);
+  case user_op::typing: return on_typing(self, req, rp);
+  case user_op::list_groups: return list_groups(self, rp);
   case user_op::found_account: return on_found_account(self, req, rp);
   case user_op::complete_setup: return on_complete_setup(self, req, rp);
   case user_op::redeem_link_code: return on_redeem_link_code(self, req, rp);

@@ -228,6 +228,28 @@ entity_reply account_changed_reply();
 
 void tell_session_if_frozen(user_pointer self, bool was_frozen);
 
+/// How the account stands to `q`'s accounts (a group's checks).
+relation_answer relations_to(const user_state& st, const relation_query& q);
+
+/// A chat actor says the account joined or left `group`.
+void group_membership(user_pointer self, uint64_t group, bool joined, reply_to rp);
+
+/// `sender` types to this account (or in a group): pushed if it is approved and a session
+/// is attached; else dropped.
+void typing_from(user_pointer self, account_id sender, const typing_body& body);
+
+/// The account's groups, as their chat actors show them (nullopt if one could not be
+/// read); groups that no longer have it leave its list.
+void collect_groups(user_pointer self, std::function<void(std::optional<group_list>)> then);
+
+void list_groups(user_pointer self, reply_to rp);
+
+/// A child no longer approves `other`: it leaves every group `other` is in.
+void end_group_relation(user_pointer self, account_id other);
+
+/// The account leaves every group (deleted or banned).
+void leave_groups(user_pointer self);
+
 /// Runs a request if the access table lets its caller make it (user_ops.cpp); delivers
 /// are collected in `incoming` for `store_incoming`.
 void handle(user_pointer self, entity_request& req, reply_to rp);

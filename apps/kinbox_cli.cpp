@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -47,7 +48,11 @@ commands:
   friend decline ID     decline ID's request
   friend list           list contacts and requests
   send ID TEXT          send TEXT to friend ID (end-to-end encrypted)
-  recv [--wait SECONDS] print received mail and ack it (waits up to SECONDS, default 0)
+  recv [--wait SECONDS] [--read]
+                        print received mail and ack it (waits up to SECONDS, default 0);
+                        --read also tells the senders their messages were read
+  read ID MSGID...      tell ID its messages MSGID (hex, as recv prints them) were read
+  typing ID|GROUP       tell a friend, or a group's members, you are typing (not stored)
   status ID             online status and last seen of friend ID
   profile set [--name N] [--country CC|-] [--gender female|male|other|unsaid]
               [--avatar FILE]   change your profile (a PNG, JPEG or WebP avatar)
@@ -63,6 +68,16 @@ commands:
   remove ID [--child CHILD]    remove ID from the contacts, deleting its waiting mail
   report ID CATEGORY    report ID to the operators and block it; CATEGORY is harassment,
                         bullying, sexual_content, violence, impersonation or other
+
+groups (of friends; every child in a group is a friend of every member, or their child):
+  group create NAME ID...      make a group of you and your friends ID...; prints its id
+  group add GROUP ID           add your friend ID (refused not_allowed unless every child
+                               of the group may meet ID, and ID, a child, may meet them all)
+  group remove GROUP ID        (the creator, or ID's parent) take ID out of the group
+  group leave GROUP            leave the group
+  group list [CHILD]           your groups, or your child's
+  group show GROUP             name, version and members (with the names of your contacts)
+  group send GROUP TEXT        send TEXT to the group (end-to-end encrypted, one upload)
 
 family (a parent makes each child's account; the PIN approves the child's friends):
   child add --name NAME --birth-date YYYY-MM-DD
@@ -203,6 +218,12 @@ public:
       return do_send();
     if (cmd == "recv")
       return do_recv();
+    if (cmd == "group")
+      return do_group();
+    if (cmd == "read")
+      return do_read();
+    if (cmd == "typing")
+      return do_typing();
     if (cmd == "status")
       return do_status();
     if (cmd == "contacts")
@@ -457,7 +478,131 @@ private:
       throw usage_error{"contacts takes at most one CHILD"};
     auto child = a.size() == 2 ? parse_id(a[1]) : 0;
     return with_login([&](client::client& c, const account_info& me) {
-      return print_contacts(c.contacts(child ? child : me.id));
+      auto owner = child ? child : me.id;
+      if (auto failed = print_contacts(c.contacts(owner)); failed != 0)
+        return failed;
+      auto groups = c.group_list_of(owner);
+      if (!groups)
+        return error(groups.error());
+      for (auto& g : groups->groups)
+        print_group(g, "group");
+      return 0;
+    });
+  }
+
+  /// A group as `group show` and `contacts` print it (member names are those of the
+  /// printer's contacts; a member it does not know is shown by id).
+  void print_group(const group_info& g, const std::string& label,
+                   const std::map<account_id, std::string>& names = {}) {
+    json members = json::array();
+    std::string text = label + " " + std::to_string(g.id) + " \"" + g.name + "\" version " +
+                       std::to_string(g.version) + ":";
+    for (auto m : g.members) {
+      auto name = names.count(m) ? names.at(m) : std::string{};
+      members.push_back({{"id", m}, {"name", name}});
+      text += " " + std::to_string(m) + (name.empty() ? "" : " (" + name + ")");
+    }
+    print({{"group", g.id}, {"name", g.name}, {"creator", g.creator}, {"version", g.version},
+           {"members", members}},
+          text);
+  }
+
+  int do_group() {
+    auto& a = opts_.args;
+    auto sub = a.size() >= 2 ? a[1] : "";
+    auto print_info = [&](const result<group_info>& g) {
+      if (!g)
+        return error(g.error());
+      print_group(*g, "group");
+      return 0;
+    };
+    if (sub == "create" && a.size() >= 4) {
+      auto name = a[2];
+      std::vector<account_id> members;
+      for (size_t i = 3; i < a.size(); ++i)
+        members.push_back(parse_id(a[i]));
+      return with_login([&](client::client& c, const account_info&) {
+        return print_info(c.group_create(name, members));
+      });
+    }
+    if ((sub == "add" || sub == "remove") && a.size() == 4) {
+      auto group = parse_id(a[2]);
+      auto id = parse_id(a[3]);
+      return with_login([&](client::client& c, const account_info&) {
+        return print_info(sub == "add" ? c.group_add(group, id) : c.group_remove(group, id));
+      });
+    }
+    if (sub == "leave" && a.size() == 3) {
+      auto group = parse_id(a[2]);
+      return ok_or_error("group leave", [&](client::client& c, const account_info&) {
+        return c.group_leave(group);
+      });
+    }
+    if (sub == "list" && a.size() <= 3) {
+      auto child = a.size() == 3 ? parse_id(a[2]) : 0;
+      return with_login([&](client::client& c, const account_info& me) {
+        auto groups = c.group_list_of(child ? child : me.id);
+        if (!groups)
+          return error(groups.error());
+        for (auto& g : groups->groups)
+          print_group(g, "group");
+        return 0;
+      });
+    }
+    if (sub == "show" && a.size() == 3) {
+      auto group = parse_id(a[2]);
+      return with_login([&](client::client& c, const account_info& me) {
+        auto g = c.group_show(group);
+        if (!g)
+          return error(g.error());
+        std::map<account_id, std::string> names;
+        if (auto contacts = c.contacts(me.id))
+          for (auto& e : contacts->entries)
+            names[e.id] = e.name;
+        print_group(*g, "group", names);
+        return 0;
+      });
+    }
+    if (sub == "send" && a.size() == 4) {
+      auto group = parse_id(a[2]);
+      auto text = a[3];
+      return with_login([&](client::client& c, const account_info&) {
+        auto sent = c.group_send_text(group, text);
+        if (!sent)
+          return error(sent.error());
+        auto hex = crypto::to_hex(*sent);
+        print({{"accepted", hex}, {"group", group}}, "accepted " + hex);
+        return 0;
+      });
+    }
+    throw usage_error{"group needs create NAME ID..., add GROUP ID, remove GROUP ID, leave GROUP, "
+                      "list [CHILD], show GROUP or send GROUP TEXT"};
+  }
+
+  int do_read() {
+    auto& a = opts_.args;
+    if (a.size() < 3)
+      throw usage_error{"read needs ID and one or more MSGID"};
+    auto to = parse_id(a[1]);
+    std::vector<message_id> ids;
+    for (size_t i = 2; i < a.size(); ++i) {
+      message_id id{};
+      if (!crypto::from_hex(a[i], id))
+        throw usage_error{"'" + a[i] + "' is not a message id (32 hex digits)"};
+      ids.push_back(id);
+    }
+    return ok_or_error("read", [&](client::client& c, const account_info&) {
+      return c.mark_read(to, ids);
+    });
+  }
+
+  int do_typing() {
+    auto& a = opts_.args;
+    if (a.size() != 2)
+      throw usage_error{"typing needs one ID or GROUP"};
+    auto to = parse_id(a[1]);
+    return ok_or_error("typing", [&](client::client& c, const account_info&) {
+      return c.typing(to, is_group_id(to));
     });
   }
 
@@ -606,6 +751,7 @@ private:
   }
 
   int do_recv() {
+    bool mark_read = std::erase(opts_.args, std::string{"--read"}) > 0;
     double wait_s = 0;
     if (opts_.args.size() == 3 && opts_.args[1] == "--wait") {
       try {
@@ -616,13 +762,22 @@ private:
       if (wait_s < 0 || wait_s > 3600)
         throw usage_error{"--wait must be between 0 and 3600"};
     } else if (opts_.args.size() != 1) {
-      throw usage_error{"recv takes only --wait SECONDS"};
+      throw usage_error{"recv takes only --wait SECONDS and --read"};
     }
     return with_login([&](client::client& c, const account_info&) {
       auto got = c.receive(milliseconds(static_cast<int64_t>(wait_s * 1000) + 200));
       if (!got)
         return error(got.error());
       print_received(*got);
+      if (!mark_read)
+        return 0;
+      std::map<account_id, std::vector<message_id>> shown;
+      for (auto& r : *got)
+        if (r.kind == received::what::text)
+          shown[r.from].push_back(r.id);
+      for (auto& [from, ids] : shown)
+        if (auto sent = c.mark_read(from, ids); !sent)
+          return error(sent.error());
       return 0;
     });
   }
@@ -631,25 +786,44 @@ private:
     for (auto& r : got) {
       auto hex = crypto::to_hex(r.id);
       switch (r.kind) {
-        case received::what::text:
-          print({{"type", "message"},
+        case received::what::text: {
+          json j{{"type", "message"},
                  {"from", r.from},
                  {"id", hex},
                  {"text", r.text},
-                 {"stored_at_ms", r.stored_at_ms}},
-                "message from " + std::to_string(r.from) + ": " + r.text);
+                 {"stored_at_ms", r.stored_at_ms}};
+          if (r.group != 0)
+            j["group"] = r.group;
+          print(j, (r.group != 0 ? "group " + std::to_string(r.group) + " message from "
+                                 : std::string{"message from "}) +
+                       std::to_string(r.from) + ": " + r.text);
           break;
+        }
+        case received::what::typing: {
+          json j{{"type", "typing"}, {"from", r.from}};
+          if (r.group != 0)
+            j["group"] = r.group;
+          print(j, std::to_string(r.from) + " is typing" +
+                       (r.group != 0 ? " in group " + std::to_string(r.group) : std::string{}));
+          break;
+        }
         case received::what::delivered:
+        case received::what::read:
         case received::what::expired: {
-          auto kind = r.kind == received::what::delivered ? "delivered" : "expired";
+          auto kind = r.kind == received::what::delivered ? "delivered"
+                      : r.kind == received::what::read    ? "read"
+                                                          : "expired";
           print({{"type", kind}, {"to", r.from}, {"id", hex}},
                 std::string{kind} + " " + hex + " (to " + std::to_string(r.from) + ")");
           break;
         }
-        case received::what::undecryptable:
-          print({{"type", "undecryptable"}, {"from", r.from}, {"id", hex}},
-                "undecryptable message " + hex + " from " + std::to_string(r.from));
+        case received::what::undecryptable: {
+          json j{{"type", "undecryptable"}, {"from", r.from}, {"id", hex}};
+          if (r.group != 0)
+            j["group"] = r.group;
+          print(j, "undecryptable message " + hex + " from " + std::to_string(r.from));
           break;
+        }
         case received::what::notice:
           print_notice(r);
           break;

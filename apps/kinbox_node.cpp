@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "actors/caf_setup.hpp"
+#include "actors/chat_actor.hpp"
 #include "actors/family_actor.hpp"
 #include "actors/sweeper.hpp"
 #include "actors/user_mail.hpp"
@@ -286,6 +287,11 @@ int run(const node_config& cfg) {
     fdeps.now_ms = system_now_ms;
     fdeps.approval_ttl_ms = cfg.friend_limits.request_ttl_ms;
     fdeps.location_ttl_ms = static_cast<uint64_t>(cfg.location_ttl.count());
+    chat_deps cdeps;
+    cdeps.kv = kv;
+    cdeps.service = svc;
+    cdeps.now_ms = system_now_ms;
+    cdeps.max_members = cfg.max_group_members;
     // The entity kinds this node hosts: one line each.
     std::vector<entity_host> hosts{
         host_kind(sys, svc,
@@ -293,6 +299,7 @@ int run(const node_config& cfg) {
                                  spawn_user_mail(sys, store, svc)),
                   user_codec()),
         host_kind(sys, svc, family_kind_spec(std::move(fdeps)), family_codec()),
+        host_kind(sys, svc, chat_kind_spec(std::move(cdeps)), chat_codec()),
     };
     auto service = spawn_entity_service(sys, svc);
     if (!service)

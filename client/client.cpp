@@ -148,14 +148,6 @@ result<frame> client::request(frame_type type, const bytes& body) {
   return f;
 }
 
-template <class Reply>
-result<Reply> client::call(frame_type type, bytes body) {
-  auto f = request(type, body);
-  if (!f)
-    return f.error();
-  return decode_body<Reply>(f->body);
-}
-
 result<account_id> client::register_account(const std::string& name, const std::string& birth_date,
                                             account_role role) {
   if (auto why = check_display_name(name))
@@ -377,16 +369,15 @@ result<status_reply> client::status(account_id id) {
   return call<status_reply>(frame_type::status_get, encode_body(target_request{id}));
 }
 
-result<message_id> client::send_payload(account_id to, const message_id& id, bytes payload) {
+result<frame> client::request_retrying(frame_type type, const bytes& body) {
   // A retryable refusal (a shard on the move, a node restarting) is tried again with the
   // same id, which the server stores once, for a bounded time.
-  auto body = encode_body(send_request{to, id, std::move(payload)});
   auto deadline = std::chrono::steady_clock::now() + send_retry_limit;
   auto backoff = milliseconds(50);
   for (;;) {
-    auto reply = call<accepted_reply>(frame_type::send, body);
+    auto reply = request(type, body);
     if (reply)
-      return reply->id;
+      return reply;
     if (!is_transient(reply.error().code) || std::chrono::steady_clock::now() + backoff > deadline)
       return reply.error();
     std::this_thread::sleep_for(backoff);
@@ -395,6 +386,16 @@ result<message_id> client::send_payload(account_id to, const message_id& id, byt
       if (auto resumed = resume(); !resumed)
         return resumed.error();
   }
+}
+
+result<message_id> client::send_payload(account_id to, const message_id& id, bytes payload) {
+  auto reply = request_retrying(frame_type::send, encode_body(send_request{to, id, std::move(payload)}));
+  if (!reply)
+    return reply.error();
+  auto accepted = decode_body<accepted_reply>(reply->body);
+  if (!accepted)
+    return accepted.error();
+  return accepted->id;
 }
 
 result<message_id> client::send_text(account_id to, std::string_view text) {
@@ -431,7 +432,8 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
   // fails the call before anything is marked seen or acked: the mail comes again, and is
   // not handed over as undecryptable.
   for (auto& m : mail)
-    if ((m.kind == mail_kind::message || m.kind == mail_kind::location) &&
+    if ((m.kind == mail_kind::message || m.kind == mail_kind::location ||
+         m.kind == mail_kind::group) &&
         !channels_.count(m.from) && !prof_.was_seen({m.from, m.id}))
       if (auto keys = keys_of(m.from); !keys && errc_retryable(keys.error().code))
         return keys.error();
@@ -449,6 +451,13 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
       out.push_back(std::move(r));
       continue;
     }
+    if (m.kind == mail_kind::typing) { // pushed only, never acked
+      received r{received::what::typing, m.from, m.id, m.stored_at_ms, {}, {}, {}};
+      if (auto body = decode_body<typing_body>(m.payload))
+        r.group = body->group;
+      out.push_back(std::move(r));
+      continue;
+    }
     acks.keys.push_back(mail_key{m.kind, m.from, m.id});
     if (m.kind == mail_kind::notice) {
       received r{received::what::notice, m.from, m.id, m.stored_at_ms, {}, {}, {}};
@@ -458,15 +467,16 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
       out.push_back(std::move(r));
       continue;
     }
-    if (m.kind != mail_kind::message) {
-      out.push_back(received{m.kind == mail_kind::delivered ? received::what::delivered
-                                                            : received::what::expired,
-                             m.from,
-                             m.id,
-                             m.stored_at_ms,
-                             {},
-                             {},
-                             {}});
+    if (m.kind == mail_kind::delivered || m.kind == mail_kind::read ||
+        m.kind == mail_kind::expired) {
+      auto what = m.kind == mail_kind::delivered ? received::what::delivered
+                  : m.kind == mail_kind::read    ? received::what::read
+                                                 : received::what::expired;
+      std::vector<message_id> ids{m.id};
+      if (auto more = decode_body<receipt_ids>(m.payload))
+        ids.insert(ids.end(), more->more.begin(), more->more.end());
+      for (auto& id : ids)
+        out.push_back(received{what, m.from, id, m.stored_at_ms, {}, {}, {}});
       continue;
     }
     if (prof_.was_seen({m.from, m.id}))
@@ -474,12 +484,21 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
     prof_.mark_seen({m.from, m.id});
     ++fresh;
     received r{received::what::undecryptable, m.from, m.id, m.stored_at_ms, {}, {}, {}};
-    if (auto* channel = channel_to(m.from))
+    if (m.kind == mail_kind::group) {
+      if (auto opened = open_group_mail(m.from, m.payload)) {
+        r.kind = received::what::text;
+        r.group = opened->first;
+        r.text = std::move(opened->second);
+      } else if (auto body = decode_body<group_mail>(m.payload)) {
+        r.group = body->group;
+      }
+    } else if (auto* channel = channel_to(m.from)) {
       if (auto plain = channel->open(m.payload))
         if (auto text = decode_plaintext(*plain)) {
           r.kind = received::what::text;
           r.text = std::move(*text);
         }
+    }
     out.push_back(std::move(r));
   }
   if (!acks.keys.empty()) {

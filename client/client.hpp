@@ -11,6 +11,7 @@
 
 #include "client/connection.hpp"
 #include "client/profile.hpp"
+#include "protocol/groups.hpp"
 
 namespace kinbox::client {
 
@@ -23,14 +24,15 @@ struct geo_point {
 
 /// What `receive` hands the app.
 struct received {
-  enum class what { text, delivered, expired, undecryptable, notice, location };
+  enum class what { text, delivered, read, expired, undecryptable, notice, location, typing };
   what kind;
-  account_id from; ///< sender of a text; for receipts the friend the message went to
-  message_id id;
+  account_id from; ///< sender of a text; for receipts the account the message went to
+  message_id id;   ///< a receipt naming many messages is handed over once per message
   uint64_t stored_at_ms;
   std::string text;
   std::optional<notice_body> notice; ///< for notices (to a parent, from the server)
   std::optional<geo_point> location; ///< for a child's location (to its parent)
+  group_id group = 0; ///< a group message's (or typing's) group; 0 for a 1:1 conversation
 };
 
 /// What a parent lets a child do about friends (link_info.policy on the wire).
@@ -147,6 +149,27 @@ public:
   /// id once); others, like `mailbox_full`, are the caller's.
   [[nodiscard]] result<message_id> send_payload(account_id to, const message_id& id, bytes payload);
 
+  // Groups: one upload per message, the content encrypted once and its key wrapped for
+  // each member (groups.cpp).
+  /// Makes a group of this account and `members` (its friends); returns the group.
+  [[nodiscard]] result<group_info> group_create(const std::string& name,
+                                                const std::vector<account_id>& members);
+  [[nodiscard]] result<group_info> group_add(group_id group, account_id id);
+  /// Takes `id` out: the creator, or the linked parent of a child member.
+  [[nodiscard]] result<group_info> group_remove(group_id group, account_id id);
+  [[nodiscard]] result<bool> group_leave(group_id group);
+  [[nodiscard]] result<group_info> group_show(group_id group);
+  /// The groups of this account, or of a linked child.
+  [[nodiscard]] result<group_list> group_list_of(account_id owner);
+  /// Encrypts `text` once, wraps its key for every member whose key this account can
+  /// fetch (its friends, linked parent and children), and sends it; a `group_stale` answer
+  /// wraps again for the members it names. Returns the message id once accepted.
+  [[nodiscard]] result<message_id> group_send_text(group_id group, std::string_view text);
+  /// Tells a friend (or a group's members) this account is typing; never stored.
+  [[nodiscard]] result<bool> typing(uint64_t to, bool group);
+  /// Tells `to` that its messages `ids` were read.
+  [[nodiscard]] result<bool> mark_read(account_id to, const std::vector<message_id>& ids);
+
   /// Waits up to `wait` for mail, then takes what else is there at once (up to `max`),
   /// decrypts, drops duplicates, acks everything taken, and returns the new items.
   [[nodiscard]] result<std::vector<received>> receive(milliseconds wait, size_t max = 1000);
@@ -158,12 +181,24 @@ private:
   client(profile& prof, std::unique_ptr<connection> conn) : prof_(prof), conn_(std::move(conn)) {}
 
   template <class Reply>
-  result<Reply> call(frame_type type, bytes body);
+  result<Reply> call(frame_type type, bytes body) {
+    auto f = request(type, body);
+    if (!f)
+      return f.error();
+    return decode_body<Reply>(f->body);
+  }
 
   result<bool> expect_ok(frame_type type, bytes body);
 
   /// A request, repeated once on a fresh connection if the gateway went away under it.
   result<frame> request(frame_type type, const bytes& body);
+
+  /// A send: a transient refusal is tried again with the same body for up to 30 s.
+  result<frame> request_retrying(frame_type type, const bytes& body);
+
+  /// Opens a `group` mail's payload from `from`: its group and text.
+  std::optional<std::pair<group_id, std::string>> open_group_mail(account_id from,
+                                                                  std::span<const uint8_t> payload);
 
   /// Whether a failure means: connect elsewhere and go on.
   bool should_resume(const failure& f) const;

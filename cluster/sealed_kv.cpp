@@ -7,7 +7,7 @@ namespace kinbox {
 namespace {
 
 const char* names[kv_space_count] = {"accounts", "contacts", "presence", "last_seen",
-                                     "families", "bans",     "profiles"};
+                                     "families", "bans",     "profiles", "chats"};
 
 /// Data keys kept in memory at most.
 constexpr size_t max_cached_keys = 65536;

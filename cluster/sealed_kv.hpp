@@ -29,9 +29,10 @@ enum class kv_space : uint8_t {
   families = 4,  ///< child id -> parent link, PIN hash and tries, approvals (JSON)
   bans = 5,      ///< "a<id>", "k<sign key hash>", "b<box key hash>" -> ban (JSON); kept 400 days
   profiles = 6,  ///< account id -> country, gender, avatar, device info (JSON)
+  chats = 7,     ///< "g<group id>" -> a group's name, creator, members, version (JSON)
 };
 
-constexpr size_t kv_space_count = 7;
+constexpr size_t kv_space_count = 8;
 
 /// The bucket name's last part of a space ("accounts", ...).
 const char* space_name(kv_space s);

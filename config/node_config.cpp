@@ -1,5 +1,7 @@
 #include "config/node_config.hpp"
 
+#include "protocol/groups.hpp"
+
 #include <boost/program_options.hpp>
 
 #include <sched.h>
@@ -166,6 +168,9 @@ po::options_description make_options() {
     ("location-ttl", po::value<std::string>()->default_value("10m"),
      "a parent who was offline gets a child's latest location at login if it is at most "
      "this old; locations are held in memory only; 10s to 24h")
+    ("max-group-members", po::value<size_t>()->default_value(32),
+     "most members one group chat may have, its creator included; 2 to 256 (a group "
+     "message carries a wrapped key per member, about 84 bytes each, in one frame)")
     ("shards", po::value<uint32_t>()->default_value(0),
      "number of shards of a new cluster, 1..65536; 0 (default): the cluster's, or 4096 "
      "for a new one. A node whose value differs from its cluster's is refused")
@@ -390,6 +395,9 @@ result<node_config> build(const po::variables_map& vm) {
   if (!location_ttl)
     return location_ttl.error();
   cfg.location_ttl = *location_ttl;
+  cfg.max_group_members = get<size_t>(vm, "max-group-members");
+  if (cfg.max_group_members < 2 || cfg.max_group_members > max_group_members_wire)
+    return bad_option("max-group-members", "must be between 2 and 256");
   cfg.shards = get<uint32_t>(vm, "shards");
   if (cfg.shards > 65536)
     return bad_option("shards", "must be between 1 and 65536, or 0");

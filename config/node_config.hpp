@@ -63,6 +63,7 @@ struct node_config {
   size_t avatar_max_bytes = 32u << 10;
   /// How old a child's latest location may be when its parent logs in and still get it.
   std::chrono::milliseconds location_ttl = std::chrono::minutes(10);
+  size_t max_group_members = 32; ///< members one group chat may have, its creator included
   uint32_t shards = 0; ///< 0: the cluster's (4096 for a new cluster)
   std::chrono::milliseconds lease = std::chrono::seconds(6); ///< membership lease (cluster-wide)
   size_t moving_shards = 4;                                  ///< handoffs at once

@@ -191,6 +191,31 @@ std::optional<bytes> box_channel::open(std::span<const uint8_t> sealed) const {
   return plain;
 }
 
+content_key new_content_key() {
+  content_key key;
+  crypto_secretbox_keygen(key.data());
+  return key;
+}
+
+bytes content_seal(std::span<const uint8_t> plain, const content_key& key) {
+  bytes out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES + plain.size());
+  random_fill(std::span<uint8_t>{out.data(), crypto_secretbox_NONCEBYTES});
+  crypto_secretbox_easy(out.data() + crypto_secretbox_NONCEBYTES, plain.data(), plain.size(),
+                        out.data(), key.data());
+  return out;
+}
+
+std::optional<bytes> content_open(std::span<const uint8_t> sealed, const content_key& key) {
+  if (sealed.size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+    return std::nullopt;
+  bytes plain(sealed.size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES);
+  if (crypto_secretbox_open_easy(plain.data(), sealed.data() + crypto_secretbox_NONCEBYTES,
+                                 sealed.size() - crypto_secretbox_NONCEBYTES, sealed.data(),
+                                 key.data()) != 0)
+    return std::nullopt;
+  return plain;
+}
+
 std::optional<session_keys> client_session(const kx_keypair& client_ephemeral,
                                            const public_key& cluster_key,
                                            const public_key& server_ephemeral) {

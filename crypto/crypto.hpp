@@ -107,6 +107,19 @@ private:
   secret<crypto_box_BEFORENMBYTES> shared_;
 };
 
+/// The random key a group message's content is encrypted with, once for every member.
+using content_key = secret<crypto_secretbox_KEYBYTES>;
+
+/// A fresh content key (from the system CSPRNG).
+[[nodiscard]] content_key new_content_key();
+
+/// Encrypts and authenticates `plain` with `key` (crypto_secretbox): nonce || ciphertext.
+[[nodiscard]] bytes content_seal(std::span<const uint8_t> plain, const content_key& key);
+
+/// Opens what `content_seal` made with `key`; nullopt if it was not.
+[[nodiscard]] std::optional<bytes> content_open(std::span<const uint8_t> sealed,
+                                                const content_key& key);
+
 /// Whether `pk` is an X25519 public key that gives a shared secret (not a low-order point).
 [[nodiscard]] bool is_valid_box_key(const public_key& pk);
 

@@ -1,5 +1,6 @@
 #include "gateway/client_replies.hpp"
 
+#include "actors/chat_interface.hpp"
 #include "actors/user_interface.hpp"
 
 namespace kinbox {
@@ -28,6 +29,12 @@ frame client_reply(uint32_t request_id, const entity_reply& r,
       return make_frame(frame_type::accepted, request_id, accepted_reply{*accepts});
     return frame{frame_type::ok, request_id, {}};
   }
+  if (auto* sent = result_as<group_send_result>(r)) {
+    if (sent->stale)
+      return make_frame(frame_type::group_stale, request_id, sent->current);
+    if (accepts)
+      return make_frame(frame_type::accepted, request_id, accepted_reply{*accepts});
+  }
   // clang-format off
   for (auto answer : {as<profile_reply>(frame_type::profile, request_id, r),
                       as<contact_list>(frame_type::friend_list_result, request_id, r),
@@ -38,7 +45,9 @@ frame client_reply(uint32_t request_id, const entity_reply& r,
                       as<link_code_reply>(frame_type::link_code, request_id, r),
                       as<link_info>(frame_type::link_info, request_id, r),
                       as<approval_list>(frame_type::approval_list, request_id, r),
-                      as<register_reply>(frame_type::register_ok, request_id, r)})
+                      as<register_reply>(frame_type::register_ok, request_id, r),
+                      as<group_info>(frame_type::group_info, request_id, r),
+                      as<group_list>(frame_type::group_list_result, request_id, r)})
     // clang-format on
     if (answer)
       return std::move(*answer);

@@ -122,6 +122,67 @@ mapped_request map_family(const frame_view& f, const session_who& who) {
   }
 }
 
+/// The group requests, each to the group's chat entity (a group's list, to the account's
+/// user entity), and the typing signals and read receipts of 1:1 and group conversations.
+mapped_request map_group(const frame_view& f, const session_who& who) {
+  auto own = who.account;
+  auto call = [](entity_request req) -> mapped_request { return entity_call{std::move(req)}; };
+  // What reaches other accounts waits for a frozen child's new parent, as its sends do.
+  auto reaches_others = [&](mapped_request ok) -> mapped_request {
+    if (who.frozen)
+      return refused(errc::account_frozen);
+    return ok;
+  };
+  switch (f.type) {
+  case frame_type::group_create:
+    return with_body<group_create_request>(f, [&](auto& b) {
+      return reaches_others(call(chat_request<chat_op::create>(random_group_id(), own, std::move(b))));
+    });
+  case frame_type::group_add:
+    return with_body<group_member_request>(f, [&](auto& b) {
+      return reaches_others(call(chat_request<chat_op::add>(b.group, own, {b.id})));
+    });
+  case frame_type::group_remove:
+    return with_body<group_member_request>(f, [&](auto& b) {
+      return call(chat_request<chat_op::remove>(b.group, own, {b.id}));
+    });
+  case frame_type::group_leave:
+    return with_body<target_request>(f, [&](auto& t) {
+      return call(chat_request<chat_op::leave>(t.id, own));
+    });
+  case frame_type::group_show:
+    return with_body<target_request>(f, [&](auto& t) {
+      return call(chat_request<chat_op::show>(t.id, own));
+    });
+  case frame_type::group_list:
+    return with_body<target_request>(f, [&](auto& t) {
+      return call(user_request<user_op::list_groups>(t.id, own));
+    });
+  case frame_type::group_send:
+    return with_body<group_send_request>(f, [&](auto& b) {
+      auto id = b.id;
+      auto group = b.group;
+      return reaches_others(entity_call{chat_request<chat_op::send>(group, own, std::move(b)), id});
+    });
+  case frame_type::typing:
+    return with_body<typing_request>(f, [&](auto& b) {
+      if (!b.group && b.to == own)
+        return mapped_request{refused(errc::invalid_argument, "cannot type to yourself")};
+      return reaches_others(b.group ? call(chat_request<chat_op::typing>(b.to, own))
+                                    : call(user_request<user_op::typing>(b.to, own, {0})));
+    });
+  case frame_type::read:
+    return with_body<read_request>(f, [&](auto& b) {
+      if (b.to == own)
+        return mapped_request{refused(errc::invalid_argument, "cannot send a receipt to yourself")};
+      auto mail = std::move(receipt_mail(mail_kind::read, b.ids).front());
+      return reaches_others(call(user_request<user_op::deliver>(b.to, own, std::move(mail))));
+    });
+  default:
+    return map_family(f, who);
+  }
+}
+
 } // namespace
 
 mapped_request map_request(const frame_view& f, const session_who& who) {
@@ -207,7 +268,7 @@ mapped_request map_request(const frame_view& f, const session_who& who) {
       return call(user_request<user_op::ack>(own, own, std::move(b)));
     });
   default:
-    return map_family(f, who);
+    return map_group(f, who);
   }
 }
 

@@ -9,6 +9,7 @@
 #include <optional>
 #include <variant>
 
+#include "actors/chat_actor.hpp"
 #include "actors/family_actor.hpp"
 #include "actors/user_actor.hpp"
 #include "protocol/frame.hpp"

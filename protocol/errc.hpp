@@ -42,7 +42,10 @@ namespace kinbox {
   X(parent_required, 30, false,                                                                  \
     "only the child's parent may do this: from the parent's app, or with the parent's PIN")    \
   X(account_frozen, 31, false,                                                                   \
-    "this child account has no parent; it waits for a parent's link code")
+    "this child account has no parent; it waits for a parent's link code")                      \
+  X(not_allowed, 32, false, "the group's rules do not allow this")                               \
+  X(stale_membership, 33, false,                                                                 \
+    "the group changed since the message was encrypted; wrap it for the members given")
 
 enum class errc : uint16_t {
 #define KINBOX_ERRC_ENUM(name, number, retryable, text) name = number,

@@ -76,7 +76,19 @@ constexpr size_t max_text_length = 1024;
   X(approval_pin, 0x5b, "approval_pin")                                                           \
   X(policy_set, 0x5c, "policy_set")                                                               \
   X(location_send, 0x5d, "location_send")                                                         \
-  X(location_sharing, 0x5e, "location_sharing")
+  X(location_sharing, 0x5e, "location_sharing")                                                 \
+  X(group_create, 0x60, "group_create")                                                         \
+  X(group_info, 0x61, "group_info")                                                             \
+  X(group_add, 0x62, "group_add")                                                               \
+  X(group_remove, 0x63, "group_remove")                                                         \
+  X(group_leave, 0x64, "group_leave")                                                           \
+  X(group_list, 0x65, "group_list")                                                             \
+  X(group_list_result, 0x66, "group_list_result")                                               \
+  X(group_show, 0x67, "group_show")                                                             \
+  X(group_send, 0x68, "group_send")                                                             \
+  X(group_stale, 0x69, "group_stale")                                                           \
+  X(typing, 0x6a, "typing")                                                                     \
+  X(read, 0x6b, "read")
 
 enum class frame_type : uint8_t {
 #define KINBOX_FRAME_ENUM(name, number, text) name = number,

@@ -605,6 +605,12 @@ std::string_view mail_kind_name(mail_kind k) {
     return "notice";
   case mail_kind::location:
     return "location";
+  case mail_kind::group:
+    return "group";
+  case mail_kind::read:
+    return "read";
+  case mail_kind::typing:
+    return "typing";
   }
   return "unknown";
 }

@@ -51,11 +51,10 @@ bool is_space(char32_t c) {
          c == 0x205f || c == 0x3000;
 }
 
-} // namespace
-
-std::optional<std::string> check_display_name(std::string_view name) {
-  if (name.empty() || name.size() > max_display_name_bytes)
-    return "name must be 1 to " + std::to_string(max_display_name_bytes) + " bytes";
+std::optional<std::string> check_shown_name(std::string_view name, size_t max_bytes,
+                                            size_t max_chars) {
+  if (name.empty() || name.size() > max_bytes)
+    return "name must be 1 to " + std::to_string(max_bytes) + " bytes";
   size_t chars = 0;
   char32_t first = 0;
   char32_t last = 0;
@@ -73,11 +72,21 @@ std::optional<std::string> check_display_name(std::string_view name) {
       first = *cp;
     last = *cp;
   }
-  if (chars > max_display_name_chars)
-    return "name must be at most " + std::to_string(max_display_name_chars) + " characters";
+  if (chars > max_chars)
+    return "name must be at most " + std::to_string(max_chars) + " characters";
   if (is_space(first) || is_space(last))
     return "name must not begin or end with a space";
   return std::nullopt;
+}
+
+} // namespace
+
+std::optional<std::string> check_display_name(std::string_view name) {
+  return check_shown_name(name, max_display_name_bytes, max_display_name_chars);
+}
+
+std::optional<std::string> check_group_name(std::string_view name) {
+  return check_shown_name(name, max_group_name_bytes, max_group_name_chars);
 }
 
 } // namespace kinbox

@@ -41,6 +41,9 @@ enum class mail_kind : uint8_t {
   expired = 3,   ///< receipt: the message expired undelivered and was deleted
   notice = 4,    ///< from the server to a parent: an approval waits, a PIN locked (ids only)
   location = 5,  ///< pushed only: a child's latest location to its parent, never stored
+  group = 6,     ///< a member's copy of a group message: its wrapped key and the shared content
+  read = 7,      ///< receipt: the recipient's app showed the message (made by the reader's app)
+  typing = 8,    ///< pushed only: a friend or group member is typing, never stored
 };
 
 /// The state of one contact in an account's contact list.
@@ -85,7 +88,7 @@ inline bool is_valid_role(uint8_t value) {
 }
 
 inline bool is_valid_mail_kind(uint8_t value) {
-  return value >= 1 && value <= 5;
+  return value >= 1 && value <= 8;
 }
 
 } // namespace kinbox
