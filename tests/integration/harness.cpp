@@ -190,7 +190,16 @@ cluster_probe::cluster_probe(const nats_cluster& nats) {
   std::vector<std::string> urls;
   for (size_t i = 0; i < nats.size(); ++i)
     urls.push_back(nats.url(i));
-  auto link = nats_link::connect(urls, "kinbox-test-probe", *creds);
+  open(urls, *creds);
+}
+
+cluster_probe::cluster_probe(const nats_server& nats) {
+  open({nats.url()}, std::nullopt);
+}
+
+void cluster_probe::open(const std::vector<std::string>& urls,
+                         const std::optional<nats_credentials>& creds) {
+  auto link = nats_link::connect(urls, "kinbox-test-probe", creds);
   CAF_REQUIRE(link);
   link_ = std::move(*link);
   CAF_REQUIRE(eventually(

@@ -92,6 +92,8 @@ private:
 class cluster_probe {
 public:
   explicit cluster_probe(const nats_cluster& nats);
+  /// Of a cluster on one nats-server without credentials.
+  explicit cluster_probe(const nats_server& nats);
   ~cluster_probe();
   std::optional<placement> placement_now();
   std::vector<node_record> nodes_now();
@@ -101,10 +103,12 @@ public:
   /// rendezvous target.
   bool settled(size_t count);
   /// Every key and value of the account buckets (accounts, contacts, presence, last seen,
-  /// families, bans, profiles), as "bucket/key=value".
+  /// families, bans, profiles, chats), as "bucket/key=value".
   std::vector<std::string> kv_entries();
 
 private:
+  void open(const std::vector<std::string>& urls, const std::optional<nats_credentials>& creds);
+
   std::unique_ptr<nats_link> link_;
   std::shared_ptr<kv_buckets> buckets_;
 };
