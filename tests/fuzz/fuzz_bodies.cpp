@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <span>
 
+#include "actors/chat.hpp"
+#include "actors/chat_interface.hpp"
 #include "actors/contacts.hpp"
 #include "actors/family.hpp"
 #include "actors/family_actor.hpp"
@@ -12,6 +14,7 @@
 #include "actors/user_actor.hpp"
 #include "cluster/entity.hpp"
 #include "persistence/mailbox.hpp"
+#include "protocol/groups.hpp"
 #include "protocol/messages.hpp"
 
 namespace {
@@ -48,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1)
     return 0;
   std::span<const uint8_t> in{data + 1, size - 1};
-  switch (data[0] % 57) {
+  switch (data[0] % 71) {
   case 0: return round_trip<client_hello>(in), 0;
   case 1: return round_trip<server_hello>(in), 0;
   case 2: return round_trip<error_body>(in), 0;
@@ -117,6 +120,23 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   case 53: return round_trip<ban_order>(in), 0;
   case 54: return round_trip<location_reply>(in), 0;
   case 55: return codec_round_trip(user_interface::codec(), in), 0;
-  default: return codec_round_trip(family_interface::codec(), in), 0;
+  case 56: return codec_round_trip(family_interface::codec(), in), 0;
+  case 57: return round_trip<group_create_request>(in), 0;
+  case 58: return round_trip<group_info>(in), 0;
+  case 59: return round_trip<group_member_request>(in), 0;
+  case 60: return round_trip<group_list>(in), 0;
+  case 61: return round_trip<group_send_request>(in), 0;
+  case 62: return round_trip<group_mail>(in), 0;
+  case 63: return round_trip<typing_request>(in), 0;
+  case 64: return round_trip<read_request>(in), 0;
+  case 65: return round_trip<receipt_ids>(in), 0;
+  case 66: return round_trip<typing_body>(in), 0;
+  case 67: return round_trip<relation_query>(in), 0;
+  case 68: return round_trip<relation_answer>(in), 0;
+  case 69:
+    if (auto c = chat_record::decode(in); c && !chat_record::decode(c->encode()))
+      __builtin_trap();
+    return 0;
+  default: return codec_round_trip(chat_interface::codec(), in), 0;
   }
 }

@@ -203,3 +203,86 @@ CAF_TEST(each result is answered with its frame and errors keep their retry afte
   CAF_CHECK(e->code == errc::rate_limited);
   CAF_CHECK_EQUAL(e->retry_after_ms, 1500u);
 }
+
+CAF_TEST(group requests go to the group and a send to its chat with its id) {
+  constexpr group_id grp = 0x8000000000000007ull;
+  auto made = call(map(frame_type::group_create, group_create_request{"Trio", {other, child}}));
+  CAF_CHECK_EQUAL(made.kind, chat_kind);
+  CAF_CHECK(is_group_id(made.id)); // a new random group id
+  CAF_CHECK_EQUAL(made.caller, me);
+  CAF_REQUIRE(arg<group_create_request>(made));
+  CAF_CHECK_EQUAL(arg<group_create_request>(made)->members.size(), 2u);
+  auto add = call(map(frame_type::group_add, group_member_request{grp, other}));
+  CAF_CHECK_EQUAL(add.id, grp);
+  CAF_CHECK(add.op == static_cast<uint8_t>(chat_op::add));
+  CAF_CHECK_EQUAL(arg<target_request>(add)->id, other);
+  auto remove = call(map(frame_type::group_remove, group_member_request{grp, child}));
+  CAF_CHECK(remove.op == static_cast<uint8_t>(chat_op::remove));
+  CAF_CHECK(call(map(frame_type::group_leave, target_request{grp})).op ==
+            static_cast<uint8_t>(chat_op::leave));
+  CAF_CHECK(call(map(frame_type::group_show, target_request{grp})).op ==
+            static_cast<uint8_t>(chat_op::show));
+  auto list = call(map(frame_type::group_list, target_request{child}));
+  CAF_CHECK_EQUAL(list.kind, user_kind);
+  CAF_CHECK_EQUAL(list.id, child);
+  group_send_request up{grp, 3, message_id{9}, bytes{1}, {{other, bytes(72, 1)}}};
+  auto send = whole_call(map(frame_type::group_send, up));
+  CAF_CHECK_EQUAL(send.req.id, grp);
+  CAF_REQUIRE(send.accepts);
+  CAF_CHECK(*send.accepts == message_id{9});
+  CAF_CHECK_EQUAL(arg<group_send_request>(send.req)->version, 3u);
+  // A frozen child reaches no one through a group either; it may still leave one.
+  for (auto type : {frame_type::group_create, frame_type::group_add, frame_type::group_send}) {
+    bytes raw;
+    if (type == frame_type::group_create)
+      write_body(raw, group_create_request{"x", {other}});
+    else if (type == frame_type::group_add)
+      write_body(raw, group_member_request{grp, other});
+    else
+      write_body(raw, up);
+    auto r = refusal(map_raw(type, raw, frozen_who));
+    CAF_REQUIRE(r);
+    CAF_CHECK(r->why.code == errc::account_frozen);
+    CAF_CHECK(!r->closes);
+  }
+  CAF_CHECK(call(map(frame_type::group_leave, target_request{grp}, frozen_who)).id == grp);
+}
+
+CAF_TEST(typing goes to a friend or a group and a read receipt to the sender) {
+  constexpr group_id grp = 0x8000000000000007ull;
+  auto to_friend = call(map(frame_type::typing, typing_request{other, false}));
+  CAF_CHECK_EQUAL(to_friend.kind, user_kind);
+  CAF_CHECK(to_friend.op == static_cast<uint8_t>(user_op::typing));
+  auto to_group = call(map(frame_type::typing, typing_request{grp, true}));
+  CAF_CHECK_EQUAL(to_group.kind, chat_kind);
+  CAF_CHECK(to_group.op == static_cast<uint8_t>(chat_op::typing));
+  CAF_CHECK(refusal(map(frame_type::typing, typing_request{me, false})));
+  auto read = call(map(frame_type::read, read_request{other, {message_id{1}, message_id{2}}}));
+  CAF_CHECK_EQUAL(read.id, other);
+  CAF_REQUIRE(arg<deliver_body>(read));
+  auto& mail = *arg<deliver_body>(read);
+  CAF_CHECK(mail.kind == mail_kind::read);
+  CAF_CHECK(mail.id == message_id{1});
+  auto more = decode_body<receipt_ids>(mail.payload);
+  CAF_REQUIRE(more);
+  CAF_CHECK((more->more == std::vector<message_id>{message_id{2}}));
+  CAF_CHECK(refusal(map(frame_type::read, read_request{me, {message_id{1}}})));
+  // A receipt naming nothing is malformed.
+  auto empty = refusal(map(frame_type::read, read_request{other, {}}));
+  CAF_REQUIRE(empty);
+  CAF_CHECK(empty->closes);
+}
+
+CAF_TEST(a group send is answered accepted or stale with the group as it is) {
+  auto stale = client_reply(7, ok_reply(group_send_result{true, group_info{5, "x", me, 4, {me}}}),
+                            message_id{1});
+  CAF_CHECK(stale.type == frame_type::group_stale);
+  auto current = decode_body<group_info>(stale.body);
+  CAF_REQUIRE(current);
+  auto version = current->version;
+  CAF_CHECK_EQUAL(version, 4u);
+  auto accepted = client_reply(7, ok_reply(group_send_result{}), message_id{1});
+  CAF_CHECK(accepted.type == frame_type::accepted);
+  CAF_CHECK(client_reply(7, ok_reply(group_info{})).type == frame_type::group_info);
+  CAF_CHECK(client_reply(7, ok_reply(group_list{})).type == frame_type::group_list_result);
+}

@@ -83,9 +83,18 @@ CAF_TEST(admission is by kind and sender) {
   CAF_CHECK(admits(owner, eve, mail_kind::delivered));
   CAF_CHECK(admits(owner, eve, mail_kind::expired));
   CAF_CHECK(!admits(owner, kid, mail_kind::location));
+  // A group's copy passes the filter a message does; typing never goes through the
+  // mailbox; a read receipt comes from an approved account only.
+  CAF_CHECK(admits(owner, alice, mail_kind::group));
+  CAF_CHECK(!admits(owner, eve, mail_kind::group));
+  CAF_CHECK(!admits(owner, alice, mail_kind::typing));
+  CAF_CHECK(admits(owner, alice, mail_kind::read));
+  CAF_CHECK(!admits(owner, eve, mail_kind::read));
   // A frozen child gets no message, and its stored ones stay stored.
   mailbox_owner frozen{bob, &contacts, true, {}};
   CAF_CHECK(!admits(frozen, alice, mail_kind::message));
+  CAF_CHECK(!admits(frozen, alice, mail_kind::group));
+  CAF_CHECK(held_back(frozen, stored(alice, 1, 1, 1000, mail_kind::group)));
   CAF_CHECK(held_back(frozen, stored(alice, 1, 1)));
   CAF_CHECK(!held_back(owner, stored(alice, 1, 1)));
 }
@@ -125,6 +134,31 @@ CAF_TEST(mail for an attached session is pushed and held and its ack answers the
   auto due = pipe->take_held(false, t0 + 60ms);
   CAF_CHECK_EQUAL(due.mail.size(), 1u);
   CAF_CHECK(due.mail[0].id == id_of(2));
+}
+
+CAF_TEST(receipts of one ack are one mail per sender naming all its messages) {
+  auto removed = std::vector<envelope>{stored(alice, 1, 1), stored(mum, 2, 2),
+                                       stored(alice, 3, 3, 1000, mail_kind::group),
+                                       stored(alice, 4, 4)};
+  auto receipts = mail_pipeline::receipts_for(bob, removed);
+  CAF_REQUIRE_EQUAL(receipts.size(), 2u);
+  for (auto& r : receipts) {
+    auto& body = r.args.get_as<deliver_body>(0);
+    CAF_CHECK(body.kind == mail_kind::delivered);
+    auto more = decode_body<receipt_ids>(body.payload);
+    CAF_REQUIRE(more);
+    if (r.id == alice) {
+      CAF_CHECK(body.id == id_of(1));
+      CAF_CHECK((more->more == std::vector<message_id>{id_of(3), id_of(4)}));
+    } else {
+      CAF_CHECK_EQUAL(r.id, mum);
+      CAF_CHECK(more->more.empty()); // one message: an empty payload, as before
+      CAF_CHECK(body.payload.empty());
+    }
+  }
+  // Past 1 + max_receipt_ids messages, a sender gets more than one receipt mail.
+  std::vector<message_id> many(max_receipt_ids + 2, id_of(9));
+  CAF_CHECK_EQUAL(receipt_mail(mail_kind::read, many).size(), 2u);
 }
 
 CAF_TEST(only receipts of messages are made) {
