@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "actors/chat.hpp"
 #include "actors/contacts.hpp"
 #include "actors/family.hpp"
 #include "actors/profile.hpp"
@@ -75,7 +76,7 @@ CAF_TEST(every field of the account and profile records is in the inventory) {
   check_listed("profile", keys_of(encode_profile(p)));
 }
 
-CAF_TEST(every field of the contact list and family records is in the inventory) {
+CAF_TEST(every field of the contact list family and group records is in the inventory) {
   contact_list_state list;
   friend_limit_config rules;
   CAF_REQUIRE(list.add(1111111111, 1, rules, true));
@@ -86,6 +87,7 @@ CAF_TEST(every field of the contact list and family records is in the inventory)
   list.block(5555555555, 1);
   CAF_REQUIRE(list.may_report(5555555555, 1, rules));
   list.reported(5555555555);
+  list.join_group(0x8000000000000001ull);
   check_listed("contact list", keys_of(list.encode()));
   family_state f;
   f.child = 1;
@@ -94,6 +96,8 @@ CAF_TEST(every field of the contact list and family records is in the inventory)
   f.add_approval(3, true, 4);
   CAF_CHECK(!f.redeems.take(rate_limit{1, 5}, 5));
   check_listed("family", keys_of(f.encode()));
+  chat_record chat{0x8000000000000001ull, "Lunch", 1111111111, 3, {1111111111, 2222222222}};
+  check_listed("group", keys_of(chat.encode()));
 }
 
 CAF_TEST(every field of reports bans and node records is in the inventory) {
