@@ -555,7 +555,7 @@ private:
         auto g = c.group_show(group);
         if (!g)
           return error(g.error());
-        std::map<account_id, std::string> names;
+        std::map<account_id, std::string> names{{me.id, me.name}};
         if (auto contacts = c.contacts(me.id))
           for (auto& e : contacts->entries)
             names[e.id] = e.name;

@@ -213,9 +213,29 @@ CAF_TEST(the README story runs as written) {
     CAF_MESSAGE("the story said: " << run.out << run.err);
   CAF_CHECK_EQUAL(run.status, 0);
   CAF_CHECK(run.out.find(": hi!") != std::string::npos);
+  CAF_CHECK(run.out.find("message from") != std::string::npos);
+  CAF_CHECK(run.out.find(": match at 4?") != std::string::npos);
+  CAF_CHECK(run.out.find("\"Football\"") != std::string::npos);
   CAF_CHECK(run.out.find("\"type\":\"delivered\"") != std::string::npos);
   CAF_CHECK(run.out.find("reported") != std::string::npos);
   CAF_CHECK(std::filesystem::exists(home.path / "mia.json"));
+}
+
+CAF_TEST(the group chat example runs as written) {
+  nats_server nats;
+  node n{&nats};
+  temp_dir profiles{"kinbox-group-example"};
+  auto run = run_command({"env", "KINBOX=" + std::string{KINBOX_CLI_BIN}, "GATEWAY=" + n.gateway(),
+                          "PROFILES=" + profiles.str(), "bash",
+                          std::string{KINBOX_SOURCE_DIR} + "/examples/group-chat.sh"});
+  if (run.status != 0)
+    CAF_MESSAGE("the example said: " << run.out << run.err);
+  CAF_CHECK_EQUAL(run.status, 0);
+  CAF_CHECK(run.out.find("message from") != std::string::npos);
+  CAF_CHECK(run.out.find("Football at 4?") != std::string::npos);
+  CAF_CHECK(run.out.find("read ") != std::string::npos);
+  CAF_CHECK(run.err.find("not_allowed") != std::string::npos);
+  CAF_CHECK(run.out.find("demo done") != std::string::npos);
 }
 
 CAF_TEST(a client written from docs/protocol.md in another language works) {
