@@ -17,8 +17,10 @@ void push(user_pointer self, std::vector<mail_push> mail) {
   auto& st = self->state;
   if (!st.session || mail.empty())
     return;
-  // Locations are never acked; everything else is checked for its ack later.
-  if (std::any_of(mail.begin(), mail.end(), [](auto& m) { return m.kind != mail_kind::location; }))
+  // Locations and typing are never acked; everything else is checked for its ack later.
+  if (std::any_of(mail.begin(), mail.end(), [](auto& m) {
+        return m.kind != mail_kind::location && m.kind != mail_kind::typing;
+      }))
     arm_redeliver(self);
   st.deps->service->push(*st.session, user_kind,
                          caf::make_message(push_atom::value, st.id, std::move(mail)));

@@ -101,7 +101,12 @@ int main(int argc, char** argv) {
      "closed and open), timeline (open loop while --event commands run), location "
      "(children send locations to online and offline parents), pin (closed loop with and "
      "without a flood of wrong parent PINs, alternating), probe (a stranger's requests to "
-     "ordinary, unknown, deleted and blocking ids: answers and latency)")
+     "ordinary, unknown, deleted and blocking ids: answers and latency), group (a sender "
+     "and groups of --group-sizes members, half online: CPU per group message and per copy "
+     "beside 1:1, upload bytes, send-to-last-push latency; on --kinbox, and across --cross)")
+    ("group-sizes", po::value<std::string>()->default_value("8,32"), "group: group sizes")
+    ("group-messages", po::value<uint64_t>()->default_value(1000),
+     "group: messages per group size and loop")
     ("probes", po::value<size_t>()->default_value(200), "probe: targets of each kind")
     ("probe-wait", po::value<double>()->default_value(130),
      "probe: seconds between setup and probes (past the idle time of the targets' actors)")
@@ -230,7 +235,7 @@ int main(int argc, char** argv) {
     std::cerr << "kinbox-bench: " << e.what() << "\n";
     return 1;
   }
-  if (systems.empty() && cross.empty() && !timeline_sys) {
+  if (systems.empty() && cross.empty() && !timeline_sys && !(has("group") && vm.count("cross"))) {
     std::cerr << "kinbox-bench: give at least one of --kinbox, --mqtt, --nats, --relay\n";
     return 2;
   }
@@ -337,6 +342,28 @@ int main(int argc, char** argv) {
           kinbox_host, kinbox_port, work_dir + "/location", vm["families"].as<size_t>(),
           vm["location-interval"].as<double>(), vm["location-seconds"].as<double>(),
           vm["kinbox-pid"].as<pid_t>(), vm["kinbox-nats-pid"].as<pid_t>());
+    if (has("group")) {
+      std::vector<size_t> sizes;
+      for (auto& text : split(vm["group-sizes"].as<std::string>()))
+        sizes.push_back(std::stoul(text));
+      auto n = vm["group-messages"].as<uint64_t>();
+      if (kinbox_port != 0) {
+        std::vector<pid_t> pids{vm["kinbox-pid"].as<pid_t>(), vm["kinbox-nats-pid"].as<pid_t>()};
+        auto one = kinbox_groups(kinbox_host, kinbox_port, kinbox_host, kinbox_port,
+                                 work_dir + "/groups", sizes, n, pids, "one node");
+        extra.groups.insert(extra.groups.end(), one.begin(), one.end());
+      }
+      if (vm.count("cross")) {
+        auto gateways = split(vm["cross"].as<std::string>());
+        auto a = client::split_host_port(gateways[0]);
+        auto b = client::split_host_port(gateways[1]);
+        auto pids = vm.count("cluster-pids") ? pids_of(vm["cluster-pids"].as<std::string>())
+                                             : std::vector<pid_t>{};
+        auto two = kinbox_groups(a->first, a->second, b->first, b->second,
+                                 work_dir + "/groups-cross", sizes, n, pids, "across nodes");
+        extra.groups.insert(extra.groups.end(), two.begin(), two.end());
+      }
+    }
     if (has("density") && kinbox_port != 0) {
       auto pid = vm["kinbox-pid"].as<pid_t>();
       auto n = vm["sessions"].as<size_t>();

@@ -253,6 +253,23 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
   }
   if (extra.probe)
     print_probe(out, *extra.probe);
+  for (auto& g : extra.groups) {
+    char line[500];
+    std::snprintf(line, sizeof(line),
+                  "group of %zu (%zu online, %s): closed loop %.0f msgs/s; server CPU %.1f us "
+                  "per group message, %.1f us per copy, 1:1 %.1f us per copy (group/1:1 %.2fx); "
+                  "upload %.0f bytes per message, 1:1 to each member %.0f (%.3fx); open loop at "
+                  "%.0f msgs/s: send to the last online push p50 %.2f ms, p99 %.2f ms; %llu "
+                  "not seen by every online member\n",
+                  g.members, g.online, g.where.c_str(), g.closed_rate, g.cpu_per_message_us,
+                  g.cpu_per_copy_us, g.one_to_one_cpu_per_copy_us,
+                  g.one_to_one_cpu_per_copy_us > 0 ? g.cpu_per_copy_us / g.one_to_one_cpu_per_copy_us
+                                                   : 0.0,
+                  g.upload_bytes_group, g.upload_bytes_one_to_one,
+                  g.upload_bytes_one_to_one > 0 ? g.upload_bytes_group / g.upload_bytes_one_to_one : 0.0,
+                  g.open_rate, g.p50_ms, g.p99_ms, static_cast<unsigned long long>(g.late_or_lost));
+    out << line;
+  }
   if (extra.pin_flood) {
     auto& p = *extra.pin_flood;
     auto* quiet = find_run(results, "kinbox-quiet", load_mode::closed);
@@ -332,6 +349,21 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
   if (extra.rss_per_session)
     doc["idle_sessions"] = {{"sessions", *extra.idle_sessions},
                             {"rss_bytes_per_session", *extra.rss_per_session}};
+  for (auto& g : extra.groups)
+    doc["groups"].push_back({{"where", g.where},
+                             {"members", g.members},
+                             {"online", g.online},
+                             {"messages", g.messages},
+                             {"closed_rate", g.closed_rate},
+                             {"cpu_per_message_us", g.cpu_per_message_us},
+                             {"cpu_per_copy_us", g.cpu_per_copy_us},
+                             {"one_to_one_cpu_per_copy_us", g.one_to_one_cpu_per_copy_us},
+                             {"upload_bytes_group", g.upload_bytes_group},
+                             {"upload_bytes_one_to_one", g.upload_bytes_one_to_one},
+                             {"open_rate", g.open_rate},
+                             {"p50_ms", g.p50_ms},
+                             {"p99_ms", g.p99_ms},
+                             {"late_or_lost", g.late_or_lost}});
   if (extra.location) {
     auto& l = *extra.location;
     doc["location"] = {{"families", l.families},

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/groups.hpp"
 #include "bench/runner.hpp"
 
 namespace kinbox::bench {
@@ -28,6 +29,7 @@ struct extra_figures {
   /// kinbox-pinflood runs).
   std::optional<pin_flood_figures> pin_flood;
   std::optional<probe_figures> probe;
+  std::vector<group_run_figures> groups;
 };
 
 void print_table(std::ostream& out, const std::vector<run_result>& results,

@@ -165,6 +165,13 @@ public:
   /// fetch (its friends, linked parent and children), and sends it; a `group_stale` answer
   /// wraps again for the members it names. Returns the message id once accepted.
   [[nodiscard]] result<message_id> group_send_text(group_id group, std::string_view text);
+  /// The upload of a message to group `g`: `content` (sealed once with `key`), and `key`
+  /// wrapped for each member this account can fetch the keys of.
+  [[nodiscard]] group_send_request group_upload(const group_info& g, const message_id& id,
+                                                const crypto::content_key& key, bytes content);
+  /// Sends an upload (a transient refusal is tried again): nullopt once accepted, or the
+  /// group as it is now when the upload's version was stale.
+  [[nodiscard]] result<std::optional<group_info>> group_send(const group_send_request& up);
   /// Tells a friend (or a group's members) this account is typing; never stored.
   [[nodiscard]] result<bool> typing(uint64_t to, bool group);
   /// Tells `to` that its messages `ids` were read.

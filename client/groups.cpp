@@ -30,6 +30,34 @@ result<group_list> client::group_list_of(account_id owner) {
   return call<group_list>(frame_type::group_list, encode_body(target_request{owner}));
 }
 
+group_send_request client::group_upload(const group_info& g, const message_id& id,
+                                        const crypto::content_key& key, bytes content) {
+  group_send_request req{g.id, g.version, id, std::move(content), {}};
+  for (auto m : g.members) {
+    if (m == prof_.id)
+      continue;
+    // A member whose key this account cannot fetch (not a contact of a parent member)
+    // could not read it; the server would not hand it over either.
+    if (auto* channel = channel_to(m))
+      req.keys.push_back({m, channel->seal({key.data(), key.size()})});
+  }
+  return req;
+}
+
+result<std::optional<group_info>> client::group_send(const group_send_request& up) {
+  auto reply = request_retrying(frame_type::group_send, encode_body(up));
+  if (!reply)
+    return reply.error();
+  if (reply->type == frame_type::accepted)
+    return std::optional<group_info>{};
+  if (reply->type != frame_type::group_stale)
+    return failure{errc::internal, "an unexpected answer to group_send"};
+  auto now = decode_body<group_info>(reply->body);
+  if (!now)
+    return now.error();
+  return std::optional<group_info>{std::move(*now)};
+}
+
 result<message_id> client::group_send_text(group_id group, std::string_view text) {
   auto info = group_show(group);
   if (!info)
@@ -39,26 +67,12 @@ result<message_id> client::group_send_text(group_id group, std::string_view text
   auto content = crypto::content_seal(encode_plaintext(text), key);
   // The group may change between the show and the send, and again: a few tries.
   for (int attempt = 0; attempt < 4; ++attempt) {
-    group_send_request req{group, info->version, id, content, {}};
-    for (auto m : info->members) {
-      if (m == prof_.id)
-        continue;
-      // A member whose key this account cannot fetch (not a contact of a parent member)
-      // could not read it; the server would not hand it over either.
-      if (auto* channel = channel_to(m))
-        req.keys.push_back({m, channel->seal({key.data(), key.size()})});
-    }
-    auto reply = request_retrying(frame_type::group_send, encode_body(req));
-    if (!reply)
-      return reply.error();
-    if (reply->type == frame_type::accepted)
+    auto sent = group_send(group_upload(*info, id, key, content));
+    if (!sent)
+      return sent.error();
+    if (!*sent)
       return id;
-    if (reply->type != frame_type::group_stale)
-      return failure{errc::internal, "an unexpected answer to group_send"};
-    auto now = decode_body<group_info>(reply->body);
-    if (!now)
-      return now.error();
-    *info = std::move(*now);
+    *info = std::move(**sent);
   }
   return failure{errc::stale_membership, "the group kept changing; send again"};
 }
