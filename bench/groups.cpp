@@ -7,8 +7,10 @@
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include "bench/histogram.hpp"
+#include "bench/payload.hpp"
 #include "bench/runner.hpp"
 #include "client/client.hpp"
 
@@ -82,9 +84,28 @@ private:
   std::map<uint64_t, arrival> by_index_;
 };
 
-/// The text of message `index` of a run: its index, readable by the receivers.
-std::string text_of(uint64_t run, uint64_t index) {
-  return std::to_string(run) + ":" + std::to_string(index) + ":" + std::string(100, 'x');
+/// The run whose pushes are timed: the open loop.
+constexpr uint64_t open_run = 3;
+
+/// The text of message `index` of a run (its run and index, readable by the receivers),
+/// `size` bytes long.
+std::string text_of(uint64_t run, uint64_t index, size_t size = payload_size) {
+  auto head = std::to_string(run) + ":" + std::to_string(index) + ":";
+  return head + std::string(size > head.size() ? size - head.size() : 0, 'x');
+}
+
+/// What the sender uploads per message of `size` bytes to `members` other members: one
+/// group frame (the content once, a wrapped key each), or a send frame each.
+std::pair<double, double> upload_bytes(size_t size, size_t members) {
+  auto plain = client::encode_plaintext(text_of(0, 0, size));
+  auto sealed = plain.size() + crypto_box_NONCEBYTES + crypto_box_MACBYTES;
+  group_send_request up{1, 1, message_id{}, bytes(plain.size() + crypto_secretbox_NONCEBYTES +
+                                                  crypto_secretbox_MACBYTES),
+                        {}};
+  for (size_t m = 0; m < members; ++m)
+    up.keys.push_back({m + 1, bytes(crypto_box_NONCEBYTES + crypto_box_MACBYTES + 32)});
+  auto one = wire_bytes(encode_body(send_request{1, message_id{}, bytes(sealed)}).size());
+  return {wire_bytes(encode_body(up).size()), one * static_cast<double>(members)};
 }
 
 group_run_figures run_size(const std::string& s_host, uint16_t s_port, const std::string& m_host,
@@ -143,7 +164,7 @@ group_run_figures run_size(const std::string& s_host, uint16_t s_port, const std
           if (r.kind != client::received::what::text)
             continue;
           auto colon = r.text.find(':');
-          if (colon == std::string::npos || std::stoull(r.text.substr(0, colon)) != run)
+          if (colon == std::string::npos || std::stoull(r.text.substr(0, colon)) != open_run)
             continue;
           seen->got(std::stoull(r.text.substr(colon + 1)), now);
         }
@@ -159,15 +180,10 @@ group_run_figures run_size(const std::string& s_host, uint16_t s_port, const std
     if (!sent || *sent)
       throw std::runtime_error("group_send failed");
   };
-  // What the sender uploads per message: one group frame, or a send frame per member.
-  {
-    auto up = upload(0);
-    out.upload_bytes_group = wire_bytes(encode_body(up).size());
-    auto one = client::encode_plaintext(text_of(0, 0));
-    for (auto m : ids)
-      out.upload_bytes_one_to_one +=
-          wire_bytes(encode_body(send_request{m, message_id{}, bytes(one.size() + 40)}).size());
-  }
+  std::tie(out.upload_bytes_group, out.upload_bytes_one_to_one) =
+      upload_bytes(payload_size, ids.size());
+  std::tie(out.upload_bytes_group_4k, out.upload_bytes_one_to_one_4k) =
+      upload_bytes(4096, ids.size());
   // Closed loop: each send waits for its `accepted`.
   run = 1;
   auto cpu_before = cpu_of(pids);
@@ -190,7 +206,7 @@ group_run_figures run_size(const std::string& s_host, uint16_t s_port, const std
   cpu = cpu_of(pids) - cpu_before;
   out.one_to_one_cpu_per_copy_us = 1e6 * cpu / static_cast<double>(rounds * ids.size());
   // Open loop at half the closed-loop rate: the time to the last online member's push.
-  run = 3;
+  run = open_run;
   out.open_rate = out.closed_rate / 2;
   auto period = std::chrono::duration<double>(1.0 / out.open_rate);
   std::vector<clock::time_point> sent_at(messages);

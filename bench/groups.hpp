@@ -22,8 +22,11 @@ struct group_run_figures {
   double cpu_per_message_us = 0;    ///< server CPU per group message (closed loop)
   double cpu_per_copy_us = 0;       ///< ... per copy handed to a member
   double one_to_one_cpu_per_copy_us = 0; ///< the same copies sent 1:1 (a send per member)
-  double upload_bytes_group = 0;    ///< what the sender uploads per group message
+  double upload_bytes_group = 0;    ///< what the sender uploads per group message (of the
+                                    ///< bench's payload size, as the other modes send)
   double upload_bytes_one_to_one = 0; ///< ... sending it 1:1 to each member
+  double upload_bytes_group_4k = 0;  ///< the same for a message of 4 KiB
+  double upload_bytes_one_to_one_4k = 0;
   double open_rate = 0;             ///< the open loop's rate: half of `closed_rate`
   double p50_ms = 0, p99_ms = 0;    ///< send to the last online member's push
   uint64_t late_or_lost = 0;        ///< open-loop messages some online member never got

@@ -258,7 +258,7 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
     std::snprintf(line, sizeof(line),
                   "group of %zu (%zu online, %s): closed loop %.0f msgs/s; server CPU %.1f us "
                   "per group message, %.1f us per copy, 1:1 %.1f us per copy (group/1:1 %.2fx); "
-                  "upload %.0f bytes per message, 1:1 to each member %.0f (%.3fx); open loop at "
+                  "upload %.0f bytes per message, 1:1 to each member %.0f (%.3fx; of 4 KiB %.3fx); open loop at "
                   "%.0f msgs/s: send to the last online push p50 %.2f ms, p99 %.2f ms; %llu "
                   "not seen by every online member\n",
                   g.members, g.online, g.where.c_str(), g.closed_rate, g.cpu_per_message_us,
@@ -267,6 +267,9 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
                                                    : 0.0,
                   g.upload_bytes_group, g.upload_bytes_one_to_one,
                   g.upload_bytes_one_to_one > 0 ? g.upload_bytes_group / g.upload_bytes_one_to_one : 0.0,
+                  g.upload_bytes_one_to_one_4k > 0
+                      ? g.upload_bytes_group_4k / g.upload_bytes_one_to_one_4k
+                      : 0.0,
                   g.open_rate, g.p50_ms, g.p99_ms, static_cast<unsigned long long>(g.late_or_lost));
     out << line;
   }
@@ -360,6 +363,8 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
                              {"one_to_one_cpu_per_copy_us", g.one_to_one_cpu_per_copy_us},
                              {"upload_bytes_group", g.upload_bytes_group},
                              {"upload_bytes_one_to_one", g.upload_bytes_one_to_one},
+                             {"upload_bytes_group_4k", g.upload_bytes_group_4k},
+                             {"upload_bytes_one_to_one_4k", g.upload_bytes_one_to_one_4k},
                              {"open_rate", g.open_rate},
                              {"p50_ms", g.p50_ms},
                              {"p99_ms", g.p99_ms},
