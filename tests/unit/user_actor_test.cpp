@@ -9,6 +9,7 @@
 #include <optional>
 #include <tuple>
 
+#include "actors/chat_interface.hpp"
 #include "actors/contacts.hpp"
 #include "actors/family_actor.hpp"
 #include "actors/profile.hpp"
@@ -157,6 +158,8 @@ struct fixture : test_coordinator_fixture<> {
                            user_codec());
     service->register_kind(family_kind, sys.spawn(fakes::host, sys.spawn(fake_entity, w)),
                            family_codec());
+    service->register_kind(chat_kind, sys.spawn(fakes::host, sys.spawn(fake_entity, w)),
+                           chat_codec());
     deps.store = sys.spawn(fake_store, w);
     deps.images = spawn_image_worker(sys, false);
     deps.kv = sys.spawn(fakes::kv, w);
@@ -269,6 +272,23 @@ struct fixture : test_coordinator_fixture<> {
   void detach(const user_actor& user, account_id owner, uint64_t session_id) {
     CAF_CHECK(call(user, owner, user_op::detach, session_endpoint(session_id)).ok());
     consume_messages();
+  }
+
+  /// Makes `id`'s account a child's.
+  void make_child(account_id id) {
+    auto& record = w->kv[{kv_space::accounts, std::to_string(id)}];
+    auto a = *decode_account(record);
+    a.role = account_role::child;
+    record = encode_account(a);
+  }
+
+  /// The requests of operation `op` that reached group chats.
+  std::vector<entity_request> to_chats(chat_op op) const {
+    std::vector<entity_request> out;
+    for (auto& r : w->routed)
+      if (r.kind == chat_kind && r.op == static_cast<uint8_t>(op))
+        out.push_back(r);
+    return out;
   }
 
   std::optional<contact_state> stored_state(account_id owner, account_id other) {
@@ -1689,6 +1709,123 @@ CAF_TEST(malformed bodies are refused) {
                   static_cast<uint16_t>(errc::invalid_argument));
   CAF_CHECK_EQUAL(call(alice_actor, alice, static_cast<user_op>(99)).status,
                   static_cast<uint16_t>(errc::invalid_argument));
+}
+
+CAF_TEST(a group chat hears whom an account approves and a child without a parent none) {
+  constexpr group_id grp = 0x8000000000000001ull;
+  make_child(bob);
+  link_parent(bob, carol);
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  auto answer = value<relation_answer>(
+      call(bob_actor, 0, user_op::relations, encode_body(relation_query{{alice, carol, nobody}})));
+  CAF_REQUIRE(answer);
+  CAF_CHECK(answer->child);
+  CAF_CHECK_EQUAL(answer->parent, carol);
+  CAF_CHECK((answer->approved == std::vector<account_id>{alice, carol}));
+  // The account keeps its groups with its contacts.
+  CAF_CHECK(call(bob_actor, 0, user_op::group_joined, target(grp)).ok());
+  auto list = contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(bob)}]);
+  CAF_REQUIRE(list);
+  CAF_CHECK_EQUAL(list->groups().count(grp), 1u);
+  // Unlinked, the child approves no one (not even its old parent) and leaves the groups
+  // its old parent is in.
+  CAF_CHECK(call(bob_actor, bob, user_op::unlinked).ok());
+  consume_messages();
+  auto frozen = value<relation_answer>(
+      call(bob_actor, 0, user_op::relations, encode_body(relation_query{{alice, carol}})));
+  CAF_REQUIRE(frozen);
+  CAF_CHECK(frozen->approved.empty());
+  auto ended = to_chats(chat_op::relation_ended);
+  CAF_REQUIRE_EQUAL(ended.size(), 1u);
+  CAF_CHECK_EQUAL(ended[0].id, grp);
+  CAF_CHECK_EQUAL(ended[0].caller, bob);
+  CAF_CHECK_EQUAL(ended[0].args.get_as<relation_end>(0).other, carol);
+}
+
+CAF_TEST(a child that blocks or loses a contact tells its groups and an adult tells none) {
+  constexpr group_id grp = 0x8000000000000001ull;
+  make_child(bob);
+  link_parent(bob, carol);
+  befriend(bob, alice);
+  befriend(alice, bob);
+  auto bob_actor = spawn(bob);
+  auto alice_actor = spawn(alice);
+  for (auto& actor : {bob_actor, alice_actor})
+    CAF_CHECK(call(actor, 0, user_op::group_joined, target(grp)).ok());
+  // Alice, an adult, removes Bob: her groups keep her; Bob, told, leaves those with her.
+  CAF_CHECK(call(alice_actor, alice, user_op::remove_contact, target(bob)).ok());
+  consume_messages();
+  CAF_CHECK(to_chats(chat_op::relation_ended).empty());
+  CAF_CHECK(call(bob_actor, alice, user_op::friend_removed).ok());
+  consume_messages();
+  auto ended = to_chats(chat_op::relation_ended);
+  CAF_REQUIRE_EQUAL(ended.size(), 1u);
+  CAF_CHECK_EQUAL(ended[0].caller, bob);
+  CAF_CHECK_EQUAL(ended[0].args.get_as<relation_end>(0).other, alice);
+  // Carol, his parent, blocks a friend of his: he leaves its groups too.
+  befriend(bob, nobody);
+  auto again = spawn(bob);
+  CAF_CHECK(call(again, carol, user_op::block_contact, target(nobody)).ok());
+  consume_messages();
+  CAF_CHECK_EQUAL(to_chats(chat_op::relation_ended).size(), 2u);
+}
+
+CAF_TEST(a banned or deleted account leaves every group) {
+  constexpr group_id grp = 0x8000000000000001ull;
+  auto bob_actor = spawn(bob);
+  CAF_CHECK(call(bob_actor, 0, user_op::group_joined, target(grp)).ok());
+  CAF_CHECK(call(bob_actor, 0, user_op::group_joined, target(grp + 1)).ok());
+  auto ban_body = bytes{1};
+  auto record = encode_ban({bob, 5, report_category::harassment});
+  ban_body.insert(ban_body.end(), record.begin(), record.end());
+  CAF_CHECK(call(bob_actor, operator_caller, user_op::ban, ban_body).ok());
+  consume_messages();
+  CAF_CHECK_EQUAL(to_chats(chat_op::leave).size(), 2u);
+  auto alice_actor = spawn(alice);
+  CAF_CHECK(call(alice_actor, 0, user_op::group_joined, target(grp)).ok());
+  CAF_CHECK(call(alice_actor, alice, user_op::delete_account, deletion()).ok());
+  consume_messages();
+  auto left = to_chats(chat_op::leave);
+  CAF_CHECK_EQUAL(left.size(), 3u);
+  CAF_CHECK_EQUAL(left.back().caller, alice);
+}
+
+CAF_TEST(typing reaches an attached session from an approved account only and is never stored) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  attach(bob_actor, bob, 1);
+  auto puts = w->puts;
+  CAF_CHECK(call(bob_actor, alice, user_op::typing, encode_body(typing_body{0})).ok());
+  CAF_CHECK(call(bob_actor, carol, user_op::typing, encode_body(typing_body{0})).ok());
+  consume_messages();
+  size_t typing = 0;
+  for (auto& p : w->pushes)
+    if (p.kind == mail_kind::typing) {
+      ++typing;
+      CAF_CHECK_EQUAL(p.from, alice);
+    }
+  CAF_CHECK_EQUAL(typing, 1u);
+  detach(bob_actor, bob, 1);
+  CAF_CHECK(call(bob_actor, alice, user_op::typing, encode_body(typing_body{7})).ok());
+  CAF_CHECK_EQUAL(w->puts, puts);
+  CAF_CHECK(std::none_of(w->mail.begin(), w->mail.end(),
+                         [](auto& m) { return m.second.kind == mail_kind::typing; }));
+}
+
+CAF_TEST(a group copy is admitted from an approved sender only) {
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  auto copy = [](uint8_t tag) {
+    return encode_body(deliver_body{mail_kind::group, id_of(tag),
+                                    encode_body(group_mail{5, bytes(72, 1), bytes{1}})});
+  };
+  CAF_CHECK(call(bob_actor, alice, user_op::deliver, copy(1)).ok());
+  CAF_CHECK_EQUAL(call(bob_actor, carol, user_op::deliver, copy(2)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  auto kept = std::count_if(w->mail.begin(), w->mail.end(),
+                            [](auto& m) { return m.second.kind == mail_kind::group; });
+  CAF_CHECK_EQUAL(kept, 1);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
