@@ -234,7 +234,7 @@ CAF_TEST(parents see their children s groups and a deleted account leaves them) 
 
 CAF_TEST_FIXTURE_SCOPE_END()
 
-CAF_TEST(a fan-out across three nodes delivers every accepted copy once through a kill) {
+CAF_TEST(a fan-out across three nodes delivers every copy once through a kill and a move) {
   CAF_REQUIRE(crypto::init());
   nats_cluster nats;
   node n1{nats, "node1"};
@@ -277,4 +277,32 @@ CAF_TEST(a fan-out across three nodes delivers every accepted copy once through 
     seen.push_back(r.text);
   std::sort(seen.begin(), seen.end());
   CAF_CHECK(seen == texts);
+
+  // The chat's node drains and stops while Amy writes: the group moves with its shard,
+  // and every message she was told was accepted reaches Ben once.
+  auto p = probe.placement_now();
+  CAF_REQUIRE(p);
+  auto chat_home = *p->owner(shard_of(p->shards, 3, g->id));
+  connect_any(amy, {n1.gateway(), n2.gateway(), n3.gateway()});
+  std::vector<std::string> moving;
+  std::thread writer([&] {
+    for (int i = 0; i < 30; ++i) {
+      auto text = "d" + std::to_string(i);
+      if (amy->group_send_text(g->id, text))
+        moving.push_back(text);
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+  std::this_thread::sleep_for(300ms);
+  CAF_CHECK_EQUAL(by_id.at(chat_home)->stop(), 0);
+  writer.join();
+  CAF_CHECK(eventually([&] { return probe.settled(2); }, 30s));
+  CAF_CHECK_GREATER_OR_EQUAL(moving.size(), 25u); // the SDK retries what meets the move
+  auto after = group_texts(ben, moving.size() + 1, 10s);
+  std::vector<std::string> arrived;
+  for (auto& r : after)
+    arrived.push_back(r.text);
+  std::sort(arrived.begin(), arrived.end());
+  std::sort(moving.begin(), moving.end());
+  CAF_CHECK(arrived == moving);
 }
