@@ -103,7 +103,7 @@ bool pairwise_approved(std::span<const account_id> members, std::span<const acco
   };
   for (auto x : members) {
     auto ax = answers.find(x);
-    if (ax == answers.end())
+    if (ax == answers.end() || (is_joining(x) && ax->second.full))
       return false;
     if (!ax->second.child)
       continue;

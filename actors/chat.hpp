@@ -56,7 +56,8 @@ result<std::vector<account_id>> check_create(account_id creator, const group_cre
 /// Whether the accounts of `members` may be in one group, given each one's answer to
 /// `relations` (about the others): every child approves every other member. Only pairs
 /// with at least one of `joining` are looked at (the others were checked when they
-/// joined). An account without an answer (no such account) fails the check.
+/// joined). An account without an answer (no such account, or banned) fails the check,
+/// and so does a joining one in as many groups as allowed.
 bool pairwise_approved(std::span<const account_id> members, std::span<const account_id> joining,
                        const std::map<account_id, relation_answer>& answers);
 

@@ -2,15 +2,10 @@
 // their checks, and the fan-out of sends and typing (chat_actor.hpp).
 #include "actors/chat_actor.hpp"
 
-#include <caf/stateful_actor.hpp>
-#include <caf/typed_event_based_actor.hpp>
-
-#include <deque>
 #include <map>
 
 #include "actors/user_interface.hpp"
-#include "cluster/entity_client.hpp"
-#include "cluster/reply_to.hpp"
+#include "cluster/serial_entity.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
 
@@ -18,31 +13,16 @@ namespace kinbox {
 
 namespace {
 
-// clang-format off
-using chat_actor = entity_actor::extend<
-  caf::replies_to<entity_request>::with<entity_reply>,
-  caf::reacts_to<linger_atom>,
-  caf::reacts_to<idle_atom>,
-  caf::reacts_to<entity_retry_atom>>;
-// clang-format on
-
-using on_entity_reply = std::function<void(entity_reply&)>;
-
-struct queued {
-  entity_request req;
-  reply_to rp;
-};
+using chat_actor = serial_entity_actor;
 
 struct chat_actor_state {
   group_id id = 0;
   std::shared_ptr<const chat_deps> deps;
-  entity_life life;
+  /// Membership changes run one at a time, in order; sends, typing and shows between them.
+  serial_entity core;
   bool loaded = false;
   bool loading = false;
   std::optional<chat_record> chat; ///< none: the group does not exist (yet, or any more)
-  std::deque<queued> waiting;      ///< requests in order; a membership change runs alone
-  bool busy = false;
-  std::unique_ptr<entity_client<on_entity_reply>> client;
   static inline const char* name = "kinbox.chat";
 };
 
@@ -67,39 +47,9 @@ entity_reply not_allowed() {
 
 void run_next(chat_pointer self);
 
-bool quiet(const chat_actor_state& st) {
-  return !st.busy && (!st.client || st.client->idle());
-}
-
-/// A released actor that went quiet sends its waiting requests on and answers its release.
-void leave_if_quiet(chat_pointer self) {
-  auto& st = self->state;
-  if (!st.life.leaving() || !quiet(st))
-    return;
-  for (auto& q : st.waiting)
-    q.rp.deliver(moved_reply(std::move(q.req.args)));
-  st.waiting.clear();
-  st.life.left(self);
-}
-
 /// Ends the running membership change: its answer goes out and the next request starts.
 void finish(chat_pointer self, reply_to rp, entity_reply reply) {
-  rp.deliver(std::move(reply));
-  self->state.busy = false;
-  leave_if_quiet(self);
-  run_next(self);
-}
-
-entity_client<on_entity_reply>& client_of(chat_pointer self) {
-  auto& st = self->state;
-  if (!st.client)
-    st.client = std::make_unique<entity_client<on_entity_reply>>(
-        st.deps->service, [self](on_entity_reply& f, entity_reply& r) {
-          if (f)
-            f(r);
-          leave_if_quiet(self);
-        });
-  return *st.client;
+  serial::finish(self, std::move(rp), std::move(reply), &run_next);
 }
 
 /// Sends `reqs` to user entities; `then` gets their answers, in order, once all came.
@@ -109,7 +59,7 @@ void ask_all(chat_pointer self, std::vector<entity_request> reqs,
   auto open = std::make_shared<size_t>(reqs.size());
   if (reqs.empty())
     return then(*answers);
-  auto& c = client_of(self);
+  auto& c = serial::client_of(self);
   for (size_t i = 0; i < reqs.size(); ++i)
     c.call(std::move(reqs[i]), [=](entity_reply& r) {
       (*answers)[i] = std::move(r);
@@ -121,7 +71,7 @@ void ask_all(chat_pointer self, std::vector<entity_request> reqs,
 
 /// Tells user entities something; a failure is logged.
 void tell_all(chat_pointer self, std::vector<entity_request> reqs) {
-  auto& c = client_of(self);
+  auto& c = serial::client_of(self);
   auto group = self->state.id;
   for (auto& req : reqs) {
     auto user = req.id;
@@ -133,6 +83,27 @@ void tell_all(chat_pointer self, std::vector<entity_request> reqs) {
     });
   }
   c.flush(self);
+}
+
+/// Tells each of `joined` it is a member of `group` as it is now. A member that refuses
+/// (a child whose relation with another member ended meanwhile, an account in as many
+/// groups as allowed, or gone) is taken out again, as a leave of its own, queued.
+void tell_joined(chat_pointer self, const group_info& group, account_id by,
+                 const std::vector<account_id>& joined) {
+  std::vector<entity_request> reqs;
+  for (auto m : joined)
+    reqs.push_back(user_request<user_op::group_joined>(m, by, group));
+  ask_all(self, std::move(reqs), [self, joined](std::vector<entity_reply>& replies) {
+    auto& c = serial::client_of(self);
+    for (size_t i = 0; i < replies.size(); ++i) {
+      auto code = static_cast<errc>(replies[i].status);
+      if (replies[i].ok() || (code != errc::not_allowed && code != errc::not_found))
+        continue;
+      logger()->info("event=group_join_undone group={}", self->state.id);
+      c.call(chat_request<chat_op::leave>(self->state.id, joined[i]), {});
+    }
+    c.flush(self);
+  });
 }
 
 /// Asks each of `members` how it stands to the others, then `then(answers)`: an account
@@ -221,10 +192,7 @@ void create(chat_pointer self, account_id caller, group_create_request& req, rep
                               error_reply(errc::unavailable, "the group id is taken; create it again"));
               st.chat = next;
               logger()->info("event=group_created group={} members={}", st.id, next.members.size());
-              std::vector<entity_request> joined;
-              for (auto m : next.members)
-                joined.push_back(user_request<user_op::group_joined>(m, caller, {st.id}));
-              tell_all(self, std::move(joined));
+              tell_joined(self, next.info(), caller, next.members);
               finish(self, std::move(rp), ok_reply(next.info()));
             },
             [=](caf::error& err) mutable { finish(self, std::move(rp), error_reply(err)); });
@@ -259,7 +227,7 @@ void add(chat_pointer self, account_id caller, account_id target, reply_to rp) {
     save(self, next, std::move(rp), [=](reply_to rp) {
       auto& st = self->state;
       logger()->info("event=group_member_added group={} version={}", st.id, next.version);
-      tell_all(self, {user_request<user_op::group_joined>(target, caller, {st.id})});
+      tell_joined(self, next.info(), caller, {target});
       finish(self, std::move(rp), ok_reply(next.info()));
     });
   });
@@ -273,14 +241,15 @@ void remove(chat_pointer self, account_id caller, account_id target, reply_to rp
     return finish(self, std::move(rp), member ? error_reply(errc::not_found, "not a member")
                                               : no_group());
   if (caller == target || (member && caller == chat.creator))
-    return take_out(self, target, caller, std::move(rp), true);
+    return take_out(self, target, caller, std::move(rp), member);
   // The linked parent of a child member takes it out, from outside the group too.
   ask_all(self, {user_request<user_op::relations>(target, st.id, {})},
           [=](std::vector<entity_reply>& r) mutable {
             auto* a = result_as<relation_answer>(r[0]);
+            // A parent outside the group hears `ok`, not who else is in it.
             if (a != nullptr && a->child && a->parent == caller && self->state.chat &&
                 self->state.chat->has(target))
-              return take_out(self, target, caller, std::move(rp), true);
+              return take_out(self, target, caller, std::move(rp), member);
             finish(self, std::move(rp), member ? not_allowed() : no_group());
           });
 }
@@ -371,7 +340,7 @@ void typing(chat_pointer self, account_id sender, reply_to rp) {
   for (auto m : st.chat->members)
     if (m != sender)
       pushes.push_back(user_request<user_op::typing>(m, sender, {st.id}));
-  auto& c = client_of(self);
+  auto& c = serial::client_of(self);
   for (auto& p : pushes)
     c.call(std::move(p), {}); // ephemeral: whoever is offline simply misses it
   c.flush(self);
@@ -414,9 +383,9 @@ void load(chat_pointer self) {
   st.loading = true;
   auto fail_all = [=](errc code, const char* why) {
     auto& st = self->state;
-    for (auto& q : st.waiting)
+    for (auto& q : st.core.waiting)
       q.rp.deliver(error_reply(code, why));
-    st.waiting.clear();
+    st.core.waiting.clear();
   };
   self->request(st.deps->kv, caf::infinite, kv_get_atom::value, kv_space::chats, chat_key(st.id))
       .then(
@@ -444,81 +413,31 @@ void load(chat_pointer self) {
 
 void run_next(chat_pointer self) {
   auto& st = self->state;
-  while (!st.busy && !st.waiting.empty()) {
-    if (!st.loaded) {
-      if (!st.loading)
-        load(self);
-      return;
-    }
-    auto next = std::move(st.waiting.front());
-    st.waiting.pop_front();
-    if (!st.life.serving(*st.deps->service->view())) {
-      next.rp.deliver(moved_reply(std::move(next.req.args)));
-      continue;
-    }
-    if (!is_change(next.req.op)) {
-      read_or_send(self, next.req, std::move(next.rp));
-      continue;
-    }
-    st.busy = true;
-    change(self, next.req, std::move(next.rp));
-  }
+  serial::run(
+      self,
+      [&] {
+        if (!st.loaded && !st.loading)
+          load(self);
+        return st.loaded;
+      },
+      [&](queued_request& next) {
+        if (!is_change(next.req.op))
+          return read_or_send(self, next.req, std::move(next.rp));
+        st.core.busy = true;
+        change(self, next.req, std::move(next.rp));
+      });
 }
 
-void enqueue(chat_pointer self, std::vector<entity_request> reqs, std::vector<reply_to> replies) {
-  auto& st = self->state;
-  st.life.touch(st.deps->now_ms());
-  st.life.arm_idle(self);
-  if (!st.life.serving(*st.deps->service->view()))
-    return entity_life::bounce(reqs, replies);
-  for (size_t i = 0; i < reqs.size(); ++i)
-    st.waiting.push_back({std::move(reqs[i]), std::move(replies[i])});
-  run_next(self);
+bool may_stop(chat_pointer self, uint64_t) {
+  return !self->state.loading;
 }
 
 chat_actor::behavior_type chat_behavior(chat_pointer self, group_id id,
                                         std::shared_ptr<const chat_deps> deps, entity_host host) {
   self->state.id = id;
   self->state.deps = std::move(deps);
-  self->state.life = entity_life{chat_kind, id, std::move(host)};
-  self->state.life.touch(self->state.deps->now_ms());
-  self->state.life.arm_idle(self);
-  return {
-      [=](entity_request& req) -> caf::result<entity_reply> {
-        auto rp = self->make_response_promise<entity_reply>();
-        std::vector<entity_request> reqs;
-        reqs.push_back(std::move(req));
-        enqueue(self, std::move(reqs), {reply_to{rp}});
-        return rp;
-      },
-      [=](std::vector<entity_request>& reqs) -> caf::result<std::vector<entity_reply>> {
-        auto [rp, replies] = reply_to::for_batch(self, reqs.size());
-        enqueue(self, std::move(reqs), std::move(replies));
-        return rp;
-      },
-      [=](release_atom) -> caf::result<bool> {
-        auto rp = self->make_response_promise<bool>();
-        self->state.life.release(rp); // all it keeps is in KV: its next owner loads it
-        leave_if_quiet(self);
-        return rp;
-      },
-      [=](flush_atom) { return true; },
-      [=](node_down_atom, const std::string&, uint64_t, uint64_t) {},
-      [=](stored_atom) {},
-      [=](linger_atom) { self->state.life.linger(self, quiet(self->state)); },
-      [=](idle_atom) {
-        auto& st = self->state;
-        if (!st.life.idle(self, st.deps->now_ms()))
-          return;
-        if (!quiet(st) || !st.waiting.empty() || st.loading)
-          return st.life.arm_idle(self);
-        st.life.passivate(self);
-      },
-      [=](entity_retry_atom) {
-        if (self->state.client)
-          self->state.client->retry(self);
-      },
-  };
+  self->state.core.life = entity_life{chat_kind, id, std::move(host)};
+  return serial::behavior(self, &run_next, &may_stop);
 }
 
 } // namespace

@@ -8,47 +8,16 @@ namespace family_parts {
 
 void run_next(family_pointer self);
 
-/// Whether nothing the actor started is open: no request runs, no notification waits.
-bool quiet(const family_actor_state& st) {
-  return !st.busy && (!st.client || st.client->idle());
-}
-
-/// A released actor that went quiet sends its waiting requests on and answers its release.
-void leave_if_quiet(family_pointer self) {
-  auto& st = self->state;
-  if (!st.life.leaving() || !quiet(st))
-    return;
-  for (auto& q : st.waiting)
-    q.rp.deliver(moved_reply(std::move(q.req.args)));
-  st.waiting.clear();
-  st.life.left(self);
-}
-
 void finish(family_pointer self, reply_to rp, entity_reply reply) {
-  rp.deliver(std::move(reply));
-  self->state.busy = false;
-  leave_if_quiet(self);
-  run_next(self);
+  serial::finish(self, std::move(rp), std::move(reply), &run_next);
 }
 
 entity_reply not_found() {
   return error_reply(errc::not_found, "no such family link");
 }
 
-entity_client<on_entity_reply>& client_of(family_pointer self) {
-  auto& st = self->state;
-  if (!st.client)
-    st.client = std::make_unique<entity_client<on_entity_reply>>(
-        st.deps->service, [self](on_entity_reply& f, entity_reply& r) {
-          if (f)
-            f(r);
-          leave_if_quiet(self);
-        });
-  return *st.client;
-}
-
 void call_user(family_pointer self, entity_request req, on_entity_reply then) {
-  auto& c = client_of(self);
+  auto& c = serial::client_of(self);
   auto user = req.id;
   auto op = req.op;
   c.call(std::move(req),
@@ -103,9 +72,9 @@ void load(family_pointer self) {
               auto decoded = family_state::decode(found.value);
               if (!decoded) {
                 logger()->error("event=bad_family_record child={}", st.child);
-                for (auto& q : st.waiting)
+                for (auto& q : st.core.waiting)
                   q.rp.deliver(error_reply(errc::internal, "the family record is damaged"));
-                st.waiting.clear();
+                st.core.waiting.clear();
                 return;
               }
               fresh = std::move(*decoded);
@@ -117,48 +86,34 @@ void load(family_pointer self) {
             auto& st = self->state;
             st.loading = false;
             auto f = to_failure(err);
-            for (auto& q : st.waiting)
+            for (auto& q : st.core.waiting)
               q.rp.deliver(error_reply(errc::unavailable, "the family could not be loaded"));
-            st.waiting.clear();
+            st.core.waiting.clear();
             logger()->warn("event=family_load_failed child={} code={}", st.child, errc_name(f.code));
           });
 }
 
 void run_next(family_pointer self) {
   auto& st = self->state;
-  if (st.busy || st.waiting.empty())
-    return;
-  if (!st.family) {
-    if (!st.loading)
-      load(self);
-    return;
-  }
-  auto next = std::move(st.waiting.front());
-  st.waiting.pop_front();
-  if (!st.life.serving(*st.deps->service->view())) {
-    next.rp.deliver(moved_reply(std::move(next.req.args)));
-    return run_next(self);
-  }
-  st.busy = true;
-  handle(self, next.req, std::move(next.rp));
+  serial::run(
+      self,
+      [&] {
+        if (!st.family && !st.loading)
+          load(self);
+        return st.family.has_value();
+      },
+      [&](queued_request& next) {
+        st.core.busy = true;
+        handle(self, next.req, std::move(next.rp));
+      });
 }
 
-/// Whether the unused actor may stop: nothing runs or waits, and no location is fresh
-/// enough for the parent's next login.
-bool can_stop(const family_actor_state& st, uint64_t now_ms) {
-  bool fresh_location = st.location && st.location->at_ms + st.deps->location_ttl_ms > now_ms;
-  return quiet(st) && st.waiting.empty() && !st.loading && !fresh_location;
-}
-
-void enqueue(family_pointer self, std::vector<entity_request> reqs, std::vector<reply_to> replies) {
+/// Whether the unused actor may stop: nothing loads, and no location is fresh enough for
+/// the parent's next login.
+bool may_stop(family_pointer self, uint64_t now_ms) {
   auto& st = self->state;
-  st.life.touch(st.deps->now_ms());
-  st.life.arm_idle(self);
-  if (!st.life.serving(*st.deps->service->view()))
-    return entity_life::bounce(reqs, replies);
-  for (size_t i = 0; i < reqs.size(); ++i)
-    st.waiting.push_back({std::move(reqs[i]), std::move(replies[i])});
-  run_next(self);
+  bool fresh_location = st.location && st.location->at_ms + st.deps->location_ttl_ms > now_ms;
+  return !st.loading && !fresh_location;
 }
 
 family_actor::behavior_type family_behavior(family_pointer self, account_id child,
@@ -166,47 +121,8 @@ family_actor::behavior_type family_behavior(family_pointer self, account_id chil
                                             entity_host host) {
   self->state.child = child;
   self->state.deps = std::move(deps);
-  self->state.life = entity_life{family_kind, child, std::move(host)};
-  // Also an actor looked up and never sent anything passivates.
-  self->state.life.touch(self->state.deps->now_ms());
-  self->state.life.arm_idle(self);
-  return {
-      [=](entity_request& req) -> caf::result<entity_reply> {
-        auto rp = self->make_response_promise<entity_reply>();
-        std::vector<entity_request> reqs;
-        reqs.push_back(std::move(req));
-        enqueue(self, std::move(reqs), {reply_to{rp}});
-        return rp;
-      },
-      [=](std::vector<entity_request>& reqs) -> caf::result<std::vector<entity_reply>> {
-        auto [rp, replies] = reply_to::for_batch(self, reqs.size());
-        enqueue(self, std::move(reqs), std::move(replies));
-        return rp;
-      },
-      [=](release_atom) -> caf::result<bool> {
-        auto rp = self->make_response_promise<bool>();
-        self->state.life.release(rp); // all it keeps is in KV: its next owner loads it
-        leave_if_quiet(self);
-        return rp;
-      },
-      [=](flush_atom) { return true; },
-      [=](node_down_atom, const std::string&, uint64_t, uint64_t) {},
-      [=](stored_atom) {},
-      [=](linger_atom) { self->state.life.linger(self, quiet(self->state)); },
-      [=](idle_atom) {
-        auto& st = self->state;
-        auto now = st.deps->now_ms();
-        if (!st.life.idle(self, now))
-          return;
-        if (!can_stop(st, now))
-          return st.life.arm_idle(self);
-        st.life.passivate(self); // what a caller sends meanwhile gets `moved`
-      },
-      [=](entity_retry_atom) {
-        if (self->state.client)
-          self->state.client->retry(self);
-      },
-  };
+  self->state.core.life = entity_life{family_kind, child, std::move(host)};
+  return serial::behavior(self, &run_next, &may_stop);
 }
 
 

@@ -14,8 +14,7 @@
 
 #include "actors/family_actor.hpp"
 #include "actors/user_actor.hpp"
-#include "cluster/entity_client.hpp"
-#include "cluster/reply_to.hpp"
+#include "cluster/serial_entity.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
 #include "protocol/wire.hpp"
@@ -28,21 +27,7 @@ family_interface::arg_of<Op>* arg(entity_request& req) {
   return arg_of<family_interface, Op>(req);
 }
 
-// clang-format off
-using family_actor = entity_actor::extend<
-  caf::replies_to<entity_request>::with<entity_reply>,
-  caf::reacts_to<linger_atom>,
-  caf::reacts_to<idle_atom>,
-  caf::reacts_to<entity_retry_atom>>;
-// clang-format on
-
-/// What a request to another entity waits for.
-using on_entity_reply = std::function<void(entity_reply&)>;
-
-struct queued {
-  entity_request req;
-  reply_to rp;
-};
+using family_actor = serial_entity_actor;
 
 /// The child's latest location: memory only.
 struct latest_location {
@@ -54,15 +39,12 @@ struct family_actor_state {
   account_id child = 0;
   std::optional<latest_location> location;
   std::shared_ptr<const family_deps> deps;
-  /// After `entity_idle_time` without a request (and with no fresh location to keep) the
-  /// actor passivates; its next request loads it from KV. Families of ids a stranger
-  /// probed leave memory as those of real children do.
-  entity_life life;
+  /// Requests run one at a time, in order. After `entity_idle_time` without a request
+  /// (and with no fresh location to keep) the actor passivates; its next request loads it
+  /// from KV. Families of ids a stranger probed leave memory as those of real children do.
+  serial_entity core;
   std::optional<family_state> family; ///< loaded; nullopt until then
   bool loading = false;
-  std::deque<queued> waiting; ///< requests run one at a time, in order
-  bool busy = false;
-  std::unique_ptr<entity_client<on_entity_reply>> client;
   static inline const char* name = "kinbox.family";
 };
 

@@ -14,7 +14,7 @@ bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind) {
   case mail_kind::group: // also a group's copies: only from senders approved for the owner
     return c.approves(sender) && !owner.frozen;
   case mail_kind::read: // made by the reader's app, so from a contact as messages are
-    return c.approves(sender);
+    return c.approves(sender) && !owner.frozen;
   case mail_kind::notice:
     return c.children().count(sender) != 0 || sender == owner.id;
   case mail_kind::location:
@@ -28,7 +28,9 @@ bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind) {
 }
 
 bool held_back(const mailbox_owner& owner, const envelope& e) {
-  return (e.kind == mail_kind::message || e.kind == mail_kind::group) && owner.frozen;
+  return (e.kind == mail_kind::message || e.kind == mail_kind::group ||
+          e.kind == mail_kind::read) &&
+         owner.frozen;
 }
 
 mail_push to_push(const envelope& e) {

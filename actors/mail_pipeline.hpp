@@ -48,8 +48,8 @@ struct mailbox_owner {
 /// through the mailbox.
 bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind);
 
-/// Stored messages of a frozen child stay stored: neither pushed nor dropped, they come
-/// once a parent links it (or expire).
+/// Stored messages, group copies and read receipts of a frozen child stay stored:
+/// neither pushed nor dropped, they come once a parent links it (or expire).
 bool held_back(const mailbox_owner& owner, const envelope& e);
 
 /// Mail as the device gets it.

@@ -322,44 +322,21 @@ result<endpoint> decode_body<endpoint>(std::span<const uint8_t> in) {
   return *e;
 }
 
-namespace {
-
-void write_ids(wire::writer& w, const std::vector<account_id>& ids) {
-  w.u16(static_cast<uint16_t>(ids.size()));
-  for (auto id : ids)
-    w.u64(id);
-}
-
-bool read_ids(wire::reader& r, std::vector<account_id>& ids) {
-  uint16_t n = 0;
-  if (!r.u16(n) || n > max_group_members_wire)
-    return false;
-  ids.resize(n);
-  for (auto& id : ids)
-    r.u64(id);
-  return r.ok();
-}
-
-} // namespace
-
 void write_body(bytes& out, const relation_query& x) {
-  wire::writer w{out};
-  write_ids(w, x.ids);
+  wire::writer{out}.ids(x.ids);
 }
 
 template <>
 result<relation_query> decode_body<relation_query>(std::span<const uint8_t> in) {
   wire::reader r{in};
   relation_query x;
-  if (!read_ids(r, x.ids) || !r.finished())
+  if (!r.ids(x.ids, max_group_members_wire) || !r.finished())
     return malformed();
   return x;
 }
 
 void write_body(bytes& out, const relation_answer& x) {
-  wire::writer w{out};
-  w.u8(x.child ? 1 : 0).u64(x.parent);
-  write_ids(w, x.approved);
+  wire::writer{out}.u8(x.child ? 1 : 0).u64(x.parent).ids(x.approved).u8(x.full ? 1 : 0);
 }
 
 template <>
@@ -367,11 +344,15 @@ result<relation_answer> decode_body<relation_answer>(std::span<const uint8_t> in
   wire::reader r{in};
   relation_answer x;
   uint8_t child = 2;
+  uint8_t full = 2;
   r.u8(child);
   r.u64(x.parent);
-  if (!read_ids(r, x.approved) || !r.finished() || child > 1)
+  r.ids(x.approved, max_group_members_wire);
+  r.u8(full);
+  if (!r.finished() || child > 1 || full > 1)
     return malformed();
   x.child = child == 1;
+  x.full = full == 1;
   return x;
 }
 

@@ -4,12 +4,15 @@
 #include "actors/chat_interface.hpp"
 #include "actors/user_parts.hpp"
 
+#include <algorithm>
+
 namespace kinbox::user_parts {
 
 relation_answer relations_to(const user_state& st, const relation_query& q) {
   relation_answer out;
   out.child = st.account->role == account_role::child;
   out.parent = st.contacts.parent();
+  out.full = st.contacts.groups().size() >= max_groups_per_account;
   if (frozen(st))
     return out; // a child without a parent approves no one
   for (auto id : q.ids)
@@ -18,9 +21,29 @@ relation_answer relations_to(const user_state& st, const relation_query& q) {
   return out;
 }
 
-void group_membership(user_pointer self, uint64_t group, bool joined, reply_to rp) {
-  auto& contacts = self->state.contacts;
-  bool changed = joined ? contacts.join_group(group) : contacts.leave_group(group);
+namespace {
+
+/// Whether the account may be in group `g` as it is now: a child approves every other
+/// member (a relation may have ended since the group checked it), no account is in more
+/// groups than allowed, and a banned account is in none.
+bool may_join(const user_state& st, const group_info& g) {
+  if (st.banned || frozen(st) || st.contacts.groups().size() >= max_groups_per_account)
+    return false;
+  if (st.account->role != account_role::child)
+    return true;
+  return std::all_of(g.members.begin(), g.members.end(),
+                     [&](account_id m) { return m == st.id || st.contacts.approves(m); });
+}
+
+} // namespace
+
+void group_membership(user_pointer self, const group_info& g, bool joined, reply_to rp) {
+  auto& st = self->state;
+  if (joined && !st.contacts.groups().count(g.id) && !may_join(st, g)) {
+    log::get("user")->info("event=group_join_refused account={} group={}", st.id, g.id);
+    return rp.deliver(error_reply(errc::not_allowed));
+  }
+  bool changed = joined ? st.contacts.join_group(g.id) : st.contacts.leave_group(g.id);
   apply_contact_effect(self, changed ? contact_effect::changed : contact_effect::none, 0,
                        std::move(rp));
 }

@@ -66,7 +66,8 @@ enum class user_op : uint8_t {
                          ///< answered it
   friend_renamed = 44,   ///< friend `caller` changed its name (a child's parent is told)
   relations = 45,        ///< a group's chat actor: which of `ids` this account approves
-  group_joined = 46,     ///< a group's chat actor: this account is a member of group `id`
+  group_joined = 46,     ///< a group's chat actor: this account joined the group (its members
+                         ///< now); a child that no longer approves them all refuses
   group_left = 47,       ///< a group's chat actor: it is no longer a member of group `id`
   typing = 48,           ///< `caller` types (to this account, or in a group): pushed to the
                          ///< attached session if the account approves `caller`, never stored
@@ -159,14 +160,19 @@ struct relation_query {
   std::vector<account_id> ids;
 };
 
-/// The answer to `relations`: the account's role, its linked parent (a child's), and
-/// which of the ids it approves (friends, not blocked; its linked parent or children).
-/// A frozen child approves no one.
+/// The answer to `relations`: the account's role, its linked parent (a child's), which
+/// of the ids it approves (friends, not blocked; its linked parent or children), and
+/// whether it is in as many groups as an account may be. A frozen child approves no one;
+/// a banned account answers `not_found`.
 struct relation_answer {
   bool child = false;
   account_id parent = 0;
   std::vector<account_id> approved;
+  bool full = false;
 };
+
+/// Most groups one account is a member of.
+constexpr size_t max_groups_per_account = 256;
 
 // clang-format off
 using user_interface = entity_interface<
@@ -208,7 +214,7 @@ using user_interface = entity_interface<
   op<user_op::card, card_request, card_body>,
   op<user_op::friend_renamed>,
   op<user_op::relations, relation_query, relation_answer>,
-  op<user_op::group_joined, target_request>,  // the group
+  op<user_op::group_joined, group_info>,
   op<user_op::group_left, target_request>,
   op<user_op::typing, typing_body>,
   op<user_op::list_groups, nothing, group_list>>;

@@ -161,14 +161,23 @@ void on_relations(user_pointer self, entity_request& req, reply_to& rp) {
   auto* q = arg<user_op::relations>(req);
   if (!q)
     return bad(rp, "malformed relations query");
+  if (self->state.banned)
+    return rp.deliver(error_reply(errc::not_found)); // a banned account joins no group
   rp.deliver(ok_reply(relations_to(self->state, *q)));
 }
 
-void on_group_membership(user_pointer self, entity_request& req, reply_to& rp) {
-  auto* group = arg<user_op::group_joined>(req); // as group_left's
+void on_group_joined(user_pointer self, entity_request& req, reply_to& rp) {
+  auto* group = arg<user_op::group_joined>(req);
   if (!group || group->id == 0)
     return bad(rp, "malformed group");
-  group_membership(self, group->id, static_cast<user_op>(req.op) == user_op::group_joined, rp);
+  group_membership(self, *group, true, rp);
+}
+
+void on_group_left(user_pointer self, entity_request& req, reply_to& rp) {
+  auto* group = arg<user_op::group_left>(req);
+  if (!group || group->id == 0)
+    return bad(rp, "malformed group");
+  group_membership(self, group_info{group->id, {}, 0, 0, {}}, false, rp);
 }
 
 void on_typing(user_pointer self, entity_request& req, reply_to& rp) {
@@ -366,8 +375,8 @@ void run(user_pointer self, entity_request& req, reply_to& rp) {
   case user_op::card: return on_card(self, req, rp);
   case user_op::friend_renamed: return on_friend_renamed(self, req, rp);
   case user_op::relations: return on_relations(self, req, rp);
-  case user_op::group_joined:
-  case user_op::group_left: return on_group_membership(self, req, rp);
+  case user_op::group_joined: return on_group_joined(self, req, rp);
+  case user_op::group_left: return on_group_left(self, req, rp);
   case user_op::typing: return on_typing(self, req, rp);
   case user_op::list_groups: return list_groups(self, rp);
   case user_op::found_account: return on_found_account(self, req, rp);

@@ -231,8 +231,9 @@ void tell_session_if_frozen(user_pointer self, bool was_frozen);
 /// How the account stands to `q`'s accounts (a group's checks).
 relation_answer relations_to(const user_state& st, const relation_query& q);
 
-/// A chat actor says the account joined or left `group`.
-void group_membership(user_pointer self, uint64_t group, bool joined, reply_to rp);
+/// A chat actor says the account joined or left group `g`; a join the account may not
+/// make (see user_interface.hpp, `group_joined`) is refused `not_allowed`.
+void group_membership(user_pointer self, const group_info& g, bool joined, reply_to rp);
 
 /// `sender` types to this account (or in a group): pushed if it is approved and a session
 /// is attached; else dropped.

@@ -525,11 +525,25 @@ private:
         return print_info(c.group_create(name, members));
       });
     }
-    if ((sub == "add" || sub == "remove") && a.size() == 4) {
+    if (sub == "add" && a.size() == 4) {
       auto group = parse_id(a[2]);
       auto id = parse_id(a[3]);
       return with_login([&](client::client& c, const account_info&) {
-        return print_info(sub == "add" ? c.group_add(group, id) : c.group_remove(group, id));
+        return print_info(c.group_add(group, id));
+      });
+    }
+    if (sub == "remove" && a.size() == 4) {
+      auto group = parse_id(a[2]);
+      auto id = parse_id(a[3]);
+      return with_login([&](client::client& c, const account_info&) {
+        auto removed = c.group_remove(group, id);
+        if (!removed)
+          return error(removed.error());
+        if (*removed)
+          print_group(**removed, "group");
+        else // a parent outside the group: its child is out, and that is all it learns
+          print({{"ok", true}, {"done", "group remove"}, {"group", group}, {"id", id}}, "ok");
+        return 0;
       });
     }
     if (sub == "leave" && a.size() == 3) {

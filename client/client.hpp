@@ -155,8 +155,9 @@ public:
   [[nodiscard]] result<group_info> group_create(const std::string& name,
                                                 const std::vector<account_id>& members);
   [[nodiscard]] result<group_info> group_add(group_id group, account_id id);
-  /// Takes `id` out: the creator, or the linked parent of a child member.
-  [[nodiscard]] result<group_info> group_remove(group_id group, account_id id);
+  /// Takes `id` out: the creator, or the linked parent of a child member. A member hears
+  /// the group as it is now; a parent outside the group, nothing more (nullopt).
+  [[nodiscard]] result<std::optional<group_info>> group_remove(group_id group, account_id id);
   [[nodiscard]] result<bool> group_leave(group_id group);
   [[nodiscard]] result<group_info> group_show(group_id group);
   /// The groups of this account, or of a linked child.

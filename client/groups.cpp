@@ -14,8 +14,16 @@ result<group_info> client::group_add(group_id group, account_id id) {
   return call<group_info>(frame_type::group_add, encode_body(group_member_request{group, id}));
 }
 
-result<group_info> client::group_remove(group_id group, account_id id) {
-  return call<group_info>(frame_type::group_remove, encode_body(group_member_request{group, id}));
+result<std::optional<group_info>> client::group_remove(group_id group, account_id id) {
+  auto reply = request(frame_type::group_remove, encode_body(group_member_request{group, id}));
+  if (!reply)
+    return reply.error();
+  if (reply->type == frame_type::ok)
+    return std::optional<group_info>{};
+  auto info = decode_body<group_info>(reply->body);
+  if (!info)
+    return info.error();
+  return std::optional<group_info>{std::move(*info)};
 }
 
 result<bool> client::group_leave(group_id group) {

@@ -77,34 +77,18 @@ public:
   void flush(Self* self) {
     if (queued_.empty())
       return;
-    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}, {}};
-    auto batch = std::move(queued_);
-    queued_.clear();
-    for (auto& p : batch) {
-      ++open_;
-      p.first_try = tn.now;
-      auto& e = entry_of(tn, key{p.req.kind, p.req.id});
-      auto& t = *e.t;
-      if (!t.waiting.empty() || t.looking_up ||
-          (t.outstanding > 0 && !(e.r == t.sent_to))) {
-        t.waiting.push_back(std::move(p)); // after the earlier ones, wherever they went
-        continue;
-      }
-      if (e.r.kind == route_kind::none || (e.r.kind == route_kind::local && !t.local)) {
-        t.waiting.push_back(std::move(p));
-        hold(self, e.k, t, e.r);
-        continue;
-      }
-      add_to_group(tn, e, std::move(p));
-    }
-    send(self, tn);
-    prune();
+    send_queued(self);
+    // Not while a turn of this client is on the stack (a reply handler that calls again):
+    // that turn still holds the targets it walks.
+    if (depth_ == 0)
+      prune();
   }
 
   /// Sends the requests that waited for a retry and are due.
   template <class Self>
   void retry(Self* self) {
     timer_armed_ = false;
+    in_turn guard{depth_};
     turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}, {}};
     std::optional<caf::actor_clock::time_point> next;
     for (auto& [k, t] : targets_) {
@@ -128,6 +112,41 @@ public:
 
 private:
   static constexpr size_t max_idle_targets = 64;
+
+  template <class Self>
+  void send_queued(Self* self) {
+    in_turn guard{depth_};
+    turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}, {}};
+    auto batch = std::move(queued_);
+    queued_.clear();
+    for (auto& p : batch) {
+      ++open_;
+      p.first_try = tn.now;
+      auto& e = entry_of(tn, key{p.req.kind, p.req.id});
+      auto& t = *e.t;
+      if (!t.waiting.empty() || t.looking_up ||
+          (t.outstanding > 0 && !(e.r == t.sent_to))) {
+        t.waiting.push_back(std::move(p)); // after the earlier ones, wherever they went
+        continue;
+      }
+      if (e.r.kind == route_kind::none || (e.r.kind == route_kind::local && !t.local)) {
+        t.waiting.push_back(std::move(p));
+        hold(self, e.k, t, e.r);
+        continue;
+      }
+      add_to_group(tn, e, std::move(p));
+    }
+    send(self, tn);
+  }
+
+  /// Counts the turns of this client on the stack while one runs.
+  struct in_turn {
+    explicit in_turn(size_t& depth) : depth_(depth) { ++depth_; }
+    ~in_turn() { --depth_; }
+    in_turn(const in_turn&) = delete;
+    in_turn& operator=(const in_turn&) = delete;
+    size_t& depth_;
+  };
   static constexpr auto local_handle_life = entity_idle_time / 3;
   static constexpr auto first_backoff = std::chrono::milliseconds(2);
   static constexpr auto max_backoff = std::chrono::milliseconds(250);
@@ -370,6 +389,7 @@ private:
       failed(self, meta, err);
       return;
     }
+    in_turn guard{depth_};
     turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}, {}};
     for (size_t i = 0; i < meta.size(); ++i) {
       auto& p = meta[i];
@@ -392,6 +412,7 @@ private:
   void failed(Self* self, std::vector<pending>& meta, caf::error& err) {
     bool stopped = err == caf::sec::request_receiver_down;
     auto f = to_failure(err);
+    in_turn guard{depth_};
     turn tn{service_->view(), self->clock().now(), std::chrono::steady_clock::now(), {}, {}, {}};
     for (auto& p : meta) {
       auto& t = *entry_of(tn, key{p.req.kind, p.req.id}).t;
@@ -524,6 +545,7 @@ private:
   uint64_t id_ = 0;   ///< stamped on every request (`entity_request::client`)
   uint64_t made_ = 0; ///< calls made so far
   size_t open_ = 0; ///< requests flushed and not yet answered
+  size_t depth_ = 0; ///< turns of this client on the stack (reply handlers may call again)
   bool timer_armed_ = false;
   caf::actor_clock::time_point timer_at_{};
 };

@@ -7,22 +7,6 @@ namespace kinbox {
 
 namespace {
 
-void write_ids(wire::writer& w, const std::vector<account_id>& ids) {
-  w.u16(static_cast<uint16_t>(ids.size()));
-  for (auto id : ids)
-    w.u64(id);
-}
-
-bool read_ids(wire::reader& r, std::vector<account_id>& ids) {
-  uint16_t n = 0;
-  if (!r.u16(n) || n > max_group_members_wire)
-    return false;
-  ids.resize(n);
-  for (auto& id : ids)
-    r.u64(id);
-  return r.ok();
-}
-
 void write_message_ids(wire::writer& w, const std::vector<message_id>& ids) {
   w.u16(static_cast<uint16_t>(ids.size()));
   for (auto& id : ids)
@@ -44,13 +28,13 @@ bool read_info(wire::reader& r, group_info& x) {
   r.str(x.name, max_group_name_bytes);
   r.u64(x.creator);
   r.u64(x.version);
-  return read_ids(r, x.members);
+  return r.ids(x.members, max_group_members_wire);
 }
 
 bool read_body(std::span<const uint8_t> in, group_create_request& x) {
   wire::reader r{in};
   r.str(x.name, max_group_name_bytes);
-  return read_ids(r, x.members) && r.finished();
+  return r.ids(x.members, max_group_members_wire) && r.finished();
 }
 
 bool read_body(std::span<const uint8_t> in, group_info& x) {
@@ -134,14 +118,12 @@ bool read_body(std::span<const uint8_t> in, typing_body& x) {
 
 void write_body(bytes& out, const group_create_request& x) {
   wire::writer w{out};
-  w.str(x.name);
-  write_ids(w, x.members);
+  w.str(x.name).ids(x.members);
 }
 
 void write_body(bytes& out, const group_info& x) {
   wire::writer w{out};
-  w.u64(x.id).str(x.name).u64(x.creator).u64(x.version);
-  write_ids(w, x.members);
+  w.u64(x.id).str(x.name).u64(x.creator).u64(x.version).ids(x.members);
 }
 
 void write_body(bytes& out, const group_member_request& x) {

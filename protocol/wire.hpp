@@ -44,6 +44,14 @@ public:
     return blob({reinterpret_cast<const uint8_t*>(x.data()), x.size()});
   }
 
+  /// A list of ids (accounts, groups): a u16 count, then each id as a u64.
+  writer& ids(std::span<const uint64_t> x) {
+    u16(static_cast<uint16_t>(x.size()));
+    for (auto id : x)
+      u64(id);
+    return *this;
+  }
+
 private:
   writer& be(uint64_t x, int width) {
     for (int i = width - 1; i >= 0; --i)
@@ -95,6 +103,17 @@ public:
       return fail();
     x.assign(reinterpret_cast<const char*>(in_.data()) + pos_ - len, len);
     return true;
+  }
+
+  /// What `writer::ids` wrote: at most `max_count` ids.
+  bool ids(std::vector<uint64_t>& x, size_t max_count) {
+    uint16_t n = 0;
+    if (!u16(n) || n > max_count || n * sizeof(uint64_t) > remaining())
+      return fail();
+    x.resize(n);
+    for (auto& id : x)
+      u64(id);
+    return ok();
   }
 
   bool ok() const { return ok_; }

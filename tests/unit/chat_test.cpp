@@ -42,6 +42,8 @@ struct world : fakes::kv_world {
     approves.erase({b, a});
   }
   bool exists(account_id a) const { return a != zed; }
+  std::set<account_id> refuse_join; ///< accounts whose actor refuses `group_joined`
+  std::set<account_id> full;        ///< accounts in as many groups as allowed
 };
 
 /// Every user actor: answers `relations` from the table, admits a group copy only from a
@@ -61,12 +63,16 @@ caf::behavior fake_user(caf::event_based_actor*, std::shared_ptr<world> w) {
             relation_answer a;
             a.child = w->children.count(r.id) != 0;
             a.parent = w->parent_of.count(r.id) ? w->parent_of[r.id] : 0;
+            a.full = w->full.count(r.id) != 0;
             for (auto id : r.args.get_as<relation_query>(0).ids)
               if (w->approves.count({r.id, id}))
                 a.approved.push_back(id);
             out.push_back(ok_reply(a));
             break;
           }
+          case user_op::group_joined:
+            out.push_back(w->refuse_join.count(r.id) ? error_reply(errc::not_allowed) : ok_reply());
+            break;
           case user_op::deliver:
             out.push_back(w->approves.count({r.id, r.caller}) ? ok_reply()
                                                                : error_reply(errc::not_found));
@@ -396,6 +402,53 @@ CAF_TEST(typing reaches the other members and nothing is stored) {
   CAF_CHECK_EQUAL(sent(ann, user_op::typing), 0u);
   CAF_CHECK_EQUAL(w->kv.size(), before);
   CAF_CHECK_EQUAL(call(grp, cal, chat_op::typing).status, code(errc::not_found));
+}
+
+CAF_TEST(a member that refuses its join is taken out again) {
+  // A relation of bea's ended while the group was made: her actor refuses the join.
+  w->refuse_join.insert(bea);
+  CAF_REQUIRE(create(ann, {bea, mum}).ok());
+  consume_messages();
+  CAF_CHECK((members_now() == std::vector<account_id>{ann, mum}));
+  CAF_CHECK_EQUAL(version_now(), 2u);
+}
+
+CAF_TEST(a parent outside the group takes its child out and learns no member) {
+  CAF_REQUIRE(create(bea, {ann, mum}).ok());
+  w->befriend(bea, cal);
+  w->parent_of[cal] = dan;
+  w->befriend(cal, ann);
+  w->befriend(cal, mum);
+  CAF_REQUIRE(add(bea, cal).ok());
+  auto out = remove(dan, cal);
+  CAF_CHECK(out.ok());
+  CAF_CHECK(!value<group_info>(out));
+  CAF_CHECK((members_now() == std::vector<account_id>{bea, ann, mum}));
+}
+
+CAF_TEST(an account in as many groups as allowed joins no other) {
+  w->full.insert(bea);
+  CAF_CHECK_EQUAL(create(ann, {bea}).status, code(errc::not_allowed));
+}
+
+CAF_TEST(a flood of requests answered at once does not nest) {
+  // Leaves of a group that does not exist are answered at once, one after the other.
+  auto pending = self->request(host, caf::infinite, lookup_atom::value, uint64_t{grp});
+  consume_messages();
+  caf::actor chat;
+  pending.receive([&](caf::actor& a) { chat = a; }, [&](caf::error&) {});
+  std::vector<entity_request> reqs;
+  for (int i = 0; i < 20000; ++i)
+    reqs.push_back(chat_request<chat_op::leave>(grp, ann));
+  auto answer = self->request(chat, caf::infinite, std::move(reqs));
+  consume_messages();
+  size_t ok = 0;
+  answer.receive(
+      [&](std::vector<entity_reply>& r) {
+        ok = static_cast<size_t>(std::count_if(r.begin(), r.end(), [](auto& x) { return x.ok(); }));
+      },
+      [&](caf::error& err) { CAF_FAIL("request failed: " << sys.render(err)); });
+  CAF_CHECK_EQUAL(ok, 20000u);
 }
 
 CAF_TEST(a group outlives its actor) {

@@ -1711,6 +1711,11 @@ CAF_TEST(malformed bodies are refused) {
                   static_cast<uint16_t>(errc::invalid_argument));
 }
 
+/// A `group_joined` argument: group `g` with `members`.
+bytes joined(group_id g, std::vector<account_id> members = {}) {
+  return encode_body(group_info{g, "g", 0, 1, std::move(members)});
+}
+
 CAF_TEST(a group chat hears whom an account approves and a child without a parent none) {
   constexpr group_id grp = 0x8000000000000001ull;
   make_child(bob);
@@ -1724,7 +1729,7 @@ CAF_TEST(a group chat hears whom an account approves and a child without a paren
   CAF_CHECK_EQUAL(answer->parent, carol);
   CAF_CHECK((answer->approved == std::vector<account_id>{alice, carol}));
   // The account keeps its groups with its contacts.
-  CAF_CHECK(call(bob_actor, 0, user_op::group_joined, target(grp)).ok());
+  CAF_CHECK(call(bob_actor, 0, user_op::group_joined, joined(grp)).ok());
   auto list = contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(bob)}]);
   CAF_REQUIRE(list);
   CAF_CHECK_EQUAL(list->groups().count(grp), 1u);
@@ -1752,7 +1757,7 @@ CAF_TEST(a child that blocks or loses a contact tells its groups and an adult te
   auto bob_actor = spawn(bob);
   auto alice_actor = spawn(alice);
   for (auto& actor : {bob_actor, alice_actor})
-    CAF_CHECK(call(actor, 0, user_op::group_joined, target(grp)).ok());
+    CAF_CHECK(call(actor, 0, user_op::group_joined, joined(grp)).ok());
   // Alice, an adult, removes Bob: her groups keep her; Bob, told, leaves those with her.
   CAF_CHECK(call(alice_actor, alice, user_op::remove_contact, target(bob)).ok());
   consume_messages();
@@ -1774,8 +1779,8 @@ CAF_TEST(a child that blocks or loses a contact tells its groups and an adult te
 CAF_TEST(a banned or deleted account leaves every group) {
   constexpr group_id grp = 0x8000000000000001ull;
   auto bob_actor = spawn(bob);
-  CAF_CHECK(call(bob_actor, 0, user_op::group_joined, target(grp)).ok());
-  CAF_CHECK(call(bob_actor, 0, user_op::group_joined, target(grp + 1)).ok());
+  CAF_CHECK(call(bob_actor, 0, user_op::group_joined, joined(grp)).ok());
+  CAF_CHECK(call(bob_actor, 0, user_op::group_joined, joined(grp + 1)).ok());
   auto ban_body = bytes{1};
   auto record = encode_ban({bob, 5, report_category::harassment});
   ban_body.insert(ban_body.end(), record.begin(), record.end());
@@ -1783,12 +1788,46 @@ CAF_TEST(a banned or deleted account leaves every group) {
   consume_messages();
   CAF_CHECK_EQUAL(to_chats(chat_op::leave).size(), 2u);
   auto alice_actor = spawn(alice);
-  CAF_CHECK(call(alice_actor, 0, user_op::group_joined, target(grp)).ok());
+  CAF_CHECK(call(alice_actor, 0, user_op::group_joined, joined(grp)).ok());
   CAF_CHECK(call(alice_actor, alice, user_op::delete_account, deletion()).ok());
   consume_messages();
   auto left = to_chats(chat_op::leave);
   CAF_CHECK_EQUAL(left.size(), 3u);
   CAF_CHECK_EQUAL(left.back().caller, alice);
+}
+
+CAF_TEST(a child refuses a group it no longer approves every member of and a banned account any) {
+  constexpr group_id grp = 0x8000000000000001ull;
+  make_child(bob);
+  link_parent(bob, carol);
+  befriend(bob, alice);
+  auto bob_actor = spawn(bob);
+  // Alice is his friend; nobody is not (a relation that ended while the group was made).
+  CAF_CHECK(call(bob_actor, 0, user_op::group_joined, joined(grp, {bob, alice, carol})).ok());
+  CAF_CHECK_EQUAL(call(bob_actor, 0, user_op::group_joined, joined(grp + 1, {bob, nobody})).status,
+                  static_cast<uint16_t>(errc::not_allowed));
+  auto list = contact_list_state::decode(w->kv[{kv_space::contacts, std::to_string(bob)}]);
+  CAF_REQUIRE(list);
+  CAF_CHECK_EQUAL(list->groups().size(), 1u);
+  // An adult joins whatever its friends add it to, up to the cap; a banned one joins none.
+  auto alice_actor = spawn(alice);
+  for (group_id g = 1; g <= max_groups_per_account; ++g)
+    CAF_REQUIRE(call(alice_actor, 0, user_op::group_joined, joined(grp + g, {alice, nobody})).ok());
+  CAF_CHECK_EQUAL(call(alice_actor, 0, user_op::group_joined, joined(grp, {alice})).status,
+                  static_cast<uint16_t>(errc::not_allowed));
+  auto full = value<relation_answer>(
+      call(alice_actor, 0, user_op::relations, encode_body(relation_query{{bob}})));
+  CAF_REQUIRE(full);
+  CAF_CHECK(full->full);
+  auto ban_body = bytes{1};
+  auto record = encode_ban({carol, 5, report_category::harassment});
+  ban_body.insert(ban_body.end(), record.begin(), record.end());
+  auto carol_actor = spawn(carol);
+  CAF_CHECK(call(carol_actor, operator_caller, user_op::ban, ban_body).ok());
+  CAF_CHECK_EQUAL(call(carol_actor, 0, user_op::relations, encode_body(relation_query{{bob}})).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(carol_actor, 0, user_op::group_joined, joined(grp, {carol})).status,
+                  static_cast<uint16_t>(errc::not_allowed));
 }
 
 CAF_TEST(typing reaches an attached session from an approved account only and is never stored) {
