@@ -121,20 +121,8 @@ struct fixture : test_coordinator_fixture<> {
 
   /// Operation `op` of group `group` by `caller`, its argument as it would cross nodes.
   entity_reply call(group_id group, account_id caller, chat_op op, bytes body = {}) {
-    auto pending = self->request(host, caf::infinite, lookup_atom::value, uint64_t{group});
-    consume_messages();
-    caf::actor chat;
-    pending.receive([&](caf::actor& a) { chat = a; },
-                    [&](caf::error& err) { CAF_FAIL("lookup failed: " << sys.render(err)); });
-    auto args = fakes::arg_from(chat_interface::codec(), static_cast<uint8_t>(op), body);
-    std::vector<entity_request> reqs{
-        entity_request{chat_kind, group, static_cast<uint8_t>(op), caller, std::move(args)}};
-    auto answer = self->request(chat, caf::infinite, std::move(reqs));
-    consume_messages();
-    entity_reply out = error_reply(errc::internal, "no reply");
-    answer.receive([&](std::vector<entity_reply>& r) { out = std::move(r.at(0)); },
-                   [&](caf::error& err) { CAF_FAIL("request failed: " << sys.render(err)); });
-    return out;
+    return fakes::call_entity(*this, host, chat_kind, group, caller, chat_interface::codec(),
+                              static_cast<uint8_t>(op), body);
   }
 
   entity_reply create(account_id creator, std::vector<account_id> members,

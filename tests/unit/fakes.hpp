@@ -139,6 +139,28 @@ inline std::shared_ptr<entity_service> lone_node_service(message_bus& bus,
   return service;
 }
 
+/// Operation `op` of entity (`kind`, `id`) by `caller`, its argument read from `body` by
+/// `codec` as a node reads one from another; the entity's actor is looked up in `host`.
+/// `fx` is the test's coordinator fixture.
+template <class Fixture>
+entity_reply call_entity(Fixture& fx, const entity_host& host, entity_kind kind, uint64_t id,
+                         account_id caller, const request_codec& codec, uint8_t op,
+                         const bytes& body) {
+  auto pending = fx.self->request(host, caf::infinite, lookup_atom::value, id);
+  fx.consume_messages();
+  caf::actor entity;
+  pending.receive([&](caf::actor& a) { entity = a; },
+                  [&](caf::error& err) { CAF_FAIL("lookup failed: " << fx.sys.render(err)); });
+  std::vector<entity_request> reqs{
+      entity_request{kind, id, op, caller, arg_from(codec, op, body)}};
+  auto answer = fx.self->request(entity, caf::infinite, std::move(reqs));
+  fx.consume_messages();
+  entity_reply out = error_reply(errc::internal, "no reply");
+  answer.receive([&](std::vector<entity_reply>& r) { out = std::move(r.at(0)); },
+                 [&](caf::error& err) { CAF_FAIL("request failed: " << fx.sys.render(err)); });
+  return out;
+}
+
 /// Nothing in these tests leaves the node.
 class no_bus : public message_bus {
 public:

@@ -96,20 +96,8 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   entity_reply call(account_id child, account_id caller, family_op op, bytes body = {}) {
-    auto pending = self->request(host, caf::infinite, lookup_atom::value, uint64_t{child});
-    consume_messages();
-    caf::actor family;
-    pending.receive([&](caf::actor& a) { family = a; },
-                    [&](caf::error& err) { CAF_FAIL("lookup failed: " << sys.render(err)); });
-    auto args = fakes::arg_from(family_interface::codec(), static_cast<uint8_t>(op), body);
-    std::vector<entity_request> reqs{
-        entity_request{family_kind, child, static_cast<uint8_t>(op), caller, std::move(args)}};
-    auto answer = self->request(family, caf::infinite, std::move(reqs));
-    consume_messages();
-    entity_reply out = error_reply(errc::internal, "no reply");
-    answer.receive([&](std::vector<entity_reply>& r) { out = std::move(r.at(0)); },
-                   [&](caf::error& err) { CAF_FAIL("request failed: " << sys.render(err)); });
-    return out;
+    return fakes::call_entity(*this, host, family_kind, child, caller, family_interface::codec(),
+                              static_cast<uint8_t>(op), body);
   }
 
   static uint16_t code(errc e) { return static_cast<uint16_t>(e); }
