@@ -1,5 +1,6 @@
 #include "actors/chat.hpp"
 #include "actors/chat_interface.hpp"
+#include "actors/names.hpp"
 
 #include <sodium.h>
 
@@ -74,7 +75,7 @@ group_id random_group_id() {
 
 result<std::vector<account_id>> check_create(account_id creator, const group_create_request& req,
                                              size_t max_members) {
-  if (auto why = check_group_name(req.name))
+  if (auto why = check_group_title(req.name))
     return failure{errc::invalid_argument, "group " + *why};
   std::vector<account_id> members{creator};
   for (auto m : req.members) {

@@ -72,11 +72,8 @@ bool is_blank_symbol(UChar32 c) {
   return c == 0x2800; // braille pattern blank
 }
 
-} // namespace
-
-std::optional<std::string> check_name(std::string_view name) {
-  if (auto why = check_display_name(name))
-    return why;
+/// What takes ICU's tables to see, for a name that passed the shared check.
+std::optional<std::string> check_shown_text(std::string_view name) {
   auto& icu = checker();
   if (icu.checker == nullptr)
     return "names cannot be checked now"; // ICU without its data: refuse, never pass
@@ -142,6 +139,20 @@ std::optional<std::string> check_name(std::string_view name) {
   if (flags != 0)
     return "name must not repeat a mark on a letter";
   return std::nullopt;
+}
+
+} // namespace
+
+std::optional<std::string> check_name(std::string_view name) {
+  if (auto why = check_display_name(name))
+    return why;
+  return check_shown_text(name);
+}
+
+std::optional<std::string> check_group_title(std::string_view name) {
+  if (auto why = check_group_name(name))
+    return why;
+  return check_shown_text(name);
 }
 
 } // namespace kinbox

@@ -18,4 +18,7 @@ constexpr int max_marks_per_letter = 2;
 /// Why `name` may not be a display name, or nullopt. Thread-safe.
 std::optional<std::string> check_name(std::string_view name);
 
+/// The same checks of a group's name, within the group name's maxima.
+std::optional<std::string> check_group_title(std::string_view name);
+
 } // namespace kinbox

@@ -2,6 +2,7 @@
 // and does one thing. Secret keys stay in the profile directory.
 #include <sys/utsname.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
@@ -153,6 +154,8 @@ options parse(int argc, char** argv) {
 }
 
 account_id parse_id(const std::string& text) {
+  if (text.empty() || !std::isdigit(static_cast<unsigned char>(text[0])))
+    throw usage_error{"'" + text + "' is not a kinbox ID"};
   try {
     size_t used = 0;
     auto id = std::stoull(text, &used);
@@ -479,13 +482,18 @@ private:
     auto child = a.size() == 2 ? parse_id(a[1]) : 0;
     return with_login([&](client::client& c, const account_info& me) {
       auto owner = child ? child : me.id;
-      if (auto failed = print_contacts(c.contacts(owner)); failed != 0)
+      auto list = c.contacts(owner);
+      if (auto failed = print_contacts(list); failed != 0)
         return failed;
       auto groups = c.group_list_of(owner);
       if (!groups)
         return error(groups.error());
+      auto names = known_names(c, me);
+      for (auto& e : list->entries)
+        if (!e.name.empty())
+          names[e.id] = e.name;
       for (auto& g : groups->groups)
-        print_group(g, "group");
+        print_group(g, "group", names);
       return 0;
     });
   }
@@ -507,13 +515,23 @@ private:
           text);
   }
 
+  /// The names this account knows: its own and its contacts'.
+  static std::map<account_id, std::string> known_names(client::client& c, const account_info& me) {
+    std::map<account_id, std::string> names{{me.id, me.name}};
+    if (auto contacts = c.contacts(me.id))
+      for (auto& e : contacts->entries)
+        if (!e.name.empty())
+          names[e.id] = e.name;
+    return names;
+  }
+
   int do_group() {
     auto& a = opts_.args;
     auto sub = a.size() >= 2 ? a[1] : "";
-    auto print_info = [&](const result<group_info>& g) {
+    auto print_info = [&](client::client& c, const account_info& me, const result<group_info>& g) {
       if (!g)
         return error(g.error());
-      print_group(*g, "group");
+      print_group(*g, "group", known_names(c, me));
       return 0;
     };
     if (sub == "create" && a.size() >= 4) {
@@ -521,26 +539,26 @@ private:
       std::vector<account_id> members;
       for (size_t i = 3; i < a.size(); ++i)
         members.push_back(parse_id(a[i]));
-      return with_login([&](client::client& c, const account_info&) {
-        return print_info(c.group_create(name, members));
+      return with_login([&](client::client& c, const account_info& me) {
+        return print_info(c, me, c.group_create(name, members));
       });
     }
     if (sub == "add" && a.size() == 4) {
       auto group = parse_id(a[2]);
       auto id = parse_id(a[3]);
-      return with_login([&](client::client& c, const account_info&) {
-        return print_info(c.group_add(group, id));
+      return with_login([&](client::client& c, const account_info& me) {
+        return print_info(c, me, c.group_add(group, id));
       });
     }
     if (sub == "remove" && a.size() == 4) {
       auto group = parse_id(a[2]);
       auto id = parse_id(a[3]);
-      return with_login([&](client::client& c, const account_info&) {
+      return with_login([&](client::client& c, const account_info& me) {
         auto removed = c.group_remove(group, id);
         if (!removed)
           return error(removed.error());
         if (*removed)
-          print_group(**removed, "group");
+          print_group(**removed, "group", known_names(c, me));
         else // a parent outside the group: its child is out, and that is all it learns
           print({{"ok", true}, {"done", "group remove"}, {"group", group}, {"id", id}}, "ok");
         return 0;
@@ -558,8 +576,14 @@ private:
         auto groups = c.group_list_of(child ? child : me.id);
         if (!groups)
           return error(groups.error());
+        auto names = known_names(c, me);
+        if (child)
+          if (auto theirs = c.contacts(child))
+            for (auto& e : theirs->entries)
+              if (!e.name.empty())
+                names[e.id] = e.name;
         for (auto& g : groups->groups)
-          print_group(g, "group");
+          print_group(g, "group", names);
         return 0;
       });
     }
@@ -569,11 +593,7 @@ private:
         auto g = c.group_show(group);
         if (!g)
           return error(g.error());
-        std::map<account_id, std::string> names{{me.id, me.name}};
-        if (auto contacts = c.contacts(me.id))
-          for (auto& e : contacts->entries)
-            names[e.id] = e.name;
-        print_group(*g, "group", names);
+        print_group(*g, "group", known_names(c, me));
         return 0;
       });
     }

@@ -33,7 +33,7 @@ bool read_info(wire::reader& r, group_info& x) {
 
 bool read_body(std::span<const uint8_t> in, group_create_request& x) {
   wire::reader r{in};
-  r.str(x.name, max_group_name_bytes);
+  r.str(x.name, max_text_length); // a longer name is the server's to refuse, with its reason
   return r.ids(x.members, max_group_members_wire) && r.finished();
 }
 

@@ -275,6 +275,13 @@ CAF_TEST(group requests outside the rules are refused) {
   CAF_CHECK_EQUAL(create(ann, {ann}).status, code(errc::invalid_argument));
   CAF_CHECK_EQUAL(create(ann, {bea}, std::string(65, 'x')).status, code(errc::invalid_argument));
   CAF_CHECK_EQUAL(create(ann, {bea}, "bad\u202ename").status, code(errc::invalid_argument));
+  // Names that show nothing, as display names may not, and a name far too long.
+  CAF_CHECK_EQUAL(create(ann, {bea}, "\u2800").status, code(errc::invalid_argument));
+  CAF_CHECK_EQUAL(create(ann, {bea}, "a\u3164b").status, code(errc::invalid_argument));
+  std::string long_name;
+  for (int i = 0; i < 65; ++i)
+    long_name += "\U0001F600";
+  CAF_CHECK_EQUAL(create(ann, {bea}, long_name).status, code(errc::invalid_argument));
   CAF_CHECK_EQUAL(create(ann, {bea, cal, mum, dan}).status, code(errc::invalid_argument)); // > 4
   CAF_CHECK(create(ann, {bea}, std::string(64, 'x')).ok());
   // The id is taken now.
