@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/version.hpp"
 #include "actors/contacts.hpp"
 #include "actors/safety.hpp"
 #include "actors/user_actor.hpp"
@@ -364,6 +365,7 @@ int main(int argc, char** argv) {
   // clang-format off
   desc.add_options()
     ("help,h", "print this help")
+    ("version", "print the version and exit")
     ("nats", po::value<std::string>(),
      "NATS URL(s) of the cluster, comma-separated (default: $KINBOX_NATS, or the dev node's "
      "with --data-dir, or nats://127.0.0.1:4222)")
@@ -394,6 +396,10 @@ int main(int argc, char** argv) {
   } catch (const po::error& e) {
     std::cerr << "kinbox-admin: " << e.what() << "\n" << desc;
     return exit_usage;
+  }
+  if (vm.count("version")) {
+    std::cout << "kinbox-admin " << kinbox::version << "\n";
+    return 0;
   }
   if (vm.count("help")) {
     std::cout << desc;

@@ -14,6 +14,7 @@
 
 #include <nats/nats.h>
 
+#include "config/version.hpp"
 #include "bench/payload.hpp"
 #include "bench/report.hpp"
 #include "bench/runner.hpp"
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
   // clang-format off
   desc.add_options()
     ("help,h", "print this help")
+    ("version", "print the version and exit")
     ("kinbox", po::value<std::string>(), "kinbox gateway HOST:PORT")
     ("kinbox-pid", po::value<pid_t>()->default_value(0), "kinbox-node pid (for CPU and RSS)")
     ("kinbox-nats-pid", po::value<pid_t>()->default_value(0),
@@ -149,6 +151,10 @@ int main(int argc, char** argv) {
   } catch (const po::error& e) {
     std::cerr << "kinbox-bench: " << e.what() << "\n" << desc;
     return 2;
+  }
+  if (vm.count("version")) {
+    std::cout << "kinbox-bench " << kinbox::version << "\n";
+    return 0;
   }
   if (vm.count("help")) {
     std::cout << desc;

@@ -24,8 +24,11 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "config/version.hpp"
 
 namespace {
 
@@ -81,6 +84,10 @@ int listen_on(const std::string& host_port, std::string& error) {
 } // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view{argv[1]} == "--version") {
+    std::printf("kinbox-bench-relay %s\n", kinbox::version);
+    return 0;
+  }
   if (argc != 2) {
     std::fprintf(stderr, "usage: kinbox-bench-relay HOST:PORT\n");
     return 2;

@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/version.hpp"
 #include "client/client.hpp"
 
 using namespace kinbox;
@@ -35,6 +36,7 @@ global options:
                         it goes away (default: the profile's, $KINBOX_GATEWAY, 127.0.0.1:7420)
   --cluster-key HEX     pin this cluster key instead of trusting the first one seen
   --json                print one JSON object per line
+  --version             print the version and exit
 
 commands:
   register --name NAME --birth-date YYYY-MM-DD
@@ -109,6 +111,7 @@ struct options {
   std::string gateway;
   std::string cluster_key;
   bool json_output = false;
+  bool version = false;
   std::vector<std::string> args;
 };
 
@@ -141,12 +144,14 @@ options parse(int argc, char** argv) {
       o.json_output = true;
     else if (a == "--help" || a == "-h")
       throw usage_error{};
+    else if (a == "--version")
+      o.version = true;
     else if (a.rfind("--", 0) == 0 && o.args.empty())
       throw usage_error{"unknown option " + a};
     else
       o.args.push_back(a);
   }
-  if (o.args.empty())
+  if (o.args.empty() && !o.version)
     throw usage_error{"no command given"};
   if (o.profile_dir.empty())
     o.profile_dir = env_or("KINBOX_PROFILE", env_or("HOME", ".") + "/.kinbox");
@@ -1171,7 +1176,12 @@ int main(int argc, char** argv) {
     return exit_error;
   }
   try {
-    return cli{parse(argc, argv)}.run();
+    auto opts = parse(argc, argv);
+    if (opts.version) {
+      std::cout << "kinbox " << version << "\n";
+      return 0;
+    }
+    return cli{std::move(opts)}.run();
   } catch (const usage_error& e) {
     if (e.message.empty()) {
       std::cout << usage_text;

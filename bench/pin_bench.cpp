@@ -6,9 +6,12 @@
 
 #include <sodium.h>
 
+#include <cstdio>
 #include <fstream>
 #include <string>
+#include <string_view>
 
+#include "config/version.hpp"
 #include "crypto/pin.hpp"
 
 namespace {
@@ -65,6 +68,10 @@ BENCHMARK_CAPTURE(pin_check, libsodium_minimum,
 } // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 2 && std::string_view{argv[1]} == "--version") {
+    std::printf("kinbox-pin-bench %s\n", kinbox::version);
+    return 0;
+  }
   if (sodium_init() < 0)
     return 1;
   benchmark::Initialize(&argc, argv);

@@ -1,5 +1,6 @@
 #include "config/node_config.hpp"
 
+#include "config/version.hpp"
 #include "protocol/groups.hpp"
 
 #include <boost/program_options.hpp>
@@ -52,6 +53,7 @@ po::options_description make_options() {
   // clang-format off
   desc.add_options()
     ("help,h", "print this help and exit")
+    ("version", "print the version and exit")
     ("config", po::value<std::string>(),
      "config file of option=value lines (same names as the long options)")
     ("cluster", po::value<std::string>()->default_value("dev"),
@@ -511,6 +513,8 @@ config_outcome parse_node_config(int argc, const char* const* argv, const char* 
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
+    if (vm.count("version"))
+      return help_request{std::string{"kinbox-node "} + version + "\n"};
     if (vm.count("help")) {
       std::ostringstream out;
       out << "usage: kinbox-node [options]\n\nEvery option can also be set in the config file "
@@ -540,7 +544,8 @@ config_outcome parse_node_config(int argc, const char* const* argv, const char* 
       std::transform(name.begin(), name.end(), name.begin(), [](char c) {
         return c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       });
-      if (name == "config" || name == "help" || !desc.find_nothrow(name, false))
+      if (name == "config" || name == "help" || name == "version" ||
+          !desc.find_nothrow(name, false))
         continue;
       po::option opt;
       opt.string_key = name;

@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "config/version.hpp"
 #include "crypto/key_file.hpp"
 #include "tests/integration/harness.hpp"
 
@@ -174,6 +175,15 @@ CAF_TEST(a node with another cluster key or pepper refuses to join and starts no
   CAF_REQUIRE(key);
   CAF_CHECK(status.out.find("\"key\":\"" + crypto::fingerprint(key->pk) + "\"") !=
             std::string::npos);
+}
+
+CAF_TEST(every binary an operator runs prints its version) {
+  for (auto [bin, name] : {std::pair{KINBOX_NODE_BIN, "kinbox-node"}, {KINBOX_CLI_BIN, "kinbox"},
+                           {KINBOX_ADMIN_BIN, "kinbox-admin"}}) {
+    auto run = run_command({bin, "--version"});
+    CAF_CHECK_EQUAL(run.status, 0);
+    CAF_CHECK_EQUAL(run.out, std::string{name} + " " + kinbox::version + "\n");
+  }
 }
 
 CAF_TEST(kinbox-admin reports the cluster status) {
