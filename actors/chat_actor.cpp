@@ -305,7 +305,6 @@ void send(chat_pointer self, account_id sender, group_send_request& up, reply_to
   if (auto bad = check_keys(chat, sender, up.keys))
     return rp.deliver(error_reply(*bad));
   auto counters = st.deps->counters;
-  ++counters->messages;
   std::vector<entity_request> copies;
   for (auto& k : up.keys) {
     auto payload = encode_body(group_mail{st.id, std::move(k.key), up.content});

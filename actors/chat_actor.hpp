@@ -37,7 +37,6 @@ namespace kinbox {
 
 /// What the chat actors of a node counted.
 struct group_counters {
-  std::atomic<uint64_t> messages{0}; ///< group messages accepted
   std::atomic<uint64_t> copies{0};   ///< copies handed to members' user actors
   std::atomic<uint64_t> dropped{0};  ///< copies a member's filter (or mailbox cap) dropped
 };
