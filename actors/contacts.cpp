@@ -47,6 +47,11 @@ bytes encode_account(const account_record& a) {
          {"created_ms", a.created_ms}};
   if (!a.setup_hash.empty())
     j["setup"] = {{"hash", a.setup_hash}, {"expires_ms", a.setup_expires_ms}};
+  if (a.quiet)
+    j["quiet"] = {{"days", format_days(a.quiet->days)},
+                  {"from", format_clock(a.quiet->from_min)},
+                  {"to", format_clock(a.quiet->to_min)},
+                  {"tz", a.quiet->tz}};
   // Text is validated before it gets here; should invalid UTF-8 slip through, it is
   // replaced rather than thrown across an actor.
   auto text = j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -68,6 +73,15 @@ std::optional<account_record> decode_account(std::span<const uint8_t> data) {
     if (j.contains("setup")) {
       a.setup_hash = j["setup"].at("hash").get<std::string>();
       a.setup_expires_ms = json_uint<uint64_t>(j["setup"], "expires_ms");
+    }
+    if (j.contains("quiet")) {
+      auto& q = j["quiet"];
+      auto days = parse_days(q.at("days").get<std::string>());
+      auto from = parse_clock(q.at("from").get<std::string>());
+      auto to = parse_clock(q.at("to").get<std::string>());
+      if (!days || !from || !to)
+        return std::nullopt;
+      a.quiet = quiet_schedule{*days, *from, *to, q.at("tz").get<std::string>()};
     }
   } catch (const json::exception&) {
     return std::nullopt;

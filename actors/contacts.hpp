@@ -20,6 +20,7 @@
 
 #include "config/limits.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/quiet.hpp"
 
 namespace kinbox {
 
@@ -36,6 +37,8 @@ struct account_record {
   /// registers with (hex; empty once used or when there is none), and when it expires.
   std::string setup_hash;
   uint64_t setup_expires_ms = 0;
+  /// A child's quiet hours, set by its linked parent (none: never quiet).
+  std::optional<quiet_schedule> quiet;
 };
 
 /// A random 10-digit account id: ids are not enumerable; a clash is retried by the caller.

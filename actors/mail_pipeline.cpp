@@ -14,11 +14,14 @@ bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind) {
   case mail_kind::group: // also a group's copies: only from senders approved for the owner
     return c.approves(sender) && !owner.frozen;
   case mail_kind::read: // made by the reader's app, so from a contact as messages are
+  case mail_kind::missed_call: // made by the account's own actor, naming the caller
     return c.approves(sender) && !owner.frozen;
   case mail_kind::notice:
     return c.children().count(sender) != 0 || sender == owner.id;
   case mail_kind::location:
   case mail_kind::typing:
+  case mail_kind::call:
+  case mail_kind::quiet:
     return false; // pushed from memory, never through the mailbox
   case mail_kind::delivered:
   case mail_kind::expired:
@@ -29,7 +32,7 @@ bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind) {
 
 bool held_back(const mailbox_owner& owner, const envelope& e) {
   return (e.kind == mail_kind::message || e.kind == mail_kind::group ||
-          e.kind == mail_kind::read) &&
+          e.kind == mail_kind::read || e.kind == mail_kind::missed_call) &&
          owner.frozen;
 }
 

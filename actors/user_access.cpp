@@ -49,6 +49,8 @@ constexpr std::array rows{
   row{user_op::export_account,   {own_or_parent, false, false, true}},
   row{user_op::delete_account,   {own_or_parent}},
   row{user_op::new_setup_code,   {static_cast<relations>(relation::parent)}},
+  row{user_op::set_quiet,        {static_cast<relations>(relation::parent)}},
+  row{user_op::get_quiet,        {own_or_parent, false, false, true}},
   row{user_op::attach,           {own, false, false, true}},
   row{user_op::detach,           {own, false, false, true}},
   row{user_op::ack,              {own, false, false, true}},

@@ -239,6 +239,10 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
         else
           arm_redeliver(self); // for the session attached since, if any
       },
+      [=](quiet_atom, uint64_t generation) {
+        if (generation == self->state.quiet_timer)
+          check_quiet(self);
+      },
       [=](held_atom) {
         self->state.mail->held_timer_fired();
         store_held(self, false);

@@ -63,6 +63,11 @@ using reattach_atom = caf::atom_constant<caf::atom("reattach")>;
 /// The frozen child account was linked again: its sends are allowed (account). Freezing
 /// closes the session instead (a kick), so no order of pushes and replies can undo it.
 using thawed_atom = caf::atom_constant<caf::atom("thawed")>;
+/// The child's quiet hours began (true) or ended (false): its session refuses its sends
+/// but to its parent meanwhile (account, asleep).
+using asleep_atom = caf::atom_constant<caf::atom("asleep")>;
+/// Internal: a child's quiet hours may begin or end now (the timer's generation).
+using quiet_atom = caf::atom_constant<caf::atom("quiet")>;
 
 // clang-format off
 /// An entity actor (entity_kit.hpp): the requests of one socket read for this user come
@@ -75,6 +80,7 @@ using user_actor = entity_actor::extend<
   caf::reacts_to<idle_atom>,
   caf::reacts_to<linger_atom>,
   caf::reacts_to<redeliver_atom, uint64_t>,
+  caf::reacts_to<quiet_atom, uint64_t>,
   caf::reacts_to<entity_retry_atom>>;
 // clang-format on
 

@@ -16,7 +16,7 @@ constexpr uint8_t presence_format = 1;
 
 namespace {
 
-enum class push_tag : uint8_t { mail = 1, kick = 2, reattach = 3, thawed = 4 };
+enum class push_tag : uint8_t { mail = 1, kick = 2, reattach = 3, thawed = 4, asleep = 5 };
 
 bytes encode_user_push(const caf::message& msg) {
   bytes out;
@@ -38,6 +38,10 @@ bytes encode_user_push(const caf::message& msg) {
     w.u8(static_cast<uint8_t>(push_tag::reattach)).u64(msg.get_as<account_id>(1));
   } else if (msg.match_elements<thawed_atom, account_id>()) {
     w.u8(static_cast<uint8_t>(push_tag::thawed)).u64(msg.get_as<account_id>(1));
+  } else if (msg.match_elements<asleep_atom, account_id, bool>()) {
+    w.u8(static_cast<uint8_t>(push_tag::asleep))
+        .u64(msg.get_as<account_id>(1))
+        .u8(msg.get_as<bool>(2) ? 1 : 0);
   }
   return out;
 }
@@ -82,6 +86,13 @@ std::optional<caf::message> decode_user_push(std::span<const uint8_t> in) {
     if (!r.finished())
       return std::nullopt;
     return caf::make_message(thawed_atom::value, account);
+  case push_tag::asleep: {
+    uint8_t asleep = 2;
+    r.u8(asleep);
+    if (!r.finished() || asleep > 1)
+      return std::nullopt;
+    return caf::make_message(asleep_atom::value, account, asleep == 1);
+  }
   }
   return std::nullopt;
 }
@@ -117,23 +128,33 @@ result<attach_body> decode_body<attach_body>(std::span<const uint8_t> in) {
 }
 
 void write_body(bytes& out, const attach_reply& x) {
-  wire::writer{out}.str(x.node).u64(x.incarnation).u8(x.frozen ? 1 : 0);
+  wire::writer{out}
+      .str(x.node)
+      .u64(x.incarnation)
+      .u8(x.frozen ? 1 : 0)
+      .u8(x.asleep ? 1 : 0)
+      .u64(x.parent);
   write_body(out, x.account);
 }
 
 template <>
 result<attach_reply> decode_body<attach_reply>(std::span<const uint8_t> in) {
-  // node:str incarnation:u64 frozen:u8, then the account as login_ok carries it.
+  // node:str incarnation:u64 frozen:u8 asleep:u8 parent:u64, then the account as
+  // login_ok carries it.
   wire::reader r{in};
   attach_reply x;
-  uint8_t frozen = 0;
+  uint8_t frozen = 2;
+  uint8_t asleep = 2;
   r.str(x.node, 64);
   r.u64(x.incarnation);
   r.u8(frozen);
-  if (!r.ok() || frozen > 1)
+  r.u8(asleep);
+  r.u64(x.parent);
+  if (!r.ok() || frozen > 1 || asleep > 1)
     return malformed();
   x.frozen = frozen == 1;
-  auto info = decode_body<account_info>(in.subspan(4 + x.node.size() + 8 + 1));
+  x.asleep = asleep == 1;
+  auto info = decode_body<account_info>(in.subspan(4 + x.node.size() + 8 + 1 + 1 + 8));
   if (!info)
     return info.error();
   x.account = *info;

@@ -7,7 +7,7 @@ namespace kinbox::user_parts {
 
 void arm_redeliver(user_pointer self) {
   auto& st = self->state;
-  if (!st.session)
+  if (!pushes_now(st))
     return;
   if (auto wait = st.mail->arm_check())
     self->delayed_send(self, *wait, redeliver_atom::value, st.attachment);
@@ -15,12 +15,10 @@ void arm_redeliver(user_pointer self) {
 
 void push(user_pointer self, std::vector<mail_push> mail) {
   auto& st = self->state;
-  if (!st.session || mail.empty())
+  if (!pushes_now(st) || mail.empty())
     return;
-  // Locations and typing are never acked; everything else is checked for its ack later.
-  if (std::any_of(mail.begin(), mail.end(), [](auto& m) {
-        return m.kind != mail_kind::location && m.kind != mail_kind::typing;
-      }))
+  // Pushed-only kinds are never acked; everything else is checked for its ack later.
+  if (std::any_of(mail.begin(), mail.end(), [](auto& m) { return !pushed_only(m.kind); }))
     arm_redeliver(self);
   st.deps->service->push(*st.session, user_kind,
                          caf::make_message(push_atom::value, st.id, std::move(mail)));
@@ -135,7 +133,7 @@ void put_mail(user_pointer self, mail_to_store mail, bool pushed) {
             if (!later)
               return;
             auto& st = self->state;
-            push(self, st.mail->committed(*later, stored, st.session.has_value()));
+            push(self, st.mail->committed(*later, stored, pushes_now(st)));
           }),
           store_reply<caf::error>(self, [=](caf::error& err) mutable {
             if (later)
@@ -170,7 +168,7 @@ void store_incoming(user_pointer self) {
     return;
   auto incoming = std::move(st.incoming);
   st.incoming.clear();
-  auto plan = st.mail->deliver(std::move(incoming), owner_of(st), st.session.has_value(),
+  auto plan = st.mail->deliver(std::move(incoming), owner_of(st), pushes_now(st),
                                st.deps->now_ms(), self->clock().now());
   push(self, std::move(plan.push));
   if (plan.arm_held_timer)
@@ -262,10 +260,13 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
   ++st.attachment;
   st.mail->attached();
   write_presence(self, session);
+  check_quiet(self);
   rp.deliver(ok_reply(attach_reply{{st.id, st.account->name, st.account->role},
                                    st.deps->service->node_id(),
                                    st.deps->service->incarnation(),
-                                   frozen(st)}));
+                                   frozen(st),
+                                   st.asleep,
+                                   st.contacts.parent()}));
   drain(self);
   fetch_locations(self);
 }
@@ -276,7 +277,7 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
 /// in its page, in order); once the last page is out, new mail is pushed as it arrives.
 void drain(user_pointer self) {
   auto& st = self->state;
-  if (!st.session)
+  if (!pushes_now(st))
     return;
   auto start = st.mail->start_page(self->clock().now());
   if (!start)

@@ -13,6 +13,7 @@
 #include "cluster/entity_interface.hpp"
 #include "protocol/groups.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/quiet.hpp"
 
 namespace kinbox {
 
@@ -72,6 +73,8 @@ enum class user_op : uint8_t {
   typing = 48,           ///< `caller` types (to this account, or in a group): pushed to the
                          ///< attached session if the account approves `caller`, never stored
   list_groups = 49,      ///< owner or its parent: the account's groups
+  set_quiet = 50,        ///< the linked parent of this child: its quiet hours, or none
+  get_quiet = 51,        ///< owner or its parent: the quiet hours and whether they run now
 };
 
 /// The argument of `deliver`: mail for the account.
@@ -94,6 +97,9 @@ struct attach_reply {
   std::string node;
   uint64_t incarnation = 0;
   bool frozen = false; ///< a child without a parent: its session refuses its sends
+  bool asleep = false; ///< a child in its quiet hours: its session refuses its sends but
+                       ///< to its parent
+  account_id parent = 0; ///< a child's linked parent
 };
 
 /// The argument of `found_account`: what the parent's actor decided of the new account.
@@ -217,7 +223,9 @@ using user_interface = entity_interface<
   op<user_op::group_joined, group_info>,
   op<user_op::group_left, target_request>,
   op<user_op::typing, typing_body>,
-  op<user_op::list_groups, nothing, group_list>>;
+  op<user_op::list_groups, nothing, group_list>,
+  op<user_op::set_quiet, quiet_set_request, quiet_reply>,
+  op<user_op::get_quiet, nothing, quiet_reply>>;
 // clang-format on
 
 /// A request for user operation `Op` of account `id`.

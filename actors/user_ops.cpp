@@ -360,6 +360,13 @@ void on_complete_setup(user_pointer self, entity_request& req, reply_to& rp) {
   complete_setup(self, *body, rp);
 }
 
+void on_set_quiet(user_pointer self, entity_request& req, reply_to& rp) {
+  auto* body = arg<user_op::set_quiet>(req);
+  if (!body)
+    return bad(rp, "malformed quiet hours");
+  set_quiet(self, *body, rp);
+}
+
 /// Runs operation `req.op`, which the access table let through.
 void run(user_pointer self, entity_request& req, reply_to& rp) {
   switch (static_cast<user_op>(req.op)) {
@@ -379,6 +386,8 @@ void run(user_pointer self, entity_request& req, reply_to& rp) {
   case user_op::group_left: return on_group_left(self, req, rp);
   case user_op::typing: return on_typing(self, req, rp);
   case user_op::list_groups: return list_groups(self, rp);
+  case user_op::set_quiet: return on_set_quiet(self, req, rp);
+  case user_op::get_quiet: return rp.deliver(ok_reply(quiet_state(self->state)));
   case user_op::found_account: return on_found_account(self, req, rp);
   case user_op::complete_setup: return on_complete_setup(self, req, rp);
   case user_op::redeem_link_code: return on_redeem_link_code(self, req, rp);

@@ -75,6 +75,10 @@ struct user_state {
   /// none and should not pay for its maps).
   std::unique_ptr<entity_client<notice>> client;
   size_t store_calls = 0; ///< store and KV writes not answered yet
+  /// A child in its quiet hours (checked while a session is attached): its session gets
+  /// no mail and no calls, and refuses its sends but to its parent.
+  bool asleep = false;
+  uint64_t quiet_timer = 0; ///< the generation of the armed quiet-hours timer
   static inline const char* name = "kinbox.user";
 };
 
@@ -250,6 +254,24 @@ void end_group_relation(user_pointer self, account_id other);
 
 /// The account leaves every group (deleted or banned).
 void leave_groups(user_pointer self);
+
+/// Whether mail may be pushed to the session now: one is attached and the account is not
+/// in its quiet hours.
+inline bool pushes_now(const user_state& st) {
+  return st.session.has_value() && !st.asleep;
+}
+
+/// Whether the account is in its quiet hours at this moment (with or without a session).
+bool resting_now(const user_state& st);
+
+/// Looks whether the child's quiet hours began or ended: at attach, when its parent
+/// changes the schedule, and when the timer armed here fires. Beginning: what was pushed
+/// and not acked is stored, the session is told. Ending: the stored mail is drained.
+void check_quiet(user_pointer self);
+
+void set_quiet(user_pointer self, const quiet_set_request& req, reply_to rp);
+
+quiet_reply quiet_state(const user_state& st);
 
 /// Runs a request if the access table lets its caller make it (user_ops.cpp); delivers
 /// are collected in `incoming` for `store_incoming`.

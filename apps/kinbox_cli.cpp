@@ -104,6 +104,12 @@ family (a parent makes each child's account; the PIN approves the child's friend
   location watch [--wait S]    (parent) print your children's latest and new locations
                                (and other mail) for S seconds, default 30
   location on|off CHILD        (parent) switch the child's location sharing
+  quiet set CHILD --from HH:MM --to HH:MM [--days mon,tue,...|mon-fri] [--tz ZONE]
+                               (parent) the child's quiet hours, in its time zone (a tz
+                               database name; default this machine's): nothing reaches the
+                               child then, and it reaches only you
+  quiet show [CHILD]           quiet hours, yours or your child's, and whether they run now
+  quiet off CHILD              (parent) no quiet hours
 )";
 
 struct options {
@@ -258,6 +264,8 @@ public:
       return do_approvals();
     if (cmd == "policy")
       return do_policy();
+    if (cmd == "quiet")
+      return do_quiet();
     throw usage_error{"unknown command '" + cmd + "'"};
   }
 
@@ -838,6 +846,13 @@ private:
                        std::to_string(r.from) + ": " + r.text);
           break;
         }
+        case received::what::quiet_began:
+        case received::what::quiet_ended: {
+          bool began = r.kind == received::what::quiet_began;
+          print({{"type", began ? "quiet_began" : "quiet_ended"}},
+                began ? "quiet hours began" : "quiet hours ended");
+          break;
+        }
         case received::what::typing: {
           json j{{"type", "typing"}, {"from", r.from}};
           if (r.group != 0)
@@ -1147,6 +1162,57 @@ private:
                                   : client::friend_policy_choice::parent_approves;
     return ok_or_error("policy", [&](client::client& c, const account_info&) {
       return c.policy_set(child, choice);
+    });
+  }
+
+  int do_quiet() {
+    auto from = take_flag("--from");
+    auto to = take_flag("--to");
+    auto days_text = take_flag("--days");
+    auto zone = take_flag("--tz");
+    auto& a = opts_.args;
+    auto sub = a.size() >= 2 ? a[1] : "";
+    bool set = sub == "set";
+    if (!(set && a.size() == 3) && !(sub == "off" && a.size() == 3) &&
+        !(sub == "show" && a.size() <= 3))
+      throw usage_error{"quiet needs set CHILD --from HH:MM --to HH:MM, show [CHILD] or off CHILD"};
+    if (!set && !(from.empty() && to.empty() && days_text.empty() && zone.empty()))
+      throw usage_error{"--from, --to, --days and --tz go with quiet set"};
+    std::optional<quiet_schedule> schedule;
+    if (set) {
+      auto start = parse_clock(from);
+      auto end = parse_clock(to);
+      if (!start || !end)
+        throw usage_error{"quiet set needs --from HH:MM and --to HH:MM (00:00 to 23:59)"};
+      auto days = days_text.empty() ? std::optional<uint8_t>{0x7f} : parse_days(days_text);
+      if (!days)
+        throw usage_error{"--days takes mon,tue,wed,thu,fri,sat,sun or ranges like mon-fri"};
+      if (zone.empty())
+        zone = this_device().time_zone;
+      schedule = quiet_schedule{*days, *start, *end, zone.empty() ? "UTC" : zone};
+    }
+    auto child = a.size() == 3 ? parse_id(a[2]) : 0;
+    return with_login([&](client::client& c, const account_info& me) {
+      auto owner = child ? child : me.id;
+      auto got = sub == "show" ? c.quiet_get(owner) : c.quiet_set(owner, schedule);
+      if (!got)
+        return error(got.error());
+      json j{{"id", owner}, {"on", got->schedule.has_value()}};
+      std::string text = std::to_string(owner) + ": no quiet hours";
+      if (auto& s = got->schedule) {
+        j.update({{"from", format_clock(s->from_min)},
+                  {"to", format_clock(s->to_min)},
+                  {"days", format_days(s->days)},
+                  {"tz", s->tz},
+                  {"asleep", got->asleep},
+                  {"next_change_ms", got->next_change_ms}});
+        text = std::to_string(owner) + ": quiet " + format_clock(s->from_min) + "-" +
+               format_clock(s->to_min) + " " + format_days(s->days) + " (" + s->tz + "); " +
+               (got->asleep ? "quiet now, until " : "awake now, quiet from ") +
+               utc_time(got->next_change_ms);
+      }
+      print(j, text);
+      return 0;
     });
   }
 

@@ -451,6 +451,12 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
       out.push_back(std::move(r));
       continue;
     }
+    if (m.kind == mail_kind::quiet) { // pushed only, never acked
+      bool began = m.payload.size() == 1 && m.payload[0] == 1;
+      out.push_back(received{began ? received::what::quiet_began : received::what::quiet_ended,
+                             m.from, m.id, m.stored_at_ms, {}, {}, {}});
+      continue;
+    }
     if (m.kind == mail_kind::typing) { // pushed only, never acked
       received r{received::what::typing, m.from, m.id, m.stored_at_ms, {}, {}, {}};
       if (auto body = decode_body<typing_body>(m.payload))

@@ -12,6 +12,7 @@
 #include "client/connection.hpp"
 #include "client/profile.hpp"
 #include "protocol/groups.hpp"
+#include "protocol/quiet.hpp"
 
 namespace kinbox::client {
 
@@ -24,7 +25,18 @@ struct geo_point {
 
 /// What `receive` hands the app.
 struct received {
-  enum class what { text, delivered, read, expired, undecryptable, notice, location, typing };
+  enum class what {
+    text,
+    delivered,
+    read,
+    expired,
+    undecryptable,
+    notice,
+    location,
+    typing,
+    quiet_began, ///< this child's quiet hours began: nothing comes until they end
+    quiet_ended,
+  };
   what kind;
   account_id from; ///< sender of a text; for receipts the account the message went to
   message_id id;   ///< a receipt naming many messages is handed over once per message
@@ -173,6 +185,11 @@ public:
   /// Sends an upload (a transient refusal is tried again): nullopt once accepted, or the
   /// group as it is now when the upload's version was stale.
   [[nodiscard]] result<std::optional<group_info>> group_send(const group_send_request& up);
+  /// (A parent) sets the quiet hours of linked child `child`, or turns them off (nullopt).
+  [[nodiscard]] result<quiet_reply> quiet_set(account_id child,
+                                              const std::optional<quiet_schedule>& schedule);
+  /// The quiet hours of this account, or of a linked child.
+  [[nodiscard]] result<quiet_reply> quiet_get(account_id owner);
   /// Tells a friend (or a group's members) this account is typing; never stored.
   [[nodiscard]] result<bool> typing(uint64_t to, bool group);
   /// Tells `to` that its messages `ids` were read.

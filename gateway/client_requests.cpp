@@ -38,6 +38,16 @@ void wipe(std::string& pin) {
   sodium_memzero(pin.data(), pin.size());
 }
 
+/// Why the session's account may not reach account `to` (0: anyone but its parent) now:
+/// a frozen child reaches no one, a child in its quiet hours only its parent.
+std::optional<request_refusal> refusal_to_reach(const session_who& who, uint64_t to) {
+  if (who.frozen)
+    return refused(errc::account_frozen);
+  if (who.asleep && (to == 0 || to != who.linked_parent))
+    return refused(errc::asleep, "it is quiet time; only your parent can be reached until it ends");
+  return std::nullopt;
+}
+
 request_refusal not_a_request(const frame_view& f) {
   return {{errc::unexpected_frame, std::string{frame_type_name(f.type)} + " is not a client request"},
           true};
@@ -113,6 +123,15 @@ mapped_request map_family(const frame_view& f, const session_who& who) {
       return only(!who.parent, "a child account",
                   entity_call{family_request<family_op::location_update>(own, own, std::move(b))});
     });
+  case frame_type::quiet_set:
+    return with_body<quiet_set_request>(f, [&](auto& b) {
+      return only(who.parent, "a parent account",
+                  entity_call{user_request<user_op::set_quiet>(b.child, own, std::move(b))});
+    });
+  case frame_type::quiet_get:
+    return with_body<target_request>(f, [&](auto& t) -> mapped_request {
+      return entity_call{user_request<user_op::get_quiet>(t.id, own)};
+    });
   case frame_type::location_sharing:
     return with_body<location_sharing_request>(f, [&](auto& b) -> mapped_request {
       return entity_call{family_request<family_op::location_sharing>(b.child, own, b)};
@@ -127,10 +146,11 @@ mapped_request map_family(const frame_view& f, const session_who& who) {
 mapped_request map_group(const frame_view& f, const session_who& who) {
   auto own = who.account;
   auto call = [](entity_request req) -> mapped_request { return entity_call{std::move(req)}; };
-  // What reaches other accounts waits for a frozen child's new parent, as its sends do.
-  auto reaches_others = [&](mapped_request ok) -> mapped_request {
-    if (who.frozen)
-      return refused(errc::account_frozen);
+  // What reaches other accounts waits for a frozen child's new parent, as its sends do,
+  // and for the end of a child's quiet hours (but what goes to its parent).
+  auto reaches_others = [&](mapped_request ok, uint64_t to = 0) -> mapped_request {
+    if (auto no = refusal_to_reach(who, to))
+      return *no;
     return ok;
   };
   switch (f.type) {
@@ -169,14 +189,15 @@ mapped_request map_group(const frame_view& f, const session_who& who) {
       if (!b.group && b.to == own)
         return mapped_request{refused(errc::invalid_argument, "cannot type to yourself")};
       return reaches_others(b.group ? call(chat_request<chat_op::typing>(b.to, own))
-                                    : call(user_request<user_op::typing>(b.to, own, {0})));
+                                    : call(user_request<user_op::typing>(b.to, own, {0})),
+                            b.group ? 0 : b.to);
     });
   case frame_type::read:
     return with_body<read_request>(f, [&](auto& b) {
       if (b.to == own)
         return mapped_request{refused(errc::invalid_argument, "cannot send a receipt to yourself")};
       auto mail = std::move(receipt_mail(mail_kind::read, b.ids).front());
-      return reaches_others(call(user_request<user_op::deliver>(b.to, own, std::move(mail))));
+      return reaches_others(call(user_request<user_op::deliver>(b.to, own, std::move(mail))), b.to);
     });
   default:
     return map_family(f, who);
@@ -256,9 +277,10 @@ mapped_request map_request(const frame_view& f, const session_who& who) {
     return with_body<send_request>(f, [&](auto& b) -> mapped_request {
       if (b.to == own)
         return refused(errc::invalid_argument, "cannot send to yourself");
-      // A send goes to the recipient's actor, which cannot know the sender is frozen.
-      if (who.frozen)
-        return refused(errc::account_frozen);
+      // A send goes to the recipient's actor, which cannot know the sender is frozen or
+      // in its quiet hours.
+      if (auto no = refusal_to_reach(who, b.to))
+        return *no;
       auto id = b.id;
       deliver_body mail{mail_kind::message, id, std::move(b.payload)};
       return entity_call{user_request<user_op::deliver>(b.to, own, std::move(mail)), id};

@@ -21,6 +21,8 @@ struct session_who {
   account_id account = 0;
   bool parent = false; ///< a parent account (else a child)
   bool frozen = false; ///< a child without a parent: it may not reach other accounts
+  bool asleep = false; ///< a child in its quiet hours: it may reach only its parent
+  account_id linked_parent = 0; ///< a child's linked parent
 };
 
 /// A request for an entity, made through its kind's interface with the frame's body as

@@ -186,6 +186,8 @@ void on_reply(session_pointer self, session_call& call, entity_reply& r) {
       self->state.ctx->service->endpoint_attached(self->state.session_id, reply->node,
                                                   reply->incarnation);
       self->state.frozen = reply->frozen;
+      self->state.asleep = reply->asleep;
+      self->state.parent = reply->parent;
     } else
       fail(self, frame_type::bye, 0, r.ok() ? errc::internal : static_cast<errc>(r.status),
            "the account could not be attached again; reconnect");
@@ -446,6 +448,14 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
       [=](thawed_atom, account_id account) {
         if (account == self->state.account)
           self->state.frozen = false;
+      },
+      [=](asleep_atom, account_id account, bool asleep) {
+        if (account != self->state.account || self->state.asleep == asleep)
+          return;
+        self->state.asleep = asleep;
+        if (self->state.current == phase::ready)
+          write_pushes(self, {mail_push{mail_kind::quiet, account, message_id{}, 0,
+                                        bytes{static_cast<uint8_t>(asleep ? 1 : 0)}}});
       },
       [=](reattach_atom, account_id account) {
         if (account == self->state.account)

@@ -157,6 +157,8 @@ void attached(session_pointer self, uint32_t request_id, entity_reply& r) {
   st.attached = true;
   st.info = answer->account;
   st.frozen = answer->frozen;
+  st.asleep = answer->asleep;
+  st.parent = answer->parent;
   st.current = phase::ready;
   st.logged_in = true;
   st.ctx->limits->logged_in(st.address);

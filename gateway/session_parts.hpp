@@ -76,6 +76,8 @@ struct session_state {
   std::vector<mail_push> early;
   bool reattach_after_login = false; ///< the account moved while the login attached
   bool frozen = false; ///< a child without a parent: its sends are refused here
+  bool asleep = false; ///< a child in its quiet hours: its sends but to its parent are refused
+  account_id parent = 0; ///< a child's linked parent (when it attached)
   /// Requests to entities; the frames of one read leave together at its end, one message
   /// per destination. Made on the first request (an idle session pays for no maps).
   std::unique_ptr<entity_client<session_call>> client;

@@ -10,7 +10,7 @@ void handle_ready(session_pointer self, const frame_view& f) {
   auto rid = f.request_id;
   if (f.type == frame_type::whoami)
     return reply(self, frame_type::login_ok, rid, st.info);
-  auto mapped = map_request(f, {st.account, st.info.role == account_role::parent, st.frozen});
+  auto mapped = map_request(f, {st.account, st.info.role == account_role::parent, st.frozen, st.asleep, st.parent});
   if (auto* no = std::get_if<request_refusal>(&mapped)) {
     if (no->closes)
       return fail(self, frame_type::error, rid, no->why.code, no->why.message);

@@ -45,7 +45,8 @@ namespace kinbox {
     "this child account has no parent; it waits for a parent's link code")                      \
   X(not_allowed, 32, false, "the group's rules do not allow this")                               \
   X(stale_membership, 33, false,                                                                 \
-    "the group changed since the message was encrypted; wrap it for the members given")
+    "the group changed since the message was encrypted; wrap it for the members given")         \
+  X(asleep, 34, true, "it is quiet time for this child; try again when it ends")
 
 enum class errc : uint16_t {
 #define KINBOX_ERRC_ENUM(name, number, retryable, text) name = number,

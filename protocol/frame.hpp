@@ -88,7 +88,10 @@ constexpr size_t max_text_length = 1024;
   X(group_send, 0x68, "group_send")                                                             \
   X(group_stale, 0x69, "group_stale")                                                           \
   X(typing, 0x6a, "typing")                                                                     \
-  X(read, 0x6b, "read")
+  X(read, 0x6b, "read")                                                                         \
+  X(quiet_set, 0x70, "quiet_set")                                                               \
+  X(quiet_get, 0x71, "quiet_get")                                                               \
+  X(quiet_result, 0x72, "quiet_result")
 
 enum class frame_type : uint8_t {
 #define KINBOX_FRAME_ENUM(name, number, text) name = number,

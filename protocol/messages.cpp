@@ -611,6 +611,12 @@ std::string_view mail_kind_name(mail_kind k) {
     return "read";
   case mail_kind::typing:
     return "typing";
+  case mail_kind::missed_call:
+    return "missed_call";
+  case mail_kind::call:
+    return "call";
+  case mail_kind::quiet:
+    return "quiet";
   }
   return "unknown";
 }

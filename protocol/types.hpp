@@ -44,6 +44,9 @@ enum class mail_kind : uint8_t {
   group = 6,     ///< a member's copy of a group message: its wrapped key and the shared content
   read = 7,      ///< receipt: the recipient's app showed the message (made by the reader's app)
   typing = 8,    ///< pushed only: a friend or group member is typing, never stored
+  missed_call = 9, ///< a call that rang unanswered (or not at all): caller, call id, kind
+  call = 10,     ///< pushed only: a call signal (offer, answer, ice...), never stored
+  quiet = 11,    ///< pushed only: the child's quiet hours began (payload 1) or ended (0)
 };
 
 /// The state of one contact in an account's contact list.
@@ -87,8 +90,14 @@ inline bool is_valid_role(uint8_t value) {
   return value == 1 || value == 2;
 }
 
+/// Kinds that are pushed to an attached session from memory, never stored nor acked.
+inline bool pushed_only(mail_kind k) {
+  return k == mail_kind::location || k == mail_kind::typing || k == mail_kind::call ||
+         k == mail_kind::quiet;
+}
+
 inline bool is_valid_mail_kind(uint8_t value) {
-  return value >= 1 && value <= 8;
+  return value >= 1 && value <= 11;
 }
 
 } // namespace kinbox

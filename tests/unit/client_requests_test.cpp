@@ -22,6 +22,8 @@ constexpr account_id child = 3003;
 const session_who parent_who{me, true, false};
 const session_who child_who{me, false, false};
 const session_who frozen_who{me, false, true};
+constexpr account_id my_parent = 1231231231;
+const session_who asleep_who{me, false, false, true, my_parent};
 
 template <class Body>
 mapped_request map(frame_type type, const Body& body, const session_who& who = parent_who) {
@@ -98,6 +100,30 @@ CAF_TEST(a send to oneself or from a frozen child is refused and the session goe
   // A frozen child reads its own profile, not another's.
   CAF_CHECK(refusal(map(frame_type::profile_get, profile_request{other, 0}, frozen_who)));
   CAF_CHECK_EQUAL(call(map(frame_type::profile_get, profile_request{me, 0}, frozen_who)).id, me);
+}
+
+CAF_TEST(a child in its quiet hours reaches only its parent and the session goes on) {
+  auto asleep = [](const mapped_request& m) {
+    auto r = refusal(m);
+    return r && r->why.code == errc::asleep && !r->closes;
+  };
+  CAF_CHECK(asleep(map(frame_type::send, send_request{other, {}, bytes{1}}, asleep_who)));
+  CAF_CHECK(asleep(map(frame_type::typing, typing_request{other, false}, asleep_who)));
+  CAF_CHECK(asleep(map(frame_type::typing, typing_request{group_id{1} << 40, true}, asleep_who)));
+  CAF_CHECK(asleep(map(frame_type::group_create, group_create_request{"g", {other}}, asleep_who)));
+  CAF_CHECK(asleep(map(frame_type::read, read_request{other, {message_id{}}}, asleep_who)));
+  CAF_CHECK_EQUAL(call(map(frame_type::send, send_request{my_parent, {}, bytes{1}}, asleep_who)).id,
+                  my_parent);
+  CAF_CHECK_EQUAL(call(map(frame_type::typing, typing_request{my_parent, false}, asleep_who)).id,
+                  my_parent);
+  // Quiet hours are set by a parent and read by either.
+  auto set = call(map(frame_type::quiet_set,
+                      quiet_set_request{other, quiet_schedule{0x7f, 1, 2, "UTC"}}));
+  CAF_CHECK_EQUAL(set.id, other);
+  CAF_CHECK_EQUAL(set.op, static_cast<uint8_t>(user_op::set_quiet));
+  CAF_CHECK(refusal(map(frame_type::quiet_set, quiet_set_request{other, {}}, child_who)));
+  CAF_CHECK_EQUAL(call(map(frame_type::quiet_get, target_request{me}, asleep_who)).op,
+                  static_cast<uint8_t>(user_op::get_quiet));
 }
 
 CAF_TEST(a malformed body or a frame that is no request closes the session) {

@@ -44,12 +44,12 @@ CAF_TEST(a stranger reaches only what any account may tell another) {
   CAF_CHECK(running_for(relation::other) == from_anyone);
 }
 
-CAF_TEST(a linked parent oversees contacts and data and nothing else) {
+CAF_TEST(a linked parent oversees contacts data and quiet hours and nothing else) {
   CAF_CHECK(running_for(relation::parent) ==
             with(from_anyone, {user_op::list_contacts, user_op::block_contact,
                                user_op::remove_contact, user_op::export_account,
                                user_op::delete_account, user_op::new_setup_code,
-                               user_op::list_groups}));
+                               user_op::list_groups, user_op::set_quiet, user_op::get_quiet}));
 }
 
 CAF_TEST(a child sends its parent locations and the operator bans) {
@@ -81,7 +81,7 @@ CAF_TEST(an id without an account answers like any other and only setup steps ru
             access::not_found);
 }
 
-CAF_TEST(a frozen child may log in ack export list its groups and hear of a link and nothing else of its own) {
+CAF_TEST(a frozen child may log in ack export list its groups and quiet hours and hear of a link and nothing else of its own) {
   std::set<user_op> own_frozen;
   for (int op = 0; op < 256; ++op)
     if (check_access(static_cast<uint8_t>(op), relation::self, true, true) == access::frozen)
@@ -89,7 +89,8 @@ CAF_TEST(a frozen child may log in ack export list its groups and hear of a link
   auto own = running_for(relation::self, true, true);
   CAF_CHECK(own == with(from_anyone, {user_op::attach, user_op::detach, user_op::ack,
                                       user_op::export_account, user_op::linked,
-                                      user_op::unlinked, user_op::list_groups}));
+                                      user_op::unlinked, user_op::list_groups,
+                                      user_op::get_quiet}));
   CAF_CHECK(own_frozen.count(user_op::add_friend) == 1);
   CAF_CHECK(own_frozen.count(user_op::set_profile) == 1);
   // What others tell it still arrives.

@@ -42,6 +42,7 @@ struct world : fakes::kv_world {
   std::vector<uint16_t> kicks;
   size_t reattaches = 0;
   size_t thaws = 0; ///< sessions told their frozen child may send again
+  std::vector<bool> asleep; ///< what sessions were told of quiet hours, in order
   uint64_t now = 1000;
   uint64_t next_seq = 0;
   caf::message family_answer; ///< what every family answers (e.g. its latest location)
@@ -120,6 +121,7 @@ caf::behavior fake_session(caf::event_based_actor*, std::shared_ptr<world> w) {
       [=](kick_atom, account_id, uint16_t code) { w->kicks.push_back(code); },
       [=](reattach_atom, account_id) { ++w->reattaches; },
       [=](thawed_atom, account_id) { ++w->thaws; },
+      [=](asleep_atom, account_id, bool asleep) { w->asleep.push_back(asleep); },
   };
 }
 
@@ -305,6 +307,19 @@ bytes target(account_id id) {
 
 bytes message(uint8_t tag) {
   return encode_body(deliver_body{mail_kind::message, id_of(tag), bytes{1, 2}});
+}
+
+/// Milliseconds since the epoch of a UTC wall-clock time.
+uint64_t utc_ms(int y, unsigned m, unsigned d, unsigned h, unsigned min) {
+  using namespace std::chrono;
+  auto date = sys_days{year{y} / month{m} / std::chrono::day{d}};
+  return static_cast<uint64_t>(
+      duration_cast<milliseconds>((date + hours{h} + minutes{min}).time_since_epoch()).count());
+}
+
+/// Quiet hours from 21:00 to 07:00 every night, UTC.
+bytes nights(account_id child) {
+  return encode_body(quiet_set_request{child, quiet_schedule{0x7f, 21 * 60, 7 * 60, "UTC"}});
 }
 
 /// A `complete_setup` argument: the secret and a device's two keys.
@@ -1865,6 +1880,84 @@ CAF_TEST(a group copy is admitted from an approved sender only) {
   auto kept = std::count_if(w->mail.begin(), w->mail.end(),
                             [](auto& m) { return m.second.kind == mail_kind::group; });
   CAF_CHECK_EQUAL(kept, 1);
+}
+
+CAF_TEST(quiet hours hold a child mail from the evening to the morning on the actor timer) {
+  make_child(alice);
+  link_parent(alice, bob);
+  befriend(alice, carol);
+  w->now = utc_ms(2026, 12, 7, 20, 0); // a Monday
+  auto child = spawn(alice);
+  // Only the linked parent sets them; a zone the tz database does not know is refused.
+  CAF_CHECK_EQUAL(call(child, carol, user_op::set_quiet, nights(alice)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(call(child, alice, user_op::set_quiet, nights(alice)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  auto nowhere = quiet_set_request{alice, quiet_schedule{0x7f, 21 * 60, 7 * 60, "Nowhere/Else"}};
+  CAF_CHECK_EQUAL(call(child, bob, user_op::set_quiet, encode_body(nowhere)).status,
+                  static_cast<uint16_t>(errc::invalid_argument));
+  auto set = value<quiet_reply>(call(child, bob, user_op::set_quiet, nights(alice)));
+  CAF_REQUIRE(set);
+  auto asleep = set->asleep;
+  auto next = set->next_change_ms;
+  CAF_CHECK(!asleep);
+  CAF_CHECK_EQUAL(next, utc_ms(2026, 12, 7, 21, 0));
+  auto messages = [&](uint8_t tag) {
+    return std::count_if(w->pushes.begin(), w->pushes.end(), [&](const mail_push& p) {
+      return p.kind == mail_kind::message && p.id == id_of(tag);
+    });
+  };
+  attach(child, alice, 1);
+  call_later(child, carol, user_op::deliver, message(1)); // answered at its ack
+  CAF_CHECK_EQUAL(messages(1), 1);
+  pass(std::chrono::hours(1)); // 21:00: the timer fires
+  CAF_CHECK_EQUAL(w->asleep, std::vector<bool>{true});
+  CAF_CHECK(call(child, carol, user_op::deliver, message(2)).ok());
+  CAF_CHECK(stored(alice, 2));
+  pass(std::chrono::hours(6)); // 03:00, past midnight: still quiet
+  CAF_CHECK_EQUAL(messages(2), 0);
+  CAF_CHECK_EQUAL(w->asleep.size(), 1u);
+  pass(std::chrono::hours(4)); // 07:00: the stored mail comes
+  CAF_CHECK_EQUAL(w->asleep, (std::vector<bool>{true, false}));
+  CAF_CHECK_EQUAL(messages(2), 1);
+}
+
+CAF_TEST(quiet hours outlive the actor and an attach inside them starts asleep) {
+  make_child(alice);
+  link_parent(alice, bob);
+  befriend(alice, carol);
+  w->now = utc_ms(2026, 12, 7, 20, 0);
+  auto first = spawn(alice);
+  CAF_CHECK(call(first, bob, user_op::set_quiet, nights(alice)).ok());
+  caf::anon_send_exit(first, caf::exit_reason::kill); // the node went down
+  consume_messages();
+  w->now = utc_ms(2026, 12, 7, 23, 0);
+  auto child = spawn(alice);
+  auto shown = value<quiet_reply>(call(child, alice, user_op::get_quiet));
+  CAF_REQUIRE(shown);
+  auto kept = shown->schedule;
+  CAF_CHECK(kept && kept->from_min == 21 * 60 && kept->tz == "UTC");
+  auto attached = attach(child, alice, 1);
+  CAF_CHECK(attached.asleep);
+  CAF_CHECK_EQUAL(attached.parent, bob);
+  CAF_CHECK(call(child, carol, user_op::deliver, message(3)).ok());
+  CAF_CHECK(std::none_of(w->pushes.begin(), w->pushes.end(),
+                         [](auto& p) { return p.kind == mail_kind::message; }));
+  pass(std::chrono::hours(8)); // 07:00
+  CAF_CHECK(std::any_of(w->pushes.begin(), w->pushes.end(),
+                        [](auto& p) { return p.kind == mail_kind::message && p.id == id_of(3); }));
+  // Off: the parent ends them, and the child reads that there are none.
+  CAF_CHECK(call(child, bob, user_op::set_quiet, encode_body(quiet_set_request{alice, {}})).ok());
+  auto off = value<quiet_reply>(call(child, alice, user_op::get_quiet));
+  CAF_REQUIRE(off);
+  CAF_CHECK(!off->schedule.has_value());
+}
+
+CAF_TEST(a parent account has no quiet hours) {
+  link_parent(alice, bob); // alice stays a parent account
+  auto actor = spawn(alice);
+  CAF_CHECK_EQUAL(call(actor, bob, user_op::set_quiet, nights(alice)).status,
+                  static_cast<uint16_t>(errc::invalid_argument));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
