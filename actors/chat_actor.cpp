@@ -346,6 +346,31 @@ void typing(chat_pointer self, account_id sender, reply_to rp) {
   rp.deliver(ok_reply());
 }
 
+/// An offer to the group: up to `max_ring` other members ring, each through its own
+/// actor's filter; the caller hears each one's outcome. A member whose filter refuses the
+/// caller is told apart from an offline one by no one: both are `offline`.
+void ring(chat_pointer self, account_id caller, call_request& req, reply_to rp) {
+  auto& st = self->state;
+  std::vector<account_id> rung;
+  std::vector<entity_request> offers;
+  for (auto m : st.chat->members) {
+    if (m == caller || rung.size() == st.deps->max_ring)
+      continue;
+    rung.push_back(m);
+    offers.push_back(user_request<user_op::call_in>(
+        m, caller, call_event{req.id, st.id, call_signal::offer, 0, req.video, req.payload}));
+  }
+  ask_all(self, std::move(offers), [=](std::vector<entity_reply>& replies) mutable {
+    call_ring_result out;
+    for (size_t i = 0; i < rung.size(); ++i) {
+      auto* r = result_as<call_ring_result>(replies[i]);
+      auto outcome = r != nullptr && r->rung.size() == 1 ? r->rung[0].outcome : call_outcome::offline;
+      out.rung.push_back({rung[i], outcome});
+    }
+    rp.deliver(ok_reply(std::move(out)));
+  });
+}
+
 /// Reads and sends, which run between membership changes, at once.
 void read_or_send(chat_pointer self, entity_request& req, reply_to rp) {
   auto& st = self->state;
@@ -360,6 +385,10 @@ void read_or_send(chat_pointer self, entity_request& req, reply_to rp) {
     break;
   case chat_op::typing:
     return typing(self, req.caller, std::move(rp));
+  case chat_op::ring:
+    if (auto* offer = arg<chat_op::ring>(req))
+      return ring(self, req.caller, *offer, std::move(rp));
+    break;
   default:
     break;
   }
@@ -371,6 +400,7 @@ bool is_change(uint8_t op) {
   case chat_op::show:
   case chat_op::send:
   case chat_op::typing:
+  case chat_op::ring:
     return false;
   default:
     return true;

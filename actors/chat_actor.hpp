@@ -41,11 +41,15 @@ struct group_counters {
   std::atomic<uint64_t> dropped{0};  ///< copies a member's filter (or mailbox cap) dropped
 };
 
+/// Members a group call rings by default, as Signal does.
+constexpr size_t default_max_ring = 16;
+
 struct chat_deps {
   kv_actor kv;
   std::shared_ptr<entity_service> service;
   std::function<uint64_t()> now_ms;
   size_t max_members = default_max_group_members;
+  size_t max_ring = default_max_ring; ///< members one group offer rings (`--max-ring`)
   std::shared_ptr<group_counters> counters = std::make_shared<group_counters>();
 };
 

@@ -6,6 +6,7 @@
 #include <span>
 
 #include "cluster/entity_interface.hpp"
+#include "protocol/calls.hpp"
 #include "protocol/groups.hpp"
 
 namespace kinbox {
@@ -21,6 +22,8 @@ enum class chat_op : uint8_t {
   send = 6,           ///< a member: one upload, a copy to each member
   typing = 7,         ///< a member: pushed to the members online, never stored
   relation_ended = 8, ///< a member's actor: a relation of the member with `other` ended
+  ring = 9,           ///< a member's actor: an offer to the group; up to max-ring members
+                      ///< ring, each through its own filter
 };
 
 /// The argument of `relation_ended`, which only a child's actor sends: the child no
@@ -45,7 +48,8 @@ using chat_interface = entity_interface<
   op<chat_op::show, nothing, group_info>,
   op<chat_op::send, group_send_request, group_send_result>,
   op<chat_op::typing>,
-  op<chat_op::relation_ended, relation_end>>;
+  op<chat_op::relation_ended, relation_end>,
+  op<chat_op::ring, call_request, call_ring_result>>;
 // clang-format on
 
 /// A request for chat operation `Op` of group `group`.

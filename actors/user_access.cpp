@@ -34,6 +34,7 @@ constexpr std::array rows{
   row{user_op::group_joined,     {anyone}},
   row{user_op::group_left,       {anyone}},
   row{user_op::typing,           {anyone, false, true}},  // pushed only if approved
+  row{user_op::call_in,          {anyone}},  // only from an approved peer of a call
   // Before the account is there.
   row{user_op::found_account,    {anyone, true}},
   row{user_op::complete_setup,   {anyone, true}},
@@ -50,6 +51,7 @@ constexpr std::array rows{
   row{user_op::delete_account,   {own_or_parent}},
   row{user_op::new_setup_code,   {static_cast<relations>(relation::parent)}},
   row{user_op::set_quiet,        {static_cast<relations>(relation::parent)}},
+  row{user_op::end_calls,        {static_cast<relations>(relation::parent)}},
   row{user_op::get_quiet,        {own_or_parent, false, false, true}},
   row{user_op::attach,           {own, false, false, true}},
   row{user_op::detach,           {own, false, false, true}},
@@ -66,6 +68,7 @@ constexpr std::array rows{
   row{user_op::set_profile,      {own}},
   row{user_op::create_child,     {own}},
   row{user_op::make_link_code,   {own}},
+  row{user_op::call_out,         {own}},
 };
 // clang-format on
 

@@ -171,7 +171,7 @@ void after_load(user_pointer self) {
 /// Whether the actor holds nothing that is not in KV or the store (a link code waiting to
 /// be redeemed is only here), and waits for nothing.
 bool can_stop(const user_state& st, uint64_t now_ms) {
-  return quiet(st) && !st.session &&
+  return quiet(st) && !st.session && st.calls.empty() &&
          st.mail->quiet() && st.incoming.empty() &&
          (!st.code || st.code->expired(now_ms));
 }
@@ -207,6 +207,7 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
         auto& st = self->state;
         auto rp = self->make_response_promise<bool>();
         st.life.release(rp);
+        end_calls(self, call_outcome::ended); // a call's state does not move
         store_held(self, true);
         // The session stays online: it attaches again, to the shard's next owner.
         if (st.session)
@@ -239,6 +240,7 @@ user_actor::behavior_type user_behavior(user_pointer self, account_id id,
         else
           arm_redeliver(self); // for the session attached since, if any
       },
+      [=](ring_atom, uint64_t call) { ring_over(self, call); },
       [=](quiet_atom, uint64_t generation) {
         if (generation == self->state.quiet_timer)
           check_quiet(self);

@@ -66,6 +66,8 @@ using thawed_atom = caf::atom_constant<caf::atom("thawed")>;
 /// The child's quiet hours began (true) or ended (false): its session refuses its sends
 /// but to its parent meanwhile (account, asleep).
 using asleep_atom = caf::atom_constant<caf::atom("asleep")>;
+/// Internal: the ring of a call to this account is over unless it was answered (call id).
+using ring_atom = caf::atom_constant<caf::atom("ring")>;
 /// Internal: a child's quiet hours may begin or end now (the timer's generation).
 using quiet_atom = caf::atom_constant<caf::atom("quiet")>;
 
@@ -81,6 +83,7 @@ using user_actor = entity_actor::extend<
   caf::reacts_to<linger_atom>,
   caf::reacts_to<redeliver_atom, uint64_t>,
   caf::reacts_to<quiet_atom, uint64_t>,
+  caf::reacts_to<ring_atom, uint64_t>,
   caf::reacts_to<entity_retry_atom>>;
 // clang-format on
 
@@ -135,6 +138,9 @@ struct user_deps {
   std::chrono::milliseconds redeliver_after{std::chrono::seconds(10)};
   /// Most envelopes one user holds that way; past it the held mail is stored.
   size_t max_held_per_user = 4096;
+  /// How long a call to the account rings unanswered before the caller hears `no_answer`
+  /// and a missed call is stored (`--ring-timeout`).
+  std::chrono::milliseconds ring_timeout{std::chrono::seconds(60)};
   /// The node-wide bound on held payload bytes (one budget shared by all user actors).
   std::shared_ptr<held_budget> held = std::make_shared<held_budget>(64u << 20);
 };

@@ -224,6 +224,7 @@ void write_presence(user_pointer self, const endpoint& session) {
 void detach_session(user_pointer self, uint64_t last_seen_ms) {
   auto& st = self->state;
   st.life.arm_idle(self); // without a session, the actor stops once unused
+  end_calls(self, call_outcome::ended, false);
   st.session.reset();
   auto held = st.mail->detached(self->clock().now()); // no ack can come now
   if (!held.empty())

@@ -11,6 +11,7 @@
 #include "actors/family_interface.hpp"
 #include "actors/safety.hpp"
 #include "cluster/entity_interface.hpp"
+#include "protocol/calls.hpp"
 #include "protocol/groups.hpp"
 #include "protocol/messages.hpp"
 #include "protocol/quiet.hpp"
@@ -75,6 +76,11 @@ enum class user_op : uint8_t {
   list_groups = 49,      ///< owner or its parent: the account's groups
   set_quiet = 50,        ///< the linked parent of this child: its quiet hours, or none
   get_quiet = 51,        ///< owner or its parent: the quiet hours and whether they run now
+  call_out = 52,         ///< owner: a signal of the account's app to a peer of a call (an
+                         ///< offer to a friend, or to a group through its chat actor)
+  call_in = 53,          ///< `caller`'s actor (or a group's, for an offer): a signal of a
+                         ///< call with `caller`, pushed to the attached session only
+  end_calls = 54,        ///< the linked parent of this child: its calls end now
 };
 
 /// The argument of `deliver`: mail for the account.
@@ -225,7 +231,10 @@ using user_interface = entity_interface<
   op<user_op::typing, typing_body>,
   op<user_op::list_groups, nothing, group_list>,
   op<user_op::set_quiet, quiet_set_request, quiet_reply>,
-  op<user_op::get_quiet, nothing, quiet_reply>>;
+  op<user_op::get_quiet, nothing, quiet_reply>,
+  op<user_op::call_out, call_request, call_ring_result>,
+  op<user_op::call_in, call_event, call_ring_result>,  // an offer: the callee's outcome
+  op<user_op::end_calls>>;
 // clang-format on
 
 /// A request for user operation `Op` of account `id`.

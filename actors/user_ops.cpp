@@ -367,6 +367,20 @@ void on_set_quiet(user_pointer self, entity_request& req, reply_to& rp) {
   set_quiet(self, *body, rp);
 }
 
+void on_call_out(user_pointer self, entity_request& req, reply_to& rp) {
+  auto* body = arg<user_op::call_out>(req);
+  if (!body)
+    return bad(rp, "malformed call");
+  call_out(self, *body, rp);
+}
+
+void on_call_in(user_pointer self, entity_request& req, reply_to& rp) {
+  auto* body = arg<user_op::call_in>(req);
+  if (!body)
+    return bad(rp, "malformed call");
+  call_in(self, req.caller, *body, rp);
+}
+
 /// Runs operation `req.op`, which the access table let through.
 void run(user_pointer self, entity_request& req, reply_to& rp) {
   switch (static_cast<user_op>(req.op)) {
@@ -387,6 +401,11 @@ void run(user_pointer self, entity_request& req, reply_to& rp) {
   case user_op::typing: return on_typing(self, req, rp);
   case user_op::list_groups: return list_groups(self, rp);
   case user_op::set_quiet: return on_set_quiet(self, req, rp);
+  case user_op::call_out: return on_call_out(self, req, rp);
+  case user_op::call_in: return on_call_in(self, req, rp);
+  case user_op::end_calls:
+    end_calls(self, call_outcome::ended);
+    return rp.deliver(ok_reply());
   case user_op::get_quiet: return rp.deliver(ok_reply(quiet_state(self->state)));
   case user_op::found_account: return on_found_account(self, req, rp);
   case user_op::complete_setup: return on_complete_setup(self, req, rp);

@@ -45,6 +45,19 @@ struct notice {
 };
 
 
+/// A call of the account, as its actor keeps it (never stored).
+struct call_state {
+  call_id id = 0;
+  group_id group = 0;
+  bool video = false;
+  bool placed = false;   ///< this account is the caller
+  bool answered = false; ///< the callee answered (a caller's: one of its peers did)
+  std::vector<account_id> peers; ///< the caller's: who rings or talks; the callee's: the caller
+};
+
+/// Most calls one account keeps at once (a caller's rings and talks).
+constexpr size_t max_calls_per_account = 8;
+
 struct user_state {
   account_id id = 0;
   std::shared_ptr<const user_deps> deps; ///< one for all user actors of the node
@@ -79,6 +92,8 @@ struct user_state {
   /// no mail and no calls, and refuses its sends but to its parent.
   bool asleep = false;
   uint64_t quiet_timer = 0; ///< the generation of the armed quiet-hours timer
+  /// The account's calls, in memory only: ringing or answered, with their peers.
+  std::vector<call_state> calls;
   static inline const char* name = "kinbox.user";
 };
 
@@ -270,6 +285,20 @@ bool resting_now(const user_state& st);
 void check_quiet(user_pointer self);
 
 void set_quiet(user_pointer self, const quiet_set_request& req, reply_to rp);
+
+/// A signal of the account's own app (user_calls.cpp).
+void call_out(user_pointer self, call_request& req, reply_to rp);
+
+/// A signal from peer `from` of a call (an offer rings the account).
+void call_in(user_pointer self, account_id from, call_event& ev, reply_to rp);
+
+/// The ring of call `id` is over: unanswered, it is a missed call.
+void ring_over(user_pointer self, call_id id);
+
+/// Ends the account's calls, its peers and session told `why`: all of them, or (a session
+/// that went) the ones it placed or answered; calls ringing here ring on until answered
+/// from a new session or over.
+void end_calls(user_pointer self, call_outcome why, bool all = true);
 
 quiet_reply quiet_state(const user_state& st);
 

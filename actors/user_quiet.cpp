@@ -61,6 +61,8 @@ void check_quiet(user_pointer self) {
   arm_quiet_timer(self);
   if (now == st.asleep)
     return;
+  if (now)
+    end_calls(self, call_outcome::asleep); // while the session still hears it
   st.asleep = now;
   log::get("user")->info("event={} account={}", now ? "quiet_began" : "quiet_ended", st.id);
   if (st.session)

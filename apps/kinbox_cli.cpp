@@ -9,11 +9,13 @@
 #include <iostream>
 #include <iterator>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <sodium.h>
 
 #include "config/version.hpp"
 #include "client/client.hpp"
@@ -81,6 +83,15 @@ groups (of friends; every child in a group is a friend of every member, or their
   group list [CHILD]           your groups, or your child's
   group show GROUP             name, version and members (with the names of your contacts)
   group send GROUP TEXT        send TEXT to the group (end-to-end encrypted, one upload)
+
+calls (signaling only: the media goes between the apps):
+  call ID|GROUP [--video] [--wait S]
+                               ring a friend, or a group's members; prints each one's
+                               outcome, then waits up to S seconds (default 65) for their
+                               answers; the call ends when this command does
+  call answer|decline|hangup CALLID
+                               answer, decline or end call CALLID (as recv printed it)
+  call end CHILD               (parent) end your child's ringing or running calls
 
 family (a parent makes each child's account; the PIN approves the child's friends):
   child add --name NAME --birth-date YYYY-MM-DD
@@ -266,6 +277,8 @@ public:
       return do_policy();
     if (cmd == "quiet")
       return do_quiet();
+    if (cmd == "call")
+      return do_call();
     throw usage_error{"unknown command '" + cmd + "'"};
   }
 
@@ -846,6 +859,23 @@ private:
                        std::to_string(r.from) + ": " + r.text);
           break;
         }
+        case received::what::call:
+          if (r.call)
+            print_call_event(r.from, *r.call, r.text);
+          break;
+        case received::what::missed_call: {
+          json j{{"type", "missed_call"}, {"from", r.from}, {"at_ms", r.stored_at_ms}};
+          std::string line = "missed call from " + std::to_string(r.from);
+          if (r.missed) {
+            auto why = std::string{call_outcome_name(r.missed->why)};
+            j.update({{"call", r.missed->id}, {"video", r.missed->video}, {"why", why}});
+            if (r.group != 0)
+              j["group"] = r.group;
+            line += " (" + why + ")";
+          }
+          print(j, line + " " + utc_time(r.stored_at_ms));
+          break;
+        }
         case received::what::quiet_began:
         case received::what::quiet_ended: {
           bool began = r.kind == received::what::quiet_began;
@@ -1162,6 +1192,103 @@ private:
                                   : client::friend_policy_choice::parent_approves;
     return ok_or_error("policy", [&](client::client& c, const account_info&) {
       return c.policy_set(child, choice);
+    });
+  }
+
+  /// Prints what became of a ring, or a call event.
+  void print_call_event(account_id from, const call_event& ev, const std::string& text) {
+    json j{{"type", "call"},
+           {"call", ev.id},
+           {"from", from},
+           {"signal", std::string{call_signal_name(ev.signal)}},
+           {"video", ev.video}};
+    if (ev.group != 0)
+      j["group"] = ev.group;
+    if (ev.reason != 0)
+      j["reason"] = std::string{call_outcome_name(static_cast<call_outcome>(ev.reason))};
+    if (!text.empty())
+      j["text"] = text;
+    std::string line = "call " + std::to_string(ev.id) + " from " + std::to_string(from) + ": " +
+                       std::string{call_signal_name(ev.signal)};
+    if (ev.reason != 0)
+      line += " (" + std::string{call_outcome_name(static_cast<call_outcome>(ev.reason))} + ")";
+    if (ev.signal == call_signal::offer)
+      line += ev.video ? " (video)" : " (voice)";
+    if (ev.group != 0)
+      line += " in group " + std::to_string(ev.group);
+    print(j, line);
+  }
+
+  int do_call() {
+    bool video = std::erase(opts_.args, std::string{"--video"}) > 0;
+    auto wait_text = take_flag("--wait");
+    auto& a = opts_.args;
+    if (a.size() == 3 && (a[1] == "answer" || a[1] == "decline" || a[1] == "hangup")) {
+      call_id id = 0;
+      try {
+        size_t used = 0;
+        id = std::stoull(a[2], &used);
+        if (used != a[2].size() || a[2][0] == '-')
+          throw std::invalid_argument{"id"};
+      } catch (const std::exception&) {
+        throw usage_error{"'" + a[2] + "' is not a call id"};
+      }
+      auto s = a[1] == "answer"    ? call_signal::answer
+               : a[1] == "decline" ? call_signal::decline
+                                   : call_signal::hangup;
+      return ok_or_error("call " + a[1], [&](client::client& c, const account_info&) {
+        return c.call_signal_to(id, s);
+      });
+    }
+    if (a.size() == 3 && a[1] == "end") {
+      auto child = parse_id(a[2]);
+      return ok_or_error("call end", [&](client::client& c, const account_info&) {
+        return c.call_end(child);
+      });
+    }
+    if (a.size() != 2)
+      throw usage_error{"call needs ID|GROUP, answer|decline|hangup CALLID, or end CHILD"};
+    auto to = parse_id(a[1]);
+    double wait_s = wait_text.empty() ? 65 : parse_number(wait_text, 0, 3600, "--wait");
+    return with_login([&](client::client& c, const account_info&) {
+      call_id id = 0;
+      randombytes_buf(&id, sizeof id);
+      id >>= 1; // JSON readers keep it exact
+      auto rung = c.call_offer(to, id, video);
+      if (!rung)
+        return error(rung.error());
+      std::set<account_id> ringing;
+      for (auto& r : rung->rung) {
+        auto outcome = std::string{call_outcome_name(r.outcome)};
+        print({{"type", "rung"}, {"call", id}, {"id", r.id}, {"outcome", outcome}},
+              "call " + std::to_string(id) + ": " + std::to_string(r.id) + " " + outcome);
+        if (r.outcome == call_outcome::ringing)
+          ringing.insert(r.id);
+      }
+      auto until = std::chrono::steady_clock::now() +
+                   milliseconds(static_cast<int64_t>(wait_s * 1000));
+      while (!ringing.empty() && std::chrono::steady_clock::now() < until) {
+        auto left = std::chrono::duration_cast<milliseconds>(until - std::chrono::steady_clock::now());
+        auto got = c.receive(std::min(left, milliseconds(1000)));
+        if (!got)
+          return error(got.error());
+        for (auto& r : *got) {
+          if (r.kind != received::what::call || !r.call || r.call->id != id) {
+            print_received({r});
+            continue;
+          }
+          print_call_event(r.from, *r.call, r.text);
+          auto s = r.call->signal;
+          if (s == call_signal::answer || s == call_signal::decline || s == call_signal::busy ||
+              s == call_signal::hangup)
+            ringing.erase(r.from);
+        }
+      }
+      if (!ringing.empty()) { // the wait is over: stop the ring
+        if (auto done = c.call_signal_to(id, call_signal::hangup); !done)
+          return error(done.error());
+      }
+      return 0;
     });
   }
 

@@ -276,6 +276,7 @@ int run(const node_config& cfg) {
     deps.ages = cfg.ages;
     deps.images = spawn_image_worker(sys);
     deps.setup_code_ttl = cfg.setup_code_ttl;
+    deps.ring_timeout = cfg.ring_timeout;
     // A drain page must fit in what a connection may have unsent.
     // The pages in flight together stay within half of the slow-consumer limit.
     deps.drain_page_bytes = std::min<size_t>(
@@ -292,6 +293,7 @@ int run(const node_config& cfg) {
     cdeps.service = svc;
     cdeps.now_ms = system_now_ms;
     cdeps.max_members = cfg.max_group_members;
+    cdeps.max_ring = cfg.max_ring;
     // The entity kinds this node hosts: one line each.
     std::vector<entity_host> hosts{
         host_kind(sys, svc,

@@ -433,7 +433,7 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
   // not handed over as undecryptable.
   for (auto& m : mail)
     if ((m.kind == mail_kind::message || m.kind == mail_kind::location ||
-         m.kind == mail_kind::group) &&
+         m.kind == mail_kind::group || m.kind == mail_kind::call) &&
         !channels_.count(m.from) && !prof_.was_seen({m.from, m.id}))
       if (auto keys = keys_of(m.from); !keys && errc_retryable(keys.error().code))
         return keys.error();
@@ -451,6 +451,20 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
       out.push_back(std::move(r));
       continue;
     }
+    if (m.kind == mail_kind::call) { // pushed only, never acked
+      received r{received::what::call, m.from, m.id, m.stored_at_ms, {}, {}, {}};
+      if (auto ev = decode_body<call_event>(m.payload)) {
+        r.group = ev->group;
+        if (!ev->payload.empty())
+          if (auto* channel = channel_to(m.from))
+            if (auto plain = channel->open(ev->payload))
+              if (auto text = decode_plaintext(*plain))
+                r.text = std::move(*text);
+        r.call = std::move(*ev);
+        out.push_back(std::move(r));
+      }
+      continue;
+    }
     if (m.kind == mail_kind::quiet) { // pushed only, never acked
       bool began = m.payload.size() == 1 && m.payload[0] == 1;
       out.push_back(received{began ? received::what::quiet_began : received::what::quiet_ended,
@@ -465,6 +479,15 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
       continue;
     }
     acks.keys.push_back(mail_key{m.kind, m.from, m.id});
+    if (m.kind == mail_kind::missed_call) {
+      received r{received::what::missed_call, m.from, m.id, m.stored_at_ms, {}, {}, {}};
+      if (auto body = decode_body<missed_call_body>(m.payload)) {
+        r.group = body->group;
+        r.missed = *body;
+      }
+      out.push_back(std::move(r));
+      continue;
+    }
     if (m.kind == mail_kind::notice) {
       received r{received::what::notice, m.from, m.id, m.stored_at_ms, {}, {}, {}};
       if (auto plain = crypto::open_sealed(m.payload, prof_.box))

@@ -11,6 +11,7 @@
 
 #include "client/connection.hpp"
 #include "client/profile.hpp"
+#include "protocol/calls.hpp"
 #include "protocol/groups.hpp"
 #include "protocol/quiet.hpp"
 
@@ -36,6 +37,8 @@ struct received {
     typing,
     quiet_began, ///< this child's quiet hours began: nothing comes until they end
     quiet_ended,
+    call,        ///< a signal of a call (`call`; `text` is its opened payload, if any)
+    missed_call, ///< a call that rang unanswered or could not ring (`missed`)
   };
   what kind;
   account_id from; ///< sender of a text; for receipts the account the message went to
@@ -45,6 +48,8 @@ struct received {
   std::optional<notice_body> notice; ///< for notices (to a parent, from the server)
   std::optional<geo_point> location; ///< for a child's location (to its parent)
   group_id group = 0; ///< a group message's (or typing's) group; 0 for a 1:1 conversation
+  std::optional<call_event> call{};       ///< for call signals (its payload opened)
+  std::optional<missed_call_body> missed{}; ///< for missed calls
 };
 
 /// What a parent lets a child do about friends (link_info.policy on the wire).
@@ -185,6 +190,18 @@ public:
   /// Sends an upload (a transient refusal is tried again): nullopt once accepted, or the
   /// group as it is now when the upload's version was stale.
   [[nodiscard]] result<std::optional<group_info>> group_send(const group_send_request& up);
+  // Calls (calls.cpp): signaling only; the media goes between the apps.
+  /// Rings friend or group `to` for call `id` (random, made by the caller): each rung
+  /// account's outcome. `description` is sealed for a friend; a group offer carries none
+  /// (each member that answers sends its own, and the caller answers it with `ice`).
+  [[nodiscard]] result<call_ring_result> call_offer(uint64_t to, call_id id, bool video,
+                                                    std::string_view description = {});
+  /// Sends signal `s` of call `id` to peer `to` (0: every peer of the call), with
+  /// `text` sealed for a friend (to 0: sent as it is).
+  [[nodiscard]] result<bool> call_signal_to(call_id id, call_signal s, account_id to = 0,
+                                            std::string_view text = {});
+  /// (A parent) ends the ringing or running calls of linked child `child`.
+  [[nodiscard]] result<bool> call_end(account_id child);
   /// (A parent) sets the quiet hours of linked child `child`, or turns them off (nullopt).
   [[nodiscard]] result<quiet_reply> quiet_set(account_id child,
                                               const std::optional<quiet_schedule>& schedule);

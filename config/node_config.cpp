@@ -173,6 +173,11 @@ po::options_description make_options() {
     ("max-group-members", po::value<size_t>()->default_value(32),
      "most members one group chat may have, its creator included; 2 to 256 (a group "
      "message carries a wrapped key per member, about 84 bytes each, in one frame)")
+    ("ring-timeout", po::value<std::string>()->default_value("60s"),
+     "how long a call rings unanswered before the caller hears no_answer and the callee "
+     "gets a missed call; 5s to 10m")
+    ("max-ring", po::value<size_t>()->default_value(16),
+     "most members one group call rings, besides the caller; 1 to 256")
     ("shards", po::value<uint32_t>()->default_value(0),
      "number of shards of a new cluster, 1..65536; 0 (default): the cluster's, or 4096 "
      "for a new one. A node whose value differs from its cluster's is refused")
@@ -400,6 +405,13 @@ result<node_config> build(const po::variables_map& vm) {
   cfg.max_group_members = get<size_t>(vm, "max-group-members");
   if (cfg.max_group_members < 2 || cfg.max_group_members > max_group_members_wire)
     return bad_option("max-group-members", "must be between 2 and 256");
+  auto ring_timeout = duration("ring-timeout", 5s, 10min, "between 5s and 10m");
+  if (!ring_timeout)
+    return ring_timeout.error();
+  cfg.ring_timeout = *ring_timeout;
+  cfg.max_ring = get<size_t>(vm, "max-ring");
+  if (cfg.max_ring < 1 || cfg.max_ring > max_group_members_wire)
+    return bad_option("max-ring", "must be between 1 and 256");
   cfg.shards = get<uint32_t>(vm, "shards");
   if (cfg.shards > 65536)
     return bad_option("shards", "must be between 1 and 65536, or 0");

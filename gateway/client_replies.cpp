@@ -48,7 +48,8 @@ frame client_reply(uint32_t request_id, const entity_reply& r,
                       as<register_reply>(frame_type::register_ok, request_id, r),
                       as<group_info>(frame_type::group_info, request_id, r),
                       as<group_list>(frame_type::group_list_result, request_id, r),
-                      as<quiet_reply>(frame_type::quiet_result, request_id, r)})
+                      as<quiet_reply>(frame_type::quiet_result, request_id, r),
+                      as<call_ring_result>(frame_type::call_rung, request_id, r)})
     // clang-format on
     if (answer)
       return std::move(*answer);

@@ -123,6 +123,22 @@ mapped_request map_family(const frame_view& f, const session_who& who) {
       return only(!who.parent, "a child account",
                   entity_call{family_request<family_op::location_update>(own, own, std::move(b))});
     });
+  case frame_type::call:
+    return with_body<call_request>(f, [&](auto& b) -> mapped_request {
+      // An offer reaches others; the other signals go to peers of a call already made,
+      // or end it (a hangup, a decline), which a child may always do.
+      bool ends = b.signal == call_signal::hangup || b.signal == call_signal::decline ||
+                  b.signal == call_signal::busy;
+      if (!ends)
+        if (auto no = refusal_to_reach(who, is_group_id(b.to) ? 0 : b.to))
+          return *no;
+      return entity_call{user_request<user_op::call_out>(own, own, std::move(b))};
+    });
+  case frame_type::call_end:
+    return with_body<target_request>(f, [&](auto& t) {
+      return only(who.parent, "a parent account",
+                  entity_call{user_request<user_op::end_calls>(t.id, own)});
+    });
   case frame_type::quiet_set:
     return with_body<quiet_set_request>(f, [&](auto& b) {
       return only(who.parent, "a parent account",

@@ -91,7 +91,10 @@ constexpr size_t max_text_length = 1024;
   X(read, 0x6b, "read")                                                                         \
   X(quiet_set, 0x70, "quiet_set")                                                               \
   X(quiet_get, 0x71, "quiet_get")                                                               \
-  X(quiet_result, 0x72, "quiet_result")
+  X(quiet_result, 0x72, "quiet_result")                                                         \
+  X(call, 0x74, "call")                                                                         \
+  X(call_rung, 0x75, "call_rung")                                                               \
+  X(call_end, 0x76, "call_end")
 
 enum class frame_type : uint8_t {
 #define KINBOX_FRAME_ENUM(name, number, text) name = number,

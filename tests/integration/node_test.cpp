@@ -248,6 +248,26 @@ CAF_TEST(the group chat example runs as written) {
   CAF_CHECK(run.out.find("demo done") != std::string::npos);
 }
 
+CAF_TEST(the calls and quiet hours example runs as written) {
+  nats_server nats;
+  node n{&nats};
+  temp_dir profiles{"kinbox-calls-example"};
+  auto run = run_command({"env", "KINBOX=" + std::string{KINBOX_CLI_BIN}, "GATEWAY=" + n.gateway(),
+                          "PROFILES=" + profiles.str(), "bash",
+                          std::string{KINBOX_SOURCE_DIR} + "/examples/calls-and-quiet.sh"});
+  if (run.status != 0)
+    CAF_MESSAGE("the example said: " << run.out << run.err);
+  CAF_CHECK_EQUAL(run.status, 0);
+  CAF_CHECK(run.out.find("offline\nmissed call from") != std::string::npos);
+  CAF_CHECK(run.out.find(": answer") != std::string::npos);
+  CAF_CHECK(run.out.find("hangup (ended)") != std::string::npos);
+  CAF_CHECK(run.out.find("asleep\naccepted") != std::string::npos);
+  CAF_CHECK(run.err.find("(asleep)") != std::string::npos);
+  CAF_CHECK(run.out.find("missed call from") != std::string::npos);
+  CAF_CHECK(run.out.find("message from") != std::string::npos);
+  CAF_CHECK(run.out.find("demo done") != std::string::npos);
+}
+
 CAF_TEST(a client written from docs/protocol.md in another language works) {
   nats_server nats;
   node n{&nats};

@@ -77,6 +77,11 @@ caf::behavior fake_user(caf::event_based_actor*, std::shared_ptr<world> w) {
             out.push_back(w->approves.count({r.id, r.caller}) ? ok_reply()
                                                                : error_reply(errc::not_found));
             break;
+          case user_op::call_in: // rings if the member approves the caller
+            out.push_back(w->approves.count({r.id, r.caller})
+                              ? ok_reply(call_ring_result{{call_ring{r.id, call_outcome::ringing}}})
+                              : error_reply(errc::not_found));
+            break;
           default:
             out.push_back(ok_reply());
           }
@@ -397,6 +402,30 @@ CAF_TEST(typing reaches the other members and nothing is stored) {
   CAF_CHECK_EQUAL(sent(ann, user_op::typing), 0u);
   CAF_CHECK_EQUAL(w->kv.size(), before);
   CAF_CHECK_EQUAL(call(grp, cal, chat_op::typing).status, code(errc::not_found));
+}
+
+CAF_TEST(a group call rings each member through its filter up to max ring) {
+  CAF_REQUIRE(create(ann, {bea, mum}).ok());
+  w->part(bea, ann); // bea's filter no longer lets ann through (the fix is on its way)
+  auto offer = encode_body(call_request{grp, 42, call_signal::offer, true, bytes{9}});
+  auto rung = value<call_ring_result>(call(grp, ann, chat_op::ring, offer));
+  CAF_REQUIRE(rung);
+  auto outcomes = rung->rung;
+  CAF_REQUIRE_EQUAL(outcomes.size(), 2u);
+  // The filtered member looks offline: the caller learns nothing of its filter.
+  CAF_CHECK(outcomes[0].id == bea && outcomes[0].outcome == call_outcome::offline);
+  CAF_CHECK(outcomes[1].id == mum && outcomes[1].outcome == call_outcome::ringing);
+  CAF_CHECK_EQUAL(sent(ann, user_op::call_in), 0u);
+  CAF_CHECK_EQUAL(call(grp, cal, chat_op::ring, offer).status, code(errc::not_found));
+  // A smaller --max-ring rings the first members only.
+  caf::anon_send_exit(host, caf::exit_reason::user_shutdown);
+  consume_messages();
+  deps.max_ring = 1;
+  start_host();
+  auto one = value<call_ring_result>(call(grp, ann, chat_op::ring, offer));
+  CAF_REQUIRE(one);
+  auto size = one->rung.size();
+  CAF_CHECK_EQUAL(size, 1u);
 }
 
 CAF_TEST(a member that refuses its join is taken out again) {

@@ -46,6 +46,7 @@ struct world : fakes::kv_world {
   uint64_t now = 1000;
   uint64_t next_seq = 0;
   caf::message family_answer; ///< what every family answers (e.g. its latest location)
+  caf::message call_answer;   ///< what every other account answers a call signal
 };
 
 store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<world> w) {
@@ -107,7 +108,11 @@ caf::behavior fake_entity(caf::event_based_actor*, std::shared_ptr<world> w) {
         w->routed.insert(w->routed.end(), reqs.begin(), reqs.end());
         std::vector<entity_reply> out;
         for (auto& r : reqs)
-          out.push_back(entity_reply{0, {}, 0, r.kind == family_kind ? w->family_answer : caf::message{}});
+          out.push_back(entity_reply{0, {}, 0,
+                                     r.kind == family_kind ? w->family_answer
+                                     : r.kind == user_kind && r.op == static_cast<uint8_t>(user_op::call_in)
+                                         ? w->call_answer
+                                         : caf::message{}});
         return out;
       },
   };
@@ -1958,6 +1963,183 @@ CAF_TEST(a parent account has no quiet hours) {
   auto actor = spawn(alice);
   CAF_CHECK_EQUAL(call(actor, bob, user_op::set_quiet, nights(alice)).status,
                   static_cast<uint16_t>(errc::invalid_argument));
+}
+
+namespace {
+
+bytes offer(call_id id, bool video = false) {
+  return encode_body(call_event{id, 0, call_signal::offer, 0, video, bytes{0xc0, 0xde}});
+}
+
+bytes signal(call_id id, call_signal s, uint64_t to = 0) {
+  return encode_body(call_request{to, id, s, false, bytes{0xee}});
+}
+
+std::optional<call_outcome> outcome_of(const entity_reply& r) {
+  auto* rung = result_as<call_ring_result>(r);
+  if (rung == nullptr || rung->rung.size() != 1)
+    return std::nullopt;
+  return rung->rung[0].outcome;
+}
+
+} // namespace
+
+/// The call events pushed to sessions, and the missed calls stored.
+struct call_views {
+  static std::vector<std::pair<account_id, call_event>> events(const world& w) {
+    std::vector<std::pair<account_id, call_event>> out;
+    for (auto& p : w.pushes)
+      if (p.kind == mail_kind::call)
+        out.emplace_back(p.from, *decode_body<call_event>(p.payload));
+    return out;
+  }
+  static std::vector<std::pair<account_id, missed_call_body>> missed(const world& w,
+                                                                     account_id owner) {
+    std::vector<std::pair<account_id, missed_call_body>> out;
+    for (auto& [key, e] : w.mail)
+      if (e.recipient == owner && e.kind == mail_kind::missed_call)
+        out.emplace_back(e.sender, *decode_body<missed_call_body>(e.payload));
+    return out;
+  }
+  /// The call signals that left for other accounts.
+  static std::vector<std::pair<account_id, call_event>> sent(const world& w) {
+    std::vector<std::pair<account_id, call_event>> out;
+    for (auto& r : w.routed)
+      if (r.kind == user_kind && r.op == static_cast<uint8_t>(user_op::call_in))
+        out.emplace_back(r.id, r.args.get_as<call_event>(0));
+    return out;
+  }
+};
+
+CAF_TEST(a call rings an attached friend who answers and the caller hangs up) {
+  befriend(bob, alice);
+  befriend(bob, carol);
+  auto callee = spawn(bob);
+  attach(callee, bob, 1);
+  CAF_CHECK(outcome_of(call(callee, alice, user_op::call_in, offer(7, true))) ==
+            call_outcome::ringing);
+  auto pushed = call_views::events(*w);
+  CAF_REQUIRE_EQUAL(pushed.size(), 1u);
+  CAF_CHECK_EQUAL(pushed[0].first, alice);
+  CAF_CHECK(pushed[0].second.signal == call_signal::offer && pushed[0].second.video);
+  // In a call, another ring is busy; a stranger's is not_found, as for no account.
+  CAF_CHECK(outcome_of(call(callee, carol, user_op::call_in, offer(8))) == call_outcome::busy);
+  CAF_CHECK_EQUAL(call(callee, nobody, user_op::call_in, offer(9)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK(call(callee, bob, user_op::call_out, signal(7, call_signal::answer)).ok());
+  auto sent = call_views::sent(*w);
+  CAF_REQUIRE_EQUAL(sent.size(), 1u);
+  CAF_CHECK(sent[0].first == alice && sent[0].second.signal == call_signal::answer);
+  CAF_CHECK(call(callee, alice, user_op::call_in,
+                 encode_body(call_event{7, 0, call_signal::ice, 0, true, bytes{1}}))
+                .ok());
+  CAF_CHECK(call(callee, alice, user_op::call_in,
+                 encode_body(call_event{7, 0, call_signal::hangup, 0, true, {}}))
+                .ok());
+  CAF_CHECK_EQUAL(call_views::events(*w).size(), 3u);
+  // Over: an answered call leaves no missed call, and its id is unknown now.
+  CAF_CHECK(call_views::missed(*w, bob).empty());
+  CAF_CHECK_EQUAL(call(callee, bob, user_op::call_out, signal(7, call_signal::hangup)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  pass(std::chrono::seconds(61)); // the ring timer finds nothing to do
+  CAF_CHECK(call_views::missed(*w, bob).empty());
+}
+
+CAF_TEST(a ring nobody answers and a callee offline leave one missed call each) {
+  befriend(bob, alice);
+  auto callee = spawn(bob);
+  CAF_CHECK(outcome_of(call(callee, alice, user_op::call_in, offer(1))) == call_outcome::offline);
+  CAF_CHECK_EQUAL(call_views::missed(*w, bob).size(), 1u);
+  attach(callee, bob, 1);
+  CAF_CHECK(outcome_of(call(callee, alice, user_op::call_in, offer(2))) == call_outcome::ringing);
+  pass(std::chrono::seconds(59));
+  CAF_CHECK_EQUAL(call_views::missed(*w, bob).size(), 1u); // the first waits for its ack
+  pass(std::chrono::seconds(2)); // the ring is over: the missed call is pushed, held...
+  pass(std::chrono::seconds(1)); // ...and stored when no ack came
+  auto missed = call_views::missed(*w, bob);
+  auto no_answer = std::count_if(missed.begin(), missed.end(), [](auto& m) {
+    return m.first == alice && m.second.id == 2 && m.second.why == call_outcome::no_answer;
+  });
+  CAF_CHECK_EQUAL(no_answer, 1);
+  auto sent = call_views::sent(*w);
+  CAF_REQUIRE_EQUAL(sent.size(), 1u);
+  CAF_CHECK(sent[0].second.signal == call_signal::hangup &&
+            sent[0].second.reason == static_cast<uint8_t>(call_outcome::no_answer));
+  auto events = call_views::events(*w);
+  CAF_CHECK(events.back().second.signal == call_signal::hangup);
+}
+
+CAF_TEST(a child in its quiet hours is asleep to calls and gets a missed call) {
+  make_child(bob);
+  link_parent(bob, carol);
+  befriend(bob, alice);
+  w->now = utc_ms(2026, 12, 7, 22, 0);
+  auto callee = spawn(bob);
+  CAF_CHECK(call(callee, carol, user_op::set_quiet, nights(bob)).ok());
+  attach(callee, bob, 1);
+  CAF_CHECK(outcome_of(call(callee, alice, user_op::call_in, offer(3))) == call_outcome::asleep);
+  CAF_CHECK(call_views::events(*w).empty());
+  auto missed = call_views::missed(*w, bob);
+  CAF_REQUIRE_EQUAL(missed.size(), 1u);
+  CAF_CHECK(missed[0].second.why == call_outcome::asleep);
+}
+
+CAF_TEST(a caller keeps a call while a peer rings and hears its hangup) {
+  befriend(alice, bob);
+  auto caller = spawn(alice);
+  attach(caller, alice, 1);
+  CAF_CHECK_EQUAL(call(caller, alice, user_op::call_out,
+                       encode_body(call_request{carol, 5, call_signal::offer, false, {}}))
+                      .status,
+                  static_cast<uint16_t>(errc::not_found)); // not a friend
+  w->call_answer = caf::make_message(call_ring_result{{call_ring{bob, call_outcome::ringing}}});
+  auto rung = call(caller, alice, user_op::call_out,
+                   encode_body(call_request{bob, 5, call_signal::offer, true, bytes{1}}));
+  CAF_CHECK(outcome_of(rung) == call_outcome::ringing);
+  CAF_CHECK(call(caller, bob, user_op::call_in,
+                 encode_body(call_event{5, 0, call_signal::answer, 0, true, bytes{2}}))
+                .ok());
+  CAF_CHECK(call(caller, alice, user_op::call_out, signal(5, call_signal::ice)).ok());
+  CAF_CHECK(call(caller, alice, user_op::call_out, signal(5, call_signal::hangup)).ok());
+  auto sent = call_views::sent(*w);
+  CAF_REQUIRE_EQUAL(sent.size(), 3u);
+  CAF_CHECK(sent[2].first == bob && sent[2].second.signal == call_signal::hangup);
+  // Gone: a signal of it now is not_found; an offline callee leaves no call behind.
+  CAF_CHECK_EQUAL(call(caller, alice, user_op::call_out, signal(5, call_signal::ice)).status,
+                  static_cast<uint16_t>(errc::not_found));
+  w->call_answer = caf::make_message(call_ring_result{{call_ring{bob, call_outcome::offline}}});
+  auto offline = call(caller, alice, user_op::call_out,
+                      encode_body(call_request{bob, 6, call_signal::offer, false, {}}));
+  CAF_CHECK(outcome_of(offline) == call_outcome::offline);
+  CAF_CHECK_EQUAL(call(caller, alice, user_op::call_out, signal(6, call_signal::hangup)).status,
+                  static_cast<uint16_t>(errc::not_found));
+}
+
+CAF_TEST(a linked parent ends its child call and nothing of a call is stored) {
+  make_child(alice);
+  link_parent(alice, bob);
+  befriend(alice, carol);
+  auto child = spawn(alice);
+  attach(child, alice, 1);
+  CAF_CHECK(outcome_of(call(child, carol, user_op::call_in, offer(11))) == call_outcome::ringing);
+  CAF_CHECK(call(child, alice, user_op::call_out, signal(11, call_signal::answer)).ok());
+  CAF_CHECK_EQUAL(call(child, carol, user_op::end_calls).status,
+                  static_cast<uint16_t>(errc::not_found)); // only its parent
+  CAF_CHECK(call(child, bob, user_op::end_calls).ok());
+  auto sent = call_views::sent(*w);
+  CAF_REQUIRE(!sent.empty());
+  CAF_CHECK(sent.back().first == carol && sent.back().second.signal == call_signal::hangup &&
+            sent.back().second.reason == static_cast<uint8_t>(call_outcome::ended));
+  auto events = call_views::events(*w);
+  CAF_CHECK(events.back().second.reason == static_cast<uint8_t>(call_outcome::ended));
+  // No signal reached the store or KV: only the contact list and presence changed.
+  CAF_CHECK(std::none_of(w->mail.begin(), w->mail.end(), [](auto& m) {
+    return m.second.kind == mail_kind::call;
+  }));
+  const bytes payload{0xc0, 0xde}; // what the offer carried
+  for (auto& [key, value] : w->kv)
+    CAF_CHECK(std::search(value.begin(), value.end(), payload.begin(), payload.end()) ==
+              value.end());
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
