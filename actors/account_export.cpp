@@ -43,6 +43,12 @@ std::string export_document(const account_data& d) {
                     {"id", crypto::to_hex(e.id)},
                     {"stored_at_ms", e.stored_at_ms},
                     {"expires_at_ms", e.expires_at_ms}});
+  json quiet = nullptr; // a child's schedule, set by its parent
+  if (a.quiet)
+    quiet = {{"days", format_days(a.quiet->days)},
+             {"from", format_clock(a.quiet->from_min)},
+             {"to", format_clock(a.quiet->to_min)},
+             {"tz", a.quiet->tz}};
   auto& p = d.profile;
   json doc{
       {"format", "kinbox-account-export-v1"},
@@ -70,6 +76,7 @@ std::string export_document(const account_data& d) {
       {"pending_requests", pending},
       {"link", link},
       {"groups", groups},
+      {"quiet_hours", quiet},
       {"presence", {{"online", d.online}, {"last_seen_ms", d.last_seen_ms}}},
       {"undelivered_mail",
        {{"count", d.mail_count}, {"listed", mail}, {"truncated", d.mail_count > d.mail.size()}}},

@@ -15,6 +15,9 @@ bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind) {
     return c.approves(sender) && !owner.frozen;
   case mail_kind::read: // made by the reader's app, so from a contact as messages are
   case mail_kind::missed_call: // made by the account's own actor, naming the caller
+  case mail_kind::moment:      // posts, and what a friend's friends say of them
+  case mail_kind::reaction:
+  case mail_kind::retraction:
     return c.approves(sender) && !owner.frozen;
   case mail_kind::notice:
     return c.children().count(sender) != 0 || sender == owner.id;
@@ -32,7 +35,9 @@ bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind) {
 
 bool held_back(const mailbox_owner& owner, const envelope& e) {
   return (e.kind == mail_kind::message || e.kind == mail_kind::group ||
-          e.kind == mail_kind::read || e.kind == mail_kind::missed_call) &&
+          e.kind == mail_kind::read || e.kind == mail_kind::missed_call ||
+          e.kind == mail_kind::moment || e.kind == mail_kind::reaction ||
+          e.kind == mail_kind::retraction) &&
          owner.frozen;
 }
 

@@ -35,6 +35,7 @@ constexpr std::array rows{
   row{user_op::group_left,       {anyone}},
   row{user_op::typing,           {anyone, false, true}},  // pushed only if approved
   row{user_op::call_in,          {anyone}},  // only from an approved peer of a call
+  row{user_op::moment_reaction,  {anyone}},  // only from an approved contact
   // Before the account is there.
   row{user_op::found_account,    {anyone, true}},
   row{user_op::complete_setup,   {anyone, true}},
@@ -47,6 +48,7 @@ constexpr std::array rows{
   row{user_op::block_contact,    {own_or_parent}},
   row{user_op::remove_contact,   {own_or_parent}},
   row{user_op::list_groups,      {own_or_parent, false, false, true}},
+  row{user_op::delete_moment,    {own_or_parent}},
   row{user_op::export_account,   {own_or_parent, false, false, true}},
   row{user_op::delete_account,   {own_or_parent}},
   row{user_op::new_setup_code,   {static_cast<relations>(relation::parent)}},
@@ -68,7 +70,9 @@ constexpr std::array rows{
   row{user_op::set_profile,      {own}},
   row{user_op::create_child,     {own}},
   row{user_op::make_link_code,   {own}},
-  row{user_op::call_out,         {own}},
+  row{user_op::call_out,         {own, false, false, true}},  // a frozen child only hangs up
+  row{user_op::post_moment,      {own}},
+  row{user_op::react_moment,     {own}},
 };
 // clang-format on
 

@@ -74,6 +74,8 @@ void place_call(user_pointer self, call_request& req, reply_to rp) {
     return rp.deliver(error_reply(errc::invalid_argument, "that call id is in use"));
   if (st.calls.size() >= max_calls_per_account)
     return rp.deliver(error_reply(errc::invalid_argument, "too many calls at once"));
+  if (frozen(st))
+    return rp.deliver(error_reply(errc::account_frozen));
   bool group = is_group_id(req.to);
   if (!group && !st.contacts.approves(req.to))
     return rp.deliver(error_reply(errc::not_found));
@@ -175,8 +177,7 @@ void call_in(user_pointer self, account_id from, call_event& ev, reply_to rp) {
   if (ends) {
     // A caller that gives up before the callee answered leaves it a missed call.
     if (!call->placed && !call->answered && ev.signal == call_signal::hangup)
-      store_missed_call(self, from, call->id, call->group, call->video,
-                        ev.reason != 0 ? static_cast<call_outcome>(ev.reason) : call_outcome::ended);
+      store_missed_call(self, from, call->id, call->group, call->video, call_outcome::ended);
     drop_peer(*call, from);
     if (call->peers.empty())
       st.calls.erase(call);

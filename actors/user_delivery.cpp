@@ -15,8 +15,16 @@ void arm_redeliver(user_pointer self) {
 
 void push(user_pointer self, std::vector<mail_push> mail) {
   auto& st = self->state;
-  if (!pushes_now(st) || mail.empty())
+  if (!st.session || mail.empty())
     return;
+  if (st.asleep) {
+    // In its quiet hours a child hears only its parent's side of a call it made.
+    std::erase_if(mail, [&](const mail_push& m) {
+      return m.kind != mail_kind::call || m.from != st.contacts.parent();
+    });
+    if (mail.empty())
+      return;
+  }
   // Pushed-only kinds are never acked; everything else is checked for its ack later.
   if (std::any_of(mail.begin(), mail.end(), [](auto& m) { return !pushed_only(m.kind); }))
     arm_redeliver(self);

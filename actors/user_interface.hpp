@@ -14,6 +14,7 @@
 #include "protocol/calls.hpp"
 #include "protocol/groups.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/moments.hpp"
 #include "protocol/quiet.hpp"
 
 namespace kinbox {
@@ -81,6 +82,10 @@ enum class user_op : uint8_t {
   call_in = 53,          ///< `caller`'s actor (or a group's, for an offer): a signal of a
                          ///< call with `caller`, pushed to the attached session only
   end_calls = 54,        ///< the linked parent of this child: its calls end now
+  post_moment = 55,      ///< owner: a post, a copy to each approved contact with a key
+  react_moment = 56,     ///< owner: a like or comment on a post of `poster` (or its own)
+  moment_reaction = 57,  ///< `caller`'s actor: it reacts to a post of this account
+  delete_moment = 58,    ///< owner or its parent: the post is retracted from every contact
 };
 
 /// The argument of `deliver`: mail for the account.
@@ -234,7 +239,11 @@ using user_interface = entity_interface<
   op<user_op::get_quiet, nothing, quiet_reply>,
   op<user_op::call_out, call_request, call_ring_result>,
   op<user_op::call_in, call_event, call_ring_result>,  // an offer: the callee's outcome
-  op<user_op::end_calls>>;
+  op<user_op::end_calls>,
+  op<user_op::post_moment, moment_post>,
+  op<user_op::react_moment, moment_reaction>,
+  op<user_op::moment_reaction, moment_reaction>,
+  op<user_op::delete_moment, moment_delete>>;
 // clang-format on
 
 /// A request for user operation `Op` of account `id`.

@@ -37,6 +37,8 @@ void on_deliver(user_pointer self, entity_request& req, reply_to& rp) {
   auto* body = arg<user_op::deliver>(req);
   if (!body)
     return bad(rp, "malformed deliver body");
+  if (body->kind == mail_kind::retraction)
+    return retract_moment(self, req.caller, *body, rp);
   self->state.incoming.push_back({req.caller, std::move(*body), std::move(rp)});
 }
 
@@ -266,6 +268,8 @@ void on_link_change(user_pointer self, entity_request& req, reply_to& rp) {
   auto old_parent = st.contacts.parent();
   st.contacts.set_parent(parent);
   end_group_relation(self, old_parent);
+  if (parent != old_parent)
+    clear_quiet(self); // the old parent's schedule is not the new one's
   tell_session_if_frozen(self, was_frozen);
   apply_contact_effect(self, contact_effect::changed, parent, rp);
 }
@@ -381,6 +385,14 @@ void on_call_in(user_pointer self, entity_request& req, reply_to& rp) {
   call_in(self, req.caller, *body, rp);
 }
 
+template <user_op Op, class F>
+void with_arg(entity_request& req, reply_to& rp, F f) {
+  auto* body = arg<Op>(req);
+  if (!body)
+    return bad(rp, "malformed request");
+  f(*body);
+}
+
 /// Runs operation `req.op`, which the access table let through.
 void run(user_pointer self, entity_request& req, reply_to& rp) {
   switch (static_cast<user_op>(req.op)) {
@@ -403,6 +415,15 @@ void run(user_pointer self, entity_request& req, reply_to& rp) {
   case user_op::set_quiet: return on_set_quiet(self, req, rp);
   case user_op::call_out: return on_call_out(self, req, rp);
   case user_op::call_in: return on_call_in(self, req, rp);
+  case user_op::post_moment:
+    return with_arg<user_op::post_moment>(req, rp, [&](auto& b) { post_moment(self, b, rp); });
+  case user_op::react_moment:
+    return with_arg<user_op::react_moment>(req, rp, [&](auto& b) { react_moment(self, b, rp); });
+  case user_op::moment_reaction:
+    return with_arg<user_op::moment_reaction>(
+        req, rp, [&](auto& b) { moment_reacted(self, req.caller, b, rp); });
+  case user_op::delete_moment:
+    return with_arg<user_op::delete_moment>(req, rp, [&](auto& b) { delete_moment(self, b.post, rp); });
   case user_op::end_calls:
     end_calls(self, call_outcome::ended);
     return rp.deliver(ok_reply());

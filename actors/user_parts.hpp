@@ -286,6 +286,21 @@ void check_quiet(user_pointer self);
 
 void set_quiet(user_pointer self, const quiet_set_request& req, reply_to rp);
 
+/// The child's parent changed: its quiet hours end (the next parent sets its own).
+void clear_quiet(user_pointer self);
+
+/// Moments (user_moments.cpp): the account's post, fanned out to its approved contacts.
+void post_moment(user_pointer self, moment_post& post, reply_to rp);
+/// The account's like or comment on a post of `r.poster`.
+void react_moment(user_pointer self, moment_reaction& r, reply_to rp);
+/// `from` reacts to a post of this account: to the account and those of its contacts the
+/// reaction is for, each through its own filter.
+void moment_reacted(user_pointer self, account_id from, moment_reaction& r, reply_to rp);
+/// The account's post `post` is deleted: a retraction to each approved contact.
+void delete_moment(user_pointer self, post_id post, reply_to rp);
+/// A retraction from `poster`: what still waits of the post goes; else the app is told.
+void retract_moment(user_pointer self, account_id poster, deliver_body& body, reply_to rp);
+
 /// A signal of the account's own app (user_calls.cpp).
 void call_out(user_pointer self, call_request& req, reply_to rp);
 

@@ -74,6 +74,16 @@ void check_quiet(user_pointer self) {
     wake_up(self);
 }
 
+void clear_quiet(user_pointer self) {
+  auto& st = self->state;
+  if (!st.account || !st.account->quiet)
+    return;
+  st.account->quiet.reset();
+  caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::accounts, key_of(st.id),
+                 encode_account(*st.account));
+  check_quiet(self);
+}
+
 quiet_reply quiet_state(const user_state& st) {
   quiet_reply out;
   if (auto* s = schedule_of(st)) {

@@ -20,10 +20,11 @@ result<call_ring_result> client::call_offer(uint64_t to, call_id id, bool video,
 result<bool> client::call_signal_to(call_id id, call_signal s, account_id to,
                                     std::string_view text) {
   call_request req{to, id, s, false, {}};
-  if (!text.empty()) {
+  if (!text.empty()) { // sealed for the one peer it is for, never sent in the clear
     auto* channel = to != 0 ? channel_to(to) : nullptr;
-    req.payload = channel != nullptr ? channel->seal(encode_plaintext(text))
-                                     : bytes(text.begin(), text.end());
+    if (channel == nullptr)
+      return failure{errc::invalid_argument, "a signal's payload needs a friend to seal it for"};
+    req.payload = channel->seal(encode_plaintext(text));
   }
   return expect_ok(frame_type::call, encode_body(req));
 }

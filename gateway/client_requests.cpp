@@ -134,6 +134,22 @@ mapped_request map_family(const frame_view& f, const session_who& who) {
           return *no;
       return entity_call{user_request<user_op::call_out>(own, own, std::move(b))};
     });
+  case frame_type::moment_post:
+    return with_body<moment_post>(f, [&](auto& b) -> mapped_request {
+      if (auto no = refusal_to_reach(who, 0))
+        return *no;
+      return entity_call{user_request<user_op::post_moment>(own, own, std::move(b))};
+    });
+  case frame_type::moment_react:
+    return with_body<moment_reaction>(f, [&](auto& b) -> mapped_request {
+      if (auto no = refusal_to_reach(who, 0))
+        return *no;
+      return entity_call{user_request<user_op::react_moment>(own, own, std::move(b))};
+    });
+  case frame_type::moment_delete:
+    return with_body<moment_delete>(f, [&](auto& b) -> mapped_request {
+      return entity_call{user_request<user_op::delete_moment>(b.owner, own, b)};
+    });
   case frame_type::call_end:
     return with_body<target_request>(f, [&](auto& t) {
       return only(who.parent, "a parent account",

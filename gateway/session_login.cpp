@@ -165,6 +165,8 @@ void attached(session_pointer self, uint32_t request_id, entity_reply& r) {
   st.account_requests = st.ctx->limits->take_account_bucket(st.account);
   logger()->info("event=login account={} session={}", st.account, st.session_id);
   reply(self, frame_type::login_ok, request_id, st.info);
+  if (st.asleep) // the app hears of quiet hours that run at its login, as of later ones
+    write_pushes(self, {mail_push{mail_kind::quiet, st.account, message_id{}, 0, bytes{1}}});
   if (!st.early.empty()) {
     auto early = std::move(st.early);
     st.early.clear();

@@ -79,7 +79,8 @@ struct call_event {
   bytes payload;
 };
 
-/// Payload of `missed_call` mail (the mail's `from` is the caller, its time the ring's).
+/// Payload of `missed_call` mail (the mail's `from` is the caller, its time when the call
+/// was missed: the offer, or the end of its ring).
 struct missed_call_body {
   call_id id = 0;
   group_id group = 0;

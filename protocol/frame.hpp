@@ -94,7 +94,10 @@ constexpr size_t max_text_length = 1024;
   X(quiet_result, 0x72, "quiet_result")                                                         \
   X(call, 0x74, "call")                                                                         \
   X(call_rung, 0x75, "call_rung")                                                               \
-  X(call_end, 0x76, "call_end")
+  X(call_end, 0x76, "call_end")                                                                 \
+  X(moment_post, 0x78, "moment_post")                                                           \
+  X(moment_react, 0x79, "moment_react")                                                         \
+  X(moment_delete, 0x7a, "moment_delete")
 
 enum class frame_type : uint8_t {
 #define KINBOX_FRAME_ENUM(name, number, text) name = number,

@@ -617,6 +617,12 @@ std::string_view mail_kind_name(mail_kind k) {
     return "call";
   case mail_kind::quiet:
     return "quiet";
+  case mail_kind::moment:
+    return "moment";
+  case mail_kind::reaction:
+    return "reaction";
+  case mail_kind::retraction:
+    return "retraction";
   }
   return "unknown";
 }

@@ -47,6 +47,9 @@ enum class mail_kind : uint8_t {
   missed_call = 9, ///< a call that rang unanswered (or not at all): caller, call id, kind
   call = 10,     ///< pushed only: a call signal (offer, answer, ice...), never stored
   quiet = 11,    ///< pushed only: the child's quiet hours began (payload 1) or ended (0)
+  moment = 12,   ///< a friend's post: its wrapped key and the shared content
+  reaction = 13, ///< a like or a comment on a post the account got (or made)
+  retraction = 14, ///< the poster deleted a post the account got: the app deletes it too
 };
 
 /// The state of one contact in an account's contact list.
@@ -97,7 +100,7 @@ inline bool pushed_only(mail_kind k) {
 }
 
 inline bool is_valid_mail_kind(uint8_t value) {
-  return value >= 1 && value <= 11;
+  return value >= 1 && value <= 14;
 }
 
 } // namespace kinbox

@@ -2142,4 +2142,118 @@ CAF_TEST(a linked parent ends its child call and nothing of a call is stored) {
               value.end());
 }
 
+/// The delivers of mail `kind` that left for other accounts: (recipient, sender).
+std::vector<std::pair<account_id, account_id>> delivers_of(const world& w, mail_kind kind) {
+  std::vector<std::pair<account_id, account_id>> out;
+  for (auto& r : w.routed)
+    if (auto d = deliver_of(r); d && d->kind == kind)
+      out.emplace_back(r.id, r.caller);
+  return out;
+}
+
+bytes post(post_id id, std::vector<account_id> to) {
+  moment_post p{id, bytes{7, 7, 7}, {}};
+  for (auto m : to)
+    p.keys.push_back({m, bytes(72, static_cast<uint8_t>(m % 100))});
+  return encode_body(p);
+}
+
+CAF_TEST(a post reaches the approved contacts it has a key for and no one else) {
+  befriend(alice, bob);
+  link_parent(alice, carol);
+  auto poster = spawn(alice);
+  CAF_CHECK(call(poster, alice, user_op::post_moment, post(9, {bob, carol, nobody, alice})).ok());
+  auto sent = delivers_of(*w, mail_kind::moment);
+  CAF_CHECK((sent == std::vector<std::pair<account_id, account_id>>{{bob, alice}, {carol, alice}}));
+  auto copy = deliver_of(w->routed.front());
+  CAF_REQUIRE(copy);
+  CAF_CHECK(copy->id == post_mail_id(9));
+  auto mail = decode_body<moment_mail>(copy->payload);
+  CAF_REQUIRE(mail);
+  CAF_CHECK_EQUAL(mail->key.size(), 72u); // its own key only
+  CAF_CHECK(w->mail.empty()); // the poster keeps nothing
+}
+
+CAF_TEST(a like reaches the poster and its contacts through each one filter) {
+  befriend(bob, alice);
+  befriend(bob, carol);
+  auto poster = spawn(bob);
+  auto like = encode_body(moment_reaction{bob, 9, reaction_kind::like, id_of(1), {}, {}});
+  CAF_CHECK_EQUAL(call(poster, nobody, user_op::moment_reaction, like).status,
+                  static_cast<uint16_t>(errc::not_found)); // not approved by the poster
+  CAF_CHECK(call(poster, alice, user_op::moment_reaction, like).ok());
+  auto sent = delivers_of(*w, mail_kind::reaction);
+  CAF_CHECK((sent == std::vector<std::pair<account_id, account_id>>{{bob, alice}, {carol, alice}}));
+  // Carol's own filter decides: a comment from someone she never approved stays out.
+  befriend(carol, bob);
+  auto recipient = spawn(carol);
+  auto copy = encode_body(deliver_body{mail_kind::reaction, id_of(2),
+                                       encode_body(reaction_mail{bob, 9, reaction_kind::comment,
+                                                                 bytes(72, 1), bytes{5}})});
+  CAF_CHECK_EQUAL(call(recipient, alice, user_op::deliver, copy).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK(w->mail.empty());
+  CAF_CHECK(call(recipient, bob, user_op::deliver, copy).ok());
+  CAF_CHECK_EQUAL(w->mail.size(), 1u);
+}
+
+CAF_TEST(a comment goes to the poster and the contacts it has a key for) {
+  befriend(bob, alice);
+  befriend(bob, carol);
+  auto poster = spawn(bob);
+  moment_reaction comment{bob, 9, reaction_kind::comment, id_of(3), bytes{1, 2}, {}};
+  for (auto m : {bob, carol, nobody})
+    comment.keys.push_back({m, bytes(72, 3)});
+  CAF_CHECK(call(poster, alice, user_op::moment_reaction, encode_body(comment)).ok());
+  auto sent = delivers_of(*w, mail_kind::reaction);
+  CAF_CHECK((sent == std::vector<std::pair<account_id, account_id>>{{bob, alice}, {carol, alice}}));
+}
+
+CAF_TEST(a retraction deletes a waiting copy and is kept for a delivered one) {
+  befriend(bob, alice);
+  auto reader = spawn(bob);
+  auto copy = [](post_id id) {
+    return encode_body(deliver_body{mail_kind::moment, post_mail_id(id),
+                                    encode_body(moment_mail{id, bytes(72, 1), bytes{4}})});
+  };
+  auto retraction = [](post_id id) {
+    return encode_body(deliver_body{mail_kind::retraction, post_mail_id(id),
+                                    encode_body(retraction_mail{id})});
+  };
+  auto kinds = [&] {
+    std::vector<mail_kind> out;
+    for (auto& [key, e] : w->mail)
+      out.push_back(e.kind);
+    return out;
+  };
+  CAF_CHECK(call(reader, alice, user_op::deliver, copy(1)).ok());
+  CAF_CHECK(call(reader, alice, user_op::deliver, retraction(1)).ok());
+  CAF_CHECK(kinds().empty()); // it never reached the app: nothing to tell
+  CAF_CHECK(call(reader, alice, user_op::deliver, copy(2)).ok());
+  attach(reader, bob, 1);
+  auto pushed = std::find_if(w->pushes.begin(), w->pushes.end(),
+                             [](auto& p) { return p.kind == mail_kind::moment; });
+  CAF_REQUIRE(pushed != w->pushes.end());
+  CAF_CHECK(call(reader, bob, user_op::ack,
+                 encode_body(ack_request{{mail_key{mail_kind::moment, alice, post_mail_id(2)}}}))
+                .ok());
+  CAF_CHECK(kinds().empty());
+  detach(reader, bob, 1);
+  CAF_CHECK(call(reader, alice, user_op::deliver, retraction(2)).ok());
+  CAF_CHECK((kinds() == std::vector<mail_kind>{mail_kind::retraction})); // the app deletes it
+}
+
+CAF_TEST(a parent deletes its child post from every contact) {
+  make_child(alice);
+  link_parent(alice, bob);
+  befriend(alice, carol);
+  auto child = spawn(alice);
+  auto deletion = encode_body(moment_delete{alice, 9});
+  CAF_CHECK_EQUAL(call(child, carol, user_op::delete_moment, deletion).status,
+                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK(call(child, bob, user_op::delete_moment, deletion).ok());
+  auto sent = delivers_of(*w, mail_kind::retraction);
+  CAF_CHECK((sent == std::vector<std::pair<account_id, account_id>>{{carol, alice}, {bob, alice}}));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
