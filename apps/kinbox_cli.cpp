@@ -84,6 +84,13 @@ groups (of friends; every child in a group is a friend of every member, or their
   group show GROUP             name, version and members (with the names of your contacts)
   group send GROUP TEXT        send TEXT to the group (end-to-end encrypted, one upload)
 
+moments (posts to your friends; the server keeps only copies not yet delivered):
+  moment post TEXT             post TEXT to your friends (and your parent or children);
+                               prints the post's id, POSTER-NUMBER
+  moment like POSTID           like a post (your friends who are the poster's see it too)
+  moment comment POSTID TEXT   comment on a post (to the poster and your common friends)
+  moment delete POSTID         delete your post, or your child's, from every friend
+
 calls (signaling only: the media goes between the apps):
   call ID|GROUP [--video] [--wait S]
                                ring a friend, or a group's members; prints each one's
@@ -279,6 +286,8 @@ public:
       return do_quiet();
     if (cmd == "call")
       return do_call();
+    if (cmd == "moment")
+      return do_moment();
     throw usage_error{"unknown command '" + cmd + "'"};
   }
 
@@ -859,6 +868,28 @@ private:
                        std::to_string(r.from) + ": " + r.text);
           break;
         }
+        case received::what::moment:
+          print({{"type", "moment"}, {"post", post_name(r.poster, r.post)}, {"from", r.from},
+                 {"text", r.text}},
+                "moment " + post_name(r.poster, r.post) + " from " + std::to_string(r.from) + ": " +
+                    r.text);
+          break;
+        case received::what::like:
+        case received::what::comment: {
+          bool like = r.kind == received::what::like;
+          json j{{"type", like ? "like" : "comment"},
+                 {"post", post_name(r.poster, r.post)},
+                 {"from", r.from}};
+          if (!like)
+            j["text"] = r.text;
+          print(j, std::to_string(r.from) + (like ? " likes " : " comments on ") +
+                       post_name(r.poster, r.post) + (like ? "" : ": " + r.text));
+          break;
+        }
+        case received::what::retraction:
+          print({{"type", "retraction"}, {"post", post_name(r.poster, r.post)}},
+                "post " + post_name(r.poster, r.post) + " was deleted");
+          break;
         case received::what::call:
           if (r.call)
             print_call_event(r.from, *r.call, r.text);
@@ -1193,6 +1224,46 @@ private:
     return ok_or_error("policy", [&](client::client& c, const account_info&) {
       return c.policy_set(child, choice);
     });
+  }
+
+  static std::string post_name(account_id poster, post_id post) {
+    return std::to_string(poster) + "-" + std::to_string(post);
+  }
+
+  /// "POSTER-NUMBER" as recv and moment post print it.
+  static std::pair<account_id, post_id> parse_post(const std::string& text) {
+    auto dash = text.find('-');
+    if (dash == std::string::npos || dash == 0 || dash + 1 == text.size() ||
+        text.find_first_not_of("0123456789-") != std::string::npos ||
+        text.find('-', dash + 1) != std::string::npos)
+      throw usage_error{"'" + text + "' is not a post id (POSTER-NUMBER, as recv prints it)"};
+    return {std::stoull(text.substr(0, dash)), std::stoull(text.substr(dash + 1))};
+  }
+
+  int do_moment() {
+    auto& a = opts_.args;
+    auto sub = a.size() >= 2 ? a[1] : "";
+    if (sub == "post" && a.size() == 3) {
+      auto text = a[2];
+      return with_login([&](client::client& c, const account_info& me) {
+        auto id = c.moment_post(text);
+        if (!id)
+          return error(id.error());
+        print({{"post", post_name(me.id, *id)}}, "posted " + post_name(me.id, *id));
+        return 0;
+      });
+    }
+    if ((sub == "like" && a.size() == 3) || (sub == "comment" && a.size() == 4) ||
+        (sub == "delete" && a.size() == 3)) {
+      auto [poster, post] = parse_post(a[2]);
+      auto text = sub == "comment" ? a[3] : std::string{};
+      if (sub == "comment" && text.empty())
+        throw usage_error{"a comment needs TEXT"};
+      return ok_or_error("moment " + sub, [&](client::client& c, const account_info&) {
+        return sub == "delete" ? c.moment_delete(poster, post) : c.moment_react(poster, post, text);
+      });
+    }
+    throw usage_error{"moment needs post TEXT, like POSTID, comment POSTID TEXT or delete POSTID"};
   }
 
   /// Prints what became of a ring, or a call event.

@@ -433,7 +433,8 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
   // not handed over as undecryptable.
   for (auto& m : mail)
     if ((m.kind == mail_kind::message || m.kind == mail_kind::location ||
-         m.kind == mail_kind::group || m.kind == mail_kind::call) &&
+         m.kind == mail_kind::group || m.kind == mail_kind::call ||
+         m.kind == mail_kind::moment || m.kind == mail_kind::reaction) &&
         !channels_.count(m.from) && !prof_.was_seen({m.from, m.id}))
       if (auto keys = keys_of(m.from); !keys && errc_retryable(keys.error().code))
         return keys.error();
@@ -479,6 +480,40 @@ result<std::vector<received>> client::receive(milliseconds wait, size_t max) {
       continue;
     }
     acks.keys.push_back(mail_key{m.kind, m.from, m.id});
+    if (m.kind == mail_kind::retraction) {
+      received r{received::what::retraction, m.from, m.id, m.stored_at_ms, {}, {}, {}};
+      r.poster = m.from;
+      if (auto body = decode_body<retraction_mail>(m.payload))
+        r.post = body->post;
+      out.push_back(std::move(r));
+      continue;
+    }
+    if (m.kind == mail_kind::moment || m.kind == mail_kind::reaction) {
+      if (prof_.was_seen({m.from, m.id}))
+        continue; // a duplicate: already handed to the app once
+      prof_.mark_seen({m.from, m.id});
+      ++fresh;
+      received r{received::what::undecryptable, m.from, m.id, m.stored_at_ms, {}, {}, {}};
+      if (auto post = decode_body<moment_mail>(m.payload); post && m.kind == mail_kind::moment) {
+        r.poster = m.from;
+        r.post = post->post;
+        if (auto text = open_shared(m.from, post->key, post->content)) {
+          r.kind = received::what::moment;
+          r.text = std::move(*text);
+        }
+      } else if (auto about = decode_body<reaction_mail>(m.payload)) {
+        r.poster = about->poster;
+        r.post = about->post;
+        if (about->kind == reaction_kind::like) {
+          r.kind = received::what::like;
+        } else if (auto text = open_shared(m.from, about->key, about->content)) {
+          r.kind = received::what::comment;
+          r.text = std::move(*text);
+        }
+      }
+      out.push_back(std::move(r));
+      continue;
+    }
     if (m.kind == mail_kind::missed_call) {
       received r{received::what::missed_call, m.from, m.id, m.stored_at_ms, {}, {}, {}};
       if (auto body = decode_body<missed_call_body>(m.payload)) {

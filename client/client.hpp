@@ -13,6 +13,7 @@
 #include "client/profile.hpp"
 #include "protocol/calls.hpp"
 #include "protocol/groups.hpp"
+#include "protocol/moments.hpp"
 #include "protocol/quiet.hpp"
 
 namespace kinbox::client {
@@ -39,6 +40,10 @@ struct received {
     quiet_ended,
     call,        ///< a signal of a call (`call`; `text` is its opened payload, if any)
     missed_call, ///< a call that rang unanswered or could not ring (`missed`)
+    moment,      ///< a friend's post (`poster`, `post`, `text`)
+    like,        ///< `from` liked post `post` of `poster`
+    comment,     ///< `from` commented on post `post` of `poster` (`text`)
+    retraction,  ///< `poster` deleted post `post`: the app deletes it
   };
   what kind;
   account_id from; ///< sender of a text; for receipts the account the message went to
@@ -50,6 +55,8 @@ struct received {
   group_id group = 0; ///< a group message's (or typing's) group; 0 for a 1:1 conversation
   std::optional<call_event> call{};       ///< for call signals (its payload opened)
   std::optional<missed_call_body> missed{}; ///< for missed calls
+  account_id poster = 0; ///< for Moments: whose post it is
+  post_id post = 0;
 };
 
 /// What a parent lets a child do about friends (link_info.policy on the wire).
@@ -202,6 +209,16 @@ public:
                                             std::string_view text = {});
   /// (A parent) ends the ringing or running calls of linked child `child`.
   [[nodiscard]] result<bool> call_end(account_id child);
+  // Moments (moments.cpp): posts to friends; the server keeps only undelivered copies.
+  /// Posts `text` to this account's friends (its linked parent and children too): the
+  /// content sealed once, its key wrapped for each. Returns the post's id.
+  [[nodiscard]] result<post_id> moment_post(std::string_view text);
+  /// Likes (`text` empty) or comments on post `post` of `poster`; a comment is sealed
+  /// once, its key wrapped for the poster and this account's friends (the server hands
+  /// it to those of them the poster approves).
+  [[nodiscard]] result<bool> moment_react(account_id poster, post_id post, std::string_view text);
+  /// Deletes post `post` of `owner` (this account, or a linked child) from every friend.
+  [[nodiscard]] result<bool> moment_delete(account_id owner, post_id post);
   /// (A parent) sets the quiet hours of linked child `child`, or turns them off (nullopt).
   [[nodiscard]] result<quiet_reply> quiet_set(account_id child,
                                               const std::optional<quiet_schedule>& schedule);
@@ -241,6 +258,14 @@ private:
   /// Opens a `group` mail's payload from `from`: its group and text.
   std::optional<std::pair<group_id, std::string>> open_group_mail(account_id from,
                                                                   std::span<const uint8_t> payload);
+
+  /// `text` sealed once with a new key, and that key wrapped for each of `to` whose keys
+  /// can be fetched (moments.cpp).
+  std::pair<bytes, std::vector<wrapped_key>> seal_for_each(std::string_view text,
+                                                           const std::vector<account_id>& to);
+  /// Opens content sealed with a key `from` wrapped for this account.
+  std::optional<std::string> open_shared(account_id from, std::span<const uint8_t> wrapped,
+                                         std::span<const uint8_t> content);
 
   /// Whether a failure means: connect elsewhere and go on.
   bool should_resume(const failure& f) const;

@@ -268,6 +268,29 @@ CAF_TEST(the calls and quiet hours example runs as written) {
   CAF_CHECK(run.out.find("demo done") != std::string::npos);
 }
 
+CAF_TEST(the moments example runs as written) {
+  nats_server nats;
+  node n{&nats};
+  temp_dir profiles{"kinbox-moments-example"};
+  auto run = run_command({"env", "KINBOX=" + std::string{KINBOX_CLI_BIN}, "GATEWAY=" + n.gateway(),
+                          "PROFILES=" + profiles.str(), "bash",
+                          std::string{KINBOX_SOURCE_DIR} + "/examples/moments.sh"});
+  if (run.status != 0)
+    CAF_MESSAGE("the example said: " << run.out << run.err);
+  CAF_CHECK_EQUAL(run.status, 0);
+  auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (auto at = run.out.find(what); at != std::string::npos; at = run.out.find(what, at + 1))
+      ++n;
+    return n;
+  };
+  CAF_CHECK_EQUAL(count(": Our new puppy!"), 2u); // Ann's and Dad's; Cal's went with the post
+  CAF_CHECK_EQUAL(count("comments on"), 1u);      // Bea's; never Cal's
+  CAF_CHECK_EQUAL(count(" likes "), 2u);          // Bea's and Dad's; never Ann's
+  CAF_CHECK_EQUAL(count("was deleted"), 2u);      // Ann had both posts
+  CAF_CHECK(run.out.find("demo done") != std::string::npos);
+}
+
 CAF_TEST(a client written from docs/protocol.md in another language works) {
   nats_server nats;
   node n{&nats};
