@@ -120,7 +120,7 @@ CAF_TEST(bodies that are truncated padded or out of range are rejected) {
   wire::writer{huge_count}.u16(static_cast<uint16_t>(max_ack_keys + 1));
   CAF_CHECK(!decode_body<ack_request>(huge_count));
   bytes bad_kind;
-  wire::writer{bad_kind}.u16(1).u8(12).u64(1).fixed(some_id());
+  wire::writer{bad_kind}.u16(1).u8(15).u64(1).fixed(some_id());
   CAF_CHECK(!decode_body<ack_request>(bad_kind));
   auto push = encode_body(mail_push{mail_kind::message, 1, some_id(), 2, {}});
   push[0] = 0;
