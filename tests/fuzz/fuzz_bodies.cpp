@@ -14,8 +14,11 @@
 #include "actors/user_actor.hpp"
 #include "cluster/entity.hpp"
 #include "persistence/mailbox.hpp"
+#include "protocol/calls.hpp"
 #include "protocol/groups.hpp"
 #include "protocol/messages.hpp"
+#include "protocol/moments.hpp"
+#include "protocol/quiet.hpp"
 
 namespace {
 
@@ -51,7 +54,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 1)
     return 0;
   std::span<const uint8_t> in{data + 1, size - 1};
-  switch (data[0] % 71) {
+  switch (data[0] % 83) {
   case 0: return round_trip<client_hello>(in), 0;
   case 1: return round_trip<server_hello>(in), 0;
   case 2: return round_trip<error_body>(in), 0;
@@ -137,6 +140,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (auto c = chat_record::decode(in); c && !chat_record::decode(c->encode()))
       __builtin_trap();
     return 0;
+  case 70: return round_trip<quiet_set_request>(in), 0;
+  case 71: return round_trip<quiet_reply>(in), 0;
+  case 72: return round_trip<call_request>(in), 0;
+  case 73: return round_trip<call_ring_result>(in), 0;
+  case 74: return round_trip<call_event>(in), 0;
+  case 75: return round_trip<missed_call_body>(in), 0;
+  case 76: return round_trip<moment_post>(in), 0;
+  case 77: return round_trip<moment_reaction>(in), 0;
+  case 78: return round_trip<moment_delete>(in), 0;
+  case 79: return round_trip<moment_mail>(in), 0;
+  case 80: return round_trip<reaction_mail>(in), 0;
+  case 81: return round_trip<retraction_mail>(in), 0;
   default: return codec_round_trip(chat_interface::codec(), in), 0;
   }
 }
