@@ -17,8 +17,9 @@ bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind) {
   case mail_kind::missed_call: // made by the account's own actor, naming the caller
   case mail_kind::moment:      // posts, and what a friend's friends say of them
   case mail_kind::reaction:
-  case mail_kind::retraction:
     return c.approves(sender) && !owner.frozen;
+  case mail_kind::retraction: // kept for a frozen child too (held back): its app deletes
+    return c.approves(sender) || sender == owner.id; // (its own post, deleted by its parent)
   case mail_kind::notice:
     return c.children().count(sender) != 0 || sender == owner.id;
   case mail_kind::location:

@@ -49,10 +49,10 @@ std::vector<account_id> approved_contacts(const user_state& st) {
   return out;
 }
 
-/// Deletes, page by page, the stored mail of the account that `match` picks; `then` gets
-/// whether a post's copy was among it.
+/// Deletes, page by page, the stored mail of the account that `match` picks; `then` runs
+/// at the end (also when the store failed).
 void purge_matching(user_pointer self, std::function<bool(const envelope&)> match, uint64_t after,
-                    bool found, std::function<void(bool)> then) {
+                    std::function<void()> then) {
   page_after(self, after)
       .then(store_reply<mail_page>(self,
                                    [=](mail_page& page) {
@@ -61,20 +61,17 @@ void purge_matching(user_pointer self, std::function<bool(const envelope&)> matc
                                        if (match(e))
                                          refs.push_back({e.recipient, {e.kind, e.sender, e.id}});
                                      auto last = page.mail.empty() ? after : page.mail.back().seq;
-                                     bool any = found || std::any_of(refs.begin(), refs.end(), [](auto& ref) {
-                                       return ref.key.kind == mail_kind::moment;
-                                     });
                                      auto next = [=] {
                                        if (page.more)
-                                         purge_matching(self, match, last, any, then);
+                                         purge_matching(self, match, last, then);
                                        else
-                                         then(any);
+                                         then();
                                      };
                                      if (refs.empty())
                                        return next();
                                      discard(self, std::move(refs), next);
                                    }),
-            store_reply<caf::error>(self, [=](caf::error&) { then(found); }));
+            store_reply<caf::error>(self, [=](caf::error&) { then(); }));
 }
 
 } // namespace
@@ -128,10 +125,13 @@ void moment_reacted(user_pointer self, account_id from, moment_reaction& r, repl
   fan_out(self, std::move(copies), std::move(rp));
 }
 
-void delete_moment(user_pointer self, post_id post, reply_to rp) {
+void delete_moment(user_pointer self, account_id by, post_id post, reply_to rp) {
   auto& st = self->state;
   std::vector<entity_request> copies;
-  for (auto other : approved_contacts(st))
+  auto to = approved_contacts(st);
+  if (by != st.id)
+    to.push_back(st.id); // its parent deleted it: the child's app deletes it too
+  for (auto other : to)
     copies.push_back(user_request<user_op::deliver>(
         other, st.id, {mail_kind::retraction, post_mail_id(post), encode_body(retraction_mail{post})}));
   log::get("user")->info("event=moment_deleted account={} recipients={}", st.id, copies.size());
@@ -145,6 +145,8 @@ void retract_moment(user_pointer self, account_id poster, deliver_body& body, re
     return rp.deliver(error_reply(errc::invalid_argument, "malformed retraction"));
   if (!admits(owner_of(st), poster, mail_kind::retraction))
     return rp.deliver(error_reply(errc::not_found));
+  // What still waits of the post goes. The retraction is kept even then: a copy paged
+  // out to the app and not acked yet is deleted here but may be on its screen.
   auto post = r->post;
   auto copy_id = post_mail_id(post);
   auto match = [=](const envelope& e) {
@@ -156,13 +158,10 @@ void retract_moment(user_pointer self, account_id poster, deliver_body& body, re
     return about && about->poster == poster && about->post == post;
   };
   auto copy = std::make_shared<deliver_body>(std::move(body));
-  purge_matching(self, match, 0, false, [=](bool waited) mutable {
+  purge_matching(self, match, 0, [=]() mutable {
     auto& st = self->state;
     if (!st.account)
       return rp.deliver(account_changed_reply());
-    if (waited) // the app never had it: nothing to tell
-      return rp.deliver(ok_reply());
-    // The app got the post (or it is on its way): it deletes it.
     st.incoming.push_back({poster, std::move(*copy), std::move(rp)});
     store_incoming(self);
   });

@@ -423,7 +423,8 @@ void run(user_pointer self, entity_request& req, reply_to& rp) {
     return with_arg<user_op::moment_reaction>(
         req, rp, [&](auto& b) { moment_reacted(self, req.caller, b, rp); });
   case user_op::delete_moment:
-    return with_arg<user_op::delete_moment>(req, rp, [&](auto& b) { delete_moment(self, b.post, rp); });
+    return with_arg<user_op::delete_moment>(
+        req, rp, [&](auto& b) { delete_moment(self, req.caller, b.post, rp); });
   case user_op::end_calls:
     end_calls(self, call_outcome::ended);
     return rp.deliver(ok_reply());

@@ -296,9 +296,11 @@ void react_moment(user_pointer self, moment_reaction& r, reply_to rp);
 /// `from` reacts to a post of this account: to the account and those of its contacts the
 /// reaction is for, each through its own filter.
 void moment_reacted(user_pointer self, account_id from, moment_reaction& r, reply_to rp);
-/// The account's post `post` is deleted: a retraction to each approved contact.
-void delete_moment(user_pointer self, post_id post, reply_to rp);
-/// A retraction from `poster`: what still waits of the post goes; else the app is told.
+/// The account's post `post` is deleted (by it, or by its parent `by`): a retraction to
+/// each approved contact, and to the account itself when its parent deleted it.
+void delete_moment(user_pointer self, account_id by, post_id post, reply_to rp);
+/// A retraction from `poster`: what still waits of the post goes, and the retraction is
+/// kept for the app.
 void retract_moment(user_pointer self, account_id poster, deliver_body& body, reply_to rp);
 
 /// A signal of the account's own app (user_calls.cpp).

@@ -2,8 +2,8 @@
 # Demo: Moments, posts to friends. Ann (Mum's child) and Cal (Dad's child) are each
 # approved friends of Bea (Dad's child), not of each other. Bea posts: Ann, Cal and Dad
 # get it. Ann comments: Bea sees it, Cal does not (Ann was never approved for him). Cal
-# likes it: Bea and Dad see it, Ann does not. Bea deletes the post: Ann, who had it, is
-# told to delete it; Cal's copy, still waiting, is gone. Dad deletes a post of Bea's.
+# likes it: Bea and Dad see it, Ann does not. Bea deletes the post: Cal's copy, still
+# waiting, is gone, and both apps are told to delete it. Dad deletes a post of Bea's.
 # Needs a running node (or cluster).
 # Environment: KINBOX (path of the kinbox CLI), GATEWAY (host:port), PROFILES (a dir).
 set -euo pipefail
@@ -52,7 +52,7 @@ k bea recv --wait 1
 k dad recv --wait 1 | grep -v "^child" || true
 k ann recv --wait 1
 
-echo "== Bea deletes the post: Ann, who had it, is told; Cal's waiting copy is gone"
+echo "== Bea deletes the post: Cal's waiting copy is gone; both apps are told"
 k bea moment delete "$POST"
 k ann recv --wait 1
 k cal recv --wait 1

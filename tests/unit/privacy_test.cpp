@@ -69,6 +69,7 @@ CAF_TEST(every field of the account and profile records is in the inventory) {
   a.birth_date = "2015-04-12";
   a.setup_hash = "00";
   a.setup_expires_ms = 1;
+  a.quiet = quiet_schedule{0x7f, 21 * 60, 7 * 60, "Europe/Berlin"};
   check_listed("account", keys_of(encode_account(a)));
   profile_record p;
   p.avatar = {1, 2};

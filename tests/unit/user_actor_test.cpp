@@ -2209,7 +2209,7 @@ CAF_TEST(a comment goes to the poster and the contacts it has a key for) {
   CAF_CHECK((sent == std::vector<std::pair<account_id, account_id>>{{bob, alice}, {carol, alice}}));
 }
 
-CAF_TEST(a retraction deletes a waiting copy and is kept for a delivered one) {
+CAF_TEST(a retraction deletes what waits of the post and reaches the app) {
   befriend(bob, alice);
   auto reader = spawn(bob);
   auto copy = [](post_id id) {
@@ -2227,8 +2227,14 @@ CAF_TEST(a retraction deletes a waiting copy and is kept for a delivered one) {
     return out;
   };
   CAF_CHECK(call(reader, alice, user_op::deliver, copy(1)).ok());
+  auto like = encode_body(deliver_body{mail_kind::reaction, id_of(9),
+                                       encode_body(reaction_mail{alice, 1, reaction_kind::like, {}, {}})});
+  CAF_CHECK(call(reader, alice, user_op::deliver, like).ok());
   CAF_CHECK(call(reader, alice, user_op::deliver, retraction(1)).ok());
-  CAF_CHECK(kinds().empty()); // it never reached the app: nothing to tell
+  // The copy and the like are gone; the retraction stays (a copy paged out and not acked
+  // yet may be on the app's screen).
+  CAF_CHECK((kinds() == std::vector<mail_kind>{mail_kind::retraction}));
+  w->mail.clear();
   CAF_CHECK(call(reader, alice, user_op::deliver, copy(2)).ok());
   attach(reader, bob, 1);
   auto pushed = std::find_if(w->pushes.begin(), w->pushes.end(),
@@ -2253,7 +2259,25 @@ CAF_TEST(a parent deletes its child post from every contact) {
                   static_cast<uint16_t>(errc::not_found));
   CAF_CHECK(call(child, bob, user_op::delete_moment, deletion).ok());
   auto sent = delivers_of(*w, mail_kind::retraction);
-  CAF_CHECK((sent == std::vector<std::pair<account_id, account_id>>{{carol, alice}, {bob, alice}}));
+  // To its contacts, and to the child itself: its app deletes the post too.
+  CAF_CHECK((sent == std::vector<std::pair<account_id, account_id>>{
+                         {carol, alice}, {bob, alice}, {alice, alice}}));
+  CAF_CHECK(call(child, alice, user_op::deliver,
+                 encode_body(deliver_body{mail_kind::retraction, post_mail_id(9),
+                                          encode_body(retraction_mail{9})}))
+                .ok());
+}
+
+CAF_TEST(a frozen child keeps a retraction for when it is linked again) {
+  make_child(alice); // no parent: frozen
+  befriend(alice, carol);
+  auto child = spawn(alice);
+  CAF_CHECK(call(child, carol, user_op::deliver,
+                 encode_body(deliver_body{mail_kind::retraction, post_mail_id(4),
+                                          encode_body(retraction_mail{4})}))
+                .ok());
+  CAF_CHECK(std::any_of(w->mail.begin(), w->mail.end(),
+                        [](auto& m) { return m.second.kind == mail_kind::retraction; }));
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
