@@ -105,7 +105,10 @@ int main(int argc, char** argv) {
      "without a flood of wrong parent PINs, alternating), probe (a stranger's requests to "
      "ordinary, unknown, deleted and blocking ids: answers and latency), group (a sender "
      "and groups of --group-sizes members, half online: CPU per group message and per copy "
-     "beside 1:1, upload bytes, send-to-last-push latency; on --kinbox, and across --cross)")
+     "beside 1:1, upload bytes, send-to-last-push latency; on --kinbox, and across --cross), "
+     "calls (a caller rings a friend who answers at once, --calls times: offer-to-push and "
+     "answer-to-push latency beside a 1:1 message's; on --kinbox, and across --cross)")
+    ("calls", po::value<uint64_t>()->default_value(500), "calls: calls (and 1:1 messages) per run")
     ("group-sizes", po::value<std::string>()->default_value("8,32"), "group: group sizes")
     ("group-messages", po::value<uint64_t>()->default_value(1000),
      "group: messages per group size and loop")
@@ -368,6 +371,19 @@ int main(int argc, char** argv) {
         auto two = kinbox_groups(a->first, a->second, b->first, b->second,
                                  work_dir + "/groups-cross", sizes, n, pids, "across nodes");
         extra.groups.insert(extra.groups.end(), two.begin(), two.end());
+      }
+    }
+    if (has("calls")) {
+      auto n = vm["calls"].as<uint64_t>();
+      if (kinbox_port != 0)
+        extra.calls.push_back(kinbox_calls(kinbox_host, kinbox_port, kinbox_host, kinbox_port,
+                                           work_dir + "/calls", n, "one node"));
+      if (vm.count("cross")) {
+        auto gateways = split(vm["cross"].as<std::string>());
+        auto a = client::split_host_port(gateways[0]);
+        auto b = client::split_host_port(gateways[1]);
+        extra.calls.push_back(kinbox_calls(a->first, a->second, b->first, b->second,
+                                           work_dir + "/calls-cross", n, "across nodes"));
       }
     }
     if (has("density") && kinbox_port != 0) {

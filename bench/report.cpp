@@ -253,6 +253,19 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
   }
   if (extra.probe)
     print_probe(out, *extra.probe);
+  for (auto& c : extra.calls) {
+    char line[400];
+    std::snprintf(line, sizeof(line),
+                  "calls (%s): %llu calls answered at once: offer to the callee's push p50 "
+                  "%.2f ms, p99 %.2f ms; answer to the caller's push p50 %.2f ms, p99 %.2f ms; "
+                  "a 1:1 message in the same run p50 %.2f ms, p99 %.2f ms (offer/message p50 "
+                  "%.2fx); %llu lost\n",
+                  c.where.c_str(), static_cast<unsigned long long>(c.calls), c.offer_p50_ms,
+                  c.offer_p99_ms, c.answer_p50_ms, c.answer_p99_ms, c.message_p50_ms,
+                  c.message_p99_ms, c.message_p50_ms > 0 ? c.offer_p50_ms / c.message_p50_ms : 0.0,
+                  static_cast<unsigned long long>(c.lost));
+    out << line;
+  }
   for (auto& g : extra.groups) {
     char line[500];
     std::snprintf(line, sizeof(line),
@@ -352,6 +365,16 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
   if (extra.rss_per_session)
     doc["idle_sessions"] = {{"sessions", *extra.idle_sessions},
                             {"rss_bytes_per_session", *extra.rss_per_session}};
+  for (auto& c : extra.calls)
+    doc["calls"].push_back({{"where", c.where},
+                            {"calls", c.calls},
+                            {"offer_p50_ms", c.offer_p50_ms},
+                            {"offer_p99_ms", c.offer_p99_ms},
+                            {"answer_p50_ms", c.answer_p50_ms},
+                            {"answer_p99_ms", c.answer_p99_ms},
+                            {"message_p50_ms", c.message_p50_ms},
+                            {"message_p99_ms", c.message_p99_ms},
+                            {"lost", c.lost}});
   for (auto& g : extra.groups)
     doc["groups"].push_back({{"where", g.where},
                              {"members", g.members},

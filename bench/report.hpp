@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/calls.hpp"
 #include "bench/groups.hpp"
 #include "bench/runner.hpp"
 
@@ -30,6 +31,7 @@ struct extra_figures {
   std::optional<pin_flood_figures> pin_flood;
   std::optional<probe_figures> probe;
   std::vector<group_run_figures> groups;
+  std::vector<call_run_figures> calls;
 };
 
 void print_table(std::ostream& out, const std::vector<run_result>& results,
