@@ -201,6 +201,21 @@ void ring_over(user_pointer self, call_id id) {
   }
 }
 
+void end_calls_with(user_pointer self, account_id other) {
+  auto& st = self->state;
+  for (auto call = st.calls.begin(); call != st.calls.end();) {
+    if (!has_peer(*call, other)) {
+      ++call;
+      continue;
+    }
+    hang_up_for(self, *call, other, call_outcome::ended);
+    push_event(self, other, call_event{call->id, call->group, call_signal::hangup,
+                                       static_cast<uint8_t>(call_outcome::ended), call->video, {}});
+    drop_peer(*call, other);
+    call = call->peers.empty() ? st.calls.erase(call) : call + 1;
+  }
+}
+
 void end_calls(user_pointer self, call_outcome why, bool all) {
   auto& st = self->state;
   std::vector<call_state> ended;

@@ -154,6 +154,7 @@ void report(user_pointer self, account_id other, report_category category, reply
   auto now = st.deps->now_ms();
   auto effect = st.contacts.block(other, now);
   end_group_relation(self, other);
+  end_calls_with(self, other);
   auto filing = st.contacts.may_report(other, now, st.deps->friend_limits);
   report_record rec{st.id, other, category, now, st.account->role, st.contacts.parent()};
   purge_mail(self, other, 0, [=]() mutable {

@@ -60,6 +60,7 @@ void on_friend_step(user_pointer self, entity_request& req, reply_to& rp) {
   default: {
     auto effect = st.contacts.receive_remove(req.caller);
     end_group_relation(self, req.caller);
+    end_calls_with(self, req.caller);
     return apply_contact_effect(self, effect, req.caller, rp);
   }
   }
@@ -241,6 +242,7 @@ void on_block_or_remove(user_pointer self, entity_request& req, reply_to& rp) {
                          req.caller == st.id ? "self" : "parent");
   auto other = *t;
   end_group_relation(self, other);
+  end_calls_with(self, other);
   purge_mail(self, other, 0, [=, rp = std::move(rp)]() mutable {
     apply_contact_effect(self, effect, other, std::move(rp));
   });

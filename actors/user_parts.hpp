@@ -309,6 +309,10 @@ void call_out(user_pointer self, call_request& req, reply_to rp);
 /// A signal from peer `from` of a call (an offer rings the account).
 void call_in(user_pointer self, account_id from, call_event& ev, reply_to rp);
 
+/// The account's relation with `other` ended (a block, a removal, a report, by either
+/// side or a child's parent): every call with `other` ends at once.
+void end_calls_with(user_pointer self, account_id other);
+
 /// The ring of call `id` is over: unanswered, it is a missed call.
 void ring_over(user_pointer self, call_id id);
 

@@ -1237,7 +1237,11 @@ private:
         text.find_first_not_of("0123456789-") != std::string::npos ||
         text.find('-', dash + 1) != std::string::npos)
       throw usage_error{"'" + text + "' is not a post id (POSTER-NUMBER, as recv prints it)"};
-    return {std::stoull(text.substr(0, dash)), std::stoull(text.substr(dash + 1))};
+    try {
+      return {std::stoull(text.substr(0, dash)), std::stoull(text.substr(dash + 1))};
+    } catch (const std::exception&) { // a number past 64 bits
+      throw usage_error{"'" + text + "' is not a post id (POSTER-NUMBER, as recv prints it)"};
+    }
   }
 
   int do_moment() {
@@ -1329,6 +1333,9 @@ private:
       if (!rung)
         return error(rung.error());
       std::set<account_id> ringing;
+      if (rung->rung.empty())
+        print({{"type", "rung"}, {"call", id}, {"outcome", "no_one"}},
+              "call " + std::to_string(id) + ": no one to ring");
       for (auto& r : rung->rung) {
         auto outcome = std::string{call_outcome_name(r.outcome)};
         print({{"type", "rung"}, {"call", id}, {"id", r.id}, {"outcome", outcome}},

@@ -67,15 +67,7 @@ bool read_body(std::span<const uint8_t> in, group_send_request& x) {
   r.u64(x.version);
   r.fixed(x.id);
   r.blob(x.content, max_payload_size);
-  uint16_t n = 0;
-  if (!r.u16(n) || n > max_group_members_wire)
-    return false;
-  x.keys.resize(n);
-  for (auto& k : x.keys) {
-    r.u64(k.member);
-    r.blob(k.key, max_wrapped_key);
-  }
-  return r.finished();
+  return read_wrapped_keys(r, x.keys, max_group_members_wire) && r.finished();
 }
 
 bool read_body(std::span<const uint8_t> in, group_mail& x) {
@@ -116,6 +108,24 @@ bool read_body(std::span<const uint8_t> in, typing_body& x) {
 
 } // namespace
 
+bool read_wrapped_keys(wire::reader& r, std::vector<wrapped_key>& keys, size_t max_count) {
+  uint16_t n = 0;
+  if (!r.u16(n) || n > max_count)
+    return false;
+  keys.resize(n);
+  for (auto& k : keys) {
+    r.u64(k.member);
+    r.blob(k.key, max_wrapped_key);
+  }
+  return r.ok();
+}
+
+void write_wrapped_keys(wire::writer& w, const std::vector<wrapped_key>& keys) {
+  w.u16(static_cast<uint16_t>(keys.size()));
+  for (auto& k : keys)
+    w.u64(k.member).blob(k.key);
+}
+
 void write_body(bytes& out, const group_create_request& x) {
   wire::writer w{out};
   w.str(x.name).ids(x.members);
@@ -140,9 +150,7 @@ void write_body(bytes& out, const group_list& x) {
 void write_body(bytes& out, const group_send_request& x) {
   wire::writer w{out};
   w.u64(x.group).u64(x.version).fixed(x.id).blob(x.content);
-  w.u16(static_cast<uint16_t>(x.keys.size()));
-  for (auto& k : x.keys)
-    w.u64(k.member).blob(k.key);
+  write_wrapped_keys(w, x.keys);
 }
 
 void write_body(bytes& out, const group_mail& x) {

@@ -8,6 +8,11 @@
 
 namespace kinbox {
 
+namespace wire {
+class reader;
+class writer;
+} // namespace wire
+
 /// Random 64-bit id of a group chat, above every account id (accounts have 10 digits), so
 /// an id tells which it names.
 using group_id = uint64_t;
@@ -98,6 +103,11 @@ struct receipt_ids {
 struct typing_body {
   group_id group = 0;
 };
+
+/// A list of wrapped keys on the wire: a u16 count, then each member:u64 key:blob (a
+/// group message's and a post's or comment's).
+bool read_wrapped_keys(wire::reader& r, std::vector<wrapped_key>& keys, size_t max_count);
+void write_wrapped_keys(wire::writer& w, const std::vector<wrapped_key>& keys);
 
 void write_body(bytes& out, const group_create_request& x);
 void write_body(bytes& out, const group_info& x);

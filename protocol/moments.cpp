@@ -6,29 +6,11 @@ namespace kinbox {
 
 namespace {
 
-bool read_keys(wire::reader& r, std::vector<wrapped_key>& keys) {
-  uint16_t n = 0;
-  if (!r.u16(n) || n > max_moment_keys)
-    return false;
-  keys.resize(n);
-  for (auto& k : keys) {
-    r.u64(k.member);
-    r.blob(k.key, max_wrapped_key);
-  }
-  return r.ok();
-}
-
-void write_keys(wire::writer& w, const std::vector<wrapped_key>& keys) {
-  w.u16(static_cast<uint16_t>(keys.size()));
-  for (auto& k : keys)
-    w.u64(k.member).blob(k.key);
-}
-
 bool read_body(std::span<const uint8_t> in, moment_post& x) {
   wire::reader r{in};
   r.u64(x.id);
   r.blob(x.content, max_payload_size);
-  return read_keys(r, x.keys) && r.finished();
+  return read_wrapped_keys(r, x.keys, max_moment_keys) && r.finished();
 }
 
 bool read_body(std::span<const uint8_t> in, moment_reaction& x) {
@@ -39,7 +21,7 @@ bool read_body(std::span<const uint8_t> in, moment_reaction& x) {
   r.u8(kind);
   r.fixed(x.id);
   r.blob(x.content, max_payload_size);
-  if (!read_keys(r, x.keys) || !r.finished())
+  if (!read_wrapped_keys(r, x.keys, max_moment_keys) || !r.finished())
     return false;
   x.kind = static_cast<reaction_kind>(kind);
   if (x.kind == reaction_kind::like)
@@ -92,13 +74,13 @@ message_id post_mail_id(post_id id) {
 void write_body(bytes& out, const moment_post& x) {
   wire::writer w{out};
   w.u64(x.id).blob(x.content);
-  write_keys(w, x.keys);
+  write_wrapped_keys(w, x.keys);
 }
 
 void write_body(bytes& out, const moment_reaction& x) {
   wire::writer w{out};
   w.u64(x.poster).u64(x.post).u8(static_cast<uint8_t>(x.kind)).fixed(x.id).blob(x.content);
-  write_keys(w, x.keys);
+  write_wrapped_keys(w, x.keys);
 }
 
 void write_body(bytes& out, const moment_delete& x) {

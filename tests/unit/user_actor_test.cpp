@@ -2045,6 +2045,23 @@ CAF_TEST(a call rings an attached friend who answers and the caller hangs up) {
   CAF_CHECK(call_views::missed(*w, bob).empty());
 }
 
+CAF_TEST(a block or a removal by a parent ends the calls with that account at once) {
+  make_child(bob);
+  link_parent(bob, carol);
+  befriend(bob, alice);
+  auto callee = spawn(bob);
+  attach(callee, bob, 1);
+  CAF_CHECK(outcome_of(call(callee, alice, user_op::call_in, offer(41))) == call_outcome::ringing);
+  CAF_CHECK(call(callee, carol, user_op::remove_contact, target(alice)).ok());
+  auto sent = call_views::sent(*w);
+  CAF_REQUIRE(!sent.empty());
+  CAF_CHECK(sent.back().first == alice && sent.back().second.signal == call_signal::hangup &&
+            sent.back().second.reason == static_cast<uint8_t>(call_outcome::ended));
+  // The ring is over: the child cannot answer it any more.
+  CAF_CHECK_EQUAL(call(callee, bob, user_op::call_out, signal(41, call_signal::answer)).status,
+                  static_cast<uint16_t>(errc::not_found));
+}
+
 CAF_TEST(a ring nobody answers and a callee offline leave one missed call each) {
   befriend(bob, alice);
   auto callee = spawn(bob);
