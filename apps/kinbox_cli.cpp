@@ -1371,6 +1371,11 @@ private:
   }
 
   int do_quiet() {
+    for (auto flag : {"--from", "--to", "--days", "--tz"}) {
+      auto at = std::find(opts_.args.begin(), opts_.args.end(), flag);
+      if (at != opts_.args.end() && (at + 1 == opts_.args.end() || (at + 1)->empty()))
+        throw usage_error{std::string{flag} + " needs a value"};
+    }
     auto from = take_flag("--from");
     auto to = take_flag("--to");
     auto days_text = take_flag("--days");

@@ -98,10 +98,13 @@ std::optional<uint8_t> parse_days(std::string_view text) {
     auto dash = item.find('-');
     auto first = day_index(item.substr(0, dash));
     auto last = dash == std::string_view::npos ? first : day_index(item.substr(dash + 1));
-    if (!first || !last || *last < *first)
+    if (!first || !last)
       return std::nullopt;
-    for (int i = *first; i <= *last; ++i)
+    for (int i = *first;; i = (i + 1) % 7) { // "fri-mon" wraps past Sunday
       days |= static_cast<uint8_t>(1u << i);
+      if (i == *last)
+        break;
+    }
   }
   if (days == 0)
     return std::nullopt;

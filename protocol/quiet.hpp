@@ -52,7 +52,8 @@ namespace kinbox {
 std::optional<uint16_t> parse_clock(std::string_view text);
 std::string format_clock(uint16_t minutes);
 
-/// "mon,tue,sat" or ranges "mon-fri" as a `days` set; nullopt for anything else.
+/// "mon,tue,sat" or ranges "mon-fri" (or "fri-mon", past Sunday) as a `days` set;
+/// nullopt for anything else.
 std::optional<uint8_t> parse_days(std::string_view text);
 /// The days of a set as "mon,tue,sat".
 std::string format_days(uint8_t days);
