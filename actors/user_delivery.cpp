@@ -92,22 +92,26 @@ void discard(user_pointer self, std::vector<mail_ref> refs, std::function<void()
             }));
 }
 
-/// Deletes the stored mail of `sender` (all of it if nullopt), page by page from `after`;
-/// `then` runs at the end (also when the store failed: paging drops what is left of a
-/// removed contact's mail).
 void purge_mail(user_pointer self, std::optional<account_id> sender, uint64_t after,
                 std::function<void()> then) {
+  purge_where(
+      self, [sender](const envelope& e) { return !sender || e.sender == *sender; }, after,
+      std::move(then));
+}
+
+void purge_where(user_pointer self, std::function<bool(const envelope&)> match, uint64_t after,
+                 std::function<void()> then) {
   page_after(self, after)
       .then(store_reply<mail_page>(self,
                                    [=](mail_page& page) {
                                      std::vector<mail_ref> refs;
                                      for (auto& e : page.mail)
-                                       if (!sender || e.sender == *sender)
+                                       if (match(e))
                                          refs.push_back({e.recipient, {e.kind, e.sender, e.id}});
                                      auto last = page.mail.empty() ? after : page.mail.back().seq;
                                      auto next = [=] {
                                        if (page.more)
-                                         purge_mail(self, sender, last, then);
+                                         purge_where(self, match, last, then);
                                        else
                                          then();
                                      };

@@ -49,31 +49,6 @@ std::vector<account_id> approved_contacts(const user_state& st) {
   return out;
 }
 
-/// Deletes, page by page, the stored mail of the account that `match` picks; `then` runs
-/// at the end (also when the store failed).
-void purge_matching(user_pointer self, std::function<bool(const envelope&)> match, uint64_t after,
-                    std::function<void()> then) {
-  page_after(self, after)
-      .then(store_reply<mail_page>(self,
-                                   [=](mail_page& page) {
-                                     std::vector<mail_ref> refs;
-                                     for (auto& e : page.mail)
-                                       if (match(e))
-                                         refs.push_back({e.recipient, {e.kind, e.sender, e.id}});
-                                     auto last = page.mail.empty() ? after : page.mail.back().seq;
-                                     auto next = [=] {
-                                       if (page.more)
-                                         purge_matching(self, match, last, then);
-                                       else
-                                         then();
-                                     };
-                                     if (refs.empty())
-                                       return next();
-                                     discard(self, std::move(refs), next);
-                                   }),
-            store_reply<caf::error>(self, [=](caf::error&) { then(); }));
-}
-
 } // namespace
 
 void post_moment(user_pointer self, moment_post& post, reply_to rp) {
@@ -158,7 +133,7 @@ void retract_moment(user_pointer self, account_id poster, deliver_body& body, re
     return about && about->poster == poster && about->post == post;
   };
   auto copy = std::make_shared<deliver_body>(std::move(body));
-  purge_matching(self, match, 0, [=]() mutable {
+  purge_where(self, match, 0, [=]() mutable {
     auto& st = self->state;
     if (!st.account)
       return rp.deliver(account_changed_reply());

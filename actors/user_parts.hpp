@@ -186,8 +186,15 @@ void compact_soon(user_pointer self);
 
 void discard(user_pointer self, std::vector<mail_ref> refs, std::function<void()> then = {});
 
+/// Deletes the stored mail of `sender` (all of it if nullopt), page by page from `after`;
+/// `then` runs at the end (also when the store failed: paging drops what is left of a
+/// removed contact's mail).
 void purge_mail(user_pointer self, std::optional<account_id> sender, uint64_t after,
                 std::function<void()> then);
+
+/// Deletes, the same way, the stored mail that `match` picks (without receipts).
+void purge_where(user_pointer self, std::function<bool(const envelope&)> match, uint64_t after,
+                 std::function<void()> then);
 
 void put_mail(user_pointer self, mail_to_store mail, bool pushed);
 
