@@ -58,7 +58,8 @@ temp_dir::~temp_dir() {
   std::filesystem::remove_all(path, ec);
 }
 
-process::process(std::vector<std::string> argv, const std::string& log_file) {
+process::process(std::vector<std::string> argv, const std::string& log_file,
+                 const std::vector<std::string>& env) {
   pid_t parent = ::getpid();
   pid_ = ::fork();
   if (pid_ == 0) {
@@ -72,6 +73,8 @@ process::process(std::vector<std::string> argv, const std::string& log_file) {
     int fd = ::open(log_file.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
+    for (auto& e : env)
+      ::putenv(const_cast<char*>(e.c_str()));
     std::vector<char*> args;
     for (auto& a : argv)
       args.push_back(a.data());
@@ -300,8 +303,9 @@ bool cluster_probe::settled(size_t count) {
   return true;
 }
 
-node::node(const nats_server* nats, std::vector<std::string> extra, std::string id)
-    : nats_(nats), id_(std::move(id)), extra_(std::move(extra)) {
+node::node(const nats_server* nats, std::vector<std::string> extra, std::string id,
+           std::vector<std::string> env)
+    : nats_(nats), id_(std::move(id)), extra_(std::move(extra)), env_(std::move(env)) {
   start();
 }
 
@@ -340,7 +344,7 @@ void node::start() {
     argv.push_back(nats_->url());
   }
   argv.insert(argv.end(), extra_.begin(), extra_.end());
-  proc_ = std::make_unique<process>(argv, (logs_.path / "node.log").string());
+  proc_ = std::make_unique<process>(argv, (logs_.path / "node.log").string(), env_);
   bool up = eventually([&] { return port_accepts(port_) || !proc_->running(); }, 30s);
   if (!up || !proc_->running())
     CAF_FAIL("kinbox-node did not start; log:\n" << log());

@@ -33,7 +33,9 @@ struct temp_dir {
 /// A child process; killed (SIGKILL) and reaped when it goes away.
 class process {
 public:
-  process(std::vector<std::string> argv, const std::string& log_file);
+  /// Runs `argv` with the environment of the test plus `env` ("NAME=value" each).
+  process(std::vector<std::string> argv, const std::string& log_file,
+          const std::vector<std::string>& env = {});
   ~process();
   pid_t pid() const { return pid_; }
   void signal(int sig);
@@ -115,8 +117,10 @@ private:
 
 class node {
 public:
-  /// Node `id` using `nats` (or an embedded nats-server when null), with extra options.
-  node(const nats_server* nats, std::vector<std::string> extra = {}, std::string id = "node1");
+  /// Node `id` using `nats` (or an embedded nats-server when null), with extra options and
+  /// environment variables ("NAME=value").
+  node(const nats_server* nats, std::vector<std::string> extra = {}, std::string id = "node1",
+       std::vector<std::string> env = {});
   /// Node `id` of a cluster on `nats` (its credentials and key file), with extra options.
   node(const nats_cluster& nats, const std::string& id, std::vector<std::string> extra = {});
   ~node();
@@ -136,6 +140,7 @@ private:
   const nats_server* nats_ = nullptr;
   std::string id_ = "node1";
   std::vector<std::string> extra_;
+  std::vector<std::string> env_;
   temp_dir data_{"kinbox-node"};
   /// The node's log, beside its data dir as an operator's journal is (logs name ids).
   temp_dir logs_{"kinbox-node-log"};
