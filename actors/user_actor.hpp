@@ -141,6 +141,10 @@ struct user_deps {
   /// How long a call to the account rings unanswered before the caller hears `no_answer`
   /// and a missed call is stored (`--ring-timeout`).
   std::chrono::milliseconds ring_timeout{std::chrono::seconds(60)};
+  /// Each child's quiet hours begin and end up to this long after the minutes set, at a
+  /// shift of its own, so that children whose periods end at the same minute are not all
+  /// drained at once (`--quiet-release-spread`).
+  std::chrono::milliseconds quiet_release_spread{0};
   /// The node-wide bound on held payload bytes (one budget shared by all user actors).
   std::shared_ptr<held_budget> held = std::make_shared<held_budget>(64u << 20);
 };

@@ -5,6 +5,7 @@
 // when the period ends, as after a login.
 #include "actors/quiet_hours.hpp"
 #include "actors/user_parts.hpp"
+#include "cluster/shard_map.hpp"
 
 namespace kinbox::user_parts {
 
@@ -20,6 +21,22 @@ const quiet_schedule* schedule_of(const user_state& st) {
   return &*st.account->quiet;
 }
 
+/// How much later than the minutes set this child's periods begin and end: a fixed share
+/// of the release spread, from its id.
+uint64_t shift_ms(const user_state& st) {
+  auto spread = static_cast<uint64_t>(st.deps->quiet_release_spread.count());
+  return spread == 0 ? 0 : mix64(st.id) % (spread + 1);
+}
+
+/// The child's quiet hours at `now`, and when that changes next, on its shifted clock.
+bool resting_at(const user_state& st, const quiet_schedule& s, uint64_t now) {
+  return quiet_at(s, now - shift_ms(st));
+}
+uint64_t next_change(const user_state& st, const quiet_schedule& s, uint64_t now) {
+  auto shift = shift_ms(st);
+  return next_quiet_change(s, now - shift) + shift;
+}
+
 void arm_quiet_timer(user_pointer self) {
   auto& st = self->state;
   auto* s = schedule_of(st);
@@ -27,7 +44,7 @@ void arm_quiet_timer(user_pointer self) {
   if (s == nullptr || !st.session)
     return;
   auto now = st.deps->now_ms();
-  auto wait = std::min(next_quiet_change(*s, now) - now, max_quiet_wait_ms);
+  auto wait = std::min(next_change(st, *s, now) - now, max_quiet_wait_ms);
   self->delayed_send(self, std::chrono::milliseconds(wait), quiet_atom::value, st.quiet_timer);
 }
 
@@ -52,7 +69,7 @@ void wake_up(user_pointer self) {
 
 bool resting_now(const user_state& st) {
   auto* s = schedule_of(st);
-  return s != nullptr && quiet_at(*s, st.deps->now_ms());
+  return s != nullptr && resting_at(st, *s, st.deps->now_ms());
 }
 
 void check_quiet(user_pointer self) {
@@ -89,8 +106,8 @@ quiet_reply quiet_state(const user_state& st) {
   if (auto* s = schedule_of(st)) {
     auto now = st.deps->now_ms();
     out.schedule = *s;
-    out.asleep = quiet_at(*s, now);
-    out.next_change_ms = next_quiet_change(*s, now);
+    out.asleep = resting_at(st, *s, now);
+    out.next_change_ms = next_change(st, *s, now);
   }
   return out;
 }

@@ -277,6 +277,7 @@ int run(const node_config& cfg) {
     deps.images = spawn_image_worker(sys);
     deps.setup_code_ttl = cfg.setup_code_ttl;
     deps.ring_timeout = cfg.ring_timeout;
+    deps.quiet_release_spread = cfg.quiet_release_spread;
     // A drain page must fit in what a connection may have unsent.
     // The pages in flight together stay within half of the slow-consumer limit.
     deps.drain_page_bytes = std::min<size_t>(

@@ -11,14 +11,6 @@ namespace {
 
 constexpr uint8_t placement_format = 1;
 
-uint64_t mix(uint64_t x) {
-  // splitmix64 finalizer: stable across builds and platforms.
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 0xcbf29ce484222325ull;
   for (unsigned char c : s)
@@ -28,8 +20,15 @@ uint64_t fnv1a(const std::string& s) {
 
 } // namespace
 
+uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
 uint32_t shard_of(uint32_t shards, entity_kind kind, uint64_t id) {
-  return static_cast<uint32_t>(mix(id ^ (uint64_t{kind} << 56)) % shards);
+  return static_cast<uint32_t>(mix64(id ^ (uint64_t{kind} << 56)) % shards);
 }
 
 std::vector<uint16_t> rendezvous_targets(uint32_t shards, const std::vector<std::string>& nodes) {
@@ -39,14 +38,14 @@ std::vector<uint16_t> rendezvous_targets(uint32_t shards, const std::vector<std:
   std::vector<uint64_t> hashes;
   hashes.reserve(nodes.size());
   for (auto& n : nodes)
-    hashes.push_back(mix(fnv1a(n)));
+    hashes.push_back(mix64(fnv1a(n)));
   out.resize(shards);
   for (uint32_t s = 0; s < shards; ++s) {
-    auto shard_hash = mix(s);
+    auto shard_hash = mix64(s);
     uint16_t best = 0;
     uint64_t best_weight = 0;
     for (size_t i = 0; i < hashes.size(); ++i) {
-      auto weight = mix(hashes[i] ^ shard_hash);
+      auto weight = mix64(hashes[i] ^ shard_hash);
       if (i == 0 || weight > best_weight) {
         best = static_cast<uint16_t>(i);
         best_weight = weight;

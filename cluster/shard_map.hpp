@@ -23,6 +23,9 @@ namespace kinbox {
 /// (actors/ names them and registers a host for each).
 using entity_kind = uint8_t;
 
+/// The splitmix64 finalizer: spreads ids evenly, stable across builds and platforms.
+uint64_t mix64(uint64_t x);
+
 /// The shard of an entity: a fixed function of (kind, id) and the cluster's shard count.
 uint32_t shard_of(uint32_t shards, entity_kind kind, uint64_t id);
 

@@ -176,6 +176,10 @@ po::options_description make_options() {
     ("ring-timeout", po::value<std::string>()->default_value("60s"),
      "how long a call rings unanswered before the caller hears no_answer and the callee "
      "gets a missed call; 5s to 10m")
+    ("quiet-release-spread", po::value<std::string>()->default_value("10s"),
+     "each child's quiet hours begin and end up to this long after the minutes set, at a "
+     "shift of its own, so that children whose periods end together are not all drained "
+     "at once; 0s to 5m")
     ("max-ring", po::value<size_t>()->default_value(16),
      "most members one group call rings, besides the caller; 1 to 256")
     ("shards", po::value<uint32_t>()->default_value(0),
@@ -409,6 +413,10 @@ result<node_config> build(const po::variables_map& vm) {
   if (!ring_timeout)
     return ring_timeout.error();
   cfg.ring_timeout = *ring_timeout;
+  auto spread = duration("quiet-release-spread", 0s, 5min, "between 0s and 5m");
+  if (!spread)
+    return spread.error();
+  cfg.quiet_release_spread = *spread;
   cfg.max_ring = get<size_t>(vm, "max-ring");
   if (cfg.max_ring < 1 || cfg.max_ring > max_group_members_wire)
     return bad_option("max-ring", "must be between 1 and 256");

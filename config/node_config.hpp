@@ -65,6 +65,8 @@ struct node_config {
   std::chrono::milliseconds location_ttl = std::chrono::minutes(10);
   size_t max_group_members = 32; ///< members one group chat may have, its creator included
   std::chrono::milliseconds ring_timeout = std::chrono::seconds(60); ///< a call's ring
+  /// Children's quiet hours begin and end up to this long after the minute set.
+  std::chrono::milliseconds quiet_release_spread = std::chrono::seconds(10);
   size_t max_ring = 16; ///< members one group call rings
   uint32_t shards = 0; ///< 0: the cluster's (4096 for a new cluster)
   std::chrono::milliseconds lease = std::chrono::seconds(6); ///< membership lease (cluster-wide)

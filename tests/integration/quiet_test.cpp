@@ -93,7 +93,7 @@ std::vector<std::string> texts_of(const std::vector<client::received>& items) {
 
 struct fixture : nats_fixture {
   shifted_clock clock;
-  node n{&nats, {}, "node1", clock.env()};
+  node n{&nats, {"--quiet-release-spread", "0s"}, "node1", clock.env()};
 };
 
 } // namespace

@@ -15,6 +15,7 @@
 #include "actors/profile.hpp"
 #include "actors/safety.hpp"
 #include "actors/user_actor.hpp"
+#include "cluster/shard_map.hpp"
 #include "config/caf_error.hpp"
 #include "fakes.hpp"
 #include "tests/images.hpp"
@@ -185,8 +186,8 @@ struct fixture : test_coordinator_fixture<> {
   }
 
   /// Lets `t` pass on the world's clock and the scheduler's (timers fire).
-  void pass(std::chrono::seconds t) {
-    w->now += static_cast<uint64_t>(std::chrono::milliseconds(t).count());
+  void pass(std::chrono::milliseconds t) {
+    w->now += static_cast<uint64_t>(t.count());
     sched.advance_time(t);
     consume_messages();
   }
@@ -1956,6 +1957,39 @@ CAF_TEST(quiet hours outlive the actor and an attach inside them starts asleep) 
   auto off = value<quiet_reply>(call(child, alice, user_op::get_quiet));
   CAF_REQUIRE(off);
   CAF_CHECK(!off->schedule.has_value());
+}
+
+CAF_TEST(quiet hours begin and end at a shift of the child own within the release spread) {
+  deps.quiet_release_spread = std::chrono::seconds(10);
+  make_child(alice);
+  link_parent(alice, bob);
+  befriend(alice, carol);
+  w->now = utc_ms(2026, 12, 7, 20, 0);
+  auto child = spawn(alice);
+  auto shift = std::chrono::milliseconds(mix64(alice) % 10001);
+  CAF_REQUIRE(shift > std::chrono::seconds(1)); // Alice's id gives 6.8 s
+  auto set = value<quiet_reply>(call(child, bob, user_op::set_quiet, nights(alice)));
+  CAF_REQUIRE(set);
+  auto next = set->next_change_ms;
+  CAF_CHECK_EQUAL(next, utc_ms(2026, 12, 7, 21, 0) + static_cast<uint64_t>(shift.count()));
+  attach(child, alice, 1);
+  pass(std::chrono::hours(1)); // 21:00 sharp: not yet
+  CAF_CHECK(w->asleep.empty());
+  pass(shift);
+  CAF_CHECK_EQUAL(w->asleep, std::vector<bool>{true});
+  CAF_CHECK(call(child, carol, user_op::deliver, message(4)).ok());
+  pass(std::chrono::hours(10) - shift); // 07:00 sharp: the mail is still held
+  CAF_CHECK_EQUAL(w->asleep, std::vector<bool>{true});
+  CAF_CHECK(std::none_of(w->pushes.begin(), w->pushes.end(),
+                         [](auto& p) { return p.kind == mail_kind::message; }));
+  auto still = value<quiet_reply>(call(child, alice, user_op::get_quiet));
+  CAF_REQUIRE(still);
+  auto still_asleep = still->asleep;
+  CAF_CHECK(still_asleep);
+  pass(shift);
+  CAF_CHECK_EQUAL(w->asleep, (std::vector<bool>{true, false}));
+  CAF_CHECK(std::any_of(w->pushes.begin(), w->pushes.end(),
+                        [](auto& p) { return p.kind == mail_kind::message && p.id == id_of(4); }));
 }
 
 CAF_TEST(a parent account has no quiet hours) {
