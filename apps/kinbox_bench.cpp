@@ -107,8 +107,18 @@ int main(int argc, char** argv) {
      "and groups of --group-sizes members, half online: CPU per group message and per copy "
      "beside 1:1, upload bytes, send-to-last-push latency; on --kinbox, and across --cross), "
      "calls (a caller rings a friend who answers at once, --calls times: offer-to-push and "
-     "answer-to-push latency beside a 1:1 message's; on --kinbox, and across --cross)")
+     "answer-to-push latency beside a 1:1 message's; on --kinbox, and across --cross), "
+     "moments (a poster posts to --moment-friends friends, half online: CPU per post and per "
+     "copy beside group mail to them; on --kinbox, and across --cross), quiet (--quiet-children "
+     "children online in quiet hours with --quiet-messages each waiting, all released at one "
+     "minute, while two others talk at --quiet-rate: release time and the talk's latency "
+     "before and during it; on --kinbox)")
     ("calls", po::value<uint64_t>()->default_value(500), "calls: calls (and 1:1 messages) per run")
+    ("moment-friends", po::value<size_t>()->default_value(50), "moments: the poster's friends")
+    ("moment-posts", po::value<uint64_t>()->default_value(500), "moments: posts (and group messages)")
+    ("quiet-children", po::value<size_t>()->default_value(1000), "quiet: children (ten per parent)")
+    ("quiet-messages", po::value<size_t>()->default_value(10), "quiet: messages waiting per child")
+    ("quiet-rate", po::value<double>()->default_value(200), "quiet: the conversation's msgs/s")
     ("group-sizes", po::value<std::string>()->default_value("8,32"), "group: group sizes")
     ("group-messages", po::value<uint64_t>()->default_value(1000),
      "group: messages per group size and loop")
@@ -386,6 +396,29 @@ int main(int argc, char** argv) {
                                            work_dir + "/calls-cross", n, "across nodes"));
       }
     }
+    if (has("moments")) {
+      auto friends = vm["moment-friends"].as<size_t>();
+      auto posts = vm["moment-posts"].as<uint64_t>();
+      if (kinbox_port != 0)
+        extra.moments.push_back(kinbox_moments(
+            kinbox_host, kinbox_port, kinbox_host, kinbox_port, work_dir + "/moments", friends, posts,
+            {vm["kinbox-pid"].as<pid_t>(), vm["kinbox-nats-pid"].as<pid_t>()}, "one node"));
+      if (vm.count("cross")) {
+        auto gateways = split(vm["cross"].as<std::string>());
+        auto a = client::split_host_port(gateways[0]);
+        auto b = client::split_host_port(gateways[1]);
+        auto pids = vm.count("cluster-pids") ? pids_of(vm["cluster-pids"].as<std::string>())
+                                             : std::vector<pid_t>{};
+        extra.moments.push_back(kinbox_moments(a->first, a->second, b->first, b->second,
+                                               work_dir + "/moments-cross", friends, posts, pids,
+                                               "across nodes"));
+      }
+    }
+    if (has("quiet") && kinbox_port != 0)
+      extra.quiet_release = kinbox_quiet_release(
+          kinbox_host, kinbox_port, work_dir + "/quiet", vm["quiet-children"].as<size_t>(),
+          vm["quiet-messages"].as<size_t>(), vm["quiet-rate"].as<double>(),
+          {vm["kinbox-pid"].as<pid_t>(), vm["kinbox-nats-pid"].as<pid_t>()});
     if (has("density") && kinbox_port != 0) {
       auto pid = vm["kinbox-pid"].as<pid_t>();
       auto n = vm["sessions"].as<size_t>();

@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "bench/accounts.hpp"
 #include "bench/histogram.hpp"
 #include "client/client.hpp"
 
@@ -16,28 +17,6 @@ namespace {
 
 using clock = std::chrono::steady_clock;
 using what = client::received::what;
-
-struct account {
-  std::unique_ptr<client::profile> prof; // on the heap: the client refers to it
-  std::unique_ptr<client::client> conn;
-  account_id id = 0;
-};
-
-account join(const std::string& host, uint16_t port, const std::string& dir, const std::string& name) {
-  account a;
-  a.prof = std::make_unique<client::profile>(client::profile::create(dir));
-  auto c = client::client::connect(*a.prof, host, port);
-  if (!c)
-    throw std::runtime_error("kinbox connect: " + c.error().message);
-  auto id = (*c)->register_account(name, "1985-01-01", account_role::parent);
-  if (!id)
-    throw std::runtime_error("kinbox register: " + id.error().message);
-  a.id = *id;
-  if (auto me = (*c)->login(); !me)
-    throw std::runtime_error("kinbox login: " + me.error().message);
-  a.conn = std::move(*c);
-  return a;
-}
 
 /// One timestamp per call or message, written by one thread and read by another.
 struct stamps {
@@ -70,18 +49,9 @@ call_run_figures kinbox_calls(const std::string& c_host, uint16_t c_port, const 
   call_run_figures out;
   out.where = where;
   out.calls = calls;
-  auto caller = join(c_host, c_port, dir + "/caller", "Caller");
-  auto callee = join(m_host, m_port, dir + "/callee", "Callee");
-  if (!callee.conn->friend_add(caller.id))
-    throw std::runtime_error("friend_add failed");
-  bool accepted = false;
-  for (int tries = 0; tries < 100 && !accepted; ++tries) {
-    accepted = static_cast<bool>(caller.conn->friend_accept(callee.id));
-    if (!accepted)
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (!accepted)
-    throw std::runtime_error("friend_accept failed");
+  auto caller = kinbox_join(c_host, c_port, dir + "/caller", "Caller");
+  auto callee = kinbox_join(m_host, m_port, dir + "/callee", "Callee");
+  kinbox_befriend(callee, caller);
   // Warm both sides' keys and actors.
   if (!caller.conn->send_text(callee.id, "warm") || !callee.conn->receive(std::chrono::seconds(2)))
     throw std::runtime_error("first message failed");

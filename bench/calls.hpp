@@ -16,7 +16,7 @@ struct call_run_figures {
   double offer_p50_ms = 0, offer_p99_ms = 0;     ///< offer sent to the callee's push
   double answer_p50_ms = 0, answer_p99_ms = 0;   ///< answer sent to the caller's push
   double message_p50_ms = 0, message_p99_ms = 0; ///< a 1:1 message sent to its push
-  uint64_t lost = 0; ///< offers, answers or messages that never came
+  uint64_t lost = 0;                             ///< offers, answers or messages that never came
 };
 
 /// Runs the call mode: the caller on (`c_host`, `c_port`), the callee on (`m_host`,

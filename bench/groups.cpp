@@ -9,6 +9,7 @@
 #include <thread>
 #include <tuple>
 
+#include "bench/accounts.hpp"
 #include "bench/histogram.hpp"
 #include "bench/payload.hpp"
 #include "bench/runner.hpp"
@@ -19,36 +20,6 @@ namespace kinbox::bench {
 namespace {
 
 using clock = std::chrono::steady_clock;
-
-struct member {
-  std::unique_ptr<client::profile> prof; // on the heap: the client refers to it
-  std::unique_ptr<client::client> conn;
-  account_id id = 0;
-};
-
-member join(const std::string& host, uint16_t port, const std::string& dir, const std::string& name) {
-  member m;
-  m.prof = std::make_unique<client::profile>(client::profile::create(dir));
-  auto c = client::client::connect(*m.prof, host, port);
-  if (!c)
-    throw std::runtime_error("kinbox connect: " + c.error().message);
-  auto id = (*c)->register_account(name, "1985-01-01", account_role::parent);
-  if (!id)
-    throw std::runtime_error("kinbox register: " + id.error().message);
-  m.id = *id;
-  if (auto me = (*c)->login(); !me)
-    throw std::runtime_error("kinbox login: " + me.error().message);
-  m.conn = std::move(*c);
-  return m;
-}
-
-double cpu_of(const std::vector<pid_t>& pids) {
-  double out = 0;
-  for (auto p : pids)
-    if (p > 0)
-      out += process_cpu_seconds(p);
-  return out;
-}
 
 /// Bytes a frame with a body of `body` bytes takes on the wire, sealed.
 double wire_bytes(size_t body) {
@@ -99,9 +70,12 @@ std::string text_of(uint64_t run, uint64_t index, size_t size = payload_size) {
 std::pair<double, double> upload_bytes(size_t size, size_t members) {
   auto plain = client::encode_plaintext(text_of(0, 0, size));
   auto sealed = plain.size() + crypto_box_NONCEBYTES + crypto_box_MACBYTES;
-  group_send_request up{1, 1, message_id{}, bytes(plain.size() + crypto_secretbox_NONCEBYTES +
-                                                  crypto_secretbox_MACBYTES),
-                        {}};
+  group_send_request up{
+      1,
+      1,
+      message_id{},
+      bytes(plain.size() + crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES),
+      {}};
   for (size_t m = 0; m < members; ++m)
     up.keys.push_back({m + 1, bytes(crypto_box_NONCEBYTES + crypto_box_MACBYTES + 32)});
   auto one = wire_bytes(encode_body(send_request{1, message_id{}, bytes(sealed)}).size());
@@ -114,22 +88,11 @@ group_run_figures run_size(const std::string& s_host, uint16_t s_port, const std
   group_run_figures out;
   out.members = size;
   out.messages = messages;
-  auto sender = join(s_host, s_port, dir + "/sender", "Sender");
-  std::vector<member> members;
+  auto sender = kinbox_join(s_host, s_port, dir + "/sender", "Sender");
+  std::vector<kinbox_user> members;
   for (size_t i = 1; i < size; ++i) {
-    members.push_back(join(m_host, m_port, dir + "/m" + std::to_string(i), "Member"));
-    if (!members.back().conn->friend_add(sender.id))
-      throw std::runtime_error("friend_add failed");
-  }
-  for (auto& m : members) {
-    bool accepted = false;
-    for (int tries = 0; tries < 100 && !accepted; ++tries) {
-      accepted = static_cast<bool>(sender.conn->friend_accept(m.id));
-      if (!accepted)
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    if (!accepted)
-      throw std::runtime_error("friend_accept failed");
+    members.push_back(kinbox_join(m_host, m_port, dir + "/m" + std::to_string(i), "Member"));
+    kinbox_befriend(members.back(), sender);
   }
   std::vector<account_id> ids;
   for (auto& m : members)
@@ -238,12 +201,10 @@ group_run_figures run_size(const std::string& s_host, uint16_t s_port, const std
 
 } // namespace
 
-std::vector<group_run_figures> kinbox_groups(const std::string& s_host, uint16_t s_port,
-                                             const std::string& m_host, uint16_t m_port,
-                                             const std::string& work_dir,
-                                             const std::vector<size_t>& sizes, uint64_t messages,
-                                             const std::vector<pid_t>& pids,
-                                             const std::string& where) {
+std::vector<group_run_figures>
+kinbox_groups(const std::string& s_host, uint16_t s_port, const std::string& m_host,
+              uint16_t m_port, const std::string& work_dir, const std::vector<size_t>& sizes,
+              uint64_t messages, const std::vector<pid_t>& pids, const std::string& where) {
   std::vector<group_run_figures> out;
   for (auto size : sizes) {
     out.push_back(run_size(s_host, s_port, m_host, m_port,

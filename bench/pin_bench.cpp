@@ -48,8 +48,8 @@ void pin_check(benchmark::State& state, pin_hash_params params) {
   auto before = status_bytes("VmRSS");
   for (auto _ : state)
     benchmark::DoNotOptimize(kinbox::crypto::verify_pin(*hash, "5813", pepper));
-  state.counters["checks/s"] = benchmark::Counter(static_cast<double>(state.iterations()),
-                                                  benchmark::Counter::kIsRate);
+  state.counters["checks/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   state.counters["MiB/check"] = (status_bytes("VmHWM") - before) / (1 << 20);
   state.counters["argon2 MiB"] = static_cast<double>(params.memory) / (1 << 20);
   state.counters["ops"] = static_cast<double>(params.ops);

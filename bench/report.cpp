@@ -66,8 +66,8 @@ void print_sweep(std::ostream& out, const std::vector<run_result>& results) {
 /// Peers of the single-node kinbox in the ratio table (kinbox across nodes and its NATS
 /// floor have a table of their own).
 bool is_single_node_peer(const run_result& r) {
-  return r.system.rfind("kinbox", 0) != 0 && r.system != "nats-rr" &&
-         r.mode != load_mode::sweep && r.mode != load_mode::timeline;
+  return r.system.rfind("kinbox", 0) != 0 && r.system != "nats-rr" && r.mode != load_mode::sweep &&
+         r.mode != load_mode::timeline;
 }
 
 const run_result* find_run(const std::vector<run_result>& results, const std::string& system,
@@ -92,12 +92,13 @@ void print_cross(std::ostream& out, const std::vector<run_result>& results) {
   out << "\nacross nodes (senders on one node, recipients on another)\n";
   char line[256];
   if (single_closed != nullptr) {
-    std::snprintf(line, sizeof(line),
-                  "  closed loop: kinbox-2n / kinbox throughput %.2fx (target >= 0.5), server "
-                  "cpu per message %.2fx, servers busy %.0f%% / %.0f%%\n",
-                  ratio(cross_closed->throughput, single_closed->throughput),
-                  ratio(cross_closed->cpu_seconds_per_million, single_closed->cpu_seconds_per_million),
-                  100 * cross_closed->server_cores, 100 * single_closed->server_cores);
+    std::snprintf(
+        line, sizeof(line),
+        "  closed loop: kinbox-2n / kinbox throughput %.2fx (target >= 0.5), server "
+        "cpu per message %.2fx, servers busy %.0f%% / %.0f%%\n",
+        ratio(cross_closed->throughput, single_closed->throughput),
+        ratio(cross_closed->cpu_seconds_per_million, single_closed->cpu_seconds_per_million),
+        100 * cross_closed->server_cores, 100 * single_closed->server_cores);
     out << line;
   }
   if (cross_open != nullptr && rr_open != nullptr) {
@@ -124,8 +125,9 @@ void print_timeline(std::ostream& out, const std::vector<run_result>& results) {
       std::snprintf(cell, sizeof(cell), "%6lu", static_cast<unsigned long>(r.per_second[s]));
       out << cell;
     }
-    out << "\n  worst second: " << worst_second(r) << "; refused for a moment and sent again: "
-        << r.resent << "; out of order: " << r.out_of_order << "\n";
+    out << "\n  worst second: " << worst_second(r)
+        << "; refused for a moment and sent again: " << r.resent
+        << "; out of order: " << r.out_of_order << "\n";
     for (auto& e : r.events) {
       auto back = recovery_seconds(r, e);
       out << "  " << e.label << " at " << e.at_seconds << " s: worst second after it "
@@ -173,10 +175,9 @@ void print_probe(std::ostream& out, const probe_figures& p) {
 void print_table(std::ostream& out, const std::vector<run_result>& results,
                  const extra_figures& extra) {
   char line[256];
-  std::snprintf(line, sizeof(line),
-                "%-15s %-8s %10s %11s %9s %9s %9s %6s %5s %5s %9s %6s\n", "system", "load", "rate",
-                "msgs/s", "p50 us", "p99 us", "p99.9 us", "lost", "dup", "ooo", "cpu s/1M",
-                "srv%");
+  std::snprintf(line, sizeof(line), "%-15s %-8s %10s %11s %9s %9s %9s %6s %5s %5s %9s %6s\n",
+                "system", "load", "rate", "msgs/s", "p50 us", "p99 us", "p99.9 us", "lost", "dup",
+                "ooo", "cpu s/1M", "srv%");
   out << line;
   for (auto& r : results) {
     std::snprintf(line, sizeof(line),
@@ -209,8 +210,8 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
       out << line;
       header = true;
     }
-    bool servers = k->second->server_cores >= server_bound_share &&
-                   r.server_cores >= server_bound_share;
+    bool servers =
+        k->second->server_cores >= server_bound_share && r.server_cores >= server_bound_share;
     std::snprintf(line, sizeof(line), "%-10s %-6s %10.2fx %10.2fx %10.2fx  %s\n", r.system.c_str(),
                   mode_name(r.mode), ratio(k->second->throughput, r.throughput),
                   ratio(static_cast<double>(k->second->latency.percentile(99)),
@@ -245,9 +246,8 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
                   "%.2f%% of a core); disk writes meanwhile: node %llu bytes, nats-server %llu "
                   "bytes\n",
                   l.families, l.interval_seconds, static_cast<unsigned long long>(l.updates),
-                  static_cast<unsigned long long>(l.pushed),
-                  l.node_cpu_per_million(), 100 * l.idle_node_cores,
-                  static_cast<unsigned long long>(l.node_disk_writes),
+                  static_cast<unsigned long long>(l.pushed), l.node_cpu_per_million(),
+                  100 * l.idle_node_cores, static_cast<unsigned long long>(l.node_disk_writes),
                   static_cast<unsigned long long>(l.nats_disk_writes));
     out << line;
   }
@@ -266,24 +266,52 @@ void print_table(std::ostream& out, const std::vector<run_result>& results,
                   static_cast<unsigned long long>(c.lost));
     out << line;
   }
-  for (auto& g : extra.groups) {
+  for (auto& m : extra.moments) {
+    char line[400];
+    std::snprintf(line, sizeof(line),
+                  "moments (%s): %llu posts to %zu friends (%zu online) at %.0f posts/s; server "
+                  "CPU %.1f us per post, %.2f us per copy; group mail to the same friends %.2f us "
+                  "per copy (moment/group %.2fx); %llu copies lost\n",
+                  m.where.c_str(), static_cast<unsigned long long>(m.posts), m.friends, m.online,
+                  m.post_rate, m.cpu_per_post_us, m.cpu_per_copy_us, m.group_cpu_per_copy_us,
+                  m.group_cpu_per_copy_us > 0 ? m.cpu_per_copy_us / m.group_cpu_per_copy_us : 0.0,
+                  static_cast<unsigned long long>(m.lost));
+    out << line;
+  }
+  if (extra.quiet_release) {
+    auto& q = *extra.quiet_release;
     char line[500];
     std::snprintf(line, sizeof(line),
-                  "group of %zu (%zu online, %s): closed loop %.0f msgs/s; server CPU %.1f us "
-                  "per group message, %.1f us per copy, 1:1 %.1f us per copy (group/1:1 %.2fx); "
-                  "upload %.0f bytes per message, 1:1 to each member %.0f (%.3fx; of 4 KiB %.3fx); open loop at "
-                  "%.0f msgs/s: send to the last online push p50 %.2f ms, p99 %.2f ms; %llu "
-                  "not seen by every online member\n",
-                  g.members, g.online, g.where.c_str(), g.closed_rate, g.cpu_per_message_us,
-                  g.cpu_per_copy_us, g.one_to_one_cpu_per_copy_us,
-                  g.one_to_one_cpu_per_copy_us > 0 ? g.cpu_per_copy_us / g.one_to_one_cpu_per_copy_us
-                                                   : 0.0,
-                  g.upload_bytes_group, g.upload_bytes_one_to_one,
-                  g.upload_bytes_one_to_one > 0 ? g.upload_bytes_group / g.upload_bytes_one_to_one : 0.0,
-                  g.upload_bytes_one_to_one_4k > 0
-                      ? g.upload_bytes_group_4k / g.upload_bytes_one_to_one_4k
-                      : 0.0,
-                  g.open_rate, g.p50_ms, g.p99_ms, static_cast<unsigned long long>(g.late_or_lost));
+                  "quiet hours end: %zu children online, %llu messages released in %.2f s "
+                  "(servers at %.0f%% of a core meanwhile), %llu lost; a conversation at %.0f "
+                  "msgs/s in the 5 s before the end p50 %.2f ms, p99 %.2f ms; during the "
+                  "release p50 %.2f ms, p99 %.2f ms (p99 during/before %.2fx); %llu of its "
+                  "messages lost\n",
+                  q.children, static_cast<unsigned long long>(q.waiting), q.release_s,
+                  100 * q.release_cores, static_cast<unsigned long long>(q.lost), q.rate,
+                  q.before_p50_ms, q.before_p99_ms, q.during_p50_ms, q.during_p99_ms,
+                  q.before_p99_ms > 0 ? q.during_p99_ms / q.before_p99_ms : 0.0,
+                  static_cast<unsigned long long>(q.conversation_lost));
+    out << line;
+  }
+  for (auto& g : extra.groups) {
+    char line[500];
+    std::snprintf(
+        line, sizeof(line),
+        "group of %zu (%zu online, %s): closed loop %.0f msgs/s; server CPU %.1f us "
+        "per group message, %.1f us per copy, 1:1 %.1f us per copy (group/1:1 %.2fx); "
+        "upload %.0f bytes per message, 1:1 to each member %.0f (%.3fx; of 4 KiB %.3fx); open loop "
+        "at "
+        "%.0f msgs/s: send to the last online push p50 %.2f ms, p99 %.2f ms; %llu "
+        "not seen by every online member\n",
+        g.members, g.online, g.where.c_str(), g.closed_rate, g.cpu_per_message_us,
+        g.cpu_per_copy_us, g.one_to_one_cpu_per_copy_us,
+        g.one_to_one_cpu_per_copy_us > 0 ? g.cpu_per_copy_us / g.one_to_one_cpu_per_copy_us : 0.0,
+        g.upload_bytes_group, g.upload_bytes_one_to_one,
+        g.upload_bytes_one_to_one > 0 ? g.upload_bytes_group / g.upload_bytes_one_to_one : 0.0,
+        g.upload_bytes_one_to_one_4k > 0 ? g.upload_bytes_group_4k / g.upload_bytes_one_to_one_4k
+                                         : 0.0,
+        g.open_rate, g.p50_ms, g.p99_ms, static_cast<unsigned long long>(g.late_or_lost));
     out << line;
   }
   if (extra.pin_flood) {
@@ -375,6 +403,30 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
                             {"message_p50_ms", c.message_p50_ms},
                             {"message_p99_ms", c.message_p99_ms},
                             {"lost", c.lost}});
+  for (auto& m : extra.moments)
+    doc["moments"].push_back({{"where", m.where},
+                              {"friends", m.friends},
+                              {"online", m.online},
+                              {"posts", m.posts},
+                              {"post_rate", m.post_rate},
+                              {"cpu_per_post_us", m.cpu_per_post_us},
+                              {"cpu_per_copy_us", m.cpu_per_copy_us},
+                              {"group_cpu_per_copy_us", m.group_cpu_per_copy_us},
+                              {"lost", m.lost}});
+  if (extra.quiet_release) {
+    auto& q = *extra.quiet_release;
+    doc["quiet_release"] = {{"children", q.children},
+                            {"waiting", q.waiting},
+                            {"release_seconds", q.release_s},
+                            {"release_cores", q.release_cores},
+                            {"lost", q.lost},
+                            {"rate", q.rate},
+                            {"before_p50_ms", q.before_p50_ms},
+                            {"before_p99_ms", q.before_p99_ms},
+                            {"during_p50_ms", q.during_p50_ms},
+                            {"during_p99_ms", q.during_p99_ms},
+                            {"conversation_lost", q.conversation_lost}};
+  }
   for (auto& g : extra.groups)
     doc["groups"].push_back({{"where", g.where},
                              {"members", g.members},
@@ -409,17 +461,17 @@ nlohmann::json to_json(const std::vector<run_result>& results, const extra_figur
     doc["probe"]["probes"] = extra.probe->probes;
     doc["probe"]["wait_seconds"] = extra.probe->wait_seconds;
     for (auto& c : extra.probe->cells)
-      cells.push_back({{"request", c.request},
-                       {"target", c.target},
-                       {"answers", c.answers},
-                       {"latency_us",
-                        {{"p50", us(c.latency.percentile(50))},
-                         {"p99", us(c.latency.percentile(99))}}}});
+      cells.push_back(
+          {{"request", c.request},
+           {"target", c.target},
+           {"answers", c.answers},
+           {"latency_us",
+            {{"p50", us(c.latency.percentile(50))}, {"p99", us(c.latency.percentile(99))}}}});
   }
   if (extra.pin_flood) {
     auto& p = *extra.pin_flood;
-    doc["pin_flood"] = {{"children", p.children}, {"seconds", p.seconds},
-                        {"wrong_pin", p.wrong},   {"pin_locked", p.locked},
+    doc["pin_flood"] = {{"children", p.children},    {"seconds", p.seconds},
+                        {"wrong_pin", p.wrong},      {"pin_locked", p.locked},
                         {"rate_limited", p.limited}, {"other", p.other}};
   }
   if (extra.idle_node_cores_per_10k) {

@@ -11,6 +11,8 @@
 
 #include "bench/calls.hpp"
 #include "bench/groups.hpp"
+#include "bench/moments.hpp"
+#include "bench/quiet.hpp"
 #include "bench/runner.hpp"
 
 namespace kinbox::bench {
@@ -32,6 +34,8 @@ struct extra_figures {
   std::optional<probe_figures> probe;
   std::vector<group_run_figures> groups;
   std::vector<call_run_figures> calls;
+  std::vector<moment_run_figures> moments;
+  std::optional<quiet_release_figures> quiet_release;
 };
 
 void print_table(std::ostream& out, const std::vector<run_result>& results,

@@ -57,7 +57,7 @@ struct run_result {
   histogram latency;
   double server_cpu_seconds = 0; ///< of all the system's server processes
   double cpu_seconds_per_million = 0;
-  double server_cores = 0; ///< server CPU seconds per second: 1.0 is one core busy
+  double server_cores = 0;          ///< server CPU seconds per second: 1.0 is one core busy
   std::vector<uint64_t> per_second; ///< delivered in each second of the run
   std::vector<timed_event> events;  ///< what happened during a timeline run
 };

@@ -20,6 +20,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "bench/accounts.hpp"
 #include "bench/payload.hpp"
 #include "bench/runner.hpp"
 #include "client/client.hpp"
@@ -59,12 +60,6 @@ private:
 
 // ---------------------------------------------------------------------------- kinbox
 
-struct kinbox_user {
-  std::unique_ptr<client::profile> prof; // on the heap: the client refers to it
-  std::unique_ptr<client::client> conn;
-  account_id id = 0;
-};
-
 /// Sends the keys gathered so far in one ack frame, as an app does, and clears them.
 void send_acks(kinbox_user& u, ack_request& acks) {
   if (acks.keys.empty())
@@ -74,75 +69,13 @@ void send_acks(kinbox_user& u, ack_request& acks) {
   acks.keys.clear();
 }
 
-/// Registers a parent account (a child's friends would wait for its parent's approval);
-/// not logged in.
-kinbox_user kinbox_register(const std::string& host, uint16_t port, const std::string& dir,
-                            const std::string& name, const std::string& source = {}) {
-  kinbox_user u;
-  u.prof = std::make_unique<client::profile>(client::profile::create(dir));
-  auto c = client::client::connect(*u.prof, host, port, source);
-  if (!c)
-    throw std::runtime_error("kinbox connect: " + c.error().message);
-  auto id = (*c)->register_account(name, "1985-01-01", account_role::parent);
-  if (!id)
-    throw std::runtime_error("kinbox register: " + id.error().message);
-  u.id = *id;
-  return u;
-}
-
-/// A child account made by `parent` (logged in) and registered by its own device; not
-/// logged in.
-kinbox_user kinbox_register_child(const std::string& host, uint16_t port, const std::string& dir,
-                                  const std::string& name, kinbox_user& parent) {
-  auto setup = parent.conn->child_create(name, "2015-01-01");
-  if (!setup)
-    throw std::runtime_error("kinbox child_create: " + setup.error().message);
-  kinbox_user u;
-  u.prof = std::make_unique<client::profile>(client::profile::create(dir));
-  auto c = client::client::connect(*u.prof, host, port);
-  if (!c)
-    throw std::runtime_error("kinbox connect: " + c.error().message);
-  auto id = (*c)->register_child(setup->child, setup->secret);
-  if (!id)
-    throw std::runtime_error("kinbox register_child: " + id.error().message);
-  u.id = *id;
-  return u;
-}
-
-void kinbox_login(kinbox_user& u, const std::string& host, uint16_t port,
-                  const std::string& source = {}) {
-  auto c = client::client::connect(*u.prof, host, port, source);
-  if (!c)
-    throw std::runtime_error("kinbox connect: " + c.error().message);
-  if (auto me = (*c)->login(); !me)
-    throw std::runtime_error("kinbox login: " + me.error().message);
-  u.conn = std::move(*c);
-}
-
-void kinbox_befriend(kinbox_user& a, kinbox_user& b) {
-  if (!a.conn->friend_add(b.id))
-    throw std::runtime_error("kinbox friend_add failed");
-  // The request travels to b's actor (on another node, perhaps one that is busy).
-  for (int i = 0; i < 1000; ++i) {
-    if (b.conn->friend_accept(a.id)) {
-      for (int j = 0; j < 1000; ++j) {
-        if (a.conn->keys_of(b.id) && b.conn->keys_of(a.id))
-          return;
-        std::this_thread::sleep_for(10ms);
-      }
-      break;
-    }
-    std::this_thread::sleep_for(10ms);
-  }
-  throw std::runtime_error("kinbox friendship did not complete");
-}
-
 class kinbox_sender : public link_sender {
 public:
   /// `resend`: keep each message until it is accepted and send it again (same id) when
   /// the cluster refuses it for a moment, as an app does; off, a refusal ends the run.
   kinbox_sender(kinbox_user user, public_key friend_box, account_id to, bool resend)
-      : user_(std::move(user)), channel_(*crypto::box_channel::make(friend_box, user_.prof->box)), to_(to), resend_(resend) {}
+      : user_(std::move(user)), channel_(*crypto::box_channel::make(friend_box, user_.prof->box)),
+        to_(to), resend_(resend) {}
 
   bool send(const payload_bytes& payload, bool more) override {
     // Like an app, keep the requests in flight under the gateway's per-connection limit.
@@ -269,8 +202,8 @@ public:
   std::string name() const override { return name_; }
 
   pair_links connect_pair(size_t index) override {
-    auto base = work_dir_ + "/" + name_ + "-" + std::to_string(run_) + "-pair-" +
-                std::to_string(index);
+    auto base =
+        work_dir_ + "/" + name_ + "-" + std::to_string(run_) + "-pair-" + std::to_string(index);
     if (index == 0)
       ++run_;
     auto a = kinbox_register(a_host_, a_port_, base + "-a", "Sender" + std::to_string(index));
@@ -786,27 +719,9 @@ std::shared_ptr<void> kinbox_idle_sessions(const std::string& host, uint16_t por
   return users;
 }
 
-namespace {
-
-/// A parent and its linked child, both registered and logged in.
-std::pair<kinbox_user, kinbox_user> kinbox_family(const std::string& host, uint16_t port,
-                                                  const std::string& dir, size_t index) {
-  auto parent = kinbox_register(host, port, dir + "/parent", "Parent" + std::to_string(index));
-  kinbox_login(parent, host, port);
-  auto child =
-      kinbox_register_child(host, port, dir + "/child", "Child" + std::to_string(index), parent);
-  kinbox_login(child, host, port);
-  if (!parent.conn->pin_set(child.id, "2741"))
-    throw std::runtime_error("kinbox pin_set failed");
-  return {std::move(parent), std::move(child)};
-}
-
-} // namespace
-
 location_figures kinbox_locations(const std::string& host, uint16_t port,
-                                             const std::string& work_dir, size_t families,
-                                             double interval, double seconds, pid_t node_pid,
-                                             pid_t nats_pid) {
+                                  const std::string& work_dir, size_t families, double interval,
+                                  double seconds, pid_t node_pid, pid_t nats_pid) {
   std::vector<kinbox_user> parents, children;
   for (size_t i = 0; i < families; ++i) {
     auto [p, c] = kinbox_family(host, port, work_dir + "/family" + std::to_string(i), i);
@@ -865,8 +780,8 @@ location_figures kinbox_locations(const std::string& host, uint16_t port,
   out.updates = updates;
   out.pushed = pushed;
   auto elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  out.node_cpu_seconds = std::max(
-      0.0, process_cpu_seconds(node_pid) - cpu_before - out.idle_node_cores * elapsed);
+  out.node_cpu_seconds =
+      std::max(0.0, process_cpu_seconds(node_pid) - cpu_before - out.idle_node_cores * elapsed);
   out.node_disk_writes = process_disk_writes(node_pid) - node_writes;
   out.nats_disk_writes = process_disk_writes(nats_pid) - nats_writes;
   return out;
@@ -890,26 +805,43 @@ std::vector<probe_request> probe_requests(account_id bystander) {
       {"status", frame_type::status_get, id},
       {"keys", frame_type::key_get, id},
       {"send", frame_type::send,
-       [](account_id t) { return encode_body(send_request{t, crypto::new_message_id(), bytes(64, 7)}); }},
+       [](account_id t) {
+         return encode_body(send_request{t, crypto::new_message_id(), bytes(64, 7)});
+       }},
       {"profile", frame_type::profile_get, id},
       {"export", frame_type::account_export, id},
       {"delete", frame_type::account_delete, id},
       {"contacts", frame_type::contacts_get, id},
       {"block", frame_type::contact_block,
-       [=](account_id t) { return encode_body(contact_action{t, bystander}); }},
+       [=](account_id t) {
+         return encode_body(contact_action{t, bystander});
+       }},
       {"accept", frame_type::friend_accept, id},
       {"link_get", frame_type::link_get, id},
       {"link_remove", frame_type::link_remove, id},
-      {"pin_set", frame_type::pin_set, [](account_id t) { return encode_body(pin_set_request{t, "5827"}); }},
+      {"pin_set", frame_type::pin_set,
+       [](account_id t) {
+         return encode_body(pin_set_request{t, "5827"});
+       }},
       {"approvals", frame_type::approvals_get, id},
       {"decide", frame_type::approval_decide,
-       [=](account_id t) { return encode_body(approval_decision{t, bystander, true}); }},
-      {"policy", frame_type::policy_set, [](account_id t) { return encode_body(policy_request{t, 2}); }},
+       [=](account_id t) {
+         return encode_body(approval_decision{t, bystander, true});
+       }},
+      {"policy", frame_type::policy_set,
+       [](account_id t) {
+         return encode_body(policy_request{t, 2});
+       }},
       {"sharing", frame_type::location_sharing,
-       [](account_id t) { return encode_body(location_sharing_request{t, true}); }},
+       [](account_id t) {
+         return encode_body(location_sharing_request{t, true});
+       }},
       {"setup_code", frame_type::child_setup_code, id},
       {"link_redeem", frame_type::link_redeem,
-       [](account_id t) { return encode_body(link_redeem_request{t, 12345, {}}); }, s::frozen_child},
+       [](account_id t) {
+         return encode_body(link_redeem_request{t, 12345, {}});
+       },
+       s::frozen_child},
       {"reg_child", frame_type::register_child,
        [](account_id t) {
          return encode_body(register_child_request{t, 77, crypto::sign_keypair::generate().pk,
@@ -918,7 +850,9 @@ std::vector<probe_request> probe_requests(account_id bystander) {
        s::not_logged_in},
       {"friend_add", frame_type::friend_add, id},
       {"report", frame_type::report,
-       [](account_id t) { return encode_body(report_request{t, report_category::other}); }},
+       [](account_id t) {
+         return encode_body(report_request{t, report_category::other});
+       }},
   };
 }
 
@@ -926,8 +860,8 @@ std::vector<probe_request> probe_requests(account_id bystander) {
 
 probe_figures kinbox_probe(const std::string& host, uint16_t port, const std::string& work_dir,
                            size_t probes, double wait_seconds) {
-  const std::vector<std::string> kinds{"ordinary", "unknown", "deleted", "blocking", "child",
-                                       "live_code"};
+  const std::vector<std::string> kinds{"ordinary", "unknown", "deleted",
+                                       "blocking", "child",   "live_code"};
   /// A parent, and its children unlinked by it: they may redeem link codes, a few each
   /// (half the kinds each, within a child's bucket of link codes).
   struct stranger {
@@ -993,7 +927,9 @@ probe_figures kinbox_probe(const std::string& host, uint16_t port, const std::st
         std::unique_ptr<client::connection> fresh;
         client::connection* conn = nullptr;
         switch (r.from) {
-        case probe_request::sender::stranger: conn = &strangers[i].parent.conn->conn(); break;
+        case probe_request::sender::stranger:
+          conn = &strangers[i].parent.conn->conn();
+          break;
         case probe_request::sender::frozen_child:
           conn = &strangers[i].frozen_children[k % 2].conn->conn();
           break;
@@ -1095,8 +1031,8 @@ void pin_flood::pause() {
 
 pin_flood_figures pin_flood::figures() const {
   std::lock_guard lock{impl_->mutex};
-  return {impl_->children.size(), impl_->seconds, impl_->wrong, impl_->locked, impl_->limited,
-          impl_->other};
+  return {impl_->children.size(), impl_->seconds, impl_->wrong,
+          impl_->locked,          impl_->limited, impl_->other};
 }
 
 } // namespace kinbox::bench

@@ -112,20 +112,19 @@ struct location_figures {
 /// node's CPU meanwhile, less its idle CPU measured just before (for up to 10 s), and both
 /// servers' disk writes.
 location_figures kinbox_locations(const std::string& host, uint16_t port,
-                                             const std::string& work_dir, size_t families,
-                                             double interval, double seconds, pid_t node_pid,
-                                             pid_t nats_pid);
+                                  const std::string& work_dir, size_t families, double interval,
+                                  double seconds, pid_t node_pid, pid_t nats_pid);
 
 /// The probe mode: what a stranger learns from requests to ids of each kind. For every
 /// request type and kind of target, the answer codes seen and the answer latency.
 struct probe_figures {
   struct cell {
-    std::string request;               ///< every request type that names an id
-    std::string target;                ///< ordinary, unknown, deleted, blocking, child, live_code
+    std::string request; ///< every request type that names an id
+    std::string target;  ///< ordinary, unknown, deleted, blocking, child, live_code
     std::map<std::string, uint64_t> answers; ///< by error name ("ok" for success)
     histogram latency;
   };
-  size_t probes = 0; ///< targets of each kind, each probed once by its own stranger
+  size_t probes = 0;       ///< targets of each kind, each probed once by its own stranger
   double wait_seconds = 0; ///< between the setup and the probes
   std::vector<cell> cells;
 };
@@ -143,10 +142,10 @@ probe_figures kinbox_probe(const std::string& host, uint16_t port, const std::st
 /// What a PIN flood met: the answers to its tries, by kind.
 struct pin_flood_figures {
   size_t children = 0;
-  double seconds = 0;    ///< time spent flooding
-  uint64_t wrong = 0;    ///< wrong_pin: a PIN hash was checked
-  uint64_t locked = 0;   ///< pin_locked: refused without a hash
-  uint64_t limited = 0;  ///< rate_limited: the node's PIN queue was full
+  double seconds = 0;   ///< time spent flooding
+  uint64_t wrong = 0;   ///< wrong_pin: a PIN hash was checked
+  uint64_t locked = 0;  ///< pin_locked: refused without a hash
+  uint64_t limited = 0; ///< rate_limited: the node's PIN queue was full
   uint64_t other = 0;
 };
 
@@ -156,8 +155,8 @@ struct pin_flood_figures {
 /// until start().
 class pin_flood {
 public:
-  pin_flood(const std::string& host, uint16_t port, const std::string& work_dir,
-            size_t children, size_t threads);
+  pin_flood(const std::string& host, uint16_t port, const std::string& work_dir, size_t children,
+            size_t threads);
   ~pin_flood();
   void start();
   void pause();

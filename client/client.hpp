@@ -213,6 +213,12 @@ public:
   /// Posts `text` to this account's friends (its linked parent and children too): the
   /// content sealed once, its key wrapped for each. Returns the post's id.
   [[nodiscard]] result<post_id> moment_post(std::string_view text);
+  /// The upload of a post of `text` to accounts `to` (an app that keeps its friend list
+  /// posts with this and `moment_send`): a new post id, the content sealed once, its key
+  /// wrapped for each of `to` whose keys this account has.
+  [[nodiscard]] kinbox::moment_post moment_upload(std::string_view text,
+                                                  const std::vector<account_id>& to);
+  [[nodiscard]] result<bool> moment_send(const kinbox::moment_post& post);
   /// Likes (`text` empty) or comments on post `post` of `poster`; a comment is sealed
   /// once, its key wrapped for the poster and this account's friends (the server hands
   /// it to those of them the poster approves).

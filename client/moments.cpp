@@ -19,8 +19,8 @@ std::vector<account_id> approved(const contact_list& list) {
 
 } // namespace
 
-std::pair<bytes, std::vector<wrapped_key>> client::seal_for_each(std::string_view text,
-                                                                 const std::vector<account_id>& to) {
+std::pair<bytes, std::vector<wrapped_key>>
+client::seal_for_each(std::string_view text, const std::vector<account_id>& to) {
   auto key = crypto::new_content_key();
   auto content = crypto::content_seal(encode_plaintext(text), key);
   std::vector<wrapped_key> keys;
@@ -47,19 +47,30 @@ std::optional<std::string> client::open_shared(account_id from, std::span<const 
   return decode_plaintext(*plain);
 }
 
+kinbox::moment_post client::moment_upload(std::string_view text,
+                                          const std::vector<account_id>& to) {
+  post_id id = 0;
+  randombytes_buf(&id, sizeof id);
+  id >>= 1; // JSON readers keep it exact
+  auto [content, keys] = seal_for_each(text, to);
+  return {id, std::move(content), std::move(keys)};
+}
+
+result<bool> client::moment_send(const kinbox::moment_post& post) {
+  auto reply = request_retrying(frame_type::moment_post, encode_body(post));
+  if (!reply)
+    return reply.error();
+  return true;
+}
+
 result<post_id> client::moment_post(std::string_view text) {
   auto list = friends();
   if (!list)
     return list.error();
-  post_id id = 0;
-  randombytes_buf(&id, sizeof id);
-  id >>= 1; // JSON readers keep it exact
-  auto [content, keys] = seal_for_each(text, approved(*list));
-  auto body = encode_body(kinbox::moment_post{id, std::move(content), std::move(keys)});
-  auto reply = request_retrying(frame_type::moment_post, body);
-  if (!reply)
-    return reply.error();
-  return id;
+  auto post = moment_upload(text, approved(*list));
+  if (auto sent = moment_send(post); !sent)
+    return sent.error();
+  return post.id;
 }
 
 result<bool> client::moment_react(account_id poster, post_id post, std::string_view text) {
