@@ -253,6 +253,12 @@ result<frame> connection::read_frame(milliseconds timeout) {
 }
 
 result<frame> connection::request(frame_type type, bytes body, milliseconds timeout) {
+  // The gateway would close the connection on it; a fresh one would meet the same.
+  auto record = frame_header_size + body.size() + crypto::record_channel::overhead;
+  if (record > max_frame_size_)
+    return failure{errc::frame_too_large, "the request takes " + std::to_string(record) +
+                                              " bytes; the gateway accepts at most " +
+                                              std::to_string(max_frame_size_)};
   auto id = next_request_id();
   if (!write_frame(frame{type, id, std::move(body)}))
     return close_with({errc::unavailable, "the gateway closed the connection"});

@@ -46,7 +46,8 @@ public:
   size_t max_frame_size() const { return max_frame_size_; }
 
   /// Sends a request and waits for its answer. An `error` answer becomes a failure; a
-  /// `bye` or a closed connection too (and the connection is unusable afterwards).
+  /// `bye` or a closed connection too (and the connection is unusable afterwards). A
+  /// request longer than the gateway's `max_frame_size` is `frame_too_large`, unsent.
   [[nodiscard]] result<frame> request(frame_type type, bytes body,
                                       milliseconds timeout = milliseconds(10000));
 

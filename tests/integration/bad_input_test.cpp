@@ -121,6 +121,17 @@ bytes hello_body(uint8_t fill, record_cipher cipher = record_cipher::chacha20_po
 
 CAF_TEST_FIXTURE_SCOPE(bad_input_tests, fixture)
 
+CAF_TEST(the SDK refuses a request longer than the gateway takes and the session goes on) {
+  auto [amy, ben] = make_friends(n, "Amy", "Ben");
+  auto big = amy->send_text(ben.id, std::string(5000, 'x')); // --max-frame-size 4KiB
+  CAF_REQUIRE(!big);
+  CAF_CHECK(big.error().code == errc::frame_too_large);
+  CAF_CHECK(amy->send_text(ben.id, "a short one"));
+  auto got = receive_n(ben, 1, 5s);
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK_EQUAL(got[0].text, "a short one");
+}
+
 CAF_TEST(broken records before the handshake get an error frame and a close) {
   auto port = n.port();
   CAF_CHECK(expect_plain_rejection(port, bytes{0xff, 0xff, 0xff, 0xff, 1, 2, 3}) ==
