@@ -1,6 +1,7 @@
 // The family's operations: each request to its end, with the PIN checks (counted before
 // they are checked), link codes redeemed with the parent's user entity, approvals.
 #include "actors/family_parts.hpp"
+#include "config/metrics.hpp"
 
 #include <sodium.h>
 
@@ -36,16 +37,18 @@ void hash_pin(family_pointer self, std::string pin, reply_to rp,
 /// Checks the PIN typed on the child's device: refused while locked; counted (durably)
 /// before the hash is checked; `then` runs only for the right PIN. The parent hears of
 /// a lockout.
-void check_pin(family_pointer self, std::string pin, reply_to rp, std::function<void(reply_to)> then) {
+void check_pin(family_pointer self, std::string pin, reply_to rp,
+               std::function<void(reply_to)> then) {
   auto& st = self->state;
   auto& f = *st.family;
   auto now = st.deps->now_ms();
   if (f.pin_hash.empty())
     return finish(self, std::move(rp), error_reply(errc::not_found, "no parent PIN is set"));
   if (auto wait = f.pin_wait(now))
-    return finish(self, std::move(rp),
-                  error_reply(failure{errc::pin_locked, "too many wrong PINs",
-                                      static_cast<uint32_t>(std::min<uint64_t>(*wait, UINT32_MAX))}));
+    return finish(
+        self, std::move(rp),
+        error_reply(failure{errc::pin_locked, "too many wrong PINs",
+                            static_cast<uint32_t>(std::min<uint64_t>(*wait, UINT32_MAX))}));
   if (!crypto::is_valid_pin(pin))
     return finish(self, std::move(rp), error_reply(errc::invalid_argument, "a PIN is four digits"));
   auto acquired = st.deps->pins->acquire(st.child);
@@ -57,28 +60,35 @@ void check_pin(family_pointer self, std::string pin, reply_to rp, std::function<
   auto hash = f.pin_hash;
   auto pins = st.deps->pins;
   auto give_back = [pins, turn] { pins->done(turn); };
-  save(self, std::move(rp), [=, pin = std::move(pin)](reply_to rp) mutable {
-    self->request(turn.worker, caf::infinite, pin_check_atom::value, hash, std::move(pin))
-        .then(
-            [=](bool right) mutable {
-              pins->done(turn);
-              auto& f = *self->state.family;
-              if (right) {
-                f.pin_right();
-                save(self, std::move(rp), then);
-                return;
-              }
-              logger()->info("event=wrong_pin child={} failures={} locked={}", f.child,
-                             f.pin_failures, locks);
-              if (locks)
-                notify_parent(self, notice_type::pin_locked, 0, f.locked_until_ms);
-              finish(self, std::move(rp), error_reply(errc::wrong_pin));
-            },
-            [=](caf::error& err) mutable {
-              pins->done(turn);
-              finish(self, std::move(rp), error_reply(err));
-            });
-  }, give_back);
+  save(
+      self, std::move(rp),
+      [=, pin = std::move(pin)](reply_to rp) mutable {
+        self->request(turn.worker, caf::infinite, pin_check_atom::value, hash, std::move(pin))
+            .then(
+                [=](bool right) mutable {
+                  pins->done(turn);
+                  auto& f = *self->state.family;
+                  if (right) {
+                    metrics::get().pin_checks_right.Increment();
+                    f.pin_right();
+                    save(self, std::move(rp), then);
+                    return;
+                  }
+                  logger()->info("event=wrong_pin child={} failures={} locked={}", f.child,
+                                 f.pin_failures, locks);
+                  metrics::get().pin_checks_wrong.Increment();
+                  if (locks) {
+                    metrics::get().pin_lockouts.Increment();
+                    notify_parent(self, notice_type::pin_locked, 0, f.locked_until_ms);
+                  }
+                  finish(self, std::move(rp), error_reply(errc::wrong_pin));
+                },
+                [=](caf::error& err) mutable {
+                  pins->done(turn);
+                  finish(self, std::move(rp), error_reply(err));
+                });
+      },
+      give_back);
 }
 
 /// Tells the child's user actor the parent's answer, once the record no longer holds it.
@@ -118,8 +128,7 @@ void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_
              error_reply(failure{errc::rate_limited, "too many link codes tried", *wait}));
     });
   if (req.parent == 0 || req.parent == st.child)
-    return save(self, std::move(rp),
-                [=](reply_to rp) { finish(self, std::move(rp), no_code); });
+    return save(self, std::move(rp), [=](reply_to rp) { finish(self, std::move(rp), no_code); });
   auto parent = req.parent;
   call_user(self, user_request<user_op::redeem_link_code>(parent, st.child, {req.secret}),
             [=](entity_reply& r) mutable {
@@ -154,25 +163,28 @@ void redeem(family_pointer self, link_redeem_request req, reply_to rp, bool pin_
                 caf::anon_send(st.deps->kv, kv_put_atom::value, kv_space::families,
                                std::to_string(st.child), st.family->encode());
               };
-              save(self, std::move(rp), [=](reply_to rp) mutable {
-                auto& f = *self->state.family;
-                // The old parent hears of the move once it is recorded, not before.
-                auto child = f.child;
-                if (old_parent != 0) {
-                  call_user(self, user_request<user_op::child_unlinked>(
-                                      old_parent, child, {unlink_reason::moved}));
-                  logger()->info("event=moved child={} from={} to={}", f.child, old_parent,
-                                 parent);
-                  self->state.location.reset();
-                }
-                call_user(self, user_request<user_op::linked>(child, child, {parent}));
-                call_user(self, user_request<user_op::child_linked>(parent, child));
-                notify_parent(self, notice_type::linked, 0, f.linked_ms);
-                for (auto& a : f.approvals)
-                  notify_parent(self, notice_type::approval_needed, a.other, a.ours ? 1 : 0);
-                logger()->info("event=linked child={} parent={}", f.child, parent);
-                finish(self, std::move(rp), ok_reply());
-              }, std::move(restore));
+              save(
+                  self, std::move(rp),
+                  [=](reply_to rp) mutable {
+                    auto& f = *self->state.family;
+                    // The old parent hears of the move once it is recorded, not before.
+                    auto child = f.child;
+                    if (old_parent != 0) {
+                      call_user(self, user_request<user_op::child_unlinked>(
+                                          old_parent, child, {unlink_reason::moved}));
+                      logger()->info("event=moved child={} from={} to={}", f.child, old_parent,
+                                     parent);
+                      self->state.location.reset();
+                    }
+                    call_user(self, user_request<user_op::linked>(child, child, {parent}));
+                    call_user(self, user_request<user_op::child_linked>(parent, child));
+                    notify_parent(self, notice_type::linked, 0, f.linked_ms);
+                    for (auto& a : f.approvals)
+                      notify_parent(self, notice_type::approval_needed, a.other, a.ours ? 1 : 0);
+                    logger()->info("event=linked child={} parent={}", f.child, parent);
+                    finish(self, std::move(rp), ok_reply());
+                  },
+                  std::move(restore));
             });
 }
 
@@ -271,18 +283,15 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
       return finish(self, std::move(rp), error_reply(errc::invalid_argument, *why));
     auto fresh = body->new_pin;
     sodium_memzero(body->new_pin.data(), body->new_pin.size());
-    return check_pin(self, std::move(body->old_pin), std::move(rp),
-                     [=](reply_to rp) mutable {
-                       hash_pin(self, std::move(fresh), std::move(rp),
-                                [=](reply_to rp, std::string hash) {
-                                  self->state.family->pin_hash = std::move(hash);
-                                  save(self, std::move(rp), [=](reply_to rp) {
-                                    notify_parent(self, notice_type::pin_changed, 0,
-                                                  self->state.deps->now_ms());
-                                    finish(self, std::move(rp), ok_reply());
-                                  });
-                                });
-                     });
+    return check_pin(self, std::move(body->old_pin), std::move(rp), [=](reply_to rp) mutable {
+      hash_pin(self, std::move(fresh), std::move(rp), [=](reply_to rp, std::string hash) {
+        self->state.family->pin_hash = std::move(hash);
+        save(self, std::move(rp), [=](reply_to rp) {
+          notify_parent(self, notice_type::pin_changed, 0, self->state.deps->now_ms());
+          finish(self, std::move(rp), ok_reply());
+        });
+      });
+    });
   }
   case family_op::approval_needed: {
     auto* body = arg<family_op::approval_needed>(req);
@@ -312,17 +321,18 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
     auto other = body->id;
     if (std::none_of(f.approvals.begin(), f.approvals.end(),
                      [&](const pending_approval& a) { return a.other == other; }))
-      return finish(self, std::move(rp), error_reply(errc::not_found, "nothing waits for approval"));
-    return call_user(self, user_request<user_op::card>(other, st.child, {true}),
-                     [=](entity_reply& r) mutable {
-      auto* card = result_as<card_body>(r);
-      if (!card)
-        return finish(self, std::move(rp),
-                      r.ok() || !errc_retryable(static_cast<errc>(r.status))
-                          ? error_reply(errc::not_found, "they have not answered the child yet")
-                          : error_reply(r.to_failure()));
-      finish(self, std::move(rp), ok_reply(card->profile));
-    });
+      return finish(self, std::move(rp),
+                    error_reply(errc::not_found, "nothing waits for approval"));
+    return call_user(
+        self, user_request<user_op::card>(other, st.child, {true}), [=](entity_reply& r) mutable {
+          auto* card = result_as<card_body>(r);
+          if (!card)
+            return finish(self, std::move(rp),
+                          r.ok() || !errc_retryable(static_cast<errc>(r.status))
+                              ? error_reply(errc::not_found, "they have not answered the child yet")
+                              : error_reply(r.to_failure()));
+          finish(self, std::move(rp), ok_reply(card->profile));
+        });
   }
   case family_op::decide: {
     auto* body = arg<family_op::decide>(req);
@@ -342,10 +352,10 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
     auto approve = body->approve;
     if (std::none_of(f.approvals.begin(), f.approvals.end(),
                      [&](const pending_approval& a) { return a.other == other; }))
-      return finish(self, std::move(rp), error_reply(errc::not_found, "nothing waits for approval"));
-    return check_pin(self, std::move(body->pin), std::move(rp), [=](reply_to rp) mutable {
-      decide(self, other, approve, std::move(rp));
-    });
+      return finish(self, std::move(rp),
+                    error_reply(errc::not_found, "nothing waits for approval"));
+    return check_pin(self, std::move(body->pin), std::move(rp),
+                     [=](reply_to rp) mutable { decide(self, other, approve, std::move(rp)); });
   }
   case family_op::set_policy: {
     auto* body = arg<family_op::set_policy>(req);
@@ -370,8 +380,8 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
     if (!f.location_sharing)
       return finish(self, std::move(rp), error_reply(errc::location_off));
     st.location = latest_location{now, std::move(body->payload)};
-    call_user(self, user_request<user_op::location>(f.parent, st.child,
-                                                    {now, st.location->payload}));
+    call_user(self,
+              user_request<user_op::location>(f.parent, st.child, {now, st.location->payload}));
     return finish(self, std::move(rp), ok_reply());
   }
   case family_op::erase: {
@@ -467,6 +477,5 @@ void handle(family_pointer self, entity_request& req, reply_to rp) {
   }
   bad("unknown family operation");
 }
-
 
 } // namespace kinbox::family_parts

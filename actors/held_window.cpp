@@ -1,11 +1,14 @@
 #include "actors/held_window.hpp"
 
+#include "config/metrics.hpp"
+
 namespace kinbox {
 
 namespace {
 
 /// Tells the sender of held mail (and its retries) that the mail is accepted.
 void answer(std::vector<reply_to>& retries, reply_to& rp) {
+  metrics::get().mail_accepted.Increment();
   rp.deliver(ok_reply());
   for (auto& retry : retries)
     retry.deliver(ok_reply());

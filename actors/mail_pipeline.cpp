@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 
+#include "config/metrics.hpp"
 #include "crypto/crypto.hpp"
 
 namespace kinbox {
@@ -13,7 +14,7 @@ bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind) {
   case mail_kind::message:
   case mail_kind::group: // also a group's copies: only from senders approved for the owner
     return c.approves(sender) && !owner.frozen;
-  case mail_kind::read: // made by the reader's app, so from a contact as messages are
+  case mail_kind::read:        // made by the reader's app, so from a contact as messages are
   case mail_kind::missed_call: // made by the account's own actor, naming the caller
   case mail_kind::moment:      // posts, and what a friend's friends say of them
   case mail_kind::reaction:
@@ -35,10 +36,9 @@ bool admits(const mailbox_owner& owner, account_id sender, mail_kind kind) {
 }
 
 bool held_back(const mailbox_owner& owner, const envelope& e) {
-  return (e.kind == mail_kind::message || e.kind == mail_kind::group ||
-          e.kind == mail_kind::read || e.kind == mail_kind::missed_call ||
-          e.kind == mail_kind::moment || e.kind == mail_kind::reaction ||
-          e.kind == mail_kind::retraction) &&
+  return (e.kind == mail_kind::message || e.kind == mail_kind::group || e.kind == mail_kind::read ||
+          e.kind == mail_kind::missed_call || e.kind == mail_kind::moment ||
+          e.kind == mail_kind::reaction || e.kind == mail_kind::retraction) &&
          owner.frozen;
 }
 
@@ -71,6 +71,7 @@ mail_pipeline::delivery mail_pipeline::deliver(std::vector<incoming_mail> incomi
   auto& replies = out.put.replies;
   for (auto& in : incoming) {
     if (!admits(owner, in.sender, in.body.kind)) {
+      metrics::get().refused(errc::not_found);
       in.rp.deliver(error_reply(errc::not_found));
       continue;
     }
@@ -99,8 +100,11 @@ mail_pipeline::delivery mail_pipeline::deliver(std::vector<incoming_mail> incomi
 }
 
 entity_reply mail_pipeline::put_answer(put_result r) {
-  if (r == put_result::over_cap)
+  if (r == put_result::over_cap) {
+    metrics::get().refused(errc::mailbox_cap);
     return error_reply(errc::mailbox_cap, "the recipient has too much undelivered mail");
+  }
+  metrics::get().mail_accepted.Increment();
   return ok_reply();
 }
 

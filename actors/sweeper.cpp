@@ -8,6 +8,7 @@
 #include "cluster/entity_client.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
+#include "config/metrics.hpp"
 
 namespace kinbox {
 
@@ -28,8 +29,8 @@ sweeper_actor spawn_sweeper(caf::actor_system& sys, user_deps deps,
                             std::chrono::milliseconds interval) {
   auto behavior = [](sweeper_pointer self, user_deps deps,
                      std::chrono::milliseconds interval) -> sweeper_actor::behavior_type {
-    self->state.client = std::make_unique<entity_client<receipt>>(
-        deps.service, [](receipt&, entity_reply& reply) {
+    self->state.client =
+        std::make_unique<entity_client<receipt>>(deps.service, [](receipt&, entity_reply& reply) {
           if (!reply.ok())
             log::get("sweeper")->warn("event=expired_receipt_failed code={}",
                                       errc_name(static_cast<errc>(reply.status)));
@@ -40,11 +41,12 @@ sweeper_actor spawn_sweeper(caf::actor_system& sys, user_deps deps,
           self->request(deps.store, caf::infinite, expire_atom::value, deps.now_ms())
               .then(
                   [=](expired_mail& expired) {
+                    metrics::get().mail_expired.Increment(static_cast<double>(expired.mail.size()));
                     auto& client = *self->state.client;
                     for (auto& e : expired.mail)
                       if (e.kind == mail_kind::message)
-                        client.call(user_request<user_op::deliver>(
-                                        e.sender, e.recipient, {mail_kind::expired, e.id, {}}),
+                        client.call(user_request<user_op::deliver>(e.sender, e.recipient,
+                                                                   {mail_kind::expired, e.id, {}}),
                                     receipt{});
                     client.flush(self);
                     // The pass goes on at once, one bounded step per store message.

@@ -2,6 +2,7 @@
 // pushes to the session, the store's puts, acks and pages, receipts, the timers of the
 // ack window and of redelivery; and purges, and attaching a session.
 #include "actors/user_parts.hpp"
+#include "config/metrics.hpp"
 
 namespace kinbox::user_parts {
 
@@ -136,23 +137,26 @@ void put_mail(user_pointer self, mail_to_store mail, bool pushed) {
   auto replies = std::move(mail.replies);
   ++st.store_calls;
   self->request(st.deps->store, caf::infinite, put_atom::value, std::move(mail.mail), true)
-      .then(
-          store_reply<std::vector<put_result>>(self, [=](std::vector<put_result>& stored) mutable {
-            for (size_t i = 0; i < replies.size(); ++i)
-              replies[i].deliver(i < stored.size()
-                                     ? mail_pipeline::put_answer(stored[i])
-                                     : error_reply(errc::internal, "the store lost a put"));
-            if (!later)
-              return;
-            auto& st = self->state;
-            push(self, st.mail->committed(*later, stored, pushes_now(st)));
-          }),
-          store_reply<caf::error>(self, [=](caf::error& err) mutable {
-            if (later)
-              self->state.mail->put_failed(later->size());
-            for (auto& rp : replies)
-              rp.deliver(error_reply(err));
-          }));
+      .then(store_reply<std::vector<put_result>>(
+                self,
+                [=](std::vector<put_result>& stored) mutable {
+                  for (size_t i = 0; i < replies.size(); ++i)
+                    replies[i].deliver(i < stored.size()
+                                           ? mail_pipeline::put_answer(stored[i])
+                                           : error_reply(errc::internal, "the store lost a put"));
+                  if (!later)
+                    return;
+                  auto& st = self->state;
+                  push(self, st.mail->committed(*later, stored, pushes_now(st)));
+                }),
+            store_reply<caf::error>(self, [=](caf::error& err) mutable {
+              if (later)
+                self->state.mail->put_failed(later->size());
+              for (auto& rp : replies) {
+                metrics::get().refused(to_failure(err).code);
+                rp.deliver(error_reply(err));
+              }
+            }));
 }
 
 /// Stores held mail: all of it, or only what waited its whole ack window. Held mail is
@@ -180,8 +184,8 @@ void store_incoming(user_pointer self) {
     return;
   auto incoming = std::move(st.incoming);
   st.incoming.clear();
-  auto plan = st.mail->deliver(std::move(incoming), owner_of(st), pushes_now(st),
-                               st.deps->now_ms(), self->clock().now());
+  auto plan = st.mail->deliver(std::move(incoming), owner_of(st), pushes_now(st), st.deps->now_ms(),
+                               self->clock().now());
   push(self, std::move(plan.push));
   if (plan.arm_held_timer)
     arm_held_timer(self);
@@ -193,6 +197,7 @@ void store_incoming(user_pointer self) {
 
 void ack(user_pointer self, const ack_request& req, reply_to rp) {
   auto& st = self->state;
+  metrics::get().mail_delivered.Increment(static_cast<double>(req.keys.size()));
   auto plan = st.mail->ack(st.id, req.keys);
   // The next page can be read while this ack commits: pages follow the drain cursor.
   if (plan.read_page)
@@ -219,9 +224,8 @@ void ack(user_pointer self, const ack_request& req, reply_to rp) {
                                                  if (st.mail->wants_read())
                                                    drain(self);
                                                }),
-            store_reply<caf::error>(self, [=](caf::error& err) mutable {
-              rp.deliver(error_reply(err));
-            }));
+            store_reply<caf::error>(
+                self, [=](caf::error& err) mutable { rp.deliver(error_reply(err)); }));
 }
 
 /// Presence is written once per attach and deleted at the detach: the attached session's
@@ -266,9 +270,9 @@ void attach(user_pointer self, const endpoint& session, reply_to rp) {
     return;
   }
   if (st.session && !(*st.session == session))
-    st.deps->service->push(*st.session, user_kind,
-                           caf::make_message(kick_atom::value, st.id,
-                                             static_cast<uint16_t>(errc::session_replaced)));
+    st.deps->service->push(
+        *st.session, user_kind,
+        caf::make_message(kick_atom::value, st.id, static_cast<uint16_t>(errc::session_replaced)));
   st.session = session;
   ++st.attachment;
   st.mail->attached();
@@ -300,30 +304,31 @@ void drain(user_pointer self) {
   auto attachment = st.attachment;
   auto after = start->after;
   page_after(self, after)
-      .then(
-          store_reply<mail_page>(self, [=](mail_page& page) {
-            auto& st = self->state;
-            if (st.attachment != attachment || !st.session) {
-              st.mail->page_dropped();
-              drain(self); // a new session attached meanwhile: start its drain
-              return;
-            }
-            log::get("user")->debug("event=drain_page account={} after={} count={} more={}", st.id,
-                                    after, page.mail.size(), page.more);
-            auto plan = st.mail->page_read(page, owner_of(st));
-            push(self, std::move(plan.push));
-            if (!plan.strays.empty()) // from contacts removed since it was stored
-              discard(self, std::move(plan.strays));
-            if (plan.again)
-              drain(self);
-          }),
-          store_reply<caf::error>(self, [=](caf::error& err) {
-            auto& st = self->state;
-            st.mail->page_failed(); // not through: the redeliver check pages it again
-            arm_redeliver(self);
-            log::get("user")->warn("event=drain_failed id={} code={}", st.id,
-                                   errc_name(to_failure(err).code));
-          }));
+      .then(store_reply<mail_page>(
+                self,
+                [=](mail_page& page) {
+                  auto& st = self->state;
+                  if (st.attachment != attachment || !st.session) {
+                    st.mail->page_dropped();
+                    drain(self); // a new session attached meanwhile: start its drain
+                    return;
+                  }
+                  log::get("user")->debug("event=drain_page account={} after={} count={} more={}",
+                                          st.id, after, page.mail.size(), page.more);
+                  auto plan = st.mail->page_read(page, owner_of(st));
+                  push(self, std::move(plan.push));
+                  if (!plan.strays.empty()) // from contacts removed since it was stored
+                    discard(self, std::move(plan.strays));
+                  if (plan.again)
+                    drain(self);
+                }),
+            store_reply<caf::error>(self, [=](caf::error& err) {
+              auto& st = self->state;
+              st.mail->page_failed(); // not through: the redeliver check pages it again
+              arm_redeliver(self);
+              log::get("user")->warn("event=drain_failed id={} code={}", st.id,
+                                     errc_name(to_failure(err).code));
+            }));
 }
 
 /// Pushes again what the attached session has not acked within `redeliver_after`. Pushes

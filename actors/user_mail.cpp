@@ -9,6 +9,7 @@
 #include "actors/user_actor.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
+#include "config/metrics.hpp"
 
 namespace kinbox {
 
@@ -142,6 +143,7 @@ void release(mail_pointer self, uint32_t shard, std::string to,
   job->wanted = [=](account_id r) { return shard_of(shards, user_kind, r) == shard; };
   job->destination = [=](account_id) { return std::make_pair(to, shard); };
   job->done = [=](bool ok) mutable {
+    metrics::get().handoff_envelopes.Increment(static_cast<double>(job->moved));
     logger()->info("event=shard_mail_moved shard={} to={} envelopes={} ok={}", shard, to,
                    job->moved, ok);
     rp.deliver(ok);
@@ -166,8 +168,8 @@ void stray_pass(mail_pointer self) {
   for (auto& n : view->nodes)
     if (!n.draining)
       targets.push_back(n.id);
-  auto target_of = std::make_shared<std::vector<uint16_t>>(
-      rendezvous_targets(view->map->shards, targets));
+  auto target_of =
+      std::make_shared<std::vector<uint16_t>>(rendezvous_targets(view->map->shards, targets));
   auto unreachable = std::make_shared<bool>(false);
   auto job = std::make_shared<mail_move>();
   job->wanted = [=](account_id r) {
@@ -226,8 +228,7 @@ shard_keeper spawn_user_mail(caf::actor_system& sys, store_actor store,
               recipients.push_back(e.recipient);
           auto rp = self->make_response_promise<std::vector<uint64_t>>();
           // Accepted mail moving between nodes: no cap refuses it.
-          self->request(self->state.store, caf::infinite, put_atom::value, std::move(*mail),
-                        false)
+          self->request(self->state.store, caf::infinite, put_atom::value, std::move(*mail), false)
               .then([=](std::vector<put_result>&) mutable { rp.deliver(recipients); },
                     [=](caf::error& err) mutable {
                       logger()->warn("event=handoff_store_failed code={}",

@@ -15,7 +15,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -30,7 +32,9 @@
 #include "cluster/entity_service.hpp"
 #include "cluster/kv_actor.hpp"
 #include "cluster/membership_actor.hpp"
+#include "config/caf_error.hpp"
 #include "config/log.hpp"
+#include "config/metrics.hpp"
 #include "config/node_config.hpp"
 #include "crypto/key_file.hpp"
 #include "crypto/pin.hpp"
@@ -96,14 +100,110 @@ result<std::unique_ptr<nats_link>> connect_nats(const std::vector<std::string>& 
 }
 
 /// Waits for SIGTERM or SIGINT.
-int wait_for_signal() {
+/// Waits for SIGTERM or SIGINT (returned); a SIGHUP meanwhile runs `reload`.
+int wait_for_signal(const std::function<void()>& reload) {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  int sig = 0;
-  sigwait(&signals, &sig);
-  return sig;
+  sigaddset(&signals, SIGHUP);
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP)
+      return sig;
+    reload();
+  }
+}
+
+/// What /healthz and /readyz look at: filled in once the node serves, emptied before what
+/// it names goes away (the endpoint answers from its own threads, under the lock).
+class node_health {
+public:
+  void serving(nats_link& link, kv_bucket& kv, caf::actor_system& sys, store_actor store,
+               std::shared_ptr<const entity_service> svc) {
+    std::lock_guard lock{mtx_};
+    link_ = &link;
+    kv_ = &kv;
+    sys_ = &sys;
+    store_ = std::move(store);
+    svc_ = std::move(svc);
+    phase_ = "serving";
+  }
+
+  /// The node leaves ("draining") or is past serving ("stopping").
+  void leaving(const char* phase) {
+    std::lock_guard lock{mtx_};
+    link_ = nullptr;
+    kv_ = nullptr;
+    sys_ = nullptr;
+    store_ = nullptr;
+    svc_ = nullptr;
+    phase_ = phase;
+  }
+
+  /// Empty when NATS, KV and the store answer and the node holds its lease on its shards.
+  std::string healthz() {
+    std::lock_guard lock{mtx_};
+    if (phase_ != "serving")
+      return "the node is " + phase_;
+    if (!link_->connected())
+      return "NATS is not connected";
+    if (auto read = kv_->get("healthz"); !read)
+      return "JetStream KV does not answer: " + read.error().message;
+    std::string why;
+    caf::scoped_actor self{*sys_};
+    self->request(store_, std::chrono::seconds(2), count_atom::value)
+        .receive(
+            [](uint64_t) {},
+            [&](caf::error& err) { why = "the mailbox store fails: " + to_failure(err).message; });
+    if (!why.empty())
+      return why;
+    auto view = svc_->view();
+    if (!view->map)
+      return "no shard map yet";
+    if (view->lease_until <= std::chrono::steady_clock::now())
+      return "the node's lease ran out: it serves no shard until it renews it";
+    return {};
+  }
+
+  /// Empty once the node serves, until it leaves.
+  std::string readyz() {
+    std::lock_guard lock{mtx_};
+    return phase_ == "serving" ? std::string{} : "the node is " + phase_;
+  }
+
+private:
+  std::mutex mtx_;
+  std::string phase_ = "starting";
+  nats_link* link_ = nullptr;
+  kv_bucket* kv_ = nullptr;
+  caf::actor_system* sys_ = nullptr;
+  store_actor store_;
+  std::shared_ptr<const entity_service> svc_;
+};
+
+/// The endpoint of /metrics, /healthz and /readyz, or null when off. A default address
+/// that is taken (another node on this machine) is logged and skipped; one the operator
+/// gave must work.
+result<std::unique_ptr<metrics::http_server>> serve_metrics(const node_config& cfg,
+                                                            std::shared_ptr<node_health> health) {
+  if (cfg.metrics_listen == "off")
+    return std::unique_ptr<metrics::http_server>{};
+  try {
+    return std::make_unique<metrics::http_server>(
+        cfg.metrics_listen, metrics::health{[health] { return health->healthz(); },
+                                            [health] { return health->readyz(); }});
+  } catch (const std::runtime_error& e) {
+    std::string why = std::string{e.what()} + " (is the port in use by another process?)";
+    if (cfg.metrics_listen_given)
+      return failure{errc::invalid_argument,
+                     "--metrics-listen: " + why + "; give another host:port, or off"};
+    log::get("node")->warn("event=metrics_unavailable listen={} reason=\"{}\" "
+                           "hint=\"give this node its own --metrics-listen\"",
+                           cfg.metrics_listen, why);
+    return std::unique_ptr<metrics::http_server>{};
+  }
 }
 
 struct node_actors {
@@ -154,7 +254,24 @@ uint64_t random_u64() {
   return x;
 }
 
-int run(const node_config& cfg) {
+/// Reads the configuration again (SIGHUP) and applies what is safe to change live: the
+/// log level.
+using config_reader = std::function<config_outcome()>;
+
+void reload(const config_reader& read) {
+  auto logger = log::get("node");
+  auto parsed = read();
+  if (auto* err = std::get_if<failure>(&parsed)) {
+    logger->warn("event=reload_failed reason=\"{}\"", err->message);
+    return;
+  }
+  if (auto* cfg = std::get_if<node_config>(&parsed)) {
+    log::setup(cfg->log_level);
+    logger->warn("event=reloaded log_level={}", cfg->log_level);
+  }
+}
+
+int run(const node_config& cfg, const config_reader& read_config) {
   auto logger = log::get("node");
   if (::mkdir(cfg.data_dir.c_str(), 0700) != 0 && errno != EEXIST)
     return fail("cannot create data dir '" + cfg.data_dir + "': " + std::strerror(errno));
@@ -164,8 +281,13 @@ int run(const node_config& cfg) {
   auto key = load_cluster_key(cfg);
   if (!key)
     return fail(key.error().message);
-  auto pepper = cfg.pin_pepper_file.empty() ? result<crypto::pin_pepper>{crypto::derive_pin_pepper(*key)}
-                                            : crypto::read_pin_pepper(cfg.pin_pepper_file);
+  auto health = std::make_shared<node_health>();
+  auto http = serve_metrics(cfg, health);
+  if (!http)
+    return fail(http.error().message);
+  auto pepper = cfg.pin_pepper_file.empty()
+                    ? result<crypto::pin_pepper>{crypto::derive_pin_pepper(*key)}
+                    : crypto::read_pin_pepper(cfg.pin_pepper_file);
   if (!pepper)
     return fail(pepper.error().message);
 
@@ -228,9 +350,8 @@ int run(const node_config& cfg) {
   }
   if (!initial)
     return fail(initial.error().message);
-  auto box =
-      mailbox::open({cfg.data_dir + "/mailbox", cfg.mailbox_initial_size, cfg.mailbox_max_size,
-                     cfg.mailbox_cap_count, cfg.mailbox_cap_bytes});
+  auto box = mailbox::open({cfg.data_dir + "/mailbox", cfg.mailbox_initial_size,
+                            cfg.mailbox_max_size, cfg.mailbox_cap_count, cfg.mailbox_cap_bytes});
   if (!box)
     return fail("cannot open the mailbox: " + box.error().message);
   auto incarnation = random_u64();
@@ -244,8 +365,7 @@ int run(const node_config& cfg) {
     // steal from and is signalled by every enqueue: it waits at once, and its polls do
     // not take the CPU from the threads with work where nodes and NATS share cores.
     sys_cfg.set("work-stealing.aggressive-poll-attempts", size_t{10});
-    sys_cfg.set("work-stealing.moderate-poll-attempts",
-                size_t{cfg.worker_threads > 1 ? 50u : 0u});
+    sys_cfg.set("work-stealing.moderate-poll-attempts", size_t{cfg.worker_threads > 1 ? 50u : 0u});
     add_kinbox_error_renderer(sys_cfg);
     caf::actor_system sys{sys_cfg};
     auto store = spawn_store(sys, std::move(*box), cfg.commit_window,
@@ -318,10 +438,9 @@ int run(const node_config& cfg) {
     ctx->limits = std::make_shared<gateway_limits>(cfg.limits);
     ctx->now_ms = system_now_ms;
     ctx->ages = cfg.ages;
-    auto others = std::vector<caf::actor>{caf::actor_cast<caf::actor>(deps.images),
-                                          caf::actor_cast<caf::actor>(sweeper),
-                                          caf::actor_cast<caf::actor>(*service),
-                                          caf::actor_cast<caf::actor>(kv)};
+    auto others = std::vector<caf::actor>{
+        caf::actor_cast<caf::actor>(deps.images), caf::actor_cast<caf::actor>(sweeper),
+        caf::actor_cast<caf::actor>(*service), caf::actor_cast<caf::actor>(kv)};
     auto gateway = start_gateway(sys, cfg.gateway, ctx);
     if (!gateway) {
       for (auto& a : others)
@@ -348,19 +467,24 @@ int run(const node_config& cfg) {
         std::move(*initial));
     // kinbox-admin drain takes the same path as SIGTERM.
     svc->on_drain_request([] { ::kill(::getpid(), SIGTERM); });
+    health->serving(**link, *(*buckets)->cluster, sys, store, svc);
     logger->info("event=node_ready cluster={} node={} gateway={} nats={} servers={} replicas={} "
                  "key={}",
                  cfg.cluster, cfg.node_id, advertised, urls.front(), servers, replicas,
                  crypto::fingerprint(key->pk));
     std::cout << "kinbox-node " << cfg.node_id << " of cluster " << cfg.cluster
               << " ready\n  gateway: " << advertised
-              << "\n  cluster key: " << crypto::to_hex(key->pk) << "\n  nats: " << urls.front()
-              << std::endl;
+              << "\n  cluster key: " << crypto::to_hex(key->pk) << "\n  nats: " << urls.front();
+    if (*http)
+      std::cout << "\n  metrics: http://" << cfg.metrics_listen << "/metrics";
+    std::cout << std::endl;
 
-    auto sig = wait_for_signal();
+    auto sig = wait_for_signal([&] { reload(read_config); });
     logger->info("event=stopping signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    health->leaving("draining");
     leave_cluster(sys, cfg, *svc, node_actors{*gateway, hosts, store, membership, others});
     pins->stop();
+    health->leaving("stopping");
     sys.await_all_actors_done();
   }
   link->reset();
@@ -379,6 +503,7 @@ int main(int argc, char** argv) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   auto parsed = kinbox::parse_node_config(argc, argv, environ);
   if (auto* help = std::get_if<kinbox::help_request>(&parsed)) {
@@ -395,5 +520,5 @@ int main(int argc, char** argv) {
   }
   auto& cfg = std::get<kinbox::node_config>(parsed);
   kinbox::log::setup(cfg.log_level);
-  return kinbox::run(cfg);
+  return kinbox::run(cfg, [argc, argv] { return kinbox::parse_node_config(argc, argv, environ); });
 }

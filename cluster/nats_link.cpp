@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "config/log.hpp"
+#include "config/metrics.hpp"
 #include "crypto/key_file.hpp"
 
 namespace kinbox {
@@ -52,6 +53,7 @@ void on_disconnected(natsConnection*, void* closure) {
 }
 
 void on_reconnected(natsConnection*, void*) {
+  metrics::get().nats_reconnects.Increment();
   log::get("cluster")->info("event=nats_reconnected");
 }
 
@@ -65,11 +67,22 @@ std::string nats_error_text(natsStatus s) {
   return text;
 }
 
+namespace {
+
+/// Observes how long one KV call took, in the node's metrics.
+struct kv_timer {
+  int64_t started = metrics::node_metrics::now_ns();
+  ~kv_timer() { metrics::get().kv_seconds.Observe(metrics::node_metrics::seconds_since(started)); }
+};
+
+} // namespace
+
 kv_bucket::~kv_bucket() {
   kvStore_Destroy(kv_);
 }
 
 result<std::optional<kv_value>> kv_bucket::get(const std::string& key) {
+  kv_timer timed;
   kvEntry* e = nullptr;
   auto s = kvStore_Get(&e, kv_, key.c_str());
   if (s == NATS_NOT_FOUND)
@@ -85,6 +98,7 @@ result<std::optional<kv_value>> kv_bucket::get(const std::string& key) {
 }
 
 result<uint64_t> kv_bucket::put(const std::string& key, std::span<const uint8_t> value) {
+  kv_timer timed;
   uint64_t rev = 0;
   auto s = kvStore_Put(&rev, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
   if (s != NATS_OK)
@@ -93,6 +107,7 @@ result<uint64_t> kv_bucket::put(const std::string& key, std::span<const uint8_t>
 }
 
 result<bool> kv_bucket::create(const std::string& key, std::span<const uint8_t> value) {
+  kv_timer timed;
   uint64_t rev = 0;
   auto s = kvStore_Create(&rev, kv_, key.c_str(), value.data(), static_cast<int>(value.size()));
   if (s == NATS_OK)
@@ -103,11 +118,11 @@ result<bool> kv_bucket::create(const std::string& key, std::span<const uint8_t> 
 }
 
 result<std::optional<uint64_t>> kv_bucket::update(const std::string& key,
-                                                   std::span<const uint8_t> value,
-                                                   uint64_t last) {
+                                                  std::span<const uint8_t> value, uint64_t last) {
+  kv_timer timed;
   uint64_t rev = 0;
-  auto s = kvStore_Update(&rev, kv_, key.c_str(), value.data(), static_cast<int>(value.size()),
-                          last);
+  auto s =
+      kvStore_Update(&rev, kv_, key.c_str(), value.data(), static_cast<int>(value.size()), last);
   if (s == NATS_OK)
     return std::optional<uint64_t>{rev};
   if (is_wrong_last_sequence(s))
@@ -116,6 +131,7 @@ result<std::optional<uint64_t>> kv_bucket::update(const std::string& key,
 }
 
 result<bool> kv_bucket::erase(const std::string& key) {
+  kv_timer timed;
   auto s = kvStore_Delete(kv_, key.c_str());
   if (s != NATS_OK)
     return nats_failure("kv_delete", s);
@@ -431,6 +447,7 @@ result<std::unique_ptr<kv_bucket>> nats_link::open_erasable_bucket(const bucket_
 }
 
 result<bool> kv_bucket::erase_current(const std::string& key) {
+  kv_timer timed;
   if (js_ == nullptr)
     return failure{errc::internal, "the bucket does not allow erasing"};
   kvEntry* e = nullptr;
@@ -477,8 +494,8 @@ result<std::unique_ptr<js_stream>> nats_link::open_stream(const stream_options& 
                                   opts.max_bytes);
         jsStreamInfo_Destroy(updated);
       } else {
-        log::get("cluster")->warn("event=stream_bounds_not_set stream={} status=\"{}\"",
-                                  opts.name, nats_error_text(s));
+        log::get("cluster")->warn("event=stream_bounds_not_set stream={} status=\"{}\"", opts.name,
+                                  nats_error_text(s));
       }
     }
     jsStreamInfo_Destroy(si);
@@ -541,8 +558,7 @@ result<std::optional<stream_message>> js_stream::get(uint64_t seq) {
   if (s != NATS_OK)
     return nats_failure("stream_get", s);
   auto* data = reinterpret_cast<const uint8_t*>(natsMsg_GetData(msg));
-  stream_message out{seq, natsMsg_GetSubject(msg),
-                     bytes(data, data + natsMsg_GetDataLength(msg))};
+  stream_message out{seq, natsMsg_GetSubject(msg), bytes(data, data + natsMsg_GetDataLength(msg))};
   natsMsg_Destroy(msg);
   return std::optional<stream_message>{std::move(out)};
 }

@@ -30,6 +30,13 @@ void setup(const std::string& level) {
   spdlog::apply_all([](const std::shared_ptr<spdlog::logger>& l) { l->set_level(current_level); });
 }
 
+bool known_log_level(const std::string& level) {
+  for (auto name : {"trace", "debug", "info", "warn", "warning", "error", "critical", "off"})
+    if (level == name)
+      return true;
+  return false;
+}
+
 std::shared_ptr<spdlog::logger> get(const std::string& component) {
   std::lock_guard<std::mutex> guard{mtx};
   if (auto existing = spdlog::get(component))

@@ -9,8 +9,13 @@
 
 namespace kinbox::log {
 
-/// Sets the level of every component logger ("trace" … "off"). Call once before spawning.
+/// Sets the level of every component logger ("trace" … "off"), at start and again when
+/// the node is told to (SIGHUP).
 void setup(const std::string& level);
+
+/// Whether `level` is a level's name as the logs print it (trace, debug, info, warning,
+/// error, critical, off), or warn.
+bool known_log_level(const std::string& level);
 
 /// The logger of one component ("gateway", "store", "cluster", …), made on first use.
 std::shared_ptr<spdlog::logger> get(const std::string& component);

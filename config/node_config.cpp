@@ -1,5 +1,6 @@
 #include "config/node_config.hpp"
 
+#include "config/log.hpp"
 #include "config/version.hpp"
 #include "protocol/groups.hpp"
 
@@ -11,6 +12,8 @@
 #include <cctype>
 #include <fstream>
 #include <limits>
+#include <map>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -73,6 +76,10 @@ po::options_description make_options() {
      "PEM file of the CA that signed the NATS servers' certificates: connect with TLS")
     ("nats-server-bin", po::value<std::string>()->default_value("nats-server"),
      "nats-server executable used when no --nats is given")
+    ("metrics-listen", po::value<std::string>()->default_value("127.0.0.1:9464"),
+     "host:port of the HTTP endpoint for /metrics (Prometheus), /healthz and /readyz, or "
+     "'off'; when the default port is taken (another node on this machine) the node starts "
+     "without it and says so")
     ("advertise", po::value<std::string>(),
      "host:port of this gateway as apps reach it (sent to apps redirected here); default: "
      "the listen address")
@@ -202,7 +209,8 @@ po::options_description make_options() {
     ("local-shortcut", po::value<bool>()->default_value(true),
      "hand requests for locally owned shards straight to the local actor instead of via NATS")
     ("log-level", po::value<std::string>()->default_value("info"),
-     "trace, debug, info, warn, error or off");
+     "trace, debug, info, warning, error, critical or off (as the logs print them); a "
+     "SIGHUP sets it again from the command line, config file and environment");
   // clang-format on
   return desc;
 }
@@ -249,6 +257,13 @@ result<node_config> build(const po::variables_map& vm) {
     cfg.nats_ca = get<std::string>(vm, "nats-ca");
     if (cfg.nats_ca.empty())
       return bad_option("nats-ca", "must not be empty");
+  }
+  cfg.metrics_listen = get<std::string>(vm, "metrics-listen");
+  cfg.metrics_listen_given = !vm["metrics-listen"].defaulted();
+  if (cfg.metrics_listen != "off") {
+    auto m = parse_listen_address(cfg.metrics_listen);
+    if (!m || m->port == 0)
+      return bad_option("metrics-listen", "'" + cfg.metrics_listen + "' is not host:port or off");
   }
   if (vm.count("advertise")) {
     cfg.advertise = get<std::string>(vm, "advertise");
@@ -322,8 +337,8 @@ result<node_config> build(const po::variables_map& vm) {
   cfg.mailbox_cap_count = get<uint64_t>(vm, "mailbox-cap-count");
   if (cfg.mailbox_cap_count < 1 || cfg.mailbox_cap_count > 1'000'000)
     return bad_option("mailbox-cap-count", "must be between 1 and 1000000");
-  auto cap_bytes = size("mailbox-cap-bytes", cfg.max_frame_size, unlimited,
-                        "at least --max-frame-size");
+  auto cap_bytes =
+      size("mailbox-cap-bytes", cfg.max_frame_size, unlimited, "at least --max-frame-size");
   if (!cap_bytes)
     return cap_bytes.error();
   cfg.mailbox_cap_bytes = *cap_bytes;
@@ -386,7 +401,8 @@ result<node_config> build(const po::variables_map& vm) {
   auto reports_per_day = get<double>(vm, "reports-per-day");
   if (!(reports_per_day >= 0 && reports_per_day <= 1e6))
     return bad_option("reports-per-day", "must be between 0 and 1000000");
-  cfg.friend_limits.reports = rate_limit{reports_per_day / 86400, std::max(1.0, reports_per_day / 2)};
+  cfg.friend_limits.reports =
+      rate_limit{reports_per_day / 86400, std::max(1.0, reports_per_day / 2)};
   auto reports_bytes = size("reports-max-bytes", 4u << 10, 1ull << 40, "between 4KiB and 1TiB");
   if (!reports_bytes)
     return reports_bytes.error();
@@ -395,10 +411,10 @@ result<node_config> build(const po::variables_map& vm) {
   cfg.friend_limits.cooldown_ms = static_cast<uint64_t>(cooldown->count());
   // The default shrinks with a small frame size; a value given must fit.
   auto avatar_room = cfg.max_frame_size - 1024;
-  auto avatar = vm["avatar-max-bytes"].defaulted()
-                    ? result<uint64_t>{std::min<uint64_t>(cfg.avatar_max_bytes, avatar_room)}
-                    : size("avatar-max-bytes", 0, avatar_room,
-                           "at most the max frame size less 1KiB");
+  auto avatar =
+      vm["avatar-max-bytes"].defaulted()
+          ? result<uint64_t>{std::min<uint64_t>(cfg.avatar_max_bytes, avatar_room)}
+          : size("avatar-max-bytes", 0, avatar_room, "at most the max frame size less 1KiB");
   if (!avatar)
     return avatar.error();
   cfg.avatar_max_bytes = *avatar;
@@ -442,9 +458,8 @@ result<node_config> build(const po::variables_map& vm) {
     cfg.worker_threads = std::min<size_t>(usable_cpus(), 64);
   cfg.local_shortcut = get<bool>(vm, "local-shortcut");
   cfg.log_level = get<std::string>(vm, "log-level");
-  static const char* levels[] = {"trace", "debug", "info", "warn", "error", "off"};
-  if (std::find(std::begin(levels), std::end(levels), cfg.log_level) == std::end(levels))
-    return bad_option("log-level", "use trace, debug, info, warn, error or off");
+  if (!log::known_log_level(cfg.log_level))
+    return bad_option("log-level", "use trace, debug, info, warning, error, critical or off");
   return cfg;
 }
 
@@ -517,6 +532,9 @@ result<listen_address> parse_listen_address(const std::string& text) {
 std::string describe(const po::error_with_option_name& e) {
   auto name = e.get_option_name();
   std::replace(name.begin(), name.end(), '%', '?');
+  // Boost names an option of the config file or environment without its dashes.
+  if (auto first = name.find_first_not_of('-'); first != std::string::npos)
+    name = "--" + name.substr(first);
   if (dynamic_cast<const po::unknown_option*>(&e) != nullptr)
     return "unknown option " + name;
   if (dynamic_cast<const po::validation_error*>(&e) != nullptr)
@@ -528,11 +546,127 @@ std::string describe(const po::error_with_option_name& e) {
   return "bad use of option " + name;
 }
 
+namespace {
+
+/// Variables of kinbox's own scripts and tests: not options, and not refused.
+constexpr const char* tool_variables[] = {
+    "KINBOX_BUILD",      "KINBOX_DEV_DIR",     "KINBOX_BASE_PORT",     "KINBOX_NATS_BASE_PORT",
+    "KINBOX_FAULT_SEED", "KINBOX_FAULT_STEPS", "KINBOX_KEEP_TEST_DIRS"};
+
+bool reserved_name(const std::string& name) {
+  return name == "config" || name == "help" || name == "version";
+}
+
+std::string trim(const std::string& s) {
+  auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos)
+    return {};
+  return s.substr(b, s.find_last_not_of(" \t\r") - b + 1);
+}
+
+/// One option as if it came from the command line.
+po::option option_of(const std::string& name, const std::string& value) {
+  po::option opt;
+  opt.string_key = name;
+  opt.value.push_back(value);
+  opt.original_tokens = {name, value};
+  return opt;
+}
+
+/// The config file's `name=value` lines (blank lines and `#` comments skipped); the
+/// first line of each option goes to `origin` as FILE:LINE.
+result<po::parsed_options> read_config_file(const std::string& path,
+                                            const po::options_description& desc,
+                                            std::map<std::string, std::string>& origin) {
+  std::ifstream file{path};
+  if (!file)
+    return failure{errc::invalid_argument,
+                   "invalid value for --config: cannot read '" + path + "'"};
+  po::parsed_options out{&desc};
+  std::string line;
+  for (size_t number = 1; std::getline(file, line); ++number) {
+    auto where = path + ":" + std::to_string(number);
+    if (auto hash = line.find('#'); hash != std::string::npos)
+      line.erase(hash);
+    line = trim(line);
+    if (line.empty())
+      continue;
+    auto eq = line.find('=');
+    if (eq == std::string::npos)
+      return failure{errc::invalid_argument, where + ": expected name=value, not '" + line + "'"};
+    auto name = trim(line.substr(0, eq));
+    if (reserved_name(name) || !desc.find_nothrow(name, false))
+      return failure{errc::invalid_argument, where + ": unknown option '" + name + "'"};
+    origin.emplace(name, where);
+    out.options.push_back(option_of(name, trim(line.substr(eq + 1))));
+  }
+  return out;
+}
+
+/// The KINBOX_<NAME> variables as options; an unknown one is refused by name.
+result<po::parsed_options> read_environment(const char* const* environ,
+                                            const po::options_description& desc,
+                                            std::map<std::string, std::string>& origin) {
+  po::parsed_options out{&desc};
+  for (auto p = environ; p != nullptr && *p != nullptr; ++p) {
+    std::string var{*p};
+    auto eq = var.find('=');
+    if (eq == std::string::npos || var.rfind("KINBOX_", 0) != 0)
+      continue;
+    auto key = var.substr(0, eq);
+    if (std::find(std::begin(tool_variables), std::end(tool_variables), key) !=
+        std::end(tool_variables))
+      continue;
+    auto name = key.substr(7);
+    std::transform(name.begin(), name.end(), name.begin(), [](char c) {
+      return c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    });
+    if (reserved_name(name) || !desc.find_nothrow(name, false))
+      return failure{errc::invalid_argument,
+                     "unknown environment variable " + key + " (no option --" + name + ")"};
+    origin.emplace(name, key);
+    out.options.push_back(option_of(name, var.substr(eq + 1)));
+  }
+  return out;
+}
+
+/// `f` with where its option's value came from in front, unless it was the command line.
+failure located(failure f, const std::string& option, const std::set<std::string>& on_command_line,
+                const std::map<std::string, std::string>& origin) {
+  auto name = option.substr(option.find_first_not_of('-'));
+  if (!on_command_line.count(name))
+    if (auto o = origin.find(name); o != origin.end())
+      f.message = o->second + ": " + f.message;
+  return f;
+}
+
+/// The option a `bad_option` failure names.
+std::string option_named(const failure& f) {
+  constexpr std::string_view head = "invalid value for --";
+  if (f.message.rfind(head, 0) != 0)
+    return {};
+  return f.message.substr(head.size(), f.message.find(':') - head.size());
+}
+
+} // namespace
+
 config_outcome parse_node_config(int argc, const char* const* argv, const char* const* environ) {
   auto desc = make_options();
   po::variables_map vm;
+  std::set<std::string> on_command_line;
+  std::map<std::string, std::string> origin; // FILE:LINE or KINBOX_NAME, per option
   try {
-    po::store(po::parse_command_line(argc, argv, desc), vm);
+    auto cli = po::command_line_parser(argc, argv).options(desc).run();
+    for (auto& o : cli.options) {
+      if (o.position_key >= 0 || o.string_key.empty()) {
+        auto arg = o.original_tokens.empty() ? std::string{} : o.original_tokens.front();
+        return failure{errc::invalid_argument, "unexpected argument '" + arg +
+                                                   "': every setting is an option (--data-dir " +
+                                                   arg + ", ...)"};
+      }
+      on_command_line.insert(o.string_key);
+    }
+    po::store(cli, vm);
     if (vm.count("version"))
       return help_request{std::string{"kinbox-node "} + version + "\n"};
     if (vm.count("help")) {
@@ -544,36 +678,25 @@ config_outcome parse_node_config(int argc, const char* const* argv, const char* 
       return help_request{out.str()};
     }
     if (vm.count("config")) {
-      auto path = vm["config"].as<std::string>();
-      std::ifstream file{path};
+      auto file = read_config_file(vm["config"].as<std::string>(), desc, origin);
       if (!file)
-        return failure{errc::invalid_argument,
-                       "invalid value for --config: cannot read '" + path + "'"};
-      po::store(po::parse_config_file(file, desc), vm);
+        return file.error();
+      try {
+        po::store(*file, vm);
+      } catch (const po::error_with_option_name& e) {
+        return located({errc::invalid_argument, describe(e)}, e.get_option_name(), on_command_line,
+                       origin);
+      }
     }
-    std::vector<std::string> env_vars;
-    for (auto p = environ; p != nullptr && *p != nullptr; ++p)
-      env_vars.emplace_back(*p);
-    // Boost's parse_environment reads the global environ; parse our copy the same way.
-    po::parsed_options from_env{&desc};
-    for (auto& var : env_vars) {
-      auto eq = var.find('=');
-      if (eq == std::string::npos || var.rfind("KINBOX_", 0) != 0)
-        continue;
-      auto name = var.substr(7, eq - 7);
-      std::transform(name.begin(), name.end(), name.begin(), [](char c) {
-        return c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      });
-      if (name == "config" || name == "help" || name == "version" ||
-          !desc.find_nothrow(name, false))
-        continue;
-      po::option opt;
-      opt.string_key = name;
-      opt.value.push_back(var.substr(eq + 1));
-      opt.original_tokens = {name, var.substr(eq + 1)};
-      from_env.options.push_back(opt);
+    auto env = read_environment(environ, desc, origin);
+    if (!env)
+      return env.error();
+    try {
+      po::store(*env, vm);
+    } catch (const po::error_with_option_name& e) {
+      return located({errc::invalid_argument, describe(e)}, e.get_option_name(), on_command_line,
+                     origin);
     }
-    po::store(from_env, vm);
     po::notify(vm);
   } catch (const po::error_with_option_name& e) {
     return failure{errc::invalid_argument, describe(e)};
@@ -582,7 +705,7 @@ config_outcome parse_node_config(int argc, const char* const* argv, const char* 
   }
   auto cfg = build(vm);
   if (!cfg)
-    return cfg.error();
+    return located(cfg.error(), option_named(cfg.error()), on_command_line, origin);
   return *cfg;
 }
 

@@ -33,9 +33,12 @@ struct node_config {
   /// host:port apps are sent to when another node redirects them here; empty: the
   /// listen address with its bound port.
   std::string advertise;
-  std::string key_file; ///< empty: <data_dir>/cluster.key, made if missing
-  std::string pin_pepper_file; ///< empty: the pepper is derived from the cluster key
-  uint64_t pin_hash_ops = 2;             ///< argon2id opslimit
+  /// host:port of /metrics, /healthz and /readyz, or "off".
+  std::string metrics_listen = "127.0.0.1:9464";
+  bool metrics_listen_given = false;      ///< set by the operator (not the default)
+  std::string key_file;                   ///< empty: <data_dir>/cluster.key, made if missing
+  std::string pin_pepper_file;            ///< empty: the pepper is derived from the cluster key
+  uint64_t pin_hash_ops = 2;              ///< argon2id opslimit
   uint64_t pin_hash_memory = 64ull << 20; ///< argon2id memlimit (bytes)
   size_t pin_workers = 1;
   std::chrono::milliseconds mail_ttl = std::chrono::hours(24 * 15);
@@ -53,9 +56,9 @@ struct node_config {
   size_t max_outbound_bytes = 4 * 1024 * 1024;
   uint64_t mailbox_initial_size = 64ull << 20;
   uint64_t mailbox_max_size = 16ull << 30;
-  uint64_t mailbox_cap_count = 10'000;     ///< undelivered envelopes stored per account
+  uint64_t mailbox_cap_count = 10'000;      ///< undelivered envelopes stored per account
   uint64_t mailbox_cap_bytes = 64ull << 20; ///< undelivered payload bytes stored per account
-  gateway_limit_config limits; ///< abuse limits of the gateway
+  gateway_limit_config limits;              ///< abuse limits of the gateway
   friend_limit_config friend_limits;
   uint64_t reports_max_bytes = 1ull << 30; ///< the reports stream's bound
   age_rules ages;
@@ -68,13 +71,13 @@ struct node_config {
   /// Children's quiet hours begin and end up to this long after the minute set.
   std::chrono::milliseconds quiet_release_spread = std::chrono::seconds(10);
   size_t max_ring = 16; ///< members one group call rings
-  uint32_t shards = 0; ///< 0: the cluster's (4096 for a new cluster)
+  uint32_t shards = 0;  ///< 0: the cluster's (4096 for a new cluster)
   std::chrono::milliseconds lease = std::chrono::seconds(6); ///< membership lease (cluster-wide)
   size_t moving_shards = 4;                                  ///< handoffs at once
   int kv_replicas = 0; ///< 0: 3 when NATS has 3 or more servers, else 1
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(60);
   size_t worker_threads = 2; ///< CAF scheduler threads (network I/O has its own thread); the
-                            ///< option's 0 becomes one per usable CPU
+                             ///< option's 0 becomes one per usable CPU
   bool local_shortcut = true;
   std::string log_level = "info";
 

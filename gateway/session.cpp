@@ -3,6 +3,10 @@
 // behavior; the rest is in the files session_parts.hpp lists.
 #include "gateway/session_parts.hpp"
 
+#include "actors/chat_interface.hpp"
+#include "actors/family_interface.hpp"
+#include "actors/user_interface.hpp"
+
 namespace kinbox {
 
 namespace session_parts {
@@ -51,6 +55,8 @@ void queue_plain(session_pointer self) {
 }
 
 void queue_frame(session_pointer self, const frame& f) {
+  if (auto* sent = metrics::get().frames_out[static_cast<uint8_t>(f.type)])
+    sent->Increment();
   auto& plain = self->state.plain;
   plain.clear();
   write_frame_header(plain, f.type, f.request_id);
@@ -69,8 +75,8 @@ void flush_out(session_pointer self) {
   self->flush(st.hdl);
   auto unsent = st.bytes_queued - st.bytes_written;
   if (unsent > st.ctx->max_outbound_bytes && st.current != phase::closing) {
-    logger()->warn("event=slow_consumer session={} account={} unsent={}", st.session_id,
-                   st.account, unsent);
+    logger()->warn("event=slow_consumer session={} account={} unsent={}", st.session_id, st.account,
+                   unsent);
     fail(self, frame_type::bye, 0, errc::slow_consumer, "unsent data passed the limit");
   }
 }
@@ -119,8 +125,8 @@ void fail(session_pointer self, frame_type type, uint32_t request_id, errc code,
 void refuse(session_pointer self, const failure& f) {
   logger()->info("event=session_closed session={} account={} code={} reason=\"{}\"",
                  self->state.session_id, self->state.account, errc_name(f.code), f.message);
-  queue_frame(self, make_frame(frame_type::error, 0,
-                               error_body{f.code, f.message, f.retry_after_ms}));
+  queue_frame(self,
+              make_frame(frame_type::error, 0, error_body{f.code, f.message, f.retry_after_ms}));
   self->flush(self->state.hdl);
   close(self);
 }
@@ -135,7 +141,26 @@ failure rate_limited(std::chrono::milliseconds wait, const std::string& what) {
 }
 
 /// Answers the client once an entity request came back.
+/// The request-latency histogram of entity kind `kind`.
+prometheus::Histogram& request_histogram(entity_kind kind) {
+  static auto& user = metrics::get().requests_of("user");
+  static auto& family = metrics::get().requests_of("family");
+  static auto& chat = metrics::get().requests_of("chat");
+  static auto& other = metrics::get().requests_of("other");
+  switch (kind) {
+  case user_kind:
+    return user;
+  case family_kind:
+    return family;
+  case chat_kind:
+    return chat;
+  default:
+    return other;
+  }
+}
+
 void finish_call(session_pointer self, const session_call& call, entity_reply& r) {
+  request_histogram(call.entity).Observe(metrics::node_metrics::seconds_since(call.started_ns));
   --self->state.in_flight;
   if (self->state.current == phase::closing)
     return;
@@ -155,8 +180,7 @@ void reattach(session_pointer self, const char* why) {
   }
   if (st.current != phase::ready)
     return;
-  logger()->debug("event=reattach session={} account={} reason={}", st.session_id, st.account,
-                  why);
+  logger()->debug("event=reattach session={} account={} reason={}", st.session_id, st.account, why);
   attach(self, session_call::what::reattach, 0);
 }
 
@@ -232,16 +256,19 @@ void call_entity(session_pointer self, uint32_t request_id, entity_request req,
                  std::optional<message_id> accepts) {
   if (!begin_request(self, request_id))
     return;
+  auto kind = req.kind;
   client_of(self).call(std::move(req),
-                       session_call{session_call::what::request, request_id, accepts});
+                       session_call{session_call::what::request, request_id, accepts, kind,
+                                    metrics::node_metrics::now_ns()});
 }
 
 bool within_address_limit(session_pointer self, uint32_t request_id,
-                          std::optional<std::chrono::milliseconds> wait, const char* event,
-                          const char* what) {
+                          std::optional<std::chrono::milliseconds> wait, const char* limit,
+                          const char* event, const char* what) {
   if (!wait)
     return true;
   auto& st = self->state;
+  metrics::get().limited(limit);
   logger()->info("event={} session={} address={}", event, st.session_id, st.address);
   reply_error(self, request_id, rate_limited(*wait, what));
   return false;
@@ -249,9 +276,9 @@ bool within_address_limit(session_pointer self, uint32_t request_id,
 
 /// Link and setup codes are guessed at most as fast as the address's bucket allows.
 bool within_code_guesses(session_pointer self, uint32_t request_id) {
-  return within_address_limit(self, request_id,
-                              self->state.ctx->limits->code_guess(self->state.address),
-                              "code_guesses_limited", "too many codes tried from this address");
+  return within_address_limit(
+      self, request_id, self->state.ctx->limits->code_guess(self->state.address), "code_guesses",
+      "code_guesses_limited", "too many codes tried from this address");
 }
 
 /// Every request counts against the connection's rate and, once logged in, the account's.
@@ -264,6 +291,7 @@ bool within_rate(session_pointer self, const frame_view& f) {
     wait = st.account_requests.take(cfg.requests_per_account, now);
   if (!wait)
     return true;
+  metrics::get().limited("requests");
   logger()->debug("event=request_limited session={} account={}", st.session_id, st.account);
   reply_error(self, f.request_id, rate_limited(*wait, "too many requests"));
   return false;
@@ -271,6 +299,8 @@ bool within_rate(session_pointer self, const frame_view& f) {
 
 void handle_frame(session_pointer self, const frame_view& f) {
   auto& st = self->state;
+  if (auto* read = metrics::get().frames_in[static_cast<uint8_t>(f.type)])
+    read->Increment();
   if ((st.current == phase::auth || st.current == phase::ready) && !within_rate(self, f))
     return;
   switch (st.current) {
@@ -310,6 +340,7 @@ void handle_hello(session_pointer self, std::span<const uint8_t> payload) {
     return fail(self, frame_type::error, f->request_id, errc::malformed_frame,
                 hello.error().message);
   if (auto wait = st.ctx->limits->handshake(st.address)) {
+    metrics::get().limited("handshakes");
     logger()->info("event=handshake_limited session={} address={}", st.session_id, st.address);
     return refuse(self, rate_limited(*wait, "too many handshakes from this address"));
   }
@@ -409,8 +440,9 @@ caf::behavior session(session_pointer self, caf::io::connection_handle hdl,
   auto admitted = st.ctx->limits->open(st.address);
   st.admitted = admitted == admission::admitted;
   if (!st.admitted) {
+    metrics::get().limited("connections");
     logger()->info("event=connection_limited address={} reason={}", st.address,
-                   admitted == admission::too_many_total      ? "total"
+                   admitted == admission::too_many_total          ? "total"
                    : admitted == admission::too_many_from_address ? "address"
                                                                   : "unauthenticated");
     st.current = phase::closing_soon;

@@ -63,7 +63,7 @@ void check_ban(session_pointer self, std::vector<std::string> keys,
 bool within_registrations(session_pointer self, uint32_t request_id) {
   return within_address_limit(self, request_id,
                               self->state.ctx->limits->registration(self->state.address),
-                              "registration_limited", "too many registrations");
+                              "registrations", "registration_limited", "too many registrations");
 }
 
 void handle_register(session_pointer self, const frame_view& f) {
@@ -87,16 +87,17 @@ void handle_register(session_pointer self, const frame_view& f) {
     return;
   // The keys of a banned account do not come back under a new id.
   auto request_id = f.request_id;
-  check_ban(self, {ban_key_of_sign_key(record.sign_key), ban_key_of_box_key(record.box_key)},
-            [=, record = std::move(record)](std::optional<bool> banned) mutable {
-              if (banned == false)
-                return try_register(self, request_id, std::move(record), 0);
-              --self->state.in_flight;
-              if (!banned)
-                return reply_error(self, request_id, {errc::unavailable, "try again later"});
-              logger()->info("event=registration_banned session={}", self->state.session_id);
-              reply_error(self, request_id, {errc::banned, "these keys belong to a banned account"});
-            });
+  check_ban(
+      self, {ban_key_of_sign_key(record.sign_key), ban_key_of_box_key(record.box_key)},
+      [=, record = std::move(record)](std::optional<bool> banned) mutable {
+        if (banned == false)
+          return try_register(self, request_id, std::move(record), 0);
+        --self->state.in_flight;
+        if (!banned)
+          return reply_error(self, request_id, {errc::unavailable, "try again later"});
+        logger()->info("event=registration_banned session={}", self->state.session_id);
+        reply_error(self, request_id, {errc::banned, "these keys belong to a banned account"});
+      });
 }
 
 /// A child's device registers its keys with the setup code its parent's app got. Codes
@@ -114,19 +115,23 @@ void handle_register_child(session_pointer self, const frame_view& f) {
     return;
   auto request_id = f.request_id;
   auto setup = user_request<user_op::complete_setup>(req->child, req->child, *req);
-  check_ban(self, {ban_key_of_sign_key(req->sign_key), ban_key_of_box_key(req->box_key)},
-            [=, setup = std::move(setup)](std::optional<bool> banned) mutable {
-              if (banned == false) {
-                auto& client = client_of(self);
-                client.call(std::move(setup),
-                            session_call{session_call::what::request, request_id, {}});
-                return client.flush(self);
-              }
-              --self->state.in_flight;
-              if (!banned)
-                return reply_error(self, request_id, {errc::unavailable, "try again later"});
-              reply_error(self, request_id, {errc::banned, "these keys belong to a banned account"});
-            });
+  check_ban(
+      self, {ban_key_of_sign_key(req->sign_key), ban_key_of_box_key(req->box_key)},
+      [=, setup = std::move(setup)](std::optional<bool> banned) mutable {
+        if (banned == false) {
+          auto& client = client_of(self);
+          client.call(std::move(setup), session_call{session_call::what::request,
+                                                     request_id,
+                                                     {},
+                                                     user_kind,
+                                                     metrics::node_metrics::now_ns()});
+          return client.flush(self);
+        }
+        --self->state.in_flight;
+        if (!banned)
+          return reply_error(self, request_id, {errc::unavailable, "try again later"});
+        reply_error(self, request_id, {errc::banned, "these keys belong to a banned account"});
+      });
 }
 
 /// Attaches this session to its account's user actor, wherever it lives.
@@ -135,8 +140,7 @@ void attach(session_pointer self, session_call::what kind, uint32_t request_id) 
   st.ctx->service->add_endpoint(st.session_id, caf::actor_cast<caf::actor>(self));
   st.attach_sent = true;
   auto& client = client_of(self);
-  client.call(user_request<user_op::attach>(st.account, st.account,
-                                            {own_endpoint(st), st.device}),
+  client.call(user_request<user_op::attach>(st.account, st.account, {own_endpoint(st), st.device}),
               session_call{kind, request_id, {}});
   client.flush(self);
 }
@@ -147,6 +151,7 @@ void attached(session_pointer self, uint32_t request_id, entity_reply& r) {
     return;
   if (!r.ok()) {
     auto code = static_cast<errc>(r.status);
+    metrics::get().logins_refused.Increment();
     return fail(self, frame_type::error, request_id,
                 code == errc::not_found ? errc::auth_failed : code, "login failed");
   }
@@ -161,6 +166,8 @@ void attached(session_pointer self, uint32_t request_id, entity_reply& r) {
   st.parent = answer->parent;
   st.current = phase::ready;
   st.logged_in = true;
+  st.metered.login();
+  metrics::get().logins_ok.Increment();
   st.ctx->limits->logged_in(st.address);
   st.account_requests = st.ctx->limits->take_account_bucket(st.account);
   logger()->info("event=login account={} session={}", st.account, st.session_id);
@@ -199,16 +206,19 @@ void handle_login(session_pointer self, const frame_view& f) {
               return;
             auto record = acc.found ? decode_account(acc.value) : std::nullopt;
             // Unknown account and bad signature look the same to the client.
-            if (!record ||
-                !crypto::verify(crypto::login_message(st.transcript, id), proof, record->sign_key))
+            if (!record || !crypto::verify(crypto::login_message(st.transcript, id), proof,
+                                           record->sign_key)) {
+              metrics::get().logins_refused.Increment();
               return fail(self, frame_type::error, request_id, errc::auth_failed,
                           "login failed for this account");
+            }
             check_ban(self, {ban_key_of_account(id)}, [=](std::optional<bool> banned) {
               if (!banned)
                 return fail(self, frame_type::error, request_id, errc::unavailable,
                             "account lookup failed");
               if (*banned) {
                 logger()->info("event=login_banned account={}", id);
+                metrics::get().logins_refused.Increment();
                 return fail(self, frame_type::error, request_id, errc::banned,
                             std::string{errc_description(errc::banned)});
               }

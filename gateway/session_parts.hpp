@@ -21,6 +21,7 @@
 #include "cluster/entity_client.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
+#include "config/metrics.hpp"
 #include "gateway/client_replies.hpp"
 #include "gateway/client_requests.hpp"
 #include "protocol/messages.hpp"
@@ -56,9 +57,30 @@ struct session_call {
   what kind = what::request;
   uint32_t request_id = 0;
   std::optional<message_id> accepts; ///< a send: success is answered `accepted`
+  entity_kind entity = 0;            ///< the kind of entity asked, for the request metrics
+  int64_t started_ns = 0;            ///< when it was asked (steady clock)
+};
+
+/// Counts a connection, and once logged in its session, in the node's metrics for as
+/// long as the session's state lives (however the session ends).
+struct metered_session {
+  bool logged_in = false;
+  metered_session() { metrics::get().connections.Increment(); }
+  ~metered_session() {
+    metrics::get().connections.Decrement();
+    if (logged_in)
+      metrics::get().sessions.Decrement();
+  }
+  metered_session(const metered_session&) = delete;
+  metered_session& operator=(const metered_session&) = delete;
+  void login() {
+    logged_in = true;
+    metrics::get().sessions.Increment();
+  }
 };
 
 struct session_state {
+  metered_session metered;
   std::shared_ptr<const gateway_context> ctx;
   caf::io::connection_handle hdl;
   uint64_t session_id = 0;
@@ -68,15 +90,15 @@ struct session_state {
   std::array<uint8_t, 32> transcript{};
   account_id account = 0;
   account_info info{};
-  device_info device; ///< what the app said of its device at login, for the user actor
-  bool attached = false; ///< the account's user actor has this session as its endpoint
+  device_info device;       ///< what the app said of its device at login, for the user actor
+  bool attached = false;    ///< the account's user actor has this session as its endpoint
   bool attach_sent = false; ///< an attach left for the account's user actor
   /// Mail pushed while the login's attach was still on its way back (it comes from
   /// another node by another path), written right after login_ok.
   std::vector<mail_push> early;
   bool reattach_after_login = false; ///< the account moved while the login attached
-  bool frozen = false; ///< a child without a parent: its sends are refused here
-  bool asleep = false; ///< a child in its quiet hours: its sends but to its parent are refused
+  bool frozen = false;               ///< a child without a parent: its sends are refused here
+  bool asleep = false;   ///< a child in its quiet hours: its sends but to its parent are refused
   account_id parent = 0; ///< a child's linked parent (when it attached)
   /// Requests to entities; the frames of one read leave together at its end, one message
   /// per destination. Made on the first request (an idle session pays for no maps).
@@ -85,9 +107,9 @@ struct session_state {
   uint64_t bytes_queued = 0;  ///< written to the socket's buffer so far
   uint64_t bytes_written = 0; ///< of those, handed to the kernel
   size_t read_chunk = 0;
-  bytes plain;       ///< the frame being sealed, reused within a batch
-  bytes opened;      ///< the frame just opened; handlers read its body in place
-  bool busy = false; ///< a busy batch went out or came in since the last read ended
+  bytes plain;           ///< the frame being sealed, reused within a batch
+  bytes opened;          ///< the frame just opened; handlers read its body in place
+  bool busy = false;     ///< a busy batch went out or came in since the last read ended
   std::string address;   ///< the client's IP address, for the limits per address
   bool admitted = false; ///< counted by the connection limits
   bool logged_in = false;
@@ -165,10 +187,11 @@ void call_entity(session_pointer self, uint32_t request_id, entity_request req,
                  std::optional<message_id> accepts = std::nullopt);
 
 /// Whether a request is within a limit of its address (`wait`: what the limit's bucket
-/// said); else it is logged as `event` and answered `rate_limited` with `what`.
+/// said); else it is counted under `limit`, logged as `event` and answered `rate_limited`
+/// with `what`.
 bool within_address_limit(session_pointer self, uint32_t request_id,
-                          std::optional<std::chrono::milliseconds> wait, const char* event,
-                          const char* what);
+                          std::optional<std::chrono::milliseconds> wait, const char* limit,
+                          const char* event, const char* what);
 
 bool within_code_guesses(session_pointer self, uint32_t request_id);
 

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "config/log.hpp"
+#include "config/metrics.hpp"
 #include "persistence/mailbox_format.hpp"
 #include "protocol/wire.hpp"
 
@@ -369,6 +370,10 @@ result<mail_page> mailbox::pending(account_id recipient, uint64_t after_seq, siz
       bytes_taken += e.payload.size();
       e.seq = get_u64(static_cast<const uint8_t*>(key.mv_data) + 8);
       out.push_back(std::move(e));
+    } else {
+      // A damaged record: its recipient cannot have this mail.
+      metrics::get().messages_lost.Increment();
+      log::get("store")->error("event=envelope_unreadable bytes={}", val.mv_size);
     }
     rc = mdb_cursor_get(cur.get(), &key, &val, MDB_NEXT);
   }
@@ -538,6 +543,33 @@ result<uint64_t> mailbox::count() {
   if ((rc = mdb_stat(txn.get(), mail_db_, &st)) != 0)
     return lmdb_failure("mdb_stat", rc);
   return static_cast<uint64_t>(st.ms_entries);
+}
+
+result<mailbox_totals> mailbox::totals() {
+  if (!env_)
+    return closed();
+  txn_guard txn;
+  int rc = txn.begin(env_, MDB_RDONLY);
+  if (rc != 0)
+    return lmdb_failure("mdb_txn_begin", rc);
+  mailbox_totals out;
+  MDB_stat st;
+  if ((rc = mdb_stat(txn.get(), mail_db_, &st)) != 0)
+    return lmdb_failure("mdb_stat", rc);
+  out.envelopes = st.ms_entries;
+  rc = for_each_entry(txn.get(), usage_db_, [&](MDB_cursor*, MDB_val&, MDB_val& val) {
+    if (val.mv_size == 16)
+      out.bytes += get_u64(static_cast<const uint8_t*>(val.mv_data) + 8);
+    return 0;
+  });
+  if (rc != 0)
+    return lmdb_failure("usage walk", rc);
+  MDB_envinfo info;
+  MDB_stat env;
+  if (mdb_env_info(env_, &info) == 0 && mdb_env_stat(env_, &env) == 0)
+    out.used_bytes = (info.me_last_pgno + 1) * env.ms_psize;
+  out.map_size = map_size_;
+  return out;
 }
 
 } // namespace kinbox

@@ -63,6 +63,14 @@ struct mail_usage {
   uint64_t bytes = 0; ///< payload bytes
 };
 
+/// What the whole mailbox holds, for the node's metrics.
+struct mailbox_totals {
+  uint64_t envelopes = 0;
+  uint64_t bytes = 0;      ///< payload bytes
+  uint64_t used_bytes = 0; ///< LMDB pages in use
+  uint64_t map_size = 0;
+};
+
 /// A page of stored mail and whether more follows it.
 struct mail_page {
   std::vector<envelope> mail;
@@ -95,7 +103,7 @@ public:
     std::string dir;
     uint64_t initial_size = 64ull << 20;
     uint64_t max_size = 16ull << 30;
-    uint64_t cap_count = 10'000; ///< most envelopes stored per recipient (0: no cap)
+    uint64_t cap_count = 10'000;      ///< most envelopes stored per recipient (0: no cap)
     uint64_t cap_bytes = 64ull << 20; ///< most payload bytes stored per recipient (0: no cap)
   };
 
@@ -124,6 +132,9 @@ public:
 
   /// Number of stored envelopes.
   [[nodiscard]] result<uint64_t> count();
+
+  /// Envelopes and payload bytes stored, and the map's use (a walk over the recipients).
+  [[nodiscard]] result<mailbox_totals> totals();
 
   /// What `recipient` has stored.
   [[nodiscard]] result<mail_usage> usage(account_id recipient);

@@ -7,6 +7,7 @@
 
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
+#include "config/metrics.hpp"
 
 namespace kinbox {
 
@@ -29,7 +30,7 @@ struct pending_key_hash {
 struct put_group {
   caf::typed_response_promise<std::vector<put_result>> promise;
   std::vector<put_result> stored; ///< per envelope
-  size_t open = 0;          ///< envelopes still waiting for the commit
+  size_t open = 0;                ///< envelopes still waiting for the commit
 };
 
 /// A put waiting for the commit, and which request it came from.
@@ -65,15 +66,32 @@ struct store_state {
   std::vector<mail_ref> acks_batch;
   std::vector<pending_ack> acks;
   bool flush_scheduled = false;
-  bool compaction_scheduled = false;   ///< a compaction after a purge is on its way
+  bool compaction_scheduled = false;     ///< a compaction after a purge is on its way
   bool removed_since_compaction = false; ///< mail was acked or expired since the last one
   /// How long the last compaction kept the store: the next one after a purge waits ten
   /// times as long at least, so compactions take a tenth of the store's time at most.
   std::chrono::steady_clock::duration last_compaction{};
+  std::chrono::steady_clock::time_point gauges_at{}; ///< when the mailbox gauges were set
   static inline const char* name = "kinbox.store";
 };
 
 using store_pointer = store_actor::stateful_pointer<store_state>;
+
+/// Sets the mailbox gauges, at most every few seconds (it walks the recipients).
+void refresh_gauges(store_state& st) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - st.gauges_at < std::chrono::seconds(5))
+    return;
+  st.gauges_at = now;
+  auto totals = st.box->totals();
+  if (!totals)
+    return;
+  auto& m = metrics::get();
+  m.mailbox_envelopes.Set(static_cast<double>(totals->envelopes));
+  m.mailbox_bytes.Set(static_cast<double>(totals->bytes));
+  m.lmdb_map_used_bytes.Set(static_cast<double>(totals->used_bytes));
+  m.lmdb_map_size_bytes.Set(static_cast<double>(totals->map_size));
+}
 
 pending_key key_of(const envelope& e) {
   return {e.recipient, {e.kind, e.sender, e.id}};
@@ -113,7 +131,12 @@ void flush(store_pointer self) {
   if (batch.empty())
     return;
   st.removed_since_compaction = st.removed_since_compaction || !batch.acks.empty();
+  auto& m = metrics::get();
+  m.commit_batch.Observe(static_cast<double>(batch.puts.size() + batch.acks.size()));
+  auto started = metrics::node_metrics::now_ns();
   auto outcome = st.box->write(batch);
+  m.commit_seconds.Observe(metrics::node_metrics::seconds_since(started));
+  refresh_gauges(st);
   auto fail_puts = [&](const failure& f) {
     auto err = make_error(f);
     for (auto& waiting : origin)
@@ -197,6 +220,7 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
                                           compaction_config compaction) {
   self->state.box = std::move(box);
   self->state.commit_window = commit_window;
+  refresh_gauges(self->state);
   if (compaction.every.count() > 0)
     self->delayed_send(self, compaction.every, compact_now_atom::value, true);
   return {
@@ -261,10 +285,17 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
         if (!res)
           return make_error(res.error());
         if (!res->mail.empty()) {
+          refresh_gauges(self->state);
           self->state.removed_since_compaction = true;
           log::get("store")->info("event=mail_expired count={}", res->mail.size());
         }
         return std::move(*res);
+      },
+      [=](usage_atom, account_id recipient) -> caf::result<uint64_t, uint64_t> {
+        auto res = self->state.box->usage(recipient);
+        if (!res)
+          return make_error(res.error());
+        return {res->count, res->bytes};
       },
       [=](count_atom) -> caf::result<uint64_t> {
         flush(self); // commit what waits first: the answer then covers it
@@ -288,9 +319,10 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
         if (st.compaction_scheduled)
           return;
         st.compaction_scheduled = true;
-        auto spacing = std::chrono::duration_cast<std::chrono::milliseconds>(10 * st.last_compaction);
-        self->delayed_send(self, std::max(compaction.after_purge, spacing),
-                           compact_now_atom::value, false);
+        auto spacing =
+            std::chrono::duration_cast<std::chrono::milliseconds>(10 * st.last_compaction);
+        self->delayed_send(self, std::max(compaction.after_purge, spacing), compact_now_atom::value,
+                           false);
       },
       [=](compact_now_atom, bool periodic) {
         auto& st = self->state;

@@ -4,7 +4,7 @@
 KINBOX_PACKAGES=(cmake g++ make libcaf-dev libnats-dev nats-server liblmdb-dev libsodium-dev
   libboost-program-options-dev nlohmann-json3-dev libspdlog-dev libfmt-dev python3
   libmosquitto-dev mosquitto libbenchmark-dev gnuplot-nox procps clang libclang-rt-14-dev
-  libicu-dev libvips-dev pkg-config libfaketime)
+  libicu-dev libvips-dev pkg-config libfaketime prometheus-cpp-dev curl)
 KINBOX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KINBOX_BUILD=${KINBOX_BUILD:-$KINBOX_ROOT/build}
 
@@ -82,10 +82,12 @@ CONF
 }
 
 # Starts kinbox-node "$2" of the cluster in "$1" (made by kinbox_start_nats_cluster) with its
-# gateway on "$3", in the background. Appends its pid to KINBOX_NODE_PIDS.
+# gateway on "$3" and its metrics on "$4" (default: off), in the background. Appends its pid
+# to KINBOX_NODE_PIDS.
 kinbox_start_node() {
-  local dir=$1 id=$2 listen=$3
+  local dir=$1 id=$2 listen=$3 metrics=${4:-off}
   "$KINBOX_BUILD/kinbox-node" --node-id "$id" --data-dir "$dir/$id" --listen "$listen" \
+    --metrics-listen "$metrics" \
     --nats "$KINBOX_NATS_URLS" --nats-credentials "$dir/nats-credentials" \
     --key-file "$dir/cluster.key" >>"$dir/$id.log" 2>&1 &
   KINBOX_NODE_PIDS="${KINBOX_NODE_PIDS:-} $!"

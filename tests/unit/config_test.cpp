@@ -134,6 +134,45 @@ CAF_TEST(invalid values are refused naming the option) {
   CAF_CHECK(error_of(parse({"--ack-window", "2s"})).find("--ack-window") != std::string::npos);
 }
 
+CAF_TEST(misconfigurations are refused by name with where they came from) {
+  auto file = (std::filesystem::temp_directory_path() /
+               ("kinbox-misconfig-" + std::to_string(::getpid()) + ".conf"))
+                  .string();
+  struct misconfiguration {
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::string file_text;
+    std::string message; ///< what the error starts with
+  };
+  std::vector<misconfiguration> cases{
+      {{"/some/dir"}, {}, "", "unexpected argument '/some/dir'"},
+      {{"--data-dir", "/a", "extra"}, {}, "", "unexpected argument 'extra'"},
+      {{}, {"KINBOX_DATADIR=/x"}, "", "unknown environment variable KINBOX_DATADIR"},
+      {{}, {"KINBOX_MAIL_TTL=15"}, "", "KINBOX_MAIL_TTL: invalid value for --mail-ttl"},
+      {{"--config", file}, {}, "cluster=a\n\nno-such=1\n", file + ":3: unknown option 'no-such'"},
+      {{"--config", file},
+       {},
+       "# a comment\nmail-ttl=15 # no unit\n",
+       file + ":2: invalid value for --mail-ttl"},
+      {{"--config", file}, {}, "shards=abc\n", file + ":1: invalid value for --shards"},
+      {{"--config", file}, {}, "just words\n", file + ":1: expected name=value"},
+      {{"--config", file}, {}, "help=1\n", file + ":1: unknown option 'help'"},
+      {{"--config", file, "--mail-ttl", "15"}, {}, "mail-ttl=1h\n", "invalid value for --mail-ttl"},
+      {{"--log-level", "loud"}, {}, "", "invalid value for --log-level"},
+      {{"--metrics-listen", "nowhere"}, {}, "", "invalid value for --metrics-listen"},
+  };
+  for (auto& c : cases) {
+    std::ofstream{file} << c.file_text;
+    auto message = error_of(parse(c.args, c.env));
+    CAF_CHECK_EQUAL(message.substr(0, c.message.size()), c.message);
+  }
+  std::filesystem::remove(file);
+  // The names the logs print, and kinbox's own scripts' variables, are fine.
+  CAF_CHECK_EQUAL(ok(parse({"--log-level", "warning"})).log_level, "warning");
+  CAF_CHECK_EQUAL(ok(parse({"--log-level", "critical"})).log_level, "critical");
+  CAF_CHECK_EQUAL(ok(parse({}, {"KINBOX_KEEP_TEST_DIRS=1", "KINBOX_BUILD=/b"})).cluster, "dev");
+}
+
 CAF_TEST(help documents every option) {
   auto out = parse({"--help"});
   auto* help = std::get_if<help_request>(&out);
@@ -185,8 +224,9 @@ CAF_TEST(friend request limits are read from their options) {
   CAF_CHECK_EQUAL(cfg.friend_limits.cooldown_ms, 0u);
   CAF_CHECK(error_of(parse({"--friend-request-ttl", "10s"})).find("--friend-request-ttl") !=
             std::string::npos);
-  CAF_CHECK(error_of(parse({"--friend-requests-per-hour", "-3"}))
-                .find("--friend-requests-per-hour") != std::string::npos);
+  CAF_CHECK(
+      error_of(parse({"--friend-requests-per-hour", "-3"})).find("--friend-requests-per-hour") !=
+      std::string::npos);
 }
 
 CAF_TEST(the avatar cap is read from its option and fits in a frame) {
@@ -194,9 +234,9 @@ CAF_TEST(the avatar cap is read from its option and fits in a frame) {
   CAF_CHECK_EQUAL(ok(parse({"--avatar-max-bytes", "8KiB"})).avatar_max_bytes, 8u << 10);
   CAF_CHECK(error_of(parse({"--avatar-max-bytes", "64KiB"})).find("--avatar-max-bytes") !=
             std::string::npos);
-  CAF_CHECK_EQUAL(ok(parse({"--max-frame-size", "1MiB", "--avatar-max-bytes", "512KiB"}))
-                      .avatar_max_bytes,
-                  512u << 10);
+  CAF_CHECK_EQUAL(
+      ok(parse({"--max-frame-size", "1MiB", "--avatar-max-bytes", "512KiB"})).avatar_max_bytes,
+      512u << 10);
   CAF_CHECK_EQUAL(ok(parse({"--max-frame-size", "16KiB"})).avatar_max_bytes, 15u << 10);
 }
 
