@@ -43,6 +43,7 @@ constexpr std::array rows{
   // Of a parent, from its linked child's family.
   row{user_op::location,         {static_cast<relations>(relation::child)}},
   row{user_op::ban,              {static_cast<relations>(relation::operator_)}},
+  row{user_op::summary,          {static_cast<relations>(relation::operator_)}},
   // The account's own requests; a child's parent oversees its contacts and data.
   row{user_op::list_contacts,    {own_or_parent}},
   row{user_op::block_contact,    {own_or_parent}},

@@ -321,6 +321,37 @@ result<ban_order> decode_body<ban_order>(std::span<const uint8_t> in) {
   return ban_order{*record};
 }
 
+void write_body(bytes& out, const account_summary& x) {
+  wire::writer{out}
+      .u8(static_cast<uint8_t>(x.role))
+      .u8(x.banned ? 1 : 0)
+      .u8(x.frozen ? 1 : 0)
+      .str(x.node)
+      .str(x.session_node)
+      .u64(x.envelopes)
+      .u64(x.bytes);
+}
+
+template <>
+result<account_summary> decode_body<account_summary>(std::span<const uint8_t> in) {
+  wire::reader r{in};
+  account_summary x;
+  uint8_t role = 0, banned = 0, frozen = 0;
+  r.u8(role);
+  r.u8(banned);
+  r.u8(frozen);
+  r.str(x.node, 64);
+  r.str(x.session_node, 64);
+  r.u64(x.envelopes);
+  r.u64(x.bytes);
+  if (!r.finished() || role < 1 || role > 2 || banned > 1 || frozen > 1)
+    return malformed();
+  x.role = static_cast<account_role>(role);
+  x.banned = banned == 1;
+  x.frozen = frozen == 1;
+  return x;
+}
+
 void write_body(bytes& out, const account_document& x) {
   out.insert(out.end(), x.json.begin(), x.json.end());
 }

@@ -86,6 +86,8 @@ enum class user_op : uint8_t {
   react_moment = 56,     ///< owner: a like or comment on a post of `poster` (or its own)
   moment_reaction = 57,  ///< `caller`'s actor: it reacts to a post of this account
   delete_moment = 58,    ///< owner or its parent: the post is retracted from every contact
+  summary = 59,          ///< the operator: where the account is served, its session, and
+                         ///< how much mail it has stored (counts, never content)
 };
 
 /// The argument of `deliver`: mail for the account.
@@ -107,9 +109,9 @@ struct attach_reply {
   account_info account;
   std::string node;
   uint64_t incarnation = 0;
-  bool frozen = false; ///< a child without a parent: its session refuses its sends
-  bool asleep = false; ///< a child in its quiet hours: its session refuses its sends but
-                       ///< to its parent
+  bool frozen = false;   ///< a child without a parent: its session refuses its sends
+  bool asleep = false;   ///< a child in its quiet hours: its session refuses its sends but
+                         ///< to its parent
   account_id parent = 0; ///< a child's linked parent
 };
 
@@ -165,6 +167,17 @@ struct pin_hash_reply {
 /// The argument of `ban`: the ban record to enforce, or none to lift it.
 struct ban_order {
   std::optional<ban_record> ban;
+};
+
+/// The answer to `summary`: what an operator may see of an account.
+struct account_summary {
+  account_role role = account_role::parent;
+  bool banned = false;
+  bool frozen = false;      ///< a child without a parent
+  std::string node;         ///< the node its actor runs on
+  std::string session_node; ///< the node of its attached session; empty: offline
+  uint64_t envelopes = 0;   ///< stored for it
+  uint64_t bytes = 0;       ///< their payload bytes
 };
 
 /// The answer to `export_account`: the export document (JSON), the body of `account_data`.
@@ -243,13 +256,13 @@ using user_interface = entity_interface<
   op<user_op::post_moment, moment_post>,
   op<user_op::react_moment, moment_reaction>,
   op<user_op::moment_reaction, moment_reaction>,
-  op<user_op::delete_moment, moment_delete>>;
+  op<user_op::delete_moment, moment_delete>,
+  op<user_op::summary, nothing, account_summary>>;
 // clang-format on
 
 /// A request for user operation `Op` of account `id`.
 template <user_op Op>
-entity_request user_request(account_id id, account_id caller,
-                            user_interface::arg_of<Op> arg = {}) {
+entity_request user_request(account_id id, account_id caller, user_interface::arg_of<Op> arg = {}) {
   return make_request<user_interface, Op>(user_kind, id, caller, std::move(arg));
 }
 
@@ -269,6 +282,7 @@ void write_body(bytes& out, const link_secret& x);
 void write_body(bytes& out, const pin_hash_reply& x);
 void write_body(bytes& out, const ban_order& x);
 void write_body(bytes& out, const account_document& x);
+void write_body(bytes& out, const account_summary& x);
 void write_body(bytes& out, const endpoint& x);
 void write_body(bytes& out, const relation_query& x);
 void write_body(bytes& out, const relation_answer& x);
@@ -297,6 +311,8 @@ result<ban_order> decode_body<ban_order>(std::span<const uint8_t> in);
 template <>
 result<account_document> decode_body<account_document>(std::span<const uint8_t> in);
 template <>
+result<account_summary> decode_body<account_summary>(std::span<const uint8_t> in);
+template <>
 result<endpoint> decode_body<endpoint>(std::span<const uint8_t> in);
 template <>
 result<relation_query> decode_body<relation_query>(std::span<const uint8_t> in);
@@ -320,5 +336,6 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::link_secret)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::pin_hash_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::ban_order)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::account_document)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::account_summary)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::relation_query)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(kinbox::relation_answer)

@@ -49,11 +49,9 @@ void on_friend_step(user_pointer self, entity_request& req, reply_to& rp) {
   case user_op::friend_request:
     if (frozen(st))
       return rp.deliver(ok_reply()); // dropped without a sign, as a block drops it
-    return apply_contact_effect(self, st.contacts.receive_request(req.caller, now), req.caller,
-                                rp);
+    return apply_contact_effect(self, st.contacts.receive_request(req.caller, now), req.caller, rp);
   case user_op::friend_accepted:
-    return apply_contact_effect(self, st.contacts.receive_accept(req.caller, now), req.caller,
-                                rp);
+    return apply_contact_effect(self, st.contacts.receive_accept(req.caller, now), req.caller, rp);
   case user_op::friend_declined:
     return apply_contact_effect(
         self, st.contacts.receive_decline(req.caller, now, st.deps->friend_limits), req.caller, rp);
@@ -141,6 +139,31 @@ void on_location(user_pointer self, entity_request& req, reply_to& rp) {
   rp.deliver(ok_reply());
 }
 
+/// What an operator sees of the account: where it is served, its session's node, and how
+/// much mail it has stored; never a name, a contact or content.
+void on_summary(user_pointer self, reply_to& rp) {
+  auto& st = self->state;
+  account_summary out;
+  out.role = st.account->role;
+  out.banned = st.banned;
+  out.frozen = frozen(st);
+  out.node = st.deps->service->node_id();
+  if (st.session)
+    out.session_node = st.session->node;
+  ++st.store_calls;
+  self->request(st.deps->store, caf::infinite, usage_atom::value, st.id)
+      .then(
+          [=](uint64_t envelopes, uint64_t bytes) mutable {
+            --self->state.store_calls;
+            out.envelopes = envelopes;
+            out.bytes = bytes;
+            rp.deliver(ok_reply(out));
+            finish_leaving(self);
+          },
+          store_reply<caf::error>(self,
+                                  [=](caf::error& err) mutable { rp.deliver(error_reply(err)); }));
+}
+
 void on_ban(user_pointer self, entity_request& req, reply_to& rp) {
   auto& st = self->state;
   auto* order = arg<user_op::ban>(req);
@@ -152,9 +175,9 @@ void on_ban(user_pointer self, entity_request& req, reply_to& rp) {
   if (st.banned)
     leave_groups(self);
   if (st.banned && st.session) {
-    st.deps->service->push(*st.session, user_kind,
-                           caf::make_message(kick_atom::value, st.id,
-                                             static_cast<uint16_t>(errc::banned)));
+    st.deps->service->push(
+        *st.session, user_kind,
+        caf::make_message(kick_atom::value, st.id, static_cast<uint16_t>(errc::banned)));
     detach_session(self, st.deps->now_ms());
   }
   ban_keys(self, on, on ? encode_ban(*order->ban) : bytes{}, rp);
@@ -398,25 +421,41 @@ void with_arg(entity_request& req, reply_to& rp, F f) {
 /// Runs operation `req.op`, which the access table let through.
 void run(user_pointer self, entity_request& req, reply_to& rp) {
   switch (static_cast<user_op>(req.op)) {
-  case user_op::deliver: return on_deliver(self, req, rp);
+  case user_op::deliver:
+    return on_deliver(self, req, rp);
   case user_op::friend_request:
   case user_op::friend_accepted:
   case user_op::friend_declined:
-  case user_op::friend_removed: return on_friend_step(self, req, rp);
-  case user_op::account_gone: return on_account_gone(self, req, rp);
-  case user_op::child_linked: return on_child_linked(self, req, rp);
-  case user_op::child_unlinked: return on_child_unlinked(self, req, rp);
-  case user_op::get_profile: return get_profile(self, req.caller, rp);
-  case user_op::card: return on_card(self, req, rp);
-  case user_op::friend_renamed: return on_friend_renamed(self, req, rp);
-  case user_op::relations: return on_relations(self, req, rp);
-  case user_op::group_joined: return on_group_joined(self, req, rp);
-  case user_op::group_left: return on_group_left(self, req, rp);
-  case user_op::typing: return on_typing(self, req, rp);
-  case user_op::list_groups: return list_groups(self, rp);
-  case user_op::set_quiet: return on_set_quiet(self, req, rp);
-  case user_op::call_out: return on_call_out(self, req, rp);
-  case user_op::call_in: return on_call_in(self, req, rp);
+  case user_op::friend_removed:
+    return on_friend_step(self, req, rp);
+  case user_op::account_gone:
+    return on_account_gone(self, req, rp);
+  case user_op::child_linked:
+    return on_child_linked(self, req, rp);
+  case user_op::child_unlinked:
+    return on_child_unlinked(self, req, rp);
+  case user_op::get_profile:
+    return get_profile(self, req.caller, rp);
+  case user_op::card:
+    return on_card(self, req, rp);
+  case user_op::friend_renamed:
+    return on_friend_renamed(self, req, rp);
+  case user_op::relations:
+    return on_relations(self, req, rp);
+  case user_op::group_joined:
+    return on_group_joined(self, req, rp);
+  case user_op::group_left:
+    return on_group_left(self, req, rp);
+  case user_op::typing:
+    return on_typing(self, req, rp);
+  case user_op::list_groups:
+    return list_groups(self, rp);
+  case user_op::set_quiet:
+    return on_set_quiet(self, req, rp);
+  case user_op::call_out:
+    return on_call_out(self, req, rp);
+  case user_op::call_in:
+    return on_call_in(self, req, rp);
   case user_op::post_moment:
     return with_arg<user_op::post_moment>(req, rp, [&](auto& b) { post_moment(self, b, rp); });
   case user_op::react_moment:
@@ -430,33 +469,58 @@ void run(user_pointer self, entity_request& req, reply_to& rp) {
   case user_op::end_calls:
     end_calls(self, call_outcome::ended);
     return rp.deliver(ok_reply());
-  case user_op::get_quiet: return rp.deliver(ok_reply(quiet_state(self->state)));
-  case user_op::found_account: return on_found_account(self, req, rp);
-  case user_op::complete_setup: return on_complete_setup(self, req, rp);
-  case user_op::redeem_link_code: return on_redeem_link_code(self, req, rp);
-  case user_op::location: return on_location(self, req, rp);
-  case user_op::ban: return on_ban(self, req, rp);
-  case user_op::list_contacts: return list_contacts(self, rp);
+  case user_op::get_quiet:
+    return rp.deliver(ok_reply(quiet_state(self->state)));
+  case user_op::found_account:
+    return on_found_account(self, req, rp);
+  case user_op::complete_setup:
+    return on_complete_setup(self, req, rp);
+  case user_op::redeem_link_code:
+    return on_redeem_link_code(self, req, rp);
+  case user_op::location:
+    return on_location(self, req, rp);
+  case user_op::ban:
+    return on_ban(self, req, rp);
+  case user_op::summary:
+    return on_summary(self, rp);
+  case user_op::list_contacts:
+    return list_contacts(self, rp);
   case user_op::block_contact:
-  case user_op::remove_contact: return on_block_or_remove(self, req, rp);
-  case user_op::export_account: return export_account(self, rp);
-  case user_op::delete_account: return on_delete(self, req, rp);
-  case user_op::new_setup_code: return new_setup_code(self, rp);
-  case user_op::attach: return on_attach(self, req, rp);
-  case user_op::detach: return on_detach(self, req, rp);
-  case user_op::ack: return on_ack(self, req, rp);
+  case user_op::remove_contact:
+    return on_block_or_remove(self, req, rp);
+  case user_op::export_account:
+    return export_account(self, rp);
+  case user_op::delete_account:
+    return on_delete(self, req, rp);
+  case user_op::new_setup_code:
+    return new_setup_code(self, rp);
+  case user_op::attach:
+    return on_attach(self, req, rp);
+  case user_op::detach:
+    return on_detach(self, req, rp);
+  case user_op::ack:
+    return on_ack(self, req, rp);
   case user_op::linked:
-  case user_op::unlinked: return on_link_change(self, req, rp);
-  case user_op::parent_decision: return on_parent_decision(self, req, rp);
-  case user_op::add_friend: return on_add_friend(self, req, rp);
+  case user_op::unlinked:
+    return on_link_change(self, req, rp);
+  case user_op::parent_decision:
+    return on_parent_decision(self, req, rp);
+  case user_op::add_friend:
+    return on_add_friend(self, req, rp);
   case user_op::accept_friend:
-  case user_op::decline_friend: return on_answer_friend(self, req, rp);
+  case user_op::decline_friend:
+    return on_answer_friend(self, req, rp);
   case user_op::get_key:
-  case user_op::get_status: return on_get_key_or_status(self, req, rp);
-  case user_op::report: return on_report(self, req, rp);
-  case user_op::set_profile: return on_set_profile(self, req, rp);
-  case user_op::create_child: return on_create_child(self, req, rp);
-  case user_op::make_link_code: return on_make_link_code(self, req, rp);
+  case user_op::get_status:
+    return on_get_key_or_status(self, req, rp);
+  case user_op::report:
+    return on_report(self, req, rp);
+  case user_op::set_profile:
+    return on_set_profile(self, req, rp);
+  case user_op::create_child:
+    return on_create_child(self, req, rp);
+  case user_op::make_link_code:
+    return on_make_link_code(self, req, rp);
   }
   bad(rp, "unknown user operation");
 }

@@ -69,7 +69,11 @@ result<entity_reply> cluster_client::call(entity_request req, const request_code
 
 result<bytes> cluster_client::ask_node(const std::string& node, admin_op op,
                                        std::chrono::milliseconds timeout) {
-  return link_.request(node_inbox(cluster_, node), encode_admin(op), timeout.count());
+  auto answer = link_.request(node_inbox(cluster_, node), encode_admin(op), timeout.count());
+  if (!answer && (answer.error().code == errc::unavailable || answer.error().code == errc::timeout))
+    return failure{answer.error().code, "no node '" + node + "' of cluster '" + cluster_ +
+                                            "' answered (kinbox-admin status lists the nodes)"};
+  return answer;
 }
 
 } // namespace kinbox

@@ -101,9 +101,10 @@ result<std::string> write_server_config(const std::string& store_dir, const std:
     return out + "\"";
   };
   auto text = "server_name: " + quote(name) + "\nlisten: \"127.0.0.1:" + std::to_string(port) +
-              "\"\njetstream { store_dir: " + quote(store_dir) + " }\nlog_file: " +
-              quote(store_dir + "/nats-server.log") + "\nauthorization { user: " +
-              quote(creds.user) + ", password: " + quote(creds.password) + " }\n";
+              "\"\njetstream { store_dir: " + quote(store_dir) +
+              " }\nlog_file: " + quote(store_dir + "/nats-server.log") +
+              "\nauthorization { user: " + quote(creds.user) +
+              ", password: " + quote(creds.password) + " }\n";
   ::unlink(path.c_str());
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0)
@@ -144,6 +145,9 @@ result<std::unique_ptr<embedded_nats>> embedded_nats::start(const std::string& b
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr); // the node blocks SIGTERM for sigwait
+    // Its own session: a Ctrl-C in the node's terminal reaches the node, which leaves the
+    // cluster through this server and then stops it.
+    ::setsid();
     ::prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (::getppid() != parent)
       ::_exit(1);

@@ -21,6 +21,8 @@ bytes node_record::encode() const {
                    {"sessions", sessions},
                    {"stored_mail", stored_mail},
                    {"epoch", epoch},
+                   {"version", version},
+                   {"lease_ms", lease_ms},
                    {"moving", moves}};
   auto text = j.dump();
   return bytes(text.begin(), text.end());
@@ -42,6 +44,8 @@ std::optional<node_record> node_record::decode(std::span<const uint8_t> data) {
     r.sessions = json_uint_or(j, "sessions", uint64_t{0});
     r.stored_mail = json_uint_or(j, "stored_mail", uint64_t{0});
     r.epoch = json_uint_or(j, "epoch", uint64_t{0});
+    r.version = j.value("version", "");
+    r.lease_ms = json_uint_or(j, "lease_ms", uint64_t{0});
     if (auto m = j.find("moving"); m != j.end() && m->is_array())
       for (auto& x : *m)
         r.moving.emplace_back(json_uint<uint32_t>(x, "shard"), x.at("to").get<std::string>());

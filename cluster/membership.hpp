@@ -32,7 +32,9 @@ struct node_record {
   bool draining = false;
   uint64_t sessions = 0;
   uint64_t stored_mail = 0;
-  uint64_t epoch = 0; ///< the placement epoch the node has seen
+  uint64_t epoch = 0;    ///< the placement epoch the node has seen
+  std::string version;   ///< of kinbox on the node
+  uint64_t lease_ms = 0; ///< its membership lease: it heartbeats every sixth of it
   std::vector<std::pair<uint32_t, std::string>> moving; ///< shards it is handing off, and to whom
 
   bytes encode() const;

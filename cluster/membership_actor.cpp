@@ -11,6 +11,8 @@
 
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
+#include "config/metrics.hpp"
+#include "config/version.hpp"
 
 namespace kinbox {
 
@@ -25,10 +27,10 @@ result<placement_record> load_or_create_placement(kv_bucket& cluster, const std:
       if (!p)
         return failure{errc::internal, "the cluster's placement record is malformed"};
       if (shards != 0 && p->shards != shards)
-        return failure{errc::invalid_argument,
-                       "the cluster has " + std::to_string(p->shards) +
-                           " shards; start with --shards " + std::to_string(p->shards) +
-                           " or leave the option out"};
+        return failure{errc::invalid_argument, "the cluster has " + std::to_string(p->shards) +
+                                                   " shards; start with --shards " +
+                                                   std::to_string(p->shards) +
+                                                   " or leave the option out"};
       return placement_record{std::move(*p), (*got)->revision};
     }
     auto fresh = placement::initial(shards != 0 ? shards : default_shards, {me});
@@ -134,7 +136,7 @@ struct membership_state {
   std::shared_ptr<const placement> map;
   uint64_t map_revision = 0;
   bool nodes_caught_up = false;
-  uint64_t own_revision = 0;             ///< of this node's last heartbeat write
+  uint64_t own_revision = 0;                 ///< of this node's last heartbeat write
   std::optional<clock::time_point> own_seen; ///< when the watch last showed it
   bool watch_healthy = false;                ///< own heartbeats came back lately
   clock::time_point lease_until{};
@@ -143,7 +145,7 @@ struct membership_state {
   std::vector<caf::typed_response_promise<bool>> drain_waiters;
   std::map<uint32_t, std::string> moving;   ///< releases in progress
   std::map<uint32_t, std::string> released; ///< done, waiting for the placement change
-  bool commit_due = false;                   ///< a commit_atom is on its way
+  bool commit_due = false;                  ///< a commit_atom is on its way
   std::map<uint32_t, clock::time_point> cooldown;
   std::map<uint32_t, clock::time_point> acquired;
   std::vector<departed_node> departed; ///< not yet told to the service
@@ -176,6 +178,8 @@ node_record own_record(membership_pointer self) {
   r.sessions = st.deps.service->endpoint_count();
   r.stored_mail = st.stored_mail;
   r.epoch = st.map ? st.map->epoch : 0;
+  r.version = version;
+  r.lease_ms = static_cast<uint64_t>(st.cfg.lease.count());
   for (auto& [shard, to] : st.moving)
     r.moving.emplace_back(shard, to);
   return r;
@@ -264,8 +268,9 @@ void check_drained(membership_pointer self) {
   bool done = st.map->owned_by(st.cfg.node_id) == 0 && st.moving.empty() && st.released.empty();
   if (!done && !others.empty())
     return;
+  // The last node of a cluster keeps its shards and their mail until it starts again.
   if (!done)
-    logger()->warn("event=drain_incomplete reason=\"no other node takes shards\" owned={}",
+    logger()->info("event=drain_skipped reason=\"no other node takes shards\" owned={}",
                    st.map->owned_by(st.cfg.node_id));
   for (auto& rp : st.drain_waiters)
     rp.deliver(done);
@@ -284,6 +289,7 @@ void start_release(membership_pointer self, uint32_t shard, const std::string& t
             auto& st = self->state;
             st.moving.erase(shard);
             if (ok) {
+              metrics::get().shard_moves.Increment();
               st.released[shard] = to;
               if (!st.commit_due) {
                 st.commit_due = true;
@@ -341,8 +347,8 @@ void plan(membership_pointer self) {
       continue; // changed by the claims just written
     if (auto c = st.cooldown.find(s); c != st.cooldown.end() && c->second > now)
       continue;
-    if (auto a = st.acquired.find(s); !st.draining && a != st.acquired.end() &&
-                                      a->second + settle_time > now)
+    if (auto a = st.acquired.find(s);
+        !st.draining && a != st.acquired.end() && a->second + settle_time > now)
       continue;
     start_release(self, s, to);
   }
@@ -361,9 +367,10 @@ void heartbeat(membership_pointer self) {
     st.own_revision = *put;
     st.lease_until = started + st.cfg.lease / 2;
   } else {
-    logger()->warn("event=heartbeat_failed lease_left_ms={}",
-                   std::chrono::duration_cast<std::chrono::milliseconds>(st.lease_until - clock::now())
-                       .count());
+    logger()->warn(
+        "event=heartbeat_failed lease_left_ms={}",
+        std::chrono::duration_cast<std::chrono::milliseconds>(st.lease_until - clock::now())
+            .count());
   }
   self->request(st.deps.store, std::chrono::seconds(5), count_atom::value)
       .then([=](uint64_t n) { self->state.stored_mail = n; }, [](caf::error&) {});
@@ -472,8 +479,7 @@ membership_actor::behavior_type membership_behavior(membership_pointer self, mem
         st.drain_waiters.push_back(rp);
         if (!st.draining) {
           st.draining = true;
-          logger()->info("event=draining owned={}",
-                         st.map ? st.map->owned_by(st.cfg.node_id) : 0);
+          logger()->info("event=draining owned={}", st.map ? st.map->owned_by(st.cfg.node_id) : 0);
           if (auto put = st.deps.nodes->put(st.cfg.node_id, own_record(self).encode()))
             st.own_revision = *put;
         }

@@ -17,8 +17,9 @@ int mailbox::upgrade(MDB_txn* txn, uint64_t format) {
     return rc;
   if ((rc = upgrade_keys(txn, upgraded)) != 0 || (rc = count_usage(txn)) != 0)
     return rc;
-  log::get("store")->info("event=mailbox_upgraded format={} envelopes={}", current_format,
-                          upgraded);
+  if (upgraded > 0) // a new data dir has nothing to upgrade, only the format to write
+    log::get("store")->info("event=mailbox_upgraded format={} envelopes={}", current_format,
+                            upgraded);
   return 0;
 }
 
@@ -54,8 +55,7 @@ int mailbox::upgrade_values(MDB_txn* txn, size_t& upgraded) {
 int mailbox::upgrade_keys(MDB_txn* txn, size_t& upgraded) {
   // Format 2 keyed the index recipient|kind|id: append the sender (from the value). The
   // entries are collected first, as new keys would land among those still to visit.
-  std::vector<std::pair<std::array<uint8_t, format2_index_key_size>, std::array<uint8_t, 16>>>
-      old;
+  std::vector<std::pair<std::array<uint8_t, format2_index_key_size>, std::array<uint8_t, 16>>> old;
   int rc = for_each_entry(txn, index_db_, [&](MDB_cursor*, MDB_val& key, MDB_val& val) {
     if (key.mv_size == format2_index_key_size && val.mv_size == index_value_size) {
       auto& entry = old.emplace_back();

@@ -27,6 +27,7 @@ using ack_atom = caf::atom_constant<caf::atom("ack")>;
 using pending_atom = caf::atom_constant<caf::atom("pending")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 using count_atom = caf::atom_constant<caf::atom("count")>;
+using usage_atom = caf::atom_constant<caf::atom("usage")>;
 using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using recipients_atom = caf::atom_constant<caf::atom("recipients")>;
 using compact_atom = caf::atom_constant<caf::atom("compact")>;
@@ -65,6 +66,8 @@ using store_actor = caf::typed_actor<
   caf::replies_to<expire_atom, uint64_t>::with<expired_mail>,
   /// Number of stored envelopes.
   caf::replies_to<count_atom>::with<uint64_t>,
+  /// What one recipient has stored: envelopes and payload bytes.
+  caf::replies_to<usage_atom, account_id>::with<uint64_t, uint64_t>,
   /// Recipients with stored mail after an id, in order (after, max_count). Puts that
   /// came before it are committed first.
   caf::replies_to<recipients_atom, account_id, uint64_t>::with<std::vector<account_id>>,

@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "cluster/embedded_nats.hpp"
 #include "config/version.hpp"
 #include "crypto/key_file.hpp"
 #include "tests/integration/harness.hpp"
@@ -74,8 +75,8 @@ CAF_TEST(the embedded nats-server takes only the credentials its node made and l
   CAF_CHECK(nats_link::connect({url}, "with-credentials", *creds));
   // The password appears on no command line.
   CAF_CHECK(!process_with_arg(creds->password, true));
-  auto admin = run_command({KINBOX_ADMIN_BIN, "--data-dir", n.data_dir(), "--cluster", "test",
-                            "--json", "status"});
+  auto admin = run_command(
+      {KINBOX_ADMIN_BIN, "--data-dir", n.data_dir(), "--cluster", "test", "--json", "status"});
   CAF_CHECK_EQUAL(admin.status, 0);
   CAF_CHECK(admin.out.find("\"nodes\":[{") != std::string::npos);
 }
@@ -111,14 +112,101 @@ CAF_TEST(a second node on the same data dir or port is refused with a clear mess
 }
 
 CAF_TEST(invalid options are refused with the option named and exit code 2) {
-  auto bad_ttl = run_command({KINBOX_NODE_BIN, "--mail-ttl", "fortnight"});
-  CAF_CHECK_EQUAL(bad_ttl.status, 2);
-  CAF_CHECK(bad_ttl.err.find("--mail-ttl") != std::string::npos);
-  auto unknown = run_command({KINBOX_NODE_BIN, "--frobnicate"});
-  CAF_CHECK_EQUAL(unknown.status, 2);
+  temp_dir dir{"kinbox-misconfig"};
+  auto conf = (dir.path / "node.conf").string();
+  std::ofstream{conf} << "cluster=dev\nmail-ttl=fortnight\n";
+  // A port the metrics endpoint cannot take.
+  nats_server nats;
+  node busy{&nats};
+  struct misconfiguration {
+    std::vector<std::string> argv;
+    int status;
+    std::string says;
+  };
+  std::vector<misconfiguration> cases{
+      {{KINBOX_NODE_BIN, "--mail-ttl", "fortnight"}, 2, "--mail-ttl"},
+      {{KINBOX_NODE_BIN, "--frobnicate"}, 2, "unknown option --frobnicate"},
+      {{KINBOX_NODE_BIN, "/some/dir"}, 2, "unexpected argument '/some/dir'"},
+      {{"env", "KINBOX_DATADIR=/x", KINBOX_NODE_BIN},
+       2,
+       "unknown environment variable KINBOX_DATADIR"},
+      {{KINBOX_NODE_BIN, "--config", conf}, 2, conf + ":2: invalid value for --mail-ttl"},
+      {{KINBOX_NODE_BIN, "--log-level", "loud"}, 2, "--log-level"},
+      {{KINBOX_NODE_BIN, "--data-dir", (dir.path / "d").string(), "--nats", nats.url(),
+        "--metrics-listen", busy.gateway()},
+       1,
+       "--metrics-listen"},
+  };
+  for (auto& c : cases) {
+    auto run = run_command(c.argv);
+    CAF_CHECK_EQUAL(run.status, c.status);
+    CAF_CHECK(run.err.find(c.says) != std::string::npos);
+    if (run.err.find(c.says) == std::string::npos)
+      CAF_MESSAGE("said: " << run.err);
+  }
   auto help = run_command({KINBOX_NODE_BIN, "--help"});
   CAF_CHECK_EQUAL(help.status, 0);
   CAF_CHECK(help.out.find("--max-frame-size") != std::string::npos);
+}
+
+CAF_TEST(SIGHUP sets the log level again without a restart) {
+  nats_server nats;
+  temp_dir dir{"kinbox-sighup"};
+  auto conf = (dir.path / "node.conf").string();
+  std::ofstream{conf} << "log-level=warning\n";
+  auto port = pick_free_port();
+  auto log = (dir.path / "node.log").string();
+  process node_proc{{KINBOX_NODE_BIN, "--config", conf, "--nats", nats.url(), "--data-dir",
+                     (dir.path / "data").string(), "--listen", "127.0.0.1:" + std::to_string(port),
+                     "--metrics-listen", "off"},
+                    log};
+  CAF_REQUIRE(eventually([&] { return port_accepts(port); }, 30s));
+  CAF_CHECK(!file_contains(log, "event=session_opened")); // a debug event
+  std::ofstream{conf} << "log-level=debug\n";
+  node_proc.signal(SIGHUP);
+  CAF_CHECK(eventually([&] { return file_contains(log, "event=reloaded log_level=debug"); }));
+  CAF_CHECK(node_proc.running());
+  CAF_CHECK(port_accepts(port));
+  CAF_CHECK(eventually([&] { return file_contains(log, "event=session_opened"); }));
+  // A configuration that became invalid changes nothing.
+  std::ofstream{conf} << "log-level=loud\n";
+  node_proc.signal(SIGHUP);
+  CAF_CHECK(eventually([&] { return file_contains(log, "event=reload_failed"); }));
+  CAF_CHECK(node_proc.running());
+  node_proc.signal(SIGTERM);
+  auto status = node_proc.wait(30s);
+  CAF_CHECK(status && *status == 0);
+}
+
+CAF_TEST(a Ctrl-C on dev-cluster stops the node and its nats-server at once and quietly) {
+  temp_dir dir{"kinbox-devcluster"};
+  auto listen = "127.0.0.1:" + std::to_string(pick_free_port());
+  auto out = (dir.path / "out.log").string();
+  // Its own process group, as a terminal's foreground job is: the Ctrl-C goes to all of it.
+  process dev{
+      {"setsid", "bash", std::string{KINBOX_SOURCE_DIR} + "/scripts/dev-cluster", "--no-build"},
+      out,
+      {"KINBOX_DEV_DIR=" + dir.str(), "KINBOX_LISTEN=" + listen}};
+  CAF_REQUIRE(eventually([&] { return file_contains(out, "Press Ctrl-C"); }, 60s));
+  auto node_log = dir.path / "node.log";
+  auto before = std::filesystem::file_size(node_log);
+  ::kill(-dev.pid(), SIGINT);
+  auto status = dev.wait(2s);
+  CAF_CHECK(status.has_value());
+  auto nats_left = run_command({"pgrep", "-f", dir.str() + "/node/nats"});
+  CAF_CHECK_EQUAL(nats_left.status, 1); // no such process
+  std::ifstream in{node_log};
+  in.seekg(static_cast<std::streamoff>(before));
+  std::string line;
+  bool stopped = false;
+  while (std::getline(in, line)) {
+    CAF_CHECK(line.find(" warning ") == std::string::npos);
+    CAF_CHECK(line.find(" error ") == std::string::npos);
+    if (line.find(" warning ") != std::string::npos || line.find(" error ") != std::string::npos)
+      CAF_MESSAGE("at the stop: " << line);
+    stopped = stopped || line.find("event=stopped") != std::string::npos;
+  }
+  CAF_CHECK(stopped);
 }
 
 CAF_TEST(a configured key file must exist and every node with it presents the same key) {
@@ -146,9 +234,9 @@ CAF_TEST(a node with another cluster key or pepper refuses to join and starts no
   nats_server nats;
   node first{&nats};
   temp_dir other{"kinbox-node-other"};
-  auto wrong_key = run_command({KINBOX_NODE_BIN, "--nats", nats.url(), "--cluster", "test",
-                                "--node-id", "intruder", "--data-dir", other.str(), "--listen",
-                                "127.0.0.1:0"});
+  auto wrong_key =
+      run_command({KINBOX_NODE_BIN, "--nats", nats.url(), "--cluster", "test", "--node-id",
+                   "intruder", "--data-dir", other.str(), "--listen", "127.0.0.1:0"});
   CAF_CHECK_EQUAL(wrong_key.status, 1);
   CAF_CHECK(wrong_key.err.find("is not the cluster's") != std::string::npos);
   CAF_CHECK(wrong_key.err.find("--key-file") != std::string::npos);
@@ -160,10 +248,10 @@ CAF_TEST(a node with another cluster key or pepper refuses to join and starts no
   }
   std::filesystem::permissions(pepper_file, std::filesystem::perms::owner_read |
                                                 std::filesystem::perms::owner_write);
-  auto wrong_pepper = run_command(
-      {KINBOX_NODE_BIN, "--nats", nats.url(), "--cluster", "test", "--node-id", "intruder",
-       "--data-dir", other.str(), "--key-file", first.data_dir() + "/cluster.key",
-       "--pin-pepper-file", pepper_file.string(), "--listen", "127.0.0.1:0"});
+  auto wrong_pepper = run_command({KINBOX_NODE_BIN, "--nats", nats.url(), "--cluster", "test",
+                                   "--node-id", "intruder", "--data-dir", other.str(), "--key-file",
+                                   first.data_dir() + "/cluster.key", "--pin-pepper-file",
+                                   pepper_file.string(), "--listen", "127.0.0.1:0"});
   CAF_CHECK_EQUAL(wrong_pepper.status, 1);
   CAF_CHECK(wrong_pepper.err.find("PIN pepper") != std::string::npos);
   // Neither joined: the cluster has its one node, which shows its key's fingerprint.
@@ -178,7 +266,8 @@ CAF_TEST(a node with another cluster key or pepper refuses to join and starts no
 }
 
 CAF_TEST(every binary an operator runs prints its version) {
-  for (auto [bin, name] : {std::pair{KINBOX_NODE_BIN, "kinbox-node"}, {KINBOX_CLI_BIN, "kinbox"},
+  for (auto [bin, name] : {std::pair{KINBOX_NODE_BIN, "kinbox-node"},
+                           {KINBOX_CLI_BIN, "kinbox"},
                            {KINBOX_ADMIN_BIN, "kinbox-admin"}}) {
     auto run = run_command({bin, "--version"});
     CAF_CHECK_EQUAL(run.status, 0);
@@ -195,6 +284,60 @@ CAF_TEST(kinbox-admin reports the cluster status) {
   CAF_CHECK_EQUAL(status.status, 0);
   CAF_CHECK(status.out.find("\"accounts\":1") != std::string::npos);
   CAF_CHECK(status.out.find("\"online\":1") != std::string::npos);
+  CAF_CHECK(status.out.find("\"state\":\"serving\"") != std::string::npos);
+  CAF_CHECK(status.out.find(std::string{"\"version\":\""} + version + "\"") != std::string::npos);
+  CAF_CHECK(status.out.find("\"heartbeat_age_ms\":") != std::string::npos);
+  auto admin = [&](std::vector<std::string> words) {
+    std::vector<std::string> argv{KINBOX_ADMIN_BIN, "--nats", nats.url(), "--cluster", "test"};
+    argv.insert(argv.end(), words.begin(), words.end());
+    return run_command(argv);
+  };
+  // One account, as an operator may see it: where, online, how much mail, no content.
+  auto bob = make_user(n, "Bob");
+  befriend(alice, bob);
+  bob.conn.reset();
+  CAF_REQUIRE(alice->send_text(bob.id, "for bob's eyes only"));
+  auto seen = admin({"--json", "account", std::to_string(bob.id)});
+  CAF_CHECK_EQUAL(seen.status, 0);
+  CAF_CHECK(seen.out.find("\"node\":\"node1\"") != std::string::npos);
+  CAF_CHECK(seen.out.find("\"online\":false") != std::string::npos);
+  CAF_CHECK(seen.out.find("\"stored_envelopes\":1") != std::string::npos);
+  CAF_CHECK(seen.out.find("bob's eyes") == std::string::npos);
+  CAF_CHECK(seen.out.find("Bob") == std::string::npos);
+  auto online = admin({"--json", "account", std::to_string(alice.id)});
+  CAF_CHECK(online.out.find("\"session_node\":\"node1\"") != std::string::npos);
+  CAF_CHECK_EQUAL(admin({"account", "12345"}).status, 1);
+  // What a join would move, before it happens.
+  auto plan = admin({"--json", "plan", "join", "node2"});
+  CAF_CHECK_EQUAL(plan.status, 0);
+  CAF_CHECK(plan.out.find("\"to\":\"node2\"") != std::string::npos);
+  CAF_CHECK(plan.out.find("\"from\":\"node1\"") != std::string::npos);
+  CAF_CHECK_EQUAL(admin({"plan", "drain", "node9"}).status, 1);
+  // Usage errors: the line that is wrong and the command's usage, no NATS subject.
+  struct misuse {
+    std::vector<std::string> words;
+    std::string says;
+  };
+  for (auto& m : std::vector<misuse>{
+           {{"drain"}, "kinbox-admin drain: needs NODE\nusage: kinbox-admin drain NODE"},
+           {{"plan", "join"}, "kinbox-admin plan: needs join or drain, and NODE"},
+           {{"account", "bob"}, "kinbox-admin account: 'bob' is not a number"},
+           {{"frobnicate"}, "kinbox-admin: unknown command 'frobnicate'"},
+           {{"--frobnicate"}, "kinbox-admin: unrecognised option '--frobnicate'"}}) {
+    auto run = admin(m.words);
+    CAF_CHECK_EQUAL(run.status, 2);
+    CAF_CHECK_EQUAL(run.err.substr(0, m.says.size()), m.says);
+    CAF_CHECK(std::count(run.err.begin(), run.err.end(), '\n') == 2);
+  }
+  auto help = admin({"--help"});
+  CAF_CHECK(help.out.find("--command") == std::string::npos);
+  auto nobody = admin({"drain", "node9"});
+  CAF_CHECK_EQUAL(nobody.status, 1);
+  CAF_CHECK(nobody.err.find("kinbox.") == std::string::npos); // no NATS subject
+  CAF_CHECK(nobody.err.find("no node 'node9'") != std::string::npos);
+  auto quick = admin({"--json", "drain", "--no-wait", "node1"}); // the node leaves
+  CAF_CHECK_EQUAL(quick.status, 0);
+  CAF_CHECK_EQUAL(quick.out, "{\"drained\":false,\"draining\":true,\"node\":\"node1\"}\n");
 }
 
 CAF_TEST(the README story runs as written) {
@@ -217,7 +360,8 @@ CAF_TEST(the README story runs as written) {
   temp_dir home{"kinbox-readme"};
   auto script = home.path / "story.sh";
   std::ofstream{script} << "set -euo pipefail\ncd " << home.str() << "\nexport HOME=" << home.str()
-                        << "\n" << story;
+                        << "\n"
+                        << story;
   auto run = run_command({"bash", script.string()});
   if (run.status != 0)
     CAF_MESSAGE("the story said: " << run.out << run.err);

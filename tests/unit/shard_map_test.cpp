@@ -158,8 +158,8 @@ CAF_TEST(a node is live while its record changes and gone a lease after) {
   using namespace std::chrono_literals;
   membership_view view{6s};
   membership_view::clock::time_point t0{};
-  node_record a{"a", 1, "127.0.0.1:1", "", 0, 0, false, 0, 0, 0, {}};
-  node_record b{"b", 1, "127.0.0.1:2", "", 0, 0, false, 0, 0, 0, {}};
+  node_record a{"a", 1, "127.0.0.1:1", "", 0, 0, false, 0, 0, 0, "", 0, {}};
+  node_record b{"b", 1, "127.0.0.1:2", "", 0, 0, false, 0, 0, 0, "", 0, {}};
   view.saw(a, 1, t0);
   view.saw(b, 2, t0);
   CAF_CHECK(view.is_live("a") && view.is_live("b"));
@@ -180,7 +180,7 @@ CAF_TEST(a node is live while its record changes and gone a lease after) {
   CAF_REQUIRE(replaced);
   CAF_CHECK_EQUAL(replaced->incarnation, 1u);
   // A draining node is live but takes no shards; a deleted record is a clean leave.
-  node_record c{"c", 1, "127.0.0.1:3", "", 0, 0, true, 0, 0, 0, {}};
+  node_record c{"c", 1, "127.0.0.1:3", "", 0, 0, true, 0, 0, 0, "", 0, {}};
   view.saw(c, 5, t0 + 15s);
   CAF_CHECK(view.targets() == std::vector<std::string>{"a"});
   CAF_CHECK(view.gone("c"));

@@ -50,6 +50,9 @@ store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<worl
         return page;
       },
       [=](count_atom) { return uint64_t{0}; },
+      [=](usage_atom, account_id) -> caf::result<uint64_t, uint64_t> {
+        return {0, 0};
+      },
       [=](recipients_atom, account_id, uint64_t) { return std::vector<account_id>{}; },
       [=](flush_atom) {},
       [=](compact_atom) {},
@@ -103,10 +106,10 @@ struct fixture : test_coordinator_fixture<> {
 CAF_TEST_FIXTURE_SCOPE(sweeper_tests, fixture)
 
 CAF_TEST(expired messages are told to their senders and the pass goes on while there is more) {
-  w->pages.push_back({{expired(1, 2, 7, mail_kind::message), expired(1, 3, 8, mail_kind::notice)},
-                      true});
-  w->pages.push_back({{expired(4, 5, 9, mail_kind::message), expired(4, 6, 10, mail_kind::delivered)},
-                      false});
+  w->pages.push_back(
+      {{expired(1, 2, 7, mail_kind::message), expired(1, 3, 8, mail_kind::notice)}, true});
+  w->pages.push_back(
+      {{expired(4, 5, 9, mail_kind::message), expired(4, 6, 10, mail_kind::delivered)}, false});
   start();
   CAF_CHECK_EQUAL(w->expire_calls, 2u);
   CAF_REQUIRE_EQUAL(w->receipts.size(), 2u); // no receipt for a notice or a receipt

@@ -4,8 +4,8 @@
 #include <caf/test/unit_test_impl.hpp>
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <tuple>
 
@@ -18,8 +18,8 @@
 #include "cluster/shard_map.hpp"
 #include "config/caf_error.hpp"
 #include "fakes.hpp"
-#include "tests/images.hpp"
 #include "protocol/wire.hpp"
+#include "tests/images.hpp"
 
 using namespace kinbox;
 using fakes::value;
@@ -38,11 +38,11 @@ struct world : fakes::kv_world {
   std::map<std::tuple<account_id, mail_kind, account_id, message_id>, envelope> mail;
   std::vector<entity_request> routed;
   std::vector<mail_push> pushes;
-  size_t puts = 0; ///< put requests the store got
+  size_t puts = 0;        ///< put requests the store got
   size_t compactions = 0; ///< compactions the store was asked for
   std::vector<uint16_t> kicks;
   size_t reattaches = 0;
-  size_t thaws = 0; ///< sessions told their frozen child may send again
+  size_t thaws = 0;         ///< sessions told their frozen child may send again
   std::vector<bool> asleep; ///< what sessions were told of quiet hours, in order
   uint64_t now = 1000;
   uint64_t next_seq = 0;
@@ -89,6 +89,15 @@ store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<worl
       },
       [=](expire_atom, uint64_t) -> expired_mail { return {}; },
       [=](count_atom) -> uint64_t { return w->mail.size(); },
+      [=](usage_atom, account_id who) -> caf::result<uint64_t, uint64_t> {
+        uint64_t count = 0, bytes = 0;
+        for (auto& [key, e] : w->mail)
+          if (e.recipient == who) {
+            ++count;
+            bytes += e.payload.size();
+          }
+        return {count, bytes};
+      },
       [=](recipients_atom, account_id after, uint64_t) {
         std::vector<account_id> out;
         for (auto& [key, e] : w->mail)
@@ -109,11 +118,14 @@ caf::behavior fake_entity(caf::event_based_actor*, std::shared_ptr<world> w) {
         w->routed.insert(w->routed.end(), reqs.begin(), reqs.end());
         std::vector<entity_reply> out;
         for (auto& r : reqs)
-          out.push_back(entity_reply{0, {}, 0,
-                                     r.kind == family_kind ? w->family_answer
-                                     : r.kind == user_kind && r.op == static_cast<uint8_t>(user_op::call_in)
-                                         ? w->call_answer
-                                         : caf::message{}});
+          out.push_back(
+              entity_reply{0,
+                           {},
+                           0,
+                           r.kind == family_kind ? w->family_answer
+                           : r.kind == user_kind && r.op == static_cast<uint8_t>(user_op::call_in)
+                               ? w->call_answer
+                               : caf::message{}});
         return out;
       },
   };
@@ -411,8 +423,7 @@ CAF_TEST(the contact list names friends only) {
       CAF_CHECK_EQUAL(e.name, "user2");
     else
       CAF_CHECK_EQUAL(e.name, ""); // carol exists, nobody does not: they look the same
-    CAF_CHECK(e.id == bob ? e.state == contact_state::friends
-                          : e.state == contact_state::outgoing);
+    CAF_CHECK(e.id == bob ? e.state == contact_state::friends : e.state == contact_state::outgoing);
   }
 }
 
@@ -664,9 +675,7 @@ CAF_TEST(each profile field is seen by self and parent only and a friend sees th
   };
   CAF_REQUIRE(set({"Bobby", "AT", gender::female, sent}).ok());
   attach(bob_actor, bob, 1, {"android 14", "1.4.2", "de-AT", "Europe/Vienna"});
-  auto seen_by = [&](account_id caller) {
-    return call(bob_actor, caller, user_op::get_profile);
-  };
+  auto seen_by = [&](account_id caller) { return call(bob_actor, caller, user_op::get_profile); };
   for (auto who : {bob, carol}) {
     auto r = seen_by(who);
     CAF_REQUIRE(r.ok());
@@ -699,10 +708,11 @@ CAF_TEST(each profile field is seen by self and parent only and a friend sees th
   CAF_CHECK_EQUAL(encode_body(*p).size(), 8u + 4 + 5 + 4 + png.size() + 2);
   CAF_CHECK_EQUAL(seen_by(nobody).status, static_cast<uint16_t>(errc::not_found));
   // Bad fields are refused with a reason, the profile stays as it was.
-  for (auto bad : {profile_set_request{"Bo\u202eb", "AT", gender::female, sent},
-                   profile_set_request{"Bob", "at", gender::female, sent},
-                   profile_set_request{"Bob", "AT", gender::female, bytes{1, 2, 3}},
-                   profile_set_request{"Bob", "AT", gender::female, bytes(deps.avatar_max + 1, 0xff)}}) {
+  for (auto bad :
+       {profile_set_request{"Bo\u202eb", "AT", gender::female, sent},
+        profile_set_request{"Bob", "at", gender::female, sent},
+        profile_set_request{"Bob", "AT", gender::female, bytes{1, 2, 3}},
+        profile_set_request{"Bob", "AT", gender::female, bytes(deps.avatar_max + 1, 0xff)}}) {
     auto r = set(bad);
     CAF_CHECK_EQUAL(r.status, static_cast<uint16_t>(errc::invalid_argument));
     CAF_CHECK(!r.message.empty());
@@ -712,8 +722,9 @@ CAF_TEST(each profile field is seen by self and parent only and a friend sees th
                        encode_body(profile_set_request{"Mallory", "", gender::unsaid, {}}))
                       .status,
                   static_cast<uint16_t>(errc::not_found));
-  CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::attach, attach_of(2, {"bad\x01os", "", "", ""})).status,
-                  static_cast<uint16_t>(errc::invalid_argument));
+  CAF_CHECK_EQUAL(
+      call(bob_actor, bob, user_op::attach, attach_of(2, {"bad\x01os", "", "", ""})).status,
+      static_cast<uint16_t>(errc::invalid_argument));
 }
 
 CAF_TEST(the account or its parent exports everything held on it and no one else may) {
@@ -724,7 +735,8 @@ CAF_TEST(the account or its parent exports everything held on it and no one else
     list.block(nobody, w->now);
     w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
     // An account, or its block would be forgotten at the load.
-    w->kv[{kv_space::accounts, std::to_string(nobody)}] = w->kv[{kv_space::accounts, std::to_string(alice)}];
+    w->kv[{kv_space::accounts, std::to_string(nobody)}] =
+        w->kv[{kv_space::accounts, std::to_string(alice)}];
   }
   w->kv[{kv_space::last_seen, std::to_string(bob)}] = bytes{0, 0, 0, 0, 0, 0, 0x30, 0x39};
   auto bob_actor = spawn(bob);
@@ -796,7 +808,8 @@ CAF_TEST(deleting an account leaves nothing of it and its contacts forget it) {
   CAF_CHECK(!stored_state(alice, bob));
   CAF_CHECK(w->mail.empty());
   for (auto& [key, value] : w->kv)
-    CAF_CHECK(std::string(value.begin(), value.end()).find(std::to_string(bob)) == std::string::npos);
+    CAF_CHECK(std::string(value.begin(), value.end()).find(std::to_string(bob)) ==
+              std::string::npos);
   // The actor now answers like one of an unknown account.
   CAF_CHECK_EQUAL(call(bob_actor, alice, user_op::deliver, message(3)).status,
                   static_cast<uint16_t>(errc::not_found));
@@ -898,8 +911,8 @@ CAF_TEST(the authorization matrix of every request type against every relation) 
       auto reply = call(bob_actor, callers[who], r.op, r.body);
       bool refused = !reply.ok();
       if (refused == r.allowed[who])
-        CAF_MESSAGE(r.what << " from " << names[who] << ": " << errc_name(static_cast<errc>(reply.status))
-                           << " " << reply.message);
+        CAF_MESSAGE(r.what << " from " << names[who] << ": "
+                           << errc_name(static_cast<errc>(reply.status)) << " " << reply.message);
       CAF_CHECK_EQUAL(refused, !r.allowed[who]);
       // Others are refused as if the account did not exist: nothing to probe.
       if (refused && who != self_)
@@ -924,7 +937,8 @@ CAF_TEST(the authorization matrix of every request type against every relation) 
   // A deleted (unknown) account refuses everything but the silent friend steps.
   auto ghost = spawn(nobody);
   for (auto& r : rows)
-    CAF_CHECK_EQUAL(call(ghost, nobody, r.op, r.body).status, static_cast<uint16_t>(errc::not_found));
+    CAF_CHECK_EQUAL(call(ghost, nobody, r.op, r.body).status,
+                    static_cast<uint16_t>(errc::not_found));
   CAF_CHECK(call(ghost, alice, user_op::friend_request).ok());
 }
 
@@ -957,7 +971,8 @@ CAF_TEST(a parent makes a child account whose device registers once with its cod
   auto first = call(dora_actor, carol, user_op::found_account, encode_body(body));
   CAF_REQUIRE(first.ok());
   CAF_CHECK(value<found_reply>(first)->made);
-  CAF_CHECK(!value<found_reply>(call(dora_actor, carol, user_op::found_account, encode_body(body)))->made);
+  CAF_CHECK(!value<found_reply>(call(dora_actor, carol, user_op::found_account, encode_body(body)))
+                 ->made);
   auto record = decode_account(w->kv[{kv_space::accounts, std::to_string(dora)}]);
   CAF_REQUIRE(record);
   CAF_CHECK(record->role == account_role::child);
@@ -992,8 +1007,9 @@ CAF_TEST(a parent makes a child account whose device registers once with its cod
   auto code = value<child_setup_reply>(fresh);
   CAF_REQUIRE(code);
   w->now += deps.setup_code_ttl.count();
-  CAF_CHECK_EQUAL(call(dora_actor, dora, user_op::complete_setup, setup_body(code->secret, 6)).status,
-                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(
+      call(dora_actor, dora, user_op::complete_setup, setup_body(code->secret, 6)).status,
+      static_cast<uint16_t>(errc::not_found));
   fresh = call(dora_actor, carol, user_op::new_setup_code);
   code = value<child_setup_reply>(fresh);
   CAF_CHECK(call(dora_actor, dora, user_op::complete_setup, setup_body(code->secret, 6)).ok());
@@ -1004,8 +1020,8 @@ CAF_TEST(a parent makes a child account whose device registers once with its cod
 CAF_TEST(wrong secrets never void a parent link code and the parent is told of them) {
   deps.pins = std::make_shared<pin_service>(sys, pin_service_config{{}, {1, 8192}, 1, 4, false});
   auto carol_actor = spawn(carol); // a parent (the fixture's accounts are parents)
-  auto made = call(carol_actor, carol, user_op::make_link_code,
-                   encode_body(link_create_request{"5827"}));
+  auto made =
+      call(carol_actor, carol, user_op::make_link_code, encode_body(link_create_request{"5827"}));
   CAF_REQUIRE(made.ok());
   auto code = value<link_code_reply>(made);
   CAF_REQUIRE(code);
@@ -1045,8 +1061,8 @@ CAF_TEST(a child without a parent is frozen until a parent links it) {
   list.accept(alice, w->now, false);
   w->kv[{kv_space::contacts, std::to_string(bob)}] = list.encode();
   // A message from his friend waits from before.
-  w->mail[std::make_tuple(bob, mail_kind::message, alice, id_of(3))] =
-      envelope{bob, mail_kind::message, id_of(3), alice, w->now, w->now + 5000, bytes{1}, ++w->next_seq};
+  w->mail[std::make_tuple(bob, mail_kind::message, alice, id_of(3))] = envelope{
+      bob, mail_kind::message, id_of(3), alice, w->now, w->now + 5000, bytes{1}, ++w->next_seq};
   auto bob_actor = spawn(bob);
   auto frozen = static_cast<uint16_t>(errc::account_frozen);
   CAF_CHECK_EQUAL(call(bob_actor, bob, user_op::add_friend, target(carol)).status, frozen);
@@ -1146,7 +1162,8 @@ CAF_TEST(a parent sees who asked its child and hears of a friend renamed) {
                  encode_body(profile_set_request{"Mum", "", gender::unsaid, {}}))
                 .ok());
   CAF_CHECK(std::any_of(w->routed.begin(), w->routed.end(), [](const entity_request& r) {
-    return r.id == bob && r.caller == alice && r.op == static_cast<uint8_t>(user_op::friend_renamed);
+    return r.id == bob && r.caller == alice &&
+           r.op == static_cast<uint8_t>(user_op::friend_renamed);
   }));
 }
 
@@ -1157,7 +1174,9 @@ CAF_TEST(notices are taken only from the families of the children of the account
     w->kv[{kv_space::contacts, std::to_string(alice)}] = list.encode();
   }
   auto alice_actor = spawn(alice);
-  auto notice = [](uint8_t tag) { return encode_body(deliver_body{mail_kind::notice, id_of(tag), bytes{1}}); };
+  auto notice = [](uint8_t tag) {
+    return encode_body(deliver_body{mail_kind::notice, id_of(tag), bytes{1}});
+  };
   CAF_CHECK(call(alice_actor, bob, user_op::deliver, notice(1)).ok());
   CAF_CHECK_EQUAL(call(alice_actor, carol, user_op::deliver, notice(2)).status,
                   static_cast<uint16_t>(errc::not_found));
@@ -1172,9 +1191,9 @@ CAF_TEST(notices are taken only from the families of the children of the account
     return r.id == alice && r.caller == alice && r.op == static_cast<uint8_t>(user_op::deliver);
   });
   CAF_REQUIRE(told != w->routed.end());
-  CAF_CHECK(call(alice_actor, alice, user_op::deliver,
-                 fakes::arg_bytes(user_interface::codec(), *told))
-                .ok());
+  CAF_CHECK(
+      call(alice_actor, alice, user_op::deliver, fakes::arg_bytes(user_interface::codec(), *told))
+          .ok());
   CAF_CHECK_EQUAL(call(alice_actor, bob, user_op::deliver, notice(3)).status,
                   static_cast<uint16_t>(errc::not_found));
   // The notice that waited from the deleted child's family went with it; the one about
@@ -1247,9 +1266,9 @@ CAF_TEST(mail to an online friend is pushed and held for the ack and never store
   auto retried = call_later(bob_actor, alice, user_op::deliver, message(7));
   CAF_CHECK(!*retried);
   w->routed.clear();
-  CAF_CHECK(
-      call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, alice, id_of(7)}}}))
-          .ok());
+  CAF_CHECK(call(bob_actor, bob, user_op::ack,
+                 encode_body(ack_request{{{mail_kind::message, alice, id_of(7)}}}))
+                .ok());
   CAF_REQUIRE(*accepted && *retried);
   CAF_CHECK((*accepted)->ok() && (*retried)->ok());
   CAF_CHECK_EQUAL(w->puts, 0u);
@@ -1275,9 +1294,9 @@ CAF_TEST(held mail not acked within the window is stored and acked from the stor
   CAF_CHECK((*accepted)->ok());
   CAF_CHECK_EQUAL(w->pushes.size(), 1u); // not pushed again once stored
   w->routed.clear();
-  CAF_CHECK(
-      call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, alice, id_of(5)}}}))
-          .ok());
+  CAF_CHECK(call(bob_actor, bob, user_op::ack,
+                 encode_body(ack_request{{{mail_kind::message, alice, id_of(5)}}}))
+                .ok());
   CAF_CHECK(w->mail.empty());
   CAF_CHECK_EQUAL(w->routed.size(), 1u); // the receipt
 }
@@ -1295,9 +1314,9 @@ CAF_TEST(the same id from two senders is two messages held stored and acked apar
   CAF_REQUIRE(*from_alice && *from_carol);
   CAF_CHECK((*from_alice)->ok() && (*from_carol)->ok());
   CAF_CHECK_EQUAL(w->mail.size(), 2u);
-  CAF_CHECK(
-      call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, alice, id_of(5)}}}))
-          .ok());
+  CAF_CHECK(call(bob_actor, bob, user_op::ack,
+                 encode_body(ack_request{{{mail_kind::message, alice, id_of(5)}}}))
+                .ok());
   CAF_REQUIRE_EQUAL(w->mail.size(), 1u);
   CAF_CHECK_EQUAL(w->mail.begin()->second.sender, carol);
 }
@@ -1391,8 +1410,9 @@ CAF_TEST(acks in any order find their held mail across compactions) {
   };
   std::vector<std::shared_ptr<std::optional<entity_reply>>> accepted;
   for (size_t i = 0; i < count; ++i)
-    accepted.push_back(call_later(bob_actor, alice, user_op::deliver,
-                                  encode_body(deliver_body{mail_kind::message, id_at(i), bytes{1}})));
+    accepted.push_back(
+        call_later(bob_actor, alice, user_op::deliver,
+                   encode_body(deliver_body{mail_kind::message, id_at(i), bytes{1}})));
   auto ack = [&](size_t i) {
     CAF_CHECK(call(bob_actor, bob, user_op::ack,
                    encode_body(ack_request{{{mail_kind::message, alice, id_at(i)}}}))
@@ -1443,9 +1463,9 @@ CAF_TEST(a flush stores all held mail) {
 
 CAF_TEST(receipts are accepted from anyone and acking them sends nothing) {
   auto alice_actor = spawn(alice);
-  CAF_CHECK(
-      call(alice_actor, bob, user_op::deliver, encode_body(deliver_body{mail_kind::delivered, id_of(3), {}}))
-          .ok());
+  CAF_CHECK(call(alice_actor, bob, user_op::deliver,
+                 encode_body(deliver_body{mail_kind::delivered, id_of(3), {}}))
+                .ok());
   CAF_CHECK_EQUAL(w->mail.size(), 1u);
   w->routed.clear();
   CAF_CHECK(call(alice_actor, alice, user_op::ack,
@@ -1531,9 +1551,9 @@ CAF_TEST(mail pushed and never acked is pushed again after the redeliver wait un
   CAF_CHECK_EQUAL(w->pushes.size(), 2u);
   wait(1);
   CAF_CHECK_EQUAL(w->pushes.size(), 3u);
-  CAF_CHECK(
-      call(bob_actor, bob, user_op::ack, encode_body(ack_request{{{mail_kind::message, alice, id_of(3)}}}))
-          .ok());
+  CAF_CHECK(call(bob_actor, bob, user_op::ack,
+                 encode_body(ack_request{{{mail_kind::message, alice, id_of(3)}}}))
+                .ok());
   wait(8);
   CAF_CHECK_EQUAL(w->pushes.size(), 3u);
 }
@@ -1626,7 +1646,9 @@ CAF_TEST(unused without a session an account drops its state and an unknown id s
   auto alice_actor = spawn(alice);
   attach(alice_actor, alice, 1);
   // An actor that loads again sees what KV holds now: here, no account.
-  auto forget_account = [&](account_id id) { w->kv.erase({kv_space::accounts, std::to_string(id)}); };
+  auto forget_account = [&](account_id id) {
+    w->kv.erase({kv_space::accounts, std::to_string(id)});
+  };
   auto knows_itself = [&](const user_actor& user, account_id id) {
     return call(user, id, user_op::list_contacts, {}).ok();
   };
@@ -1662,8 +1684,7 @@ CAF_TEST(a session on a node that went away is detached with last seen at its la
                  uint64_t{555});
   consume_messages();
   CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 1); // not its node
-  caf::anon_send(bob_actor, node_down_atom::value, std::string{"test"}, incarnation,
-                 uint64_t{555});
+  caf::anon_send(bob_actor, node_down_atom::value, std::string{"test"}, incarnation, uint64_t{555});
   consume_messages();
   CAF_CHECK(w->kv.count({kv_space::presence, std::to_string(bob)}) == 0);
   auto seen = w->kv[{kv_space::last_seen, std::to_string(bob)}];
@@ -1845,8 +1866,9 @@ CAF_TEST(a child refuses a group it no longer approves every member of and a ban
   ban_body.insert(ban_body.end(), record.begin(), record.end());
   auto carol_actor = spawn(carol);
   CAF_CHECK(call(carol_actor, operator_caller, user_op::ban, ban_body).ok());
-  CAF_CHECK_EQUAL(call(carol_actor, 0, user_op::relations, encode_body(relation_query{{bob}})).status,
-                  static_cast<uint16_t>(errc::not_found));
+  CAF_CHECK_EQUAL(
+      call(carol_actor, 0, user_op::relations, encode_body(relation_query{{bob}})).status,
+      static_cast<uint16_t>(errc::not_found));
   CAF_CHECK_EQUAL(call(carol_actor, 0, user_op::group_joined, joined(grp, {carol})).status,
                   static_cast<uint16_t>(errc::not_allowed));
 }
@@ -2184,9 +2206,8 @@ CAF_TEST(a linked parent ends its child call and nothing of a call is stored) {
   auto events = call_views::events(*w);
   CAF_CHECK(events.back().second.reason == static_cast<uint8_t>(call_outcome::ended));
   // No signal reached the store or KV: only the contact list and presence changed.
-  CAF_CHECK(std::none_of(w->mail.begin(), w->mail.end(), [](auto& m) {
-    return m.second.kind == mail_kind::call;
-  }));
+  CAF_CHECK(std::none_of(w->mail.begin(), w->mail.end(),
+                         [](auto& m) { return m.second.kind == mail_kind::call; }));
   const bytes payload{0xc0, 0xde}; // what the offer carried
   for (auto& [key, value] : w->kv)
     CAF_CHECK(std::search(value.begin(), value.end(), payload.begin(), payload.end()) ==
@@ -2222,7 +2243,7 @@ CAF_TEST(a post reaches the approved contacts it has a key for and no one else) 
   auto mail = decode_body<moment_mail>(copy->payload);
   CAF_REQUIRE(mail);
   CAF_CHECK_EQUAL(mail->key.size(), 72u); // its own key only
-  CAF_CHECK(w->mail.empty()); // the poster keeps nothing
+  CAF_CHECK(w->mail.empty());             // the poster keeps nothing
 }
 
 CAF_TEST(a like reaches the poster and its contacts through each one filter) {
@@ -2238,9 +2259,9 @@ CAF_TEST(a like reaches the poster and its contacts through each one filter) {
   // Carol's own filter decides: a comment from someone she never approved stays out.
   befriend(carol, bob);
   auto recipient = spawn(carol);
-  auto copy = encode_body(deliver_body{mail_kind::reaction, id_of(2),
-                                       encode_body(reaction_mail{bob, 9, reaction_kind::comment,
-                                                                 bytes(72, 1), bytes{5}})});
+  auto copy = encode_body(deliver_body{
+      mail_kind::reaction, id_of(2),
+      encode_body(reaction_mail{bob, 9, reaction_kind::comment, bytes(72, 1), bytes{5}})});
   CAF_CHECK_EQUAL(call(recipient, alice, user_op::deliver, copy).status,
                   static_cast<uint16_t>(errc::not_found));
   CAF_CHECK(w->mail.empty());
@@ -2268,8 +2289,8 @@ CAF_TEST(a retraction deletes what waits of the post and reaches the app) {
                                     encode_body(moment_mail{id, bytes(72, 1), bytes{4}})});
   };
   auto retraction = [](post_id id) {
-    return encode_body(deliver_body{mail_kind::retraction, post_mail_id(id),
-                                    encode_body(retraction_mail{id})});
+    return encode_body(
+        deliver_body{mail_kind::retraction, post_mail_id(id), encode_body(retraction_mail{id})});
   };
   auto kinds = [&] {
     std::vector<mail_kind> out;
@@ -2278,8 +2299,9 @@ CAF_TEST(a retraction deletes what waits of the post and reaches the app) {
     return out;
   };
   CAF_CHECK(call(reader, alice, user_op::deliver, copy(1)).ok());
-  auto like = encode_body(deliver_body{mail_kind::reaction, id_of(9),
-                                       encode_body(reaction_mail{alice, 1, reaction_kind::like, {}, {}})});
+  auto like =
+      encode_body(deliver_body{mail_kind::reaction, id_of(9),
+                               encode_body(reaction_mail{alice, 1, reaction_kind::like, {}, {}})});
   CAF_CHECK(call(reader, alice, user_op::deliver, like).ok());
   CAF_CHECK(call(reader, alice, user_op::deliver, retraction(1)).ok());
   // The copy and the like are gone; the retraction stays (a copy paged out and not acked
