@@ -173,6 +173,13 @@ CAF_TEST(misconfigurations are refused by name with where they came from) {
   CAF_CHECK_EQUAL(ok(parse({}, {"KINBOX_KEEP_TEST_DIRS=1", "KINBOX_BUILD=/b"})).cluster, "dev");
 }
 
+CAF_TEST(the packaged example config file is valid) {
+  auto cfg =
+      ok(parse({"--config", std::string{KINBOX_SOURCE_DIR} + "/config/package/kinbox-node.conf"}));
+  CAF_CHECK_EQUAL(cfg.data_dir, "/var/lib/kinbox");
+  CAF_CHECK_EQUAL(cfg.cluster, "dev");
+}
+
 CAF_TEST(help documents every option) {
   auto out = parse({"--help"});
   auto* help = std::get_if<help_request>(&out);
