@@ -144,8 +144,8 @@ void release(mail_pointer self, uint32_t shard, std::string to,
   job->destination = [=](account_id) { return std::make_pair(to, shard); };
   job->done = [=](bool ok) mutable {
     metrics::get().handoff_envelopes.Increment(static_cast<double>(job->moved));
-    logger()->info("event=shard_mail_moved shard={} to={} envelopes={} ok={}", shard, to,
-                   job->moved, ok);
+    logger()->debug("event=shard_mail_moved shard={} to={} envelopes={} ok={}", shard, to,
+                    job->moved, ok);
     rp.deliver(ok);
   };
   next_recipients(self, job);

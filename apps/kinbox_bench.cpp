@@ -9,16 +9,17 @@
 #include <iostream>
 #include <map>
 #include <thread>
+#include <tuple>
 
 #include <unistd.h>
 
 #include <nats/nats.h>
 
-#include "config/version.hpp"
 #include "bench/payload.hpp"
 #include "bench/report.hpp"
 #include "bench/runner.hpp"
 #include "client/client.hpp"
+#include "config/version.hpp"
 #include "crypto/crypto.hpp"
 
 namespace po = boost::program_options;
@@ -61,8 +62,8 @@ run_result median(std::vector<run_result> runs) {
   return runs[runs.size() / 2];
 }
 
-run_result median_run(system_under_test& sys, const run_config& cfg,
-                      const std::vector<pid_t>& pids, int repeat) {
+run_result median_run(system_under_test& sys, const run_config& cfg, const std::vector<pid_t>& pids,
+                      int repeat) {
   std::vector<run_result> runs;
   bool tty = ::isatty(2) != 0;
   for (int i = 0; i < repeat; ++i)
@@ -203,6 +204,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<system_under_test> timeline_sys;
   std::string kinbox_host;
   uint16_t kinbox_port = 0;
+  // --cross: senders' gateway A, recipients' gateway B, and the cluster's server pids.
+  std::string a_host, b_host;
+  uint16_t a_port = 0, b_port = 0;
+  std::vector<pid_t> cluster_pids;
   try {
     if (vm.count("kinbox")) {
       auto hp = client::split_host_port(vm["kinbox"].as<std::string>());
@@ -221,15 +226,17 @@ int main(int argc, char** argv) {
       auto b = client::split_host_port(gateways[1]);
       if (!a || !b)
         throw std::runtime_error(!a ? a.error().message : b.error().message);
-      auto pids = vm.count("cluster-pids") ? pids_of(vm["cluster-pids"].as<std::string>())
-                                           : std::vector<pid_t>{};
+      std::tie(a_host, a_port) = *a;
+      std::tie(b_host, b_port) = *b;
+      if (vm.count("cluster-pids"))
+        cluster_pids = pids_of(vm["cluster-pids"].as<std::string>());
       if (has("cross"))
-        cross.push_back({make_kinbox_cross(a->first, a->second, b->first, b->second,
-                                           work_dir + "/cross", "kinbox-2n", false),
-                         pids});
+        cross.push_back({make_kinbox_cross(a_host, a_port, b_host, b_port, work_dir + "/cross",
+                                           "kinbox-2n", false),
+                         cluster_pids});
       if (has("timeline"))
-        timeline_sys = make_kinbox_cross(a->first, a->second, b->first, b->second,
-                                         work_dir + "/timeline", "kinbox-join", true);
+        timeline_sys = make_kinbox_cross(a_host, a_port, b_host, b_port, work_dir + "/timeline",
+                                         "kinbox-join", true);
     }
     if (vm.count("mqtt")) {
       auto hp = client::split_host_port(vm["mqtt"].as<std::string>());
@@ -241,8 +248,8 @@ int main(int argc, char** argv) {
     if (vm.count("nats")) {
       systems.push_back({make_nats(vm["nats"].as<std::string>()), {vm["nats-pid"].as<pid_t>()}});
       if (has("cross"))
-        cross.push_back({make_nats_request_reply(vm["nats"].as<std::string>()),
-                         {vm["nats-pid"].as<pid_t>()}});
+        cross.push_back(
+            {make_nats_request_reply(vm["nats"].as<std::string>()), {vm["nats-pid"].as<pid_t>()}});
     }
     if (vm.count("relay")) {
       auto hp = client::split_host_port(vm["relay"].as<std::string>());
@@ -335,8 +342,8 @@ int main(int argc, char** argv) {
     if (has("pin") && kinbox_port != 0) {
       // Closed loop without and with a PIN flood, alternating, median of each.
       auto& kinbox = systems.front();
-      pin_flood flood(kinbox_host, kinbox_port, work_dir + "/pin",
-                      vm["pin-children"].as<size_t>(), vm["pin-threads"].as<size_t>());
+      pin_flood flood(kinbox_host, kinbox_port, work_dir + "/pin", vm["pin-children"].as<size_t>(),
+                      vm["pin-threads"].as<size_t>());
       cfg.mode = load_mode::closed;
       std::vector<run_result> quiet, flooded;
       for (int i = 0; i < repeat; ++i) {
@@ -372,14 +379,9 @@ int main(int argc, char** argv) {
                                  work_dir + "/groups", sizes, n, pids, "one node");
         extra.groups.insert(extra.groups.end(), one.begin(), one.end());
       }
-      if (vm.count("cross")) {
-        auto gateways = split(vm["cross"].as<std::string>());
-        auto a = client::split_host_port(gateways[0]);
-        auto b = client::split_host_port(gateways[1]);
-        auto pids = vm.count("cluster-pids") ? pids_of(vm["cluster-pids"].as<std::string>())
-                                             : std::vector<pid_t>{};
-        auto two = kinbox_groups(a->first, a->second, b->first, b->second,
-                                 work_dir + "/groups-cross", sizes, n, pids, "across nodes");
+      if (a_port != 0) {
+        auto two = kinbox_groups(a_host, a_port, b_host, b_port, work_dir + "/groups-cross", sizes,
+                                 n, cluster_pids, "across nodes");
         extra.groups.insert(extra.groups.end(), two.begin(), two.end());
       }
     }
@@ -388,31 +390,21 @@ int main(int argc, char** argv) {
       if (kinbox_port != 0)
         extra.calls.push_back(kinbox_calls(kinbox_host, kinbox_port, kinbox_host, kinbox_port,
                                            work_dir + "/calls", n, "one node"));
-      if (vm.count("cross")) {
-        auto gateways = split(vm["cross"].as<std::string>());
-        auto a = client::split_host_port(gateways[0]);
-        auto b = client::split_host_port(gateways[1]);
-        extra.calls.push_back(kinbox_calls(a->first, a->second, b->first, b->second,
+      if (a_port != 0)
+        extra.calls.push_back(kinbox_calls(a_host, a_port, b_host, b_port,
                                            work_dir + "/calls-cross", n, "across nodes"));
-      }
     }
     if (has("moments")) {
       auto friends = vm["moment-friends"].as<size_t>();
       auto posts = vm["moment-posts"].as<uint64_t>();
       if (kinbox_port != 0)
         extra.moments.push_back(kinbox_moments(
-            kinbox_host, kinbox_port, kinbox_host, kinbox_port, work_dir + "/moments", friends, posts,
-            {vm["kinbox-pid"].as<pid_t>(), vm["kinbox-nats-pid"].as<pid_t>()}, "one node"));
-      if (vm.count("cross")) {
-        auto gateways = split(vm["cross"].as<std::string>());
-        auto a = client::split_host_port(gateways[0]);
-        auto b = client::split_host_port(gateways[1]);
-        auto pids = vm.count("cluster-pids") ? pids_of(vm["cluster-pids"].as<std::string>())
-                                             : std::vector<pid_t>{};
-        extra.moments.push_back(kinbox_moments(a->first, a->second, b->first, b->second,
-                                               work_dir + "/moments-cross", friends, posts, pids,
-                                               "across nodes"));
-      }
+            kinbox_host, kinbox_port, kinbox_host, kinbox_port, work_dir + "/moments", friends,
+            posts, {vm["kinbox-pid"].as<pid_t>(), vm["kinbox-nats-pid"].as<pid_t>()}, "one node"));
+      if (a_port != 0)
+        extra.moments.push_back(kinbox_moments(a_host, a_port, b_host, b_port,
+                                               work_dir + "/moments-cross", friends, posts,
+                                               cluster_pids, "across nodes"));
     }
     if (has("quiet") && kinbox_port != 0)
       extra.quiet_release = kinbox_quiet_release(

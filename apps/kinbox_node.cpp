@@ -86,20 +86,23 @@ private:
   int fd_ = -1;
 };
 
+/// Connects, trying again while no server answers (one still starting) until `timeout`;
+/// a refusal that trying again cannot fix (credentials, TLS) fails at once.
 result<std::unique_ptr<nats_link>> connect_nats(const std::vector<std::string>& urls,
                                                 const std::string& name,
                                                 const std::optional<nats_credentials>& creds,
-                                                const std::string& ca_file) {
-  // A NATS server that is still starting gets a few seconds.
-  for (int attempt = 0;; ++attempt) {
+                                                const std::string& ca_file,
+                                                std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
     auto link = nats_link::connect(urls, name, creds, ca_file);
-    if (link || attempt >= 20)
+    if (link || link.error().code != errc::unavailable ||
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(500) >= deadline)
       return link;
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
 
-/// Waits for SIGTERM or SIGINT.
 /// Waits for SIGTERM or SIGINT (returned); a SIGHUP meanwhile runs `reload`.
 int wait_for_signal(const std::function<void()>& reload) {
   sigset_t signals;
@@ -315,9 +318,14 @@ int run(const node_config& cfg, const config_reader& read_config) {
   } else {
     logger->warn("event=nats_without_credentials reason=\"no --nats-credentials given\"");
   }
-  auto link = connect_nats(urls, "kinbox-node-" + cfg.node_id, creds, cfg.nats_ca);
+  auto link = connect_nats(urls, "kinbox-node-" + cfg.node_id, creds, cfg.nats_ca,
+                           cfg.nats_connect_timeout);
   if (!link)
-    return fail("cannot connect to NATS: " + link.error().message);
+    return fail("cannot connect to NATS: " + link.error().message +
+                (link.error().code == errc::unavailable
+                     ? " (gave up after --nats-connect-timeout " +
+                           std::to_string(cfg.nats_connect_timeout.count() / 1000) + "s)"
+                     : ""));
   // A request, a push and a handoff batch each cross nodes as one NATS message.
   if (cfg.max_frame_size > (*link)->max_payload() / 2)
     return fail("--max-frame-size " + std::to_string(cfg.max_frame_size) +
@@ -519,6 +527,7 @@ int main(int argc, char** argv) {
     return kinbox::exit_failure;
   }
   auto& cfg = std::get<kinbox::node_config>(parsed);
+  kinbox::log::set_format(cfg.log_format);
   kinbox::log::setup(cfg.log_level);
   return kinbox::run(cfg, [argc, argv] { return kinbox::parse_node_config(argc, argv, environ); });
 }

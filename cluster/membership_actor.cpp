@@ -146,6 +146,10 @@ struct membership_state {
   std::map<uint32_t, std::string> moving;   ///< releases in progress
   std::map<uint32_t, std::string> released; ///< done, waiting for the placement change
   bool commit_due = false;                  ///< a commit_atom is on its way
+  /// Shards this node took and handed off since the last `placement_settled` line: the
+  /// log has one line per change of placement, not one per shard.
+  size_t taken = 0;
+  size_t handed = 0;
   std::map<uint32_t, clock::time_point> cooldown;
   std::map<uint32_t, clock::time_point> acquired;
   std::vector<departed_node> departed; ///< not yet told to the service
@@ -206,15 +210,17 @@ void adopt(membership_pointer self, placement p, uint64_t revision) {
     auto* owner = p.owner(s);
     bool mine = owner != nullptr && *owner == me;
     auto* before = st.map ? st.map->owner(s) : nullptr;
-    if (mine && (before == nullptr || *before != me))
+    if (mine && (before == nullptr || *before != me)) {
       st.acquired[s] = now;
+      ++st.taken;
+    }
     if (!mine) {
       st.acquired.erase(s);
       st.released.erase(s);
     }
   }
   if (!st.map || st.map->epoch != p.epoch)
-    logger()->info("event=placement epoch={} owned={} of={}", p.epoch, p.owned_by(me), p.shards);
+    logger()->debug("event=placement epoch={} owned={} of={}", p.epoch, p.owned_by(me), p.shards);
   st.map = std::make_shared<const placement>(std::move(p));
   st.map_revision = revision;
 }
@@ -249,7 +255,7 @@ void change_placement(membership_pointer self, const std::vector<change>& change
     if (!res)
       return; // NATS is unreachable: the next round tries again
     if (*res) {
-      logger()->info("event=placement_changed epoch={} shards={}", next.epoch, valid.size());
+      logger()->debug("event=placement_changed epoch={} shards={}", next.epoch, valid.size());
       adopt(self, std::move(next), **res);
       send_update(self);
       return;
@@ -282,7 +288,7 @@ void plan(membership_pointer self);
 void start_release(membership_pointer self, uint32_t shard, const std::string& to) {
   auto& st = self->state;
   st.moving[shard] = to;
-  logger()->info("event=handoff_started shard={} to={}", shard, to);
+  logger()->debug("event=handoff_started shard={} to={}", shard, to);
   self->request(st.service, caf::infinite, release_atom::value, shard, to)
       .then(
           [=](bool ok) {
@@ -290,6 +296,7 @@ void start_release(membership_pointer self, uint32_t shard, const std::string& t
             st.moving.erase(shard);
             if (ok) {
               metrics::get().shard_moves.Increment();
+              ++st.handed;
               st.released[shard] = to;
               if (!st.commit_due) {
                 st.commit_due = true;
@@ -351,6 +358,14 @@ void plan(membership_pointer self) {
         !st.draining && a != st.acquired.end() && a->second + settle_time > now)
       continue;
     start_release(self, s, to);
+  }
+  if (moves.claims.empty() && moves.handoffs.empty() && st.moving.empty() && st.released.empty() &&
+      st.taken + st.handed > 0) {
+    logger()->info("event=placement_settled epoch={} owned={} of={} taken={} handed_off={}",
+                   st.map->epoch, st.map->owned_by(st.cfg.node_id), st.map->shards, st.taken,
+                   st.handed);
+    st.taken = 0;
+    st.handed = 0;
   }
   check_drained(self);
 }

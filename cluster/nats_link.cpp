@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <sstream>
 #include <string_view>
 
@@ -22,6 +23,34 @@ failure nats_failure(const char* what, natsStatus s) {
   auto text = nats_error_text(s);
   log::get("cluster")->warn("event=nats_error op={} status=\"{}\"", what, text);
   return failure{errc::unavailable, std::string{what} + ": " + text};
+}
+
+/// Why a connection failed, and the option that fixes it; `unavailable` only when trying
+/// again may help (no server answered).
+failure connect_failure(natsStatus s, const std::vector<std::string>& urls) {
+  std::string list;
+  for (auto& u : urls)
+    list += (list.empty() ? "" : ",") + u;
+  switch (s) {
+  case NATS_CONNECTION_AUTH_FAILED:
+    return {errc::invalid_argument, "the NATS servers refused the credentials: check the user= "
+                                    "and password= lines of --nats-credentials"};
+  case NATS_SECURE_CONNECTION_REQUIRED:
+    return {errc::invalid_argument, "the NATS servers require TLS: give --nats-ca with the CA "
+                                    "that signed their certificates"};
+  case NATS_SECURE_CONNECTION_WANTED:
+    return {errc::invalid_argument, "TLS was asked for (--nats-ca or a tls:// URL) but the NATS "
+                                    "servers at " +
+                                        list + " do not offer it"};
+  case NATS_SSL_ERROR:
+    return {errc::invalid_argument,
+            "the TLS handshake with the NATS servers failed (" + nats_error_text(s) +
+                "): --nats-ca must be the CA that signed their certificates, and the URL's "
+                "host must be a name in them"};
+  default:
+    return {errc::unavailable, "no NATS server answered at " + list + " (" + nats_error_text(s) +
+                                   "): is nats-server running there? check --nats"};
+  }
 }
 
 void on_message(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
@@ -274,7 +303,11 @@ result<std::unique_ptr<nats_link>> nats_link::connect(const std::vector<std::str
     natsOptions_SetSecure(opts, true);
     if (auto s = natsOptions_LoadCATrustedCertificates(opts, ca_file.c_str()); s != NATS_OK) {
       natsOptions_Destroy(opts);
-      return nats_failure("nats_tls_ca", s);
+      std::ifstream readable{ca_file};
+      return failure{errc::invalid_argument,
+                     "cannot load the CA certificates of --nats-ca '" + ca_file + "': " +
+                         (readable ? "not a PEM file of certificates" : "no readable file") +
+                         " (the CA that signed the NATS servers' certificates)"};
     }
   }
   natsOptions_UseGlobalMessageDelivery(opts, true);
@@ -288,7 +321,7 @@ result<std::unique_ptr<nats_link>> nats_link::connect(const std::vector<std::str
   auto s = natsConnection_Connect(&link->conn_, opts);
   natsOptions_Destroy(opts);
   if (s != NATS_OK)
-    return nats_failure("nats_connect", s);
+    return connect_failure(s, urls);
   jsOptions js_opts;
   jsOptions_Init(&js_opts);
   js_opts.Wait = 2000; // KV calls answer or fail within 2 s; callers retry

@@ -13,6 +13,10 @@ namespace kinbox::log {
 /// the node is told to (SIGHUP).
 void setup(const std::string& level);
 
+/// `text` (time level [component] key=value ...) or `json` (one object per line, each
+/// key=value a field). Call once before logging.
+void set_format(const std::string& format);
+
 /// Whether `level` is a level's name as the logs print it (trace, debug, info, warning,
 /// error, critical, off), or warn.
 bool known_log_level(const std::string& level);

@@ -74,6 +74,9 @@ po::options_description make_options() {
      "makes its own in the data dir")
     ("nats-ca", po::value<std::string>(),
      "PEM file of the CA that signed the NATS servers' certificates: connect with TLS")
+    ("nats-connect-timeout", po::value<std::string>()->default_value("10s"),
+     "how long a start waits for a NATS server to answer (one that is starting); a "
+     "refusal of the credentials or of TLS stops the start at once; 1s to 10m")
     ("nats-server-bin", po::value<std::string>()->default_value("nats-server"),
      "nats-server executable used when no --nats is given")
     ("metrics-listen", po::value<std::string>()->default_value("127.0.0.1:9464"),
@@ -208,6 +211,9 @@ po::options_description make_options() {
      "the node may run on (taskset, cgroup cpuset), at most 64")
     ("local-shortcut", po::value<bool>()->default_value(true),
      "hand requests for locally owned shards straight to the local actor instead of via NATS")
+    ("log-format", po::value<std::string>()->default_value("text"),
+     "text (time level [component] key=value ...) or json (one JSON object per line, each "
+     "key=value a field)")
     ("log-level", po::value<std::string>()->default_value("info"),
      "trace, debug, info, warning, error, critical or off (as the logs print them); a "
      "SIGHUP sets it again from the command line, config file and environment");
@@ -429,6 +435,10 @@ result<node_config> build(const po::variables_map& vm) {
   if (!ring_timeout)
     return ring_timeout.error();
   cfg.ring_timeout = *ring_timeout;
+  auto nats_wait = duration("nats-connect-timeout", 1s, 10min, "between 1s and 10m");
+  if (!nats_wait)
+    return nats_wait.error();
+  cfg.nats_connect_timeout = *nats_wait;
   auto spread = duration("quiet-release-spread", 0s, 5min, "between 0s and 5m");
   if (!spread)
     return spread.error();
@@ -457,6 +467,9 @@ result<node_config> build(const po::variables_map& vm) {
   if (cfg.worker_threads == 0)
     cfg.worker_threads = std::min<size_t>(usable_cpus(), 64);
   cfg.local_shortcut = get<bool>(vm, "local-shortcut");
+  cfg.log_format = get<std::string>(vm, "log-format");
+  if (cfg.log_format != "text" && cfg.log_format != "json")
+    return bad_option("log-format", "use text or json");
   cfg.log_level = get<std::string>(vm, "log-level");
   if (!log::known_log_level(cfg.log_level))
     return bad_option("log-level", "use trace, debug, info, warning, error, critical or off");

@@ -30,6 +30,7 @@ struct node_config {
   std::string nats_credentials;
   std::string nats_ca; ///< PEM file of the CA of the NATS servers' certificates: TLS
   std::string nats_server_binary = "nats-server";
+  std::chrono::milliseconds nats_connect_timeout = std::chrono::seconds(10);
   /// host:port apps are sent to when another node redirects them here; empty: the
   /// listen address with its bound port.
   std::string advertise;
@@ -80,6 +81,7 @@ struct node_config {
                              ///< option's 0 becomes one per usable CPU
   bool local_shortcut = true;
   std::string log_level = "info";
+  std::string log_format = "text"; ///< or "json": one object per line
 
   /// The key file the node uses: the configured one or the default in the data dir.
   std::string effective_key_file() const;

@@ -7,6 +7,9 @@
 #include <signal.h>
 
 #include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "cluster/embedded_nats.hpp"
 #include "config/version.hpp"
@@ -132,6 +135,14 @@ CAF_TEST(invalid options are refused with the option named and exit code 2) {
        "unknown environment variable KINBOX_DATADIR"},
       {{KINBOX_NODE_BIN, "--config", conf}, 2, conf + ":2: invalid value for --mail-ttl"},
       {{KINBOX_NODE_BIN, "--log-level", "loud"}, 2, "--log-level"},
+      {{KINBOX_NODE_BIN, "--data-dir", (dir.path / "e").string(), "--nats", nats.url(), "--nats-ca",
+        (dir.path / "missing-ca.pem").string()},
+       1,
+       "cannot load the CA certificates of --nats-ca"},
+      {{KINBOX_NODE_BIN, "--data-dir", (dir.path / "f").string(), "--nats",
+        "nats://127.0.0.1:" + std::to_string(pick_free_port()), "--nats-connect-timeout", "1s"},
+       1,
+       "no NATS server answered"},
       {{KINBOX_NODE_BIN, "--data-dir", (dir.path / "d").string(), "--nats", nats.url(),
         "--metrics-listen", busy.gateway()},
        1,
@@ -207,6 +218,54 @@ CAF_TEST(a Ctrl-C on dev-cluster stops the node and its nats-server at once and 
     stopped = stopped || line.find("event=stopped") != std::string::npos;
   }
   CAF_CHECK(stopped);
+}
+
+CAF_TEST(log-format json writes one JSON object per line with each key as a field) {
+  nats_server nats;
+  node n{&nats, {"--log-format", "json"}};
+  auto alice = make_user(n, "Alice");
+  CAF_CHECK(alice->whoami());
+  std::istringstream lines{n.log()};
+  std::string line;
+  size_t events = 0;
+  bool ready = false;
+  while (std::getline(lines, line)) {
+    if (line.rfind("kinbox-node ", 0) == 0 || line.rfind("  ", 0) == 0)
+      continue; // the ready banner, on stdout (the harness keeps both in one file)
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    CAF_CHECK(j.is_object());
+    if (!j.is_object())
+      continue;
+    CAF_CHECK(j.contains("time") && j.contains("level") && j.contains("component"));
+    events += j.contains("event");
+    ready = ready || (j.value("event", "") == "node_ready" && j.value("node", "") == "node1" &&
+                      j.value("component", "") == "node");
+  }
+  CAF_CHECK_GREATER(events, 0u);
+  CAF_CHECK(ready);
+}
+
+CAF_TEST(the certificates of scripts make-tls-certs carry a node NATS link over TLS) {
+  temp_dir dir{"kinbox-tls"};
+  auto certs = dir.path / "tls";
+  auto made = run_command({"bash", std::string{KINBOX_SOURCE_DIR} + "/scripts/make-tls-certs",
+                           certs.string(), "nats1"});
+  CAF_REQUIRE_EQUAL(made.status, 0);
+  auto port = pick_free_port();
+  auto conf = (dir.path / "nats.conf").string();
+  std::ofstream{conf} << "listen: 127.0.0.1:" << port << "\njetstream { store_dir: \""
+                      << (dir.path / "js").string() << "\" }\ntls {\n  cert_file: \""
+                      << (certs / "nats1.pem").string() << "\"\n  key_file: \""
+                      << (certs / "nats1-key.pem").string() << "\"\n}\n";
+  std::string nats_bin =
+      std::filesystem::exists("/usr/sbin/nats-server") ? "/usr/sbin/nats-server" : "nats-server";
+  process server{{nats_bin, "-c", conf}, (dir.path / "nats.log").string()};
+  CAF_REQUIRE(eventually([&] { return port_accepts(port); }, 15s));
+  node n{nullptr,
+         {"--nats", "tls://127.0.0.1:" + std::to_string(port), "--nats-ca",
+          (certs / "ca.pem").string()}};
+  auto alice = make_user(n, "Alice");
+  CAF_CHECK(alice->whoami());
 }
 
 CAF_TEST(a configured key file must exist and every node with it presents the same key) {

@@ -26,14 +26,16 @@ std::set<user_op> running_for(relation r, bool known = true, bool frozen = false
 /// that project by relation, what a group's chat actor asks and tells, typing (pushed
 /// only if approved), call signals and reactions to posts (each checked against the
 /// account's contacts), and the steps before an account exists.
-const std::set<user_op> from_anyone{
-    user_op::deliver,          user_op::friend_request, user_op::friend_accepted,
-    user_op::friend_declined,  user_op::friend_removed, user_op::account_gone,
-    user_op::child_linked,     user_op::child_unlinked, user_op::get_profile,
-    user_op::card,             user_op::friend_renamed, user_op::found_account,
-    user_op::complete_setup,   user_op::redeem_link_code, user_op::relations,
-    user_op::group_joined,     user_op::group_left,     user_op::typing,
-    user_op::call_in,          user_op::moment_reaction};
+const std::set<user_op> from_anyone{user_op::deliver,         user_op::friend_request,
+                                    user_op::friend_accepted, user_op::friend_declined,
+                                    user_op::friend_removed,  user_op::account_gone,
+                                    user_op::child_linked,    user_op::child_unlinked,
+                                    user_op::get_profile,     user_op::card,
+                                    user_op::friend_renamed,  user_op::found_account,
+                                    user_op::complete_setup,  user_op::redeem_link_code,
+                                    user_op::relations,       user_op::group_joined,
+                                    user_op::group_left,      user_op::typing,
+                                    user_op::call_in,         user_op::moment_reaction};
 
 std::set<user_op> with(std::set<user_op> base, std::initializer_list<user_op> more) {
   base.insert(more);
@@ -47,19 +49,22 @@ CAF_TEST(a stranger reaches only what any account may tell another) {
 }
 
 CAF_TEST(a linked parent oversees contacts data quiet hours calls and posts and nothing else) {
-  CAF_CHECK(running_for(relation::parent) ==
-            with(from_anyone, {user_op::list_contacts, user_op::block_contact,
-                               user_op::remove_contact, user_op::export_account,
-                               user_op::delete_account, user_op::new_setup_code,
-                               user_op::list_groups, user_op::set_quiet, user_op::get_quiet,
-                               user_op::end_calls, user_op::delete_moment}));
+  CAF_CHECK(
+      running_for(relation::parent) ==
+      with(from_anyone, {user_op::list_contacts, user_op::block_contact, user_op::remove_contact,
+                         user_op::export_account, user_op::delete_account, user_op::new_setup_code,
+                         user_op::list_groups, user_op::set_quiet, user_op::get_quiet,
+                         user_op::end_calls, user_op::delete_moment}));
 }
 
-CAF_TEST(a child sends its parent locations and the operator bans) {
+CAF_TEST(a child sends its parent locations and the operator bans and looks) {
   CAF_CHECK(running_for(relation::child) == with(from_anyone, {user_op::location}));
-  CAF_CHECK(running_for(relation::operator_) == with(from_anyone, {user_op::ban}));
+  CAF_CHECK(running_for(relation::operator_) ==
+            with(from_anyone, {user_op::ban, user_op::summary}));
   CAF_CHECK(running_for(relation::self).count(user_op::location) == 0);
   CAF_CHECK(running_for(relation::self).count(user_op::ban) == 0);
+  CAF_CHECK(running_for(relation::self).count(user_op::summary) == 0);
+  CAF_CHECK(running_for(relation::parent).count(user_op::summary) == 0);
 }
 
 CAF_TEST(the account makes its own requests but not its own setup code) {
@@ -90,10 +95,10 @@ CAF_TEST(a frozen child may log in ack export list its groups and quiet hours en
     if (check_access(static_cast<uint8_t>(op), relation::self, true, true) == access::frozen)
       own_frozen.insert(static_cast<user_op>(op));
   auto own = running_for(relation::self, true, true);
-  CAF_CHECK(own == with(from_anyone, {user_op::attach, user_op::detach, user_op::ack,
-                                      user_op::export_account, user_op::linked,
-                                      user_op::unlinked, user_op::list_groups,
-                                      user_op::get_quiet, user_op::call_out}));
+  CAF_CHECK(own ==
+            with(from_anyone, {user_op::attach, user_op::detach, user_op::ack,
+                               user_op::export_account, user_op::linked, user_op::unlinked,
+                               user_op::list_groups, user_op::get_quiet, user_op::call_out}));
   CAF_CHECK(own_frozen.count(user_op::add_friend) == 1);
   CAF_CHECK(own_frozen.count(user_op::set_profile) == 1);
   // What others tell it still arrives.
