@@ -4,7 +4,8 @@
 KINBOX_PACKAGES=(cmake g++ make libcaf-dev libnats-dev nats-server liblmdb-dev libsodium-dev
   libboost-program-options-dev nlohmann-json3-dev libspdlog-dev libfmt-dev python3
   libmosquitto-dev mosquitto libbenchmark-dev gnuplot-nox procps clang libclang-rt-14-dev
-  libicu-dev libvips-dev pkg-config libfaketime prometheus-cpp-dev curl)
+  libicu-dev libvips-dev pkg-config libfaketime prometheus-cpp-dev curl
+  openssl adduser dpkg-dev)
 KINBOX_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 KINBOX_BUILD=${KINBOX_BUILD:-$KINBOX_ROOT/build}
 
