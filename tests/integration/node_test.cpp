@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -397,6 +398,34 @@ CAF_TEST(kinbox-admin reports the cluster status) {
   auto quick = admin({"--json", "drain", "--no-wait", "node1"}); // the node leaves
   CAF_CHECK_EQUAL(quick.status, 0);
   CAF_CHECK_EQUAL(quick.out, "{\"drained\":false,\"draining\":true,\"node\":\"node1\"}\n");
+}
+
+CAF_TEST(kinbox-admin status shows a killed node late or dead until its record expires) {
+  nats_cluster nats;
+  node a{nats, "a"};
+  node b{nats, "b"};
+  auto state_of = [&](const std::string& id) -> std::string {
+    auto run = run_command({KINBOX_ADMIN_BIN, "--nats", nats.urls(), "--nats-credentials",
+                            nats.credentials_file(), "--cluster", "test", "--json", "status"});
+    auto j = nlohmann::json::parse(run.out, nullptr, false);
+    if (!j.is_object())
+      return "?";
+    for (auto& n : j["nodes"])
+      if (n.value("id", "") == id)
+        return n.value("state", "?");
+    return "gone";
+  };
+  CAF_REQUIRE(eventually([&] { return state_of("b") == "serving"; }, 20s));
+  b.kill9();
+  std::set<std::string> seen;
+  CAF_CHECK(eventually(
+      [&] {
+        seen.insert(state_of("b"));
+        return seen.count("gone") == 1;
+      },
+      20s));
+  CAF_CHECK(seen.count("late") + seen.count("dead") > 0); // before the lease (3 s) ran out
+  CAF_CHECK_EQUAL(state_of("a"), "serving");
 }
 
 CAF_TEST(the README story runs as written) {
