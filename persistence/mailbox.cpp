@@ -539,8 +539,12 @@ result<uint64_t> mailbox::count() {
   int rc = txn.begin(env_, MDB_RDONLY);
   if (rc != 0)
     return lmdb_failure("mdb_txn_begin", rc);
+  return count_in(txn.get());
+}
+
+result<uint64_t> mailbox::count_in(MDB_txn* txn) {
   MDB_stat st;
-  if ((rc = mdb_stat(txn.get(), mail_db_, &st)) != 0)
+  if (int rc = mdb_stat(txn, mail_db_, &st); rc != 0)
     return lmdb_failure("mdb_stat", rc);
   return static_cast<uint64_t>(st.ms_entries);
 }
@@ -552,11 +556,11 @@ result<mailbox_totals> mailbox::totals() {
   int rc = txn.begin(env_, MDB_RDONLY);
   if (rc != 0)
     return lmdb_failure("mdb_txn_begin", rc);
+  auto envelopes = count_in(txn.get());
+  if (!envelopes)
+    return envelopes.error();
   mailbox_totals out;
-  MDB_stat st;
-  if ((rc = mdb_stat(txn.get(), mail_db_, &st)) != 0)
-    return lmdb_failure("mdb_stat", rc);
-  out.envelopes = st.ms_entries;
+  out.envelopes = *envelopes;
   rc = for_each_entry(txn.get(), usage_db_, [&](MDB_cursor*, MDB_val&, MDB_val& val) {
     if (val.mv_size == 16)
       out.bytes += get_u64(static_cast<const uint8_t*>(val.mv_data) + 8);

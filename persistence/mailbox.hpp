@@ -173,6 +173,8 @@ private:
   /// a full disk.
   bool allocate_disk(uint64_t size);
   int upgrade(MDB_txn* txn, uint64_t format);
+  /// Envelopes stored, as transaction `txn` sees them.
+  result<uint64_t> count_in(MDB_txn* txn);
   int upgrade_values(MDB_txn* txn, size_t& upgraded);
   int upgrade_keys(MDB_txn* txn, size_t& upgraded);
   int count_usage(MDB_txn* txn);
