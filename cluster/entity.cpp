@@ -1,6 +1,7 @@
 #include "cluster/entity.hpp"
 
 #include "config/caf_error.hpp"
+#include "config/metrics.hpp"
 
 #include "protocol/frame.hpp"
 #include "protocol/wire.hpp"
@@ -110,8 +111,21 @@ std::optional<endpoint> decode_endpoint(std::span<const uint8_t> in) {
   return x;
 }
 
+namespace {
+
+/// A batch of `items` requests, answers or pushes is made to leave for another node, as
+/// one bus message.
+void count_batch(size_t items) {
+  auto& m = metrics::get();
+  m.bus_messages.Increment(static_cast<double>(items));
+  m.bus_batches.Increment();
+}
+
+} // namespace
+
 bytes encode_request_batch(uint64_t epoch, uint64_t corr, std::string_view answer_to,
                            std::span<const bus_request> reqs) {
+  count_batch(reqs.size());
   bytes out;
   size_t size = 25 + answer_to.size();
   for (auto& r : reqs)
@@ -154,6 +168,7 @@ bytes encode_reply_batch(std::span<const bus_reply> replies) {
 }
 
 bytes encode_answers(std::span<const entity_answer> answers) {
+  count_batch(answers.size());
   bytes out;
   size_t size = 5;
   for (auto& a : answers)
@@ -169,6 +184,7 @@ bytes encode_answers(std::span<const entity_answer> answers) {
 }
 
 bytes encode_pushes(std::span<const push_item> pushes) {
+  count_batch(pushes.size());
   bytes out;
   size_t size = 5;
   for (auto& p : pushes)

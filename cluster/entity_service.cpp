@@ -12,7 +12,6 @@
 #include "cluster/entity_client.hpp"
 #include "config/caf_error.hpp"
 #include "config/log.hpp"
-#include "config/metrics.hpp"
 
 namespace kinbox {
 
@@ -40,7 +39,7 @@ struct outgoing {
   };
   std::vector<caller> callers;
   std::vector<bus_reply> replies; ///< by index in the batch
-  std::vector<uint8_t> answered;  ///< by index in the batch
+  std::vector<uint8_t> answered;     ///< by index in the batch
   size_t open_callers = 0;
   caf::typed_response_promise<bool> handoff;
   caf::actor_clock::time_point deadline;
@@ -125,7 +124,7 @@ struct service_state {
   /// Entities refused to clients: their first tries are refused too until a retry comes,
   /// so that no later request overtakes a refused one. Forgotten after a while.
   std::unordered_map<refusal, std::chrono::steady_clock::time_point, refusal_hash> refused;
-  membership_update members; ///< the last one heard
+  membership_update members;      ///< the last one heard
   std::vector<departed_node> departed;
   static inline const char* name = "kinbox.entity_service";
 };
@@ -159,13 +158,6 @@ bool has_room(const service_pointer self, size_t bytes, size_t items, size_t mor
   return items < max_bus_batch && bytes + more <= self->state.svc->bus().max_payload() / 2;
 }
 
-/// A batch of `items` requests, answers or pushes leaves for another node, as one message.
-void count_batch(size_t items) {
-  auto& m = metrics::get();
-  m.bus_messages.Increment(static_cast<double>(items));
-  m.bus_batches.Increment();
-}
-
 void arm_flush(service_pointer self) {
   auto& st = self->state;
   if (!st.flush_armed) {
@@ -181,19 +173,16 @@ void send_outgoing(service_pointer self, const std::string& node, uint64_t corr,
 void send_requests(service_pointer self, const std::string& node, request_batch& b) {
   auto& st = self->state;
   auto corr = st.next_corr++;
-  count_batch(b.reqs.size());
   auto data = encode_request_batch(st.svc->view()->epoch(), corr, st.inbox, b.reqs);
   send_outgoing(self, node, corr, std::move(data), std::move(b.out));
 }
 
 void send_answers(service_pointer self, const std::string& to, answer_batch& b) {
-  count_batch(b.items.size());
   if (!self->state.svc->bus().publish(to, encode_answers(b.items)))
     logger()->warn("event=answers_not_sent subject={} count={}", to, b.items.size());
 }
 
 void send_pushes(service_pointer self, const std::string& node, push_batch& b) {
-  count_batch(b.items.size());
   auto& st = self->state;
   if (!st.svc->bus().publish(st.svc->node_subject(node), encode_pushes(b.items)))
     logger()->warn("event=push_not_sent node={} count={}", node, b.items.size());
@@ -219,7 +208,8 @@ void flush(service_pointer self) {
 }
 
 /// Buffers the requests of one caller for `node`; the caller hears their answers in order.
-void queue_requests(service_pointer self, const std::string& node, std::vector<bus_request>& reqs,
+void queue_requests(service_pointer self, const std::string& node,
+                    std::vector<bus_request>& reqs,
                     caf::typed_response_promise<std::vector<bus_reply>> rp) {
   auto& st = self->state;
   size_t bytes = 0;
@@ -294,8 +284,7 @@ void serve_requests(service_pointer self, const std::string& reply_to, bus_messa
     if (!req) {
       logger()->warn("event=bad_bus_request kind={} op={} reason=\"{}\"", key.kind, op,
                      req.error().message);
-      queue_answer(self, answer_to,
-                   {m.corr, i, bus_error(errc::invalid_argument, req.error().message)});
+      queue_answer(self, answer_to, {m.corr, i, bus_error(errc::invalid_argument, req.error().message)});
       continue;
     }
     ++b.open;
@@ -310,9 +299,8 @@ void serve_requests(service_pointer self, const std::string& reply_to, bus_messa
 /// Hands caller `c` its part of the batch.
 void deliver_part(outgoing& out, outgoing::caller& c) {
   auto from = out.replies.begin() + static_cast<std::ptrdiff_t>(c.first);
-  c.rp.deliver(
-      std::vector<bus_reply>(std::make_move_iterator(from),
-                             std::make_move_iterator(from + static_cast<std::ptrdiff_t>(c.count))));
+  c.rp.deliver(std::vector<bus_reply>(std::make_move_iterator(from),
+                                         std::make_move_iterator(from + static_cast<std::ptrdiff_t>(c.count))));
   c.open = 0;
   --out.open_callers;
 }
@@ -353,9 +341,8 @@ void on_answer(service_pointer self, entity_answer& a) {
   }
   out.answered[a.index] = 1;
   out.replies[a.index] = std::move(a.reply);
-  auto c =
-      std::upper_bound(out.callers.begin(), out.callers.end(), size_t{a.index},
-                       [](size_t index, const outgoing::caller& x) { return index < x.first; });
+  auto c = std::upper_bound(out.callers.begin(), out.callers.end(), size_t{a.index},
+                            [](size_t index, const outgoing::caller& x) { return index < x.first; });
   --c;
   if (--c->open == 0)
     deliver_part(out, *c);
@@ -428,8 +415,7 @@ void handle_handoff(service_pointer self, const std::string& reply_to, bus_messa
 void handle_bus(service_pointer self, nats_message& msg) {
   auto& st = self->state;
   auto prefix = st.svc->reply_prefix();
-  if (msg.subject.size() > prefix.size() + 1 &&
-      msg.subject.compare(0, prefix.size(), prefix) == 0) {
+  if (msg.subject.size() > prefix.size() + 1 && msg.subject.compare(0, prefix.size(), prefix) == 0) {
     uint64_t corr = 0;
     try {
       corr = std::stoull(msg.subject.substr(prefix.size() + 1));
@@ -544,8 +530,7 @@ void on_members(service_pointer self, membership_update& update) {
   auto now = std::chrono::steady_clock::now();
   for (auto i = st.refused.begin(); i != st.refused.end();)
     i = now - i->second > refusal_memory ? st.refused.erase(i) : std::next(i);
-  bool placement_changed =
-      !st.members.map || !update.map || st.members.map->epoch != update.map->epoch;
+  bool placement_changed = !st.members.map || !update.map || st.members.map->epoch != update.map->epoch;
   // Shards that left this node without a release of its own (claimed by others while
   // this node was cut off): their entities here must stop.
   std::vector<uint32_t> lost;
@@ -605,8 +590,8 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
           st.serving.erase(i);
       },
       entity_client<serve_token>::mode::serve);
-  st.notify =
-      std::make_unique<entity_client<notify_token>>(svc, [](notify_token& t, entity_reply& r) {
+  st.notify = std::make_unique<entity_client<notify_token>>(
+      svc, [](notify_token& t, entity_reply& r) {
         if (!r.ok())
           logger()->warn("event=notify_failed kind={} id={} op={} code={}", t.kind, t.id, t.op,
                          errc_name(static_cast<errc>(r.status)));
@@ -625,9 +610,7 @@ entity_service_actor::behavior_type service_behavior(service_pointer self,
           queue_requests(self, node, reqs, rp);
         return rp;
       },
-      [=](bus_push_atom, const std::string& node, push_item& p) {
-        queue_push(self, node, std::move(p));
-      },
+      [=](bus_push_atom, const std::string& node, push_item& p) { queue_push(self, node, std::move(p)); },
       [=](bus_flush_atom) { flush(self); },
       [=](notify_atom, entity_request& req) {
         auto& st = self->state;
