@@ -334,12 +334,21 @@ int run(const node_config& cfg, const config_reader& read_config) {
                 "): raise max_payload on the NATS servers or lower --max-frame-size");
   auto servers = (*link)->known_servers();
   auto replicas = cfg.kv_replicas != 0 ? cfg.kv_replicas : servers >= 3 ? 3 : 1;
-  // A NATS cluster that just started needs a few seconds to elect its JetStream leaders.
-  auto buckets = kv_buckets::open(**link, cfg.cluster, replicas, cfg.lease, cfg.reports_max_bytes);
-  for (int attempt = 0; !buckets && attempt < 30; ++attempt) {
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    buckets = kv_buckets::open(**link, cfg.cluster, replicas, cfg.lease, cfg.reports_max_bytes);
-  }
+  // A NATS cluster that just started needs a few seconds to elect its JetStream leaders;
+  // the start gives it the rest of --nats-connect-timeout.
+  auto jetstream_deadline = std::chrono::steady_clock::now() + cfg.nats_connect_timeout;
+  auto retry = [&](auto attempt) {
+    auto out = attempt();
+    while (!out && out.error().code == errc::unavailable &&
+           std::chrono::steady_clock::now() < jetstream_deadline) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      out = attempt();
+    }
+    return out;
+  };
+  auto buckets = retry([&] {
+    return kv_buckets::open(**link, cfg.cluster, replicas, cfg.lease, cfg.reports_max_bytes);
+  });
   if (!buckets)
     return fail("cannot open the KV buckets: " + buckets.error().message);
   // A node with another cluster key or pepper would serve apps that refuse it and hash
@@ -350,12 +359,8 @@ int run(const node_config& cfg, const config_reader& read_config) {
   auto secrets = crypto::storage_secrets::derive(*pepper);
   if (auto migrated = migrate_storage(**buckets, secrets); !migrated)
     return fail("cannot seal the account records: " + migrated.error().message);
-  auto initial = load_or_create_placement(*(*buckets)->cluster, cfg.node_id, cfg.shards);
-  for (int attempt = 0; !initial && initial.error().code == errc::unavailable && attempt < 30;
-       ++attempt) {
-    std::this_thread::sleep_for(std::chrono::seconds(1));
-    initial = load_or_create_placement(*(*buckets)->cluster, cfg.node_id, cfg.shards);
-  }
+  auto initial = retry(
+      [&] { return load_or_create_placement(*(*buckets)->cluster, cfg.node_id, cfg.shards); });
   if (!initial)
     return fail(initial.error().message);
   auto box = mailbox::open({cfg.data_dir + "/mailbox", cfg.mailbox_initial_size,

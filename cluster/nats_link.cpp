@@ -20,7 +20,12 @@ namespace kinbox {
 namespace {
 
 failure nats_failure(const char* what, natsStatus s) {
-  auto text = nats_error_text(s);
+  // Plain requests handle "no responders" themselves; here it is a JetStream call, and
+  // JetStream is not enabled or has no leader yet.
+  auto text = s == NATS_NO_RESPONDERS
+                  ? std::string{"no JetStream answered (nats-server needs -js, or a jetstream "
+                                "block in its config)"}
+                  : nats_error_text(s);
   log::get("cluster")->warn("event=nats_error op={} status=\"{}\"", what, text);
   return failure{errc::unavailable, std::string{what} + ": " + text};
 }

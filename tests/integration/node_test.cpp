@@ -122,6 +122,11 @@ CAF_TEST(invalid options are refused with the option named and exit code 2) {
   // A port the metrics endpoint cannot take.
   nats_server nats;
   node busy{&nats};
+  auto plain_port = pick_free_port();
+  process plain_nats{
+      {find_executable("nats-server"), "-a", "127.0.0.1", "-p", std::to_string(plain_port)},
+      (dir.path / "plain-nats.log").string()};
+  CAF_REQUIRE(eventually([&] { return port_accepts(plain_port); }, 15s));
   struct misconfiguration {
     std::vector<std::string> argv;
     int status;
@@ -144,6 +149,10 @@ CAF_TEST(invalid options are refused with the option named and exit code 2) {
         "nats://127.0.0.1:" + std::to_string(pick_free_port()), "--nats-connect-timeout", "1s"},
        1,
        "no NATS server answered"},
+      {{KINBOX_NODE_BIN, "--data-dir", (dir.path / "j").string(), "--nats",
+        "nats://127.0.0.1:" + std::to_string(plain_port), "--nats-connect-timeout", "1s"},
+       1,
+       "nats-server needs -js"},
       {{KINBOX_NODE_BIN, "--data-dir", (dir.path / "d").string(), "--nats", nats.url(),
         "--metrics-listen", busy.gateway()},
        1,
