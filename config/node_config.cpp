@@ -75,7 +75,7 @@ po::options_description make_options() {
     ("nats-ca", po::value<std::string>(),
      "PEM file of the CA that signed the NATS servers' certificates: connect with TLS")
     ("nats-connect-timeout", po::value<std::string>()->default_value("10s"),
-     "how long a start waits for a NATS server to answer (one that is starting); a "
+     "how long a start waits for a NATS server and its JetStream to answer; a "
      "refusal of the credentials or of TLS stops the start at once; 1s to 10m")
     ("nats-server-bin", po::value<std::string>()->default_value("nats-server"),
      "nats-server executable used when no --nats is given")
