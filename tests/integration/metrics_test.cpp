@@ -18,7 +18,9 @@
 #include <set>
 #include <sstream>
 
+#include "actors/user_interface.hpp"
 #include "cluster/embedded_nats.hpp"
+#include "cluster/shard_map.hpp"
 #include "tests/integration/harness.hpp"
 
 using namespace kinbox;
@@ -279,6 +281,78 @@ CAF_TEST(metrics parse as Prometheus text and move with a conversation) {
       CAF_CHECK(value.find(std::to_string(amy.id)) == std::string::npos);
       CAF_CHECK(value.find(std::to_string(ben.id)) == std::string::npos);
     }
+}
+
+CAF_TEST(pin checks lockouts rate limits bus messages and shard moves move their counters) {
+  auto before = scrape(metrics_port);
+  // A child's PIN: one right try, then wrong ones until it locks.
+  auto mum = make_user(n, "Mum");
+  auto mia = make_child(n, mum, "Mia");
+  CAF_REQUIRE(mum->pin_set(mia.id, "2741"));
+  auto ben = make_user(n, "Ben");
+  auto cat = make_user(n, "Cat");
+  CAF_REQUIRE(mia->friend_add(ben.id));
+  CAF_REQUIRE(mia->approval_by_pin(ben.id, true, "2741"));
+  CAF_REQUIRE(mia->friend_add(cat.id));
+  std::optional<errc> last;
+  for (int i = 0; i < 6 && last != errc::pin_locked; ++i) {
+    auto wrong = mia->approval_by_pin(cat.id, true, "0000");
+    CAF_REQUIRE(!wrong);
+    last = wrong.error().code;
+  }
+  CAF_CHECK(last == errc::pin_locked);
+  // Mail waits on this node for Dan, whose shard goes to node2 when it joins.
+  auto placement = cluster_probe{nats}.placement_now();
+  CAF_REQUIRE(placement);
+  auto targets = rendezvous_targets(placement->shards, {"node1", "node2"});
+  auto goes_to_node2 = [&](account_id id) {
+    return targets[shard_of(placement->shards, user_kind, id)] == 1;
+  };
+  std::optional<user> dan;
+  for (int i = 0; i < 16 && !dan; ++i)
+    if (auto u = make_user(n, "Dan"); goes_to_node2(u.id))
+      dan = std::move(u);
+  CAF_REQUIRE(dan);
+  befriend(ben, *dan);
+  dan->conn.reset();
+  send_pipelined(ben, dan->id, {"while you were out"});
+  uint16_t metrics2 = pick_free_port();
+  node n2{&nats,
+          {"--metrics-listen", "127.0.0.1:" + std::to_string(metrics2), "--limit-requests", "1",
+           "--key-file", n.data_dir() + "/cluster.key"},
+          "node2"};
+  cluster_probe probe{nats};
+  CAF_REQUIRE(eventually([&] { return probe.settled(2); }, 30s));
+  CAF_REQUIRE_EQUAL(probe.owner_of(dan->id), "node2");
+  // Ben's session on node1 now reaches Dan's actor on node2 over the bus.
+  send_pipelined(ben, dan->id, {"and again"});
+  // node2 takes one request a second (bursts of ten) from a connection.
+  auto eve = make_user(n2, "Eve");
+  bool limited = false;
+  for (int i = 0; i < 30 && !limited; ++i) {
+    auto asked = eve->approvals(eve.id);
+    limited = !asked && asked.error().code == errc::rate_limited;
+  }
+  CAF_CHECK(limited);
+  auto after = scrape(metrics_port);
+  auto moved = [&](const std::string& name, const std::map<std::string, std::string>& labels = {}) {
+    auto was = before.value(name, labels);
+    return after.value(name, labels) - (std::isnan(was) ? 0 : was);
+  };
+  CAF_CHECK_GREATER_OR_EQUAL(moved("kinbox_pin_checks_total", {{"result", "right"}}), 1);
+  CAF_CHECK_GREATER_OR_EQUAL(moved("kinbox_pin_checks_total", {{"result", "wrong"}}), 5);
+  CAF_CHECK_GREATER_OR_EQUAL(moved("kinbox_pin_lockouts_total"), 1);
+  CAF_CHECK_GREATER_OR_EQUAL(moved("kinbox_shard_moves_total"), 1);
+  CAF_CHECK_GREATER_OR_EQUAL(moved("kinbox_handoff_envelopes_total"), 1);
+  CAF_CHECK_GREATER_OR_EQUAL(moved("kinbox_bus_messages_total"), 1);
+  CAF_CHECK_GREATER_OR_EQUAL(moved("kinbox_bus_batches_total"), 1);
+  CAF_CHECK_LESS_OR_EQUAL(moved("kinbox_bus_batches_total"), moved("kinbox_bus_messages_total"));
+  auto second = scrape(metrics2);
+  CAF_CHECK_GREATER_OR_EQUAL(second.value("kinbox_rate_limited_total", {{"limit", "requests"}}), 1);
+  // Both stored messages reach Dan, now served by node2.
+  reconnect(*dan, n2);
+  CAF_CHECK_EQUAL(receive_n(*dan, 2, 10s).size(), 2u);
+  CAF_CHECK_EQUAL(second.value("kinbox_messages_lost_total"), 0);
 }
 
 CAF_TEST(healthz turns 503 while the node NATS is down and 200 when it is back) {
