@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <fstream>
 #include <functional>
@@ -119,6 +121,44 @@ int wait_for_signal(const std::function<void()>& reload) {
   }
 }
 
+/// Bounds a stop: a node still stopping `limit` after the signal logs the step it is stuck
+/// in and exits 1, before a service manager's SIGKILL, so the log says where it hung.
+/// Accepted mail is on disk already; what such an exit skips is the rest of the leave
+/// (the other nodes take its shards when its record expires).
+class stop_watchdog {
+public:
+  explicit stop_watchdog(std::chrono::milliseconds limit)
+      : thread_{[this, limit] { watch(limit); }} {}
+  ~stop_watchdog() {
+    {
+      std::lock_guard lock{mtx_};
+      done_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  void step(const char* name) {
+    std::lock_guard lock{mtx_};
+    step_ = name;
+  }
+
+private:
+  void watch(std::chrono::milliseconds limit) {
+    std::unique_lock lock{mtx_};
+    if (cv_.wait_for(lock, limit, [this] { return done_; }))
+      return;
+    log::get("node")->critical("event=stop_stuck step={} after_ms={}", step_, limit.count());
+    log::get("node")->flush();
+    std::_Exit(exit_failure);
+  }
+
+  std::mutex mtx_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  const char* step_ = "drain";
+  std::thread thread_; // last: starts once the members above exist
+};
+
 /// What /healthz and /readyz look at: filled in once the node serves, emptied before what
 /// it names goes away (the endpoint answers from its own threads, under the lock).
 class node_health {
@@ -222,12 +262,13 @@ struct node_actors {
 /// they hold, deletes the node's record, and stops every actor; the store commits what it
 /// holds before it goes.
 void leave_cluster(caf::actor_system& sys, const node_config& cfg, const entity_service& svc,
-                   const node_actors& a) {
+                   const node_actors& a, stop_watchdog& watchdog) {
   auto logger = log::get("node");
   caf::scoped_actor self{sys};
   self->request(a.membership, cfg.drain_timeout, drain_atom::value)
       .receive([&](bool drained) { logger->info("event=drained complete={}", drained); },
                [&](caf::error&) { logger->warn("event=drain_timeout"); });
+  watchdog.step("gateway");
   self->monitor(a.gateway.acceptor);
   caf::anon_send(a.gateway.acceptor, shutdown_atom::value, svc.view()->other_gateways());
   self->receive(
@@ -235,9 +276,11 @@ void leave_cluster(caf::actor_system& sys, const node_config& cfg, const entity_
       caf::after(std::chrono::seconds(5)) >>
           [&] { caf::anon_send_exit(a.gateway.acceptor, caf::exit_reason::user_shutdown); });
   // Mail held for an ack goes to the store before the store's last commit below.
+  watchdog.step("flush");
   for (auto& host : a.hosts)
     self->request(host, std::chrono::seconds(30), flush_atom::value)
         .receive([](bool) {}, [](caf::error&) {});
+  watchdog.step("leave");
   self->request(a.membership, std::chrono::seconds(5), leave_atom::value)
       .receive([](bool) {}, [](caf::error&) {});
   for (auto& host : a.hosts)
@@ -246,6 +289,7 @@ void leave_cluster(caf::actor_system& sys, const node_config& cfg, const entity_
   for (auto& other : a.others)
     caf::anon_send_exit(other, caf::exit_reason::user_shutdown);
   // Answered only after every put and ack queued before it has been committed.
+  watchdog.step("store");
   self->request(a.store, std::chrono::seconds(30), count_atom::value)
       .receive([](uint64_t) {}, [](caf::error&) {});
   caf::anon_send_exit(a.store, caf::exit_reason::user_shutdown);
@@ -368,6 +412,7 @@ int run(const node_config& cfg, const config_reader& read_config) {
   if (!box)
     return fail("cannot open the mailbox: " + box.error().message);
   auto incarnation = random_u64();
+  std::optional<stop_watchdog> watchdog;
   {
     caf::actor_system_config sys_cfg;
     sys_cfg.load<caf::io::middleman>();
@@ -479,7 +524,11 @@ int run(const node_config& cfg, const config_reader& read_config) {
         sys, mcfg, membership_deps{(*buckets)->nodes, (*buckets)->cluster, svc, store},
         std::move(*initial));
     // kinbox-admin drain takes the same path as SIGTERM.
-    svc->on_drain_request([] { ::kill(::getpid(), SIGTERM); });
+    static std::atomic<bool> drain_asked{false};
+    svc->on_drain_request([] {
+      drain_asked = true;
+      ::kill(::getpid(), SIGTERM);
+    });
     health->serving(**link, *(*buckets)->cluster, sys, store, svc);
     logger->info("event=node_ready cluster={} node={} gateway={} nats={} servers={} replicas={} "
                  "key={}",
@@ -493,13 +542,20 @@ int run(const node_config& cfg, const config_reader& read_config) {
     std::cout << std::endl;
 
     auto sig = wait_for_signal([&] { reload(read_config); });
-    logger->info("event=stopping signal={}", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    watchdog.emplace(cfg.stop_timeout);
+    logger->info("event=stopping reason={}", drain_asked      ? "drain"
+                                             : sig == SIGTERM ? "SIGTERM"
+                                                              : "SIGINT");
     health->leaving("draining");
-    leave_cluster(sys, cfg, *svc, node_actors{*gateway, hosts, store, membership, others});
+    leave_cluster(sys, cfg, *svc, node_actors{*gateway, hosts, store, membership, others},
+                  *watchdog);
     pins->stop();
     health->leaving("stopping");
+    watchdog->step("actors");
     sys.await_all_actors_done();
+    watchdog->step("actor system");
   }
+  watchdog->step("nats");
   link->reset();
   embedded.reset();
   nats_Close();

@@ -206,6 +206,9 @@ po::options_description make_options() {
     ("drain-timeout", po::value<std::string>()->default_value("60s"),
      "how long a stopping node (SIGTERM, kinbox-admin drain) waits for its shards to move "
      "before it stops anyway; 1s to 1h")
+    ("stop-timeout", po::value<std::string>()->default_value("85s"),
+     "how long a whole stop may take, the drain included; past it the node logs the step "
+     "it is stuck in (stop_stuck) and exits 1; more than --drain-timeout, at most 2h")
     ("worker-threads", po::value<size_t>()->default_value(0),
      "actor scheduler threads, 1..64 (network I/O runs on one more thread); 0: one per CPU "
      "the node may run on (taskset, cgroup cpuset), at most 64")
@@ -451,10 +454,14 @@ result<node_config> build(const po::variables_map& vm) {
     return bad_option("shards", "must be between 1 and 65536, or 0");
   auto lease = duration("lease", 2s, 60s, "between 2s and 60s");
   auto drain = duration("drain-timeout", 1s, 1h, "between 1s and 1h");
-  if (!lease || !drain)
-    return !lease ? lease.error() : drain.error();
+  auto stop = duration("stop-timeout", 2s, 2h, "between 2s and 2h");
+  if (!lease || !drain || !stop)
+    return !lease ? lease.error() : !drain ? drain.error() : stop.error();
+  if (*stop <= *drain)
+    return bad_option("stop-timeout", "must be more than --drain-timeout");
   cfg.lease = *lease;
   cfg.drain_timeout = *drain;
+  cfg.stop_timeout = *stop;
   cfg.moving_shards = get<size_t>(vm, "moving-shards");
   if (cfg.moving_shards < 1 || cfg.moving_shards > 256)
     return bad_option("moving-shards", "must be between 1 and 256");

@@ -77,6 +77,7 @@ struct node_config {
   size_t moving_shards = 4;                                  ///< handoffs at once
   int kv_replicas = 0; ///< 0: 3 when NATS has 3 or more servers, else 1
   std::chrono::milliseconds drain_timeout = std::chrono::seconds(60);
+  std::chrono::milliseconds stop_timeout = std::chrono::seconds(85);
   size_t worker_threads = 2; ///< CAF scheduler threads (network I/O has its own thread); the
                              ///< option's 0 becomes one per usable CPU
   bool local_shortcut = true;

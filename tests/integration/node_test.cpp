@@ -141,6 +141,9 @@ CAF_TEST(invalid options are refused with the option named and exit code 2) {
        "unknown environment variable KINBOX_DATADIR"},
       {{KINBOX_NODE_BIN, "--config", conf}, 2, conf + ":2: invalid value for --mail-ttl"},
       {{KINBOX_NODE_BIN, "--log-level", "loud"}, 2, "--log-level"},
+      {{KINBOX_NODE_BIN, "--stop-timeout", "30s"},
+       2,
+       "invalid value for --stop-timeout: must be more than --drain-timeout"},
       {{KINBOX_NODE_BIN, "--data-dir", (dir.path / "e").string(), "--nats", nats.url(), "--nats-ca",
         (dir.path / "missing-ca.pem").string()},
        1,
@@ -197,6 +200,30 @@ CAF_TEST(SIGHUP sets the log level again without a restart) {
   node_proc.signal(SIGTERM);
   auto status = node_proc.wait(30s);
   CAF_CHECK(status && *status == 0);
+}
+
+CAF_TEST(a stop stuck past stop-timeout logs its step and exits 1) {
+  temp_dir dir{"kinbox-stuck"};
+  auto nats_port = pick_free_port();
+  process nats_proc{{find_executable("nats-server"), "-js", "-a", "127.0.0.1", "-p",
+                     std::to_string(nats_port), "-sd", (dir.path / "nats").string()},
+                    (dir.path / "nats.log").string()};
+  CAF_REQUIRE(eventually([&] { return port_accepts(nats_port); }, 15s));
+  auto port = pick_free_port();
+  auto log = (dir.path / "node.log").string();
+  process node_proc{{KINBOX_NODE_BIN, "--nats", "nats://127.0.0.1:" + std::to_string(nats_port),
+                     "--data-dir", (dir.path / "data").string(), "--listen",
+                     "127.0.0.1:" + std::to_string(port), "--metrics-listen", "off",
+                     "--drain-timeout", "1s", "--stop-timeout", "3s"},
+                    log};
+  CAF_REQUIRE(eventually([&] { return port_accepts(port); }, 30s));
+  // A NATS server that hangs (its connections open, no answers) holds up every NATS step.
+  nats_proc.signal(SIGSTOP);
+  node_proc.signal(SIGTERM);
+  auto status = node_proc.wait(20s);
+  nats_proc.signal(SIGCONT);
+  CAF_CHECK(status && *status == 1);
+  CAF_CHECK(file_contains(log, "event=stop_stuck step="));
 }
 
 CAF_TEST(a Ctrl-C on dev-cluster stops the node and its nats-server at once and quietly) {
