@@ -46,6 +46,9 @@ struct node_metrics {
   prometheus::Gauge& lmdb_map_size_bytes;
   prometheus::Histogram& commit_batch;   ///< puts and acks per group commit
   prometheus::Histogram& commit_seconds; ///< one group commit, its fsync included
+  /// When the store last read its totals (now_ns), 0 before: /healthz's sign of a store
+  /// that answers.
+  std::atomic<int64_t> store_answered_ns{0};
 
   prometheus::Family<prometheus::Histogram>& request_seconds; ///< by entity kind
   prometheus::Counter& bus_messages; ///< requests, answers and pushes sent to other nodes

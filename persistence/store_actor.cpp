@@ -71,22 +71,23 @@ struct store_state {
   /// How long the last compaction kept the store: the next one after a purge waits ten
   /// times as long at least, so compactions take a tenth of the store's time at most.
   std::chrono::steady_clock::duration last_compaction{};
-  std::chrono::steady_clock::time_point gauges_at{}; ///< when the mailbox gauges were set
   static inline const char* name = "kinbox.store";
 };
 
 using store_pointer = store_actor::stateful_pointer<store_state>;
 
-/// Sets the mailbox gauges, at most every few seconds (it walks the recipients).
+/// How often the mailbox gauges are read (it walks the recipients).
+constexpr auto gauges_every = std::chrono::seconds(5);
+
 void refresh_gauges(store_state& st) {
-  auto now = std::chrono::steady_clock::now();
-  if (now - st.gauges_at < std::chrono::seconds(5))
-    return;
-  st.gauges_at = now;
   auto totals = st.box->totals();
-  if (!totals)
+  if (!totals) {
+    log::get("store")->error("event=totals_failed code={} msg=\"{}\"",
+                             errc_name(totals.error().code), totals.error().message);
     return;
+  }
   auto& m = metrics::get();
+  m.store_answered_ns = metrics::node_metrics::now_ns();
   m.mailbox_envelopes.Set(static_cast<double>(totals->envelopes));
   m.mailbox_bytes.Set(static_cast<double>(totals->bytes));
   m.lmdb_map_used_bytes.Set(static_cast<double>(totals->used_bytes));
@@ -136,7 +137,6 @@ void flush(store_pointer self) {
   auto started = metrics::node_metrics::now_ns();
   auto outcome = st.box->write(batch);
   m.commit_seconds.Observe(metrics::node_metrics::seconds_since(started));
-  refresh_gauges(st);
   auto fail_puts = [&](const failure& f) {
     auto err = make_error(f);
     for (auto& waiting : origin)
@@ -220,7 +220,7 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
                                           compaction_config compaction) {
   self->state.box = std::move(box);
   self->state.commit_window = commit_window;
-  refresh_gauges(self->state);
+  self->send(self, gauges_atom::value);
   if (compaction.every.count() > 0)
     self->delayed_send(self, compaction.every, compact_now_atom::value, true);
   return {
@@ -285,7 +285,6 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
         if (!res)
           return make_error(res.error());
         if (!res->mail.empty()) {
-          refresh_gauges(self->state);
           self->state.removed_since_compaction = true;
           log::get("store")->info("event=mail_expired count={}", res->mail.size());
         }
@@ -323,6 +322,10 @@ store_actor::behavior_type store_behavior(store_pointer self, std::shared_ptr<ma
             std::chrono::duration_cast<std::chrono::milliseconds>(10 * st.last_compaction);
         self->delayed_send(self, std::max(compaction.after_purge, spacing), compact_now_atom::value,
                            false);
+      },
+      [=](gauges_atom) {
+        refresh_gauges(self->state);
+        self->delayed_send(self, gauges_every, gauges_atom::value);
       },
       [=](compact_now_atom, bool periodic) {
         auto& st = self->state;

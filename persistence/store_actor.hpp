@@ -32,6 +32,7 @@ using flush_atom = caf::atom_constant<caf::atom("flush")>;
 using recipients_atom = caf::atom_constant<caf::atom("recipients")>;
 using compact_atom = caf::atom_constant<caf::atom("compact")>;
 using compact_now_atom = caf::atom_constant<caf::atom("compact_n")>;
+using gauges_atom = caf::atom_constant<caf::atom("gauges")>;
 
 /// When the store rewrites the mailbox file without its freed pages (mailbox::compact).
 struct compaction_config {
@@ -76,7 +77,10 @@ using store_actor = caf::typed_actor<
   /// Mail of an account was purged (it was deleted): compact within `after_purge`.
   caf::reacts_to<compact_atom>,
   /// Internal: compact now (`periodic`: the timer of `every`).
-  caf::reacts_to<compact_now_atom, bool>>;
+  caf::reacts_to<compact_now_atom, bool>,
+  /// Internal: the mailbox gauges, read every few seconds; each read that works tells
+  /// /healthz the store answers (metrics' store_answered_ns).
+  caf::reacts_to<gauges_atom>>;
 // clang-format on
 
 /// Spawns the store actor, detached, owning `box`. Puts and acks wait up to

@@ -57,6 +57,7 @@ store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<worl
       [=](flush_atom) {},
       [=](compact_atom) {},
       [=](compact_now_atom, bool) {},
+      [=](gauges_atom) {},
   };
 }
 

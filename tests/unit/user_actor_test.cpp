@@ -108,6 +108,7 @@ store_actor::behavior_type fake_store(store_actor::pointer, std::shared_ptr<worl
       [=](flush_atom) {},
       [=](compact_atom) { ++w->compactions; },
       [=](compact_now_atom, bool) {},
+      [=](gauges_atom) {},
   };
 }
 
