@@ -396,6 +396,8 @@ int run(const node_config& cfg, const config_reader& read_config) {
   key_fingerprints fingerprints{crypto::fingerprint(key->pk), crypto::pepper_fingerprint(*pepper)};
   if (auto same = check_key_fingerprints(*(*buckets)->cluster, fingerprints); !same)
     return fail(same.error().message);
+  if (auto free = check_node_id_free(*(*buckets)->nodes, cfg.node_id, cfg.lease); !free)
+    return fail(free.error().message);
   auto secrets = crypto::storage_secrets::derive(*pepper);
   if (auto migrated = migrate_storage(**buckets, secrets); !migrated)
     return fail("cannot seal the account records: " + migrated.error().message);
@@ -409,6 +411,7 @@ int run(const node_config& cfg, const config_reader& read_config) {
     return fail("cannot open the mailbox: " + box.error().message);
   auto incarnation = random_u64();
   std::optional<stop_watchdog> watchdog;
+  bool displaced = false; // another process took this node id: the stop is a failure
   {
     caf::actor_system_config sys_cfg;
     sys_cfg.load<caf::io::middleman>();
@@ -516,13 +519,18 @@ int run(const node_config& cfg, const config_reader& read_config) {
     mcfg.lease = cfg.lease;
     mcfg.moving_shards = cfg.moving_shards;
     mcfg.now_ms = system_now_ms;
+    // Why the node stops, when it is not a signal from outside.
+    static std::atomic<const char*> stop_reason{nullptr};
+    mcfg.on_displaced = [] {
+      stop_reason = "node_id_taken";
+      ::kill(::getpid(), SIGTERM);
+    };
     auto membership = spawn_membership(
         sys, mcfg, membership_deps{(*buckets)->nodes, (*buckets)->cluster, svc, store},
         std::move(*initial));
     // kinbox-admin drain takes the same path as SIGTERM.
-    static std::atomic<bool> drain_asked{false};
     svc->on_drain_request([] {
-      drain_asked = true;
+      stop_reason = "drain";
       ::kill(::getpid(), SIGTERM);
     });
     health->serving(**link, *(*buckets)->cluster, svc);
@@ -539,7 +547,9 @@ int run(const node_config& cfg, const config_reader& read_config) {
 
     auto sig = wait_for_signal([&] { reload(read_config); });
     watchdog.emplace(cfg.stop_timeout);
-    logger->info("event=stopping reason={}", drain_asked      ? "drain"
+    const char* asked = stop_reason;
+    displaced = asked != nullptr && std::string_view{asked} == "node_id_taken";
+    logger->info("event=stopping reason={}", asked != nullptr ? asked
                                              : sig == SIGTERM ? "SIGTERM"
                                                               : "SIGINT");
     health->leaving("draining");
@@ -556,7 +566,7 @@ int run(const node_config& cfg, const config_reader& read_config) {
   embedded.reset();
   nats_Close();
   logger->info("event=stopped");
-  return 0;
+  return displaced ? exit_failure : 0;
 }
 
 } // namespace

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <set>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -89,6 +90,33 @@ result<bool> check_key_fingerprints(kv_bucket& cluster, const key_fingerprints& 
   return failure{errc::unavailable, "the cluster's key fingerprints could not be read"};
 }
 
+result<bool> check_node_id_free(kv_bucket& nodes, const std::string& id,
+                                std::chrono::milliseconds lease) {
+  auto first = nodes.get(id);
+  if (!first)
+    return first.error();
+  if (!*first)
+    return true;
+  // Heartbeats come every sixth of the lease.
+  auto deadline = std::chrono::steady_clock::now() + lease / 3 + std::chrono::milliseconds(500);
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto again = nodes.get(id);
+    if (!again)
+      return again.error();
+    if (!*again)
+      return true;
+    if ((*again)->revision != (*first)->revision) {
+      auto r = node_record::decode((*again)->value);
+      return failure{errc::invalid_argument,
+                     "node id '" + id + "' is in use by a running node" +
+                         (r ? " (gateway " + r->gateway + ")" : std::string{}) +
+                         ": give this node another --node-id, or stop that node first"};
+    }
+  }
+  return true;
+}
+
 result<bool> migrate_storage(kv_buckets& b, const crypto::storage_secrets& secrets) {
   auto done = b.cluster->get(storage_key);
   if (!done)
@@ -142,6 +170,7 @@ struct membership_state {
   clock::time_point lease_until{};
   bool draining = false;
   bool left = false;
+  bool displaced = false; ///< another process has this node id: its record is not ours
   std::vector<caf::typed_response_promise<bool>> drain_waiters;
   std::map<uint32_t, std::string> moving;   ///< releases in progress
   std::map<uint32_t, std::string> released; ///< done, waiting for the placement change
@@ -370,16 +399,64 @@ void plan(membership_pointer self) {
   check_drained(self);
 }
 
+/// Another process wrote this node id's record: this one stops serving at once, writes
+/// and deletes nothing more, and asks to be stopped.
+void displaced(membership_pointer self, const node_record& other) {
+  auto& st = self->state;
+  logger()->critical("event=node_id_taken node={} by_gateway={} reason=\"another kinbox-node "
+                     "runs with this --node-id; this one stops\"",
+                     st.cfg.node_id, other.gateway);
+  st.left = true;
+  st.displaced = true;
+  st.lease_until = clock::now();
+  send_update(self);
+  if (st.cfg.on_displaced)
+    st.cfg.on_displaced();
+}
+
+/// Writes this node's record by compare-and-set on the revision it last wrote: a record
+/// of another incarnation in between means another process took this node id.
+bool write_own_record(membership_pointer self) {
+  auto& st = self->state;
+  auto value = own_record(self).encode();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (st.own_revision == 0) {
+      auto put = st.deps.nodes->put(st.cfg.node_id, value);
+      if (put)
+        st.own_revision = *put;
+      return static_cast<bool>(put);
+    }
+    auto updated = st.deps.nodes->update(st.cfg.node_id, value, st.own_revision);
+    if (!updated)
+      return false;
+    if (*updated) {
+      st.own_revision = **updated;
+      return true;
+    }
+    // Our own write whose answer a NATS hiccup lost, an expired record, or another node.
+    auto current = st.deps.nodes->get(st.cfg.node_id);
+    if (!current)
+      return false;
+    auto r = *current ? node_record::decode((**current).value) : std::nullopt;
+    if (r && r->incarnation != st.cfg.incarnation) {
+      displaced(self, *r);
+      return false;
+    }
+    st.own_revision = *current ? (**current).revision : 0;
+  }
+  return false;
+}
+
 void heartbeat(membership_pointer self) {
   auto& st = self->state;
   if (st.left)
     return;
   auto started = clock::now();
-  auto record = own_record(self);
-  auto put = st.deps.nodes->put(st.cfg.node_id, record.encode());
+  bool written = write_own_record(self);
+  if (st.displaced)
+    return;
   bool placement_ok = read_placement(self);
-  if (put && placement_ok) {
-    st.own_revision = *put;
+  if (written && placement_ok) {
     st.lease_until = started + st.cfg.lease / 2;
   } else {
     logger()->warn(
@@ -436,6 +513,11 @@ void on_node_change(membership_pointer self, kv_change& c) {
   } else if (auto r = node_record::decode(c.value)) {
     if (r->id != c.key)
       return;
+    if (r->id == st.cfg.node_id && r->incarnation != st.cfg.incarnation && st.own_revision != 0 &&
+        c.revision > st.own_revision) {
+      displaced(self, *r);
+      return;
+    }
     if (auto replaced = st.view.saw(*r, c.revision, clock::now())) {
       logger()->info("event=node_restarted node={}", r->id);
       st.departed.push_back(*replaced);
@@ -490,13 +572,14 @@ membership_actor::behavior_type membership_behavior(membership_pointer self, mem
   return {
       [=](drain_atom) -> caf::result<bool> {
         auto& st = self->state;
+        if (st.left)
+          return false;
         auto rp = self->make_response_promise<bool>();
         st.drain_waiters.push_back(rp);
         if (!st.draining) {
           st.draining = true;
           logger()->info("event=draining owned={}", st.map ? st.map->owned_by(st.cfg.node_id) : 0);
-          if (auto put = st.deps.nodes->put(st.cfg.node_id, own_record(self).encode()))
-            st.own_revision = *put;
+          write_own_record(self);
         }
         plan(self);
         return rp;
@@ -506,6 +589,8 @@ membership_actor::behavior_type membership_behavior(membership_pointer self, mem
         st.left = true;
         st.nodes_watch.reset();
         st.cluster_watch.reset();
+        if (st.displaced)
+          return false; // the record is the other process's
         return static_cast<bool>(st.deps.nodes->erase(st.cfg.node_id));
       },
       [=](heartbeat_atom) { heartbeat(self); },

@@ -72,9 +72,8 @@ constexpr uint32_t default_shards = 4096;
 
 /// Reads the cluster's placement, or makes one (every shard on this node) for a new
 /// cluster. Fails when `shards` is set and differs from the cluster's.
-[[nodiscard]] result<placement_record> load_or_create_placement(kv_bucket& cluster,
-                                                                const std::string& me,
-                                                                uint32_t shards);
+[[nodiscard]] result<placement_record>
+load_or_create_placement(kv_bucket& cluster, const std::string& me, uint32_t shards);
 
 /// What every node of a cluster must share, as fingerprints that reveal neither secret:
 /// the cluster key (apps pin it; a node with another one gets `key_mismatch` from them)
@@ -91,6 +90,12 @@ constexpr const char* keys_key = "keys";
 /// Compares this node's fingerprints with the cluster's (the first node to start records
 /// its own): fails with invalid_argument, naming both, when they differ.
 [[nodiscard]] result<bool> check_key_fingerprints(kv_bucket& cluster, const key_fingerprints& mine);
+
+/// Refuses `id` when a running node has it: its record in `nodes` is written again within
+/// two heartbeats (the record a killed run left behind stands still until it expires).
+/// Fails with invalid_argument naming that node's gateway.
+[[nodiscard]] result<bool> check_node_id_free(kv_bucket& nodes, const std::string& id,
+                                              std::chrono::milliseconds lease);
 
 /// The key of the storage format in the cluster bucket: "sealed" once every account
 /// record is sealed (cluster/sealed_kv.hpp).
@@ -110,6 +115,9 @@ struct membership_config {
   std::chrono::milliseconds lease{6000};
   size_t moving_shards = 4;
   std::function<uint64_t()> now_ms;
+  /// Another process wrote this node id's record: this one serves nothing more and
+  /// should stop, leaving the record to the other.
+  std::function<void()> on_displaced;
 };
 
 struct membership_deps {

@@ -239,6 +239,10 @@ std::vector<node_record> cluster_probe::nodes_now() {
   return out;
 }
 
+void cluster_probe::put_node_record(const node_record& r) {
+  CAF_REQUIRE(buckets_->nodes->put(r.id, r.encode()));
+}
+
 std::string cluster_probe::owner_of(account_id id) {
   auto p = placement_now();
   CAF_REQUIRE(p);

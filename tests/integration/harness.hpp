@@ -99,6 +99,8 @@ public:
   ~cluster_probe();
   std::optional<placement> placement_now();
   std::vector<node_record> nodes_now();
+  /// Writes `r` as a node record, as another process with its node id would.
+  void put_node_record(const node_record& r);
   /// The node that owns the shard of account `id` now.
   std::string owner_of(account_id id);
   /// True once `count` nodes are live, none moves a shard, and every shard is at its

@@ -202,6 +202,37 @@ CAF_TEST(SIGHUP sets the log level again without a restart) {
   CAF_CHECK(status && *status == 0);
 }
 
+CAF_TEST(a node id a running node has is refused and a node whose id is taken stops) {
+  nats_server nats;
+  node first{&nats};
+  temp_dir dir{"kinbox-same-id"};
+  auto second = run_command(
+      {KINBOX_NODE_BIN, "--nats", nats.url(), "--cluster", "test", "--node-id", first.id(),
+       "--data-dir", (dir.path / "data").string(), "--key-file", first.data_dir() + "/cluster.key",
+       "--listen", "127.0.0.1:" + std::to_string(pick_free_port()), "--metrics-listen", "off"});
+  CAF_CHECK_EQUAL(second.status, 1);
+  CAF_CHECK(second.err.find("node id 'node1' is in use by a running node (gateway " +
+                            first.gateway() + ")") != std::string::npos);
+  CAF_CHECK(first.log().find("shards_lost") == std::string::npos);
+  CAF_CHECK(port_accepts(first.port()));
+  // Two processes that started at once: the one that finds the other's record stops,
+  // and leaves that record in place.
+  cluster_probe probe{nats};
+  auto records = probe.nodes_now();
+  CAF_REQUIRE_EQUAL(records.size(), 1u);
+  auto other = records[0];
+  other.incarnation += 1;
+  other.gateway = "127.0.0.1:1";
+  probe.put_node_record(other);
+  CAF_CHECK(
+      eventually([&] { return first.log().find("event=node_id_taken") != std::string::npos; }));
+  CAF_CHECK_EQUAL(first.stop(), 1);
+  CAF_CHECK(first.log().find("event=stopping reason=node_id_taken") != std::string::npos);
+  records = probe.nodes_now(); // within the record's lease: it is not expired yet
+  CAF_REQUIRE_EQUAL(records.size(), 1u);
+  CAF_CHECK_EQUAL(records[0].incarnation, other.incarnation);
+}
+
 CAF_TEST(a stop stuck past stop-timeout logs its step and exits 1) {
   temp_dir dir{"kinbox-stuck"};
   auto nats_port = pick_free_port();
