@@ -45,6 +45,12 @@ failure mailbox::closed() {
                  "the mailbox could not be opened again after its compaction; restart the node"};
 }
 
+failure mailbox::disk_full() const {
+  log::get("store")->error("event=disk_full map_size={} reason=\"no disk space to grow the map\"",
+                           map_size_);
+  return failure{errc::storage_failure, "no disk space for more mail"};
+}
+
 result<bool> mailbox::open_env_once() {
   auto* mb = this;
   auto& opts = opts_;
@@ -100,7 +106,7 @@ result<bool> mailbox::open_env_once() {
   }
   if ((rc = txn.commit()) != 0)
     return lmdb_failure("mdb_txn_commit", rc);
-  mb->disk_full_ = !mb->allocate_disk(mb->map_size_);
+  mb->allocate_disk(mb->map_size_);
   return true;
 }
 
@@ -158,22 +164,23 @@ mailbox::~mailbox() {
 
 bool mailbox::allocate_disk(uint64_t size) {
   int fd = -1;
-  if (mdb_env_get_fd(env_, &fd) != 0)
-    return false;
-  int rc = ::posix_fallocate(fd, 0, static_cast<off_t>(size));
-  if (rc != 0) {
-    log::get("store")->error("event=disk_full size={} msg=\"{}\"", size, std::strerror(rc));
-    return false;
-  }
-  return true;
+  int rc =
+      mdb_env_get_fd(env_, &fd) != 0 ? EBADF : ::posix_fallocate(fd, 0, static_cast<off_t>(size));
+  bool was_full = disk_full_;
+  disk_full_ = rc != 0;
+  // Logged when it changes: mail is still accepted into the map's free pages meanwhile.
+  if (disk_full_ && !was_full)
+    log::get("store")->warn("event=map_growth_blocked size={} msg=\"{}\"", size, std::strerror(rc));
+  if (!disk_full_ && was_full)
+    log::get("store")->info("event=map_growth_unblocked size={}", size);
+  return !disk_full_;
 }
 
 bool mailbox::grow() {
   if (map_size_ >= max_size_)
     return false;
   auto next = std::min(map_size_ * 2, max_size_);
-  disk_full_ = !allocate_disk(next);
-  if (disk_full_ || mdb_env_set_mapsize(env_, next) != 0)
+  if (!allocate_disk(next) || mdb_env_set_mapsize(env_, next) != 0)
     return false;
   MDB_envinfo info;
   mdb_env_info(env_, &info);
@@ -207,7 +214,7 @@ result<bool> mailbox::with_write_txn(F&& body) {
       if (grow())
         continue;
       if (disk_full_)
-        return failure{errc::storage_failure, "no disk space for more mail"};
+        return disk_full();
       log::get("store")->error("event=mailbox_full map_size={} max={}", map_size_, max_size_);
       return failure{errc::mailbox_full, "mailbox storage reached its maximum size"};
     }
@@ -261,7 +268,7 @@ result<write_outcome> mailbox::write_txn(const write_batch& batch, bool with_put
     batch_bytes += envelope_header_size + e.payload.size();
   if (with_puts && !room_for_puts(batch_bytes)) {
     if (disk_full_)
-      return failure{errc::storage_failure, "no disk space for more mail"};
+      return disk_full();
     log::get("store")->error("event=mailbox_full map_size={} max={}", map_size_, max_size_);
     return failure{errc::mailbox_full, "mailbox storage reached its maximum size"};
   }

@@ -160,6 +160,8 @@ private:
   result<bool> open_env_once();
   /// What every call answers once the environment could not be opened again.
   static failure closed();
+  /// A refusal of new mail for lack of disk space (logged as disk_full).
+  failure disk_full() const;
 
   template <class F>
   result<bool> with_write_txn(F&& body);

@@ -10,7 +10,11 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
+#include <spdlog/sinks/ostream_sink.h>
+
+#include "config/log.hpp"
 #include "persistence/mailbox.hpp"
 
 using namespace kinbox;
@@ -295,8 +299,8 @@ CAF_TEST(a full map grows and past the maximum refuses new mail keeping the old)
   for (size_t i = 0; i < all.size(); ++i)
     CAF_CHECK(all[i].payload == bytes(100 * 1024, stored_tags[i]));
   // A put that cannot be stored does not fail the acks committed with it.
-  auto mixed = box->write({{mail(1, 251, 1000, 100 * 1024)},
-                           {mail_ref{1, {mail_kind::message, 77, all[0].id}}}});
+  auto mixed = box->write(
+      {{mail(1, 251, 1000, 100 * 1024)}, {mail_ref{1, {mail_kind::message, 77, all[0].id}}}});
   CAF_REQUIRE(mixed);
   CAF_CHECK(mixed->puts_failed);
   CAF_REQUIRE_EQUAL(mixed->acked.size(), 1u);
@@ -329,8 +333,9 @@ CAF_TEST(the mail of each recipient is capped in count and bytes and older mail 
   CAF_CHECK(put({mail(1, 5)}).stored == (std::vector<bool>{true}));
   CAF_CHECK_EQUAL(pending(1).size(), 4u);
   // An ack makes room; the byte cap counts too.
-  CAF_CHECK(box->write({{}, {mail_ref{1, {mail_kind::message, 77, mail(1, 1).id}},
-                             mail_ref{1, {mail_kind::message, 77, mail(1, 2).id}}}}));
+  CAF_CHECK(box->write({{},
+                        {mail_ref{1, {mail_kind::message, 77, mail(1, 1).id}},
+                         mail_ref{1, {mail_kind::message, 77, mail(1, 2).id}}}}));
   CAF_CHECK(capped({mail(1, 6, 1000, 2000)}) == (std::vector<r>{r::over_cap}));
   CAF_CHECK(capped({mail(1, 7, 1000, 100)}) == (std::vector<r>{r::stored}));
   // The usage survives a reopen and follows expiry.
@@ -345,6 +350,16 @@ CAF_TEST(a full disk refuses new mail while acks go on and recovers when space r
   reopen(1 << 20, 64 << 20);
   auto data = dir / "data.mdb";
   CAF_REQUIRE_EQUAL(std::filesystem::file_size(data), uint64_t{1} << 20); // allocated
+  std::ostringstream lines;
+  auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(lines);
+  log::get("store")->sinks().push_back(sink);
+  auto logged = [&](const std::string& event) {
+    auto text = lines.str();
+    size_t n = 0;
+    for (auto at = text.find(event); at != std::string::npos; at = text.find(event, at + 1))
+      ++n;
+    return n;
+  };
   // The disk "fills": no file of this process may grow past what the map has now.
   ::signal(SIGXFSZ, SIG_IGN);
   rlimit old{};
@@ -377,6 +392,11 @@ CAF_TEST(a full disk refuses new mail while acks go on and recovers when space r
   }
   CAF_CHECK_GREATER(box->map_size(), uint64_t{1} << 20);
   CAF_CHECK_EQUAL(pending(1).size(), stored.size() - 1 + 20);
+  // One line when growth is first blocked, one per refused commit, one when it is not.
+  CAF_CHECK_EQUAL(logged("event=map_growth_blocked"), 1u);
+  CAF_CHECK_EQUAL(logged("event=disk_full"), 1u);
+  CAF_CHECK_EQUAL(logged("event=map_growth_unblocked"), 1u);
+  log::get("store")->sinks().pop_back();
 }
 
 CAF_TEST(a format 1 mailbox is upgraded in place) {
