@@ -172,7 +172,7 @@ po::options_description make_options() {
      "the contact is still blocked and the report is answered `rate_limited`; 0: no limit")
     ("reports-max-bytes", po::value<std::string>()->default_value("1GiB"),
      "most bytes the reports stream keeps (with reports older than 400 days dropped); a "
-     "full stream files no new report (answered `unavailable`, logged `reports_full`) "
+     "full stream files no new report (answered `unavailable`, logged `report_not_stored`) "
      "until reports age out (400 days) or the bound is raised (a node sets it when it starts); 4KiB to 1TiB")
     ("avatar-max-bytes", po::value<std::string>()->default_value("32KiB"),
      "largest profile avatar kept; at most the max frame size less 1KiB (the default "

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 
 #include "config/node_config.hpp"
 #include "gateway/limits.hpp"
@@ -178,6 +179,24 @@ CAF_TEST(the packaged example config file is valid) {
       ok(parse({"--config", std::string{KINBOX_SOURCE_DIR} + "/config/package/kinbox-node.conf"}));
   CAF_CHECK_EQUAL(cfg.data_dir, "/var/lib/kinbox");
   CAF_CHECK_EQUAL(cfg.cluster, "dev");
+  // Each commented-out line, uncommented as an operator would, is a valid setting.
+  std::ifstream in{std::string{KINBOX_SOURCE_DIR} + "/config/package/kinbox-node.conf"};
+  auto path = std::filesystem::temp_directory_path() / "kinbox-uncommented.conf";
+  std::ofstream out{path};
+  std::regex setting{"# [a-z][a-z0-9-]*=[^ ]*"};
+  size_t uncommented = 0;
+  for (std::string line; std::getline(in, line);) {
+    if (std::regex_match(line, setting)) {
+      out << line.substr(2) << "\n";
+      ++uncommented;
+    }
+  }
+  out.close();
+  CAF_CHECK_GREATER(uncommented, 50u);
+  auto all = parse({"--config", path.string()});
+  if (auto* err = std::get_if<failure>(&all))
+    CAF_FAIL("an uncommented line is refused: " << err->message);
+  std::filesystem::remove(path);
 }
 
 CAF_TEST(help documents every option) {
