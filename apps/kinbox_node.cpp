@@ -229,6 +229,12 @@ result<std::unique_ptr<metrics::http_server>> serve_metrics(const node_config& c
                                                             std::shared_ptr<node_health> health) {
   if (cfg.metrics_listen == "off")
     return std::unique_ptr<metrics::http_server>{};
+  auto host = parse_listen_address(cfg.metrics_listen)->host;
+  if (!host.starts_with("127.") && host != "localhost" && host != "[::1]" && host != "::1")
+    log::get("node")->warn("event=metrics_public listen={} reason=\"/metrics, /healthz and "
+                           "/readyz have no authentication\" hint=\"keep them on loopback or a "
+                           "network only the monitoring reaches\"",
+                           cfg.metrics_listen);
   try {
     return std::make_unique<metrics::http_server>(
         cfg.metrics_listen, metrics::health{[health] { return health->healthz(); },

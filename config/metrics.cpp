@@ -201,16 +201,18 @@ struct http_server::impl {
 
 http_server::http_server(const std::string& listen, health checks)
     : impl_(std::make_unique<impl>(std::move(checks))) {
-  std::vector<std::string> options{"listening_ports",    listen, "num_threads", "2",
-                                   "request_timeout_ms", "5000"};
+  // Threads are cheap here; a few idle connections should not hold up a health probe.
+  std::vector<std::string> options{"listening_ports",    listen, "num_threads", "8",
+                                   "request_timeout_ms", "2000"};
   try {
     impl_->server = std::make_unique<CivetServer>(options);
   } catch (const CivetException& e) {
     throw std::runtime_error("cannot serve metrics on " + listen + ": " + e.what());
   }
-  impl_->server->addHandler("/metrics", impl_->metrics);
-  impl_->server->addHandler("/healthz", impl_->healthz);
-  impl_->server->addHandler("/readyz", impl_->readyz);
+  // "$": these paths exactly, not every path they begin.
+  impl_->server->addHandler("/metrics$", impl_->metrics);
+  impl_->server->addHandler("/healthz$", impl_->healthz);
+  impl_->server->addHandler("/readyz$", impl_->readyz);
 }
 
 http_server::~http_server() {

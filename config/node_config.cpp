@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -543,7 +544,12 @@ result<listen_address> parse_listen_address(const std::string& text) {
   auto port = std::stoul(port_text);
   if (port > 65535)
     return failure{errc::invalid_argument, "port " + port_text + " is above 65535"};
-  return listen_address{text.substr(0, colon), static_cast<uint16_t>(port)};
+  auto host = text.substr(0, colon);
+  if (!std::all_of(host.begin(), host.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || std::strchr(".-_:[]", c) != nullptr;
+      }))
+    return failure{errc::invalid_argument, "'" + host + "' is not a host name or address"};
+  return listen_address{host, static_cast<uint16_t>(port)};
 }
 
 /// The message of an option error, without Boost's what(): it substitutes the option's

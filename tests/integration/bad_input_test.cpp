@@ -192,7 +192,8 @@ CAF_TEST(a login with a wrong signature is refused) {
   auto conn = client::connection::open("127.0.0.1", n.port(), std::nullopt);
   CAF_REQUIRE(conn);
   signature forged{};
-  auto reply = (*conn)->request(frame_type::login, encode_body(login_request{alice.id, forged, {}}));
+  auto reply =
+      (*conn)->request(frame_type::login, encode_body(login_request{alice.id, forged, {}}));
   CAF_REQUIRE(!reply);
   CAF_CHECK(reply.error().code == errc::auth_failed);
   // A signature made for another connection does not work on this one either.
@@ -200,7 +201,8 @@ CAF_TEST(a login with a wrong signature is refused) {
   CAF_REQUIRE(other);
   auto proof =
       crypto::sign(crypto::login_message((*conn)->transcript(), alice.id), alice.prof->sign);
-  auto replayed = (*other)->request(frame_type::login, encode_body(login_request{alice.id, proof, {}}));
+  auto replayed =
+      (*other)->request(frame_type::login, encode_body(login_request{alice.id, proof, {}}));
   CAF_REQUIRE(!replayed);
   CAF_CHECK(replayed.error().code == errc::auth_failed);
 }
@@ -303,9 +305,10 @@ CAF_TEST(registrations with keys that are not usable points are refused) {
   CAF_REQUIRE(conn);
   auto sign = crypto::sign_keypair::generate().pk;
   public_key low_order{}; // the all-zero X25519 point
-  auto answer = (*conn)->request(
-      frame_type::register_account,
-      encode_body(register_request{"Mallory", "1980-01-01", account_role::parent, sign, low_order}));
+  auto answer =
+      (*conn)->request(frame_type::register_account,
+                       encode_body(register_request{"Mallory", "1980-01-01", account_role::parent,
+                                                    sign, low_order}));
   CAF_REQUIRE(!answer);
   CAF_CHECK(answer.error().code == errc::invalid_argument);
   CAF_CHECK(!(*conn)->closed()); // a bad field is an error, not a dead session
@@ -327,16 +330,17 @@ CAF_TEST(a bad field value is invalid_argument and the session lives) {
   // A device field of 65 bytes at login: refused, and the connection may log in again.
   auto conn = client::connection::open("127.0.0.1", n.port(), std::nullopt);
   CAF_REQUIRE(conn);
-  auto proof = crypto::sign(crypto::login_message((*conn)->transcript(), alice.id),
-                            alice.prof->sign);
+  auto proof =
+      crypto::sign(crypto::login_message((*conn)->transcript(), alice.id), alice.prof->sign);
   auto long_device = (*conn)->request(
       frame_type::login,
       encode_body(login_request{alice.id, proof, {std::string(65, 'a'), "1.0", "en", "UTC"}}));
   CAF_REQUIRE(!long_device);
   CAF_CHECK(long_device.error().code == errc::invalid_argument);
   CAF_CHECK(!(*conn)->closed());
-  auto login = (*conn)->request(
-      frame_type::login, encode_body(login_request{alice.id, proof, {"linux", "1.0", "en", "UTC"}}));
+  auto login =
+      (*conn)->request(frame_type::login,
+                       encode_body(login_request{alice.id, proof, {"linux", "1.0", "en", "UTC"}}));
   CAF_CHECK(login);
   // A role that is neither child nor parent.
   auto other = client::connection::open("127.0.0.1", n.port(), std::nullopt);
@@ -361,7 +365,12 @@ CAF_TEST(names that are not valid UTF-8 or hide text are refused and the session
                             encode_body(register_request{std::move(name), "1980-01-01",
                                                          account_role::parent, sign, box}));
   };
-  for (std::string name : {"\xff\xfe\xfd", "Bob\xe2\x80\xae" "evil", "A\xe2\x80\x8b" "B", "A\tB"}) {
+  for (std::string name : {"\xff\xfe\xfd",
+                           "Bob\xe2\x80\xae"
+                           "evil",
+                           "A\xe2\x80\x8b"
+                           "B",
+                           "A\tB"}) {
     auto answer = register_as(name);
     CAF_REQUIRE(!answer);
     CAF_CHECK(answer.error().code == errc::invalid_argument);

@@ -19,7 +19,8 @@ namespace {
 using what = client::received::what;
 
 /// The next call event `u` gets for call `id` within `timeout`.
-std::optional<client::received> next_call_event(user& u, call_id id, std::chrono::milliseconds timeout) {
+std::optional<client::received> next_call_event(user& u, call_id id,
+                                                std::chrono::milliseconds timeout) {
   std::optional<client::received> out;
   eventually(
       [&] {

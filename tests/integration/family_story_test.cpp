@@ -33,8 +33,9 @@ std::optional<contact_state> state_in(user& owner, account_id other) {
 
 /// What `u` receives within `wait`, all of it.
 command_result admin(const nats_cluster& nats, std::vector<std::string> args) {
-  std::vector<std::string> argv{KINBOX_ADMIN_BIN, "--nats", nats.urls(), "--nats-credentials",
-                                nats.credentials_file(), "--cluster", "test", "--json"};
+  std::vector<std::string> argv{
+      KINBOX_ADMIN_BIN,        "--nats",    nats.urls(), "--nats-credentials",
+      nats.credentials_file(), "--cluster", "test",      "--json"};
   argv.insert(argv.end(), args.begin(), args.end());
   auto r = run_command(argv);
   if (r.status != 0)
@@ -421,4 +422,3 @@ CAF_TEST(a deleted child leaves nothing readable in any node data dir or NATS st
     CAF_MESSAGE("still readable: " << f);
   CAF_CHECK(left.empty());
 }
-

@@ -30,7 +30,8 @@ user child_of(const node& n, user& parent, const std::string& name) {
 }
 
 /// The group messages `u` receives within `timeout`: sender and text, by group.
-std::vector<client::received> group_texts(user& u, size_t count, std::chrono::milliseconds timeout) {
+std::vector<client::received> group_texts(user& u, size_t count,
+                                          std::chrono::milliseconds timeout) {
   std::vector<client::received> out;
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (out.size() < count && std::chrono::steady_clock::now() < deadline) {

@@ -163,8 +163,8 @@ void nats_cluster::start(size_t i) {
   std::string routes;
   for (size_t j = 0; j < ports_.size(); ++j)
     if (j != i)
-      routes += std::string{routes.empty() ? "" : ", "} + "nats-route://route:route-secret@127.0.0.1:" +
-                std::to_string(route_ports_[j]);
+      routes += std::string{routes.empty() ? "" : ", "} +
+                "nats-route://route:route-secret@127.0.0.1:" + std::to_string(route_ports_[j]);
   auto conf = dir_.path / (name + ".conf");
   {
     std::ofstream out{conf};
@@ -315,8 +315,14 @@ node::node(const nats_server* nats, std::vector<std::string> extra, std::string 
 
 node::node(const nats_cluster& nats, const std::string& id, std::vector<std::string> extra)
     : id_(id) {
-  extra_ = {"--nats",     nats.urls(),     "--nats-credentials", nats.credentials_file(),
-            "--key-file", nats.key_file(), "--lease",            "3s"};
+  extra_ = {"--nats",
+            nats.urls(),
+            "--nats-credentials",
+            nats.credentials_file(),
+            "--key-file",
+            nats.key_file(),
+            "--lease",
+            "3s"};
   extra_.insert(extra_.end(), extra.begin(), extra.end());
   start();
 }
@@ -332,17 +338,10 @@ node::~node() {
 void node::start() {
   if (port_ == 0)
     port_ = pick_free_port();
-  std::vector<std::string> argv{KINBOX_NODE_BIN,
-                                "--data-dir",
-                                data_.str(),
-                                "--listen",
-                                "127.0.0.1:" + std::to_string(port_),
-                                "--cluster",
-                                "test",
-                                "--node-id",
-                                id_,
-                                "--log-level",
-                                "info"};
+  std::vector<std::string> argv{
+      KINBOX_NODE_BIN, "--data-dir", data_.str(), "--listen", "127.0.0.1:" + std::to_string(port_),
+      "--cluster",     "test",       "--node-id", id_,        "--log-level",
+      "info"};
   if (nats_ != nullptr) {
     argv.push_back("--nats");
     argv.push_back(nats_->url());

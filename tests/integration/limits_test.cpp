@@ -105,11 +105,11 @@ CAF_TEST(a registration flood meets its limit per address while friends talk) {
   CAF_REQUIRE(flood);
   // Forms the server refuses (a name with nothing visible) cost the address nothing.
   for (int i = 0; i < 8; ++i) {
-    auto typo = (*flood)->request(
-        frame_type::register_account,
-        encode_body(register_request{"...", "1980-01-01", account_role::parent,
-                                     crypto::sign_keypair::generate().pk,
-                                     crypto::box_keypair::generate().pk}));
+    auto typo =
+        (*flood)->request(frame_type::register_account,
+                          encode_body(register_request{"...", "1980-01-01", account_role::parent,
+                                                       crypto::sign_keypair::generate().pk,
+                                                       crypto::box_keypair::generate().pk}));
     CAF_REQUIRE(!typo);
     CAF_CHECK(typo.error().code == errc::invalid_argument);
   }
@@ -138,8 +138,9 @@ CAF_TEST(a registration flood meets its limit per address while friends talk) {
 }
 
 CAF_TEST(a flood of silent connections meets its limits while friends talk) {
-  node n{&nats, {"--limit-unauthenticated-per-address", "8", "--limit-connections-per-address",
-                 "12", "--limit-connections", "40"}};
+  node n{&nats,
+         {"--limit-unauthenticated-per-address", "8", "--limit-connections-per-address", "12",
+          "--limit-connections", "40"}};
   auto [alice, bob] = make_friends(n);
   std::vector<std::unique_ptr<silent_socket>> held;
   for (int i = 0; i < 8; ++i)
@@ -159,8 +160,8 @@ CAF_TEST(a flood of silent connections meets its limits while friends talk) {
   std::vector<std::unique_ptr<silent_socket>> more;
   for (int a = 3; a < 7; ++a)
     for (int i = 0; i < 8; ++i)
-      more.push_back(std::make_unique<silent_socket>(
-          ("127.0.0." + std::to_string(a)).c_str(), n.port()));
+      more.push_back(
+          std::make_unique<silent_socket>(("127.0.0." + std::to_string(a)).c_str(), n.port()));
   // 2 + 8 + 30 admitted so far; the 31st of these is past the total.
   bytes last;
   CAF_CHECK(more.back()->closed_by_server(2s, last));
@@ -219,8 +220,8 @@ CAF_TEST(handshakes and requests meet their rates) {
 CAF_TEST(reports are one per target and a few a day and never of unknown ids and bounded in bytes) {
   node n{&nats, {"--reports-per-day", "6", "--reports-max-bytes", "4KiB"}};
   auto reports_filed = [&] {
-    auto listed = run_command({KINBOX_ADMIN_BIN, "--nats", nats.url(), "--cluster", "test",
-                               "--json", "reports", "list"});
+    auto listed = run_command(
+        {KINBOX_ADMIN_BIN, "--nats", nats.url(), "--cluster", "test", "--json", "reports", "list"});
     CAF_REQUIRE_EQUAL(listed.status, 0);
     return std::count(listed.out.begin(), listed.out.end(), '{') - 1; // the outer object
   };

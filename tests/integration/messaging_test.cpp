@@ -124,8 +124,8 @@ CAF_TEST(the same message id from two senders is two messages) {
       CAF_REQUIRE(key);
       auto text = "from " + std::to_string(from->id);
       auto sent = (*from)->send_payload(
-          bob.id, id, crypto::box_seal(client::encode_plaintext(text), key->box_key,
-                                       from->prof->box));
+          bob.id, id,
+          crypto::box_seal(client::encode_plaintext(text), key->box_key, from->prof->box));
       CAF_REQUIRE(sent);
     }
   };

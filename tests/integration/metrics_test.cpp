@@ -366,6 +366,9 @@ CAF_TEST(pin checks lockouts rate limits bus messages and shard moves move their
 CAF_TEST(healthz turns 503 while the node NATS is down and 200 when it is back) {
   CAF_CHECK(eventually([&] { return http_get(metrics_port, "/healthz").status == 200; }, 10s));
   CAF_CHECK_EQUAL(http_get(metrics_port, "/readyz").status, 200);
+  // Exactly these paths: nothing else is served, nor a path they begin.
+  for (auto* other : {"/", "/metricsfoo", "/healthz/x", "/etc/passwd", "/../cluster.key"})
+    CAF_CHECK_EQUAL(http_get(metrics_port, other).status, 404);
   nats.stop();
   http_answer down;
   CAF_CHECK(eventually(

@@ -141,6 +141,7 @@ CAF_TEST(invalid options are refused with the option named and exit code 2) {
        "unknown environment variable KINBOX_DATADIR"},
       {{KINBOX_NODE_BIN, "--config", conf}, 2, conf + ":2: invalid value for --mail-ttl"},
       {{KINBOX_NODE_BIN, "--log-level", "loud"}, 2, "--log-level"},
+      {{KINBOX_NODE_BIN, "--metrics-listen", "29003,127.0.0.1:29004"}, 2, "--metrics-listen"},
       {{KINBOX_NODE_BIN, "--stop-timeout", "30s"},
        2,
        "invalid value for --stop-timeout: must be more than --drain-timeout"},

@@ -107,9 +107,9 @@ CAF_TEST(no one becomes the parent of a child by saying so) {
   // a setup code is for the account its parent made.
   auto other = client::connection::open("127.0.0.1", n.port(), std::nullopt);
   CAF_REQUIRE(other);
-  auto stolen = (*other)->request(
-      frame_type::register_child,
-      encode_body(register_child_request{mia.id, code->secret, sign, box}));
+  auto stolen =
+      (*other)->request(frame_type::register_child,
+                        encode_body(register_child_request{mia.id, code->secret, sign, box}));
   CAF_REQUIRE(!stolen);
   CAF_CHECK(stolen.error().code == errc::not_found);
   CAF_CHECK(mia->whoami()); // the child's device still holds the account
@@ -267,7 +267,9 @@ CAF_TEST(a parent approves a person and hears when a friend takes another name) 
   }));
   drain_mail(mum);
   // Leo tries to pass for Mum: look-alike names are refused, a plain one is told to Mum.
-  for (std::string fake : {"\xd0\x9c" "um", "\xef\xbc\xad\xef\xbd\x95\xef\xbd\x8d",
+  for (std::string fake : {"\xd0\x9c"
+                           "um",
+                           "\xef\xbc\xad\xef\xbd\x95\xef\xbd\x8d",
                            "\xf0\x9d\x90\x8c\xf0\x9d\x90\xae\xf0\x9d\x90\xa6"}) {
     auto refused = leo->profile_set({fake, "", gender::unsaid, {}});
     CAF_REQUIRE(!refused);
@@ -391,8 +393,8 @@ CAF_TEST(a stranger gets the same answer whatever kind of id it asks about) {
   CAF_REQUIRE(live_code);
   CAF_REQUIRE(deleted->account_delete(deleted.id));
   const std::vector<std::pair<std::string, account_id>> kinds{
-      {"parent", ordinary.id},     {"child", child.id},       {"unknown", 1'234'567'891},
-      {"deleted", deleted.id},     {"blocking", blocking.id}, {"live code", coded.id}};
+      {"parent", ordinary.id}, {"child", child.id},       {"unknown", 1'234'567'891},
+      {"deleted", deleted.id}, {"blocking", blocking.id}, {"live code", coded.id}};
   // Mallory's own children, without a parent once she unlinks them: they redeem codes.
   auto shade = make_child(n, mallory, "Shade");
   auto umbra = make_child(n, mallory, "Umbra");
@@ -421,28 +423,35 @@ CAF_TEST(a stranger gets the same answer whatever kind of id it asks about) {
   by_mallory("key_get", frame_type::key_get, id_body);
   by_mallory("status_get", frame_type::status_get, id_body);
   by_mallory("contacts_get", frame_type::contacts_get, id_body);
-  by_mallory("contact_block", frame_type::contact_block,
-             [&](account_id t) { return encode_body(contact_action{t, ordinary.id}); });
-  by_mallory("contact_remove", frame_type::contact_remove,
-             [&](account_id t) { return encode_body(contact_action{t, ordinary.id}); });
+  by_mallory("contact_block", frame_type::contact_block, [&](account_id t) {
+    return encode_body(contact_action{t, ordinary.id});
+  });
+  by_mallory("contact_remove", frame_type::contact_remove, [&](account_id t) {
+    return encode_body(contact_action{t, ordinary.id});
+  });
   by_mallory("send", frame_type::send, [](account_id t) {
     return encode_body(send_request{t, crypto::new_message_id(), bytes(48, 7)});
   });
   by_mallory("link_get", frame_type::link_get, id_body);
   by_mallory("link_remove", frame_type::link_remove, id_body);
-  by_mallory("pin_set", frame_type::pin_set,
-             [](account_id t) { return encode_body(pin_set_request{t, "5827"}); });
+  by_mallory("pin_set", frame_type::pin_set, [](account_id t) {
+    return encode_body(pin_set_request{t, "5827"});
+  });
   by_mallory("approvals_get", frame_type::approvals_get, id_body);
-  by_mallory("approval_decide", frame_type::approval_decide,
-             [&](account_id t) { return encode_body(approval_decision{t, ordinary.id, true}); });
-  by_mallory("policy_set", frame_type::policy_set,
-             [](account_id t) { return encode_body(policy_request{t, 2}); });
-  by_mallory("location_sharing", frame_type::location_sharing,
-             [](account_id t) { return encode_body(location_sharing_request{t, true}); });
+  by_mallory("approval_decide", frame_type::approval_decide, [&](account_id t) {
+    return encode_body(approval_decision{t, ordinary.id, true});
+  });
+  by_mallory("policy_set", frame_type::policy_set, [](account_id t) {
+    return encode_body(policy_request{t, 2});
+  });
+  by_mallory("location_sharing", frame_type::location_sharing, [](account_id t) {
+    return encode_body(location_sharing_request{t, true});
+  });
   by_mallory("child_setup_code", frame_type::child_setup_code, id_body);
   by_mallory("friend_add", frame_type::friend_add, id_body);
-  by_mallory("report", frame_type::report,
-             [](account_id t) { return encode_body(report_request{t, report_category::other}); });
+  by_mallory("report", frame_type::report, [](account_id t) {
+    return encode_body(report_request{t, report_category::other});
+  });
   // Link codes from a child without a parent (a few a child: two children take turns),
   // the live code's secret included; setup codes from a connection not logged in.
   requests.emplace_back("link_redeem", [&](account_id t, size_t kind) {
@@ -473,9 +482,10 @@ CAF_TEST(a stranger gets the same answer whatever kind of id it asks about) {
 }
 
 CAF_TEST(codes are guessed only as fast as the guessing address allows) {
-  node limited{&nats,
-               {"--key-file", n.data_dir() + "/cluster.key", "--limit-code-guesses-per-address", "4"},
-               "node2"};
+  node limited{
+      &nats,
+      {"--key-file", n.data_dir() + "/cluster.key", "--limit-code-guesses-per-address", "4"},
+      "node2"};
   auto mum = make_user(limited, "Mum");
   auto code = mum->link_create("3958");
   CAF_REQUIRE(code);
@@ -484,12 +494,14 @@ CAF_TEST(codes are guessed only as fast as the guessing address allows) {
   await_frozen(kid, limited);
   std::optional<failure> refused;
   for (uint64_t i = 1; i <= 6 && !refused; ++i)
-    if (auto r = kid->link_redeem(mum.id, code->secret + i); !r && r.error().code != errc::not_found)
+    if (auto r = kid->link_redeem(mum.id, code->secret + i);
+        !r && r.error().code != errc::not_found)
       refused = r.error();
   CAF_REQUIRE(refused);
   CAF_CHECK(refused->code == errc::rate_limited);
   // The guesses voided nothing: Mum's code still links her child (from another address).
-  auto from_elsewhere = client::client::connect(*kid.prof, "127.0.0.1", limited.port(), "127.0.0.2");
+  auto from_elsewhere =
+      client::client::connect(*kid.prof, "127.0.0.1", limited.port(), "127.0.0.2");
   CAF_REQUIRE(from_elsewhere);
   CAF_REQUIRE((*from_elsewhere)->login());
   CAF_CHECK((*from_elsewhere)->link_redeem(mum.id, code->secret));
