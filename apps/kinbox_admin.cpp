@@ -4,6 +4,7 @@
 // reported; `ban`/`unban` keep an account out.
 #include <boost/program_options.hpp>
 
+#include <cctype>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -579,12 +580,23 @@ int main(int argc, char** argv) {
   if (verb == "plan" && (command.size() != 3 || (command[1] != "join" && command[1] != "drain")))
     return usage_error(verb, command.size() < 3 ? "needs join or drain, and NODE"
                                                 : "join or drain, then NODE");
+  if (verb == "drain" || verb == "plan") {
+    auto& node = command.back();
+    if (!is_name(node)) {
+      std::string shown;
+      for (char c : node.substr(0, 40))
+        shown.push_back(std::isprint(static_cast<unsigned char>(c)) ? c : '?');
+      return usage_error(verb, "'" + shown + "' is not a node id (1 to 32 of a-z, 0-9, - and _)");
+    }
+  }
   if (verb == "reports" && !(command.size() == 2 && command[1] == "list") &&
       !(command.size() == 3 && command[1] == "resolve"))
     return usage_error(verb, command.size() == 2 && command[1] == "resolve"
                                  ? "resolve needs SEQ"
                                  : "list or resolve SEQ");
   auto number = [&](const std::string& text) -> std::optional<uint64_t> {
+    if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos)
+      return std::nullopt;
     try {
       size_t used = 0;
       auto v = std::stoull(text, &used);

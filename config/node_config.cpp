@@ -45,13 +45,6 @@ failure bad_option(const std::string& option, const std::string& why) {
   return failure{errc::invalid_argument, "invalid value for --" + option + ": " + why};
 }
 
-bool is_name(const std::string& x) {
-  return !x.empty() && x.size() <= 32 && std::all_of(x.begin(), x.end(), [](char c) {
-    return std::islower(static_cast<unsigned char>(c)) ||
-           std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_';
-  });
-}
-
 po::options_description make_options() {
   po::options_description desc{"kinbox-node options"};
   // clang-format off
@@ -530,6 +523,13 @@ result<uint64_t> parse_size(const std::string& text) {
   if (unit == "G" || unit == "GiB")
     return n << 30;
   return failure{errc::invalid_argument, "'" + text + "' has an unknown unit; use KiB, MiB, GiB"};
+}
+
+bool is_name(const std::string& x) {
+  return !x.empty() && x.size() <= 32 && std::all_of(x.begin(), x.end(), [](char c) {
+    return std::islower(static_cast<unsigned char>(c)) ||
+           std::isdigit(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
 }
 
 result<listen_address> parse_listen_address(const std::string& text) {

@@ -105,6 +105,9 @@ result<std::chrono::milliseconds> parse_duration(const std::string& text);
 /// Parses sizes such as "65536", "64KiB", "16MiB", "1GiB" (also K, M, G).
 result<uint64_t> parse_size(const std::string& text);
 
+/// A cluster name or node id: 1 to 32 of a-z, 0-9, '-' and '_'.
+bool is_name(const std::string& x);
+
 /// Parses "host:port".
 result<listen_address> parse_listen_address(const std::string& text);
 

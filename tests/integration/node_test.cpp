@@ -450,6 +450,9 @@ CAF_TEST(kinbox-admin reports the cluster status) {
            {{"drain"}, "kinbox-admin drain: needs NODE\nusage: kinbox-admin drain NODE"},
            {{"plan", "join"}, "kinbox-admin plan: needs join or drain, and NODE"},
            {{"account", "bob"}, "kinbox-admin account: 'bob' is not a number"},
+           {{"account", " 12"}, "kinbox-admin account: ' 12' is not a number"},
+           {{"drain", "node1 "}, "kinbox-admin drain: 'node1 ' is not a node id"},
+           {{"plan", "drain", "a\nPUB x"}, "kinbox-admin plan: 'a?PUB x' is not a node id"},
            {{"frobnicate"}, "kinbox-admin: unknown command 'frobnicate'"},
            {{"--frobnicate"}, "kinbox-admin: unrecognised option '--frobnicate'"}}) {
     auto run = admin(m.words);
