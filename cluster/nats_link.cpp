@@ -32,12 +32,16 @@ failure nats_failure(const char* what, natsStatus s) {
 
 /// Why a connection failed, and the option that fixes it; `unavailable` only when trying
 /// again may help (no server answered).
-failure connect_failure(natsStatus s, const std::vector<std::string>& urls) {
+failure connect_failure(natsStatus s, const std::vector<std::string>& urls, bool with_credentials) {
   std::string list;
   for (auto& u : urls)
     list += (list.empty() ? "" : ",") + u;
   switch (s) {
   case NATS_CONNECTION_AUTH_FAILED:
+    if (!with_credentials)
+      return {errc::invalid_argument, "the NATS servers want a user and password: give "
+                                      "--nats-credentials (a file with user= and password= "
+                                      "lines)"};
     return {errc::invalid_argument, "the NATS servers refused the credentials: check the user= "
                                     "and password= lines of --nats-credentials"};
   case NATS_SECURE_CONNECTION_REQUIRED:
@@ -326,7 +330,7 @@ result<std::unique_ptr<nats_link>> nats_link::connect(const std::vector<std::str
   auto s = natsConnection_Connect(&link->conn_, opts);
   natsOptions_Destroy(opts);
   if (s != NATS_OK)
-    return connect_failure(s, urls);
+    return connect_failure(s, urls, creds.has_value());
   jsOptions js_opts;
   jsOptions_Init(&js_opts);
   js_opts.Wait = 2000; // KV calls answer or fail within 2 s; callers retry

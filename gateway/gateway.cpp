@@ -74,9 +74,13 @@ result<gateway_handle> start_gateway(caf::actor_system& sys, const listen_addres
             out = gateway_handle{broker, port};
           },
           [&](caf::error& err) {
-            out =
-                failure{errc::unavailable, "cannot listen on " + addr.host + ":" +
-                                               std::to_string(addr.port) + ": " + sys.render(err)};
+            auto where = "cannot listen on " + addr.host + ":" + std::to_string(addr.port);
+            out = err == caf::sec::cannot_open_port
+                      ? failure{errc::unavailable,
+                                where + ": the port is in use (another kinbox-node?) or the "
+                                        "host is not an address of this machine; give "
+                                        "another --listen"}
+                      : failure{errc::unavailable, where + ": " + sys.render(err)};
           });
   if (!out)
     caf::anon_send_exit(broker, caf::exit_reason::user_shutdown);

@@ -73,7 +73,12 @@ CAF_TEST(the embedded nats-server takes only the credentials its node made and l
   std::string url;
   CAF_REQUIRE(url_file >> url);
   CAF_CHECK(url.rfind("nats://127.0.0.1:", 0) == 0);
-  CAF_CHECK(!nats_link::connect({url}, "anonymous", std::nullopt));
+  auto anonymous = nats_link::connect({url}, "anonymous", std::nullopt);
+  CAF_REQUIRE(!anonymous);
+  CAF_CHECK(anonymous.error().message.find("give --nats-credentials") != std::string::npos);
+  auto wrong = nats_link::connect({url}, "wrong", nats_credentials{"kinbox", "not-the-password"});
+  CAF_REQUIRE(!wrong);
+  CAF_CHECK(wrong.error().message.find("refused the credentials") != std::string::npos);
   auto creds = read_nats_credentials(creds_file);
   CAF_REQUIRE(creds);
   CAF_CHECK(nats_link::connect({url}, "with-credentials", *creds));
@@ -110,7 +115,8 @@ CAF_TEST(a second node on the same data dir or port is refused with a clear mess
                                 "--key-file", first.data_dir() + "/cluster.key", "--listen",
                                 "127.0.0.1:" + std::to_string(first.port())});
   CAF_CHECK_EQUAL(same_port.status, 1);
-  CAF_CHECK(same_port.err.find("cannot listen") != std::string::npos);
+  CAF_CHECK(same_port.err.find("cannot listen on 127.0.0.1:" + std::to_string(first.port()) +
+                               ": the port is in use") != std::string::npos);
   auto alice = make_user(first, "Alice"); // the first node is unharmed
   CAF_CHECK(alice->whoami());
 }
