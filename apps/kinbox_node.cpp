@@ -77,8 +77,14 @@ public:
   [[nodiscard]] result<bool> acquire(const std::string& dir) {
     auto path = dir + "/node.lock";
     fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd_ < 0)
-      return failure{errc::unavailable, "cannot open " + path + ": " + std::strerror(errno)};
+    if (fd_ < 0) {
+      bool denied = errno == EACCES || errno == EPERM;
+      return failure{errc::unavailable,
+                     "cannot open " + path + ": " + std::strerror(errno) +
+                         (denied ? " (the data dir belongs to another user, e.g. after a run as "
+                                   "root: chown -R to the user the node runs as)"
+                                 : "")};
+    }
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0)
       return failure{errc::unavailable, "data dir '" + dir + "' is in use by another kinbox-node"};
     return true;
@@ -324,6 +330,9 @@ int run(const node_config& cfg, const config_reader& read_config) {
   auto logger = log::get("node");
   if (::mkdir(cfg.data_dir.c_str(), 0700) != 0 && errno != EEXIST)
     return fail("cannot create data dir '" + cfg.data_dir + "': " + std::strerror(errno));
+  if (::geteuid() == 0)
+    logger->warn("event=running_as_root hint=\"run kinbox-node as its own user (the package's "
+                 "unit runs it as kinbox); files it makes now belong to root\"");
   data_dir_lock lock;
   if (auto locked = lock.acquire(cfg.data_dir); !locked)
     return fail(locked.error().message);
@@ -542,11 +551,12 @@ int run(const node_config& cfg, const config_reader& read_config) {
     health->serving(**link, *(*buckets)->cluster, svc);
     logger->info("event=node_ready cluster={} node={} gateway={} nats={} servers={} replicas={} "
                  "key={}",
-                 cfg.cluster, cfg.node_id, advertised, urls.front(), servers, replicas,
+                 cfg.cluster, cfg.node_id, advertised, (*link)->connected_url(), servers, replicas,
                  crypto::fingerprint(key->pk));
     std::cout << "kinbox-node " << cfg.node_id << " of cluster " << cfg.cluster
               << " ready\n  gateway: " << advertised
-              << "\n  cluster key: " << crypto::to_hex(key->pk) << "\n  nats: " << urls.front();
+              << "\n  cluster key: " << crypto::to_hex(key->pk)
+              << "\n  nats: " << (*link)->connected_url();
     if (*http)
       std::cout << "\n  metrics: http://" << cfg.metrics_listen << "/metrics";
     std::cout << std::endl;

@@ -646,4 +646,11 @@ size_t nats_link::known_servers() const {
   return static_cast<size_t>(count);
 }
 
+std::string nats_link::connected_url() const {
+  char url[256] = {0};
+  if (natsConnection_GetConnectedUrl(conn_, url, sizeof(url)) != NATS_OK)
+    return {};
+  return url;
+}
+
 } // namespace kinbox

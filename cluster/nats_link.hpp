@@ -233,6 +233,9 @@ public:
   /// Servers the link knows of (given and discovered): the size of the NATS cluster.
   size_t known_servers() const;
 
+  /// The URL of the server the link is connected to now (empty when it is not).
+  std::string connected_url() const;
+
 private:
   nats_link() = default;
 
