@@ -110,6 +110,11 @@ node_metrics::node_metrics()
     if (name != "unknown")
       mail_refused[c] = &refused_family.Add({{"reason", std::string{name}}});
   }
+  // Every series exists from the start, at 0: a rate of refusals needs its first sample.
+  for (auto* limit : {"requests", "registrations", "handshakes", "code_guesses", "connections"})
+    rate_limited.Add({{"limit", limit}});
+  for (auto* kind : {"user", "family", "chat"})
+    requests_of(kind);
   BuildGauge()
       .Name("kinbox_build_info")
       .Help("the node's version")

@@ -245,6 +245,9 @@ CAF_TEST_FIXTURE_SCOPE(metrics_tests, fixture)
 
 CAF_TEST(metrics parse as Prometheus text and move with a conversation) {
   auto before = scrape(metrics_port);
+  // Series by limit exist before any refusal.
+  for (auto* limit : {"requests", "registrations", "handshakes", "code_guesses", "connections"})
+    CAF_CHECK_EQUAL(before.value("kinbox_rate_limited_total", {{"limit", limit}}), 0);
   auto [amy, ben] = make_friends(n, "Amy", "Ben");
   std::vector<std::string> texts{"one", "two", "three", "four", "five"};
   send_pipelined(amy, ben.id, texts);
