@@ -27,7 +27,13 @@ unit="$root/lib/systemd/system/kinbox-node.service"
 conf="$root/etc/kinbox/kinbox-node.conf"
 test -f "$unit"
 test -f "$conf"
-test -f "$root/usr/share/doc/kinbox/operations.md"
+for doc in README operations architecture protocol security privacy actors performance; do
+  test -f "$root/usr/share/doc/kinbox/$doc.md"
+done
+if readelf -S "$root/usr/bin/kinbox-node" | grep -q debug_info; then
+  echo "kinbox-node in the package carries debug info" >&2
+  exit 1
+fi
 for opt in $("$root/usr/bin/kinbox-node" --help | grep -oE '^  (-h \[ )?--[a-z0-9-]+' | sed 's/.*--//'); do
   case $opt in help | version | config) continue ;; esac
   if ! grep -qE "^(# )?$opt=" "$conf"; then
