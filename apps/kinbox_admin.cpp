@@ -4,6 +4,7 @@
 // reported; `ban`/`unban` keep an account out.
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
@@ -310,6 +311,13 @@ int plan(kv_buckets& b, const std::string& action, const std::string& node, bool
 
 int drain(cluster_client& cluster, kv_buckets& b, const std::string& node, bool wait,
           bool as_json) {
+  if (auto st = read_state(b)) {
+    bool other = std::any_of(st->nodes.begin(), st->nodes.end(),
+                             [&](const node_record& r) { return r.id != node && !r.draining; });
+    if (!other)
+      std::cerr << "kinbox-admin drain: no other node takes the shards of " << node
+                << ": it stops with their mail on its disk, served again when it restarts\n";
+  }
   auto answer = cluster.ask_node(node, admin_op::drain);
   if (!answer)
     return fail("node " + node + " did not take the drain request: " + answer.error().message);

@@ -475,6 +475,7 @@ CAF_TEST(kinbox-admin reports the cluster status) {
   auto quick = admin({"--json", "drain", "--no-wait", "node1"}); // the node leaves
   CAF_CHECK_EQUAL(quick.status, 0);
   CAF_CHECK_EQUAL(quick.out, "{\"drained\":false,\"draining\":true,\"node\":\"node1\"}\n");
+  CAF_CHECK(quick.err.find("no other node takes the shards of node1") != std::string::npos);
 }
 
 CAF_TEST(kinbox-admin status shows a killed node late or dead until its record expires) {
